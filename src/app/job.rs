@@ -1,0 +1,110 @@
+//! Background jobs: a worker thread runs the engine and sends its outcome over a channel,
+//! while the UI thread polls a shared [`Progress`] for the gauge and can cancel it.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::thread;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+
+use crate::data::quality::QualityReport;
+use crate::data::source::{self, ReadOptions};
+use crate::data::workspace::Workspace;
+use crate::data::integrate::integrate;
+use crate::progress::Progress;
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub enum JobRequest {
+    /// Integrate a workspace into the 360 table.
+    Workspace(PathBuf),
+    /// Open one data file as it is.
+    File(PathBuf),
+}
+
+/// What a finished load produced.
+#[derive(Debug)]
+pub struct Loaded {
+    pub title: String,
+    pub table: DataFrame,
+    pub report: Option<QualityReport>,
+}
+
+/// A job's result: the data, or the one-line error, or cancelled.
+#[derive(Debug)]
+pub enum JobOutcome {
+    Loaded(Loaded),
+    Failed(String),
+    Cancelled,
+}
+
+/// A job in flight, as the UI sees it.
+#[derive(Debug, Clone)]
+pub struct RunningJob {
+    pub label: String,
+    pub progress: Progress,
+    pub started: Instant,
+}
+
+fn run(request: &JobRequest, progress: &Progress) -> JobOutcome {
+    let result = match request {
+        JobRequest::Workspace(path) => Workspace::load(path).and_then(|ws| {
+            let c = integrate(&ws, progress)?;
+            let name = ws
+                .workspace
+                .name
+                .clone()
+                .unwrap_or_else(|| path.display().to_string());
+            Ok(Loaded {
+                title: format!("{name}: customer 360"),
+                table: c.table,
+                report: Some(c.report),
+            })
+        }),
+        JobRequest::File(path) => {
+            progress.start("reading", 1);
+            source::read_frame(path, &ReadOptions::default()).map(|table| Loaded {
+                title: path.display().to_string(),
+                table,
+                report: None,
+            })
+        }
+    };
+    if progress.is_cancelled() {
+        return JobOutcome::Cancelled;
+    }
+    match result {
+        Ok(l) => JobOutcome::Loaded(l),
+        Err(e) => JobOutcome::Failed(e.to_string().replace('\n', " ")),
+    }
+}
+
+/// Starts `request` on a worker thread; its outcome arrives through `done`.
+pub fn spawn<F>(request: JobRequest, done: F) -> RunningJob
+where
+    F: FnOnce(JobOutcome) + Send + 'static,
+{
+    let progress = Progress::new();
+    let label = match &request {
+        JobRequest::Workspace(p) => format!("integrating {}", p.display()),
+        JobRequest::File(p) => format!("reading {}", p.display()),
+    };
+    let p = progress.clone();
+    thread::spawn(move || done(run(&request, &p)));
+    RunningJob {
+        label,
+        progress,
+        started: Instant::now(),
+    }
+}
+
+/// A `done` callback that forwards the outcome into an event channel.
+pub fn to_channel<E: Send + 'static>(
+    tx: Sender<E>,
+    wrap: fn(JobOutcome) -> E,
+) -> impl FnOnce(JobOutcome) + Send + 'static {
+    move |o| {
+        let _ = tx.send(wrap(o));
+    }
+}

@@ -1,0 +1,10 @@
+//! Application state, actions, the update function and background jobs. No drawing here
+//! (that is `ui`), and no engine logic (that is `data` and `analytics`).
+
+pub mod action;
+pub mod job;
+pub mod run;
+pub mod state;
+
+pub use action::Action;
+pub use state::State;

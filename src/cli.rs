@@ -1,0 +1,264 @@
+//! Command-line interface: argument parsing and the headless subcommands. Thin: every
+//! subcommand calls the engine and prints its result (JSON with `--json`).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+
+use crate::data::integrate::integrate;
+use crate::data::profile::profile_file;
+use crate::data::source::ReadOptions;
+use crate::data::workspace::Workspace;
+use crate::progress::Progress;
+
+/// crmlens: a keyboard-driven terminal workbench for customer-data analytics.
+///
+/// With no arguments it opens the bundled sample workspace; with a workspace file
+/// (`.toml`) it opens that; with data files it opens them.
+#[derive(Debug, Parser)]
+#[command(name = "crmlens", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// A workspace (.toml) or data files (CSV, TSV, Parquet, JSON, NDJSON) to open.
+    pub files: Vec<PathBuf>,
+    /// Open this workspace file.
+    #[arg(long, short = 'w')]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per-column type, nulls, distinct values, min/max/mean or top values of data files.
+    Profile(ProfileArgs),
+    /// Build the customer-360 table of a workspace and its data-quality report.
+    Integrate(IntegrateArgs),
+    /// Write the deterministic sample CRM data set (with its ground truth and workspace).
+    GenSample(GenArgs),
+    /// Time and peak memory of integrating a workspace (JSON on stdout).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Files to profile.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Field delimiter for CSV files (detected when not given).
+    #[arg(long)]
+    pub delimiter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IntegrateArgs {
+    /// The workspace file.
+    #[arg(long, short = 'w')]
+    pub workspace: PathBuf,
+    /// Where to write the 360 table: .csv or .parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the quality report as JSON here.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    /// Print the quality report as JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Number of customers.
+    #[arg(long, default_value_t = 5000)]
+    pub customers: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Integrate a workspace once, report seconds and peak resident memory.
+    Integrate {
+        #[arg(long, short = 'w')]
+        workspace: PathBuf,
+        /// Write the JSON result here as well as to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs a headless subcommand. `Ok(())` is exit 0; an error is printed as one line, exit 2.
+pub fn run_command(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Profile(a) => profile(a),
+        Command::Integrate(a) => integrate_cmd(a),
+        Command::GenSample(a) => gen_sample(a),
+        Command::Bench(a) => match a.what {
+            BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
+        },
+    }
+}
+
+fn profile(a: ProfileArgs) -> Result<()> {
+    let opts = ReadOptions {
+        delimiter: a.delimiter.clone(),
+        ..Default::default()
+    };
+    let mut profiles = Vec::new();
+    for f in &a.files {
+        profiles.push(profile_file(f, &opts)?);
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({ "files": profiles });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for p in &profiles {
+            writeln!(out, "{}", p.to_text())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_table(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<()> {
+    use polars::prelude::*;
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !matches!(ext.as_str(), "csv" | "parquet") {
+        bail!(
+            "{}: unknown output format `.{ext}`; use a .csv or .parquet file name",
+            out.display()
+        );
+    }
+    let file = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    match ext.as_str() {
+        "csv" => CsvWriter::new(file)
+            .include_header(true)
+            .finish(df)
+            .map_err(|e| anyhow::anyhow!("{}: writing CSV: {e}", out.display()))?,
+        _ => {
+            ParquetWriter::new(file)
+                .finish(df)
+                .map_err(|e| anyhow::anyhow!("{}: writing Parquet: {e}", out.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
+    let ws = Workspace::load(&a.workspace)?;
+    let ext_ok = a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "csv" | "parquet"));
+    if !ext_ok {
+        bail!(
+            "{}: unknown output format; use a .csv or .parquet file name",
+            a.out.display()
+        );
+    }
+    let mut c360 = integrate(&ws, &Progress::new())?;
+    write_table(&mut c360.table, &a.out)?;
+    if let Some(path) = &a.report_json {
+        let text = serde_json::to_string_pretty(&c360.report)?;
+        std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&c360.report)?)?;
+    } else {
+        write!(out, "{}", c360.report.to_text())?;
+        writeln!(out, "\nwrote {}", a.out.display())?;
+    }
+    Ok(())
+}
+
+fn gen_sample(a: GenArgs) -> Result<()> {
+    if a.customers == 0 {
+        bail!("--customers must be at least 1");
+    }
+    let started = Instant::now();
+    let truth: TmpTruth = todo!();
+    eprintln!(
+        "wrote {} customers ({} rows), {} order lines, {} tickets, {} sessions to {} in {:.1}s",
+        truth.customers,
+        truth.customer_rows_written,
+        truth.order_lines_written,
+        truth.tickets_written,
+        truth.sessions_written,
+        a.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Peak resident set size of this process in bytes (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
+    let ws = Workspace::load(workspace)?;
+    let started = Instant::now();
+    let c360 = integrate(&ws, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let order_lines = c360
+        .report
+        .sources
+        .iter()
+        .find(|s| s.role == "orders")
+        .map(|s| s.rows)
+        .unwrap_or(0);
+    let v = serde_json::json!({
+        "bench": "integrate",
+        "workspace": workspace.display().to_string(),
+        "customers_out": c360.report.customers_out,
+        "customer_rows_in": c360.report.sources.first().map(|s| s.rows).unwrap_or(0),
+        "order_lines": order_lines,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    let text = serde_json::to_string_pretty(&v)?;
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Where the bundled sample workspace is: `./sample_data/crmlens.toml`, else the one in the
+/// source tree this binary was built from.
+pub fn sample_workspace_path() -> Option<PathBuf> {
+    let local = PathBuf::from("sample_data/crmlens.toml");
+    if local.exists() {
+        return Some(local);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
+    built.exists().then_some(built)
+}
+
+struct TmpTruth{customers:usize,customer_rows_written:usize,order_lines_written:usize,tickets_written:usize,sessions_written:usize}

@@ -1,0 +1,58 @@
+//! Errors of the data layer. Every message names the file, column or value at fault
+//! and what the user can do about it; they are shown as one `error: ...` line.
+
+use std::path::PathBuf;
+
+use polars::prelude::PolarsError;
+
+/// An error the user can act on (exit code 2), or an I/O problem with a named file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: file not found; check the path (relative paths in a workspace are resolved from the workspace's folder)")]
+    NotFound { path: PathBuf },
+    #[error("{path}: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error("{path}: unknown column `{column}` (available: {available}); fix the name in {hint}")]
+    UnknownColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+        hint: String,
+    },
+    #[error("{path}: {message}")]
+    Workspace { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        #[source]
+        source: PolarsError,
+    },
+}
+
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+impl DataError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DataError::NotFound { path }
+        } else {
+            DataError::Io { path, source }
+        }
+    }
+
+    pub fn polars(context: impl Into<String>, source: PolarsError) -> Self {
+        DataError::Polars {
+            context: context.into(),
+            source,
+        }
+    }
+}

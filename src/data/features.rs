@@ -1,0 +1,338 @@
+//! Feature matrices for the models: picked numeric columns (optionally log1p, then scaled) and
+//! one-hot categoricals with a cardinality cap, as an ndarray matrix with column names and the
+//! customer key kept alongside. Scaling statistics are computed here in plain Rust so they match
+//! scikit-learn's definitions exactly (population standard deviation, linear-interpolated
+//! quantiles) and can be inverted to show results in original units.
+
+use ndarray::Array2;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::{DataError, Result};
+use super::workspace::{FeatureConfig, Scaling};
+
+/// How one output column was made from the 360 table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnTransform {
+    /// Output column name (`channel=web` for a one-hot column).
+    pub name: String,
+    /// The 360 column it comes from.
+    pub source: String,
+    pub log1p: bool,
+    /// value_scaled = (value - center) / scale, after log1p when set.
+    pub center: f64,
+    pub scale: f64,
+    pub one_hot: bool,
+}
+
+impl ColumnTransform {
+    /// A scaled value back in the original units.
+    pub fn to_original(&self, scaled: f64) -> f64 {
+        let v = scaled * self.scale + self.center;
+        if self.log1p { v.exp_m1() } else { v }
+    }
+}
+
+/// The model input: one row per customer.
+#[derive(Debug, Clone)]
+pub struct FeatureMatrix {
+    pub keys: Vec<String>,
+    pub names: Vec<String>,
+    pub values: Array2<f64>,
+    pub transforms: Vec<ColumnTransform>,
+    pub scaling: Scaling,
+}
+
+fn column_as_f64(table: &DataFrame, c: &str) -> Result<Vec<f64>> {
+    let s = table.column(c).map_err(|_| unknown(table, c))?;
+    let dtype = s.dtype().clone();
+    if !(dtype.is_primitive_numeric() || dtype == DataType::Boolean) {
+        return Err(DataError::Invalid(format!(
+            "feature `{c}` is {dtype}, not numeric; pick it as a categorical feature or choose a numeric column"
+        )));
+    }
+    let nulls = s.null_count();
+    if nulls > 0 {
+        return Err(DataError::Invalid(format!(
+            "feature `{c}` has {nulls} missing values; set a fill policy for it in [cleaning.missing] (e.g. median) or drop the feature"
+        )));
+    }
+    let f = s
+        .cast(&DataType::Float64)
+        .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+    let ca = f
+        .f64()
+        .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+    let v: Vec<f64> = ca.into_no_null_iter().collect();
+    if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+        return Err(DataError::Invalid(format!(
+            "feature `{c}` has a non-finite value ({bad}); fix or drop those rows"
+        )));
+    }
+    Ok(v)
+}
+
+fn unknown(table: &DataFrame, c: &str) -> DataError {
+    let names: Vec<String> = table
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    DataError::Invalid(format!(
+        "unknown feature column `{c}`; the customer-360 table has: {}",
+        names.join(", ")
+    ))
+}
+
+/// Linear-interpolated quantile of sorted values (numpy's default, used by scikit-learn).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// (center, scale) of a column under `scaling`. A constant column gets scale 1 (as
+/// scikit-learn does) so it maps to zeros instead of NaN.
+pub fn scale_params(v: &[f64], scaling: Scaling) -> (f64, f64) {
+    let n = v.len() as f64;
+    let fix = |s: f64| if s == 0.0 || !s.is_finite() { 1.0 } else { s };
+    match scaling {
+        Scaling::None => (0.0, 1.0),
+        Scaling::Standard => {
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+            (mean, fix(var.sqrt()))
+        }
+        Scaling::Minmax => {
+            let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            (min, fix(max - min))
+        }
+        Scaling::Robust => {
+            let mut s = v.to_vec();
+            s.sort_by(|a, b| a.total_cmp(b));
+            let median = quantile_sorted(&s, 0.5);
+            let iqr = quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25);
+            (median, fix(iqr))
+        }
+    }
+}
+
+/// Builds the feature matrix of `table` as `cfg` says.
+pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Result<FeatureMatrix> {
+    if cfg.numeric.is_empty() && cfg.categorical.is_empty() {
+        return Err(DataError::Invalid(
+            "no features selected; list numeric or categorical columns under [features]".into(),
+        ));
+    }
+    let n = table.height();
+    if n == 0 {
+        return Err(DataError::Invalid(
+            "the customer-360 table has no rows; check the customers source and the cleaning policy".into(),
+        ));
+    }
+    for c in &cfg.log1p {
+        if !cfg.numeric.contains(c) {
+            return Err(DataError::Invalid(format!(
+                "[features] log1p names `{c}`, which is not among the numeric features"
+            )));
+        }
+    }
+    let keys: Vec<String> = {
+        let s = table.column(key).map_err(|_| unknown(table, key))?;
+        let s = s
+            .cast(&DataType::String)
+            .map_err(|e| DataError::polars("customer key", e))?;
+        let ca = s.str().map_err(|e| DataError::polars("customer key", e))?;
+        ca.iter().map(|v| v.unwrap_or("").to_string()).collect()
+    };
+
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    let mut transforms = Vec::new();
+    for c in &cfg.numeric {
+        let mut v = column_as_f64(table, c)?;
+        let log = cfg.log1p.contains(c);
+        if log {
+            if let Some(bad) = v.iter().find(|x| **x < 0.0) {
+                return Err(DataError::Invalid(format!(
+                    "feature `{c}` has a negative value ({bad}) and cannot take log1p; remove it from [features] log1p or fix the data"
+                )));
+            }
+            v.iter_mut().for_each(|x| *x = x.ln_1p());
+        }
+        let (center, scale) = scale_params(&v, cfg.scaling);
+        v.iter_mut().for_each(|x| *x = (*x - center) / scale);
+        columns.push(v);
+        transforms.push(ColumnTransform {
+            name: c.clone(),
+            source: c.clone(),
+            log1p: log,
+            center,
+            scale,
+            one_hot: false,
+        });
+    }
+    for c in &cfg.categorical {
+        let s = table.column(c).map_err(|_| unknown(table, c))?;
+        let s = s
+            .cast(&DataType::String)
+            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+        let ca = s
+            .str()
+            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+        let values: Vec<String> = ca
+            .iter()
+            .map(|v| v.unwrap_or("(missing)").to_string())
+            .collect();
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for v in &values {
+            *counts.entry(v.as_str()).or_default() += 1;
+        }
+        let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let pooled = ranked.len() > cfg.max_categories;
+        let keep: Vec<&str> = if pooled {
+            ranked[..cfg.max_categories - 1].iter().map(|r| r.0).collect()
+        } else {
+            ranked.iter().map(|r| r.0).collect()
+        };
+        let mut levels: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+        levels.sort();
+        if pooled {
+            levels.push("other".to_string());
+        }
+        for level in &levels {
+            let is_other = pooled && level == "other";
+            let col: Vec<f64> = values
+                .iter()
+                .map(|v| {
+                    let hit = if is_other {
+                        !keep.contains(&v.as_str())
+                    } else {
+                        v == level
+                    };
+                    if hit { 1.0 } else { 0.0 }
+                })
+                .collect();
+            columns.push(col);
+            transforms.push(ColumnTransform {
+                name: format!("{c}={level}"),
+                source: c.clone(),
+                log1p: false,
+                center: 0.0,
+                scale: 1.0,
+                one_hot: true,
+            });
+        }
+    }
+    let k = columns.len();
+    let mut values = Array2::<f64>::zeros((n, k));
+    for (j, colv) in columns.iter().enumerate() {
+        for (i, x) in colv.iter().enumerate() {
+            values[[i, j]] = *x;
+        }
+    }
+    Ok(FeatureMatrix {
+        keys,
+        names: transforms.iter().map(|t| t.name.clone()).collect(),
+        values,
+        transforms,
+        scaling: cfg.scaling,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(numeric: &[&str], categorical: &[&str], scaling: Scaling) -> FeatureConfig {
+        FeatureConfig {
+            numeric: numeric.iter().map(|s| s.to_string()).collect(),
+            categorical: categorical.iter().map(|s| s.to_string()).collect(),
+            scaling,
+            log1p: Vec::new(),
+            max_categories: 20,
+        }
+    }
+
+    fn table() -> DataFrame {
+        df!(
+            "id" => ["a", "b", "c", "d"],
+            "x" => [1.0, 2.0, 3.0, 10.0],
+            "n" => [0i64, 0, 0, 0],
+            "city" => [Some("York"), Some("Leeds"), None, Some("York")],
+            "name" => ["A", "B", "C", "D"]
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn standard_scaling_uses_population_std() {
+        let m = build_features(&table(), "id", &cfg(&["x", "n"], &[], Scaling::Standard)).unwrap();
+        // mean 4, population variance (9+4+1+36)/4 = 12.5
+        let sd = 12.5f64.sqrt();
+        let col: Vec<f64> = m.values.column(0).to_vec();
+        let want = [-3.0 / sd, -2.0 / sd, -1.0 / sd, 6.0 / sd];
+        for (a, b) in col.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        // A constant column maps to zeros, not NaN.
+        assert!(m.values.column(1).iter().all(|v| *v == 0.0));
+        assert_eq!(m.keys, vec!["a", "b", "c", "d"]);
+        assert!((m.transforms[0].to_original(col[3]) - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn minmax_and_robust_hand_computed() {
+        let m = build_features(&table(), "id", &cfg(&["x"], &[], Scaling::Minmax)).unwrap();
+        assert_eq!(m.values.column(0).to_vec(), vec![0.0, 1.0 / 9.0, 2.0 / 9.0, 1.0]);
+        let m = build_features(&table(), "id", &cfg(&["x"], &[], Scaling::Robust)).unwrap();
+        // sorted 1,2,3,10: median 2.5; q1 at pos .75 -> 1.75; q3 at pos 2.25 -> 4.75; IQR 3
+        let got = m.values.column(0).to_vec();
+        let want = [-1.5 / 3.0, -0.5 / 3.0, 0.5 / 3.0, 7.5 / 3.0];
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn log1p_then_scale_and_invert() {
+        let mut c = cfg(&["x"], &[], Scaling::None);
+        c.log1p = vec!["x".into()];
+        let m = build_features(&table(), "id", &c).unwrap();
+        assert!((m.values[[3, 0]] - 11f64.ln()).abs() < 1e-12);
+        assert!((m.transforms[0].to_original(m.values[[3, 0]]) - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_hot_with_missing_and_cap() {
+        let m = build_features(&table(), "id", &cfg(&[], &["city"], Scaling::Standard)).unwrap();
+        assert_eq!(m.names, vec!["city=(missing)", "city=Leeds", "city=York"]);
+        assert_eq!(m.values.row(0).to_vec(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(m.values.row(2).to_vec(), vec![1.0, 0.0, 0.0]);
+        let mut c = cfg(&[], &["city"], Scaling::Standard);
+        c.max_categories = 2;
+        let m = build_features(&table(), "id", &c).unwrap();
+        // York (2) is kept; Leeds and (missing) pool into `other`.
+        assert_eq!(m.names, vec!["city=York", "city=other"]);
+        assert_eq!(m.values.column(1).to_vec(), vec![0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_selections_are_clear() {
+        let t = table();
+        let msg = build_features(&t, "id", &cfg(&[], &[], Scaling::None)).unwrap_err().to_string();
+        assert!(msg.contains("no features"), "{msg}");
+        let msg = build_features(&t, "id", &cfg(&["name"], &[], Scaling::None)).unwrap_err().to_string();
+        assert!(msg.contains("`name`") && msg.contains("categorical"), "{msg}");
+        let msg = build_features(&t, "id", &cfg(&["nope"], &[], Scaling::None)).unwrap_err().to_string();
+        assert!(msg.contains("`nope`"), "{msg}");
+        let t2 = df!("id" => ["a", "b"], "x" => [Some(1.0), None]).unwrap();
+        let msg = build_features(&t2, "id", &cfg(&["x"], &[], Scaling::None)).unwrap_err().to_string();
+        assert!(msg.contains("1 missing") && msg.contains("[cleaning.missing]"), "{msg}");
+    }
+}

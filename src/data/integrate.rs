@@ -1,0 +1,540 @@
+//! Integration: the customers source is the spine (one row per customer); the activity sources
+//! are aggregated per customer ([`super::aggregate`]) and left-joined onto it, then RFM and the
+//! other derived features are computed and missing values filled by policy. Every step's counts
+//! go into the [`QualityReport`]; no customer row disappears without being counted.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use super::aggregate::{
+    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, LocalAggregator,
+    READ, Role, RoleAggregate,
+};
+use super::clean::{self, Rules};
+use super::dates::{epoch_days, from_epoch_days};
+use super::error::{DataError, Result};
+use super::quality::{InvalidCount, QualityReport, SourceSummary};
+use super::source::{self, ReadOptions, Scanned};
+use super::workspace::{SourceConfig, Workspace, role_defaults};
+use crate::progress::Progress;
+
+/// Derived column names of the 360 table.
+pub mod cols360 {
+    pub const RECENCY: &str = "recency_days";
+    pub const FREQUENCY: &str = "frequency";
+    pub const MONETARY: &str = "monetary";
+    pub const AVG_ORDER_VALUE: &str = "avg_order_value";
+    pub const DISTINCT_CATEGORIES: &str = "distinct_categories";
+    pub const TENURE: &str = "tenure_days";
+    pub const AGE: &str = "age";
+    pub const FIRST_ORDER: &str = "first_order";
+    pub const LAST_ORDER: &str = "last_order";
+}
+
+/// The integrated customer-360 table and how it was made.
+#[derive(Debug, Clone)]
+pub struct Customer360 {
+    pub table: DataFrame,
+    pub key: String,
+    pub reference_date: NaiveDate,
+    pub report: QualityReport,
+}
+
+fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
+    move |e| DataError::polars(context, e)
+}
+
+fn read_options(src: &SourceConfig) -> ReadOptions {
+    ReadOptions {
+        format: src.format.clone(),
+        delimiter: src.delimiter.clone(),
+        schema: src.schema.clone(),
+    }
+}
+
+fn format_name(f: source::Format) -> &'static str {
+    match f {
+        source::Format::Csv => "csv",
+        source::Format::Parquet => "parquet",
+        source::Format::Json => "json",
+        source::Format::Ndjson => "ndjson",
+    }
+}
+
+/// Resolves a source's role columns: an explicitly named one must exist, a default one is used
+/// when the file has it.
+fn role_columns(
+    role: &str,
+    src: &SourceConfig,
+    scanned: &Scanned,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (r, _) in role_defaults(role) {
+        if let Some((name, explicit)) = src.role_column(r, role_defaults(role)) {
+            if scanned.schema.contains(&name) {
+                out.insert(r.to_string(), name);
+            } else if explicit {
+                source::require_column(
+                    &scanned.path,
+                    &scanned.schema,
+                    &name,
+                    &format!("[sources.{role}.columns] {r}"),
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn require_all(scanned: &Scanned, columns: &[String], hint: &str) -> Result<()> {
+    for c in columns {
+        source::require_column(&scanned.path, &scanned.schema, c, hint)?;
+    }
+    Ok(())
+}
+
+/// Integrates a workspace's sources into the customer-360 table on this machine.
+pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
+    integrate_with(ws, &LocalAggregator, progress)
+}
+
+/// Integrates with the given per-customer aggregation engine.
+pub fn integrate_with(
+    ws: &Workspace,
+    aggregator: &dyn CustomerAggregator,
+    progress: &Progress,
+) -> Result<Customer360> {
+    let cancelled = || DataError::Invalid("cancelled".into());
+    let mut report = QualityReport::default();
+    let key = ws.workspace.customer_key.clone();
+    progress.start("reading customers", 6);
+
+    // 1. Customers: read whole (they are the small side) and check every named column.
+    let cust_cfg = &ws.sources.customers;
+    let cust_path = ws.resolve(cust_cfg);
+    let scanned = source::scan(&cust_path, &read_options(cust_cfg))?;
+    let cust_key = ws.key_of(cust_cfg);
+    source::require_column(
+        &scanned.path,
+        &scanned.schema,
+        &cust_key,
+        "[workspace] customer_key (or [sources.customers] key)",
+    )?;
+    require_all(
+        &scanned,
+        &cust_cfg.dates.keys().cloned().collect::<Vec<_>>(),
+        "[sources.customers] dates",
+    )?;
+    require_all(&scanned, &ws.cleaning.lowercase, "[cleaning] lowercase")?;
+    require_all(&scanned, &ws.cleaning.non_negative, "[cleaning] non_negative")?;
+    require_all(&scanned, &ws.cleaning.not_future, "[cleaning] not_future")?;
+    if let Some(f) = &ws.cleaning.fuzzy_key {
+        source::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
+    }
+    let cust_roles = role_columns("customers", cust_cfg, &scanned)?;
+    let cust_format = format_name(scanned.format);
+    let mut customers = source::collect_source(&cust_path, scanned.frame)?;
+    report.sources.push(SourceSummary {
+        role: "customers".into(),
+        path: cust_path.display().to_string(),
+        format: cust_format.into(),
+        rows: customers.height() as u64,
+        columns: customers.width(),
+    });
+    if cust_key != key {
+        customers
+            .rename(&cust_key, key.as_str().into())
+            .map_err(pl("renaming the key"))?;
+    }
+
+    // 2. Clean customers: key, text, dates, duplicates.
+    progress.check().map_err(|_| cancelled())?;
+    progress.next("cleaning customers");
+    let rows_in = customers.height() as u64;
+    customers = customers
+        .lazy()
+        .with_column(clean::normalised_text_key(&key))
+        .filter(col(&key).is_not_null())
+        .collect()
+        .map_err(pl("cleaning the customer key"))?;
+    report.step(
+        "customers",
+        "missing customer key",
+        rows_in,
+        customers.height() as u64,
+        format!("rows without `{key}` dropped"),
+    );
+    let (df, changed) = clean::normalise_text(customers, ws.cleaning.trim_text, &ws.cleaning.lowercase)?;
+    report.text_normalised = changed;
+    let (df, unparsed) = clean::parse_dates(df, &cust_cfg.dates, "customers")?;
+    report.invalid.extend(unparsed);
+    let n = df.height() as u64;
+    let (df, exact) = clean::dedup_exact(df)?;
+    report.step("customers", "exact duplicate rows", n, n - exact, String::new());
+    report.duplicates.customers_exact = exact;
+    let updated_at = cust_roles.get("updated_at").map(String::as_str);
+    let n = df.height() as u64;
+    let (df, same_key) = clean::dedup_by_key(df, &key, ws.cleaning.dedup, updated_at)?;
+    report.step(
+        "customers",
+        "duplicate customer key",
+        n,
+        n - same_key,
+        format!("kept by policy `{:?}`", ws.cleaning.dedup).to_lowercase(),
+    );
+    report.duplicates.customers_same_key = same_key;
+    let (df, key_map) = match &ws.cleaning.fuzzy_key {
+        Some(f) => {
+            let n = df.height() as u64;
+            let (df, merged, map) =
+                clean::dedup_by_fuzzy_key(df, &key, f, ws.cleaning.dedup, updated_at)?;
+            report.step(
+                "customers",
+                &format!("same {f} (fuzzy key)"),
+                n,
+                n - merged,
+                "activity moved to the kept id".into(),
+            );
+            report.duplicates.customers_fuzzy_key = merged;
+            (df, Some(map))
+        }
+        None => (df, None),
+    };
+    let mut customers = df;
+
+    // 3. Activity: per-customer aggregates, streamed.
+    progress.check().map_err(|_| cancelled())?;
+    progress.next("aggregating activity");
+    let mut inputs = Vec::new();
+    for (role, cfg) in [
+        (Role::Orders, &ws.sources.orders),
+        (Role::Tickets, &ws.sources.tickets),
+        (Role::Sessions, &ws.sources.sessions),
+    ] {
+        let Some(cfg) = cfg else { continue };
+        let path = ws.resolve(cfg);
+        let scanned = source::scan(&path, &read_options(cfg))?;
+        let k = ws.key_of(cfg);
+        source::require_column(
+            &scanned.path,
+            &scanned.schema,
+            &k,
+            &format!("[sources.{}] key", role.name()),
+        )?;
+        let columns = role_columns(role.name(), cfg, &scanned)?;
+        if role == Role::Orders && !columns.contains_key("date") {
+            let (name, _) = cfg
+                .role_column("date", role_defaults("orders"))
+                .unwrap_or(("order_date".into(), false));
+            source::require_column(
+                &scanned.path,
+                &scanned.schema,
+                &name,
+                "[sources.orders.columns] date",
+            )?;
+        }
+        let date_formats = columns
+            .get("date")
+            .and_then(|d| cfg.dates.get(d))
+            .cloned()
+            .unwrap_or_default();
+        report.sources.push(SourceSummary {
+            role: role.name().into(),
+            path: path.display().to_string(),
+            format: format_name(scanned.format).into(),
+            rows: 0, // filled from the aggregate below
+            columns: scanned.schema.len(),
+        });
+        inputs.push(ActivityInput {
+            role,
+            path,
+            frame: scanned.frame,
+            schema: scanned.schema,
+            key: k,
+            columns,
+            date_formats,
+        });
+    }
+    let plan = AggregationPlan {
+        inputs,
+        key_map,
+        dedup: ws.cleaning.dedup_activity,
+        invalid_lines: ws.cleaning.invalid_lines,
+    };
+    let aggregates = aggregator.aggregate(&plan, progress)?;
+
+    // 4. Reference date: given, or the day after the last order.
+    let reference = match ws.workspace.reference_date {
+        Some(d) => {
+            report.reference_date_source = "from the workspace".into();
+            d
+        }
+        None => {
+            let latest = aggregates
+                .iter()
+                .find(|a| a.role == Role::Orders)
+                .and_then(|a| max_date(&a.frame, cols360::LAST_ORDER));
+            match latest {
+                Some(d) => {
+                    report.reference_date_source = "day after the latest order".into();
+                    d + chrono::Duration::days(1)
+                }
+                None => {
+                    report.reference_date_source = "today (no orders)".into();
+                    chrono::Local::now().date_naive()
+                }
+            }
+        }
+    };
+    report.reference_date = reference.to_string();
+
+    // 5. Validity rules on customers (they need the reference date).
+    progress.check().map_err(|_| cancelled())?;
+    progress.next("checking values");
+    let rules = Rules {
+        non_negative: &ws.cleaning.non_negative,
+        not_future: &ws.cleaning.not_future,
+        reference,
+        policy: ws.cleaning.invalid,
+    };
+    let n = customers.height() as u64;
+    let (df, invalid, dropped) = clean::apply_rules(customers, &rules, "customers")?;
+    report.invalid.extend(invalid);
+    if dropped > 0 {
+        report.step("customers", "invalid values", n, n - dropped, "rows dropped".into());
+    }
+    customers = df;
+
+    // 6. Activity report and join onto the spine.
+    progress.next("joining");
+    let known = customers
+        .column(&key)
+        .map_err(pl("joining"))?
+        .as_materialized_series()
+        .clone();
+    let mut table = customers.clone().lazy();
+    let mut zero_fill = Vec::new();
+    for agg in &aggregates {
+        report_activity(&mut report, agg, &known, ws)?;
+        let mut select = vec![col(KEY).alias(key.as_str())];
+        for (f, zero) in &agg.features {
+            select.push(col(f.as_str()));
+            if *zero {
+                zero_fill.push(f.clone());
+            }
+        }
+        table = table.join(
+            agg.frame.clone().lazy().select(select),
+            [col(&key)],
+            [col(&key)],
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                validation: JoinValidation::ManyToOne,
+                ..JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns)
+            },
+        );
+    }
+    let fills: Vec<Expr> = zero_fill
+        .iter()
+        .map(|c| col(c.as_str()).fill_null(lit(0)).alias(c.as_str()))
+        .collect();
+    if !fills.is_empty() {
+        table = table.with_columns(fills);
+    }
+    let derived = derived_columns(&customers, &cust_roles, &aggregates, reference);
+    let table = table
+        .with_columns(derived)
+        .collect()
+        .map_err(pl("joining the 360 table"))?;
+    let table = order_columns(table, customers.width())?;
+
+    // 7. Missing values by policy.
+    progress.next("filling missing values");
+    let n = table.height() as u64;
+    let (table, missing, dropped) = clean::fill_missing(table, &ws.cleaning.missing)?;
+    report.missing = missing;
+    if dropped > 0 {
+        report.step("customer 360", "missing values (drop policy)", n, n - dropped, String::new());
+    }
+    report.customers_out = table.height() as u64;
+    report.columns_out = table.width();
+    report.customers_without_orders = match table.column(cols360::FREQUENCY) {
+        Ok(f) => f
+            .as_materialized_series()
+            .equal(0)
+            .map(|m| m.sum().unwrap_or(0) as u64)
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    progress.next("done");
+    Ok(Customer360 {
+        table,
+        key,
+        reference_date: reference,
+        report,
+    })
+}
+
+fn max_date(df: &DataFrame, c: &str) -> Option<NaiveDate> {
+    let s = df.column(c).ok()?;
+    let days = s.date().ok()?.physical().max()?;
+    Some(from_epoch_days(days))
+}
+
+fn sum_column(df: &DataFrame, c: &str) -> u64 {
+    df.column(c)
+        .ok()
+        .and_then(|s| s.cast(&DataType::UInt64).ok())
+        .and_then(|s| s.u64().ok().map(|v| v.sum().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+/// Adds one activity source's rows and counts to the report.
+fn report_activity(
+    report: &mut QualityReport,
+    agg: &RoleAggregate,
+    known: &Series,
+    ws: &Workspace,
+) -> Result<()> {
+    let role = agg.role.name();
+    let read = sum_column(&agg.frame, READ);
+    let distinct = sum_column(&agg.frame, DISTINCT);
+    let kept = sum_column(&agg.frame, KEPT);
+    let orphan_frame = agg
+        .frame
+        .clone()
+        .lazy()
+        .filter(col(KEY).is_in(lit(known.clone()).implode(false), false).not())
+        .collect()
+        .map_err(pl("counting unknown customers"))?;
+    let orphans = sum_column(&orphan_frame, KEPT);
+    if let Some(s) = report.sources.iter_mut().find(|s| s.role == role) {
+        s.rows = read;
+    }
+    let dups = read - distinct;
+    match agg.role {
+        Role::Orders => report.duplicates.order_lines = dups,
+        Role::Tickets => report.duplicates.tickets = dups,
+        Role::Sessions => report.duplicates.sessions = dups,
+    }
+    let what = if ws.cleaning.dedup_activity { "removed" } else { "kept (dedup_activity = false)" };
+    report.step(role, "exact duplicate rows", read, distinct, what.into());
+    report.step(role, "invalid values", distinct, kept, String::new());
+    report.step(
+        role,
+        "unknown customer",
+        kept,
+        kept - orphans,
+        format!("{orphans} rows for customers not in the customers source"),
+    );
+    report.orphans.push((role.into(), orphans));
+    for (count_col, column, rule, action) in &agg.rules {
+        let n = sum_column(&agg.frame, count_col);
+        if n > 0 {
+            report.invalid.push(InvalidCount {
+                source: role.into(),
+                column: column.clone(),
+                rule: rule.clone(),
+                count: n,
+                action: action.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn days_between(later: Expr, earlier: Expr) -> Expr {
+    later.cast(DataType::Int32).cast(DataType::Int64)
+        - earlier.cast(DataType::Int32).cast(DataType::Int64)
+}
+
+/// RFM and the other derived features.
+fn derived_columns(
+    customers: &DataFrame,
+    roles: &BTreeMap<String, String>,
+    aggregates: &[RoleAggregate],
+    reference: NaiveDate,
+) -> Vec<Expr> {
+    let ref_lit = || lit(epoch_days(reference));
+    let has_orders = aggregates.iter().any(|a| a.role == Role::Orders);
+    let is_date = |c: &str| {
+        customers
+            .column(c)
+            .map(|s| s.dtype() == &DataType::Date)
+            .unwrap_or(false)
+    };
+    let mut out = Vec::new();
+    if has_orders {
+        out.push(days_between(ref_lit(), col(cols360::LAST_ORDER)).alias(cols360::RECENCY));
+        out.push(
+            when(col(cols360::FREQUENCY).gt(lit(0)))
+                .then(col(cols360::MONETARY) / col(cols360::FREQUENCY).cast(DataType::Float64))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(cols360::AVG_ORDER_VALUE),
+        );
+    }
+    // Tenure: days since sign-up, or since the first order when the sign-up date is missing.
+    let signup = roles.get("signup_date").filter(|c| is_date(c));
+    let start = match (signup, has_orders) {
+        (Some(s), true) => Some(coalesce(&[col(s.as_str()), col(cols360::FIRST_ORDER)])),
+        (Some(s), false) => Some(col(s.as_str())),
+        (None, true) => Some(col(cols360::FIRST_ORDER)),
+        (None, false) => None,
+    };
+    if let Some(start) = start {
+        out.push(days_between(ref_lit(), start).alias(cols360::TENURE));
+    }
+    if let Some(b) = roles.get("birth_date").filter(|c| is_date(c)) {
+        let b = col(b.as_str());
+        let r_year = reference.format("%Y").to_string().parse::<i32>().unwrap_or(1970);
+        let r_md = reference.format("%m%d").to_string().parse::<i32>().unwrap_or(0);
+        let md = b.clone().dt().month().cast(DataType::Int32) * lit(100)
+            + b.clone().dt().day().cast(DataType::Int32);
+        let age = lit(r_year) - b.dt().year().cast(DataType::Int32)
+            - when(md.gt(lit(r_md))).then(lit(1)).otherwise(lit(0));
+        out.push(age.cast(DataType::Int64).alias(cols360::AGE));
+    }
+    out
+}
+
+/// Customer columns first, then the derived features in a fixed, readable order.
+fn order_columns(table: DataFrame, n_customer_cols: usize) -> Result<DataFrame> {
+    let names: Vec<String> = table
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let preferred = [
+        cols360::AGE,
+        cols360::TENURE,
+        cols360::RECENCY,
+        cols360::FREQUENCY,
+        cols360::MONETARY,
+        cols360::AVG_ORDER_VALUE,
+        cols360::DISTINCT_CATEGORIES,
+        cols360::FIRST_ORDER,
+        cols360::LAST_ORDER,
+        "tickets",
+        "satisfaction_mean",
+        "resolution_hours_mean",
+        "last_ticket",
+        "sessions",
+        "pages_mean",
+        "duration_mean_s",
+        "last_session",
+    ];
+    let mut order: Vec<String> = names[..n_customer_cols].to_vec();
+    for p in preferred {
+        if names.iter().any(|n| n == p) && !order.iter().any(|o| o == p) {
+            order.push(p.to_string());
+        }
+    }
+    for n in &names {
+        if !order.contains(n) {
+            order.push(n.clone());
+        }
+    }
+    table.select(order).map_err(pl("ordering columns"))
+}

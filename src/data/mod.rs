@@ -1,0 +1,18 @@
+//! The data engine: sources, cleaning, integration into the customer-360 table, features.
+//! Functions over polars frames; nothing here knows about a terminal.
+
+pub mod aggregate;
+pub mod clean;
+pub mod dates;
+pub mod error;
+pub mod features;
+pub mod generator;
+pub mod integrate;
+pub mod profile;
+pub mod quality;
+pub mod source;
+pub mod workspace;
+
+pub use error::{DataError, Result};
+pub use integrate::{Customer360, integrate};
+pub use workspace::Workspace;

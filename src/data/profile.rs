@@ -1,0 +1,220 @@
+//! Column profiles of a data file: type, nulls, distinct values, and min/max/mean for numbers
+//! and dates or the most frequent values for text. Backs `crmlens profile`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::{DataError, Result};
+use super::source::{self, ReadOptions};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopValue {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub dtype: String,
+    pub nulls: u64,
+    pub distinct: u64,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub mean: Option<f64>,
+    pub top: Vec<TopValue>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileProfile {
+    pub path: String,
+    pub format: String,
+    pub rows: u64,
+    pub columns: Vec<ColumnProfile>,
+}
+
+fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
+    move |e| DataError::polars(context, e)
+}
+
+fn any_to_string(v: AnyValue) -> Option<String> {
+    match v {
+        AnyValue::Null => None,
+        AnyValue::String(s) => Some(s.to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Profiles one column of an in-memory frame.
+pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
+    let s = df.column(name).map_err(pl("profiling"))?;
+    let dtype = s.dtype().clone();
+    let numeric = dtype.is_primitive_numeric();
+    let ordered = numeric || dtype.is_temporal() || dtype == DataType::String;
+    let nulls = s.null_count() as u64;
+    let distinct = s
+        .drop_nulls()
+        .n_unique()
+        .map_err(pl("profiling"))? as u64;
+    let mut min = None;
+    let mut max = None;
+    let mut mean = None;
+    if ordered && !numeric && dtype != DataType::String {
+        let stats = df
+            .clone()
+            .lazy()
+            .select([col(name).min().alias("min"), col(name).max().alias("max")])
+            .collect()
+            .map_err(pl("profiling"))?;
+        min = any_to_string(stats.column("min").map_err(pl("profiling"))?.get(0).map_err(pl("profiling"))?);
+        max = any_to_string(stats.column("max").map_err(pl("profiling"))?.get(0).map_err(pl("profiling"))?);
+    }
+    if numeric {
+        let f = s.cast(&DataType::Float64).map_err(pl("profiling"))?;
+        let ca = f.f64().map_err(pl("profiling"))?;
+        min = ca.min().map(|v| format_number(v));
+        max = ca.max().map(|v| format_number(v));
+        mean = ca.mean();
+    }
+    let mut top = Vec::new();
+    if !numeric && !dtype.is_temporal() {
+        let counts = df
+            .clone()
+            .lazy()
+            .filter(col(name).is_not_null())
+            .group_by([col(name).cast(DataType::String).alias("value")])
+            .agg([len().cast(DataType::UInt64).alias("count")])
+            .sort_by_exprs(
+                [col("count"), col("value")],
+                SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            )
+            .limit(5)
+            .collect()
+            .map_err(pl("profiling"))?;
+        let values = counts.column("value").map_err(pl("profiling"))?.str().map_err(pl("profiling"))?.clone();
+        let cnt = counts.column("count").map_err(pl("profiling"))?.u64().map_err(pl("profiling"))?.clone();
+        for (v, c) in values.iter().zip(cnt.iter()) {
+            top.push(TopValue {
+                value: v.unwrap_or("").to_string(),
+                count: c.unwrap_or(0),
+            });
+        }
+    }
+    Ok(ColumnProfile {
+        name: name.to_string(),
+        dtype: dtype.to_string(),
+        nulls,
+        distinct,
+        min,
+        max,
+        mean,
+        top,
+    })
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Profiles every column of a frame.
+pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FileProfile> {
+    let columns = df
+        .get_column_names()
+        .iter()
+        .map(|c| profile_column(df, c.as_str()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(FileProfile {
+        path: path.to_string(),
+        format: format.to_string(),
+        rows: df.height() as u64,
+        columns,
+    })
+}
+
+/// Reads a file (format and delimiter detected) and profiles it.
+pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
+    let scanned = source::scan(path, opts)?;
+    let format = format!("{:?}", scanned.format).to_lowercase();
+    let df = source::collect_source(path, scanned.frame)?;
+    profile_frame(&df, &path.display().to_string(), &format)
+}
+
+impl FileProfile {
+    /// A plain-text table for the terminal.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}  ({}, {} rows, {} columns)",
+            self.path,
+            self.format,
+            self.rows,
+            self.columns.len()
+        );
+        let _ = writeln!(
+            s,
+            "  {:<24} {:<14} {:>8} {:>9}  {}",
+            "column", "type", "nulls", "distinct", "min .. max (mean) / top values"
+        );
+        for c in &self.columns {
+            let summary = if !c.top.is_empty() {
+                c.top
+                    .iter()
+                    .map(|t| format!("{} ({})", t.value, t.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                let mean = c.mean.map(|m| format!(" (mean {m:.2})")).unwrap_or_default();
+                format!(
+                    "{} .. {}{}",
+                    c.min.as_deref().unwrap_or("-"),
+                    c.max.as_deref().unwrap_or("-"),
+                    mean
+                )
+            };
+            let _ = writeln!(
+                s,
+                "  {:<24} {:<14} {:>8} {:>9}  {}",
+                c.name, c.dtype, c.nulls, c.distinct, summary
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_numbers_text_and_nulls() {
+        let df = df!(
+            "n" => [Some(1i64), Some(5), None, Some(3)],
+            "t" => [Some("b"), Some("a"), Some("b"), None]
+        )
+        .unwrap();
+        let p = profile_frame(&df, "x.csv", "csv").unwrap();
+        assert_eq!(p.rows, 4);
+        let n = &p.columns[0];
+        assert_eq!((n.nulls, n.distinct), (1, 3));
+        assert_eq!((n.min.as_deref(), n.max.as_deref()), (Some("1"), Some("5")));
+        assert_eq!(n.mean, Some(3.0));
+        let t = &p.columns[1];
+        assert_eq!((t.nulls, t.distinct), (1, 2));
+        assert_eq!(
+            t.top,
+            vec![
+                TopValue { value: "b".into(), count: 2 },
+                TopValue { value: "a".into(), count: 1 }
+            ]
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The data-quality report: rows in and out of every cleaning step, duplicates removed, missing
+//! values per column before and after the fill policy, invalid values by rule. Plain data,
+//! serialised as the `--report-json` of `crmlens integrate`.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// One cleaning or integration step on one source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepReport {
+    pub source: String,
+    pub step: String,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    /// Free-text detail (what was changed or why rows left).
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// Values breaking one validity rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvalidCount {
+    pub source: String,
+    pub column: String,
+    pub rule: String,
+    pub count: u64,
+    /// "set null" or "row dropped"
+    pub action: String,
+}
+
+/// Missing values of one column of the 360 table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MissingReport {
+    pub column: String,
+    pub before: u64,
+    pub after: u64,
+    pub policy: String,
+    /// The value filled in (mean, median, constant...), when one was.
+    #[serde(default)]
+    pub fill_value: Option<String>,
+}
+
+/// One source as read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceSummary {
+    pub role: String,
+    pub path: String,
+    pub format: String,
+    pub rows: u64,
+    pub columns: usize,
+}
+
+/// Duplicates removed, by kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DuplicateSummary {
+    /// Customer rows identical to an earlier row after text normalisation.
+    pub customers_exact: u64,
+    /// Further customer rows sharing a customer key with a kept row.
+    pub customers_same_key: u64,
+    /// Customers merged into another through the fuzzy key.
+    pub customers_fuzzy_key: u64,
+    pub order_lines: u64,
+    pub tickets: u64,
+    pub sessions: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct QualityReport {
+    pub reference_date: String,
+    pub reference_date_source: String,
+    pub sources: Vec<SourceSummary>,
+    pub steps: Vec<StepReport>,
+    pub duplicates: DuplicateSummary,
+    pub invalid: Vec<InvalidCount>,
+    /// Text values changed by trimming, white-space collapsing or lower-casing, per column.
+    pub text_normalised: Vec<(String, u64)>,
+    pub orphans: Vec<(String, u64)>,
+    pub missing: Vec<MissingReport>,
+    pub customers_out: u64,
+    pub customers_without_orders: u64,
+    pub columns_out: usize,
+}
+
+impl QualityReport {
+    pub fn step(&mut self, source: &str, step: &str, rows_in: u64, rows_out: u64, detail: String) {
+        self.steps.push(StepReport {
+            source: source.into(),
+            step: step.into(),
+            rows_in,
+            rows_out,
+            detail,
+        });
+    }
+
+    pub fn invalid_total(&self) -> u64 {
+        self.invalid.iter().map(|i| i.count).sum()
+    }
+
+    /// A human summary for the terminal (headless `integrate` without `--report-json`).
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "customer 360: {} customers x {} columns (reference date {}, {})",
+            self.customers_out, self.columns_out, self.reference_date, self.reference_date_source
+        );
+        let _ = writeln!(s, "\nsources:");
+        for src in &self.sources {
+            let _ = writeln!(
+                s,
+                "  {:<10} {:>10} rows  {:>3} cols  {} ({})",
+                src.role, src.rows, src.columns, src.path, src.format
+            );
+        }
+        let _ = writeln!(s, "\nsteps:");
+        for st in &self.steps {
+            let _ = writeln!(
+                s,
+                "  {:<10} {:<28} {:>10} -> {:>10}  {}",
+                st.source, st.step, st.rows_in, st.rows_out, st.detail
+            );
+        }
+        if !self.invalid.is_empty() {
+            let _ = writeln!(s, "\ninvalid values:");
+            for i in &self.invalid {
+                let _ = writeln!(
+                    s,
+                    "  {:<10} {:<20} {:<28} {:>8}  {}",
+                    i.source, i.column, i.rule, i.count, i.action
+                );
+            }
+        }
+        let _ = writeln!(s, "\nmissing values (before -> after fill):");
+        for m in self.missing.iter().filter(|m| m.before > 0 || m.after > 0) {
+            let fill = m
+                .fill_value
+                .as_deref()
+                .map(|v| format!(" = {v}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:<24} {:>8} -> {:>8}  {}{}",
+                m.column, m.before, m.after, m.policy, fill
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,581 @@
+//! The workspace file (TOML): the sources and their keys, the cleaning policy and the default
+//! features. Parsing and validation only; nothing here reads the data files themselves.
+//!
+//! Unknown keys are rejected (`deny_unknown_fields`), so a typo in a workspace is an error that
+//! names the key instead of a setting that silently does nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::error::{DataError, Result};
+
+/// A whole workspace file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Workspace {
+    #[serde(default)]
+    pub workspace: WorkspaceMeta,
+    pub sources: Sources,
+    #[serde(default)]
+    pub cleaning: CleaningPolicy,
+    #[serde(default)]
+    pub features: FeatureConfig,
+    /// Folder the relative source paths are resolved from (the workspace file's folder).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the workspace was read from, for messages.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceMeta {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The customer key shared by every source (each source may override it with `key`).
+    #[serde(default = "default_key")]
+    pub customer_key: String,
+    /// Reference date for recency, tenure and age ("as of"). Default: the day after the latest
+    /// order date in the data.
+    #[serde(default)]
+    pub reference_date: Option<NaiveDate>,
+}
+
+fn default_key() -> String {
+    "customer_id".to_string()
+}
+
+/// The sources by role. Customers are the spine of the 360 table; the others are optional.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    pub customers: SourceConfig,
+    #[serde(default)]
+    pub orders: Option<SourceConfig>,
+    #[serde(default)]
+    pub tickets: Option<SourceConfig>,
+    #[serde(default)]
+    pub sessions: Option<SourceConfig>,
+}
+
+/// One data file and how to read it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub path: PathBuf,
+    /// csv, tsv, parquet, json or ndjson; default from the file extension.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Field delimiter for CSV; default detected from the first lines.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// The customer key column in this source; default `workspace.customer_key`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Role column -> column name in this file (see [`RoleColumns`] for the roles).
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Date columns and the formats (chrono strftime) to try, in order.
+    #[serde(default)]
+    pub dates: BTreeMap<String, Vec<String>>,
+    /// Type overrides: column -> int | float | text | bool.
+    #[serde(default)]
+    pub schema: BTreeMap<String, String>,
+}
+
+/// What to do with a value that breaks a validity rule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InvalidPolicy {
+    /// Replace the value by null (the row stays).
+    #[default]
+    Null,
+    /// Drop the whole row.
+    Drop,
+}
+
+/// Which of several rows with the same customer key survives.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupPolicy {
+    /// The most recent by the customers' `updated_at` column, then the most complete.
+    #[default]
+    Latest,
+    /// The one with the fewest missing values, then the most recent.
+    MostComplete,
+    /// The first in file order.
+    First,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CleaningPolicy {
+    /// Trim text and collapse runs of white space in every text column.
+    #[serde(default = "yes")]
+    pub trim_text: bool,
+    /// Text columns to lower-case (emails).
+    #[serde(default)]
+    pub lowercase: Vec<String>,
+    /// Customer columns that must not be negative (money, counts).
+    #[serde(default)]
+    pub non_negative: Vec<String>,
+    /// Customer date columns that must not be after the reference date.
+    #[serde(default)]
+    pub not_future: Vec<String>,
+    /// What to do with an invalid customer value.
+    #[serde(default)]
+    pub invalid: InvalidPolicy,
+    /// What to do with an activity line with a non-positive quantity or negative price.
+    #[serde(default = "drop_policy")]
+    pub invalid_lines: InvalidPolicy,
+    /// What to do with activity rows whose customer is not in the customers source
+    /// (`null` keeps them out of every customer's figures but counts them, same as drop).
+    #[serde(default = "drop_policy")]
+    pub orphans: InvalidPolicy,
+    /// Remove exact duplicate rows from the activity sources (order lines, tickets, sessions).
+    #[serde(default = "yes")]
+    pub dedup_activity: bool,
+    /// Which customer row survives among rows with the same key.
+    #[serde(default)]
+    pub dedup: DedupPolicy,
+    /// Optional second key for duplicates under different ids (e.g. `email`, compared
+    /// trimmed and lower-cased). Merged customers' activity is moved to the surviving id.
+    #[serde(default)]
+    pub fuzzy_key: Option<String>,
+    /// Missing values per column of the 360 table: keep, drop, mean, median, mode, zero, min,
+    /// max, or `constant:VALUE`.
+    #[serde(default)]
+    pub missing: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn drop_policy() -> InvalidPolicy {
+    InvalidPolicy::Drop
+}
+
+impl Default for CleaningPolicy {
+    fn default() -> Self {
+        CleaningPolicy {
+            trim_text: true,
+            lowercase: Vec::new(),
+            non_negative: Vec::new(),
+            not_future: Vec::new(),
+            invalid: InvalidPolicy::Null,
+            invalid_lines: InvalidPolicy::Drop,
+            orphans: InvalidPolicy::Drop,
+            dedup_activity: true,
+            dedup: DedupPolicy::Latest,
+            fuzzy_key: None,
+            missing: BTreeMap::new(),
+        }
+    }
+}
+
+/// How numeric features are scaled.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scaling {
+    /// z-score with the population standard deviation (as scikit-learn's StandardScaler).
+    #[default]
+    Standard,
+    /// (x - min) / (max - min).
+    Minmax,
+    /// (x - median) / IQR (as scikit-learn's RobustScaler).
+    Robust,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    #[serde(default)]
+    pub numeric: Vec<String>,
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    #[serde(default)]
+    pub scaling: Scaling,
+    /// Columns transformed with ln(1 + x) before scaling (skewed money columns).
+    #[serde(default)]
+    pub log1p: Vec<String>,
+    /// Categories kept per categorical column; rarer ones are pooled into `other`.
+    #[serde(default = "default_max_categories")]
+    pub max_categories: usize,
+}
+
+fn default_max_categories() -> usize {
+    20
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            scaling: Scaling::Standard,
+            log1p: Vec::new(),
+            max_categories: default_max_categories(),
+        }
+    }
+}
+
+/// The role columns each source may map, with their default names (those of the bundled sample).
+pub struct RoleColumns;
+
+impl RoleColumns {
+    pub const CUSTOMERS: &'static [(&'static str, &'static str)] = &[
+        ("email", "email"),
+        ("birth_date", "birth_date"),
+        ("signup_date", "signup_date"),
+        ("updated_at", "updated_at"),
+    ];
+    pub const ORDERS: &'static [(&'static str, &'static str)] = &[
+        ("order_id", "order_id"),
+        ("date", "order_date"),
+        ("product", "product"),
+        ("category", "category"),
+        ("quantity", "quantity"),
+        ("unit_price", "unit_price"),
+    ];
+    pub const TICKETS: &'static [(&'static str, &'static str)] = &[
+        ("date", "opened_at"),
+        ("satisfaction", "satisfaction"),
+        ("resolution_hours", "resolution_hours"),
+    ];
+    pub const SESSIONS: &'static [(&'static str, &'static str)] = &[
+        ("date", "session_start"),
+        ("pages", "pages"),
+        ("duration", "duration_s"),
+    ];
+}
+
+impl SourceConfig {
+    /// The column playing `role`, and whether the user named it explicitly.
+    pub fn role_column(&self, role: &str, defaults: &[(&str, &str)]) -> Option<(String, bool)> {
+        if let Some(name) = self.columns.get(role) {
+            return Some((name.clone(), true));
+        }
+        defaults
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, c)| (c.to_string(), false))
+    }
+}
+
+impl Workspace {
+    /// Reads and validates a workspace file.
+    pub fn load(path: &Path) -> Result<Workspace> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let mut ws = Workspace::parse(&text, path)?;
+        ws.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        ws.file = path.to_path_buf();
+        Ok(ws)
+    }
+
+    /// Parses workspace text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Workspace> {
+        let mut ws: Workspace = toml::from_str(text).map_err(|e| DataError::Workspace {
+            path: path.to_path_buf(),
+            message: one_line_toml_error(&e),
+        })?;
+        ws.file = path.to_path_buf();
+        ws.validate()?;
+        Ok(ws)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |message: String| DataError::Workspace {
+            path: self.file.clone(),
+            message,
+        };
+        for (name, src) in self.sources_by_role() {
+            let allowed: Vec<&str> = role_defaults(name).iter().map(|(r, _)| *r).collect();
+            for role in src.columns.keys() {
+                if !allowed.contains(&role.as_str()) {
+                    return Err(bad(format!(
+                        "unknown role column `{role}` in [sources.{name}.columns] (allowed: {})",
+                        allowed.join(", ")
+                    )));
+                }
+            }
+            for (col, ty) in &src.schema {
+                if !matches!(ty.as_str(), "int" | "float" | "text" | "bool") {
+                    return Err(bad(format!(
+                        "unknown type `{ty}` for column `{col}` in [sources.{name}.schema] (use int, float, text or bool)"
+                    )));
+                }
+            }
+            if let Some(d) = &src.delimiter
+                && parse_delimiter(d).is_none()
+            {
+                return Err(bad(format!(
+                    "delimiter `{d}` in [sources.{name}] must be one character (or \"\\t\" / \"tab\")"
+                )));
+            }
+            if let Some(f) = &src.format
+                && !matches!(
+                    f.as_str(),
+                    "csv" | "tsv" | "parquet" | "json" | "ndjson" | "jsonl"
+                )
+            {
+                return Err(bad(format!(
+                    "unknown format `{f}` in [sources.{name}] (use csv, tsv, parquet, json or ndjson)"
+                )));
+            }
+        }
+        for (col, policy) in &self.cleaning.missing {
+            MissingPolicy::parse(policy).map_err(|m| bad(format!("[cleaning.missing] {col}: {m}")))?;
+        }
+        if self.features.max_categories < 2 {
+            return Err(bad("[features] max_categories must be at least 2".into()));
+        }
+        Ok(())
+    }
+
+    /// The configured sources with their role names, customers first.
+    pub fn sources_by_role(&self) -> Vec<(&'static str, &SourceConfig)> {
+        let mut v = vec![("customers", &self.sources.customers)];
+        if let Some(s) = &self.sources.orders {
+            v.push(("orders", s));
+        }
+        if let Some(s) = &self.sources.tickets {
+            v.push(("tickets", s));
+        }
+        if let Some(s) = &self.sources.sessions {
+            v.push(("sessions", s));
+        }
+        v
+    }
+
+    /// A source's path resolved against the workspace folder.
+    pub fn resolve(&self, src: &SourceConfig) -> PathBuf {
+        if src.path.is_absolute() {
+            src.path.clone()
+        } else {
+            self.base_dir.join(&src.path)
+        }
+    }
+
+    /// The key column of a source.
+    pub fn key_of(&self, src: &SourceConfig) -> String {
+        src.key
+            .clone()
+            .unwrap_or_else(|| self.workspace.customer_key.clone())
+    }
+
+    /// A workspace over plain files, with every setting at its default (for `crmlens FILE...`).
+    pub fn for_customers_file(path: &Path) -> Workspace {
+        Workspace {
+            workspace: WorkspaceMeta {
+                name: None,
+                customer_key: default_key(),
+                reference_date: None,
+            },
+            sources: Sources {
+                customers: SourceConfig {
+                    path: path.to_path_buf(),
+                    ..SourceConfig::default()
+                },
+                orders: None,
+                tickets: None,
+                sessions: None,
+            },
+            cleaning: CleaningPolicy::default(),
+            features: FeatureConfig::default(),
+            base_dir: PathBuf::from("."),
+            file: path.to_path_buf(),
+        }
+    }
+}
+
+/// The default role columns of a source role.
+pub fn role_defaults(role: &str) -> &'static [(&'static str, &'static str)] {
+    match role {
+        "customers" => RoleColumns::CUSTOMERS,
+        "orders" => RoleColumns::ORDERS,
+        "tickets" => RoleColumns::TICKETS,
+        "sessions" => RoleColumns::SESSIONS,
+        _ => &[],
+    }
+}
+
+/// A delimiter as written in a workspace or on the command line.
+pub fn parse_delimiter(s: &str) -> Option<u8> {
+    match s {
+        "\\t" | "\t" | "tab" => Some(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Some(s.as_bytes()[0]),
+        _ => None,
+    }
+}
+
+fn one_line_toml_error(e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => format!("{msg} (at byte {})", span.start),
+        None => msg,
+    }
+}
+
+/// A missing-value policy for one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MissingPolicy {
+    Keep,
+    Drop,
+    Mean,
+    Median,
+    Mode,
+    Zero,
+    Min,
+    Max,
+    Constant(String),
+}
+
+impl MissingPolicy {
+    pub fn parse(s: &str) -> std::result::Result<MissingPolicy, String> {
+        Ok(match s {
+            "keep" => MissingPolicy::Keep,
+            "drop" => MissingPolicy::Drop,
+            "mean" => MissingPolicy::Mean,
+            "median" => MissingPolicy::Median,
+            "mode" => MissingPolicy::Mode,
+            "zero" => MissingPolicy::Zero,
+            "min" => MissingPolicy::Min,
+            "max" => MissingPolicy::Max,
+            _ => match s.strip_prefix("constant:") {
+                Some(v) => MissingPolicy::Constant(v.to_string()),
+                None => {
+                    return Err(format!(
+                        "unknown policy `{s}` (use keep, drop, mean, median, mode, zero, min, max or constant:VALUE)"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+/// The workspace written next to generated sample data; it is also the bundled sample's
+/// `crmlens.toml`, which `cargo run --release` opens.
+pub fn sample_workspace_toml() -> String {
+    SAMPLE_WORKSPACE.to_string()
+}
+
+const SAMPLE_WORKSPACE: &str = r#"# crmlens workspace for the generated sample CRM data set.
+# Paths are relative to this file. `crmlens integrate --workspace crmlens.toml --out c360.parquet`
+# builds the customer-360 table; `crmlens crmlens.toml` opens it in the workbench.
+
+[workspace]
+name = "sample CRM"
+customer_key = "customer_id"
+reference_date = "2025-01-01"
+
+[sources.customers]
+path = "customers.csv"
+dates = { birth_date = ["%Y-%m-%d", "%d/%m/%Y"], signup_date = ["%Y-%m-%d", "%d/%m/%Y"], updated_at = ["%Y-%m-%d", "%d/%m/%Y"] }
+schema = { income = "float", churned = "int" }
+
+[sources.orders]
+path = "orders.csv"
+dates = { order_date = ["%Y-%m-%d"] }
+
+[sources.tickets]
+path = "support_tickets.ndjson"
+dates = { opened_at = ["%Y-%m-%dT%H:%M:%S"] }
+
+[sources.sessions]
+path = "web_sessions.parquet"
+
+[cleaning]
+trim_text = true
+lowercase = ["email"]
+non_negative = ["income"]
+not_future = ["birth_date", "signup_date"]
+invalid = "null"          # invalid customer values become missing
+invalid_lines = "drop"    # order lines with quantity <= 0 or a negative price are dropped
+orphans = "drop"          # activity of unknown customers is dropped (and counted)
+dedup_activity = true     # exact duplicate order lines, tickets and sessions are removed
+dedup = "latest"          # same customer_id: keep the most recent updated_at, then the most complete
+
+[cleaning.missing]
+income = "median"
+gender = "constant:unknown"
+recency_days = "max"            # no orders: as lapsed as the most lapsed customer
+avg_order_value = "zero"
+satisfaction_mean = "median"
+resolution_hours_mean = "median"
+pages_mean = "zero"
+duration_mean_s = "zero"
+
+[features]
+numeric = ["recency_days", "frequency", "monetary", "avg_order_value", "distinct_categories", "tenure_days", "tickets", "satisfaction_mean", "sessions", "income", "age"]
+categorical = ["channel"]
+scaling = "standard"
+log1p = ["monetary", "avg_order_value", "income"]
+max_categories = 20
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_workspace_parses_and_has_every_role() {
+        let ws = Workspace::parse(&sample_workspace_toml(), Path::new("crmlens.toml")).unwrap();
+        assert_eq!(ws.sources_by_role().len(), 4);
+        assert_eq!(
+            ws.workspace.reference_date,
+            NaiveDate::from_ymd_opt(2025, 1, 1)
+        );
+        assert_eq!(ws.cleaning.missing["gender"], "constant:unknown");
+        assert_eq!(ws.features.scaling, Scaling::Standard);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let text = "[sources.customers]\npath = \"c.csv\"\ndelimeter = \";\"\n";
+        let err = Workspace::parse(text, Path::new("w.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("w.toml"), "{msg}");
+        assert!(msg.contains("delimeter"), "{msg}");
+    }
+
+    #[test]
+    fn bad_missing_policy_and_role_are_rejected() {
+        let text = "[sources.customers]\npath = \"c.csv\"\n[cleaning.missing]\nincome = \"average\"\n";
+        let msg = Workspace::parse(text, Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("income") && msg.contains("average"), "{msg}");
+
+        let text = "[sources.customers]\npath = \"c.csv\"\n[sources.orders]\npath = \"o.csv\"\ncolumns = { amount = \"x\" }\n";
+        let msg = Workspace::parse(text, Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("amount") && msg.contains("sources.orders"), "{msg}");
+    }
+
+    #[test]
+    fn missing_policy_parses_constant() {
+        assert_eq!(
+            MissingPolicy::parse("constant:n/a").unwrap(),
+            MissingPolicy::Constant("n/a".into())
+        );
+        assert!(MissingPolicy::parse("avg").is_err());
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(parse_delimiter(";"), Some(b';'));
+        assert_eq!(parse_delimiter("tab"), Some(b'\t'));
+        assert_eq!(parse_delimiter("\\t"), Some(b'\t'));
+        assert_eq!(parse_delimiter(";;"), None);
+    }
+}

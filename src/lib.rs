@@ -1,0 +1,12 @@
+//! crmlens: a keyboard-driven terminal workbench for customer-data analytics.
+//!
+//! Data flows one way: [`data`] (sources, cleaning, the customer-360 table, features) ->
+//! [`analytics`] (models) -> [`app`] (state, jobs) -> [`ui`] (drawing). The engine modules
+//! (`data`, `analytics`) never know there is a terminal.
+
+pub mod analytics;
+pub mod data;
+pub mod progress;
+pub mod app;
+pub mod cli;
+pub mod ui;

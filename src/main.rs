@@ -1,0 +1,58 @@
+//! The `crmlens` binary: parse arguments, run a headless subcommand or open the workbench.
+//! A user error is one `error: ...` line on stderr and exit code 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use crmlens::app::job::JobRequest;
+use crmlens::cli::{Cli, run_command, sample_workspace_path};
+
+fn open_request(cli: &Cli) -> anyhow::Result<JobRequest> {
+    if let Some(w) = &cli.workspace {
+        return Ok(JobRequest::Workspace(w.clone()));
+    }
+    match cli.files.as_slice() {
+        [] => sample_workspace_path().map(JobRequest::Workspace).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no bundled sample found (sample_data/crmlens.toml); pass a workspace or data files"
+            )
+        }),
+        [one] if one.extension().is_some_and(|e| e == "toml") => Ok(JobRequest::Workspace(one.clone())),
+        [one] => Ok(JobRequest::File(one.clone())),
+        many => {
+            // Several files open as the first one for now; the workbench shows one table.
+            let first: &PathBuf = &many[0];
+            Ok(JobRequest::File(first.clone()))
+        }
+    }
+}
+
+fn check_exists(req: &JobRequest) -> anyhow::Result<()> {
+    let p = match req {
+        JobRequest::Workspace(p) | JobRequest::File(p) => p,
+    };
+    if !p.exists() {
+        anyhow::bail!("{}: file not found; check the path", p.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(cmd) => run_command(cmd),
+        None => open_request(&cli).and_then(|req| {
+            check_exists(&req)?;
+            crmlens::app::run::run(req)
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The headless CLI: outputs on good input, and one clear `error:` line with exit code 2 on
+//! each kind of bad input (never a panic or a backtrace).
+
+use std::fs;
+use std::path::Path;
+
+use crate::{crmlens, sample_dir, stderr, stdout};
+
+/// Asserts a user error: exit 2, exactly one line on stderr starting `error:`, containing
+/// every needle, and no panic or backtrace.
+fn assert_user_error(o: &std::process::Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` missing from: {err}");
+    }
+}
+
+fn workspace(dir: &Path, body: &str) -> String {
+    let p = dir.join("w.toml");
+    fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn profile_sample_json_has_columns_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = sample_dir().join("customers.csv");
+    let o = crmlens(dir.path(), &["profile", customers.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let file = &v["files"][0];
+    assert!(file["rows"].as_u64().unwrap() > 5000, "duplicates included");
+    let cols = file["columns"].as_array().unwrap();
+    let income = cols.iter().find(|c| c["name"] == "income").unwrap();
+    assert!(income["nulls"].as_u64().unwrap() > 0);
+    assert!(income["mean"].as_f64().unwrap() > 0.0);
+    let channel = cols.iter().find(|c| c["name"] == "channel").unwrap();
+    assert_eq!(channel["distinct"].as_u64(), Some(4));
+    assert_eq!(channel["top"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn profile_text_and_several_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample_dir();
+    let files = ["support_tickets.ndjson", "web_sessions.parquet"].map(|f| s.join(f).display().to_string());
+    let o = crmlens(dir.path(), &["profile", &files[0], &files[1]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("satisfaction") && out.contains("session_start"), "{out}");
+}
+
+#[test]
+fn integrate_sample_writes_table_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("c360.parquet");
+    let rep = dir.path().join("report.json");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "--workspace",
+            ws.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--report-json",
+            rep.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("customer 360: 5000 customers"), "{}", stdout(&o));
+    let report: serde_json::Value = serde_json::from_str(&fs::read_to_string(&rep).unwrap()).unwrap();
+    assert_eq!(report["customers_out"], 5000);
+    assert!(!report["steps"].as_array().unwrap().is_empty());
+    let table = crmlens::data::source::read_frame(&out, &Default::default()).unwrap();
+    assert_eq!(table.height(), 5000);
+    for c in ["customer_id", "recency_days", "frequency", "monetary", "tickets", "sessions"] {
+        assert!(table.column(c).is_ok(), "missing {c}");
+    }
+    // CSV output too.
+    let csv = dir.path().join("c360.csv");
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", ws.to_str().unwrap(), "--out", csv.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 5001);
+}
+
+#[test]
+fn missing_file_is_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = crmlens(dir.path(), &["profile", "nope.csv"]);
+    assert_user_error(&o, &["nope.csv", "not found"]);
+    let o = crmlens(dir.path(), &["integrate", "--workspace", "missing.toml", "--out", "x.csv"]);
+    assert_user_error(&o, &["missing.toml"]);
+    // The workbench with a missing file fails before touching the terminal.
+    let o = crmlens(dir.path(), &["gone.parquet"]);
+    assert_user_error(&o, &["gone.parquet"]);
+}
+
+#[test]
+fn wrong_delimiter_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("c.csv"), "customer_id,name\nC1,Ann\n").unwrap();
+    let o = crmlens(dir.path(), &["profile", "c.csv", "--delimiter", ";"]);
+    assert_user_error(&o, &["c.csv", "delimiter", "','"]);
+    let ws = workspace(
+        dir.path(),
+        "[sources.customers]\npath = \"c.csv\"\ndelimiter = \";\"\n",
+    );
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "o.csv"]);
+    assert_user_error(&o, &["c.csv", "','-delimited"]);
+}
+
+#[test]
+fn malformed_rows_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("bad.csv"),
+        "customer_id,income\nC1,10\nC2,20,extra,fields\nC3,30\n",
+    )
+    .unwrap();
+    let o = crmlens(dir.path(), &["profile", "bad.csv"]);
+    assert_user_error(&o, &["bad.csv"]);
+    fs::write(dir.path().join("bad.parquet"), "this is not parquet").unwrap();
+    let o = crmlens(dir.path(), &["profile", "bad.parquet"]);
+    assert_user_error(&o, &["bad.parquet"]);
+    fs::write(dir.path().join("bad.ndjson"), "{\"a\": 1}\n{not json\n").unwrap();
+    let o = crmlens(dir.path(), &["profile", "bad.ndjson"]);
+    assert_user_error(&o, &["bad.ndjson"]);
+}
+
+#[test]
+fn unknown_column_and_key_in_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("c.csv"), "id,name,income\nC1,Ann,10\n").unwrap();
+    fs::write(dir.path().join("o.csv"), "order_id,id,order_date,amount\nO1,C1,2024-01-01,5\n").unwrap();
+    // The default key `customer_id` is not in the file.
+    let ws = workspace(dir.path(), "[sources.customers]\npath = \"c.csv\"\n");
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "o.csv"]);
+    assert_user_error(&o, &["c.csv", "customer_id", "id, name, income", "customer_key"]);
+    // A misspelt column under [cleaning].
+    let ws = workspace(
+        dir.path(),
+        "[workspace]\ncustomer_key = \"id\"\n[sources.customers]\npath = \"c.csv\"\n[cleaning]\nnon_negative = [\"incme\"]\n",
+    );
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv"]);
+    assert_user_error(&o, &["c.csv", "incme", "non_negative"]);
+    // An explicitly mapped role column that the orders file lacks.
+    let ws = workspace(
+        dir.path(),
+        "[workspace]\ncustomer_key = \"id\"\n[sources.customers]\npath = \"c.csv\"\n[sources.orders]\npath = \"o.csv\"\ncolumns = { quantity = \"qty\" }\n",
+    );
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv"]);
+    assert_user_error(&o, &["o.csv", "qty", "[sources.orders.columns] quantity"]);
+    // An unknown key in the workspace file itself.
+    let ws = workspace(dir.path(), "[sources.customers]\npath = \"c.csv\"\nkee = \"id\"\n");
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv"]);
+    assert_user_error(&o, &["w.toml", "kee"]);
+}
+
+#[test]
+fn bad_output_extension_and_bad_args() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let o = crmlens(dir.path(), &["integrate", "-w", ws.to_str().unwrap(), "--out", "x.xlsx"]);
+    assert_user_error(&o, &["x.xlsx", ".csv or .parquet"]);
+    let o = crmlens(dir.path(), &["profile"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn integrate_small_workspace_end_to_end() {
+    // Hand-made data: C1 twice (newer row wins), C2 with a negative income, C3 without orders;
+    // orders: a duplicate line, a zero quantity, an unknown customer.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("c.csv"),
+        "customer_id,name,email,income,updated_at,signup_date\n\
+         C1, Ann  Lee ,ANN@X.COM,100,2024-01-01,2023-01-01\n\
+         C2,Bo,bo@x.com,-5,2024-01-01,01/06/2023\n\
+         C3,Cy,cy@x.com,,2024-01-01,2024-01-01\n\
+         C1,Ann Lee,ann@x.com,120,2024-06-01,2023-01-01\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("o.csv"),
+        "order_id,customer_id,order_date,product,category,quantity,unit_price\n\
+         O1,C1,2024-11-01,Pen,office,2,1.50\n\
+         O1,C1,2024-11-01,Ink,office,1,10.00\n\
+         O1,C1,2024-11-01,Ink,office,1,10.00\n\
+         O2,C1,2024-12-21,Pen,office,0,1.50\n\
+         O3,C2,2024-12-01,Tent,outdoor,1,99.99\n\
+         O4,C9,2024-12-01,Tent,outdoor,1,99.99\n",
+    )
+    .unwrap();
+    let ws = workspace(
+        dir.path(),
+        "[workspace]\nreference_date = \"2025-01-01\"\n\
+         [sources.customers]\npath = \"c.csv\"\ndates = { updated_at = [\"%Y-%m-%d\"], signup_date = [\"%Y-%m-%d\", \"%d/%m/%Y\"] }\n\
+         [sources.orders]\npath = \"o.csv\"\n\
+         [cleaning]\nlowercase = [\"email\"]\nnon_negative = [\"income\"]\n\
+         [cleaning.missing]\nincome = \"mean\"\n",
+    );
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["customers_out"], 3);
+    assert_eq!(report["duplicates"]["customers_same_key"], 1);
+    assert_eq!(report["duplicates"]["order_lines"], 1);
+    assert_eq!(report["customers_without_orders"], 1);
+    let invalid = report["invalid"].as_array().unwrap();
+    let neg = invalid.iter().find(|i| i["column"] == "income").unwrap();
+    assert_eq!(neg["count"], 1);
+    let qty = invalid.iter().find(|i| i["column"] == "quantity").unwrap();
+    assert_eq!(qty["count"], 1);
+    assert_eq!(report["orphans"][0], serde_json::json!(["orders", 1]));
+
+    let t = crmlens::data::source::read_frame(&dir.path().join("out.csv"), &Default::default()).unwrap();
+    let ids: Vec<&str> = t.column("customer_id").unwrap().str().unwrap().into_no_null_iter().collect();
+    assert_eq!(ids, vec!["C1", "C2", "C3"]);
+    let get_f = |c: &str, i: usize| t.column(c).unwrap().cast(&polars::prelude::DataType::Float64).unwrap().f64().unwrap().get(i);
+    // C1: O1 = 2*1.50 + 10.00 (the duplicate ink line once); O2 only has a zero quantity.
+    assert_eq!(get_f("frequency", 0), Some(1.0));
+    assert_eq!(get_f("monetary", 0), Some(13.0));
+    assert_eq!(get_f("recency_days", 0), Some(61.0)); // 2024-11-01 -> 2025-01-01
+    assert_eq!(get_f("monetary", 1), Some(99.99));
+    assert_eq!(get_f("recency_days", 1), Some(31.0));
+    assert_eq!(get_f("frequency", 2), Some(0.0));
+    assert_eq!(get_f("monetary", 2), Some(0.0));
+    // Newest C1 row kept (income 120); C2's negative income nulled then filled with the mean of
+    // the remaining incomes (120 only, as C3 is missing).
+    assert_eq!(get_f("income", 0), Some(120.0));
+    assert_eq!(get_f("income", 1), Some(120.0));
+    // Tenure from the sign-up date in dd/mm/yyyy: 2023-06-01 -> 2025-01-01 = 580 days.
+    assert_eq!(get_f("tenure_days", 1), Some(580.0));
+    let email: Vec<&str> = t.column("email").unwrap().str().unwrap().into_no_null_iter().collect();
+    assert_eq!(email[0], "ann@x.com");
+}
