@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-
+use crate::data::generator::{self, GenConfig};
 use crate::data::integrate::integrate;
 use crate::data::profile::profile_file;
 use crate::data::source::ReadOptions;
@@ -149,7 +149,8 @@ fn write_table(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<()> {
             out.display()
         );
     }
-    let file = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let file =
+        std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
     match ext.as_str() {
         "csv" => CsvWriter::new(file)
             .include_header(true)
@@ -198,7 +199,11 @@ fn gen_sample(a: GenArgs) -> Result<()> {
         bail!("--customers must be at least 1");
     }
     let started = Instant::now();
-    let truth: TmpTruth = todo!();
+    let truth = generator::generate(&GenConfig {
+        customers: a.customers,
+        seed: a.seed,
+        out_dir: a.out.clone(),
+    })?;
     eprintln!(
         "wrote {} customers ({} rows), {} order lines, {} tickets, {} sessions to {} in {:.1}s",
         truth.customers,
@@ -260,5 +265,3 @@ pub fn sample_workspace_path() -> Option<PathBuf> {
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
     built.exists().then_some(built)
 }
-
-struct TmpTruth{customers:usize,customer_rows_written:usize,order_lines_written:usize,tickets_written:usize,sessions_written:usize}

@@ -5,8 +5,8 @@
 //! (`data`, `analytics`) never know there is a terminal.
 
 pub mod analytics;
-pub mod data;
-pub mod progress;
 pub mod app;
 pub mod cli;
+pub mod data;
+pub mod progress;
 pub mod ui;

@@ -31,12 +31,30 @@ pub struct Binding {
 
 /// The bindings of the table view, in the order the help line shows them.
 pub const BINDINGS: &[Binding] = &[
-    Binding { keys: "j/k ↑/↓", what: "row" },
-    Binding { keys: "h/l ←/→", what: "columns" },
-    Binding { keys: "PgUp/PgDn C-u/C-d", what: "page" },
-    Binding { keys: "g/G", what: "top/bottom" },
-    Binding { keys: "Esc", what: "cancel job" },
-    Binding { keys: "q", what: "quit" },
+    Binding {
+        keys: "j/k",
+        what: "row",
+    },
+    Binding {
+        keys: "h/l",
+        what: "columns",
+    },
+    Binding {
+        keys: "PgDn/PgUp",
+        what: "page",
+    },
+    Binding {
+        keys: "g/G",
+        what: "top/end",
+    },
+    Binding {
+        keys: "Esc",
+        what: "cancel",
+    },
+    Binding {
+        keys: "q",
+        what: "quit",
+    },
 ];
 
 /// The action a key press means, if any.

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use polars::prelude::DataFrame;
 
+use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
 use crate::data::source::{self, ReadOptions};
 use crate::data::workspace::Workspace;
-use crate::data::integrate::integrate;
 use crate::progress::Progress;
 
 /// What to load.
@@ -34,7 +34,7 @@ pub struct Loaded {
 /// A job's result: the data, or the one-line error, or cancelled.
 #[derive(Debug)]
 pub enum JobOutcome {
-    Loaded(Loaded),
+    Loaded(Box<Loaded>),
     Failed(String),
     Cancelled,
 }
@@ -75,7 +75,7 @@ fn run(request: &JobRequest, progress: &Progress) -> JobOutcome {
         return JobOutcome::Cancelled;
     }
     match result {
-        Ok(l) => JobOutcome::Loaded(l),
+        Ok(l) => JobOutcome::Loaded(Box::new(l)),
         Err(e) => JobOutcome::Failed(e.to_string().replace('\n', " ")),
     }
 }

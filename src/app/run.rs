@@ -26,14 +26,9 @@ pub fn run(request: JobRequest) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let input_tx = tx.clone();
     thread::spawn(move || {
-        loop {
-            match event::read() {
-                Ok(ev) => {
-                    if input_tx.send(AppEvent::Input(ev)).is_err() {
-                        break;
-                    }
-                }
-                Err(_) => break,
+        while let Ok(ev) = event::read() {
+            if input_tx.send(AppEvent::Input(ev)).is_err() {
+                break;
             }
         }
     });

@@ -56,7 +56,8 @@ pub fn update(state: &mut State, action: Action) {
         Action::Top => state.row = 0,
         Action::Bottom => state.row = last,
         Action::Left => state.col = state.col.saturating_sub(1),
-        Action::Right => state.col = (state.col + 1).min(state.columns().saturating_sub(1)),
+        // `col` counts scrolled columns after the frozen key column.
+        Action::Right => state.col = (state.col + 1).min(state.columns().saturating_sub(2)),
         Action::Viewport(n) => state.viewport = n,
         Action::Cancel => {
             if let Some(job) = &state.job {
@@ -68,6 +69,7 @@ pub fn update(state: &mut State, action: Action) {
             let elapsed = state.job.take().map(|j| j.started.elapsed());
             match *outcome {
                 JobOutcome::Loaded(l) => {
+                    let l = *l;
                     let secs = elapsed.map(|d| d.as_secs_f64()).unwrap_or(0.0);
                     state.message = Some(format!(
                         "loaded {} rows x {} columns in {secs:.1}s",
@@ -100,11 +102,11 @@ mod tests {
         let table = df!("id" => ids, "v" => (0..n as i64).collect::<Vec<_>>()).unwrap();
         update(
             &mut s,
-            Action::JobDone(Box::new(JobOutcome::Loaded(Loaded {
+            Action::JobDone(Box::new(JobOutcome::Loaded(Box::new(Loaded {
                 title: "x".into(),
                 table,
                 report: None,
-            }))),
+            })))),
         );
         s
     }
@@ -113,7 +115,12 @@ mod tests {
     fn moves_stay_inside_the_table() {
         let mut s = loaded(30);
         assert_eq!(s.rows(), 30);
-        assert!(s.message.as_deref().unwrap().starts_with("loaded 30 rows x 2 columns"));
+        assert!(
+            s.message
+                .as_deref()
+                .unwrap()
+                .starts_with("loaded 30 rows x 2 columns")
+        );
         update(&mut s, Action::Up(1));
         assert_eq!(s.row, 0);
         update(&mut s, Action::Viewport(10));
@@ -123,15 +130,18 @@ mod tests {
         assert_eq!(s.row, 29);
         update(&mut s, Action::Down(5));
         assert_eq!(s.row, 29);
+        // With the key frozen and one other column there is nothing to scroll.
         update(&mut s, Action::Right);
-        update(&mut s, Action::Right);
-        assert_eq!(s.col, 1);
+        assert_eq!(s.col, 0);
     }
 
     #[test]
     fn failure_keeps_previous_table() {
         let mut s = loaded(3);
-        update(&mut s, Action::JobDone(Box::new(JobOutcome::Failed("bad".into()))));
+        update(
+            &mut s,
+            Action::JobDone(Box::new(JobOutcome::Failed("bad".into()))),
+        );
         assert_eq!(s.rows(), 3);
         assert_eq!(s.error.as_deref(), Some("bad"));
     }

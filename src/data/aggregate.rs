@@ -142,7 +142,10 @@ fn sum_u64(e: Expr) -> Expr {
     e.cast(DataType::UInt64).sum()
 }
 
-fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec<(String, String, String, String)>) {
+fn orders_plan(
+    input: &ActivityInput,
+    plan: &AggregationPlan,
+) -> (LazyFrame, Vec<(String, String, String, String)>) {
     let used = used_columns(input);
     let base = deduplicated(input.frame.clone(), &used, plan.dedup);
     let base = with_key(base, &input.key, plan.key_map.as_ref());
@@ -179,7 +182,10 @@ fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec
         bad_date.alias("__bad_date"),
         bad_qty.clone().alias("__bad_qty"),
         // A line with a bad quantity is counted there only, so each line counts once.
-        bad_price.clone().and(bad_qty.clone().not()).alias("__bad_price"),
+        bad_price
+            .clone()
+            .and(bad_qty.clone().not())
+            .alias("__bad_price"),
         kept.alias("__kept_flag"),
         amount.alias("__amount"),
     ]);
@@ -202,9 +208,18 @@ fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec
             .n_unique()
             .cast(DataType::UInt64)
             .alias("frequency"),
-        col("__amount").filter(kept_f.clone()).sum().alias("monetary"),
-        col("__date").filter(kept_f.clone()).min().alias("first_order"),
-        col("__date").filter(kept_f.clone()).max().alias("last_order"),
+        col("__amount")
+            .filter(kept_f.clone())
+            .sum()
+            .alias("monetary"),
+        col("__date")
+            .filter(kept_f.clone())
+            .min()
+            .alias("first_order"),
+        col("__date")
+            .filter(kept_f.clone())
+            .max()
+            .alias("last_order"),
     ];
     if let Some(c) = category {
         aggs.push(
@@ -227,10 +242,20 @@ fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec
         "row dropped".to_string(),
     )];
     if let Some(q) = qty {
-        rules.push(("__n_bad_qty".into(), q.into(), "quantity <= 0 or missing".into(), action.into()));
+        rules.push((
+            "__n_bad_qty".into(),
+            q.into(),
+            "quantity <= 0 or missing".into(),
+            action.into(),
+        ));
     }
     if let Some(p) = price {
-        rules.push(("__n_bad_price".into(), p.into(), "price < 0 or missing".into(), action.into()));
+        rules.push((
+            "__n_bad_price".into(),
+            p.into(),
+            "price < 0 or missing".into(),
+            action.into(),
+        ));
     }
     (lf.group_by([col(KEY)]).agg(aggs), rules)
 }
@@ -256,18 +281,35 @@ fn simple_plan(
     ];
     if let Some(d) = role_col(input, "date") {
         cols_out.push(date_expr(input, d).alias("__date"));
-        cols_out.push(col(d).is_not_null().and(date_expr(input, d).is_null()).alias("__bad_date"));
+        cols_out.push(
+            col(d)
+                .is_not_null()
+                .and(date_expr(input, d).is_null())
+                .alias("__bad_date"),
+        );
         aggs.push(col("__date").max().alias(last_name));
         aggs.push(sum_u64(col("__bad_date")).alias("__n_bad_date"));
-        rules.push(("__n_bad_date".into(), d.into(), "unparseable date".into(), "set null".into()));
+        rules.push((
+            "__n_bad_date".into(),
+            d.into(),
+            "unparseable date".into(),
+            "set null".into(),
+        ));
     }
     for (i, (role, out, lo, hi)) in means.iter().enumerate() {
-        let Some(c) = role_col(input, role) else { continue };
+        let Some(c) = role_col(input, role) else {
+            continue;
+        };
         let v = num(c);
         let bad = v.clone().lt(lit(*lo)).or(v.clone().gt(lit(*hi)));
         let flag = format!("__bad_{i}");
         cols_out.push(bad.clone().alias(flag.as_str()));
-        cols_out.push(when(bad).then(lit(NULL)).otherwise(v).alias(format!("__v_{i}")));
+        cols_out.push(
+            when(bad)
+                .then(lit(NULL))
+                .otherwise(v)
+                .alias(format!("__v_{i}")),
+        );
         aggs.push(col(format!("__v_{i}")).mean().alias(*out));
         aggs.push(sum_u64(col(flag.as_str()).fill_null(lit(false))).alias(format!("__n{flag}")));
         let rule = if hi.is_infinite() {
@@ -285,8 +327,15 @@ impl CustomerAggregator for LocalAggregator {
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
         let mut out = Vec::new();
         for (i, input) in plan.inputs.iter().enumerate() {
-            progress.check().map_err(|_| DataError::Invalid("cancelled".into()))?;
-            progress.label(&format!("aggregating {} ({} of {})", input.role.name(), i + 1, plan.inputs.len()));
+            progress
+                .check()
+                .map_err(|_| DataError::Invalid("cancelled".into()))?;
+            progress.label(&format!(
+                "aggregating {} ({} of {})",
+                input.role.name(),
+                i + 1,
+                plan.inputs.len()
+            ));
             let (lf, rules, features) = match input.role {
                 Role::Orders => {
                     let (lf, rules) = orders_plan(input, plan);
@@ -309,7 +358,12 @@ impl CustomerAggregator for LocalAggregator {
                         "last_ticket",
                         &[
                             ("satisfaction", "satisfaction_mean", 1.0, 5.0),
-                            ("resolution_hours", "resolution_hours_mean", 0.0, f64::INFINITY),
+                            (
+                                "resolution_hours",
+                                "resolution_hours_mean",
+                                0.0,
+                                f64::INFINITY,
+                            ),
                         ],
                     );
                     let f = vec![

@@ -349,7 +349,9 @@ pub fn apply_rules(
     for c in rules.non_negative {
         let dtype = df
             .column(c)
-            .map_err(|_| DataError::Invalid(format!("{source}: no column `{c}` for rule non_negative")))?
+            .map_err(|_| {
+                DataError::Invalid(format!("{source}: no column `{c}` for rule non_negative"))
+            })?
             .dtype()
             .clone();
         if !dtype.is_primitive_numeric() {
@@ -363,7 +365,9 @@ pub fn apply_rules(
     for c in rules.not_future {
         let dtype = df
             .column(c)
-            .map_err(|_| DataError::Invalid(format!("{source}: no column `{c}` for rule not_future")))?
+            .map_err(|_| {
+                DataError::Invalid(format!("{source}: no column `{c}` for rule not_future"))
+            })?
             .dtype()
             .clone();
         if dtype != DataType::Date {
@@ -506,7 +510,11 @@ fn fill_value(df: &DataFrame, c: &str, policy: &MissingPolicy) -> Result<Option<
             if counts.height() == 0 {
                 return Ok(None);
             }
-            let v = counts.column(c).map_err(pl("filling"))?.get(0).map_err(pl("filling"))?;
+            let v = counts
+                .column(c)
+                .map_err(pl("filling"))?
+                .get(0)
+                .map_err(pl("filling"))?;
             Ok(Some(
                 lit(Scalar::new(dtype.clone(), v.into_static())).cast(dtype),
             ))
@@ -524,7 +532,9 @@ fn fill_value(df: &DataFrame, c: &str, policy: &MissingPolicy) -> Result<Option<
                     lit(epoch_days(d)).cast(DataType::Date)
                 }
                 DataType::Boolean => lit(v.parse::<bool>().map_err(|_| bad())?),
-                t if t.is_integer() => lit(v.parse::<i64>().map_err(|_| bad())?).cast(dtype.clone()),
+                t if t.is_integer() => {
+                    lit(v.parse::<i64>().map_err(|_| bad())?).cast(dtype.clone())
+                }
                 t if t.is_float() => lit(v.parse::<f64>().map_err(|_| bad())?).cast(dtype.clone()),
                 _ => return Err(bad()),
             }))
@@ -579,7 +589,12 @@ pub fn fill_missing(
                 } else {
                     dtype
                 };
-                fills.push(col(c).cast(target.clone()).fill_null(v.cast(target)).alias(c));
+                fills.push(
+                    col(c)
+                        .cast(target.clone())
+                        .fill_null(v.cast(target))
+                        .alias(c),
+                );
             }
         }
         report.push(MissingReport {
@@ -600,7 +615,10 @@ pub fn fill_missing(
     }
     let out = lf.collect().map_err(pl("filling missing values"))?;
     for r in &mut report {
-        r.after = out.column(&r.column).map(|s| s.null_count() as u64).unwrap_or(0);
+        r.after = out
+            .column(&r.column)
+            .map(|s| s.null_count() as u64)
+            .unwrap_or(0);
     }
     let dropped = (before_rows - out.height()) as u64;
     Ok((out, report, dropped))
@@ -635,10 +653,18 @@ mod tests {
         );
         assert_eq!(
             strings(&out, "email"),
-            vec![Some("ann.lee@x.com".into()), Some("bo@x.com".into()), None, Some("q@q.q".into())]
+            vec![
+                Some("ann.lee@x.com".into()),
+                Some("bo@x.com".into()),
+                None,
+                Some("q@q.q".into())
+            ]
         );
         // name: "  Ann  Lee " and "   " changed; email: rows 0 and 3 changed.
-        assert_eq!(changed, vec![("name".to_string(), 2), ("email".to_string(), 2)]);
+        assert_eq!(
+            changed,
+            vec![("name".to_string(), 2), ("email".to_string(), 2)]
+        );
     }
 
     #[test]
@@ -648,7 +674,12 @@ mod tests {
         assert_eq!(removed, 1);
         assert_eq!(
             strings(&out, "id"),
-            vec![Some("a".into()), Some("b".into()), Some("c".into()), Some("b".into())]
+            vec![
+                Some("a".into()),
+                Some("b".into()),
+                Some("c".into()),
+                Some("b".into())
+            ]
         );
     }
 
@@ -681,11 +712,23 @@ mod tests {
             strings(&out, "id"),
             vec![Some("a".into()), Some("b".into()), Some("c".into())]
         );
-        let inc: Vec<Option<f64>> = out.column("income").unwrap().f64().unwrap().iter().collect();
+        let inc: Vec<Option<f64>> = out
+            .column("income")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(inc, vec![Some(1.0), Some(3.0), Some(5.0)]);
 
         let (out, _) = dedup_by_key(df, "id", DedupPolicy::First, Some("updated_at")).unwrap();
-        let inc: Vec<Option<f64>> = out.column("income").unwrap().f64().unwrap().iter().collect();
+        let inc: Vec<Option<f64>> = out
+            .column("income")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(inc, vec![Some(1.0), Some(2.0), None]);
     }
 
@@ -729,11 +772,17 @@ mod tests {
         assert_eq!(dropped, 0);
         assert_eq!(report.len(), 2);
         assert_eq!((report[0].column.as_str(), report[0].count), ("income", 1));
-        assert_eq!((report[1].column.as_str(), report[1].count), ("birth_date", 2));
+        assert_eq!(
+            (report[1].column.as_str(), report[1].count),
+            ("birth_date", 2)
+        );
         assert_eq!(out.column("income").unwrap().null_count(), 2);
         assert_eq!(out.column("birth_date").unwrap().null_count(), 2);
 
-        let rules = Rules { policy: InvalidPolicy::Drop, ..rules };
+        let rules = Rules {
+            policy: InvalidPolicy::Drop,
+            ..rules
+        };
         let (out, _, dropped) = apply_rules(df, &rules, "customers").unwrap();
         // Rows 1 (both bad) and 3 (future birth) go.
         assert_eq!(dropped, 2);
@@ -760,10 +809,25 @@ mod tests {
         .collect();
         let (out, report, dropped) = fill_missing(df.clone(), &policies).unwrap();
         assert_eq!(dropped, 0);
-        let inc: Vec<Option<f64>> = out.column("income").unwrap().f64().unwrap().iter().collect();
+        let inc: Vec<Option<f64>> = out
+            .column("income")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
         // median of 1, 3, 10 = 3
-        assert_eq!(inc, vec![Some(1.0), Some(3.0), Some(3.0), Some(10.0), Some(3.0)]);
-        let visits: Vec<Option<f64>> = out.column("visits").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(
+            inc,
+            vec![Some(1.0), Some(3.0), Some(3.0), Some(10.0), Some(3.0)]
+        );
+        let visits: Vec<Option<f64>> = out
+            .column("visits")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
         // mean of 1, 2, 2, 7 = 3
         assert_eq!(visits[2], Some(3.0));
         assert_eq!(strings(&out, "gender")[1], Some("unknown".into()));

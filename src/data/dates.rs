@@ -43,12 +43,7 @@ pub fn to_date_expr(column: &str, dtype: &DataType, formats: &[String]) -> Expr 
                     if has_time(f) {
                         col(column)
                             .str()
-                            .to_datetime(
-                                Some(TimeUnit::Microseconds),
-                                None,
-                                opts,
-                                lit("raise"),
-                            )
+                            .to_datetime(Some(TimeUnit::Microseconds), None, opts, lit("raise"))
                             .cast(DataType::Date)
                     } else {
                         col(column).str().to_date(opts)
@@ -87,7 +82,11 @@ mod tests {
     #[test]
     fn mixed_formats_parse_into_one_date_type() {
         let df = df!("d" => ["2024-03-05", "05/03/2024", "2024-03-05T10:22:00", "31/02/2024", "", "soon"]).unwrap();
-        let formats: Vec<String> = vec!["%Y-%m-%d".into(), "%d/%m/%Y".into(), "%Y-%m-%dT%H:%M:%S".into()];
+        let formats: Vec<String> = vec![
+            "%Y-%m-%d".into(),
+            "%d/%m/%Y".into(),
+            "%Y-%m-%dT%H:%M:%S".into(),
+        ];
         let out = df
             .lazy()
             .select([to_date_expr("d", &DataType::String, &formats)])
@@ -97,7 +96,10 @@ mod tests {
         assert_eq!(d.dtype(), &DataType::Date);
         let days: Vec<Option<i32>> = d.date().unwrap().physical().iter().collect();
         let want = epoch_days(chrono::NaiveDate::from_ymd_opt(2024, 3, 5).unwrap());
-        assert_eq!(days, vec![Some(want), Some(want), Some(want), None, None, None]);
+        assert_eq!(
+            days,
+            vec![Some(want), Some(want), Some(want), None, None, None]
+        );
     }
 
     #[test]

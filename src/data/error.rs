@@ -14,7 +14,9 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: file not found; check the path (relative paths in a workspace are resolved from the workspace's folder)")]
+    #[error(
+        "{path}: file not found; check the path (relative paths in a workspace are resolved from the workspace's folder)"
+    )]
     NotFound { path: PathBuf },
     #[error("{path}: {message}")]
     Malformed { path: PathBuf, message: String },

@@ -196,7 +196,10 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let pooled = ranked.len() > cfg.max_categories;
         let keep: Vec<&str> = if pooled {
-            ranked[..cfg.max_categories - 1].iter().map(|r| r.0).collect()
+            ranked[..cfg.max_categories - 1]
+                .iter()
+                .map(|r| r.0)
+                .collect()
         } else {
             ranked.iter().map(|r| r.0).collect()
         };
@@ -289,7 +292,10 @@ mod tests {
     #[test]
     fn minmax_and_robust_hand_computed() {
         let m = build_features(&table(), "id", &cfg(&["x"], &[], Scaling::Minmax)).unwrap();
-        assert_eq!(m.values.column(0).to_vec(), vec![0.0, 1.0 / 9.0, 2.0 / 9.0, 1.0]);
+        assert_eq!(
+            m.values.column(0).to_vec(),
+            vec![0.0, 1.0 / 9.0, 2.0 / 9.0, 1.0]
+        );
         let m = build_features(&table(), "id", &cfg(&["x"], &[], Scaling::Robust)).unwrap();
         // sorted 1,2,3,10: median 2.5; q1 at pos .75 -> 1.75; q3 at pos 2.25 -> 4.75; IQR 3
         let got = m.values.column(0).to_vec();
@@ -325,14 +331,28 @@ mod tests {
     #[test]
     fn bad_selections_are_clear() {
         let t = table();
-        let msg = build_features(&t, "id", &cfg(&[], &[], Scaling::None)).unwrap_err().to_string();
+        let msg = build_features(&t, "id", &cfg(&[], &[], Scaling::None))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("no features"), "{msg}");
-        let msg = build_features(&t, "id", &cfg(&["name"], &[], Scaling::None)).unwrap_err().to_string();
-        assert!(msg.contains("`name`") && msg.contains("categorical"), "{msg}");
-        let msg = build_features(&t, "id", &cfg(&["nope"], &[], Scaling::None)).unwrap_err().to_string();
+        let msg = build_features(&t, "id", &cfg(&["name"], &[], Scaling::None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`name`") && msg.contains("categorical"),
+            "{msg}"
+        );
+        let msg = build_features(&t, "id", &cfg(&["nope"], &[], Scaling::None))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("`nope`"), "{msg}");
         let t2 = df!("id" => ["a", "b"], "x" => [Some(1.0), None]).unwrap();
-        let msg = build_features(&t2, "id", &cfg(&["x"], &[], Scaling::None)).unwrap_err().to_string();
-        assert!(msg.contains("1 missing") && msg.contains("[cleaning.missing]"), "{msg}");
+        let msg = build_features(&t2, "id", &cfg(&["x"], &[], Scaling::None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("1 missing") && msg.contains("[cleaning.missing]"),
+            "{msg}"
+        );
     }
 }

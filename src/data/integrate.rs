@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::aggregate::{
-    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, LocalAggregator,
-    READ, Role, RoleAggregate,
+    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, LocalAggregator, READ,
+    Role, RoleAggregate,
 };
 use super::clean::{self, Rules};
 use super::dates::{epoch_days, from_epoch_days};
@@ -128,7 +128,11 @@ pub fn integrate_with(
         "[sources.customers] dates",
     )?;
     require_all(&scanned, &ws.cleaning.lowercase, "[cleaning] lowercase")?;
-    require_all(&scanned, &ws.cleaning.non_negative, "[cleaning] non_negative")?;
+    require_all(
+        &scanned,
+        &ws.cleaning.non_negative,
+        "[cleaning] non_negative",
+    )?;
     require_all(&scanned, &ws.cleaning.not_future, "[cleaning] not_future")?;
     if let Some(f) = &ws.cleaning.fuzzy_key {
         source::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
@@ -166,13 +170,20 @@ pub fn integrate_with(
         customers.height() as u64,
         format!("rows without `{key}` dropped"),
     );
-    let (df, changed) = clean::normalise_text(customers, ws.cleaning.trim_text, &ws.cleaning.lowercase)?;
+    let (df, changed) =
+        clean::normalise_text(customers, ws.cleaning.trim_text, &ws.cleaning.lowercase)?;
     report.text_normalised = changed;
     let (df, unparsed) = clean::parse_dates(df, &cust_cfg.dates, "customers")?;
     report.invalid.extend(unparsed);
     let n = df.height() as u64;
     let (df, exact) = clean::dedup_exact(df)?;
-    report.step("customers", "exact duplicate rows", n, n - exact, String::new());
+    report.step(
+        "customers",
+        "exact duplicate rows",
+        n,
+        n - exact,
+        String::new(),
+    );
     report.duplicates.customers_exact = exact;
     let updated_at = cust_roles.get("updated_at").map(String::as_str);
     let n = df.height() as u64;
@@ -303,7 +314,13 @@ pub fn integrate_with(
     let (df, invalid, dropped) = clean::apply_rules(customers, &rules, "customers")?;
     report.invalid.extend(invalid);
     if dropped > 0 {
-        report.step("customers", "invalid values", n, n - dropped, "rows dropped".into());
+        report.step(
+            "customers",
+            "invalid values",
+            n,
+            n - dropped,
+            "rows dropped".into(),
+        );
     }
     customers = df;
 
@@ -356,7 +373,13 @@ pub fn integrate_with(
     let (table, missing, dropped) = clean::fill_missing(table, &ws.cleaning.missing)?;
     report.missing = missing;
     if dropped > 0 {
-        report.step("customer 360", "missing values (drop policy)", n, n - dropped, String::new());
+        report.step(
+            "customer 360",
+            "missing values (drop policy)",
+            n,
+            n - dropped,
+            String::new(),
+        );
     }
     report.customers_out = table.height() as u64;
     report.columns_out = table.width();
@@ -406,7 +429,11 @@ fn report_activity(
         .frame
         .clone()
         .lazy()
-        .filter(col(KEY).is_in(lit(known.clone()).implode(false), false).not())
+        .filter(
+            col(KEY)
+                .is_in(lit(known.clone()).implode(false), false)
+                .not(),
+        )
         .collect()
         .map_err(pl("counting unknown customers"))?;
     let orphans = sum_column(&orphan_frame, KEPT);
@@ -419,7 +446,11 @@ fn report_activity(
         Role::Tickets => report.duplicates.tickets = dups,
         Role::Sessions => report.duplicates.sessions = dups,
     }
-    let what = if ws.cleaning.dedup_activity { "removed" } else { "kept (dedup_activity = false)" };
+    let what = if ws.cleaning.dedup_activity {
+        "removed"
+    } else {
+        "kept (dedup_activity = false)"
+    };
     report.step(role, "exact duplicate rows", read, distinct, what.into());
     report.step(role, "invalid values", distinct, kept, String::new());
     report.step(
@@ -488,11 +519,20 @@ fn derived_columns(
     }
     if let Some(b) = roles.get("birth_date").filter(|c| is_date(c)) {
         let b = col(b.as_str());
-        let r_year = reference.format("%Y").to_string().parse::<i32>().unwrap_or(1970);
-        let r_md = reference.format("%m%d").to_string().parse::<i32>().unwrap_or(0);
+        let r_year = reference
+            .format("%Y")
+            .to_string()
+            .parse::<i32>()
+            .unwrap_or(1970);
+        let r_md = reference
+            .format("%m%d")
+            .to_string()
+            .parse::<i32>()
+            .unwrap_or(0);
         let md = b.clone().dt().month().cast(DataType::Int32) * lit(100)
             + b.clone().dt().day().cast(DataType::Int32);
-        let age = lit(r_year) - b.dt().year().cast(DataType::Int32)
+        let age = lit(r_year)
+            - b.dt().year().cast(DataType::Int32)
             - when(md.gt(lit(r_md))).then(lit(1)).otherwise(lit(0));
         out.push(age.cast(DataType::Int64).alias(cols360::AGE));
     }

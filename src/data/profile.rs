@@ -56,10 +56,7 @@ pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
     let numeric = dtype.is_primitive_numeric();
     let ordered = numeric || dtype.is_temporal() || dtype == DataType::String;
     let nulls = s.null_count() as u64;
-    let distinct = s
-        .drop_nulls()
-        .n_unique()
-        .map_err(pl("profiling"))? as u64;
+    let distinct = s.drop_nulls().n_unique().map_err(pl("profiling"))? as u64;
     let mut min = None;
     let mut max = None;
     let mut mean = None;
@@ -70,14 +67,26 @@ pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
             .select([col(name).min().alias("min"), col(name).max().alias("max")])
             .collect()
             .map_err(pl("profiling"))?;
-        min = any_to_string(stats.column("min").map_err(pl("profiling"))?.get(0).map_err(pl("profiling"))?);
-        max = any_to_string(stats.column("max").map_err(pl("profiling"))?.get(0).map_err(pl("profiling"))?);
+        min = any_to_string(
+            stats
+                .column("min")
+                .map_err(pl("profiling"))?
+                .get(0)
+                .map_err(pl("profiling"))?,
+        );
+        max = any_to_string(
+            stats
+                .column("max")
+                .map_err(pl("profiling"))?
+                .get(0)
+                .map_err(pl("profiling"))?,
+        );
     }
     if numeric {
         let f = s.cast(&DataType::Float64).map_err(pl("profiling"))?;
         let ca = f.f64().map_err(pl("profiling"))?;
-        min = ca.min().map(|v| format_number(v));
-        max = ca.max().map(|v| format_number(v));
+        min = ca.min().map(format_number);
+        max = ca.max().map(format_number);
         mean = ca.mean();
     }
     let mut top = Vec::new();
@@ -95,8 +104,18 @@ pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
             .limit(5)
             .collect()
             .map_err(pl("profiling"))?;
-        let values = counts.column("value").map_err(pl("profiling"))?.str().map_err(pl("profiling"))?.clone();
-        let cnt = counts.column("count").map_err(pl("profiling"))?.u64().map_err(pl("profiling"))?.clone();
+        let values = counts
+            .column("value")
+            .map_err(pl("profiling"))?
+            .str()
+            .map_err(pl("profiling"))?
+            .clone();
+        let cnt = counts
+            .column("count")
+            .map_err(pl("profiling"))?
+            .u64()
+            .map_err(pl("profiling"))?
+            .clone();
         for (v, c) in values.iter().zip(cnt.iter()) {
             top.push(TopValue {
                 value: v.unwrap_or("").to_string(),
@@ -161,8 +180,8 @@ impl FileProfile {
         );
         let _ = writeln!(
             s,
-            "  {:<24} {:<14} {:>8} {:>9}  {}",
-            "column", "type", "nulls", "distinct", "min .. max (mean) / top values"
+            "  {:<24} {:<14} {:>8} {:>9}  min .. max (mean) / top values",
+            "column", "type", "nulls", "distinct"
         );
         for c in &self.columns {
             let summary = if !c.top.is_empty() {
@@ -172,7 +191,10 @@ impl FileProfile {
                     .collect::<Vec<_>>()
                     .join(", ")
             } else {
-                let mean = c.mean.map(|m| format!(" (mean {m:.2})")).unwrap_or_default();
+                let mean = c
+                    .mean
+                    .map(|m| format!(" (mean {m:.2})"))
+                    .unwrap_or_default();
                 format!(
                     "{} .. {}{}",
                     c.min.as_deref().unwrap_or("-"),
@@ -212,8 +234,14 @@ mod tests {
         assert_eq!(
             t.top,
             vec![
-                TopValue { value: "b".into(), count: 2 },
-                TopValue { value: "a".into(), count: 1 }
+                TopValue {
+                    value: "b".into(),
+                    count: 2
+                },
+                TopValue {
+                    value: "a".into(),
+                    count: 1
+                }
             ]
         );
     }

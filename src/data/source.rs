@@ -86,7 +86,9 @@ fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
     let mut len = 0;
     while len < n {
-        let got = f.read(&mut buf[len..]).map_err(|e| DataError::io(path, e))?;
+        let got = f
+            .read(&mut buf[len..])
+            .map_err(|e| DataError::io(path, e))?;
         if got == 0 {
             break;
         }
@@ -389,8 +391,16 @@ mod tests {
     #[test]
     fn json_array_and_ndjson() {
         let dir = tempfile::tempdir().unwrap();
-        let a = write(dir.path(), "a.json", "[{\"id\":\"A\",\"n\":1},{\"id\":\"B\",\"n\":2}]");
-        let b = write(dir.path(), "b.json", "{\"id\":\"A\",\"n\":1}\n{\"id\":\"B\",\"n\":null}\n");
+        let a = write(
+            dir.path(),
+            "a.json",
+            "[{\"id\":\"A\",\"n\":1},{\"id\":\"B\",\"n\":2}]",
+        );
+        let b = write(
+            dir.path(),
+            "b.json",
+            "{\"id\":\"A\",\"n\":1}\n{\"id\":\"B\",\"n\":null}\n",
+        );
         assert_eq!(detect_format(&a, None).unwrap(), Format::Json);
         assert_eq!(detect_format(&b, None).unwrap(), Format::Ndjson);
         assert_eq!(read_frame(&a, &ReadOptions::default()).unwrap().height(), 2);
@@ -419,6 +429,9 @@ mod tests {
         let msg = require_column(&p, &s.schema, "customer_id", "[workspace] customer_key")
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("customer_id") && msg.contains("id, income"), "{msg}");
+        assert!(
+            msg.contains("customer_id") && msg.contains("id, income"),
+            "{msg}"
+        );
     }
 }

@@ -31,7 +31,7 @@ pub struct Workspace {
     pub file: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceMeta {
     #[serde(default)]
@@ -43,6 +43,16 @@ pub struct WorkspaceMeta {
     /// order date in the data.
     #[serde(default)]
     pub reference_date: Option<NaiveDate>,
+}
+
+impl Default for WorkspaceMeta {
+    fn default() -> Self {
+        WorkspaceMeta {
+            name: None,
+            customer_key: default_key(),
+            reference_date: None,
+        }
+    }
 }
 
 fn default_key() -> String {
@@ -333,7 +343,8 @@ impl Workspace {
             }
         }
         for (col, policy) in &self.cleaning.missing {
-            MissingPolicy::parse(policy).map_err(|m| bad(format!("[cleaning.missing] {col}: {m}")))?;
+            MissingPolicy::parse(policy)
+                .map_err(|m| bad(format!("[cleaning.missing] {col}: {m}")))?;
         }
         if self.features.max_categories < 2 {
             return Err(bad("[features] max_categories must be at least 2".into()));
@@ -506,6 +517,7 @@ dedup = "latest"          # same customer_id: keep the most recent updated_at, t
 
 [cleaning.missing]
 income = "median"
+age = "median"                  # birth dates in the future were set missing
 gender = "constant:unknown"
 recency_days = "max"            # no orders: as lapsed as the most lapsed customer
 avg_order_value = "zero"
@@ -539,6 +551,19 @@ mod tests {
     }
 
     #[test]
+    fn defaults_without_a_workspace_table() {
+        let ws = Workspace::parse(
+            "[sources.customers]\npath = \"c.csv\"\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        assert_eq!(ws.workspace.customer_key, "customer_id");
+        assert!(ws.cleaning.trim_text && ws.cleaning.dedup_activity);
+        assert_eq!(ws.cleaning.invalid_lines, InvalidPolicy::Drop);
+        assert_eq!(ws.features.max_categories, 20);
+    }
+
+    #[test]
     fn unknown_key_is_an_error_naming_it() {
         let text = "[sources.customers]\npath = \"c.csv\"\ndelimeter = \";\"\n";
         let err = Workspace::parse(text, Path::new("w.toml")).unwrap_err();
@@ -549,7 +574,8 @@ mod tests {
 
     #[test]
     fn bad_missing_policy_and_role_are_rejected() {
-        let text = "[sources.customers]\npath = \"c.csv\"\n[cleaning.missing]\nincome = \"average\"\n";
+        let text =
+            "[sources.customers]\npath = \"c.csv\"\n[cleaning.missing]\nincome = \"average\"\n";
         let msg = Workspace::parse(text, Path::new("w.toml"))
             .unwrap_err()
             .to_string();
@@ -559,7 +585,10 @@ mod tests {
         let msg = Workspace::parse(text, Path::new("w.toml"))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("amount") && msg.contains("sources.orders"), "{msg}");
+        assert!(
+            msg.contains("amount") && msg.contains("sources.orders"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub fn draw(f: &mut Frame, state: &State) {
             "terminal too small ({}x{}); need {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (q quits)",
             area.width, area.height
         );
-        f.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        f.render_widget(
+            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let [title, body, status, keys] = Layout::vertical([

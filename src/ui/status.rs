@@ -12,7 +12,11 @@ use crate::app::action::BINDINGS;
 pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State) {
     if let Some(job) = &state.job {
         let (done, total, label) = job.progress.snapshot();
-        let ratio = if total > 0 { (done as f64 / total as f64).clamp(0.0, 1.0) } else { 0.0 };
+        let ratio = if total > 0 {
+            (done as f64 / total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let text = format!(
             "{} · {} (step {} of {}) · {:.1}s · Esc cancels",
             job.label,

@@ -1,5 +1,6 @@
 //! The data table: the visible window of rows and columns of the loaded frame, with the
-//! selected row highlighted. Only the visible cells are formatted.
+//! selected row highlighted and the first (key) column frozen. Only the visible cells are
+//! formatted.
 
 use polars::prelude::*;
 use ratatui::Frame;
@@ -34,7 +35,11 @@ pub fn first_visible(row: usize, viewport: usize) -> usize {
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State) {
     let Some(df) = &state.table else {
-        let msg = if state.job.is_some() { "loading..." } else { "no data loaded" };
+        let msg = if state.job.is_some() {
+            "loading..."
+        } else {
+            "no data loaded"
+        };
         f.render_widget(Paragraph::new(msg), area);
         return;
     };
@@ -45,7 +50,9 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State) {
     let mut widths = Vec::new();
     let mut used = 0usize;
     let mut picked = Vec::new();
-    for c in columns.iter().skip(state.col) {
+    // The first column (the customer key) stays while the others scroll.
+    let shown = std::iter::once(0).chain(1 + state.col..columns.len());
+    for c in shown.filter_map(|i| columns.get(i)) {
         let cells: Vec<String> = (0..window.height())
             .map(|i| c.get(i).map(|v| format_cell(&v)).unwrap_or_default())
             .collect();

@@ -14,7 +14,10 @@ fn assert_user_error(o: &std::process::Output, needles: &[&str]) {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "want one line, got: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("stack backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{err}"
+    );
     for n in needles {
         assert!(err.contains(n), "`{n}` missing from: {err}");
     }
@@ -30,7 +33,10 @@ fn workspace(dir: &Path, body: &str) -> String {
 fn profile_sample_json_has_columns_and_stats() {
     let dir = tempfile::tempdir().unwrap();
     let customers = sample_dir().join("customers.csv");
-    let o = crmlens(dir.path(), &["profile", customers.to_str().unwrap(), "--json"]);
+    let o = crmlens(
+        dir.path(),
+        &["profile", customers.to_str().unwrap(), "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let file = &v["files"][0];
@@ -48,11 +54,15 @@ fn profile_sample_json_has_columns_and_stats() {
 fn profile_text_and_several_formats() {
     let dir = tempfile::tempdir().unwrap();
     let s = sample_dir();
-    let files = ["support_tickets.ndjson", "web_sessions.parquet"].map(|f| s.join(f).display().to_string());
+    let files =
+        ["support_tickets.ndjson", "web_sessions.parquet"].map(|f| s.join(f).display().to_string());
     let o = crmlens(dir.path(), &["profile", &files[0], &files[1]]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("satisfaction") && out.contains("session_start"), "{out}");
+    assert!(
+        out.contains("satisfaction") && out.contains("session_start"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -74,20 +84,38 @@ fn integrate_sample_writes_table_and_report() {
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("customer 360: 5000 customers"), "{}", stdout(&o));
-    let report: serde_json::Value = serde_json::from_str(&fs::read_to_string(&rep).unwrap()).unwrap();
+    assert!(
+        stdout(&o).contains("customer 360: 5000 customers"),
+        "{}",
+        stdout(&o)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&rep).unwrap()).unwrap();
     assert_eq!(report["customers_out"], 5000);
     assert!(!report["steps"].as_array().unwrap().is_empty());
     let table = crmlens::data::source::read_frame(&out, &Default::default()).unwrap();
     assert_eq!(table.height(), 5000);
-    for c in ["customer_id", "recency_days", "frequency", "monetary", "tickets", "sessions"] {
+    for c in [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "tickets",
+        "sessions",
+    ] {
         assert!(table.column(c).is_ok(), "missing {c}");
     }
     // CSV output too.
     let csv = dir.path().join("c360.csv");
     let o = crmlens(
         dir.path(),
-        &["integrate", "-w", ws.to_str().unwrap(), "--out", csv.to_str().unwrap()],
+        &[
+            "integrate",
+            "-w",
+            ws.to_str().unwrap(),
+            "--out",
+            csv.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = fs::read_to_string(&csv).unwrap();
@@ -99,7 +127,10 @@ fn missing_file_is_one_line_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let o = crmlens(dir.path(), &["profile", "nope.csv"]);
     assert_user_error(&o, &["nope.csv", "not found"]);
-    let o = crmlens(dir.path(), &["integrate", "--workspace", "missing.toml", "--out", "x.csv"]);
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "--workspace", "missing.toml", "--out", "x.csv"],
+    );
     assert_user_error(&o, &["missing.toml"]);
     // The workbench with a missing file fails before touching the terminal.
     let o = crmlens(dir.path(), &["gone.parquet"]);
@@ -142,11 +173,18 @@ fn malformed_rows_name_the_file() {
 fn unknown_column_and_key_in_workspace() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("c.csv"), "id,name,income\nC1,Ann,10\n").unwrap();
-    fs::write(dir.path().join("o.csv"), "order_id,id,order_date,amount\nO1,C1,2024-01-01,5\n").unwrap();
+    fs::write(
+        dir.path().join("o.csv"),
+        "order_id,id,order_date,amount\nO1,C1,2024-01-01,5\n",
+    )
+    .unwrap();
     // The default key `customer_id` is not in the file.
     let ws = workspace(dir.path(), "[sources.customers]\npath = \"c.csv\"\n");
     let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "o.csv"]);
-    assert_user_error(&o, &["c.csv", "customer_id", "id, name, income", "customer_key"]);
+    assert_user_error(
+        &o,
+        &["c.csv", "customer_id", "id, name, income", "customer_key"],
+    );
     // A misspelt column under [cleaning].
     let ws = workspace(
         dir.path(),
@@ -162,7 +200,10 @@ fn unknown_column_and_key_in_workspace() {
     let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv"]);
     assert_user_error(&o, &["o.csv", "qty", "[sources.orders.columns] quantity"]);
     // An unknown key in the workspace file itself.
-    let ws = workspace(dir.path(), "[sources.customers]\npath = \"c.csv\"\nkee = \"id\"\n");
+    let ws = workspace(
+        dir.path(),
+        "[sources.customers]\npath = \"c.csv\"\nkee = \"id\"\n",
+    );
     let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv"]);
     assert_user_error(&o, &["w.toml", "kee"]);
 }
@@ -171,7 +212,10 @@ fn unknown_column_and_key_in_workspace() {
 fn bad_output_extension_and_bad_args() {
     let dir = tempfile::tempdir().unwrap();
     let ws = sample_dir().join("crmlens.toml");
-    let o = crmlens(dir.path(), &["integrate", "-w", ws.to_str().unwrap(), "--out", "x.xlsx"]);
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", ws.to_str().unwrap(), "--out", "x.xlsx"],
+    );
     assert_user_error(&o, &["x.xlsx", ".csv or .parquet"]);
     let o = crmlens(dir.path(), &["profile"]);
     assert_eq!(o.status.code(), Some(2));
@@ -210,7 +254,10 @@ fn integrate_small_workspace_end_to_end() {
          [cleaning]\nlowercase = [\"email\"]\nnon_negative = [\"income\"]\n\
          [cleaning.missing]\nincome = \"mean\"\n",
     );
-    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "out.csv", "--json"]);
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", &ws, "--out", "out.csv", "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(report["customers_out"], 3);
@@ -224,10 +271,26 @@ fn integrate_small_workspace_end_to_end() {
     assert_eq!(qty["count"], 1);
     assert_eq!(report["orphans"][0], serde_json::json!(["orders", 1]));
 
-    let t = crmlens::data::source::read_frame(&dir.path().join("out.csv"), &Default::default()).unwrap();
-    let ids: Vec<&str> = t.column("customer_id").unwrap().str().unwrap().into_no_null_iter().collect();
+    let t = crmlens::data::source::read_frame(&dir.path().join("out.csv"), &Default::default())
+        .unwrap();
+    let ids: Vec<&str> = t
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(ids, vec!["C1", "C2", "C3"]);
-    let get_f = |c: &str, i: usize| t.column(c).unwrap().cast(&polars::prelude::DataType::Float64).unwrap().f64().unwrap().get(i);
+    let get_f = |c: &str, i: usize| {
+        t.column(c)
+            .unwrap()
+            .cast(&polars::prelude::DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(i)
+    };
     // C1: O1 = 2*1.50 + 10.00 (the duplicate ink line once); O2 only has a zero quantity.
     assert_eq!(get_f("frequency", 0), Some(1.0));
     assert_eq!(get_f("monetary", 0), Some(13.0));
@@ -242,6 +305,13 @@ fn integrate_small_workspace_end_to_end() {
     assert_eq!(get_f("income", 1), Some(120.0));
     // Tenure from the sign-up date in dd/mm/yyyy: 2023-06-01 -> 2025-01-01 = 580 days.
     assert_eq!(get_f("tenure_days", 1), Some(580.0));
-    let email: Vec<&str> = t.column("email").unwrap().str().unwrap().into_no_null_iter().collect();
+    let email: Vec<&str> = t
+        .column("email")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(email[0], "ann@x.com");
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod sample;
+mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
