@@ -1,7 +1,8 @@
 //! Per-customer aggregation of the activity sources (order lines, tickets, web sessions): the
 //! step that grows with the data. It sits behind [`CustomerAggregator`] so that another engine
 //! (a cluster, see the Scale issue) can compute the same per-customer table; [`LocalAggregator`]
-//! runs it as polars lazy plans on the streaming engine, so big files are never loaded whole.
+//! reads and prepares each source as a polars lazy plan on the streaming engine (big files are
+//! never loaded whole) and folds the batches per customer in [`super::reduce`].
 //!
 //! Every output frame has one row per customer key seen in the source (unknown keys included,
 //! so the caller can count orphans), the key in column [`KEY`], the row counts of each cleaning
@@ -9,11 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
 use super::dates::to_date_expr;
 use super::error::{DataError, Result};
+use super::reduce::{OtherNames, Reducer, prep};
 use super::source::polars_message;
 use super::workspace::InvalidPolicy;
 use crate::progress::Progress;
@@ -55,6 +58,8 @@ pub struct ActivityInput {
     /// role -> column name in the file (only roles present in the file).
     pub columns: BTreeMap<String, String>,
     pub date_formats: Vec<String>,
+    /// About how many rows the source has, when known (for pre-sizing).
+    pub estimated_rows: Option<usize>,
 }
 
 /// What to aggregate and the cleaning policy that applies on the way.
@@ -69,10 +74,12 @@ pub struct AggregationPlan {
 /// The per-customer table of one role, and the names of its count columns by rule.
 pub struct RoleAggregate {
     pub role: Role,
+    /// Wall-clock time this source took.
+    pub millis: f64,
     pub path: PathBuf,
     pub frame: DataFrame,
     /// (count column in `frame`, column, rule, action) for each validity rule.
-    pub rules: Vec<(String, String, String, String)>,
+    pub rules: Vec<RuleColumn>,
     /// Feature columns this role adds to the 360 table, with how to fill a customer without
     /// activity: `true` = zero (counts and sums), `false` = stays null (means, dates).
     pub features: Vec<(String, bool)>,
@@ -95,15 +102,14 @@ fn num(c: &str) -> Expr {
     col(c).cast(DataType::Float64)
 }
 
-/// Rows before and after exact de-duplication: `__copies` holds how many times a row occurred.
-fn deduplicated(lf: LazyFrame, used: &[String], dedup: bool) -> LazyFrame {
-    let lf = lf.select(used.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
-    if dedup {
-        lf.group_by(used.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
-            .agg([len().cast(DataType::UInt64).alias("__copies")])
-    } else {
-        lf.with_column(lit(1u64).alias("__copies"))
-    }
+/// The used columns of a source with the key normalised and merged ids mapped.
+fn keyed(input: &ActivityInput, plan: &AggregationPlan) -> LazyFrame {
+    let used = used_columns(input);
+    let lf = input
+        .frame
+        .clone()
+        .select(used.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+    with_key(lf, &input.key, plan.key_map.as_ref())
 }
 
 fn with_key(lf: LazyFrame, key: &str, key_map: Option<&DataFrame>) -> LazyFrame {
@@ -123,6 +129,7 @@ fn with_key(lf: LazyFrame, key: &str, key_map: Option<&DataFrame>) -> LazyFrame 
     }
 }
 
+/// The file's columns this source uses (they also define an exact duplicate row).
 fn used_columns(input: &ActivityInput) -> Vec<String> {
     let mut used = vec![input.key.clone()];
     for c in input.columns.values() {
@@ -138,24 +145,16 @@ fn date_expr(input: &ActivityInput, c: &str) -> Expr {
     to_date_expr(c, &dtype, &input.date_formats)
 }
 
-fn sum_u64(e: Expr) -> Expr {
-    e.cast(DataType::UInt64).sum()
-}
+/// One validity rule's count column: (count column, source column, rule, action).
+type RuleColumn = (String, String, String, String);
 
-fn orders_plan(
-    input: &ActivityInput,
-    plan: &AggregationPlan,
-) -> (LazyFrame, Vec<(String, String, String, String)>) {
-    let used = used_columns(input);
-    let base = deduplicated(input.frame.clone(), &used, plan.dedup);
-    let base = with_key(base, &input.key, plan.key_map.as_ref());
+/// Order lines, prepared row by row for the reducer.
+fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec<RuleColumn>) {
     let date = role_col(input, "date").unwrap_or("order_date");
     let qty = role_col(input, "quantity");
     let price = role_col(input, "unit_price");
     let order = role_col(input, "order_id");
     let category = role_col(input, "category");
-
-    let bad_date = date_expr(input, date).is_null();
     let bad_qty = match qty {
         Some(q) => num(q).is_null().or(num(q).lt_eq(lit(0.0))),
         None => lit(false),
@@ -169,71 +168,25 @@ fn orders_plan(
         (None, Some(p)) => num(p),
         _ => lit(NULL).cast(DataType::Float64),
     };
-    let invalid = bad_qty.clone().or(bad_price.clone());
-    let (kept, amount) = match plan.invalid_lines {
-        InvalidPolicy::Drop => (bad_date.clone().not().and(invalid.clone().not()), amount),
-        InvalidPolicy::Null => (
-            bad_date.clone().not(),
-            when(invalid.clone()).then(lit(NULL)).otherwise(amount),
-        ),
-    };
-    let lf = base.with_columns([
-        date_expr(input, date).alias("__date"),
-        bad_date.alias("__bad_date"),
-        bad_qty.clone().alias("__bad_qty"),
-        // A line with a bad quantity is counted there only, so each line counts once.
-        bad_price
-            .clone()
-            .and(bad_qty.clone().not())
-            .alias("__bad_price"),
-        kept.alias("__kept_flag"),
-        amount.alias("__amount"),
-    ]);
     let order_expr = match order {
         Some(o) => col(o).cast(DataType::String),
         // Without an order id, each distinct date is one order.
-        None => col("__date").cast(DataType::String),
+        None => date_expr(input, date).cast(DataType::String),
     };
-    let kept_f = col("__kept_flag");
-    let mut aggs = vec![
-        col("__copies").sum().alias(READ),
-        len().cast(DataType::UInt64).alias(DISTINCT),
-        sum_u64(col("__bad_date")).alias("__n_bad_date"),
-        sum_u64(col("__bad_qty").and(col("__bad_date").not())).alias("__n_bad_qty"),
-        sum_u64(col("__bad_price").and(col("__bad_date").not())).alias("__n_bad_price"),
-        sum_u64(kept_f.clone()).alias(KEPT),
-        order_expr
-            .filter(kept_f.clone())
-            .drop_nulls()
-            .n_unique()
-            .cast(DataType::UInt64)
-            .alias("frequency"),
-        col("__amount")
-            .filter(kept_f.clone())
-            .sum()
-            .alias("monetary"),
-        col("__date")
-            .filter(kept_f.clone())
-            .min()
-            .alias("first_order"),
-        col("__date")
-            .filter(kept_f.clone())
-            .max()
-            .alias("last_order"),
+    let mut prepared = vec![
+        date_expr(input, date).alias(prep::DATE),
+        date_expr(input, date).is_null().alias(prep::BAD_DATE),
+        bad_qty.alias(prep::BAD_QTY),
+        bad_price.alias(prep::BAD_PRICE),
+        amount.alias(prep::AMOUNT),
+        order_expr.alias(prep::ORDER),
     ];
     if let Some(c) = category {
-        aggs.push(
-            col(c)
-                .filter(kept_f)
-                .drop_nulls()
-                .n_unique()
-                .cast(DataType::UInt64)
-                .alias("distinct_categories"),
-        );
+        prepared.push(col(c).cast(DataType::String).alias(prep::CATEGORY));
     }
     let action = match plan.invalid_lines {
         InvalidPolicy::Drop => "row dropped",
-        InvalidPolicy::Null => "amount set null",
+        InvalidPolicy::Null => "amount not counted",
     };
     let mut rules = vec![(
         "__n_bad_date".to_string(),
@@ -257,162 +210,207 @@ fn orders_plan(
             action.into(),
         ));
     }
-    (lf.group_by([col(KEY)]).agg(aggs), rules)
+    (keyed(input, plan).with_columns(prepared), rules)
 }
 
-/// Tickets and sessions: counts, means of numeric columns that must lie in a range, last date.
+/// A mean column: (role column, output name, lowest valid, highest valid).
+type MeanSpec = (&'static str, &'static str, f64, f64);
+
+/// Tickets and sessions: the date and numeric values with their range checks, prepared row
+/// by row for the reducer. Returns the plan, the rules, and the mean columns produced.
 fn simple_plan(
     input: &ActivityInput,
     plan: &AggregationPlan,
-    count_name: &str,
-    last_name: &str,
-    means: &[(&str, &str, f64, f64)],
-) -> (LazyFrame, Vec<(String, String, String, String)>) {
-    let used = used_columns(input);
-    let base = deduplicated(input.frame.clone(), &used, plan.dedup);
-    let base = with_key(base, &input.key, plan.key_map.as_ref());
-    let mut cols_out = Vec::new();
+    means: &[MeanSpec],
+) -> (LazyFrame, Vec<RuleColumn>, Vec<String>) {
+    let mut prepared = Vec::new();
     let mut rules = Vec::new();
-    let mut aggs = vec![
-        col("__copies").sum().alias(READ),
-        len().cast(DataType::UInt64).alias(DISTINCT),
-        len().cast(DataType::UInt64).alias(KEPT),
-        len().cast(DataType::UInt64).alias(count_name),
-    ];
-    if let Some(d) = role_col(input, "date") {
-        cols_out.push(date_expr(input, d).alias("__date"));
-        cols_out.push(
-            col(d)
-                .is_not_null()
-                .and(date_expr(input, d).is_null())
-                .alias("__bad_date"),
-        );
-        aggs.push(col("__date").max().alias(last_name));
-        aggs.push(sum_u64(col("__bad_date")).alias("__n_bad_date"));
-        rules.push((
-            "__n_bad_date".into(),
-            d.into(),
-            "unparseable date".into(),
-            "set null".into(),
-        ));
+    match role_col(input, "date") {
+        Some(d) => {
+            prepared.push(date_expr(input, d).alias(prep::DATE));
+            prepared.push(
+                col(d)
+                    .is_not_null()
+                    .and(date_expr(input, d).is_null())
+                    .alias(prep::BAD_DATE),
+            );
+            rules.push((
+                "__n_bad_date".into(),
+                d.into(),
+                "unparseable date".into(),
+                "set null".into(),
+            ));
+        }
+        None => {
+            prepared.push(lit(NULL).cast(DataType::Date).alias(prep::DATE));
+            prepared.push(lit(false).alias(prep::BAD_DATE));
+        }
     }
-    for (i, (role, out, lo, hi)) in means.iter().enumerate() {
+    let mut produced = Vec::new();
+    for (role, out, lo, hi) in means {
         let Some(c) = role_col(input, role) else {
             continue;
         };
+        let j = produced.len();
         let v = num(c);
         let bad = v.clone().lt(lit(*lo)).or(v.clone().gt(lit(*hi)));
-        let flag = format!("__bad_{i}");
-        cols_out.push(bad.clone().alias(flag.as_str()));
-        cols_out.push(
-            when(bad)
-                .then(lit(NULL))
-                .otherwise(v)
-                .alias(format!("__v_{i}")),
-        );
-        aggs.push(col(format!("__v_{i}")).mean().alias(*out));
-        aggs.push(sum_u64(col(flag.as_str()).fill_null(lit(false))).alias(format!("__n{flag}")));
+        prepared.push(bad.fill_null(lit(false)).alias(prep::bad_value(j)));
+        prepared.push(v.alias(prep::value(j)));
         let rule = if hi.is_infinite() {
             format!("{c} < {lo}")
         } else {
             format!("{c} outside {lo}-{hi}")
         };
-        rules.push((format!("__n{flag}"), c.into(), rule, "set null".into()));
+        rules.push((
+            format!("__n__bad_{j}"),
+            c.to_string(),
+            rule,
+            "set null".into(),
+        ));
+        produced.push(out.to_string());
     }
-    let lf = base.with_columns(cols_out);
-    (lf.group_by([col(KEY)]).agg(aggs), rules)
+    (keyed(input, plan).with_columns(prepared), rules, produced)
+}
+
+/// Runs a prepared plan on the streaming engine, folding its batches (in file order) into
+/// `reducer`. Stops early when the job is cancelled.
+fn run_reduction(
+    input: &ActivityInput,
+    lf: LazyFrame,
+    reducer: Reducer,
+    progress: &Progress,
+) -> Result<Reducer> {
+    let mut reducer = reducer;
+    if let Some(rows) = input.estimated_rows {
+        reducer.reserve(rows);
+    }
+    let shared = Arc::new(Mutex::new(Some(reducer)));
+    let sink = shared.clone();
+    let watcher = progress.clone();
+    let role = input.role.name();
+    let callback = PlanCallback::new(move |df: DataFrame| {
+        if watcher.is_cancelled() {
+            return Ok(true);
+        }
+        let mut guard = sink
+            .lock()
+            .map_err(|_| polars_err!(ComputeError: "reducer poisoned"))?;
+        let r = guard
+            .as_mut()
+            .ok_or_else(|| polars_err!(ComputeError: "reducer finished"))?;
+        r.push(&df)?;
+        watcher.label(&format!("aggregating {role}: {} rows", r.rows));
+        Ok(false)
+    });
+    let malformed = |e: PolarsError| DataError::Malformed {
+        path: input.path.clone(),
+        message: polars_message(&e),
+    };
+    lf.sink_batches(callback, true, None)
+        .map_err(malformed)?
+        .collect_with_engine(Engine::Streaming)
+        .map_err(malformed)?;
+    if progress.is_cancelled() {
+        return Err(DataError::Invalid("cancelled".into()));
+    }
+    let reducer = shared
+        .lock()
+        .ok()
+        .and_then(|mut g| g.take())
+        .ok_or_else(|| DataError::Invalid("aggregation lost its state".into()))?;
+    Ok(reducer)
 }
 
 impl CustomerAggregator for LocalAggregator {
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
         let mut out = Vec::new();
-        for (i, input) in plan.inputs.iter().enumerate() {
+        for input in &plan.inputs {
             progress
                 .check()
                 .map_err(|_| DataError::Invalid("cancelled".into()))?;
-            progress.label(&format!(
-                "aggregating {} ({} of {})",
-                input.role.name(),
-                i + 1,
-                plan.inputs.len()
-            ));
-            let (lf, rules, features) = match input.role {
+            let t0 = std::time::Instant::now();
+            let raw = used_columns(input);
+            let (frame, rules, features) = match input.role {
                 Role::Orders => {
                     let (lf, rules) = orders_plan(input, plan);
+                    let has_category = role_col(input, "category").is_some();
+                    let reducer = Reducer::new(
+                        input.role,
+                        plan.dedup,
+                        plan.invalid_lines,
+                        raw,
+                        0,
+                        has_category,
+                    );
+                    let reducer = run_reduction(input, lf, reducer, progress)?;
+                    let frame = reducer
+                        .finish(&OtherNames::default())
+                        .map_err(|e| DataError::polars("aggregating orders", e))?;
                     let mut f = vec![
                         ("frequency".to_string(), true),
                         ("monetary".to_string(), true),
                         ("first_order".to_string(), false),
                         ("last_order".to_string(), false),
                     ];
-                    if role_col(input, "category").is_some() {
+                    if has_category {
                         f.push(("distinct_categories".to_string(), true));
                     }
-                    (lf, rules, f)
+                    (frame, rules, f)
                 }
-                Role::Tickets => {
-                    let (lf, rules) = simple_plan(
-                        input,
-                        plan,
-                        "tickets",
-                        "last_ticket",
-                        &[
-                            ("satisfaction", "satisfaction_mean", 1.0, 5.0),
+                Role::Tickets | Role::Sessions => {
+                    let (count, last, means): (&str, &str, &[MeanSpec]) =
+                        if input.role == Role::Tickets {
                             (
-                                "resolution_hours",
-                                "resolution_hours_mean",
-                                0.0,
-                                f64::INFINITY,
-                            ),
-                        ],
+                                "tickets",
+                                "last_ticket",
+                                &[
+                                    ("satisfaction", "satisfaction_mean", 1.0, 5.0),
+                                    (
+                                        "resolution_hours",
+                                        "resolution_hours_mean",
+                                        0.0,
+                                        f64::INFINITY,
+                                    ),
+                                ],
+                            )
+                        } else {
+                            (
+                                "sessions",
+                                "last_session",
+                                &[
+                                    ("pages", "pages_mean", 0.0, f64::INFINITY),
+                                    ("duration", "duration_mean_s", 0.0, f64::INFINITY),
+                                ],
+                            )
+                        };
+                    let (lf, rules, produced) = simple_plan(input, plan, means);
+                    let reducer = Reducer::new(
+                        input.role,
+                        plan.dedup,
+                        plan.invalid_lines,
+                        raw,
+                        produced.len(),
+                        false,
                     );
-                    let f = vec![
-                        ("tickets".to_string(), true),
-                        ("satisfaction_mean".to_string(), false),
-                        ("resolution_hours_mean".to_string(), false),
-                        ("last_ticket".to_string(), false),
-                    ];
-                    (lf, rules, f)
-                }
-                Role::Sessions => {
-                    let (lf, rules) = simple_plan(
-                        input,
-                        plan,
-                        "sessions",
-                        "last_session",
-                        &[
-                            ("pages", "pages_mean", 0.0, f64::INFINITY),
-                            ("duration", "duration_mean_s", 0.0, f64::INFINITY),
-                        ],
-                    );
-                    let f = vec![
-                        ("sessions".to_string(), true),
-                        ("pages_mean".to_string(), false),
-                        ("duration_mean_s".to_string(), false),
-                        ("last_session".to_string(), false),
-                    ];
-                    (lf, rules, f)
+                    let reducer = run_reduction(input, lf, reducer, progress)?;
+                    let names = OtherNames {
+                        count: count.to_string(),
+                        means: produced.clone(),
+                        last: last.to_string(),
+                    };
+                    let frame = reducer
+                        .finish(&names)
+                        .map_err(|e| DataError::polars("aggregating", e))?;
+                    let mut f = vec![(count.to_string(), true)];
+                    f.extend(produced.into_iter().map(|m| (m, false)));
+                    if role_col(input, "date").is_some() {
+                        f.push((last.to_string(), false));
+                    }
+                    (frame, rules, f)
                 }
             };
-            let features: Vec<(String, bool)> = features
-                .into_iter()
-                .filter(|(c, _)| {
-                    // Means whose source column is absent are not produced.
-                    !matches!(c.as_str(), "satisfaction_mean" if role_col(input, "satisfaction").is_none())
-                        && !matches!(c.as_str(), "resolution_hours_mean" if role_col(input, "resolution_hours").is_none())
-                        && !matches!(c.as_str(), "pages_mean" if role_col(input, "pages").is_none())
-                        && !matches!(c.as_str(), "duration_mean_s" if role_col(input, "duration").is_none())
-                        && !matches!(c.as_str(), "last_ticket" | "last_session" if role_col(input, "date").is_none())
-                })
-                .collect();
-            let frame = lf
-                .collect_with_engine(Engine::Streaming)
-                .map(|r| r.unwrap_single())
-                .map_err(|e| DataError::Malformed {
-                    path: input.path.clone(),
-                    message: polars_message(&e),
-                })?;
             out.push(RoleAggregate {
+                millis: (t0.elapsed().as_secs_f64() * 1000.0).round(),
                 role: input.role,
                 path: input.path.clone(),
                 frame,
@@ -421,5 +419,183 @@ impl CustomerAggregator for LocalAggregator {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    struct Line {
+        customer: String,
+        order: String,
+        date: String,
+        product: String,
+        category: String,
+        quantity: i64,
+        price: f64,
+    }
+
+    /// Random order lines over a small domain, with exact repeats and invalid quantities.
+    fn lines() -> Vec<Line> {
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let mut out: Vec<Line> = Vec::new();
+        for _ in 0..3000 {
+            if !out.is_empty() && next(10) == 0 {
+                let i = next(out.len() as u64) as usize;
+                let l = &out[i];
+                out.push(Line {
+                    customer: l.customer.clone(),
+                    order: l.order.clone(),
+                    date: l.date.clone(),
+                    product: l.product.clone(),
+                    category: l.category.clone(),
+                    quantity: l.quantity,
+                    price: l.price,
+                });
+                continue;
+            }
+            let order = next(400);
+            let product = next(10);
+            let date = if next(50) == 0 {
+                "not a date".to_string()
+            } else {
+                format!("2024-{:02}-{:02}", 1 + order % 12, 1 + order % 28)
+            };
+            out.push(Line {
+                customer: format!("C{}", order % 50),
+                order: format!("O{order}"),
+                date,
+                product: format!("P{product}"),
+                category: format!("cat{}", product % 4),
+                quantity: next(5) as i64 - 1,
+                price: [0.5, 1.25, 2.0][next(3) as usize],
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn local_aggregation_matches_brute_force() {
+        let lines = lines();
+        let df = df!(
+            "customer_id" => lines.iter().map(|l| l.customer.clone()).collect::<Vec<_>>(),
+            "order_id" => lines.iter().map(|l| l.order.clone()).collect::<Vec<_>>(),
+            "order_date" => lines.iter().map(|l| l.date.clone()).collect::<Vec<_>>(),
+            "product" => lines.iter().map(|l| l.product.clone()).collect::<Vec<_>>(),
+            "category" => lines.iter().map(|l| l.category.clone()).collect::<Vec<_>>(),
+            "quantity" => lines.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            "unit_price" => lines.iter().map(|l| l.price).collect::<Vec<_>>()
+        )
+        .unwrap();
+        let columns: BTreeMap<String, String> = [
+            ("order_id", "order_id"),
+            ("date", "order_date"),
+            ("product", "product"),
+            ("category", "category"),
+            ("quantity", "quantity"),
+            ("unit_price", "unit_price"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let plan = AggregationPlan {
+            inputs: vec![ActivityInput {
+                role: Role::Orders,
+                path: "orders".into(),
+                schema: Arc::new(df.schema().as_ref().clone()),
+                frame: df.lazy(),
+                key: "customer_id".into(),
+                columns,
+                date_formats: vec!["%Y-%m-%d".into()],
+                estimated_rows: None,
+            }],
+            key_map: None,
+            dedup: true,
+            invalid_lines: InvalidPolicy::Drop,
+        };
+        let out = LocalAggregator.aggregate(&plan, &Progress::new()).unwrap();
+        let frame = &out[0].frame;
+
+        // Brute force over the distinct lines.
+        #[derive(Default, Debug, PartialEq)]
+        struct Want {
+            read: u64,
+            distinct: u64,
+            kept: u64,
+            orders: BTreeSet<String>,
+            monetary: f64,
+            last: Option<String>,
+            categories: BTreeSet<String>,
+        }
+        let mut want: BTreeMap<String, Want> = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for l in &lines {
+            let w = want.entry(l.customer.clone()).or_default();
+            w.read += 1;
+            let row = (
+                &l.customer,
+                &l.order,
+                &l.date,
+                &l.product,
+                &l.category,
+                l.quantity,
+                l.price.to_bits(),
+            );
+            if !seen.insert(row) {
+                continue;
+            }
+            w.distinct += 1;
+            if l.date == "not a date" || l.quantity <= 0 {
+                continue;
+            }
+            w.kept += 1;
+            w.orders.insert(l.order.clone());
+            w.monetary += l.quantity as f64 * l.price;
+            w.categories.insert(l.category.clone());
+            if w.last.as_ref().is_none_or(|d| *d < l.date) {
+                w.last = Some(l.date.clone());
+            }
+        }
+        assert!(seen.len() < lines.len(), "the test data has repeats");
+        assert_eq!(frame.height(), want.len());
+        let keys: Vec<&str> = frame
+            .column(KEY)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        let get_u = |c: &str, i: usize| frame.column(c).unwrap().u64().unwrap().get(i).unwrap();
+        let monetary = frame.column("monetary").unwrap().f64().unwrap();
+        let last = frame
+            .column("last_order")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap();
+        let last = last.str().unwrap();
+        for (i, k) in keys.iter().enumerate() {
+            let w = &want[*k];
+            assert_eq!(get_u(READ, i), w.read, "{k}");
+            assert_eq!(get_u(DISTINCT, i), w.distinct, "{k}");
+            assert_eq!(get_u(KEPT, i), w.kept, "{k}");
+            assert_eq!(get_u("frequency", i), w.orders.len() as u64, "{k}");
+            assert_eq!(
+                get_u("distinct_categories", i),
+                w.categories.len() as u64,
+                "{k}"
+            );
+            assert!((monetary.get(i).unwrap() - w.monetary).abs() < 1e-9, "{k}");
+            assert_eq!(last.get(i).map(str::to_string), w.last, "{k}");
+        }
     }
 }

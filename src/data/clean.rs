@@ -36,23 +36,6 @@ fn count_true(df: &DataFrame, expr: Expr) -> Result<u64> {
         .unwrap_or(0))
 }
 
-/// An expression that trims `c`, collapses inner runs of white space to one space, and turns
-/// an empty result into null.
-pub fn normalised_text(c: &str, lowercase: bool) -> Expr {
-    let mut e = col(c)
-        .str()
-        .replace_all(lit(r"\s+"), lit(" "), false)
-        .str()
-        .strip_chars(lit(NULL));
-    if lowercase {
-        e = e.str().to_lowercase();
-    }
-    when(e.clone().str().len_chars().eq(lit(0)))
-        .then(lit(NULL).cast(DataType::String))
-        .otherwise(e)
-        .alias(c)
-}
-
 /// The customer key as text, trimmed; an empty key becomes null.
 pub fn normalised_text_key(c: &str) -> Expr {
     let e = col(c).cast(DataType::String).str().strip_chars(lit(NULL));
@@ -62,10 +45,41 @@ pub fn normalised_text_key(c: &str) -> Expr {
         .alias(c)
 }
 
+/// `s` trimmed, with inner runs of white space collapsed to one space, lower-cased when
+/// asked; `None` when that leaves nothing. Borrowed when nothing changes (the common case).
+pub fn normalise_value(s: &str, lowercase: bool) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut prev_space = true; // a leading space is also a change
+    let mut clean = true;
+    for c in s.chars() {
+        let space = c.is_whitespace();
+        if (space && (prev_space || c != ' ')) || (lowercase && c.is_uppercase()) {
+            clean = false;
+            break;
+        }
+        prev_space = space;
+    }
+    if clean && !prev_space {
+        return Some(Cow::Borrowed(s));
+    }
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if lowercase {
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        } else {
+            out.push_str(word);
+        }
+    }
+    (!out.is_empty()).then_some(Cow::Owned(out))
+}
+
 /// Trims and collapses white space in every text column (when `trim`), lower-cases the
 /// `lowercase` columns. Returns the changed-value count per column that changed.
 pub fn normalise_text(
-    df: DataFrame,
+    mut df: DataFrame,
     trim: bool,
     lowercase: &[String],
 ) -> Result<(DataFrame, Vec<(String, u64)>)> {
@@ -76,47 +90,35 @@ pub fn normalise_text(
         .map(|c| c.name().to_string())
         .filter(|n| trim || lowercase.contains(n))
         .collect();
-    if text_cols.is_empty() {
-        return Ok((df, Vec::new()));
-    }
-    let new: Vec<Expr> = text_cols
-        .iter()
-        .map(|c| normalised_text(c, lowercase.contains(c)))
-        .collect();
-    let changed: Vec<Expr> = text_cols
-        .iter()
-        .zip(&new)
-        .map(|(c, e)| {
-            col(c)
-                .neq_missing(e.clone())
-                .cast(DataType::UInt64)
-                .sum()
-                .alias(c)
-        })
-        .collect();
-    let counts = df
-        .clone()
-        .lazy()
-        .select(changed)
-        .collect()
-        .map_err(pl("normalising text"))?;
     let mut report = Vec::new();
     for c in &text_cols {
-        let n = counts
+        let lower = lowercase.contains(c);
+        let ca = df
             .column(c)
-            .ok()
-            .and_then(|s| s.u64().ok().and_then(|v| v.get(0)))
-            .unwrap_or(0);
-        if n > 0 {
-            report.push((c.clone(), n));
+            .map_err(pl("normalising text"))?
+            .str()
+            .map_err(pl("normalising text"))?
+            .clone();
+        let mut changed = 0u64;
+        let new: StringChunked = ca
+            .iter()
+            .map(|v| {
+                let v = v?;
+                let n = normalise_value(v, lower);
+                if n.as_deref() != Some(v) {
+                    changed += 1;
+                }
+                n
+            })
+            .collect::<StringChunked>()
+            .with_name(c.as_str().into());
+        if changed > 0 {
+            report.push((c.clone(), changed));
+            df.replace(c, new.into_column())
+                .map_err(pl("normalising text"))?;
         }
     }
-    let out = df
-        .lazy()
-        .with_columns(new)
-        .collect()
-        .map_err(pl("normalising text"))?;
-    Ok((out, report))
+    Ok((df, report))
 }
 
 /// Parses the named date columns (several formats each) into `Date`. A value that was present
@@ -664,6 +666,33 @@ mod tests {
         assert_eq!(
             changed,
             vec![("name".to_string(), 2), ("email".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn normalise_value_cases() {
+        assert_eq!(
+            normalise_value("Ann Lee", false).as_deref(),
+            Some("Ann Lee")
+        );
+        assert!(matches!(
+            normalise_value("Ann Lee", false),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+        assert_eq!(
+            normalise_value(" Ann\t Lee\n", false).as_deref(),
+            Some("Ann Lee")
+        );
+        assert_eq!(normalise_value("A@B.COM", true).as_deref(), Some("a@b.com"));
+        assert_eq!(
+            normalise_value("A@B.COM", false).as_deref(),
+            Some("A@B.COM")
+        );
+        assert_eq!(normalise_value(" \t ", false), None);
+        assert_eq!(normalise_value("", false), None);
+        assert_eq!(
+            normalise_value("Ärger Öl", true).as_deref(),
+            Some("ärger öl")
         );
     }
 

@@ -95,6 +95,21 @@ fn require_all(scanned: &Scanned, columns: &[String], hint: &str) -> Result<()> 
     Ok(())
 }
 
+/// Wall-clock time per integration step, recorded in the report.
+struct StepClock(std::time::Instant);
+
+impl StepClock {
+    fn new() -> Self {
+        StepClock(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, report: &mut QualityReport, step: &str) {
+        let ms = self.0.elapsed().as_secs_f64() * 1000.0;
+        report.timings_ms.push((step.to_string(), ms.round()));
+        self.0 = std::time::Instant::now();
+    }
+}
+
 /// Integrates a workspace's sources into the customer-360 table on this machine.
 pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
     integrate_with(ws, &LocalAggregator, progress)
@@ -110,6 +125,7 @@ pub fn integrate_with(
     let mut report = QualityReport::default();
     let key = ws.workspace.customer_key.clone();
     progress.start("reading customers", 6);
+    let mut clock = StepClock::new();
 
     // 1. Customers: read whole (they are the small side) and check every named column.
     let cust_cfg = &ws.sources.customers;
@@ -155,6 +171,7 @@ pub fn integrate_with(
 
     // 2. Clean customers: key, text, dates, duplicates.
     progress.check().map_err(|_| cancelled())?;
+    clock.lap(&mut report, "read customers");
     progress.next("cleaning customers");
     let rows_in = customers.height() as u64;
     customers = customers
@@ -217,6 +234,7 @@ pub fn integrate_with(
 
     // 3. Activity: per-customer aggregates, streamed.
     progress.check().map_err(|_| cancelled())?;
+    clock.lap(&mut report, "clean customers");
     progress.next("aggregating activity");
     let mut inputs = Vec::new();
     for (role, cfg) in [
@@ -259,6 +277,7 @@ pub fn integrate_with(
             columns: scanned.schema.len(),
         });
         inputs.push(ActivityInput {
+            estimated_rows: scanned.estimated_rows,
             role,
             path,
             frame: scanned.frame,
@@ -275,6 +294,11 @@ pub fn integrate_with(
         invalid_lines: ws.cleaning.invalid_lines,
     };
     let aggregates = aggregator.aggregate(&plan, progress)?;
+    for a in &aggregates {
+        report
+            .timings_ms
+            .push((format!("aggregate {}", a.role.name()), a.millis));
+    }
 
     // 4. Reference date: given, or the day after the last order.
     let reference = match ws.workspace.reference_date {
@@ -303,6 +327,7 @@ pub fn integrate_with(
 
     // 5. Validity rules on customers (they need the reference date).
     progress.check().map_err(|_| cancelled())?;
+    clock.lap(&mut report, "aggregate activity");
     progress.next("checking values");
     let rules = Rules {
         non_negative: &ws.cleaning.non_negative,
@@ -325,6 +350,7 @@ pub fn integrate_with(
     customers = df;
 
     // 6. Activity report and join onto the spine.
+    clock.lap(&mut report, "check values");
     progress.next("joining");
     let known = customers
         .column(&key)
@@ -368,6 +394,7 @@ pub fn integrate_with(
     let table = order_columns(table, customers.width())?;
 
     // 7. Missing values by policy.
+    clock.lap(&mut report, "join");
     progress.next("filling missing values");
     let n = table.height() as u64;
     let (table, missing, dropped) = clean::fill_missing(table, &ws.cleaning.missing)?;
@@ -391,6 +418,7 @@ pub fn integrate_with(
             .unwrap_or(0),
         Err(_) => 0,
     };
+    clock.lap(&mut report, "fill missing values");
     progress.next("done");
     Ok(Customer360 {
         table,

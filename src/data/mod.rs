@@ -4,12 +4,14 @@
 pub mod aggregate;
 pub mod clean;
 pub mod dates;
+pub mod dedup;
 pub mod error;
 pub mod features;
 pub mod generator;
 pub mod integrate;
 pub mod profile;
 pub mod quality;
+pub mod reduce;
 pub mod source;
 pub mod workspace;
 

@@ -81,6 +81,9 @@ pub struct QualityReport {
     pub customers_out: u64,
     pub customers_without_orders: u64,
     pub columns_out: usize,
+    /// Wall-clock milliseconds per integration step.
+    #[serde(default)]
+    pub timings_ms: Vec<(String, f64)>,
 }
 
 impl QualityReport {

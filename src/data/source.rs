@@ -33,6 +33,8 @@ pub struct ReadOptions {
 /// A scanned source: the lazy frame and what was decided about the file.
 pub struct Scanned {
     pub path: PathBuf,
+    /// Estimated rows of a text file, for pre-sizing (see [`estimate_rows`]).
+    pub estimated_rows: Option<usize>,
     pub format: Format,
     pub delimiter: Option<u8>,
     pub frame: LazyFrame,
@@ -279,12 +281,28 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         require_column(path, &schema, c, "the workspace's `schema` table")?;
     }
     Ok(Scanned {
+        estimated_rows: estimate_rows(path, format),
         path: path.to_path_buf(),
         format,
         delimiter,
         frame,
         schema,
     })
+}
+
+/// About how many rows a text file (CSV, NDJSON) has, from its size and the average line
+/// length of its first 64 KiB; `None` for other formats or when it cannot tell.
+pub fn estimate_rows(path: &Path, format: Format) -> Option<usize> {
+    if !matches!(format, Format::Csv | Format::Ndjson) {
+        return None;
+    }
+    let size = std::fs::metadata(path).ok()?.len() as usize;
+    let head = read_head(path, 64 * 1024).ok()?;
+    let lines = head.iter().filter(|&&b| b == b'\n').count();
+    if lines == 0 {
+        return None;
+    }
+    Some(size / (head.len() / lines).max(1))
 }
 
 /// Reads a whole file into memory (for small files and profiling).
