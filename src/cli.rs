@@ -246,6 +246,7 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "steps_ms": c360.report.timings_ms,
     });
     let text = serde_json::to_string_pretty(&v)?;
     println!("{text}");

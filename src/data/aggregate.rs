@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 use super::dates::to_date_expr;
+use super::dedup::row_fingerprints;
 use super::error::{DataError, Result};
 use super::reduce::{OtherNames, Reducer, prep};
 use super::source::polars_message;
@@ -272,53 +273,131 @@ fn simple_plan(
     (keyed(input, plan).with_columns(prepared), rules, produced)
 }
 
-/// Runs a prepared plan on the streaming engine, folding its batches (in file order) into
-/// `reducer`. Stops early when the job is cancelled.
+/// Runs a prepared plan on the streaming engine and folds its batches into per-customer
+/// accumulators, on one worker thread per core: each customer belongs to one shard (by its
+/// key's fingerprint), so shards never share state and each sees its rows in file order,
+/// which keeps sums deterministic. Stops early when the job is cancelled.
 fn run_reduction(
     input: &ActivityInput,
     lf: LazyFrame,
-    reducer: Reducer,
+    make: &dyn Fn() -> Reducer,
     progress: &Progress,
-) -> Result<Reducer> {
-    let mut reducer = reducer;
-    if let Some(rows) = input.estimated_rows {
-        reducer.reserve(rows);
+) -> Result<Vec<Reducer>> {
+    type Batch = Arc<(DataFrame, Vec<u32>)>;
+    let shards = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut senders = Vec::with_capacity(shards);
+    let mut workers = Vec::with_capacity(shards);
+    for shard in 0..shards {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let mut reducer = make();
+        if let Some(rows) = input.estimated_rows {
+            reducer.reserve(rows / shards + 1);
+        }
+        workers.push(std::thread::spawn(move || -> PolarsResult<Reducer> {
+            for batch in rx {
+                let (df, owner) = &*batch;
+                if shards == 1 {
+                    reducer.push(df)?;
+                    continue;
+                }
+                let rows: Vec<IdxSize> = owner
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| **o as usize == shard)
+                    .map(|(i, _)| i as IdxSize)
+                    .collect();
+                if !rows.is_empty() {
+                    let idx = IdxCa::from_vec("idx".into(), rows);
+                    reducer.push(&df.take(&idx)?)?;
+                }
+            }
+            Ok(reducer)
+        }));
+        senders.push(tx);
     }
-    let shared = Arc::new(Mutex::new(Some(reducer)));
-    let sink = shared.clone();
+    let senders = Arc::new(Mutex::new(Some(senders)));
+    let sink = senders.clone();
     let watcher = progress.clone();
     let role = input.role.name();
+    let rows_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let callback = PlanCallback::new(move |df: DataFrame| {
         if watcher.is_cancelled() {
             return Ok(true);
         }
-        let mut guard = sink
+        let owner: Vec<u32> = if shards == 1 {
+            Vec::new()
+        } else {
+            row_fingerprints(&[df.column(KEY)?.clone()])?
+                .into_iter()
+                .map(|p| ((p >> 64) as u64 % shards as u64) as u32)
+                .collect()
+        };
+        let n = rows_seen.fetch_add(df.height() as u64, std::sync::atomic::Ordering::Relaxed);
+        let batch: Batch = Arc::new((df, owner));
+        let guard = sink
             .lock()
             .map_err(|_| polars_err!(ComputeError: "reducer poisoned"))?;
-        let r = guard
-            .as_mut()
-            .ok_or_else(|| polars_err!(ComputeError: "reducer finished"))?;
-        r.push(&df)?;
-        watcher.label(&format!("aggregating {role}: {} rows", r.rows));
+        for tx in guard.iter().flatten() {
+            tx.send(batch.clone())
+                .map_err(|_| polars_err!(ComputeError: "an aggregation worker stopped"))?;
+        }
+        watcher.label(&format!(
+            "aggregating {role}: {} rows",
+            n + batch.0.height() as u64
+        ));
         Ok(false)
     });
     let malformed = |e: PolarsError| DataError::Malformed {
         path: input.path.clone(),
         message: polars_message(&e),
     };
-    lf.sink_batches(callback, true, None)
-        .map_err(malformed)?
-        .collect_with_engine(Engine::Streaming)
-        .map_err(malformed)?;
+    let run = lf
+        .sink_batches(callback, true, None)
+        .and_then(|lf| lf.collect_with_engine(Engine::Streaming));
+    // Close the channels so the workers finish, whatever happened.
+    if let Ok(mut g) = senders.lock() {
+        g.take();
+    }
+    let mut reducers = Vec::with_capacity(shards);
+    let mut worker_error = None;
+    for w in workers {
+        match w.join() {
+            Ok(Ok(r)) => reducers.push(r),
+            Ok(Err(e)) => worker_error = Some(e),
+            Err(_) => {
+                worker_error = Some(polars_err!(ComputeError: "an aggregation worker panicked"))
+            }
+        }
+    }
+    if let Some(e) = worker_error {
+        return Err(malformed(e));
+    }
+    run.map_err(malformed)?;
     if progress.is_cancelled() {
         return Err(DataError::Invalid("cancelled".into()));
     }
-    let reducer = shared
-        .lock()
-        .ok()
-        .and_then(|mut g| g.take())
-        .ok_or_else(|| DataError::Invalid("aggregation lost its state".into()))?;
-    Ok(reducer)
+    Ok(reducers)
+}
+
+/// Finishes every shard and stacks their rows (each customer is in one shard only).
+fn finish_all(reducers: Vec<Reducer>, names: &OtherNames, what: &str) -> Result<DataFrame> {
+    let mut out: Option<DataFrame> = None;
+    for r in reducers {
+        let df = r
+            .finish(names)
+            .map_err(|e| DataError::polars(format!("aggregating {what}"), e))?;
+        match &mut out {
+            None => out = Some(df),
+            Some(acc) => {
+                acc.vstack_mut(&df)
+                    .map_err(|e| DataError::polars(format!("aggregating {what}"), e))?;
+            }
+        }
+    }
+    out.ok_or_else(|| DataError::Invalid(format!("aggregating {what}: no workers")))
 }
 
 impl CustomerAggregator for LocalAggregator {
@@ -334,18 +413,18 @@ impl CustomerAggregator for LocalAggregator {
                 Role::Orders => {
                     let (lf, rules) = orders_plan(input, plan);
                     let has_category = role_col(input, "category").is_some();
-                    let reducer = Reducer::new(
-                        input.role,
-                        plan.dedup,
-                        plan.invalid_lines,
-                        raw,
-                        0,
-                        has_category,
-                    );
-                    let reducer = run_reduction(input, lf, reducer, progress)?;
-                    let frame = reducer
-                        .finish(&OtherNames::default())
-                        .map_err(|e| DataError::polars("aggregating orders", e))?;
+                    let make = || {
+                        Reducer::new(
+                            input.role,
+                            plan.dedup,
+                            plan.invalid_lines,
+                            raw.clone(),
+                            0,
+                            has_category,
+                        )
+                    };
+                    let reducers = run_reduction(input, lf, &make, progress)?;
+                    let frame = finish_all(reducers, &OtherNames::default(), "orders")?;
                     let mut f = vec![
                         ("frequency".to_string(), true),
                         ("monetary".to_string(), true),
@@ -384,23 +463,23 @@ impl CustomerAggregator for LocalAggregator {
                             )
                         };
                     let (lf, rules, produced) = simple_plan(input, plan, means);
-                    let reducer = Reducer::new(
-                        input.role,
-                        plan.dedup,
-                        plan.invalid_lines,
-                        raw,
-                        produced.len(),
-                        false,
-                    );
-                    let reducer = run_reduction(input, lf, reducer, progress)?;
+                    let make = || {
+                        Reducer::new(
+                            input.role,
+                            plan.dedup,
+                            plan.invalid_lines,
+                            raw.clone(),
+                            produced.len(),
+                            false,
+                        )
+                    };
+                    let reducers = run_reduction(input, lf, &make, progress)?;
                     let names = OtherNames {
                         count: count.to_string(),
                         means: produced.clone(),
                         last: last.to_string(),
                     };
-                    let frame = reducer
-                        .finish(&names)
-                        .map_err(|e| DataError::polars("aggregating", e))?;
+                    let frame = finish_all(reducers, &names, input.role.name())?;
                     let mut f = vec![(count.to_string(), true)];
                     f.extend(produced.into_iter().map(|m| (m, false)));
                     if role_col(input, "date").is_some() {
