@@ -118,6 +118,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
 fn profile(a: ProfileArgs) -> Result<()> {
     let opts = ReadOptions {
         delimiter: a.delimiter.clone(),
+        try_parse_dates: true,
         ..Default::default()
     };
     let mut profiles = Vec::new();

@@ -585,8 +585,15 @@ pub fn fill_missing(
                     .and_then(|d| scalar_string(&d));
                 value_text = shown;
                 let dtype = df.column(c).map_err(pl("filling"))?.dtype().clone();
-                // A mean or median of integers is not an integer: the column becomes float.
-                let target = if matches!(policy, MissingPolicy::Mean | MissingPolicy::Median) {
+                // A mean or median of integers is in general not an integer: then the column
+                // becomes float; a whole-number fill keeps it integer.
+                let whole = value_text
+                    .as_deref()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v.fract() == 0.0);
+                let target = if matches!(policy, MissingPolicy::Mean | MissingPolicy::Median)
+                    && !(dtype.is_integer() && whole)
+                {
                     DataType::Float64
                 } else {
                     dtype
@@ -850,15 +857,22 @@ mod tests {
             inc,
             vec![Some(1.0), Some(3.0), Some(3.0), Some(10.0), Some(3.0)]
         );
-        let visits: Vec<Option<f64>> = out
+        // mean of 1, 2, 2, 7 = 3, a whole number: the column stays integer.
+        assert_eq!(out.column("visits").unwrap().dtype(), &DataType::Int64);
+        let visits: Vec<Option<i64>> = out
             .column("visits")
             .unwrap()
-            .f64()
+            .i64()
             .unwrap()
             .iter()
             .collect();
-        // mean of 1, 2, 2, 7 = 3
-        assert_eq!(visits[2], Some(3.0));
+        assert_eq!(visits[2], Some(3));
+        // A fractional mean turns an integer column into floats.
+        let half = df!("n" => [Some(1i64), Some(2), None]).unwrap();
+        let p: BTreeMap<String, String> = [("n".to_string(), "mean".to_string())].into();
+        let (out2, _, _) = fill_missing(half, &p).unwrap();
+        let n: Vec<Option<f64>> = out2.column("n").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(n, vec![Some(1.0), Some(2.0), Some(1.5)]);
         assert_eq!(strings(&out, "gender")[1], Some("unknown".into()));
         // Leeds and York tie at 2: the smaller value wins.
         assert_eq!(strings(&out, "city")[2], Some("Leeds".into()));

@@ -51,6 +51,7 @@ fn read_options(src: &SourceConfig) -> ReadOptions {
         format: src.format.clone(),
         delimiter: src.delimiter.clone(),
         schema: src.schema.clone(),
+        try_parse_dates: false,
     }
 }
 

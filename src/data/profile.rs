@@ -159,10 +159,22 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
 }
 
 /// Reads a file (format and delimiter detected) and profiles it.
+///
+/// With `try_parse_dates`, ISO dates in CSV text become dates; a column that mixes formats
+/// makes that fail, and then the file is read again with those columns as text.
 pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
-    let scanned = source::scan(path, opts)?;
-    let format = format!("{:?}", scanned.format).to_lowercase();
-    let df = source::collect_source(path, scanned.frame)?;
+    let read = |opts: &ReadOptions| -> Result<(String, DataFrame)> {
+        let scanned = source::scan(path, opts)?;
+        let format = format!("{:?}", scanned.format).to_lowercase();
+        Ok((format, source::collect_source(path, scanned.frame)?))
+    };
+    let (format, df) = match read(opts) {
+        Err(_) if opts.try_parse_dates => read(&ReadOptions {
+            try_parse_dates: false,
+            ..opts.clone()
+        })?,
+        other => other?,
+    };
     profile_frame(&df, &path.display().to_string(), &format)
 }
 

@@ -28,6 +28,8 @@ pub struct ReadOptions {
     pub delimiter: Option<String>,
     /// column -> int | float | text | bool
     pub schema: BTreeMap<String, String>,
+    /// Let polars recognise ISO dates and datetimes in CSV text columns (for profiling).
+    pub try_parse_dates: bool,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -236,6 +238,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
                 .with_separator(d)
                 .with_has_header(true)
                 .with_infer_schema_length(Some(10_000))
+                .with_try_parse_dates(opts.try_parse_dates)
                 .with_dtype_overwrite(if overrides.is_empty() {
                     None
                 } else {
