@@ -44,6 +44,12 @@ fn main() -> ExitCode {
         Some(cmd) => run_command(cmd),
         None => open_request(&cli).and_then(|req| {
             check_exists(&req)?;
+            use std::io::IsTerminal;
+            if !std::io::stdout().is_terminal() {
+                anyhow::bail!(
+                    "the workbench needs a terminal (standard output is not one); for scripts use a subcommand such as `crmlens integrate` or `crmlens profile` (see crmlens --help)"
+                );
+            }
             crmlens::app::run::run(req)
         }),
     };

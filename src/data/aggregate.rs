@@ -18,7 +18,7 @@ use super::dates::to_date_expr;
 use super::dedup::row_fingerprints;
 use super::error::{DataError, Result};
 use super::reduce::{OtherNames, Reducer, prep};
-use super::source::polars_message;
+use super::source::malformed_error;
 use super::workspace::InvalidPolicy;
 use crate::progress::Progress;
 
@@ -350,10 +350,7 @@ fn run_reduction(
         ));
         Ok(false)
     });
-    let malformed = |e: PolarsError| DataError::Malformed {
-        path: input.path.clone(),
-        message: polars_message(&e),
-    };
+    let malformed = |e: PolarsError| malformed_error(&input.path, &e);
     let run = lf
         .sink_batches(callback, true, None)
         .and_then(|lf| lf.collect_with_engine(Engine::Streaming));

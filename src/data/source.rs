@@ -190,10 +190,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         .iter()
         .map(|(c, t)| Field::new(c.as_str().into(), polars_type(t)))
         .collect();
-    let malformed = |e: PolarsError| DataError::Malformed {
-        path: path.to_path_buf(),
-        message: polars_message(&e),
-    };
+    let malformed = |e: PolarsError| malformed_error(path, &e);
     let mut delimiter = None;
     let frame = match format {
         Format::Csv => {
@@ -317,10 +314,68 @@ pub fn read_frame(path: &Path, opts: &ReadOptions) -> Result<DataFrame> {
 /// Collects a plan that reads `path`, mapping a polars failure (a malformed row, a value of the
 /// wrong type) to a message naming the file.
 pub fn collect_source(path: &Path, lf: LazyFrame) -> Result<DataFrame> {
-    lf.collect().map_err(|e| DataError::Malformed {
+    lf.collect().map_err(|e| malformed_error(path, &e))
+}
+
+/// A read failure of `path` as one message; for CSV and NDJSON files it names the first
+/// line that does not fit (polars' own message does not say where).
+pub fn malformed_error(path: &Path, e: &PolarsError) -> DataError {
+    let mut message = polars_message(e);
+    let format = detect_format(path, None).ok();
+    let located = match format {
+        Some(Format::Csv) => first_ragged_line(path),
+        Some(Format::Ndjson) => first_bad_json_line(path),
+        _ => None,
+    };
+    if let Some(place) = located {
+        message = format!("{place}: {message}");
+    }
+    DataError::Malformed {
         path: path.to_path_buf(),
-        message: polars_message(&e),
-    })
+        message,
+    }
+}
+
+/// "line N has X fields, the header has Y" for the first such line of a delimited file.
+fn first_ragged_line(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let head = read_head(path, 64 * 1024).ok()?;
+    let delim = sniff_delimiter(&head).unwrap_or(b',');
+    let file = File::open(path).ok()?;
+    let mut lines = std::io::BufReader::new(file).split(b'\n');
+    let header = lines.next()?.ok()?;
+    let expected = count_outside_quotes(&header, delim) + 1;
+    for (i, line) in lines.enumerate() {
+        let line = line.ok()?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.is_empty() {
+            continue;
+        }
+        let fields = count_outside_quotes(line, delim) + 1;
+        if fields != expected {
+            return Some(format!(
+                "line {} has {fields} fields, the header has {expected}",
+                i + 2
+            ));
+        }
+    }
+    None
+}
+
+/// "line N is not valid JSON" for the first such line of an NDJSON file.
+fn first_bad_json_line(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let file = File::open(path).ok()?;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.ok()?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&line) {
+            return Some(format!("line {} is not valid JSON ({e})", i + 1));
+        }
+    }
+    None
 }
 
 /// Errors unless `schema` has `column`; the message lists the columns the file does have.
@@ -427,6 +482,26 @@ mod tests {
         assert_eq!(read_frame(&a, &ReadOptions::default()).unwrap().height(), 2);
         let df = read_frame(&b, &ReadOptions::default()).unwrap();
         assert_eq!(df.column("n").unwrap().null_count(), 1);
+    }
+
+    #[test]
+    fn malformed_rows_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "r.csv", "a,b\n1,2\n\"x,y\",3\n4,5,6\n");
+        let msg = read_frame(&p, &ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("line 4 has 3 fields, the header has 2"),
+            "{msg}"
+        );
+        let p = write(dir.path(), "r.ndjson", "{\"a\":1}\n\n{\"a\":2}\n{oops\n");
+        let msg = read_frame(&p, &ReadOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(msg.contains("line 4 is not valid JSON"), "{msg}");
     }
 
     #[test]

@@ -138,6 +138,14 @@ fn missing_file_is_one_line_exit_2() {
 }
 
 #[test]
+fn workbench_without_a_terminal_says_so() {
+    // Tests run with pipes, not a terminal: the workbench must refuse cleanly, not garble.
+    let dir = tempfile::tempdir().unwrap();
+    let o = crmlens(dir.path(), &[]);
+    assert_user_error(&o, &["needs a terminal", "crmlens integrate"]);
+}
+
+#[test]
 fn wrong_delimiter_is_named() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("c.csv"), "customer_id,name\nC1,Ann\n").unwrap();
@@ -160,13 +168,13 @@ fn malformed_rows_name_the_file() {
     )
     .unwrap();
     let o = crmlens(dir.path(), &["profile", "bad.csv"]);
-    assert_user_error(&o, &["bad.csv"]);
+    assert_user_error(&o, &["bad.csv", "line 3 has 4 fields, the header has 2"]);
     fs::write(dir.path().join("bad.parquet"), "this is not parquet").unwrap();
     let o = crmlens(dir.path(), &["profile", "bad.parquet"]);
     assert_user_error(&o, &["bad.parquet"]);
     fs::write(dir.path().join("bad.ndjson"), "{\"a\": 1}\n{not json\n").unwrap();
     let o = crmlens(dir.path(), &["profile", "bad.ndjson"]);
-    assert_user_error(&o, &["bad.ndjson"]);
+    assert_user_error(&o, &["bad.ndjson", "line 2 is not valid JSON"]);
 }
 
 #[test]
