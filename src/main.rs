@@ -1,7 +1,6 @@
 //! The `crmlens` binary: parse arguments, run a headless subcommand or open the workbench.
 //! A user error is one `error: ...` line on stderr and exit code 2.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,18 +18,23 @@ fn open_request(cli: &Cli) -> anyhow::Result<JobRequest> {
             )
         }),
         [one] if one.extension().is_some_and(|e| e == "toml") => Ok(JobRequest::Workspace(one.clone())),
-        [one] => Ok(JobRequest::File(one.clone())),
-        many => {
-            // Several files open as the first one for now; the workbench shows one table.
-            let first: &PathBuf = &many[0];
-            Ok(JobRequest::File(first.clone()))
+        [first, others @ ..] => {
+            for p in others {
+                if !p.exists() {
+                    anyhow::bail!("{}: file not found; check the path", p.display());
+                }
+            }
+            Ok(JobRequest::File {
+                path: first.clone(),
+                others: others.to_vec(),
+            })
         }
     }
 }
 
 fn check_exists(req: &JobRequest) -> anyhow::Result<()> {
     let p = match req {
-        JobRequest::Workspace(p) | JobRequest::File(p) => p,
+        JobRequest::Workspace(p) | JobRequest::File { path: p, .. } => p,
     };
     if !p.exists() {
         anyhow::bail!("{}: file not found; check the path", p.display());

@@ -19,8 +19,9 @@ use crate::progress::Progress;
 pub enum JobRequest {
     /// Integrate a workspace into the 360 table.
     Workspace(PathBuf),
-    /// Open one data file as it is.
-    File(PathBuf),
+    /// Open a data file as it is; `others` were also named on the command line (the table
+    /// view shows one file at a time, and says which ones it leaves out).
+    File { path: PathBuf, others: Vec<PathBuf> },
 }
 
 /// What a finished load produced.
@@ -62,10 +63,15 @@ fn run(request: &JobRequest, progress: &Progress) -> JobOutcome {
                 report: Some(c.report),
             })
         }),
-        JobRequest::File(path) => {
+        JobRequest::File { path, others } => {
             progress.start("reading", 1);
+            let mut title = path.display().to_string();
+            if !others.is_empty() {
+                let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
+                title.push_str(&format!(" (not shown: {})", names.join(", ")));
+            }
             source::read_frame(path, &ReadOptions::default()).map(|table| Loaded {
-                title: path.display().to_string(),
+                title,
                 table,
                 report: None,
             })
@@ -88,7 +94,7 @@ where
     let progress = Progress::new();
     let label = match &request {
         JobRequest::Workspace(p) => format!("integrating {}", p.display()),
-        JobRequest::File(p) => format!("reading {}", p.display()),
+        JobRequest::File { path, .. } => format!("reading {}", path.display()),
     };
     let p = progress.clone();
     thread::spawn(move || done(run(&request, &p)));

@@ -219,6 +219,18 @@ fn preference(policy: DedupPolicy, updated_at: Option<&str>) -> (Vec<Expr>, Vec<
     (by, desc)
 }
 
+/// Sorts so that, within a group, the row to keep comes first (nulls last, stable).
+fn sort_by_preference(lf: LazyFrame, by: Vec<Expr>, descending: Vec<bool>) -> LazyFrame {
+    let n = by.len();
+    lf.sort_by_exprs(
+        by,
+        SortMultipleOptions::default()
+            .with_order_descending_multi(descending)
+            .with_nulls_last_multi(vec![true; n])
+            .with_maintain_order(true),
+    )
+}
+
 fn with_helpers(df: DataFrame) -> Result<LazyFrame> {
     let nonnull: Vec<Expr> = df
         .get_column_names()
@@ -245,21 +257,13 @@ pub fn dedup_by_key(
     let (mut by, mut desc) = preference(policy, updated_at);
     by.insert(0, col(key));
     desc.insert(0, false);
-    let n = by.len();
     // Survivors appear where their key first appeared in the file.
     let first_seen = col(ROW)
         .min()
         .over([col(key)])
         .map_err(pl("de-duplicating by key"))?;
-    let out = with_helpers(df)?
-        .with_column(first_seen.alias(FIRST))
-        .sort_by_exprs(
-            by,
-            SortMultipleOptions::default()
-                .with_order_descending_multi(desc)
-                .with_nulls_last_multi(vec![true; n])
-                .with_maintain_order(true),
-        )
+    let lf = with_helpers(df)?.with_column(first_seen.alias(FIRST));
+    let out = sort_by_preference(lf, by, desc)
         .unique_stable(Some(cols([key])), UniqueKeepStrategy::First)
         .sort([FIRST], SortMultipleOptions::default())
         .drop(cols([ROW, FILLED, FIRST]))
@@ -283,28 +287,20 @@ pub fn dedup_by_fuzzy_key(
     const KEEP: &str = "__crmlens_keep";
     let before = df.height();
     let (by, desc) = preference(policy, updated_at);
-    let n = by.len();
     let first_of_group = col(key)
         .first()
         .over([col(NORM)])
         .map_err(pl("merging by fuzzy key"))?;
-    let ranked = with_helpers(df)?
-        .with_column(
-            col(fuzzy)
-                .cast(DataType::String)
-                .str()
-                .strip_chars(lit(NULL))
-                .str()
-                .to_lowercase()
-                .alias(NORM),
-        )
-        .sort_by_exprs(
-            by,
-            SortMultipleOptions::default()
-                .with_order_descending_multi(desc)
-                .with_nulls_last_multi(vec![true; n])
-                .with_maintain_order(true),
-        )
+    let lf = with_helpers(df)?.with_column(
+        col(fuzzy)
+            .cast(DataType::String)
+            .str()
+            .strip_chars(lit(NULL))
+            .str()
+            .to_lowercase()
+            .alias(NORM),
+    );
+    let ranked = sort_by_preference(lf, by, desc)
         // The first row of each fuzzy group (in preference order) is the one kept.
         .with_column(
             when(col(NORM).is_null())

@@ -86,6 +86,16 @@ impl Acc {
     }
 }
 
+/// The columns every source's batch has, as plain vectors.
+struct Common<'a> {
+    keys: Vec<Option<&'a str>>,
+    key_prints: Vec<u128>,
+    /// Row fingerprints, when de-duplicating.
+    prints: Option<Vec<u128>>,
+    dates: Vec<Option<i32>>,
+    bad_date: Vec<Option<bool>>,
+}
+
 /// Folds prepared batches of one source into per-customer accumulators.
 pub struct Reducer {
     role: Role,
@@ -188,8 +198,6 @@ impl Reducer {
     pub fn push(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let n = df.height();
         self.rows += n as u64;
-        let keys = strs(df, KEY)?;
-        let key_prints = row_fingerprints(&[df.column(KEY)?.clone()])?;
         let prints = if self.dedup {
             let raw: Vec<Column> = self
                 .raw
@@ -200,26 +208,26 @@ impl Reducer {
         } else {
             None
         };
-        let dates: Vec<Option<i32>> = df.column(prep::DATE)?.date()?.physical().iter().collect();
-        let bad_date = bools(df, prep::BAD_DATE)?;
+        let common = Common {
+            keys: strs(df, KEY)?,
+            key_prints: row_fingerprints(&[df.column(KEY)?.clone()])?,
+            prints,
+            dates: df.column(prep::DATE)?.date()?.physical().iter().collect(),
+            bad_date: bools(df, prep::BAD_DATE)?,
+        };
         match self.role {
-            Role::Orders => self.push_orders(
-                df,
-                n,
-                (&keys, &key_prints),
-                prints.as_deref(),
-                &dates,
-                &bad_date,
-            ),
-            _ => self.push_other(
-                df,
-                n,
-                (&keys, &key_prints),
-                prints.as_deref(),
-                &dates,
-                &bad_date,
-            ),
+            Role::Orders => self.push_orders(df, &common),
+            _ => self.push_other(df, &common),
         }
+    }
+
+    /// The slot of row `i`'s customer if the row is the first copy of itself (counting it as
+    /// read either way); `None` for a repeat or a row without a key.
+    fn take_row(&mut self, c: &Common, i: usize) -> Option<usize> {
+        let key = c.keys[i]?;
+        let slot = self.slot(key, c.key_prints[i]);
+        self.first_copy(slot, c.prints.as_ref().map(|p| p[i]))
+            .then_some(slot)
     }
 
     /// Counts the row as read and tells whether it is the first copy (or dedup is off).
@@ -234,15 +242,7 @@ impl Reducer {
         true
     }
 
-    fn push_orders(
-        &mut self,
-        df: &DataFrame,
-        n: usize,
-        (keys, key_prints): (&[Option<&str>], &[u128]),
-        prints: Option<&[u128]>,
-        dates: &[Option<i32>],
-        bad_date: &[Option<bool>],
-    ) -> PolarsResult<()> {
+    fn push_orders(&mut self, df: &DataFrame, c: &Common) -> PolarsResult<()> {
         let bad_qty = bools(df, prep::BAD_QTY)?;
         let bad_price = bools(df, prep::BAD_PRICE)?;
         let amount: Vec<Option<f64>> = df.column(prep::AMOUNT)?.f64()?.iter().collect();
@@ -254,13 +254,11 @@ impl Reducer {
         } else {
             None
         };
-        for i in 0..n {
-            let Some(key) = keys[i] else { continue };
-            let slot = self.slot(key, key_prints[i]);
-            if !self.first_copy(slot, prints.map(|p| p[i])) {
+        for i in 0..c.keys.len() {
+            let Some(slot) = self.take_row(c, i) else {
                 continue;
-            }
-            if bad_date[i].unwrap_or(true) {
+            };
+            if c.bad_date[i].unwrap_or(true) {
                 self.accs[slot].bad[0] += 1;
                 continue;
             }
@@ -280,7 +278,7 @@ impl Reducer {
             if !invalid && let Some(a) = amount[i] {
                 acc.sum[0] += a;
             }
-            if let Some(d) = dates[i] {
+            if let Some(d) = c.dates[i] {
                 acc.add_date(d);
             }
             // Lines of one order are usually adjacent: skip the set for a repeat.
@@ -301,15 +299,7 @@ impl Reducer {
         Ok(())
     }
 
-    fn push_other(
-        &mut self,
-        df: &DataFrame,
-        n: usize,
-        (keys, key_prints): (&[Option<&str>], &[u128]),
-        prints: Option<&[u128]>,
-        dates: &[Option<i32>],
-        bad_date: &[Option<bool>],
-    ) -> PolarsResult<()> {
+    fn push_other(&mut self, df: &DataFrame, c: &Common) -> PolarsResult<()> {
         let mut values = Vec::new();
         let mut bad = Vec::new();
         for j in 0..self.values {
@@ -321,18 +311,16 @@ impl Reducer {
             );
             bad.push(bools(df, &prep::bad_value(j))?);
         }
-        for i in 0..n {
-            let Some(key) = keys[i] else { continue };
-            let slot = self.slot(key, key_prints[i]);
-            if !self.first_copy(slot, prints.map(|p| p[i])) {
+        for i in 0..c.keys.len() {
+            let Some(slot) = self.take_row(c, i) else {
                 continue;
-            }
+            };
             let acc = &mut self.accs[slot];
             acc.kept += 1;
-            if bad_date[i].unwrap_or(false) {
+            if c.bad_date[i].unwrap_or(false) {
                 acc.bad[0] += 1;
             }
-            if let Some(d) = dates[i] {
+            if let Some(d) = c.dates[i] {
                 acc.add_date(d);
             }
             for j in 0..values.len() {
