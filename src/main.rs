@@ -33,10 +33,9 @@ fn open_request(cli: &Cli) -> anyhow::Result<JobRequest> {
 }
 
 fn check_exists(req: &JobRequest) -> anyhow::Result<()> {
-    let p = match req {
-        JobRequest::Workspace(p) | JobRequest::File { path: p, .. } => p,
-    };
-    if !p.exists() {
+    if let JobRequest::Workspace(p) | JobRequest::File { path: p, .. } = req
+        && !p.exists()
+    {
         anyhow::bail!("{}: file not found; check the path", p.display());
     }
     Ok(())

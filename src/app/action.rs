@@ -1,13 +1,21 @@
-//! Everything the app can do, and the keymap that turns key presses into it. Keys are data
-//! here so the help line and (later) the help overlay list them from one place.
+//! Everything the app can do, and the keymap that turns key presses and mouse events into it.
+//! Bindings are data here, so the help overlay and the status bar list them from one place.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
-use super::job::JobOutcome;
+use super::job::{JobDone, RunningJob};
+use super::screen::Screen;
+use super::state::{Overlay, State};
 
 #[derive(Debug)]
 pub enum Action {
+    /// `q`: quit, or ask first when a job runs.
     Quit,
+    /// Ctrl-C, or "yes" in the quit prompt.
+    ForceQuit,
+    GoTo(Screen),
+    NextTab,
+    PrevTab,
     Up(usize),
     Down(usize),
     PageUp,
@@ -16,55 +24,114 @@ pub enum Action {
     Bottom,
     Left,
     Right,
-    /// Cancel the running job (or nothing).
-    Cancel,
+    /// Sort the Data table by the selected column: ascending, descending, off.
+    Sort,
+    /// `/`: start typing a filter.
+    StartSearch,
+    SearchChar(char),
+    SearchBackspace,
+    /// Enter in the search prompt: apply the filter (an empty one clears it).
+    SearchSubmit,
+    ToggleHelp,
+    /// Esc: close the overlay, or cancel running jobs.
+    Escape,
     /// The table area now shows this many rows.
     Viewport(usize),
-    JobDone(Box<JobOutcome>),
+    JobStarted(RunningJob),
+    JobDone(Box<JobDone>),
 }
 
 /// One binding: the keys as shown to the user, and what they do.
+#[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub keys: &'static str,
     pub what: &'static str,
 }
 
-/// The bindings of the table view, in the order the help line shows them.
-pub const BINDINGS: &[Binding] = &[
-    Binding {
-        keys: "j/k",
-        what: "row",
-    },
-    Binding {
-        keys: "h/l",
-        what: "columns",
-    },
-    Binding {
-        keys: "PgDn/PgUp",
-        what: "page",
-    },
-    Binding {
-        keys: "g/G",
-        what: "top/end",
-    },
-    Binding {
-        keys: "Esc",
-        what: "cancel",
-    },
-    Binding {
-        keys: "q",
-        what: "quit",
-    },
+const fn b(keys: &'static str, what: &'static str) -> Binding {
+    Binding { keys, what }
+}
+
+/// Keys that work on every screen.
+pub const GLOBAL: &[Binding] = &[
+    b("1-7", "go to screen"),
+    b("Tab/S-Tab", "next/previous screen"),
+    b("?", "help"),
+    b("Esc", "cancel job / close"),
+    b("q", "quit"),
+    b("Ctrl-c", "quit now"),
 ];
 
-/// The action a key press means, if any.
-pub fn key_to_action(key: KeyEvent) -> Option<Action> {
+const DATA: &[Binding] = &[
+    b("j/k ↓/↑", "row"),
+    b("h/l ←/→", "column"),
+    b("PgDn/PgUp C-d/C-u", "page"),
+    b("g/G", "first/last row"),
+    b("s", "sort by column (asc, desc, off)"),
+    b("/", "filter rows (Enter applies, empty clears)"),
+    b("wheel", "scroll"),
+];
+
+const QUALITY: &[Binding] = &[b("j/k ↓/↑", "scroll steps"), b("g/G", "top/bottom")];
+
+/// The bindings of `screen`, its own first.
+pub fn bindings(screen: Screen) -> Vec<Binding> {
+    let own: &[Binding] = match screen {
+        Screen::Data => DATA,
+        Screen::Quality => QUALITY,
+        _ => &[],
+    };
+    own.iter().chain(GLOBAL).copied().collect()
+}
+
+/// The short hint line of `screen` for the status bar.
+pub fn hints(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Data => "j/k row · h/l column · s sort · / filter · Tab screens · ? help · q quit",
+        Screen::Quality => "j/k scroll · g/G top/bottom · Tab screens · ? help · q quit",
+        _ => "1-7 or Tab screens · ? help · q quit",
+    }
+}
+
+/// The action a key press means in the current state, if any.
+pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Some(Action::ForceQuit);
+    }
+    match &state.overlay {
+        Some(Overlay::Search(_)) => {
+            return match key.code {
+                KeyCode::Enter => Some(Action::SearchSubmit),
+                KeyCode::Esc => Some(Action::Escape),
+                KeyCode::Backspace => Some(Action::SearchBackspace),
+                KeyCode::Char(c) if !ctrl => Some(Action::SearchChar(c)),
+                _ => None,
+            };
+        }
+        Some(Overlay::ConfirmQuit) => {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('q') | KeyCode::Enter => Some(Action::ForceQuit),
+                _ => Some(Action::Escape),
+            };
+        }
+        Some(Overlay::Help) => {
+            return match key.code {
+                KeyCode::Char('q') => Some(Action::Quit),
+                _ => Some(Action::Escape),
+            };
+        }
+        None => {}
+    }
     Some(match key.code {
-        KeyCode::Char('c') if ctrl => Action::Quit,
         KeyCode::Char('d') if ctrl => Action::PageDown,
         KeyCode::Char('u') if ctrl => Action::PageUp,
         KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Esc => Action::Escape,
+        KeyCode::Tab => Action::NextTab,
+        KeyCode::BackTab => Action::PrevTab,
+        KeyCode::Char(c @ '1'..='9') => Action::GoTo(Screen::from_number(c.to_digit(10)?)?),
         KeyCode::Char('j') | KeyCode::Down => Action::Down(1),
         KeyCode::Char('k') | KeyCode::Up => Action::Up(1),
         KeyCode::Char('h') | KeyCode::Left => Action::Left,
@@ -73,7 +140,55 @@ pub fn key_to_action(key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp => Action::PageUp,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Esc => Action::Cancel,
+        KeyCode::Char('s') if state.screen == Screen::Data => Action::Sort,
+        KeyCode::Char('/') if state.screen == Screen::Data => Action::StartSearch,
         _ => return None,
     })
+}
+
+/// The action of a mouse event: a click on a tab switches to it, the wheel scrolls.
+/// `tab_at(column, row)` is the tab bar's hit test (from the view's layout).
+pub fn map_mouse(ev: MouseEvent, tab_at: impl Fn(u16, u16) -> Option<Screen>) -> Option<Action> {
+    match ev.kind {
+        MouseEventKind::Down(_) => tab_at(ev.column, ev.row).map(Action::GoTo),
+        MouseEventKind::ScrollDown => Some(Action::Down(3)),
+        MouseEventKind::ScrollUp => Some(Action::Up(3)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn search_prompt_takes_letters_as_text() {
+        let mut s = State::default();
+        assert!(matches!(
+            map_key(&s, key(KeyCode::Char('q'))),
+            Some(Action::Quit)
+        ));
+        s.overlay = Some(Overlay::Search(String::new()));
+        assert!(matches!(
+            map_key(&s, key(KeyCode::Char('q'))),
+            Some(Action::SearchChar('q'))
+        ));
+        // Ctrl-C quits from anywhere.
+        let cc = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert!(matches!(map_key(&s, cc), Some(Action::ForceQuit)));
+    }
+
+    #[test]
+    fn every_screen_lists_the_global_keys() {
+        for s in Screen::ALL {
+            let b = bindings(s);
+            assert!(b.iter().any(|b| b.keys == "?"));
+            assert!(b.iter().any(|b| b.keys == "q"));
+        }
+        assert!(bindings(Screen::Data).iter().any(|b| b.keys == "s"));
+    }
 }

@@ -1,20 +1,23 @@
 //! Background jobs: a worker thread runs the engine and sends its outcome over a channel,
-//! while the UI thread polls a shared [`Progress`] for the gauge and can cancel it.
+//! while the UI thread polls a shared [`Progress`] for the gauge and can cancel it. Every job
+//! has an id; an outcome whose id is no longer the one the state waits for is stale and
+//! dropped, so a cancelled or superseded job never overwrites newer results.
 
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, IdxSize};
 
+use crate::data::explore::{self, ColumnSummary};
 use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
 use crate::data::source::{self, ReadOptions};
 use crate::data::workspace::Workspace;
 use crate::progress::Progress;
 
-/// What to load.
+/// What a job does.
 #[derive(Debug, Clone)]
 pub enum JobRequest {
     /// Integrate a workspace into the 360 table.
@@ -22,6 +25,49 @@ pub enum JobRequest {
     /// Open a data file as it is; `others` were also named on the command line (the table
     /// view shows one file at a time, and says which ones it leaves out).
     File { path: PathBuf, others: Vec<PathBuf> },
+    /// The row order of the Data screen: filter and sort.
+    Arrange {
+        table: Arc<DataFrame>,
+        filter: Option<String>,
+        sort: Option<(String, bool)>,
+    },
+    /// The Data screen's column panel.
+    Summarise {
+        table: Arc<DataFrame>,
+        column: String,
+    },
+}
+
+impl JobRequest {
+    /// Loads replace the table; other jobs work on it.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobRequest::Workspace(_) | JobRequest::File { .. } => JobKind::Load,
+            JobRequest::Arrange { .. } => JobKind::Arrange,
+            JobRequest::Summarise { .. } => JobKind::Summarise,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            JobRequest::Workspace(p) => format!("integrating {}", p.display()),
+            JobRequest::File { path, .. } => format!("reading {}", path.display()),
+            JobRequest::Arrange { filter, sort, .. } => match (filter, sort) {
+                (Some(f), _) if !f.is_empty() => format!("filtering for \"{f}\""),
+                (_, Some((c, _))) => format!("sorting by {c}"),
+                _ => "restoring file order".into(),
+            },
+            JobRequest::Summarise { column, .. } => format!("summarising {column}"),
+        }
+    }
+}
+
+/// The kinds of job; at most one of each runs at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Load,
+    Arrange,
+    Summarise,
 }
 
 /// What a finished load produced.
@@ -32,36 +78,56 @@ pub struct Loaded {
     pub report: Option<QualityReport>,
 }
 
-/// A job's result: the data, or the one-line error, or cancelled.
+/// A job's result.
 #[derive(Debug)]
 pub enum JobOutcome {
     Loaded(Box<Loaded>),
+    Arranged {
+        order: Vec<IdxSize>,
+        filter: Option<String>,
+        sort: Option<(String, bool)>,
+    },
+    Summary(Box<ColumnSummary>),
     Failed(String),
     Cancelled,
+}
+
+/// A finished job as it arrives on the channel.
+#[derive(Debug)]
+pub struct JobDone {
+    pub id: u64,
+    pub kind: JobKind,
+    pub outcome: JobOutcome,
 }
 
 /// A job in flight, as the UI sees it.
 #[derive(Debug, Clone)]
 pub struct RunningJob {
+    pub id: u64,
+    pub kind: JobKind,
     pub label: String,
     pub progress: Progress,
     pub started: Instant,
 }
 
-fn run(request: &JobRequest, progress: &Progress) -> JobOutcome {
-    let result = match request {
-        JobRequest::Workspace(path) => Workspace::load(path).and_then(|ws| {
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
+    let outcome = match request {
+        JobRequest::Workspace(path) => Workspace::load(&path).and_then(|ws| {
             let c = integrate(&ws, progress)?;
             let name = ws
                 .workspace
                 .name
                 .clone()
                 .unwrap_or_else(|| path.display().to_string());
-            Ok(Loaded {
-                title: format!("{name}: customer 360"),
+            Ok(JobOutcome::Loaded(Box::new(Loaded {
+                title: name,
                 table: c.table,
                 report: Some(c.report),
-            })
+            })))
         }),
         JobRequest::File { path, others } => {
             progress.start("reading", 1);
@@ -70,47 +136,61 @@ fn run(request: &JobRequest, progress: &Progress) -> JobOutcome {
                 let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
                 title.push_str(&format!(" (not shown: {})", names.join(", ")));
             }
-            source::read_frame(path, &ReadOptions::default()).map(|table| Loaded {
-                title,
-                table,
-                report: None,
+            source::read_frame(&path, &ReadOptions::default()).map(|table| {
+                JobOutcome::Loaded(Box::new(Loaded {
+                    title,
+                    table,
+                    report: None,
+                }))
             })
+        }
+        JobRequest::Arrange {
+            table,
+            filter,
+            sort,
+        } => {
+            progress.start("arranging", 1);
+            let s = sort.as_ref().map(|(c, d)| (c.as_str(), *d));
+            explore::arrange(&table, filter.as_deref(), s).map(|order| JobOutcome::Arranged {
+                order,
+                filter,
+                sort,
+            })
+        }
+        JobRequest::Summarise { table, column } => {
+            progress.start("summarising", 1);
+            explore::column_summary(&table, &column, 12).map(|s| JobOutcome::Summary(Box::new(s)))
         }
     };
     if progress.is_cancelled() {
         return JobOutcome::Cancelled;
     }
-    match result {
-        Ok(l) => JobOutcome::Loaded(Box::new(l)),
-        Err(e) => JobOutcome::Failed(e.to_string().replace('\n', " ")),
-    }
+    outcome.unwrap_or_else(|e| JobOutcome::Failed(one_line(e)))
 }
 
-/// Starts `request` on a worker thread; its outcome arrives through `done`.
-pub fn spawn<F>(request: JobRequest, done: F) -> RunningJob
+/// Starts `request` on a worker thread as job `id`; its outcome is passed to `done`.
+pub fn spawn<F>(id: u64, request: JobRequest, done: F) -> RunningJob
 where
-    F: FnOnce(JobOutcome) + Send + 'static,
+    F: FnOnce(JobDone) + Send + 'static,
 {
     let progress = Progress::new();
-    let label = match &request {
-        JobRequest::Workspace(p) => format!("integrating {}", p.display()),
-        JobRequest::File { path, .. } => format!("reading {}", path.display()),
-    };
+    let kind = request.kind();
+    let label = request.label();
     let p = progress.clone();
-    thread::spawn(move || done(run(&request, &p)));
+    thread::spawn(move || {
+        let outcome = run(request, &p);
+        done(JobDone { id, kind, outcome });
+    });
     RunningJob {
+        id,
+        kind,
         label,
         progress,
         started: Instant::now(),
     }
 }
 
-/// A `done` callback that forwards the outcome into an event channel.
-pub fn to_channel<E: Send + 'static>(
-    tx: Sender<E>,
-    wrap: fn(JobOutcome) -> E,
-) -> impl FnOnce(JobOutcome) + Send + 'static {
-    move |o| {
-        let _ = tx.send(wrap(o));
-    }
+/// Runs `request` on this thread (for tests and headless use).
+pub fn run_now(request: JobRequest) -> JobOutcome {
+    run(request, &Progress::new())
 }

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod job;
 pub mod run;
+pub mod screen;
 pub mod state;
 
 pub use action::Action;

@@ -1,29 +1,63 @@
 //! The event loop: terminal set-up and restore (also on panic, through ratatui's hook), an
-//! input thread and the job channel feeding one queue, and a redraw after every event or tick.
+//! input thread and the job channel feeding one queue, commands from `update` carried out,
+//! and a redraw after every event, at least 20 times a second while a job runs.
 
+use std::io::stdout;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::execute;
 
-use super::action::{Action, key_to_action};
-use super::job::{self, JobOutcome, JobRequest};
-use super::state::{State, update};
+use super::action::{Action, map_key, map_mouse};
+use super::job::{self, JobDone, JobRequest};
+use super::state::{Command, State, update};
 use crate::ui;
 
 enum AppEvent {
     Input(Event),
-    Job(JobOutcome),
+    Job(JobDone),
+}
+
+/// Carries out `update`'s commands.
+fn execute_commands(state: &mut State, commands: Vec<Command>, tx: &mpsc::Sender<AppEvent>) {
+    for c in commands {
+        match c {
+            Command::Spawn { id, request } => {
+                let tx = tx.clone();
+                let running = job::spawn(id, request, move |done| {
+                    let _ = tx.send(AppEvent::Job(done));
+                });
+                let more = update(state, Action::JobStarted(running));
+                debug_assert!(more.is_empty());
+            }
+        }
+    }
+}
+
+/// Restores the terminal: mouse capture off, then ratatui's restore (raw mode, alternate
+/// screen).
+fn restore() {
+    let _ = execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
 }
 
 /// Opens the workbench on `request` and runs until the user quits.
 pub fn run(request: JobRequest) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
-    let running = job::spawn(request, job::to_channel(tx.clone(), AppEvent::Job));
-    let mut state = State::new(running.label.clone(), Some(running));
+    let mut state = State::new(request.label());
+    let first = state.load(request);
 
     let mut terminal = ratatui::try_init()?;
+    // ratatui's panic hook restores raw mode and the screen; mouse capture goes too.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        hook(info);
+    }));
+    execute!(stdout(), EnableMouseCapture)?;
+
     let input_tx = tx.clone();
     thread::spawn(move || {
         while let Ok(ev) = event::read() {
@@ -32,29 +66,39 @@ pub fn run(request: JobRequest) -> anyhow::Result<()> {
             }
         }
     });
+    execute_commands(&mut state, first, &tx);
 
     let result = (|| -> anyhow::Result<()> {
         while !state.quit {
-            terminal.draw(|f| ui::draw(f, &state))?;
             let size = terminal.size()?;
-            update(&mut state, Action::Viewport(ui::table_rows(size.height)));
-            // Tick while a job runs so the gauge and the elapsed time move.
-            let ev = match rx.recv_timeout(Duration::from_millis(200)) {
+            let rows = ui::table_rows(size.height);
+            if rows != state.viewport {
+                update(&mut state, Action::Viewport(rows));
+            }
+            terminal.draw(|f| ui::draw(f, &state))?;
+            let wait = if state.jobs.is_empty() { 250 } else { 50 };
+            let ev = match rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(ev) => ev,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             let action = match ev {
-                AppEvent::Input(Event::Key(k)) if k.kind == KeyEventKind::Press => key_to_action(k),
+                AppEvent::Input(Event::Key(k)) if k.kind == KeyEventKind::Press => {
+                    map_key(&state, k)
+                }
+                AppEvent::Input(Event::Mouse(m)) => {
+                    map_mouse(m, |x, y| ui::tabs::tab_at(size.width, x, y))
+                }
                 AppEvent::Input(_) => None,
-                AppEvent::Job(outcome) => Some(Action::JobDone(Box::new(outcome))),
+                AppEvent::Job(done) => Some(Action::JobDone(Box::new(done))),
             };
             if let Some(a) = action {
-                update(&mut state, a);
+                let commands = update(&mut state, a);
+                execute_commands(&mut state, commands, &tx);
             }
         }
         Ok(())
     })();
-    ratatui::restore();
+    restore();
     result
 }

@@ -1,76 +1,274 @@
-//! The app state and `update`, the only place it changes.
+//! The app state and `update`, the only place it changes. `update` never does I/O or spawns
+//! threads: it returns [`Command`]s (start this job) that the event loop carries out, so the
+//! whole UI can be driven and checked in tests without a terminal.
 
-use polars::prelude::DataFrame;
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame, IdxSize};
 
 use super::action::Action;
-use super::job::{JobOutcome, RunningJob};
+use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
+use super::screen::Screen;
+use crate::data::explore::ColumnSummary;
 use crate::data::quality::QualityReport;
+
+/// A pop-up that takes the keys while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    ConfirmQuit,
+    /// Typing a filter for the Data table.
+    Search(String),
+}
+
+/// Something for the event loop to do.
+#[derive(Debug)]
+pub enum Command {
+    Spawn { id: u64, request: JobRequest },
+}
+
+/// The Data screen.
+#[derive(Debug, Default, Clone)]
+pub struct DataView {
+    /// Selected row (in view order) and selected column.
+    pub row: usize,
+    pub col: usize,
+    /// Row indices of the filtered/sorted view; `None` is the whole table in file order.
+    pub order: Option<Arc<Vec<IdxSize>>>,
+    pub filter: Option<String>,
+    pub sort: Option<(String, bool)>,
+    pub summary: Option<ColumnSummary>,
+}
 
 /// Everything the screen shows.
 #[derive(Debug, Default)]
 pub struct State {
+    pub screen: Screen,
+    pub overlay: Option<Overlay>,
     pub title: String,
-    pub table: Option<DataFrame>,
+    pub table: Option<Arc<DataFrame>>,
     pub report: Option<QualityReport>,
-    pub job: Option<RunningJob>,
+    pub jobs: Vec<RunningJob>,
+    next_id: u64,
     /// The last message (info) or error, shown in the status bar.
     pub message: Option<String>,
     pub error: Option<String>,
-    /// Selected row and first visible column.
-    pub row: usize,
-    pub col: usize,
-    /// Rows the table area shows (set by the view's size).
+    pub data: DataView,
+    /// First visible step of the Quality screen's table.
+    pub quality_row: usize,
+    /// Rows the table area shows (set from the terminal size).
     pub viewport: usize,
+    /// NO_COLOR: draw with modifiers only.
+    pub no_color: bool,
     pub quit: bool,
 }
 
 impl State {
-    pub fn new(title: String, job: Option<RunningJob>) -> State {
+    pub fn new(title: String) -> State {
         State {
             title,
-            job,
             viewport: 20,
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             ..State::default()
         }
     }
 
+    /// Rows in the Data view (after the filter).
     pub fn rows(&self) -> usize {
-        self.table.as_ref().map_or(0, |t| t.height())
+        match (&self.data.order, &self.table) {
+            (Some(o), _) => o.len(),
+            (None, Some(t)) => t.height(),
+            _ => 0,
+        }
     }
 
     pub fn columns(&self) -> usize {
         self.table.as_ref().map_or(0, |t| t.width())
     }
+
+    pub fn column_name(&self, i: usize) -> Option<String> {
+        let t = self.table.as_ref()?;
+        t.get_column_names().get(i).map(|s| s.to_string())
+    }
+
+    /// The running job of a kind, if any.
+    pub fn job(&self, kind: JobKind) -> Option<&RunningJob> {
+        self.jobs.iter().find(|j| j.kind == kind)
+    }
+
+    /// Asks for a job; a running job of the same kind is cancelled and its result ignored.
+    fn start(&mut self, request: JobRequest) -> Command {
+        let kind = request.kind();
+        for j in self.jobs.iter().filter(|j| j.kind == kind) {
+            j.progress.cancel();
+        }
+        self.jobs.retain(|j| j.kind != kind);
+        self.next_id += 1;
+        Command::Spawn {
+            id: self.next_id,
+            request,
+        }
+    }
+
+    /// Starts loading; the first frame can be drawn before the data is there.
+    pub fn load(&mut self, request: JobRequest) -> Vec<Command> {
+        vec![self.start(request)]
+    }
+
+    fn arrange(&mut self, filter: Option<String>, sort: Option<(String, bool)>) -> Vec<Command> {
+        let Some(table) = self.table.clone() else {
+            return Vec::new();
+        };
+        vec![self.start(JobRequest::Arrange {
+            table,
+            filter,
+            sort,
+        })]
+    }
+
+    fn summarise(&mut self) -> Vec<Command> {
+        let (Some(table), Some(column)) = (self.table.clone(), self.column_name(self.data.col))
+        else {
+            return Vec::new();
+        };
+        if self
+            .data
+            .summary
+            .as_ref()
+            .is_some_and(|s| s.profile.name == column)
+        {
+            return Vec::new();
+        }
+        vec![self.start(JobRequest::Summarise { table, column })]
+    }
 }
 
-/// Applies one action to the state.
-pub fn update(state: &mut State, action: Action) {
-    let last = state.rows().saturating_sub(1);
+fn move_row(state: &mut State, to: usize) {
+    state.data.row = to.min(state.rows().saturating_sub(1));
+}
+
+fn scroll(state: &mut State, down: bool, n: usize) {
+    match state.screen {
+        Screen::Data => {
+            let to = if down {
+                state.data.row + n
+            } else {
+                state.data.row.saturating_sub(n)
+            };
+            move_row(state, to);
+        }
+        Screen::Quality => {
+            let steps = state.report.as_ref().map_or(0, |r| r.steps.len());
+            state.quality_row = if down {
+                (state.quality_row + n).min(steps.saturating_sub(1))
+            } else {
+                state.quality_row.saturating_sub(n)
+            };
+        }
+        _ => {}
+    }
+}
+
+/// Applies one action to the state; returns what the event loop must do.
+pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     let page = state.viewport.max(1);
     match action {
-        Action::Quit => state.quit = true,
-        Action::Down(n) => state.row = (state.row + n).min(last),
-        Action::Up(n) => state.row = state.row.saturating_sub(n),
-        Action::PageDown => state.row = (state.row + page).min(last),
-        Action::PageUp => state.row = state.row.saturating_sub(page),
-        Action::Top => state.row = 0,
-        Action::Bottom => state.row = last,
-        Action::Left => state.col = state.col.saturating_sub(1),
-        // `col` counts scrolled columns after the frozen key column.
-        Action::Right => state.col = (state.col + 1).min(state.columns().saturating_sub(2)),
-        Action::Viewport(n) => state.viewport = n,
-        Action::Cancel => {
-            if let Some(job) = &state.job {
-                job.progress.cancel();
-                state.message = Some(format!("cancelling {}...", job.label));
+        Action::Quit => {
+            if state.jobs.iter().any(|j| j.kind == JobKind::Load) {
+                state.overlay = Some(Overlay::ConfirmQuit);
+            } else {
+                state.quit = true;
             }
         }
-        Action::JobDone(outcome) => {
-            let elapsed = state.job.take().map(|j| j.started.elapsed());
-            match *outcome {
+        Action::ForceQuit => {
+            for j in &state.jobs {
+                j.progress.cancel();
+            }
+            state.quit = true;
+        }
+        Action::GoTo(s) => {
+            state.screen = s;
+            state.overlay = None;
+        }
+        Action::NextTab => state.screen = state.screen.next(),
+        Action::PrevTab => state.screen = state.screen.prev(),
+        Action::Down(n) => scroll(state, true, n),
+        Action::Up(n) => scroll(state, false, n),
+        Action::PageDown => scroll(state, true, page),
+        Action::PageUp => scroll(state, false, page),
+        Action::Top => scroll(state, false, usize::MAX),
+        Action::Bottom => scroll(state, true, usize::MAX / 2),
+        Action::Left if state.screen == Screen::Data => {
+            state.data.col = state.data.col.saturating_sub(1);
+            return state.summarise();
+        }
+        Action::Right if state.screen == Screen::Data => {
+            state.data.col = (state.data.col + 1).min(state.columns().saturating_sub(1));
+            return state.summarise();
+        }
+        Action::Left | Action::Right => {}
+        Action::Sort => {
+            let Some(name) = state.column_name(state.data.col) else {
+                return Vec::new();
+            };
+            let next = match &state.data.sort {
+                Some((c, false)) if *c == name => Some((name, true)),
+                Some((c, true)) if *c == name => None,
+                _ => Some((name, false)),
+            };
+            let filter = state.data.filter.clone();
+            return state.arrange(filter, next);
+        }
+        Action::StartSearch => {
+            let current = state.data.filter.clone().unwrap_or_default();
+            state.overlay = Some(Overlay::Search(current));
+        }
+        Action::SearchChar(c) => {
+            if let Some(Overlay::Search(text)) = &mut state.overlay {
+                text.push(c);
+            }
+        }
+        Action::SearchBackspace => {
+            if let Some(Overlay::Search(text)) = &mut state.overlay {
+                text.pop();
+            }
+        }
+        Action::SearchSubmit => {
+            if let Some(Overlay::Search(text)) = state.overlay.take() {
+                let filter = (!text.is_empty()).then_some(text);
+                let sort = state.data.sort.clone();
+                return state.arrange(filter, sort);
+            }
+        }
+        Action::ToggleHelp => {
+            state.overlay = match state.overlay {
+                Some(Overlay::Help) => None,
+                _ => Some(Overlay::Help),
+            }
+        }
+        Action::Escape => {
+            if state.overlay.take().is_none() {
+                if state.jobs.is_empty() {
+                    state.message = Some("nothing to cancel".into());
+                }
+                for j in &state.jobs {
+                    j.progress.cancel();
+                    state.message = Some(format!("cancelling {}...", j.label));
+                }
+            }
+        }
+        Action::Viewport(n) => state.viewport = n,
+        Action::JobStarted(job) => state.jobs.push(job),
+        Action::JobDone(done) => {
+            let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
+                // A superseded job: its result is stale.
+                return Vec::new();
+            };
+            let job = state.jobs.remove(pos);
+            let secs = job.started.elapsed().as_secs_f64();
+            match done.outcome {
                 JobOutcome::Loaded(l) => {
                     let l = *l;
-                    let secs = elapsed.map(|d| d.as_secs_f64()).unwrap_or(0.0);
                     state.message = Some(format!(
                         "loaded {} rows x {} columns in {secs:.1}s",
                         l.table.height(),
@@ -78,71 +276,43 @@ pub fn update(state: &mut State, action: Action) {
                     ));
                     state.error = None;
                     state.title = l.title;
-                    state.table = Some(l.table);
+                    state.table = Some(Arc::new(l.table));
                     state.report = l.report;
-                    state.row = 0;
-                    state.col = 0;
+                    state.data = DataView::default();
+                    state.quality_row = 0;
+                    return state.summarise();
                 }
+                JobOutcome::Arranged {
+                    order,
+                    filter,
+                    sort,
+                } => {
+                    let total = state.table.as_ref().map_or(0, |t| t.height());
+                    state.message = Some(match &filter {
+                        Some(f) => format!("{} of {total} rows match \"{f}\"", order.len()),
+                        None => match &sort {
+                            Some((c, d)) => {
+                                format!(
+                                    "sorted by {c} {}",
+                                    if *d { "descending" } else { "ascending" }
+                                )
+                            }
+                            None => "file order".into(),
+                        },
+                    });
+                    let unchanged = filter.is_none() && sort.is_none();
+                    state.data.order = (!unchanged).then(|| Arc::new(order));
+                    state.data.filter = filter;
+                    state.data.sort = sort;
+                    state.data.row = 0;
+                }
+                JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Failed(e) => state.error = Some(e),
-                JobOutcome::Cancelled => state.message = Some("cancelled".into()),
+                JobOutcome::Cancelled => {
+                    state.message = Some(format!("cancelled {}; previous results kept", job.label))
+                }
             }
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::app::job::Loaded;
-    use polars::prelude::*;
-
-    fn loaded(n: usize) -> State {
-        let mut s = State::new("t".into(), None);
-        let ids: Vec<String> = (0..n).map(|i| format!("C{i}")).collect();
-        let table = df!("id" => ids, "v" => (0..n as i64).collect::<Vec<_>>()).unwrap();
-        update(
-            &mut s,
-            Action::JobDone(Box::new(JobOutcome::Loaded(Box::new(Loaded {
-                title: "x".into(),
-                table,
-                report: None,
-            })))),
-        );
-        s
-    }
-
-    #[test]
-    fn moves_stay_inside_the_table() {
-        let mut s = loaded(30);
-        assert_eq!(s.rows(), 30);
-        assert!(
-            s.message
-                .as_deref()
-                .unwrap()
-                .starts_with("loaded 30 rows x 2 columns")
-        );
-        update(&mut s, Action::Up(1));
-        assert_eq!(s.row, 0);
-        update(&mut s, Action::Viewport(10));
-        update(&mut s, Action::PageDown);
-        assert_eq!(s.row, 10);
-        update(&mut s, Action::Bottom);
-        assert_eq!(s.row, 29);
-        update(&mut s, Action::Down(5));
-        assert_eq!(s.row, 29);
-        // With the key frozen and one other column there is nothing to scroll.
-        update(&mut s, Action::Right);
-        assert_eq!(s.col, 0);
-    }
-
-    #[test]
-    fn failure_keeps_previous_table() {
-        let mut s = loaded(3);
-        update(
-            &mut s,
-            Action::JobDone(Box::new(JobOutcome::Failed("bad".into()))),
-        );
-        assert_eq!(s.rows(), 3);
-        assert_eq!(s.error.as_deref(), Some("bad"));
-    }
+    Vec::new()
 }

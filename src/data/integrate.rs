@@ -183,7 +183,7 @@ pub fn integrate_with(
         .map_err(pl("cleaning the customer key"))?;
     report.step(
         "customers",
-        "missing customer key",
+        "missing key",
         rows_in,
         customers.height() as u64,
         format!("rows without `{key}` dropped"),
@@ -195,20 +195,14 @@ pub fn integrate_with(
     report.invalid.extend(unparsed);
     let n = df.height() as u64;
     let (df, exact) = clean::dedup_exact(df)?;
-    report.step(
-        "customers",
-        "exact duplicate rows",
-        n,
-        n - exact,
-        String::new(),
-    );
+    report.step("customers", "exact duplicates", n, n - exact, String::new());
     report.duplicates.customers_exact = exact;
     let updated_at = cust_roles.get("updated_at").map(String::as_str);
     let n = df.height() as u64;
     let (df, same_key) = clean::dedup_by_key(df, &key, ws.cleaning.dedup, updated_at)?;
     report.step(
         "customers",
-        "duplicate customer key",
+        "same key",
         n,
         n - same_key,
         format!("kept by policy `{:?}`", ws.cleaning.dedup).to_lowercase(),
@@ -480,7 +474,7 @@ fn report_activity(
     } else {
         "kept (dedup_activity = false)"
     };
-    report.step(role, "exact duplicate rows", read, distinct, what.into());
+    report.step(role, "exact duplicates", read, distinct, what.into());
     report.step(role, "invalid values", distinct, kept, String::new());
     report.step(
         role,

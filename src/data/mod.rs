@@ -6,6 +6,7 @@ pub mod clean;
 pub mod dates;
 pub mod dedup;
 pub mod error;
+pub mod explore;
 pub mod features;
 pub mod generator;
 pub mod integrate;

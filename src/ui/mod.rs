@@ -1,58 +1,59 @@
-//! Drawing: one function per screen or widget, from `&State` only. Nothing here changes state
-//! or does I/O.
+//! Drawing: one file per screen or widget, from `&State` only. Nothing here changes state or
+//! does I/O.
 
+pub mod data;
+pub mod overlay;
+pub mod placeholder;
+pub mod quality;
 pub mod status;
-pub mod table;
+pub mod tabs;
+pub mod theme;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::State;
+use crate::app::screen::Screen;
+use theme::Theme;
 
 /// Smallest terminal the workbench draws into.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
-/// Rows of data the table shows in a terminal `height` lines high.
+/// Rows of data a table shows in a terminal `height` lines high (tab bar, table header,
+/// status and key lines excluded).
 pub fn table_rows(height: u16) -> usize {
-    // title, table header, status line, key line
     height.saturating_sub(4) as usize
 }
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, state: &State) {
     let area = f.area();
+    let theme = Theme {
+        no_color: state.no_color,
+    };
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
             "terminal too small ({}x{}); need {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window (q quits)",
             area.width, area.height
         );
-        f.render_widget(
-            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
-            area,
-        );
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [title, body, status, keys] = Layout::vertical([
+    let [tab_bar, body, status_line, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(area);
-    let head = format!(
-        " crmlens · {} · {} rows x {} columns",
-        state.title,
-        state.rows(),
-        state.columns()
-    );
-    f.render_widget(
-        Paragraph::new(Line::from(head)).style(Style::default().add_modifier(Modifier::REVERSED)),
-        title,
-    );
-    table::draw(f, body, state);
-    status::draw(f, status, keys, state);
+    tabs::draw(f, tab_bar, state.screen, theme);
+    match state.screen {
+        Screen::Data => data::draw(f, body, state, theme),
+        Screen::Quality => quality::draw(f, body, state, theme),
+        other => placeholder::draw(f, body, other, theme),
+    }
+    status::draw(f, status_line, keys, state, theme);
+    overlay::draw(f, area, state, theme);
 }

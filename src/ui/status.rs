@@ -1,17 +1,29 @@
-//! The status line (job gauge, last message or error) and the key-hint line.
+//! The status line (what is loaded, row and column counts, job gauge, last message or error)
+//! and the key-hint line of the current screen.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph};
 
+use super::theme::Theme;
 use crate::app::State;
-use crate::app::action::BINDINGS;
+use crate::app::action::hints;
 
-pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State) {
-    if let Some(job) = &state.job {
-        let (done, total, label) = job.progress.snapshot();
+/// "12 of 5000 rows x 29 cols" (or all rows when no filter).
+pub fn counts(state: &State) -> String {
+    let total = state.table.as_ref().map_or(0, |t| t.height());
+    let shown = state.rows();
+    if shown == total {
+        format!("{total} rows x {} cols", state.columns())
+    } else {
+        format!("{shown} of {total} rows x {} cols", state.columns())
+    }
+}
+
+pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme) {
+    if let Some(job) = state.jobs.first() {
+        let (done, total, step) = job.progress.snapshot();
         let ratio = if total > 0 {
             (done as f64 / total as f64).clamp(0.0, 1.0)
         } else {
@@ -20,29 +32,32 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State) {
         let text = format!(
             "{} · {} (step {} of {}) · {:.1}s · Esc cancels",
             job.label,
-            label,
-            done.min(total) + 1,
+            step,
+            (done + 1).min(total.max(1)),
             total.max(1),
             job.started.elapsed().as_secs_f64()
         );
-        f.render_widget(Gauge::default().ratio(ratio).label(text), status);
-    } else if let Some(e) = &state.error {
         f.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled(
-                format!("error: {e}"),
-                Style::default().fg(Color::Red),
-            )])),
+            Gauge::default()
+                .ratio(ratio)
+                .label(text)
+                .gauge_style(theme.gauge()),
             status,
         );
-    } else if let Some(m) = &state.message {
-        f.render_widget(Paragraph::new(m.as_str()), status);
+    } else {
+        let mut spans = vec![Span::styled(
+            format!(" {} · {} ", state.title, counts(state)),
+            theme.accent(),
+        )];
+        if let Some(e) = &state.error {
+            spans.push(Span::styled(format!(" error: {e}"), theme.error()));
+        } else if let Some(m) = &state.message {
+            spans.push(Span::raw(format!(" {m}")));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), status);
     }
-    let hints: Vec<String> = BINDINGS
-        .iter()
-        .map(|b| format!("{} {}", b.keys, b.what))
-        .collect();
     f.render_widget(
-        Paragraph::new(hints.join(" · ")).style(Style::default().fg(Color::DarkGray)),
+        Paragraph::new(format!(" {}", hints(state.screen))).style(theme.dim()),
         keys,
     );
 }

@@ -1,52 +1,308 @@
-//! Screens drawn into ratatui's TestBackend from a real integrated table.
+//! The workbench without a terminal: key sequences through `update` (jobs run synchronously
+//! here), and every screen drawn into ratatui's TestBackend at 80x24 and 120x40.
 
+use std::time::Instant;
+
+use crmlens::app::Action;
 use crmlens::app::State;
-use crmlens::data::integrate::integrate;
-use crmlens::data::workspace::Workspace;
+use crmlens::app::job::{JobDone, JobRequest, RunningJob, run_now};
+use crmlens::app::screen::Screen;
+use crmlens::app::state::{Command, Overlay, update};
 use crmlens::progress::Progress;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use crate::sample_dir;
 
+/// Applies `action`, then runs every job it starts to completion and feeds the results back,
+/// as the event loop would.
+fn drive(state: &mut State, action: Action) {
+    let mut pending = update(state, action);
+    while let Some(Command::Spawn { id, request }) = pending.pop() {
+        let kind = request.kind();
+        let label = request.label();
+        update(
+            state,
+            Action::JobStarted(RunningJob {
+                id,
+                kind,
+                label,
+                progress: Progress::new(),
+                started: Instant::now(),
+            }),
+        );
+        let outcome = run_now(request);
+        pending.extend(update(
+            state,
+            Action::JobDone(Box::new(JobDone { id, kind, outcome })),
+        ));
+    }
+}
+
+fn key(state: &mut State, code: KeyCode) {
+    let ev = KeyEvent::new(code, KeyModifiers::NONE);
+    if let Some(a) = crmlens::app::action::map_key(state, ev) {
+        drive(state, a);
+    }
+}
+
+fn typed(state: &mut State, text: &str) {
+    for c in text.chars() {
+        key(state, KeyCode::Char(c));
+    }
+}
+
 fn sample_state() -> State {
-    let ws = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
-    let c = integrate(&ws, &Progress::new()).unwrap();
-    let mut s = State::new("sample CRM: customer 360".into(), None);
-    s.table = Some(c.table);
-    s.report = Some(c.report);
+    let mut s = State::new("sample".into());
+    s.no_color = false;
+    let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
+    for c in cmds {
+        let Command::Spawn { id, request } = c;
+        let kind = request.kind();
+        drive(
+            &mut s,
+            Action::JobStarted(RunningJob {
+                id,
+                kind,
+                label: request.label(),
+                progress: Progress::new(),
+                started: Instant::now(),
+            }),
+        );
+        let outcome = run_now(request);
+        drive(
+            &mut s,
+            Action::JobDone(Box::new(JobDone { id, kind, outcome })),
+        );
+    }
+    // The load message has a duration in it; keep snapshots stable.
     s.message = Some("loaded".into());
     s
 }
 
-fn draw(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
+fn draw(state: &State, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| crmlens::ui::draw(f, state)).unwrap();
-    t
+    format!("{}", t.backend())
 }
 
 #[test]
-fn table_view_80x24() {
-    let mut s = sample_state();
-    s.row = 2;
-    let t = draw(&s, 80, 24);
-    insta::assert_snapshot!(t.backend());
+fn loading_the_sample_fills_every_part_of_the_state() {
+    let s = sample_state();
+    assert_eq!(s.rows(), 5000);
+    assert_eq!(s.columns(), 29);
+    assert!(s.report.is_some());
+    assert!(s.jobs.is_empty());
+    // The first column's summary was computed after the load.
+    assert_eq!(s.data.summary.as_ref().unwrap().profile.name, "customer_id");
 }
 
 #[test]
-fn table_view_scrolled_right() {
+fn tabs_by_number_tab_and_backtab() {
     let mut s = sample_state();
-    s.col = 12;
-    s.row = 30;
-    let t = draw(&s, 100, 16);
-    insta::assert_snapshot!(t.backend());
+    key(&mut s, KeyCode::Char('2'));
+    assert_eq!(s.screen, Screen::Quality);
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.screen, Screen::Features);
+    key(&mut s, KeyCode::BackTab);
+    key(&mut s, KeyCode::BackTab);
+    assert_eq!(s.screen, Screen::Data);
+    key(&mut s, KeyCode::BackTab);
+    assert_eq!(s.screen, Screen::Recommend);
+}
+
+#[test]
+fn sort_cycles_and_filter_counts_matches() {
+    let mut s = sample_state();
+    // Select `monetary` and sort: ascending, then descending, then file order.
+    let monetary = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("monetary"))
+        .unwrap();
+    for _ in 0..monetary {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    assert_eq!(s.data.summary.as_ref().unwrap().profile.name, "monetary");
+    key(&mut s, KeyCode::Char('s'));
+    assert_eq!(s.data.sort, Some(("monetary".into(), false)));
+    let t = s.table.clone().unwrap();
+    let m = t.column("monetary").unwrap().f64().unwrap().clone();
+    let order = s.data.order.clone().unwrap();
+    assert!(
+        order
+            .windows(2)
+            .all(|w| m.get(w[0] as usize) <= m.get(w[1] as usize))
+    );
+    key(&mut s, KeyCode::Char('s'));
+    let order = s.data.order.clone().unwrap();
+    assert!(
+        order
+            .windows(2)
+            .all(|w| m.get(w[0] as usize) >= m.get(w[1] as usize))
+    );
+    key(&mut s, KeyCode::Char('s'));
+    assert!(s.data.order.is_none() && s.data.sort.is_none());
+
+    // Filter for a city: the count equals a direct count in the table.
+    key(&mut s, KeyCode::Char('/'));
+    assert!(matches!(s.overlay, Some(Overlay::Search(_))));
+    typed(&mut s, "glasgow");
+    key(&mut s, KeyCode::Enter);
+    let want = t
+        .column("city")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .filter(|c| c.is_some_and(|c| c.to_lowercase().contains("glasgow")))
+        .count();
+    assert!(want > 0);
+    assert_eq!(s.rows(), want);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .contains(&format!("{want} of 5000 rows"))
+    );
+    // An empty filter restores every row.
+    key(&mut s, KeyCode::Char('/'));
+    for _ in 0.."glasgow".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.rows(), 5000);
+}
+
+#[test]
+fn help_overlay_and_quit_prompt() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('?'));
+    assert_eq!(s.overlay, Some(Overlay::Help));
+    let screen = draw(&s, 80, 24);
+    assert!(screen.contains("sort by column"), "{screen}");
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.overlay, None);
+    // With no job running, q quits at once.
+    key(&mut s, KeyCode::Char('q'));
+    assert!(s.quit);
+}
+
+#[test]
+fn quitting_during_a_load_asks_and_esc_cancels() {
+    let mut s = State::new("x".into());
+    let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
+    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let progress = Progress::new();
+    update(
+        &mut s,
+        Action::JobStarted(RunningJob {
+            id,
+            kind: request.kind(),
+            label: request.label(),
+            progress: progress.clone(),
+            started: Instant::now(),
+        }),
+    );
+    key(&mut s, KeyCode::Char('q'));
+    assert_eq!(s.overlay, Some(Overlay::ConfirmQuit));
+    assert!(!s.quit);
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(s.overlay, None);
+    key(&mut s, KeyCode::Esc);
+    assert!(progress.is_cancelled());
+}
+
+#[test]
+fn a_cancelled_or_stale_job_keeps_the_previous_result() {
+    let mut s = sample_state();
+    let before = s.rows();
+    // A sort starts, then Esc: the cancelled outcome arrives and nothing changes.
+    let cmds = update(&mut s, Action::Sort);
+    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    update(
+        &mut s,
+        Action::JobStarted(RunningJob {
+            id,
+            kind: request.kind(),
+            label: request.label(),
+            progress: Progress::new(),
+            started: Instant::now(),
+        }),
+    );
+    update(&mut s, Action::Escape);
+    update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone {
+            id,
+            kind: request.kind(),
+            outcome: crmlens::app::job::JobOutcome::Cancelled,
+        })),
+    );
+    assert!(s.data.order.is_none());
+    assert_eq!(s.rows(), before);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .contains("previous results kept")
+    );
+    // A result for a job nobody waits for (superseded) is ignored.
+    update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone {
+            id: 9999,
+            kind: request.kind(),
+            outcome: crmlens::app::job::JobOutcome::Failed("old".into()),
+        })),
+    );
+    assert!(s.error.is_none());
+}
+
+#[test]
+fn screens_80x24() {
+    let mut s = sample_state();
+    for screen in Screen::ALL {
+        s.screen = screen;
+        insta::assert_snapshot!(format!("80x24_{}", screen.title()), draw(&s, 80, 24));
+    }
+}
+
+#[test]
+fn screens_120x40() {
+    let mut s = sample_state();
+    s.data.row = 3;
+    for screen in Screen::ALL {
+        s.screen = screen;
+        insta::assert_snapshot!(format!("120x40_{}", screen.title()), draw(&s, 120, 40));
+    }
+}
+
+#[test]
+fn help_and_search_overlays_80x24() {
+    let mut s = sample_state();
+    s.overlay = Some(Overlay::Help);
+    insta::assert_snapshot!("80x24_help", draw(&s, 80, 24));
+    s.overlay = Some(Overlay::Search("leeds".into()));
+    insta::assert_snapshot!("80x24_search", draw(&s, 80, 24));
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let mut s = sample_state();
+    s.no_color = true;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| crmlens::ui::draw(f, &s)).unwrap();
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset);
+        assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    }
 }
 
 #[test]
 fn too_small_terminal_says_so() {
     let s = sample_state();
-    let t = draw(&s, 40, 8);
-    let text = format!("{:?}", t.backend());
+    let text = draw(&s, 40, 8);
     assert!(text.contains("terminal too small"), "{text}");
     assert!(text.contains("need 60x12"), "{text}");
 }

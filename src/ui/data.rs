@@ -1,0 +1,292 @@
+//! The Data screen: the table, virtualised (only the visible rows are taken from the frame and
+//! formatted, so a million rows draw as fast as a hundred), the key column frozen, the
+//! selected column highlighted; and a side panel with the selected column's statistics and
+//! histogram.
+
+use polars::prelude::*;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, Block, Borders, Cell, Paragraph, Row, Table};
+
+use super::theme::Theme;
+use crate::app::State;
+
+const MAX_COL_WIDTH: usize = 24;
+
+/// A cell as text: floats with 2 decimals, missing values as an empty cell.
+pub fn format_cell(v: &AnyValue) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Float64(x) => format!("{x:.2}"),
+        AnyValue::Float32(x) => format!("{x:.2}"),
+        other => other.to_string(),
+    }
+}
+
+/// First visible row so that `row` is on screen.
+pub fn first_visible(row: usize, viewport: usize) -> usize {
+    if viewport == 0 || row < viewport {
+        0
+    } else {
+        row + 1 - viewport
+    }
+}
+
+/// The visible rows (in view order) as a small frame: only these are ever formatted.
+fn window(state: &State, start: usize, n: usize) -> Option<DataFrame> {
+    let table = state.table.as_ref()?;
+    match &state.data.order {
+        None => Some(table.slice(start as i64, n)),
+        Some(order) => {
+            let end = (start + n).min(order.len());
+            let idx = IdxCa::from_vec("idx".into(), order.get(start..end)?.to_vec());
+            table.take(&idx).ok()
+        }
+    }
+}
+
+/// Which columns fit: the key column, then a run of columns that includes `selected`.
+fn visible_columns(widths: &[usize], selected: usize, room: usize) -> Vec<usize> {
+    if widths.is_empty() {
+        return Vec::new();
+    }
+    let key = widths[0] + 1;
+    let mut start = selected.max(1);
+    // Walk left from the selected column while the run still fits.
+    let mut used = key + widths.get(start).map_or(0, |w| w + 1);
+    while start > 1 && used + widths[start - 1] < room {
+        start -= 1;
+        used += widths[start] + 1;
+    }
+    let mut cols = vec![0];
+    let mut used = key;
+    for (i, w) in widths.iter().enumerate().skip(start) {
+        if used + w + 1 > room && cols.len() > 1 {
+            // Show a cut-off last column rather than blank space, when there is room.
+            if room.saturating_sub(used) >= 6 {
+                cols.push(i);
+            }
+            break;
+        }
+        cols.push(i);
+        used += w + 1;
+    }
+    cols
+}
+
+pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let Some(table) = &state.table else {
+        let msg = if state.jobs.is_empty() {
+            "no data loaded"
+        } else {
+            "loading..."
+        };
+        f.render_widget(Paragraph::new(msg), area);
+        return;
+    };
+    let panel_width = (area.width / 3).clamp(24, 34);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(panel_width)]).areas(area);
+    draw_table(f, left, state, table, theme);
+    draw_panel(f, right, state, theme);
+}
+
+fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme: Theme) {
+    if state.rows() == 0 {
+        let msg = match &state.data.filter {
+            Some(flt) => {
+                format!("no rows match \"{flt}\" (/ then Enter on an empty filter clears it)")
+            }
+            None => "the table is empty".into(),
+        };
+        f.render_widget(Paragraph::new(msg), area);
+        return;
+    }
+    let visible = area.height.saturating_sub(1) as usize;
+    let start = first_visible(state.data.row, visible);
+    let Some(win) = window(state, start, visible) else {
+        return;
+    };
+    let names: Vec<String> = table
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cells: Vec<Vec<String>> = win
+        .columns()
+        .iter()
+        .map(|c| {
+            (0..win.height())
+                .map(|i| c.get(i).map(|v| format_cell(&v)).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = cells
+        .iter()
+        .zip(&names)
+        .map(|(col, name)| {
+            col.iter()
+                .map(|s| s.chars().count())
+                .chain([name.chars().count() + 2])
+                .max()
+                .unwrap_or(1)
+                .min(MAX_COL_WIDTH)
+        })
+        .collect();
+    let shown = visible_columns(&widths, state.data.col, area.width as usize);
+    let arrow = |i: usize| match &state.data.sort {
+        Some((c, desc)) if *c == names[i] => {
+            if *desc {
+                " ↓"
+            } else {
+                " ↑"
+            }
+        }
+        _ => "",
+    };
+    let header = Row::new(shown.iter().map(|&i| {
+        let style = if i == state.data.col {
+            theme.header().patch(theme.selected())
+        } else {
+            theme.header()
+        };
+        Cell::from(format!("{}{}", names[i], arrow(i))).style(style)
+    }));
+    let rows = (0..win.height()).map(|r| {
+        let style = if start + r == state.data.row {
+            theme.selected()
+        } else {
+            ratatui::style::Style::default()
+        };
+        Row::new(shown.iter().map(|&i| {
+            let cell = Cell::from(cells[i][r].clone());
+            if i == state.data.col && start + r != state.data.row {
+                cell.style(theme.accent())
+            } else {
+                cell
+            }
+        }))
+        .style(style)
+    });
+    let constraints: Vec<Constraint> = shown
+        .iter()
+        .map(|&i| Constraint::Length(widths[i] as u16))
+        .collect();
+    f.render_widget(
+        Table::new(rows, constraints)
+            .header(header)
+            .flex(ratatui::layout::Flex::Start),
+        area,
+    );
+}
+
+fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let name = state.column_name(state.data.col).unwrap_or_default();
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(format!(" {name} "))
+        .border_style(theme.dim());
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(s) = state
+        .data
+        .summary
+        .as_ref()
+        .filter(|s| s.profile.name == name)
+    else {
+        f.render_widget(Paragraph::new("summarising..."), inner);
+        return;
+    };
+    let p = &s.profile;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("type     ", theme.dim()),
+            Span::raw(p.dtype.clone()),
+        ]),
+        Line::from(vec![
+            Span::styled("nulls    ", theme.dim()),
+            Span::raw(p.nulls.to_string()),
+        ]),
+        Line::from(vec![
+            Span::styled("distinct ", theme.dim()),
+            Span::raw(p.distinct.to_string()),
+        ]),
+    ];
+    if let (Some(min), Some(max)) = (&p.min, &p.max) {
+        lines.push(Line::from(vec![
+            Span::styled("min      ", theme.dim()),
+            Span::raw(min.clone()),
+        ]));
+        lines.push(Line::from(vec![
+            Span::styled("max      ", theme.dim()),
+            Span::raw(max.clone()),
+        ]));
+    }
+    if let Some(m) = p.mean {
+        lines.push(Line::from(vec![
+            Span::styled("mean     ", theme.dim()),
+            Span::raw(format!("{m:.2}")),
+        ]));
+    }
+    let text_height = lines.len() as u16 + 1;
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(text_height), Constraint::Min(0)]).areas(inner);
+    f.render_widget(Paragraph::new(lines), top);
+    if s.histogram.is_empty() || bottom.height < 2 {
+        return;
+    }
+    if p.top.len() == s.histogram.len() && p.distinct as usize == state.rows() && p.nulls == 0 {
+        f.render_widget(
+            Paragraph::new("all values distinct").style(theme.dim()),
+            bottom,
+        );
+        return;
+    }
+    let label_width = (bottom.width / 2).max(6) as usize;
+    let bars: Vec<Bar> = s
+        .histogram
+        .iter()
+        .take(bottom.height as usize)
+        .map(|(label, count)| {
+            let l: String = label.chars().take(label_width).collect();
+            Bar::default().value(*count).label(Line::from(l))
+        })
+        .collect();
+    let chart = BarChart::default()
+        .direction(Direction::Horizontal)
+        .data(ratatui::widgets::BarGroup::default().bars(&bars))
+        .bar_width(1)
+        .bar_gap(0)
+        .bar_style(theme.bar())
+        .value_style(theme.selected());
+    f.render_widget(chart, bottom);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selected_row_stays_visible() {
+        assert_eq!(first_visible(0, 10), 0);
+        assert_eq!(first_visible(9, 10), 0);
+        assert_eq!(first_visible(10, 10), 1);
+        assert_eq!(first_visible(25, 10), 16);
+    }
+
+    #[test]
+    fn selected_column_is_always_shown_beside_the_key() {
+        let widths = [8, 10, 10, 10, 10, 10];
+        // 40 columns of room: key (9) + two of 11, and 9 left for a cut-off third.
+        assert_eq!(visible_columns(&widths, 0, 40), vec![0, 1, 2, 3]);
+        assert_eq!(visible_columns(&widths, 0, 35), vec![0, 1, 2]);
+        let shown = visible_columns(&widths, 5, 40);
+        assert_eq!(shown[0], 0);
+        assert!(shown.contains(&5));
+        // Too narrow for anything but the key and the selection: still both.
+        assert_eq!(visible_columns(&widths, 3, 5), vec![0, 3]);
+    }
+}

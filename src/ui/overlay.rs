@@ -1,0 +1,90 @@
+//! Pop-ups over the screen: the help overlay (every binding of the current screen), the quit
+//! prompt while a job runs, and the filter prompt.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table};
+
+use super::theme::Theme;
+use crate::app::State;
+use crate::app::action::bindings;
+use crate::app::state::Overlay;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    match &state.overlay {
+        None => {}
+        Some(Overlay::Help) => {
+            let b = bindings(state.screen);
+            let rect = centered(area, 64, b.len() as u16 + 4);
+            let rows = b
+                .iter()
+                .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]));
+            let table = Table::new(
+                rows,
+                [
+                    ratatui::layout::Constraint::Length(20),
+                    ratatui::layout::Constraint::Min(10),
+                ],
+            )
+            .header(Row::new(vec!["keys", "action"]).style(theme.header()))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {} keys · any key closes ", state.screen.title()))
+                    .border_style(theme.accent()),
+            );
+            f.render_widget(Clear, rect);
+            f.render_widget(table, rect);
+        }
+        Some(Overlay::ConfirmQuit) => {
+            let rect = centered(area, 52, 5);
+            let label = state
+                .jobs
+                .first()
+                .map(|j| j.label.clone())
+                .unwrap_or_default();
+            let text = vec![
+                Line::from(format!("{label} is still running.")),
+                Line::from(vec![
+                    Span::styled("Quit anyway? ", theme.accent()),
+                    Span::raw("y / Enter quits, any other key stays"),
+                ]),
+            ];
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(text).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" quit ")
+                        .border_style(theme.error()),
+                ),
+                rect,
+            );
+        }
+        Some(Overlay::Search(text)) => {
+            let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(" filter rows: /", theme.accent()),
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.accent()),
+                    Span::styled("  (Enter applies, empty clears, Esc cancels)", theme.dim()),
+                ])),
+                rect,
+            );
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Screens whose engines have not landed yet say so, with the issue that brings them; no fake
+//! content.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::app::screen::Screen;
+
+pub fn message(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Features => {
+            "Features: not yet available. Feature selection, scaling and the correlation view arrive with the Workbench issue's Features screen; until then models use the workspace's [features]."
+        }
+        Screen::Segments => {
+            "Segments: not yet available. K-Means, DBSCAN and Gaussian mixtures arrive with the Segmentation issue."
+        }
+        Screen::Rules => "Rules: not yet available. Association rules arrive with their own issue.",
+        Screen::Predict => {
+            "Predict: not yet available. Churn models arrive with the Prediction issue."
+        }
+        Screen::Recommend => {
+            "Recommend: not yet available. Recommendations arrive with their own issue."
+        }
+        Screen::Data | Screen::Quality => "",
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, screen: Screen, theme: Theme) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(screen.title())
+        .border_style(theme.dim());
+    f.render_widget(
+        Paragraph::new(message(screen))
+            .wrap(Wrap { trim: true })
+            .block(block),
+        area,
+    );
+}

@@ -1,0 +1,112 @@
+//! The Quality screen: the data-quality report of the integration as a table of cleaning
+//! steps and invalid values, and a bar chart of missing values per column (before the fill
+//! policy).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, Wrap};
+
+use super::theme::Theme;
+use crate::app::State;
+
+pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let Some(report) = &state.report else {
+        let msg = if state.jobs.is_empty() {
+            "No quality report: this table was opened from a file, not integrated from a workspace. Open a workspace (crmlens WORKSPACE.toml) to see the cleaning steps."
+        } else {
+            "loading..."
+        };
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    };
+    let left_share = if area.width < 100 { 66 } else { 60 };
+    let [left, right] = Layout::horizontal([
+        Constraint::Percentage(left_share),
+        Constraint::Percentage(100 - left_share),
+    ])
+    .areas(area);
+
+    let mut rows: Vec<Row> = report
+        .steps
+        .iter()
+        .map(|s| {
+            Row::new(vec![
+                s.source.clone(),
+                s.step.clone(),
+                format!("{} → {}", s.rows_in, s.rows_out),
+                (s.rows_in - s.rows_out.min(s.rows_in)).to_string(),
+            ])
+        })
+        .collect();
+    rows.extend(report.invalid.iter().map(|i| {
+        Row::new(vec![
+            i.source.clone(),
+            if i.rule.starts_with(&i.column) {
+                i.rule.clone()
+            } else {
+                format!("{} {}", i.column, i.rule)
+            },
+            i.action.clone(),
+            i.count.to_string(),
+        ])
+        .style(theme.accent())
+    }));
+    let skip = state.quality_row.min(rows.len().saturating_sub(1));
+    let rows: Vec<Row> = rows.into_iter().skip(skip).collect();
+    let title = format!(
+        " {} customers out · reference date {} ",
+        report.customers_out, report.reference_date
+    );
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Min(16),
+            Constraint::Length(15),
+            Constraint::Length(7),
+        ],
+    )
+    .header(Row::new(vec!["source", "step / rule", "rows in → out", "count"]).style(theme.header()))
+    .block(
+        Block::default()
+            .borders(Borders::RIGHT)
+            .title(title)
+            .border_style(theme.dim()),
+    );
+    f.render_widget(table, left);
+
+    let mut missing: Vec<(&str, u64)> = report
+        .missing
+        .iter()
+        .filter(|m| m.before > 0)
+        .map(|m| (m.column.as_str(), m.before))
+        .collect();
+    missing.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let block = Block::default().title(" missing values before fill ");
+    let inner = block.inner(right);
+    f.render_widget(block, right);
+    if missing.is_empty() {
+        f.render_widget(Paragraph::new("no missing values"), inner);
+        return;
+    }
+    let label_width = (inner.width / 2).max(8) as usize;
+    let bars: Vec<Bar> = missing
+        .iter()
+        .take(inner.height as usize)
+        .map(|(c, n)| {
+            let l: String = c.chars().take(label_width).collect();
+            Bar::default().value(*n).label(Line::from(l))
+        })
+        .collect();
+    f.render_widget(
+        BarChart::default()
+            .direction(Direction::Horizontal)
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(1)
+            .bar_gap(0)
+            .bar_style(theme.bar())
+            .value_style(theme.selected()),
+        inner,
+    );
+}

@@ -1,0 +1,77 @@
+//! The tab bar, always visible on the first line, and its hit test for mouse clicks.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use crate::app::screen::Screen;
+
+const GAP: u16 = 2;
+
+/// (screen, first column, width) of every tab label, for a bar `width` columns wide.
+pub fn layout(width: u16) -> Vec<(Screen, u16, u16)> {
+    let mut x = 1u16;
+    let mut out = Vec::new();
+    for (i, s) in Screen::ALL.iter().enumerate() {
+        let w = label(i, *s).chars().count() as u16;
+        if x + w > width {
+            break;
+        }
+        out.push((*s, x, w));
+        x += w + GAP;
+    }
+    out
+}
+
+fn label(i: usize, s: Screen) -> String {
+    format!("{}:{}", i + 1, s.title())
+}
+
+/// The tab under a click at (`x`, `y`), if any.
+pub fn tab_at(width: u16, x: u16, y: u16) -> Option<Screen> {
+    if y != 0 {
+        return None;
+    }
+    layout(width)
+        .into_iter()
+        .find(|(_, x0, w)| x >= *x0 && x < x0 + w)
+        .map(|(s, _, _)| s)
+}
+
+pub fn draw(f: &mut Frame, area: Rect, active: Screen, theme: Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (s, _, _)) in layout(area.width).iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" ".repeat(GAP as usize)));
+        }
+        let style = if *s == active {
+            theme
+                .selected()
+                .add_modifier(ratatui::style::Modifier::BOLD)
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(label(i, *s), style));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tab_fits_in_80_columns_and_clicks_hit_them() {
+        let l = layout(80);
+        assert_eq!(l.len(), 7);
+        for (s, x0, w) in &l {
+            assert_eq!(tab_at(80, *x0, 0), Some(*s));
+            assert_eq!(tab_at(80, x0 + w - 1, 0), Some(*s));
+        }
+        // Between tabs, below the bar: nothing.
+        assert_eq!(tab_at(80, 0, 0), None);
+        assert_eq!(tab_at(80, l[0].1, 1), None);
+    }
+}
