@@ -27,6 +27,9 @@ pub enum Command {
     Spawn { id: u64, request: JobRequest },
 }
 
+/// A filter and a sort (column, descending) of the Data table.
+pub type Arrangement = (Option<String>, Option<(String, bool)>);
+
 /// The Data screen.
 #[derive(Debug, Default, Clone)]
 pub struct DataView {
@@ -37,6 +40,8 @@ pub struct DataView {
     pub order: Option<Arc<Vec<IdxSize>>>,
     pub filter: Option<String>,
     pub sort: Option<(String, bool)>,
+    /// The filter and sort of an arrange job in flight: keys pressed meanwhile build on it.
+    pub requested: Option<Arrangement>,
     pub summary: Option<ColumnSummary>,
 }
 
@@ -119,6 +124,7 @@ impl State {
         let Some(table) = self.table.clone() else {
             return Vec::new();
         };
+        self.data.requested = Some((filter.clone(), sort.clone()));
         vec![self.start(JobRequest::Arrange {
             table,
             filter,
@@ -211,12 +217,15 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             let Some(name) = state.column_name(state.data.col) else {
                 return Vec::new();
             };
-            let next = match &state.data.sort {
-                Some((c, false)) if *c == name => Some((name, true)),
-                Some((c, true)) if *c == name => None,
+            let (filter, current) = match &state.data.requested {
+                Some((f, s)) => (f.clone(), s.clone()),
+                None => (state.data.filter.clone(), state.data.sort.clone()),
+            };
+            let next = match current {
+                Some((c, false)) if c == name => Some((name, true)),
+                Some((c, true)) if c == name => None,
                 _ => Some((name, false)),
             };
-            let filter = state.data.filter.clone();
             return state.arrange(filter, next);
         }
         Action::StartSearch => {
@@ -236,7 +245,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::SearchSubmit => {
             if let Some(Overlay::Search(text)) = state.overlay.take() {
                 let filter = (!text.is_empty()).then_some(text);
-                let sort = state.data.sort.clone();
+                let sort = match &state.data.requested {
+                    Some((_, s)) => s.clone(),
+                    None => state.data.sort.clone(),
+                };
                 return state.arrange(filter, sort);
             }
         }
@@ -265,6 +277,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 return Vec::new();
             };
             let job = state.jobs.remove(pos);
+            if job.kind == JobKind::Arrange {
+                state.data.requested = None;
+            }
             let secs = job.started.elapsed().as_secs_f64();
             match done.outcome {
                 JobOutcome::Loaded(l) => {

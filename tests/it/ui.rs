@@ -306,3 +306,20 @@ fn too_small_terminal_says_so() {
     assert!(text.contains("terminal too small"), "{text}");
     assert!(text.contains("need 60x12"), "{text}");
 }
+
+#[test]
+fn keys_pressed_during_a_sort_build_on_it() {
+    let mut s = sample_state();
+    // `s` twice before the first sort finishes: the second asks for descending.
+    let first = update(&mut s, Action::Sort);
+    let second = update(&mut s, Action::Sort);
+    let sort_of = |cmds: &[Command]| match &cmds[0] {
+        Command::Spawn {
+            request: JobRequest::Arrange { sort, .. },
+            ..
+        } => sort.clone(),
+        other => panic!("not an arrange: {other:?}"),
+    };
+    assert_eq!(sort_of(&first), Some(("customer_id".into(), false)));
+    assert_eq!(sort_of(&second), Some(("customer_id".into(), true)));
+}
