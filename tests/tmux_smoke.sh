@@ -40,6 +40,12 @@ wait_for "missing values before fill" 10
 tmux send-keys -t "$SESSION" "?"
 wait_for "Quality keys" 10
 tmux send-keys -t "$SESSION" Escape
+# Features: the workspace's selection and the correlation table; Space drops a feature.
+tmux send-keys -t "$SESSION" 3
+wait_for "11 numeric · 1 one-hot" 10
+wait_for "correlation of the selected numeric features" 10
+tmux send-keys -t "$SESSION" Space
+wait_for "10 numeric · 1 one-hot" 10
 # Tab to a screen that is not there yet: it says so.
 tmux send-keys -t "$SESSION" 4
 wait_for "not yet available" 10
@@ -47,4 +53,4 @@ wait_for "not yet available" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, quit; terminal restored)"

@@ -26,6 +26,12 @@ pub enum Action {
     Right,
     /// Sort the Data table by the selected column: ascending, descending, off.
     Sort,
+    /// Space on the Features screen: use the column or not.
+    ToggleFeature,
+    /// `L`: log1p on the selected numeric feature.
+    ToggleLog,
+    /// `c`: next scaling (standard, min-max, robust, none).
+    CycleScaling,
     /// `/`: start typing a filter.
     StartSearch,
     SearchChar(char),
@@ -74,11 +80,22 @@ const DATA: &[Binding] = &[
 
 const QUALITY: &[Binding] = &[b("j/k ↓/↑", "scroll steps"), b("g/G", "top/bottom")];
 
+const FEATURES: &[Binding] = &[
+    b("j/k ↓/↑", "move"),
+    b(
+        "Space",
+        "use / drop the column (text columns are one-hot encoded)",
+    ),
+    b("L", "log1p on a numeric column (for skewed money)"),
+    b("c", "scaling: standard, min-max, robust, none"),
+];
+
 /// The bindings of `screen`, its own first.
 pub fn bindings(screen: Screen) -> Vec<Binding> {
     let own: &[Binding] = match screen {
         Screen::Data => DATA,
         Screen::Quality => QUALITY,
+        Screen::Features => FEATURES,
         _ => &[],
     };
     own.iter().chain(GLOBAL).copied().collect()
@@ -89,6 +106,9 @@ pub fn hints(screen: Screen) -> &'static str {
     match screen {
         Screen::Data => "j/k row · h/l column · s sort · / filter · Tab screens · ? help · q quit",
         Screen::Quality => "j/k scroll · g/G top/bottom · Tab screens · ? help · q quit",
+        Screen::Features => {
+            "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
+        }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
 }
@@ -142,6 +162,9 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
         KeyCode::Char('s') if state.screen == Screen::Data => Action::Sort,
         KeyCode::Char('/') if state.screen == Screen::Data => Action::StartSearch,
+        KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
+        KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
+        KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,
         _ => return None,
     })
 }

@@ -11,10 +11,11 @@ use std::time::Instant;
 use polars::prelude::{DataFrame, IdxSize};
 
 use crate::data::explore::{self, ColumnSummary};
+use crate::data::features::{Correlation, correlation};
 use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
 use crate::data::source::{self, ReadOptions};
-use crate::data::workspace::Workspace;
+use crate::data::workspace::{FeatureConfig, Workspace};
 use crate::progress::Progress;
 
 /// What a job does.
@@ -36,6 +37,12 @@ pub enum JobRequest {
         table: Arc<DataFrame>,
         column: String,
     },
+    /// The Features screen's correlation table.
+    Correlate {
+        table: Arc<DataFrame>,
+        columns: Vec<String>,
+        log1p: Vec<String>,
+    },
 }
 
 impl JobRequest {
@@ -45,6 +52,7 @@ impl JobRequest {
             JobRequest::Workspace(_) | JobRequest::File { .. } => JobKind::Load,
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
+            JobRequest::Correlate { .. } => JobKind::Correlate,
         }
     }
 
@@ -58,6 +66,9 @@ impl JobRequest {
                 _ => "restoring file order".into(),
             },
             JobRequest::Summarise { column, .. } => format!("summarising {column}"),
+            JobRequest::Correlate { columns, .. } => {
+                format!("correlating {} features", columns.len())
+            }
         }
     }
 }
@@ -68,6 +79,7 @@ pub enum JobKind {
     Load,
     Arrange,
     Summarise,
+    Correlate,
 }
 
 /// What a finished load produced.
@@ -76,6 +88,8 @@ pub struct Loaded {
     pub title: String,
     pub table: DataFrame,
     pub report: Option<QualityReport>,
+    /// The workspace's default feature selection, when loaded from a workspace.
+    pub features: Option<FeatureConfig>,
 }
 
 /// A job's result.
@@ -88,6 +102,7 @@ pub enum JobOutcome {
         sort: Option<(String, bool)>,
     },
     Summary(Box<ColumnSummary>),
+    Correlation(Box<Correlation>),
     Failed(String),
     Cancelled,
 }
@@ -127,6 +142,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 title: name,
                 table: c.table,
                 report: Some(c.report),
+                features: Some(ws.features.clone()),
             })))
         }),
         JobRequest::File { path, others } => {
@@ -141,6 +157,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     title,
                     table,
                     report: None,
+                    features: None,
                 }))
             })
         }
@@ -156,6 +173,14 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 filter,
                 sort,
             })
+        }
+        JobRequest::Correlate {
+            table,
+            columns,
+            log1p,
+        } => {
+            progress.start("correlating", 1);
+            correlation(&table, &columns, &log1p).map(|c| JobOutcome::Correlation(Box::new(c)))
         }
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);

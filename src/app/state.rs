@@ -10,7 +10,9 @@ use super::action::Action;
 use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
 use super::screen::Screen;
 use crate::data::explore::ColumnSummary;
+use crate::data::features::Correlation;
 use crate::data::quality::QualityReport;
+use crate::data::workspace::{FeatureConfig, Scaling};
 
 /// A pop-up that takes the keys while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,100 @@ pub struct DataView {
     pub summary: Option<ColumnSummary>,
 }
 
+/// One column offered on the Features screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureItem {
+    pub name: String,
+    /// Numeric (scaled) or categorical (one-hot encoded).
+    pub numeric: bool,
+    pub selected: bool,
+    pub log1p: bool,
+}
+
+/// The Features screen: which columns the models use, and how.
+#[derive(Debug, Clone, Default)]
+pub struct FeaturesView {
+    pub items: Vec<FeatureItem>,
+    pub cursor: usize,
+    pub scaling: Scaling,
+    pub max_categories: usize,
+    pub correlation: Option<Correlation>,
+}
+
+impl FeaturesView {
+    /// Offers every numeric and text column of `table` except the key, with the workspace's
+    /// default selection ticked.
+    pub fn from_table(table: &DataFrame, defaults: Option<&FeatureConfig>) -> FeaturesView {
+        let d = defaults.cloned().unwrap_or_default();
+        let mut items = Vec::new();
+        for (i, c) in table.columns().iter().enumerate() {
+            let name = c.name().to_string();
+            let dtype = c.dtype();
+            let numeric =
+                dtype.is_primitive_numeric() || dtype == &polars::prelude::DataType::Boolean;
+            let text = dtype == &polars::prelude::DataType::String;
+            if i == 0 || !(numeric || text) {
+                continue;
+            }
+            let selected = if numeric {
+                d.numeric.contains(&name)
+            } else {
+                d.categorical.contains(&name)
+            };
+            items.push(FeatureItem {
+                log1p: d.log1p.contains(&name),
+                name,
+                numeric,
+                selected,
+            });
+        }
+        // Numeric first, then categorical; the workspace's picks first, in its order (so the
+        // models see the columns in the order the workspace lists them), then table order.
+        let rank = |it: &FeatureItem| {
+            let listed = if it.numeric {
+                &d.numeric
+            } else {
+                &d.categorical
+            };
+            listed
+                .iter()
+                .position(|n| *n == it.name)
+                .unwrap_or(usize::MAX)
+        };
+        items.sort_by_key(|it| (!it.numeric, rank(it)));
+        FeaturesView {
+            items,
+            cursor: 0,
+            scaling: d.scaling,
+            max_categories: d.max_categories.max(2),
+            correlation: None,
+        }
+    }
+
+    /// The selection as the models take it.
+    pub fn config(&self) -> FeatureConfig {
+        let pick = |numeric: bool| {
+            self.items
+                .iter()
+                .filter(|i| i.selected && i.numeric == numeric)
+                .map(|i| i.name.clone())
+                .collect::<Vec<_>>()
+        };
+        FeatureConfig {
+            numeric: pick(true),
+            categorical: pick(false),
+            scaling: self.scaling,
+            log1p: self
+                .items
+                .iter()
+                .filter(|i| i.selected && i.numeric && i.log1p)
+                .map(|i| i.name.clone())
+                .collect(),
+            max_categories: self.max_categories,
+        }
+    }
+}
+
 /// Everything the screen shows.
 #[derive(Debug, Default)]
 pub struct State {
@@ -59,6 +155,7 @@ pub struct State {
     pub message: Option<String>,
     pub error: Option<String>,
     pub data: DataView,
+    pub features: FeaturesView,
     /// First visible step of the Quality screen's table.
     pub quality_row: usize,
     /// Rows the table area shows (set from the terminal size).
@@ -132,6 +229,22 @@ impl State {
         })]
     }
 
+    fn correlate(&mut self) -> Vec<Command> {
+        let Some(table) = self.table.clone() else {
+            return Vec::new();
+        };
+        let cfg = self.features.config();
+        if cfg.numeric.len() < 2 {
+            self.features.correlation = None;
+            return Vec::new();
+        }
+        vec![self.start(JobRequest::Correlate {
+            table,
+            columns: cfg.numeric,
+            log1p: cfg.log1p,
+        })]
+    }
+
     fn summarise(&mut self) -> Vec<Command> {
         let (Some(table), Some(column)) = (self.table.clone(), self.column_name(self.data.col))
         else {
@@ -162,6 +275,14 @@ fn scroll(state: &mut State, down: bool, n: usize) {
                 state.data.row.saturating_sub(n)
             };
             move_row(state, to);
+        }
+        Screen::Features => {
+            let last = state.features.items.len().saturating_sub(1);
+            state.features.cursor = if down {
+                state.features.cursor.saturating_add(n).min(last)
+            } else {
+                state.features.cursor.saturating_sub(n)
+            };
         }
         Screen::Quality => {
             let steps = state.report.as_ref().map_or(0, |r| r.steps.len());
@@ -228,6 +349,28 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             };
             return state.arrange(filter, next);
         }
+        Action::ToggleFeature => {
+            let f = &mut state.features;
+            if let Some(item) = f.items.get_mut(f.cursor) {
+                item.selected = !item.selected;
+            }
+            return state.correlate();
+        }
+        Action::ToggleLog => {
+            let f = &mut state.features;
+            if let Some(item) = f.items.get_mut(f.cursor).filter(|i| i.numeric) {
+                item.log1p = !item.log1p;
+                return state.correlate();
+            }
+        }
+        Action::CycleScaling => {
+            state.features.scaling = match state.features.scaling {
+                Scaling::Standard => Scaling::Minmax,
+                Scaling::Minmax => Scaling::Robust,
+                Scaling::Robust => Scaling::None,
+                Scaling::None => Scaling::Standard,
+            };
+        }
         Action::StartSearch => {
             let current = state.data.filter.clone().unwrap_or_default();
             state.overlay = Some(Overlay::Search(current));
@@ -290,12 +433,15 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                         l.table.width()
                     ));
                     state.error = None;
+                    state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
                     state.title = l.title;
                     state.table = Some(Arc::new(l.table));
                     state.report = l.report;
                     state.data = DataView::default();
                     state.quality_row = 0;
-                    return state.summarise();
+                    let mut cmds = state.summarise();
+                    cmds.extend(state.correlate());
+                    return cmds;
                 }
                 JobOutcome::Arranged {
                     order,
@@ -322,6 +468,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.data.row = 0;
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
+                JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {
                     state.message = Some(format!("cancelled {}; previous results kept", job.label))

@@ -248,6 +248,76 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
     })
 }
 
+/// Pearson correlations between numeric columns (log1p applied to the `log1p` ones first, as
+/// the models see them), over the rows where every chosen column has a value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Correlation {
+    pub names: Vec<String>,
+    /// values[i][j] = corr(names[i], names[j]); NaN when a column is constant.
+    pub values: Vec<Vec<f64>>,
+    pub rows_used: usize,
+}
+
+pub fn correlation(table: &DataFrame, columns: &[String], log1p: &[String]) -> Result<Correlation> {
+    let mut data: Vec<Vec<Option<f64>>> = Vec::new();
+    for c in columns {
+        let s = table.column(c).map_err(|_| unknown(table, c))?;
+        if !(s.dtype().is_primitive_numeric() || s.dtype() == &DataType::Boolean) {
+            return Err(DataError::Invalid(format!(
+                "feature `{c}` is {}, not numeric",
+                s.dtype()
+            )));
+        }
+        let f = s
+            .cast(&DataType::Float64)
+            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+        let log = log1p.contains(c);
+        let v: Vec<Option<f64>> = f
+            .f64()
+            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?
+            .iter()
+            .map(|x| x.map(|x| if log && x >= 0.0 { x.ln_1p() } else { x }))
+            .collect();
+        data.push(v);
+    }
+    let n = table.height();
+    let complete: Vec<usize> = (0..n)
+        .filter(|&i| data.iter().all(|c| c[i].is_some_and(f64::is_finite)))
+        .collect();
+    let k = columns.len();
+    let cols: Vec<Vec<f64>> = data
+        .iter()
+        .map(|c| complete.iter().map(|&i| c[i].unwrap_or(0.0)).collect())
+        .collect();
+    let m = complete.len() as f64;
+    let means: Vec<f64> = cols.iter().map(|c| c.iter().sum::<f64>() / m).collect();
+    let mut values = vec![vec![f64::NAN; k]; k];
+    for i in 0..k {
+        for j in i..k {
+            let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+            for (x, y) in cols[i].iter().zip(&cols[j]) {
+                let dx = x - means[i];
+                let dy = y - means[j];
+                sxy += dx * dy;
+                sxx += dx * dx;
+                syy += dy * dy;
+            }
+            let r = if sxx > 0.0 && syy > 0.0 {
+                sxy / (sxx * syy).sqrt()
+            } else {
+                f64::NAN
+            };
+            values[i][j] = r;
+            values[j][i] = r;
+        }
+    }
+    Ok(Correlation {
+        names: columns.to_vec(),
+        values,
+        rows_used: complete.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +396,31 @@ mod tests {
         // York (2) is kept; Leeds and (missing) pool into `other`.
         assert_eq!(m.names, vec!["city=York", "city=other"]);
         assert_eq!(m.values.column(1).to_vec(), vec![0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn correlation_hand_computed() {
+        let t = df!(
+            "a" => [Some(1.0), Some(2.0), Some(3.0), Some(4.0), None],
+            "b" => [Some(2.0), Some(4.0), Some(6.0), Some(8.0), Some(1.0)],
+            "c" => [Some(4.0), Some(3.0), Some(2.0), Some(1.0), Some(0.0)],
+            "d" => [Some(1.0), Some(3.0), Some(2.0), Some(4.0), Some(5.0)],
+            "k" => [7.0, 7.0, 7.0, 7.0, 7.0]
+        )
+        .unwrap();
+        let cols: Vec<String> = ["a", "b", "c", "d", "k"].map(String::from).to_vec();
+        let c = correlation(&t, &cols, &[]).unwrap();
+        assert_eq!(c.rows_used, 4, "the row with a missing `a` is left out");
+        assert!((c.values[0][1] - 1.0).abs() < 1e-12);
+        assert!((c.values[0][2] + 1.0).abs() < 1e-12);
+        // a = 1,2,3,4; d = 1,3,2,4: sxy = 4, sxx = syy = 5 -> 0.8
+        assert!((c.values[0][3] - 0.8).abs() < 1e-12);
+        assert!((c.values[3][0] - 0.8).abs() < 1e-12);
+        assert!(
+            c.values[0][4].is_nan(),
+            "a constant column has no correlation"
+        );
+        assert!(correlation(&table(), &["name".to_string()], &[]).is_err());
     }
 
     #[test]

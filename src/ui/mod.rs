@@ -2,6 +2,7 @@
 //! does I/O.
 
 pub mod data;
+pub mod features;
 pub mod overlay;
 pub mod placeholder;
 pub mod quality;
@@ -52,6 +53,7 @@ pub fn draw(f: &mut Frame, state: &State) {
     match state.screen {
         Screen::Data => data::draw(f, body, state, theme),
         Screen::Quality => quality::draw(f, body, state, theme),
+        Screen::Features => features::draw(f, body, state, theme),
         other => placeholder::draw(f, body, other, theme),
     }
     status::draw(f, status_line, keys, state, theme);

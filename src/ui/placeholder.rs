@@ -10,9 +10,6 @@ use crate::app::screen::Screen;
 
 pub fn message(screen: Screen) -> &'static str {
     match screen {
-        Screen::Features => {
-            "Features: not yet available. Feature selection, scaling and the correlation view arrive with the Workbench issue's Features screen; until then models use the workspace's [features]."
-        }
         Screen::Segments => {
             "Segments: not yet available. K-Means, DBSCAN and Gaussian mixtures arrive with the Segmentation issue."
         }
@@ -23,7 +20,7 @@ pub fn message(screen: Screen) -> &'static str {
         Screen::Recommend => {
             "Recommend: not yet available. Recommendations arrive with their own issue."
         }
-        Screen::Data | Screen::Quality => "",
+        Screen::Data | Screen::Quality | Screen::Features => "",
     }
 }
 
