@@ -1,6 +1,9 @@
 //! Analytics: segmentation, association rules, prediction, customer lifetime value and
 //! recommendations. Input is a feature matrix or baskets from `data`; output is plain,
-//! serialisable result structs. Nothing here knows about a terminal.
-//!
-//! The algorithms arrive with their issues (Segmentation, Association rules, Prediction,
-//! CLV, Recommendations); this module is their home.
+//! serialisable result structs. Every long algorithm takes a [`crate::progress::Progress`]
+//! to report to and to be cancelled through. Nothing here knows about a terminal.
+
+pub mod error;
+pub mod kmeans;
+
+pub use error::AnalyticsError;
