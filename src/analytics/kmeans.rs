@@ -201,9 +201,9 @@ fn lloyd(
         ));
         let (sums, counts, _) = assign(x, &centroids, &mut labels);
         let mut next = centroids.clone();
-        for j in 0..p.k {
-            if counts[j] > 0 {
-                next.row_mut(j).assign(&(&sums.row(j) / counts[j] as f64));
+        for (j, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                next.row_mut(j).assign(&(&sums.row(j) / count as f64));
             }
         }
         // Empty clusters take the points farthest from their current centroid.
