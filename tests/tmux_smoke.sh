@@ -46,11 +46,18 @@ wait_for "11 numeric · 1 one-hot" 10
 wait_for "correlation of the selected numeric features" 10
 tmux send-keys -t "$SESSION" Space
 wait_for "10 numeric · 1 one-hot" 10
-# Tab to a screen that is not there yet: it says so.
+# Segments: run k-means with k = 4 (typed), wait for the result.
 tmux send-keys -t "$SESSION" 4
+wait_for "no result yet" 10
+tmux send-keys -t "$SESSION" Enter 4 Enter r
+wait_for "4 clusters: sizes" 120
+screen | grep -qF "cluster profiles" || fail "no profile table"
+for c in c0 c1 c2 c3; do screen | grep -qF "$c" || fail "cluster $c not shown"; done
+# A screen that is not there yet says so.
+tmux send-keys -t "$SESSION" 5
 wait_for "not yet available" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, quit; terminal restored)"

@@ -5,5 +5,8 @@
 
 pub mod error;
 pub mod kmeans;
+pub mod pca;
+pub mod profile;
+pub mod segment;
 
 pub use error::AnalyticsError;

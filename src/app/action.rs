@@ -32,6 +32,12 @@ pub enum Action {
     ToggleLog,
     /// `c`: next scaling (standard, min-max, robust, none).
     CycleScaling,
+    /// `+`/`-` on the Segments screen: change the selected parameter.
+    Adjust(i64),
+    /// Enter on the Segments screen: type the selected parameter's value.
+    StartEdit,
+    /// `r`: run the model of the current screen.
+    RunModel,
     /// `/`: start typing a filter.
     StartSearch,
     SearchChar(char),
@@ -80,6 +86,14 @@ const DATA: &[Binding] = &[
 
 const QUALITY: &[Binding] = &[b("j/k ↓/↑", "scroll steps"), b("g/G", "top/bottom")];
 
+const SEGMENTS: &[Binding] = &[
+    b("j/k ↓/↑", "choose parameter (k, restarts, seed)"),
+    b("+/-", "change it"),
+    b("Enter", "type its value"),
+    b("r", "run k-means on the Features selection"),
+    b("Esc", "cancel the run (the previous result stays)"),
+];
+
 const FEATURES: &[Binding] = &[
     b("j/k ↓/↑", "move"),
     b(
@@ -96,6 +110,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Data => DATA,
         Screen::Quality => QUALITY,
         Screen::Features => FEATURES,
+        Screen::Segments => SEGMENTS,
         _ => &[],
     };
     own.iter().chain(GLOBAL).copied().collect()
@@ -109,6 +124,9 @@ pub fn hints(screen: Screen) -> &'static str {
         Screen::Features => {
             "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
         }
+        Screen::Segments => {
+            "j/k parameter · +/- change · Enter type · r run · Esc cancel · ? help · q quit"
+        }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
 }
@@ -120,7 +138,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         return Some(Action::ForceQuit);
     }
     match &state.overlay {
-        Some(Overlay::Search(_)) => {
+        Some(Overlay::Search(_) | Overlay::Edit(..)) => {
             return match key.code {
                 KeyCode::Enter => Some(Action::SearchSubmit),
                 KeyCode::Esc => Some(Action::Escape),
@@ -165,6 +183,12 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
         KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
         KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,
+        KeyCode::Char('+') | KeyCode::Char('=') if state.screen == Screen::Segments => {
+            Action::Adjust(1)
+        }
+        KeyCode::Char('-') if state.screen == Screen::Segments => Action::Adjust(-1),
+        KeyCode::Enter if state.screen == Screen::Segments => Action::StartEdit,
+        KeyCode::Char('r') if state.screen == Screen::Segments => Action::RunModel,
         _ => return None,
     })
 }

@@ -10,8 +10,10 @@ use std::time::Instant;
 
 use polars::prelude::{DataFrame, IdxSize};
 
+use crate::analytics::kmeans::KMeansParams;
+use crate::analytics::segment::{SegmentRun, segment_kmeans};
 use crate::data::explore::{self, ColumnSummary};
-use crate::data::features::{Correlation, correlation};
+use crate::data::features::{Correlation, build_features, correlation};
 use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
 use crate::data::source::{self, ReadOptions};
@@ -43,6 +45,12 @@ pub enum JobRequest {
         columns: Vec<String>,
         log1p: Vec<String>,
     },
+    /// K-Means on the Features selection.
+    Segment {
+        table: Arc<DataFrame>,
+        features: FeatureConfig,
+        params: KMeansParams,
+    },
 }
 
 impl JobRequest {
@@ -53,6 +61,7 @@ impl JobRequest {
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
+            JobRequest::Segment { .. } => JobKind::Model,
         }
     }
 
@@ -69,6 +78,7 @@ impl JobRequest {
             JobRequest::Correlate { columns, .. } => {
                 format!("correlating {} features", columns.len())
             }
+            JobRequest::Segment { params, .. } => format!("k-means with k = {}", params.k),
         }
     }
 }
@@ -80,6 +90,8 @@ pub enum JobKind {
     Arrange,
     Summarise,
     Correlate,
+    /// A model run (segmentation, later rules and prediction).
+    Model,
 }
 
 /// What a finished load produced.
@@ -103,6 +115,7 @@ pub enum JobOutcome {
     },
     Summary(Box<ColumnSummary>),
     Correlation(Box<Correlation>),
+    Segmented(Box<SegmentRun>),
     Failed(String),
     Cancelled,
 }
@@ -181,6 +194,23 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
         } => {
             progress.start("correlating", 1);
             correlation(&table, &columns, &log1p).map(|c| JobOutcome::Correlation(Box::new(c)))
+        }
+        JobRequest::Segment {
+            table,
+            features,
+            params,
+        } => {
+            let key = table
+                .get_column_names()
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            build_features(&table, &key, &features)
+                .and_then(|m| {
+                    segment_kmeans(&m, &params, progress)
+                        .map_err(|e| crate::data::DataError::Invalid(e.to_string()))
+                })
+                .map(|r| JobOutcome::Segmented(Box::new(r)))
         }
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);

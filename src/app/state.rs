@@ -9,6 +9,8 @@ use polars::prelude::{DataFrame, IdxSize};
 use super::action::Action;
 use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
 use super::screen::Screen;
+use crate::analytics::kmeans::KMeansParams;
+use crate::analytics::segment::SegmentRun;
 use crate::data::explore::ColumnSummary;
 use crate::data::features::Correlation;
 use crate::data::quality::QualityReport;
@@ -21,6 +23,8 @@ pub enum Overlay {
     ConfirmQuit,
     /// Typing a filter for the Data table.
     Search(String),
+    /// Typing a value for a Segments parameter (field index, text).
+    Edit(usize, String),
 }
 
 /// Something for the event loop to do.
@@ -141,6 +145,46 @@ impl FeaturesView {
     }
 }
 
+/// The Segments screen: parameters and the last result.
+#[derive(Debug, Clone)]
+pub struct SegmentsView {
+    pub params: KMeansParams,
+    /// The parameter the +/- keys change: 0 = k, 1 = restarts, 2 = seed.
+    pub field: usize,
+    pub run: Option<SegmentRun>,
+}
+
+impl Default for SegmentsView {
+    fn default() -> Self {
+        SegmentsView {
+            params: KMeansParams::new(4),
+            field: 0,
+            run: None,
+        }
+    }
+}
+
+impl SegmentsView {
+    pub const FIELDS: [&'static str; 3] = ["k", "restarts", "seed"];
+
+    pub fn value(&self, field: usize) -> u64 {
+        match field {
+            0 => self.params.k as u64,
+            1 => self.params.n_init as u64,
+            _ => self.params.seed,
+        }
+    }
+
+    /// Sets a parameter, keeping it in its valid range (k 1-50, restarts 1-100).
+    pub fn set(&mut self, field: usize, v: u64) {
+        match field {
+            0 => self.params.k = v.clamp(1, 50) as usize,
+            1 => self.params.n_init = v.clamp(1, 100) as usize,
+            _ => self.params.seed = v,
+        }
+    }
+}
+
 /// Everything the screen shows.
 #[derive(Debug, Default)]
 pub struct State {
@@ -156,6 +200,7 @@ pub struct State {
     pub error: Option<String>,
     pub data: DataView,
     pub features: FeaturesView,
+    pub segments: SegmentsView,
     /// First visible step of the Quality screen's table.
     pub quality_row: usize,
     /// Rows the table area shows (set from the terminal size).
@@ -284,6 +329,15 @@ fn scroll(state: &mut State, down: bool, n: usize) {
                 state.features.cursor.saturating_sub(n)
             };
         }
+        Screen::Segments => {
+            let last = SegmentsView::FIELDS.len() - 1;
+            let f = &mut state.segments.field;
+            *f = if down {
+                (*f + n.min(last)).min(last)
+            } else {
+                f.saturating_sub(n)
+            };
+        }
         Screen::Quality => {
             let steps = state.report.as_ref().map_or(0, |r| r.steps.len());
             state.quality_row = if down {
@@ -301,7 +355,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     let page = state.viewport.max(1);
     match action {
         Action::Quit => {
-            if state.jobs.iter().any(|j| j.kind == JobKind::Load) {
+            if state
+                .jobs
+                .iter()
+                .any(|j| matches!(j.kind, JobKind::Load | JobKind::Model))
+            {
                 state.overlay = Some(Overlay::ConfirmQuit);
             } else {
                 state.quit = true;
@@ -371,18 +429,52 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 Scaling::None => Scaling::Standard,
             };
         }
+        Action::Adjust(delta) => {
+            let seg = &mut state.segments;
+            let v = seg.value(seg.field) as i64 + delta;
+            seg.set(seg.field, v.max(0) as u64);
+        }
+        Action::StartEdit => {
+            let field = state.segments.field;
+            state.overlay = Some(Overlay::Edit(field, String::new()));
+        }
+        Action::RunModel => {
+            let Some(table) = state.table.clone() else {
+                state.error = Some("no data loaded".into());
+                return Vec::new();
+            };
+            let features = state.features.config();
+            if features.numeric.is_empty() && features.categorical.is_empty() {
+                state.error =
+                    Some("no features selected: pick some on the Features screen (3)".into());
+                return Vec::new();
+            }
+            state.error = None;
+            return vec![state.start(JobRequest::Segment {
+                table,
+                features,
+                params: state.segments.params.clone(),
+            })];
+        }
         Action::StartSearch => {
             let current = state.data.filter.clone().unwrap_or_default();
             state.overlay = Some(Overlay::Search(current));
         }
-        Action::SearchChar(c) => {
-            if let Some(Overlay::Search(text)) = &mut state.overlay {
-                text.push(c);
+        Action::SearchChar(c) => match &mut state.overlay {
+            Some(Overlay::Search(text)) => text.push(c),
+            Some(Overlay::Edit(_, text)) if c.is_ascii_digit() => text.push(c),
+            _ => {}
+        },
+        Action::SearchBackspace => {
+            if let Some(Overlay::Search(text) | Overlay::Edit(_, text)) = &mut state.overlay {
+                text.pop();
             }
         }
-        Action::SearchBackspace => {
-            if let Some(Overlay::Search(text)) = &mut state.overlay {
-                text.pop();
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
+            if let Some(Overlay::Edit(field, text)) = state.overlay.take()
+                && let Ok(v) = text.parse::<u64>()
+            {
+                state.segments.set(field, v);
             }
         }
         Action::SearchSubmit => {
@@ -469,6 +561,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
+                JobOutcome::Segmented(r) => {
+                    state.message = Some(format!(
+                        "k-means: {} clusters, inertia {:.1}, {} iterations, {secs:.1}s",
+                        r.kmeans.k, r.kmeans.inertia, r.kmeans.iterations
+                    ));
+                    state.segments.run = Some(*r);
+                }
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {
                     state.message = Some(format!("cancelled {}; previous results kept", job.label))

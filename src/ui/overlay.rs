@@ -73,6 +73,23 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
+        Some(Overlay::Edit(field, text)) => {
+            let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
+            let name = crate::app::state::SegmentsView::FIELDS
+                .get(*field)
+                .copied()
+                .unwrap_or("value");
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(format!(" {name} = "), theme.accent()),
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.accent()),
+                    Span::styled("  (digits, Enter sets, Esc cancels)", theme.dim()),
+                ])),
+                rect,
+            );
+        }
         Some(Overlay::Search(text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
             f.render_widget(Clear, rect);

@@ -10,9 +10,6 @@ use crate::app::screen::Screen;
 
 pub fn message(screen: Screen) -> &'static str {
     match screen {
-        Screen::Segments => {
-            "Segments: not yet available. K-Means, DBSCAN and Gaussian mixtures arrive with the Segmentation issue."
-        }
         Screen::Rules => "Rules: not yet available. Association rules arrive with their own issue.",
         Screen::Predict => {
             "Predict: not yet available. Churn models arrive with the Prediction issue."
@@ -20,7 +17,7 @@ pub fn message(screen: Screen) -> &'static str {
         Screen::Recommend => {
             "Recommend: not yet available. Recommendations arrive with their own issue."
         }
-        Screen::Data | Screen::Quality | Screen::Features => "",
+        Screen::Data | Screen::Quality | Screen::Features | Screen::Segments => "",
     }
 }
 

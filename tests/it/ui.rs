@@ -362,3 +362,41 @@ fn features_start_from_the_workspace_and_toggle() {
     .unwrap();
     assert_eq!(m.values.nrows(), 5000);
 }
+
+#[test]
+fn segments_run_k_means_on_the_feature_selection() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    assert_eq!(s.screen, Screen::Segments);
+    assert!(draw(&s, 80, 24).contains("no result yet"));
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.segments.run.clone().expect("a result");
+    assert_eq!(run.kmeans.k, 4);
+    assert_eq!(run.kmeans.sizes.iter().sum::<usize>(), 5000);
+    assert_eq!(run.profiles.len(), 4);
+    assert_eq!(run.n_rows, 5000);
+    // 11 numeric features and 4 channel levels.
+    assert_eq!(run.features.len(), 15);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with("k-means: 4 clusters")
+    );
+    // The message has the run time in it; keep snapshots stable.
+    s.message = Some("done".into());
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("4 clusters: sizes"), "{screen}");
+    assert!(screen.contains("cluster profiles"), "{screen}");
+    insta::assert_snapshot!("120x40_Segments_k4", screen);
+    insta::assert_snapshot!("80x24_Segments_k4", draw(&s, 80, 24));
+    // + raises k; Enter then digits type it; the same seed gives the same clusters.
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.segments.params.k, 5);
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "4");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.segments.params.k, 4);
+    key(&mut s, KeyCode::Char('r'));
+    assert_eq!(s.segments.run.as_ref().unwrap().kmeans, run.kmeans);
+}
