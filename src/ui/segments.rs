@@ -163,7 +163,7 @@ fn draw_params(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let cfg = state.features.config();
     lines.push(Line::from(Span::styled(
         format!(
-            "{} features (screen 3)",
+            "{} columns from Features (3)",
             cfg.numeric.len() + cfg.categorical.len()
         ),
         theme.dim(),

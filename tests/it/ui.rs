@@ -400,3 +400,55 @@ fn segments_run_k_means_on_the_feature_selection() {
     key(&mut s, KeyCode::Char('r'));
     assert_eq!(s.segments.run.as_ref().unwrap().kmeans, run.kmeans);
 }
+
+#[test]
+fn cancelling_a_model_run_keeps_the_previous_result() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('r'));
+    let before = s.segments.run.clone().unwrap();
+    // Start a k = 6 run and cancel it before it reports: the k = 4 result stays.
+    key(&mut s, KeyCode::Char('+'));
+    key(&mut s, KeyCode::Char('+'));
+    let cmds = update(&mut s, Action::RunModel);
+    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let progress = Progress::new();
+    update(
+        &mut s,
+        Action::JobStarted(RunningJob {
+            id,
+            kind: request.kind(),
+            label: request.label(),
+            progress: progress.clone(),
+            started: Instant::now(),
+        }),
+    );
+    key(&mut s, KeyCode::Esc);
+    assert!(progress.is_cancelled());
+    // The worker sees the flag and reports Cancelled (run here on this thread).
+    let outcome = match request {
+        JobRequest::Segment {
+            table,
+            features,
+            params,
+        } => {
+            let m =
+                crmlens::data::features::build_features(&table, "customer_id", &features).unwrap();
+            let err =
+                crmlens::analytics::segment::segment_kmeans(&m, &params, &progress).unwrap_err();
+            assert_eq!(err, crmlens::analytics::AnalyticsError::Cancelled);
+            crmlens::app::job::JobOutcome::Cancelled
+        }
+        other => panic!("not a segment job: {other:?}"),
+    };
+    update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone {
+            id,
+            kind: crmlens::app::job::JobKind::Model,
+            outcome,
+        })),
+    );
+    assert_eq!(s.segments.run.as_ref().unwrap().kmeans, before.kmeans);
+    assert!(s.jobs.is_empty());
+}
