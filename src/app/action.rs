@@ -230,6 +230,31 @@ mod tests {
     }
 
     #[test]
+    fn mouse_clicks_tabs_and_wheel_scrolls() {
+        use crossterm::event::MouseButton;
+        let ev = |kind, column, row| MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        let tab_at = |x, y| crate::ui::tabs::tab_at(80, x, y);
+        let (quality, x0, _) = crate::ui::tabs::layout(80)[1];
+        assert_eq!(quality, Screen::Quality);
+        let click = ev(MouseEventKind::Down(MouseButton::Left), x0, 0);
+        assert!(matches!(
+            map_mouse(click, tab_at),
+            Some(Action::GoTo(Screen::Quality))
+        ));
+        let below = ev(MouseEventKind::Down(MouseButton::Left), x0, 5);
+        assert!(map_mouse(below, tab_at).is_none());
+        assert!(matches!(
+            map_mouse(ev(MouseEventKind::ScrollDown, 10, 10), tab_at),
+            Some(Action::Down(3))
+        ));
+    }
+
+    #[test]
     fn every_screen_lists_the_global_keys() {
         for s in Screen::ALL {
             let b = bindings(s);
