@@ -41,6 +41,43 @@ pub enum Command {
     GenSample(GenArgs),
     /// Time and peak memory of integrating a workspace (JSON on stdout).
     Bench(BenchArgs),
+    /// Cluster customers (k-means) on chosen features; JSON with --json.
+    Segment(SegmentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// A data file, or a workspace (.toml) whose customer-360 table is used.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Numeric feature columns, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub features: Vec<String>,
+    /// Scaling: standard, minmax, robust or none.
+    #[arg(long, default_value = "standard")]
+    pub scale: String,
+    /// Algorithm: kmeans (dbscan and gmm arrive with the rest of the Segmentation issue).
+    #[arg(long, default_value = "kmeans")]
+    pub algo: String,
+    #[arg(long, default_value_t = 8)]
+    pub k: usize,
+    #[arg(long = "n-init", default_value_t = 10)]
+    pub n_init: usize,
+    #[arg(long = "max-iter", default_value_t = 300)]
+    pub max_iter: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Missing values in the features: mean, median or drop (default: refuse).
+    #[arg(long)]
+    pub fill: Option<String>,
+    /// Write every row's id and cluster label here (.csv or .parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The id column for --out (default: the workspace's key, else the first column).
+    #[arg(long = "id-col")]
+    pub id_col: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +146,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Profile(a) => profile(a),
         Command::Integrate(a) => integrate_cmd(a),
         Command::GenSample(a) => gen_sample(a),
+        Command::Segment(a) => segment(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
         },
@@ -215,6 +253,138 @@ fn gen_sample(a: GenArgs) -> Result<()> {
         a.out.display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn segment(a: SegmentArgs) -> Result<()> {
+    use crate::analytics::kmeans::{KMeansParams, kmeans};
+    use crate::analytics::metrics::silhouette;
+    use crate::data::features::build_features;
+    use crate::data::workspace::{FeatureConfig, Scaling};
+
+    if a.algo != "kmeans" {
+        bail!(
+            "--algo {}: only kmeans is available so far (dbscan and gmm are not built yet)",
+            a.algo
+        );
+    }
+    let scaling = match a.scale.as_str() {
+        "standard" => Scaling::Standard,
+        "minmax" => Scaling::Minmax,
+        "robust" => Scaling::Robust,
+        "none" => Scaling::None,
+        other => bail!("--scale {other}: use standard, minmax, robust or none"),
+    };
+    let features: Vec<String> = a
+        .features
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if features.is_empty() {
+        bail!("--features is empty; name one or more numeric columns, comma-separated");
+    }
+    let (mut table, key) = crate::data::input::load_table(&a.input)?;
+    if let Some(fill) = &a.fill {
+        if !matches!(fill.as_str(), "mean" | "median" | "drop") {
+            bail!("--fill {fill}: use mean, median or drop");
+        }
+        for f in &features {
+            if table.column(f).is_err() {
+                bail!("{}: unknown feature column `{f}`", a.input.display());
+            }
+        }
+        let policies = features.iter().map(|f| (f.clone(), fill.clone())).collect();
+        table = crate::data::clean::fill_missing(table, &policies)?.0;
+    }
+    let id_col = match a.id_col.clone().or(key) {
+        Some(c) => c,
+        None => table
+            .get_column_names()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
+    if table.column(&id_col).is_err() {
+        bail!("--id-col {id_col}: no such column in {}", a.input.display());
+    }
+    let cfg = FeatureConfig {
+        numeric: features.clone(),
+        categorical: Vec::new(),
+        scaling,
+        log1p: Vec::new(),
+        max_categories: 20,
+    };
+    let m = build_features(&table, &id_col, &cfg)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
+    let params = KMeansParams {
+        k: a.k,
+        n_init: a.n_init.max(1),
+        max_iter: a.max_iter.max(1),
+        tol: 1e-4,
+        seed: a.seed,
+    };
+    let started = Instant::now();
+    let r = kmeans(m.values.view(), &params, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let sil = silhouette(m.values.view(), &r.labels, r.k, a.seed);
+    let original: Vec<Vec<f64>> = r
+        .centroids
+        .iter()
+        .map(|c| {
+            c.iter()
+                .zip(&m.transforms)
+                .map(|(v, t)| t.to_original(*v))
+                .collect()
+        })
+        .collect();
+    if let Some(out) = &a.out {
+        use polars::prelude::*;
+        let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new(id_col.as_str().into(), &m.keys),
+            Column::new("label".into(), labels),
+        ])
+        .map_err(|e| anyhow::anyhow!("writing labels: {e}"))?;
+        write_table(&mut df, out)?;
+    }
+    let v = serde_json::json!({
+        "algorithm": "kmeans",
+        "input": a.input.display().to_string(),
+        "n_rows": m.values.nrows(),
+        "features": features,
+        "scale": a.scale,
+        "k": r.k,
+        "sizes": r.sizes,
+        "inertia": r.inertia,
+        "iterations": r.iterations,
+        "converged": r.converged,
+        "n_init": params.n_init,
+        "seed": params.seed,
+        "silhouette": sil.map(|s| s.0),
+        "silhouette_sampled": sil.is_some_and(|s| s.1),
+        "centroids": r.centroids,
+        "centroids_original": original,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    });
+    let mut stdout = std::io::stdout().lock();
+    if a.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "k-means: k = {}, {} rows, inertia {:.3}, {} iterations, silhouette {}",
+            r.k,
+            m.values.nrows(),
+            r.inertia,
+            r.iterations,
+            sil.map(|s| format!("{:.3}", s.0))
+                .unwrap_or_else(|| "n/a".into())
+        )?;
+        for (c, n) in r.sizes.iter().enumerate() {
+            writeln!(stdout, "  cluster {c}: {n} rows")?;
+        }
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod kmeans;
+pub mod metrics;
 pub mod pca;
 pub mod profile;
 pub mod segment;

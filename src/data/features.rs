@@ -54,7 +54,7 @@ fn column_as_f64(table: &DataFrame, c: &str) -> Result<Vec<f64>> {
     let nulls = s.null_count();
     if nulls > 0 {
         return Err(DataError::Invalid(format!(
-            "feature `{c}` has {nulls} missing values; set a fill policy for it in [cleaning.missing] (e.g. median) or drop the feature"
+            "feature `{c}` has {nulls} missing values; set a fill policy for it ([cleaning.missing] in a workspace, --fill on the command line) or drop the feature"
         )));
     }
     let f = s

@@ -9,6 +9,7 @@ pub mod error;
 pub mod explore;
 pub mod features;
 pub mod generator;
+pub mod input;
 pub mod integrate;
 pub mod profile;
 pub mod quality;

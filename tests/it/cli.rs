@@ -323,3 +323,140 @@ fn integrate_small_workspace_end_to_end() {
         .collect();
     assert_eq!(email[0], "ann@x.com");
 }
+
+#[test]
+fn segment_json_contract_and_labels_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("labels.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--algo",
+            "kmeans",
+            "--k",
+            "4",
+            "--seed",
+            "7",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["algorithm"], "kmeans");
+    assert_eq!(v["n_rows"], 5000);
+    assert_eq!(v["k"], 4);
+    assert_eq!(
+        v["features"],
+        serde_json::json!(["recency_days", "frequency", "monetary"])
+    );
+    let sizes: Vec<u64> = v["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes.iter().sum::<u64>(), 5000);
+    assert!(v["inertia"].as_f64().unwrap() > 0.0);
+    assert!(v["iterations"].as_u64().unwrap() >= 1);
+    let sil = v["silhouette"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&sil));
+    assert_eq!(v["centroids"].as_array().unwrap().len(), 4);
+    // The labels file: every customer once, and its label counts are the sizes.
+    let text = fs::read_to_string(&out).unwrap();
+    let mut counts = [0u64; 4];
+    for line in text.lines().skip(1) {
+        let label: usize = line.rsplit(',').next().unwrap().parse().unwrap();
+        counts[label] += 1;
+    }
+    assert_eq!(counts.to_vec(), sizes);
+    // Same seed, same result.
+    let again = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--k",
+            "4",
+            "--seed",
+            "7",
+            "--json",
+        ],
+    );
+    let w: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(w["inertia"], v["inertia"]);
+    assert_eq!(w["sizes"], v["sizes"]);
+}
+
+#[test]
+fn segment_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    let customers = sample_dir().join("customers.csv");
+    let customers = customers.to_str().unwrap();
+    let run = |args: &[&str]| crmlens(dir.path(), args);
+    assert_user_error(
+        &run(&["segment", "--input", ws, "--features", "city", "--k", "3"]),
+        &["`city`", "not numeric"],
+    );
+    assert_user_error(
+        &run(&["segment", "--input", ws, "--features", ",", "--k", "3"]),
+        &["--features is empty"],
+    );
+    assert_user_error(
+        &run(&["segment", "--input", ws, "--features", "nope", "--k", "3"]),
+        &["`nope`"],
+    );
+    assert_user_error(
+        &run(&[
+            "segment",
+            "--input",
+            customers,
+            "--features",
+            "income",
+            "--k",
+            "3",
+        ]),
+        &["`income`", "missing", "--fill"],
+    );
+    // k above the number of distinct rows: `churned` has two values.
+    assert_user_error(
+        &run(&[
+            "segment",
+            "--input",
+            ws,
+            "--features",
+            "churned",
+            "--k",
+            "3",
+        ]),
+        &["k = 3", "2 distinct rows"],
+    );
+    assert_user_error(
+        &run(&[
+            "segment",
+            "--input",
+            ws,
+            "--features",
+            "income",
+            "--algo",
+            "dbscan",
+        ]),
+        &["dbscan"],
+    );
+    assert_user_error(
+        &run(&["segment", "--input", "missing.csv", "--features", "x"]),
+        &["missing.csv"],
+    );
+}
