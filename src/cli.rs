@@ -43,6 +43,33 @@ pub enum Command {
     Bench(BenchArgs),
     /// Cluster customers (k-means) on chosen features; JSON with --json.
     Segment(SegmentArgs),
+    /// K-means for a range of k with inertia, silhouette, Calinski-Harabasz, Davies-Bouldin.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// A data file, or a workspace (.toml) whose customer-360 table is used.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Numeric feature columns, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub features: Vec<String>,
+    #[arg(long, default_value = "standard")]
+    pub scale: String,
+    #[arg(long = "k-min", default_value_t = 2)]
+    pub k_min: usize,
+    #[arg(long = "k-max", default_value_t = 10)]
+    pub k_max: usize,
+    #[arg(long = "n-init", default_value_t = 10)]
+    pub n_init: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Missing values in the features: mean, median or drop (default: refuse).
+    #[arg(long)]
+    pub fill: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +103,10 @@ pub struct SegmentArgs {
     /// The id column for --out (default: the workspace's key, else the first column).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
+    /// Skip the silhouette (JSON `silhouette: null`); above 10,000 rows it is otherwise
+    /// computed on a seeded 10,000-row sample.
+    #[arg(long = "no-silhouette")]
+    pub no_silhouette: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -147,6 +178,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Integrate(a) => integrate_cmd(a),
         Command::GenSample(a) => gen_sample(a),
         Command::Segment(a) => segment(a),
+        Command::Sweep(a) => sweep_cmd(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
         },
@@ -256,27 +288,24 @@ fn gen_sample(a: GenArgs) -> Result<()> {
     Ok(())
 }
 
-fn segment(a: SegmentArgs) -> Result<()> {
-    use crate::analytics::kmeans::{KMeansParams, kmeans};
-    use crate::analytics::metrics::silhouette;
+/// The feature matrix of `--input` for `--features`, as `segment` and `sweep` build it.
+fn feature_matrix(
+    input: &Path,
+    features: &[String],
+    scale: &str,
+    fill: Option<&str>,
+    id_col: Option<String>,
+) -> Result<(crate::data::features::FeatureMatrix, String, Vec<String>)> {
     use crate::data::features::build_features;
     use crate::data::workspace::{FeatureConfig, Scaling};
-
-    if a.algo != "kmeans" {
-        bail!(
-            "--algo {}: only kmeans is available so far (dbscan and gmm are not built yet)",
-            a.algo
-        );
-    }
-    let scaling = match a.scale.as_str() {
+    let scaling = match scale {
         "standard" => Scaling::Standard,
         "minmax" => Scaling::Minmax,
         "robust" => Scaling::Robust,
         "none" => Scaling::None,
         other => bail!("--scale {other}: use standard, minmax, robust or none"),
     };
-    let features: Vec<String> = a
-        .features
+    let features: Vec<String> = features
         .iter()
         .map(|f| f.trim().to_string())
         .filter(|f| !f.is_empty())
@@ -284,20 +313,23 @@ fn segment(a: SegmentArgs) -> Result<()> {
     if features.is_empty() {
         bail!("--features is empty; name one or more numeric columns, comma-separated");
     }
-    let (mut table, key) = crate::data::input::load_table(&a.input)?;
-    if let Some(fill) = &a.fill {
-        if !matches!(fill.as_str(), "mean" | "median" | "drop") {
+    let (mut table, key) = crate::data::input::load_table(input)?;
+    if let Some(fill) = fill {
+        if !matches!(fill, "mean" | "median" | "drop") {
             bail!("--fill {fill}: use mean, median or drop");
         }
         for f in &features {
             if table.column(f).is_err() {
-                bail!("{}: unknown feature column `{f}`", a.input.display());
+                bail!("{}: unknown feature column `{f}`", input.display());
             }
         }
-        let policies = features.iter().map(|f| (f.clone(), fill.clone())).collect();
+        let policies = features
+            .iter()
+            .map(|f| (f.clone(), fill.to_string()))
+            .collect();
         table = crate::data::clean::fill_missing(table, &policies)?.0;
     }
-    let id_col = match a.id_col.clone().or(key) {
+    let id_col = match id_col.or(key) {
         Some(c) => c,
         None => table
             .get_column_names()
@@ -306,7 +338,7 @@ fn segment(a: SegmentArgs) -> Result<()> {
             .unwrap_or_default(),
     };
     if table.column(&id_col).is_err() {
-        bail!("--id-col {id_col}: no such column in {}", a.input.display());
+        bail!("--id-col {id_col}: no such column in {}", input.display());
     }
     let cfg = FeatureConfig {
         numeric: features.clone(),
@@ -316,7 +348,79 @@ fn segment(a: SegmentArgs) -> Result<()> {
         max_categories: 20,
     };
     let m = build_features(&table, &id_col, &cfg)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    Ok((m, id_col, features))
+}
+
+fn sweep_cmd(a: SweepArgs) -> Result<()> {
+    use crate::analytics::kmeans::KMeansParams;
+    use crate::analytics::sweep::sweep;
+    let (m, _, features) =
+        feature_matrix(&a.input, &a.features, &a.scale, a.fill.as_deref(), None)?;
+    let base = KMeansParams {
+        k: a.k_min,
+        n_init: a.n_init.max(1),
+        max_iter: 300,
+        tol: 1e-4,
+        seed: a.seed,
+    };
+    let started = Instant::now();
+    let r = sweep(m.values.view(), a.k_min, a.k_max, &base, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut stdout = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({
+            "input": a.input.display().to_string(),
+            "n_rows": m.values.nrows(),
+            "features": features,
+            "k_min": a.k_min,
+            "k_max": a.k_max,
+            "entries": r.entries,
+            "suggested_k": r.suggested_k,
+            "reason": r.reason,
+            "silhouette_sampled": r.silhouette_sampled,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "{:>3} {:>14} {:>10} {:>10} {:>10}",
+            "k", "inertia", "silhouette", "CH", "DB"
+        )?;
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+        for e in &r.entries {
+            writeln!(
+                stdout,
+                "{:>3} {:>14.3} {:>10} {:>10} {:>10}",
+                e.k,
+                e.inertia,
+                f(e.silhouette),
+                f(e.calinski_harabasz),
+                f(e.davies_bouldin)
+            )?;
+        }
+        writeln!(stdout, "suggested k = {}: {}", r.suggested_k, r.reason)?;
+    }
+    Ok(())
+}
+
+fn segment(a: SegmentArgs) -> Result<()> {
+    use crate::analytics::kmeans::{KMeansParams, kmeans};
+    use crate::analytics::metrics::silhouette;
+    if a.algo != "kmeans" {
+        bail!(
+            "--algo {}: only kmeans is available so far (dbscan and gmm are not built yet)",
+            a.algo
+        );
+    }
+    let (m, id_col, features) = feature_matrix(
+        &a.input,
+        &a.features,
+        &a.scale,
+        a.fill.as_deref(),
+        a.id_col.clone(),
+    )?;
     let params = KMeansParams {
         k: a.k,
         n_init: a.n_init.max(1),
@@ -327,7 +431,11 @@ fn segment(a: SegmentArgs) -> Result<()> {
     let started = Instant::now();
     let r = kmeans(m.values.view(), &params, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
-    let sil = silhouette(m.values.view(), &r.labels, r.k, a.seed);
+    let sil = if a.no_silhouette {
+        None
+    } else {
+        silhouette(m.values.view(), &r.labels, r.k, a.seed)
+    };
     let original: Vec<Vec<f64>> = r
         .centroids
         .iter()

@@ -75,6 +75,84 @@ pub fn silhouette(
     Some((scores.iter().sum::<f64>() / scores.len() as f64, sampled))
 }
 
+/// Pairwise Euclidean distances of up to [`SILHOUETTE_EXACT_ROWS`] rows (a seeded sample of
+/// them above that), computed once so the silhouettes of many labelings (a k sweep) cost
+/// O(n^2) additions each instead of O(n^2 d). Stored as f32 (half the memory; the silhouette
+/// is summed in f64 and agrees with the exact value to about 1e-6).
+pub struct DistanceCache {
+    rows: Vec<usize>,
+    n: usize,
+    d: Vec<f32>,
+    pub sampled: bool,
+}
+
+impl DistanceCache {
+    pub fn new(x: ArrayView2<f64>, seed: u64) -> DistanceCache {
+        let n_all = x.nrows();
+        let (rows, sampled): (Vec<usize>, bool) = if n_all > SILHOUETTE_EXACT_ROWS {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut idx = sample(&mut rng, n_all, SILHOUETTE_EXACT_ROWS).into_vec();
+            idx.sort_unstable();
+            (idx, true)
+        } else {
+            ((0..n_all).collect(), false)
+        };
+        let sub = x.select(Axis(0), &rows);
+        let n = rows.len();
+        let d: Vec<f32> = (0..n)
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let sub = &sub;
+                (0..n).map(move |j| dist(sub.row(i), sub.row(j)) as f32)
+            })
+            .collect();
+        DistanceCache {
+            rows,
+            n,
+            d,
+            sampled,
+        }
+    }
+
+    /// Mean silhouette of `labels` (over all rows of x; only the cached rows are used).
+    pub fn silhouette(&self, labels: &[usize], k: usize) -> Option<f64> {
+        if k < 2 || k >= self.n {
+            return None;
+        }
+        let lab: Vec<usize> = self.rows.iter().map(|&i| labels[i]).collect();
+        let mut counts = vec![0usize; k];
+        for &l in &lab {
+            counts[l] += 1;
+        }
+        let n = self.n;
+        let scores: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let mut sums = vec![0.0f64; k];
+                let row = &self.d[i * n..(i + 1) * n];
+                for (j, &dij) in row.iter().enumerate() {
+                    sums[lab[j]] += dij as f64;
+                }
+                let own = lab[i];
+                if counts[own] <= 1 {
+                    return 0.0;
+                }
+                let a = sums[own] / (counts[own] - 1) as f64;
+                let b = (0..k)
+                    .filter(|&c| c != own && counts[c] > 0)
+                    .map(|c| sums[c] / counts[c] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if !b.is_finite() {
+                    return 0.0;
+                }
+                let m = a.max(b);
+                if m > 0.0 { (b - a) / m } else { 0.0 }
+            })
+            .collect();
+        Some(scores.iter().sum::<f64>() / n as f64)
+    }
+}
+
 fn centroids(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Array2<f64>, Vec<usize>) {
     let mut c = Array2::<f64>::zeros((k, x.ncols()));
     let mut counts = vec![0usize; k];
@@ -182,6 +260,15 @@ mod tests {
         assert!((s - want).abs() < 1e-12);
         assert!(!sampled);
         assert!(silhouette(x.view(), &[0, 0, 0, 0], 1, 0).is_none());
+    }
+
+    #[test]
+    fn cached_silhouette_equals_the_direct_one() {
+        let (x, l) = line();
+        let c = DistanceCache::new(x.view(), 0);
+        let direct = silhouette(x.view(), &l, 2, 0).unwrap().0;
+        assert!((c.silhouette(&l, 2).unwrap() - direct).abs() < 1e-6);
+        assert!(!c.sampled);
     }
 
     #[test]

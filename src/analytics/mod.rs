@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod pca;
 pub mod profile;
 pub mod segment;
+pub mod sweep;
 
 pub use error::AnalyticsError;

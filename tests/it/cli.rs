@@ -460,3 +460,65 @@ fn segment_bad_inputs() {
         &["missing.csv"],
     );
 }
+
+#[test]
+fn sweep_json_has_every_k_and_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "sweep",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--k-min",
+            "2",
+            "--k-max",
+            "5",
+            "--n-init",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    for (e, k) in entries.iter().zip(2..) {
+        assert_eq!(e["k"], k);
+        for key in [
+            "inertia",
+            "silhouette",
+            "calinski_harabasz",
+            "davies_bouldin",
+        ] {
+            assert!(e[key].as_f64().is_some(), "{key} missing for k={k}");
+        }
+    }
+    let suggested = v["suggested_k"].as_u64().unwrap();
+    let best = entries
+        .iter()
+        .max_by(|a, b| {
+            a["silhouette"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["silhouette"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(best["k"].as_u64().unwrap(), suggested);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "sweep",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "income",
+            "--k-min",
+            "1",
+        ],
+    );
+    assert_user_error(&o, &["k range"]);
+}
