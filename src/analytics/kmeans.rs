@@ -8,7 +8,7 @@
 //! the thread count. Here rows are processed in fixed-size blocks on rayon and the block sums
 //! are added in block order: the same seed gives the same result on any number of threads.
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -63,27 +63,47 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// Index and squared distance of the nearest centroid.
-fn nearest(row: ArrayView1<f64>, centroids: &Array2<f64>) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for (j, c) in centroids.outer_iter().enumerate() {
-        let d = sq_dist(row, c);
-        if d < best.1 {
-            best = (j, d);
-        }
-    }
-    best
-}
-
 /// Greedy k-means++ (as scikit-learn): each new centre is the best of `2 + ln k` candidates
 /// drawn with probability proportional to the squared distance to the nearest chosen centre.
-fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
-    let n = x.nrows();
+fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
+    let n = x.len() / d;
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let mut centres = Array2::<f64>::zeros((k, x.ncols()));
+    let mut centres = Array2::<f64>::zeros((k, d));
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let sq = |a: &[f64], b: &[f64]| -> f64 {
+        let mut s = 0.0;
+        for t in 0..d {
+            let diff = a[t] - b[t];
+            s += diff * diff;
+        }
+        s
+    };
+    // Squared distances to `cand`, capped by `closest`, and their sum (in block order).
+    let with_candidate = |closest: &[f64], cand: &[f64]| -> (Vec<f64>, f64) {
+        let mut out = vec![0.0; n];
+        let sums: Vec<f64> = out
+            .par_chunks_mut(BLOCK)
+            .enumerate()
+            .map(|(b, chunk)| {
+                let mut pot = 0.0;
+                for (o, (i, c)) in chunk
+                    .iter_mut()
+                    .zip(closest[b * BLOCK..].iter().enumerate())
+                {
+                    let v = c.min(sq(&x[(b * BLOCK + i) * d..(b * BLOCK + i + 1) * d], cand));
+                    *o = v;
+                    pot += v;
+                }
+                pot
+            })
+            .collect();
+        (out, sums.iter().sum())
+    };
     let first = rng.gen_range(0..n);
-    centres.row_mut(0).assign(&x.row(first));
-    let mut closest: Vec<f64> = x.outer_iter().map(|r| sq_dist(r, centres.row(0))).collect();
+    centres
+        .row_mut(0)
+        .assign(&ndarray::ArrayView1::from(row(first)));
+    let (mut closest, _) = with_candidate(&vec![f64::INFINITY; n], row(first));
     for c in 1..k {
         let total: f64 = closest.iter().sum();
         let mut best: Option<(usize, f64, Vec<f64>)> = None;
@@ -92,8 +112,8 @@ fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut ChaCha8Rng) -> Array
                 let target = rng.r#gen::<f64>() * total;
                 let mut acc = 0.0;
                 let mut pick = n - 1;
-                for (i, d) in closest.iter().enumerate() {
-                    acc += d;
+                for (i, dd) in closest.iter().enumerate() {
+                    acc += dd;
                     if acc > target {
                         pick = i;
                         break;
@@ -103,47 +123,57 @@ fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut ChaCha8Rng) -> Array
             } else {
                 rng.gen_range(0..n)
             };
-            let cand_row = x.row(cand);
-            let new_closest: Vec<f64> = x
-                .outer_iter()
-                .zip(&closest)
-                .map(|(r, d)| d.min(sq_dist(r, cand_row)))
-                .collect();
-            let pot: f64 = new_closest.iter().sum();
+            let (new_closest, pot) = with_candidate(&closest, row(cand));
             if best.as_ref().is_none_or(|b| pot < b.1) {
                 best = Some((cand, pot, new_closest));
             }
         }
         let (idx, _, new_closest) = best.expect("at least one trial");
-        centres.row_mut(c).assign(&x.row(idx));
+        centres
+            .row_mut(c)
+            .assign(&ndarray::ArrayView1::from(row(idx)));
         closest = new_closest;
     }
     centres
 }
 
 /// One assignment pass: labels, per-cluster sums and counts, inertia, in block order.
+/// Works on plain row-major slices (the matrix is made contiguous once per run) so the
+/// distance loop is a tight, vectorisable loop over `d` values.
 fn assign(
-    x: ArrayView2<f64>,
+    x: &[f64],
+    d: usize,
     centroids: &Array2<f64>,
     labels: &mut [usize],
 ) -> (Array2<f64>, Vec<usize>, f64) {
-    let (k, d) = centroids.dim();
-    let n = x.nrows();
-    let partials: Vec<(Array2<f64>, Vec<usize>, f64)> = labels
+    let k = centroids.nrows();
+    let cs: Vec<f64> = centroids.iter().copied().collect();
+    let partials: Vec<(Vec<f64>, Vec<usize>, f64)> = labels
         .par_chunks_mut(BLOCK)
         .enumerate()
         .map(|(b, lab)| {
-            let block = x.slice(s![b * BLOCK..((b + 1) * BLOCK).min(n), ..]);
-            let mut sums = Array2::<f64>::zeros((k, d));
+            let rows = &x[b * BLOCK * d..(b * BLOCK + lab.len()) * d];
+            let mut sums = vec![0.0f64; k * d];
             let mut counts = vec![0usize; k];
             let mut inertia = 0.0;
-            for (row, l) in block.outer_iter().zip(lab.iter_mut()) {
-                let (j, dist) = nearest(row, centroids);
-                *l = j;
-                counts[j] += 1;
-                inertia += dist;
-                let mut s = sums.row_mut(j);
-                s += &row;
+            for (row, l) in rows.chunks_exact(d).zip(lab.iter_mut()) {
+                let mut best = (0usize, f64::INFINITY);
+                for (j, c) in cs.chunks_exact(d).enumerate() {
+                    let mut dist = 0.0;
+                    for t in 0..d {
+                        let diff = row[t] - c[t];
+                        dist += diff * diff;
+                    }
+                    if dist < best.1 {
+                        best = (j, dist);
+                    }
+                }
+                *l = best.0;
+                counts[best.0] += 1;
+                inertia += best.1;
+                for (s, v) in sums[best.0 * d..(best.0 + 1) * d].iter_mut().zip(row) {
+                    *s += v;
+                }
             }
             (sums, counts, inertia)
         })
@@ -152,7 +182,9 @@ fn assign(
     let mut counts = vec![0usize; k];
     let mut inertia = 0.0;
     for (s, c, i) in partials {
-        sums += &s;
+        for (a, b) in sums.iter_mut().zip(&s) {
+            *a += b;
+        }
         for (a, b) in counts.iter_mut().zip(c) {
             *a += b;
         }
@@ -181,13 +213,14 @@ struct Run {
 
 fn lloyd(
     x: ArrayView2<f64>,
+    flat: &[f64],
     mut centroids: Array2<f64>,
     p: &KMeansParams,
     tol: f64,
     progress: &Progress,
     restart: usize,
 ) -> Result<Run, AnalyticsError> {
-    let n = x.nrows();
+    let (n, d) = x.dim();
     let mut labels = vec![0usize; n];
     let mut converged = false;
     let mut iterations = 0;
@@ -199,7 +232,7 @@ fn lloyd(
             p.n_init,
             it + 1
         ));
-        let (sums, counts, _) = assign(x, &centroids, &mut labels);
+        let (sums, counts, _) = assign(flat, d, &centroids, &mut labels);
         let mut next = centroids.clone();
         for (j, &count) in counts.iter().enumerate() {
             if count > 0 {
@@ -229,7 +262,7 @@ fn lloyd(
         }
     }
     // Final labels and inertia against the final centroids (as scikit-learn reports them).
-    let (_, _, inertia) = assign(x, &centroids, &mut labels);
+    let (_, _, inertia) = assign(flat, d, &centroids, &mut labels);
     Ok(Run {
         labels,
         centroids,
@@ -281,13 +314,15 @@ pub fn kmeans(
     let n_init = p.n_init.max(1);
     let tol = p.tol * mean_variance(x);
     progress.start("k-means", n_init as u64);
+    // One contiguous row-major copy for the hot loop (a view may be strided).
+    let flat: Vec<f64> = x.iter().copied().collect();
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best: Option<(usize, Run)> = None;
     let mut inertias = Vec::with_capacity(n_init);
     for r in 0..n_init {
         progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-        let init = kmeans_plus_plus(x, p.k, &mut rng);
-        let run = lloyd(x, init, p, tol, progress, r)?;
+        let init = kmeans_plus_plus(&flat, d, p.k, &mut rng);
+        let run = lloyd(x, &flat, init, p, tol, progress, r)?;
         inertias.push(run.inertia);
         if best.as_ref().is_none_or(|(_, b)| run.inertia < b.inertia) {
             best = Some((r, run));

@@ -233,12 +233,12 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
         }
     }
     let k = columns.len();
-    let mut values = Array2::<f64>::zeros((n, k));
-    for (j, colv) in columns.iter().enumerate() {
-        for (i, x) in colv.iter().enumerate() {
-            values[[i, j]] = *x;
-        }
+    let mut flat = Vec::with_capacity(n * k);
+    for i in 0..n {
+        flat.extend(columns.iter().map(|c| c[i]));
     }
+    let values = Array2::from_shape_vec((n, k), flat)
+        .map_err(|e| DataError::Invalid(format!("feature matrix: {e}")))?;
     Ok(FeatureMatrix {
         keys,
         names: transforms.iter().map(|t| t.name.clone()).collect(),
