@@ -83,7 +83,7 @@ pub struct SegmentArgs {
     /// Scaling: standard, minmax, robust or none.
     #[arg(long, default_value = "standard")]
     pub scale: String,
-    /// Algorithm: kmeans (dbscan and gmm arrive with the rest of the Segmentation issue).
+    /// Algorithm: kmeans or dbscan (gmm is not built yet).
     #[arg(long, default_value = "kmeans")]
     pub algo: String,
     #[arg(long, default_value_t = 8)]
@@ -103,6 +103,13 @@ pub struct SegmentArgs {
     /// The id column for --out (default: the workspace's key, else the first column).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
+    /// DBSCAN: neighbourhood radius in the scaled feature space (a point at distance <= eps
+    /// is a neighbour).
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// DBSCAN: points within eps, the point itself included, that make a core point.
+    #[arg(long = "min-points", default_value_t = 5)]
+    pub min_points: usize,
     /// Skip the silhouette (JSON `silhouette: null`); above 10,000 rows it is otherwise
     /// computed on a seeded 10,000-row sample.
     #[arg(long = "no-silhouette")]
@@ -405,14 +412,90 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     Ok(())
 }
 
+fn write_labels(out: &Path, id_col: &str, keys: &[String], labels: Vec<i64>) -> Result<()> {
+    use polars::prelude::*;
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new(id_col.into(), keys),
+        Column::new("label".into(), labels),
+    ])
+    .map_err(|e| anyhow::anyhow!("writing labels: {e}"))?;
+    write_table(&mut df, out)
+}
+
+fn segment_dbscan(
+    a: &SegmentArgs,
+    m: &crate::data::features::FeatureMatrix,
+    id_col: &str,
+    features: Vec<String>,
+) -> Result<()> {
+    use crate::analytics::dbscan::dbscan;
+    use crate::analytics::metrics::silhouette;
+    let eps = a.eps.unwrap_or(0.0);
+    let started = Instant::now();
+    let r = dbscan(m.values.view(), eps, a.min_points, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    // Silhouette over the clustered rows (noise left out), when there are two clusters or more.
+    let sil = if a.no_silhouette || r.clusters < 2 {
+        None
+    } else {
+        let rows: Vec<usize> = (0..r.labels.len()).filter(|&i| r.labels[i] >= 0).collect();
+        let sub = m.values.select(ndarray::Axis(0), &rows);
+        let lab: Vec<usize> = rows.iter().map(|&i| r.labels[i] as usize).collect();
+        silhouette(sub.view(), &lab, r.clusters, a.seed)
+    };
+    if let Some(out) = &a.out {
+        write_labels(out, id_col, &m.keys, r.labels.clone())?;
+    }
+    let v = serde_json::json!({
+        "algorithm": "dbscan",
+        "input": a.input.display().to_string(),
+        "n_rows": m.values.nrows(),
+        "features": features,
+        "scale": a.scale,
+        "eps": eps,
+        "min_points": a.min_points,
+        "clusters": r.clusters,
+        "sizes": r.sizes,
+        "noise": r.noise,
+        "core_points": r.core_points,
+        "silhouette": sil.map(|s| s.0),
+        "silhouette_sampled": sil.is_some_and(|s| s.1),
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    });
+    let mut stdout = std::io::stdout().lock();
+    if a.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "dbscan: {} clusters, {} noise rows of {}, {} core points",
+            r.clusters,
+            r.noise,
+            m.values.nrows(),
+            r.core_points
+        )?;
+        for (c, n) in r.sizes.iter().enumerate() {
+            writeln!(stdout, "  cluster {c}: {n} rows")?;
+        }
+    }
+    Ok(())
+}
+
 fn segment(a: SegmentArgs) -> Result<()> {
     use crate::analytics::kmeans::{KMeansParams, kmeans};
     use crate::analytics::metrics::silhouette;
-    if a.algo != "kmeans" {
-        bail!(
-            "--algo {}: only kmeans is available so far (dbscan and gmm are not built yet)",
-            a.algo
-        );
+    match a.algo.as_str() {
+        "kmeans" | "dbscan" => {}
+        "gmm" => bail!("--algo gmm: Gaussian mixtures are not built yet; use kmeans or dbscan"),
+        other => bail!("--algo {other}: use kmeans, dbscan or gmm"),
+    }
+    if a.algo == "dbscan" {
+        let eps = a.eps.ok_or_else(|| {
+            anyhow::anyhow!("--algo dbscan needs --eps (a distance in the scaled space)")
+        })?;
+        if eps.is_nan() || eps <= 0.0 {
+            bail!("--eps {eps}: it must be a positive number");
+        }
     }
     let (m, id_col, features) = feature_matrix(
         &a.input,
@@ -421,6 +504,9 @@ fn segment(a: SegmentArgs) -> Result<()> {
         a.fill.as_deref(),
         a.id_col.clone(),
     )?;
+    if a.algo == "dbscan" {
+        return segment_dbscan(&a, &m, &id_col, features);
+    }
     let params = KMeansParams {
         k: a.k,
         n_init: a.n_init.max(1),
@@ -447,14 +533,8 @@ fn segment(a: SegmentArgs) -> Result<()> {
         })
         .collect();
     if let Some(out) = &a.out {
-        use polars::prelude::*;
         let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
-        let mut df = DataFrame::new_infer_height(vec![
-            Column::new(id_col.as_str().into(), &m.keys),
-            Column::new("label".into(), labels),
-        ])
-        .map_err(|e| anyhow::anyhow!("writing labels: {e}"))?;
-        write_table(&mut df, out)?;
+        write_labels(out, &id_col, &m.keys, labels)?;
     }
     let v = serde_json::json!({
         "algorithm": "kmeans",

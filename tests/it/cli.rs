@@ -522,3 +522,72 @@ fn sweep_json_has_every_k_and_a_suggestion() {
     );
     assert_user_error(&o, &["k range"]);
 }
+
+#[test]
+fn segment_dbscan_json_and_noise_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("labels.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--algo",
+            "dbscan",
+            "--eps",
+            "0.3",
+            "--min-points",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["algorithm"], "dbscan");
+    let clusters = v["clusters"].as_u64().unwrap() as usize;
+    let sizes: Vec<u64> = v["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), clusters);
+    let noise = v["noise"].as_u64().unwrap();
+    assert_eq!(sizes.iter().sum::<u64>() + noise, 5000);
+    let text = fs::read_to_string(&out).unwrap();
+    let noise_rows = text.lines().skip(1).filter(|l| l.ends_with(",-1")).count() as u64;
+    assert_eq!(noise_rows, noise);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "income",
+            "--algo",
+            "dbscan",
+        ],
+    );
+    assert_user_error(&o, &["--eps"]);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "income",
+            "--algo",
+            "dbscan",
+            "--eps=0",
+        ],
+    );
+    assert_user_error(&o, &["--eps 0"]);
+}

@@ -1,0 +1,392 @@
+//! DBSCAN with scikit-learn's conventions: a point at distance <= `eps` is a neighbour, and
+//! `min_points` counts the point itself (a core point has at least `min_points` points,
+//! itself included, within `eps`). Clusters grow from core points in row order; a border
+//! point joins the first cluster that reaches it; everything else is noise (label -1).
+//!
+//! Neighbourhoods come from a k-d tree (built here: a few dozen lines, no dependency, exact
+//! for Euclidean radius queries) for up to 12 dimensions and from a scan above that. Nothing
+//! is stored per pair, so memory is linear in the rows; neighbour lists are recomputed when a
+//! core point is expanded instead of being kept.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::error::AnalyticsError;
+use crate::progress::Progress;
+
+/// Dimensions up to which the k-d tree is used.
+const TREE_MAX_DIMS: usize = 12;
+const LEAF: usize = 16;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DbscanResult {
+    /// Cluster per row, -1 for noise.
+    pub labels: Vec<i64>,
+    pub clusters: usize,
+    pub noise: usize,
+    /// Rows per cluster, by label.
+    pub sizes: Vec<usize>,
+    pub core_points: usize,
+}
+
+/// A k-d tree over the rows of a row-major matrix.
+struct KdTree<'a> {
+    x: &'a [f64],
+    d: usize,
+    idx: Vec<usize>,
+    nodes: Vec<Node>,
+}
+
+enum Node {
+    Leaf {
+        start: usize,
+        end: usize,
+    },
+    Split {
+        dim: usize,
+        value: f64,
+        left: usize,
+        right: usize,
+    },
+}
+
+impl<'a> KdTree<'a> {
+    fn new(x: &'a [f64], d: usize) -> Self {
+        let n = x.len() / d;
+        let mut t = KdTree {
+            x,
+            d,
+            idx: (0..n).collect(),
+            nodes: Vec::new(),
+        };
+        t.build(0, n);
+        t
+    }
+
+    fn value(&self, row: usize, dim: usize) -> f64 {
+        self.x[row * self.d + dim]
+    }
+
+    fn build(&mut self, start: usize, end: usize) -> usize {
+        if end - start <= LEAF {
+            self.nodes.push(Node::Leaf { start, end });
+            return self.nodes.len() - 1;
+        }
+        // Split on the dimension with the widest spread, at the median.
+        let dim = (0..self.d)
+            .max_by(|&a, &b| {
+                let spread = |k: usize| {
+                    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                    for &i in &self.idx[start..end] {
+                        let v = self.value(i, k);
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                    hi - lo
+                };
+                spread(a).total_cmp(&spread(b))
+            })
+            .unwrap_or(0);
+        let mid = start + (end - start) / 2;
+        let (x, d) = (self.x, self.d);
+        self.idx[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
+            x[a * d + dim].total_cmp(&x[b * d + dim])
+        });
+        let value = self.value(self.idx[mid], dim);
+        let me = self.nodes.len();
+        self.nodes.push(Node::Leaf { start: 0, end: 0 });
+        let left = self.build(start, mid);
+        let right = self.build(mid, end);
+        self.nodes[me] = Node::Split {
+            dim,
+            value,
+            left,
+            right,
+        };
+        me
+    }
+
+    /// Calls `f` on every row within `eps` (squared: `eps2`) of `q`, until `f` returns false.
+    fn within(&self, q: &[f64], eps: f64, eps2: f64, f: &mut impl FnMut(usize) -> bool) {
+        let mut stack = vec![0usize];
+        while let Some(n) = stack.pop() {
+            match self.nodes[n] {
+                Node::Leaf { start, end } => {
+                    for &i in &self.idx[start..end] {
+                        if sq_dist(&self.x[i * self.d..(i + 1) * self.d], q) <= eps2 && !f(i) {
+                            return;
+                        }
+                    }
+                }
+                Node::Split {
+                    dim,
+                    value,
+                    left,
+                    right,
+                } => {
+                    let diff = q[dim] - value;
+                    if diff <= eps {
+                        stack.push(left);
+                    }
+                    if diff >= -eps {
+                        stack.push(right);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Neighbour queries: the tree, or a scan for many dimensions.
+struct Neighbours<'a> {
+    x: &'a [f64],
+    d: usize,
+    eps: f64,
+    tree: Option<KdTree<'a>>,
+}
+
+impl<'a> Neighbours<'a> {
+    fn new(x: &'a [f64], d: usize, eps: f64) -> Self {
+        let tree = (d <= TREE_MAX_DIMS).then(|| KdTree::new(x, d));
+        Neighbours { x, d, eps, tree }
+    }
+
+    /// Calls `f` on each neighbour of row `i` until it returns false.
+    fn each(&self, i: usize, f: &mut impl FnMut(usize) -> bool) {
+        let q = &self.x[i * self.d..(i + 1) * self.d];
+        let eps2 = self.eps * self.eps;
+        match &self.tree {
+            Some(t) => t.within(q, self.eps, eps2, f),
+            None => {
+                for (j, row) in self.x.chunks_exact(self.d).enumerate() {
+                    if sq_dist(row, q) <= eps2 && !f(j) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// DBSCAN on the rows of `x`.
+pub fn dbscan(
+    x: ArrayView2<f64>,
+    eps: f64,
+    min_points: usize,
+    progress: &Progress,
+) -> Result<DbscanResult, AnalyticsError> {
+    if !(eps > 0.0 && eps.is_finite()) {
+        return Err(AnalyticsError::Input(format!(
+            "eps = {eps}: it must be a positive number (a distance in the scaled feature space)"
+        )));
+    }
+    if min_points == 0 {
+        return Err(AnalyticsError::Input(
+            "min_points must be at least 1 (it counts the point itself)".into(),
+        ));
+    }
+    let (n, d) = x.dim();
+    if n == 0 || d == 0 {
+        return Err(AnalyticsError::Input(
+            "no rows or no features to cluster".into(),
+        ));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(AnalyticsError::Input(
+            "the feature matrix has a missing or infinite value; fill or drop it first".into(),
+        ));
+    }
+    let flat: Vec<f64> = x.iter().copied().collect();
+    progress.start("dbscan", 2);
+    progress.label("dbscan: indexing and counting neighbours");
+    let nb = Neighbours::new(&flat, d, eps);
+    let core: Vec<bool> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            // Only "at least min_points" matters: stop counting there.
+            let mut count = 0usize;
+            nb.each(i, &mut |_| {
+                count += 1;
+                count < min_points
+            });
+            count >= min_points
+        })
+        .collect();
+    progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+    progress.next("dbscan: growing clusters");
+    let mut labels = vec![-1i64; n];
+    let mut cluster = 0i64;
+    let mut queue = Vec::new();
+    for start in 0..n {
+        if !core[start] || labels[start] != -1 {
+            continue;
+        }
+        if start % 4096 == 0 {
+            progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+        }
+        labels[start] = cluster;
+        queue.clear();
+        queue.push(start);
+        while let Some(p) = queue.pop() {
+            nb.each(p, &mut |r| {
+                if labels[r] == -1 {
+                    labels[r] = cluster;
+                    if core[r] {
+                        queue.push(r);
+                    }
+                }
+                true
+            });
+        }
+        cluster += 1;
+    }
+    let clusters = cluster as usize;
+    let mut sizes = vec![0usize; clusters];
+    let mut noise = 0;
+    for &l in &labels {
+        if l < 0 {
+            noise += 1;
+        } else {
+            sizes[l as usize] += 1;
+        }
+    }
+    Ok(DbscanResult {
+        labels,
+        clusters,
+        noise,
+        sizes,
+        core_points: core.iter().filter(|c| **c).count(),
+    })
+}
+
+/// The k-distance curve for choosing eps: each sampled row's distance to its
+/// `min_points`-th nearest row (itself counted first, at distance 0), sorted descending.
+/// At most `sample` rows are used (evenly spaced), each against every row.
+pub fn k_distances(x: ArrayView2<f64>, min_points: usize, sample: usize) -> Vec<f64> {
+    let (n, d) = x.dim();
+    if n == 0 || min_points == 0 {
+        return Vec::new();
+    }
+    let flat: Vec<f64> = x.iter().copied().collect();
+    let k = min_points.min(n);
+    let stride = n.div_ceil(sample.max(1)).max(1);
+    let rows: Vec<usize> = (0..n).step_by(stride).collect();
+    let mut out: Vec<f64> = rows
+        .par_iter()
+        .map(|&i| {
+            let q = &flat[i * d..(i + 1) * d];
+            // The k smallest squared distances, kept sorted (k is small).
+            let mut best: Vec<f64> = Vec::with_capacity(k + 1);
+            for row in flat.chunks_exact(d) {
+                let dist = sq_dist(row, q);
+                if best.len() < k || dist < best[k - 1] {
+                    let pos = best.partition_point(|b| *b <= dist);
+                    best.insert(pos, dist);
+                    best.truncate(k);
+                }
+            }
+            best[k - 1].sqrt()
+        })
+        .collect();
+    out.sort_by(|a, b| b.total_cmp(a));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The textbook algorithm with an O(n^2) neighbour scan, in the same row order.
+    fn brute(x: &Array2<f64>, eps: f64, min_points: usize) -> Vec<i64> {
+        let n = x.nrows();
+        let near = |i: usize| -> Vec<usize> {
+            (0..n)
+                .filter(|&j| {
+                    let d: f64 = x
+                        .row(i)
+                        .iter()
+                        .zip(x.row(j).iter())
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
+                    d <= eps * eps
+                })
+                .collect()
+        };
+        let core: Vec<bool> = (0..n).map(|i| near(i).len() >= min_points).collect();
+        let mut labels = vec![-1i64; n];
+        let mut c = 0;
+        for s in 0..n {
+            if !core[s] || labels[s] != -1 {
+                continue;
+            }
+            labels[s] = c;
+            let mut stack = vec![s];
+            while let Some(p) = stack.pop() {
+                for r in near(p) {
+                    if labels[r] == -1 {
+                        labels[r] = c;
+                        if core[r] {
+                            stack.push(r);
+                        }
+                    }
+                }
+            }
+            c += 1;
+        }
+        labels
+    }
+
+    #[test]
+    fn hand_worked_border_and_noise() {
+        // On a line, eps = 1, min_points = 3 (itself included):
+        // 1 ({0, 1, 2}) and 2 ({1, 2, 3}) are core; 0 ({0, 1}) and 3 ({2, 3}) are border points
+        // reached from them; 4.5 has only itself; 10 and 10.5 have two each: noise.
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.5], [10.0], [10.5]];
+        let r = dbscan(x.view(), 1.0, 3, &Progress::new()).unwrap();
+        assert_eq!(r.labels, vec![0, 0, 0, 0, -1, -1, -1]);
+        assert_eq!((r.clusters, r.noise, r.core_points), (1, 3, 2));
+        assert_eq!(r.sizes, vec![4]);
+        // min_points = 2: 10 and 10.5 become a second cluster; 4.5 is still alone.
+        let r = dbscan(x.view(), 1.0, 2, &Progress::new()).unwrap();
+        assert_eq!(r.labels, vec![0, 0, 0, 0, -1, 1, 1]);
+        // A point at exactly eps is a neighbour.
+        let r = dbscan(array![[0.0], [1.0]].view(), 1.0, 2, &Progress::new()).unwrap();
+        assert_eq!(r.labels, vec![0, 0]);
+    }
+
+    #[test]
+    fn matches_brute_force_on_random_data() {
+        for (seed, d) in [(1u64, 2usize), (2, 3), (3, 14)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let n = 600;
+            let v: Vec<f64> = (0..n * d).map(|_| rng.r#gen::<f64>() * 10.0).collect();
+            let x = Array2::from_shape_vec((n, d), v).unwrap();
+            let eps = if d > 3 { 9.0 } else { 0.8 };
+            let got = dbscan(x.view(), eps, 4, &Progress::new()).unwrap();
+            assert_eq!(got.labels, brute(&x, eps, 4), "seed {seed}, {d} dims");
+        }
+    }
+
+    #[test]
+    fn k_distance_hand_computed() {
+        // min_points = 2: the nearest other point. 0->1 (1), 1->0 (1), 3->1 (2): sorted desc.
+        let x = array![[0.0], [1.0], [3.0]];
+        assert_eq!(k_distances(x.view(), 2, 10), vec![2.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let x = array![[0.0], [1.0]];
+        assert!(dbscan(x.view(), 0.0, 2, &Progress::new()).is_err());
+        assert!(dbscan(x.view(), -1.0, 2, &Progress::new()).is_err());
+        assert!(dbscan(x.view(), 1.0, 0, &Progress::new()).is_err());
+    }
+}
