@@ -412,6 +412,17 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// Prints `v` as JSON, or `text` for people.
+fn print_result(json: bool, v: &serde_json::Value, text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(v)?)?;
+    } else {
+        write!(stdout, "{text}")?;
+    }
+    Ok(())
+}
+
 fn write_labels(out: &Path, id_col: &str, keys: &[String], labels: Vec<i64>) -> Result<()> {
     use polars::prelude::*;
     let mut df = DataFrame::new_infer_height(vec![
@@ -462,23 +473,17 @@ fn segment_dbscan(
         "silhouette_sampled": sil.is_some_and(|s| s.1),
         "seconds": (seconds * 1000.0).round() / 1000.0,
     });
-    let mut stdout = std::io::stdout().lock();
-    if a.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else {
-        writeln!(
-            stdout,
-            "dbscan: {} clusters, {} noise rows of {}, {} core points",
-            r.clusters,
-            r.noise,
-            m.values.nrows(),
-            r.core_points
-        )?;
-        for (c, n) in r.sizes.iter().enumerate() {
-            writeln!(stdout, "  cluster {c}: {n} rows")?;
-        }
+    let mut text = format!(
+        "dbscan: {} clusters, {} noise rows of {}, {} core points\n",
+        r.clusters,
+        r.noise,
+        m.values.nrows(),
+        r.core_points
+    );
+    for (c, n) in r.sizes.iter().enumerate() {
+        text.push_str(&format!("  cluster {c}: {n} rows\n"));
     }
-    Ok(())
+    print_result(a.json, &v, &text)
 }
 
 fn segment(a: SegmentArgs) -> Result<()> {
@@ -555,25 +560,19 @@ fn segment(a: SegmentArgs) -> Result<()> {
         "centroids_original": original,
         "seconds": (seconds * 1000.0).round() / 1000.0,
     });
-    let mut stdout = std::io::stdout().lock();
-    if a.json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else {
-        writeln!(
-            stdout,
-            "k-means: k = {}, {} rows, inertia {:.3}, {} iterations, silhouette {}",
-            r.k,
-            m.values.nrows(),
-            r.inertia,
-            r.iterations,
-            sil.map(|s| format!("{:.3}", s.0))
-                .unwrap_or_else(|| "n/a".into())
-        )?;
-        for (c, n) in r.sizes.iter().enumerate() {
-            writeln!(stdout, "  cluster {c}: {n} rows")?;
-        }
+    let mut text = format!(
+        "k-means: k = {}, {} rows, inertia {:.3}, {} iterations, silhouette {}\n",
+        r.k,
+        m.values.nrows(),
+        r.inertia,
+        r.iterations,
+        sil.map(|s| format!("{:.3}", s.0))
+            .unwrap_or_else(|| "n/a".into())
+    );
+    for (c, n) in r.sizes.iter().enumerate() {
+        text.push_str(&format!("  cluster {c}: {n} rows\n"));
     }
-    Ok(())
+    print_result(a.json, &v, &text)
 }
 
 /// Peak resident set size of this process in bytes (Linux `VmHWM`), if known.

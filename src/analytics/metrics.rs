@@ -20,6 +20,25 @@ fn dist(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
         .sqrt()
 }
 
+/// One row's silhouette from its summed distances to each cluster: (b - a) / max(a, b), with
+/// a the mean distance to its own cluster (itself excluded) and b the smallest mean distance
+/// to another cluster; 0 for a row alone in its cluster.
+fn row_score(sums: &[f64], counts: &[usize], own: usize) -> f64 {
+    if counts[own] <= 1 {
+        return 0.0;
+    }
+    let a = sums[own] / (counts[own] - 1) as f64;
+    let b = (0..counts.len())
+        .filter(|&c| c != own && counts[c] > 0)
+        .map(|c| sums[c] / counts[c] as f64)
+        .fold(f64::INFINITY, f64::min);
+    if !b.is_finite() {
+        return 0.0;
+    }
+    let m = a.max(b);
+    if m > 0.0 { (b - a) / m } else { 0.0 }
+}
+
 /// Mean silhouette of `labels` (k clusters) on `x`; `None` when k < 2 or k >= rows (where it
 /// is undefined). Above [`SILHOUETTE_EXACT_ROWS`] rows, a seeded sample of that many rows is
 /// used (and `sampled` is true).
@@ -56,20 +75,7 @@ pub fn silhouette(
                     sums[lab[j]] += dist(sub.row(i), sub.row(j));
                 }
             }
-            let own = lab[i];
-            if counts[own] <= 1 {
-                return 0.0;
-            }
-            let a = sums[own] / (counts[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && counts[c] > 0)
-                .map(|c| sums[c] / counts[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            if !b.is_finite() {
-                return 0.0;
-            }
-            let m = a.max(b);
-            if m > 0.0 { (b - a) / m } else { 0.0 }
+            row_score(&sums, &counts, lab[i])
         })
         .collect();
     Some((scores.iter().sum::<f64>() / scores.len() as f64, sampled))
@@ -133,20 +139,7 @@ impl DistanceCache {
                 for (j, &dij) in row.iter().enumerate() {
                     sums[lab[j]] += dij as f64;
                 }
-                let own = lab[i];
-                if counts[own] <= 1 {
-                    return 0.0;
-                }
-                let a = sums[own] / (counts[own] - 1) as f64;
-                let b = (0..k)
-                    .filter(|&c| c != own && counts[c] > 0)
-                    .map(|c| sums[c] / counts[c] as f64)
-                    .fold(f64::INFINITY, f64::min);
-                if !b.is_finite() {
-                    return 0.0;
-                }
-                let m = a.max(b);
-                if m > 0.0 { (b - a) / m } else { 0.0 }
+                row_score(&sums, &counts, lab[i])
             })
             .collect();
         Some(scores.iter().sum::<f64>() / n as f64)
