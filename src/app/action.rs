@@ -38,6 +38,10 @@ pub enum Action {
     StartEdit,
     /// `r`: run the model of the current screen.
     RunModel,
+    /// `w`: k-means for k = 2..10 with the quality metrics.
+    RunSweep,
+    /// `v`: sweep charts or scatter.
+    ToggleSweepView,
     /// `/`: start typing a filter.
     StartSearch,
     SearchChar(char),
@@ -91,6 +95,11 @@ const SEGMENTS: &[Binding] = &[
     b("+/-", "change it"),
     b("Enter", "type its value"),
     b("r", "run k-means on the Features selection"),
+    b(
+        "w",
+        "sweep k = 2..10: elbow, silhouette, CH, DB and a suggested k",
+    ),
+    b("v", "show the sweep charts or the scatter"),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
@@ -125,7 +134,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
         }
         Screen::Segments => {
-            "j/k parameter · +/- change · Enter type · r run · Esc cancel · ? help · q quit"
+            "j/k param · +/- set · Enter type · r run · w sweep · v view · ? help · q quit"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
@@ -189,6 +198,8 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('-') if state.screen == Screen::Segments => Action::Adjust(-1),
         KeyCode::Enter if state.screen == Screen::Segments => Action::StartEdit,
         KeyCode::Char('r') if state.screen == Screen::Segments => Action::RunModel,
+        KeyCode::Char('w') if state.screen == Screen::Segments => Action::RunSweep,
+        KeyCode::Char('v') if state.screen == Screen::Segments => Action::ToggleSweepView,
         _ => return None,
     })
 }

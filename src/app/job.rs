@@ -12,6 +12,7 @@ use polars::prelude::{DataFrame, IdxSize};
 
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{SegmentRun, segment_kmeans};
+use crate::analytics::sweep::{SweepResult, sweep};
 use crate::data::explore::{self, ColumnSummary};
 use crate::data::features::{Correlation, build_features, correlation};
 use crate::data::integrate::integrate;
@@ -51,6 +52,13 @@ pub enum JobRequest {
         features: FeatureConfig,
         params: KMeansParams,
     },
+    /// K-Means for k = 2..=10 with the quality metrics.
+    Sweep {
+        table: Arc<DataFrame>,
+        features: FeatureConfig,
+        params: KMeansParams,
+        k_max: usize,
+    },
 }
 
 impl JobRequest {
@@ -61,7 +69,7 @@ impl JobRequest {
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
-            JobRequest::Segment { .. } => JobKind::Model,
+            JobRequest::Segment { .. } | JobRequest::Sweep { .. } => JobKind::Model,
         }
     }
 
@@ -79,6 +87,7 @@ impl JobRequest {
                 format!("correlating {} features", columns.len())
             }
             JobRequest::Segment { params, .. } => format!("k-means with k = {}", params.k),
+            JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
         }
     }
 }
@@ -116,6 +125,7 @@ pub enum JobOutcome {
     Summary(Box<ColumnSummary>),
     Correlation(Box<Correlation>),
     Segmented(Box<SegmentRun>),
+    Swept(Box<SweepResult>),
     Failed(String),
     Cancelled,
 }
@@ -211,6 +221,24 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                         .map_err(|e| crate::data::DataError::Invalid(e.to_string()))
                 })
                 .map(|r| JobOutcome::Segmented(Box::new(r)))
+        }
+        JobRequest::Sweep {
+            table,
+            features,
+            params,
+            k_max,
+        } => {
+            let key = table
+                .get_column_names()
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            build_features(&table, &key, &features)
+                .and_then(|m| {
+                    sweep(m.values.view(), 2, k_max, &params, progress)
+                        .map_err(|e| crate::data::DataError::Invalid(e.to_string()))
+                })
+                .map(|r| JobOutcome::Swept(Box::new(r)))
         }
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);

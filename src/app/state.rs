@@ -11,6 +11,7 @@ use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
 use super::screen::Screen;
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::SegmentRun;
+use crate::analytics::sweep::SweepResult;
 use crate::data::explore::ColumnSummary;
 use crate::data::features::Correlation;
 use crate::data::quality::QualityReport;
@@ -152,6 +153,9 @@ pub struct SegmentsView {
     /// The parameter the +/- keys change: 0 = k, 1 = restarts, 2 = seed.
     pub field: usize,
     pub run: Option<SegmentRun>,
+    pub sweep: Option<SweepResult>,
+    /// Show the sweep charts instead of the scatter.
+    pub show_sweep: bool,
 }
 
 impl Default for SegmentsView {
@@ -160,6 +164,8 @@ impl Default for SegmentsView {
             params: KMeansParams::new(4),
             field: 0,
             run: None,
+            sweep: None,
+            show_sweep: false,
         }
     }
 }
@@ -438,6 +444,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             let field = state.segments.field;
             state.overlay = Some(Overlay::Edit(field, String::new()));
         }
+        Action::ToggleSweepView => state.segments.show_sweep = !state.segments.show_sweep,
+        Action::RunSweep => {
+            let Some(table) = state.table.clone() else {
+                state.error = Some("no data loaded".into());
+                return Vec::new();
+            };
+            let features = state.features.config();
+            if features.numeric.is_empty() && features.categorical.is_empty() {
+                state.error =
+                    Some("no features selected: pick some on the Features screen (3)".into());
+                return Vec::new();
+            }
+            state.error = None;
+            return vec![state.start(JobRequest::Sweep {
+                table,
+                features,
+                params: state.segments.params.clone(),
+                k_max: 10,
+            })];
+        }
         Action::RunModel => {
             let Some(table) = state.table.clone() else {
                 state.error = Some("no data loaded".into());
@@ -561,6 +587,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
+                JobOutcome::Swept(r) => {
+                    state.message = Some(format!(
+                        "sweep done in {secs:.1}s: suggested k = {} ({})",
+                        r.suggested_k, r.reason
+                    ));
+                    state.segments.sweep = Some(*r);
+                    state.segments.show_sweep = true;
+                }
                 JobOutcome::Segmented(r) => {
                     state.message = Some(format!(
                         "k-means: {} clusters, inertia {:.1}, {} iterations, {secs:.1}s",

@@ -47,6 +47,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     ])
     .areas(top);
     draw_params(f, params, state, theme);
+    let [profile, scatter] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    if state.segments.show_sweep
+        && let Some(sw) = &state.segments.sweep
+    {
+        draw_sweep(f, scatter, sw, theme);
+    }
     let Some(run) = &state.segments.run else {
         let msg = if state
             .jobs
@@ -55,7 +62,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         {
             "running..."
         } else {
-            "no result yet: press r to run k-means on the Features selection"
+            "no result yet: press r to run k-means on the Features selection (w sweeps k)"
         };
         f.render_widget(Paragraph::new(msg).style(theme.dim()), sizes);
         return;
@@ -103,9 +110,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         pie,
     );
 
-    let [profile, scatter] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     draw_profiles(f, profile, state, theme);
+    if state.segments.show_sweep && state.segments.sweep.is_some() {
+        return;
+    }
 
     let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); k];
     for (p, &l) in run.projection.points.iter().zip(&run.projected_labels) {
@@ -141,6 +149,82 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .y_axis(Axis::default().bounds([ymin, ymax])),
         scatter,
     );
+}
+
+/// The sweep as four small line charts (inertia, silhouette, Calinski-Harabasz,
+/// Davies-Bouldin against k) and the suggested k with its reason.
+fn draw_sweep(f: &mut Frame, area: Rect, sw: &crate::analytics::sweep::SweepResult, theme: Theme) {
+    let block = Block::default().borders(Borders::LEFT).title(format!(
+        " sweep: suggested k = {} ({}){} ",
+        sw.suggested_k,
+        sw.reason,
+        if sw.silhouette_sampled {
+            ", silhouette on a 10,000-row sample"
+        } else {
+            ""
+        }
+    ));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    let [a, b] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [c, d] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    type Pick = dyn Fn(&crate::analytics::sweep::SweepEntry) -> Option<f64>;
+    let series = |pick: &Pick| -> Vec<(f64, f64)> {
+        sw.entries
+            .iter()
+            .filter_map(|e| pick(e).map(|v| (e.k as f64, v)))
+            .collect()
+    };
+    let charts = [
+        ("inertia (elbow)", series(&|e| Some(e.inertia)), a),
+        ("silhouette (higher better)", series(&|e| e.silhouette), b),
+        (
+            "Calinski-Harabasz (higher)",
+            series(&|e| e.calinski_harabasz),
+            c,
+        ),
+        ("Davies-Bouldin (lower)", series(&|e| e.davies_bouldin), d),
+    ];
+    let (k0, k1) = (
+        sw.entries.first().map_or(2.0, |e| e.k as f64),
+        sw.entries.last().map_or(10.0, |e| e.k as f64),
+    );
+    for (title, data, rect) in charts.iter() {
+        let (lo, hi) = data
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+        let (lo, hi) = if lo.is_finite() && hi > lo {
+            (lo, hi)
+        } else {
+            (0.0, 1.0)
+        };
+        let ds = Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.accent())
+            .data(data);
+        f.render_widget(
+            Chart::new(vec![ds])
+                .block(Block::default().title(format!(" {title} ")))
+                .x_axis(
+                    Axis::default()
+                        .bounds([k0, k1])
+                        .labels([format!("{k0:.0}"), format!("{k1:.0}")]),
+                )
+                .y_axis(
+                    Axis::default()
+                        .bounds([lo, hi])
+                        .labels([format!("{lo:.2}"), format!("{hi:.2}")]),
+                ),
+            *rect,
+        );
+    }
 }
 
 fn draw_params(f: &mut Frame, area: Rect, state: &State, theme: Theme) {

@@ -452,3 +452,29 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
     assert_eq!(s.segments.run.as_ref().unwrap().kmeans, before.kmeans);
     assert!(s.jobs.is_empty());
 }
+
+#[test]
+fn sweep_from_the_segments_screen() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('w'));
+    let sw = s.segments.sweep.clone().expect("a sweep");
+    assert_eq!(
+        sw.entries.iter().map(|e| e.k).collect::<Vec<_>>(),
+        (2..=10).collect::<Vec<_>>()
+    );
+    assert!((2..=10).contains(&sw.suggested_k));
+    assert!(s.segments.show_sweep);
+    let screen = draw(&s, 120, 40);
+    assert!(
+        screen.contains(&format!("suggested k = {}", sw.suggested_k)),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("inertia (elbow)") && screen.contains("Davies-Bouldin"),
+        "{screen}"
+    );
+    key(&mut s, KeyCode::Char('v'));
+    assert!(!s.segments.show_sweep);
+    assert!(!draw(&s, 120, 40).contains("inertia (elbow)"));
+}
