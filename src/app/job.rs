@@ -14,7 +14,7 @@ use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{SegmentRun, segment_kmeans};
 use crate::analytics::sweep::{SweepResult, sweep};
 use crate::data::explore::{self, ColumnSummary};
-use crate::data::features::{Correlation, build_features, correlation};
+use crate::data::features::{Correlation, FeatureMatrix, build_features, correlation};
 use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
 use crate::data::source::{self, ReadOptions};
@@ -152,6 +152,20 @@ fn one_line(e: impl std::fmt::Display) -> String {
     e.to_string().replace('\n', " ")
 }
 
+/// The feature matrix of a loaded table (its first column is the key).
+fn model_matrix(table: &DataFrame, features: &FeatureConfig) -> crate::data::Result<FeatureMatrix> {
+    let key = table
+        .get_column_names()
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    build_features(table, &key, features)
+}
+
+fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataError {
+    crate::data::DataError::Invalid(e.to_string())
+}
+
 fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     let outcome = match request {
         JobRequest::Workspace(path) => Workspace::load(&path).and_then(|ws| {
@@ -209,37 +223,19 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             table,
             features,
             params,
-        } => {
-            let key = table
-                .get_column_names()
-                .first()
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            build_features(&table, &key, &features)
-                .and_then(|m| {
-                    segment_kmeans(&m, &params, progress)
-                        .map_err(|e| crate::data::DataError::Invalid(e.to_string()))
-                })
-                .map(|r| JobOutcome::Segmented(Box::new(r)))
-        }
+        } => model_matrix(&table, &features)
+            .and_then(|m| segment_kmeans(&m, &params, progress).map_err(analytics_error))
+            .map(|r| JobOutcome::Segmented(Box::new(r))),
         JobRequest::Sweep {
             table,
             features,
             params,
             k_max,
-        } => {
-            let key = table
-                .get_column_names()
-                .first()
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            build_features(&table, &key, &features)
-                .and_then(|m| {
-                    sweep(m.values.view(), 2, k_max, &params, progress)
-                        .map_err(|e| crate::data::DataError::Invalid(e.to_string()))
-                })
-                .map(|r| JobOutcome::Swept(Box::new(r)))
-        }
+        } => model_matrix(&table, &features)
+            .and_then(|m| {
+                sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
+            })
+            .map(|r| JobOutcome::Swept(Box::new(r))),
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);
             explore::column_summary(&table, &column, 12).map(|s| JobOutcome::Summary(Box::new(s)))

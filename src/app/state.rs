@@ -280,6 +280,24 @@ impl State {
         })]
     }
 
+    /// Starts a model job on the table and the Features selection, or says what is missing.
+    fn model_job(
+        &mut self,
+        make: impl FnOnce(Arc<DataFrame>, FeatureConfig) -> JobRequest,
+    ) -> Vec<Command> {
+        let Some(table) = self.table.clone() else {
+            self.error = Some("no data loaded".into());
+            return Vec::new();
+        };
+        let features = self.features.config();
+        if features.numeric.is_empty() && features.categorical.is_empty() {
+            self.error = Some("no features selected: pick some on the Features screen (3)".into());
+            return Vec::new();
+        }
+        self.error = None;
+        vec![self.start(make(table, features))]
+    }
+
     fn correlate(&mut self) -> Vec<Command> {
         let Some(table) = self.table.clone() else {
             return Vec::new();
@@ -446,41 +464,21 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::ToggleSweepView => state.segments.show_sweep = !state.segments.show_sweep,
         Action::RunSweep => {
-            let Some(table) = state.table.clone() else {
-                state.error = Some("no data loaded".into());
-                return Vec::new();
-            };
-            let features = state.features.config();
-            if features.numeric.is_empty() && features.categorical.is_empty() {
-                state.error =
-                    Some("no features selected: pick some on the Features screen (3)".into());
-                return Vec::new();
-            }
-            state.error = None;
-            return vec![state.start(JobRequest::Sweep {
+            let params = state.segments.params.clone();
+            return state.model_job(|table, features| JobRequest::Sweep {
                 table,
                 features,
-                params: state.segments.params.clone(),
+                params,
                 k_max: 10,
-            })];
+            });
         }
         Action::RunModel => {
-            let Some(table) = state.table.clone() else {
-                state.error = Some("no data loaded".into());
-                return Vec::new();
-            };
-            let features = state.features.config();
-            if features.numeric.is_empty() && features.categorical.is_empty() {
-                state.error =
-                    Some("no features selected: pick some on the Features screen (3)".into());
-                return Vec::new();
-            }
-            state.error = None;
-            return vec![state.start(JobRequest::Segment {
+            let params = state.segments.params.clone();
+            return state.model_job(|table, features| JobRequest::Segment {
                 table,
                 features,
-                params: state.segments.params.clone(),
-            })];
+                params,
+            });
         }
         Action::StartSearch => {
             let current = state.data.filter.clone().unwrap_or_default();
