@@ -214,35 +214,6 @@ fn profile(a: ProfileArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_table(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<()> {
-    use polars::prelude::*;
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "csv" | "parquet") {
-        bail!(
-            "{}: unknown output format `.{ext}`; use a .csv or .parquet file name",
-            out.display()
-        );
-    }
-    let file =
-        std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    match ext.as_str() {
-        "csv" => CsvWriter::new(file)
-            .include_header(true)
-            .finish(df)
-            .map_err(|e| anyhow::anyhow!("{}: writing CSV: {e}", out.display()))?,
-        _ => {
-            ParquetWriter::new(file)
-                .finish(df)
-                .map_err(|e| anyhow::anyhow!("{}: writing Parquet: {e}", out.display()))?;
-        }
-    }
-    Ok(())
-}
-
 fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     let ws = Workspace::load(&a.workspace)?;
     let ext_ok = a
@@ -257,7 +228,7 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
         );
     }
     let mut c360 = integrate(&ws, &Progress::new())?;
-    write_table(&mut c360.table, &a.out)?;
+    crate::data::export::write_table(&mut c360.table, &a.out)?;
     if let Some(path) = &a.report_json {
         let text = serde_json::to_string_pretty(&c360.report)?;
         std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))?;
@@ -423,16 +394,6 @@ fn print_result(json: bool, v: &serde_json::Value, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn write_labels(out: &Path, id_col: &str, keys: &[String], labels: Vec<i64>) -> Result<()> {
-    use polars::prelude::*;
-    let mut df = DataFrame::new_infer_height(vec![
-        Column::new(id_col.into(), keys),
-        Column::new("label".into(), labels),
-    ])
-    .map_err(|e| anyhow::anyhow!("writing labels: {e}"))?;
-    write_table(&mut df, out)
-}
-
 fn segment_dbscan(
     a: &SegmentArgs,
     m: &crate::data::features::FeatureMatrix,
@@ -455,7 +416,7 @@ fn segment_dbscan(
         silhouette(sub.view(), &lab, r.clusters, a.seed)
     };
     if let Some(out) = &a.out {
-        write_labels(out, id_col, &m.keys, r.labels.clone())?;
+        crate::data::export::write_labels(out, id_col, &m.keys, r.labels.clone())?;
     }
     let v = serde_json::json!({
         "algorithm": "dbscan",
@@ -539,7 +500,7 @@ fn segment(a: SegmentArgs) -> Result<()> {
         .collect();
     if let Some(out) = &a.out {
         let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
-        write_labels(out, &id_col, &m.keys, labels)?;
+        crate::data::export::write_labels(out, &id_col, &m.keys, labels)?;
     }
     let v = serde_json::json!({
         "algorithm": "kmeans",

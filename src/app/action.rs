@@ -42,6 +42,10 @@ pub enum Action {
     RunSweep,
     /// `v`: sweep charts or scatter.
     ToggleSweepView,
+    /// `e`: export the segment labels (asks for a file name).
+    StartExport,
+    /// `y` in the overwrite prompt.
+    ConfirmOverwrite,
     /// `/`: start typing a filter.
     StartSearch,
     SearchChar(char),
@@ -100,6 +104,10 @@ const SEGMENTS: &[Binding] = &[
         "sweep k = 2..10: elbow, silhouette, CH, DB and a suggested k",
     ),
     b("v", "show the sweep charts or the scatter"),
+    b(
+        "e",
+        "export every customer's label to a .csv or .parquet file",
+    ),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
@@ -147,7 +155,13 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         return Some(Action::ForceQuit);
     }
     match &state.overlay {
-        Some(Overlay::Search(_) | Overlay::Edit(..)) => {
+        Some(Overlay::ConfirmOverwrite(_)) => {
+            return match key.code {
+                KeyCode::Char('y') => Some(Action::ConfirmOverwrite),
+                _ => Some(Action::Escape),
+            };
+        }
+        Some(Overlay::Search(_) | Overlay::Edit(..) | Overlay::Export(_)) => {
             return match key.code {
                 KeyCode::Enter => Some(Action::SearchSubmit),
                 KeyCode::Esc => Some(Action::Escape),
@@ -200,6 +214,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('r') if state.screen == Screen::Segments => Action::RunModel,
         KeyCode::Char('w') if state.screen == Screen::Segments => Action::RunSweep,
         KeyCode::Char('v') if state.screen == Screen::Segments => Action::ToggleSweepView,
+        KeyCode::Char('e') if state.screen == Screen::Segments => Action::StartExport,
         _ => return None,
     })
 }

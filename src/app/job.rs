@@ -52,6 +52,15 @@ pub enum JobRequest {
         features: FeatureConfig,
         params: KMeansParams,
     },
+    /// Write the segment labels (id, label) to a file; refuses to replace an existing file
+    /// unless `overwrite`.
+    ExportLabels {
+        path: PathBuf,
+        id_col: String,
+        ids: Arc<Vec<String>>,
+        labels: Vec<i64>,
+        overwrite: bool,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -70,6 +79,7 @@ impl JobRequest {
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
             JobRequest::Segment { .. } | JobRequest::Sweep { .. } => JobKind::Model,
+            JobRequest::ExportLabels { .. } => JobKind::Export,
         }
     }
 
@@ -88,6 +98,7 @@ impl JobRequest {
             }
             JobRequest::Segment { params, .. } => format!("k-means with k = {}", params.k),
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
+            JobRequest::ExportLabels { path, .. } => format!("exporting to {}", path.display()),
         }
     }
 }
@@ -101,6 +112,7 @@ pub enum JobKind {
     Correlate,
     /// A model run (segmentation, later rules and prediction).
     Model,
+    Export,
 }
 
 /// What a finished load produced.
@@ -126,6 +138,9 @@ pub enum JobOutcome {
     Correlation(Box<Correlation>),
     Segmented(Box<SegmentRun>),
     Swept(Box<SweepResult>),
+    Exported(PathBuf, usize),
+    /// The file exists: ask before replacing it.
+    ExistsAlready(PathBuf),
     Failed(String),
     Cancelled,
 }
@@ -236,6 +251,21 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
             })
             .map(|r| JobOutcome::Swept(Box::new(r))),
+        JobRequest::ExportLabels {
+            path,
+            id_col,
+            ids,
+            labels,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                let n = labels.len();
+                crate::data::export::write_labels(&path, &id_col, &ids, labels)
+                    .map(|_| JobOutcome::Exported(path, n))
+            }
+        }
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);
             explore::column_summary(&table, &column, 12).map(|s| JobOutcome::Summary(Box::new(s)))

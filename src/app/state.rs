@@ -26,6 +26,10 @@ pub enum Overlay {
     Search(String),
     /// Typing a value for a Segments parameter (field index, text).
     Edit(usize, String),
+    /// Typing the file name to export the segment labels to.
+    Export(String),
+    /// The export file exists: y replaces it.
+    ConfirmOverwrite(std::path::PathBuf),
 }
 
 /// Something for the event loop to do.
@@ -280,6 +284,34 @@ impl State {
         })]
     }
 
+    /// Writes the last segmentation's labels to `path` (on a worker thread).
+    fn export(&mut self, path: std::path::PathBuf, overwrite: bool) -> Vec<Command> {
+        let (Some(table), Some(run)) = (self.table.clone(), self.segments.run.as_ref()) else {
+            return Vec::new();
+        };
+        let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = table
+            .column(&key)
+            .ok()
+            .and_then(|c| c.cast(&polars::prelude::DataType::String).ok())
+            .and_then(|c| {
+                c.str()
+                    .ok()
+                    .map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+            })
+            .unwrap_or_default();
+        let labels = run.kmeans.labels.iter().map(|&l| l as i64).collect();
+        vec![self.start(JobRequest::ExportLabels {
+            path,
+            id_col: key,
+            ids: Arc::new(ids),
+            labels,
+            overwrite,
+        })]
+    }
+
     /// Starts a model job on the table and the Features selection, or says what is missing.
     fn model_job(
         &mut self,
@@ -462,6 +494,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             let field = state.segments.field;
             state.overlay = Some(Overlay::Edit(field, String::new()));
         }
+        Action::StartExport => {
+            if state.segments.run.is_some() {
+                state.overlay = Some(Overlay::Export("segments.csv".into()));
+            } else {
+                state.error = Some("nothing to export yet: run k-means first (r)".into());
+            }
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return state.export(path, true);
+            }
+        }
         Action::ToggleSweepView => state.segments.show_sweep = !state.segments.show_sweep,
         Action::RunSweep => {
             let params = state.segments.params.clone();
@@ -485,13 +529,22 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             state.overlay = Some(Overlay::Search(current));
         }
         Action::SearchChar(c) => match &mut state.overlay {
-            Some(Overlay::Search(text)) => text.push(c),
+            Some(Overlay::Search(text) | Overlay::Export(text)) => text.push(c),
             Some(Overlay::Edit(_, text)) if c.is_ascii_digit() => text.push(c),
             _ => {}
         },
         Action::SearchBackspace => {
-            if let Some(Overlay::Search(text) | Overlay::Edit(_, text)) = &mut state.overlay {
+            if let Some(Overlay::Search(text) | Overlay::Edit(_, text) | Overlay::Export(text)) =
+                &mut state.overlay
+            {
                 text.pop();
+            }
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return state.export(std::path::PathBuf::from(name.trim()), false);
             }
         }
         Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
@@ -585,6 +638,12 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
+                JobOutcome::Exported(path, n) => {
+                    state.message = Some(format!("wrote {n} labels to {}", path.display()));
+                }
+                JobOutcome::ExistsAlready(path) => {
+                    state.overlay = Some(Overlay::ConfirmOverwrite(path));
+                }
                 JobOutcome::Swept(r) => {
                     state.message = Some(format!(
                         "sweep done in {secs:.1}s: suggested k = {} ({})",

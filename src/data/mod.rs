@@ -7,6 +7,7 @@ pub mod dates;
 pub mod dedup;
 pub mod error;
 pub mod explore;
+pub mod export;
 pub mod features;
 pub mod generator;
 pub mod input;

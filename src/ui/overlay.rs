@@ -90,6 +90,42 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
+        Some(Overlay::Export(text)) => {
+            let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(" export labels to: ", theme.accent()),
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.accent()),
+                    Span::styled(
+                        "  (.csv or .parquet; Enter writes, Esc cancels)",
+                        theme.dim(),
+                    ),
+                ])),
+                rect,
+            );
+        }
+        Some(Overlay::ConfirmOverwrite(path)) => {
+            let rect = centered(area, 60, 5);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::from(format!("{} exists.", path.display())),
+                    Line::from(vec![
+                        Span::styled("Replace it? ", theme.accent()),
+                        Span::raw("y replaces, any other key keeps it"),
+                    ]),
+                ])
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" overwrite ")
+                        .border_style(theme.error()),
+                ),
+                rect,
+            );
+        }
         Some(Overlay::Search(text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
             f.render_widget(Clear, rect);

@@ -478,3 +478,46 @@ fn sweep_from_the_segments_screen() {
     assert!(!s.segments.show_sweep);
     assert!(!draw(&s, 120, 40).contains("inertia (elbow)"));
 }
+
+#[test]
+fn export_labels_asks_before_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labels.csv");
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('e'));
+    assert!(s.error.as_deref().unwrap().contains("run k-means first"));
+    key(&mut s, KeyCode::Char('r'));
+    let export = |s: &mut State| {
+        key(s, KeyCode::Char('e'));
+        assert_eq!(s.overlay, Some(Overlay::Export("segments.csv".into())));
+        for _ in 0.."segments.csv".len() {
+            key(s, KeyCode::Backspace);
+        }
+        typed(s, path.to_str().unwrap());
+        key(s, KeyCode::Enter);
+    };
+    export(&mut s);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 5001);
+    assert!(text.starts_with("customer_id,label"));
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with("wrote 5000 labels")
+    );
+    // Again: the file exists, so it asks; `n` keeps the file as it is.
+    std::fs::write(&path, "keep me").unwrap();
+    export(&mut s);
+    assert_eq!(s.overlay, Some(Overlay::ConfirmOverwrite(path.clone())));
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    // And `y` replaces it.
+    export(&mut s);
+    key(&mut s, KeyCode::Char('y'));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().lines().count(),
+        5001
+    );
+}
