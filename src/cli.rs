@@ -49,14 +49,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// A data file, or a workspace (.toml) whose customer-360 table is used.
-    #[arg(long)]
-    pub input: PathBuf,
-    /// Numeric feature columns, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub features: Vec<String>,
-    #[arg(long, default_value = "standard")]
-    pub scale: String,
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
     #[arg(long = "k-min", default_value_t = 2)]
     pub k_min: usize,
     #[arg(long = "k-max", default_value_t = 10)]
@@ -65,15 +59,13 @@ pub struct SweepArgs {
     pub n_init: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Missing values in the features: mean, median or drop (default: refuse).
-    #[arg(long)]
-    pub fill: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
 
+/// The data and features a model runs on (shared by `segment` and `sweep`).
 #[derive(Debug, Args)]
-pub struct SegmentArgs {
+pub struct MatrixArgs {
     /// A data file, or a workspace (.toml) whose customer-360 table is used.
     #[arg(long)]
     pub input: PathBuf,
@@ -83,6 +75,15 @@ pub struct SegmentArgs {
     /// Scaling: standard, minmax, robust or none.
     #[arg(long, default_value = "standard")]
     pub scale: String,
+    /// Missing values in the features: mean, median or drop (default: refuse).
+    #[arg(long)]
+    pub fill: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
     /// Algorithm: kmeans or dbscan (gmm is not built yet).
     #[arg(long, default_value = "kmeans")]
     pub algo: String,
@@ -94,9 +95,6 @@ pub struct SegmentArgs {
     pub max_iter: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Missing values in the features: mean, median or drop (default: refuse).
-    #[arg(long)]
-    pub fill: Option<String>,
     /// Write every row's id and cluster label here (.csv or .parquet).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -268,14 +266,16 @@ fn gen_sample(a: GenArgs) -> Result<()> {
 
 /// The feature matrix of `--input` for `--features`, as `segment` and `sweep` build it.
 fn feature_matrix(
-    input: &Path,
-    features: &[String],
-    scale: &str,
-    fill: Option<&str>,
+    args: &MatrixArgs,
     id_col: Option<String>,
 ) -> Result<(crate::data::features::FeatureMatrix, String, Vec<String>)> {
     use crate::data::features::build_features;
     use crate::data::workspace::{FeatureConfig, Scaling};
+    let (input, scale, fill) = (
+        args.input.as_path(),
+        args.scale.as_str(),
+        args.fill.as_deref(),
+    );
     let scaling = match scale {
         "standard" => Scaling::Standard,
         "minmax" => Scaling::Minmax,
@@ -283,7 +283,8 @@ fn feature_matrix(
         "none" => Scaling::None,
         other => bail!("--scale {other}: use standard, minmax, robust or none"),
     };
-    let features: Vec<String> = features
+    let features: Vec<String> = args
+        .features
         .iter()
         .map(|f| f.trim().to_string())
         .filter(|f| !f.is_empty())
@@ -333,8 +334,7 @@ fn feature_matrix(
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
     use crate::analytics::kmeans::KMeansParams;
     use crate::analytics::sweep::sweep;
-    let (m, _, features) =
-        feature_matrix(&a.input, &a.features, &a.scale, a.fill.as_deref(), None)?;
+    let (m, _, features) = feature_matrix(&a.matrix, None)?;
     let base = KMeansParams {
         k: a.k_min,
         n_init: a.n_init.max(1),
@@ -348,7 +348,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     if a.json {
         let v = serde_json::json!({
-            "input": a.input.display().to_string(),
+            "input": a.matrix.input.display().to_string(),
             "n_rows": m.values.nrows(),
             "features": features,
             "k_min": a.k_min,
@@ -420,10 +420,10 @@ fn segment_dbscan(
     }
     let v = serde_json::json!({
         "algorithm": "dbscan",
-        "input": a.input.display().to_string(),
+        "input": a.matrix.input.display().to_string(),
         "n_rows": m.values.nrows(),
         "features": features,
-        "scale": a.scale,
+        "scale": a.matrix.scale,
         "eps": eps,
         "min_points": a.min_points,
         "clusters": r.clusters,
@@ -463,13 +463,7 @@ fn segment(a: SegmentArgs) -> Result<()> {
             bail!("--eps {eps}: it must be a positive number");
         }
     }
-    let (m, id_col, features) = feature_matrix(
-        &a.input,
-        &a.features,
-        &a.scale,
-        a.fill.as_deref(),
-        a.id_col.clone(),
-    )?;
+    let (m, id_col, features) = feature_matrix(&a.matrix, a.id_col.clone())?;
     if a.algo == "dbscan" {
         return segment_dbscan(&a, &m, &id_col, features);
     }
@@ -504,10 +498,10 @@ fn segment(a: SegmentArgs) -> Result<()> {
     }
     let v = serde_json::json!({
         "algorithm": "kmeans",
-        "input": a.input.display().to_string(),
+        "input": a.matrix.input.display().to_string(),
         "n_rows": m.values.nrows(),
         "features": features,
-        "scale": a.scale,
+        "scale": a.matrix.scale,
         "k": r.k,
         "sizes": r.sizes,
         "inertia": r.inertia,

@@ -15,23 +15,34 @@ use ratatui::backend::TestBackend;
 
 use crate::sample_dir;
 
+/// Registers a started job with the state, as the event loop does; returns its cancel handle.
+fn started(state: &mut State, id: u64, request: &JobRequest) -> Progress {
+    let progress = Progress::new();
+    update(
+        state,
+        Action::JobStarted(RunningJob {
+            id,
+            kind: request.kind(),
+            label: request.label(),
+            progress: progress.clone(),
+            started: Instant::now(),
+        }),
+    );
+    progress
+}
+
 /// Applies `action`, then runs every job it starts to completion and feeds the results back,
 /// as the event loop would.
 fn drive(state: &mut State, action: Action) {
-    let mut pending = update(state, action);
+    let commands = update(state, action);
+    run_commands(state, commands);
+}
+
+/// Runs jobs to completion and feeds their results back, including the jobs those start.
+fn run_commands(state: &mut State, mut pending: Vec<Command>) {
     while let Some(Command::Spawn { id, request }) = pending.pop() {
         let kind = request.kind();
-        let label = request.label();
-        update(
-            state,
-            Action::JobStarted(RunningJob {
-                id,
-                kind,
-                label,
-                progress: Progress::new(),
-                started: Instant::now(),
-            }),
-        );
+        started(state, id, &request);
         let outcome = run_now(request);
         pending.extend(update(
             state,
@@ -57,25 +68,7 @@ fn sample_state() -> State {
     let mut s = State::new("sample".into());
     s.no_color = false;
     let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
-    for c in cmds {
-        let Command::Spawn { id, request } = c;
-        let kind = request.kind();
-        drive(
-            &mut s,
-            Action::JobStarted(RunningJob {
-                id,
-                kind,
-                label: request.label(),
-                progress: Progress::new(),
-                started: Instant::now(),
-            }),
-        );
-        let outcome = run_now(request);
-        drive(
-            &mut s,
-            Action::JobDone(Box::new(JobDone { id, kind, outcome })),
-        );
-    }
+    run_commands(&mut s, cmds);
     // The load message has a duration in it; keep snapshots stable.
     s.message = Some("loaded".into());
     s
@@ -192,17 +185,7 @@ fn quitting_during_a_load_asks_and_esc_cancels() {
     let mut s = State::new("x".into());
     let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
     let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
-    let progress = Progress::new();
-    update(
-        &mut s,
-        Action::JobStarted(RunningJob {
-            id,
-            kind: request.kind(),
-            label: request.label(),
-            progress: progress.clone(),
-            started: Instant::now(),
-        }),
-    );
+    let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Char('q'));
     assert_eq!(s.overlay, Some(Overlay::ConfirmQuit));
     assert!(!s.quit);
@@ -219,16 +202,7 @@ fn a_cancelled_or_stale_job_keeps_the_previous_result() {
     // A sort starts, then Esc: the cancelled outcome arrives and nothing changes.
     let cmds = update(&mut s, Action::Sort);
     let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
-    update(
-        &mut s,
-        Action::JobStarted(RunningJob {
-            id,
-            kind: request.kind(),
-            label: request.label(),
-            progress: Progress::new(),
-            started: Instant::now(),
-        }),
-    );
+    started(&mut s, id, &request);
     update(&mut s, Action::Escape);
     update(
         &mut s,
@@ -412,17 +386,7 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
     key(&mut s, KeyCode::Char('+'));
     let cmds = update(&mut s, Action::RunModel);
     let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
-    let progress = Progress::new();
-    update(
-        &mut s,
-        Action::JobStarted(RunningJob {
-            id,
-            kind: request.kind(),
-            label: request.label(),
-            progress: progress.clone(),
-            started: Instant::now(),
-        }),
-    );
+    let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Esc);
     assert!(progress.is_cancelled());
     // The worker sees the flag and reports Cancelled (run here on this thread).
