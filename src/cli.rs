@@ -55,6 +55,7 @@ pub struct SweepArgs {
     pub k_min: usize,
     #[arg(long = "k-max", default_value_t = 10)]
     pub k_max: usize,
+    /// K-Means restarts per k, keeping the best.
     #[arg(long = "n-init", default_value_t = 10)]
     pub n_init: usize,
     #[arg(long, default_value_t = 42)]
@@ -84,15 +85,24 @@ pub struct MatrixArgs {
 pub struct SegmentArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Algorithm: kmeans or dbscan (gmm is not built yet).
+    /// Algorithm: kmeans, dbscan or gmm (Gaussian mixture).
     #[arg(long, default_value = "kmeans")]
     pub algo: String,
     #[arg(long, default_value_t = 8)]
     pub k: usize,
-    #[arg(long = "n-init", default_value_t = 10)]
-    pub n_init: usize,
-    #[arg(long = "max-iter", default_value_t = 300)]
-    pub max_iter: usize,
+    /// Restarts, keeping the best (default: 10 for kmeans, 1 for gmm as in scikit-learn).
+    #[arg(long = "n-init")]
+    pub n_init: Option<usize>,
+    /// Iteration limit per restart (default: 300 for kmeans, 100 for gmm).
+    #[arg(long = "max-iter")]
+    pub max_iter: Option<usize>,
+    /// Convergence tolerance (default: 1e-4 of the mean variance for kmeans centroid
+    /// movement; 1e-3 change of the mean log-likelihood per row for gmm).
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// GMM: covariance type, full, tied, diag or spherical.
+    #[arg(long, default_value = "full")]
+    pub covariance: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Write every row's id and cluster label here (.csv or .parquet).
@@ -418,6 +428,7 @@ fn segment_dbscan(
     if let Some(out) = &a.out {
         crate::data::export::write_labels(out, id_col, &m.keys, r.labels.clone())?;
     }
+    let centroids = crate::analytics::dbscan::cluster_means(m.values.view(), &r.labels, r.clusters);
     let v = serde_json::json!({
         "algorithm": "dbscan",
         "input": a.matrix.input.display().to_string(),
@@ -430,6 +441,10 @@ fn segment_dbscan(
         "sizes": r.sizes,
         "noise": r.noise,
         "core_points": r.core_points,
+        // DBSCAN is not iterative; its centroids are the clusters' mean rows.
+        "iterations": serde_json::Value::Null,
+        "centroids": &centroids,
+        "centroids_original": original_units(&centroids, m),
         "silhouette": sil.map(|s| s.0),
         "silhouette_sampled": sil.is_some_and(|s| s.1),
         "seconds": (seconds * 1000.0).round() / 1000.0,
@@ -448,11 +463,8 @@ fn segment_dbscan(
 }
 
 fn segment(a: SegmentArgs) -> Result<()> {
-    use crate::analytics::kmeans::{KMeansParams, kmeans};
-    use crate::analytics::metrics::silhouette;
     match a.algo.as_str() {
-        "kmeans" | "dbscan" => {}
-        "gmm" => bail!("--algo gmm: Gaussian mixtures are not built yet; use kmeans or dbscan"),
+        "kmeans" | "dbscan" | "gmm" => {}
         other => bail!("--algo {other}: use kmeans, dbscan or gmm"),
     }
     if a.algo == "dbscan" {
@@ -462,16 +474,64 @@ fn segment(a: SegmentArgs) -> Result<()> {
         if eps.is_nan() || eps <= 0.0 {
             bail!("--eps {eps}: it must be a positive number");
         }
+        if a.min_points == 0 {
+            bail!("--min-points 0: it counts the point itself, so it must be at least 1");
+        }
     }
+    if let Some(t) = a.tol
+        && !(t > 0.0 && t.is_finite())
+    {
+        bail!("--tol {t}: it must be a positive number");
+    }
+    let covariance =
+        crate::analytics::gmm::CovarianceType::parse(&a.covariance).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--covariance {}: use full, tied, diag or spherical",
+                a.covariance
+            )
+        })?;
     let (m, id_col, features) = feature_matrix(&a.matrix, a.id_col.clone())?;
-    if a.algo == "dbscan" {
-        return segment_dbscan(&a, &m, &id_col, features);
+    match a.algo.as_str() {
+        "dbscan" => segment_dbscan(&a, &m, &id_col, features),
+        "gmm" => segment_gmm(&a, &m, &id_col, features, covariance),
+        _ => segment_kmeans(&a, &m, &id_col, features),
     }
+}
+
+/// Centroids (scaled space) back in the features' original units.
+fn original_units(
+    centroids: &[Vec<f64>],
+    m: &crate::data::features::FeatureMatrix,
+) -> Vec<Vec<f64>> {
+    centroids
+        .iter()
+        .map(|c| {
+            c.iter()
+                .zip(&m.transforms)
+                .map(|(v, t)| t.to_original(*v))
+                .collect()
+        })
+        .collect()
+}
+
+fn fmt_silhouette(sil: Option<(f64, bool)>) -> String {
+    sil.map(|s| format!("{:.3}", s.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn segment_kmeans(
+    a: &SegmentArgs,
+    m: &crate::data::features::FeatureMatrix,
+    id_col: &str,
+    features: Vec<String>,
+) -> Result<()> {
+    use crate::analytics::kmeans::{KMeansParams, kmeans};
+    use crate::analytics::metrics::silhouette;
     let params = KMeansParams {
         k: a.k,
-        n_init: a.n_init.max(1),
-        max_iter: a.max_iter.max(1),
-        tol: 1e-4,
+        n_init: a.n_init.unwrap_or(10).max(1),
+        max_iter: a.max_iter.unwrap_or(300).max(1),
+        tol: a.tol.unwrap_or(1e-4),
         seed: a.seed,
     };
     let started = Instant::now();
@@ -482,19 +542,9 @@ fn segment(a: SegmentArgs) -> Result<()> {
     } else {
         silhouette(m.values.view(), &r.labels, r.k, a.seed)
     };
-    let original: Vec<Vec<f64>> = r
-        .centroids
-        .iter()
-        .map(|c| {
-            c.iter()
-                .zip(&m.transforms)
-                .map(|(v, t)| t.to_original(*v))
-                .collect()
-        })
-        .collect();
     if let Some(out) = &a.out {
         let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
-        crate::data::export::write_labels(out, &id_col, &m.keys, labels)?;
+        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
     }
     let v = serde_json::json!({
         "algorithm": "kmeans",
@@ -512,7 +562,7 @@ fn segment(a: SegmentArgs) -> Result<()> {
         "silhouette": sil.map(|s| s.0),
         "silhouette_sampled": sil.is_some_and(|s| s.1),
         "centroids": r.centroids,
-        "centroids_original": original,
+        "centroids_original": original_units(&r.centroids, m),
         "seconds": (seconds * 1000.0).round() / 1000.0,
     });
     let mut text = format!(
@@ -521,11 +571,87 @@ fn segment(a: SegmentArgs) -> Result<()> {
         m.values.nrows(),
         r.inertia,
         r.iterations,
-        sil.map(|s| format!("{:.3}", s.0))
-            .unwrap_or_else(|| "n/a".into())
+        fmt_silhouette(sil)
     );
     for (c, n) in r.sizes.iter().enumerate() {
         text.push_str(&format!("  cluster {c}: {n} rows\n"));
+    }
+    print_result(a.json, &v, &text)
+}
+
+fn segment_gmm(
+    a: &SegmentArgs,
+    m: &crate::data::features::FeatureMatrix,
+    id_col: &str,
+    features: Vec<String>,
+    covariance: crate::analytics::gmm::CovarianceType,
+) -> Result<()> {
+    use crate::analytics::gmm::{GmmParams, gmm};
+    use crate::analytics::metrics::silhouette;
+    let params = GmmParams {
+        k: a.k,
+        covariance,
+        n_init: a.n_init.unwrap_or(1).max(1),
+        max_iter: a.max_iter.unwrap_or(100).max(1),
+        tol: a.tol.unwrap_or(1e-3),
+        reg_covar: 1e-6,
+        seed: a.seed,
+    };
+    let started = Instant::now();
+    let r = gmm(m.values.view(), &params, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let used = r.sizes.iter().filter(|s| **s > 0).count();
+    let sil = if a.no_silhouette || used < 2 {
+        None
+    } else {
+        silhouette(m.values.view(), &r.labels, r.k, a.seed)
+    };
+    if let Some(out) = &a.out {
+        let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
+        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
+    }
+    let v = serde_json::json!({
+        "algorithm": "gmm",
+        "input": a.matrix.input.display().to_string(),
+        "n_rows": m.values.nrows(),
+        "features": features,
+        "scale": a.matrix.scale,
+        "k": r.k,
+        "covariance_type": r.covariance,
+        "sizes": r.sizes,
+        "weights": r.weights,
+        "log_likelihood": r.log_likelihood,
+        "mean_log_likelihood": r.mean_log_likelihood,
+        "bic": r.bic,
+        "aic": r.aic,
+        "n_parameters": r.n_parameters,
+        "iterations": r.iterations,
+        "converged": r.converged,
+        "n_init": params.n_init,
+        "seed": params.seed,
+        "silhouette": sil.map(|s| s.0),
+        "silhouette_sampled": sil.is_some_and(|s| s.1),
+        "centroids": r.means,
+        "centroids_original": original_units(&r.means, m),
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    });
+    let mut text = format!(
+        "gaussian mixture: k = {}, {} covariances, {} rows, log-likelihood {:.3}, BIC {:.3}, \
+         {} iterations{}, silhouette {}\n",
+        r.k,
+        r.covariance.name(),
+        m.values.nrows(),
+        r.log_likelihood,
+        r.bic,
+        r.iterations,
+        if r.converged { "" } else { " (not converged)" },
+        fmt_silhouette(sil)
+    );
+    for (c, n) in r.sizes.iter().enumerate() {
+        text.push_str(&format!(
+            "  cluster {c}: {n} rows, weight {:.3}\n",
+            r.weights[c]
+        ));
     }
     print_result(a.json, &v, &text)
 }

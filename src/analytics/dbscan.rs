@@ -264,6 +264,25 @@ pub fn dbscan(
     })
 }
 
+/// Each cluster's mean row (noise, label -1, left out), by label.
+pub fn cluster_means(x: ArrayView2<f64>, labels: &[i64], clusters: usize) -> Vec<Vec<f64>> {
+    let d = x.ncols();
+    let mut sums = vec![vec![0.0; d]; clusters];
+    let mut counts = vec![0usize; clusters];
+    for (row, &l) in x.outer_iter().zip(labels) {
+        if l >= 0 && (l as usize) < clusters {
+            counts[l as usize] += 1;
+            for (s, v) in sums[l as usize].iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    }
+    for (s, &c) in sums.iter_mut().zip(&counts) {
+        s.iter_mut().for_each(|v| *v /= c.max(1) as f64);
+    }
+    sums
+}
+
 /// The k-distance curve for choosing eps: each sampled row's distance to its
 /// `min_points`-th nearest row (itself counted first, at distance 0), sorted descending.
 /// At most `sample` rows are used (evenly spaced), each against every row.
@@ -373,6 +392,34 @@ mod tests {
             let got = dbscan(x.view(), eps, 4, &Progress::new()).unwrap();
             assert_eq!(got.labels, brute(&x, eps, 4), "seed {seed}, {d} dims");
         }
+    }
+
+    #[test]
+    fn separated_blobs_and_outliers_are_recovered() {
+        // Three square blobs of 100 points and four far outliers: ARI 1 against the truth
+        // with the outliers as noise.
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut v = Vec::new();
+        let mut truth = Vec::new();
+        for (c, (cx, cy)) in [(0.0, 0.0), (10.0, 0.0), (5.0, 9.0)].iter().enumerate() {
+            for _ in 0..100 {
+                v.push(cx + rng.gen_range(-1.0..1.0));
+                v.push(cy + rng.gen_range(-1.0..1.0));
+                truth.push(c as i64);
+            }
+        }
+        for (x, y) in [(30.0, 30.0), (-30.0, 5.0), (5.0, -40.0), (50.0, -50.0)] {
+            v.push(x);
+            v.push(y);
+            truth.push(-1);
+        }
+        let x = Array2::from_shape_vec((truth.len(), 2), v).unwrap();
+        let r = dbscan(x.view(), 0.6, 4, &Progress::new()).unwrap();
+        assert_eq!(
+            crate::analytics::metrics::adjusted_rand_index(&r.labels, &truth),
+            1.0
+        );
+        assert_eq!((r.clusters, r.noise), (3, 4));
     }
 
     #[test]

@@ -231,6 +231,42 @@ pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize], k: usize) -> Option<
     Some(total / k as f64)
 }
 
+/// The adjusted Rand index of two labelings of the same rows (Hubert and Arabie): 1 for the
+/// same partition up to renaming, about 0 for a random one. Noise labels (e.g. DBSCAN's -1)
+/// count as one more group, as in scikit-learn. Two labelings that both put every row in
+/// one group, or every row in its own, score 1 (scikit-learn's convention).
+pub fn adjusted_rand_index<A, B>(a: &[A], b: &[B]) -> f64
+where
+    A: Copy + Eq + std::hash::Hash,
+    B: Copy + Eq + std::hash::Hash,
+{
+    use std::collections::HashMap;
+    assert_eq!(a.len(), b.len(), "labelings of different lengths");
+    let n = a.len();
+    let pairs = |m: usize| (m * m.saturating_sub(1) / 2) as f64;
+    let mut joint: HashMap<(A, B), usize> = HashMap::new();
+    let mut rows: HashMap<A, usize> = HashMap::new();
+    let mut cols: HashMap<B, usize> = HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *joint.entry((x, y)).or_default() += 1;
+        *rows.entry(x).or_default() += 1;
+        *cols.entry(y).or_default() += 1;
+    }
+    let same = |g: usize| g == 1 || g == n;
+    if n < 2 || (rows.len() == cols.len() && same(rows.len()) && joint.len() == rows.len()) {
+        return 1.0;
+    }
+    let index: f64 = joint.values().map(|&m| pairs(m)).sum();
+    let sa: f64 = rows.values().map(|&m| pairs(m)).sum();
+    let sb: f64 = cols.values().map(|&m| pairs(m)).sum();
+    let expected = sa * sb / pairs(n);
+    let max = 0.5 * (sa + sb);
+    if max == expected {
+        return 1.0;
+    }
+    (index - expected) / (max - expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +313,19 @@ mod tests {
         let (x, l) = line();
         // s0 = 0.5, s1 = 1, d = 4.5 -> (0.5 + 1) / 4.5 for both clusters
         assert!((davies_bouldin(x.view(), &l, 2).unwrap() - 1.5 / 4.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adjusted_rand_index_hand_computed() {
+        // scikit-learn's doc examples.
+        assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]), 1.0);
+        // [0,0,1,2] vs [0,0,1,1]: index 1, sa = 1, sb = 2, expected 2/6, max 1.5
+        // -> (1 - 1/3) / (1.5 - 1/3) = 4/7.
+        let v = adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]);
+        assert!((v - 4.0 / 7.0).abs() < 1e-12, "{v}");
+        // Every pair split apart where the truth keeps it together: -0.5.
+        let v = adjusted_rand_index(&[0, 0, 1, 1], &[0, 1, 0, 1]);
+        assert!((v + 0.5).abs() < 1e-12, "{v}");
+        assert_eq!(adjusted_rand_index(&[3, 3, 3], &[-1i64, -1, -1]), 1.0);
     }
 }

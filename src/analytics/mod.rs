@@ -5,6 +5,7 @@
 
 pub mod dbscan;
 pub mod error;
+pub mod gmm;
 pub mod kmeans;
 pub mod metrics;
 pub mod pca;

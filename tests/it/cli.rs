@@ -591,3 +591,131 @@ fn segment_dbscan_json_and_noise_labels() {
     );
     assert_user_error(&o, &["--eps 0"]);
 }
+
+/// `segment --algo gmm` against scikit-learn's `GaussianMixture` on the same file, for every
+/// covariance type (figures from tests/fixtures/gmm_reference.py).
+#[test]
+fn gmm_matches_scikit_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = crate::repo().join("tests/fixtures");
+    let reference: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(fixtures.join("gmm_sklearn.json")).unwrap())
+            .unwrap();
+    let points = fixtures.join("gmm_points.csv");
+    for cov in ["full", "tied", "diag", "spherical"] {
+        let o = crmlens(
+            dir.path(),
+            &[
+                "segment",
+                "--input",
+                points.to_str().unwrap(),
+                "--features",
+                "x,y,z",
+                "--scale",
+                "none",
+                "--algo",
+                "gmm",
+                "--k",
+                "3",
+                "--covariance",
+                cov,
+                "--tol",
+                "1e-10",
+                "--max-iter",
+                "2000",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let want = &reference["fits"][cov];
+        assert_eq!(v["algorithm"], "gmm");
+        assert_eq!(v["covariance_type"], cov);
+        assert_eq!(v["n_rows"], 600);
+        assert_eq!(v["converged"], true);
+        for key in ["log_likelihood", "bic", "aic"] {
+            let (got, exp) = (v[key].as_f64().unwrap(), want[key].as_f64().unwrap());
+            assert!(
+                (got - exp).abs() < 1e-7 * exp.abs(),
+                "{cov} {key}: {got} vs scikit-learn {exp}"
+            );
+        }
+        let mut weights: Vec<f64> = v["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_f64().unwrap())
+            .collect();
+        weights.sort_by(f64::total_cmp);
+        for (got, exp) in weights
+            .iter()
+            .zip(want["weights_sorted"].as_array().unwrap())
+        {
+            assert!((got - exp.as_f64().unwrap()).abs() < 1e-5, "{cov} weights");
+        }
+        let sizes: u64 = v["sizes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .sum();
+        assert_eq!(sizes, 600);
+        assert_eq!(v["centroids"].as_array().unwrap().len(), 3);
+        assert!(v["silhouette"].as_f64().is_some());
+        assert!(v["iterations"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn gmm_on_the_sample_workspace_and_its_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    let out = dir.path().join("gmm.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws,
+            "--features",
+            "recency_days,frequency,monetary",
+            "--algo",
+            "gmm",
+            "--k",
+            "4",
+            "--covariance",
+            "diag",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["k"], 4);
+    assert_eq!(v["n_parameters"], 4 * 3 + 4 * 3 + 3);
+    let ll = v["log_likelihood"].as_f64().unwrap();
+    let bic = v["bic"].as_f64().unwrap();
+    assert!((bic - (-2.0 * ll + 27.0 * 5000f64.ln())).abs() < 1e-6 * bic.abs());
+    let text = fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 5001);
+    let run = |args: &[&str]| crmlens(dir.path(), args);
+    let base = [
+        "segment",
+        "--input",
+        ws,
+        "--features",
+        "recency_days,frequency",
+        "--algo",
+        "gmm",
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    assert_user_error(&with(&["--covariance", "banana"]), &["--covariance banana"]);
+    assert_user_error(&with(&["--tol=0"]), &["--tol 0"]);
+    assert_user_error(&with(&["--k", "0"]), &["k must be at least 1"]);
+}
