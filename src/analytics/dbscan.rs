@@ -286,10 +286,15 @@ pub fn cluster_means(x: ArrayView2<f64>, labels: &[i64], clusters: usize) -> Vec
 /// The k-distance curve for choosing eps: each sampled row's distance to its
 /// `min_points`-th nearest row (itself counted first, at distance 0), sorted descending.
 /// At most `sample` rows are used (evenly spaced), each against every row.
-pub fn k_distances(x: ArrayView2<f64>, min_points: usize, sample: usize) -> Vec<f64> {
+pub fn k_distances(
+    x: ArrayView2<f64>,
+    min_points: usize,
+    sample: usize,
+    progress: &Progress,
+) -> Result<Vec<f64>, AnalyticsError> {
     let (n, d) = x.dim();
     if n == 0 || min_points == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let flat: Vec<f64> = x.iter().copied().collect();
     let k = min_points.min(n);
@@ -298,6 +303,9 @@ pub fn k_distances(x: ArrayView2<f64>, min_points: usize, sample: usize) -> Vec<
     let mut out: Vec<f64> = rows
         .par_iter()
         .map(|&i| {
+            if progress.is_cancelled() {
+                return 0.0;
+            }
             let q = &flat[i * d..(i + 1) * d];
             // The k smallest squared distances, kept sorted (k is small).
             let mut best: Vec<f64> = Vec::with_capacity(k + 1);
@@ -312,8 +320,9 @@ pub fn k_distances(x: ArrayView2<f64>, min_points: usize, sample: usize) -> Vec<
             best[k - 1].sqrt()
         })
         .collect();
+    progress.check().map_err(|_| AnalyticsError::Cancelled)?;
     out.sort_by(|a, b| b.total_cmp(a));
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -426,7 +435,10 @@ mod tests {
     fn k_distance_hand_computed() {
         // min_points = 2: the nearest other point. 0->1 (1), 1->0 (1), 3->1 (2): sorted desc.
         let x = array![[0.0], [1.0], [3.0]];
-        assert_eq!(k_distances(x.view(), 2, 10), vec![2.0, 1.0, 1.0]);
+        assert_eq!(
+            k_distances(x.view(), 2, 10, &Progress::new()).unwrap(),
+            vec![2.0, 1.0, 1.0]
+        );
     }
 
     #[test]

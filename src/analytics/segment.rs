@@ -1,9 +1,12 @@
-//! A segmentation run as the workbench and the CLI show it: K-Means on the feature matrix,
-//! cluster profiles in original units, and a 2-D projection (sampled for plotting).
+//! A segmentation run as the workbench shows it: K-Means, DBSCAN or a Gaussian mixture on
+//! the feature matrix, cluster profiles in original units, and a 2-D projection (sampled
+//! for plotting). For DBSCAN the run also carries the k-distance curve for its min_points.
 
 use serde::Serialize;
 
+use super::dbscan::{DbscanResult, dbscan, k_distances};
 use super::error::AnalyticsError;
+use super::gmm::{GmmParams, GmmResult, gmm};
 use super::kmeans::{KMeansParams, KMeansResult, kmeans};
 use super::pca::{Projection, project_2d};
 use super::profile::{ClusterProfile, cluster_profiles};
@@ -12,52 +15,229 @@ use crate::progress::Progress;
 
 /// Points kept for the scatter plot.
 pub const SCATTER_POINTS: usize = 4000;
+/// Rows sampled for the k-distance curve (each against every row).
+pub const K_DISTANCE_SAMPLE: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    #[default]
+    KMeans,
+    Dbscan,
+    Gmm,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Algorithm::KMeans, Algorithm::Dbscan, Algorithm::Gmm];
+
+    /// The name people read.
+    pub fn title(self) -> &'static str {
+        match self {
+            Algorithm::KMeans => "k-means",
+            Algorithm::Dbscan => "DBSCAN",
+            Algorithm::Gmm => "Gaussian mixture",
+        }
+    }
+}
+
+/// Every algorithm's parameters; `algorithm` says which one runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentParams {
+    pub algorithm: Algorithm,
+    pub kmeans: KMeansParams,
+    /// DBSCAN: a point at distance <= eps (scaled space) is a neighbour.
+    pub eps: f64,
+    /// DBSCAN: neighbours within eps, the point itself included, that make a core point.
+    pub min_points: usize,
+    pub gmm: GmmParams,
+}
+
+impl Default for SegmentParams {
+    fn default() -> Self {
+        SegmentParams {
+            algorithm: Algorithm::KMeans,
+            kmeans: KMeansParams::new(4),
+            eps: 0.5,
+            min_points: 5,
+            gmm: GmmParams::new(4),
+        }
+    }
+}
+
+impl SegmentParams {
+    /// What the status line says while it runs.
+    pub fn describe(&self) -> String {
+        match self.algorithm {
+            Algorithm::KMeans => format!("k-means with k = {}", self.kmeans.k),
+            Algorithm::Dbscan => {
+                format!(
+                    "DBSCAN with eps = {}, min points = {}",
+                    self.eps, self.min_points
+                )
+            }
+            Algorithm::Gmm => format!(
+                "Gaussian mixture with k = {} ({})",
+                self.gmm.k,
+                self.gmm.covariance.name()
+            ),
+        }
+    }
+}
+
+/// The model behind a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "algorithm", rename_all = "lowercase")]
+pub enum SegmentModel {
+    KMeans(KMeansResult),
+    Dbscan {
+        eps: f64,
+        min_points: usize,
+        result: DbscanResult,
+        /// Sorted distance to the min_points-th neighbour of sampled rows (descending).
+        k_distance: Vec<f64>,
+    },
+    Gmm(GmmResult),
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SegmentRun {
     pub features: Vec<String>,
     pub n_rows: usize,
-    pub kmeans: KMeansResult,
+    pub model: SegmentModel,
+    /// Cluster per row; -1 for noise (DBSCAN).
+    pub labels: Vec<i64>,
+    /// Rows per cluster, by label.
+    pub sizes: Vec<usize>,
+    pub noise: usize,
+    /// Profiles of the clusters (noise rows left out).
     pub profiles: Vec<ClusterProfile>,
-    /// Every `stride`-th row's projection and label.
+    /// Every `stride`-th row's projection and label (None for noise).
     pub projection: Projection,
-    pub projected_labels: Vec<usize>,
+    pub projected_labels: Vec<Option<usize>>,
 }
 
-/// K-Means on `m`, with profiles of its numeric features (original units) and a projection.
-pub fn segment_kmeans(
+impl SegmentRun {
+    pub fn algorithm(&self) -> Algorithm {
+        match self.model {
+            SegmentModel::KMeans(_) => Algorithm::KMeans,
+            SegmentModel::Dbscan { .. } => Algorithm::Dbscan,
+            SegmentModel::Gmm(_) => Algorithm::Gmm,
+        }
+    }
+
+    pub fn clusters(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// One line for the status bar.
+    pub fn summary(&self) -> String {
+        match &self.model {
+            SegmentModel::KMeans(r) => format!(
+                "k-means: {} clusters, inertia {:.1}, {} iterations",
+                r.k, r.inertia, r.iterations
+            ),
+            SegmentModel::Dbscan { result, .. } => format!(
+                "DBSCAN: {} clusters, {} noise rows, {} core points",
+                result.clusters, result.noise, result.core_points
+            ),
+            SegmentModel::Gmm(r) => format!(
+                "Gaussian mixture: {} components, log-likelihood {:.1}, BIC {:.1}, {} iterations",
+                r.k, r.log_likelihood, r.bic, r.iterations
+            ),
+        }
+    }
+}
+
+/// Runs the chosen algorithm on `m`, with profiles of its numeric features (original units)
+/// and a projection.
+pub fn segment(
     m: &FeatureMatrix,
-    params: &KMeansParams,
+    params: &SegmentParams,
     progress: &Progress,
 ) -> Result<SegmentRun, AnalyticsError> {
-    let result = kmeans(m.values.view(), params, progress)?;
+    let x = m.values.view();
+    let (model, labels): (SegmentModel, Vec<i64>) = match params.algorithm {
+        Algorithm::KMeans => {
+            let r = kmeans(x, &params.kmeans, progress)?;
+            let labels = r.labels.iter().map(|&l| l as i64).collect();
+            (SegmentModel::KMeans(r), labels)
+        }
+        Algorithm::Gmm => {
+            let r = gmm(x, &params.gmm, progress)?;
+            let labels = r.labels.iter().map(|&l| l as i64).collect();
+            (SegmentModel::Gmm(r), labels)
+        }
+        Algorithm::Dbscan => {
+            let r = dbscan(x, params.eps, params.min_points, progress)?;
+            progress.label("k-distance curve");
+            let k_distance = k_distances(x, params.min_points, K_DISTANCE_SAMPLE, progress)?;
+            let labels = r.labels.clone();
+            (
+                SegmentModel::Dbscan {
+                    eps: params.eps,
+                    min_points: params.min_points,
+                    result: r,
+                    k_distance,
+                },
+                labels,
+            )
+        }
+    };
+    let clusters = match &model {
+        SegmentModel::KMeans(r) => r.k,
+        SegmentModel::Gmm(r) => r.k,
+        SegmentModel::Dbscan { result, .. } => result.clusters,
+    };
+    let mut sizes = vec![0usize; clusters];
+    let mut noise = 0;
+    for &l in &labels {
+        if l < 0 {
+            noise += 1;
+        } else {
+            sizes[l as usize] += 1;
+        }
+    }
     progress.label("profiling clusters");
+    progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+    // Noise rows go into an extra group whose profile is dropped: they count in the overall
+    // mean and standard deviation and in the shares, but in no cluster's statistics.
     let originals: Vec<(String, Vec<f64>)> = m
         .transforms
         .iter()
         .enumerate()
         .filter(|(_, t)| !t.one_hot)
         .map(|(j, t)| {
-            let col = m
+            let values = m
                 .values
                 .column(j)
                 .iter()
                 .map(|v| t.to_original(*v))
                 .collect();
-            (t.name.clone(), col)
+            (t.name.clone(), values)
         })
         .collect();
-    let profiles = cluster_profiles(&originals, &result.labels, params.k);
+    let grouped: Vec<usize> = labels
+        .iter()
+        .map(|&l| if l < 0 { clusters } else { l as usize })
+        .collect();
+    let mut profiles = cluster_profiles(&originals, &grouped, clusters + 1);
+    profiles.truncate(clusters);
     let n = m.values.nrows();
     let stride = n.div_ceil(SCATTER_POINTS).max(1);
     let rows: Vec<usize> = (0..n).step_by(stride).collect();
     let sample = m.values.select(ndarray::Axis(0), &rows);
     let projection = project_2d(sample.view());
-    let projected_labels = rows.iter().map(|&i| result.labels[i]).collect();
+    let projected_labels = rows
+        .iter()
+        .map(|&i| (labels[i] >= 0).then_some(labels[i] as usize))
+        .collect();
     Ok(SegmentRun {
         features: m.names.clone(),
         n_rows: n,
-        kmeans: result,
+        model,
+        labels,
+        sizes,
+        noise,
         profiles,
         projection,
         projected_labels,

@@ -42,6 +42,8 @@ pub enum Action {
     RunSweep,
     /// `v`: sweep charts or scatter.
     ToggleSweepView,
+    /// `p` on the Segments screen: the profile table's next view.
+    CycleProfile,
     /// `e`: export the segment labels (asks for a file name).
     StartExport,
     /// `y` in the overwrite prompt.
@@ -95,15 +97,19 @@ const DATA: &[Binding] = &[
 const QUALITY: &[Binding] = &[b("j/k ↓/↑", "scroll steps"), b("g/G", "top/bottom")];
 
 const SEGMENTS: &[Binding] = &[
-    b("j/k ↓/↑", "choose parameter (k, restarts, seed)"),
-    b("+/-", "change it"),
+    b("j/k ↓/↑", "choose parameter (algorithm, k, eps...)"),
+    b(
+        "+/-",
+        "change it (algorithm: k-means, DBSCAN, Gaussian mixture)",
+    ),
     b("Enter", "type its value"),
-    b("r", "run k-means on the Features selection"),
+    b("r", "run the algorithm on the Features selection"),
     b(
         "w",
-        "sweep k = 2..10: elbow, silhouette, CH, DB and a suggested k",
+        "k-means/GMM: sweep k = 2..10 with a suggested k; DBSCAN: k-distance curve for eps",
     ),
-    b("v", "show the sweep charts or the scatter"),
+    b("v", "show the sweep or k-distance chart, or the scatter"),
+    b("p", "profiles: descriptions, feature means (z), medians"),
     b(
         "e",
         "export every customer's label to a .csv or .parquet file",
@@ -142,7 +148,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
         }
         Screen::Segments => {
-            "j/k param · +/- set · Enter type · r run · w sweep · v view · ? help · q quit"
+            "j/k param · +/- set · Enter type · r run · w sweep · v view · p profile · e export · ? help"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
@@ -215,6 +221,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('w') if state.screen == Screen::Segments => Action::RunSweep,
         KeyCode::Char('v') if state.screen == Screen::Segments => Action::ToggleSweepView,
         KeyCode::Char('e') if state.screen == Screen::Segments => Action::StartExport,
+        KeyCode::Char('p') if state.screen == Screen::Segments => Action::CycleProfile,
         _ => return None,
     })
 }

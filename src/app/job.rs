@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use polars::prelude::{DataFrame, IdxSize};
 
+use crate::analytics::dbscan::k_distances;
 use crate::analytics::kmeans::KMeansParams;
-use crate::analytics::segment::{SegmentRun, segment_kmeans};
+use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun, segment};
 use crate::analytics::sweep::{SweepResult, sweep};
 use crate::data::explore::{self, ColumnSummary};
 use crate::data::features::{Correlation, FeatureMatrix, build_features, correlation};
@@ -46,11 +47,17 @@ pub enum JobRequest {
         columns: Vec<String>,
         log1p: Vec<String>,
     },
-    /// K-Means on the Features selection.
+    /// K-Means, DBSCAN or a Gaussian mixture on the Features selection.
     Segment {
         table: Arc<DataFrame>,
         features: FeatureConfig,
-        params: KMeansParams,
+        params: SegmentParams,
+    },
+    /// The k-distance curve for DBSCAN's eps.
+    KDistance {
+        table: Arc<DataFrame>,
+        features: FeatureConfig,
+        min_points: usize,
     },
     /// Write the segment labels (id, label) to a file; refuses to replace an existing file
     /// unless `overwrite`.
@@ -78,7 +85,9 @@ impl JobRequest {
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
-            JobRequest::Segment { .. } | JobRequest::Sweep { .. } => JobKind::Model,
+            JobRequest::Segment { .. }
+            | JobRequest::Sweep { .. }
+            | JobRequest::KDistance { .. } => JobKind::Model,
             JobRequest::ExportLabels { .. } => JobKind::Export,
         }
     }
@@ -96,7 +105,10 @@ impl JobRequest {
             JobRequest::Correlate { columns, .. } => {
                 format!("correlating {} features", columns.len())
             }
-            JobRequest::Segment { params, .. } => format!("k-means with k = {}", params.k),
+            JobRequest::Segment { params, .. } => params.describe(),
+            JobRequest::KDistance { min_points, .. } => {
+                format!("k-distance curve for min points = {min_points}")
+            }
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
             JobRequest::ExportLabels { path, .. } => format!("exporting to {}", path.display()),
         }
@@ -137,6 +149,7 @@ pub enum JobOutcome {
     Summary(Box<ColumnSummary>),
     Correlation(Box<Correlation>),
     Segmented(Box<SegmentRun>),
+    KDistance(Box<crate::app::state::KDistance>),
     Swept(Box<SweepResult>),
     Exported(PathBuf, usize),
     /// The file exists: ask before replacing it.
@@ -239,8 +252,24 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             features,
             params,
         } => model_matrix(&table, &features)
-            .and_then(|m| segment_kmeans(&m, &params, progress).map_err(analytics_error))
+            .and_then(|m| segment(&m, &params, progress).map_err(analytics_error))
             .map(|r| JobOutcome::Segmented(Box::new(r))),
+        JobRequest::KDistance {
+            table,
+            features,
+            min_points,
+        } => model_matrix(&table, &features)
+            .and_then(|m| {
+                progress.start("k-distance curve", 1);
+                k_distances(m.values.view(), min_points, K_DISTANCE_SAMPLE, progress)
+                    .map_err(analytics_error)
+            })
+            .map(|values| {
+                JobOutcome::KDistance(Box::new(crate::app::state::KDistance {
+                    min_points,
+                    values,
+                }))
+            }),
         JobRequest::Sweep {
             table,
             features,

@@ -9,8 +9,9 @@ use polars::prelude::{DataFrame, IdxSize};
 use super::action::Action;
 use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
 use super::screen::Screen;
-use crate::analytics::kmeans::KMeansParams;
-use crate::analytics::segment::SegmentRun;
+use crate::analytics::gmm::CovarianceType;
+pub use crate::analytics::segment::SegmentParams;
+use crate::analytics::segment::{Algorithm, SegmentModel, SegmentRun};
 use crate::analytics::sweep::SweepResult;
 use crate::data::explore::ColumnSummary;
 use crate::data::features::Correlation;
@@ -150,48 +151,206 @@ impl FeaturesView {
     }
 }
 
+/// A parameter on the Segments screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Algorithm,
+    K,
+    Restarts,
+    Seed,
+    Eps,
+    MinPoints,
+    Covariance,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Algorithm => "algorithm",
+            Field::K => "k",
+            Field::Restarts => "restarts",
+            Field::Seed => "seed",
+            Field::Eps => "eps",
+            Field::MinPoints => "min points",
+            Field::Covariance => "covariance",
+        }
+    }
+
+    /// Chosen from a list with +/- (nothing to type).
+    pub fn is_choice(self) -> bool {
+        matches!(self, Field::Algorithm | Field::Covariance)
+    }
+}
+
+/// The k-distance curve for choosing DBSCAN's eps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KDistance {
+    pub min_points: usize,
+    pub values: Vec<f64>,
+}
+
 /// The Segments screen: parameters and the last result.
 #[derive(Debug, Clone)]
 pub struct SegmentsView {
-    pub params: KMeansParams,
-    /// The parameter the +/- keys change: 0 = k, 1 = restarts, 2 = seed.
+    pub params: SegmentParams,
+    /// The parameter the +/- keys change, an index into [`SegmentsView::fields`].
     pub field: usize,
     pub run: Option<SegmentRun>,
     pub sweep: Option<SweepResult>,
-    /// Show the sweep charts instead of the scatter.
+    /// DBSCAN's guide: the k-distance curve (from `w`, or from the last DBSCAN run).
+    pub k_distance: Option<KDistance>,
+    /// Show the guide chart (k sweep, or k-distance for DBSCAN) instead of the scatter.
     pub show_sweep: bool,
+    /// What the profile table shows: 0 descriptions, 1 feature means (z), 2 medians.
+    pub profile_view: u8,
 }
 
 impl Default for SegmentsView {
     fn default() -> Self {
         SegmentsView {
-            params: KMeansParams::new(4),
-            field: 0,
+            params: SegmentParams::default(),
+            // On k, so + and - change it straight away; the algorithm is one row up.
+            field: 1,
             run: None,
             sweep: None,
+            k_distance: None,
             show_sweep: false,
+            profile_view: 0,
         }
     }
 }
 
 impl SegmentsView {
-    pub const FIELDS: [&'static str; 3] = ["k", "restarts", "seed"];
-
-    pub fn value(&self, field: usize) -> u64 {
-        match field {
-            0 => self.params.k as u64,
-            1 => self.params.n_init as u64,
-            _ => self.params.seed,
+    /// The parameters of the chosen algorithm, in screen order.
+    pub fn fields(&self) -> &'static [Field] {
+        match self.params.algorithm {
+            Algorithm::KMeans => &[Field::Algorithm, Field::K, Field::Restarts, Field::Seed],
+            Algorithm::Dbscan => &[Field::Algorithm, Field::Eps, Field::MinPoints],
+            Algorithm::Gmm => &[
+                Field::Algorithm,
+                Field::K,
+                Field::Covariance,
+                Field::Restarts,
+                Field::Seed,
+            ],
         }
     }
 
-    /// Sets a parameter, keeping it in its valid range (k 1-50, restarts 1-100).
-    pub fn set(&mut self, field: usize, v: u64) {
+    /// The selected parameter.
+    pub fn current(&self) -> Field {
+        let f = self.fields();
+        f[self.field.min(f.len() - 1)]
+    }
+
+    /// A parameter's value as the screen shows it.
+    pub fn display(&self, field: Field) -> String {
+        let p = &self.params;
+        let gmm = p.algorithm == Algorithm::Gmm;
         match field {
-            0 => self.params.k = v.clamp(1, 50) as usize,
-            1 => self.params.n_init = v.clamp(1, 100) as usize,
-            _ => self.params.seed = v,
+            Field::Algorithm => p.algorithm.title().to_string(),
+            Field::K if gmm => p.gmm.k.to_string(),
+            Field::K => p.kmeans.k.to_string(),
+            Field::Restarts if gmm => p.gmm.n_init.to_string(),
+            Field::Restarts => p.kmeans.n_init.to_string(),
+            Field::Seed if gmm => p.gmm.seed.to_string(),
+            Field::Seed => p.kmeans.seed.to_string(),
+            Field::Eps => format!("{:.3}", p.eps),
+            Field::MinPoints => p.min_points.to_string(),
+            Field::Covariance => p.gmm.covariance.name().to_string(),
         }
+    }
+
+    /// +/- on a parameter: the next choice, one more or less, eps in steps of 0.05.
+    pub fn adjust(&mut self, field: Field, delta: i64) {
+        let p = &mut self.params;
+        let step = |v: usize, lo: usize, hi: usize| {
+            (v as i64 + delta).clamp(lo as i64, hi as i64) as usize
+        };
+        let cycle = |i: usize, n: usize| (i as i64 + delta).rem_euclid(n as i64) as usize;
+        match field {
+            Field::Algorithm => {
+                let i = Algorithm::ALL
+                    .iter()
+                    .position(|a| *a == p.algorithm)
+                    .unwrap_or(0);
+                p.algorithm = Algorithm::ALL[cycle(i, Algorithm::ALL.len())];
+                self.field = 0;
+            }
+            Field::Covariance => {
+                let all = CovarianceType::ALL;
+                let i = all.iter().position(|c| *c == p.gmm.covariance).unwrap_or(0);
+                p.gmm.covariance = all[cycle(i, all.len())];
+            }
+            Field::K => {
+                let current = if p.algorithm == Algorithm::Gmm {
+                    p.gmm.k
+                } else {
+                    p.kmeans.k
+                };
+                let k = step(current, 1, 50);
+                p.kmeans.k = k;
+                p.gmm.k = k;
+            }
+            Field::Restarts if p.algorithm == Algorithm::Gmm => {
+                p.gmm.n_init = step(p.gmm.n_init, 1, 100)
+            }
+            Field::Restarts => p.kmeans.n_init = step(p.kmeans.n_init, 1, 100),
+            Field::Seed => {
+                let v = if p.algorithm == Algorithm::Gmm {
+                    p.gmm.seed
+                } else {
+                    p.kmeans.seed
+                };
+                let v = v.saturating_add_signed(delta);
+                p.kmeans.seed = v;
+                p.gmm.seed = v;
+            }
+            Field::Eps => {
+                p.eps = ((p.eps + 0.05 * delta as f64) * 1000.0).round() / 1000.0;
+                if p.eps <= 0.0 {
+                    p.eps = 0.01;
+                }
+            }
+            Field::MinPoints => p.min_points = step(p.min_points, 1, 1000),
+        }
+    }
+
+    /// A typed value for a parameter, or why it is not valid.
+    pub fn set_text(&mut self, field: Field, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let whole = |lo: u64, hi: u64| -> Result<u64, String> {
+            match text.parse::<u64>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+                _ => Err(format!(
+                    "{}: {text:?} is not a whole number from {lo} to {hi}",
+                    field.name()
+                )),
+            }
+        };
+        let p = &mut self.params;
+        match field {
+            Field::K => {
+                let k = whole(1, 50)? as usize;
+                p.kmeans.k = k;
+                p.gmm.k = k;
+            }
+            Field::Restarts if p.algorithm == Algorithm::Gmm => {
+                p.gmm.n_init = whole(1, 100)? as usize
+            }
+            Field::Restarts => p.kmeans.n_init = whole(1, 100)? as usize,
+            Field::Seed => {
+                let v = whole(0, u64::MAX)?;
+                p.kmeans.seed = v;
+                p.gmm.seed = v;
+            }
+            Field::MinPoints => p.min_points = whole(1, 1000)? as usize,
+            Field::Eps => match text.parse::<f64>() {
+                Ok(v) if v > 0.0 && v.is_finite() => p.eps = v,
+                _ => return Err(format!("eps: {text:?} is not a positive number")),
+            },
+            Field::Algorithm | Field::Covariance => self.adjust(field, 1),
+        }
+        Ok(())
     }
 }
 
@@ -302,7 +461,7 @@ impl State {
                     .map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
             })
             .unwrap_or_default();
-        let labels = run.kmeans.labels.iter().map(|&l| l as i64).collect();
+        let labels = run.labels.clone();
         vec![self.start(JobRequest::ExportLabels {
             path,
             id_col: key,
@@ -386,7 +545,7 @@ fn scroll(state: &mut State, down: bool, n: usize) {
             };
         }
         Screen::Segments => {
-            let last = SegmentsView::FIELDS.len() - 1;
+            let last = state.segments.fields().len() - 1;
             let f = &mut state.segments.field;
             *f = if down {
                 (*f + n.min(last)).min(last)
@@ -486,19 +645,22 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             };
         }
         Action::Adjust(delta) => {
-            let seg = &mut state.segments;
-            let v = seg.value(seg.field) as i64 + delta;
-            seg.set(seg.field, v.max(0) as u64);
+            let field = state.segments.current();
+            state.segments.adjust(field, delta);
         }
         Action::StartEdit => {
-            let field = state.segments.field;
-            state.overlay = Some(Overlay::Edit(field, String::new()));
+            let field = state.segments.current();
+            if field.is_choice() {
+                state.segments.adjust(field, 1);
+            } else {
+                state.overlay = Some(Overlay::Edit(state.segments.field, String::new()));
+            }
         }
         Action::StartExport => {
             if state.segments.run.is_some() {
                 state.overlay = Some(Overlay::Export("segments.csv".into()));
             } else {
-                state.error = Some("nothing to export yet: run k-means first (r)".into());
+                state.error = Some("nothing to export yet: run a segmentation first (r)".into());
             }
         }
         Action::ConfirmOverwrite => {
@@ -507,8 +669,17 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::ToggleSweepView => state.segments.show_sweep = !state.segments.show_sweep,
+        Action::CycleProfile => state.segments.profile_view = (state.segments.profile_view + 1) % 3,
+        Action::RunSweep if state.segments.params.algorithm == Algorithm::Dbscan => {
+            let min_points = state.segments.params.min_points;
+            return state.model_job(|table, features| JobRequest::KDistance {
+                table,
+                features,
+                min_points,
+            });
+        }
         Action::RunSweep => {
-            let params = state.segments.params.clone();
+            let params = state.segments.params.kmeans.clone();
             return state.model_job(|table, features| JobRequest::Sweep {
                 table,
                 features,
@@ -530,7 +701,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::SearchChar(c) => match &mut state.overlay {
             Some(Overlay::Search(text) | Overlay::Export(text)) => text.push(c),
-            Some(Overlay::Edit(_, text)) if c.is_ascii_digit() => text.push(c),
+            Some(Overlay::Edit(_, text)) if c.is_ascii_digit() || c == '.' => text.push(c),
             _ => {}
         },
         Action::SearchBackspace => {
@@ -548,10 +719,12 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
-            if let Some(Overlay::Edit(field, text)) = state.overlay.take()
-                && let Ok(v) = text.parse::<u64>()
-            {
-                state.segments.set(field, v);
+            if let Some(Overlay::Edit(field, text)) = state.overlay.take() {
+                let fields = state.segments.fields();
+                let field = fields[field.min(fields.len() - 1)];
+                if let Err(e) = state.segments.set_text(field, &text) {
+                    state.error = Some(e);
+                }
             }
         }
         Action::SearchSubmit => {
@@ -653,11 +826,28 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.segments.show_sweep = true;
                 }
                 JobOutcome::Segmented(r) => {
-                    state.message = Some(format!(
-                        "k-means: {} clusters, inertia {:.1}, {} iterations, {secs:.1}s",
-                        r.kmeans.k, r.kmeans.inertia, r.kmeans.iterations
-                    ));
+                    state.message = Some(format!("{}, {secs:.1}s", r.summary()));
+                    if let SegmentModel::Dbscan {
+                        min_points,
+                        k_distance,
+                        ..
+                    } = &r.model
+                    {
+                        state.segments.k_distance = Some(KDistance {
+                            min_points: *min_points,
+                            values: k_distance.clone(),
+                        });
+                    }
                     state.segments.run = Some(*r);
+                }
+                JobOutcome::KDistance(k) => {
+                    state.message = Some(format!(
+                        "k-distance curve for min points = {} ({} sampled rows), {secs:.1}s",
+                        k.min_points,
+                        k.values.len()
+                    ));
+                    state.segments.k_distance = Some(*k);
+                    state.segments.show_sweep = true;
                 }
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {

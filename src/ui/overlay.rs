@@ -75,17 +75,17 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         }
         Some(Overlay::Edit(field, text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
-            let name = crate::app::state::SegmentsView::FIELDS
+            let fields = state.segments.fields();
+            let name = fields
                 .get(*field)
-                .copied()
-                .unwrap_or("value");
+                .map_or("value", |f: &crate::app::state::Field| f.name());
             f.render_widget(Clear, rect);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
                     Span::styled(format!(" {name} = "), theme.accent()),
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
-                    Span::styled("  (digits, Enter sets, Esc cancels)", theme.dim()),
+                    Span::styled("  (a number, Enter sets, Esc cancels)", theme.dim()),
                 ])),
                 rect,
             );

@@ -8,13 +8,15 @@ use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Bar, BarChart, BarGroup, Block, Borders, Chart, Dataset, GraphType, Paragraph, Row, Table,
+    Axis, Bar, BarChart, BarGroup, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row,
+    Table,
 };
 use tui_piechart::{PieChart, PieSlice};
 
 use super::theme::Theme;
+use crate::analytics::segment::{Algorithm, SegmentModel};
 use crate::app::State;
-use crate::app::state::SegmentsView;
+use crate::app::state::{Field, KDistance, SegmentsView};
 
 const PALETTE: [Color; 10] = [
     Color::Cyan,
@@ -37,11 +39,20 @@ fn colour(c: usize, theme: Theme) -> Color {
     }
 }
 
+/// The colour of a cluster, or of noise (`None`).
+fn label_colour(l: Option<usize>, theme: Theme) -> Color {
+    match l {
+        Some(c) => colour(c, theme),
+        None if theme.no_color => Color::Reset,
+        None => Color::DarkGray,
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
     let [params, sizes, pie] = Layout::horizontal([
-        Constraint::Length(30),
+        Constraint::Length(32),
         Constraint::Percentage(40),
         Constraint::Min(20),
     ])
@@ -49,58 +60,72 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     draw_params(f, params, state, theme);
     let [profile, scatter] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
-    if state.segments.show_sweep
-        && let Some(sw) = &state.segments.sweep
-    {
-        draw_sweep(f, scatter, sw, theme);
-    }
-    let Some(run) = &state.segments.run else {
+    let seg = &state.segments;
+    let guide_drawn = seg.show_sweep && draw_guide(f, scatter, state, theme);
+    let Some(run) = &seg.run else {
         let msg = if state
             .jobs
             .iter()
             .any(|j| j.kind == crate::app::job::JobKind::Model)
         {
-            "running..."
+            "running...".to_string()
         } else {
-            "no result yet: press r to run k-means on the Features selection (w sweeps k)"
+            format!(
+                "no result yet: press r to run {} on the Features selection ({})",
+                seg.params.algorithm.title(),
+                if seg.params.algorithm == Algorithm::Dbscan {
+                    "w draws the k-distance curve for eps"
+                } else {
+                    "w sweeps k"
+                }
+            )
         };
-        f.render_widget(Paragraph::new(msg).style(theme.dim()), sizes);
+        f.render_widget(
+            Paragraph::new(msg)
+                .style(theme.dim())
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            sizes,
+        );
         return;
     };
-    let k = run.kmeans.k;
-    let labels: Vec<String> = (0..k).map(|c| format!("c{c}")).collect();
-
-    let bars: Vec<Bar> = run
-        .kmeans
+    let k = run.clusters();
+    // Clusters by label, then noise (DBSCAN) as its own grey bar and slice.
+    let mut groups: Vec<(String, usize, Option<usize>)> = run
         .sizes
         .iter()
         .enumerate()
-        .map(|(c, n)| {
+        .map(|(c, n)| (format!("c{c}"), *n, Some(c)))
+        .collect();
+    if run.noise > 0 {
+        groups.push(("noise".into(), run.noise, None));
+    }
+    let bars: Vec<Bar> = groups
+        .iter()
+        .map(|(name, n, l)| {
             Bar::default()
                 .value(*n as u64)
-                .label(Line::from(labels[c].clone()))
-                .style(Style::default().fg(colour(c, theme)))
+                .label(Line::from(name.clone()))
+                .style(Style::default().fg(label_colour(*l, theme)))
         })
         .collect();
+    let title = if run.noise > 0 {
+        format!(" {k} clusters + noise: sizes ")
+    } else {
+        format!(" {k} clusters: sizes ")
+    };
+    let per_bar = (sizes.width.saturating_sub(2)) / groups.len().max(1) as u16;
     f.render_widget(
         BarChart::default()
-            .block(
-                Block::default()
-                    .title(format!(" {k} clusters: sizes "))
-                    .borders(Borders::LEFT),
-            )
+            .block(Block::default().title(title).borders(Borders::LEFT))
             .data(BarGroup::default().bars(&bars))
-            .bar_width(((sizes.width.saturating_sub(2)) / k.max(1) as u16).clamp(3, 9) - 1)
+            .bar_width(per_bar.clamp(2, 9) - 1)
             .bar_gap(1),
         sizes,
     );
 
-    let slices: Vec<PieSlice> = run
-        .kmeans
-        .sizes
+    let slices: Vec<PieSlice> = groups
         .iter()
-        .enumerate()
-        .map(|(c, n)| PieSlice::new(labels[c].as_str(), *n as f64, colour(c, theme)))
+        .map(|(name, n, l)| PieSlice::new(name.as_str(), *n as f64, label_colour(*l, theme)))
         .collect();
     f.render_widget(
         PieChart::new(slices)
@@ -111,13 +136,17 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     );
 
     draw_profiles(f, profile, state, theme);
-    if state.segments.show_sweep && state.segments.sweep.is_some() {
+    if guide_drawn {
         return;
     }
 
-    let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); k];
-    for (p, &l) in run.projection.points.iter().zip(&run.projected_labels) {
-        series[l].push(*p);
+    // Noise first, so clusters are drawn over it.
+    type Series = (Option<usize>, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = vec![(None, Vec::new())];
+    series.extend((0..k).map(|c| (Some(c), Vec::new())));
+    for (p, l) in run.projection.points.iter().zip(&run.projected_labels) {
+        let slot = l.map_or(0, |c| c + 1);
+        series[slot].1.push(*p);
     }
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for (x, y) in &run.projection.points {
@@ -128,12 +157,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     }
     let datasets: Vec<Dataset> = series
         .iter()
-        .enumerate()
-        .map(|(c, pts)| {
+        .map(|(l, pts)| {
             Dataset::default()
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Scatter)
-                .style(Style::default().fg(colour(c, theme)))
+                .style(Style::default().fg(label_colour(*l, theme)))
                 .data(pts)
         })
         .collect();
@@ -148,6 +176,68 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .x_axis(Axis::default().bounds([xmin, xmax]))
             .y_axis(Axis::default().bounds([ymin, ymax])),
         scatter,
+    );
+}
+
+/// The chart that helps choose the parameter: the k-distance curve for DBSCAN, the k sweep
+/// otherwise. Returns whether it drew anything.
+fn draw_guide(f: &mut Frame, area: Rect, state: &State, theme: Theme) -> bool {
+    let seg = &state.segments;
+    if seg.params.algorithm == Algorithm::Dbscan {
+        if let Some(kd) = &seg.k_distance {
+            draw_k_distance(f, area, kd, seg.params.eps, theme);
+            return true;
+        }
+        return false;
+    }
+    if let Some(sw) = &seg.sweep {
+        draw_sweep(f, area, sw, theme);
+        return true;
+    }
+    false
+}
+
+/// Sorted distance to the min_points-th neighbour, with the current eps as a level line:
+/// rows above the line (to its left) are the ones DBSCAN will call noise or border.
+fn draw_k_distance(f: &mut Frame, area: Rect, kd: &KDistance, eps: f64, theme: Theme) {
+    let points: Vec<(f64, f64)> = kd
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64, *v))
+        .collect();
+    let n = points.len().max(2) as f64 - 1.0;
+    let hi = kd.values.first().copied().unwrap_or(1.0).max(eps) * 1.05;
+    let above = kd.values.iter().filter(|v| **v > eps).count();
+    let eps_line = [(0.0, eps), (n, eps)];
+    let curve = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(theme.accent())
+        .data(&points);
+    let level = Dataset::default()
+        .name(format!("eps {eps:.3}"))
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(theme.warn())
+        .data(&eps_line);
+    f.render_widget(
+        Chart::new(vec![curve, level])
+            .block(Block::default().borders(Borders::LEFT).title(format!(
+                " k-distance, min points {}: pick eps at the knee; {:.0}% of rows beyond eps ",
+                kd.min_points,
+                100.0 * above as f64 / kd.values.len().max(1) as f64
+            )))
+            .x_axis(Axis::default().bounds([0.0, n]).labels([
+                "0".to_string(),
+                format!("{} rows (sorted)", kd.values.len()),
+            ]))
+            .y_axis(
+                Axis::default()
+                    .bounds([0.0, hi])
+                    .labels(["0".to_string(), format!("{hi:.2}")]),
+            ),
+        area,
     );
 }
 
@@ -229,19 +319,23 @@ fn draw_sweep(f: &mut Frame, area: Rect, sw: &crate::analytics::sweep::SweepResu
 
 fn draw_params(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let seg: &SegmentsView = &state.segments;
-    let mut lines = vec![Line::from(vec![
-        Span::styled("algorithm ", theme.dim()),
-        Span::styled("k-means", theme.accent()),
-    ])];
-    for (i, name) in SegmentsView::FIELDS.iter().enumerate() {
+    let mut lines = Vec::new();
+    for (i, field) in seg.fields().iter().enumerate() {
         let style = if i == seg.field {
             theme.selected()
+        } else if *field == Field::Algorithm {
+            theme.accent()
         } else {
             Style::default()
         };
+        let value = if field.is_choice() {
+            format!("‹{}›", seg.display(*field))
+        } else {
+            format!(" {} ", seg.display(*field))
+        };
         lines.push(Line::from(vec![
-            Span::styled(format!("{name:<9} "), theme.dim()),
-            Span::styled(format!(" {} ", seg.value(i)), style),
+            Span::styled(format!("{:<10} ", field.name()), theme.dim()),
+            Span::styled(value, style),
         ]));
     }
     let cfg = state.features.config();
@@ -253,15 +347,44 @@ fn draw_params(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         theme.dim(),
     )));
     if let Some(run) = &seg.run {
-        let r = &run.kmeans;
-        lines.push(Line::from(""));
-        lines.push(Line::from(format!("inertia   {:.1}", r.inertia)));
-        lines.push(Line::from(format!(
-            "iterations {}{}",
-            r.iterations,
-            if r.converged { "" } else { " (max)" }
+        lines.push(Line::from(Span::styled(
+            format!("last run: {}", run.algorithm().title()),
+            theme.dim(),
         )));
-        lines.push(Line::from(format!("rows      {}", run.n_rows)));
+        match &run.model {
+            SegmentModel::KMeans(r) => {
+                lines.push(Line::from(format!("inertia    {:.1}", r.inertia)));
+                lines.push(Line::from(format!(
+                    "iterations {}{}",
+                    r.iterations,
+                    if r.converged { "" } else { " (max)" }
+                )));
+            }
+            SegmentModel::Dbscan {
+                eps,
+                min_points,
+                result,
+                ..
+            } => {
+                lines.push(Line::from(format!("eps {eps:.3}, min points {min_points}")));
+                lines.push(Line::from(format!(
+                    "noise {} ({:.1}%)",
+                    result.noise,
+                    100.0 * result.noise as f64 / run.n_rows.max(1) as f64
+                )));
+                lines.push(Line::from(format!("core points {}", result.core_points)));
+            }
+            SegmentModel::Gmm(r) => {
+                lines.push(Line::from(format!("log-lik {:.1}", r.log_likelihood)));
+                lines.push(Line::from(format!("BIC {:.1}", r.bic)));
+                lines.push(Line::from(format!(
+                    "iterations {}{}",
+                    r.iterations,
+                    if r.converged { "" } else { " (max)" }
+                )));
+            }
+        }
+        lines.push(Line::from(format!("rows       {}", run.n_rows)));
     }
     f.render_widget(Paragraph::new(lines), area);
 }
@@ -270,27 +393,113 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let Some(run) = &state.segments.run else {
         return;
     };
-    let rows = run.profiles.iter().map(|p| {
-        Row::new(vec![
-            format!("c{}", p.cluster),
-            p.size.to_string(),
-            format!("{:.0}%", p.share * 100.0),
-            p.description.clone(),
-        ])
-        .style(Style::default().fg(colour(p.cluster, theme)))
+    let view = state.segments.profile_view;
+    if view == 0 {
+        let rows = run.profiles.iter().map(|p| {
+            Row::new(vec![
+                format!("c{}", p.cluster),
+                p.size.to_string(),
+                format!("{:.0}%", p.share * 100.0),
+                p.description.clone(),
+            ])
+            .style(Style::default().fg(colour(p.cluster, theme)))
+        });
+        f.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(4),
+                    Constraint::Length(7),
+                    Constraint::Length(5),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(
+                Row::new(vec!["", "size", "share", "profile (vs. average)"]).style(theme.header()),
+            )
+            .block(Block::default().title(" cluster profiles (p: means, medians) ")),
+            area,
+        );
+        return;
+    }
+    // One row per feature, one column per cluster (as many as fit).
+    const NAME: u16 = 15;
+    const CELL: u16 = 11;
+    let fit = (area.width.saturating_sub(NAME) / (CELL + 1)).max(1) as usize;
+    let shown = run.profiles.len().min(fit);
+    let names: Vec<&str> = run
+        .profiles
+        .first()
+        .map(|p| p.features.iter().map(|s| s.feature.as_str()).collect())
+        .unwrap_or_default();
+    let rows = names.iter().enumerate().map(|(j, name)| {
+        let mut cells = vec![Cell::from(name.to_string())];
+        cells.extend(run.profiles.iter().take(shown).map(|p| {
+            let s = &p.features[j];
+            let text = if view == 1 {
+                format!("{} ({:+.1})", compact(s.mean), s.z)
+            } else {
+                compact(s.median)
+            };
+            Cell::from(text).style(Style::default().fg(colour(p.cluster, theme)))
+        }));
+        Row::new(cells)
     });
+    let mut header = vec![Cell::from("feature")];
+    header.extend(run.profiles.iter().take(shown).map(|p| {
+        Cell::from(format!("c{} ({})", p.cluster, p.size))
+            .style(Style::default().fg(colour(p.cluster, theme)))
+    }));
+    let mut widths = vec![Constraint::Length(NAME)];
+    widths.extend((0..shown).map(|_| Constraint::Length(CELL)));
+    let more = if shown < run.profiles.len() {
+        format!(", c0-c{} of {}", shown - 1, run.profiles.len())
+    } else {
+        String::new()
+    };
+    let title = if view == 1 {
+        format!(" feature means, original units (z vs. all rows){more}; p: next ")
+    } else {
+        format!(" feature medians, original units{more}; p: next ")
+    };
     f.render_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Length(4),
-                Constraint::Length(7),
-                Constraint::Length(5),
-                Constraint::Min(10),
-            ],
-        )
-        .header(Row::new(vec!["", "size", "share", "profile (vs. average)"]).style(theme.header()))
-        .block(Block::default().title(" cluster profiles ")),
+        Table::new(rows, widths)
+            .header(Row::new(header).style(theme.header()))
+            .block(Block::default().title(title)),
         area,
     );
+}
+
+/// A number in at most five characters (six when negative): 0.25, 12.3, 4521, 40k, 1.2M.
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        "-".into()
+    } else if a >= 9.95e5 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn compact_numbers_fit_five_characters() {
+        assert_eq!(compact(0.254), "0.25");
+        assert_eq!(compact(12.34), "12.3");
+        assert_eq!(compact(4521.4), "4521");
+        assert_eq!(compact(40494.0), "40k");
+        assert_eq!(compact(1_234_567.0), "1.2M");
+        assert_eq!(compact(-8942.0), "-8942");
+        assert_eq!(compact(f64::NAN), "-");
+    }
 }

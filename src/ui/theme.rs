@@ -29,6 +29,11 @@ impl Theme {
         Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
     }
 
+    /// A reference mark on a chart (e.g. the current eps).
+    pub fn warn(self) -> Style {
+        self.fg(Color::Yellow)
+    }
+
     pub fn error(self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use crmlens::analytics::segment::{Algorithm, SegmentModel};
 use crmlens::app::Action;
 use crmlens::app::State;
 use crmlens::app::job::{JobDone, JobRequest, RunningJob, run_now};
@@ -345,8 +346,10 @@ fn segments_run_k_means_on_the_feature_selection() {
     assert!(draw(&s, 80, 24).contains("no result yet"));
     key(&mut s, KeyCode::Char('r'));
     let run = s.segments.run.clone().expect("a result");
-    assert_eq!(run.kmeans.k, 4);
-    assert_eq!(run.kmeans.sizes.iter().sum::<usize>(), 5000);
+    assert_eq!(run.clusters(), 4);
+    assert!(matches!(&run.model, SegmentModel::KMeans(r) if r.k == 4));
+    assert_eq!(run.sizes.iter().sum::<usize>(), 5000);
+    assert_eq!(run.noise, 0);
     assert_eq!(run.profiles.len(), 4);
     assert_eq!(run.n_rows, 5000);
     // 11 numeric features and 4 channel levels.
@@ -366,13 +369,13 @@ fn segments_run_k_means_on_the_feature_selection() {
     insta::assert_snapshot!("80x24_Segments_k4", draw(&s, 80, 24));
     // + raises k; Enter then digits type it; the same seed gives the same clusters.
     key(&mut s, KeyCode::Char('+'));
-    assert_eq!(s.segments.params.k, 5);
+    assert_eq!(s.segments.params.kmeans.k, 5);
     key(&mut s, KeyCode::Enter);
     typed(&mut s, "4");
     key(&mut s, KeyCode::Enter);
-    assert_eq!(s.segments.params.k, 4);
+    assert_eq!(s.segments.params.kmeans.k, 4);
     key(&mut s, KeyCode::Char('r'));
-    assert_eq!(s.segments.run.as_ref().unwrap().kmeans, run.kmeans);
+    assert_eq!(s.segments.run.as_ref().unwrap().model, run.model);
 }
 
 #[test]
@@ -398,8 +401,7 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
         } => {
             let m =
                 crmlens::data::features::build_features(&table, "customer_id", &features).unwrap();
-            let err =
-                crmlens::analytics::segment::segment_kmeans(&m, &params, &progress).unwrap_err();
+            let err = crmlens::analytics::segment::segment(&m, &params, &progress).unwrap_err();
             assert_eq!(err, crmlens::analytics::AnalyticsError::Cancelled);
             crmlens::app::job::JobOutcome::Cancelled
         }
@@ -413,7 +415,7 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
             outcome,
         })),
     );
-    assert_eq!(s.segments.run.as_ref().unwrap().kmeans, before.kmeans);
+    assert_eq!(s.segments.run.as_ref().unwrap().model, before.model);
     assert!(s.jobs.is_empty());
 }
 
@@ -450,7 +452,12 @@ fn export_labels_asks_before_overwriting() {
     let mut s = sample_state();
     key(&mut s, KeyCode::Char('4'));
     key(&mut s, KeyCode::Char('e'));
-    assert!(s.error.as_deref().unwrap().contains("run k-means first"));
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("run a segmentation first")
+    );
     key(&mut s, KeyCode::Char('r'));
     let export = |s: &mut State| {
         key(s, KeyCode::Char('e'));
@@ -484,4 +491,95 @@ fn export_labels_asks_before_overwriting() {
         std::fs::read_to_string(&path).unwrap().lines().count(),
         5001
     );
+}
+
+#[test]
+fn dbscan_from_the_segments_screen_with_its_k_distance_curve() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    // Up to the algorithm row, + picks DBSCAN; its rows are eps and min points.
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.segments.params.algorithm, Algorithm::Dbscan);
+    assert_eq!(s.segments.fields().len(), 3);
+    // w draws the k-distance curve for the current min points (5).
+    key(&mut s, KeyCode::Char('w'));
+    let kd = s.segments.k_distance.clone().expect("a k-distance curve");
+    assert_eq!(kd.min_points, 5);
+    assert!(
+        kd.values.windows(2).all(|w| w[0] >= w[1]),
+        "sorted, largest first"
+    );
+    s.message = Some("done".into());
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("k-distance, min points 5"), "{screen}");
+    // eps: j to its row, Enter, type 1.5, Enter; then run.
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "1.5");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.segments.params.eps, 1.5);
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.segments.run.clone().expect("a DBSCAN result");
+    let SegmentModel::Dbscan { eps, result, .. } = &run.model else {
+        panic!("not DBSCAN: {:?}", run.algorithm());
+    };
+    assert_eq!(*eps, 1.5);
+    assert_eq!(run.sizes.iter().sum::<usize>() + run.noise, 5000);
+    assert_eq!(run.noise, result.noise);
+    assert!(run.noise > 0, "the sample has outliers at eps 1.5");
+    assert!(s.message.as_deref().unwrap().starts_with("DBSCAN: "));
+    s.message = Some("done".into());
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("clusters + noise: sizes"), "{screen}");
+    assert!(screen.contains("noise"), "{screen}");
+    insta::assert_snapshot!("120x40_Segments_dbscan", screen);
+    // A bad eps is refused with a message and leaves eps alone.
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "..");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.segments.params.eps, 1.5);
+    assert!(s.error.as_deref().unwrap().contains("eps"), "{:?}", s.error);
+}
+
+#[test]
+fn gaussian_mixture_from_the_segments_screen() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Char('-'));
+    assert_eq!(s.segments.params.algorithm, Algorithm::Gmm);
+    // k carries over from k-means (4); covariance cycles with Enter.
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.segments.display(s.segments.current()), "4");
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(
+        s.segments.params.gmm.covariance,
+        crmlens::analytics::gmm::CovarianceType::Tied
+    );
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.segments.run.clone().expect("a mixture");
+    let SegmentModel::Gmm(g) = &run.model else {
+        panic!("not a mixture");
+    };
+    assert_eq!(g.k, 4);
+    assert_eq!(g.covariance, crmlens::analytics::gmm::CovarianceType::Tied);
+    assert!((g.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert_eq!(run.sizes, g.sizes);
+    s.message = Some("done".into());
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("BIC"), "{screen}");
+    assert!(screen.contains("Gaussian mixture"), "{screen}");
+    insta::assert_snapshot!("120x40_Segments_gmm", screen);
+    // p shows the feature means with their z-scores, then the medians.
+    key(&mut s, KeyCode::Char('p'));
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("feature means, original units"), "{screen}");
+    let p0 = &run.profiles[0];
+    let z = format!("({:+.1})", p0.features[0].z);
+    assert!(screen.contains(&z), "{z} in {screen}");
+    key(&mut s, KeyCode::Char('p'));
+    assert!(draw(&s, 120, 40).contains("feature medians"));
+    insta::assert_snapshot!("120x40_Segments_gmm_medians", draw(&s, 120, 40));
 }
