@@ -148,7 +148,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
         }
         Screen::Segments => {
-            "j/k param · +/- set · Enter type · r run · w sweep · v view · p profile · e export · ? help"
+            "j/k/+/- param · Enter type · r run · w sweep · v view · p profile · e export"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
