@@ -97,7 +97,8 @@ pub struct SegmentArgs {
     #[arg(long = "max-iter")]
     pub max_iter: Option<usize>,
     /// Convergence tolerance (default: 1e-4 of the mean variance for kmeans centroid
-    /// movement; 1e-3 change of the mean log-likelihood per row for gmm).
+    /// movement, 0 = until no row changes cluster; 1e-3 change of the mean log-likelihood
+    /// per row for gmm).
     #[arg(long)]
     pub tol: Option<f64>,
     /// GMM: covariance type, full, tied, diag or spherical.
@@ -275,9 +276,12 @@ fn gen_sample(a: GenArgs) -> Result<()> {
 }
 
 /// The feature matrix of `--input` for `--features`, as `segment` and `sweep` build it.
+/// Without `need_ids` (nothing is written per row) a data file's id column is not read and
+/// rows are keyed by their number.
 fn feature_matrix(
     args: &MatrixArgs,
     id_col: Option<String>,
+    need_ids: bool,
 ) -> Result<(crate::data::features::FeatureMatrix, String, Vec<String>)> {
     use crate::data::features::build_features;
     use crate::data::workspace::{FeatureConfig, Scaling};
@@ -302,7 +306,21 @@ fn feature_matrix(
     if features.is_empty() {
         bail!("--features is empty; name one or more numeric columns, comma-separated");
     }
-    let (mut table, key) = crate::data::input::load_table(input)?;
+    let mut wanted = features.clone();
+    if need_ids && let Some(id) = &id_col {
+        wanted.push(id.clone());
+    }
+    let with_first = need_ids && id_col.is_none();
+    let (mut table, key) = crate::data::input::load_columns(input, &wanted, with_first)?;
+    let id_col = if need_ids || key.is_some() {
+        id_col
+    } else {
+        const ROW: &str = "__row";
+        table = table
+            .with_row_index(ROW.into(), None)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+        Some(ROW.to_string())
+    };
     if let Some(fill) = fill {
         if !matches!(fill, "mean" | "median" | "drop") {
             bail!("--fill {fill}: use mean, median or drop");
@@ -344,7 +362,7 @@ fn feature_matrix(
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
     use crate::analytics::kmeans::KMeansParams;
     use crate::analytics::sweep::sweep;
-    let (m, _, features) = feature_matrix(&a.matrix, None)?;
+    let (m, _, features) = feature_matrix(&a.matrix, None, false)?;
     let base = KMeansParams {
         k: a.k_min,
         n_init: a.n_init.max(1),
@@ -478,10 +496,13 @@ fn segment(a: SegmentArgs) -> Result<()> {
             bail!("--min-points 0: it counts the point itself, so it must be at least 1");
         }
     }
-    if let Some(t) = a.tol
-        && !(t > 0.0 && t.is_finite())
-    {
-        bail!("--tol {t}: it must be a positive number");
+    if let Some(t) = a.tol {
+        if !(t >= 0.0 && t.is_finite()) {
+            bail!("--tol {t}: it must be a number >= 0");
+        }
+        if t == 0.0 && a.algo == "gmm" {
+            bail!("--tol 0: a Gaussian mixture needs a positive tolerance (default 1e-3)");
+        }
     }
     let covariance =
         crate::analytics::gmm::CovarianceType::parse(&a.covariance).ok_or_else(|| {
@@ -490,7 +511,7 @@ fn segment(a: SegmentArgs) -> Result<()> {
                 a.covariance
             )
         })?;
-    let (m, id_col, features) = feature_matrix(&a.matrix, a.id_col.clone())?;
+    let (m, id_col, features) = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some())?;
     match a.algo.as_str() {
         "dbscan" => segment_dbscan(&a, &m, &id_col, features),
         "gmm" => segment_gmm(&a, &m, &id_col, features, covariance),

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
+use super::kernel::{BlockStats, Columns, assign_block, capped_distances};
 use crate::progress::Progress;
 
 /// Rows per block: the unit of parallel work and of deterministic summation.
@@ -65,130 +66,107 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 
 /// Greedy k-means++ (as scikit-learn): each new centre is the best of `2 + ln k` candidates
 /// drawn with probability proportional to the squared distance to the nearest chosen centre.
-fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
-    let n = x.len() / d;
+/// All candidates of a step are scored in one pass over the data (each block of rows is
+/// read once while it is in cache), and the winner's distances are kept in a second pass.
+fn kmeans_plus_plus(cols: &Columns<'_>, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
+    let (n, d) = (cols.n, cols.d);
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centres = Array2::<f64>::zeros((k, d));
-    let row = |i: usize| &x[i * d..(i + 1) * d];
-    let sq = |a: &[f64], b: &[f64]| -> f64 {
-        let mut s = 0.0;
-        for t in 0..d {
-            let diff = a[t] - b[t];
-            s += diff * diff;
-        }
-        s
-    };
-    // Squared distances to `cand`, capped by `closest`, and their sum (in block order).
-    let with_candidate = |closest: &[f64], cand: &[f64]| -> (Vec<f64>, f64) {
+    // Squared distances to `cand`, capped by `closest`.
+    let distances = |closest: &[f64], cand: &[f64]| -> Vec<f64> {
         let mut out = vec![0.0; n];
-        let sums: Vec<f64> = out
-            .par_chunks_mut(BLOCK)
+        out.par_chunks_mut(BLOCK)
             .enumerate()
-            .map(|(b, chunk)| {
-                let mut pot = 0.0;
-                for (o, (i, c)) in chunk
-                    .iter_mut()
-                    .zip(closest[b * BLOCK..].iter().enumerate())
-                {
-                    let v = c.min(sq(&x[(b * BLOCK + i) * d..(b * BLOCK + i + 1) * d], cand));
-                    *o = v;
-                    pot += v;
-                }
-                pot
+            .for_each(|(b, chunk)| {
+                let start = b * BLOCK;
+                let len = chunk.len();
+                capped_distances(cols, start, cand, &closest[start..start + len], chunk);
+            });
+        out
+    };
+    // The potential (sum of capped distances, block sums added in block order) of each
+    // candidate.
+    let potentials = |closest: &[f64], cands: &[Vec<f64>]| -> Vec<f64> {
+        let blocks: Vec<Vec<f64>> = closest
+            .par_chunks(BLOCK)
+            .enumerate()
+            .map(|(b, near)| {
+                let mut scratch = vec![0.0; near.len()];
+                cands
+                    .iter()
+                    .map(|cand| capped_distances(cols, b * BLOCK, cand, near, &mut scratch))
+                    .collect()
             })
             .collect();
-        (out, sums.iter().sum())
+        (0..cands.len())
+            .map(|t| blocks.iter().map(|b| b[t]).sum())
+            .collect()
     };
     let first = rng.gen_range(0..n);
     centres
         .row_mut(0)
-        .assign(&ndarray::ArrayView1::from(row(first)));
-    let (mut closest, _) = with_candidate(&vec![f64::INFINITY; n], row(first));
+        .assign(&ndarray::Array1::from(cols.row(first)));
+    let mut closest = distances(&vec![f64::INFINITY; n], &cols.row(first));
+    let mut cum = Vec::with_capacity(n);
     for c in 1..k {
-        let total: f64 = closest.iter().sum();
-        let mut best: Option<(usize, f64, Vec<f64>)> = None;
-        for _ in 0..trials {
-            let cand = if total > 0.0 {
-                let target = rng.r#gen::<f64>() * total;
-                let mut acc = 0.0;
-                let mut pick = n - 1;
-                for (i, dd) in closest.iter().enumerate() {
-                    acc += dd;
-                    if acc > target {
-                        pick = i;
-                        break;
-                    }
+        // Running sums in row order: the first row whose running sum passes the target.
+        cum.clear();
+        let mut total = 0.0;
+        for v in &closest {
+            total += v;
+            cum.push(total);
+        }
+        let picks: Vec<usize> = (0..trials)
+            .map(|_| {
+                if total > 0.0 {
+                    let target = rng.r#gen::<f64>() * total;
+                    cum.partition_point(|&s| s <= target).min(n - 1)
+                } else {
+                    rng.gen_range(0..n)
                 }
-                pick
-            } else {
-                rng.gen_range(0..n)
-            };
-            let (new_closest, pot) = with_candidate(&closest, row(cand));
-            if best.as_ref().is_none_or(|b| pot < b.1) {
-                best = Some((cand, pot, new_closest));
+            })
+            .collect();
+        let cands: Vec<Vec<f64>> = picks.iter().map(|&i| cols.row(i)).collect();
+        let pots = potentials(&closest, &cands);
+        let mut best = 0;
+        for (t, pot) in pots.iter().enumerate() {
+            if *pot < pots[best] {
+                best = t;
             }
         }
-        let (idx, _, new_closest) = best.expect("at least one trial");
         centres
             .row_mut(c)
-            .assign(&ndarray::ArrayView1::from(row(idx)));
-        closest = new_closest;
+            .assign(&ndarray::Array1::from(cands[best].clone()));
+        closest = distances(&closest, &cands[best]);
     }
     centres
 }
 
-/// One assignment pass: labels, per-cluster sums and counts, inertia, in block order.
-/// Works on plain row-major slices (the matrix is made contiguous once per run) so the
-/// distance loop is a tight, vectorisable loop over `d` values.
+/// One assignment pass: labels, per-cluster sums and counts, inertia, in block order
+/// (the vectorised kernel in [`super::kernel`]).
 fn assign(
-    x: &[f64],
-    d: usize,
+    cols: &Columns<'_>,
     centroids: &Array2<f64>,
     labels: &mut [usize],
 ) -> (Array2<f64>, Vec<usize>, f64) {
-    let k = centroids.nrows();
+    let (k, d) = centroids.dim();
     let cs: Vec<f64> = centroids.iter().copied().collect();
-    let partials: Vec<(Vec<f64>, Vec<usize>, f64)> = labels
+    let partials: Vec<BlockStats> = labels
         .par_chunks_mut(BLOCK)
         .enumerate()
-        .map(|(b, lab)| {
-            let rows = &x[b * BLOCK * d..(b * BLOCK + lab.len()) * d];
-            let mut sums = vec![0.0f64; k * d];
-            let mut counts = vec![0usize; k];
-            let mut inertia = 0.0;
-            for (row, l) in rows.chunks_exact(d).zip(lab.iter_mut()) {
-                let mut best = (0usize, f64::INFINITY);
-                for (j, c) in cs.chunks_exact(d).enumerate() {
-                    let mut dist = 0.0;
-                    for t in 0..d {
-                        let diff = row[t] - c[t];
-                        dist += diff * diff;
-                    }
-                    if dist < best.1 {
-                        best = (j, dist);
-                    }
-                }
-                *l = best.0;
-                counts[best.0] += 1;
-                inertia += best.1;
-                for (s, v) in sums[best.0 * d..(best.0 + 1) * d].iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-            (sums, counts, inertia)
-        })
+        .map(|(b, lab)| assign_block(cols, b * BLOCK, lab, &cs))
         .collect();
     let mut sums = Array2::<f64>::zeros((k, d));
     let mut counts = vec![0usize; k];
     let mut inertia = 0.0;
-    for (s, c, i) in partials {
-        for (a, b) in sums.iter_mut().zip(&s) {
+    for p in partials {
+        for (a, b) in sums.iter_mut().zip(&p.sums) {
             *a += b;
         }
-        for (a, b) in counts.iter_mut().zip(c) {
+        for (a, b) in counts.iter_mut().zip(p.counts) {
             *a += b;
         }
-        inertia += i;
+        inertia += p.inertia;
     }
     (sums, counts, inertia)
 }
@@ -213,14 +191,14 @@ struct Run {
 
 fn lloyd(
     x: ArrayView2<f64>,
-    flat: &[f64],
+    cols: &Columns<'_>,
     mut centroids: Array2<f64>,
     p: &KMeansParams,
     tol: f64,
     progress: &Progress,
     restart: usize,
 ) -> Result<Run, AnalyticsError> {
-    let (n, d) = x.dim();
+    let n = x.nrows();
     let mut labels = vec![0usize; n];
     let mut converged = false;
     let mut iterations = 0;
@@ -232,7 +210,7 @@ fn lloyd(
             p.n_init,
             it + 1
         ));
-        let (sums, counts, _) = assign(flat, d, &centroids, &mut labels);
+        let (sums, counts, _) = assign(cols, &centroids, &mut labels);
         let mut next = centroids.clone();
         for (j, &count) in counts.iter().enumerate() {
             if count > 0 {
@@ -262,7 +240,7 @@ fn lloyd(
         }
     }
     // Final labels and inertia against the final centroids (as scikit-learn reports them).
-    let (_, _, inertia) = assign(flat, d, &centroids, &mut labels);
+    let (_, _, inertia) = assign(cols, &centroids, &mut labels);
     Ok(Run {
         labels,
         centroids,
@@ -315,14 +293,14 @@ pub fn kmeans(
     let tol = p.tol * mean_variance(x);
     progress.start("k-means", n_init as u64);
     // One contiguous row-major copy for the hot loop (a view may be strided).
-    let flat: Vec<f64> = x.iter().copied().collect();
+    let cols = Columns::from_view(x);
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best: Option<(usize, Run)> = None;
     let mut inertias = Vec::with_capacity(n_init);
     for r in 0..n_init {
         progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-        let init = kmeans_plus_plus(&flat, d, p.k, &mut rng);
-        let run = lloyd(x, &flat, init, p, tol, progress, r)?;
+        let init = kmeans_plus_plus(&cols, p.k, &mut rng);
+        let run = lloyd(x, &cols, init, p, tol, progress, r)?;
         inertias.push(run.inertia);
         if best.as_ref().is_none_or(|(_, b)| run.inertia < b.inertia) {
             best = Some((r, run));

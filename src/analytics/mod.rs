@@ -6,6 +6,7 @@
 pub mod dbscan;
 pub mod error;
 pub mod gmm;
+pub mod kernel;
 pub mod kmeans;
 pub mod metrics;
 pub mod pca;

@@ -64,7 +64,8 @@ pub enum JobRequest {
     ExportLabels {
         path: PathBuf,
         id_col: String,
-        ids: Arc<Vec<String>>,
+        /// The key column (shared with the table, not copied).
+        ids: polars::prelude::Column,
         labels: Vec<i64>,
         overwrite: bool,
     },

@@ -451,21 +451,14 @@ impl State {
         let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
             return Vec::new();
         };
-        let ids: Vec<String> = table
-            .column(&key)
-            .ok()
-            .and_then(|c| c.cast(&polars::prelude::DataType::String).ok())
-            .and_then(|c| {
-                c.str()
-                    .ok()
-                    .map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
-            })
-            .unwrap_or_default();
+        let Ok(ids) = table.column(&key).cloned() else {
+            return Vec::new();
+        };
         let labels = run.labels.clone();
         vec![self.start(JobRequest::ExportLabels {
             path,
             id_col: key,
-            ids: Arc::new(ids),
+            ids,
             labels,
             overwrite,
         })]

@@ -38,9 +38,9 @@ pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
 }
 
 /// Writes ids and cluster labels (-1 for noise) as a two-column table.
-pub fn write_labels(out: &Path, id_col: &str, ids: &[String], labels: Vec<i64>) -> Result<()> {
+pub fn write_labels(out: &Path, id_col: &str, ids: &Column, labels: Vec<i64>) -> Result<()> {
     let mut df = DataFrame::new_infer_height(vec![
-        Column::new(id_col.into(), ids),
+        ids.clone().with_name(id_col.into()),
         Column::new("label".into(), labels),
     ])
     .map_err(|e| DataError::polars("labels", e))?;
@@ -56,7 +56,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["l.csv", "l.parquet"] {
             let p = dir.path().join(name);
-            write_labels(&p, "id", &["a".into(), "b".into()], vec![1, -1]).unwrap();
+            let ids = Column::new("key".into(), ["a", "b"]);
+            write_labels(&p, "id", &ids, vec![1, -1]).unwrap();
             let back = super::super::source::read_frame(&p, &Default::default()).unwrap();
             assert_eq!(back.shape(), (2, 2));
             let l: Vec<Option<i64>> = back
@@ -68,7 +69,13 @@ mod tests {
                 .collect();
             assert_eq!(l, vec![Some(1), Some(-1)]);
         }
-        let err = write_labels(&dir.path().join("l.xlsx"), "id", &[], vec![]).unwrap_err();
+        let err = write_labels(
+            &dir.path().join("l.xlsx"),
+            "id",
+            &Column::new("id".into(), Vec::<String>::new()),
+            vec![],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains(".xlsx"), "{err}");
     }
 }

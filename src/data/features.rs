@@ -4,7 +4,7 @@
 //! scikit-learn's definitions exactly (population standard deviation, linear-interpolated
 //! quantiles) and can be inverted to show results in original units.
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -36,14 +36,16 @@ impl ColumnTransform {
 /// The model input: one row per customer.
 #[derive(Debug, Clone)]
 pub struct FeatureMatrix {
-    pub keys: Vec<String>,
+    /// The key column, as the table has it (shared, not copied).
+    pub keys: Column,
     pub names: Vec<String>,
     pub values: Array2<f64>,
     pub transforms: Vec<ColumnTransform>,
     pub scaling: Scaling,
 }
 
-fn column_as_f64(table: &DataFrame, c: &str) -> Result<Vec<f64>> {
+/// Appends column `c` of `table` as f64 values to `out` (no nulls, no NaN or infinity).
+fn column_as_f64(table: &DataFrame, c: &str, out: &mut Vec<f64>) -> Result<()> {
     let s = table.column(c).map_err(|_| unknown(table, c))?;
     let dtype = s.dtype().clone();
     if !(dtype.is_primitive_numeric() || dtype == DataType::Boolean) {
@@ -63,13 +65,16 @@ fn column_as_f64(table: &DataFrame, c: &str) -> Result<Vec<f64>> {
     let ca = f
         .f64()
         .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-    let v: Vec<f64> = ca.into_no_null_iter().collect();
-    if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+    let from = out.len();
+    for chunk in ca.downcast_iter() {
+        out.extend_from_slice(chunk.values().as_slice());
+    }
+    if let Some(bad) = out[from..].iter().find(|x| !x.is_finite()) {
         return Err(DataError::Invalid(format!(
             "feature `{c}` has a non-finite value ({bad}); fix or drop those rows"
         )));
     }
-    Ok(v)
+    Ok(())
 }
 
 fn unknown(table: &DataFrame, c: &str) -> DataError {
@@ -142,19 +147,16 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
             )));
         }
     }
-    let keys: Vec<String> = {
-        let s = table.column(key).map_err(|_| unknown(table, key))?;
-        let s = s
-            .cast(&DataType::String)
-            .map_err(|e| DataError::polars("customer key", e))?;
-        let ca = s.str().map_err(|e| DataError::polars("customer key", e))?;
-        ca.iter().map(|v| v.unwrap_or("").to_string()).collect()
-    };
+    let keys = table.column(key).map_err(|_| unknown(table, key))?.clone();
 
-    let mut columns: Vec<Vec<f64>> = Vec::new();
+    // Column-major ("Fortran") layout: each feature contiguous, as the models read them;
+    // columns are written straight into the matrix's buffer.
+    let mut flat: Vec<f64> = Vec::with_capacity(n * cfg.numeric.len());
     let mut transforms = Vec::new();
     for c in &cfg.numeric {
-        let mut v = column_as_f64(table, c)?;
+        let from = flat.len();
+        column_as_f64(table, c, &mut flat)?;
+        let v = &mut flat[from..];
         let log = cfg.log1p.contains(c);
         if log {
             if let Some(bad) = v.iter().find(|x| **x < 0.0) {
@@ -164,9 +166,8 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
             }
             v.iter_mut().for_each(|x| *x = x.ln_1p());
         }
-        let (center, scale) = scale_params(&v, cfg.scaling);
+        let (center, scale) = scale_params(v, cfg.scaling);
         v.iter_mut().for_each(|x| *x = (*x - center) / scale);
-        columns.push(v);
         transforms.push(ColumnTransform {
             name: c.clone(),
             source: c.clone(),
@@ -210,18 +211,14 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
         }
         for level in &levels {
             let is_other = pooled && level == "other";
-            let col: Vec<f64> = values
-                .iter()
-                .map(|v| {
-                    let hit = if is_other {
-                        !keep.contains(&v.as_str())
-                    } else {
-                        v == level
-                    };
-                    if hit { 1.0 } else { 0.0 }
-                })
-                .collect();
-            columns.push(col);
+            flat.extend(values.iter().map(|v| {
+                let hit = if is_other {
+                    !keep.contains(&v.as_str())
+                } else {
+                    v == level
+                };
+                if hit { 1.0 } else { 0.0 }
+            }));
             transforms.push(ColumnTransform {
                 name: format!("{c}={level}"),
                 source: c.clone(),
@@ -232,12 +229,8 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
             });
         }
     }
-    let k = columns.len();
-    let mut flat = Vec::with_capacity(n * k);
-    for i in 0..n {
-        flat.extend(columns.iter().map(|c| c[i]));
-    }
-    let values = Array2::from_shape_vec((n, k), flat)
+    let k = transforms.len();
+    let values = Array2::from_shape_vec((n, k).f(), flat)
         .map_err(|e| DataError::Invalid(format!("feature matrix: {e}")))?;
     Ok(FeatureMatrix {
         keys,
@@ -355,7 +348,8 @@ mod tests {
         }
         // A constant column maps to zeros, not NaN.
         assert!(m.values.column(1).iter().all(|v| *v == 0.0));
-        assert_eq!(m.keys, vec!["a", "b", "c", "d"]);
+        let keys: Vec<&str> = m.keys.str().unwrap().iter().flatten().collect();
+        assert_eq!(keys, vec!["a", "b", "c", "d"]);
         assert!((m.transforms[0].to_original(col[3]) - 10.0).abs() < 1e-12);
     }
 

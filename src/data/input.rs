@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, col};
 
 use super::error::Result;
 use super::integrate::integrate;
-use super::source::{ReadOptions, read_frame};
+use super::source::{ReadOptions, collect_source, read_frame, scan};
 use super::workspace::Workspace;
 use crate::progress::Progress;
 
@@ -23,4 +23,37 @@ pub fn load_table(path: &Path) -> Result<(DataFrame, Option<String>)> {
     } else {
         Ok((read_frame(path, &ReadOptions::default())?, None))
     }
+}
+
+/// Like [`load_table`], but a data file is read for `columns` only (the parser skips the
+/// rest), plus its first column when `with_first`, if it has them all; with any of them
+/// missing it is read whole, so the caller's "unknown column" message can list what the
+/// file has.
+pub fn load_columns(
+    path: &Path,
+    columns: &[String],
+    with_first: bool,
+) -> Result<(DataFrame, Option<String>)> {
+    let is_workspace = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    if is_workspace {
+        return load_table(path);
+    }
+    let s = scan(path, &ReadOptions::default())?;
+    let mut wanted: Vec<String> = Vec::new();
+    if with_first && let Some(first) = s.schema.iter_names().next() {
+        wanted.push(first.to_string());
+    }
+    for c in columns {
+        if !wanted.contains(c) {
+            wanted.push(c.clone());
+        }
+    }
+    if !wanted.is_empty() && wanted.iter().all(|c| s.schema.contains(c)) {
+        let picked: Vec<_> = wanted.iter().map(|c| col(c.as_str())).collect();
+        let frame = collect_source(&s.path, s.frame.select(picked))?;
+        return Ok((frame, None));
+    }
+    Ok((collect_source(&s.path, s.frame)?, None))
 }
