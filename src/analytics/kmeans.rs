@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
-use super::kernel::{BlockStats, Columns, assign_block, capped_distances};
+use super::kernel::{BlockStats, Tiles, assign_block, capped_distances};
 use crate::progress::Progress;
 
 /// Rows per block: the unit of parallel work and of deterministic summation.
@@ -68,7 +68,7 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 /// drawn with probability proportional to the squared distance to the nearest chosen centre.
 /// All candidates of a step are scored in one pass over the data (each block of rows is
 /// read once while it is in cache), and the winner's distances are kept in a second pass.
-fn kmeans_plus_plus(cols: &Columns<'_>, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
+fn kmeans_plus_plus(cols: &Tiles, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
     let (n, d) = (cols.n, cols.d);
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centres = Array2::<f64>::zeros((k, d));
@@ -145,7 +145,7 @@ fn kmeans_plus_plus(cols: &Columns<'_>, k: usize, rng: &mut ChaCha8Rng) -> Array
 /// One assignment pass: labels, per-cluster sums and counts, inertia, in block order
 /// (the vectorised kernel in [`super::kernel`]).
 fn assign(
-    cols: &Columns<'_>,
+    cols: &Tiles,
     centroids: &Array2<f64>,
     labels: &mut [usize],
 ) -> (Array2<f64>, Vec<usize>, f64) {
@@ -191,7 +191,7 @@ struct Run {
 
 fn lloyd(
     x: ArrayView2<f64>,
-    cols: &Columns<'_>,
+    cols: &Tiles,
     mut centroids: Array2<f64>,
     p: &KMeansParams,
     tol: f64,
@@ -293,7 +293,7 @@ pub fn kmeans(
     let tol = p.tol * mean_variance(x);
     progress.start("k-means", n_init as u64);
     // One contiguous row-major copy for the hot loop (a view may be strided).
-    let cols = Columns::from_view(x);
+    let cols = Tiles::from_view(x);
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best: Option<(usize, Run)> = None;
     let mut inertias = Vec::with_capacity(n_init);
