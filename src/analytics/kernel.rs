@@ -62,7 +62,9 @@ pub struct BlockStats {
 /// centroid (`cent`, k x d, row-major), writing `labels` and returning the block's sums,
 /// counts and inertia.
 pub fn assign_block(x: &Tiles, start: usize, labels: &mut [usize], cent: &[f64]) -> BlockStats {
-    assert!(start % R == 0 && start + labels.len() <= x.n && cent.len() % x.d == 0);
+    assert!(
+        start.is_multiple_of(R) && start + labels.len() <= x.n && cent.len().is_multiple_of(x.d)
+    );
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -210,7 +212,7 @@ pub fn capped_distances(
     closest: &[f64],
     out: &mut [f64],
 ) -> f64 {
-    assert!(start % R == 0 && start + out.len() <= x.n && closest.len() == out.len());
+    assert!(start.is_multiple_of(R) && start + out.len() <= x.n && closest.len() == out.len());
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
