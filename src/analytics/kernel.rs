@@ -28,13 +28,26 @@ pub struct Tiles {
 
 impl Tiles {
     pub fn from_view(x: ndarray::ArrayView2<f64>) -> Tiles {
+        use rayon::prelude::*;
+        /// Tiles per parallel task.
+        const TASK: usize = 512;
         let (n, d) = x.dim();
         let mut data = vec![0.0; n.div_ceil(R) * R * d];
-        for (t, col) in x.columns().into_iter().enumerate() {
-            for (i, v) in col.iter().enumerate() {
-                data[(i / R) * R * d + t * R + i % R] = *v;
-            }
+        if d == 0 {
+            return Tiles { n, d, data };
         }
+        data.par_chunks_mut(TASK * R * d)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = task * TASK * R;
+                let rows = (out.len() / d).min(n - first);
+                for (t, col) in x.columns().into_iter().enumerate() {
+                    let col = col.slice(ndarray::s![first..first + rows]);
+                    for (i, v) in col.iter().enumerate() {
+                        out[(i / R) * R * d + t * R + i % R] = *v;
+                    }
+                }
+            });
         Tiles { n, d, data }
     }
 
@@ -204,7 +217,7 @@ fn assign_block_avx2(x: &Tiles, start: usize, labels: &mut [usize], cent: &[f64]
 
 /// For rows `start..start + out.len()` (`start` a multiple of [`R`]): the squared distance
 /// to `point`, capped by `closest` (the same rows' current values), into `out`; returns
-/// their sum in row order.
+/// their sum (in a fixed order, so the same on every run).
 pub fn capped_distances(
     x: &Tiles,
     start: usize,
@@ -234,7 +247,13 @@ fn capped_body(x: &Tiles, start: usize, point: &[f64], closest: &[f64], out: &mu
     let d = x.d;
     let len = out.len();
     let full = len / R * R;
-    for (chunk, o) in out[..full].chunks_exact_mut(R).enumerate() {
+    // The sum is kept in R lanes (row i in lane i % R), added up at the end: no serial chain.
+    let mut pot = [0.0f64; R];
+    for (chunk, (o, near)) in out[..full]
+        .chunks_exact_mut(R)
+        .zip(closest[..full].chunks_exact(R))
+        .enumerate()
+    {
         let first = start + chunk * R;
         let tile = &x.data[first * d..(first + R) * d];
         let mut acc = [0.0f64; R];
@@ -244,22 +263,22 @@ fn capped_body(x: &Tiles, start: usize, point: &[f64], closest: &[f64], out: &mu
                 acc[r] += diff * diff;
             }
         }
-        o.copy_from_slice(&acc);
+        for r in 0..R {
+            o[r] = near[r].min(acc[r]);
+            pot[r] += o[r];
+        }
     }
-    for (i, o) in out.iter_mut().enumerate().skip(full) {
+    let mut total = pot.iter().sum::<f64>();
+    for i in full..len {
         let mut acc = 0.0;
         for (t, &pt) in point.iter().enumerate() {
             let diff = x.get(start + i, t) - pt;
             acc += diff * diff;
         }
-        *o = acc;
+        out[i] = closest[i].min(acc);
+        total += out[i];
     }
-    let mut pot = 0.0;
-    for (o, &c) in out.iter_mut().zip(closest) {
-        *o = c.min(*o);
-        pot += *o;
-    }
-    pot
+    total
 }
 
 #[cfg(test)]

@@ -67,67 +67,86 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 /// Greedy k-means++ (as scikit-learn): each new centre is the best of `2 + ln k` candidates
 /// drawn with probability proportional to the squared distance to the nearest chosen centre.
 /// All candidates of a step are scored in one pass over the data (each block of rows is
-/// read once while it is in cache), and the winner's distances are kept in a second pass.
+/// read once and stays in cache for every candidate); the winner's capped distances become
+/// the next step's, so nothing is computed twice.
 fn kmeans_plus_plus(cols: &Tiles, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
     let (n, d) = (cols.n, cols.d);
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centres = Array2::<f64>::zeros((k, d));
-    // Squared distances to `cand`, capped by `closest`.
-    let distances = |closest: &[f64], cand: &[f64]| -> Vec<f64> {
-        let mut out = vec![0.0; n];
-        out.par_chunks_mut(BLOCK)
+    // Each candidate's squared distances capped by `closest` (into `outs`, one buffer per
+    // candidate), and their sums per block of rows: blocks[b][t] for candidate t.
+    let score = |closest: &[f64], cands: &[Vec<f64>], outs: &mut [Vec<f64>]| -> Vec<Vec<f64>> {
+        let mut per_block: Vec<Vec<(usize, &mut [f64])>> = Vec::new();
+        for (t, out) in outs.iter_mut().enumerate().take(cands.len()) {
+            for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
+                if per_block.len() <= b {
+                    per_block.push(Vec::new());
+                }
+                per_block[b].push((t, chunk));
+            }
+        }
+        per_block
+            .into_par_iter()
             .enumerate()
-            .for_each(|(b, chunk)| {
+            .map(|(b, chunks)| {
                 let start = b * BLOCK;
-                let len = chunk.len();
-                capped_distances(cols, start, cand, &closest[start..start + len], chunk);
-            });
-        out
-    };
-    // The potential (sum of capped distances, block sums added in block order) of each
-    // candidate.
-    let potentials = |closest: &[f64], cands: &[Vec<f64>]| -> Vec<f64> {
-        let blocks: Vec<Vec<f64>> = closest
-            .par_chunks(BLOCK)
-            .enumerate()
-            .map(|(b, near)| {
-                let mut scratch = vec![0.0; near.len()];
-                cands
-                    .iter()
-                    .map(|cand| capped_distances(cols, b * BLOCK, cand, near, &mut scratch))
+                chunks
+                    .into_iter()
+                    .map(|(t, chunk)| {
+                        let near = &closest[start..start + chunk.len()];
+                        capped_distances(cols, start, &cands[t], near, chunk)
+                    })
                     .collect()
             })
-            .collect();
-        (0..cands.len())
-            .map(|t| blocks.iter().map(|b| b[t]).sum())
             .collect()
     };
+    // A row drawn with probability proportional to `closest`, from the block sums: the first
+    // row at which the running sum passes `target`.
+    let draw = |closest: &[f64], block_sums: &[f64], target: f64| -> usize {
+        let mut acc = 0.0;
+        for (b, s) in block_sums.iter().enumerate() {
+            let end = ((b + 1) * BLOCK).min(n);
+            if acc + s > target {
+                let mut run = acc;
+                for (i, v) in closest.iter().enumerate().take(end).skip(b * BLOCK) {
+                    run += v;
+                    if run > target {
+                        return i;
+                    }
+                }
+                return end - 1;
+            }
+            acc += s;
+        }
+        n - 1
+    };
+    let mut outs: Vec<Vec<f64>> = vec![vec![0.0; n]; trials.max(1)];
     let first = rng.gen_range(0..n);
+    let first_row = cols.row(first);
     centres
         .row_mut(0)
-        .assign(&ndarray::Array1::from(cols.row(first)));
-    let mut closest = distances(&vec![f64::INFINITY; n], &cols.row(first));
-    let mut cum = Vec::with_capacity(n);
+        .assign(&ndarray::Array1::from(first_row.clone()));
+    let blocks = score(&vec![f64::INFINITY; n], &[first_row], &mut outs[..1]);
+    let mut block_sums: Vec<f64> = blocks.iter().map(|b| b[0]).collect();
+    let mut closest = std::mem::take(&mut outs[0]);
+    outs[0] = vec![0.0; n];
     for c in 1..k {
-        // Running sums in row order: the first row whose running sum passes the target.
-        cum.clear();
-        let mut total = 0.0;
-        for v in &closest {
-            total += v;
-            cum.push(total);
-        }
+        let total: f64 = block_sums.iter().sum();
         let picks: Vec<usize> = (0..trials)
             .map(|_| {
                 if total > 0.0 {
                     let target = rng.r#gen::<f64>() * total;
-                    cum.partition_point(|&s| s <= target).min(n - 1)
+                    draw(&closest, &block_sums, target)
                 } else {
                     rng.gen_range(0..n)
                 }
             })
             .collect();
         let cands: Vec<Vec<f64>> = picks.iter().map(|&i| cols.row(i)).collect();
-        let pots = potentials(&closest, &cands);
+        let blocks = score(&closest, &cands, &mut outs);
+        let pots: Vec<f64> = (0..cands.len())
+            .map(|t| blocks.iter().map(|b| b[t]).sum())
+            .collect();
         let mut best = 0;
         for (t, pot) in pots.iter().enumerate() {
             if *pot < pots[best] {
@@ -137,7 +156,8 @@ fn kmeans_plus_plus(cols: &Tiles, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64>
         centres
             .row_mut(c)
             .assign(&ndarray::Array1::from(cands[best].clone()));
-        closest = distances(&closest, &cands[best]);
+        std::mem::swap(&mut closest, &mut outs[best]);
+        block_sums = blocks.iter().map(|b| b[best]).collect();
     }
     centres
 }

@@ -6,6 +6,7 @@
 
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::{DataError, Result};
@@ -44,8 +45,9 @@ pub struct FeatureMatrix {
     pub scaling: Scaling,
 }
 
-/// Appends column `c` of `table` as f64 values to `out` (no nulls, no NaN or infinity).
-fn column_as_f64(table: &DataFrame, c: &str, out: &mut Vec<f64>) -> Result<()> {
+/// Writes column `c` of `table` as f64 values into `out` (its length is the table's height;
+/// no nulls, no NaN or infinity).
+fn column_as_f64(table: &DataFrame, c: &str, out: &mut [f64]) -> Result<()> {
     let s = table.column(c).map_err(|_| unknown(table, c))?;
     let dtype = s.dtype().clone();
     if !(dtype.is_primitive_numeric() || dtype == DataType::Boolean) {
@@ -65,11 +67,13 @@ fn column_as_f64(table: &DataFrame, c: &str, out: &mut Vec<f64>) -> Result<()> {
     let ca = f
         .f64()
         .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-    let from = out.len();
+    let mut at = 0;
     for chunk in ca.downcast_iter() {
-        out.extend_from_slice(chunk.values().as_slice());
+        let values = chunk.values().as_slice();
+        out[at..at + values.len()].copy_from_slice(values);
+        at += values.len();
     }
-    if let Some(bad) = out[from..].iter().find(|x| !x.is_finite()) {
+    if let Some(bad) = out.iter().find(|x| !x.is_finite()) {
         return Err(DataError::Invalid(format!(
             "feature `{c}` has a non-finite value ({bad}); fix or drop those rows"
         )));
@@ -153,29 +157,36 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
     // columns are written straight into the matrix's buffer.
     let mut flat: Vec<f64> = Vec::with_capacity(n * cfg.numeric.len());
     let mut transforms = Vec::new();
-    for c in &cfg.numeric {
-        let from = flat.len();
-        column_as_f64(table, c, &mut flat)?;
-        let v = &mut flat[from..];
-        let log = cfg.log1p.contains(c);
-        if log {
-            if let Some(bad) = v.iter().find(|x| **x < 0.0) {
-                return Err(DataError::Invalid(format!(
-                    "feature `{c}` has a negative value ({bad}) and cannot take log1p; remove it from [features] log1p or fix the data"
-                )));
+    // Numeric columns in parallel, one task per column; the first error in column order wins.
+    flat.resize(n * cfg.numeric.len(), 0.0);
+    let numeric: Vec<Result<ColumnTransform>> = flat
+        .par_chunks_mut(n)
+        .zip(cfg.numeric.par_iter())
+        .map(|(v, c)| {
+            column_as_f64(table, c, v)?;
+            let log = cfg.log1p.contains(c);
+            if log {
+                if let Some(bad) = v.iter().find(|x| **x < 0.0) {
+                    return Err(DataError::Invalid(format!(
+                        "feature `{c}` has a negative value ({bad}) and cannot take log1p; remove it from [features] log1p or fix the data"
+                    )));
+                }
+                v.iter_mut().for_each(|x| *x = x.ln_1p());
             }
-            v.iter_mut().for_each(|x| *x = x.ln_1p());
-        }
-        let (center, scale) = scale_params(v, cfg.scaling);
-        v.iter_mut().for_each(|x| *x = (*x - center) / scale);
-        transforms.push(ColumnTransform {
-            name: c.clone(),
-            source: c.clone(),
-            log1p: log,
-            center,
-            scale,
-            one_hot: false,
-        });
+            let (center, scale) = scale_params(v, cfg.scaling);
+            v.iter_mut().for_each(|x| *x = (*x - center) / scale);
+            Ok(ColumnTransform {
+                name: c.clone(),
+                source: c.clone(),
+                log1p: log,
+                center,
+                scale,
+                one_hot: false,
+            })
+        })
+        .collect();
+    for t in numeric {
+        transforms.push(t?);
     }
     for c in &cfg.categorical {
         let s = table.column(c).map_err(|_| unknown(table, c))?;
