@@ -53,6 +53,18 @@ tmux send-keys -t "$SESSION" Enter 4 Enter r
 wait_for "4 clusters: sizes" 120
 screen | grep -qF "cluster profiles" || fail "no profile table"
 for c in c0 c1 c2 c3; do screen | grep -qF "$c" || fail "cluster $c not shown"; done
+# Up to the algorithm row: - picks the Gaussian mixture, r runs it.
+tmux send-keys -t "$SESSION" k -
+wait_for "Gaussian mixture" 10
+tmux send-keys -t "$SESSION" r
+wait_for "BIC" 120
+# + + goes round to DBSCAN; w draws the k-distance curve, r runs it.
+tmux send-keys -t "$SESSION" + +
+wait_for "min points" 10
+tmux send-keys -t "$SESSION" w
+wait_for "k-distance (min points 5)" 120
+tmux send-keys -t "$SESSION" r
+wait_for "DBSCAN: " 120
 # A screen that is not there yet says so.
 tmux send-keys -t "$SESSION" 5
 wait_for "not yet available" 10
@@ -60,4 +72,4 @@ wait_for "not yet available" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, quit; terminal restored)"

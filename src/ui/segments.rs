@@ -224,7 +224,7 @@ fn draw_k_distance(f: &mut Frame, area: Rect, kd: &KDistance, eps: f64, theme: T
     f.render_widget(
         Chart::new(vec![curve, level])
             .block(Block::default().borders(Borders::LEFT).title(format!(
-                " k-distance, min points {}: pick eps at the knee; {:.0}% of rows beyond eps ",
+                " k-distance (min points {}): {:.0}% of rows above eps ",
                 kd.min_points,
                 100.0 * above as f64 / kd.values.len().max(1) as f64
             )))

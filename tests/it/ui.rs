@@ -512,7 +512,7 @@ fn dbscan_from_the_segments_screen_with_its_k_distance_curve() {
     );
     s.message = Some("done".into());
     let screen = draw(&s, 120, 40);
-    assert!(screen.contains("k-distance, min points 5"), "{screen}");
+    assert!(screen.contains("k-distance (min points 5)"), "{screen}");
     // eps: j to its row, Enter, type 1.5, Enter; then run.
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Enter);
