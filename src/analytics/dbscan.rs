@@ -36,6 +36,10 @@ struct KdTree<'a> {
     d: usize,
     idx: Vec<usize>,
     nodes: Vec<Node>,
+    /// Each node's parent (the root's is usize::MAX).
+    parent: Vec<usize>,
+    /// The leaf each row sits in.
+    leaf_of: Vec<usize>,
 }
 
 enum Node {
@@ -59,18 +63,96 @@ impl<'a> KdTree<'a> {
             d,
             idx: (0..n).collect(),
             nodes: Vec::new(),
+            parent: Vec::new(),
+            leaf_of: vec![0; n],
         };
-        t.build(0, n);
+        t.build(0, n, usize::MAX);
+        for (node, kind) in t.nodes.iter().enumerate() {
+            if let Node::Leaf { start, end } = *kind {
+                for &i in &t.idx[start..end] {
+                    t.leaf_of[i] = node;
+                }
+            }
+        }
         t
+    }
+
+    /// Rows under each node: the starting "not yet labelled" counts for [`KdTree::unlabelled`].
+    fn counts(&self) -> Vec<u32> {
+        let mut alive = vec![0u32; self.nodes.len()];
+        for &leaf in &self.leaf_of {
+            let mut node = leaf;
+            while node != usize::MAX {
+                alive[node] += 1;
+                node = self.parent[node];
+            }
+        }
+        alive
+    }
+
+    /// Takes row `i` out of the `alive` counts (it has been labelled).
+    fn take(&self, alive: &mut [u32], i: usize) {
+        let mut node = self.leaf_of[i];
+        while node != usize::MAX {
+            alive[node] -= 1;
+            node = self.parent[node];
+        }
+    }
+
+    /// Pushes onto `out` every row within `eps` of `q` whose label is still -1, skipping
+    /// subtrees whose rows are all labelled (`alive` 0). Cluster growth only needs these.
+    fn unlabelled(
+        &self,
+        q: &[f64],
+        eps: f64,
+        alive: &[u32],
+        labels: &[i64],
+        stack: &mut Vec<usize>,
+        out: &mut Vec<usize>,
+    ) {
+        let eps2 = eps * eps;
+        stack.clear();
+        stack.push(0);
+        while let Some(n) = stack.pop() {
+            if alive[n] == 0 {
+                continue;
+            }
+            match self.nodes[n] {
+                Node::Leaf { start, end } => {
+                    for &i in &self.idx[start..end] {
+                        if labels[i] == -1
+                            && sq_dist(&self.x[i * self.d..(i + 1) * self.d], q) <= eps2
+                        {
+                            out.push(i);
+                        }
+                    }
+                }
+                Node::Split {
+                    dim,
+                    value,
+                    left,
+                    right,
+                } => {
+                    let diff = q[dim] - value;
+                    if diff <= eps {
+                        stack.push(left);
+                    }
+                    if diff >= -eps {
+                        stack.push(right);
+                    }
+                }
+            }
+        }
     }
 
     fn value(&self, row: usize, dim: usize) -> f64 {
         self.x[row * self.d + dim]
     }
 
-    fn build(&mut self, start: usize, end: usize) -> usize {
+    fn build(&mut self, start: usize, end: usize, parent: usize) -> usize {
         if end - start <= LEAF {
             self.nodes.push(Node::Leaf { start, end });
+            self.parent.push(parent);
             return self.nodes.len() - 1;
         }
         // Split on the dimension with the widest spread, at the median.
@@ -96,8 +178,9 @@ impl<'a> KdTree<'a> {
         let value = self.value(self.idx[mid], dim);
         let me = self.nodes.len();
         self.nodes.push(Node::Leaf { start: 0, end: 0 });
-        let left = self.build(start, mid);
-        let right = self.build(mid, end);
+        self.parent.push(parent);
+        let left = self.build(start, mid, me);
+        let right = self.build(mid, end, me);
         self.nodes[me] = Node::Split {
             dim,
             value,
@@ -222,26 +305,50 @@ pub fn dbscan(
     let mut labels = vec![-1i64; n];
     let mut cluster = 0i64;
     let mut queue = Vec::new();
+    // With the tree, growth asks only for neighbours not labelled yet, and subtrees whose
+    // rows are all labelled are skipped: dense clusters no longer cost the sum of every core
+    // point's neighbourhood. Labels never change once set, so the result is the same.
+    let mut alive = nb.tree.as_ref().map(|t| t.counts());
+    let (mut stack, mut found) = (Vec::new(), Vec::new());
+    let mut steps = 0usize;
     for start in 0..n {
         if !core[start] || labels[start] != -1 {
             continue;
         }
-        if start % 4096 == 0 {
-            progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-        }
         labels[start] = cluster;
+        if let (Some(t), Some(a)) = (&nb.tree, alive.as_mut()) {
+            t.take(a, start);
+        }
         queue.clear();
         queue.push(start);
         while let Some(p) = queue.pop() {
-            nb.each(p, &mut |r| {
-                if labels[r] == -1 {
-                    labels[r] = cluster;
-                    if core[r] {
-                        queue.push(r);
+            steps += 1;
+            if steps % 4096 == 0 {
+                progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+            }
+            match (&nb.tree, alive.as_mut()) {
+                (Some(t), Some(a)) => {
+                    found.clear();
+                    let q = &flat[p * d..(p + 1) * d];
+                    t.unlabelled(q, eps, a, &labels, &mut stack, &mut found);
+                    for &r in &found {
+                        labels[r] = cluster;
+                        t.take(a, r);
+                        if core[r] {
+                            queue.push(r);
+                        }
                     }
                 }
-                true
-            });
+                _ => nb.each(p, &mut |r| {
+                    if labels[r] == -1 {
+                        labels[r] = cluster;
+                        if core[r] {
+                            queue.push(r);
+                        }
+                    }
+                    true
+                }),
+            }
         }
         cluster += 1;
     }
