@@ -323,7 +323,7 @@ pub fn dbscan(
         queue.push(start);
         while let Some(p) = queue.pop() {
             steps += 1;
-            if steps % 4096 == 0 {
+            if steps.is_multiple_of(4096) {
                 progress.check().map_err(|_| AnalyticsError::Cancelled)?;
             }
             match (&nb.tree, alive.as_mut()) {
