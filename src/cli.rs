@@ -422,6 +422,68 @@ fn print_result(json: bool, v: &serde_json::Value, text: &str) -> Result<()> {
     Ok(())
 }
 
+type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// What every segmentation reports and writes: the silhouette (over the clustered rows; noise,
+/// label -1, left out; none with fewer than two non-empty clusters), the labels file, and the
+/// JSON fields all algorithms share, to which each adds its own.
+#[allow(clippy::too_many_arguments)]
+fn segment_common(
+    a: &SegmentArgs,
+    m: &crate::data::features::FeatureMatrix,
+    id_col: &str,
+    features: &[String],
+    algorithm: &str,
+    labels: Vec<i64>,
+    clusters: usize,
+    seconds: f64,
+) -> Result<(Option<(f64, bool)>, JsonMap)> {
+    use crate::analytics::metrics::silhouette;
+    let used = {
+        let mut seen = vec![false; clusters];
+        labels
+            .iter()
+            .filter(|&&l| l >= 0)
+            .for_each(|&l| seen[l as usize] = true);
+        seen.iter().filter(|s| **s).count()
+    };
+    let sil = if a.no_silhouette || used < 2 {
+        None
+    } else if labels.iter().all(|&l| l >= 0) {
+        let lab: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+        silhouette(m.values.view(), &lab, clusters, a.seed)
+    } else {
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] >= 0).collect();
+        let sub = m.values.select(ndarray::Axis(0), &rows);
+        let lab: Vec<usize> = rows.iter().map(|&i| labels[i] as usize).collect();
+        silhouette(sub.view(), &lab, clusters, a.seed)
+    };
+    if let Some(out) = &a.out {
+        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
+    }
+    let serde_json::Value::Object(map) = serde_json::json!({
+        "algorithm": algorithm,
+        "input": a.matrix.input.display().to_string(),
+        "n_rows": m.values.nrows(),
+        "features": features,
+        "scale": a.matrix.scale,
+        "silhouette": sil.map(|s| s.0),
+        "silhouette_sampled": sil.is_some_and(|s| s.1),
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    Ok((sil, map))
+}
+
+/// `base` with `extra`'s fields added.
+fn with_fields(mut base: JsonMap, extra: serde_json::Value) -> serde_json::Value {
+    if let serde_json::Value::Object(e) = extra {
+        base.extend(e);
+    }
+    serde_json::Value::Object(base)
+}
+
 fn segment_dbscan(
     a: &SegmentArgs,
     m: &crate::data::features::FeatureMatrix,
@@ -429,44 +491,36 @@ fn segment_dbscan(
     features: Vec<String>,
 ) -> Result<()> {
     use crate::analytics::dbscan::dbscan;
-    use crate::analytics::metrics::silhouette;
     let eps = a.eps.unwrap_or(0.0);
     let started = Instant::now();
     let r = dbscan(m.values.view(), eps, a.min_points, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
-    // Silhouette over the clustered rows (noise left out), when there are two clusters or more.
-    let sil = if a.no_silhouette || r.clusters < 2 {
-        None
-    } else {
-        let rows: Vec<usize> = (0..r.labels.len()).filter(|&i| r.labels[i] >= 0).collect();
-        let sub = m.values.select(ndarray::Axis(0), &rows);
-        let lab: Vec<usize> = rows.iter().map(|&i| r.labels[i] as usize).collect();
-        silhouette(sub.view(), &lab, r.clusters, a.seed)
-    };
-    if let Some(out) = &a.out {
-        crate::data::export::write_labels(out, id_col, &m.keys, r.labels.clone())?;
-    }
     let centroids = crate::analytics::dbscan::cluster_means(m.values.view(), &r.labels, r.clusters);
-    let v = serde_json::json!({
-        "algorithm": "dbscan",
-        "input": a.matrix.input.display().to_string(),
-        "n_rows": m.values.nrows(),
-        "features": features,
-        "scale": a.matrix.scale,
-        "eps": eps,
-        "min_points": a.min_points,
-        "clusters": r.clusters,
-        "sizes": r.sizes,
-        "noise": r.noise,
-        "core_points": r.core_points,
-        // DBSCAN is not iterative; its centroids are the clusters' mean rows.
-        "iterations": serde_json::Value::Null,
-        "centroids": &centroids,
-        "centroids_original": original_units(&centroids, m),
-        "silhouette": sil.map(|s| s.0),
-        "silhouette_sampled": sil.is_some_and(|s| s.1),
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-    });
+    let (_, base) = segment_common(
+        a,
+        m,
+        id_col,
+        &features,
+        "dbscan",
+        r.labels.clone(),
+        r.clusters,
+        seconds,
+    )?;
+    let v = with_fields(
+        base,
+        serde_json::json!({
+            "eps": eps,
+            "min_points": a.min_points,
+            "clusters": r.clusters,
+            "sizes": r.sizes,
+            "noise": r.noise,
+            "core_points": r.core_points,
+            // DBSCAN is not iterative; its centroids are the clusters' mean rows.
+            "iterations": serde_json::Value::Null,
+            "centroids": &centroids,
+            "centroids_original": original_units(&centroids, m),
+        }),
+    );
     let mut text = format!(
         "dbscan: {} clusters, {} noise rows of {}, {} core points\n",
         r.clusters,
@@ -547,7 +601,6 @@ fn segment_kmeans(
     features: Vec<String>,
 ) -> Result<()> {
     use crate::analytics::kmeans::{KMeansParams, kmeans};
-    use crate::analytics::metrics::silhouette;
     let params = KMeansParams {
         k: a.k,
         n_init: a.n_init.unwrap_or(10).max(1),
@@ -558,34 +611,22 @@ fn segment_kmeans(
     let started = Instant::now();
     let r = kmeans(m.values.view(), &params, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
-    let sil = if a.no_silhouette {
-        None
-    } else {
-        silhouette(m.values.view(), &r.labels, r.k, a.seed)
-    };
-    if let Some(out) = &a.out {
-        let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
-        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
-    }
-    let v = serde_json::json!({
-        "algorithm": "kmeans",
-        "input": a.matrix.input.display().to_string(),
-        "n_rows": m.values.nrows(),
-        "features": features,
-        "scale": a.matrix.scale,
-        "k": r.k,
-        "sizes": r.sizes,
-        "inertia": r.inertia,
-        "iterations": r.iterations,
-        "converged": r.converged,
-        "n_init": params.n_init,
-        "seed": params.seed,
-        "silhouette": sil.map(|s| s.0),
-        "silhouette_sampled": sil.is_some_and(|s| s.1),
-        "centroids": r.centroids,
-        "centroids_original": original_units(&r.centroids, m),
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-    });
+    let labels = r.labels.iter().map(|&l| l as i64).collect();
+    let (sil, base) = segment_common(a, m, id_col, &features, "kmeans", labels, r.k, seconds)?;
+    let v = with_fields(
+        base,
+        serde_json::json!({
+            "k": r.k,
+            "sizes": r.sizes,
+            "inertia": r.inertia,
+            "iterations": r.iterations,
+            "converged": r.converged,
+            "n_init": params.n_init,
+            "seed": params.seed,
+            "centroids": r.centroids,
+            "centroids_original": original_units(&r.centroids, m),
+        }),
+    );
     let mut text = format!(
         "k-means: k = {}, {} rows, inertia {:.3}, {} iterations, silhouette {}\n",
         r.k,
@@ -608,7 +649,6 @@ fn segment_gmm(
     covariance: crate::analytics::gmm::CovarianceType,
 ) -> Result<()> {
     use crate::analytics::gmm::{GmmParams, gmm};
-    use crate::analytics::metrics::silhouette;
     let params = GmmParams {
         k: a.k,
         covariance,
@@ -621,41 +661,28 @@ fn segment_gmm(
     let started = Instant::now();
     let r = gmm(m.values.view(), &params, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
-    let used = r.sizes.iter().filter(|s| **s > 0).count();
-    let sil = if a.no_silhouette || used < 2 {
-        None
-    } else {
-        silhouette(m.values.view(), &r.labels, r.k, a.seed)
-    };
-    if let Some(out) = &a.out {
-        let labels: Vec<i64> = r.labels.iter().map(|&l| l as i64).collect();
-        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
-    }
-    let v = serde_json::json!({
-        "algorithm": "gmm",
-        "input": a.matrix.input.display().to_string(),
-        "n_rows": m.values.nrows(),
-        "features": features,
-        "scale": a.matrix.scale,
-        "k": r.k,
-        "covariance_type": r.covariance,
-        "sizes": r.sizes,
-        "weights": r.weights,
-        "log_likelihood": r.log_likelihood,
-        "mean_log_likelihood": r.mean_log_likelihood,
-        "bic": r.bic,
-        "aic": r.aic,
-        "n_parameters": r.n_parameters,
-        "iterations": r.iterations,
-        "converged": r.converged,
-        "n_init": params.n_init,
-        "seed": params.seed,
-        "silhouette": sil.map(|s| s.0),
-        "silhouette_sampled": sil.is_some_and(|s| s.1),
-        "centroids": r.means,
-        "centroids_original": original_units(&r.means, m),
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-    });
+    let labels = r.labels.iter().map(|&l| l as i64).collect();
+    let (sil, base) = segment_common(a, m, id_col, &features, "gmm", labels, r.k, seconds)?;
+    let v = with_fields(
+        base,
+        serde_json::json!({
+            "k": r.k,
+            "covariance_type": r.covariance,
+            "sizes": r.sizes,
+            "weights": r.weights,
+            "log_likelihood": r.log_likelihood,
+            "mean_log_likelihood": r.mean_log_likelihood,
+            "bic": r.bic,
+            "aic": r.aic,
+            "n_parameters": r.n_parameters,
+            "iterations": r.iterations,
+            "converged": r.converged,
+            "n_init": params.n_init,
+            "seed": params.seed,
+            "centroids": r.means,
+            "centroids_original": original_units(&r.means, m),
+        }),
+    );
     let mut text = format!(
         "gaussian mixture: k = {}, {} covariances, {} rows, log-likelihood {:.3}, BIC {:.3}, \
          {} iterations{}, silhouette {}\n",

@@ -80,7 +80,7 @@ impl<'a> KdTree<'a> {
         t
     }
 
-    /// Rows under each node: the starting "not yet labelled" counts for [`KdTree::unlabelled`].
+    /// Rows under each node: the starting "not yet labelled" counts for [`KdTree::within`].
     fn counts(&self) -> Vec<u32> {
         let mut alive = vec![0u32; self.nodes.len()];
         for &leaf in &self.leaf_of {
@@ -99,52 +99,6 @@ impl<'a> KdTree<'a> {
         while node != usize::MAX {
             alive[node] -= 1;
             node = self.parent[node];
-        }
-    }
-
-    /// Pushes onto `out` every row within `eps` of `q` whose label is still -1, skipping
-    /// subtrees whose rows are all labelled (`alive` 0). Cluster growth only needs these.
-    fn unlabelled(
-        &self,
-        q: &[f64],
-        eps: f64,
-        alive: &[u32],
-        labels: &[i64],
-        stack: &mut Vec<usize>,
-        out: &mut Vec<usize>,
-    ) {
-        let eps2 = eps * eps;
-        stack.clear();
-        stack.push(0);
-        while let Some(n) = stack.pop() {
-            if alive[n] == 0 {
-                continue;
-            }
-            match self.nodes[n] {
-                Node::Leaf { start, end } => {
-                    for &i in &self.idx[start..end] {
-                        if labels[i] == -1
-                            && sq_dist(&self.x[i * self.d..(i + 1) * self.d], q) <= eps2
-                        {
-                            out.push(i);
-                        }
-                    }
-                }
-                Node::Split {
-                    dim,
-                    value,
-                    left,
-                    right,
-                } => {
-                    let diff = q[dim] - value;
-                    if diff <= eps {
-                        stack.push(left);
-                    }
-                    if diff >= -eps {
-                        stack.push(right);
-                    }
-                }
-            }
         }
     }
 
@@ -194,9 +148,20 @@ impl<'a> KdTree<'a> {
     }
 
     /// Calls `f` on every row within `eps` (squared: `eps2`) of `q`, until `f` returns false.
-    fn within(&self, q: &[f64], eps: f64, eps2: f64, f: &mut impl FnMut(usize) -> bool) {
+    /// With `alive` (rows not labelled yet, per node), subtrees with none are skipped.
+    fn within(
+        &self,
+        q: &[f64],
+        eps: f64,
+        eps2: f64,
+        alive: Option<&[u32]>,
+        f: &mut impl FnMut(usize) -> bool,
+    ) {
         let mut stack = vec![0usize];
         while let Some(n) = stack.pop() {
+            if alive.is_some_and(|a| a[n] == 0) {
+                continue;
+            }
             match self.nodes[n] {
                 Node::Leaf { start, end } => {
                     for &i in &self.idx[start..end] {
@@ -247,7 +212,7 @@ impl<'a> Neighbours<'a> {
         let q = &self.x[i * self.d..(i + 1) * self.d];
         let eps2 = self.eps * self.eps;
         match &self.tree {
-            Some(t) => t.within(q, self.eps, eps2, f),
+            Some(t) => t.within(q, self.eps, eps2, None, f),
             None => {
                 for (j, row) in self.x.chunks_exact(self.d).enumerate() {
                     if sq_dist(row, q) <= eps2 && !f(j) {
@@ -312,7 +277,7 @@ pub fn dbscan(
     // rows are all labelled are skipped: dense clusters no longer cost the sum of every core
     // point's neighbourhood. Labels never change once set, so the result is the same.
     let mut alive = nb.tree.as_ref().map(|t| t.counts());
-    let (mut stack, mut found) = (Vec::new(), Vec::new());
+    let mut found = Vec::new();
     let mut steps = 0usize;
     for start in 0..n {
         if !core[start] || labels[start] != -1 {
@@ -331,9 +296,15 @@ pub fn dbscan(
             }
             match (&nb.tree, alive.as_mut()) {
                 (Some(t), Some(a)) => {
+                    // Only the rows not labelled yet; labelled ones are done with.
                     found.clear();
                     let q = &flat[p * d..(p + 1) * d];
-                    t.unlabelled(q, eps, a, &labels, &mut stack, &mut found);
+                    t.within(q, eps, eps * eps, Some(a), &mut |r| {
+                        if labels[r] == -1 {
+                            found.push(r);
+                        }
+                        true
+                    });
                     for &r in &found {
                         labels[r] = cluster;
                         t.take(a, r);

@@ -441,18 +441,14 @@ mod tests {
             n_init: 2,
             ..KMeansParams::new(6)
         };
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| kmeans(x.view(), &p, &Progress::new()).unwrap())
+        let run = |threads| {
+            crate::analytics::on_threads(threads, || {
+                kmeans(x.view(), &p, &Progress::new()).unwrap()
+            })
         };
-        let a = run(1);
-        let b = run(2);
-        let c = run(3);
-        assert_eq!(a, b);
-        assert_eq!(a, c);
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     #[test]

@@ -15,3 +15,13 @@ pub mod segment;
 pub mod sweep;
 
 pub use error::AnalyticsError;
+
+/// Runs `f` on a rayon pool of `threads` threads (tests: same result on any thread count).
+#[cfg(test)]
+pub(crate) fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(f)
+}

@@ -183,20 +183,12 @@ pub fn segment(
             )
         }
     };
-    let clusters = match &model {
-        SegmentModel::KMeans(r) => r.k,
-        SegmentModel::Gmm(r) => r.k,
-        SegmentModel::Dbscan { result, .. } => result.clusters,
+    let (sizes, noise) = match &model {
+        SegmentModel::KMeans(r) => (r.sizes.clone(), 0),
+        SegmentModel::Gmm(r) => (r.sizes.clone(), 0),
+        SegmentModel::Dbscan { result, .. } => (result.sizes.clone(), result.noise),
     };
-    let mut sizes = vec![0usize; clusters];
-    let mut noise = 0;
-    for &l in &labels {
-        if l < 0 {
-            noise += 1;
-        } else {
-            sizes[l as usize] += 1;
-        }
-    }
+    let clusters = sizes.len();
     progress.label("profiling clusters");
     progress.check().map_err(|_| AnalyticsError::Cancelled)?;
     // Noise rows go into an extra group whose profile is dropped: they count in the overall
