@@ -6,11 +6,13 @@
 pub mod dbscan;
 pub mod error;
 pub mod gmm;
+pub mod itemsets;
 pub mod kernel;
 pub mod kmeans;
 pub mod metrics;
 pub mod pca;
 pub mod profile;
+pub mod rules;
 pub mod segment;
 pub mod sweep;
 
