@@ -792,7 +792,8 @@ mod timing {
             }
         }
         let b = Baskets::from_ids((0..m).map(|i| format!("item{i}")).collect(), n, pairs);
-        for algorithm in [Algorithm::FpGrowth] {
+        {
+            let algorithm = Algorithm::FpGrowth;
             let t = std::time::Instant::now();
             let p = ItemsetParams {
                 min_count: min_count_for(0.001, n),
