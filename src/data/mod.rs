@@ -2,6 +2,7 @@
 //! Functions over polars frames; nothing here knows about a terminal.
 
 pub mod aggregate;
+pub mod baskets;
 pub mod clean;
 pub mod dates;
 pub mod dedup;

@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing and the headless subcommands. Thin: every
 //! subcommand calls the engine and prints its result (JSON with `--json`).
 
+mod rules;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -41,10 +43,12 @@ pub enum Command {
     GenSample(GenArgs),
     /// Time and peak memory of integrating a workspace (JSON on stdout).
     Bench(BenchArgs),
-    /// Cluster customers (k-means) on chosen features; JSON with --json.
+    /// Cluster customers (k-means, DBSCAN or a Gaussian mixture) on chosen features.
     Segment(SegmentArgs),
     /// K-means for a range of k with inertia, silhouette, Calinski-Harabasz, Davies-Bouldin.
     Sweep(SweepArgs),
+    /// Frequent itemsets and association rules from order lines ("who buys X also buys Y").
+    Rules(rules::RulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +198,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Integrate(a) => integrate_cmd(a),
         Command::GenSample(a) => gen_sample(a),
         Command::Segment(a) => segment(a),
+        Command::Rules(a) => rules::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),

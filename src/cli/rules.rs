@@ -1,0 +1,266 @@
+//! `crmlens rules`: frequent itemsets and association rules from order lines.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use polars::prelude::{Column, DataFrame};
+
+use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
+use crate::analytics::rules::{Rule, RuleParams, SortBy, rules, sort_rules};
+use crate::data::baskets::{baskets, order_lines};
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Order lines: a data file, or a workspace (.toml) whose orders source is read.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The basket column: an order id, or a customer id for one basket per customer.
+    #[arg(long = "transaction-col")]
+    pub transaction_col: String,
+    /// The item column: a product, or a category for category-level rules.
+    #[arg(long = "item-col")]
+    pub item_col: String,
+    /// Minimum support as a fraction of baskets, inclusive (default 0.01 unless --min-count).
+    #[arg(long = "min-support")]
+    pub min_support: Option<f64>,
+    /// Minimum support as a number of baskets.
+    #[arg(long = "min-count")]
+    pub min_count: Option<u64>,
+    #[arg(long = "min-confidence", default_value_t = 0.0)]
+    pub min_confidence: f64,
+    #[arg(long = "min-lift", default_value_t = 0.0)]
+    pub min_lift: f64,
+    /// Longest itemset (both sides of a rule together).
+    #[arg(long = "max-len")]
+    pub max_len: Option<usize>,
+    /// fpgrowth (default) or apriori.
+    #[arg(long, default_value = "fpgrowth")]
+    pub algo: String,
+    /// Keep only the top N rules by --sort.
+    #[arg(long = "max-rules")]
+    pub max_rules: Option<usize>,
+    /// lift, confidence, support, leverage, conviction, zhangs_metric or count (highest first).
+    #[arg(long, default_value = "lift")]
+    pub sort: String,
+    /// Stop, with advice, past this many itemsets or rules.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub limit: usize,
+    /// Write the rules to a .csv, .parquet or .json file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn rule_json(r: &Rule, names: &[String]) -> serde_json::Value {
+    let named =
+        |ids: &[u32]| -> Vec<&str> { ids.iter().map(|&i| names[i as usize].as_str()).collect() };
+    serde_json::json!({
+        "antecedents": named(&r.antecedents),
+        "consequents": named(&r.consequents),
+        "antecedent_support": r.antecedent_support,
+        "consequent_support": r.consequent_support,
+        "support": r.support,
+        "confidence": r.confidence,
+        "lift": r.lift,
+        "leverage": r.leverage,
+        "conviction": r.conviction,
+        "zhangs_metric": r.zhangs_metric,
+        "count": r.count,
+    })
+}
+
+/// The rules as a table (sides as item names joined by " | "; infinite conviction as inf).
+fn rules_frame(list: &[Rule], names: &[String]) -> Result<DataFrame> {
+    let side = |f: &dyn Fn(&Rule) -> &Vec<u32>| -> Vec<String> {
+        list.iter()
+            .map(|r| {
+                f(r).iter()
+                    .map(|&i| names[i as usize].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect()
+    };
+    let num = |f: &dyn Fn(&Rule) -> f64| -> Vec<f64> { list.iter().map(f).collect() };
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("antecedents".into(), side(&|r| &r.antecedents)),
+        Column::new("consequents".into(), side(&|r| &r.consequents)),
+        Column::new("antecedent_support".into(), num(&|r| r.antecedent_support)),
+        Column::new("consequent_support".into(), num(&|r| r.consequent_support)),
+        Column::new("support".into(), num(&|r| r.support)),
+        Column::new("confidence".into(), num(&|r| r.confidence)),
+        Column::new("lift".into(), num(&|r| r.lift)),
+        Column::new("leverage".into(), num(&|r| r.leverage)),
+        Column::new(
+            "conviction".into(),
+            num(&|r| r.conviction.unwrap_or(f64::INFINITY)),
+        ),
+        Column::new("zhangs_metric".into(), num(&|r| r.zhangs_metric)),
+        Column::new(
+            "count".into(),
+            list.iter().map(|r| r.count).collect::<Vec<u64>>(),
+        ),
+    ])?)
+}
+
+pub fn run(a: RulesArgs) -> Result<()> {
+    let algorithm = match a.algo.as_str() {
+        "fpgrowth" => Algorithm::FpGrowth,
+        "apriori" => Algorithm::Apriori,
+        other => bail!("--algo {other}: use fpgrowth or apriori"),
+    };
+    let sort = SortBy::parse(&a.sort).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--sort {}: use lift, confidence, support, leverage, conviction, zhangs_metric or count",
+            a.sort
+        )
+    })?;
+    if a.min_support.is_some() && a.min_count.is_some() {
+        bail!("give --min-support or --min-count, not both");
+    }
+    if let Some(s) = a.min_support
+        && !(s > 0.0 && s <= 1.0)
+    {
+        bail!(
+            "--min-support {s}: it must be a fraction in (0, 1]; use --min-count for a number of baskets"
+        );
+    }
+    if a.min_count == Some(0) {
+        bail!("--min-count 0: it must be at least 1");
+    }
+    if a.max_len == Some(0) {
+        bail!("--max-len 0: it must be at least 1");
+    }
+    if let Some(out) = &a.out {
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !matches!(ext.as_str(), "csv" | "parquet" | "json") {
+            bail!(
+                "{}: unknown output format `.{ext}`; use a .csv, .parquet or .json file name",
+                out.display()
+            );
+        }
+    }
+    let started = Instant::now();
+    let table = order_lines(&a.input, &[a.transaction_col.as_str(), a.item_col.as_str()])?;
+    let b = baskets(&table, &a.transaction_col, &a.item_col)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
+    drop(table);
+    let loaded = started.elapsed().as_secs_f64();
+    let n = b.len();
+    let min_count = match (a.min_count, a.min_support) {
+        (Some(c), _) => c,
+        (None, s) => min_count_for(s.unwrap_or(0.01), n),
+    };
+    let progress = Progress::new();
+    let t = Instant::now();
+    let sets = frequent_itemsets(
+        &b,
+        &ItemsetParams {
+            min_count,
+            max_len: a.max_len,
+            limit: a.limit,
+            algorithm,
+        },
+        &progress,
+    )?;
+    let mined = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut list = rules(
+        &sets,
+        n,
+        &RuleParams {
+            min_confidence: a.min_confidence,
+            min_lift: a.min_lift,
+            limit: a.limit,
+        },
+        &progress,
+    )?;
+    sort_rules(&mut list, sort);
+    if let Some(max) = a.max_rules {
+        list.truncate(max);
+    }
+    let ruled = t.elapsed().as_secs_f64();
+    let names = &b.items;
+    let rules_json: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
+    if let Some(out) = &a.out {
+        if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            std::fs::write(out, serde_json::to_string_pretty(&rules_json)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+        } else {
+            let mut df = rules_frame(&list, names)?;
+            crate::data::export::write_table(&mut df, out)?;
+        }
+    }
+    let round = |s: f64| (s * 1000.0).round() / 1000.0;
+    let mut stdout = std::io::stdout().lock();
+    if a.json {
+        let itemsets: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|s| {
+                let items: Vec<&str> = s
+                    .items
+                    .iter()
+                    .map(|&i| names[i as usize].as_str())
+                    .collect();
+                serde_json::json!({
+                    "items": items,
+                    "support": s.count as f64 / n as f64,
+                    "count": s.count,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "input": a.input.display().to_string(),
+            "algorithm": a.algo,
+            "n_transactions": n,
+            "n_items": names.len(),
+            "min_count": min_count,
+            "min_support": min_count as f64 / n as f64,
+            "itemsets": itemsets,
+            "rules": rules_json,
+            "sort": sort.name(),
+            "seconds": {"load": round(loaded), "itemsets": round(mined), "rules": round(ruled)},
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "{n} baskets, {} items; {} frequent itemsets (count >= {min_count}), {} rules, by {}",
+            names.len(),
+            sets.len(),
+            list.len(),
+            sort.name()
+        )?;
+        for r in list.iter().take(20) {
+            let side = |ids: &[u32]| {
+                ids.iter()
+                    .map(|&i| names[i as usize].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            writeln!(
+                stdout,
+                "  {} -> {}  support {:.4}  confidence {:.3}  lift {:.2}  ({} baskets)",
+                side(&r.antecedents),
+                side(&r.consequents),
+                r.support,
+                r.confidence,
+                r.lift,
+                r.count
+            )?;
+        }
+    }
+    Ok(())
+}

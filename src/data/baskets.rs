@@ -1,0 +1,96 @@
+//! Purchase baskets from order lines: a transaction column (an order, or a customer for one
+//! basket per customer) and an item column (a product, or a category for category-level
+//! rules). Reads a data file for those two columns only, or a workspace's orders source.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::error::{DataError, Result};
+use super::source::{ReadOptions, collect_source, scan};
+use super::workspace::Workspace;
+use crate::analytics::itemsets::Baskets;
+
+/// The order-lines table of `input` with `columns`: a data file as it is, or for a `.toml`
+/// workspace its `[sources.orders]` file. Errors name the file and the columns it has.
+pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
+    let is_workspace = input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let (path, opts) = if is_workspace {
+        let ws = Workspace::load(input)?;
+        let Some(orders) = ws.sources.orders.as_ref() else {
+            return Err(DataError::Invalid(format!(
+                "{}: the workspace has no [sources.orders]; rules need order lines",
+                input.display()
+            )));
+        };
+        let opts = ReadOptions {
+            format: orders.format.clone(),
+            delimiter: orders.delimiter.clone(),
+            schema: orders.schema.clone(),
+            try_parse_dates: false,
+        };
+        (ws.base_dir.join(&orders.path), opts)
+    } else {
+        (input.to_path_buf(), ReadOptions::default())
+    };
+    let s = scan(&path, &opts)?;
+    for c in columns {
+        if !s.schema.contains(c) {
+            let have: Vec<String> = s.schema.iter_names().map(|n| n.to_string()).collect();
+            return Err(DataError::Invalid(format!(
+                "{}: no column `{c}`; the file has: {}",
+                path.display(),
+                have.join(", ")
+            )));
+        }
+    }
+    let picked: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+    collect_source(&s.path, s.frame.select(picked))
+}
+
+/// Baskets from `table`'s `transaction` and `item` columns (both read as text); rows with
+/// either value missing are skipped. Errors when nothing is left.
+pub fn baskets(table: &DataFrame, transaction: &str, item: &str) -> Result<Baskets> {
+    let text = |name: &str| -> Result<Column> {
+        table
+            .column(name)
+            .map_err(|e| DataError::polars(format!("column `{name}`"), e))?
+            .cast(&DataType::String)
+            .map_err(|e| DataError::polars(format!("column `{name}`"), e))
+    };
+    let (t, i) = (text(transaction)?, text(item)?);
+    let (t, i) = (
+        t.str().map_err(|e| DataError::polars("transactions", e))?,
+        i.str().map_err(|e| DataError::polars("items", e))?,
+    );
+    let pairs = t.iter().zip(i.iter()).filter_map(|(a, b)| Some((a?, b?)));
+    let b = Baskets::from_pairs(pairs);
+    if b.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "no baskets: every row lacks `{transaction}` or `{item}` (or there are no rows)"
+        )));
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baskets_from_a_frame_skip_missing_values() {
+        let df = df!(
+            "order" => [Some("o1"), Some("o1"), Some("o2"), None, Some("o3")],
+            "product" => [Some("tea"), Some("cup"), Some("tea"), Some("cup"), None],
+        )
+        .unwrap();
+        let b = baskets(&df, "order", "product").unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.items, vec!["cup", "tea"]);
+        assert_eq!(b.basket(0), &[0, 1]);
+        let empty = df!("order" => [None::<&str>], "product" => [Some("tea")]).unwrap();
+        assert!(baskets(&empty, "order", "product").is_err());
+    }
+}
