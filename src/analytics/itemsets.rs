@@ -32,8 +32,9 @@ impl Baskets {
     /// basket counts once. Baskets are numbered in order of first appearance; item ids are
     /// given in alphabetical order of the names, so ids sort like names.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Baskets {
-        let mut basket_of: HashMap<&str, usize> = HashMap::new();
-        let mut item_of: HashMap<&str, u32> = HashMap::new();
+        let hasher = || foldhash::fast::FixedState::with_seed(11);
+        let mut basket_of: HashMap<&str, usize, _> = HashMap::with_hasher(hasher());
+        let mut item_of: HashMap<&str, u32, _> = HashMap::with_hasher(hasher());
         let mut names: Vec<&str> = Vec::new();
         let mut rows: Vec<(usize, u32)> = Vec::new();
         for (b, i) in pairs {
