@@ -152,6 +152,56 @@ pub fn rules(
     Ok(out)
 }
 
+/// Which rules to show: item patterns for either side (a rule passes when some item on that
+/// side matches) and the number of items per side.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub antecedent: Option<regex::Regex>,
+    pub consequent: Option<regex::Regex>,
+    pub antecedent_items: (usize, usize),
+    pub consequent_items: (usize, usize),
+}
+
+impl RuleFilter {
+    /// No filter: every rule passes.
+    pub fn all() -> RuleFilter {
+        RuleFilter {
+            antecedent_items: (1, usize::MAX),
+            consequent_items: (1, usize::MAX),
+            ..RuleFilter::default()
+        }
+    }
+
+    /// A case-insensitive pattern (a regular expression; plain text matches itself).
+    pub fn pattern(text: &str) -> Result<regex::Regex, AnalyticsError> {
+        regex::RegexBuilder::new(text)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| AnalyticsError::Input(format!("item pattern `{text}`: {e}")))
+    }
+
+    /// The rules of `list` that pass, in their order; `names` are the item names by id.
+    pub fn apply(&self, list: Vec<Rule>, names: &[String]) -> Vec<Rule> {
+        let matches = |re: &Option<regex::Regex>| -> Option<Vec<bool>> {
+            re.as_ref()
+                .map(|re| names.iter().map(|n| re.is_match(n)).collect())
+        };
+        let (ma, mc) = (matches(&self.antecedent), matches(&self.consequent));
+        let side_ok = |ids: &[u32], m: &Option<Vec<bool>>, (lo, hi): (usize, usize)| {
+            ids.len() >= lo
+                && ids.len() <= hi
+                && m.as_ref()
+                    .is_none_or(|m| ids.iter().any(|&i| m[i as usize]))
+        };
+        list.into_iter()
+            .filter(|r| {
+                side_ok(&r.antecedents, &ma, self.antecedent_items)
+                    && side_ok(&r.consequents, &mc, self.consequent_items)
+            })
+            .collect()
+    }
+}
+
 /// What to sort rules by (descending).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
@@ -329,6 +379,39 @@ mod tests {
         };
         let e = rules(&sets, b.len(), &capped, &Progress::new()).unwrap_err();
         assert!(e.to_string().contains("more than 3 rules"), "{e}");
+    }
+
+    #[test]
+    fn item_patterns_and_side_sizes() {
+        let names: Vec<String> = ["Ink Cartridge", "Laser Printer", "Paper", "Tent"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let rule = |a: Vec<u32>, c: Vec<u32>| Rule {
+            antecedents: a,
+            consequents: c,
+            ..metrics(4, 5, 3, 10)
+        };
+        let list = vec![
+            rule(vec![1], vec![0]),
+            rule(vec![0], vec![1]),
+            rule(vec![1, 2], vec![0]),
+            rule(vec![3], vec![2]),
+        ];
+        let f = RuleFilter {
+            antecedent: Some(RuleFilter::pattern("printer").unwrap()),
+            ..RuleFilter::all()
+        };
+        assert_eq!(f.apply(list.clone(), &names).len(), 2);
+        let f = RuleFilter {
+            consequent: Some(RuleFilter::pattern("^(ink|paper)").unwrap()),
+            antecedent_items: (1, 1),
+            ..RuleFilter::all()
+        };
+        let kept = f.apply(list.clone(), &names);
+        assert_eq!(kept, vec![list[0].clone(), list[3].clone()]);
+        assert_eq!(RuleFilter::all().apply(list.clone(), &names), list);
+        assert!(RuleFilter::pattern("(").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::Args;
 use polars::prelude::{Column, DataFrame};
 
 use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
-use crate::analytics::rules::{Rule, RuleParams, SortBy, rules, sort_rules};
+use crate::analytics::rules::{Rule, RuleFilter, RuleParams, SortBy, rules, sort_rules};
 use crate::data::baskets::{baskets, order_lines};
 use crate::progress::Progress;
 
@@ -46,6 +46,22 @@ pub struct RulesArgs {
     /// lift, confidence, support, leverage, conviction, zhangs_metric or count (highest first).
     #[arg(long, default_value = "lift")]
     pub sort: String,
+    /// Keep rules with an antecedent item matching this pattern (case-insensitive regex).
+    #[arg(long)]
+    pub antecedent: Option<String>,
+    /// Keep rules with a consequent item matching this pattern (case-insensitive regex).
+    #[arg(long)]
+    pub consequent: Option<String>,
+    /// Items on the antecedent side: at least / at most.
+    #[arg(long = "min-antecedents", default_value_t = 1)]
+    pub min_antecedents: usize,
+    #[arg(long = "max-antecedents")]
+    pub max_antecedents: Option<usize>,
+    /// Items on the consequent side: at least / at most.
+    #[arg(long = "min-consequents", default_value_t = 1)]
+    pub min_consequents: usize,
+    #[arg(long = "max-consequents")]
+    pub max_consequents: Option<usize>,
     /// Stop, with advice, past this many itemsets or rules.
     #[arg(long, default_value_t = 1_000_000)]
     pub limit: usize,
@@ -149,6 +165,20 @@ pub fn run(a: RulesArgs) -> Result<()> {
             );
         }
     }
+    let filter = RuleFilter {
+        antecedent: a
+            .antecedent
+            .as_deref()
+            .map(RuleFilter::pattern)
+            .transpose()?,
+        consequent: a
+            .consequent
+            .as_deref()
+            .map(RuleFilter::pattern)
+            .transpose()?,
+        antecedent_items: (a.min_antecedents, a.max_antecedents.unwrap_or(usize::MAX)),
+        consequent_items: (a.min_consequents, a.max_consequents.unwrap_or(usize::MAX)),
+    };
     let started = Instant::now();
     let table = order_lines(&a.input, &[a.transaction_col.as_str(), a.item_col.as_str()])?;
     let b = baskets(&table, &a.transaction_col, &a.item_col)
@@ -184,6 +214,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
         },
         &progress,
     )?;
+    list = filter.apply(list, &b.items);
     sort_rules(&mut list, sort);
     if let Some(max) = a.max_rules {
         list.truncate(max);

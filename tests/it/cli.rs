@@ -917,3 +917,63 @@ fn rules_bad_inputs() {
     );
     assert_user_error(&o, &["no baskets"]);
 }
+
+#[test]
+fn rules_filters_by_item_pattern_and_side_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders = sample_dir().join("orders.csv");
+    let v = rules_json(
+        dir.path(),
+        &[
+            "--input",
+            orders.to_str().unwrap(),
+            "--transaction-col",
+            "order_id",
+            "--item-col",
+            "product",
+            "--min-support",
+            "0.005",
+            "--antecedent",
+            "LAPTOP",
+            "--max-consequents",
+            "1",
+            "--sort",
+            "confidence",
+        ],
+    );
+    let rules = v["rules"].as_array().unwrap();
+    assert!(!rules.is_empty());
+    for r in rules {
+        let a: Vec<&str> = r["antecedents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(
+            a.iter().any(|s| s.to_lowercase().contains("laptop")),
+            "{a:?}"
+        );
+        assert_eq!(r["consequents"].as_array().unwrap().len(), 1);
+    }
+    let conf: Vec<f64> = rules
+        .iter()
+        .map(|r| r["confidence"].as_f64().unwrap())
+        .collect();
+    assert!(conf.windows(2).all(|w| w[0] >= w[1]));
+    let o = crmlens(
+        dir.path(),
+        &[
+            "rules",
+            "--input",
+            orders.to_str().unwrap(),
+            "--transaction-col",
+            "order_id",
+            "--item-col",
+            "product",
+            "--antecedent",
+            "(",
+        ],
+    );
+    assert_user_error(&o, &["item pattern `(`"]);
+}
