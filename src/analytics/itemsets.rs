@@ -23,6 +23,8 @@ use crate::progress::Progress;
 pub struct Baskets {
     /// Item names by id.
     pub items: Vec<String>,
+    /// Basket keys (order or customer ids) by basket number, when built from named pairs.
+    pub keys: Vec<String>,
     pub offsets: Vec<usize>,
     pub data: Vec<u32>,
 }
@@ -58,11 +60,17 @@ impl Baskets {
             .iter()
             .map(|o| names[*o as usize].to_string())
             .collect();
-        Self::from_ids(
+        let mut keys = vec![String::new(); basket_of.len()];
+        for (k, b) in basket_of {
+            keys[b] = k.to_string();
+        }
+        let mut out = Self::from_ids(
             items,
-            basket_of.len(),
+            keys.len(),
             rows.into_iter().map(|(b, i)| (b, new_id[i as usize])),
-        )
+        );
+        out.keys = keys;
+        out
     }
 
     /// Builds baskets from (basket number < n_baskets, item id) pairs.
@@ -86,6 +94,7 @@ impl Baskets {
         }
         Baskets {
             items,
+            keys: Vec::new(),
             offsets,
             data,
         }
@@ -693,6 +702,7 @@ pub(crate) mod tests {
             ("o2", "bread"),
         ]);
         assert_eq!(b.items, vec!["bread", "milk"]);
+        assert_eq!(b.keys, vec!["o1", "o2"]);
         assert_eq!(b.basket(0), &[0, 1]);
         assert_eq!(b.basket(1), &[0]);
         let got =

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
-use super::itemsets::Itemset;
+use super::itemsets::{Baskets, Itemset, ItemsetParams, frequent_itemsets};
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -200,6 +200,74 @@ impl RuleFilter {
             })
             .collect()
     }
+}
+
+/// A whole run as the workbench shows it: the baskets, the frequent itemsets and the rules.
+#[derive(Debug, Clone)]
+pub struct RulesRun {
+    pub baskets: Baskets,
+    /// Baskets containing each item, by item id.
+    pub item_counts: Vec<u64>,
+    pub min_count: u64,
+    pub itemsets: Vec<Itemset>,
+    pub rules: Vec<Rule>,
+}
+
+/// Mines `baskets`: frequent itemsets, then every rule passing `rule_params`.
+pub fn mine(
+    baskets: Baskets,
+    itemset_params: &ItemsetParams,
+    rule_params: &RuleParams,
+    progress: &Progress,
+) -> Result<RulesRun, AnalyticsError> {
+    let itemsets = frequent_itemsets(&baskets, itemset_params, progress)?;
+    let list = rules(&itemsets, baskets.len(), rule_params, progress)?;
+    let mut item_counts = vec![0u64; baskets.items.len()];
+    for &i in &baskets.data {
+        item_counts[i as usize] += 1;
+    }
+    Ok(RulesRun {
+        baskets,
+        item_counts,
+        min_count: itemset_params.min_count,
+        itemsets,
+        rules: list,
+    })
+}
+
+/// The baskets (by number) that contain every item of `items` (ascending ids).
+pub fn baskets_with(baskets: &Baskets, items: &[u32]) -> Vec<usize> {
+    (0..baskets.len())
+        .filter(|&t| {
+            let b = baskets.basket(t);
+            items.iter().all(|i| b.binary_search(i).is_ok())
+        })
+        .collect()
+}
+
+/// A rule in plain words: "baskets with Laptop contain Laptop Bag 55% of the time, 13.6x
+/// more often than average; 645 baskets".
+pub fn describe(r: &Rule, names: &[String]) -> String {
+    let side = |ids: &[u32]| -> String {
+        let v: Vec<&str> = ids.iter().map(|&i| names[i as usize].as_str()).collect();
+        match v.len() {
+            0 => String::new(),
+            1 => v[0].to_string(),
+            _ => format!("{} and {}", v[..v.len() - 1].join(", "), v[v.len() - 1]),
+        }
+    };
+    let how = if r.lift >= 1.0 {
+        format!("{:.1}x more often than average", r.lift)
+    } else {
+        format!("{:.1}x less often than average", 1.0 / r.lift)
+    };
+    format!(
+        "baskets with {} contain {} {:.0}% of the time, {how}; {} baskets",
+        side(&r.antecedents),
+        side(&r.consequents),
+        r.confidence * 100.0,
+        r.count
+    )
 }
 
 /// What to sort rules by (descending).
@@ -412,6 +480,35 @@ mod tests {
         assert_eq!(kept, vec![list[0].clone(), list[3].clone()]);
         assert_eq!(RuleFilter::all().apply(list.clone(), &names), list);
         assert!(RuleFilter::pattern("(").is_err());
+    }
+
+    #[test]
+    fn plain_words_and_drill_down() {
+        let b = Baskets::from_pairs([
+            ("o1", "Laptop"),
+            ("o1", "Laptop Bag"),
+            ("o2", "Laptop"),
+            ("o3", "Laptop"),
+            ("o3", "Laptop Bag"),
+            ("o4", "Tea"),
+        ]);
+        let p = ItemsetParams {
+            min_count: 2,
+            max_len: None,
+            limit: 1000,
+            algorithm: crate::analytics::itemsets::Algorithm::FpGrowth,
+        };
+        let run = mine(b, &p, &RuleParams::default(), &Progress::new()).unwrap();
+        assert_eq!(run.item_counts, vec![3, 2, 1]);
+        let r = run.rules.iter().find(|r| r.antecedents == vec![0]).unwrap();
+        // 2 of 3 laptop baskets have a bag: 67%; lift (2/4) / (3/4 * 2/4) = 1.33.
+        assert_eq!(
+            describe(r, &run.baskets.items),
+            "baskets with Laptop contain Laptop Bag 67% of the time, 1.3x more often than average; 2 baskets"
+        );
+        let hits = baskets_with(&run.baskets, &[0, 1]);
+        let keys: Vec<&str> = hits.iter().map(|&t| run.baskets.keys[t].as_str()).collect();
+        assert_eq!(keys, vec!["o1", "o3"]);
     }
 
     #[test]

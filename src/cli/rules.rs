@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use polars::prelude::{Column, DataFrame};
 
 use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
-use crate::analytics::rules::{Rule, RuleFilter, RuleParams, SortBy, rules, sort_rules};
+use crate::analytics::rules::{RuleFilter, RuleParams, SortBy, rules, sort_rules};
 use crate::data::baskets::{baskets, order_lines};
+use crate::data::export::{rule_json, write_rules};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -70,58 +70,6 @@ pub struct RulesArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
-}
-
-fn rule_json(r: &Rule, names: &[String]) -> serde_json::Value {
-    let named =
-        |ids: &[u32]| -> Vec<&str> { ids.iter().map(|&i| names[i as usize].as_str()).collect() };
-    serde_json::json!({
-        "antecedents": named(&r.antecedents),
-        "consequents": named(&r.consequents),
-        "antecedent_support": r.antecedent_support,
-        "consequent_support": r.consequent_support,
-        "support": r.support,
-        "confidence": r.confidence,
-        "lift": r.lift,
-        "leverage": r.leverage,
-        "conviction": r.conviction,
-        "zhangs_metric": r.zhangs_metric,
-        "count": r.count,
-    })
-}
-
-/// The rules as a table (sides as item names joined by " | "; infinite conviction as inf).
-fn rules_frame(list: &[Rule], names: &[String]) -> Result<DataFrame> {
-    let side = |f: &dyn Fn(&Rule) -> &Vec<u32>| -> Vec<String> {
-        list.iter()
-            .map(|r| {
-                f(r).iter()
-                    .map(|&i| names[i as usize].as_str())
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
-            .collect()
-    };
-    let num = |f: &dyn Fn(&Rule) -> f64| -> Vec<f64> { list.iter().map(f).collect() };
-    Ok(DataFrame::new_infer_height(vec![
-        Column::new("antecedents".into(), side(&|r| &r.antecedents)),
-        Column::new("consequents".into(), side(&|r| &r.consequents)),
-        Column::new("antecedent_support".into(), num(&|r| r.antecedent_support)),
-        Column::new("consequent_support".into(), num(&|r| r.consequent_support)),
-        Column::new("support".into(), num(&|r| r.support)),
-        Column::new("confidence".into(), num(&|r| r.confidence)),
-        Column::new("lift".into(), num(&|r| r.lift)),
-        Column::new("leverage".into(), num(&|r| r.leverage)),
-        Column::new(
-            "conviction".into(),
-            num(&|r| r.conviction.unwrap_or(f64::INFINITY)),
-        ),
-        Column::new("zhangs_metric".into(), num(&|r| r.zhangs_metric)),
-        Column::new(
-            "count".into(),
-            list.iter().map(|r| r.count).collect::<Vec<u64>>(),
-        ),
-    ])?)
 }
 
 pub fn run(a: RulesArgs) -> Result<()> {
@@ -223,16 +171,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
     let names = &b.items;
     let rules_json: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
     if let Some(out) = &a.out {
-        if out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
-            std::fs::write(out, serde_json::to_string_pretty(&rules_json)?)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-        } else {
-            let mut df = rules_frame(&list, names)?;
-            crate::data::export::write_table(&mut df, out)?;
-        }
+        write_rules(out, &list, names)?;
     }
     let round = |s: f64| (s * 1000.0).round() / 1000.0;
     let mut stdout = std::io::stdout().lock();

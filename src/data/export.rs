@@ -47,6 +47,79 @@ pub fn write_labels(out: &Path, id_col: &str, ids: &Column, labels: Vec<i64>) ->
     write_table(&mut df, out)
 }
 
+/// A rule as JSON: item names (ascending ids, so alphabetical), every metric; infinite
+/// conviction as `null`.
+pub fn rule_json(r: &crate::analytics::rules::Rule, names: &[String]) -> serde_json::Value {
+    let named =
+        |ids: &[u32]| -> Vec<&str> { ids.iter().map(|&i| names[i as usize].as_str()).collect() };
+    serde_json::json!({
+        "antecedents": named(&r.antecedents),
+        "consequents": named(&r.consequents),
+        "antecedent_support": r.antecedent_support,
+        "consequent_support": r.consequent_support,
+        "support": r.support,
+        "confidence": r.confidence,
+        "lift": r.lift,
+        "leverage": r.leverage,
+        "conviction": r.conviction,
+        "zhangs_metric": r.zhangs_metric,
+        "count": r.count,
+    })
+}
+
+/// Writes rules to a .csv or .parquet table (sides as item names joined by " | ", infinite
+/// conviction as inf) or a .json array of [`rule_json`] objects.
+pub fn write_rules(
+    out: &Path,
+    list: &[crate::analytics::rules::Rule],
+    names: &[String],
+) -> Result<()> {
+    if out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let v: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
+        let text = serde_json::to_string_pretty(&v)
+            .map_err(|e| DataError::Invalid(format!("rules as JSON: {e}")))?;
+        return std::fs::write(out, text).map_err(|e| DataError::io(out, e));
+    }
+    let side = |pick: &dyn Fn(&crate::analytics::rules::Rule) -> &Vec<u32>| -> Vec<String> {
+        list.iter()
+            .map(|r| {
+                pick(r)
+                    .iter()
+                    .map(|&i| names[i as usize].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect()
+    };
+    let num = |pick: &dyn Fn(&crate::analytics::rules::Rule) -> f64| -> Vec<f64> {
+        list.iter().map(pick).collect()
+    };
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("antecedents".into(), side(&|r| &r.antecedents)),
+        Column::new("consequents".into(), side(&|r| &r.consequents)),
+        Column::new("antecedent_support".into(), num(&|r| r.antecedent_support)),
+        Column::new("consequent_support".into(), num(&|r| r.consequent_support)),
+        Column::new("support".into(), num(&|r| r.support)),
+        Column::new("confidence".into(), num(&|r| r.confidence)),
+        Column::new("lift".into(), num(&|r| r.lift)),
+        Column::new("leverage".into(), num(&|r| r.leverage)),
+        Column::new(
+            "conviction".into(),
+            num(&|r| r.conviction.unwrap_or(f64::INFINITY)),
+        ),
+        Column::new("zhangs_metric".into(), num(&|r| r.zhangs_metric)),
+        Column::new(
+            "count".into(),
+            list.iter().map(|r| r.count).collect::<Vec<u64>>(),
+        ),
+    ])
+    .map_err(|e| DataError::polars("rules", e))?;
+    write_table(&mut df, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
