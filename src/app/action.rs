@@ -44,6 +44,10 @@ pub enum Action {
     ToggleSweepView,
     /// `p` on the Segments screen: the profile table's next view.
     CycleProfile,
+    /// A mining parameter key on the Rules screen.
+    RulesParam(super::rules::RulesKey),
+    /// Enter on the Rules screen: the baskets behind the selected rule (again: close).
+    Drill,
     /// `e`: export the segment labels (asks for a file name).
     StartExport,
     /// `y` in the overwrite prompt.
@@ -117,6 +121,33 @@ const SEGMENTS: &[Binding] = &[
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
+const RULES: &[Binding] = &[
+    b("r", "mine itemsets and rules with these parameters"),
+    b(
+        "b / i",
+        "baskets per order or per customer / products or categories",
+    ),
+    b("+/-", "minimum support up or down a step"),
+    b("[ ]", "minimum confidence -/+ 0.05"),
+    b("< >", "minimum lift -/+ 0.25"),
+    b("m/M", "longest itemset -/+ 1"),
+    b("a", "FP-Growth or Apriori"),
+    b("j/k ↓/↑ PgDn/PgUp g/G", "select a rule"),
+    b(
+        "s",
+        "sort by the next metric (lift, confidence, support, ...)",
+    ),
+    b("/", "filter rules by item text or regex (either side)"),
+    b(
+        "Enter",
+        "the baskets behind the selected rule (again: close)",
+    ),
+    b(
+        "e",
+        "export the filtered rules (all of them) to .csv/.parquet/.json",
+    ),
+];
+
 const FEATURES: &[Binding] = &[
     b("j/k ↓/↑", "move"),
     b(
@@ -134,6 +165,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Quality => QUALITY,
         Screen::Features => FEATURES,
         Screen::Segments => SEGMENTS,
+        Screen::Rules => RULES,
         _ => &[],
     };
     own.iter().chain(GLOBAL).copied().collect()
@@ -149,6 +181,9 @@ pub fn hints(screen: Screen) -> &'static str {
         }
         Screen::Segments => {
             "j/k/+/- param · Enter type · r run · w sweep · v view · p profile · e export"
+        }
+        Screen::Rules => {
+            "r run · b/i +/- [ ] < > m a params · s sort · / filter · Enter baskets · e export"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
@@ -207,8 +242,30 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp => Action::PageUp,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Char('s') if state.screen == Screen::Data => Action::Sort,
-        KeyCode::Char('/') if state.screen == Screen::Data => Action::StartSearch,
+        KeyCode::Char('s') if matches!(state.screen, Screen::Data | Screen::Rules) => Action::Sort,
+        KeyCode::Char('/') if matches!(state.screen, Screen::Data | Screen::Rules) => {
+            Action::StartSearch
+        }
+        KeyCode::Char(c) if state.screen == Screen::Rules => {
+            use super::rules::RulesKey;
+            Action::RulesParam(match c {
+                'b' => RulesKey::Basket,
+                'i' => RulesKey::Item,
+                '+' | '=' => RulesKey::Support(1),
+                '-' => RulesKey::Support(-1),
+                ']' => RulesKey::Confidence(1),
+                '[' => RulesKey::Confidence(-1),
+                '>' => RulesKey::Lift(1),
+                '<' => RulesKey::Lift(-1),
+                'M' => RulesKey::MaxLen(1),
+                'm' => RulesKey::MaxLen(-1),
+                'a' => RulesKey::Algorithm,
+                'r' => return Some(Action::RunModel),
+                'e' => return Some(Action::StartExport),
+                _ => return None,
+            })
+        }
+        KeyCode::Enter if state.screen == Screen::Rules => Action::Drill,
         KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
         KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
         KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,

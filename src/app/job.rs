@@ -69,6 +69,18 @@ pub enum JobRequest {
         labels: Vec<i64>,
         overwrite: bool,
     },
+    /// Frequent itemsets and rules from the order lines of `input` (a workspace or a file).
+    Rules {
+        input: PathBuf,
+        params: crate::app::rules::RulesParams,
+    },
+    /// Write rules to a .csv/.parquet/.json file; refuses to replace a file unless `overwrite`.
+    ExportRules {
+        path: PathBuf,
+        rules: Vec<crate::analytics::rules::Rule>,
+        names: Arc<Vec<String>>,
+        overwrite: bool,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -89,7 +101,8 @@ impl JobRequest {
             JobRequest::Segment { .. }
             | JobRequest::Sweep { .. }
             | JobRequest::KDistance { .. } => JobKind::Model,
-            JobRequest::ExportLabels { .. } => JobKind::Export,
+            JobRequest::ExportLabels { .. } | JobRequest::ExportRules { .. } => JobKind::Export,
+            JobRequest::Rules { .. } => JobKind::Rules,
         }
     }
 
@@ -111,7 +124,17 @@ impl JobRequest {
                 format!("k-distance curve for min points = {min_points}")
             }
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
-            JobRequest::ExportLabels { path, .. } => format!("exporting to {}", path.display()),
+            JobRequest::ExportLabels { path, .. } | JobRequest::ExportRules { path, .. } => {
+                format!("exporting to {}", path.display())
+            }
+            JobRequest::Rules { params, .. } => format!(
+                "mining rules (min support {}, {})",
+                params.min_support,
+                match params.algorithm {
+                    crate::analytics::itemsets::Algorithm::FpGrowth => "FP-Growth",
+                    crate::analytics::itemsets::Algorithm::Apriori => "Apriori",
+                }
+            ),
         }
     }
 }
@@ -123,8 +146,10 @@ pub enum JobKind {
     Arrange,
     Summarise,
     Correlate,
-    /// A model run (segmentation, later rules and prediction).
+    /// A model run (segmentation, later prediction).
     Model,
+    /// Mining association rules.
+    Rules,
     Export,
 }
 
@@ -150,9 +175,11 @@ pub enum JobOutcome {
     Summary(Box<ColumnSummary>),
     Correlation(Box<Correlation>),
     Segmented(Box<SegmentRun>),
+    Mined(Box<crate::analytics::rules::RulesRun>),
     KDistance(Box<crate::app::state::KDistance>),
     Swept(Box<SweepResult>),
-    Exported(PathBuf, usize),
+    /// Written: the file, how many rows, of what ("labels", "rules").
+    Exported(PathBuf, usize, &'static str),
     /// The file exists: ask before replacing it.
     ExistsAlready(PathBuf),
     Failed(String),
@@ -189,6 +216,35 @@ fn model_matrix(table: &DataFrame, features: &FeatureConfig) -> crate::data::Res
         .map(|s| s.to_string())
         .unwrap_or_default();
     build_features(table, &key, features)
+}
+
+/// Reads the order lines, builds the baskets and mines them.
+fn mine_rules(
+    input: &std::path::Path,
+    p: &crate::app::rules::RulesParams,
+    progress: &Progress,
+) -> crate::data::Result<crate::analytics::rules::RulesRun> {
+    use crate::analytics::itemsets::{ItemsetParams, min_count_for};
+    use crate::analytics::rules::{RuleParams, mine};
+    use crate::data::baskets::{basket_columns, baskets, order_lines};
+    progress.start("reading order lines", 1);
+    let (t, i) = basket_columns(input, p.per_customer, p.by_category)?;
+    let table = order_lines(input, &[t.as_str(), i.as_str()])?;
+    progress.label("building baskets");
+    let b = baskets(&table, &t, &i)?;
+    drop(table);
+    let itemset_params = ItemsetParams {
+        min_count: min_count_for(p.min_support, b.len()),
+        max_len: Some(p.max_len),
+        limit: 1_000_000,
+        algorithm: p.algorithm,
+    };
+    let rule_params = RuleParams {
+        min_confidence: p.min_confidence,
+        min_lift: p.min_lift,
+        limit: 1_000_000,
+    };
+    mine(b, &itemset_params, &rule_params, progress).map_err(analytics_error)
 }
 
 fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataError {
@@ -293,8 +349,24 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             } else {
                 let n = labels.len();
                 crate::data::export::write_labels(&path, &id_col, &ids, labels)
-                    .map(|_| JobOutcome::Exported(path, n))
+                    .map(|_| JobOutcome::Exported(path, n, "labels"))
             }
+        }
+        JobRequest::ExportRules {
+            path,
+            rules,
+            names,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                crate::data::export::write_rules(&path, &rules, &names)
+                    .map(|_| JobOutcome::Exported(path, rules.len(), "rules"))
+            }
+        }
+        JobRequest::Rules { input, params } => {
+            mine_rules(&input, &params, progress).map(|r| JobOutcome::Mined(Box::new(r)))
         }
         JobRequest::Summarise { table, column } => {
             progress.start("summarising", 1);

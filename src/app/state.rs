@@ -370,6 +370,10 @@ pub struct State {
     pub data: DataView,
     pub features: FeaturesView,
     pub segments: SegmentsView,
+    pub rules: super::rules::RulesView,
+    /// The workspace or data file the workbench was opened on (the Rules screen mines its
+    /// order lines).
+    pub source: Option<std::path::PathBuf>,
     /// First visible step of the Quality screen's table.
     pub quality_row: usize,
     /// Rows the table area shows (set from the terminal size).
@@ -428,6 +432,14 @@ impl State {
 
     /// Starts loading; the first frame can be drawn before the data is there.
     pub fn load(&mut self, request: JobRequest) -> Vec<Command> {
+        if let JobRequest::Workspace(p) | JobRequest::File { path: p, .. } = &request {
+            self.source = Some(p.clone());
+        }
+        vec![self.start(request)]
+    }
+
+    /// Asks for a job (a running job of the same kind is cancelled).
+    pub fn start_job(&mut self, request: JobRequest) -> Vec<Command> {
         vec![self.start(request)]
     }
 
@@ -560,13 +572,18 @@ fn scroll(state: &mut State, down: bool, n: usize) {
 
 /// Applies one action to the state; returns what the event loop must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+    if state.screen == Screen::Rules
+        && let Some(commands) = super::rules::update(state, &action)
+    {
+        return commands;
+    }
     let page = state.viewport.max(1);
     match action {
         Action::Quit => {
             if state
                 .jobs
                 .iter()
-                .any(|j| matches!(j.kind, JobKind::Load | JobKind::Model))
+                .any(|j| matches!(j.kind, JobKind::Load | JobKind::Model | JobKind::Rules))
             {
                 state.overlay = Some(Overlay::ConfirmQuit);
             } else {
@@ -748,6 +765,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::Viewport(n) => state.viewport = n,
+        // Rules-screen keys, handled in `super::rules::update`.
+        Action::RulesParam(_) | Action::Drill => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
@@ -804,8 +823,24 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
-                JobOutcome::Exported(path, n) => {
-                    state.message = Some(format!("wrote {n} labels to {}", path.display()));
+                JobOutcome::Exported(path, n, what) => {
+                    state.message = Some(format!("wrote {n} {what} to {}", path.display()));
+                }
+                JobOutcome::Mined(r) => {
+                    state.message = Some(format!(
+                        "{} baskets, {} frequent itemsets (in at least {} baskets), {} rules, {secs:.1}s",
+                        r.baskets.len(),
+                        r.itemsets.len(),
+                        r.min_count,
+                        r.rules.len()
+                    ));
+                    state.rules.run = Some(Arc::new(*r));
+                    state.rules.row = 0;
+                    if let Err(e) = state.rules.arrange() {
+                        state.rules.filter = None;
+                        let _ = state.rules.arrange();
+                        state.error = Some(e);
+                    }
                 }
                 JobOutcome::ExistsAlready(path) => {
                     state.overlay = Some(Overlay::ConfirmOverwrite(path));

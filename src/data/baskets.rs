@@ -50,6 +50,53 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
     collect_source(&s.path, s.frame.select(picked))
 }
 
+/// The basket and item columns for mining `input`: per order (the orders' `order_id` role
+/// column) or per customer (their customer key), and products or categories (the `product`
+/// and `category` role columns). A plain file uses those default names.
+pub fn basket_columns(
+    input: &Path,
+    per_customer: bool,
+    by_category: bool,
+) -> Result<(String, String)> {
+    use super::workspace::RoleColumns;
+    let is_workspace = input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let role = |src: Option<&super::workspace::SourceConfig>, role: &str| -> String {
+        src.and_then(|s| s.role_column(role, RoleColumns::ORDERS))
+            .map(|(c, _)| c)
+            .unwrap_or_else(|| {
+                RoleColumns::ORDERS
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, c)| c.to_string())
+                    .unwrap_or_default()
+            })
+    };
+    let (orders, key) = if is_workspace {
+        let ws = Workspace::load(input)?;
+        let key = ws
+            .sources
+            .orders
+            .as_ref()
+            .and_then(|o| o.key.clone())
+            .unwrap_or_else(|| ws.workspace.customer_key.clone());
+        (ws.sources.orders, key)
+    } else {
+        (None, "customer_id".to_string())
+    };
+    let basket = if per_customer {
+        key
+    } else {
+        role(orders.as_ref(), "order_id")
+    };
+    let item = role(
+        orders.as_ref(),
+        if by_category { "category" } else { "product" },
+    );
+    Ok((basket, item))
+}
+
 /// Baskets from `table`'s `transaction` and `item` columns (both read as text); rows with
 /// either value missing are skipped. Errors when nothing is left.
 pub fn baskets(table: &DataFrame, transaction: &str, item: &str) -> Result<Baskets> {
@@ -78,6 +125,20 @@ pub fn baskets(table: &DataFrame, transaction: &str, item: &str) -> Result<Baske
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basket_columns_follow_the_workspace_roles() {
+        let ws =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
+        assert_eq!(
+            basket_columns(&ws, false, false).unwrap(),
+            ("order_id".to_string(), "product".to_string())
+        );
+        assert_eq!(
+            basket_columns(&ws, true, true).unwrap(),
+            ("customer_id".to_string(), "category".to_string())
+        );
+    }
 
     #[test]
     fn baskets_from_a_frame_skip_missing_values() {

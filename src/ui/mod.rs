@@ -6,6 +6,7 @@ pub mod features;
 pub mod overlay;
 pub mod placeholder;
 pub mod quality;
+pub mod rules;
 pub mod segments;
 pub mod status;
 pub mod tabs;
@@ -56,6 +57,7 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Quality => quality::draw(f, body, state, theme),
         Screen::Features => features::draw(f, body, state, theme),
         Screen::Segments => segments::draw(f, body, state, theme),
+        Screen::Rules => rules::draw(f, body, state, theme),
         other => placeholder::draw(f, body, other, theme),
     }
     status::draw(f, status_line, keys, state, theme);

@@ -10,14 +10,13 @@ use crate::app::screen::Screen;
 
 pub fn message(screen: Screen) -> &'static str {
     match screen {
-        Screen::Rules => "Rules: not yet available. Association rules arrive with their own issue.",
         Screen::Predict => {
             "Predict: not yet available. Churn models arrive with the Prediction issue."
         }
         Screen::Recommend => {
             "Recommend: not yet available. Recommendations arrive with their own issue."
         }
-        Screen::Data | Screen::Quality | Screen::Features | Screen::Segments => "",
+        Screen::Data | Screen::Quality | Screen::Features | Screen::Segments | Screen::Rules => "",
     }
 }
 

@@ -583,3 +583,121 @@ fn gaussian_mixture_from_the_segments_screen() {
     assert!(draw(&s, 120, 40).contains("feature medians"));
     insta::assert_snapshot!("120x40_Segments_gmm_medians", draw(&s, 120, 40));
 }
+
+#[test]
+fn rules_screen_mines_sorts_filters_and_drills_down() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('5'));
+    assert_eq!(s.screen, Screen::Rules);
+    assert!(draw(&s, 120, 40).contains("no rules yet"));
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.rules.run.clone().expect("mined");
+    assert!(run.baskets.len() > 30_000, "one basket per order");
+    assert!(!run.rules.is_empty());
+    assert_eq!(s.rules.visible.len(), run.rules.len());
+    // Default sort: lift, highest first; every rule passes the default thresholds.
+    let lifts: Vec<f64> = s.rules.visible.iter().map(|&i| run.rules[i].lift).collect();
+    assert!(lifts.windows(2).all(|w| w[0] >= w[1]));
+    assert!(
+        run.rules
+            .iter()
+            .all(|r| r.confidence >= 0.2 && r.lift >= 1.0)
+    );
+    // s: next metric (confidence).
+    key(&mut s, KeyCode::Char('s'));
+    let conf: Vec<f64> = s
+        .rules
+        .visible
+        .iter()
+        .map(|&i| run.rules[i].confidence)
+        .collect();
+    assert!(conf.windows(2).all(|w| w[0] >= w[1]));
+    // / printer: only rules with a printer item on either side.
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "printer");
+    key(&mut s, KeyCode::Enter);
+    assert!(!s.rules.visible.is_empty());
+    for &i in &s.rules.visible {
+        let r = &run.rules[i];
+        assert!(r.antecedents.iter().chain(&r.consequents).any(|&x| {
+            run.baskets.items[x as usize]
+                .to_lowercase()
+                .contains("printer")
+        }));
+    }
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .contains("rules match \"printer\"")
+    );
+    // Enter: the baskets behind the selected rule, as many as the rule counts.
+    key(&mut s, KeyCode::Enter);
+    let d = s.rules.drill.clone().expect("drill-down");
+    let r = s.rules.selected().unwrap().clone();
+    assert_eq!(d.baskets.len() as u64, r.count);
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("baskets have both sides"), "{screen}");
+    assert!(screen.contains("of the time"), "{screen}");
+    s.message = Some("done".into());
+    insta::assert_snapshot!("120x40_Rules_printer", draw(&s, 120, 40));
+    // A bad pattern is refused and the filter stays.
+    key(&mut s, KeyCode::Char('/'));
+    for _ in 0.."printer".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, "(");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.rules.filter.as_deref(), Some("printer"));
+    assert!(s.error.as_deref().unwrap().contains("item pattern"));
+    // Parameters: per customer, categories; mining again gives category rules.
+    key(&mut s, KeyCode::Char('b'));
+    key(&mut s, KeyCode::Char('i'));
+    key(&mut s, KeyCode::Char('/'));
+    key(&mut s, KeyCode::Char('('));
+    key(&mut s, KeyCode::Backspace);
+    key(&mut s, KeyCode::Enter);
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.rules.run.clone().unwrap();
+    let lines =
+        crmlens::data::baskets::order_lines(&sample_dir().join("orders.csv"), &["customer_id"])
+            .unwrap();
+    let customers = lines.column("customer_id").unwrap().n_unique().unwrap();
+    assert_eq!(run.baskets.len(), customers, "one basket per customer");
+    assert!(
+        run.baskets
+            .items
+            .iter()
+            .all(|i| i.chars().all(|c| c.is_lowercase()))
+    );
+}
+
+#[test]
+fn rules_export_writes_every_filtered_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.json");
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('e'));
+    assert!(s.error.as_deref().unwrap().contains("mine rules first"));
+    key(&mut s, KeyCode::Char('r'));
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "laptop");
+    key(&mut s, KeyCode::Enter);
+    let want = s.rules.visible.len();
+    key(&mut s, KeyCode::Char('e'));
+    for _ in 0.."rules.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(written.as_array().unwrap().len(), want);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("wrote {want} rules"))
+    );
+}

@@ -1,0 +1,324 @@
+//! The Rules screen's state and what its keys do: mining parameters, the rule table's sort,
+//! filter and selection, the drill-down to matching baskets, and export.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::analytics::itemsets::Algorithm;
+use crate::analytics::rules::{Rule, RuleFilter, RulesRun, SortBy, baskets_with};
+
+use super::action::Action;
+use super::job::JobRequest;
+use super::state::{Command, Overlay, State};
+
+/// What to mine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesParams {
+    /// One basket per customer instead of per order.
+    pub per_customer: bool,
+    /// Categories instead of products.
+    pub by_category: bool,
+    pub min_support: f64,
+    pub min_confidence: f64,
+    pub min_lift: f64,
+    pub max_len: usize,
+    pub algorithm: Algorithm,
+}
+
+impl Default for RulesParams {
+    fn default() -> Self {
+        RulesParams {
+            per_customer: false,
+            by_category: false,
+            min_support: 0.005,
+            min_confidence: 0.2,
+            min_lift: 1.0,
+            max_len: 3,
+            algorithm: Algorithm::FpGrowth,
+        }
+    }
+}
+
+/// Steps for +/- on the minimum support.
+const SUPPORTS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0,
+];
+
+/// A parameter key on the Rules screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesKey {
+    /// `b`: baskets per order or per customer.
+    Basket,
+    /// `i`: products or categories.
+    Item,
+    /// `+`/`-`: minimum support up or down a step.
+    Support(i8),
+    /// `]`/`[`: minimum confidence +/- 0.05.
+    Confidence(i8),
+    /// `>`/`<`: minimum lift +/- 0.25.
+    Lift(i8),
+    /// `m`/`M`: longest itemset -/+ 1.
+    MaxLen(i8),
+    /// `a`: FP-Growth or Apriori.
+    Algorithm,
+}
+
+/// The drill-down of the selected rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drill {
+    pub rule: usize,
+    /// Basket numbers that contain both sides.
+    pub baskets: Vec<usize>,
+    /// Baskets that contain the antecedent.
+    pub with_antecedent: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RulesView {
+    pub params: RulesParams,
+    pub run: Option<Arc<RulesRun>>,
+    pub sort: SortBy,
+    /// The item pattern rules are filtered by (either side).
+    pub filter: Option<String>,
+    /// Indices into `run.rules`: filtered and sorted.
+    pub visible: Vec<usize>,
+    /// Selected row of `visible`.
+    pub row: usize,
+    pub drill: Option<Drill>,
+}
+
+impl RulesView {
+    /// The selected rule.
+    pub fn selected(&self) -> Option<&Rule> {
+        let run = self.run.as_ref()?;
+        self.visible.get(self.row).map(|&i| &run.rules[i])
+    }
+
+    /// Recomputes `visible` after a new run, sort or filter; keeps the row in range.
+    pub fn arrange(&mut self) -> Result<(), String> {
+        let Some(run) = &self.run else {
+            self.visible.clear();
+            return Ok(());
+        };
+        let pattern = match &self.filter {
+            Some(f) => Some(RuleFilter::pattern(f).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let hit: Option<Vec<bool>> = pattern
+            .as_ref()
+            .map(|re| run.baskets.items.iter().map(|n| re.is_match(n)).collect());
+        let mut idx: Vec<usize> = (0..run.rules.len())
+            .filter(|&i| {
+                let r = &run.rules[i];
+                hit.as_ref().is_none_or(|h| {
+                    r.antecedents
+                        .iter()
+                        .chain(&r.consequents)
+                        .any(|&x| h[x as usize])
+                })
+            })
+            .collect();
+        let by = self.sort;
+        idx.sort_by(|&a, &b| {
+            let (ra, rb) = (&run.rules[a], &run.rules[b]);
+            by.value(rb)
+                .total_cmp(&by.value(ra))
+                .then(rb.support.total_cmp(&ra.support))
+                .then(a.cmp(&b))
+        });
+        self.visible = idx;
+        self.row = self.row.min(self.visible.len().saturating_sub(1));
+        self.drill = None;
+        Ok(())
+    }
+
+    fn adjust(&mut self, key: RulesKey) {
+        let p = &mut self.params;
+        match key {
+            RulesKey::Basket => p.per_customer = !p.per_customer,
+            RulesKey::Item => p.by_category = !p.by_category,
+            RulesKey::Algorithm => {
+                p.algorithm = match p.algorithm {
+                    Algorithm::FpGrowth => Algorithm::Apriori,
+                    Algorithm::Apriori => Algorithm::FpGrowth,
+                }
+            }
+            RulesKey::Support(d) => {
+                let at = SUPPORTS
+                    .iter()
+                    .position(|s| *s >= p.min_support)
+                    .unwrap_or(SUPPORTS.len() - 1) as i64;
+                let to = (at + d as i64).clamp(0, SUPPORTS.len() as i64 - 1);
+                p.min_support = SUPPORTS[to as usize];
+            }
+            RulesKey::Confidence(d) => {
+                p.min_confidence = ((p.min_confidence + 0.05 * d as f64) * 100.0).round() / 100.0;
+                p.min_confidence = p.min_confidence.clamp(0.0, 1.0);
+            }
+            RulesKey::Lift(d) => {
+                p.min_lift = (p.min_lift + 0.25 * d as f64).max(0.0);
+            }
+            RulesKey::MaxLen(d) => {
+                p.max_len = (p.max_len as i64 + d as i64).clamp(2, 10) as usize;
+            }
+        }
+    }
+}
+
+/// The Rules screen's handling of `action`, or None to let the common handler have it.
+pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let view = &mut state.rules;
+    match action {
+        Action::RulesParam(key) => view.adjust(*key),
+        Action::RunModel => return Some(run(state)),
+        Action::Sort => {
+            let at = SortBy::ALL
+                .iter()
+                .position(|s| *s == view.sort)
+                .unwrap_or(0);
+            view.sort = SortBy::ALL[(at + 1) % SortBy::ALL.len()];
+            let _ = view.arrange();
+            state.message = Some(format!("rules sorted by {}", view.sort.name()));
+        }
+        Action::Down(n) => move_row(view, view.row.saturating_add(*n)),
+        Action::Up(n) => move_row(view, view.row.saturating_sub(*n)),
+        Action::PageDown => move_row(view, view.row.saturating_add(state.viewport.max(1))),
+        Action::PageUp => move_row(view, view.row.saturating_sub(state.viewport.max(1))),
+        Action::Top => move_row(view, 0),
+        Action::Bottom => move_row(view, usize::MAX),
+        Action::Drill => {
+            if view.drill.is_some() {
+                view.drill = None;
+            } else if let (Some(run), Some(&i)) = (&view.run, view.visible.get(view.row)) {
+                let r = &run.rules[i];
+                let mut both: Vec<u32> = r
+                    .antecedents
+                    .iter()
+                    .chain(&r.consequents)
+                    .copied()
+                    .collect();
+                both.sort_unstable();
+                view.drill = Some(Drill {
+                    rule: i,
+                    baskets: baskets_with(&run.baskets, &both),
+                    with_antecedent: baskets_with(&run.baskets, &r.antecedents).len(),
+                });
+            }
+        }
+        Action::StartSearch => {
+            state.overlay = Some(Overlay::Search(view.filter.clone().unwrap_or_default()));
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Search(_))) => {
+            if let Some(Overlay::Search(text)) = state.overlay.take() {
+                let before = view.filter.clone();
+                view.filter = (!text.is_empty()).then_some(text.clone());
+                match view.arrange() {
+                    Ok(()) => {
+                        let total = view.run.as_ref().map_or(0, |r| r.rules.len());
+                        state.message = Some(match &view.filter {
+                            Some(f) => {
+                                format!("{} of {total} rules match \"{f}\"", view.visible.len())
+                            }
+                            None => format!("all {total} rules"),
+                        });
+                        state.error = None;
+                    }
+                    Err(e) => {
+                        view.filter = before;
+                        let _ = view.arrange();
+                        state.error = Some(e);
+                    }
+                }
+            }
+        }
+        Action::StartExport => {
+            if view.run.is_some() {
+                state.overlay = Some(Overlay::Export("rules.csv".into()));
+            } else {
+                state.error = Some("nothing to export yet: mine rules first (r)".into());
+            }
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return Some(export(state, PathBuf::from(name.trim()), false));
+            }
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return Some(export(state, path, true));
+            }
+        }
+        Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+fn move_row(view: &mut RulesView, to: usize) {
+    view.row = to.min(view.visible.len().saturating_sub(1));
+    view.drill = None;
+}
+
+fn run(state: &mut State) -> Vec<Command> {
+    let Some(input) = state.source.clone() else {
+        state.error =
+            Some("no data source to mine: open a workspace or an order-lines file".into());
+        return Vec::new();
+    };
+    state.error = None;
+    let params = state.rules.params.clone();
+    state.start_job(JobRequest::Rules { input, params })
+}
+
+/// Writes every rule that passes the filter (not only those on screen), in screen order.
+fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+    let Some(run) = state.rules.run.clone() else {
+        return Vec::new();
+    };
+    let rules: Vec<Rule> = state
+        .rules
+        .visible
+        .iter()
+        .map(|&i| run.rules[i].clone())
+        .collect();
+    state.start_job(JobRequest::ExportRules {
+        path,
+        rules,
+        names: Arc::new(run.baskets.items.clone()),
+        overwrite,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_keys_step_and_clamp() {
+        let mut v = RulesView::default();
+        v.adjust(RulesKey::Support(1));
+        assert_eq!(v.params.min_support, 0.01);
+        for _ in 0..20 {
+            v.adjust(RulesKey::Support(-1));
+        }
+        assert_eq!(v.params.min_support, 0.0005);
+        v.adjust(RulesKey::Confidence(1));
+        assert_eq!(v.params.min_confidence, 0.25);
+        v.adjust(RulesKey::MaxLen(-1));
+        v.adjust(RulesKey::MaxLen(-1));
+        assert_eq!(v.params.max_len, 2);
+        v.adjust(RulesKey::Basket);
+        v.adjust(RulesKey::Item);
+        v.adjust(RulesKey::Algorithm);
+        assert!(v.params.per_customer && v.params.by_category);
+        assert_eq!(v.params.algorithm, Algorithm::Apriori);
+        v.adjust(RulesKey::Lift(-1));
+        v.adjust(RulesKey::Lift(-1));
+        v.adjust(RulesKey::Lift(-1));
+        v.adjust(RulesKey::Lift(-1));
+        v.adjust(RulesKey::Lift(-1));
+        assert_eq!(v.params.min_lift, 0.0);
+    }
+}

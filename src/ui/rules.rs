@@ -1,0 +1,282 @@
+//! The Rules screen: mining parameters and the most frequent items on top, the rule table
+//! (sorted by the chosen metric, filtered by item text) in the middle, and the selected rule
+//! in plain words below, with the baskets behind it after Enter.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, Wrap};
+
+use super::theme::Theme;
+use crate::analytics::itemsets::Algorithm;
+use crate::analytics::rules::{SortBy, describe};
+use crate::app::State;
+use crate::app::rules::RulesView;
+
+/// Items in the frequency chart.
+const TOP_ITEMS: usize = 12;
+
+pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let [top, table, detail] = Layout::vertical([
+        Constraint::Length(10),
+        Constraint::Min(5),
+        Constraint::Length(5),
+    ])
+    .areas(area);
+    let [params, items] =
+        Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(top);
+    let view = &state.rules;
+    draw_params(f, params, view, theme);
+    draw_items(f, items, view, theme);
+    draw_table(f, table, state, theme);
+    draw_detail(f, detail, view, theme);
+}
+
+fn draw_params(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
+    let p = &view.params;
+    let line = |key: &str, name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{key:<4}"), theme.accent()),
+            Span::styled(format!("{name:<15}"), theme.dim()),
+            Span::raw(value),
+        ])
+    };
+    let lines = vec![
+        line(
+            "b",
+            "baskets",
+            if p.per_customer {
+                "per customer"
+            } else {
+                "per order"
+            }
+            .into(),
+        ),
+        line(
+            "i",
+            "items",
+            if p.by_category {
+                "categories"
+            } else {
+                "products"
+            }
+            .into(),
+        ),
+        line("+/-", "min support", format!("{}", p.min_support)),
+        line("[ ]", "min confidence", format!("{:.2}", p.min_confidence)),
+        line("< >", "min lift", format!("{:.2}", p.min_lift)),
+        line("m/M", "max items", p.max_len.to_string()),
+        line(
+            "a",
+            "algorithm",
+            match p.algorithm {
+                Algorithm::FpGrowth => "FP-Growth",
+                Algorithm::Apriori => "Apriori",
+            }
+            .into(),
+        ),
+        Line::from(Span::styled("r mines the order lines", theme.dim())),
+    ];
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().title(" parameters ")),
+        area,
+    );
+}
+
+fn draw_items(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
+    let Some(run) = &view.run else {
+        f.render_widget(
+            Paragraph::new(
+                "no rules yet: press r to mine the order lines of this workspace or file",
+            )
+            .style(theme.dim())
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::LEFT)),
+            area,
+        );
+        return;
+    };
+    let mut top: Vec<(usize, u64)> = run.item_counts.iter().copied().enumerate().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(TOP_ITEMS);
+    let n = run.baskets.len().max(1) as f64;
+    let bars: Vec<Bar> = top
+        .iter()
+        .map(|&(i, c)| {
+            let name = &run.baskets.items[i];
+            Bar::default()
+                .value(c)
+                .text_value(format!("{:.0}%", 100.0 * c as f64 / n))
+                .label(Line::from(name.chars().take(18).collect::<String>()))
+                .style(theme.bar())
+        })
+        .collect();
+    f.render_widget(
+        BarChart::default()
+            .direction(ratatui::layout::Direction::Horizontal)
+            .block(Block::default().borders(Borders::LEFT).title(format!(
+                " most frequent items (share of {} baskets) ",
+                run.baskets.len()
+            )))
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(1)
+            .bar_gap(0),
+        area,
+    );
+}
+
+fn num(v: f64) -> String {
+    if v.is_infinite() {
+        "inf".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let view = &state.rules;
+    let Some(run) = &view.run else {
+        return;
+    };
+    let names = &run.baskets.items;
+    let side = |ids: &[u32]| -> String {
+        ids.iter()
+            .map(|&i| names[i as usize].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let height = area.height.saturating_sub(3) as usize;
+    let first = view.row.saturating_sub(height.saturating_sub(1));
+    let rows = view
+        .visible
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(at, &i)| {
+            let r = &run.rules[i];
+            let row = Row::new(vec![
+                format!("{} → {}", side(&r.antecedents), side(&r.consequents)),
+                num(r.support),
+                num(r.confidence),
+                num(r.lift),
+                num(r.leverage),
+                num(r.conviction.unwrap_or(f64::INFINITY)),
+                num(r.zhangs_metric),
+                r.count.to_string(),
+            ]);
+            if at == view.row {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        });
+    let heads = [
+        ("rule", None),
+        ("support", Some(SortBy::Support)),
+        ("confid.", Some(SortBy::Confidence)),
+        ("lift", Some(SortBy::Lift)),
+        ("leverage", Some(SortBy::Leverage)),
+        ("convict.", Some(SortBy::Conviction)),
+        ("zhang", Some(SortBy::ZhangsMetric)),
+        ("baskets", Some(SortBy::Count)),
+    ];
+    let header = Row::new(heads.iter().map(|(h, by)| {
+        if *by == Some(view.sort) {
+            format!("{h} ▼")
+        } else {
+            h.to_string()
+        }
+    }))
+    .style(theme.header());
+    let title = match &view.filter {
+        Some(flt) => format!(
+            " {} of {} rules match \"{flt}\" · sorted by {} ",
+            view.visible.len(),
+            run.rules.len(),
+            view.sort.name()
+        ),
+        None => format!(
+            " {} rules from {} frequent itemsets · sorted by {} ",
+            run.rules.len(),
+            run.itemsets.len(),
+            view.sort.name()
+        ),
+    };
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Min(24),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(7),
+                Constraint::Length(8),
+            ],
+        )
+        .header(header)
+        .block(Block::default().borders(Borders::TOP).title(title)),
+        area,
+    );
+}
+
+fn draw_detail(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
+    let Some(run) = &view.run else {
+        return;
+    };
+    let Some(r) = view.selected() else {
+        f.render_widget(
+            Paragraph::new("no rule matches; / changes the filter, r mines again")
+                .style(theme.dim())
+                .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    };
+    let mut lines = vec![Line::from(describe(r, &run.baskets.items))];
+    match &view.drill {
+        Some(d) => {
+            let keys: Vec<&str> = d
+                .baskets
+                .iter()
+                .take(12)
+                .map(|&t| run.baskets.keys.get(t).map_or("?", |k| k.as_str()))
+                .collect();
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{} baskets have both sides, of {} with the antecedent: {}{}",
+                    d.baskets.len(),
+                    d.with_antecedent,
+                    keys.join(", "),
+                    if d.baskets.len() > keys.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                ),
+                theme.accent(),
+            )));
+        }
+        None => lines.push(Line::from(Span::styled(
+            "Enter lists the baskets behind this rule",
+            theme.dim(),
+        ))),
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .style(Style::default())
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(" selected rule "),
+            ),
+        area,
+    );
+}
