@@ -65,11 +65,20 @@ tmux send-keys -t "$SESSION" w
 wait_for "k-distance (min points 5)" 120
 tmux send-keys -t "$SESSION" r
 wait_for "DBSCAN: " 120
-# A screen that is not there yet says so.
+# Rules: mine the sample's order lines, filter for printers, drill down to the baskets.
 tmux send-keys -t "$SESSION" 5
+wait_for "no rules yet" 10
+tmux send-keys -t "$SESSION" r
+wait_for "frequent itemsets · sorted by lift" 120
+tmux send-keys -t "$SESSION" / p r i n t e r Enter
+wait_for "match \"printer\"" 10
+tmux send-keys -t "$SESSION" Enter
+wait_for "baskets have both sides" 10
+# A screen that is not there yet says so.
+tmux send-keys -t "$SESSION" 6
 wait_for "not yet available" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, quit; terminal restored)"
