@@ -183,7 +183,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k/+/- param · Enter type · r run · w sweep · v view · p profile · e export"
         }
         Screen::Rules => {
-            "r run · b/i +/- [ ] < > m a params · s sort · / filter · Enter baskets · e export"
+            "r run · b i +/- [ ] < > m a · s sort · / filter · Enter baskets · e export"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
