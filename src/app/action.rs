@@ -48,6 +48,8 @@ pub enum Action {
     RulesParam(super::rules::RulesKey),
     /// Enter on the Rules screen: the baskets behind the selected rule (again: close).
     Drill,
+    /// A click on a Rules table header: sort by that metric.
+    SortRules(crate::analytics::rules::SortBy),
     /// `e`: export the segment labels (asks for a file name).
     StartExport,
     /// `y` in the overwrite prompt.

@@ -180,6 +180,11 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             let _ = view.arrange();
             state.message = Some(format!("rules sorted by {}", view.sort.name()));
         }
+        Action::SortRules(by) => {
+            view.sort = *by;
+            let _ = view.arrange();
+            state.message = Some(format!("rules sorted by {}", view.sort.name()));
+        }
         Action::Down(n) => move_row(view, view.row.saturating_add(*n)),
         Action::Up(n) => move_row(view, view.row.saturating_sub(*n)),
         Action::PageDown => move_row(view, view.row.saturating_add(state.viewport.max(1))),

@@ -87,7 +87,17 @@ pub fn run(request: JobRequest) -> anyhow::Result<()> {
                     map_key(&state, k)
                 }
                 AppEvent::Input(Event::Mouse(m)) => {
-                    map_mouse(m, |x, y| ui::tabs::tab_at(size.width, x, y))
+                    let header = (state.screen == super::screen::Screen::Rules
+                        && matches!(m.kind, crossterm::event::MouseEventKind::Down(_)))
+                    .then(|| {
+                        let screen = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                        ui::rules::header_at(screen, m.column, m.row)
+                    })
+                    .flatten();
+                    match header {
+                        Some(by) => Some(Action::SortRules(by)),
+                        None => map_mouse(m, |x, y| ui::tabs::tab_at(size.width, x, y)),
+                    }
                 }
                 AppEvent::Input(_) => None,
                 AppEvent::Job(done) => Some(Action::JobDone(Box::new(done))),

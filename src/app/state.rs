@@ -766,7 +766,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Viewport(n) => state.viewport = n,
         // Rules-screen keys, handled in `super::rules::update`.
-        Action::RulesParam(_) | Action::Drill => {}
+        Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

@@ -13,7 +13,7 @@ pub mod tabs;
 pub mod theme;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::State;
@@ -31,6 +31,22 @@ pub fn table_rows(height: u16) -> usize {
 }
 
 /// Draws the whole screen.
+/// Tab bar, body, status line and key hints.
+fn screen_areas(area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// Where a screen's body is drawn in a terminal of `area`.
+pub fn body_area(area: Rect) -> Rect {
+    screen_areas(area)[1]
+}
+
 pub fn draw(f: &mut Frame, state: &State) {
     let area = f.area();
     let theme = Theme {
@@ -44,13 +60,7 @@ pub fn draw(f: &mut Frame, state: &State) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [tab_bar, body, status_line, keys] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [tab_bar, body, status_line, keys] = screen_areas(area);
     tabs::draw(f, tab_bar, state.screen, theme);
     match state.screen {
         Screen::Data => data::draw(f, body, state, theme),

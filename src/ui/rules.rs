@@ -16,14 +16,58 @@ use crate::app::rules::RulesView;
 
 /// Items in the frequency chart.
 const TOP_ITEMS: usize = 12;
+/// Widths of the metric columns (support .. baskets); the rule column takes the rest.
+const METRIC_WIDTHS: [u16; 7] = [9, 9, 8, 10, 10, 8, 9];
+/// The metric each column after the first sorts by.
+const COLUMN_SORT: [SortBy; 7] = [
+    SortBy::Support,
+    SortBy::Confidence,
+    SortBy::Lift,
+    SortBy::Leverage,
+    SortBy::Conviction,
+    SortBy::ZhangsMetric,
+    SortBy::Count,
+];
 
-pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
-    let [top, table, detail] = Layout::vertical([
+/// The screen's parts: parameters and items on top, the rule table, the detail panel.
+fn regions(area: Rect) -> [Rect; 3] {
+    Layout::vertical([
         Constraint::Length(10),
         Constraint::Min(5),
         Constraint::Length(5),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// Column widths for a table `width` wide (one space between columns).
+fn column_widths(width: u16) -> Vec<u16> {
+    let fixed: u16 = METRIC_WIDTHS.iter().sum::<u16>() + METRIC_WIDTHS.len() as u16;
+    let mut w = vec![width.saturating_sub(fixed).max(10)];
+    w.extend(METRIC_WIDTHS);
+    w
+}
+
+/// The metric whose column header is at (`x`, `y`) of a `screen`-sized terminal showing the
+/// Rules screen, for sorting by a click.
+pub fn header_at(screen: Rect, x: u16, y: u16) -> Option<SortBy> {
+    let body = super::body_area(screen);
+    let [_, table, _] = regions(body);
+    // The table has a top border (its title), then the header row.
+    if y != table.y + 1 {
+        return None;
+    }
+    let mut left = table.x;
+    for (i, w) in column_widths(table.width).into_iter().enumerate() {
+        if x >= left && x < left + w {
+            return i.checked_sub(1).map(|c| COLUMN_SORT[c]);
+        }
+        left += w + 1;
+    }
+    None
+}
+
+pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+    let [top, table, detail] = regions(area);
     let [params, items] =
         Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(top);
     let view = &state.rules;
@@ -174,16 +218,12 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 row
             }
         });
-    let heads = [
-        ("rule", None),
-        ("support", Some(SortBy::Support)),
-        ("confid.", Some(SortBy::Confidence)),
-        ("lift", Some(SortBy::Lift)),
-        ("leverage", Some(SortBy::Leverage)),
-        ("convict.", Some(SortBy::Conviction)),
-        ("zhang", Some(SortBy::ZhangsMetric)),
-        ("baskets", Some(SortBy::Count)),
+    let labels = [
+        "support", "confid.", "lift", "leverage", "convict.", "zhang", "baskets",
     ];
+    let heads: Vec<(&str, Option<SortBy>)> = std::iter::once(("rule", None))
+        .chain(labels.iter().zip(COLUMN_SORT).map(|(l, s)| (*l, Some(s))))
+        .collect();
     let header = Row::new(heads.iter().map(|(h, by)| {
         if *by == Some(view.sort) {
             format!("{h} ▼")
@@ -209,17 +249,12 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     f.render_widget(
         Table::new(
             rows,
-            [
-                Constraint::Min(24),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(7),
-                Constraint::Length(8),
-            ],
+            column_widths(area.width)
+                .into_iter()
+                .map(Constraint::Length)
+                .collect::<Vec<_>>(),
         )
+        .column_spacing(1)
         .header(header)
         .block(Block::default().borders(Borders::TOP).title(title)),
         area,

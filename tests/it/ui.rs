@@ -701,3 +701,46 @@ fn rules_export_writes_every_filtered_rule() {
             .starts_with(&format!("wrote {want} rules"))
     );
 }
+
+#[test]
+fn clicking_a_rules_header_sorts_by_it() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('r'));
+    let screen = draw(&s, 120, 40);
+    let lines: Vec<&str> = screen.lines().collect();
+    // The header row (quoted lines: column 0 of the screen is after the opening quote).
+    let (y, row) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.contains("confid.") && l.contains("baskets"))
+        .expect("a header row");
+    let chars: Vec<char> = row.chars().collect();
+    let find = |word: &str| -> u16 {
+        let w: Vec<char> = word.chars().collect();
+        (0..chars.len())
+            .find(|&i| chars[i..].starts_with(&w))
+            .expect("header word") as u16
+            - 1
+    };
+    let area = ratatui::layout::Rect::new(0, 0, 120, 40);
+    let at = |x: u16| crmlens::ui::rules::header_at(area, x, y as u16);
+    use crmlens::analytics::rules::SortBy;
+    assert_eq!(at(find("confid.")), Some(SortBy::Confidence));
+    assert_eq!(at(find("zhang") + 2), Some(SortBy::ZhangsMetric));
+    assert_eq!(at(find("rule")), None);
+    assert_eq!(
+        crmlens::ui::rules::header_at(area, find("lift"), y as u16 + 1),
+        None
+    );
+    drive(&mut s, Action::SortRules(SortBy::Count));
+    let run = s.rules.run.clone().unwrap();
+    let counts: Vec<u64> = s
+        .rules
+        .visible
+        .iter()
+        .map(|&i| run.rules[i].count)
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]));
+    assert!(draw(&s, 120, 40).contains("baskets ▼"));
+}
