@@ -73,29 +73,51 @@ impl Baskets {
         out
     }
 
-    /// Builds baskets from (basket number < n_baskets, item id) pairs.
+    /// Builds baskets from (basket number < n_baskets, item id) pairs. CSR by counting sort:
+    /// no allocation per basket, so millions of baskets build quickly.
     pub fn from_ids(
         items: Vec<String>,
         n_baskets: usize,
         pairs: impl IntoIterator<Item = (usize, u32)>,
     ) -> Baskets {
-        let mut per: Vec<Vec<u32>> = vec![Vec::new(); n_baskets];
+        let pairs: Vec<(usize, u32)> = pairs.into_iter().collect();
+        let mut offsets = vec![0usize; n_baskets + 1];
+        for &(b, _) in &pairs {
+            offsets[b + 1] += 1;
+        }
+        for t in 0..n_baskets {
+            offsets[t + 1] += offsets[t];
+        }
+        let mut cursor = offsets.clone();
+        let mut data = vec![0u32; pairs.len()];
         for (b, i) in pairs {
-            per[b].push(i);
+            data[cursor[b]] = i;
+            cursor[b] += 1;
         }
-        let mut offsets = Vec::with_capacity(n_baskets + 1);
-        let mut data = Vec::new();
-        offsets.push(0);
-        for mut v in per {
-            v.sort_unstable();
-            v.dedup();
-            data.extend_from_slice(&v);
-            offsets.push(data.len());
+        // Sort and de-duplicate each basket, compacting in place (the write position never
+        // passes the read position).
+        let mut write = 0;
+        let mut new_offsets = Vec::with_capacity(n_baskets + 1);
+        new_offsets.push(0);
+        for t in 0..n_baskets {
+            let (start, end) = (offsets[t], offsets[t + 1]);
+            data[start..end].sort_unstable();
+            let mut last = None;
+            for r in start..end {
+                let v = data[r];
+                if last != Some(v) {
+                    data[write] = v;
+                    write += 1;
+                    last = Some(v);
+                }
+            }
+            new_offsets.push(write);
         }
+        data.truncate(write);
         Baskets {
             items,
             keys: Vec::new(),
-            offsets,
+            offsets: new_offsets,
             data,
         }
     }
@@ -271,6 +293,12 @@ impl Miner<'_> {
     fn emit(&mut self, suffix: &[u32], count: u64) -> Result<(), AnalyticsError> {
         if self.out.len() >= self.limit {
             return Err(too_many(self.limit));
+        }
+        // Deep recursions under one item can be long: look at the cancel flag as they go.
+        if self.out.len() % 4096 == 4095 {
+            self.progress
+                .check()
+                .map_err(|_| AnalyticsError::Cancelled)?;
         }
         let mut items: Vec<u32> = suffix
             .iter()
