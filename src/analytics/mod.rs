@@ -5,6 +5,7 @@
 
 pub mod dbscan;
 pub mod error;
+pub mod evaluation;
 pub mod gmm;
 pub mod itemsets;
 pub mod kernel;
