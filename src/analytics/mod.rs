@@ -16,6 +16,7 @@ pub mod profile;
 pub mod rules;
 pub mod segment;
 pub mod sweep;
+pub mod tree;
 
 pub use error::AnalyticsError;
 
