@@ -6,6 +6,7 @@
 pub mod dbscan;
 pub mod error;
 pub mod evaluation;
+pub mod forest;
 pub mod gmm;
 pub mod itemsets;
 pub mod kernel;
