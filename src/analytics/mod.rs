@@ -11,6 +11,7 @@ pub mod gmm;
 pub mod itemsets;
 pub mod kernel;
 pub mod kmeans;
+pub mod logistic;
 pub mod metrics;
 pub mod pca;
 pub mod profile;

@@ -1,0 +1,236 @@
+//! Logistic regression through linfa-logistic (L-BFGS with an L2 penalty `alpha`): binomial
+//! for two classes, multinomial for more (linfa's binomial model reports the probability of
+//! the more frequent training class; it is mapped back to class order here). Probabilities
+//! for every class, and importance as
+//! the absolute coefficients (the features are already scaled, so these are standardised
+//! coefficients), normalised to sum to 1.
+
+use linfa::DatasetBase;
+use linfa::traits::Fit;
+use linfa_logistic::{
+    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
+    MultiLogisticRegression,
+};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use super::error::AnalyticsError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogisticParams {
+    /// L2 regularisation strength (larger: smaller coefficients).
+    pub alpha: f64,
+    pub max_iter: u64,
+}
+
+impl Default for LogisticParams {
+    fn default() -> Self {
+        LogisticParams {
+            alpha: 1.0,
+            max_iter: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Fitted {
+    Binary(FittedLogisticRegression<f64, usize>),
+    Multi(MultiFittedLogisticRegression<f64, usize>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Logistic {
+    pub classes: usize,
+    model: Fitted,
+    pub importance: Vec<f64>,
+}
+
+impl Logistic {
+    /// Class probabilities, one row per row of `x` and one column per class.
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        match &self.model {
+            Fitted::Binary(m) => {
+                // linfa gives the probability of its "positive" class, which is the more
+                // frequent class in the training rows, not class 1.
+                let p_pos = m.predict_probabilities(&x);
+                let pos = m.labels().pos.class;
+                let mut out = Array2::zeros((x.nrows(), 2));
+                for (i, p) in p_pos.iter().enumerate() {
+                    out[[i, pos]] = *p;
+                    out[[i, 1 - pos]] = 1.0 - p;
+                }
+                out
+            }
+            Fitted::Multi(m) => {
+                // Columns come in the model's class order; put them in class order.
+                let raw = m.predict_probabilities(&x);
+                let mut out = Array2::zeros((x.nrows(), self.classes));
+                for (j, &c) in m.classes().iter().enumerate() {
+                    out.column_mut(c).assign(&raw.column(j));
+                }
+                out
+            }
+        }
+    }
+}
+
+fn normalised(v: Vec<f64>) -> Vec<f64> {
+    let total: f64 = v.iter().sum();
+    if total > 0.0 {
+        v.into_iter().map(|x| x / total).collect()
+    } else {
+        v
+    }
+}
+
+/// Fits on `rows` of `x` with classes `y` (0..classes; every class must occur).
+pub fn fit_logistic(
+    x: ArrayView2<f64>,
+    y: &[usize],
+    classes: usize,
+    rows: &[usize],
+    p: &LogisticParams,
+) -> Result<Logistic, AnalyticsError> {
+    if !(p.alpha >= 0.0 && p.alpha.is_finite()) {
+        return Err(AnalyticsError::Input(format!(
+            "regularisation {}: it must be a number >= 0",
+            p.alpha
+        )));
+    }
+    let records = x.select(Axis(0), rows);
+    let targets: Array1<usize> = rows.iter().map(|&r| y[r]).collect();
+    let present = {
+        let mut seen = vec![false; classes];
+        targets.iter().for_each(|&c| seen[c] = true);
+        seen.iter().filter(|s| **s).count()
+    };
+    if present < 2 {
+        return Err(AnalyticsError::Input(
+            "the training rows hold a single class; nothing to learn".into(),
+        ));
+    }
+    let failed = |e: linfa_logistic::error::Error| {
+        AnalyticsError::Input(format!("logistic regression did not fit: {e}"))
+    };
+    let d = records.ncols();
+    let data = DatasetBase::new(records, targets);
+    if classes == 2 {
+        let m = LogisticRegression::default()
+            .alpha(p.alpha)
+            .max_iterations(p.max_iter)
+            .fit(&data)
+            .map_err(failed)?;
+        let importance = normalised(m.params().iter().map(|c| c.abs()).collect());
+        Ok(Logistic {
+            classes,
+            model: Fitted::Binary(m),
+            importance,
+        })
+    } else {
+        let m = MultiLogisticRegression::default()
+            .alpha(p.alpha)
+            .max_iterations(p.max_iter)
+            .fit(&data)
+            .map_err(failed)?;
+        // Per feature: the largest absolute coefficient over the classes.
+        let params = m.params();
+        let importance = normalised(
+            (0..d)
+                .map(|f| params.row(f).iter().fold(0.0f64, |a, c| a.max(c.abs())))
+                .collect(),
+        );
+        Ok(Logistic {
+            classes,
+            model: Fitted::Multi(m),
+            importance,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::evaluation::roc_auc;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_linear_boundary_gives_near_perfect_auc() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let n = 1000;
+        let x = Array2::from_shape_fn((n, 3), |_| rng.gen_range(-2.0..2.0));
+        // Class 1 above the plane 2 x0 - x1 = 0.3; x2 is noise.
+        let y: Vec<usize> = (0..n)
+            .map(|i| usize::from(2.0 * x[[i, 0]] - x[[i, 1]] > 0.3))
+            .collect();
+        let train: Vec<usize> = (0..700).collect();
+        let m = fit_logistic(
+            x.view(),
+            &y,
+            2,
+            &train,
+            &LogisticParams {
+                alpha: 0.01,
+                max_iter: 300,
+            },
+        )
+        .unwrap();
+        let test: Vec<usize> = (700..n).collect();
+        let proba = m.predict_proba(x.select(Axis(0), &test).view());
+        let pos: Vec<bool> = test.iter().map(|&i| y[i] == 1).collect();
+        let score: Vec<f64> = proba.column(1).to_vec();
+        let auc = roc_auc(&pos, &score).unwrap();
+        assert!(auc > 0.99, "AUC {auc}");
+        for row in proba.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-12);
+        }
+        // x0 and x1 carry the signal, x2 none.
+        assert!(m.importance[2] < 0.1, "{:?}", m.importance);
+        assert!(m.importance[0] > m.importance[1]);
+    }
+
+    #[test]
+    fn three_classes_and_bad_inputs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let n = 600;
+        let x = Array2::from_shape_fn((n, 2), |_| rng.gen_range(-3.0..3.0));
+        let y: Vec<usize> = (0..n)
+            .map(|i| {
+                if x[[i, 0]] < -1.0 {
+                    0
+                } else if x[[i, 0]] < 1.0 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let m = fit_logistic(
+            x.view(),
+            &y,
+            3,
+            &rows,
+            &LogisticParams {
+                alpha: 0.01,
+                max_iter: 300,
+            },
+        )
+        .unwrap();
+        let proba = m.predict_proba(x.view());
+        let right = (0..n)
+            .filter(|&i| {
+                let r = proba.row(i);
+                let best = (0..3).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap();
+                best == y[i]
+            })
+            .count();
+        assert!(right as f64 / n as f64 > 0.9, "{right}");
+        let one_class = vec![1usize; n];
+        assert!(fit_logistic(x.view(), &one_class, 2, &rows, &LogisticParams::default()).is_err());
+        let bad = LogisticParams {
+            alpha: -1.0,
+            ..LogisticParams::default()
+        };
+        assert!(fit_logistic(x.view(), &y, 3, &rows, &bad).is_err());
+    }
+}
