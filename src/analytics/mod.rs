@@ -14,6 +14,7 @@ pub mod kmeans;
 pub mod logistic;
 pub mod metrics;
 pub mod pca;
+pub mod predict;
 pub mod profile;
 pub mod rules;
 pub mod segment;
