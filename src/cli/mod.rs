@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the headless subcommands. Thin: every
 //! subcommand calls the engine and prints its result (JSON with `--json`).
 
+mod predict;
 mod rules;
 
 use std::io::Write as _;
@@ -49,6 +50,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Frequent itemsets and association rules from order lines ("who buys X also buys Y").
     Rules(rules::RulesArgs),
+    /// Predict a class column (e.g. churned) with a tree, forest or logistic regression.
+    Predict(predict::PredictArgs),
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +202,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::GenSample(a) => gen_sample(a),
         Command::Segment(a) => segment(a),
         Command::Rules(a) => rules::run(a),
+        Command::Predict(a) => predict::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),

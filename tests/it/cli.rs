@@ -977,3 +977,118 @@ fn rules_filters_by_item_pattern_and_side_size() {
     );
     assert_user_error(&o, &["item pattern `(`"]);
 }
+
+/// `predict` on the sample's churn: the JSON contract, an AUC below the generator's true
+/// probability ceiling and well above chance, accuracy above the majority baseline.
+#[test]
+fn predict_churn_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let truth: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(sample_dir().join("ground_truth.json")).unwrap())
+            .unwrap();
+    let ceiling = truth["churn_auc_true_probability"].as_f64().unwrap();
+    let out = dir.path().join("scores.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,avg_order_value,tenure_days,tickets,sessions",
+            "--fill",
+            "median",
+            "--model",
+            "logistic",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["model"], "logistic");
+    assert_eq!(v["n_rows"], 5000);
+    assert_eq!(v["classes"], serde_json::json!(["0", "1"]));
+    let auc = v["test"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        auc > 0.75 && auc < ceiling + 0.03,
+        "AUC {auc}, ceiling {ceiling}"
+    );
+    let acc = v["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc >= v["baseline_accuracy"].as_f64().unwrap());
+    for k in ["accuracy", "precision", "recall", "f1", "roc_auc"] {
+        assert!(v["test"][k].is_number(), "{k}");
+        assert!(
+            v["cv"][k]["mean"].is_number() && v["cv"][k]["std"].is_number(),
+            "{k}"
+        );
+    }
+    let cm: u64 = v["test"]["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()))
+        .sum();
+    assert_eq!(cm, v["test_rows"].as_u64().unwrap());
+    let imp: Vec<f64> = v["feature_importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["importance"].as_f64().unwrap())
+        .collect();
+    assert_eq!(imp.len(), 7);
+    assert!(imp.windows(2).all(|w| w[0] >= w[1]));
+    let scores = fs::read_to_string(&out).unwrap();
+    assert!(scores.starts_with("customer_id,p_0,p_1,predicted"));
+    assert_eq!(scores.lines().count(), 5001);
+}
+
+#[test]
+fn predict_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut a = vec!["predict", "--input", ws];
+        a.extend_from_slice(args);
+        crmlens(dir.path(), &a)
+    };
+    assert_user_error(
+        &run(&["--target", "nope", "--features", "recency_days"]),
+        &["no target column `nope`"],
+    );
+    assert_user_error(
+        &run(&["--target", "churned", "--features", "recency_days,churned"]),
+        &["also among --features"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--model",
+            "svm",
+        ]),
+        &["--model svm"],
+    );
+    let flat = dir.path().join("flat.csv");
+    fs::write(&flat, "id,x,y\na,1,yes\nb,2,yes\nc,3,yes\n").unwrap();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            flat.to_str().unwrap(),
+            "--target",
+            "y",
+            "--features",
+            "x",
+        ],
+    );
+    assert_user_error(&o, &["single class", "yes"]);
+}
