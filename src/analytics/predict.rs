@@ -94,6 +94,8 @@ pub struct PredictRun {
     pub feature_importance: Vec<(String, f64)>,
     /// Every row's class probabilities from the model fitted on the training rows.
     pub probabilities: Vec<Vec<f64>>,
+    /// The fitted decision tree (tree model only), for showing it as text.
+    pub tree: Option<Tree>,
     pub test_rows: Vec<usize>,
 }
 
@@ -275,6 +277,10 @@ pub fn run_prediction(
     let mut feature_importance: Vec<(String, f64)> =
         names.iter().cloned().zip(model.importance()).collect();
     feature_importance.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let tree = match &model {
+        Fitted::Tree(t) => Some(t.clone()),
+        _ => None,
+    };
     progress.advance(1);
     Ok(PredictRun {
         model: p.model,
@@ -284,6 +290,7 @@ pub fn run_prediction(
         baseline_accuracy,
         feature_importance,
         probabilities,
+        tree,
         test_rows: test,
     })
 }

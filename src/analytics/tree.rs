@@ -185,6 +185,69 @@ impl Tree {
         }
     }
 
+    /// The tree as indented text, one line a node:
+    /// `recency_days <= 120.5  (n 800: 650 / 150)` and, for leaves, `-> 1  (0.81)`.
+    /// `original(feature, threshold)` puts a threshold back in the feature's own units.
+    pub fn to_text(
+        &self,
+        features: &[String],
+        classes: &[String],
+        original: &dyn Fn(usize, f64) -> f64,
+    ) -> String {
+        fn counts_text(c: &[u64]) -> String {
+            let n: u64 = c.iter().sum();
+            let parts: Vec<String> = c.iter().map(|v| v.to_string()).collect();
+            format!("n {n}: {}", parts.join(" / "))
+        }
+        struct Names<'a> {
+            f: &'a [String],
+            k: &'a [String],
+            original: &'a dyn Fn(usize, f64) -> f64,
+        }
+        fn walk(t: &Tree, n: usize, depth: usize, names: &Names, out: &mut String) {
+            let (f, k) = (names.f, names.k);
+            let pad = "  ".repeat(depth);
+            match &t.nodes[n] {
+                Node::Leaf { counts } => {
+                    let total = counts.iter().sum::<u64>().max(1) as f64;
+                    let best =
+                        (0..counts.len()).fold(0, |b, c| if counts[c] > counts[b] { c } else { b });
+                    out.push_str(&format!(
+                        "{pad}-> {}  ({:.2}; {})\n",
+                        k.get(best).map_or("?", |s| s.as_str()),
+                        counts[best] as f64 / total,
+                        counts_text(counts)
+                    ));
+                }
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    counts,
+                } => {
+                    let name = f.get(*feature).map_or("?", |s| s.as_str());
+                    let at = (names.original)(*feature, *threshold);
+                    out.push_str(&format!(
+                        "{pad}{name} <= {at:.4}  ({})\n",
+                        counts_text(counts)
+                    ));
+                    walk(t, *left, depth + 1, names, out);
+                    out.push_str(&format!("{pad}{name} > {at:.4}\n"));
+                    walk(t, *right, depth + 1, names, out);
+                }
+            }
+        }
+        let mut out = String::new();
+        let names = Names {
+            f: features,
+            k: classes,
+            original,
+        };
+        walk(self, 0, 0, &names, &mut out);
+        out
+    }
+
     pub fn depth(&self) -> usize {
         fn walk(t: &Tree, n: usize) -> usize {
             match &t.nodes[n] {
@@ -357,6 +420,15 @@ mod tests {
         assert_eq!(t.predict_proba(&[9.0]), vec![0.2, 0.8]);
         assert_eq!(t.importance, vec![1.0]);
         assert_eq!(t.depth(), 1);
+        let text = t.to_text(
+            &["x".to_string()],
+            &["no".to_string(), "yes".to_string()],
+            &|_, v| v,
+        );
+        assert_eq!(
+            text,
+            "x <= 5.5000  (n 10: 6 / 4)\n  -> no  (1.00; n 5: 5 / 0)\nx > 5.5000\n  -> yes  (0.80; n 5: 1 / 4)\n"
+        );
     }
 
     /// The root split equals an exhaustive search over every feature and every threshold

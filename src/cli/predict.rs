@@ -158,6 +158,10 @@ pub fn run(a: PredictArgs) -> Result<()> {
         .iter()
         .map(|(f, v)| serde_json::json!({"feature": f, "importance": v}))
         .collect();
+    let tree_text = r
+        .tree
+        .as_ref()
+        .map(|t| t.to_text(&m.names, &classes, &|f, v| m.transforms[f].to_original(v)));
     let mut stdout = std::io::stdout().lock();
     if a.json {
         let v = serde_json::json!({
@@ -173,6 +177,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "folds": a.folds,
             "baseline_accuracy": r.baseline_accuracy,
             "feature_importance": importance,
+            // The decision tree as indented text, thresholds in the features' own units.
+            "tree": tree_text,
             "seed": a.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
@@ -198,6 +204,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
         for (f, v) in r.feature_importance.iter().take(10) {
             writeln!(stdout, "  {f:<24} {v:.3}")?;
+        }
+        if let Some(t) = &tree_text {
+            write!(stdout, "{t}")?;
         }
     }
     Ok(())
