@@ -216,12 +216,8 @@ mod timing {
     #[test]
     #[ignore]
     fn forest_speed() {
-        let (n, d) = (1_000_000, 10);
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let x = ndarray::Array2::from_shape_fn((n, d), |_| rng.r#gen::<f64>());
-        let y: Vec<usize> = (0..n)
-            .map(|i| usize::from(x[[i, 0]] + 0.5 * x[[i, 1]] + 0.2 * rng.r#gen::<f64>() > 0.9))
-            .collect();
+        let (x, y) = crate::analytics::tree::speed_data();
+        let n = y.len();
         let t0 = std::time::Instant::now();
         let b = Binned::new(x.view(), 256);
         let rows: Vec<usize> = (0..n).collect();

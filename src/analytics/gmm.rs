@@ -453,15 +453,8 @@ pub fn gmm(
     p: &GmmParams,
     progress: &Progress,
 ) -> Result<GmmResult, AnalyticsError> {
+    super::kmeans::check_input(x, p.k)?;
     let (n, d) = x.dim();
-    if n == 0 || d == 0 {
-        return Err(AnalyticsError::Input(
-            "no rows or no features to cluster; select features and check the data".into(),
-        ));
-    }
-    if p.k == 0 {
-        return Err(AnalyticsError::Input("k must be at least 1".into()));
-    }
     if !(p.reg_covar >= 0.0 && p.tol > 0.0) {
         return Err(AnalyticsError::Input(
             "Gaussian mixture: reg_covar must be >= 0 and tol > 0".into(),

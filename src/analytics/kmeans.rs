@@ -282,19 +282,16 @@ fn distinct_rows(x: ArrayView2<f64>, limit: usize) -> usize {
     seen.len()
 }
 
-/// Runs K-Means on `x` (rows are customers, already scaled).
-pub fn kmeans(
-    x: ArrayView2<f64>,
-    p: &KMeansParams,
-    progress: &Progress,
-) -> Result<KMeansResult, AnalyticsError> {
+/// What every k-cluster model needs of its input: rows and features, k >= 1, finite values,
+/// and at least k distinct rows.
+pub(crate) fn check_input(x: ArrayView2<f64>, k: usize) -> Result<(), AnalyticsError> {
     let (n, d) = x.dim();
     if n == 0 || d == 0 {
         return Err(AnalyticsError::Input(
             "no rows or no features to cluster; select features and check the data".into(),
         ));
     }
-    if p.k == 0 {
+    if k == 0 {
         return Err(AnalyticsError::Input("k must be at least 1".into()));
     }
     if x.iter().any(|v| !v.is_finite()) {
@@ -302,17 +299,26 @@ pub fn kmeans(
             "the feature matrix has a missing or infinite value; fill or drop it first".into(),
         ));
     }
-    let distinct = distinct_rows(x, p.k);
-    if distinct < p.k {
+    let distinct = distinct_rows(x, k);
+    if distinct < k {
         return Err(AnalyticsError::Input(format!(
-            "k = {} is more than the {distinct} distinct rows; choose k <= {distinct}",
-            p.k
+            "k = {k} is more than the {distinct} distinct rows; choose k <= {distinct}"
         )));
     }
+    Ok(())
+}
+
+/// Runs K-Means on `x` (rows are customers, already scaled).
+pub fn kmeans(
+    x: ArrayView2<f64>,
+    p: &KMeansParams,
+    progress: &Progress,
+) -> Result<KMeansResult, AnalyticsError> {
+    check_input(x, p.k)?;
     let n_init = p.n_init.max(1);
     let tol = p.tol * mean_variance(x);
     progress.start("k-means", n_init as u64);
-    // One contiguous row-major copy for the hot loop (a view may be strided).
+    // One tiled copy for the hot loop (see `super::kernel`).
     let cols = Tiles::from_view(x);
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let mut best: Option<(usize, Run)> = None;
