@@ -155,6 +155,68 @@ pub fn roc_curve(positive: &[bool], score: &[f64]) -> Vec<RocPoint> {
     out
 }
 
+/// A point of a precision-recall curve: rows with score >= `threshold` are called positive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PrPoint {
+    pub recall: f64,
+    pub precision: f64,
+    pub threshold: f64,
+}
+
+/// The precision-recall curve, one point per distinct score from the highest down, as
+/// scikit-learn's `precision_recall_curve` (in the other order, and without its final
+/// (recall 0, precision 1) point, which has no threshold).
+pub fn pr_curve(positive: &[bool], score: &[f64]) -> Vec<PrPoint> {
+    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let mut out = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let s = score[order[i]];
+        while i < order.len() && score[order[i]] == s {
+            if positive[order[i]] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            i += 1;
+        }
+        out.push(PrPoint {
+            recall: ratio(tp, n_pos),
+            precision: ratio(tp, tp + fp),
+            threshold: s,
+        });
+    }
+    out
+}
+
+/// Average precision: the sum over thresholds of (R_n - R_(n-1)) P_n, scikit-learn's
+/// `average_precision_score` (no interpolation).
+pub fn average_precision(positive: &[bool], score: &[f64]) -> f64 {
+    let mut prev = 0.0;
+    let mut ap = 0.0;
+    for p in pr_curve(positive, score) {
+        ap += (p.recall - prev) * p.precision;
+        prev = p.recall;
+    }
+    ap
+}
+
+/// At most `max` points of a curve (`max` >= 2): the first, the last, and evenly spaced ones
+/// between, for drawing and for JSON that stays small on a million rows.
+pub fn thin<T: Copy>(points: &[T], max: usize) -> Vec<T> {
+    let max = max.max(2);
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    let last = points.len() - 1;
+    (0..max)
+        .map(|i| points[(i * last + (max - 1) / 2) / (max - 1)])
+        .collect()
+}
+
 /// Mean negative log-likelihood of the true classes, probabilities clipped to
 /// [1e-15, 1 - 1e-15] as scikit-learn does.
 pub fn log_loss(actual: &[usize], proba: &[Vec<f64>]) -> f64 {
@@ -264,6 +326,49 @@ pub fn stratified_kfold(
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn pr_curve_and_average_precision_by_hand() {
+        // scikit-learn's doc example: y = [0, 0, 1, 1], scores [0.1, 0.4, 0.35, 0.8];
+        // precision [0.5, 0.667, 0.5, 1, 1], recall [1, 1, 0.5, 0.5, 0], AP 0.8333.
+        let pos = [false, false, true, true];
+        let s = [0.1, 0.4, 0.35, 0.8];
+        let c = pr_curve(&pos, &s);
+        let got: Vec<(f64, f64, f64)> = c
+            .iter()
+            .map(|p| {
+                (
+                    p.threshold,
+                    p.recall,
+                    (p.precision * 1000.0).round() / 1000.0,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0.8, 0.5, 1.0),
+                (0.4, 0.5, 0.5),
+                (0.35, 1.0, 0.667),
+                (0.1, 1.0, 0.5)
+            ]
+        );
+        assert!((average_precision(&pos, &s) - 0.833_333_333).abs() < 1e-6);
+        // Ties move together: two rows at 0.5, one positive.
+        let c = pr_curve(&[true, false, true], &[0.5, 0.5, 0.9]);
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[1].recall, c[1].precision), (1.0, 2.0 / 3.0));
+    }
+
+    #[test]
+    fn thinning_keeps_the_ends() {
+        let v: Vec<usize> = (0..1000).collect();
+        let t = thin(&v, 5);
+        assert_eq!(t.len(), 5);
+        assert_eq!((t[0], t[4]), (0, 999));
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(thin(&v[..3], 5), vec![0, 1, 2]);
+    }
 
     #[test]
     fn confusion_and_ratios_by_hand() {

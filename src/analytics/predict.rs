@@ -1,22 +1,37 @@
 //! A prediction run: a stratified train/test split, the chosen model fitted on the training
 //! rows and measured on the test rows, stratified k-fold cross-validation (mean and standard
-//! deviation per metric), the majority-class baseline, feature importance, and every row's
-//! predicted probabilities.
+//! deviation per metric), the majority-class baseline, feature importance (the model's own
+//! and permutation importance on the test rows), ROC and precision-recall curves, and every
+//! row's predicted probabilities. [`grid_search`] cross-validates a small grid of parameters.
 //!
 //! Trees and forests bin the features once over all rows (bin edges only; no labels), which
 //! the folds share.
 
 use std::collections::BTreeMap;
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
-use super::evaluation::{ConfusionMatrix, log_loss, roc_auc, stratified_kfold, stratified_split};
+use super::evaluation::{
+    ConfusionMatrix, PrPoint, RocPoint, average_precision, log_loss, pr_curve, roc_auc, roc_curve,
+    stratified_kfold, stratified_split, thin,
+};
 use super::forest::{Forest, ForestParams, fit_forest};
 use super::logistic::{Logistic, LogisticParams, fit_logistic};
 use super::tree::{Binned, Tree, TreeParams, fit_tree};
 use crate::progress::Progress;
+
+/// Test rows that permutation importance scores at most (a seeded sample beyond that).
+pub const PERMUTATION_ROWS: usize = 10_000;
+/// Shuffles per feature for permutation importance.
+pub const PERMUTATION_REPEATS: usize = 5;
+/// Points kept of the ROC and precision-recall curves.
+pub const CURVE_POINTS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -28,12 +43,30 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Forest, ModelKind::Tree, ModelKind::Logistic];
+
     pub fn parse(s: &str) -> Option<ModelKind> {
         match s {
             "tree" => Some(ModelKind::Tree),
             "forest" => Some(ModelKind::Forest),
             "logistic" => Some(ModelKind::Logistic),
             _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Forest => "forest",
+            ModelKind::Tree => "tree",
+            ModelKind::Logistic => "logistic",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ModelKind::Forest => "random forest",
+            ModelKind::Tree => "decision tree",
+            ModelKind::Logistic => "logistic regression",
         }
     }
 }
@@ -47,6 +80,9 @@ pub struct PredictParams {
     pub folds: usize,
     pub test_size: f64,
     pub seed: u64,
+    /// Two classes: a row is called class 1 when its probability of class 1 is at least
+    /// this. More classes: the most probable class (the threshold is not used).
+    pub threshold: f64,
 }
 
 impl Default for PredictParams {
@@ -59,6 +95,28 @@ impl Default for PredictParams {
             folds: 5,
             test_size: 0.25,
             seed: 42,
+            threshold: 0.5,
+        }
+    }
+}
+
+impl PredictParams {
+    /// One line naming the model and its parameters.
+    pub fn describe(&self) -> String {
+        match self.model {
+            ModelKind::Tree => format!(
+                "decision tree (depth {}, min leaf {}, {})",
+                self.tree.max_depth,
+                self.tree.min_samples_leaf,
+                self.tree.criterion.name()
+            ),
+            ModelKind::Forest => format!(
+                "random forest ({} trees, depth {}, min leaf {})",
+                self.n_trees, self.tree.max_depth, self.tree.min_samples_leaf
+            ),
+            ModelKind::Logistic => {
+                format!("logistic regression (alpha {})", self.logistic.alpha)
+            }
         }
     }
 }
@@ -82,21 +140,57 @@ pub struct MeanStd {
     pub std: f64,
 }
 
+/// The ROC and precision-recall curves of class 1 on the test rows (two classes only),
+/// thinned to at most [`CURVE_POINTS`] points each.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Curves {
+    pub roc: Vec<RocPoint>,
+    pub pr: Vec<PrPoint>,
+    pub average_precision: f64,
+}
+
+/// How much the score drops when one feature's test values are shuffled.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Permutation {
+    pub feature: String,
+    pub mean: f64,
+    pub std: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictRun {
     pub model: ModelKind,
     pub n_rows: usize,
+    /// Rows per class (all rows), to show the imbalance.
+    pub class_counts: Vec<usize>,
+    pub threshold: f64,
     pub test: Metrics,
     pub cv: BTreeMap<String, MeanStd>,
     /// Accuracy of always predicting the most frequent training class, on the test rows.
     pub baseline_accuracy: f64,
-    /// (feature, importance), highest first.
+    /// The model's own importance, (feature, importance), highest first: impurity decrease
+    /// for trees and forests, |coefficient| on the scaled features for logistic regression.
     pub feature_importance: Vec<(String, f64)>,
+    /// Permutation importance on the test rows, highest first.
+    pub permutation_importance: Vec<Permutation>,
+    /// What permutation importance measures the drop of: "roc_auc" or "accuracy".
+    pub permutation_metric: &'static str,
+    pub curves: Option<Curves>,
     /// Every row's class probabilities from the model fitted on the training rows.
     pub probabilities: Vec<Vec<f64>>,
     /// The fitted decision tree (tree model only), for showing it as text.
     pub tree: Option<Tree>,
     pub test_rows: Vec<usize>,
+}
+
+impl PredictRun {
+    /// The class each row is called, with the run's threshold.
+    pub fn predicted(&self) -> Vec<usize> {
+        self.probabilities
+            .iter()
+            .map(|p| decide(p, self.threshold))
+            .collect()
+    }
 }
 
 enum Fitted {
@@ -176,35 +270,165 @@ fn argmax(p: &[f64]) -> usize {
     best
 }
 
-/// The metrics of probabilities `proba` for the true classes `actual`.
-pub fn metrics(actual: &[usize], proba: &[Vec<f64>], classes: usize) -> Metrics {
-    let predicted: Vec<usize> = proba.iter().map(|p| argmax(p)).collect();
+/// The class of probabilities `p`: with two classes, 1 when p[1] >= `threshold`.
+pub fn decide(p: &[f64], threshold: f64) -> usize {
+    if p.len() == 2 {
+        usize::from(p[1] >= threshold)
+    } else {
+        argmax(p)
+    }
+}
+
+/// The metrics of probabilities `proba` for the true classes `actual`, two classes cut at
+/// `threshold`.
+pub fn metrics(actual: &[usize], proba: &[Vec<f64>], classes: usize, threshold: f64) -> Metrics {
+    let predicted: Vec<usize> = proba.iter().map(|p| decide(p, threshold)).collect();
     let cm = ConfusionMatrix::new(actual, &predicted, classes);
     let (precision, recall, f1) = cm.precision_recall_f1();
-    let roc_auc = if classes == 2 {
-        let pos: Vec<bool> = actual.iter().map(|&a| a == 1).collect();
-        let score: Vec<f64> = proba.iter().map(|p| p[1]).collect();
-        roc_auc(&pos, &score)
-    } else {
-        let aucs: Vec<f64> = (0..classes)
-            .filter_map(|c| {
-                let pos: Vec<bool> = actual.iter().map(|&a| a == c).collect();
-                let score: Vec<f64> = proba.iter().map(|p| p[c]).collect();
-                roc_auc(&pos, &score)
-            })
-            .collect();
-        (!aucs.is_empty()).then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
-    };
     Metrics {
         accuracy: cm.accuracy(),
         balanced_accuracy: cm.balanced_accuracy(),
         precision,
         recall,
         f1,
-        roc_auc,
+        roc_auc: auc(actual, proba, classes),
         log_loss: log_loss(actual, proba),
         confusion_matrix: cm.counts,
     }
+}
+
+/// ROC-AUC of class 1 (two classes) or the mean one-vs-rest AUC.
+fn auc(actual: &[usize], proba: &[Vec<f64>], classes: usize) -> Option<f64> {
+    let one = |c: usize| {
+        let pos: Vec<bool> = actual.iter().map(|&a| a == c).collect();
+        let score: Vec<f64> = proba.iter().map(|p| p[c]).collect();
+        roc_auc(&pos, &score)
+    };
+    if classes == 2 {
+        return one(1);
+    }
+    let aucs: Vec<f64> = (0..classes).filter_map(one).collect();
+    (!aucs.is_empty()).then(|| aucs.iter().sum::<f64>() / aucs.len() as f64)
+}
+
+fn check_target(y: &[usize], classes: usize) -> Result<(), AnalyticsError> {
+    if classes < 2 || y.iter().collect::<std::collections::HashSet<_>>().len() < 2 {
+        return Err(AnalyticsError::Input(
+            "the target has a single class; a model needs two or more".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn binned_for(x: ArrayView2<f64>, model: ModelKind) -> Option<Binned> {
+    matches!(model, ModelKind::Tree | ModelKind::Forest).then(|| Binned::new(x, 256))
+}
+
+fn mean_std(v: &[f64]) -> MeanStd {
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+    MeanStd {
+        mean,
+        std: var.sqrt(),
+    }
+}
+
+/// Stratified k-fold cross-validation of `p` on `folds`: each metric's mean and std.
+/// `progress` advances one step per fold.
+#[allow(clippy::too_many_arguments)]
+fn cross_validate(
+    x: ArrayView2<f64>,
+    binned: Option<&Binned>,
+    y: &[usize],
+    classes: usize,
+    folds: &[super::evaluation::Split],
+    p: &PredictParams,
+    progress: &Progress,
+) -> Result<BTreeMap<String, MeanStd>, AnalyticsError> {
+    let mut per_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (tr, te) in folds {
+        progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+        let m = fit(x, binned, y, classes, tr, p, &Progress::new())?;
+        let actual: Vec<usize> = te.iter().map(|&r| y[r]).collect();
+        let got = metrics(&actual, &m.proba(x, te), classes, p.threshold);
+        let mut put = |k: &str, v: f64| per_metric.entry(k.to_string()).or_default().push(v);
+        put("accuracy", got.accuracy);
+        put("balanced_accuracy", got.balanced_accuracy);
+        put("precision", got.precision);
+        put("recall", got.recall);
+        put("f1", got.f1);
+        if let Some(a) = got.roc_auc {
+            put("roc_auc", a);
+        }
+        put("log_loss", got.log_loss);
+        progress.advance(1);
+    }
+    Ok(per_metric
+        .into_iter()
+        .map(|(k, v)| (k, mean_std(&v)))
+        .collect())
+}
+
+/// Permutation importance of `model` on (a seeded sample of at most [`PERMUTATION_ROWS`] of)
+/// the test rows: per feature, the mean and std over [`PERMUTATION_REPEATS`] shuffles of the
+/// drop in ROC-AUC (two classes) or accuracy (more).
+#[allow(clippy::too_many_arguments)]
+fn permutation_importance(
+    model: &Fitted,
+    x: ArrayView2<f64>,
+    y: &[usize],
+    classes: usize,
+    test: &[usize],
+    names: &[String],
+    seed: u64,
+    threshold: f64,
+) -> Vec<Permutation> {
+    let mut rows = test.to_vec();
+    if rows.len() > PERMUTATION_ROWS {
+        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        rows.truncate(PERMUTATION_ROWS);
+        rows.sort_unstable();
+    }
+    let sub: Array2<f64> = x.select(Axis(0), &rows);
+    let actual: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let score = |m: &Array2<f64>| {
+        let proba = model.proba(m.view(), &all);
+        if classes == 2
+            && let Some(a) = auc(&actual, &proba, 2)
+        {
+            return a;
+        }
+        metrics(&actual, &proba, classes, threshold).accuracy
+    };
+    let base = score(&sub);
+    let mut out: Vec<Permutation> = (0..sub.ncols())
+        .into_par_iter()
+        .map(|j| {
+            let drops: Vec<f64> = (0..PERMUTATION_REPEATS)
+                .map(|r| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(
+                        seed ^ ((j as u64) << 20) ^ (r as u64 + 1).wrapping_mul(0x9E37_79B9),
+                    );
+                    let mut col: Vec<f64> = sub.column(j).to_vec();
+                    col.shuffle(&mut rng);
+                    let mut m = sub.clone();
+                    for (i, v) in col.into_iter().enumerate() {
+                        m[[i, j]] = v;
+                    }
+                    base - score(&m)
+                })
+                .collect();
+            let ms = mean_std(&drops);
+            Permutation {
+                feature: names.get(j).cloned().unwrap_or_else(|| format!("x{j}")),
+                mean: ms.mean,
+                std: ms.std,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.mean.total_cmp(&a.mean).then(a.feature.cmp(&b.feature)));
+    out
 }
 
 /// Runs the split, the model, cross-validation and the baseline on `x` (scaled features
@@ -218,55 +442,32 @@ pub fn run_prediction(
     progress: &Progress,
 ) -> Result<PredictRun, AnalyticsError> {
     let n = x.nrows();
-    if classes < 2 || y.iter().collect::<std::collections::HashSet<_>>().len() < 2 {
-        return Err(AnalyticsError::Input(
-            "the target has a single class; a model needs two or more".into(),
-        ));
+    check_target(y, classes)?;
+    if !(p.threshold > 0.0 && p.threshold < 1.0) {
+        return Err(AnalyticsError::Input(format!(
+            "threshold {} must be between 0 and 1 (exclusive)",
+            p.threshold
+        )));
     }
-    let binned =
-        matches!(p.model, ModelKind::Tree | ModelKind::Forest).then(|| Binned::new(x, 256));
+    let binned = binned_for(x, p.model);
     let (train, test) = stratified_split(y, p.test_size, p.seed)?;
     let folds = stratified_kfold(y, p.folds, p.seed)?;
-    progress.start("prediction: cross-validation", p.folds as u64 + 1);
-    let mut per_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (tr, te) in &folds {
-        progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-        let m = fit(x, binned.as_ref(), y, classes, tr, p, &Progress::new())?;
-        let actual: Vec<usize> = te.iter().map(|&r| y[r]).collect();
-        let got = metrics(&actual, &m.proba(x, te), classes);
-        let mut put = |k: &str, v: f64| per_metric.entry(k.to_string()).or_default().push(v);
-        put("accuracy", got.accuracy);
-        put("balanced_accuracy", got.balanced_accuracy);
-        put("precision", got.precision);
-        put("recall", got.recall);
-        put("f1", got.f1);
-        if let Some(a) = got.roc_auc {
-            put("roc_auc", a);
-        }
-        put("log_loss", got.log_loss);
-        progress.advance(1);
-    }
-    let cv = per_metric
-        .into_iter()
-        .map(|(k, v)| {
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
-            (
-                k,
-                MeanStd {
-                    mean,
-                    std: var.sqrt(),
-                },
-            )
-        })
-        .collect();
+    progress.start("prediction: cross-validation", p.folds as u64 + 2);
+    let cv = cross_validate(x, binned.as_ref(), y, classes, &folds, p, progress)?;
     progress.label("prediction: the model on the training rows");
     let model = fit(x, binned.as_ref(), y, classes, &train, p, progress)?;
+    progress.advance(1);
+    progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+    progress.label("prediction: permutation importance");
     let all: Vec<usize> = (0..n).collect();
     let probabilities = model.proba(x, &all);
     let actual: Vec<usize> = test.iter().map(|&r| y[r]).collect();
     let test_proba: Vec<Vec<f64>> = test.iter().map(|&r| probabilities[r].clone()).collect();
-    let test_metrics = metrics(&actual, &test_proba, classes);
+    let test_metrics = metrics(&actual, &test_proba, classes, p.threshold);
+    let mut class_counts = vec![0usize; classes];
+    for &c in y {
+        class_counts[c] += 1;
+    }
     let mut train_counts = vec![0usize; classes];
     for &r in &train {
         train_counts[y[r]] += 1;
@@ -277,6 +478,17 @@ pub fn run_prediction(
     let mut feature_importance: Vec<(String, f64)> =
         names.iter().cloned().zip(model.importance()).collect();
     feature_importance.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let permutation =
+        permutation_importance(&model, x, y, classes, &test, names, p.seed, p.threshold);
+    let curves = (classes == 2).then(|| {
+        let pos: Vec<bool> = actual.iter().map(|&a| a == 1).collect();
+        let score: Vec<f64> = test_proba.iter().map(|q| q[1]).collect();
+        Curves {
+            roc: thin(&roc_curve(&pos, &score), CURVE_POINTS),
+            pr: thin(&pr_curve(&pos, &score), CURVE_POINTS),
+            average_precision: average_precision(&pos, &score),
+        }
+    });
     let tree = match &model {
         Fitted::Tree(t) => Some(t.clone()),
         _ => None,
@@ -285,13 +497,148 @@ pub fn run_prediction(
     Ok(PredictRun {
         model: p.model,
         n_rows: n,
+        class_counts,
+        threshold: p.threshold,
         test: test_metrics,
         cv,
         baseline_accuracy,
         feature_importance,
+        permutation_importance: permutation,
+        permutation_metric: if classes == 2 { "roc_auc" } else { "accuracy" },
+        curves,
         probabilities,
         tree,
         test_rows: test,
+    })
+}
+
+/// The `n` rows most likely to be `class`, most likely first (ties: lower row first).
+pub fn top_rows(probabilities: &[Vec<f64>], class: usize, n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..probabilities.len()).collect();
+    let p = |i: usize| probabilities[i].get(class).copied().unwrap_or(0.0);
+    if n < idx.len() {
+        idx.select_nth_unstable_by(n, |&a, &b| p(b).total_cmp(&p(a)).then(a.cmp(&b)));
+        idx.truncate(n);
+    }
+    idx.sort_by(|&a, &b| p(b).total_cmp(&p(a)).then(a.cmp(&b)));
+    idx
+}
+
+/// The parameter values a grid search tries: depth x min leaf for trees and forests, alpha
+/// for logistic regression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    pub max_depth: Vec<usize>,
+    pub min_leaf: Vec<usize>,
+    pub alpha: Vec<f64>,
+}
+
+impl Default for Grid {
+    fn default() -> Self {
+        Grid {
+            max_depth: vec![3, 5, 8, 12],
+            min_leaf: vec![1, 10, 50],
+            alpha: vec![0.01, 0.1, 1.0, 10.0, 100.0],
+        }
+    }
+}
+
+impl Grid {
+    /// The parameter sets for `base`'s model, in table order.
+    pub fn cells(&self, base: &PredictParams) -> Vec<PredictParams> {
+        match base.model {
+            ModelKind::Logistic => self
+                .alpha
+                .iter()
+                .map(|&alpha| {
+                    let mut p = base.clone();
+                    p.logistic.alpha = alpha;
+                    p
+                })
+                .collect(),
+            ModelKind::Tree | ModelKind::Forest => self
+                .max_depth
+                .iter()
+                .flat_map(|&d| self.min_leaf.iter().map(move |&l| (d, l)))
+                .map(|(d, l)| {
+                    let mut p = base.clone();
+                    p.tree.max_depth = d;
+                    p.tree.min_samples_leaf = l.max(1);
+                    p
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One parameter set of a grid search and its cross-validated metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GridRow {
+    pub max_depth: Option<usize>,
+    pub min_leaf: Option<usize>,
+    pub alpha: Option<f64>,
+    pub cv: BTreeMap<String, MeanStd>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GridResult {
+    pub model: ModelKind,
+    pub rows: Vec<GridRow>,
+    /// The metric `best` is chosen by: "roc_auc" (two classes) or "accuracy".
+    pub metric: &'static str,
+    /// Index into `rows` of the highest mean `metric` (the first of equals).
+    pub best: usize,
+}
+
+/// Cross-validates every parameter set of `grid` for `base`'s model on the same stratified
+/// folds; progress advances one step per fold of each set.
+pub fn grid_search(
+    x: ArrayView2<f64>,
+    y: &[usize],
+    classes: usize,
+    base: &PredictParams,
+    grid: &Grid,
+    progress: &Progress,
+) -> Result<GridResult, AnalyticsError> {
+    check_target(y, classes)?;
+    let cells = grid.cells(base);
+    if cells.is_empty() {
+        return Err(AnalyticsError::Input("the grid is empty".into()));
+    }
+    let binned = binned_for(x, base.model);
+    let folds = stratified_kfold(y, base.folds, base.seed)?;
+    progress.start(
+        &format!(
+            "grid search: {} settings x {} folds",
+            cells.len(),
+            base.folds
+        ),
+        (cells.len() * base.folds) as u64,
+    );
+    let metric = if classes == 2 { "roc_auc" } else { "accuracy" };
+    let mut rows = Vec::with_capacity(cells.len());
+    for p in &cells {
+        let cv = cross_validate(x, binned.as_ref(), y, classes, &folds, p, progress)?;
+        let logistic = p.model == ModelKind::Logistic;
+        rows.push(GridRow {
+            max_depth: (!logistic).then_some(p.tree.max_depth),
+            min_leaf: (!logistic).then_some(p.tree.min_samples_leaf),
+            alpha: logistic.then_some(p.logistic.alpha),
+            cv,
+        });
+    }
+    let value = |r: &GridRow| r.cv.get(metric).map_or(f64::NEG_INFINITY, |m| m.mean);
+    let mut best = 0;
+    for (i, r) in rows.iter().enumerate() {
+        if value(r) > value(&rows[best]) {
+            best = i;
+        }
+    }
+    Ok(GridResult {
+        model: base.model,
+        rows,
+        metric,
+        best,
     })
 }
 
@@ -348,6 +695,160 @@ mod tests {
             let again = run_prediction(x.view(), &names, &y, 2, &p, &Progress::new()).unwrap();
             assert_eq!(r, again);
         }
+    }
+
+    #[test]
+    fn permutation_importance_ranks_the_signal_and_curves_end_at_one() {
+        let (x, y) = data(1500);
+        let names: Vec<String> = ["a", "b", "noise"].iter().map(|s| s.to_string()).collect();
+        let p = PredictParams {
+            model: ModelKind::Logistic,
+            ..PredictParams::default()
+        };
+        let r = run_prediction(x.view(), &names, &y, 2, &p, &Progress::new()).unwrap();
+        assert_eq!(r.permutation_metric, "roc_auc");
+        let perm: Vec<&str> = r
+            .permutation_importance
+            .iter()
+            .map(|p| p.feature.as_str())
+            .collect();
+        assert_eq!(perm, vec!["a", "b", "noise"]);
+        // y depends on a twice as strongly as on b; shuffling noise changes nothing much.
+        let imp = |f: &str| {
+            r.permutation_importance
+                .iter()
+                .find(|p| p.feature == f)
+                .unwrap()
+                .mean
+        };
+        assert!(
+            imp("a") > 0.2 && imp("a") > imp("b"),
+            "{:?}",
+            r.permutation_importance
+        );
+        assert!(imp("noise").abs() < 0.01, "{:?}", r.permutation_importance);
+        let c = r.curves.as_ref().unwrap();
+        let last = c.roc.last().unwrap();
+        assert_eq!((c.roc[0].fpr, c.roc[0].tpr), (0.0, 0.0));
+        assert_eq!((last.fpr, last.tpr), (1.0, 1.0));
+        assert!(c.roc.len() <= CURVE_POINTS && c.pr.len() <= CURVE_POINTS);
+        assert_eq!(c.pr.last().unwrap().recall, 1.0);
+        assert!(c.average_precision > 0.7 && c.average_precision <= 1.0);
+        assert_eq!(r.class_counts.iter().sum::<usize>(), 1500);
+        assert_eq!(r.class_counts[1], y.iter().filter(|&&c| c == 1).count());
+    }
+
+    #[test]
+    fn the_threshold_trades_precision_for_recall() {
+        let (x, y) = data(1500);
+        let names: Vec<String> = ["a", "b", "noise"].iter().map(|s| s.to_string()).collect();
+        let at = |threshold: f64| {
+            let p = PredictParams {
+                model: ModelKind::Logistic,
+                threshold,
+                ..PredictParams::default()
+            };
+            run_prediction(x.view(), &names, &y, 2, &p, &Progress::new()).unwrap()
+        };
+        let (low, mid, high) = (at(0.2), at(0.5), at(0.8));
+        assert!(low.test.recall > mid.test.recall && mid.test.recall > high.test.recall);
+        assert!(low.test.precision < high.test.precision);
+        // The threshold moves the calls, not the probabilities or the AUC.
+        assert_eq!(low.probabilities, high.probabilities);
+        assert_eq!(low.test.roc_auc, high.test.roc_auc);
+        // The confusion matrix counts the test rows the threshold calls positive.
+        let called = |r: &PredictRun| {
+            r.test_rows
+                .iter()
+                .filter(|&&i| r.probabilities[i][1] >= r.threshold)
+                .count() as u64
+        };
+        assert_eq!(
+            low.test.confusion_matrix[0][1] + low.test.confusion_matrix[1][1],
+            called(&low)
+        );
+        assert_eq!(
+            high.test.confusion_matrix[0][1] + high.test.confusion_matrix[1][1],
+            called(&high)
+        );
+        let bad = PredictParams {
+            threshold: 1.0,
+            ..PredictParams::default()
+        };
+        assert!(run_prediction(x.view(), &names, &y, 2, &bad, &Progress::new()).is_err());
+    }
+
+    #[test]
+    fn top_rows_match_a_full_sort() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let probs: Vec<Vec<f64>> = (0..500)
+            .map(|_| {
+                // Coarse values so ties happen.
+                let p = (rng.gen_range(0.0..1.0f64) * 20.0).round() / 20.0;
+                vec![1.0 - p, p]
+            })
+            .collect();
+        let mut all: Vec<usize> = (0..500).collect();
+        all.sort_by(|&a, &b| probs[b][1].total_cmp(&probs[a][1]).then(a.cmp(&b)));
+        for n in [0, 1, 7, 100, 500, 900] {
+            assert_eq!(
+                top_rows(&probs, 1, n),
+                all[..n.min(500)].to_vec(),
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn grid_search_scores_every_setting_on_the_same_folds() {
+        let (x, y) = data(900);
+        let base = PredictParams {
+            model: ModelKind::Tree,
+            folds: 3,
+            ..PredictParams::default()
+        };
+        let grid = Grid {
+            max_depth: vec![1, 4],
+            min_leaf: vec![1, 30],
+            alpha: vec![],
+        };
+        let g = grid_search(x.view(), &y, 2, &base, &grid, &Progress::new()).unwrap();
+        assert_eq!(g.rows.len(), 4);
+        assert_eq!(
+            g.rows
+                .iter()
+                .map(|r| (r.max_depth.unwrap(), r.min_leaf.unwrap()))
+                .collect::<Vec<_>>(),
+            vec![(1, 1), (1, 30), (4, 1), (4, 30)]
+        );
+        // Each row is exactly the cross-validation a run with those parameters reports.
+        for (cell, row) in grid.cells(&base).iter().zip(&g.rows) {
+            let run = run_prediction(x.view(), &[], &y, 2, cell, &Progress::new()).unwrap();
+            assert_eq!(run.cv, row.cv);
+        }
+        let best = g.rows[g.best].cv["roc_auc"].mean;
+        assert!(g.rows.iter().all(|r| r.cv["roc_auc"].mean <= best));
+        // A depth-1 stump sees one feature and cannot rank as well as depth 4.
+        assert!(g.rows[0].cv["roc_auc"].mean < g.rows[2].cv["roc_auc"].mean);
+        let lg = grid_search(
+            x.view(),
+            &y,
+            2,
+            &PredictParams {
+                model: ModelKind::Logistic,
+                folds: 3,
+                ..PredictParams::default()
+            },
+            &Grid::default(),
+            &Progress::new(),
+        )
+        .unwrap();
+        assert_eq!(lg.rows.len(), 5);
+        assert!(
+            lg.rows
+                .iter()
+                .all(|r| r.alpha.is_some() && r.max_depth.is_none())
+        );
     }
 
     #[test]

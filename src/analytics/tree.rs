@@ -26,6 +26,13 @@ pub enum Criterion {
 }
 
 impl Criterion {
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Gini => "gini",
+            Criterion::Entropy => "entropy",
+        }
+    }
+
     /// Impurity of class counts with `n` rows in all.
     fn impurity(self, counts: &[u64], n: u64) -> f64 {
         if n == 0 {

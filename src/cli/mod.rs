@@ -287,11 +287,22 @@ fn gen_sample(a: GenArgs) -> Result<()> {
 /// The feature matrix of `--input` for `--features`, as `segment` and `sweep` build it.
 /// Without `need_ids` (nothing is written per row) a data file's id column is not read and
 /// rows are keyed by their number.
+/// The feature matrix of `--input`, with the id column it is keyed by, the feature names,
+/// and the table it was built from (with `extra` columns, e.g. a target, read alongside, so
+/// their rows line up with the matrix even after `--fill drop`).
+struct Matrix {
+    m: crate::data::features::FeatureMatrix,
+    id_col: String,
+    features: Vec<String>,
+    table: polars::prelude::DataFrame,
+}
+
 fn feature_matrix(
     args: &MatrixArgs,
     id_col: Option<String>,
     need_ids: bool,
-) -> Result<(crate::data::features::FeatureMatrix, String, Vec<String>)> {
+    extra: &[String],
+) -> Result<Matrix> {
     use crate::data::features::build_features;
     use crate::data::workspace::{FeatureConfig, Scaling};
     let (input, scale, fill) = (
@@ -316,6 +327,7 @@ fn feature_matrix(
         bail!("--features is empty; name one or more numeric columns, comma-separated");
     }
     let mut wanted = features.clone();
+    wanted.extend(extra.iter().cloned());
     if need_ids && let Some(id) = &id_col {
         wanted.push(id.clone());
     }
@@ -365,13 +377,18 @@ fn feature_matrix(
     };
     let m = build_features(&table, &id_col, &cfg)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    Ok((m, id_col, features))
+    Ok(Matrix {
+        m,
+        id_col,
+        features,
+        table,
+    })
 }
 
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
     use crate::analytics::kmeans::KMeansParams;
     use crate::analytics::sweep::sweep;
-    let (m, _, features) = feature_matrix(&a.matrix, None, false)?;
+    let Matrix { m, features, .. } = feature_matrix(&a.matrix, None, false, &[])?;
     let base = KMeansParams {
         k: a.k_min,
         n_init: a.n_init.max(1),
@@ -574,7 +591,12 @@ fn segment(a: SegmentArgs) -> Result<()> {
                 a.covariance
             )
         })?;
-    let (m, id_col, features) = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some())?;
+    let Matrix {
+        m,
+        id_col,
+        features,
+        ..
+    } = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some(), &[])?;
     match a.algo.as_str() {
         "dbscan" => segment_dbscan(&a, &m, &id_col, features),
         "gmm" => segment_gmm(&a, &m, &id_col, features, covariance),

@@ -9,7 +9,9 @@ use clap::Args;
 use polars::prelude::{Column, DataFrame, DataType};
 
 use super::MatrixArgs;
-use crate::analytics::predict::{ModelKind, PredictParams, run_prediction};
+use crate::analytics::predict::{
+    Grid, ModelKind, PredictParams, grid_search, run_prediction, top_rows,
+};
 use crate::analytics::tree::TreeParams;
 use crate::progress::Progress;
 
@@ -43,6 +45,27 @@ pub struct PredictArgs {
     pub test_size: f64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Two classes: call a row positive when its probability is at least this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// The positive class's value (default: the last in sorted order, e.g. 1, true, yes).
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// How many of the customers most likely to be positive to list as "at_risk".
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Also cross-validate a grid: depth x min leaf (trees, forests) or alpha (logistic).
+    #[arg(long)]
+    pub grid: bool,
+    /// Grid depths (default 3,5,8,12).
+    #[arg(long = "grid-depth", value_delimiter = ',')]
+    pub grid_depth: Vec<usize>,
+    /// Grid minimum leaf sizes (default 1,10,50).
+    #[arg(long = "grid-min-leaf", value_delimiter = ',')]
+    pub grid_min_leaf: Vec<usize>,
+    /// Grid alphas (default 0.01,0.1,1,10,100).
+    #[arg(long = "grid-alpha", value_delimiter = ',')]
+    pub grid_alpha: Vec<f64>,
     /// Write every row's id, class probabilities and predicted class (.csv or .parquet).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
@@ -62,8 +85,24 @@ pub fn run(a: PredictArgs) -> Result<()> {
             a.target
         );
     }
-    // The target's values, read from the same table the features come from.
-    let (table, _) = crate::data::input::load_table(&a.matrix.input)?;
+    if !(a.threshold > 0.0 && a.threshold < 1.0) {
+        bail!(
+            "--threshold {}: use a probability between 0 and 1, e.g. 0.3",
+            a.threshold
+        );
+    }
+    // The target is read with the features, from the same table, so rows line up.
+    let super::Matrix {
+        m,
+        id_col,
+        features,
+        table,
+    } = super::feature_matrix(
+        &a.matrix,
+        a.id_col.clone(),
+        true,
+        std::slice::from_ref(&a.target),
+    )?;
     let Ok(target) = table.column(&a.target) else {
         let have: Vec<String> = table
             .get_column_names()
@@ -84,27 +123,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             a.target
         );
     }
-    let text = target.cast(&DataType::String)?;
-    let values: Vec<String> = text
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect();
-    let mut classes: Vec<String> = values.clone();
-    classes.sort();
-    classes.dedup();
-    if classes.len() < 2 {
-        bail!(
-            "target `{}` has a single class ({}); a model needs two or more",
-            a.target,
-            classes.first().map_or("none", |s| s.as_str())
-        );
-    }
-    let y_all: Vec<usize> = values
-        .iter()
-        .map(|v| classes.binary_search(v).expect("a class"))
-        .collect();
-    let (m, id_col, features) = super::feature_matrix(&a.matrix, a.id_col.clone(), true)?;
+    let (classes, y_all) = target_classes(target, &a.target, a.positive.as_deref())?;
     if m.values.nrows() != y_all.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
     }
@@ -124,6 +143,36 @@ pub fn run(a: PredictArgs) -> Result<()> {
         folds: a.folds,
         test_size: a.test_size,
         seed: a.seed,
+        threshold: a.threshold,
+    };
+    let grid = if a.grid {
+        let d = Grid::default();
+        let pick = |v: &Vec<usize>, dflt: Vec<usize>| if v.is_empty() { dflt } else { v.clone() };
+        let g = Grid {
+            max_depth: pick(&a.grid_depth, d.max_depth),
+            min_leaf: pick(&a.grid_min_leaf, d.min_leaf),
+            alpha: if a.grid_alpha.is_empty() {
+                d.alpha
+            } else {
+                a.grid_alpha.clone()
+            },
+        };
+        if let Some(bad) = g.alpha.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+            bail!("--grid-alpha {bad}: alphas must be positive numbers");
+        }
+        if let Some(bad) = g.max_depth.iter().find(|v| **v == 0) {
+            bail!("--grid-depth {bad}: depths must be 1 or more");
+        }
+        Some(grid_search(
+            m.values.view(),
+            &y_all,
+            classes.len(),
+            &params,
+            &g,
+            &Progress::new(),
+        )?)
+    } else {
+        None
     };
     let started = Instant::now();
     let r = run_prediction(
@@ -142,12 +191,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
             cols.push(Column::new(format!("p_{name}").into(), p));
         }
         let predicted: Vec<String> = r
-            .probabilities
-            .iter()
-            .map(|row| {
-                let best = (0..row.len()).fold(0, |b, c| if row[c] > row[b] { c } else { b });
-                classes[best].clone()
-            })
+            .predicted()
+            .into_iter()
+            .map(|c| classes[c].clone())
             .collect();
         cols.push(Column::new("predicted".into(), predicted));
         let mut df = DataFrame::new_infer_height(cols)?;
@@ -157,6 +203,37 @@ pub fn run(a: PredictArgs) -> Result<()> {
         .feature_importance
         .iter()
         .map(|(f, v)| serde_json::json!({"feature": f, "importance": v}))
+        .collect();
+    let permutation: Vec<serde_json::Value> = r
+        .permutation_importance
+        .iter()
+        .map(|p| serde_json::json!({"feature": p.feature, "mean": p.mean, "std": p.std}))
+        .collect();
+    // The customers most likely to be the positive class (two classes, or --positive).
+    let positive = if classes.len() == 2 || a.positive.is_some() {
+        Some(classes.len() - 1)
+    } else {
+        None
+    };
+    let ids = m.keys.cast(&DataType::String)?;
+    let ids = ids.str()?;
+    let at_risk: Vec<serde_json::Value> = positive
+        .map(|c| {
+            top_rows(&r.probabilities, c, a.top)
+                .into_iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "id": ids.get(i).unwrap_or(""),
+                        "probability": r.probabilities[i][c],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let class_counts: serde_json::Map<String, serde_json::Value> = classes
+        .iter()
+        .zip(&r.class_counts)
+        .map(|(c, n)| (c.clone(), serde_json::json!(n)))
         .collect();
     let tree_text = r
         .tree
@@ -173,10 +250,21 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "classes": classes,
             "test": r.test,
             "test_rows": r.test_rows.len(),
+            "class_counts": class_counts,
+            "positive": positive.map(|c| classes[c].clone()),
+            "threshold": r.threshold,
             "cv": r.cv,
             "folds": a.folds,
             "baseline_accuracy": r.baseline_accuracy,
             "feature_importance": importance,
+            // Drop in `permutation_metric` when a feature's test values are shuffled.
+            "permutation_importance": permutation,
+            "permutation_metric": r.permutation_metric,
+            "roc_curve": r.curves.as_ref().map(|c| &c.roc),
+            "pr_curve": r.curves.as_ref().map(|c| &c.pr),
+            "average_precision": r.curves.as_ref().map(|c| c.average_precision),
+            "at_risk": at_risk,
+            "grid": grid,
             // The decision tree as indented text, thresholds in the features' own units.
             "tree": tree_text,
             "seed": a.seed,
@@ -199,15 +287,107 @@ pub fn run(a: PredictArgs) -> Result<()> {
             t.f1,
             t.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
         )?;
+        let balance: Vec<String> = classes
+            .iter()
+            .zip(&r.class_counts)
+            .map(|(c, n)| format!("{c}: {n} ({:.1}%)", 100.0 * *n as f64 / r.n_rows as f64))
+            .collect();
+        writeln!(
+            stdout,
+            "  classes {}; threshold {}",
+            balance.join(", "),
+            r.threshold
+        )?;
         for (k, v) in &r.cv {
             writeln!(stdout, "  cv {k}: {:.3} ± {:.3}", v.mean, v.std)?;
         }
+        writeln!(
+            stdout,
+            "  importance (model's own; permutation, drop in {}):",
+            r.permutation_metric
+        )?;
         for (f, v) in r.feature_importance.iter().take(10) {
-            writeln!(stdout, "  {f:<24} {v:.3}")?;
+            let perm = r
+                .permutation_importance
+                .iter()
+                .find(|p| &p.feature == f)
+                .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
+            writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
+        }
+        if let Some(g) = &grid {
+            writeln!(stdout, "  grid search (cv {}):", g.metric)?;
+            for (i, row) in g.rows.iter().enumerate() {
+                let setting = match row.alpha {
+                    Some(al) => format!("alpha {al}"),
+                    None => format!(
+                        "depth {:>2}, min leaf {:>3}",
+                        row.max_depth.unwrap_or(0),
+                        row.min_leaf.unwrap_or(0)
+                    ),
+                };
+                let v = &row.cv[g.metric];
+                let best = if i == g.best { "  best" } else { "" };
+                writeln!(
+                    stdout,
+                    "    {setting:<24} {:.3} ± {:.3}{best}",
+                    v.mean, v.std
+                )?;
+            }
+        }
+        if !at_risk.is_empty() {
+            writeln!(stdout, "  most likely {}:", classes[classes.len() - 1])?;
+            for v in &at_risk {
+                writeln!(
+                    stdout,
+                    "    {:<16} {:.3}",
+                    v["id"].as_str().unwrap_or(""),
+                    v["probability"].as_f64().unwrap_or(0.0)
+                )?;
+            }
         }
         if let Some(t) = &tree_text {
             write!(stdout, "{t}")?;
         }
     }
     Ok(())
+}
+
+/// The target's classes in order (the positive class last) and each row's class number.
+fn target_classes(
+    target: &Column,
+    name: &str,
+    positive: Option<&str>,
+) -> Result<(Vec<String>, Vec<usize>)> {
+    let text = target.cast(&DataType::String)?;
+    let values: Vec<String> = text
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect();
+    let mut classes: Vec<String> = values.clone();
+    classes.sort();
+    classes.dedup();
+    if classes.len() < 2 {
+        bail!(
+            "target `{name}` has a single class ({}); a model needs two or more",
+            classes.first().map_or("none", |s| s.as_str())
+        );
+    }
+    if let Some(pos) = positive {
+        let Some(at) = classes.iter().position(|c| c == pos) else {
+            bail!(
+                "--positive {pos}: target `{name}` has no such value; it has {}",
+                classes.join(", ")
+            );
+        };
+        let c = classes.remove(at);
+        classes.push(c);
+    }
+    let index: std::collections::HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let y = values.iter().map(|v| index[v.as_str()]).collect();
+    Ok((classes, y))
 }

@@ -1047,6 +1047,92 @@ fn predict_churn_on_the_sample() {
     assert_eq!(scores.lines().count(), 5001);
 }
 
+/// The at-risk list, the threshold, --positive and the grid, checked against the scores the
+/// same run writes.
+#[test]
+fn predict_at_risk_threshold_positive_and_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("scores.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,tickets",
+            "--model",
+            "tree",
+            "--max-depth",
+            "4",
+            "--positive",
+            "0",
+            "--threshold",
+            "0.7",
+            "--top",
+            "5",
+            "--grid",
+            "--grid-depth",
+            "2,4",
+            "--grid-min-leaf",
+            "1,20",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // --positive 0 puts "0" last, so it is the class the threshold and at_risk are about.
+    assert_eq!(v["classes"], serde_json::json!(["1", "0"]));
+    assert_eq!(v["positive"], "0");
+    assert_eq!(v["threshold"], 0.7);
+    assert_eq!(
+        v["class_counts"]["0"].as_u64().unwrap() + v["class_counts"]["1"].as_u64().unwrap(),
+        5000
+    );
+    // at_risk: the 5 highest p_0 in the scores file, highest first.
+    let scores = fs::read_to_string(&out).unwrap();
+    let mut lines = scores.lines();
+    assert_eq!(lines.next(), Some("customer_id,p_1,p_0,predicted"));
+    let mut rows: Vec<(String, f64, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[2].parse().unwrap(), f[3].to_string())
+        })
+        .collect();
+    // The threshold decides the predicted class.
+    for (id, p0, predicted) in &rows {
+        assert_eq!(predicted == "0", *p0 >= 0.7, "{id} {p0} {predicted}");
+    }
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let at_risk = v["at_risk"].as_array().unwrap();
+    assert_eq!(at_risk.len(), 5);
+    for (got, want) in at_risk.iter().zip(&rows) {
+        assert_eq!(got["id"].as_str().unwrap(), want.0);
+        assert!((got["probability"].as_f64().unwrap() - want.1).abs() < 1e-9);
+    }
+    // The grid: 2 depths x 2 leaf sizes, the best by cross-validated ROC-AUC.
+    let grid = &v["grid"];
+    assert_eq!(grid["metric"], "roc_auc");
+    let rows = grid["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let best = grid["best"].as_u64().unwrap() as usize;
+    let auc = |r: &serde_json::Value| r["cv"]["roc_auc"]["mean"].as_f64().unwrap();
+    assert!(rows.iter().all(|r| auc(r) <= auc(&rows[best])));
+    // Curves and permutation importance.
+    let roc = v["roc_curve"].as_array().unwrap();
+    assert_eq!(roc.last().unwrap()["tpr"], 1.0);
+    assert!(v["average_precision"].as_f64().unwrap() > 0.0);
+    let perm = v["permutation_importance"].as_array().unwrap();
+    assert_eq!(perm.len(), 4);
+    assert_eq!(v["permutation_metric"], "roc_auc");
+    assert_eq!(perm[0]["feature"], "recency_days");
+}
+
 #[test]
 fn predict_bad_inputs() {
     let dir = tempfile::tempdir().unwrap();
@@ -1075,6 +1161,28 @@ fn predict_bad_inputs() {
             "svm",
         ]),
         &["--model svm"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--threshold",
+            "1.5",
+        ]),
+        &["--threshold 1.5"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--positive",
+            "maybe",
+        ]),
+        &["--positive maybe", "0, 1"],
     );
     let flat = dir.path().join("flat.csv");
     fs::write(&flat, "id,x,y\na,1,yes\nb,2,yes\nc,3,yes\n").unwrap();
