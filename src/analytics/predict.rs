@@ -514,7 +514,20 @@ pub fn run_prediction(
 
 /// The `n` rows most likely to be `class`, most likely first (ties: lower row first).
 pub fn top_rows(probabilities: &[Vec<f64>], class: usize, n: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..probabilities.len()).collect();
+    top_of((0..probabilities.len()).collect(), probabilities, class, n)
+}
+
+/// The at-risk list: the `n` rows not (yet) of `class` that the model finds most likely to
+/// be, most likely first. For churn these are the customers still active who look most like
+/// those who left.
+pub fn at_risk(probabilities: &[Vec<f64>], y: &[usize], class: usize, n: usize) -> Vec<usize> {
+    let idx = (0..probabilities.len())
+        .filter(|&i| y[i] != class)
+        .collect();
+    top_of(idx, probabilities, class, n)
+}
+
+fn top_of(mut idx: Vec<usize>, probabilities: &[Vec<f64>], class: usize, n: usize) -> Vec<usize> {
     let p = |i: usize| probabilities[i].get(class).copied().unwrap_or(0.0);
     if n < idx.len() {
         idx.select_nth_unstable_by(n, |&a, &b| p(b).total_cmp(&p(a)).then(a.cmp(&b)));

@@ -10,7 +10,7 @@ use polars::prelude::{Column, DataFrame, DataType};
 
 use super::MatrixArgs;
 use crate::analytics::predict::{
-    Grid, ModelKind, PredictParams, grid_search, run_prediction, top_rows,
+    Grid, ModelKind, PredictParams, at_risk, grid_search, run_prediction,
 };
 use crate::analytics::tree::TreeParams;
 use crate::progress::Progress;
@@ -51,7 +51,8 @@ pub struct PredictArgs {
     /// The positive class's value (default: the last in sorted order, e.g. 1, true, yes).
     #[arg(long)]
     pub positive: Option<String>,
-    /// How many of the customers most likely to be positive to list as "at_risk".
+    /// How many customers to list as "at_risk": those not (yet) of the positive class that
+    /// are most likely to be.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
     /// Also cross-validate a grid: depth x min leaf (trees, forests) or alpha (logistic).
@@ -66,7 +67,8 @@ pub struct PredictArgs {
     /// Grid alphas (default 0.01,0.1,1,10,100).
     #[arg(long = "grid-alpha", value_delimiter = ',')]
     pub grid_alpha: Vec<f64>,
-    /// Write every row's id, class probabilities and predicted class (.csv or .parquet).
+    /// Write every row's id, actual class, class probabilities and predicted class (.csv or
+    /// .parquet).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
     /// The id column for --out (default: the workspace's key, else the first column).
@@ -103,27 +105,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
         true,
         std::slice::from_ref(&a.target),
     )?;
-    let Ok(target) = table.column(&a.target) else {
-        let have: Vec<String> = table
-            .get_column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        bail!(
-            "{}: no target column `{}`; the table has: {}",
-            a.matrix.input.display(),
-            a.target,
-            have.join(", ")
-        );
-    };
-    let nulls = target.null_count();
-    if nulls > 0 {
-        bail!(
-            "target `{}` has {nulls} missing values; drop those rows or fill them first",
-            a.target
-        );
-    }
-    let (classes, y_all) = target_classes(target, &a.target, a.positive.as_deref())?;
+    let crate::data::target::Target { classes, y: y_all } =
+        crate::data::target::target(&table, &a.target, a.positive.as_deref())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
     if m.values.nrows() != y_all.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
     }
@@ -186,6 +170,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
         let mut cols = vec![m.keys.clone().with_name(id_col.as_str().into())];
+        let actual: Vec<&str> = y_all.iter().map(|&c| classes[c].as_str()).collect();
+        cols.push(Column::new("actual".into(), actual));
         for (c, name) in classes.iter().enumerate() {
             let p: Vec<f64> = r.probabilities.iter().map(|row| row[c]).collect();
             cols.push(Column::new(format!("p_{name}").into(), p));
@@ -219,7 +205,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let ids = ids.str()?;
     let at_risk: Vec<serde_json::Value> = positive
         .map(|c| {
-            top_rows(&r.probabilities, c, a.top)
+            at_risk(&r.probabilities, &y_all, c, a.top)
                 .into_iter()
                 .map(|i| {
                     serde_json::json!({
@@ -350,44 +336,4 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The target's classes in order (the positive class last) and each row's class number.
-fn target_classes(
-    target: &Column,
-    name: &str,
-    positive: Option<&str>,
-) -> Result<(Vec<String>, Vec<usize>)> {
-    let text = target.cast(&DataType::String)?;
-    let values: Vec<String> = text
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect();
-    let mut classes: Vec<String> = values.clone();
-    classes.sort();
-    classes.dedup();
-    if classes.len() < 2 {
-        bail!(
-            "target `{name}` has a single class ({}); a model needs two or more",
-            classes.first().map_or("none", |s| s.as_str())
-        );
-    }
-    if let Some(pos) = positive {
-        let Some(at) = classes.iter().position(|c| c == pos) else {
-            bail!(
-                "--positive {pos}: target `{name}` has no such value; it has {}",
-                classes.join(", ")
-            );
-        };
-        let c = classes.remove(at);
-        classes.push(c);
-    }
-    let index: std::collections::HashMap<&str, usize> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let y = values.iter().map(|v| index[v.as_str()]).collect();
-    Ok((classes, y))
 }

@@ -17,6 +17,7 @@ pub mod profile;
 pub mod quality;
 pub mod reduce;
 pub mod source;
+pub mod target;
 pub mod workspace;
 
 pub use error::{DataError, Result};

@@ -1043,7 +1043,7 @@ fn predict_churn_on_the_sample() {
     assert_eq!(imp.len(), 7);
     assert!(imp.windows(2).all(|w| w[0] >= w[1]));
     let scores = fs::read_to_string(&out).unwrap();
-    assert!(scores.starts_with("customer_id,p_0,p_1,predicted"));
+    assert!(scores.starts_with("customer_id,actual,p_0,p_1,predicted"));
     assert_eq!(scores.lines().count(), 5001);
 }
 
@@ -1094,20 +1094,30 @@ fn predict_at_risk_threshold_positive_and_grid() {
         v["class_counts"]["0"].as_u64().unwrap() + v["class_counts"]["1"].as_u64().unwrap(),
         5000
     );
-    // at_risk: the 5 highest p_0 in the scores file, highest first.
+    // at_risk: the 5 highest p_0 in the scores file among rows not already 0.
     let scores = fs::read_to_string(&out).unwrap();
     let mut lines = scores.lines();
-    assert_eq!(lines.next(), Some("customer_id,p_1,p_0,predicted"));
-    let mut rows: Vec<(String, f64, String)> = lines
+    assert_eq!(lines.next(), Some("customer_id,actual,p_1,p_0,predicted"));
+    let rows: Vec<(String, String, f64, String)> = lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[0].to_string(), f[2].parse().unwrap(), f[3].to_string())
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[3].parse().unwrap(),
+                f[4].to_string(),
+            )
         })
         .collect();
     // The threshold decides the predicted class.
-    for (id, p0, predicted) in &rows {
+    for (id, _, p0, predicted) in &rows {
         assert_eq!(predicted == "0", *p0 >= 0.7, "{id} {p0} {predicted}");
     }
+    let mut rows: Vec<(String, f64)> = rows
+        .into_iter()
+        .filter(|r| r.1 != "0")
+        .map(|r| (r.0, r.2))
+        .collect();
     rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let at_risk = v["at_risk"].as_array().unwrap();
     assert_eq!(at_risk.len(), 5);

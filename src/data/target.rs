@@ -1,0 +1,138 @@
+//! A classification target: a column's values as class numbers 0..k, with the classes named.
+
+use std::collections::HashMap;
+
+use polars::prelude::{DataFrame, DataType};
+
+use super::error::{DataError, Result};
+
+/// More distinct values than this is not a set of classes (an amount, an id...).
+pub const MAX_CLASSES: usize = 50;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Class names, sorted, except that a chosen positive class goes last.
+    pub classes: Vec<String>,
+    /// Each row's class number.
+    pub y: Vec<usize>,
+}
+
+impl Target {
+    /// The class a two-class model's probability and threshold are about (the last one).
+    pub fn positive(&self) -> usize {
+        self.classes.len() - 1
+    }
+}
+
+/// The classes of column `name` of `table`. `positive` moves that value to the end, so it is
+/// class 1 of a two-class target. Refuses a missing column, missing values, one class, and
+/// more than [`MAX_CLASSES`] classes.
+pub fn target(table: &DataFrame, name: &str, positive: Option<&str>) -> Result<Target> {
+    let Ok(column) = table.column(name) else {
+        let have: Vec<String> = table
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        return Err(DataError::Invalid(format!(
+            "no target column `{name}`; the table has: {}",
+            have.join(", ")
+        )));
+    };
+    let nulls = column.null_count();
+    if nulls > 0 {
+        return Err(DataError::Invalid(format!(
+            "target `{name}` has {nulls} missing values; drop those rows or fill them first"
+        )));
+    }
+    let text = column
+        .cast(&DataType::String)
+        .map_err(|e| DataError::polars(format!("target `{name}`"), e))?;
+    let text = text
+        .str()
+        .map_err(|e| DataError::polars(format!("target `{name}`"), e))?;
+    let mut classes: Vec<String> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut first_seen: Vec<usize> = Vec::with_capacity(text.len());
+    for v in text.iter() {
+        let v = v.unwrap_or("");
+        let next = index.len();
+        let c = *index.entry(v).or_insert_with(|| {
+            classes.push(v.to_string());
+            next
+        });
+        if index.len() > MAX_CLASSES {
+            return Err(DataError::Invalid(format!(
+                "target `{name}` has more than {MAX_CLASSES} distinct values; pick a column of classes (e.g. churned)"
+            )));
+        }
+        first_seen.push(c);
+    }
+    if classes.len() < 2 {
+        return Err(DataError::Invalid(format!(
+            "target `{name}` has a single class ({}); a model needs two or more",
+            classes.first().map_or("none", |s| s.as_str())
+        )));
+    }
+    let mut sorted = classes.clone();
+    sorted.sort();
+    if let Some(pos) = positive {
+        let Some(at) = sorted.iter().position(|c| c == pos) else {
+            return Err(DataError::Invalid(format!(
+                "--positive {pos}: target `{name}` has no such value; it has {}",
+                sorted.join(", ")
+            )));
+        };
+        let c = sorted.remove(at);
+        sorted.push(c);
+    }
+    // From order of first appearance to the final order.
+    let remap: Vec<usize> = classes
+        .iter()
+        .map(|c| sorted.iter().position(|s| s == c).expect("a class"))
+        .collect();
+    Ok(Target {
+        y: first_seen.into_iter().map(|c| remap[c]).collect(),
+        classes: sorted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::{Column, DataFrame};
+
+    fn frame(values: Vec<&str>) -> DataFrame {
+        DataFrame::new_infer_height(vec![Column::new("t".into(), values)]).unwrap()
+    }
+
+    #[test]
+    fn classes_are_sorted_and_positive_goes_last() {
+        let t = target(&frame(vec!["yes", "no", "no", "yes", "no"]), "t", None).unwrap();
+        assert_eq!(t.classes, vec!["no", "yes"]);
+        assert_eq!(t.y, vec![1, 0, 0, 1, 0]);
+        let t = target(&frame(vec!["yes", "no", "no"]), "t", Some("no")).unwrap();
+        assert_eq!(t.classes, vec!["yes", "no"]);
+        assert_eq!(t.y, vec![0, 1, 1]);
+        assert_eq!(t.positive(), 1);
+        let ints =
+            DataFrame::new_infer_height(vec![Column::new("c".into(), [1i64, 0, 0, 2])]).unwrap();
+        let t = target(&ints, "c", None).unwrap();
+        assert_eq!((t.classes.len(), t.y.clone()), (3, vec![1, 0, 0, 2]));
+    }
+
+    #[test]
+    fn bad_targets_say_why() {
+        let e = |r: Result<Target>| r.unwrap_err().to_string();
+        assert!(e(target(&frame(vec!["a", "a"]), "t", None)).contains("single class (a)"));
+        assert!(e(target(&frame(vec!["a", "b"]), "x", None)).contains("no target column `x`"));
+        assert!(e(target(&frame(vec!["a", "b"]), "t", Some("c"))).contains("it has a, b"));
+        let many: Vec<String> = (0..60).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+        assert!(e(target(&frame(many), "t", None)).contains("more than 50"));
+        let nulls =
+            DataFrame::new_infer_height(vec![Column::new("t".into(), [Some(1i64), None, Some(0)])])
+                .unwrap();
+        assert!(e(target(&nulls, "t", None)).contains("1 missing values"));
+    }
+}
