@@ -50,6 +50,8 @@ pub enum Action {
     Drill,
     /// A click on a Rules table header: sort by that metric.
     SortRules(crate::analytics::rules::SortBy),
+    /// `a` on the Predict screen: put the grid search's best setting into the parameters.
+    ApplyBest,
     /// `e`: export the segment labels (asks for a file name).
     StartExport,
     /// `y` in the overwrite prompt.
@@ -150,6 +152,34 @@ const RULES: &[Binding] = &[
     ),
 ];
 
+const PREDICT: &[Binding] = &[
+    b(
+        "j/k ↓/↑",
+        "choose parameter (target, model, depth, threshold...)",
+    ),
+    b("+/-", "change it (target and model: next choice)"),
+    b("Enter", "type its value"),
+    b(
+        "r",
+        "train and validate on the Features selection (target left out)",
+    ),
+    b(
+        "w",
+        "grid search: depth x min leaf (trees, forest) or alpha (logistic), 5-fold cv",
+    ),
+    b("a", "apply the grid's best setting"),
+    b(
+        "+/- on threshold",
+        "moves the test metrics and confusion matrix at once",
+    ),
+    b("h/l ←/→", "select a confusion-matrix cell"),
+    b("d", "the customers in that cell (again: close)"),
+    b("v", "lower pane: importance, at-risk list, tree, grid"),
+    b("PgDn/PgUp", "scroll the lower pane"),
+    b("e", "export every customer's scores to .csv or .parquet"),
+    b("Esc", "cancel the run (the previous result stays)"),
+];
+
 const FEATURES: &[Binding] = &[
     b("j/k ↓/↑", "move"),
     b(
@@ -168,6 +198,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Features => FEATURES,
         Screen::Segments => SEGMENTS,
         Screen::Rules => RULES,
+        Screen::Predict => PREDICT,
         _ => &[],
     };
     own.iter().chain(GLOBAL).copied().collect()
@@ -186,6 +217,9 @@ pub fn hints(screen: Screen) -> &'static str {
         }
         Screen::Rules => {
             "r run · b i +/- [ ] < > m a · s sort · / filter · Enter baskets · e export"
+        }
+        Screen::Predict => {
+            "j/k +/- Enter params · r run · w grid · a best · h/l d cell · v pane · e export"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
@@ -268,6 +302,18 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             })
         }
         KeyCode::Enter if state.screen == Screen::Rules => Action::Drill,
+        KeyCode::Char(c) if state.screen == Screen::Predict => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'w' => Action::RunSweep,
+            'a' => Action::ApplyBest,
+            'd' => Action::Drill,
+            'v' => Action::ToggleSweepView,
+            'e' => Action::StartExport,
+            _ => return None,
+        },
+        KeyCode::Enter if state.screen == Screen::Predict => Action::StartEdit,
         KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
         KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
         KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,

@@ -81,6 +81,26 @@ pub enum JobRequest {
         names: Arc<Vec<String>>,
         overwrite: bool,
     },
+    /// A classifier for `target` on the Features selection (the target left out of it), or
+    /// with `grid`, the grid search around `params`.
+    Predict {
+        table: Arc<DataFrame>,
+        features: FeatureConfig,
+        target: String,
+        params: crate::analytics::predict::PredictParams,
+        grid: bool,
+    },
+    /// Write every customer's scores; refuses to replace a file unless `overwrite`.
+    ExportScores {
+        path: PathBuf,
+        id_col: String,
+        ids: polars::prelude::Column,
+        classes: Vec<String>,
+        actual: Vec<usize>,
+        probabilities: Arc<Vec<Vec<f64>>>,
+        predicted: Vec<usize>,
+        overwrite: bool,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -101,7 +121,10 @@ impl JobRequest {
             JobRequest::Segment { .. }
             | JobRequest::Sweep { .. }
             | JobRequest::KDistance { .. } => JobKind::Model,
-            JobRequest::ExportLabels { .. } | JobRequest::ExportRules { .. } => JobKind::Export,
+            JobRequest::Predict { .. } => JobKind::Predict,
+            JobRequest::ExportLabels { .. }
+            | JobRequest::ExportRules { .. }
+            | JobRequest::ExportScores { .. } => JobKind::Export,
             JobRequest::Rules { .. } => JobKind::Rules,
         }
     }
@@ -124,8 +147,19 @@ impl JobRequest {
                 format!("k-distance curve for min points = {min_points}")
             }
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
-            JobRequest::ExportLabels { path, .. } | JobRequest::ExportRules { path, .. } => {
+            JobRequest::ExportLabels { path, .. }
+            | JobRequest::ExportRules { path, .. }
+            | JobRequest::ExportScores { path, .. } => {
                 format!("exporting to {}", path.display())
+            }
+            JobRequest::Predict {
+                target,
+                params,
+                grid: false,
+                ..
+            } => format!("predicting {target}: {}", params.describe()),
+            JobRequest::Predict { target, params, .. } => {
+                format!("grid search for {target}: {}", params.model.title())
             }
             JobRequest::Rules { params, .. } => format!(
                 "mining rules (min support {}, {})",
@@ -150,6 +184,8 @@ pub enum JobKind {
     Model,
     /// Mining association rules.
     Rules,
+    /// A prediction run or grid search.
+    Predict,
     Export,
 }
 
@@ -178,6 +214,8 @@ pub enum JobOutcome {
     Mined(Box<crate::analytics::rules::RulesRun>),
     KDistance(Box<crate::app::state::KDistance>),
     Swept(Box<SweepResult>),
+    Predicted(Box<crate::app::predict::Prediction>),
+    Gridded(Box<crate::analytics::predict::GridResult>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The file exists: ask before replacing it.
@@ -245,6 +283,70 @@ fn mine_rules(
         limit: 1_000_000,
     };
     mine(b, &itemset_params, &rule_params, progress).map_err(analytics_error)
+}
+
+/// The prediction job: the target's classes, the features without the target, the run.
+fn predict(
+    table: &DataFrame,
+    features: FeatureConfig,
+    target: &str,
+    params: &crate::analytics::predict::PredictParams,
+    grid: bool,
+    progress: &Progress,
+) -> crate::data::Result<JobOutcome> {
+    use crate::analytics::predict::{Grid, at_risk, grid_search, run_prediction};
+    let mut features = features;
+    let before = features.numeric.len() + features.categorical.len();
+    features.numeric.retain(|f| f != target);
+    features.categorical.retain(|f| f != target);
+    let dropped_target = features.numeric.len() + features.categorical.len() < before;
+    progress.start("preparing features", 1);
+    let t = crate::data::target::target(table, target, None)?;
+    let m = model_matrix(table, &features)?;
+    if grid {
+        let g = grid_search(
+            m.values.view(),
+            &t.y,
+            t.classes.len(),
+            params,
+            &Grid::default(),
+            progress,
+        )
+        .map_err(analytics_error)?;
+        return Ok(JobOutcome::Gridded(Box::new(g)));
+    }
+    let run = run_prediction(
+        m.values.view(),
+        &m.names,
+        &t.y,
+        t.classes.len(),
+        params,
+        progress,
+    )
+    .map_err(analytics_error)?;
+    let tree_text = run
+        .tree
+        .as_ref()
+        .map(|tr| tr.to_text(&m.names, &t.classes, &|f, v| m.transforms[f].to_original(v)));
+    let at_risk = at_risk(
+        &run.probabilities,
+        &t.y,
+        t.positive(),
+        crate::app::predict::AT_RISK,
+    );
+    Ok(JobOutcome::Predicted(Box::new(
+        crate::app::predict::Prediction {
+            target: target.to_string(),
+            classes: t.classes,
+            names: m.names,
+            params: params.clone(),
+            run,
+            tree_text,
+            y: t.y,
+            at_risk,
+            dropped_target,
+        },
+    )))
 }
 
 fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataError {
@@ -363,6 +465,38 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             } else {
                 crate::data::export::write_rules(&path, &rules, &names)
                     .map(|_| JobOutcome::Exported(path, rules.len(), "rules"))
+            }
+        }
+        JobRequest::Predict {
+            table,
+            features,
+            target,
+            params,
+            grid,
+        } => predict(&table, features, &target, &params, grid, progress),
+        JobRequest::ExportScores {
+            path,
+            id_col,
+            ids,
+            classes,
+            actual,
+            probabilities,
+            predicted,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                crate::data::export::write_scores(
+                    &path,
+                    &id_col,
+                    &ids,
+                    &classes,
+                    &actual,
+                    &probabilities,
+                    &predicted,
+                )
+                .map(|_| JobOutcome::Exported(path, actual.len(), "scores"))
             }
         }
         JobRequest::Rules { input, params } => {

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod job;
+pub mod predict;
 pub mod rules;
 pub mod run;
 pub mod screen;

@@ -371,6 +371,7 @@ pub struct State {
     pub features: FeaturesView,
     pub segments: SegmentsView,
     pub rules: super::rules::RulesView,
+    pub predict: super::predict::PredictView,
     /// The workspace or data file the workbench was opened on (the Rules screen mines its
     /// order lines).
     pub source: Option<std::path::PathBuf>,
@@ -577,14 +578,20 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     {
         return commands;
     }
+    if state.screen == Screen::Predict
+        && let Some(commands) = super::predict::update(state, &action)
+    {
+        return commands;
+    }
     let page = state.viewport.max(1);
     match action {
         Action::Quit => {
-            if state
-                .jobs
-                .iter()
-                .any(|j| matches!(j.kind, JobKind::Load | JobKind::Model | JobKind::Rules))
-            {
+            if state.jobs.iter().any(|j| {
+                matches!(
+                    j.kind,
+                    JobKind::Load | JobKind::Model | JobKind::Rules | JobKind::Predict
+                )
+            }) {
                 state.overlay = Some(Overlay::ConfirmQuit);
             } else {
                 state.quit = true;
@@ -767,6 +774,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::Viewport(n) => state.viewport = n,
         // Rules-screen keys, handled in `super::rules::update`.
         Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
+        // Predict-screen keys, handled in `super::predict::update`.
+        Action::ApplyBest => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
@@ -788,6 +797,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     ));
                     state.error = None;
                     state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
+                    let params = state.predict.params.clone();
+                    state.predict = super::predict::PredictView::from_table(&l.table);
+                    state.predict.params = params;
                     state.title = l.title;
                     state.table = Some(Arc::new(l.table));
                     state.report = l.report;
@@ -876,6 +888,63 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     ));
                     state.segments.k_distance = Some(*k);
                     state.segments.show_sweep = true;
+                }
+                JobOutcome::Predicted(p) => {
+                    let r = &p.run;
+                    let auc = r
+                        .test
+                        .roc_auc
+                        .map_or("n/a".to_string(), |a| format!("{a:.3}"));
+                    let mut msg = format!(
+                        "{} for {}: test ROC-AUC {auc}, accuracy {:.3} (baseline {:.3}), {secs:.1}s",
+                        p.params.model.title(),
+                        p.target,
+                        r.test.accuracy,
+                        r.baseline_accuracy
+                    );
+                    if p.dropped_target {
+                        msg.push_str(&format!(
+                            "; {} left out of the features (it is the target)",
+                            p.target
+                        ));
+                    }
+                    state.message = Some(msg);
+                    let view = &mut state.predict;
+                    view.drill = None;
+                    view.scroll = 0;
+                    let k = p.classes.len();
+                    if view.cell.0 >= k || view.cell.1 >= k {
+                        view.cell = (k - 1, 0);
+                    }
+                    if p.tree_text.is_none() && view.pane == super::predict::Pane::Tree {
+                        view.pane = super::predict::Pane::Importance;
+                    }
+                    let mut p = p;
+                    // The threshold may have moved while it ran.
+                    if p.classes.len() == 2 && p.run.threshold != view.params.threshold {
+                        p.rethreshold(view.params.threshold);
+                    }
+                    view.result = Some(p);
+                }
+                JobOutcome::Gridded(g) => {
+                    let best = &g.rows[g.best];
+                    let setting = match best.alpha {
+                        Some(a) => format!("alpha {a}"),
+                        None => format!(
+                            "max depth {}, min leaf {}",
+                            best.max_depth.unwrap_or(0),
+                            best.min_leaf.unwrap_or(0)
+                        ),
+                    };
+                    state.message = Some(format!(
+                        "grid search: {} settings in {secs:.1}s; best cv {} with {setting} (a applies it)",
+                        g.rows.len(),
+                        g.metric
+                    ));
+                    state.predict.grid = Some(*g);
+                    state.predict.pane = super::predict::Pane::Grid;
+                    state.predict.drill = None;
+                    state.predict.scroll = 0;
                 }
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use polars::prelude::{Column, DataFrame, DataType};
+use polars::prelude::DataType;
 
 use super::MatrixArgs;
 use crate::analytics::predict::{
@@ -169,21 +169,15 @@ pub fn run(a: PredictArgs) -> Result<()> {
     )?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
-        let mut cols = vec![m.keys.clone().with_name(id_col.as_str().into())];
-        let actual: Vec<&str> = y_all.iter().map(|&c| classes[c].as_str()).collect();
-        cols.push(Column::new("actual".into(), actual));
-        for (c, name) in classes.iter().enumerate() {
-            let p: Vec<f64> = r.probabilities.iter().map(|row| row[c]).collect();
-            cols.push(Column::new(format!("p_{name}").into(), p));
-        }
-        let predicted: Vec<String> = r
-            .predicted()
-            .into_iter()
-            .map(|c| classes[c].clone())
-            .collect();
-        cols.push(Column::new("predicted".into(), predicted));
-        let mut df = DataFrame::new_infer_height(cols)?;
-        crate::data::export::write_table(&mut df, out)?;
+        crate::data::export::write_scores(
+            out,
+            &id_col,
+            &m.keys,
+            &classes,
+            &y_all,
+            &r.probabilities,
+            &r.predicted(),
+        )?;
     }
     let importance: Vec<serde_json::Value> = r
         .feature_importance

@@ -47,6 +47,29 @@ pub fn write_labels(out: &Path, id_col: &str, ids: &Column, labels: Vec<i64>) ->
     write_table(&mut df, out)
 }
 
+/// Writes a model's scores: id, actual class, one `p_<class>` column per class, and the
+/// predicted class.
+pub fn write_scores(
+    out: &Path,
+    id_col: &str,
+    ids: &Column,
+    classes: &[String],
+    actual: &[usize],
+    probabilities: &[Vec<f64>],
+    predicted: &[usize],
+) -> Result<()> {
+    let mut cols = vec![ids.clone().with_name(id_col.into())];
+    let name = |c: &[usize]| -> Vec<&str> { c.iter().map(|&i| classes[i].as_str()).collect() };
+    cols.push(Column::new("actual".into(), name(actual)));
+    for (c, class) in classes.iter().enumerate() {
+        let p: Vec<f64> = probabilities.iter().map(|row| row[c]).collect();
+        cols.push(Column::new(format!("p_{class}").into(), p));
+    }
+    cols.push(Column::new("predicted".into(), name(predicted)));
+    let mut df = DataFrame::new_infer_height(cols).map_err(|e| DataError::polars("scores", e))?;
+    write_table(&mut df, out)
+}
+
 /// A rule as JSON: item names (ascending ids, so alphabetical), every metric; infinite
 /// conviction as `null`.
 pub fn rule_json(r: &crate::analytics::rules::Rule, names: &[String]) -> serde_json::Value {

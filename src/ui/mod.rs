@@ -5,6 +5,7 @@ pub mod data;
 pub mod features;
 pub mod overlay;
 pub mod placeholder;
+pub mod predict;
 pub mod quality;
 pub mod rules;
 pub mod segments;
@@ -68,6 +69,7 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Features => features::draw(f, body, state, theme),
         Screen::Segments => segments::draw(f, body, state, theme),
         Screen::Rules => rules::draw(f, body, state, theme),
+        Screen::Predict => predict::draw(f, body, state, theme),
         other => placeholder::draw(f, body, other, theme),
     }
     status::draw(f, status_line, keys, state, theme);

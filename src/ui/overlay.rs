@@ -75,10 +75,15 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         }
         Some(Overlay::Edit(field, text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
-            let fields = state.segments.fields();
-            let name = fields
-                .get(*field)
-                .map_or("value", |f: &crate::app::state::Field| f.name());
+            let name = if state.screen == crate::app::screen::Screen::Predict {
+                let fields = state.predict.fields();
+                fields.get(*field).map_or("value", |f| f.name())
+            } else {
+                let fields = state.segments.fields();
+                fields
+                    .get(*field)
+                    .map_or("value", |f: &crate::app::state::Field| f.name())
+            };
             f.render_widget(Clear, rect);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
@@ -95,7 +100,14 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             f.render_widget(Clear, rect);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::styled(" export labels to: ", theme.accent()),
+                    Span::styled(
+                        match state.screen {
+                            crate::app::screen::Screen::Rules => " export rules to: ",
+                            crate::app::screen::Screen::Predict => " export scores to: ",
+                            _ => " export labels to: ",
+                        },
+                        theme.accent(),
+                    ),
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
                     Span::styled(

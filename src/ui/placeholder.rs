@@ -10,13 +10,15 @@ use crate::app::screen::Screen;
 
 pub fn message(screen: Screen) -> &'static str {
     match screen {
-        Screen::Predict => {
-            "Predict: not yet available. Churn models arrive with the Prediction issue."
-        }
         Screen::Recommend => {
             "Recommend: not yet available. Recommendations arrive with their own issue."
         }
-        Screen::Data | Screen::Quality | Screen::Features | Screen::Segments | Screen::Rules => "",
+        Screen::Data
+        | Screen::Quality
+        | Screen::Features
+        | Screen::Segments
+        | Screen::Rules
+        | Screen::Predict => "",
     }
 }
 

@@ -1,0 +1,609 @@
+//! The Predict screen's state and what its keys do: the target and model, their parameters,
+//! the last run (with the threshold applied to the test rows as it moves), the grid search,
+//! the lower pane (importance, at-risk list, tree, grid), and the drill-down from a
+//! confusion-matrix cell to its customers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame, DataType};
+
+use crate::analytics::predict::{GridResult, ModelKind, PredictParams, PredictRun, metrics};
+use crate::analytics::tree::Criterion;
+
+use super::action::Action;
+use super::job::JobRequest;
+use super::state::{Command, Overlay, State};
+
+/// Customers kept in the at-risk list.
+pub const AT_RISK: usize = 200;
+
+/// A parameter on the Predict screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PField {
+    Target,
+    Model,
+    Trees,
+    MaxDepth,
+    MinLeaf,
+    Criterion,
+    Alpha,
+    Threshold,
+    Folds,
+    Seed,
+}
+
+impl PField {
+    pub fn name(self) -> &'static str {
+        match self {
+            PField::Target => "target",
+            PField::Model => "model",
+            PField::Trees => "trees",
+            PField::MaxDepth => "max depth",
+            PField::MinLeaf => "min leaf",
+            PField::Criterion => "criterion",
+            PField::Alpha => "alpha (L2)",
+            PField::Threshold => "threshold",
+            PField::Folds => "cv folds",
+            PField::Seed => "seed",
+        }
+    }
+
+    /// Chosen from a list with +/- (nothing to type).
+    pub fn is_choice(self) -> bool {
+        matches!(self, PField::Target | PField::Model | PField::Criterion)
+    }
+}
+
+/// What the lower right pane shows (`v` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    #[default]
+    Importance,
+    AtRisk,
+    Tree,
+    Grid,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Importance, Pane::AtRisk, Pane::Tree, Pane::Grid];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Importance => "importance",
+            Pane::AtRisk => "at risk",
+            Pane::Tree => "tree",
+            Pane::Grid => "grid search",
+        }
+    }
+}
+
+/// A finished prediction run with what the screen needs to explain it.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub target: String,
+    pub classes: Vec<String>,
+    /// Feature names (one-hot columns as `column=value`).
+    pub names: Vec<String>,
+    pub params: PredictParams,
+    /// The run; `run.test` and `run.threshold` follow the threshold key.
+    pub run: PredictRun,
+    pub tree_text: Option<String>,
+    /// Every row's actual class.
+    pub y: Vec<usize>,
+    /// The likeliest rows not already of the last class, most likely first.
+    pub at_risk: Vec<usize>,
+    /// The target was among the Features selection and was left out of the features.
+    pub dropped_target: bool,
+}
+
+impl Prediction {
+    /// The class the probabilities, threshold and at-risk list are about.
+    pub fn positive(&self) -> usize {
+        self.classes.len() - 1
+    }
+
+    /// Re-scores the test rows at `threshold` (cross-validation stays as it was run).
+    pub fn rethreshold(&mut self, threshold: f64) {
+        let actual: Vec<usize> = self.run.test_rows.iter().map(|&r| self.y[r]).collect();
+        let proba: Vec<Vec<f64>> = self
+            .run
+            .test_rows
+            .iter()
+            .map(|&r| self.run.probabilities[r].clone())
+            .collect();
+        self.run.test = metrics(&actual, &proba, self.classes.len(), threshold);
+        self.run.threshold = threshold;
+    }
+
+    /// The test rows actually of class `actual` that the model calls `predicted`, the
+    /// likeliest to be the positive class first.
+    pub fn cell_rows(&self, actual: usize, predicted: usize) -> Vec<usize> {
+        let t = self.run.threshold;
+        let p = &self.run.probabilities;
+        let pos = self.positive();
+        let mut rows: Vec<usize> = self
+            .run
+            .test_rows
+            .iter()
+            .copied()
+            .filter(|&r| {
+                self.y[r] == actual && crate::analytics::predict::decide(&p[r], t) == predicted
+            })
+            .collect();
+        rows.sort_by(|&a, &b| p[b][pos].total_cmp(&p[a][pos]).then(a.cmp(&b)));
+        rows
+    }
+}
+
+/// The customers behind one confusion-matrix cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellDrill {
+    pub actual: usize,
+    pub predicted: usize,
+    pub rows: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PredictView {
+    /// Columns that can be a target (boolean, integer or text; not the key).
+    pub targets: Vec<String>,
+    pub target: Option<String>,
+    pub params: PredictParams,
+    /// The parameter the +/- keys change, an index into [`PredictView::fields`].
+    pub field: usize,
+    pub result: Option<Box<Prediction>>,
+    pub grid: Option<GridResult>,
+    pub pane: Pane,
+    /// The selected confusion-matrix cell (actual, predicted).
+    pub cell: (usize, usize),
+    pub drill: Option<CellDrill>,
+    /// First line shown of the lower pane's list or tree.
+    pub scroll: usize,
+}
+
+impl Default for PredictView {
+    fn default() -> Self {
+        PredictView {
+            targets: Vec::new(),
+            target: None,
+            params: PredictParams::default(),
+            field: 0,
+            result: None,
+            grid: None,
+            pane: Pane::Importance,
+            cell: (1, 0),
+            drill: None,
+            scroll: 0,
+        }
+    }
+}
+
+/// Steps for +/- on the minimum leaf size and the L2 strength.
+const MIN_LEAF: [usize; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+const ALPHA: [f64; 9] = [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0];
+const TREES: [usize; 9] = [10, 20, 50, 100, 200, 300, 500, 750, 1000];
+
+/// The next value of `steps` (ascending) from `v` in direction `delta` (+1 or -1); a value
+/// between two steps moves to the nearer one in that direction.
+fn step_in<T: PartialOrd + Copy>(steps: &[T], v: T, delta: i64) -> T {
+    let Some(at) = steps.iter().position(|s| *s >= v) else {
+        // Above the last step: down goes to the last, up stays.
+        return if delta < 0 { steps[steps.len() - 1] } else { v };
+    };
+    let at = at as i64;
+    let to = if steps[at as usize] > v {
+        if delta > 0 { at } else { at - 1 }
+    } else {
+        at + delta
+    };
+    steps[to.clamp(0, steps.len() as i64 - 1) as usize]
+}
+
+impl PredictView {
+    /// Offers the table's boolean, integer and text columns (not the key) as targets;
+    /// `churned` is picked when there is one.
+    pub fn from_table(table: &DataFrame) -> PredictView {
+        let targets: Vec<String> = table
+            .columns()
+            .iter()
+            .skip(1)
+            .filter(|c| {
+                let d = c.dtype();
+                d.is_integer() || matches!(d, DataType::Boolean | DataType::String)
+            })
+            .map(|c| c.name().to_string())
+            .collect();
+        let target = targets
+            .iter()
+            .find(|t| t.as_str() == "churned")
+            .or_else(|| targets.first())
+            .cloned();
+        PredictView {
+            targets,
+            target,
+            ..PredictView::default()
+        }
+    }
+
+    /// The parameters of the chosen model, in screen order.
+    pub fn fields(&self) -> &'static [PField] {
+        use PField::*;
+        match self.params.model {
+            ModelKind::Forest => &[
+                Target, Model, Trees, MaxDepth, MinLeaf, Threshold, Folds, Seed,
+            ],
+            ModelKind::Tree => &[
+                Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
+            ],
+            ModelKind::Logistic => &[Target, Model, Alpha, Threshold, Folds, Seed],
+        }
+    }
+
+    /// The selected parameter.
+    pub fn current(&self) -> PField {
+        let f = self.fields();
+        f[self.field.min(f.len() - 1)]
+    }
+
+    /// A parameter's value as the screen shows it.
+    pub fn display(&self, field: PField) -> String {
+        let p = &self.params;
+        match field {
+            PField::Target => self.target.clone().unwrap_or_else(|| "(none)".into()),
+            PField::Model => p.model.name().to_string(),
+            PField::Trees => p.n_trees.to_string(),
+            PField::MaxDepth => p.tree.max_depth.to_string(),
+            PField::MinLeaf => p.tree.min_samples_leaf.to_string(),
+            PField::Criterion => p.tree.criterion.name().to_string(),
+            PField::Alpha => format!("{}", p.logistic.alpha),
+            PField::Threshold => format!("{:.2}", p.threshold),
+            PField::Folds => p.folds.to_string(),
+            PField::Seed => p.seed.to_string(),
+        }
+    }
+
+    /// +/- on a parameter.
+    pub fn adjust(&mut self, field: PField, delta: i64) {
+        let cycle = |i: usize, n: usize| (i as i64 + delta).rem_euclid(n.max(1) as i64) as usize;
+        let p = &mut self.params;
+        match field {
+            PField::Target => {
+                if !self.targets.is_empty() {
+                    let i = self
+                        .target
+                        .as_ref()
+                        .and_then(|t| self.targets.iter().position(|x| x == t))
+                        .unwrap_or(0);
+                    self.target = Some(self.targets[cycle(i, self.targets.len())].clone());
+                }
+            }
+            PField::Model => {
+                let i = ModelKind::ALL
+                    .iter()
+                    .position(|m| *m == p.model)
+                    .unwrap_or(0);
+                p.model = ModelKind::ALL[cycle(i, ModelKind::ALL.len())];
+                self.field = 1;
+            }
+            PField::Trees => p.n_trees = step_in(&TREES, p.n_trees, delta),
+            PField::MaxDepth => {
+                p.tree.max_depth = (p.tree.max_depth as i64 + delta).clamp(1, 32) as usize
+            }
+            PField::MinLeaf => {
+                p.tree.min_samples_leaf = step_in(&MIN_LEAF, p.tree.min_samples_leaf, delta)
+            }
+            PField::Criterion => {
+                p.tree.criterion = match p.tree.criterion {
+                    Criterion::Gini => Criterion::Entropy,
+                    Criterion::Entropy => Criterion::Gini,
+                }
+            }
+            PField::Alpha => p.logistic.alpha = step_in(&ALPHA, p.logistic.alpha, delta),
+            PField::Threshold => {
+                let t = ((p.threshold + 0.05 * delta as f64) * 100.0).round() / 100.0;
+                p.threshold = t.clamp(0.05, 0.95);
+                self.apply_threshold();
+            }
+            PField::Folds => p.folds = (p.folds as i64 + delta).clamp(2, 20) as usize,
+            PField::Seed => {
+                p.seed = p.seed.saturating_add_signed(delta);
+                p.tree.seed = p.seed;
+            }
+        }
+    }
+
+    /// Moves the last run's test metrics and drill-down to the current threshold.
+    fn apply_threshold(&mut self) {
+        let t = self.params.threshold;
+        if let Some(r) = &mut self.result
+            && r.classes.len() == 2
+        {
+            r.rethreshold(t);
+            if let Some(d) = &self.drill {
+                let rows = r.cell_rows(d.actual, d.predicted);
+                self.drill = Some(CellDrill { rows, ..d.clone() });
+            }
+        }
+    }
+
+    /// A typed value for a parameter, or why it is not valid.
+    pub fn set_text(&mut self, field: PField, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let whole = |lo: u64, hi: u64| -> Result<u64, String> {
+            match text.parse::<u64>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+                _ => Err(format!(
+                    "{}: {text:?} is not a whole number from {lo} to {hi}",
+                    field.name()
+                )),
+            }
+        };
+        let p = &mut self.params;
+        match field {
+            PField::Trees => p.n_trees = whole(1, 5000)? as usize,
+            PField::MaxDepth => p.tree.max_depth = whole(1, 64)? as usize,
+            PField::MinLeaf => p.tree.min_samples_leaf = whole(1, 1_000_000)? as usize,
+            PField::Folds => p.folds = whole(2, 50)? as usize,
+            PField::Seed => {
+                p.seed = whole(0, u64::MAX)?;
+                p.tree.seed = p.seed;
+            }
+            PField::Alpha => match text.parse::<f64>() {
+                Ok(v) if v > 0.0 && v.is_finite() => p.logistic.alpha = v,
+                _ => return Err(format!("alpha: {text:?} is not a positive number")),
+            },
+            PField::Threshold => match text.parse::<f64>() {
+                Ok(v) if v > 0.0 && v < 1.0 => {
+                    p.threshold = v;
+                    self.apply_threshold();
+                }
+                _ => {
+                    return Err(format!(
+                        "threshold: {text:?} is not a probability between 0 and 1"
+                    ));
+                }
+            },
+            PField::Target | PField::Model | PField::Criterion => self.adjust(field, 1),
+        }
+        Ok(())
+    }
+
+    /// The selected confusion-matrix cell moved by `delta` (row-major, wrapping).
+    fn move_cell(&mut self, delta: i64) {
+        let k = self.result.as_ref().map_or(2, |r| r.classes.len());
+        let at = (self.cell.0 * k + self.cell.1) as i64;
+        let to = (at + delta).rem_euclid((k * k) as i64) as usize;
+        self.cell = (to / k, to % k);
+        if self.drill.is_some() {
+            self.open_drill();
+        }
+    }
+
+    fn open_drill(&mut self) {
+        if let Some(r) = &self.result {
+            let (a, p) = self.cell;
+            self.drill = Some(CellDrill {
+                actual: a,
+                predicted: p,
+                rows: r.cell_rows(a, p),
+            });
+            self.scroll = 0;
+        }
+    }
+
+    /// Puts the grid's best setting into the parameters.
+    fn apply_best(&mut self) -> Option<String> {
+        let g = self.grid.as_ref()?;
+        let best = &g.rows[g.best];
+        if g.model != self.params.model {
+            return None;
+        }
+        if let Some(a) = best.alpha {
+            self.params.logistic.alpha = a;
+        }
+        if let (Some(d), Some(l)) = (best.max_depth, best.min_leaf) {
+            self.params.tree.max_depth = d;
+            self.params.tree.min_samples_leaf = l;
+        }
+        Some(match best.alpha {
+            Some(a) => format!("alpha {a}"),
+            None => format!(
+                "max depth {}, min leaf {}",
+                self.params.tree.max_depth, self.params.tree.min_samples_leaf
+            ),
+        })
+    }
+}
+
+/// The Predict screen's handling of `action`, or None to let the common handler have it.
+pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let view = &mut state.predict;
+    match action {
+        Action::Down(n) => {
+            let last = view.fields().len() - 1;
+            view.field = (view.field + n).min(last);
+        }
+        Action::Up(n) => view.field = view.field.saturating_sub(*n),
+        Action::Top => view.field = 0,
+        Action::Bottom => view.field = view.fields().len() - 1,
+        Action::PageDown => view.scroll = view.scroll.saturating_add(state.viewport.max(1) / 2),
+        Action::PageUp => view.scroll = view.scroll.saturating_sub(state.viewport.max(1) / 2),
+        Action::Adjust(d) => {
+            let f = view.current();
+            view.adjust(f, *d);
+        }
+        Action::StartEdit => {
+            let f = view.current();
+            if f.is_choice() {
+                view.adjust(f, 1);
+            } else {
+                state.overlay = Some(Overlay::Edit(view.field, String::new()));
+            }
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
+            if let Some(Overlay::Edit(i, text)) = state.overlay.take() {
+                let fields = view.fields();
+                let f = fields[i.min(fields.len() - 1)];
+                if let Err(e) = view.set_text(f, &text) {
+                    state.error = Some(e);
+                }
+            }
+        }
+        Action::ToggleSweepView => {
+            let at = Pane::ALL.iter().position(|p| *p == view.pane).unwrap_or(0);
+            view.pane = Pane::ALL[(at + 1) % Pane::ALL.len()];
+            view.drill = None;
+            view.scroll = 0;
+        }
+        Action::Left => view.move_cell(-1),
+        Action::Right => view.move_cell(1),
+        Action::Drill => {
+            if view.drill.is_some() {
+                view.drill = None;
+            } else if view.result.is_some() {
+                view.open_drill();
+            } else {
+                state.error = Some("no confusion matrix yet: run a model first (r)".into());
+            }
+        }
+        Action::ApplyBest => match view.apply_best() {
+            Some(what) => {
+                state.message = Some(format!("grid's best setting applied: {what}; r runs it"))
+            }
+            None => {
+                state.error =
+                    Some("no grid search for this model yet: w runs one (then a applies)".into())
+            }
+        },
+        Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,
+        Action::RunModel => return Some(run(state, false)),
+        Action::RunSweep => return Some(run(state, true)),
+        Action::StartExport => {
+            if view.result.is_some() {
+                state.overlay = Some(Overlay::Export("scores.csv".into()));
+            } else {
+                state.error = Some("nothing to export yet: run a model first (r)".into());
+            }
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return Some(export(state, PathBuf::from(name.trim()), false));
+            }
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return Some(export(state, path, true));
+            }
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+/// Starts a prediction run, or the grid search, on the table and the Features selection.
+fn run(state: &mut State, grid: bool) -> Vec<Command> {
+    let Some(table) = state.table.clone() else {
+        state.error = Some("no data loaded".into());
+        return Vec::new();
+    };
+    let Some(target) = state.predict.target.clone() else {
+        state.error = Some("no target: this table has no boolean, integer or text column".into());
+        return Vec::new();
+    };
+    let features = state.features.config();
+    let others = features
+        .numeric
+        .iter()
+        .chain(&features.categorical)
+        .filter(|f| **f != target)
+        .count();
+    if others == 0 {
+        state.error = Some(format!(
+            "no features besides the target `{target}`: pick some on the Features screen (3)"
+        ));
+        return Vec::new();
+    }
+    state.error = None;
+    let params = state.predict.params.clone();
+    state.start_job(JobRequest::Predict {
+        table,
+        features,
+        target,
+        params,
+        grid,
+    })
+}
+
+/// Writes every customer's scores (id, actual, p_<class>..., predicted at the threshold).
+fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+    let (Some(table), Some(r)) = (state.table.clone(), state.predict.result.as_ref()) else {
+        return Vec::new();
+    };
+    let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
+        return Vec::new();
+    };
+    let Ok(ids) = table.column(&key).cloned() else {
+        return Vec::new();
+    };
+    let request = JobRequest::ExportScores {
+        path,
+        id_col: key,
+        ids,
+        classes: r.classes.clone(),
+        actual: r.y.clone(),
+        probabilities: Arc::new(r.run.probabilities.clone()),
+        predicted: r.run.predicted(),
+        overwrite,
+    };
+    state.start_job(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_move_to_the_next_listed_value() {
+        assert_eq!(step_in(&MIN_LEAF, 1, 1), 2);
+        assert_eq!(step_in(&MIN_LEAF, 3, 1), 5);
+        assert_eq!(step_in(&MIN_LEAF, 3, -1), 2);
+        assert_eq!(step_in(&MIN_LEAF, 1, -1), 1);
+        assert_eq!(step_in(&MIN_LEAF, 5000, 1), 5000);
+        assert_eq!(step_in(&MIN_LEAF, 5000, -1), 1000);
+        assert_eq!(step_in(&ALPHA, 1.0, 1), 3.0);
+        assert_eq!(step_in(&ALPHA, 0.5, -1), 0.3);
+    }
+
+    #[test]
+    fn parameters_follow_the_model() {
+        let mut v = PredictView::default();
+        assert_eq!(v.fields().len(), 8);
+        v.adjust(PField::Model, 1);
+        assert_eq!(v.params.model, ModelKind::Tree);
+        assert!(v.fields().contains(&PField::Criterion));
+        v.adjust(PField::Model, 1);
+        assert_eq!(
+            v.fields(),
+            &[
+                PField::Target,
+                PField::Model,
+                PField::Alpha,
+                PField::Threshold,
+                PField::Folds,
+                PField::Seed
+            ]
+        );
+        for _ in 0..20 {
+            v.adjust(PField::Threshold, 1);
+        }
+        assert_eq!(v.params.threshold, 0.95);
+        assert!(v.set_text(PField::Threshold, "1.2").is_err());
+        assert!(v.set_text(PField::Threshold, "0.3").is_ok());
+        assert_eq!(v.params.threshold, 0.3);
+        assert!(v.set_text(PField::Alpha, "-1").is_err());
+        assert!(v.set_text(PField::Folds, "1").is_err());
+    }
+}
