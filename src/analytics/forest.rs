@@ -55,7 +55,8 @@ impl Forest {
     }
 }
 
-/// Fits a forest on `rows` of `x` with classes `y`.
+/// Fits a forest on `rows` of `x` with classes `y`. `progress` advances one unit per tree
+/// (the caller starts the step, so several forests can share one gauge) and cancels it.
 pub fn fit_forest(
     x: &Binned,
     y: &[usize],
@@ -76,7 +77,6 @@ pub fn fit_forest(
         .tree
         .max_features
         .unwrap_or_else(|| ((x.d as f64).sqrt().round() as usize).max(1));
-    progress.start("random forest", p.n_trees as u64);
     let trees: Vec<Result<Tree, AnalyticsError>> = (0..p.n_trees)
         .into_par_iter()
         .map(|i| {

@@ -236,7 +236,8 @@ fn fit(
     p: &PredictParams,
     progress: &Progress,
 ) -> Result<Fitted, AnalyticsError> {
-    Ok(match p.model {
+    progress.check().map_err(|_| AnalyticsError::Cancelled)?;
+    let fitted = match p.model {
         ModelKind::Tree => Fitted::Tree(fit_tree(
             binned.expect("binned"),
             y,
@@ -257,7 +258,21 @@ fn fit(
             progress,
         )?),
         ModelKind::Logistic => Fitted::Logistic(fit_logistic(x, y, classes, rows, &p.logistic)?),
-    })
+    };
+    // A forest advanced once per tree.
+    if p.model != ModelKind::Forest {
+        progress.advance(1);
+    }
+    Ok(fitted)
+}
+
+/// Progress units of one fit: a forest's trees, else 1.
+fn fit_units(p: &PredictParams) -> u64 {
+    if p.model == ModelKind::Forest {
+        p.n_trees.max(1) as u64
+    } else {
+        1
+    }
 }
 
 fn argmax(p: &[f64]) -> usize {
@@ -334,7 +349,7 @@ fn mean_std(v: &[f64]) -> MeanStd {
 }
 
 /// Stratified k-fold cross-validation of `p` on `folds`: each metric's mean and std.
-/// `progress` advances one step per fold.
+/// `progress` advances [`fit_units`] per fold.
 #[allow(clippy::too_many_arguments)]
 fn cross_validate(
     x: ArrayView2<f64>,
@@ -347,8 +362,7 @@ fn cross_validate(
 ) -> Result<BTreeMap<String, MeanStd>, AnalyticsError> {
     let mut per_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (tr, te) in folds {
-        progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-        let m = fit(x, binned, y, classes, tr, p, &Progress::new())?;
+        let m = fit(x, binned, y, classes, tr, p, progress)?;
         let actual: Vec<usize> = te.iter().map(|&r| y[r]).collect();
         let got = metrics(&actual, &m.proba(x, te), classes, p.threshold);
         let mut put = |k: &str, v: f64| per_metric.entry(k.to_string()).or_default().push(v);
@@ -361,7 +375,6 @@ fn cross_validate(
             put("roc_auc", a);
         }
         put("log_loss", got.log_loss);
-        progress.advance(1);
     }
     Ok(per_metric
         .into_iter()
@@ -452,13 +465,16 @@ pub fn run_prediction(
     let binned = binned_for(x, p.model);
     let (train, test) = stratified_split(y, p.test_size, p.seed)?;
     let folds = stratified_kfold(y, p.folds, p.seed)?;
-    progress.start("prediction: cross-validation", p.folds as u64 + 2);
+    let units = fit_units(p);
+    progress.start(
+        &format!("{}-fold cross-validation", p.folds),
+        (p.folds as u64 + 1) * units + 1,
+    );
     let cv = cross_validate(x, binned.as_ref(), y, classes, &folds, p, progress)?;
-    progress.label("prediction: the model on the training rows");
+    progress.label("the model on the training rows");
     let model = fit(x, binned.as_ref(), y, classes, &train, p, progress)?;
-    progress.advance(1);
     progress.check().map_err(|_| AnalyticsError::Cancelled)?;
-    progress.label("prediction: permutation importance");
+    progress.label("permutation importance on the test rows");
     let all: Vec<usize> = (0..n).collect();
     let probabilities = model.proba(x, &all);
     let actual: Vec<usize> = test.iter().map(|&r| y[r]).collect();
@@ -604,7 +620,7 @@ pub struct GridResult {
 }
 
 /// Cross-validates every parameter set of `grid` for `base`'s model on the same stratified
-/// folds; progress advances one step per fold of each set.
+/// folds; progress advances one fit's units per fold of each set.
 pub fn grid_search(
     x: ArrayView2<f64>,
     y: &[usize],
@@ -626,7 +642,7 @@ pub fn grid_search(
             cells.len(),
             base.folds
         ),
-        (cells.len() * base.folds) as u64,
+        (cells.len() * base.folds) as u64 * fit_units(base),
     );
     let metric = if classes == 2 { "roc_auc" } else { "accuracy" };
     let mut rows = Vec::with_capacity(cells.len());
@@ -687,7 +703,17 @@ mod tests {
                 },
                 ..PredictParams::default()
             };
-            let r = run_prediction(x.view(), &names, &y, 2, &p, &Progress::new()).unwrap();
+            let progress = Progress::new();
+            let r = run_prediction(x.view(), &names, &y, 2, &p, &progress).unwrap();
+            // The gauge ends full: every fit's units were counted.
+            let (done, total, _) = progress.snapshot();
+            assert_eq!(done, total, "{model:?}");
+            let cancelled = Progress::new();
+            cancelled.cancel();
+            assert_eq!(
+                run_prediction(x.view(), &names, &y, 2, &p, &cancelled).unwrap_err(),
+                AnalyticsError::Cancelled
+            );
             assert!(
                 r.test.roc_auc.unwrap() > 0.9,
                 "{model:?}: {:?}",
