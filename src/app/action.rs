@@ -52,6 +52,8 @@ pub enum Action {
     SortRules(crate::analytics::rules::SortBy),
     /// `a` on the Predict screen: put the grid search's best setting into the parameters.
     ApplyBest,
+    /// `c` on the Predict screen: ROC or precision-recall curve.
+    ToggleCurve,
     /// `e`: export the segment labels (asks for a file name).
     StartExport,
     /// `y` in the overwrite prompt.
@@ -174,6 +176,7 @@ const PREDICT: &[Binding] = &[
     ),
     b("h/l ←/→", "select a confusion-matrix cell"),
     b("d", "the customers in that cell (again: close)"),
+    b("c", "ROC or precision-recall curve"),
     b("v", "lower pane: importance, at-risk list, tree, grid"),
     b("PgDn/PgUp", "scroll the lower pane"),
     b("e", "export every customer's scores to .csv or .parquet"),
@@ -219,7 +222,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "r run · b i +/- [ ] < > m a · s sort · / filter · Enter baskets · e export"
         }
         Screen::Predict => {
-            "j/k +/- Enter params · r run · w grid · a best · h/l d cell · v pane · e export"
+            "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export"
         }
         _ => "1-7 or Tab screens · ? help · q quit",
     }
@@ -311,6 +314,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             'd' => Action::Drill,
             'v' => Action::ToggleSweepView,
             'e' => Action::StartExport,
+            'c' => Action::ToggleCurve,
             _ => return None,
         },
         KeyCode::Enter if state.screen == Screen::Predict => Action::StartEdit,

@@ -160,6 +160,8 @@ pub struct PredictView {
     pub drill: Option<CellDrill>,
     /// First line shown of the lower pane's list or tree.
     pub scroll: usize,
+    /// Show the precision-recall curve instead of the ROC curve.
+    pub show_pr: bool,
 }
 
 impl Default for PredictView {
@@ -175,6 +177,7 @@ impl Default for PredictView {
             cell: (1, 0),
             drill: None,
             scroll: 0,
+            show_pr: false,
         }
     }
 }
@@ -456,6 +459,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             view.drill = None;
             view.scroll = 0;
         }
+        Action::ToggleCurve => view.show_pr = !view.show_pr,
         Action::Left => view.move_cell(-1),
         Action::Right => view.move_cell(1),
         Action::Drill => {

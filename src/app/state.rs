@@ -775,7 +775,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         // Rules-screen keys, handled in `super::rules::update`.
         Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
         // Predict-screen keys, handled in `super::predict::update`.
-        Action::ApplyBest => {}
+        Action::ApplyBest | Action::ToggleCurve => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

@@ -315,7 +315,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
             }
         }
         if !at_risk.is_empty() {
-            writeln!(stdout, "  most likely {}:", classes[classes.len() - 1])?;
+            let pos = &classes[classes.len() - 1];
+            writeln!(
+                stdout,
+                "  at risk (not {} = {pos} yet, likeliest to be):",
+                a.target
+            )?;
             for v in &at_risk {
                 writeln!(
                     stdout,

@@ -62,7 +62,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     };
     draw_metrics(f, metrics, p, theme);
     draw_confusion(f, confusion, view, p, theme);
-    draw_curve(f, curve, p, theme);
+    if view.show_pr {
+        draw_pr(f, curve, p, theme);
+    } else {
+        draw_curve(f, curve, p, theme);
+    }
     draw_pane(f, pane, state, theme);
 }
 
@@ -339,10 +343,69 @@ fn draw_curve(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
             .block(
                 Block::default()
                     .borders(Borders::TOP)
-                    .title(format!(" ROC · AUC {auc} (test rows) ")),
+                    .title(format!(" ROC · AUC {auc} (test rows) · c: PR ")),
             )
             .x_axis(Axis::default().bounds([0.0, 1.0]).labels(["0", "FPR", "1"]))
             .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0", "TPR", "1"])),
+        area,
+    );
+}
+
+/// The precision-recall curve with the positive share as the no-skill level and the
+/// operating point at the threshold.
+fn draw_pr(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
+    let Some(c) = &p.run.curves else {
+        f.render_widget(
+            Paragraph::new("precision-recall curve: for two-class targets")
+                .style(theme.dim())
+                .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    };
+    let points: Vec<(f64, f64)> = c.pr.iter().map(|q| (q.recall, q.precision)).collect();
+    let n: usize = p.run.class_counts.iter().sum();
+    let base = p.run.class_counts[1] as f64 / n.max(1) as f64;
+    let level = [(0.0, base), (1.0, base)];
+    let here: Vec<(f64, f64)> =
+        c.pr.iter()
+            .rev()
+            .find(|q| q.threshold >= p.run.threshold)
+            .map(|q| vec![(q.recall, q.precision)])
+            .unwrap_or_default();
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.dim())
+            .data(&level),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.accent())
+            .data(&points),
+        Dataset::default()
+            .marker(Marker::Block)
+            .graph_type(GraphType::Scatter)
+            .style(theme.warn())
+            .data(&here),
+    ];
+    f.render_widget(
+        Chart::new(datasets)
+            .block(Block::default().borders(Borders::TOP).title(format!(
+                " precision-recall · AP {:.3} · c: ROC ",
+                c.average_precision
+            )))
+            .x_axis(
+                Axis::default()
+                    .bounds([0.0, 1.0])
+                    .labels(["0", "recall", "1"]),
+            )
+            .y_axis(
+                Axis::default()
+                    .bounds([0.0, 1.0])
+                    .labels(["0", "prec", "1"]),
+            ),
         area,
     );
 }
@@ -425,11 +488,17 @@ fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 .skip(view.scroll)
                 .map(|l| Line::from(l.to_string()))
                 .collect();
-            let depth = p.run.tree.as_ref().map_or(0, |t| t.depth());
+            let title = match &p.run.tree {
+                Some(t) => format!(
+                    " decision tree, depth {}: split (n rows: per class) · PgDn/PgUp scroll ",
+                    t.depth()
+                ),
+                None => " tree ".to_string(),
+            };
             f.render_widget(
-                Paragraph::new(lines).block(block(format!(
-                    " decision tree, depth {depth}: split (n rows: per class) · PgDn/PgUp scroll "
-                ))),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block(title)),
                 body,
             );
         }
@@ -499,7 +568,7 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
             .style(theme.header()),
         )
         .block(block(format!(
-            " importance: model's {own} · permutation: Δ test {metric} when shuffled "
+            " importance: model's {own} · permutation: Δ test {metric} "
         ))),
         area,
     );

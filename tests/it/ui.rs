@@ -795,6 +795,11 @@ fn predict_screen_runs_explains_and_exports() {
     s.message = Some("done".into());
     insta::assert_snapshot!("120x40_Predict_logistic", draw(&s, 120, 40));
     insta::assert_snapshot!("80x24_Predict_logistic", draw(&s, 80, 24));
+    // c: the precision-recall curve instead, with the average precision.
+    key(&mut s, KeyCode::Char('c'));
+    let ap = p.run.curves.as_ref().unwrap().average_precision;
+    assert!(draw(&s, 120, 40).contains(&format!("AP {ap:.3}")));
+    key(&mut s, KeyCode::Char('c'));
 
     // The threshold: up to 0.70 moves the test metrics (not the AUC) at once.
     while s.predict.current() != PField::Threshold {
