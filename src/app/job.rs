@@ -197,6 +197,8 @@ pub struct Loaded {
     pub report: Option<QualityReport>,
     /// The workspace's default feature selection, when loaded from a workspace.
     pub features: Option<FeatureConfig>,
+    /// Columns that can be a prediction target (few classes).
+    pub targets: Vec<String>,
 }
 
 /// A job's result.
@@ -362,8 +364,10 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 .name
                 .clone()
                 .unwrap_or_else(|| path.display().to_string());
+            progress.label("finding target columns");
             Ok(JobOutcome::Loaded(Box::new(Loaded {
                 title: name,
+                targets: crate::data::target::candidates(&c.table),
                 table: c.table,
                 report: Some(c.report),
                 features: Some(ws.features.clone()),
@@ -379,6 +383,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             source::read_frame(&path, &ReadOptions::default()).map(|table| {
                 JobOutcome::Loaded(Box::new(Loaded {
                     title,
+                    targets: crate::data::target::candidates(&table),
                     table,
                     report: None,
                     features: None,

@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use polars::prelude::{DataFrame, DataType};
-
 use crate::analytics::predict::{GridResult, ModelKind, PredictParams, PredictRun, metrics};
 use crate::analytics::tree::Criterion;
 
@@ -204,19 +202,9 @@ fn step_in<T: PartialOrd + Copy>(steps: &[T], v: T, delta: i64) -> T {
 }
 
 impl PredictView {
-    /// Offers the table's boolean, integer and text columns (not the key) as targets;
-    /// `churned` is picked when there is one.
-    pub fn from_table(table: &DataFrame) -> PredictView {
-        let targets: Vec<String> = table
-            .columns()
-            .iter()
-            .skip(1)
-            .filter(|c| {
-                let d = c.dtype();
-                d.is_integer() || matches!(d, DataType::Boolean | DataType::String)
-            })
-            .map(|c| c.name().to_string())
-            .collect();
+    /// Offers `targets` (see [`crate::data::target::candidates`]); `churned` is picked when
+    /// there is one.
+    pub fn with_targets(targets: Vec<String>) -> PredictView {
         let target = targets
             .iter()
             .find(|t| t.as_str() == "churned")
@@ -514,7 +502,10 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         return Vec::new();
     };
     let Some(target) = state.predict.target.clone() else {
-        state.error = Some("no target: this table has no boolean, integer or text column".into());
+        state.error = Some(format!(
+            "no target: no column of this table has 2 to {} classes",
+            crate::data::target::MAX_CLASSES
+        ));
         return Vec::new();
     };
     let features = state.features.config();

@@ -798,7 +798,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.error = None;
                     state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
                     let params = state.predict.params.clone();
-                    state.predict = super::predict::PredictView::from_table(&l.table);
+                    state.predict = super::predict::PredictView::with_targets(l.targets);
                     state.predict.params = params;
                     state.title = l.title;
                     state.table = Some(Arc::new(l.table));

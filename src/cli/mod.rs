@@ -86,6 +86,10 @@ pub struct MatrixArgs {
     /// Missing values in the features: mean, median or drop (default: refuse).
     #[arg(long)]
     pub fill: Option<String>,
+    /// Text columns to one-hot encode as features, comma-separated (at most 20 levels each;
+    /// rarer ones are pooled as "other").
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -326,13 +330,30 @@ fn feature_matrix(
     if features.is_empty() {
         bail!("--features is empty; name one or more numeric columns, comma-separated");
     }
+    let categorical: Vec<String> = args
+        .categorical
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
     let mut wanted = features.clone();
+    wanted.extend(categorical.iter().cloned());
     wanted.extend(extra.iter().cloned());
     if need_ids && let Some(id) = &id_col {
         wanted.push(id.clone());
     }
     let with_first = need_ids && id_col.is_none();
     let (mut table, key) = crate::data::input::load_columns(input, &wanted, with_first)?;
+    for f in &features {
+        if let Ok(c) = table.column(f)
+            && c.dtype() == &polars::prelude::DataType::String
+        {
+            bail!(
+                "{}: feature `{f}` is text; pass it with --categorical {f} (one-hot) or choose a numeric column",
+                input.display()
+            );
+        }
+    }
     let id_col = if need_ids || key.is_some() {
         id_col
     } else {
@@ -370,13 +391,15 @@ fn feature_matrix(
     }
     let cfg = FeatureConfig {
         numeric: features.clone(),
-        categorical: Vec::new(),
+        categorical: categorical.clone(),
         scaling,
         log1p: Vec::new(),
         max_categories: 20,
     };
     let m = build_features(&table, &id_col, &cfg)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let mut features = features;
+    features.extend(categorical);
     Ok(Matrix {
         m,
         id_col,

@@ -81,7 +81,12 @@ pub struct PredictArgs {
 pub fn run(a: PredictArgs) -> Result<()> {
     let model = ModelKind::parse(&a.model)
         .ok_or_else(|| anyhow::anyhow!("--model {}: use tree, forest or logistic", a.model))?;
-    if a.matrix.features.iter().any(|f| f.trim() == a.target) {
+    if a.matrix
+        .features
+        .iter()
+        .chain(&a.matrix.categorical)
+        .any(|f| f.trim() == a.target)
+    {
         bail!(
             "--target {} is also among --features; remove it from the features",
             a.target

@@ -24,6 +24,24 @@ impl Target {
     }
 }
 
+/// The columns of `table` (not the first, the key) that can be a classification target:
+/// boolean, integer or text with 2 to [`MAX_CLASSES`] distinct values, in table order.
+pub fn candidates(table: &DataFrame) -> Vec<String> {
+    table
+        .columns()
+        .iter()
+        .skip(1)
+        .filter(|c| {
+            let d = c.dtype();
+            (d.is_integer() || matches!(d, DataType::Boolean | DataType::String))
+                && c.n_unique().is_ok_and(|n| {
+                    (2..=MAX_CLASSES).contains(&(n - usize::from(c.null_count() > 0)))
+                })
+        })
+        .map(|c| c.name().to_string())
+        .collect()
+}
+
 /// The classes of column `name` of `table`. `positive` moves that value to the end, so it is
 /// class 1 of a two-class target. Refuses a missing column, missing values, one class, and
 /// more than [`MAX_CLASSES`] classes.
@@ -119,6 +137,26 @@ mod tests {
             DataFrame::new_infer_height(vec![Column::new("c".into(), [1i64, 0, 0, 2])]).unwrap();
         let t = target(&ints, "c", None).unwrap();
         assert_eq!((t.classes.len(), t.y.clone()), (3, vec![1, 0, 0, 2]));
+    }
+
+    #[test]
+    fn candidates_are_columns_of_few_classes() {
+        let t = DataFrame::new_infer_height(vec![
+            Column::new("id".into(), ["a", "b", "c", "d"]),
+            Column::new("flag".into(), [true, false, true, true]),
+            Column::new("amount".into(), [1.0, 2.0, 1.0, 2.0]),
+            Column::new("one".into(), [1i64, 1, 1, 1]),
+            Column::new("tier".into(), ["x", "y", "z", "x"]),
+            Column::new("n".into(), [1i64, 2, 3, 1]),
+        ])
+        .unwrap();
+        assert_eq!(candidates(&t), vec!["flag", "tier", "n"]);
+        let many = DataFrame::new_infer_height(vec![
+            Column::new("id".into(), (0..100i64).collect::<Vec<_>>()),
+            Column::new("count".into(), (0..100i64).collect::<Vec<_>>()),
+        ])
+        .unwrap();
+        assert!(candidates(&many).is_empty());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     view.params.model.title(),
                     view.params.folds
                 ),
-                None => "no target: the table has no boolean, integer or text column".into(),
+                None => "no target: no column of this table has 2 to 50 classes".into(),
             }
         };
         f.render_widget(

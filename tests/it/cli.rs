@@ -408,7 +408,7 @@ fn segment_bad_inputs() {
     let run = |args: &[&str]| crmlens(dir.path(), args);
     assert_user_error(
         &run(&["segment", "--input", ws, "--features", "city", "--k", "3"]),
-        &["`city`", "not numeric"],
+        &["feature `city` is text", "--categorical city"],
     );
     assert_user_error(
         &run(&["segment", "--input", ws, "--features", ",", "--k", "3"]),
@@ -1193,6 +1193,35 @@ fn predict_bad_inputs() {
             "maybe",
         ]),
         &["--positive maybe", "0, 1"],
+    );
+    assert_user_error(
+        &run(&["--target", "churned", "--features", "recency_days,channel"]),
+        &["feature `channel` is text", "--categorical channel"],
+    );
+    // With --categorical it is one-hot encoded.
+    let o = run(&[
+        "--target",
+        "churned",
+        "--features",
+        "recency_days",
+        "--categorical",
+        "channel",
+        "--model",
+        "logistic",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v["feature_importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"channel=web"), "{names:?}");
+    assert_eq!(
+        v["features"],
+        serde_json::json!(["recency_days", "channel"])
     );
     let flat = dir.path().join("flat.csv");
     fs::write(&flat, "id,x,y\na,1,yes\nb,2,yes\nc,3,yes\n").unwrap();

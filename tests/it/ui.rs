@@ -917,3 +917,36 @@ fn predict_without_features_or_with_only_the_target_says_so() {
     key(&mut s, KeyCode::Char('e'));
     assert!(s.error.as_deref().unwrap().contains("run a model first"));
 }
+
+/// A multi-class target: channel (4 values) is taken out of the features, the confusion matrix
+/// is 4 x 4 and the metrics are macro averages; the ROC pane says it is for two classes.
+#[test]
+fn predict_a_multi_class_target() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('6'));
+    assert!(s.predict.targets.contains(&"channel".to_string()));
+    assert!(!s.predict.targets.contains(&"monetary".to_string()));
+    while s.predict.target.as_deref() != Some("channel") {
+        key(&mut s, KeyCode::Char('+'));
+    }
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let p = s.predict.result.clone().unwrap();
+    assert_eq!(p.classes.len(), 4);
+    assert!(p.dropped_target);
+    assert!(!p.names.iter().any(|n| n.starts_with("channel")));
+    let cm = &p.run.test.confusion_matrix;
+    assert_eq!(cm.len(), 4);
+    assert_eq!(
+        cm.iter().flatten().sum::<u64>() as usize,
+        p.run.test_rows.len()
+    );
+    assert!(p.run.curves.is_none());
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .contains("channel left out of the features")
+    );
+    assert!(draw(&s, 120, 40).contains("for two-class targets"));
+}
