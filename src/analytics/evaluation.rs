@@ -122,52 +122,9 @@ pub struct RocPoint {
     pub threshold: f64,
 }
 
-/// The ROC curve from (0, 0) at threshold +inf, one point per distinct score (ties move
-/// together, as scikit-learn's `roc_curve` with `drop_intermediate=False`).
-pub fn roc_curve(positive: &[bool], score: &[f64]) -> Vec<RocPoint> {
-    let n_pos = positive.iter().filter(|p| **p).count() as f64;
-    let n_neg = positive.len() as f64 - n_pos;
-    let mut order: Vec<usize> = (0..score.len()).collect();
-    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-    let mut out = vec![RocPoint {
-        fpr: 0.0,
-        tpr: 0.0,
-        threshold: f64::INFINITY,
-    }];
-    let (mut tp, mut fp) = (0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = score[order[i]];
-        while i < order.len() && score[order[i]] == s {
-            if positive[order[i]] {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            i += 1;
-        }
-        out.push(RocPoint {
-            fpr: ratio(fp, n_neg),
-            tpr: ratio(tp, n_pos),
-            threshold: s,
-        });
-    }
-    out
-}
-
-/// A point of a precision-recall curve: rows with score >= `threshold` are called positive.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PrPoint {
-    pub recall: f64,
-    pub precision: f64,
-    pub threshold: f64,
-}
-
-/// The precision-recall curve, one point per distinct score from the highest down, as
-/// scikit-learn's `precision_recall_curve` (in the other order, and without its final
-/// (recall 0, precision 1) point, which has no threshold).
-pub fn pr_curve(positive: &[bool], score: &[f64]) -> Vec<PrPoint> {
-    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+/// (threshold, true positives, false positives) at each distinct score from the highest
+/// down: the counts of rows scoring at least that threshold (ties move together).
+fn counts_by_threshold(positive: &[bool], score: &[f64]) -> Vec<(f64, f64, f64)> {
     let mut order: Vec<usize> = (0..score.len()).collect();
     order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
     let mut out = Vec::new();
@@ -183,13 +140,55 @@ pub fn pr_curve(positive: &[bool], score: &[f64]) -> Vec<PrPoint> {
             }
             i += 1;
         }
-        out.push(PrPoint {
-            recall: ratio(tp, n_pos),
-            precision: ratio(tp, tp + fp),
-            threshold: s,
-        });
+        out.push((s, tp, fp));
     }
     out
+}
+
+/// The ROC curve from (0, 0) at threshold +inf, one point per distinct score (ties move
+/// together, as scikit-learn's `roc_curve` with `drop_intermediate=False`).
+pub fn roc_curve(positive: &[bool], score: &[f64]) -> Vec<RocPoint> {
+    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+    let n_neg = positive.len() as f64 - n_pos;
+    let start = RocPoint {
+        fpr: 0.0,
+        tpr: 0.0,
+        threshold: f64::INFINITY,
+    };
+    std::iter::once(start)
+        .chain(
+            counts_by_threshold(positive, score)
+                .into_iter()
+                .map(|(threshold, tp, fp)| RocPoint {
+                    fpr: ratio(fp, n_neg),
+                    tpr: ratio(tp, n_pos),
+                    threshold,
+                }),
+        )
+        .collect()
+}
+
+/// A point of a precision-recall curve: rows with score >= `threshold` are called positive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PrPoint {
+    pub recall: f64,
+    pub precision: f64,
+    pub threshold: f64,
+}
+
+/// The precision-recall curve, one point per distinct score from the highest down, as
+/// scikit-learn's `precision_recall_curve` (in the other order, and without its final
+/// (recall 0, precision 1) point, which has no threshold).
+pub fn pr_curve(positive: &[bool], score: &[f64]) -> Vec<PrPoint> {
+    let n_pos = positive.iter().filter(|p| **p).count() as f64;
+    counts_by_threshold(positive, score)
+        .into_iter()
+        .map(|(threshold, tp, fp)| PrPoint {
+            recall: ratio(tp, n_pos),
+            precision: ratio(tp, tp + fp),
+            threshold,
+        })
+        .collect()
 }
 
 /// Average precision: the sum over thresholds of (R_n - R_(n-1)) P_n, scikit-learn's

@@ -321,15 +321,7 @@ impl PredictView {
     /// A typed value for a parameter, or why it is not valid.
     pub fn set_text(&mut self, field: PField, text: &str) -> Result<(), String> {
         let text = text.trim();
-        let whole = |lo: u64, hi: u64| -> Result<u64, String> {
-            match text.parse::<u64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(format!(
-                    "{}: {text:?} is not a whole number from {lo} to {hi}",
-                    field.name()
-                )),
-            }
-        };
+        let whole = |lo: u64, hi: u64| super::state::parse_whole(field.name(), text, lo, hi);
         let p = &mut self.params;
         match field {
             PField::Trees => p.n_trees = whole(1, 5000)? as usize,

@@ -318,15 +318,7 @@ impl SegmentsView {
     /// A typed value for a parameter, or why it is not valid.
     pub fn set_text(&mut self, field: Field, text: &str) -> Result<(), String> {
         let text = text.trim();
-        let whole = |lo: u64, hi: u64| -> Result<u64, String> {
-            match text.parse::<u64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(format!(
-                    "{}: {text:?} is not a whole number from {lo} to {hi}",
-                    field.name()
-                )),
-            }
-        };
+        let whole = |lo: u64, hi: u64| parse_whole(field.name(), text, lo, hi);
         let p = &mut self.params;
         match field {
             Field::K => {
@@ -351,6 +343,16 @@ impl SegmentsView {
             Field::Algorithm | Field::Covariance => self.adjust(field, 1),
         }
         Ok(())
+    }
+}
+
+/// A typed whole number for parameter `name` in `lo..=hi`, or the one-line reason it is not.
+pub fn parse_whole(name: &str, text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{name}: {text:?} is not a whole number from {lo} to {hi}"
+        )),
     }
 }
 
