@@ -179,7 +179,10 @@ const PREDICT: &[Binding] = &[
     b("c", "ROC or precision-recall curve"),
     b("v", "lower pane: importance, at-risk list, tree, grid"),
     b("PgDn/PgUp", "scroll the lower pane"),
-    b("e", "export every customer's scores to .csv or .parquet"),
+    b(
+        "e",
+        "export scores (.csv/.parquet): the open cell, the at-risk list, or everyone",
+    ),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 

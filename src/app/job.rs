@@ -90,7 +90,8 @@ pub enum JobRequest {
         params: crate::analytics::predict::PredictParams,
         grid: bool,
     },
-    /// Write every customer's scores; refuses to replace a file unless `overwrite`.
+    /// Write customers' scores (`rows` only, in that order, or all); refuses to replace a
+    /// file unless `overwrite`.
     ExportScores {
         path: PathBuf,
         id_col: String,
@@ -99,6 +100,7 @@ pub enum JobRequest {
         actual: Vec<usize>,
         probabilities: Arc<Vec<Vec<f64>>>,
         predicted: Vec<usize>,
+        rows: Option<Vec<usize>>,
         overwrite: bool,
     },
     /// K-Means for k = 2..=10 with the quality metrics.
@@ -487,21 +489,21 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             actual,
             probabilities,
             predicted,
+            rows,
             overwrite,
         } => {
             if path.exists() && !overwrite {
                 Ok(JobOutcome::ExistsAlready(path))
             } else {
-                crate::data::export::write_scores(
-                    &path,
-                    &id_col,
-                    &ids,
-                    &classes,
-                    &actual,
-                    &probabilities,
-                    &predicted,
-                )
-                .map(|_| JobOutcome::Exported(path, actual.len(), "scores"))
+                let scores = crate::data::export::Scores {
+                    classes: &classes,
+                    actual: &actual,
+                    probabilities: &probabilities,
+                    predicted: &predicted,
+                };
+                let n = rows.as_ref().map_or(actual.len(), |r| r.len());
+                crate::data::export::write_scores(&path, &id_col, &ids, &scores, rows.as_deref())
+                    .map(|_| JobOutcome::Exported(path, n, "scores"))
             }
         }
         JobRequest::Rules { input, params } => {

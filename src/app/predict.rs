@@ -465,7 +465,14 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         Action::RunSweep => return Some(run(state, true)),
         Action::StartExport => {
             if view.result.is_some() {
-                state.overlay = Some(Overlay::Export("scores.csv".into()));
+                let name = if view.drill.is_some() {
+                    "cell.csv"
+                } else if view.pane == Pane::AtRisk {
+                    "at_risk.csv"
+                } else {
+                    "scores.csv"
+                };
+                state.overlay = Some(Overlay::Export(name.into()));
             } else {
                 state.error = Some("nothing to export yet: run a model first (r)".into());
             }
@@ -524,10 +531,17 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
     })
 }
 
-/// Writes every customer's scores (id, actual, p_<class>..., predicted at the threshold).
+/// Writes customers' scores (id, actual, p_<class>..., predicted at the threshold): those of
+/// the open confusion-matrix cell, else the at-risk list when it is shown, else everyone.
 fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
-    let (Some(table), Some(r)) = (state.table.clone(), state.predict.result.as_ref()) else {
+    let view = &state.predict;
+    let (Some(table), Some(r)) = (state.table.clone(), view.result.as_ref()) else {
         return Vec::new();
+    };
+    let rows = match (&view.drill, view.pane) {
+        (Some(d), _) => Some(d.rows.clone()),
+        (None, Pane::AtRisk) => Some(r.at_risk.clone()),
+        _ => None,
     };
     let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
         return Vec::new();
@@ -543,6 +557,7 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
         actual: r.y.clone(),
         probabilities: Arc::new(r.run.probabilities.clone()),
         predicted: r.run.predicted(),
+        rows,
         overwrite,
     };
     state.start_job(request)

@@ -174,15 +174,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
     )?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
-        crate::data::export::write_scores(
-            out,
-            &id_col,
-            &m.keys,
-            &classes,
-            &y_all,
-            &r.probabilities,
-            &r.predicted(),
-        )?;
+        let predicted = r.predicted();
+        let scores = crate::data::export::Scores {
+            classes: &classes,
+            actual: &y_all,
+            probabilities: &r.probabilities,
+            predicted: &predicted,
+        };
+        crate::data::export::write_scores(out, &id_col, &m.keys, &scores, None)?;
     }
     let importance: Vec<serde_json::Value> = r
         .feature_importance

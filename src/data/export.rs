@@ -47,25 +47,44 @@ pub fn write_labels(out: &Path, id_col: &str, ids: &Column, labels: Vec<i64>) ->
     write_table(&mut df, out)
 }
 
+/// A model's scores for writing: every row's actual class, class probabilities and
+/// predicted class, by class number.
+#[derive(Debug, Clone)]
+pub struct Scores<'a> {
+    pub classes: &'a [String],
+    pub actual: &'a [usize],
+    pub probabilities: &'a [Vec<f64>],
+    pub predicted: &'a [usize],
+}
+
 /// Writes a model's scores: id, actual class, one `p_<class>` column per class, and the
-/// predicted class.
+/// predicted class; for `rows` only, in that order, when given (else every row).
 pub fn write_scores(
     out: &Path,
     id_col: &str,
     ids: &Column,
-    classes: &[String],
-    actual: &[usize],
-    probabilities: &[Vec<f64>],
-    predicted: &[usize],
+    s: &Scores,
+    rows: Option<&[usize]>,
 ) -> Result<()> {
-    let mut cols = vec![ids.clone().with_name(id_col.into())];
-    let name = |c: &[usize]| -> Vec<&str> { c.iter().map(|&i| classes[i].as_str()).collect() };
-    cols.push(Column::new("actual".into(), name(actual)));
-    for (c, class) in classes.iter().enumerate() {
-        let p: Vec<f64> = probabilities.iter().map(|row| row[c]).collect();
+    let all: Vec<usize>;
+    let rows = match rows {
+        Some(r) => r,
+        None => {
+            all = (0..s.actual.len()).collect();
+            &all
+        }
+    };
+    let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as IdxSize).collect());
+    let ids = ids.take(&idx).map_err(|e| DataError::polars("scores", e))?;
+    let mut cols = vec![ids.with_name(id_col.into())];
+    let name =
+        |c: &[usize]| -> Vec<&str> { rows.iter().map(|&r| s.classes[c[r]].as_str()).collect() };
+    cols.push(Column::new("actual".into(), name(s.actual)));
+    for (c, class) in s.classes.iter().enumerate() {
+        let p: Vec<f64> = rows.iter().map(|&r| s.probabilities[r][c]).collect();
         cols.push(Column::new(format!("p_{class}").into(), p));
     }
-    cols.push(Column::new("predicted".into(), name(predicted)));
+    cols.push(Column::new("predicted".into(), name(s.predicted)));
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| DataError::polars("scores", e))?;
     write_table(&mut df, out)
 }

@@ -880,7 +880,33 @@ fn predict_screen_runs_explains_and_exports() {
     assert!(screen.contains("decision tree, depth"), "{screen}");
     assert!(screen.contains("recency_days <="), "{screen}");
 
-    // e: scores for every customer.
+    // e on the at-risk pane: the listed customers, in list order.
+    s.predict.pane = Pane::AtRisk;
+    let listed = s.predict.result.as_ref().unwrap().at_risk.clone();
+    let risk_path = dir.path().join("at_risk.csv");
+    key(&mut s, KeyCode::Char('e'));
+    assert_eq!(s.overlay, Some(Overlay::Export("at_risk.csv".into())));
+    for _ in 0.."at_risk.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, risk_path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&risk_path).unwrap();
+    let ids = table.column("customer_id").unwrap().str().unwrap().clone();
+    let written: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let want: Vec<&str> = listed.iter().map(|&r| ids.get(r).unwrap()).collect();
+    assert_eq!(written, want);
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(1) == Some("0"))
+    );
+    // e elsewhere: scores for every customer.
+    s.predict.pane = Pane::Importance;
     let path = dir.path().join("scores.csv");
     key(&mut s, KeyCode::Char('e'));
     for _ in 0.."scores.csv".len() {
