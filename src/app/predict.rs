@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analytics::predict::{GridResult, ModelKind, PredictParams, PredictRun, metrics};
+use crate::analytics::evaluation::ConfusionMatrix;
+use crate::analytics::predict::{GridResult, ModelKind, PredictParams, PredictRun};
 use crate::analytics::tree::Criterion;
 
 use super::action::Action;
@@ -101,16 +102,25 @@ impl Prediction {
         self.classes.len() - 1
     }
 
-    /// Re-scores the test rows at `threshold` (cross-validation stays as it was run).
+    /// Re-scores the test rows at `threshold` (cross-validation stays as it was run). Only
+    /// the calls change: ROC-AUC and log loss do not depend on the threshold.
     pub fn rethreshold(&mut self, threshold: f64) {
         let actual: Vec<usize> = self.run.test_rows.iter().map(|&r| self.y[r]).collect();
-        let proba: Vec<Vec<f64>> = self
+        let predicted: Vec<usize> = self
             .run
             .test_rows
             .iter()
-            .map(|&r| self.run.probabilities[r].clone())
+            .map(|&r| crate::analytics::predict::decide(&self.run.probabilities[r], threshold))
             .collect();
-        self.run.test = metrics(&actual, &proba, self.classes.len(), threshold);
+        let cm = ConfusionMatrix::new(&actual, &predicted, self.classes.len());
+        let (precision, recall, f1) = cm.precision_recall_f1();
+        let t = &mut self.run.test;
+        t.accuracy = cm.accuracy();
+        t.balanced_accuracy = cm.balanced_accuracy();
+        t.precision = precision;
+        t.recall = recall;
+        t.f1 = f1;
+        t.confusion_matrix = cm.counts;
         self.run.threshold = threshold;
     }
 
@@ -566,6 +576,52 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Moving the threshold on screen gives the metrics a fresh run at that threshold has.
+    #[test]
+    fn rethreshold_matches_the_engine() {
+        use crate::analytics::predict::{metrics, run_prediction};
+        use ndarray::Array2;
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| ((i * 7 + j * 13) % 23) as f64 / 23.0);
+        let y: Vec<usize> = (0..n)
+            .map(|i| usize::from(x[[i, 0]] + 0.1 * ((i % 5) as f64) > 0.7))
+            .collect();
+        let params = PredictParams {
+            model: ModelKind::Logistic,
+            ..PredictParams::default()
+        };
+        let run = run_prediction(
+            x.view(),
+            &[],
+            &y,
+            2,
+            &params,
+            &crate::progress::Progress::new(),
+        )
+        .unwrap();
+        let mut p = Prediction {
+            target: "t".into(),
+            classes: vec!["0".into(), "1".into()],
+            names: vec![],
+            params,
+            run,
+            tree_text: None,
+            y: y.clone(),
+            at_risk: vec![],
+            dropped_target: false,
+        };
+        p.rethreshold(0.3);
+        let actual: Vec<usize> = p.run.test_rows.iter().map(|&r| y[r]).collect();
+        let proba: Vec<Vec<f64>> = p
+            .run
+            .test_rows
+            .iter()
+            .map(|&r| p.run.probabilities[r].clone())
+            .collect();
+        assert_eq!(p.run.test, metrics(&actual, &proba, 2, 0.3));
+        assert_eq!(p.run.threshold, 0.3);
+    }
 
     #[test]
     fn steps_move_to_the_next_listed_value() {

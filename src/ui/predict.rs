@@ -220,8 +220,18 @@ fn draw_confusion(f: &mut Frame, area: Rect, view: &PredictView, p: &Prediction,
         .max()
         .unwrap_or(1)
         .clamp(8, 14) as u16;
-    // Counts with the row share when there is room, counts alone otherwise.
-    let roomy = area.width >= label_w + 11 * shown as u16;
+    // Counts with the row share when there is room, counts alone otherwise; columns as wide
+    // as the largest count needs.
+    let digits = cm.iter().flatten().max().map_or(1, |m| m.to_string().len()) as u16;
+    let class_w = p
+        .classes
+        .iter()
+        .take(shown)
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(1) as u16;
+    let roomy = area.width >= label_w + (digits + 8) * shown as u16;
+    let cell_w = if roomy { digits + 7 } else { digits + 1 }.max(class_w + 1);
     let rows: Vec<Row> = (0..shown)
         .map(|a| {
             let total: u64 = cm[a].iter().sum();
@@ -246,10 +256,7 @@ fn draw_confusion(f: &mut Frame, area: Rect, view: &PredictView, p: &Prediction,
         })
         .collect();
     let mut widths = vec![Constraint::Length(label_w)];
-    widths.extend(std::iter::repeat_n(
-        Constraint::Length(if roomy { 10 } else { 6 }),
-        shown,
-    ));
+    widths.extend(std::iter::repeat_n(Constraint::Length(cell_w), shown));
     let (a, c) = view.cell;
     let n = cm.get(a).and_then(|r| r.get(c)).copied().unwrap_or(0);
     let selected = format!(
