@@ -3,6 +3,7 @@
 //! serialisable result structs. Every long algorithm takes a [`crate::progress::Progress`]
 //! to report to and to be cancelled through. Nothing here knows about a terminal.
 
+pub mod clv;
 pub mod dbscan;
 pub mod error;
 pub mod evaluation;

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the headless subcommands. Thin: every
 //! subcommand calls the engine and prints its result (JSON with `--json`).
 
+mod clv;
 mod predict;
 mod rules;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Predict a class column (e.g. churned) with a tree, forest or logistic regression.
     Predict(predict::PredictArgs),
+    /// Customer lifetime value: BG/NBD purchases and Gamma-Gamma spend from transactions.
+    Clv(clv::ClvArgs),
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +210,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Segment(a) => segment(a),
         Command::Rules(a) => rules::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Clv(a) => clv::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),

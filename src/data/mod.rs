@@ -18,6 +18,7 @@ pub mod quality;
 pub mod reduce;
 pub mod source;
 pub mod target;
+pub mod transactions;
 pub mod workspace;
 
 pub use error::{DataError, Result};

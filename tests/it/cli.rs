@@ -8,7 +8,7 @@ use crate::{crmlens, sample_dir, stderr, stdout};
 
 /// Asserts a user error: exit 2, exactly one line on stderr starting `error:`, containing
 /// every needle, and no panic or backtrace.
-fn assert_user_error(o: &std::process::Output, needles: &[&str]) {
+pub fn assert_user_error(o: &std::process::Output, needles: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     let lines: Vec<&str> = err.lines().collect();

@@ -2,6 +2,7 @@
 //! runs it, and the sample data against the generator's recorded ground truth.
 
 mod cli;
+mod clv;
 mod sample;
 mod ui;
 

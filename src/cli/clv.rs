@@ -1,0 +1,237 @@
+//! `crmlens clv`: BG/NBD and Gamma-Gamma fitted on transactions up to a calibration end, every
+//! customer's expected purchases, spend and lifetime value, and the holdout check.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use clap::Args;
+use polars::prelude::{Column, DataFrame};
+
+use crate::analytics::clv::{ClvParams, Rfm, run_clv};
+use crate::data::transactions::{read_transactions, summarise, transaction_columns};
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub struct ClvArgs {
+    /// Transactions: a data file, or a workspace (.toml) whose orders source is used.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The customer column (default: the workspace's key, else customer_id).
+    #[arg(long = "customer-col")]
+    pub customer_col: Option<String>,
+    /// The date column (default: the workspace's order date, else order_date).
+    #[arg(long = "date-col")]
+    pub date_col: Option<String>,
+    /// The amount column (default: quantity x unit_price for a workspace, else amount).
+    #[arg(long = "amount-col")]
+    pub amount_col: Option<String>,
+    /// Fit on purchases up to this day (YYYY-MM-DD); later ones are the holdout.
+    #[arg(long = "calibration-end")]
+    pub calibration_end: String,
+    /// The holdout's last day (YYYY-MM-DD; default: the last transaction's day).
+    #[arg(long = "observation-end")]
+    pub observation_end: Option<String>,
+    /// day or week.
+    #[arg(long = "time-unit", default_value = "day")]
+    pub time_unit: String,
+    /// CLV horizon in months.
+    #[arg(long, default_value_t = 12)]
+    pub horizon: usize,
+    /// Monthly discount rate for the CLV.
+    #[arg(long = "discount-rate", default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// How many top customers by CLV to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Write every customer's figures (.csv or .parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+pub fn run(a: ClvArgs) -> Result<()> {
+    let Ok(end) = NaiveDate::parse_from_str(a.calibration_end.trim(), "%Y-%m-%d") else {
+        bail!(
+            "--calibration-end {}: not a date; use YYYY-MM-DD, e.g. 2024-06-30",
+            a.calibration_end
+        );
+    };
+    let observation_end = match &a.observation_end {
+        None => None,
+        Some(t) => Some(
+            NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| {
+                anyhow::anyhow!("--observation-end {t}: not a date; use YYYY-MM-DD")
+            })?,
+        ),
+    };
+    let unit_days = match a.time_unit.as_str() {
+        "day" => 1.0,
+        "week" => 7.0,
+        other => bail!("--time-unit {other}: use day or week"),
+    };
+    if !(a.discount_rate >= 0.0 && a.discount_rate < 1.0) {
+        bail!(
+            "--discount-rate {}: use a monthly rate from 0 to 1, e.g. 0.01",
+            a.discount_rate
+        );
+    }
+    if a.horizon == 0 {
+        bail!("--horizon 0: use 1 or more months");
+    }
+    let started = Instant::now();
+    let cols = transaction_columns(
+        &a.input,
+        a.customer_col.as_deref(),
+        a.date_col.as_deref(),
+        a.amount_col.as_deref(),
+    )?;
+    let tx = read_transactions(&a.input, &cols)?;
+    let s = summarise(&tx, end, observation_end, unit_days)?;
+    drop(tx);
+    let rfm = Rfm {
+        x: s.frequency.clone(),
+        t_x: s.recency.clone(),
+        t: s.t.clone(),
+        monetary: s.monetary.clone(),
+    };
+    let params = ClvParams {
+        unit_days,
+        horizon_months: a.horizon,
+        discount_rate: a.discount_rate,
+    };
+    let holdout =
+        (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
+    let r = run_clv(&rfm, &params, holdout, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(out) = &a.out {
+        let col = |name: &str, v: Vec<f64>| Column::new(name.into(), v);
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new(cols.customer.as_str().into(), s.ids.clone()),
+            col("frequency", s.frequency.clone()),
+            col("recency", s.recency.clone()),
+            col("T", s.t.clone()),
+            col("monetary", s.monetary.clone()),
+            col("p_alive", r.rows.iter().map(|x| x.p_alive).collect()),
+            col(
+                "expected_purchases",
+                r.rows.iter().map(|x| x.expected_purchases).collect(),
+            ),
+            col(
+                "expected_spend",
+                r.rows.iter().map(|x| x.expected_spend).collect(),
+            ),
+            col("clv", r.rows.iter().map(|x| x.clv).collect()),
+        ])?;
+        crate::data::export::write_table(&mut df, out)?;
+    }
+    let mut order: Vec<usize> = (0..s.ids.len()).collect();
+    order.sort_by(|&i, &j| r.rows[j].clv.total_cmp(&r.rows[i].clv).then(i.cmp(&j)));
+    let clvs: Vec<f64> = r.rows.iter().map(|x| x.clv).collect();
+    let total: f64 = clvs.iter().sum();
+    let mut sorted = clvs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let top: Vec<serde_json::Value> = order
+        .iter()
+        .take(a.top)
+        .map(|&i| {
+            serde_json::json!({
+                "id": s.ids[i],
+                "clv": round(r.rows[i].clv, 2),
+                "p_alive": round(r.rows[i].p_alive, 4),
+                "expected_purchases": round(r.rows[i].expected_purchases, 3),
+                "expected_spend": round(r.rows[i].expected_spend, 2),
+            })
+        })
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let bg = &r.bgnbd;
+    let gg = &r.gamma_gamma;
+    if a.json {
+        let v = serde_json::json!({
+            "input": a.input.display().to_string(),
+            "columns": {"customer": cols.customer, "date": cols.date, "amount": cols.amount.describe()},
+            "n_customers": s.ids.len(),
+            "excluded_customers": s.excluded,
+            "calibration_end": end.to_string(),
+            "first_date": s.first_date.to_string(),
+            "last_date": s.last_date.to_string(),
+            "time_unit": a.time_unit,
+            "horizon_months": a.horizon,
+            "discount_rate": a.discount_rate,
+            "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood},
+            "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v, "n_customers": gg.n_customers, "log_likelihood": gg.log_likelihood},
+            "frequency_monetary_correlation": r.frequency_monetary_correlation,
+            "holdout": r.holdout,
+            "clv": {"total": total, "mean": total / s.ids.len().max(1) as f64, "median": median},
+            "top": top,
+            "seconds": round(seconds, 3),
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "{} customers (calibration to {end}; {} starting later left out), {} to {}",
+            s.ids.len(),
+            s.excluded,
+            s.first_date,
+            s.last_date
+        )?;
+        writeln!(
+            stdout,
+            "BG/NBD: r {:.4}, alpha {:.4}, a {:.4}, b {:.4} (log-likelihood {:.2})",
+            bg.r, bg.alpha, bg.a, bg.b, bg.log_likelihood
+        )?;
+        writeln!(
+            stdout,
+            "Gamma-Gamma on {} repeat customers: p {:.4}, q {:.4}, v {:.4}; frequency-spend correlation {:.3}{}",
+            gg.n_customers,
+            gg.p,
+            gg.q,
+            gg.v,
+            r.frequency_monetary_correlation,
+            if r.frequency_monetary_correlation.abs() > 0.3 {
+                " (high: the model assumes none)"
+            } else {
+                ""
+            }
+        )?;
+        if let Some(h) = &r.holdout {
+            writeln!(
+                stdout,
+                "holdout ({:.0} {}s): predicted {:.1} purchases, actual {:.0}",
+                h.duration, a.time_unit, h.predicted_total, h.actual_total
+            )?;
+        }
+        writeln!(
+            stdout,
+            "CLV over {} months at {}/month: total {:.0}, mean {:.2}, median {:.2}",
+            a.horizon,
+            a.discount_rate,
+            total,
+            total / s.ids.len().max(1) as f64,
+            median
+        )?;
+        for &i in order.iter().take(a.top) {
+            writeln!(
+                stdout,
+                "  {:<14} {:>10.2}  (p alive {:.2}, {:.2} purchases, {:.2} each)",
+                s.ids[i],
+                r.rows[i].clv,
+                r.rows[i].p_alive,
+                r.rows[i].expected_purchases,
+                r.rows[i].expected_spend
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,424 @@
+//! Transactions (customer, date, amount) summarised per customer for the lifetime-value
+//! models, with the conventions of the Python `lifetimes` package's
+//! `summary_data_from_transaction_data`: lines on one day are one purchase (amounts summed);
+//! frequency = purchase days after the first; recency = first to last purchase; T = first
+//! purchase to the calibration end; monetary = mean of the repeat purchase days' amounts (the
+//! first excluded; 0 without repeats). Customers whose first purchase is after the
+//! calibration end are left out and counted. Purchase days after the calibration end are the
+//! holdout. Times are in days divided by the unit's days (weeks are fractional, where
+//! `lifetimes` rounds to calendar weeks).
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use super::dates::{from_epoch_days, to_date_expr};
+use super::error::{DataError, Result};
+use super::workspace::{RoleColumns, Workspace};
+
+/// Where the amount of a line comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Amount {
+    Column(String),
+    /// quantity x unit price.
+    Product(String, String),
+}
+
+impl Amount {
+    fn columns(&self) -> Vec<&str> {
+        match self {
+            Amount::Column(c) => vec![c.as_str()],
+            Amount::Product(q, p) => vec![q.as_str(), p.as_str()],
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Amount::Column(c) => c.clone(),
+            Amount::Product(q, p) => format!("{q} x {p}"),
+        }
+    }
+}
+
+/// The columns of the transactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionColumns {
+    pub customer: String,
+    pub date: String,
+    pub amount: Amount,
+}
+
+/// The transaction columns for `input`: those given, else for a workspace its orders' roles
+/// (the customer key, `date`, and `quantity` x `unit_price`), else `customer_id`,
+/// `order_date` and `amount`.
+pub fn transaction_columns(
+    input: &Path,
+    customer: Option<&str>,
+    date: Option<&str>,
+    amount: Option<&str>,
+) -> Result<TransactionColumns> {
+    let is_workspace = input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let (key, date_role, qty, price) = if is_workspace {
+        let ws = Workspace::load(input)?;
+        let orders = ws.sources.orders.as_ref();
+        let role = |r: &str| {
+            orders
+                .and_then(|o| o.role_column(r, RoleColumns::ORDERS))
+                .map(|(c, _)| c)
+                .unwrap_or_default()
+        };
+        let key = orders
+            .and_then(|o| o.key.clone())
+            .unwrap_or_else(|| ws.workspace.customer_key.clone());
+        (key, role("date"), role("quantity"), role("unit_price"))
+    } else {
+        (
+            "customer_id".to_string(),
+            "order_date".to_string(),
+            String::new(),
+            String::new(),
+        )
+    };
+    let amount = match amount {
+        Some(a) => Amount::Column(a.to_string()),
+        None if is_workspace => Amount::Product(qty, price),
+        None => Amount::Column("amount".into()),
+    };
+    Ok(TransactionColumns {
+        customer: customer.map_or(key, str::to_string),
+        date: date.map_or(date_role, str::to_string),
+        amount,
+    })
+}
+
+/// The transactions of `input` (a file, or a workspace's orders source) with the customer as
+/// text, the date as a `Date` and the amount as f64, checked: every date parses, no amount is
+/// negative or missing.
+pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<DataFrame> {
+    let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
+    wanted.extend(cols.amount.columns());
+    let raw = super::baskets::order_lines(input, &wanted)?;
+    let name = input.display().to_string();
+    let date_dtype = raw
+        .column(&cols.date)
+        .map_err(|e| DataError::polars(&name, e))?
+        .dtype()
+        .clone();
+    let amount = match &cols.amount {
+        Amount::Column(c) => col(c.as_str()).cast(DataType::Float64),
+        Amount::Product(q, p) => {
+            col(q.as_str()).cast(DataType::Float64) * col(p.as_str()).cast(DataType::Float64)
+        }
+    };
+    let df = raw
+        .clone()
+        .lazy()
+        .select([
+            col(cols.customer.as_str())
+                .cast(DataType::String)
+                .alias("customer"),
+            to_date_expr(&cols.date, &date_dtype, &[]).alias("date"),
+            amount.alias("amount"),
+            col(cols.date.as_str())
+                .cast(DataType::String)
+                .alias("raw_date"),
+        ])
+        .collect()
+        .map_err(|e| {
+            DataError::Invalid(format!(
+                "{name}: amount `{}` is not numeric ({e}); name a numeric column with --amount-col",
+                cols.amount.describe()
+            ))
+        })?;
+    // Dates that do not parse.
+    let bad = df
+        .clone()
+        .lazy()
+        .filter(col("date").is_null().and(col("raw_date").is_not_null()))
+        .select([col("raw_date").first(), len()])
+        .collect()
+        .map_err(|e| DataError::polars(&name, e))?;
+    let n_bad = bad
+        .column("len")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0);
+    if n_bad > 0 {
+        let example = bad
+            .column("raw_date")
+            .ok()
+            .and_then(|c| c.str().ok().and_then(|s| s.get(0).map(str::to_string)))
+            .unwrap_or_default();
+        return Err(DataError::Invalid(format!(
+            "{name}: date column `{}` has {n_bad} values that are not dates, e.g. {example:?}; use YYYY-MM-DD (or DD/MM/YYYY)",
+            cols.date
+        )));
+    }
+    let count = |e: Expr| -> Result<u64> {
+        let c = df
+            .clone()
+            .lazy()
+            .filter(e)
+            .select([len()])
+            .collect()
+            .map_err(|e| DataError::polars(&name, e))?;
+        Ok(c.column("len")
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0))
+    };
+    let missing = count(
+        col("customer")
+            .is_null()
+            .or(col("date").is_null())
+            .or(col("amount").is_null()),
+    )?;
+    if missing > 0 {
+        return Err(DataError::Invalid(format!(
+            "{name}: {missing} lines have no customer, date or amount ({}); drop or fill them first",
+            cols.amount.describe()
+        )));
+    }
+    let negative = count(col("amount").lt(lit(0.0)))?;
+    if negative > 0 {
+        return Err(DataError::Invalid(format!(
+            "{name}: amount `{}` is negative on {negative} lines (returns?); the spend model needs amounts of 0 or more: net returns out first",
+            cols.amount.describe()
+        )));
+    }
+    df.drop("raw_date").map_err(|e| DataError::polars(&name, e))
+}
+
+/// Per-customer figures for the lifetime-value models, sorted by customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub ids: Vec<String>,
+    pub frequency: Vec<f64>,
+    pub recency: Vec<f64>,
+    /// Age: first purchase to the calibration end.
+    pub t: Vec<f64>,
+    pub monetary: Vec<f64>,
+    /// Purchase days after the calibration end (the holdout), per customer.
+    pub holdout_purchases: Vec<f64>,
+    /// Length of the holdout period (calibration end to observation end) in time units; 0
+    /// when the data ends at the calibration end.
+    pub holdout_duration: f64,
+    /// Customers left out: their first purchase is after the calibration end.
+    pub excluded: usize,
+    pub first_date: NaiveDate,
+    pub last_date: NaiveDate,
+}
+
+/// Summarises `tx` (from [`read_transactions`]) at `calibration_end` in units of `unit_days`;
+/// the holdout runs to `observation_end` (default: the last transaction's day).
+pub fn summarise(
+    tx: &DataFrame,
+    calibration_end: NaiveDate,
+    observation_end: Option<NaiveDate>,
+    unit_days: f64,
+) -> Result<Summary> {
+    let fail = |e: PolarsError| DataError::polars("summarising transactions", e);
+    let cal = lit(super::dates::epoch_days(calibration_end)).cast(DataType::Date);
+    let days = tx
+        .clone()
+        .lazy()
+        .group_by([col("customer"), col("date")])
+        .agg([col("amount").sum()])
+        .collect()
+        .map_err(fail)?;
+    let span = days
+        .clone()
+        .lazy()
+        .select([
+            col("date").min().alias("first"),
+            col("date").max().alias("last"),
+        ])
+        .collect()
+        .map_err(fail)?;
+    let date_at = |c: &str| -> Option<NaiveDate> {
+        let v = span.column(c).ok()?.cast(&DataType::Int32).ok()?;
+        let d = v.i32().ok()?.get(0)?;
+        Some(from_epoch_days(d))
+    };
+    let (Some(first_date), Some(last_date)) = (date_at("first"), date_at("last")) else {
+        return Err(DataError::Invalid("no transactions".into()));
+    };
+    let observation_end = observation_end.unwrap_or(last_date);
+    if observation_end < calibration_end {
+        return Err(DataError::Invalid(format!(
+            "observation end {observation_end} is before the calibration end {calibration_end}"
+        )));
+    }
+    let obs = lit(super::dates::epoch_days(observation_end)).cast(DataType::Date);
+    if first_date > calibration_end {
+        return Err(DataError::Invalid(format!(
+            "calibration end {calibration_end} is before all data (the first purchase is on {first_date}); pick a date between {first_date} and {last_date}"
+        )));
+    }
+    let in_cal = days
+        .clone()
+        .lazy()
+        .filter(col("date").lt_eq(cal.clone()))
+        .group_by([col("customer")])
+        .agg([
+            col("date").min().cast(DataType::Int32).alias("first"),
+            col("date").max().cast(DataType::Int32).alias("last"),
+            len().cast(DataType::Float64).alias("n"),
+            col("amount").sum().alias("total"),
+            col("amount")
+                .sort_by([col("date")], SortMultipleOptions::default())
+                .first()
+                .alias("first_amount"),
+        ])
+        .collect()
+        .map_err(fail)?;
+    let holdout = days
+        .clone()
+        .lazy()
+        .filter(col("date").gt(cal).and(col("date").lt_eq(obs)))
+        .group_by([col("customer")])
+        .agg([len().cast(DataType::Float64).alias("h")])
+        .collect()
+        .map_err(fail)?;
+    let all_customers = days
+        .column("customer")
+        .map_err(fail)?
+        .n_unique()
+        .map_err(fail)?;
+    let joined = in_cal
+        .lazy()
+        .join(
+            holdout.lazy(),
+            [col("customer")],
+            [col("customer")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col("h").fill_null(lit(0.0)))
+        .sort(["customer"], SortMultipleOptions::default())
+        .collect()
+        .map_err(fail)?;
+    let f64s = |c: &str| -> Result<Vec<f64>> {
+        Ok(joined
+            .column(c)
+            .map_err(fail)?
+            .cast(&DataType::Float64)
+            .map_err(fail)?
+            .f64()
+            .map_err(fail)?
+            .into_no_null_iter()
+            .collect())
+    };
+    let ids: Vec<String> = joined
+        .column("customer")
+        .map_err(fail)?
+        .str()
+        .map_err(fail)?
+        .iter()
+        .map(|s| s.unwrap_or("").to_string())
+        .collect();
+    let (first, last, n, total, first_amount) = (
+        f64s("first")?,
+        f64s("last")?,
+        f64s("n")?,
+        f64s("total")?,
+        f64s("first_amount")?,
+    );
+    let cal_day = super::dates::epoch_days(calibration_end) as f64;
+    let frequency: Vec<f64> = n.iter().map(|n| n - 1.0).collect();
+    let monetary = (0..ids.len())
+        .map(|i| {
+            if frequency[i] > 0.0 {
+                (total[i] - first_amount[i]) / frequency[i]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let holdout_duration = if observation_end > calibration_end {
+        (observation_end - calibration_end).num_days() as f64 / unit_days
+    } else {
+        0.0
+    };
+    Ok(Summary {
+        excluded: all_customers - ids.len(),
+        frequency,
+        recency: (0..ids.len())
+            .map(|i| (last[i] - first[i]) / unit_days)
+            .collect(),
+        t: first.iter().map(|f| (cal_day - f) / unit_days).collect(),
+        monetary,
+        holdout_purchases: f64s("h")?,
+        holdout_duration,
+        ids,
+        first_date,
+        last_date,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(lines: &[(&str, &str, f64)]) -> DataFrame {
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("c".into(), lines.iter().map(|l| l.0).collect::<Vec<_>>()),
+            Column::new("d".into(), lines.iter().map(|l| l.1).collect::<Vec<_>>()),
+            Column::new("a".into(), lines.iter().map(|l| l.2).collect::<Vec<_>>()),
+        ])
+        .unwrap();
+        df.lazy()
+            .select([
+                col("c").alias("customer"),
+                col("d")
+                    .str()
+                    .to_date(StrptimeOptions::default())
+                    .alias("date"),
+                col("a").alias("amount"),
+            ])
+            .collect()
+            .unwrap()
+    }
+
+    #[test]
+    fn summary_by_hand() {
+        let t = tx(&[
+            // A: first on Jan 1 (10), two lines on Jan 5 (20 + 5 = one purchase of 25), Jan 11
+            // (30); after the calibration end on Feb 1 (holdout).
+            ("A", "2024-01-01", 10.0),
+            ("A", "2024-01-05", 20.0),
+            ("A", "2024-01-05", 5.0),
+            ("A", "2024-01-11", 30.0),
+            ("A", "2024-02-01", 7.0),
+            // B: one purchase only.
+            ("B", "2024-01-15", 40.0),
+            // C: starts after the calibration end: left out.
+            ("C", "2024-02-10", 9.0),
+        ]);
+        let end = NaiveDate::from_ymd_opt(2024, 1, 21).unwrap();
+        let s = summarise(&t, end, None, 1.0).unwrap();
+        assert_eq!(s.ids, vec!["A", "B"]);
+        assert_eq!(s.frequency, vec![2.0, 0.0]);
+        assert_eq!(s.recency, vec![10.0, 0.0]);
+        assert_eq!(s.t, vec![20.0, 6.0]);
+        assert_eq!(s.monetary, vec![(25.0 + 30.0) / 2.0, 0.0]);
+        assert_eq!(s.holdout_purchases, vec![1.0, 0.0]);
+        assert_eq!(s.holdout_duration, 20.0);
+        assert_eq!(s.excluded, 1);
+        // Weeks: times divided by 7.
+        let w = summarise(&t, end, None, 7.0).unwrap();
+        // An observation end before Feb 1 leaves A's holdout purchase out.
+        let feb = NaiveDate::from_ymd_opt(2024, 1, 31).unwrap();
+        let o = summarise(&t, end, Some(feb), 1.0).unwrap();
+        assert_eq!((o.holdout_purchases[0], o.holdout_duration), (0.0, 10.0));
+        assert_eq!(w.t, vec![20.0 / 7.0, 6.0 / 7.0]);
+        // A calibration end before every purchase is refused.
+        let e =
+            summarise(&t, NaiveDate::from_ymd_opt(2023, 12, 1).unwrap(), None, 1.0).unwrap_err();
+        assert!(e.to_string().contains("before all data"), "{e}");
+    }
+}
