@@ -94,7 +94,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
         a.date_col.as_deref(),
         a.amount_col.as_deref(),
     )?;
-    let tx = read_transactions(&a.input, &cols)?;
+    let (tx, dropped) = read_transactions(&a.input, &cols)?;
     let s = summarise(&tx, end, observation_end, unit_days)?;
     drop(tx);
     let rfm = Rfm {
@@ -162,6 +162,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             "columns": {"customer": cols.customer, "date": cols.date, "amount": cols.amount.describe()},
             "n_customers": s.ids.len(),
             "excluded_customers": s.excluded,
+            "dropped_lines": dropped,
             "calibration_end": end.to_string(),
             "first_date": s.first_date.to_string(),
             "last_date": s.last_date.to_string(),
@@ -180,11 +181,16 @@ pub fn run(a: ClvArgs) -> Result<()> {
     } else {
         writeln!(
             stdout,
-            "{} customers (calibration to {end}; {} starting later left out), {} to {}",
+            "{} customers (calibration to {end}; {} starting later left out), {} to {}{}",
             s.ids.len(),
             s.excluded,
             s.first_date,
-            s.last_date
+            s.last_date,
+            if dropped > 0 {
+                format!("; {dropped} invalid or duplicate lines dropped as integration does")
+            } else {
+                String::new()
+            }
         )?;
         writeln!(
             stdout,

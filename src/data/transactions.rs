@@ -96,8 +96,13 @@ pub fn transaction_columns(
 
 /// The transactions of `input` (a file, or a workspace's orders source) with the customer as
 /// text, the date as a `Date` and the amount as f64, checked: every date parses, no amount is
-/// negative or missing.
-pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<DataFrame> {
+/// negative or missing. For a workspace the lines its integration drops are dropped here too
+/// (exact duplicates, unparseable dates, missing or negative amounts, quantity <= 0), and
+/// their count is returned; a data file is taken as it is and refused if it has such lines.
+pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(DataFrame, usize)> {
+    let is_workspace = input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
     wanted.extend(cols.amount.columns());
     let raw = super::baskets::order_lines(input, &wanted)?;
@@ -112,6 +117,22 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<Data
         Amount::Product(q, p) => {
             col(q.as_str()).cast(DataType::Float64) * col(p.as_str()).cast(DataType::Float64)
         }
+    };
+    let lines = raw.height();
+    let raw = if is_workspace {
+        let mut keep = raw
+            .unique_stable(None, UniqueKeepStrategy::First, None)
+            .map_err(|e| DataError::polars(&name, e))?;
+        if let Amount::Product(q, _) = &cols.amount {
+            keep = keep
+                .lazy()
+                .filter(col(q.as_str()).cast(DataType::Float64).gt(lit(0.0)))
+                .collect()
+                .map_err(|e| DataError::polars(&name, e))?;
+        }
+        keep
+    } else {
+        raw
     };
     let df = raw
         .clone()
@@ -133,6 +154,20 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<Data
                 cols.amount.describe()
             ))
         })?;
+    let df = if is_workspace {
+        df.lazy()
+            .filter(
+                col("date")
+                    .is_not_null()
+                    .and(col("customer").is_not_null())
+                    .and(col("amount").is_not_null())
+                    .and(col("amount").gt_eq(lit(0.0))),
+            )
+            .collect()
+            .map_err(|e| DataError::polars(&name, e))?
+    } else {
+        df
+    };
     // Dates that do not parse.
     let bad = df
         .clone()
@@ -191,7 +226,11 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<Data
             cols.amount.describe()
         )));
     }
-    df.drop("raw_date").map_err(|e| DataError::polars(&name, e))
+    let dropped = lines - df.height();
+    let df = df
+        .drop("raw_date")
+        .map_err(|e| DataError::polars(&name, e))?;
+    Ok((df, dropped))
 }
 
 /// Per-customer figures for the lifetime-value models, sorted by customer.

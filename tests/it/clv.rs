@@ -39,7 +39,8 @@ fn columns() -> TransactionColumns {
 
 fn calibration() -> (crmlens::data::transactions::Summary, Rfm) {
     let path = repo().join("tests/data/clv/transactions.csv");
-    let tx = read_transactions(&path, &columns()).unwrap();
+    let (tx, dropped) = read_transactions(&path, &columns()).unwrap();
+    assert_eq!(dropped, 0);
     let s = summarise(
         &tx,
         NaiveDate::from_ymd_opt(2024, 6, 30).unwrap(),
@@ -352,4 +353,60 @@ fn clv_bad_inputs() {
         ],
     );
     assert_user_error(&o, &["no column `price`", "customer_id, date, amount"]);
+}
+
+/// On the sample data, the generator's planted segments come out in the expected order of
+/// lifetime value, and the holdout half-year is predicted within 10%.
+#[test]
+fn sample_segments_rank_by_clv() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = crate::sample_dir().join("crmlens.toml");
+    let out = dir.path().join("clv.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "clv",
+            "--input",
+            ws.to_str().unwrap(),
+            "--calibration-end",
+            "2024-06-30",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let h = &v["holdout"];
+    let (p, a) = (
+        h["predicted_total"].as_f64().unwrap(),
+        h["actual_total"].as_f64().unwrap(),
+    );
+    assert!((p - a).abs() < 0.1 * a, "holdout predicted {p}, actual {a}");
+    // Lines the integration drops (returns, duplicates) are dropped here too.
+    assert!(v["dropped_lines"].as_u64().unwrap() > 0);
+    let truth = fs::read_to_string(crate::sample_dir().join("ground_truth_customers.csv")).unwrap();
+    let segment: std::collections::HashMap<String, String> = truth
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    let mut sums: std::collections::HashMap<String, (f64, usize)> = Default::default();
+    let text = fs::read_to_string(&out).unwrap();
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if let Some(s) = segment.get(f[0]) {
+            let e = sums.entry(s.clone()).or_default();
+            e.0 += f[8].parse::<f64>().unwrap();
+            e.1 += 1;
+        }
+    }
+    let mean = |s: &str| sums[s].0 / sums[s].1 as f64;
+    assert!(mean("vip") > 3.0 * mean("loyal"), "{sums:?}");
+    assert!(mean("loyal") > mean("occasional"), "{sums:?}");
+    assert!(mean("occasional") > mean("lapsed"), "{sums:?}");
+    assert!(mean("vip") > 10.0 * mean("lapsed"), "{sums:?}");
 }
