@@ -84,11 +84,17 @@ tmux send-keys -t "$SESSION" d
 wait_for "customers (missed)" 10
 tmux send-keys -t "$SESSION" Escape v
 wait_for "at risk: not (yet) churned" 10
-# A screen that is not there yet says so.
+# CLV: fit the sample's orders; the holdout check and the top customers appear.
 tmux send-keys -t "$SESSION" 7
+wait_for "no model yet" 10
+tmux send-keys -t "$SESSION" r
+wait_for "top customers by CLV" 120
+screen | grep -qF "holdout 184 days" || fail "no holdout chart"
+# A screen that is not there yet says so.
+tmux send-keys -t "$SESSION" 8
 wait_for "not yet available" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, quit; terminal restored)"

@@ -110,6 +110,17 @@ fn log_add_exp(p: f64, q: f64) -> f64 {
     m + ((p - m).exp() + (q - m).exp()).ln()
 }
 
+/// The sum of `f(0..n)` on all cores, the same to the last bit on every run and any number
+/// of threads: fixed chunks summed in order, then the chunk sums in order.
+fn par_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
+    const CHUNK: usize = 8192;
+    let sums: Vec<f64> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(&f).sum::<f64>())
+        .collect();
+    sums.iter().sum()
+}
+
 /// Counts of each distinct `x` (x is a whole number of purchases).
 fn distinct_x(x: &[f64]) -> BTreeMap<u64, usize> {
     let mut m = BTreeMap::new();
@@ -138,20 +149,16 @@ fn bgnbd_ll(d: &Rfm, xs: &BTreeMap<u64, usize>, r: f64, alpha: f64, a: f64, b: f
         })
         .sum();
     let ln_a = a.ln();
-    let per_customer: f64 = (0..d.len())
-        .into_par_iter()
-        .with_min_len(4096)
-        .map(|i| {
-            let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
-            let a3 = -(r + x) * (alpha + t).ln();
-            if x > 0.0 {
-                let a4 = ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + tx).ln();
-                log_add_exp(a3, a4)
-            } else {
-                a3
-            }
-        })
-        .sum();
+    let per_customer: f64 = par_sum(d.len(), |i| {
+        let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
+        let a3 = -(r + x) * (alpha + t).ln();
+        if x > 0.0 {
+            let a4 = ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + tx).ln();
+            log_add_exp(a3, a4)
+        } else {
+            a3
+        }
+    });
     per_x + per_customer
 }
 
@@ -229,11 +236,7 @@ impl<'a> SpendData<'a> {
             })
             .sum();
         let (x, m) = (self.x, self.m);
-        let per_customer: f64 = (0..x.len())
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|i| (p * x[i] + q) * (x[i] * m[i] + v).ln())
-            .sum();
+        let per_customer = par_sum(x.len(), |i| (p * x[i] + q) * (x[i] * m[i] + v).ln());
         per_x + p * self.sum_x_ln_m - self.sum_ln_m - per_customer
     }
 }

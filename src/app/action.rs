@@ -186,6 +186,31 @@ const PREDICT: &[Binding] = &[
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
+const CLV: &[Binding] = &[
+    b(
+        "j/k ↓/↑",
+        "choose parameter (calibration end, unit, horizon, discount)",
+    ),
+    b(
+        "+/-",
+        "change it (calibration end: a month later / earlier)",
+    ),
+    b(
+        "Enter",
+        "type its value (a date as YYYY-MM-DD; empty: auto)",
+    ),
+    b(
+        "r",
+        "fit BG/NBD and Gamma-Gamma on the orders, score every customer",
+    ),
+    b("PgDn/PgUp", "scroll the top customers"),
+    b(
+        "e",
+        "export every customer's p alive, purchases, spend and CLV",
+    ),
+    b("Esc", "cancel the fit (the previous result stays)"),
+];
+
 const FEATURES: &[Binding] = &[
     b("j/k ↓/↑", "move"),
     b(
@@ -205,6 +230,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Segments => SEGMENTS,
         Screen::Rules => RULES,
         Screen::Predict => PREDICT,
+        Screen::Clv => CLV,
         _ => &[],
     };
     own.iter().chain(GLOBAL).copied().collect()
@@ -227,6 +253,7 @@ pub fn hints(screen: Screen) -> &'static str {
         Screen::Predict => {
             "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export"
         }
+        Screen::Clv => "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export",
         _ => "1-7 or Tab screens · ? help · q quit",
     }
 }
@@ -321,6 +348,14 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             _ => return None,
         },
         KeyCode::Enter if state.screen == Screen::Predict => Action::StartEdit,
+        KeyCode::Char(c) if state.screen == Screen::Clv => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'e' => Action::StartExport,
+            _ => return None,
+        },
+        KeyCode::Enter if state.screen == Screen::Clv => Action::StartEdit,
         KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
         KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
         KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,

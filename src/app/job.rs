@@ -103,6 +103,18 @@ pub enum JobRequest {
         rows: Option<Vec<usize>>,
         overwrite: bool,
     },
+    /// BG/NBD and Gamma-Gamma on the transactions of `input` (a workspace's orders or a file).
+    Clv {
+        input: PathBuf,
+        settings: crate::app::clv::ClvSettings,
+    },
+    /// Write every customer's CLV figures; refuses to replace a file unless `overwrite`.
+    ExportClv {
+        path: PathBuf,
+        ids: Vec<String>,
+        rows: Vec<crate::analytics::clv::ClvRow>,
+        overwrite: bool,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -124,9 +136,11 @@ impl JobRequest {
             | JobRequest::Sweep { .. }
             | JobRequest::KDistance { .. } => JobKind::Model,
             JobRequest::Predict { .. } => JobKind::Predict,
+            JobRequest::Clv { .. } => JobKind::Clv,
             JobRequest::ExportLabels { .. }
             | JobRequest::ExportRules { .. }
-            | JobRequest::ExportScores { .. } => JobKind::Export,
+            | JobRequest::ExportScores { .. }
+            | JobRequest::ExportClv { .. } => JobKind::Export,
             JobRequest::Rules { .. } => JobKind::Rules,
         }
     }
@@ -151,8 +165,12 @@ impl JobRequest {
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
             JobRequest::ExportLabels { path, .. }
             | JobRequest::ExportRules { path, .. }
-            | JobRequest::ExportScores { path, .. } => {
+            | JobRequest::ExportScores { path, .. }
+            | JobRequest::ExportClv { path, .. } => {
                 format!("exporting to {}", path.display())
+            }
+            JobRequest::Clv { input, .. } => {
+                format!("lifetime value from {}", input.display())
             }
             JobRequest::Predict {
                 target,
@@ -188,6 +206,8 @@ pub enum JobKind {
     Rules,
     /// A prediction run or grid search.
     Predict,
+    /// Lifetime-value models.
+    Clv,
     Export,
 }
 
@@ -220,6 +240,7 @@ pub enum JobOutcome {
     Swept(Box<SweepResult>),
     Predicted(Box<crate::app::predict::Prediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
+    Clv(Box<crate::app::clv::ClvOutcome>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The file exists: ask before replacing it.
@@ -287,6 +308,55 @@ fn mine_rules(
         limit: 1_000_000,
     };
     mine(b, &itemset_params, &rule_params, progress).map_err(analytics_error)
+}
+
+/// The CLV job: transactions, the per-customer summary at the calibration end, the models.
+fn clv_job(
+    input: &std::path::Path,
+    settings: &crate::app::clv::ClvSettings,
+    progress: &Progress,
+) -> crate::data::Result<JobOutcome> {
+    use crate::analytics::clv::{ClvParams, Rfm, run_clv};
+    use crate::data::transactions::{date_span, read_transactions, summarise, transaction_columns};
+    progress.start("reading transactions", 1);
+    let cols = transaction_columns(input, None, None, None)?;
+    let (tx, dropped_lines) = read_transactions(input, &cols)?;
+    let (_, last) = date_span(&tx)?;
+    let calibration_end = settings.calibration_end.unwrap_or_else(|| {
+        last.checked_sub_months(chrono::Months::new(6))
+            .unwrap_or(last)
+    });
+    let unit_days = if settings.weeks { 7.0 } else { 1.0 };
+    progress.label("summarising customers");
+    let s = summarise(&tx, calibration_end, None, unit_days)?;
+    drop(tx);
+    let rfm = Rfm {
+        x: s.frequency.clone(),
+        t_x: s.recency,
+        t: s.t,
+        monetary: s.monetary,
+    };
+    let params = ClvParams {
+        unit_days,
+        horizon_months: settings.horizon_months,
+        discount_rate: settings.discount_rate,
+    };
+    let holdout =
+        (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
+    let run = run_clv(&rfm, &params, holdout, progress).map_err(analytics_error)?;
+    let mut order: Vec<usize> = (0..s.ids.len()).collect();
+    order.sort_by(|&i, &j| run.rows[j].clv.total_cmp(&run.rows[i].clv).then(i.cmp(&j)));
+    Ok(JobOutcome::Clv(Box::new(crate::app::clv::ClvOutcome {
+        calibration_end,
+        settings: settings.clone(),
+        ids: s.ids,
+        frequency: s.frequency,
+        run,
+        excluded: s.excluded,
+        dropped_lines,
+        last_date: last,
+        order,
+    })))
 }
 
 /// The prediction job: the target's classes, the features without the target, the run.
@@ -481,6 +551,35 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             params,
             grid,
         } => predict(&table, features, &target, &params, grid, progress),
+        JobRequest::Clv { input, settings } => clv_job(&input, &settings, progress),
+        JobRequest::ExportClv {
+            path,
+            ids,
+            rows,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                let n = ids.len();
+                let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
+                    polars::prelude::Column::new(
+                        name.into(),
+                        rows.iter().map(f).collect::<Vec<f64>>(),
+                    )
+                };
+                DataFrame::new_infer_height(vec![
+                    polars::prelude::Column::new("customer".into(), ids),
+                    col("p_alive", |r| r.p_alive),
+                    col("expected_purchases", |r| r.expected_purchases),
+                    col("expected_spend", |r| r.expected_spend),
+                    col("clv", |r| r.clv),
+                ])
+                .map_err(|e| crate::data::DataError::polars("clv", e))
+                .and_then(|mut df| crate::data::export::write_table(&mut df, &path))
+                .map(|_| JobOutcome::Exported(path, n, "customers' CLV"))
+            }
+        }
         JobRequest::ExportScores {
             path,
             id_col,

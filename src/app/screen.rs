@@ -10,17 +10,19 @@ pub enum Screen {
     Segments,
     Rules,
     Predict,
+    Clv,
     Recommend,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 7] = [
+    pub const ALL: [Screen; 8] = [
         Screen::Data,
         Screen::Quality,
         Screen::Features,
         Screen::Segments,
         Screen::Rules,
         Screen::Predict,
+        Screen::Clv,
         Screen::Recommend,
     ];
 
@@ -32,6 +34,7 @@ impl Screen {
             Screen::Segments => "Segments",
             Screen::Rules => "Rules",
             Screen::Predict => "Predict",
+            Screen::Clv => "CLV",
             Screen::Recommend => "Recommend",
         }
     }
@@ -63,8 +66,9 @@ mod tests {
         assert_eq!(Screen::Data.prev(), Screen::Recommend);
         assert_eq!(Screen::Recommend.next(), Screen::Data);
         assert_eq!(Screen::from_number(1), Some(Screen::Data));
-        assert_eq!(Screen::from_number(7), Some(Screen::Recommend));
+        assert_eq!(Screen::from_number(7), Some(Screen::Clv));
+        assert_eq!(Screen::from_number(8), Some(Screen::Recommend));
         assert_eq!(Screen::from_number(0), None);
-        assert_eq!(Screen::from_number(8), None);
+        assert_eq!(Screen::from_number(9), None);
     }
 }

@@ -374,6 +374,7 @@ pub struct State {
     pub segments: SegmentsView,
     pub rules: super::rules::RulesView,
     pub predict: super::predict::PredictView,
+    pub clv: super::clv::ClvView,
     /// The workspace or data file the workbench was opened on (the Rules screen mines its
     /// order lines).
     pub source: Option<std::path::PathBuf>,
@@ -585,13 +586,22 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     {
         return commands;
     }
+    if state.screen == Screen::Clv
+        && let Some(commands) = super::clv::update(state, &action)
+    {
+        return commands;
+    }
     let page = state.viewport.max(1);
     match action {
         Action::Quit => {
             if state.jobs.iter().any(|j| {
                 matches!(
                     j.kind,
-                    JobKind::Load | JobKind::Model | JobKind::Rules | JobKind::Predict
+                    JobKind::Load
+                        | JobKind::Model
+                        | JobKind::Rules
+                        | JobKind::Predict
+                        | JobKind::Clv
                 )
             }) {
                 state.overlay = Some(Overlay::ConfirmQuit);
@@ -720,7 +730,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::SearchChar(c) => match &mut state.overlay {
             Some(Overlay::Search(text) | Overlay::Export(text)) => text.push(c),
-            Some(Overlay::Edit(_, text)) if c.is_ascii_digit() || c == '.' => text.push(c),
+            Some(Overlay::Edit(_, text)) if c.is_ascii_digit() || c == '.' || c == '-' => {
+                text.push(c)
+            }
             _ => {}
         },
         Action::SearchBackspace => {
@@ -947,6 +959,22 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.predict.pane = super::predict::Pane::Grid;
                     state.predict.drill = None;
                     state.predict.scroll = 0;
+                }
+                JobOutcome::Clv(c) => {
+                    let r = &c.run;
+                    let holdout = r.holdout.as_ref().map_or(String::new(), |h| {
+                        format!(
+                            "; holdout: predicted {:.0} purchases, actual {:.0}",
+                            h.predicted_total, h.actual_total
+                        )
+                    });
+                    state.message = Some(format!(
+                        "{} customers to {}{holdout}, {secs:.1}s",
+                        c.ids.len(),
+                        c.calibration_end
+                    ));
+                    state.clv.scroll = 0;
+                    state.clv.result = Some(c);
                 }
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {

@@ -253,24 +253,10 @@ pub struct Summary {
     pub last_date: NaiveDate,
 }
 
-/// Summarises `tx` (from [`read_transactions`]) at `calibration_end` in units of `unit_days`;
-/// the holdout runs to `observation_end` (default: the last transaction's day).
-pub fn summarise(
-    tx: &DataFrame,
-    calibration_end: NaiveDate,
-    observation_end: Option<NaiveDate>,
-    unit_days: f64,
-) -> Result<Summary> {
-    let fail = |e: PolarsError| DataError::polars("summarising transactions", e);
-    let cal = lit(super::dates::epoch_days(calibration_end)).cast(DataType::Date);
-    let days = tx
-        .clone()
-        .lazy()
-        .group_by([col("customer"), col("date")])
-        .agg([col("amount").sum()])
-        .collect()
-        .map_err(fail)?;
-    let span = days
+/// The first and last day of `tx` (from [`read_transactions`]).
+pub fn date_span(tx: &DataFrame) -> Result<(NaiveDate, NaiveDate)> {
+    let fail = |e: PolarsError| DataError::polars("transaction dates", e);
+    let span = tx
         .clone()
         .lazy()
         .select([
@@ -284,119 +270,153 @@ pub fn summarise(
         let d = v.i32().ok()?.get(0)?;
         Some(from_epoch_days(d))
     };
-    let (Some(first_date), Some(last_date)) = (date_at("first"), date_at("last")) else {
-        return Err(DataError::Invalid("no transactions".into()));
-    };
+    match (date_at("first"), date_at("last")) {
+        (Some(f), Some(l)) => Ok((f, l)),
+        _ => Err(DataError::Invalid("no transactions".into())),
+    }
+}
+
+/// Summarises `tx` (from [`read_transactions`]) at `calibration_end` in units of `unit_days`;
+/// the holdout runs to `observation_end` (default: the last transaction's day).
+pub fn summarise(
+    tx: &DataFrame,
+    calibration_end: NaiveDate,
+    observation_end: Option<NaiveDate>,
+    unit_days: f64,
+) -> Result<Summary> {
+    let fail = |e: PolarsError| DataError::polars("summarising transactions", e);
+    let (first_date, last_date) = date_span(tx)?;
     let observation_end = observation_end.unwrap_or(last_date);
     if observation_end < calibration_end {
         return Err(DataError::Invalid(format!(
             "observation end {observation_end} is before the calibration end {calibration_end}"
         )));
     }
-    let obs = lit(super::dates::epoch_days(observation_end)).cast(DataType::Date);
     if first_date > calibration_end {
         return Err(DataError::Invalid(format!(
             "calibration end {calibration_end} is before all data (the first purchase is on {first_date}); pick a date between {first_date} and {last_date}"
         )));
     }
-    let in_cal = days
-        .clone()
-        .lazy()
-        .filter(col("date").lt_eq(cal.clone()))
-        .group_by([col("customer")])
-        .agg([
-            col("date").min().cast(DataType::Int32).alias("first"),
-            col("date").max().cast(DataType::Int32).alias("last"),
-            len().cast(DataType::Float64).alias("n"),
-            col("amount").sum().alias("total"),
-            col("amount")
-                .sort_by([col("date")], SortMultipleOptions::default())
-                .first()
-                .alias("first_amount"),
-        ])
-        .collect()
-        .map_err(fail)?;
-    let holdout = days
-        .clone()
-        .lazy()
-        .filter(col("date").gt(cal).and(col("date").lt_eq(obs)))
-        .group_by([col("customer")])
-        .agg([len().cast(DataType::Float64).alias("h")])
-        .collect()
-        .map_err(fail)?;
-    let all_customers = days
-        .column("customer")
-        .map_err(fail)?
-        .n_unique()
-        .map_err(fail)?;
-    let joined = in_cal
-        .lazy()
-        .join(
-            holdout.lazy(),
-            [col("customer")],
-            [col("customer")],
-            JoinArgs::new(JoinType::Left),
+    // Sorted by customer, day and amount, then one pass: the sums are taken in the same order
+    // on every run (a parallel group-by would round differently from run to run).
+    let sorted = tx
+        .sort(
+            ["customer", "date", "amount"],
+            SortMultipleOptions::default().with_maintain_order(true),
         )
-        .with_column(col("h").fill_null(lit(0.0)))
-        .sort(["customer"], SortMultipleOptions::default())
-        .collect()
         .map_err(fail)?;
-    let f64s = |c: &str| -> Result<Vec<f64>> {
-        Ok(joined
-            .column(c)
-            .map_err(fail)?
-            .cast(&DataType::Float64)
-            .map_err(fail)?
-            .f64()
-            .map_err(fail)?
-            .into_no_null_iter()
-            .collect())
-    };
-    let ids: Vec<String> = joined
+    let customers = sorted
         .column("customer")
         .map_err(fail)?
         .str()
         .map_err(fail)?
-        .iter()
-        .map(|s| s.unwrap_or("").to_string())
-        .collect();
-    let (first, last, n, total, first_amount) = (
-        f64s("first")?,
-        f64s("last")?,
-        f64s("n")?,
-        f64s("total")?,
-        f64s("first_amount")?,
-    );
-    let cal_day = super::dates::epoch_days(calibration_end) as f64;
-    let frequency: Vec<f64> = n.iter().map(|n| n - 1.0).collect();
-    let monetary = (0..ids.len())
-        .map(|i| {
-            if frequency[i] > 0.0 {
-                (total[i] - first_amount[i]) / frequency[i]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let holdout_duration = if observation_end > calibration_end {
-        (observation_end - calibration_end).num_days() as f64 / unit_days
-    } else {
-        0.0
-    };
-    Ok(Summary {
-        excluded: all_customers - ids.len(),
-        frequency,
-        recency: (0..ids.len())
-            .map(|i| (last[i] - first[i]) / unit_days)
-            .collect(),
-        t: first.iter().map(|f| (cal_day - f) / unit_days).collect(),
-        monetary,
-        holdout_purchases: f64s("h")?,
-        holdout_duration,
-        ids,
+        .clone();
+    let days = sorted
+        .column("date")
+        .map_err(fail)?
+        .cast(&DataType::Int32)
+        .map_err(fail)?;
+    let days = days.i32().map_err(fail)?.clone();
+    let amounts = sorted
+        .column("amount")
+        .map_err(fail)?
+        .f64()
+        .map_err(fail)?
+        .clone();
+    let cal = super::dates::epoch_days(calibration_end);
+    let obs = super::dates::epoch_days(observation_end);
+
+    /// One customer's running figures.
+    #[derive(Default)]
+    struct Acc {
+        first: i32,
+        last: i32,
+        n: f64,
+        total: f64,
+        first_amount: f64,
+        holdout: f64,
+    }
+    let mut out = Summary {
+        ids: Vec::new(),
+        frequency: Vec::new(),
+        recency: Vec::new(),
+        t: Vec::new(),
+        monetary: Vec::new(),
+        holdout_purchases: Vec::new(),
+        holdout_duration: if observation_end > calibration_end {
+            (observation_end - calibration_end).num_days() as f64 / unit_days
+        } else {
+            0.0
+        },
+        excluded: 0,
         first_date,
         last_date,
-    })
+    };
+    let finish = |id: &str, a: &Acc, out: &mut Summary| {
+        if a.n == 0.0 {
+            out.excluded += 1;
+            return;
+        }
+        let x = a.n - 1.0;
+        out.ids.push(id.to_string());
+        out.frequency.push(x);
+        out.recency.push((a.last - a.first) as f64 / unit_days);
+        out.t.push((cal - a.first) as f64 / unit_days);
+        out.monetary.push(if x > 0.0 {
+            (a.total - a.first_amount) / x
+        } else {
+            0.0
+        });
+        out.holdout_purchases.push(a.holdout);
+    };
+    let mut acc = Acc::default();
+    let mut current: Option<&str> = None;
+    // The day being summed: (day, amount).
+    let mut day: Option<(i32, f64)> = None;
+    let close_day = |acc: &mut Acc, day: (i32, f64)| {
+        let (d, amount) = day;
+        if d <= cal {
+            if acc.n == 0.0 {
+                acc.first = d;
+                acc.first_amount = amount;
+            }
+            acc.n += 1.0;
+            acc.total += amount;
+            acc.last = d;
+        } else if d <= obs {
+            acc.holdout += 1.0;
+        }
+    };
+    for i in 0..sorted.height() {
+        let (Some(c), Some(d), Some(m)) = (customers.get(i), days.get(i), amounts.get(i)) else {
+            continue;
+        };
+        if current != Some(c) {
+            if let Some(dd) = day.take() {
+                close_day(&mut acc, dd);
+            }
+            if let Some(prev) = current {
+                finish(prev, &acc, &mut out);
+            }
+            acc = Acc::default();
+            current = Some(c);
+        }
+        day = match day {
+            Some((dd, sum)) if dd == d => Some((dd, sum + m)),
+            Some(prev) => {
+                close_day(&mut acc, prev);
+                Some((d, m))
+            }
+            None => Some((d, m)),
+        };
+    }
+    if let Some(dd) = day.take() {
+        close_day(&mut acc, dd);
+    }
+    if let Some(prev) = current {
+        finish(prev, &acc, &mut out);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Drawing: one file per screen or widget, from `&State` only. Nothing here changes state or
 //! does I/O.
 
+pub mod clv;
 pub mod data;
 pub mod features;
 pub mod overlay;
@@ -70,6 +71,7 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Segments => segments::draw(f, body, state, theme),
         Screen::Rules => rules::draw(f, body, state, theme),
         Screen::Predict => predict::draw(f, body, state, theme),
+        Screen::Clv => clv::draw(f, body, state, theme),
         other => placeholder::draw(f, body, other, theme),
     }
     status::draw(f, status_line, keys, state, theme);

@@ -75,7 +75,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         }
         Some(Overlay::Edit(field, text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
-            let name = if state.screen == crate::app::screen::Screen::Predict {
+            let name = if state.screen == crate::app::screen::Screen::Clv {
+                crate::app::clv::CField::ALL
+                    .get(*field)
+                    .map_or("value", |f| f.name())
+            } else if state.screen == crate::app::screen::Screen::Predict {
                 let fields = state.predict.fields();
                 fields.get(*field).map_or("value", |f| f.name())
             } else {
@@ -104,6 +108,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                         match state.screen {
                             crate::app::screen::Screen::Rules => " export rules to: ",
                             crate::app::screen::Screen::Predict => " export scores to: ",
+                            crate::app::screen::Screen::Clv => " export CLV to: ",
                             _ => " export labels to: ",
                         },
                         theme.accent(),

@@ -18,7 +18,8 @@ pub fn message(screen: Screen) -> &'static str {
         | Screen::Features
         | Screen::Segments
         | Screen::Rules
-        | Screen::Predict => "",
+        | Screen::Predict
+        | Screen::Clv => "",
     }
 }
 

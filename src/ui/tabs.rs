@@ -12,6 +12,13 @@ const GAP: u16 = 2;
 
 /// (screen, first column, width) of every tab label, for a bar `width` columns wide.
 pub fn layout(width: u16) -> Vec<(Screen, u16, u16)> {
+    // Two spaces between tabs when they all fit so, else one.
+    let total: u16 = Screen::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| label(i, *s).chars().count() as u16 + GAP)
+        .sum();
+    let gap = if total < width { GAP } else { 1 };
     let mut x = 1u16;
     let mut out = Vec::new();
     for (i, s) in Screen::ALL.iter().enumerate() {
@@ -20,7 +27,7 @@ pub fn layout(width: u16) -> Vec<(Screen, u16, u16)> {
             break;
         }
         out.push((*s, x, w));
-        x += w + GAP;
+        x += w + gap;
     }
     out
 }
@@ -42,10 +49,12 @@ pub fn tab_at(width: u16, x: u16, y: u16) -> Option<Screen> {
 
 pub fn draw(f: &mut Frame, area: Rect, active: Screen, theme: Theme) {
     let mut spans = vec![Span::raw(" ")];
-    for (i, (s, _, _)) in layout(area.width).iter().enumerate() {
+    let mut end = 1;
+    for (i, (s, x, w)) in layout(area.width).iter().enumerate() {
         if i > 0 {
-            spans.push(Span::raw(" ".repeat(GAP as usize)));
+            spans.push(Span::raw(" ".repeat((x - end) as usize)));
         }
+        end = x + w;
         let style = if *s == active {
             theme
                 .selected()
@@ -65,7 +74,11 @@ mod tests {
     #[test]
     fn every_tab_fits_in_80_columns_and_clicks_hit_them() {
         let l = layout(80);
-        assert_eq!(l.len(), 7);
+        assert_eq!(l.len(), Screen::ALL.len());
+        // Tabs never overlap and end inside the bar.
+        assert!(l.windows(2).all(|w| w[0].1 + w[0].2 < w[1].1));
+        let (_, x, w) = l[l.len() - 1];
+        assert!(x + w <= 80);
         for (s, x0, w) in &l {
             assert_eq!(tab_at(80, *x0, 0), Some(*s));
             assert_eq!(tab_at(80, x0 + w - 1, 0), Some(*s));
