@@ -1028,7 +1028,7 @@ fn clv_screen_fits_ranks_and_exports() {
         assert!(screen.contains(want), "{want}: {screen}");
     }
     s.message = Some("done".into());
-    insta::assert_snapshot!("120x40_CLV", draw(&s, 120, 40));
+    insta::assert_snapshot!("120x40_CLV_sample", draw(&s, 120, 40));
     // A calibration end typed in; - moves it a month earlier.
     key(&mut s, KeyCode::Enter);
     typed(&mut s, "2024-03-31");
