@@ -86,7 +86,7 @@ const fn b(keys: &'static str, what: &'static str) -> Binding {
 
 /// Keys that work on every screen.
 pub const GLOBAL: &[Binding] = &[
-    b("1-7", "go to screen"),
+    b("1-8", "go to screen"),
     b("Tab/S-Tab", "next/previous screen"),
     b("?", "help"),
     b("Esc", "cancel job / close"),
@@ -254,7 +254,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export"
         }
         Screen::Clv => "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export",
-        _ => "1-7 or Tab screens · ? help · q quit",
+        _ => "1-8 or Tab screens · ? help · q quit",
     }
 }
 
