@@ -95,7 +95,9 @@ pub fn run(a: ClvArgs) -> Result<()> {
         a.amount_col.as_deref(),
     )?;
     let (tx, dropped) = read_transactions(&a.input, &cols)?;
+    let read_s = started.elapsed().as_secs_f64();
     let s = summarise(&tx, end, observation_end, unit_days)?;
+    let summary_s = started.elapsed().as_secs_f64() - read_s;
     drop(tx);
     let rfm = Rfm {
         x: s.frequency.clone(),
@@ -110,7 +112,9 @@ pub fn run(a: ClvArgs) -> Result<()> {
     };
     let holdout =
         (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
+    let models_started = Instant::now();
     let r = run_clv(&rfm, &params, holdout, &Progress::new())?;
+    let models_s = models_started.elapsed().as_secs_f64();
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
         let col = |name: &str, v: Vec<f64>| Column::new(name.into(), v);
@@ -176,6 +180,8 @@ pub fn run(a: ClvArgs) -> Result<()> {
             "clv": {"total": total, "mean": total / s.ids.len().max(1) as f64, "median": median},
             "top": top,
             "seconds": round(seconds, 3),
+            // Reading and checking the lines; the per-customer summary; both fits and scoring.
+            "stage_seconds": {"read": round(read_s, 3), "summary": round(summary_s, 3), "models": round(models_s, 3)},
         });
         writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
