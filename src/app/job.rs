@@ -321,6 +321,9 @@ fn clv_job(
     progress.start("reading transactions", 1);
     let cols = transaction_columns(input, None, None, None)?;
     let (tx, dropped_lines) = read_transactions(input, &cols)?;
+    if progress.is_cancelled() {
+        return Ok(JobOutcome::Cancelled);
+    }
     let (_, last) = date_span(&tx)?;
     let calibration_end = settings.calibration_end.unwrap_or_else(|| {
         last.checked_sub_months(chrono::Months::new(6))
@@ -330,6 +333,9 @@ fn clv_job(
     progress.label("summarising customers");
     let s = summarise(&tx, calibration_end, None, unit_days)?;
     drop(tx);
+    if progress.is_cancelled() {
+        return Ok(JobOutcome::Cancelled);
+    }
     let rfm = Rfm {
         x: s.frequency.clone(),
         t_x: s.recency,
