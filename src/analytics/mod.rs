@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod pca;
 pub mod predict;
 pub mod profile;
+pub mod recommend;
 pub mod rules;
 pub mod segment;
 pub mod sweep;

@@ -3,6 +3,7 @@
 
 mod clv;
 mod predict;
+mod recommend;
 mod rules;
 
 use std::io::Write as _;
@@ -55,6 +56,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Customer lifetime value: BG/NBD purchases and Gamma-Gamma spend from transactions.
     Clv(clv::ClvArgs),
+    /// Item-based collaborative-filtering recommendations, evaluated against popularity.
+    Recommend(recommend::RecommendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +214,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Rules(a) => rules::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Clv(a) => clv::run(a),
+        Command::Recommend(a) => recommend::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),

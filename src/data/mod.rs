@@ -14,6 +14,7 @@ pub mod generator;
 pub mod input;
 pub mod integrate;
 pub mod profile;
+pub mod purchases;
 pub mod quality;
 pub mod reduce;
 pub mod source;

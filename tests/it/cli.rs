@@ -1239,3 +1239,89 @@ fn predict_bad_inputs() {
     );
     assert_user_error(&o, &["single class", "yes"]);
 }
+
+/// Recommendations for one customer: never an item they bought, reasons among their
+/// purchases; the evaluation reports both models; --out has every customer's top N.
+#[test]
+fn recommend_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("recs.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "recommend",
+            "--input",
+            ws.to_str().unwrap(),
+            "--customer",
+            "C000002",
+            "--top",
+            "5",
+            "--evaluate",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let history: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["item"].as_str().unwrap())
+        .collect();
+    let recs = v["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 5);
+    let scores: Vec<f64> = recs.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+    for r in recs {
+        let item = r["item"].as_str().unwrap();
+        assert!(!history.contains(&item), "{item} was bought already");
+        for b in r["because"].as_array().unwrap() {
+            assert!(history.contains(&b.as_str().unwrap()));
+        }
+    }
+    for side in ["model", "baseline"] {
+        for k in ["hit_rate", "precision", "recall", "ndcg", "coverage"] {
+            let x = v[side][k].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&x), "{side}.{k} = {x}");
+        }
+    }
+    let text = fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("customer_id,rank,item,score,because"));
+    assert_eq!(
+        text.lines().count() - 1,
+        5 * v["n_customers"].as_u64().unwrap() as usize
+    );
+}
+
+#[test]
+fn recommend_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    assert_user_error(
+        &crmlens(
+            dir.path(),
+            &["recommend", "--input", ws, "--customer", "NOPE"],
+        ),
+        &["--customer NOPE", "no purchases"],
+    );
+    assert_user_error(
+        &crmlens(
+            dir.path(),
+            &["recommend", "--input", ws, "--item-col", "sku"],
+        ),
+        &["no column `sku`"],
+    );
+    let flat = dir.path().join("lines.csv");
+    fs::write(&flat, "customer_id,product\nA,x\nA,y\nB,x\n").unwrap();
+    assert_user_error(
+        &crmlens(
+            dir.path(),
+            &["recommend", "--input", flat.to_str().unwrap(), "--evaluate"],
+        ),
+        &["--evaluate needs the order or date column"],
+    );
+}

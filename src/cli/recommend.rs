@@ -1,0 +1,296 @@
+//! `crmlens recommend`: item-based collaborative filtering from order lines; one customer's
+//! recommendations with reasons, everyone's top N to a file, and the leave-last-order-out
+//! evaluation against the popularity baseline.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use polars::prelude::{Column, DataFrame};
+use rayon::prelude::*;
+
+use crate::analytics::recommend::{
+    Interactions, Recommendation, Scorer, Weighting, evaluate, item_model,
+};
+use crate::data::purchases::{purchase_columns, read_purchases};
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Order lines: a data file, or a workspace (.toml) whose orders source is used.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The customer column (default: the workspace's key, else customer_id).
+    #[arg(long = "customer-col")]
+    pub customer_col: Option<String>,
+    /// The item column (default: product).
+    #[arg(long = "item-col")]
+    pub item_col: Option<String>,
+    /// The order column, for the leave-last-order-out evaluation (default: order_id).
+    #[arg(long = "order-col")]
+    pub order_col: Option<String>,
+    /// The order date column (default: order_date).
+    #[arg(long = "date-col")]
+    pub date_col: Option<String>,
+    /// Recommendations per customer (N).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Most similar items kept per item (M).
+    #[arg(long, default_value_t = 50)]
+    pub neighbours: usize,
+    /// Inverse user frequency: scale each customer's entries by |items|^(-X/2) before the
+    /// cosine (0: plain cosine).
+    #[arg(long, default_value_t = 1.0)]
+    pub iuf: f64,
+    /// binary (bought or not) or count (purchases).
+    #[arg(long, default_value = "binary")]
+    pub weighting: String,
+    /// Also recommend items the customer bought before (repeat purchases).
+    #[arg(long)]
+    pub repeat: bool,
+    /// Recommend for this customer id.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Leave-last-order-out evaluation of the model and the popularity baseline at N.
+    #[arg(long)]
+    pub evaluate: bool,
+    /// Write every customer's top N (customer, rank, item, score, because) to .csv/.parquet.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+pub fn run(a: RecommendArgs) -> Result<()> {
+    let weighting = match a.weighting.as_str() {
+        "binary" => Weighting::Binary,
+        "count" => Weighting::Count,
+        other => bail!("--weighting {other}: use binary or count"),
+    };
+    if !(a.iuf >= 0.0 && a.iuf.is_finite()) {
+        bail!("--iuf {}: use 0 (plain cosine) or more, e.g. 1", a.iuf);
+    }
+    if a.top == 0 || a.neighbours == 0 {
+        bail!("--top and --neighbours must be 1 or more");
+    }
+    let started = Instant::now();
+    let cols = purchase_columns(
+        &a.input,
+        a.customer_col.as_deref(),
+        a.item_col.as_deref(),
+        a.order_col.as_deref(),
+        a.date_col.as_deref(),
+    )?;
+    let p = read_purchases(&a.input, &cols)?;
+    let read_s = started.elapsed().as_secs_f64();
+    let target = match &a.customer {
+        Some(id) => match p.customers.binary_search(id) {
+            Ok(u) => Some(u),
+            Err(_) => bail!(
+                "--customer {id}: no purchases by that customer in {} (column `{}`)",
+                a.input.display(),
+                cols.customer
+            ),
+        },
+        None => None,
+    };
+    let x = Interactions::from_lines(
+        p.customers.len(),
+        p.items.len(),
+        p.user.iter().zip(&p.item).map(|(&u, &i)| (u, i)),
+        weighting,
+    );
+    let t_model = Instant::now();
+    let model = item_model(&x, a.neighbours, a.iuf, &Progress::new())?;
+    let model_s = t_model.elapsed().as_secs_f64();
+    let name = |i: u32| p.items[i as usize].as_str();
+    let rec_json = |r: &Recommendation| {
+        serde_json::json!({
+            "item": name(r.item),
+            "score": round(r.score, 6),
+            "because": r.because.iter().map(|(b, _)| name(*b)).collect::<Vec<_>>(),
+            "popular": r.popular,
+        })
+    };
+    let bought = |u: usize| -> Vec<u32> { x.row(u).map(|(i, _)| i).collect() };
+    let mut all_s = None;
+    if let Some(out) = &a.out {
+        let t = Instant::now();
+        let recs: Vec<Vec<Recommendation>> = (0..x.n_users())
+            .into_par_iter()
+            .map_init(
+                || Scorer::new(x.n_items),
+                |s, u| model.recommend(&bought(u), a.top, a.repeat, s),
+            )
+            .collect();
+        all_s = Some(t.elapsed().as_secs_f64());
+        let (mut cust, mut rank, mut item, mut score, mut because) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (u, rs) in recs.iter().enumerate() {
+            for (k, r) in rs.iter().enumerate() {
+                cust.push(p.customers[u].as_str());
+                rank.push(k as u32 + 1);
+                item.push(name(r.item));
+                score.push(r.score);
+                because.push(
+                    r.because
+                        .iter()
+                        .map(|(b, _)| name(*b))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                );
+            }
+        }
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new(cols.customer.as_str().into(), cust),
+            Column::new("rank".into(), rank),
+            Column::new("item".into(), item),
+            Column::new("score".into(), score),
+            Column::new("because".into(), because),
+        ])?;
+        crate::data::export::write_table(&mut df, out)?;
+    }
+    let evaluation = if a.evaluate {
+        let Some(last) = &p.in_last_order else {
+            bail!(
+                "--evaluate needs the order or date column to find each customer's last order; pass --order-col or --date-col"
+            );
+        };
+        let single = single_order_customers(&p, last);
+        let held_out = |k: usize| last[k] && !single[p.user[k] as usize];
+        let train = Interactions::from_lines(
+            p.customers.len(),
+            p.items.len(),
+            (0..p.user.len())
+                .filter(|&k| !held_out(k))
+                .map(|k| (p.user[k], p.item[k])),
+            weighting,
+        );
+        let mut test: Vec<Vec<u32>> = vec![Vec::new(); p.customers.len()];
+        for k in 0..p.user.len() {
+            if held_out(k) {
+                test[p.user[k] as usize].push(p.item[k]);
+            }
+        }
+        for t in &mut test {
+            t.sort_unstable();
+            t.dedup();
+        }
+        Some(evaluate(
+            &train,
+            &test,
+            a.top,
+            a.neighbours,
+            a.iuf,
+            &Progress::new(),
+        )?)
+    } else {
+        None
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let mut stdout = std::io::stdout().lock();
+    if a.json {
+        let mut v = serde_json::json!({
+            "input": a.input.display().to_string(),
+            "columns": {"customer": cols.customer, "item": cols.item, "order": cols.order, "date": cols.date},
+            "n_customers": p.customers.len(),
+            "n_items": p.items.len(),
+            "n_lines": p.user.len(),
+            "top": a.top,
+            "neighbours": a.neighbours,
+            "iuf": a.iuf,
+            "weighting": weighting,
+            "seconds": round(seconds, 3),
+            "stage_seconds": {"read": round(read_s, 3), "model": round(model_s, 3), "all_top_n": all_s.map(|s| round(s, 3))},
+        });
+        if let Some(u) = target {
+            let mut s = Scorer::new(x.n_items);
+            let recs = model.recommend(&bought(u), a.top, a.repeat, &mut s);
+            v["customer"] = serde_json::json!(p.customers[u]);
+            v["history"] = serde_json::json!(
+                x.row(u)
+                    .map(|(i, w)| serde_json::json!({"item": name(i), "weight": w}))
+                    .collect::<Vec<_>>()
+            );
+            v["recommendations"] = serde_json::Value::Array(recs.iter().map(rec_json).collect());
+        }
+        if let Some(e) = &evaluation {
+            v["evaluated_customers"] = serde_json::json!(e.customers);
+            v["model"] = serde_json::to_value(&e.model)?;
+            v["baseline"] = serde_json::to_value(&e.baseline)?;
+        }
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "{} customers, {} items, {} lines; model with {} neighbours per item in {model_s:.2}s",
+            p.customers.len(),
+            p.items.len(),
+            p.user.len(),
+            a.neighbours
+        )?;
+        if let Some(u) = target {
+            let mut s = Scorer::new(x.n_items);
+            let hist: Vec<&str> = x.row(u).map(|(i, _)| name(i)).collect();
+            writeln!(stdout, "{} bought: {}", p.customers[u], hist.join(", "))?;
+            for (k, r) in model
+                .recommend(&bought(u), a.top, a.repeat, &mut s)
+                .iter()
+                .enumerate()
+            {
+                let why: Vec<&str> = r.because.iter().map(|(b, _)| name(*b)).collect();
+                writeln!(
+                    stdout,
+                    "  {:>2}. {:<28} {:.3}  {}",
+                    k + 1,
+                    name(r.item),
+                    r.score,
+                    if r.popular {
+                        "(popular)".to_string()
+                    } else {
+                        format!("because you bought {}", why.join(", "))
+                    }
+                )?;
+            }
+        }
+        if let Some(e) = &evaluation {
+            writeln!(
+                stdout,
+                "leave-last-order-out at {} on {} customers:",
+                e.n, e.customers
+            )?;
+            writeln!(
+                stdout,
+                "  {:<10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "", "hit rate", "precision", "recall", "NDCG", "coverage"
+            )?;
+            for (label, m) in [("item CF", &e.model), ("popular", &e.baseline)] {
+                writeln!(
+                    stdout,
+                    "  {label:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                    m.hit_rate, m.precision, m.recall, m.ndcg, m.coverage
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Customers all of whose lines are in their last order (a single order): they train the
+/// model and are not evaluated.
+fn single_order_customers(p: &crate::data::purchases::Purchases, last: &[bool]) -> Vec<bool> {
+    let mut single = vec![true; p.customers.len()];
+    for (k, &u) in p.user.iter().enumerate() {
+        if !last[k] {
+            single[u as usize] = false;
+        }
+    }
+    single
+}
