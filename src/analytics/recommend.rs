@@ -547,6 +547,61 @@ mod tests {
         assert!(r.iter().all(|x| x.popular));
     }
 
+    /// The timing target: 1,000,000 customers, 2,000 items, 15,000,000 lines (20 tastes, each
+    /// a Zipf-like preference over a shuffled catalogue): the model, then everyone's top 10.
+    /// `cargo test --release --lib -- --ignored recommend_speed --nocapture`
+    #[test]
+    #[ignore]
+    fn recommend_speed() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let (users, items, lines) = (1_000_000usize, 2000usize, 15_000_000usize);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let tastes: Vec<Vec<u32>> = (0..20)
+            .map(|_| {
+                let mut v: Vec<u32> = (0..items as u32).collect();
+                v.shuffle(&mut rng);
+                v
+            })
+            .collect();
+        let t0 = std::time::Instant::now();
+        let per_user = lines / users;
+        let pairs: Vec<(u32, u32)> = (0..users as u32)
+            .flat_map(|u| {
+                let taste = &tastes[u as usize % 20];
+                let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(u as u64);
+                (0..per_user)
+                    .map(|_| {
+                        // Rank ~ items^(uniform): heavy head, long tail.
+                        let rank = ((items as f64).powf(r.gen_range(0.0..1.0f64)) as usize - 1)
+                            .min(items - 1);
+                        (u, taste[rank])
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let x = Interactions::from_lines(users, items, pairs, Weighting::Binary);
+        println!("matrix: {} entries in {:?}", x.items.len(), t0.elapsed());
+        let t1 = std::time::Instant::now();
+        let m = item_model(&x, 50, 1.0, &Progress::new()).unwrap();
+        println!("item model (50 neighbours): {:?}", t1.elapsed());
+        let t2 = std::time::Instant::now();
+        let n: usize = (0..users)
+            .into_par_iter()
+            .map_init(
+                || Scorer::new(items),
+                |s, u| {
+                    let bought: Vec<u32> = x.row(u).map(|(i, _)| i).collect();
+                    m.recommend(&bought, 10, false, s).len()
+                },
+            )
+            .sum();
+        println!(
+            "top 10 for all {users} customers: {:?} ({n} recommendations)",
+            t2.elapsed()
+        );
+    }
+
     #[test]
     fn ranking_metrics_by_hand() {
         // Ranked [5, 3, 9], truth {3, 7}: one hit at rank 2.
