@@ -90,11 +90,15 @@ wait_for "no model yet" 10
 tmux send-keys -t "$SESSION" r
 wait_for "top customers by CLV" 120
 screen | grep -qF "holdout 184 days" || fail "no holdout chart"
-# A screen that is not there yet says so.
+# Recommend: build the model, find a customer, see the reasons.
 tmux send-keys -t "$SESSION" 8
-wait_for "not yet available" 10
+wait_for "no model yet" 10
+tmux send-keys -t "$SESSION" r
+wait_for "hit rate" 120
+tmux send-keys -t "$SESSION" / C 0 0 0 0 0 2 Enter
+wait_for "because you bought" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, quit; terminal restored)"
+echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, quit; terminal restored)"

@@ -374,6 +374,46 @@ pub fn rank_metrics(ranked: &[u32], truth: &[u32], n: usize) -> (f64, f64, f64, 
     )
 }
 
+/// The leave-last-order-out split of purchase lines (`user`, `item`, and whether each line is
+/// in its customer's last order): training lines are everything but the last orders of
+/// customers with more than one order (single-order customers train and are not tested);
+/// `test[u]` is customer u's last order's items, sorted.
+pub fn last_order_split(
+    n_users: usize,
+    n_items: usize,
+    user: &[u32],
+    item: &[u32],
+    last: &[bool],
+    weighting: Weighting,
+) -> (Interactions, Vec<Vec<u32>>) {
+    let mut single = vec![true; n_users];
+    for (k, &u) in user.iter().enumerate() {
+        if !last[k] {
+            single[u as usize] = false;
+        }
+    }
+    let held_out = |k: usize| last[k] && !single[user[k] as usize];
+    let train = Interactions::from_lines(
+        n_users,
+        n_items,
+        (0..user.len())
+            .filter(|&k| !held_out(k))
+            .map(|k| (user[k], item[k])),
+        weighting,
+    );
+    let mut test: Vec<Vec<u32>> = vec![Vec::new(); n_users];
+    for k in 0..user.len() {
+        if held_out(k) {
+            test[user[k] as usize].push(item[k]);
+        }
+    }
+    for t in &mut test {
+        t.sort_unstable();
+        t.dedup();
+    }
+    (train, test)
+}
+
 /// Leave-last-order-out: `train` holds every customer's lines before their last order (and
 /// all lines of customers with one order); `test[u]` the items of customer u's last order
 /// (sorted). Customers are evaluated when they have a history and a last-order item they had

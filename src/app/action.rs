@@ -211,6 +211,17 @@ const CLV: &[Binding] = &[
     b("Esc", "cancel the fit (the previous result stays)"),
 ];
 
+const RECOMMEND: &[Binding] = &[
+    b(
+        "r",
+        "build item similarities from the order lines, evaluate against popularity",
+    ),
+    b("/", "find a customer by id (prefix), Enter selects"),
+    b("j/k ↓/↑ g/G", "next / previous customer"),
+    b("+/-", "more or fewer recommendations (N)"),
+    b("e", "export every customer's top N (background)"),
+];
+
 const FEATURES: &[Binding] = &[
     b("j/k ↓/↑", "move"),
     b(
@@ -231,7 +242,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Rules => RULES,
         Screen::Predict => PREDICT,
         Screen::Clv => CLV,
-        _ => &[],
+        Screen::Recommend => RECOMMEND,
     };
     own.iter().chain(GLOBAL).copied().collect()
 }
@@ -254,7 +265,7 @@ pub fn hints(screen: Screen) -> &'static str {
             "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export"
         }
         Screen::Clv => "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export",
-        _ => "1-8 or Tab screens · ? help · q quit",
+        Screen::Recommend => "r build · / find customer · j/k customer · +/- N · e export all",
     }
 }
 
@@ -356,6 +367,14 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             _ => return None,
         },
         KeyCode::Enter if state.screen == Screen::Clv => Action::StartEdit,
+        KeyCode::Char(c) if state.screen == Screen::Recommend => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'e' => Action::StartExport,
+            '/' => Action::StartSearch,
+            _ => return None,
+        },
         KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
         KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
         KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,

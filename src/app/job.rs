@@ -115,6 +115,15 @@ pub enum JobRequest {
         rows: Vec<crate::analytics::clv::ClvRow>,
         overwrite: bool,
     },
+    /// The item-item model from the order lines of `input`, evaluated when it can be.
+    Recommend { input: PathBuf, neighbours: usize },
+    /// Everyone's top N to a file; refuses to replace a file unless `overwrite`.
+    ExportRecommendations {
+        path: PathBuf,
+        model: Arc<crate::app::recommend::RecModel>,
+        top: usize,
+        overwrite: bool,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -137,10 +146,12 @@ impl JobRequest {
             | JobRequest::KDistance { .. } => JobKind::Model,
             JobRequest::Predict { .. } => JobKind::Predict,
             JobRequest::Clv { .. } => JobKind::Clv,
+            JobRequest::Recommend { .. } => JobKind::Recommend,
             JobRequest::ExportLabels { .. }
             | JobRequest::ExportRules { .. }
             | JobRequest::ExportScores { .. }
-            | JobRequest::ExportClv { .. } => JobKind::Export,
+            | JobRequest::ExportClv { .. }
+            | JobRequest::ExportRecommendations { .. } => JobKind::Export,
             JobRequest::Rules { .. } => JobKind::Rules,
         }
     }
@@ -166,9 +177,14 @@ impl JobRequest {
             JobRequest::ExportLabels { path, .. }
             | JobRequest::ExportRules { path, .. }
             | JobRequest::ExportScores { path, .. }
-            | JobRequest::ExportClv { path, .. } => {
+            | JobRequest::ExportClv { path, .. }
+            | JobRequest::ExportRecommendations { path, .. } => {
                 format!("exporting to {}", path.display())
             }
+            JobRequest::Recommend { input, neighbours } => format!(
+                "item similarities ({neighbours} neighbours) from {}",
+                input.display()
+            ),
             JobRequest::Clv { input, .. } => {
                 format!("lifetime value from {}", input.display())
             }
@@ -208,6 +224,8 @@ pub enum JobKind {
     Predict,
     /// Lifetime-value models.
     Clv,
+    /// The recommendation model.
+    Recommend,
     Export,
 }
 
@@ -241,6 +259,7 @@ pub enum JobOutcome {
     Predicted(Box<crate::app::predict::Prediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
     Clv(Box<crate::app::clv::ClvOutcome>),
+    Recommended(Box<crate::app::recommend::RecModel>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The file exists: ask before replacing it.
@@ -308,6 +327,111 @@ fn mine_rules(
         limit: 1_000_000,
     };
     mine(b, &itemset_params, &rule_params, progress).map_err(analytics_error)
+}
+
+/// The recommendation job: purchases, the item-item model, and the leave-last-order-out
+/// evaluation when the lines have orders or dates.
+fn recommend_job(
+    input: &std::path::Path,
+    neighbours: usize,
+    progress: &Progress,
+) -> crate::data::Result<JobOutcome> {
+    use crate::analytics::recommend::{
+        Interactions, Weighting, evaluate, item_model, last_order_split,
+    };
+    use crate::data::purchases::{purchase_columns, read_purchases};
+    progress.start("reading order lines", 1);
+    let cols = purchase_columns(input, None, None, None, None)?;
+    let p = read_purchases(input, &cols)?;
+    if progress.is_cancelled() {
+        return Ok(JobOutcome::Cancelled);
+    }
+    let x = Interactions::from_lines(
+        p.customers.len(),
+        p.items.len(),
+        p.user.iter().zip(&p.item).map(|(&u, &i)| (u, i)),
+        Weighting::Binary,
+    );
+    let model = item_model(&x, neighbours, 1.0, progress).map_err(analytics_error)?;
+    let evaluation = match &p.in_last_order {
+        Some(last) => {
+            let (train, test) = last_order_split(
+                p.customers.len(),
+                p.items.len(),
+                &p.user,
+                &p.item,
+                last,
+                Weighting::Binary,
+            );
+            evaluate(&train, &test, 10, neighbours, 1.0, progress).ok()
+        }
+        None => None,
+    };
+    Ok(JobOutcome::Recommended(Box::new(
+        crate::app::recommend::RecModel {
+            customers: p.customers,
+            items: p.items,
+            x,
+            model,
+            evaluation,
+            neighbours,
+        },
+    )))
+}
+
+/// Writes every customer's top `top` (customer, rank, item, score, because).
+fn export_recommendations(
+    path: &std::path::Path,
+    m: &crate::app::recommend::RecModel,
+    top: usize,
+    progress: &Progress,
+) -> crate::data::Result<usize> {
+    use crate::analytics::recommend::Scorer;
+    use rayon::prelude::*;
+    let n = m.customers.len();
+    progress.start("top N for every customer", n as u64);
+    let recs: Vec<Vec<crate::analytics::recommend::Recommendation>> = (0..n)
+        .into_par_iter()
+        .map_init(
+            || Scorer::new(m.x.n_items),
+            |s, u| {
+                if u % 10_000 == 0 {
+                    progress.advance(10_000.min(n - u) as u64);
+                }
+                let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
+                m.model.recommend(&bought, top, false, s)
+            },
+        )
+        .collect();
+    let name = |i: u32| m.items[i as usize].as_str();
+    let (mut c, mut rank, mut item, mut score, mut why) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (u, rs) in recs.iter().enumerate() {
+        for (k, r) in rs.iter().enumerate() {
+            c.push(m.customers[u].as_str());
+            rank.push(k as u32 + 1);
+            item.push(name(r.item));
+            score.push(r.score);
+            why.push(
+                r.because
+                    .iter()
+                    .map(|(b, _)| name(*b))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            );
+        }
+    }
+    let rows = c.len();
+    let mut df = DataFrame::new_infer_height(vec![
+        polars::prelude::Column::new("customer".into(), c),
+        polars::prelude::Column::new("rank".into(), rank),
+        polars::prelude::Column::new("item".into(), item),
+        polars::prelude::Column::new("score".into(), score),
+        polars::prelude::Column::new("because".into(), why),
+    ])
+    .map_err(|e| crate::data::DataError::polars("recommendations", e))?;
+    crate::data::export::write_table(&mut df, path)?;
+    Ok(rows)
 }
 
 /// The CLV job: transactions, the per-customer summary at the calibration end, the models.
@@ -558,6 +682,20 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             grid,
         } => predict(&table, features, &target, &params, grid, progress),
         JobRequest::Clv { input, settings } => clv_job(&input, &settings, progress),
+        JobRequest::Recommend { input, neighbours } => recommend_job(&input, neighbours, progress),
+        JobRequest::ExportRecommendations {
+            path,
+            model,
+            top,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                export_recommendations(&path, &model, top, progress)
+                    .map(|n| JobOutcome::Exported(path, n, "recommendations"))
+            }
+        }
         JobRequest::ExportClv {
             path,
             ids,

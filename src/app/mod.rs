@@ -5,6 +5,7 @@ pub mod action;
 pub mod clv;
 pub mod job;
 pub mod predict;
+pub mod recommend;
 pub mod rules;
 pub mod run;
 pub mod screen;

@@ -375,6 +375,7 @@ pub struct State {
     pub rules: super::rules::RulesView,
     pub predict: super::predict::PredictView,
     pub clv: super::clv::ClvView,
+    pub recommend: super::recommend::RecommendView,
     /// The workspace or data file the workbench was opened on (the Rules screen mines its
     /// order lines).
     pub source: Option<std::path::PathBuf>,
@@ -591,6 +592,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     {
         return commands;
     }
+    if state.screen == Screen::Recommend
+        && let Some(commands) = super::recommend::update(state, &action)
+    {
+        return commands;
+    }
     let page = state.viewport.max(1);
     match action {
         Action::Quit => {
@@ -602,6 +608,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                         | JobKind::Rules
                         | JobKind::Predict
                         | JobKind::Clv
+                        | JobKind::Recommend
                 )
             }) {
                 state.overlay = Some(Overlay::ConfirmQuit);
@@ -975,6 +982,23 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     ));
                     state.clv.scroll = 0;
                     state.clv.result = Some(c);
+                }
+                JobOutcome::Recommended(m) => {
+                    state.message = Some(match &m.evaluation {
+                        Some(e) => format!(
+                            "{} customers, {} items; hit rate@10 {:.3} (popular {:.3}), {secs:.1}s",
+                            m.customers.len(),
+                            m.items.len(),
+                            e.model.hit_rate,
+                            e.baseline.hit_rate
+                        ),
+                        None => format!(
+                            "{} customers, {} items, {secs:.1}s",
+                            m.customers.len(),
+                            m.items.len()
+                        ),
+                    });
+                    super::recommend::set_model(state, *m);
                 }
                 JobOutcome::Failed(e) => state.error = Some(e),
                 JobOutcome::Cancelled => {

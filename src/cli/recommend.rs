@@ -12,7 +12,7 @@ use polars::prelude::{Column, DataFrame};
 use rayon::prelude::*;
 
 use crate::analytics::recommend::{
-    Interactions, Recommendation, Scorer, Weighting, evaluate, item_model,
+    Interactions, Recommendation, Scorer, Weighting, evaluate, item_model, last_order_split,
 };
 use crate::data::purchases::{purchase_columns, read_purchases};
 use crate::progress::Progress;
@@ -163,26 +163,14 @@ pub fn run(a: RecommendArgs) -> Result<()> {
                 "--evaluate needs the order or date column to find each customer's last order; pass --order-col or --date-col"
             );
         };
-        let single = single_order_customers(&p, last);
-        let held_out = |k: usize| last[k] && !single[p.user[k] as usize];
-        let train = Interactions::from_lines(
+        let (train, test) = last_order_split(
             p.customers.len(),
             p.items.len(),
-            (0..p.user.len())
-                .filter(|&k| !held_out(k))
-                .map(|k| (p.user[k], p.item[k])),
+            &p.user,
+            &p.item,
+            last,
             weighting,
         );
-        let mut test: Vec<Vec<u32>> = vec![Vec::new(); p.customers.len()];
-        for k in 0..p.user.len() {
-            if held_out(k) {
-                test[p.user[k] as usize].push(p.item[k]);
-            }
-        }
-        for t in &mut test {
-            t.sort_unstable();
-            t.dedup();
-        }
         Some(evaluate(
             &train,
             &test,
@@ -281,16 +269,4 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Customers all of whose lines are in their last order (a single order): they train the
-/// model and are not evaluated.
-fn single_order_customers(p: &crate::data::purchases::Purchases, last: &[bool]) -> Vec<bool> {
-    let mut single = vec![true; p.customers.len()];
-    for (k, &u) in p.user.iter().enumerate() {
-        if !last[k] {
-            single[u as usize] = false;
-        }
-    }
-    single
 }

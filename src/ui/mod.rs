@@ -5,9 +5,9 @@ pub mod clv;
 pub mod data;
 pub mod features;
 pub mod overlay;
-pub mod placeholder;
 pub mod predict;
 pub mod quality;
+pub mod recommend;
 pub mod rules;
 pub mod segments;
 pub mod status;
@@ -72,7 +72,7 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Rules => rules::draw(f, body, state, theme),
         Screen::Predict => predict::draw(f, body, state, theme),
         Screen::Clv => clv::draw(f, body, state, theme),
-        other => placeholder::draw(f, body, other, theme),
+        Screen::Recommend => recommend::draw(f, body, state, theme),
     }
     status::draw(f, status_line, keys, state, theme);
     overlay::draw(f, area, state, theme);

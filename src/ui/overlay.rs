@@ -109,6 +109,9 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                             crate::app::screen::Screen::Rules => " export rules to: ",
                             crate::app::screen::Screen::Predict => " export scores to: ",
                             crate::app::screen::Screen::Clv => " export CLV to: ",
+                            crate::app::screen::Screen::Recommend => {
+                                " export everyone's recommendations to: "
+                            }
                             _ => " export labels to: ",
                         },
                         theme.accent(),
@@ -148,7 +151,14 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             f.render_widget(Clear, rect);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::styled(" filter rows: /", theme.accent()),
+                    Span::styled(
+                        if state.screen == crate::app::screen::Screen::Recommend {
+                            " find customer: "
+                        } else {
+                            " filter rows: /"
+                        },
+                        theme.accent(),
+                    ),
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
                     Span::styled("  (Enter applies, empty clears, Esc cancels)", theme.dim()),

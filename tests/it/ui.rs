@@ -1060,3 +1060,63 @@ fn clv_screen_fits_ranks_and_exports() {
     assert!(text.starts_with("customer,p_alive,expected_purchases,expected_spend,clv"));
     assert_eq!(text.lines().count(), r.ids.len() + 1);
 }
+
+/// The Recommend screen builds the model in the background, finds a customer by id, shows
+/// their history beside recommendations that leave out what they bought, and exports
+/// everyone's top N.
+#[test]
+fn recommend_screen_finds_a_customer_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('8'));
+    assert_eq!(s.screen, Screen::Recommend);
+    assert!(draw(&s, 120, 40).contains("no model yet"));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let m = s.recommend.result.clone().expect("a model");
+    let e = m.evaluation.as_ref().expect("an evaluation");
+    assert!(e.customers > 3000);
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "C000002");
+    key(&mut s, KeyCode::Enter);
+    let u = s.recommend.customer.unwrap();
+    assert_eq!(m.customers[u], "C000002");
+    let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
+    assert_eq!(s.recommend.recs.len(), 10);
+    for r in &s.recommend.recs {
+        assert!(!bought.contains(&r.item));
+        assert!(r.because.iter().all(|(b, _)| bought.contains(b)));
+    }
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("because you bought"), "{screen}");
+    assert!(screen.contains("hit rate"), "{screen}");
+    s.message = Some("done".into());
+    insta::assert_snapshot!("120x40_Recommend_C000002", draw(&s, 120, 40));
+    // - : one fewer; j: the next customer.
+    key(&mut s, KeyCode::Char('-'));
+    assert_eq!(s.recommend.recs.len(), 9);
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.recommend.customer, Some(u + 1));
+    // An unknown id says so and keeps the selection.
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "Z9");
+    key(&mut s, KeyCode::Enter);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("no customer id starts with")
+    );
+    assert_eq!(s.recommend.customer, Some(u + 1));
+    // e: everyone's top 9.
+    let path = dir.path().join("recs.csv");
+    key(&mut s, KeyCode::Char('e'));
+    for _ in 0.."recommendations.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("customer,rank,item,score,because"));
+    assert_eq!(text.lines().count() - 1, 9 * m.customers.len());
+}

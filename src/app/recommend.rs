@@ -1,0 +1,183 @@
+//! The Recommend screen's state and keys: build the item-item model (and its evaluation
+//! against popularity) in the background, pick a customer by id, see their history beside
+//! their recommendations with reasons, export everyone's top N.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::analytics::recommend::{Evaluation, Interactions, ItemModel, Recommendation, Scorer};
+
+use super::action::Action;
+use super::job::JobRequest;
+use super::state::{Command, Overlay, State};
+
+/// A built model with what the screen needs to name things.
+#[derive(Debug, Clone)]
+pub struct RecModel {
+    pub customers: Vec<String>,
+    pub items: Vec<String>,
+    pub x: Interactions,
+    pub model: ItemModel,
+    pub evaluation: Option<Evaluation>,
+    pub neighbours: usize,
+}
+
+impl RecModel {
+    /// Customer `u`'s bought items with their purchase counts... (weights), most first.
+    pub fn history(&self, u: usize) -> Vec<(u32, f64)> {
+        let mut h: Vec<(u32, f64)> = self.x.row(u).collect();
+        h.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        h
+    }
+
+    pub fn recommend(&self, u: usize, n: usize) -> Vec<Recommendation> {
+        let bought: Vec<u32> = self.x.row(u).map(|(i, _)| i).collect();
+        self.model
+            .recommend(&bought, n, false, &mut Scorer::new(self.x.n_items))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RecommendView {
+    pub top: usize,
+    pub neighbours: usize,
+    pub result: Option<Arc<RecModel>>,
+    /// The selected customer (index into `result.customers`).
+    pub customer: Option<usize>,
+    /// Their recommendations (recomputed when the customer or N changes).
+    pub recs: Vec<Recommendation>,
+}
+
+impl Default for RecommendView {
+    fn default() -> Self {
+        RecommendView {
+            top: 10,
+            neighbours: 50,
+            result: None,
+            customer: None,
+            recs: Vec::new(),
+        }
+    }
+}
+
+impl RecommendView {
+    fn refresh(&mut self) {
+        self.recs = match (&self.result, self.customer) {
+            (Some(r), Some(u)) => r.recommend(u, self.top),
+            _ => Vec::new(),
+        };
+    }
+
+    /// Selects the first customer whose id starts with `text` (exact match first).
+    fn find(&mut self, text: &str) -> Result<(), String> {
+        let Some(r) = &self.result else {
+            return Err("build the model first (r)".into());
+        };
+        let t = text.trim();
+        let at = r.customers.partition_point(|c| c.as_str() < t);
+        match r.customers.get(at) {
+            Some(c) if c.starts_with(t) => {
+                self.customer = Some(at);
+                self.refresh();
+                Ok(())
+            }
+            _ => Err(format!("no customer id starts with {t:?}")),
+        }
+    }
+}
+
+pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let view = &mut state.recommend;
+    let count = view.result.as_ref().map_or(0, |r| r.customers.len());
+    match action {
+        Action::Down(n) | Action::Up(n) => {
+            if count > 0 {
+                let at = view.customer.unwrap_or(0) as i64;
+                let d = if matches!(action, Action::Down(_)) {
+                    *n as i64
+                } else {
+                    -(*n as i64)
+                };
+                view.customer = Some((at + d).clamp(0, count as i64 - 1) as usize);
+                view.refresh();
+            }
+        }
+        Action::Top | Action::Bottom if count > 0 => {
+            view.customer = Some(if matches!(action, Action::Top) {
+                0
+            } else {
+                count - 1
+            });
+            view.refresh();
+        }
+        Action::Adjust(d) => {
+            view.top = (view.top as i64 + d).clamp(1, 50) as usize;
+            view.refresh();
+        }
+        Action::StartSearch => state.overlay = Some(Overlay::Search(String::new())),
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Search(_))) => {
+            if let Some(Overlay::Search(text)) = state.overlay.take() {
+                match view.find(&text) {
+                    Ok(()) => state.error = None,
+                    Err(e) => state.error = Some(e),
+                }
+            }
+        }
+        Action::RunModel => {
+            let Some(input) = state.source.clone() else {
+                state.error =
+                    Some("no order lines: open a workspace or an order-lines file".into());
+                return Some(Vec::new());
+            };
+            state.error = None;
+            let neighbours = view.neighbours;
+            return Some(state.start_job(JobRequest::Recommend { input, neighbours }));
+        }
+        Action::StartExport => {
+            if view.result.is_some() {
+                state.overlay = Some(Overlay::Export("recommendations.csv".into()));
+            } else {
+                state.error = Some("nothing to export yet: build the model first (r)".into());
+            }
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return Some(export(state, PathBuf::from(name.trim()), false));
+            }
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return Some(export(state, path, true));
+            }
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+    let Some(model) = state.recommend.result.clone() else {
+        return Vec::new();
+    };
+    let top = state.recommend.top;
+    state.start_job(JobRequest::ExportRecommendations {
+        path,
+        model,
+        top,
+        overwrite,
+    })
+}
+
+/// Sets a freshly built model, keeping the selected customer when it is still there.
+pub fn set_model(state: &mut State, m: RecModel) {
+    let view = &mut state.recommend;
+    let keep = view
+        .customer
+        .and_then(|u| view.result.as_ref().map(|r| r.customers[u].clone()));
+    let at = keep.and_then(|id| m.customers.binary_search(&id).ok());
+    view.customer = at.or((!m.customers.is_empty()).then_some(0));
+    view.result = Some(Arc::new(m));
+    view.refresh();
+}
