@@ -30,7 +30,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         );
         return;
     };
-    let [top, bottom] = Layout::vertical([Constraint::Length(7), Constraint::Min(4)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(4)]).areas(area);
     let title = format!(
         " item CF ({} neighbours) vs popularity: {} customers, {} items ",
         m.neighbours,
