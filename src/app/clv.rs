@@ -165,6 +165,14 @@ impl ClvView {
 
 /// The CLV screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let ready = if state.clv.result.is_some() {
+        Ok("clv.csv")
+    } else {
+        Err("nothing to export yet: fit the models first (r)")
+    };
+    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+        return Some(c);
+    }
     let view = &mut state.clv;
     match action {
         Action::Down(n) => view.field = (view.field + n).min(CField::ALL.len() - 1),
@@ -202,25 +210,6 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             state.error = None;
             let settings = view.settings.clone();
             return Some(state.start_job(JobRequest::Clv { input, settings }));
-        }
-        Action::StartExport => {
-            if view.result.is_some() {
-                state.overlay = Some(Overlay::Export("clv.csv".into()));
-            } else {
-                state.error = Some("nothing to export yet: fit the models first (r)".into());
-            }
-        }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
-                && !name.trim().is_empty()
-            {
-                return Some(export(state, PathBuf::from(name.trim()), false));
-            }
-        }
-        Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
-            }
         }
         _ => return None,
     }

@@ -403,35 +403,7 @@ fn export_recommendations(
             },
         )
         .collect();
-    let name = |i: u32| m.items[i as usize].as_str();
-    let (mut c, mut rank, mut item, mut score, mut why) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (u, rs) in recs.iter().enumerate() {
-        for (k, r) in rs.iter().enumerate() {
-            c.push(m.customers[u].as_str());
-            rank.push(k as u32 + 1);
-            item.push(name(r.item));
-            score.push(r.score);
-            why.push(
-                r.because
-                    .iter()
-                    .map(|(b, _)| name(*b))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            );
-        }
-    }
-    let rows = c.len();
-    let mut df = DataFrame::new_infer_height(vec![
-        polars::prelude::Column::new("customer".into(), c),
-        polars::prelude::Column::new("rank".into(), rank),
-        polars::prelude::Column::new("item".into(), item),
-        polars::prelude::Column::new("score".into(), score),
-        polars::prelude::Column::new("because".into(), why),
-    ])
-    .map_err(|e| crate::data::DataError::polars("recommendations", e))?;
-    crate::data::export::write_table(&mut df, path)?;
-    Ok(rows)
+    crate::data::export::write_recommendations(path, "customer", &m.customers, &m.items, &recs)
 }
 
 /// The CLV job: transactions, the per-customer summary at the calibration end, the models.

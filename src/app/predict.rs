@@ -411,6 +411,19 @@ impl PredictView {
 
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let v = &state.predict;
+    let ready = if v.result.is_none() {
+        Err("nothing to export yet: run a model first (r)")
+    } else if v.drill.is_some() {
+        Ok("cell.csv")
+    } else if v.pane == Pane::AtRisk {
+        Ok("at_risk.csv")
+    } else {
+        Ok("scores.csv")
+    };
+    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+        return Some(c);
+    }
     let view = &mut state.predict;
     match action {
         Action::Down(n) => {
@@ -473,32 +486,6 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,
         Action::RunModel => return Some(run(state, false)),
         Action::RunSweep => return Some(run(state, true)),
-        Action::StartExport => {
-            if view.result.is_some() {
-                let name = if view.drill.is_some() {
-                    "cell.csv"
-                } else if view.pane == Pane::AtRisk {
-                    "at_risk.csv"
-                } else {
-                    "scores.csv"
-                };
-                state.overlay = Some(Overlay::Export(name.into()));
-            } else {
-                state.error = Some("nothing to export yet: run a model first (r)".into());
-            }
-        }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
-                && !name.trim().is_empty()
-            {
-                return Some(export(state, PathBuf::from(name.trim()), false));
-            }
-        }
-        Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
-            }
-        }
         _ => return None,
     }
     Some(Vec::new())

@@ -87,6 +87,14 @@ impl RecommendView {
 }
 
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let ready = if state.recommend.result.is_some() {
+        Ok("recommendations.csv")
+    } else {
+        Err("nothing to export yet: build the model first (r)")
+    };
+    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+        return Some(c);
+    }
     let view = &mut state.recommend;
     let count = view.result.as_ref().map_or(0, |r| r.customers.len());
     match action {
@@ -132,25 +140,6 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             state.error = None;
             let neighbours = view.neighbours;
             return Some(state.start_job(JobRequest::Recommend { input, neighbours }));
-        }
-        Action::StartExport => {
-            if view.result.is_some() {
-                state.overlay = Some(Overlay::Export("recommendations.csv".into()));
-            } else {
-                state.error = Some("nothing to export yet: build the model first (r)".into());
-            }
-        }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
-                && !name.trim().is_empty()
-            {
-                return Some(export(state, PathBuf::from(name.trim()), false));
-            }
-        }
-        Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
-            }
         }
         _ => return None,
     }

@@ -167,6 +167,14 @@ impl RulesView {
 
 /// The Rules screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let ready = if state.rules.run.is_some() {
+        Ok("rules.csv")
+    } else {
+        Err("nothing to export yet: mine rules first (r)")
+    };
+    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+        return Some(c);
+    }
     let view = &mut state.rules;
     match action {
         Action::RulesParam(key) => view.adjust(*key),
@@ -234,25 +242,6 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                         state.error = Some(e);
                     }
                 }
-            }
-        }
-        Action::StartExport => {
-            if view.run.is_some() {
-                state.overlay = Some(Overlay::Export("rules.csv".into()));
-            } else {
-                state.error = Some("nothing to export yet: mine rules first (r)".into());
-            }
-        }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
-                && !name.trim().is_empty()
-            {
-                return Some(export(state, PathBuf::from(name.trim()), false));
-            }
-        }
-        Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
             }
         }
         Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,

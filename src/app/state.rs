@@ -346,6 +346,42 @@ impl SegmentsView {
     }
 }
 
+/// The export keys every result screen shares: `e` asks for a file name, suggesting
+/// `ready`'s name (or shows `ready`'s error: what to run first); Enter writes through
+/// `export`; `y` in the overwrite prompt writes again, replacing the file. None for other
+/// actions.
+pub fn export_keys(
+    state: &mut State,
+    action: &Action,
+    ready: Result<&str, &str>,
+    export: fn(&mut State, std::path::PathBuf, bool) -> Vec<Command>,
+) -> Option<Vec<Command>> {
+    match action {
+        Action::StartExport => {
+            match ready {
+                Ok(name) => state.overlay = Some(Overlay::Export(name.into())),
+                Err(e) => state.error = Some(e.into()),
+            }
+            Some(Vec::new())
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return Some(export(state, std::path::PathBuf::from(name.trim()), false));
+            }
+            Some(Vec::new())
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return Some(export(state, path, true));
+            }
+            Some(Vec::new())
+        }
+        _ => None,
+    }
+}
+
 /// A typed whole number for parameter `name` in `lo..=hi`, or the one-line reason it is not.
 pub fn parse_whole(name: &str, text: &str, lo: u64, hi: u64) -> Result<u64, String> {
     match text.trim().parse::<u64>() {

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use polars::prelude::{Column, DataFrame};
 use rayon::prelude::*;
 
 use crate::analytics::recommend::{
@@ -131,31 +130,13 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             )
             .collect();
         all_s = Some(t.elapsed().as_secs_f64());
-        let (mut cust, mut rank, mut item, mut score, mut because) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (u, rs) in recs.iter().enumerate() {
-            for (k, r) in rs.iter().enumerate() {
-                cust.push(p.customers[u].as_str());
-                rank.push(k as u32 + 1);
-                item.push(name(r.item));
-                score.push(r.score);
-                because.push(
-                    r.because
-                        .iter()
-                        .map(|(b, _)| name(*b))
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                );
-            }
-        }
-        let mut df = DataFrame::new_infer_height(vec![
-            Column::new(cols.customer.as_str().into(), cust),
-            Column::new("rank".into(), rank),
-            Column::new("item".into(), item),
-            Column::new("score".into(), score),
-            Column::new("because".into(), because),
-        ])?;
-        crate::data::export::write_table(&mut df, out)?;
+        crate::data::export::write_recommendations(
+            out,
+            &cols.customer,
+            &p.customers,
+            &p.items,
+            &recs,
+        )?;
     }
     let evaluation = if a.evaluate {
         let Some(last) = &p.in_last_order else {

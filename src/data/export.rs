@@ -89,6 +89,46 @@ pub fn write_scores(
     write_table(&mut df, out)
 }
 
+/// Writes everyone's recommendations: one row per (customer, rank) with the item, its score
+/// and the bought items behind it (" | "-joined). Returns the rows written.
+pub fn write_recommendations(
+    out: &Path,
+    id_col: &str,
+    customers: &[String],
+    items: &[String],
+    recs: &[Vec<crate::analytics::recommend::Recommendation>],
+) -> Result<usize> {
+    let name = |i: u32| items[i as usize].as_str();
+    let (mut c, mut rank, mut item, mut score, mut why) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (u, rs) in recs.iter().enumerate() {
+        for (k, r) in rs.iter().enumerate() {
+            c.push(customers[u].as_str());
+            rank.push(k as u32 + 1);
+            item.push(name(r.item));
+            score.push(r.score);
+            why.push(
+                r.because
+                    .iter()
+                    .map(|(b, _)| name(*b))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            );
+        }
+    }
+    let rows = c.len();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new(id_col.into(), c),
+        Column::new("rank".into(), rank),
+        Column::new("item".into(), item),
+        Column::new("score".into(), score),
+        Column::new("because".into(), why),
+    ])
+    .map_err(|e| DataError::polars("recommendations", e))?;
+    write_table(&mut df, out)?;
+    Ok(rows)
+}
+
 /// A rule as JSON: item names (ascending ids, so alphabetical), every metric; infinite
 /// conviction as `null`.
 pub fn rule_json(r: &crate::analytics::rules::Rule, names: &[String]) -> serde_json::Value {
