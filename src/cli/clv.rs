@@ -53,10 +53,7 @@ pub struct ClvArgs {
     pub json: bool,
 }
 
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
+use super::round;
 
 pub fn run(a: ClvArgs) -> Result<()> {
     let Ok(end) = NaiveDate::parse_from_str(a.calibration_end.trim(), "%Y-%m-%d") else {

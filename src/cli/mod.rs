@@ -204,6 +204,12 @@ pub enum BenchWhat {
     },
 }
 
+/// `v` rounded to `digits` decimals, for JSON that reads well.
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
 /// Runs a headless subcommand. `Ok(())` is exit 0; an error is printed as one line, exit 2.
 pub fn run_command(cmd: Command) -> Result<()> {
     match cmd {

@@ -62,10 +62,7 @@ pub struct RecommendArgs {
     pub json: bool,
 }
 
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
+use super::round;
 
 pub fn run(a: RecommendArgs) -> Result<()> {
     let weighting = match a.weighting.as_str() {
