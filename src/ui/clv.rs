@@ -128,6 +128,12 @@ fn draw_holdout(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
         );
         return;
     };
+    let n = h.buckets.len().max(1) as u16;
+    // Per group: two bars, a gap after each (none when narrow), one column between groups.
+    let per = area.width.saturating_sub(1) / n;
+    let gap = u16::from(per >= 9);
+    let bar_w = (per.saturating_sub(1 + 2 * gap) / 2).clamp(1, 6);
+    let group_w = 2 * bar_w + gap;
     let groups: Vec<BarGroup> = h
         .buckets
         .iter()
@@ -137,22 +143,26 @@ fn draw_holdout(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
             } else {
                 b.frequency.to_string()
             };
-            BarGroup::default()
-                .label(Line::from(format!("{label} ({})", b.customers)))
-                .bars(&[
-                    Bar::default()
-                        .value((b.predicted_mean * 100.0).round() as u64)
-                        .text_value(format!("{:.1}", b.predicted_mean))
-                        .style(theme.bar()),
-                    Bar::default()
-                        .value((b.actual_mean * 100.0).round() as u64)
-                        .text_value(format!("{:.1}", b.actual_mean))
-                        .style(theme.warn()),
-                ])
+            // With the customer count when it fits under the group (labels must not run
+            // into each other).
+            let full = format!("{label} ({})", b.customers);
+            let label = if full.chars().count() as u16 <= group_w {
+                full
+            } else {
+                label
+            };
+            BarGroup::default().label(Line::from(label)).bars(&[
+                Bar::default()
+                    .value((b.predicted_mean * 100.0).round() as u64)
+                    .text_value(format!("{:.1}", b.predicted_mean))
+                    .style(theme.bar()),
+                Bar::default()
+                    .value((b.actual_mean * 100.0).round() as u64)
+                    .text_value(format!("{:.1}", b.actual_mean))
+                    .style(theme.warn()),
+            ])
         })
         .collect();
-    let n = h.buckets.len().max(1) as u16;
-    let bar_w = ((area.width.saturating_sub(2) / n).saturating_sub(3) / 2).clamp(1, 6);
     let mut chart = BarChart::default()
         .block(Block::default().title(format!(
             " holdout {:.0} {}s: predicted {:.0}, actual {:.0} purchases; per customer (predicted, actual) by purchases before ",
@@ -162,7 +172,7 @@ fn draw_holdout(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
             h.actual_total
         )))
         .bar_width(bar_w)
-        .bar_gap(1)
+        .bar_gap(gap)
         .group_gap(1);
     for g in groups {
         chart = chart.data(g);
@@ -206,17 +216,27 @@ pub fn histogram(values: &[f64]) -> (f64, Vec<u64>) {
 fn draw_histogram(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
     let clv: Vec<f64> = r.run.rows.iter().map(|x| x.clv).collect();
     let (width, counts) = histogram(&clv);
+    let bar_w = (area.width.saturating_sub(2) / BINS as u16)
+        .saturating_sub(1)
+        .clamp(1, 8);
     let bars: Vec<Bar> = counts
         .iter()
         .enumerate()
         .map(|(i, c)| {
+            let label = if i + 1 == BINS {
+                format!("{}+", money(i as f64 * width))
+            } else {
+                money(i as f64 * width)
+            };
+            // Labels that would be cut are left out (the title gives the bin width).
+            let label = if label.chars().count() as u16 <= bar_w {
+                label
+            } else {
+                String::new()
+            };
             Bar::default()
                 .value(*c)
-                .label(Line::from(if i + 1 == BINS {
-                    format!("{}+", money(i as f64 * width))
-                } else {
-                    money(i as f64 * width)
-                }))
+                .label(Line::from(label))
                 .style(theme.bar())
         })
         .collect();
@@ -224,19 +244,24 @@ fn draw_histogram(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
     let mut sorted = clv.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    let bar_w = (area.width.saturating_sub(2) / BINS as u16)
-        .saturating_sub(1)
-        .clamp(1, 8);
     f.render_widget(
         BarChart::default()
-            .block(Block::default().borders(Borders::TOP).title(format!(
-                " CLV, {} months at {}/month: mean {}, median {}, total {} ",
-                r.settings.horizon_months,
-                r.settings.discount_rate,
-                money(total / clv.len().max(1) as f64),
-                money(median),
-                money(total)
-            )))
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(format!(
+                        " CLV, {} months at {}/month, bins of {} ",
+                        r.settings.horizon_months,
+                        r.settings.discount_rate,
+                        money(width)
+                    ))
+                    .title_bottom(format!(
+                        " mean {} · median {} · total {} ",
+                        money(total / clv.len().max(1) as f64),
+                        money(median),
+                        money(total)
+                    )),
+            )
             .data(BarGroup::default().bars(&bars))
             .bar_width(bar_w)
             .bar_gap(1),
@@ -262,7 +287,6 @@ fn draw_top(f: &mut Frame, area: Rect, state: &State, r: &ClvOutcome, theme: The
                 Cell::from(format!("{:.2}", row.p_alive)),
                 Cell::from(format!("{:.1}", row.expected_purchases)),
                 Cell::from(format!("{:.0}", row.expected_spend)),
-                Cell::from(format!("{:.0}", r.frequency[i])),
             ])
         })
         .collect();
@@ -270,26 +294,17 @@ fn draw_top(f: &mut Frame, area: Rect, state: &State, r: &ClvOutcome, theme: The
         Table::new(
             rows,
             [
-                Constraint::Length(5),
-                Constraint::Length(12),
-                Constraint::Length(8),
+                Constraint::Length(3),
+                Constraint::Length(10),
+                Constraint::Length(6),
                 Constraint::Length(7),
-                Constraint::Length(9),
-                Constraint::Length(7),
+                Constraint::Length(6),
                 Constraint::Length(6),
             ],
         )
         .header(
-            Row::new(vec![
-                "#",
-                "customer",
-                "CLV",
-                "p alive",
-                "purchases",
-                "spend",
-                "freq",
-            ])
-            .style(theme.header()),
+            Row::new(vec!["#", "customer", "CLV", "p alive", "buys", "spend"])
+                .style(theme.header()),
         )
         .block(
             Block::default()
