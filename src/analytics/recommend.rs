@@ -45,23 +45,39 @@ impl Interactions {
         lines: impl IntoIterator<Item = (u32, u32)>,
         weighting: Weighting,
     ) -> Interactions {
-        let mut pairs: Vec<(u32, u32)> = lines.into_iter().collect();
-        pairs.par_sort_unstable();
+        Interactions::from_weighted_lines(
+            n_users,
+            n_items,
+            lines.into_iter().map(|(u, i)| (u, i, 1.0)),
+            weighting,
+        )
+    }
+
+    /// From (customer, item, weight) lines: binary gives every bought pair weight 1, count the
+    /// sum of its lines' weights (e.g. purchases discounted by their age).
+    pub fn from_weighted_lines(
+        n_users: usize,
+        n_items: usize,
+        lines: impl IntoIterator<Item = (u32, u32, f64)>,
+        weighting: Weighting,
+    ) -> Interactions {
+        let mut lines: Vec<(u32, u32, f64)> = lines.into_iter().collect();
+        lines.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
         let mut indptr = vec![0usize; n_users + 1];
-        let mut items = Vec::with_capacity(pairs.len());
-        let mut weights = Vec::with_capacity(pairs.len());
+        let mut items = Vec::with_capacity(lines.len());
+        let mut weights = Vec::with_capacity(lines.len());
         let mut k = 0;
-        while k < pairs.len() {
-            let (u, i) = pairs[k];
-            let mut n = 0.0;
-            while k < pairs.len() && pairs[k] == (u, i) {
-                n += 1.0;
+        while k < lines.len() {
+            let (u, i, _) = lines[k];
+            let mut total = 0.0;
+            while k < lines.len() && (lines[k].0, lines[k].1) == (u, i) {
+                total += lines[k].2;
                 k += 1;
             }
             items.push(i);
             weights.push(match weighting {
                 Weighting::Binary => 1.0,
-                Weighting::Count => n,
+                Weighting::Count => total,
             });
             indptr[u as usize + 1] += 1;
         }
@@ -381,8 +397,7 @@ pub fn rank_metrics(ranked: &[u32], truth: &[u32], n: usize) -> (f64, f64, f64, 
 pub fn last_order_split(
     n_users: usize,
     n_items: usize,
-    user: &[u32],
-    item: &[u32],
+    (user, item, weight): (&[u32], &[u32], Option<&[f64]>),
     last: &[bool],
     weighting: Weighting,
 ) -> (Interactions, Vec<Vec<u32>>) {
@@ -393,12 +408,12 @@ pub fn last_order_split(
         }
     }
     let held_out = |k: usize| last[k] && !single[user[k] as usize];
-    let train = Interactions::from_lines(
+    let train = Interactions::from_weighted_lines(
         n_users,
         n_items,
         (0..user.len())
             .filter(|&k| !held_out(k))
-            .map(|k| (user[k], item[k])),
+            .map(|k| (user[k], item[k], weight.map_or(1.0, |w| w[k]))),
         weighting,
     );
     let mut test: Vec<Vec<u32>> = vec![Vec::new(); n_users];
@@ -556,6 +571,14 @@ mod tests {
         // Counts: u0 bought a twice.
         let xc = Interactions::from_lines(4, 4, [(0, 0), (0, 0), (0, 1)], Weighting::Count);
         assert_eq!(xc.row(0).collect::<Vec<_>>(), vec![(0, 2.0), (1, 1.0)]);
+        // Weighted lines (e.g. halved per half-life of age) add up per pair.
+        let xw = Interactions::from_weighted_lines(
+            1,
+            2,
+            [(0, 1, 0.25), (0, 0, 1.0), (0, 1, 0.5)],
+            Weighting::Count,
+        );
+        assert_eq!(xw.row(0).collect::<Vec<_>>(), vec![(0, 1.0), (1, 0.75)]);
     }
 
     #[test]

@@ -358,8 +358,7 @@ fn recommend_job(
             let (train, test) = last_order_split(
                 p.customers.len(),
                 p.items.len(),
-                &p.user,
-                &p.item,
+                (&p.user, &p.item, None),
                 last,
                 Weighting::Binary,
             );

@@ -43,6 +43,10 @@ pub struct RecommendArgs {
     /// cosine (0: plain cosine).
     #[arg(long, default_value_t = 1.0)]
     pub iuf: f64,
+    /// Weight purchases by age: each line counts 0.5^(age / DAYS), age from the last day in
+    /// the data (implies count weighting).
+    #[arg(long = "half-life")]
+    pub half_life: Option<f64>,
     /// binary (bought or not) or count (purchases).
     #[arg(long, default_value = "binary")]
     pub weighting: String,
@@ -73,6 +77,11 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     if !(a.iuf >= 0.0 && a.iuf.is_finite()) {
         bail!("--iuf {}: use 0 (plain cosine) or more, e.g. 1", a.iuf);
     }
+    if let Some(h) = a.half_life
+        && !(h > 0.0 && h.is_finite())
+    {
+        bail!("--half-life {h}: use a positive number of days, e.g. 180");
+    }
     if a.top == 0 || a.neighbours == 0 {
         bail!("--top and --neighbours must be 1 or more");
     }
@@ -97,10 +106,32 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         },
         None => None,
     };
-    let x = Interactions::from_lines(
+    let line_weights: Option<Vec<f64>> = match a.half_life {
+        None => None,
+        Some(h) => {
+            let Some(days) = &p.day else {
+                bail!("--half-life needs a date column; pass --date-col");
+            };
+            let last = days.iter().copied().max().unwrap_or(0);
+            Some(
+                days.iter()
+                    .map(|&d| 0.5f64.powf((last - d) as f64 / h))
+                    .collect(),
+            )
+        }
+    };
+    let weighting = if line_weights.is_some() {
+        Weighting::Count
+    } else {
+        weighting
+    };
+    let x = Interactions::from_weighted_lines(
         p.customers.len(),
         p.items.len(),
-        p.user.iter().zip(&p.item).map(|(&u, &i)| (u, i)),
+        (0..p.user.len()).map(|k| {
+            let w = line_weights.as_ref().map_or(1.0, |w| w[k]);
+            (p.user[k], p.item[k], w)
+        }),
         weighting,
     );
     let t_model = Instant::now();
@@ -144,8 +175,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         let (train, test) = last_order_split(
             p.customers.len(),
             p.items.len(),
-            &p.user,
-            &p.item,
+            (&p.user, &p.item, line_weights.as_deref()),
             last,
             weighting,
         );
@@ -172,6 +202,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             "top": a.top,
             "neighbours": a.neighbours,
             "iuf": a.iuf,
+            "half_life": a.half_life,
             "weighting": weighting,
             "seconds": round(seconds, 3),
             "stage_seconds": {"read": round(read_s, 3), "model": round(model_s, 3), "all_top_n": all_s.map(|s| round(s, 3))},

@@ -81,6 +81,8 @@ pub struct Purchases {
     /// Whether each line is in its customer's last order (latest date, then highest order
     /// id); None without an order or date column.
     pub in_last_order: Option<Vec<bool>>,
+    /// Each line's day (days since 1970-01-01), when there is a date column.
+    pub day: Option<Vec<i32>>,
 }
 
 fn numbered(values: &StringChunked) -> (Vec<String>, Vec<u32>) {
@@ -152,6 +154,18 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
     };
     let (customers, user) = numbered(&text("c")?);
     let (items, item) = numbered(&text("i")?);
+    let day: Option<Vec<i32>> = match &cols.date {
+        Some(_) => Some(
+            df.column("d")
+                .map_err(fail)?
+                .i32()
+                .map_err(fail)?
+                .iter()
+                .map(|d| d.unwrap_or(i32::MIN))
+                .collect(),
+        ),
+        None => None,
+    };
     let in_last_order = if cols.order.is_some() || cols.date.is_some() {
         let orders = match &cols.order {
             Some(_) => Some(text("o")?),
@@ -189,6 +203,7 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
         user,
         item,
         in_last_order,
+        day,
     })
 }
 
