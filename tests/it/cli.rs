@@ -1324,4 +1324,24 @@ fn recommend_bad_inputs() {
         ),
         &["--evaluate needs the order or date column"],
     );
+    assert_user_error(
+        &crmlens(
+            dir.path(),
+            &[
+                "recommend",
+                "--input",
+                flat.to_str().unwrap(),
+                "--half-life",
+                "90",
+            ],
+        ),
+        &["--half-life needs a date column"],
+    );
+    assert_user_error(
+        &crmlens(
+            dir.path(),
+            &["recommend", "--input", ws, "--half-life", "0"],
+        ),
+        &["--half-life 0"],
+    );
 }
