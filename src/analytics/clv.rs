@@ -48,6 +48,17 @@ impl Rfm {
     pub fn is_empty(&self) -> bool {
         self.x.is_empty()
     }
+
+    /// (x, monetary) of the customers the spend model is fitted on: repeat purchases and a
+    /// positive mean amount.
+    pub fn repeat_customers(&self) -> (Vec<f64>, Vec<f64>) {
+        self.x
+            .iter()
+            .zip(&self.monetary)
+            .filter(|(x, m)| **x > 0.0 && **m > 0.0)
+            .map(|(x, m)| (*x, *m))
+            .unzip()
+    }
 }
 
 /// Fitted BG/NBD parameters: purchase rates ~ Gamma(r, alpha), dropout ~ Beta(a, b).
@@ -350,12 +361,7 @@ pub fn fit_bgnbd(d: &Rfm, progress: &Progress) -> Result<BgNbd, AnalyticsError> 
 
 /// Fits Gamma-Gamma on the customers with x > 0 and a positive mean amount.
 pub fn fit_gamma_gamma(d: &Rfm, progress: &Progress) -> Result<GammaGamma, AnalyticsError> {
-    let (x, m): (Vec<f64>, Vec<f64>) =
-        d.x.iter()
-            .zip(&d.monetary)
-            .filter(|(x, m)| **x > 0.0 && **m > 0.0)
-            .map(|(x, m)| (*x, *m))
-            .unzip();
+    let (x, m) = d.repeat_customers();
     if x.len() < 3 {
         return Err(AnalyticsError::Input(format!(
             "{} customers with repeat purchases and a positive amount; Gamma-Gamma needs at least 3",
@@ -546,12 +552,7 @@ pub fn run_clv(
         )));
     }
     progress.next("scoring customers");
-    let (fx, fm): (Vec<f64>, Vec<f64>) =
-        d.x.iter()
-            .zip(&d.monetary)
-            .filter(|(x, m)| **x > 0.0 && **m > 0.0)
-            .map(|(x, m)| (*x, *m))
-            .unzip();
+    let (fx, fm) = d.repeat_customers();
     let per_month = units_per_month(p.unit_days);
     let horizon = p.horizon_months as f64 * per_month;
     let rows: Vec<ClvRow> = (0..d.len())

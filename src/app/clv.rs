@@ -59,6 +59,47 @@ impl Default for ClvSettings {
     }
 }
 
+/// Bins of the CLV histogram (the last also holds everything above the 99th percentile).
+pub const BINS: usize = 10;
+
+/// What the screen shows of the CLV distribution, computed once per run (not per frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClvStats {
+    /// Histogram: `counts` in equal bins of `bin_width` over [0, p99]; the last bin also
+    /// holds the rest.
+    pub bin_width: f64,
+    pub counts: Vec<u64>,
+    pub mean: f64,
+    pub median: f64,
+    pub total: f64,
+}
+
+impl ClvStats {
+    pub fn of(values: &[f64]) -> ClvStats {
+        let mut sorted: Vec<f64> = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let bin_width = at(0.99).max(1e-9) / BINS as f64;
+        let mut counts = vec![0u64; BINS];
+        for v in values {
+            counts[((v.max(0.0) / bin_width) as usize).min(BINS - 1)] += 1;
+        }
+        let total: f64 = values.iter().sum();
+        ClvStats {
+            bin_width,
+            counts,
+            mean: total / values.len().max(1) as f64,
+            median: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+            total,
+        }
+    }
+}
+
 /// A finished CLV run with the per-customer summary it was computed from.
 #[derive(Debug, Clone)]
 pub struct ClvOutcome {
@@ -73,6 +114,7 @@ pub struct ClvOutcome {
     pub last_date: NaiveDate,
     /// Customers by CLV, highest first.
     pub order: Vec<usize>,
+    pub stats: ClvStats,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -82,6 +124,9 @@ pub struct ClvView {
     pub result: Option<Box<ClvOutcome>>,
     /// First row shown of the top-customer list.
     pub scroll: usize,
+    /// Mean CLV per segment of the last segmentation (see [`per_segment`]), kept up to date
+    /// when either result changes.
+    pub segments: Option<Vec<(i64, usize, f64)>>,
 }
 
 impl ClvView {
@@ -269,6 +314,20 @@ pub fn per_segment(state: &State) -> Option<Vec<(i64, usize, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_count_everything_and_cap_the_bins_at_p99() {
+        let mut v: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        v.push(1e9);
+        let s = ClvStats::of(&v);
+        assert_eq!(s.counts.iter().sum::<u64>(), 1001);
+        // p99 of 1001 values is 990; 10 bins of 99.
+        assert!((s.bin_width - 99.0).abs() < 1e-9, "{}", s.bin_width);
+        assert_eq!(s.counts[0], 99);
+        assert!(s.counts[BINS - 1] >= 1);
+        assert_eq!(s.median, 500.0);
+        assert_eq!(s.total, 499_500.0 + 1e9);
+    }
 
     #[test]
     fn settings_step_and_parse() {

@@ -447,6 +447,8 @@ fn clv_job(
     let run = run_clv(&rfm, &params, holdout, progress).map_err(analytics_error)?;
     let mut order: Vec<usize> = (0..s.ids.len()).collect();
     order.sort_by(|&i, &j| run.rows[j].clv.total_cmp(&run.rows[i].clv).then(i.cmp(&j)));
+    let clv: Vec<f64> = run.rows.iter().map(|r| r.clv).collect();
+    let stats = crate::app::clv::ClvStats::of(&clv);
     Ok(JobOutcome::Clv(Box::new(crate::app::clv::ClvOutcome {
         calibration_end,
         settings: settings.clone(),
@@ -457,6 +459,7 @@ fn clv_job(
         dropped_lines,
         last_date: last,
         order,
+        stats,
     })))
 }
 
@@ -522,6 +525,21 @@ fn predict(
             dropped_target,
         },
     )))
+}
+
+/// An export job's outcome: `ExistsAlready` when `path` exists and may not be replaced, else
+/// what `write` wrote (rows) as `Exported`.
+fn export_to(
+    path: PathBuf,
+    overwrite: bool,
+    what: &'static str,
+    write: impl FnOnce(&std::path::Path) -> crate::data::Result<usize>,
+) -> crate::data::Result<JobOutcome> {
+    if path.exists() && !overwrite {
+        return Ok(JobOutcome::ExistsAlready(path));
+    }
+    let n = write(&path)?;
+    Ok(JobOutcome::Exported(path, n, what))
 }
 
 fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataError {
@@ -623,28 +641,18 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             ids,
             labels,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                let n = labels.len();
-                crate::data::export::write_labels(&path, &id_col, &ids, labels)
-                    .map(|_| JobOutcome::Exported(path, n, "labels"))
-            }
-        }
+        } => export_to(path, overwrite, "labels", |p| {
+            let n = labels.len();
+            crate::data::export::write_labels(p, &id_col, &ids, labels).map(|_| n)
+        }),
         JobRequest::ExportRules {
             path,
             rules,
             names,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                crate::data::export::write_rules(&path, &rules, &names)
-                    .map(|_| JobOutcome::Exported(path, rules.len(), "rules"))
-            }
-        }
+        } => export_to(path, overwrite, "rules", |p| {
+            crate::data::export::write_rules(p, &rules, &names).map(|_| rules.len())
+        }),
         JobRequest::Predict {
             table,
             features,
@@ -659,42 +667,29 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             model,
             top,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                export_recommendations(&path, &model, top, progress)
-                    .map(|n| JobOutcome::Exported(path, n, "recommendations"))
-            }
-        }
+        } => export_to(path, overwrite, "recommendations", |p| {
+            export_recommendations(p, &model, top, progress)
+        }),
         JobRequest::ExportClv {
             path,
             ids,
             rows,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                let n = ids.len();
-                let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
-                    polars::prelude::Column::new(
-                        name.into(),
-                        rows.iter().map(f).collect::<Vec<f64>>(),
-                    )
-                };
-                DataFrame::new_infer_height(vec![
-                    polars::prelude::Column::new("customer".into(), ids),
-                    col("p_alive", |r| r.p_alive),
-                    col("expected_purchases", |r| r.expected_purchases),
-                    col("expected_spend", |r| r.expected_spend),
-                    col("clv", |r| r.clv),
-                ])
-                .map_err(|e| crate::data::DataError::polars("clv", e))
-                .and_then(|mut df| crate::data::export::write_table(&mut df, &path))
-                .map(|_| JobOutcome::Exported(path, n, "customers' CLV"))
-            }
-        }
+        } => export_to(path, overwrite, "customers' CLV", |p| {
+            let n = ids.len();
+            let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
+                polars::prelude::Column::new(name.into(), rows.iter().map(f).collect::<Vec<f64>>())
+            };
+            let mut df = DataFrame::new_infer_height(vec![
+                polars::prelude::Column::new("customer".into(), ids),
+                col("p_alive", |r| r.p_alive),
+                col("expected_purchases", |r| r.expected_purchases),
+                col("expected_spend", |r| r.expected_spend),
+                col("clv", |r| r.clv),
+            ])
+            .map_err(|e| crate::data::DataError::polars("clv", e))?;
+            crate::data::export::write_table(&mut df, p).map(|_| n)
+        }),
         JobRequest::ExportScores {
             path,
             id_col,
@@ -705,21 +700,16 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             predicted,
             rows,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                let scores = crate::data::export::Scores {
-                    classes: &classes,
-                    actual: &actual,
-                    probabilities: &probabilities,
-                    predicted: &predicted,
-                };
-                let n = rows.as_ref().map_or(actual.len(), |r| r.len());
-                crate::data::export::write_scores(&path, &id_col, &ids, &scores, rows.as_deref())
-                    .map(|_| JobOutcome::Exported(path, n, "scores"))
-            }
-        }
+        } => export_to(path, overwrite, "scores", |p| {
+            let scores = crate::data::export::Scores {
+                classes: &classes,
+                actual: &actual,
+                probabilities: &probabilities,
+                predicted: &predicted,
+            };
+            crate::data::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref())
+                .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
+        }),
         JobRequest::Rules { input, params } => {
             mine_rules(&input, &params, progress).map(|r| JobOutcome::Mined(Box::new(r)))
         }

@@ -857,6 +857,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     let params = state.predict.params.clone();
                     state.predict = super::predict::PredictView::with_targets(l.targets);
                     state.predict.params = params;
+                    state.clv.segments = None;
                     state.title = l.title;
                     state.table = Some(Arc::new(l.table));
                     state.report = l.report;
@@ -936,6 +937,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                         });
                     }
                     state.segments.run = Some(*r);
+                    state.clv.segments = super::clv::per_segment(state);
                 }
                 JobOutcome::KDistance(k) => {
                     state.message = Some(format!(
@@ -1018,6 +1020,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     ));
                     state.clv.scroll = 0;
                     state.clv.result = Some(c);
+                    state.clv.segments = super::clv::per_segment(state);
                 }
                 JobOutcome::Recommended(m) => {
                     state.message = Some(match &m.evaluation {

@@ -12,11 +12,8 @@ use ratatui::widgets::{
 
 use super::theme::Theme;
 use crate::app::State;
-use crate::app::clv::{CField, ClvOutcome, per_segment};
+use crate::app::clv::{CField, ClvOutcome};
 use crate::app::job::JobKind;
-
-/// Bins of the CLV histogram (the last also holds everything above the 99th percentile).
-const BINS: usize = 10;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] = Layout::vertical([Constraint::Length(12), Constraint::Min(4)]).areas(area);
@@ -44,13 +41,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [hist, list] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
     draw_histogram(f, hist, r, theme);
-    match per_segment(state) {
+    match &state.clv.segments {
         Some(seg) if !seg.is_empty() => {
             let h = (seg.len() as u16 + 3).min(list.height / 2);
             let [top_list, seg_area] =
                 Layout::vertical([Constraint::Min(4), Constraint::Length(h)]).areas(list);
             draw_top(f, top_list, state, r, theme);
-            draw_segments(f, seg_area, &seg, theme);
+            draw_segments(f, seg_area, seg, theme);
         }
         _ => draw_top(f, list, state, r, theme),
     }
@@ -194,36 +191,17 @@ fn money(v: f64) -> String {
     }
 }
 
-/// Counts of `values` in `BINS` equal bins over [0, p99]; the last bin also holds the rest.
-/// Returns (bin width, counts).
-pub fn histogram(values: &[f64]) -> (f64, Vec<u64>) {
-    let mut sorted: Vec<f64> = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let p99 = sorted
-        .get(((sorted.len() as f64 * 0.99) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0.0)
-        .max(1e-9);
-    let width = p99 / BINS as f64;
-    let mut counts = vec![0u64; BINS];
-    for v in values {
-        let b = ((v.max(0.0) / width) as usize).min(BINS - 1);
-        counts[b] += 1;
-    }
-    (width, counts)
-}
-
 fn draw_histogram(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
-    let clv: Vec<f64> = r.run.rows.iter().map(|x| x.clv).collect();
-    let (width, counts) = histogram(&clv);
-    let bar_w = (area.width.saturating_sub(2) / BINS as u16)
+    let (width, counts) = (r.stats.bin_width, &r.stats.counts);
+    let bins = counts.len();
+    let bar_w = (area.width.saturating_sub(2) / bins.max(1) as u16)
         .saturating_sub(1)
         .clamp(1, 8);
     let bars: Vec<Bar> = counts
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let label = if i + 1 == BINS {
+            let label = if i + 1 == bins {
                 format!("{}+", money(i as f64 * width))
             } else {
                 money(i as f64 * width)
@@ -240,10 +218,6 @@ fn draw_histogram(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
                 .style(theme.bar())
         })
         .collect();
-    let total: f64 = clv.iter().sum();
-    let mut sorted = clv.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
     f.render_widget(
         BarChart::default()
             .block(
@@ -257,9 +231,9 @@ fn draw_histogram(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
                     ))
                     .title_bottom(format!(
                         " mean {} · median {} · total {} ",
-                        money(total / clv.len().max(1) as f64),
-                        money(median),
-                        money(total)
+                        money(r.stats.mean),
+                        money(r.stats.median),
+                        money(r.stats.total)
                     )),
             )
             .data(BarGroup::default().bars(&bars))
@@ -354,15 +328,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_counts_everything_and_caps_at_p99() {
-        let mut v: Vec<f64> = (0..1000).map(|i| i as f64).collect();
-        v.push(1e9);
-        let (w, counts) = histogram(&v);
-        assert_eq!(counts.iter().sum::<u64>(), 1001);
-        // p99 of 1001 values is 990; 10 bins of 99.
-        assert!((w - 99.0).abs() < 1e-9, "{w}");
-        assert_eq!(counts[0], 99);
-        assert!(counts[BINS - 1] >= 1);
+    fn money_is_short() {
         assert_eq!(money(1234.0), "1.2k");
         assert_eq!(money(56789.0), "57k");
     }

@@ -108,12 +108,7 @@ fn likelihoods_at_fixed_parameters_match_lifetimes() {
     );
     let g = &r["gamma_gamma_fixed"];
     let q = |k: &str| g[k].as_f64().unwrap();
-    let (x, m): (Vec<f64>, Vec<f64>) =
-        d.x.iter()
-            .zip(&d.monetary)
-            .filter(|(x, m)| **x > 0.0 && **m > 0.0)
-            .map(|(x, m)| (*x, *m))
-            .unzip();
+    let (x, m) = d.repeat_customers();
     close(
         gamma_gamma_log_likelihood(&x, &m, q("p"), q("q"), q("v")),
         q("log_likelihood_sum"),
