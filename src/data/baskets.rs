@@ -14,9 +14,7 @@ use crate::analytics::itemsets::Baskets;
 /// The order-lines table of `input` with `columns`: a data file as it is, or for a `.toml`
 /// workspace its `[sources.orders]` file. Errors name the file and the columns it has.
 pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
-    let is_workspace = input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_workspace = super::workspace::is_workspace(input);
     let (path, opts) = if is_workspace {
         let ws = Workspace::load(input)?;
         let Some(orders) = ws.sources.orders.as_ref() else {
@@ -59,41 +57,31 @@ pub fn basket_columns(
     by_category: bool,
 ) -> Result<(String, String)> {
     use super::workspace::RoleColumns;
-    let is_workspace = input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    let role = |src: Option<&super::workspace::SourceConfig>, role: &str| -> String {
-        src.and_then(|s| s.role_column(role, RoleColumns::ORDERS))
-            .map(|(c, _)| c)
-            .unwrap_or_else(|| {
-                RoleColumns::ORDERS
-                    .iter()
-                    .find(|(r, _)| *r == role)
-                    .map(|(_, c)| c.to_string())
-                    .unwrap_or_default()
-            })
+    // A plain file, or a workspace without an orders source: the default role names.
+    let default = |role: &str| {
+        RoleColumns::ORDERS
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, c)| c.to_string())
+            .unwrap_or_default()
     };
-    let (orders, key) = if is_workspace {
-        let ws = Workspace::load(input)?;
-        let key = ws
-            .sources
-            .orders
-            .as_ref()
-            .and_then(|o| o.key.clone())
-            .unwrap_or_else(|| ws.workspace.customer_key.clone());
-        (ws.sources.orders, key)
+    let ws = if super::workspace::is_workspace(input) {
+        Some(Workspace::load(input)?)
     } else {
-        (None, "customer_id".to_string())
+        None
+    };
+    let role = |r: &str| {
+        ws.as_ref()
+            .and_then(|w| w.orders_role(r))
+            .unwrap_or_else(|| default(r))
     };
     let basket = if per_customer {
-        key
+        ws.as_ref()
+            .map_or_else(|| "customer_id".to_string(), |w| w.orders_key())
     } else {
-        role(orders.as_ref(), "order_id")
+        role("order_id")
     };
-    let item = role(
-        orders.as_ref(),
-        if by_category { "category" } else { "product" },
-    );
+    let item = role(if by_category { "category" } else { "product" });
     Ok((basket, item))
 }
 

@@ -13,10 +13,7 @@ use crate::progress::Progress;
 /// Loads `path`: a `.toml` workspace is integrated (its key is returned), any other file is
 /// read as it is.
 pub fn load_table(path: &Path) -> Result<(DataFrame, Option<String>)> {
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
-    {
+    if super::workspace::is_workspace(path) {
         let ws = Workspace::load(path)?;
         let c = integrate(&ws, &Progress::new())?;
         Ok((c.table, Some(c.key)))
@@ -34,9 +31,7 @@ pub fn load_columns(
     columns: &[String],
     with_first: bool,
 ) -> Result<(DataFrame, Option<String>)> {
-    let is_workspace = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_workspace = super::workspace::is_workspace(path);
     if is_workspace {
         return load_table(path);
     }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::dates::to_date_expr;
 use super::error::{DataError, Result};
-use super::workspace::{RoleColumns, Workspace};
+use super::workspace::Workspace;
 
 /// The columns of the order lines.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,20 +32,11 @@ pub fn purchase_columns(
     order: Option<&str>,
     date: Option<&str>,
 ) -> Result<PurchaseColumns> {
-    let is_workspace = input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_workspace = super::workspace::is_workspace(input);
     if is_workspace {
         let ws = Workspace::load(input)?;
-        let orders = ws.sources.orders.as_ref();
-        let role = |r: &str| {
-            orders
-                .and_then(|o| o.role_column(r, RoleColumns::ORDERS))
-                .map(|(c, _)| c)
-        };
-        let key = orders
-            .and_then(|o| o.key.clone())
-            .unwrap_or_else(|| ws.workspace.customer_key.clone());
+        let role = |r: &str| ws.orders_role(r);
+        let key = ws.orders_key();
         return Ok(PurchaseColumns {
             customer: customer.map_or(key, str::to_string),
             item: item.map_or_else(|| role("product").unwrap_or_default(), str::to_string),

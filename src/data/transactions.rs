@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use super::dates::{from_epoch_days, to_date_expr};
 use super::error::{DataError, Result};
-use super::workspace::{RoleColumns, Workspace};
+use super::workspace::Workspace;
 
 /// Where the amount of a line comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,22 +58,16 @@ pub fn transaction_columns(
     date: Option<&str>,
     amount: Option<&str>,
 ) -> Result<TransactionColumns> {
-    let is_workspace = input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_workspace = super::workspace::is_workspace(input);
     let (key, date_role, qty, price) = if is_workspace {
         let ws = Workspace::load(input)?;
-        let orders = ws.sources.orders.as_ref();
-        let role = |r: &str| {
-            orders
-                .and_then(|o| o.role_column(r, RoleColumns::ORDERS))
-                .map(|(c, _)| c)
-                .unwrap_or_default()
-        };
-        let key = orders
-            .and_then(|o| o.key.clone())
-            .unwrap_or_else(|| ws.workspace.customer_key.clone());
-        (key, role("date"), role("quantity"), role("unit_price"))
+        let role = |r: &str| ws.orders_role(r).unwrap_or_default();
+        (
+            ws.orders_key(),
+            role("date"),
+            role("quantity"),
+            role("unit_price"),
+        )
     } else {
         (
             "customer_id".to_string(),
@@ -100,9 +94,7 @@ pub fn transaction_columns(
 /// (exact duplicates, unparseable dates, missing or negative amounts, quantity <= 0), and
 /// their count is returned; a data file is taken as it is and refused if it has such lines.
 pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(DataFrame, usize)> {
-    let is_workspace = input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_workspace = super::workspace::is_workspace(input);
     let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
     wanted.extend(cols.amount.columns());
     let raw = super::baskets::order_lines(input, &wanted)?;

@@ -278,7 +278,32 @@ impl SourceConfig {
     }
 }
 
+/// Whether `path` names a workspace file (`.toml`) rather than a data file.
+pub fn is_workspace(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
 impl Workspace {
+    /// The orders source's customer column: its own key, else the workspace's.
+    pub fn orders_key(&self) -> String {
+        self.sources
+            .orders
+            .as_ref()
+            .and_then(|o| o.key.clone())
+            .unwrap_or_else(|| self.workspace.customer_key.clone())
+    }
+
+    /// The orders source's column for `role` (date, product, quantity...), as mapped or by
+    /// its default name; None without an orders source.
+    pub fn orders_role(&self, role: &str) -> Option<String> {
+        self.sources
+            .orders
+            .as_ref()
+            .and_then(|o| o.role_column(role, RoleColumns::ORDERS))
+            .map(|(c, _)| c)
+    }
+
     /// Reads and validates a workspace file.
     pub fn load(path: &Path) -> Result<Workspace> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
