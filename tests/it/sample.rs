@@ -170,11 +170,11 @@ mod truth {
     }
 
     /// Worked out by hand from sample_data/orders.csv (reference date 2025-01-01):
-    /// - C000029: one order O0030252 on 2024-09-17, 10.29 + 25.74.
-    /// - C002885: four orders, last 2024-01-25; O0000036's "Bed Linen Set" has quantity 0 and
-    ///   is dropped: 3*9.99 + 999.00 + 5.49 + 59.99 + 5*14.99 + 20.59 + 15.44 + 101.04.
-    /// - C000185: nine orders, last 2024-12-20; O0001920's "Ink Cartridge" line appears twice
-    ///   and counts once (2*34.99); total 819.77.
+    /// - C000174: one order O0000355 on 2023-01-09, 6.99 + 2*9.99.
+    /// - C001535: four orders, last 2023-09-06; O0003547's "Stapler" has quantity 0 and is
+    ///   dropped: 649.00 + 19.99 + 34.99 + 179.00 + 2*2.37 + 129.00 + 4*8.99 + 3*5.49.
+    /// - C004807: nine orders, last 2024-12-05; O0030120's "Phone Charger" line appears twice
+    ///   and counts once (2*21.88); total 1069.48.
     #[test]
     fn hand_checked_customers() {
         let (_, c) = load();
@@ -191,9 +191,9 @@ mod truth {
                 .unwrap()
         };
         for (id, recency, frequency, monetary) in [
-            ("C000029", 106.0, 1.0, 36.03),
-            ("C002885", 342.0, 4.0, 1306.47),
-            ("C000185", 12.0, 9.0, 819.77),
+            ("C000174", 723.0, 1.0, 26.97),
+            ("C001535", 483.0, 4.0, 1069.15),
+            ("C004807", 27.0, 9.0, 1069.48),
         ] {
             let i = ids.iter().position(|v| v == Some(id)).unwrap();
             assert_eq!(get("recency_days", i), recency, "{id}");

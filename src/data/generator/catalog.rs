@@ -141,6 +141,68 @@ pub(super) const PLANTED: &[PlantedGroup] = &[
     },
 ];
 
+/// A planted follow-up across orders: once a customer has bought `trigger`, each later order
+/// adds `follow_up` with probability `per_order` until they have bought it. Neither product
+/// is part of a [`PLANTED`] group, so the within-order rules keep their confidences.
+pub(super) struct FollowUp {
+    pub trigger: &'static str,
+    pub follow_up: &'static str,
+    pub per_order: f64,
+}
+
+pub(super) const FOLLOW_UPS: &[FollowUp] = &[
+    FollowUp {
+        trigger: "4K Television",
+        follow_up: "HDMI Cable",
+        per_order: 0.35,
+    },
+    FollowUp {
+        trigger: "Laptop",
+        follow_up: "Monitor 27in",
+        per_order: 0.30,
+    },
+    FollowUp {
+        trigger: "Laptop",
+        follow_up: "External SSD",
+        per_order: 0.25,
+    },
+    FollowUp {
+        trigger: "Smartphone",
+        follow_up: "Wireless Earbuds",
+        per_order: 0.30,
+    },
+    FollowUp {
+        trigger: "Smartphone",
+        follow_up: "Smartwatch",
+        per_order: 0.20,
+    },
+    FollowUp {
+        trigger: "Tent",
+        follow_up: "Hiking Boots",
+        per_order: 0.30,
+    },
+    FollowUp {
+        trigger: "Tent",
+        follow_up: "Headlamp",
+        per_order: 0.30,
+    },
+    FollowUp {
+        trigger: "Laser Printer",
+        follow_up: "Desk Lamp",
+        per_order: 0.25,
+    },
+    FollowUp {
+        trigger: "Espresso Machine",
+        follow_up: "Dinnerware Set",
+        per_order: 0.20,
+    },
+];
+
+/// Taste beyond the segment: this share of customers has a favourite category (drawn
+/// uniformly), whose products weigh FAVOURITE_BOOST times more in every order they place.
+pub(super) const P_FAVOURITE: f64 = 0.75;
+pub(super) const FAVOURITE_BOOST: f64 = 8.0;
+
 pub(super) const SEGMENT_NAMES: [&str; 5] = ["vip", "loyal", "occasional", "bargain", "lapsed"];
 pub(super) const VIP: usize = 0;
 pub(super) const OCCASIONAL: usize = 2;

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use rand::SeedableRng;
 
 use super::catalog::{
-    BARGAIN, CHANNELS, CITIES, EMAIL_DOMAINS, FEMALE_NAMES, LAPSED, LAST_NAMES, MALE_NAMES,
-    OCCASIONAL, PLANTED, PRODUCTS, SEGMENT_NAMES, SEGMENTS, VIP,
+    BARGAIN, CATEGORIES, CHANNELS, CITIES, EMAIL_DOMAINS, FAVOURITE_BOOST, FEMALE_NAMES,
+    FOLLOW_UPS, LAPSED, LAST_NAMES, MALE_NAMES, OCCASIONAL, P_FAVOURITE, PLANTED, PRODUCTS,
+    SEGMENT_NAMES, SEGMENTS, VIP,
 };
 use super::sample::{
     Cdf, Rand, chance, exp, exponential, gamma_mean1, index, int, ln, normal, pick, poisson, powf,
@@ -125,8 +126,11 @@ pub(super) struct World {
     pub customers: u32,
     pub segment_shares: [f64; 5],
     pub id_width: usize,
-    /// Product popularity per segment.
+    /// Product popularity per segment and taste: index `segment * TASTES + taste`, taste 0
+    /// for no favourite category, 1 + c for favourite category c.
     pub product_cdf: Vec<Cdf>,
+    /// (trigger, follow-up, probability per later order) of the planted follow-ups.
+    pub follow_ups: Vec<(u8, u8, f64)>,
     pub city_cdf: Cdf,
     /// For each product, the planted group it is the antecedent of.
     pub antecedent_group: [Option<u8>; 64],
@@ -160,16 +164,38 @@ impl World {
             .collect();
         let product_cdf = SEGMENTS
             .iter()
-            .map(|s| {
-                let weights: Vec<f64> = PRODUCTS
-                    .iter()
-                    .map(|p| {
-                        powf(p.popularity, 1.5)
-                            * powf(p.price_cents as f64 / 3000.0, s.price_alpha)
-                            * s.category_affinity[p.category]
-                    })
-                    .collect();
-                Cdf::new(&weights)
+            .flat_map(|s| {
+                (0..TASTES).map(move |taste| {
+                    let weights: Vec<f64> = PRODUCTS
+                        .iter()
+                        .map(|p| {
+                            let boost = if taste == p.category + 1 {
+                                FAVOURITE_BOOST
+                            } else {
+                                1.0
+                            };
+                            powf(p.popularity, 1.5)
+                                * powf(p.price_cents as f64 / 3000.0, s.price_alpha)
+                                * s.category_affinity[p.category]
+                                * boost
+                        })
+                        .collect();
+                    Cdf::new(&weights)
+                })
+            })
+            .collect();
+        let follow_ups = FOLLOW_UPS
+            .iter()
+            .map(|f| {
+                let (t, u) = (product_index(f.trigger), product_index(f.follow_up));
+                let planted = |p: u8| groups.iter().any(|(a, c)| *a == p || c.contains(&p));
+                assert!(
+                    !planted(u),
+                    "follow-up {} -> {} is part of a planted group",
+                    f.trigger,
+                    f.follow_up
+                );
+                (t, u, f.per_order)
             })
             .collect();
         let city_weights: Vec<f64> = CITIES.iter().map(|c| c.1).collect();
@@ -182,6 +208,7 @@ impl World {
             segment_shares: SEGMENTS.map(|s| s.share),
             id_width: id_width(customers as usize),
             product_cdf,
+            follow_ups,
             city_cdf: Cdf::new(&city_weights),
             antecedent_group,
             groups,
@@ -212,8 +239,15 @@ impl World {
         let _ = write!(out, "C{:0w$}", cust + 1, w = self.id_width);
     }
 
-    /// Draws the distinct products of one order (1..=5 lines, planted patterns applied).
-    pub(super) fn basket(&self, r: &mut Rand, segment: usize, k: usize) -> ([u8; 8], usize) {
+    /// Draws the distinct products of one order (1..=5 lines, planted patterns applied) for a
+    /// customer of `segment` with `taste` (0, or 1 + their favourite category).
+    pub(super) fn basket(
+        &self,
+        r: &mut Rand,
+        segment: usize,
+        taste: usize,
+        k: usize,
+    ) -> ([u8; 8], usize) {
         let mut items = [0u8; 8];
         let mut n = 0;
         let mut mask = 0u64;
@@ -221,7 +255,7 @@ impl World {
         let mut tries = 0;
         while n < k && tries < 64 {
             tries += 1;
-            let p = self.product_cdf[segment].draw(r);
+            let p = self.product_cdf[segment * TASTES + taste].draw(r);
             if mask & (1 << p) != 0 {
                 continue;
             }
@@ -275,6 +309,9 @@ impl World {
         (items, n)
     }
 }
+
+/// No favourite category, or one of the categories.
+const TASTES: usize = CATEGORIES.len() + 1;
 
 /// Zero-padded width of customer ids: 6 digits, more when N needs them.
 pub(super) fn id_width(n: usize) -> usize {
@@ -379,6 +416,11 @@ pub(super) fn simulate(w: &World, i: u32, out: &mut Chunk) {
     let seg = &SEGMENTS[seg_i];
     out.segment_counts[seg_i] += 1;
     let activity = gamma_mean1(r, 4);
+    let taste = if chance(r, P_FAVOURITE) {
+        1 + index(r, CATEGORIES.len())
+    } else {
+        0
+    };
     let signup = int(r, seg.signup.0, seg.signup.1);
     let w0 = signup.max(0);
     let w1 = if seg_i == LAPSED {
@@ -399,9 +441,21 @@ pub(super) fn simulate(w: &World, i: u32, out: &mut Chunk) {
     let mut days: Vec<i64> = (0..n_orders).map(|_| int(r, w0, w1)).collect();
     days.sort_unstable();
     let (mut frequency, mut monetary, mut last_valid, mut last_any) = (0u32, 0i64, None, None);
+    // Products bought in earlier orders, for the planted follow-ups.
+    let mut bought = 0u64;
     for &day in &days {
         let k = 1 + pick(r, &seg.lines);
-        let (items, n) = w.basket(r, seg_i, k);
+        let (mut items, mut n) = w.basket(r, seg_i, taste, k);
+        let mut mask = items[..n].iter().fold(0u64, |m, p| m | 1 << p);
+        for &(trigger, follow, p) in &w.follow_ups {
+            let due = bought & (1 << trigger) != 0 && (bought | mask) & (1 << follow) == 0;
+            if due && n < 5 && chance(r, p) {
+                items[n] = follow;
+                n += 1;
+                mask |= 1 << follow;
+            }
+        }
+        bought |= mask;
         let first_line = out.lines.len() as u32;
         let mut order_value = 0i64;
         let mut any_valid = false;
@@ -712,5 +766,9 @@ pub(super) fn simulate(w: &World, i: u32, out: &mut Chunk) {
     }
     let _ = write!(t, ",{frequency},");
     write_money(t, monetary);
-    let _ = writeln!(t, ",{churn_p:.4}");
+    let _ = write!(t, ",{churn_p:.4},");
+    if taste > 0 {
+        t.push_str(CATEGORIES[taste - 1]);
+    }
+    t.push('\n');
 }

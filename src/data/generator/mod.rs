@@ -7,11 +7,13 @@
 //!   missing genders and incomes, a few negative incomes and future birth dates, and dates in
 //!   two formats (`YYYY-MM-DD` and `DD/MM/YYYY`);
 //! - `orders.csv`: one row per order line, 2023-01-01..2024-12-31, sorted by date then order
-//!   id, with planted co-purchase rules and a few bad quantities, unknown customers and
-//!   exact duplicate lines;
+//!   id, with planted co-purchase rules within orders, planted follow-ups across a
+//!   customer's orders (a laptop, then a monitor), customer tastes (a favourite category),
+//!   and a few bad quantities, unknown customers and exact duplicate lines;
 //! - `support_tickets.ndjson` and `web_sessions.parquet`;
 //! - `ground_truth.json` ([`GroundTruth`]) and `ground_truth_customers.csv` (true segment,
-//!   recency, frequency, monetary and churn probability of every customer);
+//!   recency, frequency, monetary, churn probability and favourite category of every
+//!   customer);
 //! - `crmlens.toml`, the workspace that reads them.
 //!
 //! Customers follow latent segments (VIP, loyal, occasional, bargain, lapsed) that drive
@@ -105,6 +107,22 @@ pub struct GroundTruth {
     /// AUC of the true churn probability against the drawn outcome: the best any model can do.
     pub churn_auc_true_probability: f64,
     pub planted_rules: Vec<PlantedRule>,
+    /// Cross-order patterns: once a customer has bought `trigger`, each later order adds
+    /// `follow_up` with `per_order_probability` until they have it.
+    pub planted_follow_ups: Vec<PlantedFollowUp>,
+    /// Share of customers with a favourite category (column `favourite_category` of
+    /// ground_truth_customers.csv), whose products weigh `favourite_category_boost` times
+    /// more in their orders.
+    pub favourite_category_share: f64,
+    pub favourite_category_boost: f64,
+}
+
+/// A planted follow-up purchase across orders (see [`GroundTruth::planted_follow_ups`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlantedFollowUp {
+    pub trigger: String,
+    pub follow_up: String,
+    pub per_order_probability: f64,
 }
 
 /// Duplicate customer rows, by kind. Each listed id has exactly one extra row.
@@ -140,7 +158,7 @@ const CUSTOMERS_HEADER: &str = "customer_id,name,email,phone,gender,birth_date,c
 const ORDERS_HEADER: &str =
     "order_id,customer_id,order_date,product,category,quantity,unit_price\n";
 const TRUTH_HEADER: &str =
-    "customer_id,segment,recency_days,frequency,monetary,churn_probability\n";
+    "customer_id,segment,recency_days,frequency,monetary,churn_probability,favourite_category\n";
 /// Seconds from the Unix epoch to 2023-01-01T00:00:00.
 const EPOCH_2023: i64 = 1_672_531_200;
 const CHUNK_CUSTOMERS: usize = 2048;
@@ -238,6 +256,16 @@ pub fn generate(cfg: &GenConfig) -> Result<GroundTruth> {
         churn_rate: round4(n_churned as f64 / cfg.customers as f64),
         churn_auc_true_probability: round4(sample::auc(&sim.churn_p, &sim.churned)),
         planted_rules,
+        planted_follow_ups: catalog::FOLLOW_UPS
+            .iter()
+            .map(|f| PlantedFollowUp {
+                trigger: f.trigger.into(),
+                follow_up: f.follow_up.into(),
+                per_order_probability: f.per_order,
+            })
+            .collect(),
+        favourite_category_share: catalog::P_FAVOURITE,
+        favourite_category_boost: catalog::FAVOURITE_BOOST,
     };
     let json = serde_json::to_string_pretty(&truth)
         .map_err(|e| DataError::Invalid(format!("cannot serialise the ground truth: {e}")))?;
@@ -374,7 +402,7 @@ fn add_orphans(world: &World, sim: &mut Simulated) -> Orphans {
         o.ids.push(orphan_id(r, world));
         let day = int(r, 0, LAST_DAY);
         let k = 1 + index(r, 3);
-        let (items, m) = world.basket(r, catalog::OCCASIONAL, k);
+        let (items, m) = world.basket(r, catalog::OCCASIONAL, 0, k);
         let first_line = sim.lines.len() as u32;
         for &p in &items[..m] {
             let prod = &PRODUCTS[p as usize];

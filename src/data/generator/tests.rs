@@ -51,7 +51,8 @@ fn rows(dir: &Path, file: &str, header: &str) -> Vec<Vec<String>> {
 
 const CUSTOMERS_HEADER: &str = "customer_id,name,email,phone,gender,birth_date,city,signup_date,income,channel,updated_at,churned";
 const ORDERS_HEADER: &str = "order_id,customer_id,order_date,product,category,quantity,unit_price";
-const TRUTH_HEADER: &str = "customer_id,segment,recency_days,frequency,monetary,churn_probability";
+const TRUTH_HEADER: &str =
+    "customer_id,segment,recency_days,frequency,monetary,churn_probability,favourite_category";
 
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -620,5 +621,100 @@ fn print_stats() {
                 .filter(|l| l.starts_with("VmHWM"))
                 .collect::<String>()
         );
+    }
+}
+
+/// Orders of each customer in date order: (date, products).
+fn customer_orders(dir: &Path) -> BTreeMap<String, Vec<(String, BTreeSet<String>)>> {
+    let mut orders: BTreeMap<String, (String, String, BTreeSet<String>)> = BTreeMap::new();
+    for l in rows(dir, "orders.csv", ORDERS_HEADER) {
+        orders
+            .entry(l[0].clone())
+            .or_insert_with(|| (l[1].clone(), l[2].clone(), BTreeSet::new()))
+            .2
+            .insert(l[3].clone());
+    }
+    let mut by_customer: BTreeMap<String, Vec<(String, BTreeSet<String>)>> = BTreeMap::new();
+    for (cust, day, items) in orders.into_values() {
+        by_customer.entry(cust).or_default().push((day, items));
+    }
+    for v in by_customer.values_mut() {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    by_customer
+}
+
+#[test]
+fn planted_follow_ups_raise_later_purchases() {
+    let dir = tmp("follow");
+    let gt = gen_into(dir.path(), 3000, 5);
+    assert_eq!(gt.planted_follow_ups.len(), catalog::FOLLOW_UPS.len());
+    let orders = customer_orders(dir.path());
+    for f in &gt.planted_follow_ups {
+        // Orders placed after a strictly earlier order with the trigger, before the customer
+        // had the follow-up; and, for comparison, orders of customers who never bought the
+        // trigger and did not have the follow-up yet.
+        let (mut exposed, mut exposed_hits, mut other, mut other_hits) = (0, 0, 0, 0);
+        for list in orders.values() {
+            let ever = list.iter().any(|(_, b)| b.contains(&f.trigger));
+            let mut trigger_day: Option<&str> = None;
+            let mut has_follow = false;
+            for (day, b) in list {
+                let hit = b.contains(&f.follow_up);
+                if !has_follow {
+                    if trigger_day.is_some_and(|t| t < day.as_str()) {
+                        exposed += 1;
+                        exposed_hits += hit as usize;
+                    } else if !ever {
+                        other += 1;
+                        other_hits += hit as usize;
+                    }
+                }
+                has_follow |= hit;
+                if trigger_day.is_none() && b.contains(&f.trigger) {
+                    trigger_day = Some(day);
+                }
+            }
+        }
+        let rate = exposed_hits as f64 / exposed as f64;
+        let base = other_hits as f64 / other as f64;
+        assert!(exposed >= 100, "{f:?}: {exposed} exposed orders");
+        // Orders already at 5 lines take no follow-up; random draws add a few percent.
+        assert!(
+            rate > base + 0.6 * f.per_order_probability && rate < f.per_order_probability + 0.1,
+            "{f:?}: {rate:.3} after the trigger, {base:.3} otherwise"
+        );
+    }
+}
+
+#[test]
+fn favourite_categories_shape_baskets() {
+    let dir = tmp("taste");
+    let gt = gen_into(dir.path(), 3000, 6);
+    let truth = truth_rows(dir.path());
+    let with = truth.values().filter(|r| !r[6].is_empty()).count() as f64;
+    let share = with / truth.len() as f64;
+    assert!(
+        (share - gt.favourite_category_share).abs() < 0.03,
+        "{share} of customers have a favourite category"
+    );
+    // Share of a customer's lines in category c, for those who favour c vs those who do not.
+    let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in rows(dir.path(), "orders.csv", ORDERS_HEADER) {
+        lines.entry(l[1].clone()).or_default().push(l[4].clone());
+    }
+    for c in catalog::CATEGORIES {
+        let (mut fav, mut fav_n, mut rest, mut rest_n) = (0, 0, 0, 0);
+        for (id, cats) in &lines {
+            let Some(t) = truth.get(id) else { continue };
+            let k = cats.iter().filter(|x| *x == c).count();
+            if t[6] == c {
+                (fav, fav_n) = (fav + k, fav_n + cats.len());
+            } else {
+                (rest, rest_n) = (rest + k, rest_n + cats.len());
+            }
+        }
+        let (a, b) = (fav as f64 / fav_n as f64, rest as f64 / rest_n as f64);
+        assert!(a > 2.0 * b, "{c}: {a:.3} of favourers' lines vs {b:.3}");
     }
 }
