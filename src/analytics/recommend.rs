@@ -105,6 +105,29 @@ impl Interactions {
             .zip(self.weights[a..b].iter().copied())
     }
 
+    /// Per entry (aligned with `items`): how many of `lines` (customer, item) fell on it, and
+    /// the latest of their `day`s when days are given; for a customer's history. Every line
+    /// must have an entry (the matrix was built from these lines).
+    pub fn entry_stats(
+        &self,
+        (user, item): (&[u32], &[u32]),
+        day: Option<&[i32]>,
+    ) -> (Vec<u32>, Option<Vec<i32>>) {
+        let mut times = vec![0u32; self.items.len()];
+        let mut last = day.map(|_| vec![i32::MIN; self.items.len()]);
+        for k in 0..user.len() {
+            let u = user[k] as usize;
+            let (a, b) = (self.indptr[u], self.indptr[u + 1]);
+            if let Ok(j) = self.items[a..b].binary_search(&item[k]) {
+                times[a + j] += 1;
+                if let (Some(l), Some(d)) = (last.as_mut(), day) {
+                    l[a + j] = l[a + j].max(d[k]);
+                }
+            }
+        }
+        (times, last)
+    }
+
     pub fn has(&self, u: usize, item: u32) -> bool {
         let (a, b) = (self.indptr[u], self.indptr[u + 1]);
         self.items[a..b].binary_search(&item).is_ok()
@@ -537,6 +560,22 @@ mod tests {
             (0, 0),
         ];
         Interactions::from_lines(4, 4, lines, Weighting::Binary)
+    }
+
+    #[test]
+    fn entry_stats_count_lines_and_keep_the_latest_day() {
+        let x = tiny();
+        // u0 bought a twice (days 5 and 2) and b once (day 7); u3 d on day 1.
+        let user = [0, 0, 3, 0];
+        let item = [0, 1, 3, 0];
+        let day = [5, 7, 1, 2];
+        let (times, last) = x.entry_stats((&user, &item), Some(&day));
+        // Entries: u0 a, u0 b | u1 a b c | u2 b c | u3 d.
+        assert_eq!(times, vec![2, 1, 0, 0, 0, 0, 0, 1]);
+        let last = last.unwrap();
+        assert_eq!((last[0], last[1], last[7]), (5, 7, 1));
+        assert_eq!(last[2], i32::MIN);
+        assert!(x.entry_stats((&user, &item), None).1.is_none());
     }
 
     #[test]

@@ -352,6 +352,7 @@ fn recommend_job(
         p.user.iter().zip(&p.item).map(|(&u, &i)| (u, i)),
         Weighting::Binary,
     );
+    let (times, last_day) = x.entry_stats((&p.user, &p.item), p.day.as_deref());
     let model = item_model(&x, neighbours, 1.0, progress).map_err(analytics_error)?;
     let evaluation = match &p.in_last_order {
         Some(last) => {
@@ -371,6 +372,8 @@ fn recommend_job(
             customers: p.customers,
             items: p.items,
             x,
+            times,
+            last_day,
             model,
             evaluation,
             neighbours,

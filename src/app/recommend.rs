@@ -17,16 +17,27 @@ pub struct RecModel {
     pub customers: Vec<String>,
     pub items: Vec<String>,
     pub x: Interactions,
+    /// Per entry of `x`: lines bought, and the last purchase day (days since 1970-01-01)
+    /// when the lines have dates.
+    pub times: Vec<u32>,
+    pub last_day: Option<Vec<i32>>,
     pub model: ItemModel,
     pub evaluation: Option<Evaluation>,
     pub neighbours: usize,
 }
 
 impl RecModel {
-    /// Customer `u`'s bought items with their purchase counts... (weights), most first.
-    pub fn history(&self, u: usize) -> Vec<(u32, f64)> {
-        let mut h: Vec<(u32, f64)> = self.x.row(u).collect();
-        h.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    /// Customer `u`'s bought items as (item, times bought, last purchase day): the latest
+    /// first when there are dates, else the most bought first.
+    pub fn history(&self, u: usize) -> Vec<(u32, u32, Option<i32>)> {
+        let (a, b) = (self.x.indptr[u], self.x.indptr[u + 1]);
+        let mut h: Vec<(u32, u32, Option<i32>)> = (a..b)
+            .map(|e| {
+                let day = self.last_day.as_ref().map(|d| d[e]);
+                (self.x.items[e], self.times[e], day)
+            })
+            .collect();
+        h.sort_by(|p, q| q.2.cmp(&p.2).then(q.1.cmp(&p.1)).then(p.0.cmp(&q.0)));
         h
     }
 

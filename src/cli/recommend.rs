@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use crate::analytics::recommend::{
     Interactions, Recommendation, Scorer, Weighting, evaluate, item_model, last_order_split,
 };
+use crate::data::dates::from_epoch_days;
 use crate::data::purchases::{purchase_columns, read_purchases};
 use crate::progress::Progress;
 
@@ -211,9 +212,15 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             let mut s = Scorer::new(x.n_items);
             let recs = model.recommend(&bought(u), a.top, a.repeat, &mut s);
             v["customer"] = serde_json::json!(p.customers[u]);
+            let (times, last) = x.entry_stats((&p.user, &p.item), p.day.as_deref());
+            let a0 = x.indptr[u];
             v["history"] = serde_json::json!(
                 x.row(u)
-                    .map(|(i, w)| serde_json::json!({"item": name(i), "weight": w}))
+                    .enumerate()
+                    .map(|(k, (i, w))| {
+                        let last = last.as_ref().map(|l| from_epoch_days(l[a0 + k]).to_string());
+                        serde_json::json!({"item": name(i), "weight": w, "times": times[a0 + k], "last_date": last})
+                    })
                     .collect::<Vec<_>>()
             );
             v["recommendations"] = serde_json::Value::Array(recs.iter().map(rec_json).collect());

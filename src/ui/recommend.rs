@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use super::theme::Theme;
 use crate::app::State;
 use crate::app::job::JobKind;
+use crate::data::dates::from_epoch_days;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let view = &state.recommend;
@@ -95,21 +96,38 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         return;
     };
     let [hist, recs] =
-        Layout::horizontal([Constraint::Percentage(28), Constraint::Percentage(72)]).areas(bottom);
+        Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(64)]).areas(bottom);
     let name = |i: u32| m.items[i as usize].clone();
     let history = m.history(u);
     let rows: Vec<Row> = history
         .iter()
-        .map(|(i, _)| Row::new(vec![Cell::from(name(*i))]))
+        .map(|&(i, times, day)| {
+            Row::new(vec![
+                Cell::from(name(i)),
+                Cell::from(format!("{times}")),
+                Cell::from(
+                    day.filter(|d| *d != i32::MIN)
+                        .map(|d| from_epoch_days(d).to_string())
+                        .unwrap_or_default(),
+                ),
+            ])
+        })
         .collect();
     f.render_widget(
-        Table::new(rows, [Constraint::Min(10)]).block(
-            Block::default().borders(Borders::RIGHT).title(format!(
-                " {} bought {} items ",
-                m.customers[u],
-                history.len()
-            )),
-        ),
+        Table::new(
+            rows,
+            [
+                Constraint::Min(10),
+                Constraint::Length(5),
+                Constraint::Length(10),
+            ],
+        )
+        .header(Row::new(vec!["item", "times", "last"]).style(theme.header()))
+        .block(Block::default().borders(Borders::RIGHT).title(format!(
+            " {} bought {} items ",
+            m.customers[u],
+            history.len()
+        ))),
         hist,
     );
     let rows: Vec<Row> = view
@@ -121,7 +139,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 "(popular: nothing similar bought)".to_string()
             } else {
                 let b: Vec<String> = r.because.iter().map(|(b, _)| name(*b)).collect();
-                format!("because you bought {}", b.join(", "))
+                b.join(", ")
             };
             Row::new(vec![
                 Cell::from(format!("{}", k + 1)),
@@ -141,7 +159,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 Constraint::Min(10),
             ],
         )
-        .header(Row::new(vec!["#", "item", "score", "why"]).style(theme.header()))
+        .header(Row::new(vec!["#", "item", "score", "because you bought"]).style(theme.header()))
         .block(Block::default().title(format!(
             " top {} for {} · / find · j/k next · +/- N ",
             view.top, m.customers[u]

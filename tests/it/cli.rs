@@ -1271,6 +1271,24 @@ fn recommend_on_the_sample() {
         .iter()
         .map(|h| h["item"].as_str().unwrap())
         .collect();
+    // Times bought (orders with the item) and the last date, from orders.csv by hand.
+    let orders = fs::read_to_string(sample_dir().join("orders.csv")).unwrap();
+    let mut seen: std::collections::BTreeMap<&str, (std::collections::BTreeSet<&str>, &str)> =
+        Default::default();
+    for l in orders.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[1] == "C000002" && f[5].parse::<i64>().unwrap() > 0 {
+            let e = seen.entry(f[3]).or_insert((Default::default(), ""));
+            e.0.insert(f[0]);
+            e.1 = e.1.max(f[2]);
+        }
+    }
+    assert_eq!(history.len(), seen.len());
+    for h in v["history"].as_array().unwrap() {
+        let (orders, last) = &seen[h["item"].as_str().unwrap()];
+        assert_eq!(h["times"].as_u64().unwrap() as usize, orders.len(), "{h}");
+        assert_eq!(h["last_date"].as_str().unwrap(), *last, "{h}");
+    }
     let recs = v["recommendations"].as_array().unwrap();
     assert_eq!(recs.len(), 5);
     let scores: Vec<f64> = recs.iter().map(|r| r["score"].as_f64().unwrap()).collect();

@@ -1087,7 +1087,20 @@ fn recommend_screen_finds_a_customer_and_exports() {
         assert!(!bought.contains(&r.item));
         assert!(r.because.iter().all(|(b, _)| bought.contains(b)));
     }
+    // The history: every bought item once, latest purchase first, each dated on screen.
+    let h = m.history(u);
+    assert_eq!(h.len(), bought.len());
+    assert!(h.windows(2).all(|w| w[0].2 >= w[1].2));
     let screen = draw(&s, 120, 40);
+    for (i, times, day) in &h {
+        let date = crmlens::data::dates::from_epoch_days(day.unwrap()).to_string();
+        let line = screen
+            .lines()
+            .map(|l| l.split('│').next().unwrap())
+            .find(|l| l.contains(&m.items[*i as usize]) && l.contains(&date))
+            .unwrap_or_else(|| panic!("{} on {date} in\n{screen}", m.items[*i as usize]));
+        assert!(line.contains(&format!(" {times} ")), "{line}");
+    }
     assert!(screen.contains("because you bought"), "{screen}");
     assert!(screen.contains("hit rate"), "{screen}");
     s.message = Some("done".into());
