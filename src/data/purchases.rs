@@ -60,7 +60,8 @@ pub fn purchase_columns(
     })
 }
 
-/// Numbered purchases, one entry per order line kept.
+/// Numbered purchases, one entry per order line kept (per order and item when there are
+/// orders or dates).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Purchases {
     /// Customer ids by number (sorted).
@@ -93,7 +94,8 @@ fn numbered(values: &StringChunked) -> (Vec<String>, Vec<u32>) {
 }
 
 /// Reads the order lines of `input` (a file or a workspace's orders) for `cols`; lines without
-/// a customer or item, and returns (quantity <= 0), are left out.
+/// a customer or item, and returns (quantity <= 0), are left out; with an order or date
+/// column, repeats of an item in one order (duplicate lines) count once.
 pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases> {
     let mut wanted = vec![cols.customer.as_str(), cols.item.as_str()];
     for c in [&cols.order, &cols.date, &cols.quantity]
@@ -134,6 +136,14 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
         .select(select)
         .collect()
         .map_err(fail)?;
+    // With orders or dates, an item repeated in one order (or on one day) is one purchase, as
+    // in a basket; so a count is the number of orders with the item.
+    let df = if cols.order.is_some() || cols.date.is_some() {
+        df.unique_stable(None, UniqueKeepStrategy::First, None)
+            .map_err(fail)?
+    } else {
+        df
+    };
     if df.height() == 0 {
         return Err(DataError::Invalid(format!(
             "{name}: no purchases: every line lacks `{}` or `{}`, or is a return",
@@ -211,6 +221,18 @@ mod tests {
         assert_eq!(cols.order.as_deref(), Some("order_id"));
         let p = read_purchases(&ws, &cols).unwrap();
         assert_eq!(p.user.len(), p.item.len());
+        // Every line written, less returns and the duplicated lines (each order's products are
+        // distinct in the generator, so a repeat within an order is a duplicate line).
+        let truth: crate::data::generator::GroundTruth = serde_json::from_str(
+            &std::fs::read_to_string(ws.with_file_name("ground_truth.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.user.len(),
+            truth.order_lines_written
+                - truth.nonpositive_quantity_lines
+                - truth.duplicate_order_lines
+        );
         let last = p.in_last_order.as_ref().unwrap();
         // Every customer has exactly one last order: its lines share the order id.
         assert!(last.iter().any(|b| *b) && last.iter().any(|b| !*b));
