@@ -392,20 +392,21 @@ fn export_recommendations(
     use rayon::prelude::*;
     let n = m.customers.len();
     progress.start("top N for every customer", n as u64);
-    let recs: Vec<Vec<crate::analytics::recommend::Recommendation>> = (0..n)
-        .into_par_iter()
-        .map_init(
-            || Scorer::new(m.x.n_items),
-            |s, u| {
-                if u % 10_000 == 0 {
-                    progress.advance(10_000.min(n - u) as u64);
-                }
-                let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
-                m.model.recommend(&bought, top, false, s)
-            },
-        )
-        .collect();
-    crate::data::export::write_recommendations(path, "customer", &m.customers, &m.items, &recs)
+    crate::data::export::write_recommendations(path, "customer", &m.customers, &m.items, |range| {
+        let len = range.len() as u64;
+        let recs = range
+            .into_par_iter()
+            .map_init(
+                || Scorer::new(m.x.n_items),
+                |s, u| {
+                    let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
+                    m.model.recommend(&bought, top, false, s)
+                },
+            )
+            .collect();
+        progress.advance(len);
+        Ok(recs)
+    })
 }
 
 /// The CLV job: transactions, the per-customer summary at the calibration end, the models.

@@ -150,22 +150,27 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     let bought = |u: usize| -> Vec<u32> { x.row(u).map(|(i, _)| i).collect() };
     let mut all_s = None;
     if let Some(out) = &a.out {
-        let t = Instant::now();
-        let recs: Vec<Vec<Recommendation>> = (0..x.n_users())
-            .into_par_iter()
-            .map_init(
-                || Scorer::new(x.n_items),
-                |s, u| model.recommend(&bought(u), a.top, a.repeat, s),
-            )
-            .collect();
-        all_s = Some(t.elapsed().as_secs_f64());
+        // Scoring time only; writing is streamed chunk by chunk between the scoring.
+        let mut scoring = 0.0;
         crate::data::export::write_recommendations(
             out,
             &cols.customer,
             &p.customers,
             &p.items,
-            &recs,
+            |range| {
+                let t = Instant::now();
+                let recs: Vec<Vec<Recommendation>> = range
+                    .into_par_iter()
+                    .map_init(
+                        || Scorer::new(x.n_items),
+                        |s, u| model.recommend(&bought(u), a.top, a.repeat, s),
+                    )
+                    .collect();
+                scoring += t.elapsed().as_secs_f64();
+                Ok(recs)
+            },
         )?;
+        all_s = Some(scoring);
     }
     let evaluation = if a.evaluate {
         let Some(last) = &p.in_last_order else {

@@ -89,43 +89,96 @@ pub fn write_scores(
     write_table(&mut df, out)
 }
 
-/// Writes everyone's recommendations: one row per (customer, rank) with the item, its score
-/// and the bought items behind it (" | "-joined). Returns the rows written.
+/// Writes everyone's top N (id, rank, item, score, because: the contributing bought items
+/// joined by " | ") to .csv or .parquet, `CHUNK` customers at a time: `recs_for(range)`
+/// gives those customers' recommendations, which are written and dropped before the next
+/// chunk, so memory stays bounded by one chunk however many customers there are. Returns
+/// the rows written.
 pub fn write_recommendations(
     out: &Path,
     id_col: &str,
     customers: &[String],
     items: &[String],
-    recs: &[Vec<crate::analytics::recommend::Recommendation>],
+    mut recs_for: impl FnMut(
+        std::ops::Range<usize>,
+    ) -> Result<Vec<Vec<crate::analytics::recommend::Recommendation>>>,
 ) -> Result<usize> {
+    const CHUNK: usize = 65_536;
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !matches!(ext.as_str(), "csv" | "parquet") {
+        return Err(DataError::Invalid(format!(
+            "{}: unknown output format `.{ext}`; use a .csv or .parquet file name",
+            out.display()
+        )));
+    }
+    let failed = |e: PolarsError| DataError::Malformed {
+        path: out.to_path_buf(),
+        message: format!("writing {ext}: {e}"),
+    };
     let name = |i: u32| items[i as usize].as_str();
-    let (mut c, mut rank, mut item, mut score, mut why) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (u, rs) in recs.iter().enumerate() {
-        for (k, r) in rs.iter().enumerate() {
-            c.push(customers[u].as_str());
-            rank.push(k as u32 + 1);
-            item.push(name(r.item));
-            score.push(r.score);
-            why.push(
-                r.because
-                    .iter()
-                    .map(|(b, _)| name(*b))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            );
+    let chunk_frame = |start: usize, recs: &[Vec<crate::analytics::recommend::Recommendation>]| {
+        let (mut c, mut rank, mut item, mut score, mut why) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (k, rs) in recs.iter().enumerate() {
+            for (r_i, r) in rs.iter().enumerate() {
+                c.push(customers[start + k].as_str());
+                rank.push(r_i as u32 + 1);
+                item.push(name(r.item));
+                score.push(r.score);
+                why.push(
+                    r.because
+                        .iter()
+                        .map(|(b, _)| name(*b))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                );
+            }
+        }
+        DataFrame::new_infer_height(vec![
+            Column::new(id_col.into(), c),
+            Column::new("rank".into(), rank),
+            Column::new("item".into(), item),
+            Column::new("score".into(), score),
+            Column::new("because".into(), why),
+        ])
+        .map_err(|e| DataError::polars("recommendations", e))
+    };
+    let mut file = std::fs::File::create(out).map_err(|e| DataError::io(out, e))?;
+    let mut parquet: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>> = None;
+    let mut rows = 0;
+    let mut start = 0;
+    loop {
+        let end = (start + CHUNK).min(customers.len());
+        let recs = recs_for(start..end)?;
+        let mut df = chunk_frame(start, &recs)?;
+        drop(recs);
+        rows += df.height();
+        if ext == "csv" {
+            CsvWriter::new(&mut file)
+                .include_header(start == 0)
+                .finish(&mut df)
+                .map_err(failed)?;
+        } else {
+            if parquet.is_none() {
+                let f = file.try_clone().map_err(|e| DataError::io(out, e))?;
+                parquet = Some(ParquetWriter::new(f).batched(df.schema()).map_err(failed)?);
+            }
+            if let Some(w) = parquet.as_mut() {
+                w.write_batch(&df).map_err(failed)?;
+            }
+        }
+        start = end;
+        if start >= customers.len() {
+            break;
         }
     }
-    let rows = c.len();
-    let mut df = DataFrame::new_infer_height(vec![
-        Column::new(id_col.into(), c),
-        Column::new("rank".into(), rank),
-        Column::new("item".into(), item),
-        Column::new("score".into(), score),
-        Column::new("because".into(), why),
-    ])
-    .map_err(|e| DataError::polars("recommendations", e))?;
-    write_table(&mut df, out)?;
+    if let Some(w) = parquet {
+        w.finish().map_err(failed)?;
+    }
     Ok(rows)
 }
 
@@ -232,5 +285,56 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains(".xlsx"), "{err}");
+    }
+
+    /// More customers than one chunk: every row written once, in customer order, with one
+    /// header; the same table from CSV and Parquet; chunks asked for in order.
+    #[test]
+    fn recommendations_stream_across_chunks() {
+        use crate::analytics::recommend::Recommendation;
+        let dir = tempfile::tempdir().unwrap();
+        let n = 70_000;
+        let customers: Vec<String> = (0..n).map(|u| format!("C{u:06}")).collect();
+        let items: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
+        // Customer u gets (u % 3) recommendations: item k with score k, because item 2.
+        let recs = |u: usize| -> Vec<Recommendation> {
+            (0..u % 3)
+                .map(|k| Recommendation {
+                    item: k as u32,
+                    score: k as f64,
+                    because: vec![(2, 0.5)],
+                    popular: false,
+                })
+                .collect()
+        };
+        let want_rows: usize = (0..n).map(|u| u % 3).sum();
+        let mut frames = Vec::new();
+        for name in ["r.csv", "r.parquet"] {
+            let path = dir.path().join(name);
+            let mut next = 0;
+            let rows = write_recommendations(&path, "id", &customers, &items, |range| {
+                assert_eq!(range.start, next);
+                next = range.end;
+                Ok(range.map(recs).collect())
+            })
+            .unwrap();
+            assert_eq!(next, n);
+            assert_eq!(rows, want_rows);
+            let back = super::super::source::read_frame(&path, &Default::default()).unwrap();
+            assert_eq!(back.height(), want_rows);
+            frames.push(back);
+        }
+        let ids = frames[0].column("id").unwrap().str().unwrap().clone();
+        // Customers 1, 2, 2, 4, 5, 5, ...: ids never go back.
+        assert!(
+            ids.iter()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] <= w[1])
+        );
+        assert_eq!(ids.get(want_rows - 1), Some("C069998"));
+        let because = frames[1].column("because").unwrap().str().unwrap().clone();
+        assert!(because.iter().all(|b| b == Some("c")));
+        assert!(frames[0].equals(&frames[1]));
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::dates::to_date_expr;
 use super::error::{DataError, Result};
@@ -77,20 +78,34 @@ pub struct Purchases {
     pub day: Option<Vec<i32>>,
 }
 
+/// Distinct values in sorted order, and each value's number in that order (u32::MAX for a
+/// null). Codes are assigned through a hash map first, so only the distinct values are
+/// sorted.
 fn numbered(values: &StringChunked) -> (Vec<String>, Vec<u32>) {
-    let mut names: Vec<&str> = values.iter().flatten().collect();
+    let mut first: HashMap<&str, u32> = HashMap::new();
+    let codes: Vec<u32> = values
+        .iter()
+        .map(|v| {
+            v.map_or(u32::MAX, |v| {
+                let n = first.len() as u32;
+                *first.entry(v).or_insert(n)
+            })
+        })
+        .collect();
+    let mut names: Vec<(&str, u32)> = first.into_iter().collect();
     names.sort_unstable();
-    names.dedup();
-    let index: HashMap<&str, u32> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, i as u32))
+    let mut rank = vec![0u32; names.len()];
+    for (r, (_, c)) in names.iter().enumerate() {
+        rank[*c as usize] = r as u32;
+    }
+    let codes = codes
+        .into_iter()
+        .map(|c| if c == u32::MAX { c } else { rank[c as usize] })
         .collect();
-    let codes = values
-        .iter()
-        .map(|v| v.map_or(u32::MAX, |v| index[v]))
-        .collect();
-    (names.into_iter().map(str::to_string).collect(), codes)
+    (
+        names.into_iter().map(|(n, _)| n.to_string()).collect(),
+        codes,
+    )
 }
 
 /// Reads the order lines of `input` (a file or a workspace's orders) for `cols`; lines without
@@ -136,14 +151,6 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
         .select(select)
         .collect()
         .map_err(fail)?;
-    // With orders or dates, an item repeated in one order (or on one day) is one purchase, as
-    // in a basket; so a count is the number of orders with the item.
-    let df = if cols.order.is_some() || cols.date.is_some() {
-        df.unique_stable(None, UniqueKeepStrategy::First, None)
-            .map_err(fail)?
-    } else {
-        df
-    };
     if df.height() == 0 {
         return Err(DataError::Invalid(format!(
             "{name}: no purchases: every line lacks `{}` or `{}`, or is a return",
@@ -153,9 +160,14 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
     let text = |c: &str| -> Result<StringChunked> {
         Ok(df.column(c).map_err(fail)?.str().map_err(fail)?.clone())
     };
-    let (customers, user) = numbered(&text("c")?);
-    let (items, item) = numbered(&text("i")?);
-    let day: Option<Vec<i32>> = match &cols.date {
+    let (customers, mut user) = numbered(&text("c")?);
+    let (items, mut item) = numbered(&text("i")?);
+    // Order ids numbered in sorted order, so comparing codes compares the ids.
+    let mut order: Option<Vec<u32>> = match &cols.order {
+        Some(_) => Some(numbered(&text("o")?).1),
+        None => None,
+    };
+    let mut day: Option<Vec<i32>> = match &cols.date {
         Some(_) => Some(
             df.column("d")
                 .map_err(fail)?
@@ -167,19 +179,50 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
         ),
         None => None,
     };
-    let in_last_order = if cols.order.is_some() || cols.date.is_some() {
-        let orders = match &cols.order {
-            Some(_) => Some(text("o")?),
-            None => None,
-        };
-        let days: Option<Int32Chunked> = match &cols.date {
-            Some(_) => Some(df.column("d").map_err(fail)?.i32().map_err(fail)?.clone()),
-            None => None,
-        };
+    drop(df);
+    // With orders or dates, an item repeated in one order (or on one day) is one purchase, as
+    // in a basket; so a count is the number of orders with the item. Lines keep file order.
+    if order.is_some() || day.is_some() {
         let key = |k: usize| {
             (
-                days.as_ref().and_then(|d| d.get(k)).unwrap_or(i32::MIN),
-                orders.as_ref().and_then(|o| o.get(k)).unwrap_or(""),
+                user[k],
+                item[k],
+                order.as_ref().map_or(0, |o| o[k]),
+                day.as_ref().map_or(0, |d| d[k]),
+            )
+        };
+        let mut idx: Vec<u32> = (0..user.len() as u32).collect();
+        idx.par_sort_unstable_by_key(|&k| (key(k as usize), k));
+        let mut keep = vec![false; user.len()];
+        for (j, &k) in idx.iter().enumerate() {
+            keep[k as usize] = j == 0 || key(idx[j - 1] as usize) != key(k as usize);
+        }
+        drop(idx);
+        let kept = |v: &mut Vec<u32>| {
+            let mut j = 0;
+            v.retain(|_| {
+                j += 1;
+                keep[j - 1]
+            });
+        };
+        kept(&mut user);
+        kept(&mut item);
+        if let Some(o) = order.as_mut() {
+            kept(o);
+        }
+        if let Some(d) = day.as_mut() {
+            let mut j = 0;
+            d.retain(|_| {
+                j += 1;
+                keep[j - 1]
+            });
+        }
+    }
+    let in_last_order = if order.is_some() || day.is_some() {
+        let key = |k: usize| {
+            (
+                day.as_ref().map_or(i32::MIN, |d| d[k]),
+                order.as_ref().map_or(0, |o| o[k]),
             )
         };
         let mut last: Vec<Option<usize>> = vec![None; customers.len()];
