@@ -7,8 +7,8 @@ use polars::prelude::*;
 
 use super::error::{DataError, Result};
 
-/// Writes `df` to `out`; the extension picks the format (.csv or .parquet).
-pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
+/// The table format of `out` by its extension: "csv" or "parquet", else an error.
+fn table_format(out: &Path) -> Result<String> {
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
@@ -20,6 +20,12 @@ pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
             out.display()
         )));
     }
+    Ok(ext)
+}
+
+/// Writes `df` to `out`; the extension picks the format (.csv or .parquet).
+pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
+    let ext = table_format(out)?;
     let file = std::fs::File::create(out).map_err(|e| DataError::io(out, e))?;
     let failed = |e: PolarsError| DataError::Malformed {
         path: out.to_path_buf(),
@@ -104,17 +110,7 @@ pub fn write_recommendations(
     ) -> Result<Vec<Vec<crate::analytics::recommend::Recommendation>>>,
 ) -> Result<usize> {
     const CHUNK: usize = 65_536;
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "csv" | "parquet") {
-        return Err(DataError::Invalid(format!(
-            "{}: unknown output format `.{ext}`; use a .csv or .parquet file name",
-            out.display()
-        )));
-    }
+    let ext = table_format(out)?;
     let failed = |e: PolarsError| DataError::Malformed {
         path: out.to_path_buf(),
         message: format!("writing {ext}: {e}"),

@@ -1242,29 +1242,30 @@ fn predict_bad_inputs() {
 
 /// Recommendations for one customer: never an item they bought, reasons among their
 /// purchases; the evaluation reports both models; --out has every customer's top N.
+/// `crmlens recommend` on the sample workspace with `--evaluate --out recs.csv --json` and
+/// `extra`: the JSON, and the path of the recommendations file.
+fn recommend_sample(dir: &Path, extra: &[&str]) -> (serde_json::Value, std::path::PathBuf) {
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.join("recs.csv");
+    let mut args = vec![
+        "recommend",
+        "--input",
+        ws.to_str().unwrap(),
+        "--evaluate",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = crmlens(dir, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (serde_json::from_str(&stdout(&o)).unwrap(), out)
+}
+
 #[test]
 fn recommend_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let ws = sample_dir().join("crmlens.toml");
-    let out = dir.path().join("recs.csv");
-    let o = crmlens(
-        dir.path(),
-        &[
-            "recommend",
-            "--input",
-            ws.to_str().unwrap(),
-            "--customer",
-            "C000002",
-            "--top",
-            "5",
-            "--evaluate",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (v, out) = recommend_sample(dir.path(), &["--customer", "C000002", "--top", "5"]);
     let history: Vec<&str> = v["history"]
         .as_array()
         .unwrap()
@@ -1322,22 +1323,7 @@ fn recommend_on_the_sample() {
 #[test]
 fn recommend_beats_popularity_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let ws = sample_dir().join("crmlens.toml");
-    let out = dir.path().join("recs.csv");
-    let o = crmlens(
-        dir.path(),
-        &[
-            "recommend",
-            "--input",
-            ws.to_str().unwrap(),
-            "--evaluate",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (v, out) = recommend_sample(dir.path(), &[]);
     let metric = |side: &str, k: &str| v[side][k].as_f64().unwrap();
     assert!(v["evaluated_customers"].as_u64().unwrap() > 3000);
     let (cf, pop) = (metric("model", "hit_rate"), metric("baseline", "hit_rate"));
