@@ -53,7 +53,7 @@ fn main() -> ExitCode {
                     "the workbench needs a terminal (standard output is not one); for scripts use a subcommand such as `crmlens integrate` or `crmlens profile` (see crmlens --help)"
                 );
             }
-            crmlens::app::run::run(req)
+            crmlens::app::run::run(req, cli.show_pii)
         }),
     };
     match result {

@@ -239,6 +239,10 @@ pub struct Loaded {
     pub features: Option<FeatureConfig>,
     /// Columns that can be a prediction target (few classes).
     pub targets: Vec<String>,
+    /// Personal-data columns, masked on screen unless shown.
+    pub pii: Vec<crate::data::privacy::PiiColumn>,
+    /// The workspace asks to show personal data unmasked.
+    pub show_pii: bool,
 }
 
 /// A job's result.
@@ -563,6 +567,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             Ok(JobOutcome::Loaded(Box::new(Loaded {
                 title: name,
                 targets: crate::data::target::candidates(&c.table),
+                pii: crate::data::privacy::detect(&c.table, &ws.privacy),
+                show_pii: ws.privacy.show_pii,
                 table: c.table,
                 report: Some(c.report),
                 features: Some(ws.features.clone()),
@@ -579,6 +585,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 JobOutcome::Loaded(Box::new(Loaded {
                     title,
                     targets: crate::data::target::candidates(&table),
+                    pii: crate::data::privacy::detect(&table, &Default::default()),
+                    show_pii: false,
                     table,
                     report: None,
                     features: None,

@@ -44,9 +44,10 @@ fn restore() {
 }
 
 /// Opens the workbench on `request` and runs until the user quits.
-pub fn run(request: JobRequest) -> anyhow::Result<()> {
+pub fn run(request: JobRequest, show_pii: bool) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
     let mut state = State::new(request.label());
+    state.show_pii = show_pii;
     let first = state.load(request);
 
     let mut terminal = ratatui::try_init()?;

@@ -421,6 +421,10 @@ pub struct State {
     pub viewport: usize,
     /// NO_COLOR: draw with modifiers only.
     pub no_color: bool,
+    /// Personal-data columns of the table (masked on screen unless `show_pii`).
+    pub pii: Vec<crate::data::privacy::PiiColumn>,
+    /// Personal data shown unmasked (`--show-pii` or the workspace's `show_pii`).
+    pub show_pii: bool,
     pub quit: bool,
 }
 
@@ -440,6 +444,22 @@ impl State {
             (Some(o), _) => o.len(),
             (None, Some(t)) => t.height(),
             _ => 0,
+        }
+    }
+
+    /// How to mask `column` on screen: its kind while personal data is hidden, else None.
+    pub fn masking(&self, column: &str) -> Option<crate::data::privacy::PiiKind> {
+        if self.show_pii {
+            return None;
+        }
+        self.pii.iter().find(|p| p.column == column).map(|p| p.kind)
+    }
+
+    /// `text`, a value of `column`, as the screen may show it.
+    pub fn shown(&self, column: &str, text: String) -> String {
+        match self.masking(column) {
+            Some(kind) => crate::data::privacy::mask(kind, &text),
+            None => text,
         }
     }
 
@@ -859,6 +879,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.predict.params = params;
                     state.clv.segments = None;
                     state.title = l.title;
+                    state.pii = l.pii;
+                    state.show_pii |= l.show_pii;
                     state.table = Some(Arc::new(l.table));
                     state.report = l.report;
                     state.data = DataView::default();

@@ -34,6 +34,10 @@ pub struct Cli {
     /// Open this workspace file.
     #[arg(long, short = 'w')]
     pub workspace: Option<PathBuf>,
+    /// Show personal data (names, e-mails, phones, addresses, birth dates, notes) unmasked;
+    /// the status bar says so while it is visible.
+    #[arg(long = "show-pii")]
+    pub show_pii: bool,
 }
 
 #[derive(Debug, Subcommand)]

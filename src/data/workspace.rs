@@ -23,6 +23,9 @@ pub struct Workspace {
     pub cleaning: CleaningPolicy,
     #[serde(default)]
     pub features: FeatureConfig,
+    /// Personal-data columns marked or exempted, and whether to show them unmasked.
+    #[serde(default)]
+    pub privacy: super::privacy::PrivacyConfig,
     /// Folder the relative source paths are resolved from (the workspace file's folder).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -427,6 +430,7 @@ impl Workspace {
             },
             cleaning: CleaningPolicy::default(),
             features: FeatureConfig::default(),
+            privacy: Default::default(),
             base_dir: PathBuf::from("."),
             file: path.to_path_buf(),
         }

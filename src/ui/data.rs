@@ -119,8 +119,12 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         .columns()
         .iter()
         .map(|c| {
+            let name = c.name().as_str();
             (0..win.height())
-                .map(|i| c.get(i).map(|v| format_cell(&v)).unwrap_or_default())
+                .map(|i| {
+                    let text = c.get(i).map(|v| format_cell(&v)).unwrap_or_default();
+                    state.shown(name, text)
+                })
                 .collect()
         })
         .collect();
@@ -171,9 +175,16 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         }))
         .style(style)
     });
+    // Each column at its width; a cut-off last column gets only what is left, so the solver
+    // never squeezes the columns before it.
+    let mut left = area.width as usize;
     let constraints: Vec<Constraint> = shown
         .iter()
-        .map(|&i| Constraint::Length(widths[i] as u16))
+        .map(|&i| {
+            let w = widths[i].min(left);
+            left = left.saturating_sub(w + 1);
+            Constraint::Length(w as u16)
+        })
         .collect();
     f.render_widget(
         Table::new(rows, constraints)
@@ -218,11 +229,11 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     if let (Some(min), Some(max)) = (&p.min, &p.max) {
         lines.push(Line::from(vec![
             Span::styled("min      ", theme.dim()),
-            Span::raw(min.clone()),
+            Span::raw(state.shown(&name, min.clone())),
         ]));
         lines.push(Line::from(vec![
             Span::styled("max      ", theme.dim()),
-            Span::raw(max.clone()),
+            Span::raw(state.shown(&name, max.clone())),
         ]));
     }
     if let Some(m) = p.mean {
@@ -251,7 +262,11 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .iter()
         .take(bottom.height as usize)
         .map(|(label, count)| {
-            let l: String = label.chars().take(label_width).collect();
+            let l: String = state
+                .shown(&name, label.clone())
+                .chars()
+                .take(label_width)
+                .collect();
             Bar::default().value(*count).label(Line::from(l))
         })
         .collect();

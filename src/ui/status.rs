@@ -49,6 +49,9 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
             format!(" {} · {} ", state.title, counts(state)),
             theme.accent(),
         )];
+        if state.show_pii && !state.pii.is_empty() {
+            spans.push(Span::styled(" PII VISIBLE ", theme.error()));
+        }
         if let Some(e) = &state.error {
             spans.push(Span::styled(format!(" error: {e}"), theme.error()));
         } else if let Some(m) = &state.message {

@@ -1138,3 +1138,53 @@ fn recommend_screen_finds_a_customer_and_exports() {
     assert!(expected < 9 * m.customers.len());
     assert_eq!(text.lines().count() - 1, expected);
 }
+
+/// Personal data is masked on screen by default: the sample's name, e-mail, phone and birth
+/// date columns are found, no raw value of them appears on the Data screen (table or panel),
+/// and their masks do. With show_pii the raw values appear and the status bar says so.
+#[test]
+fn personal_data_is_masked_unless_shown() {
+    use crmlens::data::privacy::{PiiKind, mask};
+    let mut s = sample_state();
+    let kinds: Vec<(String, PiiKind)> = s.pii.iter().map(|p| (p.column.clone(), p.kind)).collect();
+    let named: Vec<(&str, PiiKind)> = kinds.iter().map(|(c, k)| (c.as_str(), *k)).collect();
+    assert_eq!(
+        named,
+        vec![
+            ("name", PiiKind::Name),
+            ("email", PiiKind::Email),
+            ("phone", PiiKind::Phone),
+            ("birth_date", PiiKind::BirthDate),
+        ]
+    );
+    let t = s.table.clone().unwrap();
+    let raw = |col: &str, i: usize| -> String {
+        crmlens::ui::data::format_cell(&t.column(col).unwrap().get(i).unwrap())
+    };
+    // Select the e-mail column so the panel shows its values too.
+    for _ in 0..2 {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    run_commands(&mut s, Vec::new());
+    let screen = draw(&s, 160, 30);
+    assert!(!screen.contains("PII VISIBLE"));
+    for i in 0..20 {
+        for (col, kind) in &kinds {
+            let v = raw(col, i);
+            if col == "birth_date" {
+                // A date's year is what the mask keeps; the full date must not show.
+                assert!(!screen.contains(&v), "{col} {v} shown");
+                continue;
+            }
+            assert!(!screen.contains(&v), "{col} {v} shown:\n{screen}");
+            if col != "name" {
+                assert!(screen.contains(&mask(*kind, &v)), "{col} mask of {v}");
+            }
+        }
+    }
+    s.show_pii = true;
+    let screen = draw(&s, 160, 30);
+    assert!(screen.contains("PII VISIBLE"), "{screen}");
+    assert!(screen.contains(&raw("name", 0)));
+    assert!(screen.contains(&raw("phone", 0)));
+}

@@ -1,0 +1,408 @@
+//! Personal data: which columns hold it (by column name and by the look of the values, or
+//! as the workspace's `[privacy]` section says) and how each kind is masked for display.
+//!
+//! Hand-written rather than a crate: the PII-detection crates found are either language
+//! models or web-log scrubbers; what a CRM table needs is a handful of name rules and value
+//! patterns that can be read and tested here.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use polars::prelude::*;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// A kind of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiKind {
+    Email,
+    Phone,
+    Name,
+    Address,
+    BirthDate,
+    FreeText,
+}
+
+impl PiiKind {
+    pub const ALL: [PiiKind; 6] = [
+        PiiKind::Email,
+        PiiKind::Phone,
+        PiiKind::Name,
+        PiiKind::Address,
+        PiiKind::BirthDate,
+        PiiKind::FreeText,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiiKind::Email => "email",
+            PiiKind::Phone => "phone",
+            PiiKind::Name => "name",
+            PiiKind::Address => "address",
+            PiiKind::BirthDate => "birth_date",
+            PiiKind::FreeText => "free_text",
+        }
+    }
+}
+
+/// A column found to hold personal data, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PiiColumn {
+    pub column: String,
+    pub kind: PiiKind,
+    /// "workspace", "column name", or the share of sampled values that matched.
+    pub reason: String,
+}
+
+/// The workspace's `[privacy]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Columns marked explicitly: column -> kind (email, phone, name, address, birth_date,
+    /// free_text).
+    #[serde(default)]
+    pub pii: BTreeMap<String, PiiKind>,
+    /// Columns never treated as personal data (to overrule detection).
+    #[serde(default)]
+    pub not_pii: Vec<String>,
+    /// Show personal data unmasked on screen (as `--show-pii`).
+    #[serde(default)]
+    pub show_pii: bool,
+}
+
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$").expect("email pattern"));
+/// A phone number: an optional +, then digits with spaces, dots, dashes or parentheses, 9 to
+/// 15 digits in all, and either a leading + or 0 or a separator (so plain numeric codes and
+/// amounts are not phones).
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\+?[0-9(][0-9 ().\-]{7,20}[0-9]$").expect("phone pattern"));
+static STREET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\d+[a-z]?,?\s+.*\b(street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|close|court|ct|place|pl|boulevard|blvd|crescent|terrace|square|strasse|straße|rue)\b",
+    )
+    .expect("street pattern")
+});
+static PERSON_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\p{Lu}[\p{L}'\-]+(\s+\p{Lu}[\p{L}'\-]+){1,3}$").expect("name pattern")
+});
+
+fn looks_like_phone(v: &str) -> bool {
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    PHONE.is_match(v)
+        && (9..=15).contains(&digits)
+        && (v.starts_with(['+', '0', '(']) || v.contains([' ', '-', '(', '.']))
+}
+
+/// The kind a column name says, if any: words split on `_`, `-`, spaces and case changes.
+pub fn kind_by_name(column: &str) -> Option<PiiKind> {
+    let lower = column.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let joined = words.join("");
+    if has("email") || has("mail") || joined == "emailaddress" {
+        return Some(PiiKind::Email);
+    }
+    if ["phone", "mobile", "tel", "telephone", "cell", "msisdn"]
+        .iter()
+        .any(|w| has(w))
+        || joined.contains("phone")
+    {
+        return Some(PiiKind::Phone);
+    }
+    if has("birth") || has("dob") || has("birthday") || joined.contains("dateofbirth") {
+        return Some(PiiKind::BirthDate);
+    }
+    if ["address", "street", "addr", "postcode", "zip", "zipcode"]
+        .iter()
+        .any(|w| has(w))
+    {
+        return Some(PiiKind::Address);
+    }
+    if ["notes", "note", "comment", "comments", "remarks", "memo"]
+        .iter()
+        .any(|w| has(w))
+    {
+        return Some(PiiKind::FreeText);
+    }
+    // "name", "first_name", "surname", "customer_name", but not "product_name" or "city_name".
+    let person = [
+        "first", "last", "full", "given", "family", "customer", "contact", "middle",
+    ];
+    if words == ["name"]
+        || has("surname")
+        || has("forename")
+        || has("firstname")
+        || has("lastname")
+        || has("fullname")
+        || (has("name") && words.iter().any(|w| person.contains(w)))
+    {
+        return Some(PiiKind::Name);
+    }
+    None
+}
+
+/// The kind the values say, with the share that matched: at least 80% of the sampled
+/// non-empty values must match (60% for street addresses; names need 90%, and many distinct
+/// values, so that product or city names are not taken for people).
+pub fn kind_by_values(values: &[&str]) -> Option<(PiiKind, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let share = |f: &dyn Fn(&str) -> bool| values.iter().filter(|v| f(v)).count() as f64 / n;
+    let email = share(&|v| EMAIL.is_match(v));
+    if email >= 0.8 {
+        return Some((PiiKind::Email, email));
+    }
+    let phone = share(&looks_like_phone);
+    if phone >= 0.8 {
+        return Some((PiiKind::Phone, phone));
+    }
+    let street = share(&|v| STREET.is_match(v));
+    if street >= 0.6 {
+        return Some((PiiKind::Address, street));
+    }
+    let long = share(&|v| v.chars().count() >= 40 && v.split_whitespace().count() >= 6);
+    if long >= 0.5 {
+        return Some((PiiKind::FreeText, long));
+    }
+    let mut distinct: Vec<&str> = values.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let names = share(&|v| PERSON_NAME.is_match(v));
+    if names >= 0.9 && distinct.len() as f64 >= 0.5 * n && values.len() >= 20 {
+        return Some((PiiKind::Name, names));
+    }
+    None
+}
+
+/// The personal-data columns of `df`: those the config marks, then by column name, then,
+/// for text columns, by up to 500 sampled non-empty values (evenly spread over the rows).
+/// Columns in `not_pii` are never listed.
+pub fn detect(df: &DataFrame, config: &PrivacyConfig) -> Vec<PiiColumn> {
+    let mut out = Vec::new();
+    for c in df.columns() {
+        let name = c.name().as_str();
+        if config.not_pii.iter().any(|n| n == name) {
+            continue;
+        }
+        if let Some(kind) = config.pii.get(name) {
+            out.push(PiiColumn {
+                column: name.into(),
+                kind: *kind,
+                reason: "workspace".into(),
+            });
+            continue;
+        }
+        if let Some(kind) = kind_by_name(name) {
+            out.push(PiiColumn {
+                column: name.into(),
+                kind,
+                reason: "column name".into(),
+            });
+            continue;
+        }
+        let Ok(s) = c.str() else { continue };
+        let non_empty: Vec<&str> = s
+            .iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        let step = (non_empty.len() / 500).max(1);
+        let sample: Vec<&str> = non_empty.iter().step_by(step).take(500).copied().collect();
+        if let Some((kind, share)) = kind_by_values(&sample) {
+            out.push(PiiColumn {
+                column: name.into(),
+                kind,
+                reason: format!("{:.0}% of sampled values", share * 100.0),
+            });
+        }
+    }
+    out
+}
+
+/// `value` masked for display: e-mails as `j***@e***.com`, phones as `***-***-1234`, names as
+/// initials, birth dates as the year, addresses and free text hidden (free text says its
+/// length).
+pub fn mask(kind: PiiKind, value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        return String::new();
+    }
+    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+    match kind {
+        PiiKind::Email => match value.rsplit_once('@') {
+            Some((local, domain)) => {
+                let tld = domain.rsplit_once('.').map_or("", |(_, t)| t);
+                format!("{}***@{}***.{tld}", first(local), first(domain))
+            }
+            None => "***".into(),
+        },
+        PiiKind::Phone => {
+            let digits: Vec<char> = value.chars().filter(char::is_ascii_digit).collect();
+            let last: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            format!("***-***-{last}")
+        }
+        PiiKind::Name => value
+            .split_whitespace()
+            .map(|w| format!("{}.", first(w).to_uppercase()))
+            .collect::<Vec<_>>()
+            .join(" "),
+        PiiKind::BirthDate => {
+            static YEAR: LazyLock<Regex> =
+                LazyLock::new(|| Regex::new(r"\b(1[89]\d\d|20\d\d)\b").expect("year pattern"));
+            YEAR.find(value)
+                .map_or_else(|| "****".into(), |m| m.as_str().to_string())
+        }
+        PiiKind::Address => "***".into(),
+        PiiKind::FreeText => format!("[text, {} chars]", value.chars().count()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_by_kind() {
+        assert_eq!(
+            mask(PiiKind::Email, "jane.doe@example.com"),
+            "j***@e***.com"
+        );
+        assert_eq!(
+            mask(PiiKind::Email, " Bob@Mail.Example.CO.UK "),
+            "B***@M***.UK"
+        );
+        assert_eq!(mask(PiiKind::Phone, "+44 (0)7700 900846"), "***-***-0846");
+        assert_eq!(mask(PiiKind::Phone, "12"), "***-***-12");
+        assert_eq!(mask(PiiKind::Name, "jane  van Doe"), "J. V. D.");
+        assert_eq!(mask(PiiKind::BirthDate, "1984-03-05"), "1984");
+        assert_eq!(mask(PiiKind::BirthDate, "05/03/1984"), "1984");
+        assert_eq!(mask(PiiKind::BirthDate, "n/a"), "****");
+        assert_eq!(mask(PiiKind::Address, "12 High Street"), "***");
+        assert_eq!(mask(PiiKind::FreeText, "called twice"), "[text, 12 chars]");
+        assert_eq!(mask(PiiKind::Email, "  "), "");
+    }
+
+    #[test]
+    fn kinds_by_column_name() {
+        for (name, kind) in [
+            ("email", Some(PiiKind::Email)),
+            ("Contact_EMail", Some(PiiKind::Email)),
+            ("phone", Some(PiiKind::Phone)),
+            ("mobile_number", Some(PiiKind::Phone)),
+            ("birth_date", Some(PiiKind::BirthDate)),
+            ("DOB", Some(PiiKind::BirthDate)),
+            ("street_address", Some(PiiKind::Address)),
+            ("postcode", Some(PiiKind::Address)),
+            ("notes", Some(PiiKind::FreeText)),
+            ("name", Some(PiiKind::Name)),
+            ("first_name", Some(PiiKind::Name)),
+            ("surname", Some(PiiKind::Name)),
+            ("customer_name", Some(PiiKind::Name)),
+            ("product_name", None),
+            ("city", None),
+            ("customer_id", None),
+            ("signup_date", None),
+            ("channel", None),
+        ] {
+            assert_eq!(kind_by_name(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn kinds_by_values() {
+        let emails = ["a@b.com", "x.y@mail.example.org", "c@d.net", "not an email"];
+        // 3 of 4 is below 80%.
+        assert_eq!(kind_by_values(&emails), None);
+        let emails = [
+            "a@b.com",
+            "x.y@mail.example.org",
+            "c@d.net",
+            "e@f.io",
+            "oops",
+        ];
+        assert_eq!(kind_by_values(&emails), Some((PiiKind::Email, 0.8)));
+        let phones = [
+            "+44 7700 900846",
+            "07700 900001",
+            "(020) 7946-0018",
+            "+1.555.010.9999",
+        ];
+        assert_eq!(kind_by_values(&phones).map(|k| k.0), Some(PiiKind::Phone));
+        // Order numbers and amounts are not phones.
+        let codes = ["123456789", "234567890", "345678901", "1234.56"];
+        assert_eq!(kind_by_values(&codes), None);
+        let streets = ["12 High Street", "3a Mill Lane", "221B Baker St", "Flat 2"];
+        assert_eq!(
+            kind_by_values(&streets).map(|k| k.0),
+            Some(PiiKind::Address)
+        );
+        let notes = ["Customer called about a late delivery and asked for a refund today"; 3];
+        assert_eq!(kind_by_values(&notes).map(|k| k.0), Some(PiiKind::FreeText));
+        let people: Vec<String> = ["Jane", "John", "Amir", "Li", "Olga", "Sam"]
+            .iter()
+            .flat_map(|f| {
+                ["Doe", "Roe", "Khan", "Smith", "O'Neil"]
+                    .iter()
+                    .map(move |l| format!("{f} {l}"))
+            })
+            .collect();
+        let people: Vec<&str> = people.iter().map(String::as_str).collect();
+        assert_eq!(kind_by_values(&people).map(|k| k.0), Some(PiiKind::Name));
+        // A few repeated capitalised values are categories (cities, products), not people.
+        let cities = ["New York", "Los Angeles", "San Diego"].repeat(10);
+        assert_eq!(kind_by_values(&cities), None);
+    }
+
+    #[test]
+    fn detect_on_a_frame_with_config() {
+        let df = df!(
+            "customer_id" => ["C1", "C2"],
+            "e" => ["a@b.com", "c@d.org"],
+            "name" => ["Jane Doe", "John Roe"],
+            "city" => ["Leeds", "York"],
+            "remark" => ["x", "y"],
+            "phone" => ["1", "2"],
+        )
+        .unwrap();
+        let config = PrivacyConfig {
+            pii: [("remark".to_string(), PiiKind::FreeText)].into(),
+            not_pii: vec!["phone".into()],
+            show_pii: false,
+        };
+        let found = detect(&df, &config);
+        let got: Vec<(&str, PiiKind, &str)> = found
+            .iter()
+            .map(|p| (p.column.as_str(), p.kind, p.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("e", PiiKind::Email, "100% of sampled values"),
+                ("name", PiiKind::Name, "column name"),
+                ("remark", PiiKind::FreeText, "workspace"),
+            ]
+        );
+    }
+
+    #[test]
+    fn config_from_toml_and_its_errors() {
+        let c: PrivacyConfig =
+            toml::from_str("pii = { city = \"address\" }\nnot_pii = [\"name\"]\nshow_pii = true")
+                .unwrap();
+        assert_eq!(c.pii["city"], PiiKind::Address);
+        assert_eq!(c.not_pii, vec!["name".to_string()]);
+        assert!(c.show_pii);
+        let err = toml::from_str::<PrivacyConfig>("pii = { city = \"postal\" }").unwrap_err();
+        assert!(err.to_string().contains("postal"), "{err}");
+        let err = toml::from_str::<PrivacyConfig>("show_pi = true").unwrap_err();
+        assert!(err.to_string().contains("show_pi"), "{err}");
+    }
+}
