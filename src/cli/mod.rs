@@ -159,6 +159,9 @@ pub struct ProfileArgs {
     /// Field delimiter for CSV files (detected when not given).
     #[arg(long)]
     pub delimiter: Option<String>,
+    /// Show the values of personal-data columns unmasked (masked by default).
+    #[arg(long = "show-pii")]
+    pub show_pii: bool,
 }
 
 #[derive(Debug, Args)]
@@ -240,7 +243,11 @@ fn profile(a: ProfileArgs) -> Result<()> {
     };
     let mut profiles = Vec::new();
     for f in &a.files {
-        profiles.push(profile_file(f, &opts)?);
+        let mut p = profile_file(f, &opts)?;
+        if !a.show_pii {
+            p.mask_pii();
+        }
+        profiles.push(p);
     }
     let mut out = std::io::stdout().lock();
     if a.json {

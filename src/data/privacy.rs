@@ -47,7 +47,7 @@ impl PiiKind {
 }
 
 /// A column found to hold personal data, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PiiColumn {
     pub column: String,
     pub kind: PiiKind,

@@ -34,6 +34,9 @@ pub struct FileProfile {
     pub format: String,
     pub rows: u64,
     pub columns: Vec<ColumnProfile>,
+    /// Columns found to hold personal data (see [`super::privacy::detect`]).
+    #[serde(default)]
+    pub pii: Vec<super::privacy::PiiColumn>,
 }
 
 fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
@@ -155,6 +158,7 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
         format: format.to_string(),
         rows: df.height() as u64,
         columns,
+        pii: super::privacy::detect(df, &Default::default()),
     })
 }
 
@@ -179,6 +183,22 @@ pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
 }
 
 impl FileProfile {
+    /// Masks the values (min, max, top values) of the personal-data columns.
+    pub fn mask_pii(&mut self) {
+        use super::privacy::mask;
+        for p in &self.pii {
+            let Some(c) = self.columns.iter_mut().find(|c| c.name == p.column) else {
+                continue;
+            };
+            for v in [&mut c.min, &mut c.max].into_iter().flatten() {
+                *v = mask(p.kind, v);
+            }
+            for t in &mut c.top {
+                t.value = mask(p.kind, &t.value);
+            }
+        }
+    }
+
     /// A plain-text table for the terminal.
     pub fn to_text(&self) -> String {
         let mut s = String::new();

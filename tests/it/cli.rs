@@ -50,6 +50,58 @@ fn profile_sample_json_has_columns_and_stats() {
     assert_eq!(channel["top"].as_array().unwrap().len(), 4);
 }
 
+/// `profile` lists the personal-data columns and masks their values unless --show-pii: no
+/// raw e-mail, name or phone of customers.csv appears in the masked output.
+#[test]
+fn profile_masks_personal_data_unless_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let customers = sample_dir().join("customers.csv");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["profile", customers.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = crmlens(dir.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let masked = run(&[]);
+    let v: serde_json::Value = serde_json::from_str(&masked).unwrap();
+    let pii: Vec<(&str, &str)> = v["files"][0]["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["column"].as_str().unwrap(), p["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        pii,
+        vec![
+            ("name", "name"),
+            ("email", "email"),
+            ("phone", "phone"),
+            ("birth_date", "birth_date")
+        ]
+    );
+    let raw = fs::read_to_string(&customers).unwrap();
+    for line in raw.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        for value in [f[1], f[2], f[3]] {
+            assert!(
+                !masked.contains(value.trim()),
+                "{value} in the masked profile"
+            );
+        }
+    }
+    let shown = run(&["--show-pii"]);
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let name = v["files"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "name")
+        .unwrap();
+    let top = name["top"][0]["value"].as_str().unwrap();
+    assert!(raw.contains(top) && top.contains(' '), "{top}");
+}
+
 #[test]
 fn profile_text_and_several_formats() {
     let dir = tempfile::tempdir().unwrap();
