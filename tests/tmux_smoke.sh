@@ -26,6 +26,12 @@ wait_for "READY>" 10
 tmux send-keys -t "$SESSION" "$BIN sample_data/crmlens.toml; echo EXIT=\$?" Enter
 wait_for "5000 rows x 29 cols" 120
 screen | grep -qF "1:Data" || fail "no tab bar"
+# Personal data masked by default: masked e-mails and phones, no raw ones, no PII VISIBLE.
+wait_for "l***@e***.net" 10
+screen | grep -qF "***-***-0063" || fail "phone not masked"
+if screen | grep -qF -e "lily.kelly53@example.net" -e "Lily Kelly" -e "PII VISIBLE"; then
+  fail "personal data shown unmasked"
+fi
 
 # Data: select monetary (16 columns right of the key), sort twice: descending.
 for _ in $(seq 1 16); do tmux send-keys -t "$SESSION" l; done
@@ -101,4 +107,4 @@ wait_for "because you bought" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, quit; terminal restored)"
+echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, quit; terminal restored)"
