@@ -717,6 +717,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::ToggleFeature => {
             let f = &mut state.features;
             if let Some(item) = f.items.get_mut(f.cursor) {
+                // Personal data is an identifier, not behaviour: while it is masked, it is
+                // not offered as a feature (its one-hot levels would show the values).
+                if !item.selected
+                    && !state.show_pii
+                    && state.pii.iter().any(|p| p.column == item.name)
+                {
+                    state.error = Some(format!(
+                        "{} holds personal data; it is not used as a feature while personal data is masked (--show-pii)",
+                        item.name
+                    ));
+                    return Vec::new();
+                }
                 item.selected = !item.selected;
             }
             return state.correlate();

@@ -76,7 +76,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .take(list_height)
         .map(|(i, it)| {
             let mark = if it.selected { "[x]" } else { "[ ]" };
-            let kind = if it.numeric { "num" } else { "one-hot" };
+            let kind = if !state.show_pii && state.pii.iter().any(|p| p.column == it.name) {
+                "pii"
+            } else if it.numeric {
+                "num"
+            } else {
+                "one-hot"
+            };
             let log = if it.numeric && it.log1p { "log1p" } else { "" };
             let row = Row::new(vec![
                 Cell::from(mark),

@@ -1182,7 +1182,32 @@ fn personal_data_is_masked_unless_shown() {
             }
         }
     }
+    // Features: personal columns are marked and cannot be ticked while masked.
+    key(&mut s, KeyCode::Char('3'));
+    let email = s
+        .features
+        .items
+        .iter()
+        .position(|i| i.name == "email")
+        .unwrap();
+    s.features.cursor = email;
+    key(&mut s, KeyCode::Char(' '));
+    assert!(!s.features.items[email].selected);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("email holds personal data")
+    );
+    let screen = draw(&s, 120, 40);
+    let row = screen.lines().find(|l| l.contains("] email")).unwrap();
+    assert!(row.contains(" pii "), "{row}");
     s.show_pii = true;
+    key(&mut s, KeyCode::Char(' '));
+    assert!(s.features.items[email].selected);
+    key(&mut s, KeyCode::Char(' '));
+    key(&mut s, KeyCode::Char('1'));
+    s.error = None;
     let screen = draw(&s, 160, 30);
     assert!(screen.contains("PII VISIBLE"), "{screen}");
     assert!(screen.contains(&raw("name", 0)));
