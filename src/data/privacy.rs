@@ -265,6 +265,97 @@ pub fn mask(kind: PiiKind, value: &str) -> String {
     }
 }
 
+/// The environment variable holding the pseudonym key, and the one naming a key file.
+pub const KEY_ENV: &str = "CRMLENS_PSEUDONYM_KEY";
+pub const KEY_FILE_ENV: &str = "CRMLENS_PSEUDONYM_KEY_FILE";
+
+/// Keyed pseudonyms of customer ids: HMAC-SHA256 of the id under a secret key, the first 128
+/// bits in hex. The same key gives the same pseudonym in every run (so exports still join);
+/// without the key the id cannot be recovered or recomputed.
+pub struct Pseudonymiser {
+    mac: hmac::Hmac<sha2::Sha256>,
+}
+
+impl std::fmt::Debug for Pseudonymiser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonymiser(key hidden)")
+    }
+}
+
+impl Pseudonymiser {
+    pub fn new(key: &[u8]) -> Pseudonymiser {
+        use hmac::Mac;
+        Pseudonymiser {
+            mac: hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key"),
+        }
+    }
+
+    /// The key from `CRMLENS_PSEUDONYM_KEY`, else from the file `CRMLENS_PSEUDONYM_KEY_FILE`
+    /// names (trailing white space trimmed); an error saying how to set one when neither is
+    /// there or the key is shorter than 16 bytes. The key itself is never printed.
+    pub fn from_env() -> super::error::Result<Pseudonymiser> {
+        use super::error::DataError;
+        let key = match (std::env::var(KEY_ENV), std::env::var_os(KEY_FILE_ENV)) {
+            (Ok(k), _) if !k.is_empty() => k.into_bytes(),
+            (_, Some(path)) => {
+                let path = std::path::PathBuf::from(path);
+                let mut k = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+                while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                    k.pop();
+                }
+                k
+            }
+            _ => {
+                return Err(DataError::Invalid(format!(
+                    "no pseudonym key: set {KEY_ENV} to a secret of 16 or more characters, or {KEY_FILE_ENV} to a file holding one; keep it to get the same pseudonyms next time"
+                )));
+            }
+        };
+        if key.len() < 16 {
+            return Err(DataError::Invalid(format!(
+                "the pseudonym key is {} bytes; use 16 or more (from {KEY_ENV} or {KEY_FILE_ENV})",
+                key.len()
+            )));
+        }
+        Ok(Pseudonymiser::new(&key))
+    }
+
+    pub fn pseudonym(&self, id: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.mac.clone();
+        mac.update(id.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `column` of `df` replaced by the pseudonyms of its values (as text; nulls stay null).
+    pub fn apply(&self, df: &mut DataFrame, column: &str) -> super::error::Result<()> {
+        use super::error::DataError;
+        let fail = |e: PolarsError| DataError::polars("pseudonyms", e);
+        let ids = df
+            .column(column)
+            .map_err(fail)?
+            .cast(&DataType::String)
+            .map_err(fail)?;
+        let out: StringChunked = ids
+            .str()
+            .map_err(fail)?
+            .iter()
+            .map(|v| v.map(|v| self.pseudonym(v)))
+            .collect();
+        df.with_column(out.with_name(column.into()).into_column())
+            .map_err(fail)?;
+        Ok(())
+    }
+}
+
+/// `df` without its personal-data columns (those `detect` finds with `config`), and their
+/// names.
+pub fn drop_pii(df: &DataFrame, config: &PrivacyConfig) -> (DataFrame, Vec<String>) {
+    let found: Vec<String> = detect(df, config).into_iter().map(|p| p.column).collect();
+    (df.drop_many(found.iter().map(String::as_str)), found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,5 +495,35 @@ mod tests {
         assert!(err.to_string().contains("postal"), "{err}");
         let err = toml::from_str::<PrivacyConfig>("show_pi = true").unwrap_err();
         assert!(err.to_string().contains("show_pi"), "{err}");
+    }
+
+    #[test]
+    fn pseudonyms_are_keyed_hmac_sha256() {
+        // RFC 4231 test case 2: HMAC-SHA256(key "Jefe", "what do ya want for nothing?").
+        let p = Pseudonymiser::new(b"Jefe");
+        assert_eq!(
+            p.pseudonym("what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c7"
+        );
+        let a = Pseudonymiser::new(b"0123456789abcdef");
+        let b = Pseudonymiser::new(b"0123456789abcdeX");
+        assert_eq!(a.pseudonym("C000001"), a.pseudonym("C000001"));
+        assert_ne!(a.pseudonym("C000001"), a.pseudonym("C000002"));
+        assert_ne!(a.pseudonym("C000001"), b.pseudonym("C000001"));
+        assert_eq!(a.pseudonym("C000001").len(), 32);
+        let mut df = df!("id" => [Some("C000001"), None], "x" => [1, 2]).unwrap();
+        a.apply(&mut df, "id").unwrap();
+        let ids: Vec<Option<&str>> = df.column("id").unwrap().str().unwrap().iter().collect();
+        assert_eq!(ids, vec![Some(a.pseudonym("C000001").as_str()), None]);
+        assert!(!format!("{a:?}").contains("0123"));
+    }
+
+    #[test]
+    fn drop_pii_keeps_the_rest() {
+        let df = df!("customer_id" => ["C1"], "email" => ["a@b.com"], "city" => ["York"]).unwrap();
+        let (out, dropped) = drop_pii(&df, &PrivacyConfig::default());
+        assert_eq!(dropped, vec!["email".to_string()]);
+        let names: Vec<&str> = out.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, vec!["customer_id", "city"]);
     }
 }
