@@ -270,6 +270,7 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
         ids: r.ids.clone(),
         rows: r.run.rows.clone(),
         overwrite,
+        pseudonymise: state.pseudonymise,
     };
     state.start_job(request)
 }

@@ -15,6 +15,7 @@ use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun, segment};
 use crate::analytics::sweep::{SweepResult, sweep};
 use crate::data::explore::{self, ColumnSummary};
+use crate::data::export::ExportOptions;
 use crate::data::features::{Correlation, FeatureMatrix, build_features, correlation};
 use crate::data::integrate::integrate;
 use crate::data::quality::QualityReport;
@@ -68,6 +69,8 @@ pub enum JobRequest {
         ids: polars::prelude::Column,
         labels: Vec<i64>,
         overwrite: bool,
+        /// Replace the customer key by its keyed pseudonym.
+        pseudonymise: bool,
     },
     /// Frequent itemsets and rules from the order lines of `input` (a workspace or a file).
     Rules {
@@ -102,6 +105,8 @@ pub enum JobRequest {
         predicted: Vec<usize>,
         rows: Option<Vec<usize>>,
         overwrite: bool,
+        /// Replace the customer key by its keyed pseudonym.
+        pseudonymise: bool,
     },
     /// BG/NBD and Gamma-Gamma on the transactions of `input` (a workspace's orders or a file).
     Clv {
@@ -114,6 +119,8 @@ pub enum JobRequest {
         ids: Vec<String>,
         rows: Vec<crate::analytics::clv::ClvRow>,
         overwrite: bool,
+        /// Replace the customer key by its keyed pseudonym.
+        pseudonymise: bool,
     },
     /// The item-item model from the order lines of `input`, evaluated when it can be.
     Recommend { input: PathBuf, neighbours: usize },
@@ -123,6 +130,8 @@ pub enum JobRequest {
         model: Arc<crate::app::recommend::RecModel>,
         top: usize,
         overwrite: bool,
+        /// Replace the customer key by its keyed pseudonym.
+        pseudonymise: bool,
     },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
@@ -390,27 +399,35 @@ fn export_recommendations(
     path: &std::path::Path,
     m: &crate::app::recommend::RecModel,
     top: usize,
+    opts: &ExportOptions,
     progress: &Progress,
 ) -> crate::data::Result<usize> {
     use crate::analytics::recommend::Scorer;
     use rayon::prelude::*;
     let n = m.customers.len();
     progress.start("top N for every customer", n as u64);
-    crate::data::export::write_recommendations(path, "customer", &m.customers, &m.items, |range| {
-        let len = range.len() as u64;
-        let recs = range
-            .into_par_iter()
-            .map_init(
-                || Scorer::new(m.x.n_items),
-                |s, u| {
-                    let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
-                    m.model.recommend(&bought, top, false, s)
-                },
-            )
-            .collect();
-        progress.advance(len);
-        Ok(recs)
-    })
+    crate::data::export::write_recommendations(
+        path,
+        "customer",
+        &m.customers,
+        &m.items,
+        opts,
+        |range| {
+            let len = range.len() as u64;
+            let recs = range
+                .into_par_iter()
+                .map_init(
+                    || Scorer::new(m.x.n_items),
+                    |s, u| {
+                        let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
+                        m.model.recommend(&bought, top, false, s)
+                    },
+                )
+                .collect();
+            progress.advance(len);
+            Ok(recs)
+        },
+    )
 }
 
 /// The CLV job: transactions, the per-customer summary at the calibration end, the models.
@@ -537,16 +554,28 @@ fn predict(
 
 /// An export job's outcome: `ExistsAlready` when `path` exists and may not be replaced, else
 /// what `write` wrote (rows) as `Exported`.
+/// With `pseudonymise`, the customer key is replaced by its keyed pseudonym (an error, saying
+/// how to set the key, when there is none).
 fn export_to(
     path: PathBuf,
     overwrite: bool,
+    pseudonymise: bool,
     what: &'static str,
-    write: impl FnOnce(&std::path::Path) -> crate::data::Result<usize>,
+    write: impl FnOnce(&std::path::Path, &ExportOptions) -> crate::data::Result<usize>,
 ) -> crate::data::Result<JobOutcome> {
     if path.exists() && !overwrite {
         return Ok(JobOutcome::ExistsAlready(path));
     }
-    let n = write(&path)?;
+    let pseudonymiser = if pseudonymise {
+        Some(Arc::new(crate::data::privacy::Pseudonymiser::from_env()?))
+    } else {
+        None
+    };
+    let opts = ExportOptions {
+        overwrite: true,
+        pseudonymiser,
+    };
+    let n = write(&path, &opts)?;
     Ok(JobOutcome::Exported(path, n, what))
 }
 
@@ -653,17 +682,18 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             ids,
             labels,
             overwrite,
-        } => export_to(path, overwrite, "labels", |p| {
+            pseudonymise,
+        } => export_to(path, overwrite, pseudonymise, "labels", |p, o| {
             let n = labels.len();
-            crate::data::export::write_labels(p, &id_col, &ids, labels).map(|_| n)
+            crate::data::export::write_labels(p, &id_col, &ids, labels, o).map(|_| n)
         }),
         JobRequest::ExportRules {
             path,
             rules,
             names,
             overwrite,
-        } => export_to(path, overwrite, "rules", |p| {
-            crate::data::export::write_rules(p, &rules, &names).map(|_| rules.len())
+        } => export_to(path, overwrite, false, "rules", |p, o| {
+            crate::data::export::write_rules(p, &rules, &names, o).map(|_| rules.len())
         }),
         JobRequest::Predict {
             table,
@@ -679,15 +709,17 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             model,
             top,
             overwrite,
-        } => export_to(path, overwrite, "recommendations", |p| {
-            export_recommendations(p, &model, top, progress)
+            pseudonymise,
+        } => export_to(path, overwrite, pseudonymise, "recommendations", |p, o| {
+            export_recommendations(p, &model, top, o, progress)
         }),
         JobRequest::ExportClv {
             path,
             ids,
             rows,
             overwrite,
-        } => export_to(path, overwrite, "customers' CLV", |p| {
+            pseudonymise,
+        } => export_to(path, overwrite, pseudonymise, "customers' CLV", |p, o| {
             let n = ids.len();
             let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
                 polars::prelude::Column::new(name.into(), rows.iter().map(f).collect::<Vec<f64>>())
@@ -700,7 +732,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 col("clv", |r| r.clv),
             ])
             .map_err(|e| crate::data::DataError::polars("clv", e))?;
-            crate::data::export::write_table(&mut df, p).map(|_| n)
+            crate::data::export::write_table(&mut df, p, Some("customer"), o).map(|_| n)
         }),
         JobRequest::ExportScores {
             path,
@@ -712,14 +744,15 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             predicted,
             rows,
             overwrite,
-        } => export_to(path, overwrite, "scores", |p| {
+            pseudonymise,
+        } => export_to(path, overwrite, pseudonymise, "scores", |p, o| {
             let scores = crate::data::export::Scores {
                 classes: &classes,
                 actual: &actual,
                 probabilities: &probabilities,
                 predicted: &predicted,
             };
-            crate::data::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref())
+            crate::data::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
                 .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
         }),
         JobRequest::Rules { input, params } => {

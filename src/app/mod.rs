@@ -9,6 +9,7 @@ pub mod recommend;
 pub mod rules;
 pub mod run;
 pub mod screen;
+pub mod settings;
 pub mod state;
 
 pub use action::Action;

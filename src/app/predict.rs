@@ -556,6 +556,7 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
         predicted: r.run.predicted(),
         rows,
         overwrite,
+        pseudonymise: state.pseudonymise,
     };
     state.start_job(request)
 }

@@ -167,6 +167,7 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
         model,
         top,
         overwrite,
+        pseudonymise: state.pseudonymise,
     })
 }
 

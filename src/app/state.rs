@@ -425,6 +425,9 @@ pub struct State {
     pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// Personal data shown unmasked (`--show-pii` or the workspace's `show_pii`).
     pub show_pii: bool,
+    /// Exports replace the customer key by its keyed pseudonym (`--pseudonymise`, or the
+    /// workspace's `[privacy] pseudonymise`).
+    pub pseudonymise: bool,
     pub quit: bool,
 }
 
@@ -534,6 +537,7 @@ impl State {
             ids,
             labels,
             overwrite,
+            pseudonymise: self.pseudonymise,
         })]
     }
 

@@ -46,9 +46,11 @@ pub struct ClvArgs {
     /// How many top customers by CLV to list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// Write every customer's figures (.csv or .parquet).
+    /// Write every customer's figures (.csv, .parquet or .json).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: super::ExportFlags,
     #[arg(long)]
     pub json: bool,
 }
@@ -56,6 +58,7 @@ pub struct ClvArgs {
 use super::round;
 
 pub fn run(a: ClvArgs) -> Result<()> {
+    let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
     let Ok(end) = NaiveDate::parse_from_str(a.calibration_end.trim(), "%Y-%m-%d") else {
         bail!(
             "--calibration-end {}: not a date; use YYYY-MM-DD, e.g. 2024-06-30",
@@ -132,7 +135,8 @@ pub fn run(a: ClvArgs) -> Result<()> {
             ),
             col("clv", r.rows.iter().map(|x| x.clv).collect()),
         ])?;
-        crate::data::export::write_table(&mut df, out)?;
+        let id = df.get_column_names()[0].to_string();
+        crate::data::export::write_table(&mut df, out, Some(&id), &opts)?;
     }
     let mut order: Vec<usize> = (0..s.ids.len()).collect();
     order.sort_by(|&i, &j| r.rows[j].clv.total_cmp(&r.rows[i].clv).then(i.cmp(&j)));

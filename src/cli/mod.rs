@@ -81,6 +81,55 @@ pub struct SweepArgs {
     pub json: bool,
 }
 
+/// How `--out` is written (shared by every command that writes per-customer results).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExportFlags {
+    /// Replace the --out file if it exists (otherwise an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
+    /// Replace the customer key in --out by a keyed pseudonym (HMAC-SHA256 under the key in
+    /// CRMLENS_PSEUDONYM_KEY, or in the file CRMLENS_PSEUDONYM_KEY_FILE names). Also on when
+    /// the workspace's [privacy] says pseudonymise = true.
+    #[arg(long)]
+    pub pseudonymise: bool,
+}
+
+impl ExportFlags {
+    /// The options for writing `out`, checked before any work is done: the format, an
+    /// existing file without --force, a missing pseudonym key. `input` is the command's
+    /// input; when it is a workspace its `[privacy] pseudonymise` counts too.
+    pub fn options(
+        &self,
+        out: Option<&std::path::Path>,
+        input: Option<&std::path::Path>,
+    ) -> Result<crate::data::export::ExportOptions> {
+        let mut opts = crate::data::export::ExportOptions {
+            overwrite: self.force,
+            pseudonymiser: None,
+        };
+        let Some(out) = out else {
+            return Ok(opts);
+        };
+        crate::data::export::table_format(out)?;
+        if out.exists() && !self.force {
+            bail!(
+                "{}: the file exists already; pass --force to replace it, or choose another name",
+                out.display()
+            );
+        }
+        let from_workspace = input
+            .filter(|p| crate::data::workspace::is_workspace(p))
+            .and_then(|p| Workspace::load(p).ok())
+            .is_some_and(|w| w.privacy.pseudonymise);
+        if self.pseudonymise || from_workspace {
+            opts.pseudonymiser = Some(std::sync::Arc::new(
+                crate::data::privacy::Pseudonymiser::from_env()?,
+            ));
+        }
+        Ok(opts)
+    }
+}
+
 /// The data and features a model runs on (shared by `segment` and `sweep`).
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
@@ -127,9 +176,11 @@ pub struct SegmentArgs {
     pub covariance: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Write every row's id and cluster label here (.csv or .parquet).
+    /// Write every row's id and cluster label here (.csv, .parquet or .json).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: ExportFlags,
     /// The id column for --out (default: the workspace's key, else the first column).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
@@ -169,9 +220,16 @@ pub struct IntegrateArgs {
     /// The workspace file.
     #[arg(long, short = 'w')]
     pub workspace: PathBuf,
-    /// Where to write the 360 table: .csv or .parquet.
+    /// Where to write the 360 table: .csv, .parquet or .json. Personal-data columns are left
+    /// out unless --include-pii.
     #[arg(long)]
     pub out: PathBuf,
+    /// Keep the personal-data columns (emails, phones, names, addresses, birth dates, notes)
+    /// in --out.
+    #[arg(long = "include-pii")]
+    pub include_pii: bool,
+    #[command(flatten)]
+    pub export: ExportFlags,
     /// Also write the quality report as JSON here.
     #[arg(long)]
     pub report_json: Option<PathBuf>,
@@ -263,28 +321,56 @@ fn profile(a: ProfileArgs) -> Result<()> {
 
 fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     let ws = Workspace::load(&a.workspace)?;
-    let ext_ok = a
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "csv" | "parquet"));
-    if !ext_ok {
+    let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
+    if let Some(r) = &a.report_json
+        && r.exists()
+        && !a.export.force
+    {
         bail!(
-            "{}: unknown output format; use a .csv or .parquet file name",
-            a.out.display()
+            "{}: the file exists already; pass --force to replace it, or choose another name",
+            r.display()
         );
     }
-    let mut c360 = integrate(&ws, &Progress::new())?;
-    crate::data::export::write_table(&mut c360.table, &a.out)?;
+    let c360 = integrate(&ws, &Progress::new())?;
+    let (mut table, dropped) = if a.include_pii {
+        (c360.table, Vec::new())
+    } else {
+        crate::data::privacy::drop_pii(&c360.table, &ws.privacy)
+    };
+    let key = ws.workspace.customer_key.clone();
+    let key = table
+        .get_column_names()
+        .iter()
+        .any(|c| c.as_str() == key)
+        .then_some(key);
+    crate::data::export::write_table(&mut table, &a.out, key.as_deref(), &opts)?;
     if let Some(path) = &a.report_json {
         let text = serde_json::to_string_pretty(&c360.report)?;
-        std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::data::export::write_text(path, &text, a.export.force)?;
     }
     let mut out = std::io::stdout().lock();
     if a.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&c360.report)?)?;
+        let mut v = serde_json::to_value(&c360.report)?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("pii_dropped".into(), serde_json::json!(dropped));
+            m.insert(
+                "pseudonymised".into(),
+                serde_json::json!(opts.pseudonymiser.is_some()),
+            );
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         write!(out, "{}", c360.report.to_text())?;
+        if !dropped.is_empty() {
+            writeln!(
+                out,
+                "\nleft out personal-data columns: {} (--include-pii keeps them)",
+                dropped.join(", ")
+            )?;
+        }
+        if opts.pseudonymiser.is_some() {
+            writeln!(out, "customer keys replaced by keyed pseudonyms")?;
+        }
         writeln!(out, "\nwrote {}", a.out.display())?;
     }
     Ok(())
@@ -533,7 +619,8 @@ fn segment_common(
         silhouette(sub.view(), &lab, clusters, a.seed)
     };
     if let Some(out) = &a.out {
-        crate::data::export::write_labels(out, id_col, &m.keys, labels)?;
+        let opts = a.export.options(Some(out), Some(&a.matrix.input))?;
+        crate::data::export::write_labels(out, id_col, &m.keys, labels, &opts)?;
     }
     let serde_json::Value::Object(map) = serde_json::json!({
         "algorithm": algorithm,
@@ -609,6 +696,8 @@ fn segment_dbscan(
 }
 
 fn segment(a: SegmentArgs) -> Result<()> {
+    // Checked before the model runs: the format, an existing file, the pseudonym key.
+    a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
     match a.algo.as_str() {
         "kmeans" | "dbscan" | "gmm" => {}
         other => bail!("--algo {other}: use kmeans, dbscan or gmm"),

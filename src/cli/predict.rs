@@ -67,10 +67,12 @@ pub struct PredictArgs {
     /// Grid alphas (default 0.01,0.1,1,10,100).
     #[arg(long = "grid-alpha", value_delimiter = ',')]
     pub grid_alpha: Vec<f64>,
-    /// Write every row's id, actual class, class probabilities and predicted class (.csv or
-    /// .parquet).
+    /// Write every row's id, actual class, class probabilities and predicted class (.csv,
+    /// .parquet or .json).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub export: super::ExportFlags,
     /// The id column for --out (default: the workspace's key, else the first column).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
@@ -79,6 +81,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: PredictArgs) -> Result<()> {
+    let opts = a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
     let model = ModelKind::parse(&a.model)
         .ok_or_else(|| anyhow::anyhow!("--model {}: use tree, forest or logistic", a.model))?;
     if a.matrix
@@ -181,7 +184,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             probabilities: &r.probabilities,
             predicted: &predicted,
         };
-        crate::data::export::write_scores(out, &id_col, &m.keys, &scores, None)?;
+        crate::data::export::write_scores(out, &id_col, &m.keys, &scores, None, &opts)?;
     }
     let importance: Vec<serde_json::Value> = r
         .feature_importance

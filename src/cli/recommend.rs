@@ -60,9 +60,12 @@ pub struct RecommendArgs {
     /// Leave-last-order-out evaluation of the model and the popularity baseline at N.
     #[arg(long)]
     pub evaluate: bool,
-    /// Write every customer's top N (customer, rank, item, score, because) to .csv/.parquet.
+    /// Write every customer's top N (customer, rank, item, score, because) to .csv, .parquet
+    /// or .json.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: super::ExportFlags,
     #[arg(long)]
     pub json: bool,
 }
@@ -70,6 +73,7 @@ pub struct RecommendArgs {
 use super::round;
 
 pub fn run(a: RecommendArgs) -> Result<()> {
+    let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
     let weighting = match a.weighting.as_str() {
         "binary" => Weighting::Binary,
         "count" => Weighting::Count,
@@ -157,6 +161,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             &cols.customer,
             &p.customers,
             &p.items,
+            &opts,
             |range| {
                 let t = Instant::now();
                 let recs: Vec<Vec<Recommendation>> = range

@@ -68,6 +68,9 @@ pub struct RulesArgs {
     /// Write the rules to a .csv, .parquet or .json file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the --out file if it exists (otherwise an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -100,19 +103,11 @@ pub fn run(a: RulesArgs) -> Result<()> {
     if a.max_len == Some(0) {
         bail!("--max-len 0: it must be at least 1");
     }
-    if let Some(out) = &a.out {
-        let ext = out
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if !matches!(ext.as_str(), "csv" | "parquet" | "json") {
-            bail!(
-                "{}: unknown output format `.{ext}`; use a .csv, .parquet or .json file name",
-                out.display()
-            );
-        }
+    let opts = super::ExportFlags {
+        force: a.force,
+        pseudonymise: false,
     }
+    .options(a.out.as_deref(), None)?;
     let filter = RuleFilter {
         antecedent: a
             .antecedent
@@ -171,7 +166,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
     let names = &b.items;
     let rules_json: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
     if let Some(out) = &a.out {
-        write_rules(out, &list, names)?;
+        write_rules(out, &list, names, &opts)?;
     }
     let round = |s: f64| (s * 1000.0).round() / 1000.0;
     let mut stdout = std::io::stdout().lock();

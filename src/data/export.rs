@@ -1,39 +1,135 @@
-//! Writing frames to CSV or Parquet (by the file name's extension), for `integrate --out`,
-//! `segment --out` and the workbench's exports.
+//! Writing results to CSV, Parquet or JSON (by the file name's extension), for the headless
+//! `--out` options and the workbench's exports.
+//!
+//! Every write goes to a temporary file in the target folder, which is renamed into place
+//! only when complete, so a crash or a full disk never leaves half a file under the real
+//! name; an existing file is replaced only when [`ExportOptions::overwrite`] says so. With a
+//! [`Pseudonymiser`] the customer key is replaced by its keyed pseudonym.
 
+use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
 use super::error::{DataError, Result};
+use super::privacy::Pseudonymiser;
 
-/// The table format of `out` by its extension: "csv" or "parquet", else an error.
-fn table_format(out: &Path) -> Result<String> {
+/// How an export is written.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Replace an existing file (headless `--force`; the workbench asks first).
+    pub overwrite: bool,
+    /// Replace the customer key by its keyed pseudonym.
+    pub pseudonymiser: Option<Arc<Pseudonymiser>>,
+}
+
+impl ExportOptions {
+    /// Options that replace an existing file and keep ids as they are.
+    pub fn overwriting() -> ExportOptions {
+        ExportOptions {
+            overwrite: true,
+            pseudonymiser: None,
+        }
+    }
+
+    /// `id_col` of `df` pseudonymised, when asked.
+    fn ids(&self, df: &mut DataFrame, id_col: &str) -> Result<()> {
+        match &self.pseudonymiser {
+            Some(p) => p.apply(df, id_col),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs `write` on a temporary file next to `out` and renames it to `out` when `write`
+/// succeeds (removing it when not). Refuses an existing `out` unless `overwrite`.
+pub fn write_atomic<T>(
+    out: &Path,
+    overwrite: bool,
+    write: impl FnOnce(&mut std::fs::File) -> Result<T>,
+) -> Result<T> {
+    if out.exists() && !overwrite {
+        return Err(DataError::Invalid(format!(
+            "{}: the file exists already; pass --force to replace it, or choose another name",
+            out.display()
+        )));
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(DataError::Invalid(format!(
+            "{}: the folder {} does not exist; create it or choose another path",
+            out.display(),
+            dir.display()
+        )));
+    }
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let tmp = dir.join(format!(".{name}.{}.crmlens-tmp", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
+    let written = write(&mut file).and_then(|v| {
+        file.flush()
+            .and_then(|_| file.sync_all())
+            .map_err(|e| DataError::io(&tmp, e))?;
+        Ok(v)
+    });
+    drop(file);
+    match written {
+        Ok(v) => {
+            std::fs::rename(&tmp, out).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                DataError::io(out, e)
+            })?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes `text` to `out` atomically (JSON results, reports).
+pub fn write_text(out: &Path, text: &str, overwrite: bool) -> Result<()> {
+    write_atomic(out, overwrite, |f| {
+        f.write_all(text.as_bytes())
+            .map_err(|e| DataError::io(out, e))
+    })
+}
+
+/// The table format of `out` by its extension: "csv", "parquet" or "json", else an error.
+pub fn table_format(out: &Path) -> Result<String> {
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "csv" | "parquet") {
+    if !matches!(ext.as_str(), "csv" | "parquet" | "json") {
         return Err(DataError::Invalid(format!(
-            "{}: unknown output format `.{ext}`; use a .csv or .parquet file name",
+            "{}: unknown output format `.{ext}`; use a .csv, .parquet or .json file name",
             out.display()
         )));
     }
     Ok(ext)
 }
 
-/// Writes `df` to `out`; the extension picks the format (.csv or .parquet).
-pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
-    let ext = table_format(out)?;
-    let file = std::fs::File::create(out).map_err(|e| DataError::io(out, e))?;
+fn write_frame(df: &mut DataFrame, ext: &str, out: &Path, file: &mut std::fs::File) -> Result<()> {
     let failed = |e: PolarsError| DataError::Malformed {
         path: out.to_path_buf(),
         message: format!("writing {ext}: {e}"),
     };
-    match ext.as_str() {
+    match ext {
         "csv" => CsvWriter::new(file)
             .include_header(true)
+            .finish(df)
+            .map_err(failed)?,
+        "json" => JsonWriter::new(file)
+            .with_json_format(JsonFormat::Json)
             .finish(df)
             .map_err(failed)?,
         _ => {
@@ -43,14 +139,35 @@ pub fn write_table(df: &mut DataFrame, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes `df` to `out`; the extension picks the format (.csv, .parquet or .json: an array
+/// of row objects). `id_col`, when given, is the customer key to pseudonymise.
+pub fn write_table(
+    df: &mut DataFrame,
+    out: &Path,
+    id_col: Option<&str>,
+    opts: &ExportOptions,
+) -> Result<()> {
+    let ext = table_format(out)?;
+    if let Some(id) = id_col {
+        opts.ids(df, id)?;
+    }
+    write_atomic(out, opts.overwrite, |file| write_frame(df, &ext, out, file))
+}
+
 /// Writes ids and cluster labels (-1 for noise) as a two-column table.
-pub fn write_labels(out: &Path, id_col: &str, ids: &Column, labels: Vec<i64>) -> Result<()> {
+pub fn write_labels(
+    out: &Path,
+    id_col: &str,
+    ids: &Column,
+    labels: Vec<i64>,
+    opts: &ExportOptions,
+) -> Result<()> {
     let mut df = DataFrame::new_infer_height(vec![
         ids.clone().with_name(id_col.into()),
         Column::new("label".into(), labels),
     ])
     .map_err(|e| DataError::polars("labels", e))?;
-    write_table(&mut df, out)
+    write_table(&mut df, out, Some(id_col), opts)
 }
 
 /// A model's scores for writing: every row's actual class, class probabilities and
@@ -71,6 +188,7 @@ pub fn write_scores(
     ids: &Column,
     s: &Scores,
     rows: Option<&[usize]>,
+    opts: &ExportOptions,
 ) -> Result<()> {
     let all: Vec<usize>;
     let rows = match rows {
@@ -92,11 +210,11 @@ pub fn write_scores(
     }
     cols.push(Column::new("predicted".into(), name(s.predicted)));
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| DataError::polars("scores", e))?;
-    write_table(&mut df, out)
+    write_table(&mut df, out, Some(id_col), opts)
 }
 
 /// Writes everyone's top N (id, rank, item, score, because: the contributing bought items
-/// joined by " | ") to .csv or .parquet, `CHUNK` customers at a time: `recs_for(range)`
+/// joined by " | ") to .csv, .parquet or .json, `CHUNK` customers at a time: `recs_for(range)`
 /// gives those customers' recommendations, which are written and dropped before the next
 /// chunk, so memory stays bounded by one chunk however many customers there are. Returns
 /// the rows written.
@@ -105,6 +223,7 @@ pub fn write_recommendations(
     id_col: &str,
     customers: &[String],
     items: &[String],
+    opts: &ExportOptions,
     mut recs_for: impl FnMut(
         std::ops::Range<usize>,
     ) -> Result<Vec<Vec<crate::analytics::recommend::Recommendation>>>,
@@ -120,8 +239,12 @@ pub fn write_recommendations(
         let (mut c, mut rank, mut item, mut score, mut why) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (k, rs) in recs.iter().enumerate() {
+            let id = match &opts.pseudonymiser {
+                Some(p) => p.pseudonym(&customers[start + k]),
+                None => customers[start + k].clone(),
+            };
             for (r_i, r) in rs.iter().enumerate() {
-                c.push(customers[start + k].as_str());
+                c.push(id.clone());
                 rank.push(r_i as u32 + 1);
                 item.push(name(r.item));
                 score.push(r.score);
@@ -143,39 +266,62 @@ pub fn write_recommendations(
         ])
         .map_err(|e| DataError::polars("recommendations", e))
     };
-    let mut file = std::fs::File::create(out).map_err(|e| DataError::io(out, e))?;
-    let mut parquet: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>> = None;
-    let mut rows = 0;
-    let mut start = 0;
-    loop {
-        let end = (start + CHUNK).min(customers.len());
-        let recs = recs_for(start..end)?;
-        let mut df = chunk_frame(start, &recs)?;
-        drop(recs);
-        rows += df.height();
-        if ext == "csv" {
-            CsvWriter::new(&mut file)
-                .include_header(start == 0)
-                .finish(&mut df)
-                .map_err(failed)?;
-        } else {
-            if parquet.is_none() {
-                let f = file.try_clone().map_err(|e| DataError::io(out, e))?;
-                parquet = Some(ParquetWriter::new(f).batched(df.schema()).map_err(failed)?);
+    write_atomic(out, opts.overwrite, |file| {
+        let mut parquet: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>> = None;
+        let mut rows = 0;
+        let mut start = 0;
+        if ext == "json" {
+            file.write_all(b"[").map_err(|e| DataError::io(out, e))?;
+        }
+        loop {
+            let end = (start + CHUNK).min(customers.len());
+            let recs = recs_for(start..end)?;
+            let mut df = chunk_frame(start, &recs)?;
+            drop(recs);
+            if ext == "csv" {
+                CsvWriter::new(&mut *file)
+                    .include_header(start == 0)
+                    .finish(&mut df)
+                    .map_err(failed)?;
+            } else if ext == "json" {
+                // Each chunk as newline-delimited objects, joined into one array.
+                let mut buf = Vec::new();
+                JsonWriter::new(&mut buf)
+                    .with_json_format(JsonFormat::JsonLines)
+                    .finish(&mut df)
+                    .map_err(failed)?;
+                for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    if rows > 0 {
+                        file.write_all(b",\n").map_err(|e| DataError::io(out, e))?;
+                    }
+                    file.write_all(line).map_err(|e| DataError::io(out, e))?;
+                    rows += 1;
+                }
+            } else {
+                if parquet.is_none() {
+                    let f = file.try_clone().map_err(|e| DataError::io(out, e))?;
+                    parquet = Some(ParquetWriter::new(f).batched(df.schema()).map_err(failed)?);
+                }
+                if let Some(w) = parquet.as_mut() {
+                    w.write_batch(&df).map_err(failed)?;
+                }
             }
-            if let Some(w) = parquet.as_mut() {
-                w.write_batch(&df).map_err(failed)?;
+            if ext != "json" {
+                rows += df.height();
+            }
+            start = end;
+            if start >= customers.len() {
+                break;
             }
         }
-        start = end;
-        if start >= customers.len() {
-            break;
+        if ext == "json" {
+            file.write_all(b"]\n").map_err(|e| DataError::io(out, e))?;
         }
-    }
-    if let Some(w) = parquet {
-        w.finish().map_err(failed)?;
-    }
-    Ok(rows)
+        if let Some(w) = parquet {
+            w.finish().map_err(failed)?;
+        }
+        Ok(rows)
+    })
 }
 
 /// A rule as JSON: item names (ascending ids, so alphabetical), every metric; infinite
@@ -204,6 +350,7 @@ pub fn write_rules(
     out: &Path,
     list: &[crate::analytics::rules::Rule],
     names: &[String],
+    opts: &ExportOptions,
 ) -> Result<()> {
     if out
         .extension()
@@ -212,7 +359,7 @@ pub fn write_rules(
         let v: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
         let text = serde_json::to_string_pretty(&v)
             .map_err(|e| DataError::Invalid(format!("rules as JSON: {e}")))?;
-        return std::fs::write(out, text).map_err(|e| DataError::io(out, e));
+        return write_text(out, &text, opts.overwrite);
     }
     let side = |pick: &dyn Fn(&crate::analytics::rules::Rule) -> &Vec<u32>| -> Vec<String> {
         list.iter()
@@ -248,7 +395,7 @@ pub fn write_rules(
         ),
     ])
     .map_err(|e| DataError::polars("rules", e))?;
-    write_table(&mut df, out)
+    write_table(&mut df, out, None, opts)
 }
 
 #[cfg(test)]
@@ -258,10 +405,10 @@ mod tests {
     #[test]
     fn labels_round_trip_through_csv_and_parquet() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["l.csv", "l.parquet"] {
+        for name in ["l.csv", "l.parquet", "l.json"] {
             let p = dir.path().join(name);
             let ids = Column::new("key".into(), ["a", "b"]);
-            write_labels(&p, "id", &ids, vec![1, -1]).unwrap();
+            write_labels(&p, "id", &ids, vec![1, -1], &ExportOptions::default()).unwrap();
             let back = super::super::source::read_frame(&p, &Default::default()).unwrap();
             assert_eq!(back.shape(), (2, 2));
             let l: Vec<Option<i64>> = back
@@ -278,6 +425,7 @@ mod tests {
             "id",
             &Column::new("id".into(), Vec::<String>::new()),
             vec![],
+            &ExportOptions::default(),
         )
         .unwrap_err();
         assert!(err.to_string().contains(".xlsx"), "{err}");
@@ -305,10 +453,11 @@ mod tests {
         };
         let want_rows: usize = (0..n).map(|u| u % 3).sum();
         let mut frames = Vec::new();
-        for name in ["r.csv", "r.parquet"] {
+        for name in ["r.csv", "r.parquet", "r.json"] {
             let path = dir.path().join(name);
             let mut next = 0;
-            let rows = write_recommendations(&path, "id", &customers, &items, |range| {
+            let opts = ExportOptions::default();
+            let rows = write_recommendations(&path, "id", &customers, &items, &opts, |range| {
                 assert_eq!(range.start, next);
                 next = range.end;
                 Ok(range.map(recs).collect())
@@ -332,5 +481,83 @@ mod tests {
         let because = frames[1].column("because").unwrap().str().unwrap().clone();
         assert!(because.iter().all(|b| b == Some("c")));
         assert!(frames[0].equals(&frames[1]));
+        let json_ids: Vec<Option<&str>> = frames[2]
+            .column("id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(json_ids, ids.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_unless_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        let err = write_text(&p, "new\n", false).unwrap_err().to_string();
+        assert!(err.contains("out.csv") && err.contains("--force"), "{err}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        write_text(&p, "new\n", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        std::fs::write(&p, "old\n").unwrap();
+        let err = write_atomic(&p, true, |f| {
+            f.write_all(b"half a fi").unwrap();
+            Err::<(), _>(DataError::Invalid("disk full".into()))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old\n");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["out.csv"]);
+        let err = write_text(&dir.path().join("no/such/dir.csv"), "x", false).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn pseudonymised_exports_replace_the_key_the_same_way_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Arc::new(Pseudonymiser::new(b"a key of at least sixteen bytes"));
+        let opts = ExportOptions {
+            overwrite: false,
+            pseudonymiser: Some(key.clone()),
+        };
+        let ids = Column::new("customer_id".into(), ["C1", "C2"]);
+        let labels = dir.path().join("labels.csv");
+        write_labels(&labels, "customer_id", &ids, vec![0, 1], &opts).unwrap();
+        let text = std::fs::read_to_string(&labels).unwrap();
+        assert!(!text.contains("C1") && !text.contains("C2"), "{text}");
+        assert!(text.contains(&key.pseudonym("C1")) && text.contains(&key.pseudonym("C2")));
+        let recs = dir.path().join("recs.csv");
+        let customers = vec!["C1".to_string()];
+        let items = vec!["tent".to_string()];
+        write_recommendations(&recs, "customer_id", &customers, &items, &opts, |r| {
+            Ok(r.map(|_| {
+                vec![crate::analytics::recommend::Recommendation {
+                    item: 0,
+                    score: 1.0,
+                    because: vec![],
+                    popular: true,
+                }]
+            })
+            .collect())
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&recs).unwrap();
+        // The same customer gets the same pseudonym in both files, so they still join.
+        assert!(
+            text.contains(&key.pseudonym("C1")) && !text.contains("C1,"),
+            "{text}"
+        );
     }
 }

@@ -69,6 +69,9 @@ pub struct PrivacyConfig {
     /// Show personal data unmasked on screen (as `--show-pii`).
     #[serde(default)]
     pub show_pii: bool,
+    /// Replace the customer key by its keyed pseudonym in every export (as `--pseudonymise`).
+    #[serde(default)]
+    pub pseudonymise: bool,
 }
 
 static EMAIL: LazyLock<Regex> =
@@ -467,6 +470,7 @@ mod tests {
             pii: [("remark".to_string(), PiiKind::FreeText)].into(),
             not_pii: vec!["phone".into()],
             show_pii: false,
+            pseudonymise: false,
         };
         let found = detect(&df, &config);
         let got: Vec<(&str, PiiKind, &str)> = found

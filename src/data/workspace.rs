@@ -26,6 +26,21 @@ pub struct Workspace {
     /// Personal-data columns marked or exempted, and whether to show them unmasked.
     #[serde(default)]
     pub privacy: super::privacy::PrivacyConfig,
+    /// The Segments screen's algorithm and parameters.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub segment: SegmentSettings,
+    /// The Rules screen's baskets, thresholds, sort and filter.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub rules: RulesSettings,
+    /// The Predict screen's target, model and parameters.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub predict: PredictSettings,
+    /// The CLV screen's calibration, horizon and discount.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub clv: ClvSettings,
+    /// The Recommend screen's list length and neighbourhood.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub recommend: RecommendSettings,
     /// Folder the relative source paths are resolved from (the workspace file's folder).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -56,6 +71,131 @@ impl Default for WorkspaceMeta {
             reference_date: None,
         }
     }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// `[segment]`: every key optional (a missing one keeps the screen's default). Names are
+/// checked when the workspace is applied (`app::settings`), so a wrong one is reported with
+/// its line instead of failing the whole file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSettings {
+    /// kmeans, dbscan or gmm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_init: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iter: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_points: Option<usize>,
+    /// GMM: full, tied, diag or spherical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<String>,
+    /// The k sweep's largest k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_max_k: Option<usize>,
+}
+
+/// `[rules]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSettings {
+    /// order (one basket per order) or customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baskets: Option<String>,
+    /// product or category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
+    /// fpgrowth or apriori.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_support: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_lift: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<usize>,
+    /// The table's sort: lift, confidence, support, leverage, conviction, zhangs_metric, count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// The table's filter (item text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// `[predict]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PredictSettings {
+    /// The column to predict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// forest, tree or logistic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_leaf: Option<usize>,
+    /// gini or entropy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criterion: Option<String>,
+    /// Logistic regression's L2 strength.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folds: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// `[clv]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClvSettings {
+    /// End of the calibration period (default: six months before the last purchase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_end: Option<NaiveDate>,
+    /// days or weeks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_months: Option<usize>,
+    /// Monthly discount rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_rate: Option<f64>,
+}
+
+/// `[recommend]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendSettings {
+    /// Recommendations per customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top: Option<usize>,
+    /// Neighbours kept per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbours: Option<usize>,
 }
 
 fn default_key() -> String {
@@ -319,11 +459,194 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// Reads a workspace for the workbench, keeping what is valid: a key with a wrong name or
+    /// type is left out (the rest of its table is kept), and an activity source whose file is
+    /// missing is dropped, each with a warning naming the file, line and key. A syntax error,
+    /// or a problem with the customers source, is still an error: there is nothing to open.
+    pub fn load_lenient(path: &Path) -> Result<(Workspace, Vec<String>)> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let (mut ws, mut warnings) = Workspace::parse_lenient(&text, path)?;
+        ws.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        ws.file = path.to_path_buf();
+        let missing: Vec<&'static str> = ws
+            .sources_by_role()
+            .into_iter()
+            .filter(|(role, src)| *role != "customers" && !ws.resolve(src).exists())
+            .map(|(role, _)| role)
+            .collect();
+        for role in missing {
+            let src = match role {
+                "orders" => ws.sources.orders.take(),
+                "tickets" => ws.sources.tickets.take(),
+                _ => ws.sources.sessions.take(),
+            };
+            if let Some(src) = src {
+                let line = text
+                    .find(&format!("[sources.{role}]"))
+                    .map(|at| format!("line {}: ", line_of(&text, at)))
+                    .unwrap_or_default();
+                warnings.push(format!(
+                    "{}: {line}[sources.{role}] path `{}`: file not found; opened without {role}",
+                    path.display(),
+                    ws.resolve(&src).display()
+                ));
+            }
+        }
+        Ok((ws, warnings))
+    }
+
+    /// [`Workspace::parse`], leaving out each key the typed reading rejects (unknown, wrong
+    /// type) or, when the check after reading fails, reporting it; see
+    /// [`Workspace::load_lenient`].
+    pub fn parse_lenient(text: &str, path: &Path) -> Result<(Workspace, Vec<String>)> {
+        if let Err(e) = text.parse::<toml::Table>() {
+            return Err(DataError::Workspace {
+                path: path.to_path_buf(),
+                message: one_line_toml_error(&e, text),
+            });
+        }
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut warnings = Vec::new();
+        for _ in 0..100 {
+            let current = lines.join("\n");
+            match toml::from_str::<Workspace>(&current) {
+                Ok(mut ws) => {
+                    ws.file = path.to_path_buf();
+                    ws.validate()?;
+                    return Ok((ws, warnings));
+                }
+                Err(e) => {
+                    let Some(span) = e.span() else {
+                        return Err(DataError::Workspace {
+                            path: path.to_path_buf(),
+                            message: one_line_toml_error(&e, &current),
+                        });
+                    };
+                    let at = line_of(&current, span.start) - 1;
+                    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                    let key = lines[at].split('=').next().unwrap_or("").trim().to_string();
+                    // The table the line is in: its header line and name.
+                    let header = (0..=at)
+                        .rev()
+                        .find(|&l| lines[l].trim_start().starts_with('['))
+                        .map(|l| {
+                            (
+                                l,
+                                lines[l]
+                                    .trim()
+                                    .trim_matches(|c| c == '[' || c == ']')
+                                    .trim()
+                                    .to_string(),
+                            )
+                        });
+                    let message = e.message().replace('\n', " ");
+                    let fatal = || DataError::Workspace {
+                        path: path.to_path_buf(),
+                        message: format!("line {}: {message}", at + 1),
+                    };
+                    let range = match &header {
+                        Some((_, name))
+                            if name == "sources" || name.starts_with("sources.customers") =>
+                        {
+                            return Err(fatal());
+                        }
+                        None if key.is_empty() => return Err(fatal()),
+                        Some((h, name)) if name.starts_with("sources.") => {
+                            // A broken activity source is left out whole.
+                            let role = name
+                                .trim_start_matches("sources.")
+                                .split('.')
+                                .next()
+                                .unwrap_or("");
+                            warnings.push(format!(
+                                "{}: line {}: `{key}` in [{name}]: {message}; the {role} source is left out",
+                                path.display(),
+                                at + 1
+                            ));
+                            let start = (0..=*h)
+                                .rev()
+                                .find(|&l| lines[l].trim() == format!("[sources.{role}]"))
+                                .unwrap_or(*h);
+                            let mut end = start + 1;
+                            while end < lines.len() {
+                                let t = lines[end].trim();
+                                if t.starts_with('[')
+                                    && !t.starts_with(&format!("[sources.{role}."))
+                                {
+                                    break;
+                                }
+                                end += 1;
+                            }
+                            start..end
+                        }
+                        _ => {
+                            warnings.push(format!(
+                                "{}: line {}: `{key}`: {message}; ignored",
+                                path.display(),
+                                at + 1
+                            ));
+                            entry_lines(&refs, at)
+                        }
+                    };
+                    let before = lines.clone();
+                    for l in range {
+                        lines[l] = String::new();
+                    }
+                    if lines == before {
+                        return Err(DataError::Workspace {
+                            path: path.to_path_buf(),
+                            message: one_line_toml_error(&e, &current),
+                        });
+                    }
+                }
+            }
+        }
+        Err(DataError::Workspace {
+            path: path.to_path_buf(),
+            message: "too many errors; check the file against sample_data/crmlens.toml".into(),
+        })
+    }
+
+    /// The workspace as TOML, source paths relative to `dir` when they are under it, else
+    /// absolute (so the file works wherever it is saved).
+    pub fn to_toml(&self, dir: &Path) -> Result<String> {
+        let mut ws = self.clone();
+        let rebase = |src: &mut SourceConfig, base: &Path| {
+            let abs = if src.path.is_absolute() {
+                src.path.clone()
+            } else {
+                base.join(&src.path)
+            };
+            let abs = abs.canonicalize().unwrap_or(abs);
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+            src.path = abs.strip_prefix(&dir).map(Path::to_path_buf).unwrap_or(abs);
+        };
+        let base = self.base_dir.clone();
+        rebase(&mut ws.sources.customers, &base);
+        for s in [
+            ws.sources.orders.as_mut(),
+            ws.sources.tickets.as_mut(),
+            ws.sources.sessions.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            rebase(s, &base);
+        }
+        toml::to_string_pretty(&ws).map_err(|e| DataError::Workspace {
+            path: self.file.clone(),
+            message: format!("cannot write as TOML: {e}"),
+        })
+    }
+
     /// Parses workspace text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Workspace> {
         let mut ws: Workspace = toml::from_str(text).map_err(|e| DataError::Workspace {
             path: path.to_path_buf(),
-            message: one_line_toml_error(&e),
+            message: one_line_toml_error(&e, text),
         })?;
         ws.file = path.to_path_buf();
         ws.validate()?;
@@ -431,6 +754,11 @@ impl Workspace {
             cleaning: CleaningPolicy::default(),
             features: FeatureConfig::default(),
             privacy: Default::default(),
+            segment: Default::default(),
+            rules: Default::default(),
+            predict: Default::default(),
+            clv: Default::default(),
+            recommend: Default::default(),
             base_dir: PathBuf::from("."),
             file: path.to_path_buf(),
         }
@@ -457,12 +785,56 @@ pub fn parse_delimiter(s: &str) -> Option<u8> {
     }
 }
 
-fn one_line_toml_error(e: &toml::de::Error) -> String {
+/// The 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("{msg} (at byte {})", span.start),
+        Some(span) => format!("line {}: {msg}", line_of(text, span.start)),
         None => msg,
     }
+}
+
+/// The lines `[first, end)` of the entry starting on line `first`: a `[table]` header and
+/// its keys up to the next header, or a key with its value (more than one line while an
+/// array or inline table is open).
+fn entry_lines(lines: &[&str], first: usize) -> std::ops::Range<usize> {
+    let t = lines[first].trim_start();
+    if t.starts_with('[') {
+        let mut end = first + 1;
+        while end < lines.len() && !lines[end].trim_start().starts_with('[') {
+            end += 1;
+        }
+        return first..end;
+    }
+    let mut depth = 0i32;
+    let mut end = first;
+    while end < lines.len() {
+        let part = if end == first {
+            t.split_once('=').map_or("", |(_, v)| v)
+        } else {
+            lines[end]
+        };
+        for c in part.chars() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        end += 1;
+        if depth <= 0 {
+            break;
+        }
+    }
+    first..end
 }
 
 /// A missing-value policy for one column.
@@ -599,6 +971,87 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("w.toml"), "{msg}");
         assert!(msg.contains("delimeter"), "{msg}");
+    }
+
+    #[test]
+    fn lenient_reading_leaves_out_bad_keys_and_names_their_lines() {
+        let text = "[workspace]\nname = \"w\"\ncolour = \"red\"\n\n[sources.customers]\npath = \"c.csv\"\n\n[features]\nnumeric = [\n  \"a\",\n  \"b\",\n]\nscaling = 3\nlog1p = [\"a\"]\n\n[segmnt]\nk = 4\n";
+        let (ws, warnings) = Workspace::parse_lenient(text, Path::new("w.toml")).unwrap();
+        assert_eq!(ws.workspace.name.as_deref(), Some("w"));
+        assert_eq!(ws.features.numeric, vec!["a", "b"]);
+        assert_eq!(ws.features.log1p, vec!["a"]);
+        assert_eq!(ws.features.scaling, Scaling::Standard);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("w.toml: line 3: `colour`"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("w.toml: line 13: `scaling`"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[2].starts_with("w.toml: line 16: `[segmnt]`"),
+            "{warnings:?}"
+        );
+        // The strict reading refuses the same text, naming the line.
+        let msg = Workspace::parse(text, Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn lenient_reading_still_refuses_syntax_errors_and_a_bad_customers_source() {
+        let msg = Workspace::parse_lenient("[sources.customers\npath = 1\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("w.toml: line 1"), "{msg}");
+        let msg = Workspace::parse_lenient("[sources.customers]\npath = 3\n", Path::new("w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_activity_file_is_dropped_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.csv"), "customer_id\n1\n").unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            "[sources.customers]\npath = \"c.csv\"\n\n[sources.orders]\npath = \"gone.csv\"\n",
+        )
+        .unwrap();
+        let (ws, warnings) = Workspace::load_lenient(&path).unwrap();
+        assert!(ws.sources.orders.is_none());
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("line 4: [sources.orders] path"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].contains("gone.csv"), "{warnings:?}");
+    }
+
+    #[test]
+    fn saved_paths_are_relative_to_the_new_folder_or_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/c.csv"), "customer_id\n1\n").unwrap();
+        let mut ws = Workspace::parse(
+            "[sources.customers]\npath = \"c.csv\"\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        ws.base_dir = dir.path().join("data");
+        let text = ws.to_toml(dir.path()).unwrap();
+        let back = Workspace::parse(&text, Path::new("w.toml")).unwrap();
+        assert_eq!(back.sources.customers.path, Path::new("data/c.csv"));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let text = ws.to_toml(elsewhere.path()).unwrap();
+        let back = Workspace::parse(&text, Path::new("w.toml")).unwrap();
+        assert!(back.sources.customers.path.is_absolute());
+        assert!(back.sources.customers.path.ends_with("data/c.csv"));
     }
 
     #[test]

@@ -240,7 +240,7 @@ fn unknown_column_and_key_in_workspace() {
     .unwrap();
     // The default key `customer_id` is not in the file.
     let ws = workspace(dir.path(), "[sources.customers]\npath = \"c.csv\"\n");
-    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "o.csv"]);
+    let o = crmlens(dir.path(), &["integrate", "-w", &ws, "--out", "360.csv"]);
     assert_user_error(
         &o,
         &["c.csv", "customer_id", "id, name, income", "customer_key"],
@@ -276,7 +276,7 @@ fn bad_output_extension_and_bad_args() {
         dir.path(),
         &["integrate", "-w", ws.to_str().unwrap(), "--out", "x.xlsx"],
     );
-    assert_user_error(&o, &["x.xlsx", ".csv or .parquet"]);
+    assert_user_error(&o, &["x.xlsx", ".csv, .parquet or .json"]);
     let o = crmlens(dir.path(), &["profile"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -320,6 +320,42 @@ fn integrate_small_workspace_end_to_end() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // Personal data is left out of the export unless asked for.
+    assert_eq!(report["pii_dropped"], serde_json::json!(["name", "email"]));
+    let without = fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    assert!(
+        !without.contains("email") && !without.contains("ann@x.com"),
+        "{without}"
+    );
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "-w",
+            &ws,
+            "--out",
+            "out.csv",
+            "--json",
+            "--include-pii",
+        ],
+    );
+    assert_user_error(&o, &["out.csv", "exists already", "--force"]);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "-w",
+            &ws,
+            "--out",
+            "out.csv",
+            "--json",
+            "--include-pii",
+            "--force",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["pii_dropped"], serde_json::json!([]));
     assert_eq!(report["customers_out"], 3);
     assert_eq!(report["duplicates"]["customers_same_key"], 1);
     assert_eq!(report["duplicates"]["order_lines"], 1);
@@ -1472,5 +1508,94 @@ fn recommend_bad_inputs() {
             &["recommend", "--input", ws, "--half-life", "0"],
         ),
         &["--half-life 0"],
+    );
+}
+
+/// `--pseudonymise` without a key is refused before anything is written; with one, two
+/// exports from two commands carry the same keyed pseudonyms (so they still join), and no
+/// real id.
+#[test]
+fn pseudonymised_exports_need_a_key_and_join_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    let run = |key: Option<&str>, args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_crmlens"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env_remove("CRMLENS_PSEUDONYM_KEY")
+            .env_remove("CRMLENS_PSEUDONYM_KEY_FILE");
+        if let Some(k) = key {
+            c.env("CRMLENS_PSEUDONYM_KEY", k);
+        }
+        c.output().unwrap()
+    };
+    let segment = [
+        "segment",
+        "--input",
+        ws,
+        "--features",
+        "recency_days,frequency,monetary",
+        "--k",
+        "3",
+        "--out",
+        "labels.csv",
+        "--pseudonymise",
+    ];
+    let o = run(None, &segment);
+    assert_user_error(&o, &["CRMLENS_PSEUDONYM_KEY"]);
+    assert!(!dir.path().join("labels.csv").exists());
+
+    let key = "correct horse battery staple";
+    let o = run(Some(key), &segment);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        Some(key),
+        &[
+            "recommend",
+            "--input",
+            ws,
+            "--out",
+            "recs.csv",
+            "--pseudonymise",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| {
+        crmlens::data::source::read_frame(&dir.path().join(name), &Default::default()).unwrap()
+    };
+    let ids = |df: &polars::prelude::DataFrame| -> std::collections::BTreeSet<String> {
+        df.columns()[0]
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect()
+    };
+    let labels = ids(&read("labels.csv"));
+    let recs = ids(&read("recs.csv"));
+    assert_eq!(labels.len(), 5000);
+    let p = crmlens::data::privacy::Pseudonymiser::new(key.as_bytes());
+    assert!(labels.contains(&p.pseudonym("C000001")));
+    assert!(
+        labels
+            .iter()
+            .all(|id| id.len() == 32 && !id.starts_with('C'))
+    );
+    let joined = labels.intersection(&recs).count();
+    assert!(
+        joined > 4900,
+        "only {joined} recommendation customers join the labels"
+    );
+    // Again: the same key gives the same file.
+    let before = std::fs::read_to_string(dir.path().join("labels.csv")).unwrap();
+    let mut again = segment.to_vec();
+    again.push("--force");
+    let o = run(Some(key), &again);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("labels.csv")).unwrap(),
+        before
     );
 }
