@@ -425,6 +425,8 @@ pub struct State {
     pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// Personal data shown unmasked (`--show-pii` or the workspace's `show_pii`).
     pub show_pii: bool,
+    /// Demo mode (`crmlens demo`): the walkthrough being played.
+    pub demo: Option<super::demo::Demo>,
     pub quit: bool,
 }
 
@@ -633,6 +635,9 @@ fn scroll(state: &mut State, down: bool, n: usize) {
 
 /// Applies one action to the state; returns what the event loop must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+    if state.demo.is_some() {
+        return super::demo::update(state, action);
+    }
     if state.screen == Screen::Rules
         && let Some(commands) = super::rules::update(state, &action)
     {
@@ -865,6 +870,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
         // Predict-screen keys, handled in `super::predict::update`.
         Action::ApplyBest | Action::ToggleCurve => {}
+        // Demo mode only (`super::demo::update`).
+        Action::Demo(_) | Action::Tick(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

@@ -3,6 +3,7 @@
 
 pub mod clv;
 pub mod data;
+pub mod demo;
 pub mod features;
 pub mod overlay;
 pub mod predict;
@@ -75,5 +76,6 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Recommend => recommend::draw(f, body, state, theme),
     }
     status::draw(f, status_line, keys, state, theme);
+    demo::draw(f, body, state, theme);
     overlay::draw(f, area, state, theme);
 }
