@@ -1,16 +1,27 @@
-//! The demo banner (`crmlens demo`): a bordered box over the bottom of the body with the
-//! step number, the caption and the demo keys. Drawn from the state only.
+//! The demo banner (`crmlens demo`): a bordered box at the bottom of the body, above the
+//! status line, with the step number, the caption and the demo keys. The screen is drawn
+//! in the rest of the body, so the banner hides nothing. Drawn from the state only.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::app::State;
 
 /// Lines the banner takes: two borders and two lines of caption.
 pub const HEIGHT: u16 = 4;
+
+/// The screen's part of `body` and the banner's, in demo mode; else all of `body`.
+pub fn split(body: Rect, state: &State) -> (Rect, Option<Rect>) {
+    if state.demo.is_none() || body.height <= HEIGHT {
+        return (body, None);
+    }
+    let [screen, banner] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(HEIGHT)]).areas(body);
+    (screen, Some(banner))
+}
 
 /// The title: "Demo step 3/14", then what the step is doing.
 fn title(state: &State) -> Option<String> {
@@ -32,12 +43,11 @@ fn title(state: &State) -> Option<String> {
     Some(t)
 }
 
-pub fn draw(f: &mut Frame, body: Rect, state: &State, theme: Theme) {
+/// Draws the banner into `rect` (from [`split`]).
+pub fn draw(f: &mut Frame, rect: Rect, state: &State, theme: Theme) {
     let (Some(demo), Some(title)) = (state.demo.as_ref(), title(state)) else {
         return;
     };
-    let h = HEIGHT.min(body.height);
-    let rect = Rect::new(body.x, body.bottom() - h, body.width, h);
     let auto = if demo.auto { "on" } else { "off" };
     let hint = Line::from(vec![
         Span::raw(" Space/→ next · ← back · a auto-play "),
@@ -49,7 +59,6 @@ pub fn draw(f: &mut Frame, body: Rect, state: &State, theme: Theme) {
         .border_style(theme.accent())
         .title(Span::styled(title, theme.accent()))
         .title_bottom(hint);
-    f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(demo.current().caption.as_str())
             .wrap(Wrap { trim: true })
