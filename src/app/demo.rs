@@ -250,7 +250,9 @@ pub fn parse(text: &str, name: &str) -> Result<Script, String> {
         steps.push(d.finish(name)?);
     }
     if steps.is_empty() {
-        return Err(format!("{name}: no steps; a step needs at least \"caption: ...\""));
+        return Err(format!(
+            "{name}: no steps; a step needs at least \"caption: ...\""
+        ));
     }
     Ok(Script { steps })
 }
@@ -576,11 +578,17 @@ mod tests {
             "bad.txt:3: this step has no caption; add a line \"caption: ...\""
         );
         let e = err("caption: a\nkyes: r\n");
-        assert!(e.starts_with("bad.txt:2: unknown directive \"kyes\""), "{e}");
+        assert!(
+            e.starts_with("bad.txt:2: unknown directive \"kyes\""),
+            "{e}"
+        );
         let e = err("caption: a\njust words\n");
         assert!(e.starts_with("bad.txt:2: \"just words\" is not"), "{e}");
         let e = err("caption: a\npause: 4\n");
-        assert!(e.starts_with("bad.txt:2: pause \"4\" is not a duration"), "{e}");
+        assert!(
+            e.starts_with("bad.txt:2: pause \"4\" is not a duration"),
+            "{e}"
+        );
         let e = err("caption: a\nwait: forever\n");
         assert!(e.starts_with("bad.txt:2: wait \"forever\""), "{e}");
         assert_eq!(
@@ -647,7 +655,11 @@ mod tests {
         super::super::state::update(&mut state, Action::Tick(t0 + Duration::from_secs(2)));
         let demo = state.demo.as_ref().unwrap();
         assert_eq!(demo.step, 1);
-        assert_eq!(state.screen, Screen::Features, "step two's keys were pressed");
+        assert_eq!(
+            state.screen,
+            Screen::Features,
+            "step two's keys were pressed"
+        );
         assert!(!demo.is_running(&state));
     }
 }

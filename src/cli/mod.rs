@@ -845,7 +845,9 @@ fn demo(script: Option<&Path>) -> Result<()> {
     }
     .map_err(anyhow::Error::msg)?;
     let Some(workspace) = sample_workspace_path() else {
-        bail!("no bundled sample found (sample_data/crmlens.toml); run the demo from the crmlens folder");
+        bail!(
+            "no bundled sample found (sample_data/crmlens.toml); run the demo from the crmlens folder"
+        );
     };
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {

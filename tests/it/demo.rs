@@ -312,5 +312,9 @@ fn demo_script_errors_are_one_line_with_file_and_line() {
     // The bundled script is checked before the terminal: without one, only that is missing.
     let out = crmlens(dir.path(), &["demo"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the demo needs a terminal"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the demo needs a terminal"),
+        "{}",
+        stderr(&out)
+    );
 }
