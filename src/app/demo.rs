@@ -308,7 +308,8 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// A demo at step 1, its keys about to be pressed (once no job runs).
+    /// A demo at step 1, its keys about to be pressed (once no job runs). The script has
+    /// at least one step ([`parse`] refuses a script without).
     pub fn new(script: Script) -> Demo {
         let pending = script.steps[0].keys.iter().copied().collect();
         let screens = vec![Screen::default(); script.steps.len()];
