@@ -71,6 +71,10 @@ pub enum Action {
     Viewport(usize),
     JobStarted(RunningJob),
     JobDone(Box<JobDone>),
+    /// A demo-mode key (`crmlens demo`).
+    Demo(super::demo::DemoAction),
+    /// The event loop's clock, while demo mode is on (auto-play).
+    Tick(std::time::Instant),
 }
 
 /// One binding: the keys as shown to the user, and what they do.
@@ -274,6 +278,10 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
         return Some(Action::ForceQuit);
+    }
+    if state.demo.is_some() && !matches!(state.overlay, Some(Overlay::Help | Overlay::ConfirmQuit))
+    {
+        return super::demo::map_key(key);
     }
     match &state.overlay {
         Some(Overlay::ConfirmOverwrite(_)) => {

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod clv;
+pub mod demo;
 pub mod job;
 pub mod predict;
 pub mod recommend;

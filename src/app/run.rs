@@ -5,12 +5,13 @@
 use std::io::stdout;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::execute;
 
 use super::action::{Action, map_key, map_mouse};
+use super::demo::Demo;
 use super::job::{self, JobDone, JobRequest};
 use super::state::{Command, State, update};
 use crate::ui;
@@ -45,10 +46,17 @@ fn restore() {
 
 /// Opens the workbench on `request` and runs until the user quits.
 pub fn run(request: JobRequest, show_pii: bool) -> anyhow::Result<()> {
+    run_with(request, show_pii, None)
+}
+
+/// [`run`], in demo mode when `demo` is given: its first step plays once the data is loaded.
+pub fn run_with(request: JobRequest, show_pii: bool, demo: Option<Demo>) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
     let mut state = State::new(request.label());
     state.show_pii = show_pii;
     let first = state.load(request);
+    // Step 1's keys wait for the load: they are pressed once no job runs.
+    state.demo = demo;
 
     let mut terminal = ratatui::try_init()?;
     // ratatui's panic hook restores raw mode and the screen; mouse capture goes too.
@@ -80,6 +88,11 @@ pub fn run(request: JobRequest, show_pii: bool) -> anyhow::Result<()> {
             let wait = if state.jobs.is_empty() { 250 } else { 50 };
             let ev = match rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(ev) => ev,
+                Err(mpsc::RecvTimeoutError::Timeout) if state.demo.is_some() => {
+                    let commands = update(&mut state, Action::Tick(Instant::now()));
+                    execute_commands(&mut state, commands, &tx);
+                    continue;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };

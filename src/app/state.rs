@@ -428,6 +428,8 @@ pub struct State {
     /// Exports replace the customer key by its keyed pseudonym (`--pseudonymise`, or the
     /// workspace's `[privacy] pseudonymise`).
     pub pseudonymise: bool,
+    /// Demo mode (`crmlens demo`): the walkthrough being played.
+    pub demo: Option<super::demo::Demo>,
     pub quit: bool,
 }
 
@@ -637,6 +639,9 @@ fn scroll(state: &mut State, down: bool, n: usize) {
 
 /// Applies one action to the state; returns what the event loop must do.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+    if state.demo.is_some() {
+        return super::demo::update(state, action);
+    }
     if state.screen == Screen::Rules
         && let Some(commands) = super::rules::update(state, &action)
     {
@@ -869,6 +874,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
         // Predict-screen keys, handled in `super::predict::update`.
         Action::ApplyBest | Action::ToggleCurve => {}
+        // Demo mode only (`super::demo::update`).
+        Action::Demo(_) | Action::Tick(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

@@ -62,6 +62,14 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
+    /// Open the workbench on the sample data and play a scripted walkthrough for presenters:
+    /// Space/→ next step, ← back, a auto-play, Esc explore freely.
+    Demo {
+        /// Play this script instead of the bundled one (the format is described at the top
+        /// of assets/demo.txt).
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +295,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
         Command::Sweep(a) => sweep_cmd(a),
+        Command::Demo { script } => demo(script.as_deref()),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
         },
@@ -909,6 +918,35 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         std::fs::write(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     Ok(())
+}
+
+/// `crmlens demo`: the script is read and checked first (a mistake is one error line), then
+/// the workbench opens on the bundled sample in demo mode.
+fn demo(script: Option<&Path>) -> Result<()> {
+    use crate::app::demo::{Demo, Script, parse};
+    let script = match script {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read the script: {e}", p.display()))?;
+            parse(&text, &p.display().to_string())
+        }
+        None => Script::bundled(),
+    }
+    .map_err(anyhow::Error::msg)?;
+    let Some(workspace) = sample_workspace_path() else {
+        bail!(
+            "no bundled sample found (sample_data/crmlens.toml); run the demo from the crmlens folder"
+        );
+    };
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        bail!("the demo needs a terminal (standard output is not one)");
+    }
+    crate::app::run::run_with(
+        crate::app::job::JobRequest::Workspace(workspace),
+        false,
+        Some(Demo::new(script)),
+    )
 }
 
 /// Where the bundled sample workspace is: `./sample_data/crmlens.toml`, else the one in the

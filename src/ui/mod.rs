@@ -3,6 +3,7 @@
 
 pub mod clv;
 pub mod data;
+pub mod demo;
 pub mod features;
 pub mod overlay;
 pub mod predict;
@@ -63,6 +64,8 @@ pub fn draw(f: &mut Frame, state: &State) {
         return;
     }
     let [tab_bar, body, status_line, keys] = screen_areas(area);
+    // In demo mode the banner takes the bottom of the body, so it hides nothing.
+    let (body, banner) = demo::split(body, state);
     tabs::draw(f, tab_bar, state.screen, theme);
     match state.screen {
         Screen::Data => data::draw(f, body, state, theme),
@@ -75,5 +78,8 @@ pub fn draw(f: &mut Frame, state: &State) {
         Screen::Recommend => recommend::draw(f, body, state, theme),
     }
     status::draw(f, status_line, keys, state, theme);
+    if let Some(banner) = banner {
+        demo::draw(f, banner, state, theme);
+    }
     overlay::draw(f, area, state, theme);
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod clv;
+mod demo;
 mod sample;
 mod ui;
 
