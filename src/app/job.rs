@@ -248,6 +248,10 @@ pub struct Loaded {
     pub features: Option<FeatureConfig>,
     /// Columns that can be a prediction target (few classes).
     pub targets: Vec<String>,
+    /// The screens' parameters from the workspace's analysis sections.
+    pub settings: Option<Box<crate::app::settings::Settings>>,
+    /// What the workspace set wrongly (left out, with file, line and key).
+    pub warnings: Vec<String>,
     /// Personal-data columns, masked on screen unless shown.
     pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// The workspace asks to show personal data unmasked.
@@ -585,24 +589,31 @@ fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataErro
 
 fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     let outcome = match request {
-        JobRequest::Workspace(path) => Workspace::load(&path).and_then(|ws| {
-            let c = integrate(&ws, progress)?;
-            let name = ws
-                .workspace
-                .name
-                .clone()
-                .unwrap_or_else(|| path.display().to_string());
-            progress.label("finding target columns");
-            Ok(JobOutcome::Loaded(Box::new(Loaded {
-                title: name,
-                targets: crate::data::target::candidates(&c.table),
-                pii: crate::data::privacy::detect(&c.table, &ws.privacy),
-                show_pii: ws.privacy.show_pii,
-                table: c.table,
-                report: Some(c.report),
-                features: Some(ws.features.clone()),
-            })))
-        }),
+        JobRequest::Workspace(path) => {
+            Workspace::load_lenient(&path).and_then(|(ws, mut warnings)| {
+                let (settings, problems) = crate::app::settings::from_workspace(&ws);
+                let text = std::fs::read_to_string(&path).ok();
+                warnings.extend(problems.iter().map(|p| p.describe(&path, text.as_deref())));
+                let c = integrate(&ws, progress)?;
+                let name = ws
+                    .workspace
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| path.display().to_string());
+                progress.label("finding target columns");
+                Ok(JobOutcome::Loaded(Box::new(Loaded {
+                    title: name,
+                    targets: crate::data::target::candidates(&c.table),
+                    pii: crate::data::privacy::detect(&c.table, &ws.privacy),
+                    show_pii: ws.privacy.show_pii,
+                    settings: Some(Box::new(settings)),
+                    warnings,
+                    table: c.table,
+                    report: Some(c.report),
+                    features: Some(ws.features.clone()),
+                })))
+            })
+        }
         JobRequest::File { path, others } => {
             progress.start("reading", 1);
             let mut title = path.display().to_string();
@@ -616,6 +627,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     targets: crate::data::target::candidates(&table),
                     pii: crate::data::privacy::detect(&table, &Default::default()),
                     show_pii: false,
+                    settings: None,
+                    warnings: Vec::new(),
                     table,
                     report: None,
                     features: None,

@@ -895,11 +895,27 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                         l.table.height(),
                         l.table.width()
                     ));
-                    state.error = None;
+                    state.error = match l.warnings.as_slice() {
+                        [] => None,
+                        [one] => Some(one.clone()),
+                        [first, rest @ ..] => Some(format!("{first} (and {} more)", rest.len())),
+                    };
                     state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
                     let params = state.predict.params.clone();
                     state.predict = super::predict::PredictView::with_targets(l.targets);
                     state.predict.params = params;
+                    if let Some(s) = l.settings {
+                        state.segments.params = s.segment;
+                        state.rules.params = s.rules;
+                        state.rules.sort = s.rules_sort;
+                        state.predict.params = s.predict;
+                        if let Some(t) = s.target.filter(|t| state.predict.targets.contains(t)) {
+                            state.predict.target = Some(t);
+                        }
+                        state.clv.settings = s.clv;
+                        state.recommend.top = s.top;
+                        state.recommend.neighbours = s.neighbours;
+                    }
                     state.clv.segments = None;
                     state.title = l.title;
                     state.pii = l.pii;

@@ -1213,3 +1213,38 @@ fn personal_data_is_masked_unless_shown() {
     assert!(screen.contains(&raw("name", 0)));
     assert!(screen.contains(&raw("phone", 0)));
 }
+
+/// A workspace's analysis sections set the screens' parameters when it opens; a bad value
+/// and an unknown key are reported with their lines, and everything else still opens.
+#[test]
+fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(sample_dir().join("crmlens.toml")).unwrap();
+    let base = sample_dir().display().to_string();
+    let text = sample.replace("path = \"", &format!("path = \"{base}/"))
+        + "\n[segment]\nalgorithm = \"gmm\"\nk = 6\nseed = 11\n\n[rules]\nmin_support = 0.01\nsort = \"confidence\"\n\n[predict]\nmodel = \"tree\"\nfolds = 1\n\n[recommend]\ntop = 5\ncolour = \"red\"\n";
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, &text).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l == needle).unwrap() + 1;
+    let mut s = State::new("w".into());
+    let cmds = s.load(JobRequest::Workspace(path));
+    run_commands(&mut s, cmds);
+    assert!(s.table.is_some(), "{:?}", s.error);
+    let p = &s.segments.params;
+    assert_eq!(p.algorithm, Algorithm::Gmm);
+    assert_eq!((p.gmm.k, p.gmm.seed), (6, 11));
+    assert_eq!(s.rules.params.min_support, 0.01);
+    assert_eq!(s.rules.sort, crmlens::analytics::rules::SortBy::Confidence);
+    assert_eq!(
+        s.predict.params.model,
+        crmlens::analytics::predict::ModelKind::Tree
+    );
+    assert_eq!(s.predict.params.folds, 5, "a bad value keeps the default");
+    assert_eq!(s.recommend.top, 5);
+    let err = s.error.clone().unwrap_or_default();
+    assert!(
+        err.contains(&format!("line {}: `colour`", line_of("colour = \"red\""))),
+        "{err}"
+    );
+    assert!(err.contains("(and 1 more)"), "{err}");
+}
