@@ -252,6 +252,8 @@ pub struct Loaded {
     pub settings: Option<Box<crate::app::settings::Settings>>,
     /// What the workspace set wrongly (left out, with file, line and key).
     pub warnings: Vec<String>,
+    /// The workspace's `[privacy] pseudonymise`: exports carry keyed pseudonyms.
+    pub pseudonymise: bool,
     /// Personal-data columns, masked on screen unless shown.
     pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// The workspace asks to show personal data unmasked.
@@ -608,6 +610,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     show_pii: ws.privacy.show_pii,
                     settings: Some(Box::new(settings)),
                     warnings,
+                    pseudonymise: ws.privacy.pseudonymise,
                     table: c.table,
                     report: Some(c.report),
                     features: Some(ws.features.clone()),
@@ -629,6 +632,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     show_pii: false,
                     settings: None,
                     warnings: Vec::new(),
+                    pseudonymise: false,
                     table,
                     report: None,
                     features: None,

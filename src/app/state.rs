@@ -920,6 +920,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.title = l.title;
                     state.pii = l.pii;
                     state.show_pii |= l.show_pii;
+                    state.pseudonymise |= l.pseudonymise;
                     state.table = Some(Arc::new(l.table));
                     state.report = l.report;
                     state.data = DataView::default();

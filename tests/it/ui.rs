@@ -1222,7 +1222,7 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
     let sample = std::fs::read_to_string(sample_dir().join("crmlens.toml")).unwrap();
     let base = sample_dir().display().to_string();
     let text = sample.replace("path = \"", &format!("path = \"{base}/"))
-        + "\n[segment]\nalgorithm = \"gmm\"\nk = 6\nseed = 11\n\n[rules]\nmin_support = 0.01\nsort = \"confidence\"\n\n[predict]\nmodel = \"tree\"\nfolds = 1\n\n[recommend]\ntop = 5\ncolour = \"red\"\n";
+        + "\n[privacy]\npseudonymise = true\n\n[segment]\nalgorithm = \"gmm\"\nk = 6\nseed = 11\n\n[rules]\nmin_support = 0.01\nsort = \"confidence\"\n\n[predict]\nmodel = \"tree\"\nfolds = 1\n\n[recommend]\ntop = 5\ncolour = \"red\"\n";
     let path = dir.path().join("w.toml");
     std::fs::write(&path, &text).unwrap();
     let line_of = |needle: &str| text.lines().position(|l| l == needle).unwrap() + 1;
@@ -1241,6 +1241,10 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
     );
     assert_eq!(s.predict.params.folds, 5, "a bad value keeps the default");
     assert_eq!(s.recommend.top, 5);
+    assert!(
+        s.pseudonymise,
+        "[privacy] pseudonymise reaches the workbench's exports"
+    );
     let err = s.error.clone().unwrap_or_default();
     assert!(
         err.contains(&format!("line {}: `colour`", line_of("colour = \"red\""))),
