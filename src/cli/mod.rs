@@ -119,12 +119,7 @@ impl ExportFlags {
             return Ok(opts);
         };
         crate::data::export::table_format(out)?;
-        if out.exists() && !self.force {
-            bail!(
-                "{}: the file exists already; pass --force to replace it, or choose another name",
-                out.display()
-            );
-        }
+        crate::data::export::refuse_existing(out, self.force)?;
         let from_workspace = input
             .filter(|p| crate::data::workspace::is_workspace(p))
             .and_then(|p| Workspace::load(p).ok())
@@ -331,14 +326,8 @@ fn profile(a: ProfileArgs) -> Result<()> {
 fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     let ws = Workspace::load(&a.workspace)?;
     let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
-    if let Some(r) = &a.report_json
-        && r.exists()
-        && !a.export.force
-    {
-        bail!(
-            "{}: the file exists already; pass --force to replace it, or choose another name",
-            r.display()
-        );
+    if let Some(r) = &a.report_json {
+        crate::data::export::refuse_existing(r, a.export.force)?;
     }
     let c360 = integrate(&ws, &Progress::new())?;
     let (mut table, dropped) = if a.include_pii {

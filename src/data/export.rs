@@ -42,6 +42,18 @@ impl ExportOptions {
     }
 }
 
+/// An error for an existing `out` unless `overwrite` (checked again by [`write_atomic`]; call
+/// it first to refuse before a long computation).
+pub fn refuse_existing(out: &Path, overwrite: bool) -> Result<()> {
+    if out.exists() && !overwrite {
+        return Err(DataError::Invalid(format!(
+            "{}: the file exists already; pass --force to replace it, or choose another name",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `write` on a temporary file next to `out` and renames it to `out` when `write`
 /// succeeds (removing it when not). Refuses an existing `out` unless `overwrite`.
 pub fn write_atomic<T>(
@@ -49,12 +61,7 @@ pub fn write_atomic<T>(
     overwrite: bool,
     write: impl FnOnce(&mut std::fs::File) -> Result<T>,
 ) -> Result<T> {
-    if out.exists() && !overwrite {
-        return Err(DataError::Invalid(format!(
-            "{}: the file exists already; pass --force to replace it, or choose another name",
-            out.display()
-        )));
-    }
+    refuse_existing(out, overwrite)?;
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
