@@ -47,13 +47,22 @@ fn main() -> ExitCode {
         Some(cmd) => run_command(cmd),
         None => open_request(&cli).and_then(|req| {
             check_exists(&req)?;
+            if cli.pseudonymise {
+                // Checked before the screen opens, so a missing key is one line, not a
+                // failed export later.
+                crmlens::data::privacy::Pseudonymiser::from_env()?;
+            }
             use std::io::IsTerminal;
             if !std::io::stdout().is_terminal() {
                 anyhow::bail!(
                     "the workbench needs a terminal (standard output is not one); for scripts use a subcommand such as `crmlens integrate` or `crmlens profile` (see crmlens --help)"
                 );
             }
-            crmlens::app::run::run(req, cli.show_pii)
+            let options = crmlens::app::run::Options {
+                show_pii: cli.show_pii,
+                pseudonymise: cli.pseudonymise,
+            };
+            crmlens::app::run::run(req, options)
         }),
     };
     match result {

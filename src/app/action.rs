@@ -54,8 +54,10 @@ pub enum Action {
     ApplyBest,
     /// `c` on the Predict screen: ROC or precision-recall curve.
     ToggleCurve,
-    /// `e`: export the segment labels (asks for a file name).
+    /// `e`: export the screen's result (asks for a file name).
     StartExport,
+    /// `E` on the Segments screen: export the cluster profiles.
+    ExportProfiles,
     /// `y` in the overwrite prompt.
     ConfirmOverwrite,
     /// `/`: start typing a filter.
@@ -75,6 +77,12 @@ pub enum Action {
     Demo(super::demo::DemoAction),
     /// The event loop's clock, while demo mode is on (auto-play).
     Tick(std::time::Instant),
+    /// `u`: put back the selections and parameters before the last change.
+    Undo,
+    /// Ctrl-R: redo what `u` undid.
+    Redo,
+    /// Ctrl-S: save the session as a workspace (asks for the path the first time).
+    Save,
 }
 
 /// One binding: the keys as shown to the user, and what they do.
@@ -94,6 +102,8 @@ pub const GLOBAL: &[Binding] = &[
     b("Tab/S-Tab", "next/previous screen"),
     b("?", "help"),
     b("Esc", "cancel job / close"),
+    b("u / Ctrl-r", "undo / redo a parameter or selection"),
+    b("Ctrl-s", "save as a workspace .toml (keeps .bak)"),
     b("q", "quit"),
     b("Ctrl-c", "quit now"),
 ];
@@ -108,7 +118,14 @@ const DATA: &[Binding] = &[
     b("wheel", "scroll"),
 ];
 
-const QUALITY: &[Binding] = &[b("j/k ↓/↑", "scroll steps"), b("g/G", "top/bottom")];
+const QUALITY: &[Binding] = &[
+    b("j/k ↓/↑", "scroll steps"),
+    b("g/G", "top/bottom"),
+    b(
+        "e",
+        "export the report (.csv/.parquet findings table, .json whole)",
+    ),
+];
 
 const SEGMENTS: &[Binding] = &[
     b("j/k ↓/↑", "choose parameter (algorithm, k, eps...)"),
@@ -126,7 +143,11 @@ const SEGMENTS: &[Binding] = &[
     b("p", "profiles: descriptions, feature means (z), medians"),
     b(
         "e",
-        "export every customer's label to a .csv or .parquet file",
+        "export every customer's label to a .csv, .parquet or .json file",
+    ),
+    b(
+        "E",
+        "export the cluster profiles (size, share, means, medians, z)",
     ),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
@@ -290,7 +311,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
-        Some(Overlay::Search(_) | Overlay::Edit(..) | Overlay::Export(_)) => {
+        Some(Overlay::Search(_) | Overlay::Edit(..) | Overlay::Export(_) | Overlay::SaveAs(_)) => {
             return match key.code {
                 KeyCode::Enter => Some(Action::SearchSubmit),
                 KeyCode::Esc => Some(Action::Escape),
@@ -316,6 +337,9 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Char('d') if ctrl => Action::PageDown,
         KeyCode::Char('u') if ctrl => Action::PageUp,
+        KeyCode::Char('r') if ctrl => Action::Redo,
+        KeyCode::Char('s') if ctrl => Action::Save,
+        KeyCode::Char('u') => Action::Undo,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::Escape,
@@ -396,6 +420,8 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('v') if state.screen == Screen::Segments => Action::ToggleSweepView,
         KeyCode::Char('e') if state.screen == Screen::Segments => Action::StartExport,
         KeyCode::Char('p') if state.screen == Screen::Segments => Action::CycleProfile,
+        KeyCode::Char('E') if state.screen == Screen::Segments => Action::ExportProfiles,
+        KeyCode::Char('e') if state.screen == Screen::Quality => Action::StartExport,
         _ => return None,
     })
 }

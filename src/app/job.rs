@@ -60,6 +60,23 @@ pub enum JobRequest {
         features: FeatureConfig,
         min_points: usize,
     },
+    /// Write the session as a workspace file (atomically, the previous file kept as `.bak`).
+    SaveWorkspace {
+        path: PathBuf,
+        workspace: Box<crate::data::workspace::Workspace>,
+    },
+    /// Write the last segmentation's cluster profiles.
+    ExportProfiles {
+        path: PathBuf,
+        profiles: Vec<crate::analytics::profile::ClusterProfile>,
+        overwrite: bool,
+    },
+    /// Write the data-quality report.
+    ExportQuality {
+        path: PathBuf,
+        report: Box<QualityReport>,
+        overwrite: bool,
+    },
     /// Write the segment labels (id, label) to a file; refuses to replace an existing file
     /// unless `overwrite`.
     ExportLabels {
@@ -157,6 +174,9 @@ impl JobRequest {
             JobRequest::Clv { .. } => JobKind::Clv,
             JobRequest::Recommend { .. } => JobKind::Recommend,
             JobRequest::ExportLabels { .. }
+            | JobRequest::SaveWorkspace { .. }
+            | JobRequest::ExportProfiles { .. }
+            | JobRequest::ExportQuality { .. }
             | JobRequest::ExportRules { .. }
             | JobRequest::ExportScores { .. }
             | JobRequest::ExportClv { .. }
@@ -183,7 +203,12 @@ impl JobRequest {
                 format!("k-distance curve for min points = {min_points}")
             }
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
+            JobRequest::SaveWorkspace { path, .. } => {
+                format!("saving the workspace to {}", path.display())
+            }
             JobRequest::ExportLabels { path, .. }
+            | JobRequest::ExportProfiles { path, .. }
+            | JobRequest::ExportQuality { path, .. }
             | JobRequest::ExportRules { path, .. }
             | JobRequest::ExportScores { path, .. }
             | JobRequest::ExportClv { path, .. }
@@ -258,6 +283,9 @@ pub struct Loaded {
     pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// The workspace asks to show personal data unmasked.
     pub show_pii: bool,
+    /// The workspace as read (what Ctrl-S saves, with the screens' settings); None for a
+    /// plain data file.
+    pub workspace: Option<Box<Workspace>>,
 }
 
 /// A job's result.
@@ -281,6 +309,8 @@ pub enum JobOutcome {
     Recommended(Box<crate::app::recommend::RecModel>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
+    /// The workspace was saved to the path; the previous version is in the backup.
+    Saved(PathBuf, Option<PathBuf>),
     /// The file exists: ask before replacing it.
     ExistsAlready(PathBuf),
     Failed(String),
@@ -614,6 +644,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     table: c.table,
                     report: Some(c.report),
                     features: Some(ws.features.clone()),
+                    workspace: Some(Box::new(ws)),
                 })))
             })
         }
@@ -636,6 +667,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     table,
                     report: None,
                     features: None,
+                    workspace: None,
                 }))
             })
         }
@@ -693,6 +725,12 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
             })
             .map(|r| JobOutcome::Swept(Box::new(r))),
+        JobRequest::SaveWorkspace { path, workspace } => {
+            progress.start("saving", 1);
+            workspace
+                .save(&path)
+                .map(|bak| JobOutcome::Saved(path, bak))
+        }
         JobRequest::ExportLabels {
             path,
             id_col,
@@ -729,6 +767,20 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             pseudonymise,
         } => export_to(path, overwrite, pseudonymise, "recommendations", |p, o| {
             export_recommendations(p, &model, top, o, progress)
+        }),
+        JobRequest::ExportProfiles {
+            path,
+            profiles,
+            overwrite,
+        } => export_to(path, overwrite, false, "cluster profiles", |p, o| {
+            crate::data::export::write_profiles(p, &profiles, o)
+        }),
+        JobRequest::ExportQuality {
+            path,
+            report,
+            overwrite,
+        } => export_to(path, overwrite, false, "quality findings", |p, o| {
+            crate::data::export::write_quality(p, &report, o)
         }),
         JobRequest::ExportClv {
             path,

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod clv;
 pub mod demo;
+pub mod history;
 pub mod job;
 pub mod predict;
 pub mod recommend;

@@ -315,7 +315,7 @@ impl PredictView {
     }
 
     /// Moves the last run's test metrics and drill-down to the current threshold.
-    fn apply_threshold(&mut self) {
+    pub(crate) fn apply_threshold(&mut self) {
         let t = self.params.threshold;
         if let Some(r) = &mut self.result
             && r.classes.len() == 2

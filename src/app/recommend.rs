@@ -72,7 +72,7 @@ impl Default for RecommendView {
 }
 
 impl RecommendView {
-    fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         self.recs = match (&self.result, self.customer) {
             (Some(r), Some(u)) => r.recommend(u, self.top),
             _ => Vec::new(),

@@ -44,16 +44,24 @@ fn restore() {
     ratatui::restore();
 }
 
+/// How the workbench opens: personal data shown unmasked, exports pseudonymised.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub show_pii: bool,
+    pub pseudonymise: bool,
+}
+
 /// Opens the workbench on `request` and runs until the user quits.
-pub fn run(request: JobRequest, show_pii: bool) -> anyhow::Result<()> {
-    run_with(request, show_pii, None)
+pub fn run(request: JobRequest, options: Options) -> anyhow::Result<()> {
+    run_with(request, options, None)
 }
 
 /// [`run`], in demo mode when `demo` is given: its first step plays once the data is loaded.
-pub fn run_with(request: JobRequest, show_pii: bool, demo: Option<Demo>) -> anyhow::Result<()> {
+pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
     let mut state = State::new(request.label());
-    state.show_pii = show_pii;
+    state.show_pii = options.show_pii;
+    state.pseudonymise = options.pseudonymise;
     let first = state.load(request);
     // Step 1's keys wait for the load: they are pressed once no job runs.
     state.demo = demo;

@@ -188,11 +188,13 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     ) {
         p.algorithm = a;
     }
-    // k, restarts, iterations, tolerance and seed belong to the chosen algorithm (k-means's
-    // for DBSCAN, which has none), as on the screen.
+    // Restarts, iterations and tolerance belong to the chosen algorithm (k-means's for
+    // DBSCAN, which has none); k and the seed are shared by k-means and the mixture, as on
+    // the screen.
     let gmm = p.algorithm == Algorithm::Gmm;
     if let Some(k) = r.whole("segment.k", g.k, 1, 1000) {
-        if gmm { p.gmm.k = k } else { p.kmeans.k = k }
+        p.gmm.k = k;
+        p.kmeans.k = k;
     }
     if let Some(n) = r.whole("segment.n_init", g.n_init, 1, 1000) {
         if gmm {
@@ -212,11 +214,8 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
         if gmm { p.gmm.tol = t } else { p.kmeans.tol = t }
     }
     if let Some(seed) = g.seed {
-        if gmm {
-            p.gmm.seed = seed
-        } else {
-            p.kmeans.seed = seed
-        }
+        p.gmm.seed = seed;
+        p.kmeans.seed = seed;
     }
     if let Some(e) = r.real("segment.eps", g.eps, 1e-9, 1e9) {
         p.eps = e;

@@ -31,6 +31,8 @@ pub enum Overlay {
     Export(String),
     /// The export file exists: y replaces it.
     ConfirmOverwrite(std::path::PathBuf),
+    /// Typing the path to save the workspace to (Ctrl-S, the first time).
+    SaveAs(String),
 }
 
 /// Something for the event loop to do.
@@ -203,6 +205,8 @@ pub struct SegmentsView {
     pub show_sweep: bool,
     /// What the profile table shows: 0 descriptions, 1 feature means (z), 2 medians.
     pub profile_view: u8,
+    /// The k sweep's largest k.
+    pub sweep_max_k: usize,
 }
 
 impl Default for SegmentsView {
@@ -216,6 +220,7 @@ impl Default for SegmentsView {
             k_distance: None,
             show_sweep: false,
             profile_view: 0,
+            sweep_max_k: 10,
         }
     }
 }
@@ -430,6 +435,15 @@ pub struct State {
     pub pseudonymise: bool,
     /// Demo mode (`crmlens demo`): the walkthrough being played.
     pub demo: Option<super::demo::Demo>,
+    /// The workspace the session was opened on, as read (Ctrl-S saves it with the screens'
+    /// settings); None for a plain data file.
+    pub workspace: Option<Box<crate::data::workspace::Workspace>>,
+    /// Where Ctrl-S writes without asking (set by the first save).
+    pub save_path: Option<std::path::PathBuf>,
+    /// Undo and redo of selections and parameters.
+    pub history: super::history::History,
+    /// The Segments export prompt is for the cluster profiles (`E`), not the labels (`e`).
+    pub export_profiles: bool,
     pub quit: bool,
 }
 
@@ -509,7 +523,61 @@ impl State {
         vec![self.start(request)]
     }
 
-    fn arrange(&mut self, filter: Option<String>, sort: Option<(String, bool)>) -> Vec<Command> {
+    /// Every screen's parameters, as a workspace's analysis sections hold them.
+    pub fn settings(&self) -> super::settings::Settings {
+        super::settings::Settings {
+            segment: self.segments.params.clone(),
+            sweep_max_k: self.segments.sweep_max_k,
+            rules: self.rules.params.clone(),
+            rules_sort: self.rules.sort,
+            rules_filter: self.rules.filter.clone(),
+            predict: self.predict.params.clone(),
+            target: self.predict.target.clone(),
+            clv: self.clv.settings.clone(),
+            top: self.recommend.top,
+            neighbours: self.recommend.neighbours,
+        }
+    }
+
+    /// Sets every screen's parameters (from a workspace, or undo); results stay, views that
+    /// follow a parameter at once (threshold, rules filter, list length) follow it.
+    pub fn apply_settings(&mut self, s: super::settings::Settings) {
+        self.segments.params = s.segment;
+        self.segments.sweep_max_k = s.sweep_max_k;
+        self.rules.params = s.rules;
+        let rules_view_changed =
+            self.rules.sort != s.rules_sort || self.rules.filter != s.rules_filter;
+        self.rules.sort = s.rules_sort;
+        self.rules.filter = s.rules_filter;
+        if rules_view_changed && let Err(e) = self.rules.arrange() {
+            self.rules.filter = None;
+            let _ = self.rules.arrange();
+            self.error = Some(e);
+        }
+        let threshold_changed = self.predict.params.threshold != s.predict.threshold;
+        self.predict.params = s.predict;
+        if threshold_changed {
+            self.predict.apply_threshold();
+        }
+        match s.target {
+            Some(t) if self.predict.targets.contains(&t) => self.predict.target = Some(t),
+            Some(_) => {}
+            None => {}
+        }
+        self.clv.settings = s.clv;
+        let top_changed = self.recommend.top != s.top;
+        self.recommend.top = s.top;
+        self.recommend.neighbours = s.neighbours;
+        if top_changed {
+            self.recommend.refresh();
+        }
+    }
+
+    pub(super) fn arrange(
+        &mut self,
+        filter: Option<String>,
+        sort: Option<(String, bool)>,
+    ) -> Vec<Command> {
         let Some(table) = self.table.clone() else {
             return Vec::new();
         };
@@ -521,8 +589,30 @@ impl State {
         })]
     }
 
-    /// Writes the last segmentation's labels to `path` (on a worker thread).
+    /// Writes the Quality screen's report, or the last segmentation's profiles or labels, to
+    /// `path` (on a worker thread).
     fn export(&mut self, path: std::path::PathBuf, overwrite: bool) -> Vec<Command> {
+        if self.screen == Screen::Quality {
+            let Some(report) = self.report.clone() else {
+                return Vec::new();
+            };
+            return vec![self.start(JobRequest::ExportQuality {
+                path,
+                report: Box::new(report),
+                overwrite,
+            })];
+        }
+        if self.export_profiles {
+            let Some(run) = &self.segments.run else {
+                return Vec::new();
+            };
+            let profiles = run.profiles.clone();
+            return vec![self.start(JobRequest::ExportProfiles {
+                path,
+                profiles,
+                overwrite,
+            })];
+        }
         let (Some(table), Some(run)) = (self.table.clone(), self.segments.run.as_ref()) else {
             return Vec::new();
         };
@@ -561,7 +651,7 @@ impl State {
         vec![self.start(make(table, features))]
     }
 
-    fn correlate(&mut self) -> Vec<Command> {
+    pub(super) fn correlate(&mut self) -> Vec<Command> {
         let Some(table) = self.table.clone() else {
             return Vec::new();
         };
@@ -637,11 +727,26 @@ fn scroll(state: &mut State, down: bool, n: usize) {
     }
 }
 
-/// Applies one action to the state; returns what the event loop must do.
+/// Applies one action to the state; returns what the event loop must do. A change of
+/// selections or parameters is recorded for undo.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     if state.demo.is_some() {
         return super::demo::update(state, action);
     }
+    if let Some(commands) = super::history::update(state, &action) {
+        return commands;
+    }
+    if !super::history::tracks(&action) {
+        return apply(state, action);
+    }
+    let before = super::history::Snapshot::of(state);
+    let commands = apply(state, action);
+    let after = super::history::Snapshot::of(state);
+    state.history.record(before, &after);
+    commands
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Command> {
     if state.screen == Screen::Rules
         && let Some(commands) = super::rules::update(state, &action)
     {
@@ -769,7 +874,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 state.overlay = Some(Overlay::Edit(state.segments.field, String::new()));
             }
         }
+        Action::StartExport if state.screen == Screen::Quality => {
+            if state.report.is_some() {
+                state.overlay = Some(Overlay::Export("quality.csv".into()));
+            } else {
+                state.error = Some(
+                    "no quality report: a plain data file has none; open a workspace to integrate sources"
+                        .into(),
+                );
+            }
+        }
+        Action::ExportProfiles => {
+            if state.segments.run.is_some() {
+                state.export_profiles = true;
+                state.overlay = Some(Overlay::Export("profiles.csv".into()));
+            } else {
+                state.error = Some("no profiles yet: run a segmentation first (r)".into());
+            }
+        }
         Action::StartExport => {
+            state.export_profiles = false;
             if state.segments.run.is_some() {
                 state.overlay = Some(Overlay::Export("segments.csv".into()));
             } else {
@@ -793,11 +917,12 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::RunSweep => {
             let params = state.segments.params.kmeans.clone();
+            let k_max = state.segments.sweep_max_k;
             return state.model_job(|table, features| JobRequest::Sweep {
                 table,
                 features,
                 params,
-                k_max: 10,
+                k_max,
             });
         }
         Action::RunModel => {
@@ -876,6 +1001,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::ApplyBest | Action::ToggleCurve => {}
         // Demo mode only (`super::demo::update`).
         Action::Demo(_) | Action::Tick(_) => {}
+        // `super::history::update`.
+        Action::Undo | Action::Redo | Action::Save => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
@@ -905,17 +1032,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.predict = super::predict::PredictView::with_targets(l.targets);
                     state.predict.params = params;
                     if let Some(s) = l.settings {
-                        state.segments.params = s.segment;
-                        state.rules.params = s.rules;
-                        state.rules.sort = s.rules_sort;
-                        state.predict.params = s.predict;
-                        if let Some(t) = s.target.filter(|t| state.predict.targets.contains(t)) {
-                            state.predict.target = Some(t);
-                        }
-                        state.clv.settings = s.clv;
-                        state.recommend.top = s.top;
-                        state.recommend.neighbours = s.neighbours;
+                        state.apply_settings(*s);
                     }
+                    state.workspace = l.workspace;
+                    state.history.clear();
                     state.clv.segments = None;
                     state.title = l.title;
                     state.pii = l.pii;
@@ -955,6 +1075,20 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 JobOutcome::Summary(s) => state.data.summary = Some(*s),
                 JobOutcome::Correlation(c) => state.features.correlation = Some(*c),
+                JobOutcome::Saved(path, bak) => {
+                    state.message = Some(match bak {
+                        Some(b) => format!(
+                            "saved the workspace to {} (the previous version is in {}); Ctrl-S saves there again",
+                            path.display(),
+                            b.display()
+                        ),
+                        None => format!(
+                            "saved the workspace to {}; Ctrl-S saves there again",
+                            path.display()
+                        ),
+                    });
+                    state.save_path = Some(path);
+                }
                 JobOutcome::Exported(path, n, what) => {
                     state.message = Some(format!("wrote {n} {what} to {}", path.display()));
                 }

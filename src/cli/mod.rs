@@ -38,6 +38,10 @@ pub struct Cli {
     /// the status bar says so while it is visible.
     #[arg(long = "show-pii")]
     pub show_pii: bool,
+    /// Workbench exports replace the customer key by its keyed pseudonym (HMAC-SHA256 with
+    /// the key in CRMLENS_PSEUDONYM_KEY or the file CRMLENS_PSEUDONYM_KEY_FILE names).
+    #[arg(long)]
+    pub pseudonymise: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -933,7 +937,7 @@ fn demo(script: Option<&Path>) -> Result<()> {
     }
     crate::app::run::run_with(
         crate::app::job::JobRequest::Workspace(workspace),
-        false,
+        Default::default(),
         Some(Demo::new(script)),
     )
 }

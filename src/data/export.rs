@@ -405,6 +405,207 @@ pub fn write_rules(
     write_table(&mut df, out, None, opts)
 }
 
+/// Writes cluster profiles: .json as an array of profile objects; .csv/.parquet one row per
+/// cluster (cluster, size, share, description, then each feature's mean, median and z as
+/// `FEATURE_mean`, `FEATURE_median`, `FEATURE_z`).
+pub fn write_profiles(
+    out: &Path,
+    profiles: &[crate::analytics::profile::ClusterProfile],
+    opts: &ExportOptions,
+) -> Result<usize> {
+    if is_json(out) {
+        let text = serde_json::to_string_pretty(profiles)
+            .map_err(|e| DataError::Invalid(format!("profiles as JSON: {e}")))?;
+        write_text(out, &text, opts.overwrite)?;
+        return Ok(profiles.len());
+    }
+    let mut columns = vec![
+        Column::new(
+            "cluster".into(),
+            profiles
+                .iter()
+                .map(|p| p.cluster as u32)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "size".into(),
+            profiles.iter().map(|p| p.size as u64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "share".into(),
+            profiles.iter().map(|p| p.share).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "description".into(),
+            profiles
+                .iter()
+                .map(|p| p.description.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    let names: Vec<&str> = profiles
+        .first()
+        .map(|p| p.features.iter().map(|f| f.feature.as_str()).collect())
+        .unwrap_or_default();
+    for (i, name) in names.iter().enumerate() {
+        type Pick = fn(&crate::analytics::profile::FeatureStat) -> f64;
+        let stats: [(&str, Pick); 3] = [
+            ("mean", |f| f.mean),
+            ("median", |f| f.median),
+            ("z", |f| f.z),
+        ];
+        for (suffix, pick) in stats {
+            let values: Vec<Option<f64>> = profiles
+                .iter()
+                .map(|p| p.features.get(i).map(pick))
+                .collect();
+            columns.push(Column::new(format!("{name}_{suffix}").into(), values));
+        }
+    }
+    let mut df =
+        DataFrame::new_infer_height(columns).map_err(|e| DataError::polars("profiles", e))?;
+    write_table(&mut df, out, None, opts)?;
+    Ok(profiles.len())
+}
+
+/// Writes a data-quality report: .json as the whole report (as `integrate --report-json`
+/// writes it); .csv/.parquet as one long table of its findings with the columns `section`
+/// (step, invalid, missing, duplicates, orphans, normalised), `source`, `item`, `before`,
+/// `after` and `detail`. Returns the number of findings.
+pub fn write_quality(
+    out: &Path,
+    report: &super::quality::QualityReport,
+    opts: &ExportOptions,
+) -> Result<usize> {
+    if is_json(out) {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| DataError::Invalid(format!("quality report as JSON: {e}")))?;
+        write_text(out, &text, opts.overwrite)?;
+        return Ok(report.steps.len());
+    }
+    let rows = quality_rows(report);
+    let col = |pick: fn(&QualityRow) -> &str| rows.iter().map(pick).collect::<Vec<_>>();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("section".into(), col(|r| r.section)),
+        Column::new("source".into(), col(|r| &r.source)),
+        Column::new("item".into(), col(|r| &r.item)),
+        Column::new(
+            "before".into(),
+            rows.iter().map(|r| r.before).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "after".into(),
+            rows.iter().map(|r| r.after).collect::<Vec<_>>(),
+        ),
+        Column::new("detail".into(), col(|r| &r.detail)),
+    ])
+    .map_err(|e| DataError::polars("quality report", e))?;
+    write_table(&mut df, out, None, opts)?;
+    Ok(rows.len())
+}
+
+/// One finding of a quality report as a table row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityRow {
+    pub section: &'static str,
+    pub source: String,
+    pub item: String,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+    pub detail: String,
+}
+
+/// The findings of a quality report, in report order.
+pub fn quality_rows(r: &super::quality::QualityReport) -> Vec<QualityRow> {
+    let row = |section, source: &str, item: &str, before, after, detail: String| QualityRow {
+        section,
+        source: source.to_string(),
+        item: item.to_string(),
+        before,
+        after,
+        detail,
+    };
+    let mut rows = Vec::new();
+    for s in &r.steps {
+        rows.push(row(
+            "step",
+            &s.source,
+            &s.step,
+            Some(s.rows_in),
+            Some(s.rows_out),
+            s.detail.clone(),
+        ));
+    }
+    for i in &r.invalid {
+        rows.push(row(
+            "invalid",
+            &i.source,
+            &i.column,
+            Some(i.count),
+            None,
+            format!("{}; {}", i.rule, i.action),
+        ));
+    }
+    for m in &r.missing {
+        let fill = m
+            .fill_value
+            .as_ref()
+            .map_or(String::new(), |v| format!(" ({v})"));
+        rows.push(row(
+            "missing",
+            "",
+            &m.column,
+            Some(m.before),
+            Some(m.after),
+            format!("{}{fill}", m.policy),
+        ));
+    }
+    let d = &r.duplicates;
+    for (item, n) in [
+        ("customers: exact", d.customers_exact),
+        ("customers: same key", d.customers_same_key),
+        ("customers: fuzzy key", d.customers_fuzzy_key),
+        ("order lines", d.order_lines),
+        ("tickets", d.tickets),
+        ("sessions", d.sessions),
+    ] {
+        rows.push(row(
+            "duplicates",
+            "",
+            item,
+            Some(n),
+            None,
+            "removed or merged".into(),
+        ));
+    }
+    for (source, n) in &r.orphans {
+        rows.push(row(
+            "orphans",
+            source,
+            "rows without a known customer",
+            Some(*n),
+            None,
+            String::new(),
+        ));
+    }
+    for (column, n) in &r.text_normalised {
+        rows.push(row(
+            "normalised",
+            "",
+            column,
+            Some(*n),
+            None,
+            "text values trimmed, collapsed or lower-cased".into(),
+        ));
+    }
+    rows
+}
+
+fn is_json(out: &Path) -> bool {
+    out.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

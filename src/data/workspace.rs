@@ -642,6 +642,35 @@ impl Workspace {
         })
     }
 
+    /// Writes the workspace to `path` (source paths relative to its folder) atomically; an
+    /// existing file is first copied to `path.bak`, so a save never loses the previous
+    /// version. Returns the backup's path when there was a previous file.
+    pub fn save(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(DataError::Invalid(format!(
+                "{}: folder {} does not exist; create it or choose another path",
+                path.display(),
+                dir.display()
+            )));
+        }
+        let text = self.to_toml(dir)?;
+        let bak = if path.exists() {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(".bak");
+            let bak = PathBuf::from(name);
+            std::fs::copy(path, &bak).map_err(|e| DataError::io(&bak, e))?;
+            Some(bak)
+        } else {
+            None
+        };
+        super::export::write_text(path, &text, true)?;
+        Ok(bak)
+    }
+
     /// Parses workspace text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Workspace> {
         let mut ws: Workspace = toml::from_str(text).map_err(|e| DataError::Workspace {
@@ -1052,6 +1081,34 @@ mod tests {
         let back = Workspace::parse(&text, Path::new("w.toml")).unwrap();
         assert!(back.sources.customers.path.is_absolute());
         assert!(back.sources.customers.path.ends_with("data/c.csv"));
+    }
+
+    #[test]
+    fn saving_keeps_the_previous_file_as_bak_and_refuses_a_missing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.csv"), "customer_id\n1\n").unwrap();
+        let mut ws = Workspace::parse(
+            "[sources.customers]\npath = \"c.csv\"\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        ws.base_dir = dir.path().to_path_buf();
+        let path = dir.path().join("w.toml");
+        assert_eq!(ws.save(&path).unwrap(), None);
+        let first = std::fs::read_to_string(&path).unwrap();
+        ws.segment.k = Some(7);
+        let bak = ws.save(&path).unwrap().unwrap();
+        assert_eq!(bak, dir.path().join("w.toml.bak"));
+        assert_eq!(std::fs::read_to_string(&bak).unwrap(), first);
+        let back = Workspace::load(&path).unwrap();
+        assert_eq!(back.segment.k, Some(7));
+        assert_eq!(back.sources.customers.path, Path::new("c.csv"));
+
+        let msg = ws
+            .save(&dir.path().join("no/such/w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("does not exist"), "{msg}");
     }
 
     #[test]

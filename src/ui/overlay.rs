@@ -112,6 +112,8 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                             crate::app::screen::Screen::Recommend => {
                                 " export everyone's recommendations to: "
                             }
+                            crate::app::screen::Screen::Quality => " export quality report to: ",
+                            _ if state.export_profiles => " export profiles to: ",
                             _ => " export labels to: ",
                         },
                         theme.accent(),
@@ -119,7 +121,23 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
                     Span::styled(
-                        "  (.csv or .parquet; Enter writes, Esc cancels)",
+                        "  (.csv, .parquet or .json; Enter writes, Esc cancels)",
+                        theme.dim(),
+                    ),
+                ])),
+                rect,
+            );
+        }
+        Some(Overlay::SaveAs(text)) => {
+            let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(" save workspace as: ", theme.accent()),
+                    Span::raw(text.clone()),
+                    Span::styled("█", theme.accent()),
+                    Span::styled(
+                        "  (.toml; an existing file is kept as .bak; Enter saves, Esc cancels)",
                         theme.dim(),
                     ),
                 ])),

@@ -1598,4 +1598,8 @@ fn pseudonymised_exports_need_a_key_and_join_across_runs() {
         std::fs::read_to_string(dir.path().join("labels.csv")).unwrap(),
         before
     );
+
+    // The workbench's --pseudonymise checks the key before the screen opens.
+    let o = run(None, &["--pseudonymise", ws]);
+    assert_user_error(&o, &["CRMLENS_PSEUDONYM_KEY"]);
 }

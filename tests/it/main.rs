@@ -5,6 +5,7 @@ mod cli;
 mod clv;
 mod demo;
 mod sample;
+mod session;
 mod ui;
 
 use std::path::{Path, PathBuf};

@@ -17,7 +17,7 @@ use ratatui::backend::TestBackend;
 use crate::sample_dir;
 
 /// Registers a started job with the state, as the event loop does; returns its cancel handle.
-fn started(state: &mut State, id: u64, request: &JobRequest) -> Progress {
+pub(crate) fn started(state: &mut State, id: u64, request: &JobRequest) -> Progress {
     let progress = Progress::new();
     update(
         state,
@@ -34,13 +34,13 @@ fn started(state: &mut State, id: u64, request: &JobRequest) -> Progress {
 
 /// Applies `action`, then runs every job it starts to completion and feeds the results back,
 /// as the event loop would.
-fn drive(state: &mut State, action: Action) {
+pub(crate) fn drive(state: &mut State, action: Action) {
     let commands = update(state, action);
     run_commands(state, commands);
 }
 
 /// Runs jobs to completion and feeds their results back, including the jobs those start.
-fn run_commands(state: &mut State, mut pending: Vec<Command>) {
+pub(crate) fn run_commands(state: &mut State, mut pending: Vec<Command>) {
     while let Some(Command::Spawn { id, request }) = pending.pop() {
         let kind = request.kind();
         started(state, id, &request);
@@ -52,20 +52,20 @@ fn run_commands(state: &mut State, mut pending: Vec<Command>) {
     }
 }
 
-fn key(state: &mut State, code: KeyCode) {
+pub(crate) fn key(state: &mut State, code: KeyCode) {
     let ev = KeyEvent::new(code, KeyModifiers::NONE);
     if let Some(a) = crmlens::app::action::map_key(state, ev) {
         drive(state, a);
     }
 }
 
-fn typed(state: &mut State, text: &str) {
+pub(crate) fn typed(state: &mut State, text: &str) {
     for c in text.chars() {
         key(state, KeyCode::Char(c));
     }
 }
 
-fn sample_state() -> State {
+pub(crate) fn sample_state() -> State {
     let mut s = State::new("sample".into());
     s.no_color = false;
     let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
@@ -75,7 +75,7 @@ fn sample_state() -> State {
     s
 }
 
-fn draw(state: &State, w: u16, h: u16) -> String {
+pub(crate) fn draw(state: &State, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| crmlens::ui::draw(f, state)).unwrap();
     format!("{}", t.backend())

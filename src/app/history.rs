@@ -1,0 +1,282 @@
+//! Undo/redo (`u`, Ctrl-R) for every change of selection and parameters, and saving the
+//! session as a workspace (Ctrl-S).
+//!
+//! Undo works on snapshots rather than on inverse actions: before each user action the
+//! state's selections and parameters ([`Snapshot`]) are captured, and if the action changed
+//! them the old snapshot goes on the undo stack. So every key that changes a parameter,
+//! present or added later, is undoable without writing its inverse, and undo restores
+//! exactly what the screens showed. Results (a model run, mined rules) are not undone: they
+//! are what was run, and `r` runs again with the restored parameters.
+
+use std::path::PathBuf;
+
+use super::action::Action;
+use super::job::JobRequest;
+use super::settings::Settings;
+use super::state::{Arrangement, Command, Overlay, State};
+use crate::data::workspace::{Scaling, Workspace};
+
+/// How many changes undo remembers.
+const DEPTH: usize = 200;
+
+/// Every selection and parameter the user sets on the screens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub settings: Settings,
+    /// Each Features item: name, used, log1p.
+    pub features: Vec<(String, bool, bool)>,
+    pub scaling: Scaling,
+    /// The Data table's filter and sort (the requested ones while a job arranges).
+    pub data: Arrangement,
+}
+
+impl Snapshot {
+    pub fn of(state: &State) -> Snapshot {
+        // By name: the screen's order depends on how the session was opened, not on a choice.
+        let mut features: Vec<(String, bool, bool)> = state
+            .features
+            .items
+            .iter()
+            .map(|i| (i.name.clone(), i.selected, i.log1p))
+            .collect();
+        features.sort();
+        Snapshot {
+            settings: state.settings(),
+            features,
+            scaling: state.features.scaling,
+            data: state
+                .data
+                .requested
+                .clone()
+                .unwrap_or_else(|| (state.data.filter.clone(), state.data.sort.clone())),
+        }
+    }
+
+    /// What differs from `other`, for the status bar ("k-means k", "features").
+    pub fn changes(&self, other: &Snapshot) -> Vec<&'static str> {
+        let (a, b) = (&self.settings, &other.settings);
+        let mut out = Vec::new();
+        if self.features != other.features {
+            out.push("features");
+        }
+        if self.scaling != other.scaling {
+            out.push("scaling");
+        }
+        if self.data != other.data {
+            out.push("data filter/sort");
+        }
+        if a.segment != b.segment || a.sweep_max_k != b.sweep_max_k {
+            out.push("segment parameters");
+        }
+        if a.rules != b.rules {
+            out.push("rules parameters");
+        }
+        if a.rules_sort != b.rules_sort {
+            out.push("rules sort");
+        }
+        if a.rules_filter != b.rules_filter {
+            out.push("rules filter");
+        }
+        if a.predict != b.predict || a.target != b.target {
+            out.push("predict parameters");
+        }
+        if a.clv != b.clv {
+            out.push("CLV parameters");
+        }
+        if a.top != b.top || a.neighbours != b.neighbours {
+            out.push("recommendation parameters");
+        }
+        out
+    }
+
+    /// Puts the snapshot back on the screens; returns the jobs that brings (the Data table's
+    /// arrangement, the correlation of the restored feature selection).
+    pub fn restore(self, state: &mut State) -> Vec<Command> {
+        let now = Snapshot::of(state);
+        let features_changed = now.scaling != self.scaling || now.features != self.features;
+        for item in &mut state.features.items {
+            if let Some((_, selected, log1p)) = self.features.iter().find(|f| f.0 == item.name) {
+                item.selected = *selected;
+                item.log1p = *log1p;
+            }
+        }
+        state.features.scaling = self.scaling;
+        state.apply_settings(self.settings);
+        let mut commands = Vec::new();
+        let current = state
+            .data
+            .requested
+            .clone()
+            .unwrap_or_else(|| (state.data.filter.clone(), state.data.sort.clone()));
+        if current != self.data {
+            commands.extend(state.arrange(self.data.0, self.data.1));
+        }
+        if features_changed {
+            commands.extend(state.correlate());
+        }
+        commands
+    }
+}
+
+/// The undo and redo stacks.
+#[derive(Debug, Default)]
+pub struct History {
+    undo: Vec<Snapshot>,
+    redo: Vec<Snapshot>,
+}
+
+impl History {
+    /// Records `before` if the state now differs from it; a new change clears redo.
+    pub fn record(&mut self, before: Snapshot, state_now: &Snapshot) {
+        if before == *state_now {
+            return;
+        }
+        self.undo.push(before);
+        if self.undo.len() > DEPTH {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+    }
+
+    pub fn clear(&mut self) {
+        self.undo.clear();
+        self.redo.clear();
+    }
+
+    pub fn undo_len(&self) -> usize {
+        self.undo.len()
+    }
+
+    pub fn redo_len(&self) -> usize {
+        self.redo.len()
+    }
+}
+
+/// Whether an action is the user's and may change selections or parameters (job results,
+/// the clock and the terminal size are not undoable).
+pub fn tracks(action: &Action) -> bool {
+    !matches!(
+        action,
+        Action::JobStarted(_)
+            | Action::JobDone(_)
+            | Action::Tick(_)
+            | Action::Viewport(_)
+            | Action::Undo
+            | Action::Redo
+            | Action::Save
+    )
+}
+
+/// Undo, redo, save and the save prompt's keys; None for every other action.
+pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    match action {
+        Action::Undo | Action::Redo => {
+            let undo = matches!(action, Action::Undo);
+            let h = &mut state.history;
+            let Some(snapshot) = (if undo { h.undo.pop() } else { h.redo.pop() }) else {
+                state.message = Some(format!("nothing to {}", if undo { "undo" } else { "redo" }));
+                return Some(Vec::new());
+            };
+            let now = Snapshot::of(state);
+            let what = now.changes(&snapshot).join(", ");
+            let h = &mut state.history;
+            let left = if undo {
+                h.redo.push(now);
+                h.undo.len()
+            } else {
+                h.undo.push(now);
+                h.redo.len()
+            };
+            let commands = snapshot.restore(state);
+            state.error = None;
+            state.message = Some(format!(
+                "{}: {what} ({left} more to {}; r runs with these parameters)",
+                if undo { "undone" } else { "redone" },
+                if undo { "undo" } else { "redo" },
+            ));
+            Some(commands)
+        }
+        Action::Save => {
+            if state.table.is_none() {
+                state.error = Some("nothing to save yet: wait for the data to load".into());
+                return Some(Vec::new());
+            }
+            match state.save_path.clone() {
+                Some(path) => Some(save(state, path)),
+                None => {
+                    state.overlay = Some(Overlay::SaveAs(suggested_path(state)));
+                    Some(Vec::new())
+                }
+            }
+        }
+        Action::SearchChar(c) if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
+            if let Some(Overlay::SaveAs(text)) = &mut state.overlay {
+                text.push(*c);
+            }
+            Some(Vec::new())
+        }
+        Action::SearchBackspace if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
+            if let Some(Overlay::SaveAs(text)) = &mut state.overlay {
+                text.pop();
+            }
+            Some(Vec::new())
+        }
+        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
+            let Some(Overlay::SaveAs(text)) = state.overlay.take() else {
+                return Some(Vec::new());
+            };
+            let text = text.trim();
+            if text.is_empty() {
+                return Some(Vec::new());
+            }
+            let path = PathBuf::from(text);
+            if path.extension().is_none_or(|e| e != "toml") {
+                state.error = Some(format!(
+                    "{text}: a workspace file ends in .toml; try {}.toml",
+                    text.trim_end_matches('.')
+                ));
+                state.overlay = Some(Overlay::SaveAs(text.to_string()));
+                return Some(Vec::new());
+            }
+            Some(save(state, path))
+        }
+        _ => None,
+    }
+}
+
+/// The path the save prompt offers: the workspace the session was opened on, or one beside
+/// the data file.
+fn suggested_path(state: &State) -> String {
+    match &state.source {
+        Some(p) if p.extension().is_some_and(|e| e == "toml") => p.display().to_string(),
+        Some(p) => {
+            let stem = p
+                .file_stem()
+                .map_or("workspace".into(), |s| s.to_string_lossy().into_owned());
+            p.with_file_name(format!("{stem}.crmlens.toml"))
+                .display()
+                .to_string()
+        }
+        None => "workspace.toml".into(),
+    }
+}
+
+/// The session as a workspace: the one it was opened on (or a plain one over the data
+/// file), with the Features selection and every screen's parameters.
+pub fn session_workspace(state: &State) -> Workspace {
+    let mut ws = match (&state.workspace, &state.source) {
+        (Some(ws), _) => (**ws).clone(),
+        (None, Some(p)) => Workspace::for_customers_file(p),
+        (None, None) => Workspace::for_customers_file(std::path::Path::new("customers.csv")),
+    };
+    ws.features = state.features.config();
+    super::settings::to_workspace(&state.settings(), &mut ws);
+    ws
+}
+
+/// Asks for the session to be written to `path` (on a worker thread: atomically, the
+/// previous file kept as `.bak`).
+fn save(state: &mut State, path: PathBuf) -> Vec<Command> {
+    let workspace = Box::new(session_workspace(state));
+    state.start_job(JobRequest::SaveWorkspace { path, workspace })
+}
