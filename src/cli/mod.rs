@@ -152,6 +152,10 @@ pub struct MatrixArgs {
     /// rarer ones are pooled as "other").
     #[arg(long, value_delimiter = ',')]
     pub categorical: Vec<String>,
+    /// Features to take log(1 + x) of before scaling, comma-separated (as a workspace's
+    /// [features] log1p).
+    #[arg(long, value_delimiter = ',')]
+    pub log1p: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -502,7 +506,12 @@ fn feature_matrix(
         numeric: features.clone(),
         categorical: categorical.clone(),
         scaling,
-        log1p: Vec::new(),
+        log1p: args
+            .log1p
+            .iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
         max_categories: 20,
     };
     let m = build_features(&table, &id_col, &cfg)
