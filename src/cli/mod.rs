@@ -4,6 +4,7 @@
 mod clv;
 mod predict;
 mod recommend;
+mod report;
 mod rules;
 
 use std::io::Write as _;
@@ -62,6 +63,9 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
+    /// One self-contained HTML (or Markdown) report of a workspace: data quality, segments,
+    /// rules, prediction, lifetime value and the parameters used.
+    Report(report::ReportArgs),
     /// Open the workbench on the sample data and play a scripted walkthrough for presenters:
     /// Space/→ next step, ← back, a auto-play, Esc explore freely.
     Demo {
@@ -293,6 +297,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
+        Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),
         Command::Bench(a) => match a.what {
