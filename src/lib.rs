@@ -9,4 +9,5 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod progress;
+pub mod report;
 pub mod ui;

@@ -340,7 +340,10 @@ fn one_line(e: impl std::fmt::Display) -> String {
 }
 
 /// The feature matrix of a loaded table (its first column is the key).
-fn model_matrix(table: &DataFrame, features: &FeatureConfig) -> crate::data::Result<FeatureMatrix> {
+pub fn model_matrix(
+    table: &DataFrame,
+    features: &FeatureConfig,
+) -> crate::data::Result<FeatureMatrix> {
     let key = table
         .get_column_names()
         .first()

@@ -4,6 +4,7 @@
 mod clv;
 mod predict;
 mod recommend;
+mod report;
 mod rules;
 
 use std::io::Write as _;
@@ -66,6 +67,9 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
+    /// One self-contained HTML (or Markdown) report of a workspace: data quality, segments,
+    /// rules, prediction, lifetime value and the parameters used.
+    Report(report::ReportArgs),
     /// Open the workbench on the sample data and play a scripted walkthrough for presenters:
     /// Space/→ next step, ← back, a auto-play, Esc explore freely.
     Demo {
@@ -156,6 +160,10 @@ pub struct MatrixArgs {
     /// rarer ones are pooled as "other").
     #[arg(long, value_delimiter = ',')]
     pub categorical: Vec<String>,
+    /// Features to take log(1 + x) of before scaling, comma-separated (as a workspace's
+    /// [features] log1p).
+    #[arg(long, value_delimiter = ',')]
+    pub log1p: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +301,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
+        Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),
         Command::Bench(a) => match a.what {
@@ -506,7 +515,12 @@ fn feature_matrix(
         numeric: features.clone(),
         categorical: categorical.clone(),
         scaling,
-        log1p: Vec::new(),
+        log1p: args
+            .log1p
+            .iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
         max_categories: 20,
     };
     let m = build_features(&table, &id_col, &cfg)

@@ -4,6 +4,7 @@
 mod cli;
 mod clv;
 mod demo;
+mod report;
 mod sample;
 mod session;
 mod ui;

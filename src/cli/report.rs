@@ -1,0 +1,104 @@
+//! `crmlens report`: every analysis of a workspace in one self-contained HTML page (or
+//! Markdown), written atomically.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use crate::data::workspace::Workspace;
+use crate::progress::Progress;
+use crate::report::{self, SECTIONS};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The workspace file; its [segment], [rules], [predict] and [clv] sections set the
+    /// analyses' parameters.
+    #[arg(long, short = 'w')]
+    pub workspace: PathBuf,
+    /// Where to write the report.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// html or md (default: md for an --out ending in .md, else html).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Replace the --out file if it exists (otherwise an existing file is an error).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The format `--format` names, else the one `out`'s extension implies.
+fn format_of(format: Option<&str>, out: &Path) -> Result<&'static str> {
+    match format.map(|f| f.trim().to_ascii_lowercase()) {
+        Some(f) if f == "html" => Ok("html"),
+        Some(f) if f == "md" || f == "markdown" => Ok("md"),
+        Some(f) => bail!("--format {f}: use html or md"),
+        None => Ok(
+            match out
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .as_deref()
+            {
+                Some("md") | Some("markdown") => "md",
+                _ => "html",
+            },
+        ),
+    }
+}
+
+pub fn run(a: ReportArgs) -> Result<()> {
+    let format = format_of(a.format.as_deref(), &a.out)?;
+    // Checked before the work: an existing file without --force.
+    crate::data::export::refuse_existing(&a.out, a.force)?;
+    let started = Instant::now();
+    let ws = Workspace::load(&a.workspace)?;
+    let r = report::build(&ws, &Progress::new())?;
+    let text = match format {
+        "md" => report::markdown::render(&r),
+        _ => report::html::render(&r),
+    };
+    crate::data::export::write_text(&a.out, &text, a.force)?;
+    let skipped = r.skipped();
+    let note = if skipped.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<&str> = skipped.iter().map(|(id, _)| *id).collect();
+        format!(
+            " ({} without a result; the report says why)",
+            ids.join(", ")
+        )
+    };
+    let ids: Vec<&str> = SECTIONS.iter().map(|(id, _)| *id).collect();
+    writeln!(
+        std::io::stdout().lock(),
+        "wrote {} ({format}, {} bytes): {}{note} in {:.1}s",
+        a.out.display(),
+        text.len(),
+        ids.join(", "),
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_follows_the_flag_then_the_extension() {
+        let p = Path::new;
+        assert_eq!(format_of(None, p("r.md")).unwrap(), "md");
+        assert_eq!(format_of(None, p("r.MD")).unwrap(), "md");
+        assert_eq!(format_of(None, p("r.html")).unwrap(), "html");
+        assert_eq!(format_of(None, p("report")).unwrap(), "html");
+        assert_eq!(format_of(Some("md"), p("r.html")).unwrap(), "md");
+        assert_eq!(format_of(Some("HTML"), p("r.md")).unwrap(), "html");
+        let e = format_of(Some("pdf"), p("r.pdf")).unwrap_err().to_string();
+        assert!(
+            e.contains("--format pdf") && e.contains("html or md"),
+            "{e}"
+        );
+    }
+}
