@@ -630,6 +630,22 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 let text = std::fs::read_to_string(&path).ok();
                 warnings.extend(problems.iter().map(|p| p.describe(&path, text.as_deref())));
                 let c = integrate(&ws, progress)?;
+                // A feature the table does not have is left out of the selection; say so.
+                let f = &ws.features;
+                for column in f.numeric.iter().chain(&f.categorical).chain(&f.log1p) {
+                    if c.table.column(column).is_err() {
+                        let quoted = format!("\"{column}\"");
+                        let line = text
+                            .as_deref()
+                            .and_then(|t| t.lines().position(|l| l.contains(&quoted)))
+                            .map(|i| format!("line {}: ", i + 1))
+                            .unwrap_or_default();
+                        warnings.push(format!(
+                            "{}: {line}[features] `{column}`: no such column in the customer table; left out",
+                            path.display()
+                        ));
+                    }
+                }
                 let name = ws
                     .workspace
                     .name

@@ -1221,8 +1221,10 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let sample = std::fs::read_to_string(sample_dir().join("crmlens.toml")).unwrap();
     let base = sample_dir().display().to_string();
-    let text = sample.replace("path = \"", &format!("path = \"{base}/"))
-        + "\n[privacy]\npseudonymise = true\n\n[segment]\nalgorithm = \"gmm\"\nk = 6\nseed = 11\n\n[rules]\nmin_support = 0.01\nsort = \"confidence\"\n\n[predict]\nmodel = \"tree\"\nfolds = 1\n\n[recommend]\ntop = 5\ncolour = \"red\"\n";
+    let text = sample
+        .replace("path = \"", &format!("path = \"{base}/"))
+        .replace("numeric = [\"", "numeric = [\"spend_2031\", \"")
+        + "\n[privacy]\npseudonymise = true\n\n[segment]\nalgorithm = \"gmm\"\nk = 6\nseed = 11\n\n[rules]\nmin_support = 0.01\nsort = \"confidence\"\nfilter = \"zzz-no-item\"\n\n[predict]\nmodel = \"tree\"\nfolds = 1\n\n[recommend]\ntop = 5\ncolour = \"red\"\n";
     let path = dir.path().join("w.toml");
     std::fs::write(&path, &text).unwrap();
     let line_of = |needle: &str| text.lines().position(|l| l == needle).unwrap() + 1;
@@ -1250,5 +1252,10 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
         err.contains(&format!("line {}: `colour`", line_of("colour = \"red\""))),
         "{err}"
     );
-    assert!(err.contains("(and 1 more)"), "{err}");
+    assert!(err.contains("(and 2 more)"), "{err}");
+    // The rules filter is set for the next run; the unknown feature is left out.
+    assert_eq!(s.rules.filter.as_deref(), Some("zzz-no-item"));
+    assert!(!s.features.items.iter().any(|i| i.name == "spend_2031"));
+    let all = crmlens::app::history::Snapshot::of(&s);
+    assert_eq!(all.settings.rules_filter.as_deref(), Some("zzz-no-item"));
 }
