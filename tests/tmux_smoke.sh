@@ -103,8 +103,35 @@ tmux send-keys -t "$SESSION" r
 wait_for "hit rate" 120
 tmux send-keys -t "$SESSION" / C 0 0 0 0 0 2 Enter
 wait_for "because you bought" 10
+# Undo the last change (N went up with +), then save the session: the first Ctrl-S asks.
+tmux send-keys -t "$SESSION" +
+tmux send-keys -t "$SESSION" u
+wait_for "undone: recommendation parameters" 10
+tmux send-keys -t "$SESSION" C-s
+wait_for "save workspace as:" 10
+for _ in $(seq 1 40); do tmux send-keys -t "$SESSION" BSpace; done
+tmux send-keys -t "$SESSION" -l "$OUT/session.toml"
+tmux send-keys -t "$SESSION" Enter
+wait_for "saved the workspace to" 10
+grep -q '^\[segment\]' "$OUT/session.toml" || fail "saved workspace has no [segment] section"
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, quit; terminal restored)"
+# The saved workspace opens again.
+tmux send-keys -t "$SESSION" clear Enter
+tmux send-keys -t "$SESSION" "$BIN $OUT/session.toml; echo EXIT2=\$?" Enter
+wait_for "5000 rows x 29 cols" 120
+tmux send-keys -t "$SESSION" q
+wait_for "EXIT2=0" 10
+# The demo: step 1 plays after the load, Space goes on, Esc leaves it, q quits.
+tmux send-keys -t "$SESSION" clear Enter
+tmux send-keys -t "$SESSION" "$BIN demo; echo EXIT3=\$?" Enter
+wait_for "Demo step 1/" 120
+tmux send-keys -t "$SESSION" Space
+wait_for "Demo step 2/" 30
+tmux send-keys -t "$SESSION" Escape
+wait_for "demo over" 10
+tmux send-keys -t "$SESSION" q
+wait_for "EXIT3=0" 10
+echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, undo, Ctrl-S save and reopen, demo steps, quit; terminal restored)"
