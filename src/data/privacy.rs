@@ -359,9 +359,72 @@ pub fn drop_pii(df: &DataFrame, config: &PrivacyConfig) -> (DataFrame, Vec<Strin
     (df.drop_many(found.iter().map(String::as_str)), found)
 }
 
+/// `message` (an error from a library, which may quote the values it could not read) with
+/// personal data masked: every quoted value in a message about a personal-data column (by
+/// name), and any quoted value that itself looks like an e-mail, phone number, street address
+/// or free text. Column names and types are left as they are, so the message still says what
+/// to fix.
+pub fn redact(message: &str) -> String {
+    static QUOTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"`([^`]*)`|'([^']*)'|"([^"]*)""#).expect("quoted pattern"));
+    static COLUMN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)(?:column|field)\s+(?:name\s+)?[`'"]([^`'"]+)[`'"]"#)
+            .expect("column pattern")
+    });
+    let columns: Vec<&str> = COLUMN
+        .captures_iter(message)
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
+        .collect();
+    let column_kind = columns.iter().find_map(|c| kind_by_name(c));
+    static TYPE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^([iu](8|16|32|64|128)|f(32|64)|str|string|utf8(view)?|bool(ean)?|date|datetime.*|time|null)$")
+            .expect("type pattern")
+    });
+    let is_type = |v: &str| TYPE.is_match(v.trim());
+    QUOTED
+        .replace_all(message, |c: &regex::Captures| {
+            let whole = c.get(0).map_or("", |m| m.as_str());
+            let value = c
+                .get(1)
+                .or_else(|| c.get(2))
+                .or_else(|| c.get(3))
+                .map_or("", |m| m.as_str());
+            if columns.contains(&value) || is_type(value) || value.is_empty() {
+                return whole.to_string();
+            }
+            let kind = column_kind.or_else(|| kind_by_values(&[value]).map(|(k, _)| k));
+            match kind {
+                Some(k) => whole.replacen(value, &mask(k, value), 1),
+                None => whole.to_string(),
+            }
+        })
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_keep_column_names_and_mask_personal_values() {
+        let m = redact(
+            "could not parse `lily.kelly53@example.net` as dtype `i64` at column 'phone' (column number 4)",
+        );
+        assert!(!m.contains("lily.kelly53"), "{m}");
+        assert!(m.contains("'phone'") && m.contains("`i64`"), "{m}");
+        // A value of a personal-data column is masked even when it does not look like one.
+        let m = redact("could not parse `frank` as dtype `date` at column 'birth_date'");
+        assert!(!m.contains("frank") && m.contains("`date`"), "{m}");
+        // A phone number in a list of failed values, in a column with an innocent name.
+        let m = redact(
+            r#"conversion from `str` to `f64` failed in column 'amount' for 1 out of 3 values: ["+44 20 7946 0958"]"#,
+        );
+        assert!(!m.contains("7946"), "{m}");
+        assert!(m.contains("'amount'"), "{m}");
+        // Other values stay, so the user can find them.
+        let m = redact("could not parse `12,5` as dtype `f64` at column 'amount'");
+        assert!(m.contains("`12,5`"), "{m}");
+    }
 
     #[test]
     fn masks_by_kind() {

@@ -400,7 +400,9 @@ pub fn require_column(path: &Path, schema: &Schema, column: &str, hint: &str) ->
 
 /// A polars error as one line with advice where we can give it.
 pub fn polars_message(e: &PolarsError) -> String {
-    let raw = e.to_string();
+    // Polars quotes the values it could not read; personal data among them is masked, as
+    // on screen (error lines end up in logs and cron mail).
+    let raw = super::privacy::redact(&e.to_string());
     let first = raw.lines().next().unwrap_or("").trim().to_string();
     let mut msg = first;
     let lower = raw.to_ascii_lowercase();
