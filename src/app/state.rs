@@ -442,6 +442,9 @@ pub struct State {
     pub save_path: Option<std::path::PathBuf>,
     /// Undo and redo of selections and parameters.
     pub history: super::history::History,
+    /// What the workspace set wrongly when it opened (file, line, key); the Quality screen
+    /// lists them all.
+    pub warnings: Vec<String>,
     /// The Segments export prompt is for the cluster profiles (`E`), not the labels (`e`).
     pub export_profiles: bool,
     pub quit: bool,
@@ -1025,7 +1028,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     state.error = match l.warnings.as_slice() {
                         [] => None,
                         [one] => Some(one.clone()),
-                        [first, rest @ ..] => Some(format!("{first} (and {} more)", rest.len())),
+                        [first, rest @ ..] => {
+                            Some(format!("{first} (and {} more: see Quality, 2)", rest.len()))
+                        }
                     };
                     state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
                     let params = state.predict.params.clone();
@@ -1035,6 +1040,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                         state.apply_settings(*s);
                     }
                     state.workspace = l.workspace;
+                    state.warnings = l.warnings;
                     state.history.clear();
                     state.clv.segments = None;
                     state.title = l.title;

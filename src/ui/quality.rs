@@ -20,6 +20,35 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     };
+    // What the workspace set wrongly (left out when it opened), every line of it: the status
+    // bar has room for the first only.
+    let area = if state.warnings.is_empty() {
+        area
+    } else {
+        let height = (state.warnings.len() as u16 + 2)
+            .min(area.height / 3)
+            .max(3);
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
+        let lines: Vec<Line> = state
+            .warnings
+            .iter()
+            .map(|w| Line::raw(w.clone()))
+            .collect();
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(
+                        " workspace problems ({}): left out, defaults used ",
+                        state.warnings.len()
+                    ))
+                    .border_style(theme.error()),
+            ),
+            top,
+        );
+        rest
+    };
     let left_share = if area.width < 100 { 66 } else { 60 };
     let [left, right] = Layout::horizontal([
         Constraint::Percentage(left_share),

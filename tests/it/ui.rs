@@ -1252,10 +1252,17 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
         err.contains(&format!("line {}: `colour`", line_of("colour = \"red\""))),
         "{err}"
     );
-    assert!(err.contains("(and 2 more)"), "{err}");
+    assert!(err.contains("(and 2 more: see Quality, 2)"), "{err}");
     // The rules filter is set for the next run; the unknown feature is left out.
     assert_eq!(s.rules.filter.as_deref(), Some("zzz-no-item"));
     assert!(!s.features.items.iter().any(|i| i.name == "spend_2031"));
     let all = crmlens::app::history::Snapshot::of(&s);
     assert_eq!(all.settings.rules_filter.as_deref(), Some("zzz-no-item"));
+    // The Quality screen lists every problem.
+    assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
+    s.screen = Screen::Quality;
+    let screen = draw(&s, 160, 40);
+    assert!(screen.contains("workspace problems (3)"), "{screen}");
+    assert!(screen.contains("`spend_2031`: no such column"), "{screen}");
+    assert!(screen.contains("`colour`"), "{screen}");
 }
