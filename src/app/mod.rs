@@ -5,6 +5,7 @@ pub mod action;
 pub mod clv;
 pub mod demo;
 pub mod job;
+pub mod palette;
 pub mod predict;
 pub mod recommend;
 pub mod rules;

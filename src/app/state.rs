@@ -31,6 +31,8 @@ pub enum Overlay {
     Export(String),
     /// The export file exists: y replaces it.
     ConfirmOverwrite(std::path::PathBuf),
+    /// The command palette (`:` or Ctrl-P).
+    Palette(super::palette::Palette),
 }
 
 /// Something for the event loop to do.
@@ -642,6 +644,9 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     if state.demo.is_some() {
         return super::demo::update(state, action);
     }
+    if let Some(commands) = super::palette::update(state, &action) {
+        return commands;
+    }
     if state.screen == Screen::Rules
         && let Some(commands) = super::rules::update(state, &action)
     {
@@ -876,6 +881,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         Action::ApplyBest | Action::ToggleCurve => {}
         // Demo mode only (`super::demo::update`).
         Action::Demo(_) | Action::Tick(_) => {}
+        // The command palette (`super::palette::update`).
+        Action::Palette(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

@@ -25,6 +25,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     match &state.overlay {
         None => {}
+        Some(Overlay::Palette(p)) => super::palette::draw(f, area, state, p, theme),
         Some(Overlay::Help) => {
             let b = bindings(state.screen);
             let rect = centered(area, 64, b.len() as u16 + 4);
