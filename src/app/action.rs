@@ -78,6 +78,10 @@ pub enum Action {
     Tick(std::time::Instant),
     /// `:` or Ctrl-P, and the keys of the command palette.
     Palette(super::palette::PaletteKey),
+    /// `y`: copy the selected cell, rule or recommendations; `Y` (`row`): the Data row.
+    CopySelected {
+        row: bool,
+    },
 }
 
 /// One binding: the keys as shown to the user, what they do, and the command palette's
@@ -164,6 +168,14 @@ const DATA: &[Binding] = &[
     b("g/G", "first/last row"),
     b("s", "sort by column (asc, desc, off)").run("sort by the selected column", || Action::Sort),
     b("/", "filter rows (Enter applies, empty clears)").run("filter rows", || Action::StartSearch),
+    b("y / Y", "copy cell / row with header (OSC 52)").each(&[
+        n("y", "copy the selected cell", || Action::CopySelected {
+            row: false,
+        }),
+        n("Y", "copy the selected row", || Action::CopySelected {
+            row: true,
+        }),
+    ]),
     b("wheel", "scroll"),
 ];
 
@@ -271,6 +283,9 @@ const RULES: &[Binding] = &[
         "export the filtered rules (all of them) to .csv/.parquet/.json",
     )
     .run("export the filtered rules", || Action::StartExport),
+    b("y", "copy the selected rule as a line (OSC 52)").run("copy the selected rule", || {
+        Action::CopySelected { row: false }
+    }),
 ];
 
 const PREDICT: &[Binding] = &[
@@ -368,6 +383,10 @@ const RECOMMEND: &[Binding] = &[
     ]),
     b("e", "export every customer's top N (background)")
         .run("export everyone's top N", || Action::StartExport),
+    b("y", "copy the recommendations as TSV (OSC 52)")
+        .run("copy the selected customer's recommendations", || {
+            Action::CopySelected { row: false }
+        }),
 ];
 
 const FEATURES: &[Binding] = &[
@@ -467,6 +486,15 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Char(':') => Action::Palette(super::palette::PaletteKey::Open),
         KeyCode::Char('p') if ctrl => Action::Palette(super::palette::PaletteKey::Open),
+        KeyCode::Char('y')
+            if matches!(
+                state.screen,
+                Screen::Data | Screen::Rules | Screen::Recommend
+            ) =>
+        {
+            Action::CopySelected { row: false }
+        }
+        KeyCode::Char('Y') if state.screen == Screen::Data => Action::CopySelected { row: true },
         KeyCode::Char('d') if ctrl => Action::PageDown,
         KeyCode::Char('u') if ctrl => Action::PageUp,
         KeyCode::Char('q') => Action::Quit,
@@ -551,6 +579,15 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('p') if state.screen == Screen::Segments => Action::CycleProfile,
         _ => return None,
     })
+}
+
+/// Hints the status bar adds after [`hints`] while the line has room for them.
+pub fn more_hints(screen: Screen) -> &'static [&'static str] {
+    match screen {
+        Screen::Data => &["y/Y copy", ": palette"],
+        Screen::Rules | Screen::Recommend => &["y copy", ": palette"],
+        _ => &[": palette"],
+    }
 }
 
 /// The action of a mouse event: a click on a tab switches to it, the wheel scrolls.

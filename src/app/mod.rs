@@ -2,6 +2,7 @@
 //! (that is `ui`), and no engine logic (that is `data` and `analytics`).
 
 pub mod action;
+pub mod clipboard;
 pub mod clv;
 pub mod demo;
 pub mod job;

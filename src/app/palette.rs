@@ -147,12 +147,12 @@ pub fn score(query: &str, text: &str) -> Option<(i32, Vec<usize>)> {
     if n > m {
         return None;
     }
+    // An apostrophe is inside a word: the "s" of "customer's" starts nothing.
+    let in_word = |c: char| c.is_alphanumeric() || c == '\'';
     let word_start = |j: usize| {
-        j == 0
-            || !raw[j - 1].is_alphanumeric()
-            || (raw[j - 1].is_lowercase() && raw[j].is_uppercase())
+        j == 0 || !in_word(raw[j - 1]) || (raw[j - 1].is_lowercase() && raw[j].is_uppercase())
     };
-    let word_end = |j: usize| j + 1 == raw.len() || !raw[j + 1].is_alphanumeric();
+    let word_end = |j: usize| j + 1 == raw.len() || !in_word(raw[j + 1]);
     let bonus = |j: usize| {
         MATCH + if word_start(j) { WORD_START } else { 0 } + if word_end(j) { WORD_END } else { 0 }
     };

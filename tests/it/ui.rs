@@ -41,7 +41,10 @@ fn drive(state: &mut State, action: Action) {
 
 /// Runs jobs to completion and feeds their results back, including the jobs those start.
 fn run_commands(state: &mut State, mut pending: Vec<Command>) {
-    while let Some(Command::Spawn { id, request }) = pending.pop() {
+    while let Some(command) = pending.pop() {
+        let Command::Spawn { id, request } = command else {
+            continue;
+        };
         let kind = request.kind();
         started(state, id, &request);
         let outcome = run_now(request);
@@ -185,7 +188,9 @@ fn help_overlay_and_quit_prompt() {
 fn quitting_during_a_load_asks_and_esc_cancels() {
     let mut s = State::new("x".into());
     let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Char('q'));
     assert_eq!(s.overlay, Some(Overlay::ConfirmQuit));
@@ -202,7 +207,9 @@ fn a_cancelled_or_stale_job_keeps_the_previous_result() {
     let before = s.rows();
     // A sort starts, then Esc: the cancelled outcome arrives and nothing changes.
     let cmds = update(&mut s, Action::Sort);
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     started(&mut s, id, &request);
     update(&mut s, Action::Escape);
     update(
@@ -388,7 +395,9 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
     key(&mut s, KeyCode::Char('+'));
     key(&mut s, KeyCode::Char('+'));
     let cmds = update(&mut s, Action::RunModel);
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Esc);
     assert!(progress.is_cancelled());
@@ -1261,16 +1270,13 @@ fn press(state: &mut State, ev: KeyEvent) -> Vec<Command> {
     }
 }
 
-/// The jobs `commands` ask for, as (kind, label).
+/// What `commands` ask for: jobs as kind and label, copies with their text.
 fn jobs_of(commands: &[Command]) -> Vec<String> {
     commands
         .iter()
-        .filter_map(|c| match c {
-            Command::Spawn { request, .. } => {
-                Some(format!("{:?} {}", request.kind(), request.label()))
-            }
-            #[allow(unreachable_patterns)]
-            _ => None,
+        .map(|c| match c {
+            Command::Spawn { request, .. } => format!("{:?} {}", request.kind(), request.label()),
+            Command::Copy(text) => format!("copy {text:?}"),
         })
         .collect()
 }
@@ -1525,4 +1531,173 @@ fn palette_80x24() {
     assert!(!bold(x0));
     assert!(bold(x0 + 10) && bold(x0 + 11) && bold(x0 + 12));
     assert!(!bold(x0 + 13));
+}
+
+/// The text `y`/`Y` asks the event loop to copy, if any.
+fn copied(state: &mut State, c: char) -> Option<String> {
+    match press(state, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).as_slice() {
+        [Command::Copy(text)] => Some(text.clone()),
+        [] => None,
+        other => panic!("{} commands", other.len()),
+    }
+}
+
+#[test]
+fn y_copies_the_selected_cell_and_shift_y_the_row() {
+    let mut s = sample_state();
+    let t = s.table.clone().unwrap();
+    let city = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("city"))
+        .unwrap();
+    s.data.col = city;
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    let want = t
+        .column("city")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(2)
+        .unwrap()
+        .to_string();
+    assert_eq!(copied(&mut s, 'y').as_deref(), Some(want.as_str()));
+    assert_eq!(
+        s.message.as_deref().unwrap(),
+        format!(
+            "copied city of C000003 ({} characters) to the clipboard (OSC 52)",
+            want.chars().count()
+        )
+    );
+    // Y: a header line of the column names, a line of the values (as shown), tab-separated.
+    let row = copied(&mut s, 'Y').unwrap();
+    let lines: Vec<&str> = row.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let names: Vec<String> = t.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(lines[0], names.join("\t"));
+    let values: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(values.len(), 29);
+    assert_eq!(values[0], "C000003");
+    assert_eq!(values[city], want);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with("copied the row of C000003 (")
+    );
+    // In a filtered view the selected row is the view's, not the file's.
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "glasgow");
+    key(&mut s, KeyCode::Enter);
+    let first = s.data.order.as_ref().unwrap()[0] as usize;
+    let want = t
+        .column("city")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(first)
+        .unwrap()
+        .to_string();
+    assert!(want.to_lowercase().contains("glasgow"));
+    assert_eq!(copied(&mut s, 'y').unwrap(), want);
+    // Other screens without a selection: y is not a key there.
+    key(&mut s, KeyCode::Char('6'));
+    assert_eq!(copied(&mut s, 'y'), None);
+}
+
+/// Personal data is copied as the screen shows it: masked unless it is shown.
+#[test]
+fn copying_personal_data_copies_the_mask() {
+    use crmlens::data::privacy::{PiiKind, mask};
+    let mut s = sample_state();
+    let t = s.table.clone().unwrap();
+    let email = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("email"))
+        .unwrap();
+    s.data.col = email;
+    let raw = t
+        .column("email")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let masked = mask(PiiKind::Email, &raw);
+    assert_ne!(masked, raw);
+    assert_eq!(copied(&mut s, 'y').unwrap(), masked);
+    let row = copied(&mut s, 'Y').unwrap();
+    assert!(!row.contains(&raw), "{row}");
+    assert!(row.contains(&masked), "{row}");
+    s.show_pii = true;
+    assert_eq!(copied(&mut s, 'y').unwrap(), raw);
+    assert!(copied(&mut s, 'Y').unwrap().contains(&raw));
+}
+
+/// The Rules screen's `y`: the selected rule as one line whose numbers are those of its
+/// row in the rule table on screen.
+#[test]
+fn y_copies_the_selected_rule_as_the_table_shows_it() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('5'));
+    assert_eq!(copied(&mut s, 'y'), None);
+    assert!(s.error.as_deref().unwrap().contains("mine them first"));
+    key(&mut s, KeyCode::Char('r'));
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    let line = copied(&mut s, 'y').unwrap();
+    assert!(!line.contains('\n'));
+    assert_eq!(
+        s.message.as_deref().unwrap(),
+        format!(
+            "copied rule 3 ({} characters) to the clipboard (OSC 52)",
+            line.chars().count()
+        )
+    );
+    let rule = line.split("  support ").next().unwrap();
+    let on_screen = rule.replace(" => ", " → ");
+    let mut t = Terminal::new(TestBackend::new(220, 50)).unwrap();
+    t.draw(|f| crmlens::ui::draw(f, &s)).unwrap();
+    let buf = t.backend().buffer();
+    let rows: Vec<String> = (0..50u16)
+        .map(|y| (0..220u16).map(|x| buf[(x, y)].symbol()).collect())
+        .collect();
+    let row = rows
+        .iter()
+        .find(|r| {
+            r.strip_prefix(&on_screen)
+                .is_some_and(|rest| rest.starts_with("  "))
+        })
+        .unwrap_or_else(|| panic!("{on_screen} not in the table:\n{}", rows.join("\n")));
+    let v: Vec<&str> = row[on_screen.len()..].split_whitespace().collect();
+    assert_eq!(v.len(), 7, "{row}");
+    assert_eq!(
+        line,
+        format!(
+            "{rule}  support {}  confidence {}  lift {}  leverage {}  conviction {}  zhang {}  baskets {}",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+        )
+    );
+}
+
+#[test]
+fn y_copies_the_customers_recommendations() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('8'));
+    key(&mut s, KeyCode::Char('r'));
+    let m = s.recommend.result.clone().unwrap();
+    let u = s.recommend.customer.unwrap();
+    let text = copied(&mut s, 'y').unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "customer\trank\titem\tscore\tbecause you bought");
+    assert_eq!(lines.len(), s.recommend.recs.len() + 1);
+    let first: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(first[0], m.customers[u]);
+    assert_eq!(first[1], "1");
+    assert_eq!(first[2], m.items[s.recommend.recs[0].item as usize]);
+    assert_eq!(first[3], format!("{:.3}", s.recommend.recs[0].score));
+    assert!(s.message.as_deref().unwrap().starts_with(&format!(
+        "copied the top {} for {}",
+        s.recommend.recs.len(),
+        m.customers[u]
+    )));
 }
