@@ -103,8 +103,18 @@ tmux send-keys -t "$SESSION" r
 wait_for "hit rate" 120
 tmux send-keys -t "$SESSION" / C 0 0 0 0 0 2 Enter
 wait_for "because you bought" 10
+# Command palette: ":" and a query; Enter runs the action (here: go to Data). y copies the
+# selected cell with OSC 52.
+tmux send-keys -t "$SESSION" :
+wait_for "command palette" 10
+tmux send-keys -t "$SESSION" -l "go to data"
+wait_for "Go to Data" 10
+tmux send-keys -t "$SESSION" Enter
+wait_for "y/Y copy" 10
+tmux send-keys -t "$SESSION" y
+wait_for "to the clipboard (OSC 52)" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, quit; terminal restored)"
+echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, command palette, copy, quit; terminal restored)"
