@@ -114,6 +114,16 @@ tmux send-keys -t "$SESSION" -l "$OUT/session.toml"
 tmux send-keys -t "$SESSION" Enter
 wait_for "saved the workspace to" 10
 grep -q '^\[segment\]' "$OUT/session.toml" || fail "saved workspace has no [segment] section"
+# Command palette: ":" and a query; Enter runs the action (here: go to Data). y copies the
+# selected cell with OSC 52.
+tmux send-keys -t "$SESSION" :
+wait_for "command palette" 10
+tmux send-keys -t "$SESSION" -l "go to data"
+wait_for "Go to Data" 10
+tmux send-keys -t "$SESSION" Enter
+wait_for "y/Y copy" 10
+tmux send-keys -t "$SESSION" y
+wait_for "to the clipboard (OSC 52)" 10
 # Quit; the shell prompt must be back and the exit code 0.
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
@@ -134,4 +144,4 @@ tmux send-keys -t "$SESSION" Escape
 wait_for "demo over" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT3=0" 10
-echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, undo, Ctrl-S save and reopen, demo steps, quit; terminal restored)"
+echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, undo, command palette, copy, Ctrl-S save and reopen, demo steps, quit; terminal restored)"

@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::job::{JobDone, RunningJob};
+use super::rules::RulesKey;
 use super::screen::Screen;
 use super::state::{Overlay, State};
 
@@ -83,29 +84,99 @@ pub enum Action {
     Redo,
     /// Ctrl-S: save the session as a workspace (asks for the path the first time).
     Save,
+    /// `:` or Ctrl-P, and the keys of the command palette.
+    Palette(super::palette::PaletteKey),
+    /// `y`: copy the selected cell, rule or recommendations; `Y` (`row`): the Data row.
+    CopySelected {
+        row: bool,
+    },
 }
 
-/// One binding: the keys as shown to the user, and what they do.
+/// One binding: the keys as shown to the user, what they do, and the command palette's
+/// entries for them (none for navigation keys such as j/k or PgDn).
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub keys: &'static str,
     pub what: &'static str,
+    /// The palette entry when the keys do one thing.
+    pub run: Option<Named>,
+    /// One palette entry per action when the keys name several (`+/-`, `1-8`).
+    pub each: &'static [Named],
+}
+
+/// A palette entry: its name (the palette puts the screen before it), the one key that does
+/// it, and the action that key means.
+#[derive(Debug, Clone, Copy)]
+pub struct Named {
+    pub name: &'static str,
+    pub key: &'static str,
+    pub action: fn() -> Action,
 }
 
 const fn b(keys: &'static str, what: &'static str) -> Binding {
-    Binding { keys, what }
+    Binding {
+        keys,
+        what,
+        run: None,
+        each: &[],
+    }
+}
+
+const fn n(key: &'static str, name: &'static str, action: fn() -> Action) -> Named {
+    Named { name, key, action }
+}
+
+impl Binding {
+    /// The keys do one thing: `action`, named `name` in the palette.
+    const fn run(self, name: &'static str, action: fn() -> Action) -> Binding {
+        Binding {
+            run: Some(n(self.keys, name, action)),
+            ..self
+        }
+    }
+
+    /// The keys do several things, one palette entry each.
+    const fn each(self, each: &'static [Named]) -> Binding {
+        Binding { each, ..self }
+    }
+
+    /// The palette entries of this binding.
+    pub fn commands(&self) -> impl Iterator<Item = &Named> {
+        self.run.iter().chain(self.each)
+    }
 }
 
 /// Keys that work on every screen.
 pub const GLOBAL: &[Binding] = &[
-    b("1-8", "go to screen"),
-    b("Tab/S-Tab", "next/previous screen"),
-    b("?", "help"),
-    b("Esc", "cancel job / close"),
-    b("u / Ctrl-r", "undo / redo a parameter or selection"),
-    b("Ctrl-s", "save as a workspace .toml (keeps .bak)"),
-    b("q", "quit"),
-    b("Ctrl-c", "quit now"),
+    b("1-8", "go to screen").each(&[
+        n("1", "Go to Data", || Action::GoTo(Screen::Data)),
+        n("2", "Go to Quality", || Action::GoTo(Screen::Quality)),
+        n("3", "Go to Features", || Action::GoTo(Screen::Features)),
+        n("4", "Go to Segments", || Action::GoTo(Screen::Segments)),
+        n("5", "Go to Rules", || Action::GoTo(Screen::Rules)),
+        n("6", "Go to Predict", || Action::GoTo(Screen::Predict)),
+        n("7", "Go to CLV", || Action::GoTo(Screen::Clv)),
+        n("8", "Go to Recommend", || Action::GoTo(Screen::Recommend)),
+    ]),
+    b("Tab/S-Tab", "next/previous screen").each(&[
+        n("Tab", "Next screen", || Action::NextTab),
+        n("S-Tab", "Previous screen", || Action::PrevTab),
+    ]),
+    b("?", "help").run("Help", || Action::ToggleHelp),
+    b(": / Ctrl-p", "command palette: every action by name"),
+    b("Esc", "cancel job / close").run("Cancel running jobs", || Action::Escape),
+    b("u / Ctrl-r", "undo / redo a parameter or selection").each(&[
+        n(
+            "u",
+            "Undo the last change of a selection or parameter",
+            || Action::Undo,
+        ),
+        n("Ctrl-r", "Redo the change undone last", || Action::Redo),
+    ]),
+    b("Ctrl-s", "save as a workspace .toml (keeps .bak)")
+        .run("Save the session as a workspace", || Action::Save),
+    b("q", "quit").run("Quit", || Action::Quit),
+    b("Ctrl-c", "quit now").run("Quit now (cancels jobs)", || Action::ForceQuit),
 ];
 
 const DATA: &[Binding] = &[
@@ -113,8 +184,16 @@ const DATA: &[Binding] = &[
     b("h/l ←/→", "column"),
     b("PgDn/PgUp C-d/C-u", "page"),
     b("g/G", "first/last row"),
-    b("s", "sort by column (asc, desc, off)"),
-    b("/", "filter rows (Enter applies, empty clears)"),
+    b("s", "sort by column (asc, desc, off)").run("sort by the selected column", || Action::Sort),
+    b("/", "filter rows (Enter applies, empty clears)").run("filter rows", || Action::StartSearch),
+    b("y / Y", "copy cell / row with header (OSC 52)").each(&[
+        n("y", "copy the selected cell", || Action::CopySelected {
+            row: false,
+        }),
+        n("Y", "copy the selected row", || Action::CopySelected {
+            row: true,
+        }),
+    ]),
     b("wheel", "scroll"),
 ];
 
@@ -124,7 +203,8 @@ const QUALITY: &[Binding] = &[
     b(
         "e",
         "export the report (.csv/.parquet findings table, .json whole)",
-    ),
+    )
+    .run("export the quality report", || Action::StartExport),
 ];
 
 const SEGMENTS: &[Binding] = &[
@@ -132,51 +212,111 @@ const SEGMENTS: &[Binding] = &[
     b(
         "+/-",
         "change it (algorithm: k-means, DBSCAN, Gaussian mixture)",
-    ),
-    b("Enter", "type its value"),
-    b("r", "run the algorithm on the Features selection"),
+    )
+    .each(&[
+        n("+", "increase the selected parameter", || Action::Adjust(1)),
+        n("-", "decrease the selected parameter", || {
+            Action::Adjust(-1)
+        }),
+    ]),
+    b("Enter", "type its value").run("type the selected parameter's value", || Action::StartEdit),
+    b("r", "run the algorithm on the Features selection")
+        .run("run the algorithm", || Action::RunModel),
     b(
         "w",
         "k-means/GMM: sweep k = 2..10 with a suggested k; DBSCAN: k-distance curve for eps",
-    ),
-    b("v", "show the sweep or k-distance chart, or the scatter"),
-    b("p", "profiles: descriptions, feature means (z), medians"),
+    )
+    .run("sweep k (DBSCAN: k-distance curve)", || Action::RunSweep),
+    b("v", "show the sweep or k-distance chart, or the scatter")
+        .run("show the sweep chart or the scatter", || {
+            Action::ToggleSweepView
+        }),
+    b("p", "profiles: descriptions, feature means (z), medians")
+        .run("next profile view", || Action::CycleProfile),
     b(
         "e",
         "export every customer's label to a .csv, .parquet or .json file",
-    ),
+    )
+    .run("export the labels", || Action::StartExport),
     b(
         "E",
         "export the cluster profiles (size, share, means, medians, z)",
-    ),
+    )
+    .run("export the cluster profiles", || Action::ExportProfiles),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
 const RULES: &[Binding] = &[
-    b("r", "mine itemsets and rules with these parameters"),
+    b("r", "mine itemsets and rules with these parameters")
+        .run("mine itemsets and rules", || Action::RunModel),
     b(
         "b / i",
         "baskets per order or per customer / products or categories",
-    ),
-    b("+/-", "minimum support up or down a step"),
-    b("[ ]", "minimum confidence -/+ 0.05"),
-    b("< >", "minimum lift -/+ 0.25"),
-    b("m/M", "longest itemset -/+ 1"),
-    b("a", "FP-Growth or Apriori"),
+    )
+    .each(&[
+        n("b", "baskets per order or per customer", || {
+            Action::RulesParam(RulesKey::Basket)
+        }),
+        n("i", "items: products or categories", || {
+            Action::RulesParam(RulesKey::Item)
+        }),
+    ]),
+    b("+/-", "minimum support up or down a step").each(&[
+        n("+", "minimum support up a step", || {
+            Action::RulesParam(RulesKey::Support(1))
+        }),
+        n("-", "minimum support down a step", || {
+            Action::RulesParam(RulesKey::Support(-1))
+        }),
+    ]),
+    b("[ ]", "minimum confidence -/+ 0.05").each(&[
+        n("[", "minimum confidence - 0.05", || {
+            Action::RulesParam(RulesKey::Confidence(-1))
+        }),
+        n("]", "minimum confidence + 0.05", || {
+            Action::RulesParam(RulesKey::Confidence(1))
+        }),
+    ]),
+    b("< >", "minimum lift -/+ 0.25").each(&[
+        n("<", "minimum lift - 0.25", || {
+            Action::RulesParam(RulesKey::Lift(-1))
+        }),
+        n(">", "minimum lift + 0.25", || {
+            Action::RulesParam(RulesKey::Lift(1))
+        }),
+    ]),
+    b("m/M", "longest itemset -/+ 1").each(&[
+        n("m", "longest itemset - 1", || {
+            Action::RulesParam(RulesKey::MaxLen(-1))
+        }),
+        n("M", "longest itemset + 1", || {
+            Action::RulesParam(RulesKey::MaxLen(1))
+        }),
+    ]),
+    b("a", "FP-Growth or Apriori").run("FP-Growth or Apriori", || {
+        Action::RulesParam(RulesKey::Algorithm)
+    }),
     b("j/k ↓/↑ PgDn/PgUp g/G", "select a rule"),
     b(
         "s",
         "sort by the next metric (lift, confidence, support, ...)",
-    ),
-    b("/", "filter rules by item text or regex (either side)"),
+    )
+    .run("sort by the next metric", || Action::Sort),
+    b("/", "filter rules by item text or regex (either side)")
+        .run("filter rules by item", || Action::StartSearch),
     b(
         "Enter",
         "the baskets behind the selected rule (again: close)",
-    ),
+    )
+    .run("the baskets behind the selected rule", || Action::Drill),
     b(
         "e",
         "export the filtered rules (all of them) to .csv/.parquet/.json",
-    ),
+    )
+    .run("export the filtered rules", || Action::StartExport),
+    b("y", "copy the selected rule as a line (OSC 52)").run("copy the selected rule", || {
+        Action::CopySelected { row: false }
+    }),
 ];
 
 const PREDICT: &[Binding] = &[
@@ -184,30 +324,42 @@ const PREDICT: &[Binding] = &[
         "j/k ↓/↑",
         "choose parameter (target, model, depth, threshold...)",
     ),
-    b("+/-", "change it (target and model: next choice)"),
-    b("Enter", "type its value"),
+    b("+/-", "change it (target and model: next choice)").each(&[
+        n("+", "increase the selected parameter", || Action::Adjust(1)),
+        n("-", "decrease the selected parameter", || {
+            Action::Adjust(-1)
+        }),
+    ]),
+    b("Enter", "type its value").run("type the selected parameter's value", || Action::StartEdit),
     b(
         "r",
         "train and validate on the Features selection (target left out)",
-    ),
+    )
+    .run("train and validate the model", || Action::RunModel),
     b(
         "w",
         "grid search: depth x min leaf (trees, forest) or alpha (logistic), 5-fold cv",
-    ),
-    b("a", "apply the grid's best setting"),
+    )
+    .run("grid search", || Action::RunSweep),
+    b("a", "apply the grid's best setting")
+        .run("apply the grid's best setting", || Action::ApplyBest),
     b(
         "+/- on threshold",
         "moves the test metrics and confusion matrix at once",
     ),
     b("h/l ←/→", "select a confusion-matrix cell"),
-    b("d", "the customers in that cell (again: close)"),
-    b("c", "ROC or precision-recall curve"),
-    b("v", "lower pane: importance, at-risk list, tree, grid"),
+    b("d", "the customers in that cell (again: close)")
+        .run("the customers in the selected cell", || Action::Drill),
+    b("c", "ROC or precision-recall curve")
+        .run("ROC or precision-recall curve", || Action::ToggleCurve),
+    b("v", "lower pane: importance, at-risk list, tree, grid")
+        .run("next lower pane", || Action::ToggleSweepView),
     b("PgDn/PgUp", "scroll the lower pane"),
     b(
         "e",
         "export scores (.csv/.parquet): the open cell, the at-risk list, or everyone",
-    ),
+    )
+    .run("export scores", || Action::StartExport),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
@@ -219,20 +371,31 @@ const CLV: &[Binding] = &[
     b(
         "+/-",
         "change it (calibration end: a month later / earlier)",
-    ),
+    )
+    .each(&[
+        n("+", "increase the selected parameter", || Action::Adjust(1)),
+        n("-", "decrease the selected parameter", || {
+            Action::Adjust(-1)
+        }),
+    ]),
     b(
         "Enter",
         "type its value (a date as YYYY-MM-DD; empty: auto)",
-    ),
+    )
+    .run("type the selected parameter's value", || Action::StartEdit),
     b(
         "r",
         "fit BG/NBD and Gamma-Gamma on the orders, score every customer",
-    ),
+    )
+    .run("fit the models and score every customer", || {
+        Action::RunModel
+    }),
     b("PgDn/PgUp", "scroll the top customers"),
     b(
         "e",
         "export every customer's p alive, purchases, spend and CLV",
-    ),
+    )
+    .run("export every customer's CLV", || Action::StartExport),
     b("Esc", "cancel the fit (the previous result stays)"),
 ];
 
@@ -240,11 +403,21 @@ const RECOMMEND: &[Binding] = &[
     b(
         "r",
         "build item similarities from the order lines, evaluate against popularity",
-    ),
-    b("/", "find a customer by id (prefix), Enter selects"),
+    )
+    .run("build and evaluate the model", || Action::RunModel),
+    b("/", "find a customer by id (prefix), Enter selects")
+        .run("find a customer by id", || Action::StartSearch),
     b("j/k ↓/↑ g/G", "next / previous customer"),
-    b("+/-", "more or fewer recommendations (N)"),
-    b("e", "export every customer's top N (background)"),
+    b("+/-", "more or fewer recommendations (N)").each(&[
+        n("+", "more recommendations (N + 1)", || Action::Adjust(1)),
+        n("-", "fewer recommendations (N - 1)", || Action::Adjust(-1)),
+    ]),
+    b("e", "export every customer's top N (background)")
+        .run("export everyone's top N", || Action::StartExport),
+    b("y", "copy the recommendations as TSV (OSC 52)")
+        .run("copy the selected customer's recommendations", || {
+            Action::CopySelected { row: false }
+        }),
 ];
 
 const FEATURES: &[Binding] = &[
@@ -252,14 +425,21 @@ const FEATURES: &[Binding] = &[
     b(
         "Space",
         "use / drop the column (text columns are one-hot encoded)",
-    ),
-    b("L", "log1p on a numeric column (for skewed money)"),
-    b("c", "scaling: standard, min-max, robust, none"),
+    )
+    .run("use or drop the selected column", || Action::ToggleFeature),
+    b("L", "log1p on a numeric column (for skewed money)")
+        .run("log1p on the selected column", || Action::ToggleLog),
+    b("c", "scaling: standard, min-max, robust, none").run("next scaling", || Action::CycleScaling),
 ];
 
 /// The bindings of `screen`, its own first.
 pub fn bindings(screen: Screen) -> Vec<Binding> {
-    let own: &[Binding] = match screen {
+    own_bindings(screen).iter().chain(GLOBAL).copied().collect()
+}
+
+/// The bindings of `screen` alone (without [`GLOBAL`]).
+pub fn own_bindings(screen: Screen) -> &'static [Binding] {
+    match screen {
         Screen::Data => DATA,
         Screen::Quality => QUALITY,
         Screen::Features => FEATURES,
@@ -268,8 +448,7 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
         Screen::Predict => PREDICT,
         Screen::Clv => CLV,
         Screen::Recommend => RECOMMEND,
-    };
-    own.iter().chain(GLOBAL).copied().collect()
+    }
 }
 
 /// The short hint line of `screen` for the status bar.
@@ -332,9 +511,21 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
+        Some(Overlay::Palette(_)) => return super::palette::map_key(key),
         None => {}
     }
     Some(match key.code {
+        KeyCode::Char(':') => Action::Palette(super::palette::PaletteKey::Open),
+        KeyCode::Char('p') if ctrl => Action::Palette(super::palette::PaletteKey::Open),
+        KeyCode::Char('y')
+            if matches!(
+                state.screen,
+                Screen::Data | Screen::Rules | Screen::Recommend
+            ) =>
+        {
+            Action::CopySelected { row: false }
+        }
+        KeyCode::Char('Y') if state.screen == Screen::Data => Action::CopySelected { row: true },
         KeyCode::Char('d') if ctrl => Action::PageDown,
         KeyCode::Char('u') if ctrl => Action::PageUp,
         KeyCode::Char('r') if ctrl => Action::Redo,
@@ -424,6 +615,15 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('e') if state.screen == Screen::Quality => Action::StartExport,
         _ => return None,
     })
+}
+
+/// Hints the status bar adds after [`hints`] while the line has room for them.
+pub fn more_hints(screen: Screen) -> &'static [&'static str] {
+    match screen {
+        Screen::Data => &["y/Y copy", ": palette"],
+        Screen::Rules | Screen::Recommend => &["y copy", ": palette"],
+        _ => &[": palette"],
+    }
 }
 
 /// The action of a mouse event: a click on a tab switches to it, the wheel scrolls.

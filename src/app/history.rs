@@ -164,6 +164,9 @@ pub fn tracks(action: &Action) -> bool {
             | Action::Undo
             | Action::Redo
             | Action::Save
+            // The palette runs its choice through `update`, which records it there.
+            | Action::Palette(_)
+            | Action::CopySelected { .. }
     )
 }
 

@@ -2,10 +2,12 @@
 //! (that is `ui`), and no engine logic (that is `data` and `analytics`).
 
 pub mod action;
+pub mod clipboard;
 pub mod clv;
 pub mod demo;
 pub mod history;
 pub mod job;
+pub mod palette;
 pub mod predict;
 pub mod recommend;
 pub mod rules;

@@ -33,6 +33,9 @@ fn execute_commands(state: &mut State, commands: Vec<Command>, tx: &mpsc::Sender
                 let more = update(state, Action::JobStarted(running));
                 debug_assert!(more.is_empty());
             }
+            Command::Copy(text) => {
+                let _ = super::clipboard::write(&text);
+            }
         }
     }
 }

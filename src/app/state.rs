@@ -33,12 +33,18 @@ pub enum Overlay {
     ConfirmOverwrite(std::path::PathBuf),
     /// Typing the path to save the workspace to (Ctrl-S, the first time).
     SaveAs(String),
+    /// The command palette (`:` or Ctrl-P).
+    Palette(super::palette::Palette),
 }
 
-/// Something for the event loop to do.
+/// Something for the event loop to do: start a job, or put text on the clipboard (OSC 52,
+/// see `super::clipboard`).
+// A few at a time, carried out at once: a job request's size does not matter here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
     Spawn { id: u64, request: JobRequest },
+    Copy(String),
 }
 
 /// A filter and a sort (column, descending) of the Data table.
@@ -750,6 +756,12 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 fn apply(state: &mut State, action: Action) -> Vec<Command> {
+    if let Some(commands) = super::palette::update(state, &action) {
+        return commands;
+    }
+    if let Some(commands) = super::clipboard::update(state, &action) {
+        return commands;
+    }
     if state.screen == Screen::Rules
         && let Some(commands) = super::rules::update(state, &action)
     {
@@ -1006,6 +1018,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         Action::Demo(_) | Action::Tick(_) => {}
         // `super::history::update`.
         Action::Undo | Action::Redo | Action::Save => {}
+        // The command palette and copying (`super::palette`, `super::clipboard`).
+        Action::Palette(_) | Action::CopySelected { .. } => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {

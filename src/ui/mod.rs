@@ -6,6 +6,7 @@ pub mod data;
 pub mod demo;
 pub mod features;
 pub mod overlay;
+pub mod palette;
 pub mod predict;
 pub mod quality;
 pub mod recommend;

@@ -25,12 +25,46 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     match &state.overlay {
         None => {}
+        Some(Overlay::Palette(p)) => super::palette::draw(f, area, state, p, theme),
         Some(Overlay::Help) => {
-            let b = bindings(state.screen);
-            let rect = centered(area, 64, b.len() as u16 + 4);
-            let rows = b
+            let mut rows: Vec<Row> = bindings(state.screen)
                 .iter()
-                .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]));
+                .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]))
+                .collect();
+            // Too tall for the terminal: the keys of every screen fold into one line (the
+            // palette lists them all).
+            let mut extra = 0;
+            if rows.len() as u16 + 4 > area.height {
+                let own = crate::app::action::own_bindings(state.screen);
+                rows = own
+                    .iter()
+                    .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]))
+                    .collect();
+                let mut lines: Vec<Line> = Vec::new();
+                let mut line = String::new();
+                for b in crate::app::action::GLOBAL {
+                    if !line.is_empty() && line.len() + b.keys.len() + 3 > 40 {
+                        lines.push(Line::raw(std::mem::take(&mut line)));
+                    }
+                    if !line.is_empty() {
+                        line.push_str(" · ");
+                    }
+                    line.push_str(b.keys);
+                }
+                lines.push(Line::raw(line));
+                let n = lines.len() as u16;
+                extra = n - 1;
+                rows.push(
+                    Row::new(vec![
+                        ratatui::widgets::Cell::from("every screen"),
+                        ratatui::widgets::Cell::from(ratatui::text::Text::from(lines)),
+                    ])
+                    .height(n)
+                    .style(theme.dim()),
+                );
+            }
+            let height = rows.len() as u16 + 4 + extra;
+            let rect = centered(area, 64, height);
             let table = Table::new(
                 rows,
                 [

@@ -170,7 +170,8 @@ fn draw_items(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
     );
 }
 
-fn num(v: f64) -> String {
+/// A metric as the rule table shows it.
+pub fn num(v: f64) -> String {
     if v.is_infinite() {
         "inf".into()
     } else if v.abs() >= 100.0 {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Gauge, Paragraph};
 
 use super::theme::Theme;
 use crate::app::State;
-use crate::app::action::hints;
+use crate::app::action::{hints, more_hints};
 
 /// "12 of 5000 rows x 29 cols" (or all rows when no filter).
 pub fn counts(state: &State) -> String {
@@ -59,8 +59,13 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
         }
         f.render_widget(Paragraph::new(Line::from(spans)), status);
     }
-    f.render_widget(
-        Paragraph::new(format!(" {}", hints(state.screen))).style(theme.dim()),
-        keys,
-    );
+    let mut line = format!(" {}", hints(state.screen));
+    for more in more_hints(state.screen) {
+        let with = format!("{line} · {more}");
+        if with.chars().count() >= keys.width as usize {
+            break;
+        }
+        line = with;
+    }
+    f.render_widget(Paragraph::new(line).style(theme.dim()), keys);
 }

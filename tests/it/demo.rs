@@ -24,7 +24,10 @@ use crate::{crmlens, sample_dir, stderr};
 /// Registers started jobs with the state, as the event loop does, and returns them.
 fn register(state: &mut State, commands: Vec<Command>) -> VecDeque<(u64, JobRequest)> {
     let mut started = VecDeque::new();
-    for Command::Spawn { id, request } in commands {
+    for command in commands {
+        let Command::Spawn { id, request } = command else {
+            continue;
+        };
         let more = update(
             state,
             Action::JobStarted(RunningJob {

@@ -41,7 +41,10 @@ pub(crate) fn drive(state: &mut State, action: Action) {
 
 /// Runs jobs to completion and feeds their results back, including the jobs those start.
 pub(crate) fn run_commands(state: &mut State, mut pending: Vec<Command>) {
-    while let Some(Command::Spawn { id, request }) = pending.pop() {
+    while let Some(command) = pending.pop() {
+        let Command::Spawn { id, request } = command else {
+            continue;
+        };
         let kind = request.kind();
         started(state, id, &request);
         let outcome = run_now(request);
@@ -185,7 +188,9 @@ fn help_overlay_and_quit_prompt() {
 fn quitting_during_a_load_asks_and_esc_cancels() {
     let mut s = State::new("x".into());
     let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Char('q'));
     assert_eq!(s.overlay, Some(Overlay::ConfirmQuit));
@@ -202,7 +207,9 @@ fn a_cancelled_or_stale_job_keeps_the_previous_result() {
     let before = s.rows();
     // A sort starts, then Esc: the cancelled outcome arrives and nothing changes.
     let cmds = update(&mut s, Action::Sort);
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     started(&mut s, id, &request);
     update(&mut s, Action::Escape);
     update(
@@ -257,6 +264,14 @@ fn help_and_search_overlays_80x24() {
     let mut s = sample_state();
     s.overlay = Some(Overlay::Help);
     insta::assert_snapshot!("80x24_help", draw(&s, 80, 24));
+    // The Predict screen has more keys than 24 rows hold: every screen's keys fold into one
+    // row and the bottom border is drawn.
+    s.screen = Screen::Predict;
+    let screen = draw(&s, 80, 24);
+    assert!(screen.contains("every screen"), "{screen}");
+    assert!(screen.contains("export scores"), "{screen}");
+    assert!(screen.contains("└"), "{screen}");
+    s.screen = Screen::Data;
     s.overlay = Some(Overlay::Search("leeds".into()));
     insta::assert_snapshot!("80x24_search", draw(&s, 80, 24));
 }
@@ -388,7 +403,9 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
     key(&mut s, KeyCode::Char('+'));
     key(&mut s, KeyCode::Char('+'));
     let cmds = update(&mut s, Action::RunModel);
-    let Command::Spawn { id, request } = cmds.into_iter().next().unwrap();
+    let Some(Command::Spawn { id, request }) = cmds.into_iter().next() else {
+        panic!("no job")
+    };
     let progress = started(&mut s, id, &request);
     key(&mut s, KeyCode::Esc);
     assert!(progress.is_cancelled());
@@ -1265,4 +1282,444 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
     assert!(screen.contains("workspace problems (3)"), "{screen}");
     assert!(screen.contains("`spend_2031`: no such column"), "{screen}");
     assert!(screen.contains("`colour`"), "{screen}");
+}
+
+/// Maps `ev` and applies it, without running the jobs it asks for.
+fn press(state: &mut State, ev: KeyEvent) -> Vec<Command> {
+    match crmlens::app::action::map_key(state, ev) {
+        Some(a) => update(state, a),
+        None => Vec::new(),
+    }
+}
+
+/// What `commands` ask for: jobs as kind and label, copies with their text.
+fn jobs_of(commands: &[Command]) -> Vec<String> {
+    commands
+        .iter()
+        .map(|c| match c {
+            Command::Spawn { request, .. } => format!("{:?} {}", request.kind(), request.label()),
+            Command::Copy(text) => format!("copy {text:?}"),
+        })
+        .collect()
+}
+
+/// A palette entry's key as a key press: the help overlay's names, or the demo scripts'.
+fn palette_key(key: &str) -> KeyEvent {
+    match key {
+        "S-Tab" => KeyEvent::new(KeyCode::BackTab, KeyModifiers::NONE),
+        other => {
+            let keys = crmlens::app::demo::parse_keys(other).unwrap();
+            assert_eq!(keys.len(), 1, "{other}");
+            keys[0]
+        }
+    }
+}
+
+/// What an action can change, for comparing two states.
+fn fingerprint(s: &State) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.screen,
+        s.overlay,
+        s.error,
+        s.message,
+        s.quit,
+        s.data.requested,
+        s.features.scaling,
+        s.segments,
+        s.rules.params,
+        (s.rules.sort, &s.rules.filter, &s.rules.drill),
+        (
+            &s.predict.params,
+            s.predict.pane,
+            s.predict.show_pr,
+            s.predict.field
+        ),
+        (&s.clv.settings, s.clv.field),
+        (s.recommend.top, s.recommend.customer),
+    )
+}
+
+#[test]
+fn palette_opens_filters_moves_and_runs_on_the_actions_screen() {
+    use crmlens::app::palette::Palette;
+    let mut s = sample_state();
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    // Ctrl-P opens it, Esc closes it.
+    press(&mut s, ctrl('p'));
+    assert_eq!(s.overlay, Some(Overlay::Palette(Palette::default())));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.overlay, None);
+    // `:` opens it; letters are the query, not keys (q does not quit).
+    key(&mut s, KeyCode::Char(':'));
+    typed(&mut s, "q");
+    assert!(!s.quit);
+    key(&mut s, KeyCode::Backspace);
+    typed(&mut s, "sr");
+    let Some(Overlay::Palette(p)) = &s.overlay else {
+        panic!("palette closed")
+    };
+    assert_eq!(p.query, "sr");
+    let top = crmlens::app::palette::matches(s.screen, "sr");
+    assert_eq!(top[0].title, "Segments: run the algorithm");
+    // ↓, Tab and Ctrl-N move down; ↑ and Ctrl-P up; the selection wraps.
+    key(&mut s, KeyCode::Down);
+    key(&mut s, KeyCode::Tab);
+    press(&mut s, ctrl('n'));
+    key(&mut s, KeyCode::Up);
+    press(&mut s, ctrl('p'));
+    key(&mut s, KeyCode::Down);
+    let selected = |s: &State| match &s.overlay {
+        Some(Overlay::Palette(p)) => p.selected,
+        _ => usize::MAX,
+    };
+    assert_eq!(selected(&s), 2);
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Up);
+    assert_eq!(selected(&s), top.len() - 1);
+    key(&mut s, KeyCode::Down);
+    // Enter on "Segments: run the algorithm" from the Data screen: the Segments screen, and
+    // the same job as `r` there.
+    let cmds = press(&mut s, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(s.screen, Screen::Segments);
+    assert_eq!(s.overlay, None);
+    let jobs = jobs_of(&cmds);
+    assert!(jobs.len() == 1 && jobs[0].starts_with("Model "), "{jobs:?}");
+
+    // "Segments: sweep" from the Rules screen: a sweep job.
+    s.screen = Screen::Rules;
+    key(&mut s, KeyCode::Char(':'));
+    typed(&mut s, "segments sweep");
+    let cmds = press(&mut s, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(s.screen, Screen::Segments);
+    let jobs = jobs_of(&cmds);
+    assert!(
+        jobs.len() == 1 && jobs[0].contains("k sweep 2..10"),
+        "{jobs:?}"
+    );
+
+    // "Go to Rules".
+    key(&mut s, KeyCode::Char(':'));
+    typed(&mut s, "go to rules");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Rules);
+    assert_eq!(s.overlay, None);
+
+    // A query nothing matches: Enter does nothing, the palette stays.
+    key(&mut s, KeyCode::Char(':'));
+    typed(&mut s, "zzqx");
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(s.overlay, Some(Overlay::Palette(_))));
+    assert_eq!(s.screen, Screen::Rules);
+}
+
+/// Every palette entry, chosen from another screen, does what pressing its key on its own
+/// screen does: two states take the same steps, one through the palette, one by keys.
+#[test]
+fn every_palette_entry_does_what_its_key_does() {
+    use crmlens::app::palette::{Palette, matches};
+    let mut by_palette = sample_state();
+    let mut by_key = sample_state();
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    for entry in crmlens::app::palette::entries(Screen::Data) {
+        let home = entry.screen.unwrap_or(Screen::Data);
+        let away = if entry.screen == Some(Screen::Data) {
+            Screen::Quality
+        } else {
+            Screen::Data
+        };
+        by_palette.screen = away;
+        by_key.screen = home;
+        for s in [&mut by_palette, &mut by_key] {
+            s.overlay = None;
+            s.message = None;
+            s.error = None;
+        }
+        let title = entry.title();
+        let list = matches(away, "");
+        let at = list.iter().position(|m| m.title == title).unwrap();
+        by_palette.overlay = Some(Overlay::Palette(Palette {
+            query: String::new(),
+            selected: at,
+        }));
+        let via_palette = press(&mut by_palette, enter);
+        let via_key = press(&mut by_key, palette_key(entry.key()));
+        if let Some(screen) = entry.screen {
+            assert_eq!(by_palette.screen, screen, "{title} lands on its screen");
+        }
+        assert_eq!(jobs_of(&via_palette), jobs_of(&via_key), "{title}");
+        assert_eq!(fingerprint(&by_palette), fingerprint(&by_key), "{title}");
+        // And the key means the very action the palette runs.
+        let mut fresh = State::new("x".into());
+        fresh.screen = home;
+        let mapped = crmlens::app::action::map_key(&fresh, palette_key(entry.key()));
+        assert_eq!(
+            format!("{mapped:?}"),
+            format!("{:?}", Some(entry.action())),
+            "{title}"
+        );
+    }
+}
+
+/// The palette and the help overlay come from one table: every binding the help overlay
+/// lists that does something (not movement or scrolling) has palette entries, with the
+/// binding's own key when it names one action.
+#[test]
+fn every_help_binding_that_names_an_action_is_in_the_palette() {
+    let navigation = [
+        "j/k ↓/↑",
+        "h/l ←/→",
+        "PgDn/PgUp C-d/C-u",
+        "g/G",
+        "wheel",
+        "j/k ↓/↑ PgDn/PgUp g/G",
+        "PgDn/PgUp",
+        "j/k ↓/↑ g/G",
+        // Explains +/- on one parameter; +/- itself is in the palette.
+        "+/- on threshold",
+        // Esc on a screen cancels its run: the palette's "Cancel running jobs".
+        "Esc",
+        // The palette itself.
+        ": / Ctrl-p",
+    ];
+    let titles: Vec<String> = crmlens::app::palette::entries(Screen::Data)
+        .iter()
+        .map(|e| e.title())
+        .collect();
+    let global = crmlens::app::action::GLOBAL;
+    for screen in Screen::ALL {
+        for b in crmlens::app::action::bindings(screen) {
+            let commands: Vec<_> = b.commands().collect();
+            if commands.is_empty() {
+                assert!(
+                    navigation.contains(&b.keys),
+                    "{} {:?} {:?} is not in the palette",
+                    screen.title(),
+                    b.keys,
+                    b.what
+                );
+                continue;
+            }
+            if let Some(one) = b.run {
+                assert_eq!(one.key, b.keys);
+            }
+            let is_global = global.iter().any(|g| g.keys == b.keys && g.what == b.what);
+            for c in commands {
+                let title = if is_global {
+                    c.name.to_string()
+                } else {
+                    format!("{}: {}", screen.title(), c.name)
+                };
+                assert!(titles.contains(&title), "{title} missing");
+            }
+        }
+    }
+    // Some names as the issue asks for them.
+    for want in [
+        "Segments: run the algorithm",
+        "Rules: sort by the next metric",
+        "Go to Predict",
+        "Help",
+        "Quit",
+    ] {
+        assert!(titles.iter().any(|t| t == want), "{want}");
+    }
+}
+
+#[test]
+fn palette_80x24() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char(':'));
+    typed(&mut s, "run");
+    key(&mut s, KeyCode::Down);
+    insta::assert_snapshot!("80x24_palette", draw(&s, 80, 24));
+    // The matched letters are highlighted (bold accent), the others not.
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| crmlens::ui::draw(f, &s)).unwrap();
+    let buf = t.backend().buffer();
+    let row = (0..24u16)
+        .find(|&y| {
+            let line: String = (0..80u16).map(|x| buf[(x, y)].symbol()).collect();
+            line.contains("Segments: run the algorithm")
+        })
+        .unwrap();
+    let x0 = (0..80u16).find(|&x| buf[(x, row)].symbol() == "S").unwrap();
+    let bold = |x: u16| {
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::BOLD)
+    };
+    assert!(!bold(x0));
+    assert!(bold(x0 + 10) && bold(x0 + 11) && bold(x0 + 12));
+    assert!(!bold(x0 + 13));
+}
+
+/// The text `y`/`Y` asks the event loop to copy, if any.
+fn copied(state: &mut State, c: char) -> Option<String> {
+    match press(state, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).as_slice() {
+        [Command::Copy(text)] => Some(text.clone()),
+        [] => None,
+        other => panic!("{} commands", other.len()),
+    }
+}
+
+#[test]
+fn y_copies_the_selected_cell_and_shift_y_the_row() {
+    let mut s = sample_state();
+    let t = s.table.clone().unwrap();
+    let city = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("city"))
+        .unwrap();
+    s.data.col = city;
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    let want = t
+        .column("city")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(2)
+        .unwrap()
+        .to_string();
+    assert_eq!(copied(&mut s, 'y').as_deref(), Some(want.as_str()));
+    assert_eq!(
+        s.message.as_deref().unwrap(),
+        format!(
+            "copied city of C000003 ({} characters) to the clipboard (OSC 52)",
+            want.chars().count()
+        )
+    );
+    // Y: a header line of the column names, a line of the values (as shown), tab-separated.
+    let row = copied(&mut s, 'Y').unwrap();
+    let lines: Vec<&str> = row.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let names: Vec<String> = t.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(lines[0], names.join("\t"));
+    let values: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(values.len(), 29);
+    assert_eq!(values[0], "C000003");
+    assert_eq!(values[city], want);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with("copied the row of C000003 (")
+    );
+    // In a filtered view the selected row is the view's, not the file's.
+    key(&mut s, KeyCode::Char('/'));
+    typed(&mut s, "glasgow");
+    key(&mut s, KeyCode::Enter);
+    let first = s.data.order.as_ref().unwrap()[0] as usize;
+    let want = t
+        .column("city")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(first)
+        .unwrap()
+        .to_string();
+    assert!(want.to_lowercase().contains("glasgow"));
+    assert_eq!(copied(&mut s, 'y').unwrap(), want);
+    // Other screens without a selection: y is not a key there.
+    key(&mut s, KeyCode::Char('6'));
+    assert_eq!(copied(&mut s, 'y'), None);
+}
+
+/// Personal data is copied as the screen shows it: masked unless it is shown.
+#[test]
+fn copying_personal_data_copies_the_mask() {
+    use crmlens::data::privacy::{PiiKind, mask};
+    let mut s = sample_state();
+    let t = s.table.clone().unwrap();
+    let email = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("email"))
+        .unwrap();
+    s.data.col = email;
+    let raw = t
+        .column("email")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let masked = mask(PiiKind::Email, &raw);
+    assert_ne!(masked, raw);
+    assert_eq!(copied(&mut s, 'y').unwrap(), masked);
+    let row = copied(&mut s, 'Y').unwrap();
+    assert!(!row.contains(&raw), "{row}");
+    assert!(row.contains(&masked), "{row}");
+    s.show_pii = true;
+    assert_eq!(copied(&mut s, 'y').unwrap(), raw);
+    assert!(copied(&mut s, 'Y').unwrap().contains(&raw));
+}
+
+/// The Rules screen's `y`: the selected rule as one line whose numbers are those of its
+/// row in the rule table on screen.
+#[test]
+fn y_copies_the_selected_rule_as_the_table_shows_it() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('5'));
+    assert_eq!(copied(&mut s, 'y'), None);
+    assert!(s.error.as_deref().unwrap().contains("mine them first"));
+    key(&mut s, KeyCode::Char('r'));
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    let line = copied(&mut s, 'y').unwrap();
+    assert!(!line.contains('\n'));
+    assert_eq!(
+        s.message.as_deref().unwrap(),
+        format!(
+            "copied rule 3 ({} characters) to the clipboard (OSC 52)",
+            line.chars().count()
+        )
+    );
+    let rule = line.split("  support ").next().unwrap();
+    let on_screen = rule.replace(" => ", " → ");
+    let mut t = Terminal::new(TestBackend::new(220, 50)).unwrap();
+    t.draw(|f| crmlens::ui::draw(f, &s)).unwrap();
+    let buf = t.backend().buffer();
+    let rows: Vec<String> = (0..50u16)
+        .map(|y| (0..220u16).map(|x| buf[(x, y)].symbol()).collect())
+        .collect();
+    let row = rows
+        .iter()
+        .find(|r| {
+            r.strip_prefix(&on_screen)
+                .is_some_and(|rest| rest.starts_with("  "))
+        })
+        .unwrap_or_else(|| panic!("{on_screen} not in the table:\n{}", rows.join("\n")));
+    let v: Vec<&str> = row[on_screen.len()..].split_whitespace().collect();
+    assert_eq!(v.len(), 7, "{row}");
+    assert_eq!(
+        line,
+        format!(
+            "{rule}  support {}  confidence {}  lift {}  leverage {}  conviction {}  zhang {}  baskets {}",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+        )
+    );
+}
+
+#[test]
+fn y_copies_the_customers_recommendations() {
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('8'));
+    key(&mut s, KeyCode::Char('r'));
+    let m = s.recommend.result.clone().unwrap();
+    let u = s.recommend.customer.unwrap();
+    let text = copied(&mut s, 'y').unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "customer\trank\titem\tscore\tbecause you bought");
+    assert_eq!(lines.len(), s.recommend.recs.len() + 1);
+    let first: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(first[0], m.customers[u]);
+    assert_eq!(first[1], "1");
+    assert_eq!(first[2], m.items[s.recommend.recs[0].item as usize]);
+    assert_eq!(first[3], format!("{:.3}", s.recommend.recs[0].score));
+    assert!(s.message.as_deref().unwrap().starts_with(&format!(
+        "copied the top {} for {}",
+        s.recommend.recs.len(),
+        m.customers[u]
+    )));
 }
