@@ -35,7 +35,9 @@ fi
 
 # Data: select monetary (16 columns right of the key), sort twice: descending.
 for _ in $(seq 1 16); do tmux send-keys -t "$SESSION" l; done
-tmux send-keys -t "$SESSION" s s
+tmux send-keys -t "$SESSION" s
+wait_for "sorted by monetary ascending" 30
+tmux send-keys -t "$SESSION" s
 wait_for "sorted by monetary descending" 30
 # Filter.
 tmux send-keys -t "$SESSION" / g l a s g o w Enter
