@@ -193,7 +193,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             let commands = snapshot.restore(state);
             state.error = None;
             state.message = Some(format!(
-                "{}: {what} ({left} more to {}; r runs with these parameters)",
+                "{}: {what} ({left} more to {})",
                 if undo { "undone" } else { "redone" },
                 if undo { "undo" } else { "redo" },
             ));

@@ -76,7 +76,7 @@ fn undo_and_redo_every_change_of_selection_and_parameters() {
     assert_eq!(s.rules.params.min_support, support0);
     assert_eq!(
         s.message.as_deref(),
-        Some("undone: rules parameters (3 more to undo; r runs with these parameters)")
+        Some("undone: rules parameters (3 more to undo)")
     );
     key(&mut s, KeyCode::Char('u'));
     assert_eq!(s.features.scaling, scaling0);
