@@ -228,6 +228,12 @@ pub struct ProfileArgs {
     /// Show the values of personal-data columns unmasked (masked by default).
     #[arg(long = "show-pii")]
     pub show_pii: bool,
+    /// A SQLite file's table to profile (default: its only table, or `customers`).
+    #[arg(long, conflicts_with = "query")]
+    pub table: Option<String>,
+    /// An SQL query to profile the result of (SQLite files).
+    #[arg(long)]
+    pub query: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +320,8 @@ fn profile(a: ProfileArgs) -> Result<()> {
     let opts = ReadOptions {
         delimiter: a.delimiter.clone(),
         try_parse_dates: true,
+        table: a.table.clone(),
+        query: a.query.clone(),
         ..Default::default()
     };
     let mut profiles = Vec::new();

@@ -28,6 +28,8 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
             delimiter: orders.delimiter.clone(),
             schema: orders.schema.clone(),
             try_parse_dates: false,
+            table: orders.table.clone(),
+            query: orders.query.clone(),
         };
         (ws.base_dir.join(&orders.path), opts)
     } else {

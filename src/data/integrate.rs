@@ -52,6 +52,8 @@ fn read_options(src: &SourceConfig) -> ReadOptions {
         delimiter: src.delimiter.clone(),
         schema: src.schema.clone(),
         try_parse_dates: false,
+        table: src.table.clone(),
+        query: src.query.clone(),
     }
 }
 
@@ -61,6 +63,7 @@ fn format_name(f: source::Format) -> &'static str {
         source::Format::Parquet => "parquet",
         source::Format::Json => "json",
         source::Format::Ndjson => "ndjson",
+        source::Format::Sqlite => "sqlite",
     }
 }
 

@@ -19,6 +19,7 @@ pub mod purchases;
 pub mod quality;
 pub mod reduce;
 pub mod source;
+pub mod sqlite;
 pub mod target;
 pub mod transactions;
 pub mod workspace;

@@ -19,6 +19,8 @@ pub enum Format {
     Parquet,
     Json,
     Ndjson,
+    /// A SQLite database file: a table or a query of it.
+    Sqlite,
 }
 
 /// How to read one file.
@@ -30,6 +32,10 @@ pub struct ReadOptions {
     pub schema: BTreeMap<String, String>,
     /// Let polars recognise ISO dates and datetimes in CSV text columns (for profiling).
     pub try_parse_dates: bool,
+    /// A database source's table (SQLite: the only table, or `customers`, when not given).
+    pub table: Option<String>,
+    /// A database source's SQL query (instead of a table).
+    pub query: Option<String>,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -51,12 +57,13 @@ pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
         "parquet" | "pq" => Some(Format::Parquet),
         "ndjson" | "jsonl" => Some(Format::Ndjson),
         "json" => Some(Format::Json),
+        "sqlite" | "sqlite3" | "db" => Some(Format::Sqlite),
         _ => None,
     };
     if let Some(f) = explicit {
         return by_name(f).ok_or_else(|| DataError::Malformed {
             path: path.to_path_buf(),
-            message: format!("unknown format `{f}`; use csv, tsv, parquet, json or ndjson"),
+            message: format!("unknown format `{f}`; use csv, tsv, parquet, json, ndjson or sqlite"),
         });
     }
     let ext = path
@@ -76,10 +83,14 @@ pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
             })
         }
         Some(f) => Ok(f),
+        // A SQLite database under another name says so in its first 16 bytes.
+        None if read_head(path, 16).is_ok_and(|h| h.starts_with(b"SQLite format 3\0")) => {
+            Ok(Format::Sqlite)
+        }
         None => Err(DataError::Malformed {
             path: path.to_path_buf(),
             message: format!(
-                "cannot tell the format from the extension `.{ext}`; use .csv, .tsv, .parquet, .json or .ndjson, or set `format` in the workspace"
+                "cannot tell the format from the extension `.{ext}`; use .csv, .tsv, .parquet, .json, .ndjson or .sqlite, or set `format` in the workspace"
             ),
         }),
     }
@@ -262,6 +273,9 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
                 .finish()
                 .map_err(malformed)?
                 .lazy()
+        }
+        Format::Sqlite => {
+            super::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?.lazy()
         }
     };
     let mut frame = frame;

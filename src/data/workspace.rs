@@ -238,6 +238,13 @@ pub struct SourceConfig {
     /// Type overrides: column -> int | float | text | bool.
     #[serde(default)]
     pub schema: BTreeMap<String, String>,
+    /// A database source (`format = "sqlite"`, or a .sqlite/.sqlite3/.db path): the table
+    /// to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// A database source: an SQL query to read instead of a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// What to do with a value that breaks a validity rule.

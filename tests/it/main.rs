@@ -7,6 +7,7 @@ mod demo;
 mod report;
 mod sample;
 mod session;
+mod sqlite;
 mod ui;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,149 @@
+//! SQLite sources: the sample data copied into a SQLite database integrates to the same
+//! customer-360 table, row for row, as the files; profile reads a table or a query; bad
+//! tables and queries are one line.
+
+use crmlens::data::integrate::integrate;
+use crmlens::data::source::{ReadOptions, read_frame};
+use crmlens::data::sqlite::write_table;
+use crmlens::data::workspace::Workspace;
+use crmlens::progress::Progress;
+use polars::prelude::DataType;
+
+use crate::cli::assert_user_error;
+use crate::{crmlens, sample_dir, stderr, stdout};
+
+/// The sample workspace with every source copied into one SQLite file (a table per role),
+/// saved beside it as `sqlite.toml`.
+fn sqlite_workspace(dir: &std::path::Path) -> (Workspace, Workspace) {
+    let files = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let db = dir.join("crm.sqlite");
+    let mut ws = files.clone();
+    let copy = |role: &str, src: &mut crmlens::data::workspace::SourceConfig| {
+        let opts = ReadOptions {
+            format: src.format.clone(),
+            delimiter: src.delimiter.clone(),
+            schema: src.schema.clone(),
+            ..Default::default()
+        };
+        let df = read_frame(&files.resolve(src), &opts).unwrap();
+        write_table(&db, role, &df).unwrap();
+        // SQLite has no date type: dates and datetimes are ISO text, parsed as for CSV.
+        for c in df.columns() {
+            match c.dtype() {
+                DataType::Date => {
+                    src.dates
+                        .entry(c.name().to_string())
+                        .or_insert_with(|| vec!["%Y-%m-%d".into()]);
+                }
+                DataType::Datetime(..) => {
+                    src.dates
+                        .entry(c.name().to_string())
+                        .or_insert_with(|| vec!["%Y-%m-%dT%H:%M:%S".into()]);
+                }
+                _ => {}
+            }
+        }
+        src.path = db.clone();
+        src.format = None;
+        src.delimiter = None;
+        src.table = Some(role.to_string());
+    };
+    copy("customers", &mut ws.sources.customers);
+    for (role, s) in [
+        ("orders", ws.sources.orders.as_mut()),
+        ("tickets", ws.sources.tickets.as_mut()),
+        ("sessions", ws.sources.sessions.as_mut()),
+    ] {
+        copy(role, s.unwrap());
+    }
+    ws.base_dir = dir.to_path_buf();
+    ws.save(&dir.join("sqlite.toml")).unwrap();
+    (files, ws)
+}
+
+#[test]
+fn the_360_table_from_sqlite_equals_the_one_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, ws) = sqlite_workspace(dir.path());
+    let a = integrate(&files, &Progress::new()).unwrap();
+    let b = integrate(&ws, &Progress::new()).unwrap();
+    assert_eq!(a.table.shape(), b.table.shape());
+    assert_eq!(a.table.get_column_names(), b.table.get_column_names());
+    for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
+        assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
+        assert!(
+            x.as_materialized_series()
+                .equals_missing(y.as_materialized_series()),
+            "column {} differs",
+            x.name()
+        );
+    }
+    // The same cleaning, step by step.
+    let steps = |r: &crmlens::data::quality::QualityReport| {
+        r.steps
+            .iter()
+            .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps(&a.report), steps(&b.report));
+    assert!(
+        b.report.sources.iter().all(|s| s.format == "sqlite"),
+        "{:?}",
+        b.report.sources
+    );
+
+    // Headless, from the saved workspace file.
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", "sqlite.toml", "--out", "c360.csv"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("c360.csv").exists());
+}
+
+#[test]
+fn profile_reads_a_table_or_a_query_and_names_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    sqlite_workspace(dir.path());
+    let o = crmlens(
+        dir.path(),
+        &["profile", "crm.sqlite", "--table", "orders", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let orders = read_frame(&sample_dir().join("orders.csv"), &Default::default()).unwrap();
+    assert_eq!(
+        v["files"][0]["rows"].as_u64(),
+        Some(orders.height() as u64),
+        "{v}"
+    );
+    let o = crmlens(
+        dir.path(),
+        &[
+            "profile",
+            "crm.sqlite",
+            "--query",
+            "SELECT customer_id, COUNT(*) AS lines FROM orders GROUP BY customer_id",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let distinct = orders.column("customer_id").unwrap().n_unique().unwrap();
+    assert_eq!(v["files"][0]["rows"].as_u64(), Some(distinct as u64));
+
+    let o = crmlens(dir.path(), &["profile", "crm.sqlite", "--table", "order"]);
+    assert_user_error(
+        &o,
+        &[
+            "crm.sqlite",
+            "no table `order`",
+            "customers, orders, sessions, tickets",
+        ],
+    );
+    let o = crmlens(
+        dir.path(),
+        &["profile", "crm.sqlite", "--query", "SELEC * FROM orders"],
+    );
+    assert_user_error(&o, &["crm.sqlite", "the query failed", "SELEC"]);
+}
