@@ -217,8 +217,12 @@ pub struct SegmentArgs {
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     /// Files to profile.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "source")]
     pub files: Vec<PathBuf>,
+    /// A PostgreSQL server to profile a table (--table) or query (--query) of:
+    /// postgres://user@host:port/database (password from the URL, PGPASSWORD or ~/.pgpass).
+    #[arg(long, conflicts_with = "files")]
+    pub source: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -325,6 +329,24 @@ fn profile(a: ProfileArgs) -> Result<()> {
         ..Default::default()
     };
     let mut profiles = Vec::new();
+    if let Some(url) = &a.source {
+        if !crate::data::postgres::is_url(url) {
+            bail!(
+                "--source {}: not a PostgreSQL URL; use postgres://user@host:port/database (files are given without --source)",
+                crate::data::postgres::mask_url(url)
+            );
+        }
+        let opts = ReadOptions {
+            url: Some(url.clone()),
+            try_parse_dates: false,
+            ..opts.clone()
+        };
+        let mut p = profile_file(&crate::data::postgres::display_path(url), &opts)?;
+        if !a.show_pii {
+            p.mask_pii();
+        }
+        profiles.push(p);
+    }
     for f in &a.files {
         let mut p = profile_file(f, &opts)?;
         if !a.show_pii {

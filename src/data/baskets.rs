@@ -30,6 +30,7 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
             try_parse_dates: false,
             table: orders.table.clone(),
             query: orders.query.clone(),
+            url: orders.url.clone(),
         };
         (ws.base_dir.join(&orders.path), opts)
     } else {

@@ -54,6 +54,7 @@ fn read_options(src: &SourceConfig) -> ReadOptions {
         try_parse_dates: false,
         table: src.table.clone(),
         query: src.query.clone(),
+        url: src.url.clone(),
     }
 }
 
@@ -64,6 +65,7 @@ fn format_name(f: source::Format) -> &'static str {
         source::Format::Json => "json",
         source::Format::Ndjson => "ndjson",
         source::Format::Sqlite => "sqlite",
+        source::Format::Postgres => "postgres",
     }
 }
 
@@ -389,6 +391,14 @@ pub fn integrate_with(
         .with_columns(derived)
         .collect()
         .map_err(pl("joining the 360 table"))?;
+    // One row per customer in key order: a database returns rows in no particular order, and
+    // the same data must give the same table whatever it was read from.
+    let table = table
+        .sort(
+            [key.as_str()],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .map_err(pl("ordering the 360 table"))?;
     let table = order_columns(table, customers.width())?;
 
     // 7. Missing values by policy.

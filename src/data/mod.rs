@@ -13,6 +13,7 @@ pub mod features;
 pub mod generator;
 pub mod input;
 pub mod integrate;
+pub mod postgres;
 pub mod privacy;
 pub mod profile;
 pub mod purchases;

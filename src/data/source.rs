@@ -21,6 +21,8 @@ pub enum Format {
     Ndjson,
     /// A SQLite database file: a table or a query of it.
     Sqlite,
+    /// A PostgreSQL server: a table or a query.
+    Postgres,
 }
 
 /// How to read one file.
@@ -36,6 +38,8 @@ pub struct ReadOptions {
     pub table: Option<String>,
     /// A database source's SQL query (instead of a table).
     pub query: Option<String>,
+    /// A PostgreSQL source's connection URL (the path then only names it in messages).
+    pub url: Option<String>,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -183,6 +187,30 @@ fn delimiter_name(d: u8) -> String {
 /// Opens a file as a lazy frame and reads its schema (which catches a missing file, a wrong
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
+    if let Some(url) = &opts.url {
+        let frame = super::postgres::read(url, opts.table.as_deref(), opts.query.as_deref())?;
+        let schema = frame.schema().clone();
+        for c in opts.schema.keys() {
+            require_column(path, &schema, c, "the workspace's `schema` table")?;
+        }
+        let casts: Vec<Expr> = opts
+            .schema
+            .iter()
+            .map(|(c, t)| col(c.as_str()).strict_cast(polars_type(t)))
+            .collect();
+        let mut frame = frame.lazy().with_columns(casts);
+        let schema = frame
+            .collect_schema()
+            .map_err(|e| malformed_error(path, &e))?;
+        return Ok(Scanned {
+            estimated_rows: None,
+            path: super::postgres::display_path(url),
+            format: Format::Postgres,
+            delimiter: None,
+            frame,
+            schema,
+        });
+    }
     if !path.exists() {
         return Err(DataError::NotFound {
             path: path.to_path_buf(),
@@ -276,6 +304,12 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         }
         Format::Sqlite => {
             super::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?.lazy()
+        }
+        Format::Postgres => {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                message: "a PostgreSQL source needs its `url` (postgres://user@host/db)".into(),
+            });
         }
     };
     let mut frame = frame;

@@ -73,6 +73,10 @@ impl Default for WorkspaceMeta {
     }
 }
 
+fn is_empty_path(p: &Path) -> bool {
+    p.as_os_str().is_empty()
+}
+
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
@@ -219,7 +223,13 @@ pub struct Sources {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
+    /// The file (relative to the workspace's folder); empty for a database `url`.
+    #[serde(default, skip_serializing_if = "is_empty_path")]
     pub path: PathBuf,
+    /// A PostgreSQL source: `postgres://user@host:port/database` (the password, if any, from
+    /// the URL, PGPASSWORD or ~/.pgpass), with `table` or `query`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// csv, tsv, parquet, json or ndjson; default from the file extension.
     #[serde(default)]
     pub format: Option<String>,
@@ -481,7 +491,9 @@ impl Workspace {
         let missing: Vec<&'static str> = ws
             .sources_by_role()
             .into_iter()
-            .filter(|(role, src)| *role != "customers" && !ws.resolve(src).exists())
+            .filter(|(role, src)| {
+                *role != "customers" && src.url.is_none() && !ws.resolve(src).exists()
+            })
             .map(|(role, _)| role)
             .collect();
         for role in missing {
@@ -622,6 +634,9 @@ impl Workspace {
     pub fn to_toml(&self, dir: &Path) -> Result<String> {
         let mut ws = self.clone();
         let rebase = |src: &mut SourceConfig, base: &Path| {
+            if src.url.is_some() {
+                return;
+            }
             let abs = if src.path.is_absolute() {
                 src.path.clone()
             } else {
@@ -756,6 +771,10 @@ impl Workspace {
 
     /// A source's path resolved against the workspace folder.
     pub fn resolve(&self, src: &SourceConfig) -> PathBuf {
+        if let Some(url) = &src.url {
+            // A database: named by its URL, password masked.
+            return super::postgres::display_path(url);
+        }
         if src.path.is_absolute() {
             src.path.clone()
         } else {

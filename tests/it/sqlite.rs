@@ -12,41 +12,38 @@ use polars::prelude::DataType;
 use crate::cli::assert_user_error;
 use crate::{crmlens, sample_dir, stderr, stdout};
 
-/// The sample workspace with every source copied into one SQLite file (a table per role),
-/// saved beside it as `sqlite.toml`.
-fn sqlite_workspace(dir: &std::path::Path) -> (Workspace, Workspace) {
+/// The sample workspace (as read), and a copy of it whose sources are database tables:
+/// `write(role, frame)` stores each source's frame, `point(source, role)` points the source
+/// at its table. Dates and datetimes get ISO formats in `dates`, as databases without those
+/// types hand them over as text.
+pub(crate) fn copy_sample(
+    mut write: impl FnMut(&str, &mut polars::prelude::DataFrame),
+    point: impl Fn(&mut crmlens::data::workspace::SourceConfig, &str),
+) -> (Workspace, Workspace) {
     let files = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
-    let db = dir.join("crm.sqlite");
     let mut ws = files.clone();
-    let copy = |role: &str, src: &mut crmlens::data::workspace::SourceConfig| {
+    let mut copy = |role: &str, src: &mut crmlens::data::workspace::SourceConfig| {
         let opts = ReadOptions {
             format: src.format.clone(),
             delimiter: src.delimiter.clone(),
             schema: src.schema.clone(),
             ..Default::default()
         };
-        let df = read_frame(&files.resolve(src), &opts).unwrap();
-        write_table(&db, role, &df).unwrap();
-        // SQLite has no date type: dates and datetimes are ISO text, parsed as for CSV.
+        let mut df = read_frame(&files.resolve(src), &opts).unwrap();
+        write(role, &mut df);
         for c in df.columns() {
-            match c.dtype() {
-                DataType::Date => {
-                    src.dates
-                        .entry(c.name().to_string())
-                        .or_insert_with(|| vec!["%Y-%m-%d".into()]);
-                }
-                DataType::Datetime(..) => {
-                    src.dates
-                        .entry(c.name().to_string())
-                        .or_insert_with(|| vec!["%Y-%m-%dT%H:%M:%S".into()]);
-                }
-                _ => {}
-            }
+            let format = match c.dtype() {
+                DataType::Date => "%Y-%m-%d",
+                DataType::Datetime(..) => "%Y-%m-%dT%H:%M:%S",
+                _ => continue,
+            };
+            src.dates
+                .entry(c.name().to_string())
+                .or_insert_with(|| vec![format.into()]);
         }
-        src.path = db.clone();
         src.format = None;
         src.delimiter = None;
-        src.table = Some(role.to_string());
+        point(src, role);
     };
     copy("customers", &mut ws.sources.customers);
     for (role, s) in [
@@ -56,9 +53,54 @@ fn sqlite_workspace(dir: &std::path::Path) -> (Workspace, Workspace) {
     ] {
         copy(role, s.unwrap());
     }
+    (files, ws)
+}
+
+/// The sample workspace with every source copied into one SQLite file (a table per role),
+/// saved beside it as `sqlite.toml`.
+fn sqlite_workspace(dir: &std::path::Path) -> (Workspace, Workspace) {
+    let db = dir.join("crm.sqlite");
+    let (files, mut ws) = copy_sample(
+        |role, df| write_table(&db, role, df).unwrap(),
+        |src, role| {
+            src.path = db.clone();
+            src.table = Some(role.to_string());
+        },
+    );
     ws.base_dir = dir.to_path_buf();
     ws.save(&dir.join("sqlite.toml")).unwrap();
     (files, ws)
+}
+
+/// Asserts two 360 tables are equal, column by column, with the same cleaning steps.
+pub(crate) fn assert_same_360(
+    a: &crmlens::data::integrate::Customer360,
+    b: &crmlens::data::integrate::Customer360,
+) {
+    assert_eq!(a.table.shape(), b.table.shape());
+    assert_eq!(a.table.get_column_names(), b.table.get_column_names());
+    for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
+        assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
+        let (xs, ys) = (x.as_materialized_series(), y.as_materialized_series());
+        if !xs.equals_missing(ys) {
+            let at = (0..xs.len())
+                .find(|&i| xs.get(i).ok() != ys.get(i).ok())
+                .unwrap_or(0);
+            panic!(
+                "column {} differs first at row {at}: {:?} vs {:?}",
+                x.name(),
+                xs.get(at),
+                ys.get(at)
+            );
+        }
+    }
+    let steps = |r: &crmlens::data::quality::QualityReport| {
+        r.steps
+            .iter()
+            .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps(&a.report), steps(&b.report));
 }
 
 #[test]
@@ -67,25 +109,7 @@ fn the_360_table_from_sqlite_equals_the_one_from_the_files() {
     let (files, ws) = sqlite_workspace(dir.path());
     let a = integrate(&files, &Progress::new()).unwrap();
     let b = integrate(&ws, &Progress::new()).unwrap();
-    assert_eq!(a.table.shape(), b.table.shape());
-    assert_eq!(a.table.get_column_names(), b.table.get_column_names());
-    for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
-        assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
-        assert!(
-            x.as_materialized_series()
-                .equals_missing(y.as_materialized_series()),
-            "column {} differs",
-            x.name()
-        );
-    }
-    // The same cleaning, step by step.
-    let steps = |r: &crmlens::data::quality::QualityReport| {
-        r.steps
-            .iter()
-            .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(steps(&a.report), steps(&b.report));
+    assert_same_360(&a, &b);
     assert!(
         b.report.sources.iter().all(|s| s.format == "sqlite"),
         "{:?}",

@@ -1,0 +1,440 @@
+//! PostgreSQL sources: a table or a query read into a polars frame.
+//!
+//! The rows are streamed with `COPY (SELECT ...) TO STDOUT (FORMAT csv)` and parsed by
+//! polars' CSV reader with an explicit schema taken from the query's column types, not
+//! fetched row by row through generic structs. Each column is cast in the SELECT to a form
+//! the reader parses exactly: integers as bigint, numeric and reals as double precision,
+//! booleans as 0/1, timestamptz converted to UTC, dates and timestamps in ISO style, and
+//! every other type (uuid, json, enums...) as text.
+//!
+//! Credentials come from the URL, the standard PG* environment variables (PGHOST, PGPORT,
+//! PGUSER, PGDATABASE, PGPASSWORD) or the password file (PGPASSFILE, else ~/.pgpass), as
+//! libpq does. The password is masked (`***`) in every message ([`mask_url`]).
+//! Not yet: TLS (a server that requires it refuses the connection with its own message).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use postgres::types::Type;
+use postgres::{Client, Config, NoTls};
+
+use super::error::{DataError, Result};
+
+/// Whether `s` is a PostgreSQL connection URL.
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// `url` with its password replaced by `***` (`postgres://ann:***@db/crm`), also in
+/// `password=...` key-value form.
+pub fn mask_url(url: &str) -> String {
+    if is_url(url)
+        && let Some((scheme, rest)) = url.split_once("://")
+    {
+        let (auth, host) = match rest.rsplit_once('@') {
+            Some((a, h)) => (Some(a), h),
+            None => (None, rest),
+        };
+        let mut out = format!("{scheme}://");
+        if let Some(a) = auth {
+            match a.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:***@")),
+                None => out.push_str(&format!("{a}@")),
+            }
+        }
+        // A password in the query string (`?password=...`).
+        let host = match host.split_once('?') {
+            Some((h, q)) => {
+                let q: Vec<String> = q
+                    .split('&')
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                        _ => kv.to_string(),
+                    })
+                    .collect();
+                format!("{h}?{}", q.join("&"))
+            }
+            None => host.to_string(),
+        };
+        out.push_str(&host);
+        return out;
+    }
+    // Key-value form: password=secret or password='se cret'.
+    let re = regex::Regex::new(r"(?i)(password\s*=\s*)('[^']*'|\S+)").expect("password pattern");
+    re.replace_all(url, "${1}***").into_owned()
+}
+
+/// The place a source is read from, as messages name it (password masked).
+pub fn display_path(url: &str) -> PathBuf {
+    PathBuf::from(mask_url(url))
+}
+
+/// A client error as text: the server's own message (severity, message, detail, hint) for
+/// a database error, else the error and its causes.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{}: {}", db.severity(), db.message());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!(" ({d})"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
+}
+
+fn error(url: &str, what: &str, e: impl std::fmt::Display) -> DataError {
+    let mut msg = e.to_string();
+    // The server's own text ("db error: ERROR: relation ... does not exist") is kept, on one
+    // line, with any password that crept in masked.
+    msg = msg.replace('\n', " ");
+    if let Some((_, secret)) = password_of(url) {
+        msg = msg.replace(&secret, "***");
+    }
+    DataError::Malformed {
+        path: display_path(url),
+        message: format!("{what}: {}", super::privacy::redact(&msg)),
+    }
+}
+
+fn password_of(url: &str) -> Option<((), String)> {
+    let cfg: Config = url.parse().ok()?;
+    let p = cfg.get_password()?;
+    let p = String::from_utf8_lossy(p).into_owned();
+    (!p.is_empty()).then_some(((), p))
+}
+
+/// The connection settings: the URL's, then the PG* variables and the password file for
+/// what it leaves out.
+pub fn config(url: &str) -> Result<Config> {
+    let mut cfg: Config = url.parse().map_err(|e| {
+        error(
+            url,
+            "not a PostgreSQL URL (postgres://user@host:port/database)",
+            e,
+        )
+    })?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if cfg.get_hosts().is_empty() {
+        cfg.host(env("PGHOST").as_deref().unwrap_or("localhost"));
+    }
+    if cfg.get_ports().is_empty() {
+        let port = env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432);
+        cfg.port(port);
+    }
+    if cfg.get_user().is_none() {
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .unwrap_or_else(|| "postgres".into());
+        cfg.user(&user);
+    }
+    if cfg.get_dbname().is_none() {
+        let db = env("PGDATABASE").unwrap_or_else(|| cfg.get_user().unwrap_or("").to_string());
+        cfg.dbname(&db);
+    }
+    if cfg.get_password().is_none() {
+        if let Some(p) = env("PGPASSWORD") {
+            cfg.password(p);
+        } else if let Some(p) = pgpass(&cfg) {
+            cfg.password(p);
+        }
+    }
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    cfg.application_name("crmlens");
+    Ok(cfg)
+}
+
+/// The password for `cfg`'s host, port, database and user from the password file
+/// (`hostname:port:database:username:password`, `*` matching anything), as libpq reads it.
+fn pgpass(cfg: &Config) -> Option<String> {
+    let path = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+    let text = std::fs::read_to_string(path).ok()?;
+    let host = match cfg.get_hosts().first()? {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => "localhost".into(),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432).to_string();
+    let db = cfg.get_dbname().unwrap_or("");
+    let user = cfg.get_user().unwrap_or("");
+    pgpass_lookup(&text, &host, &port, db, user)
+}
+
+/// The first matching line's password (`\:` and `\\` are escapes).
+pub fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Option<String> {
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = Vec::new();
+        let mut cur = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+                ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            }
+        }
+        fields.push(cur);
+        if fields.len() != 5 {
+            continue;
+        }
+        let ok = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+        if ok(&fields[0], host)
+            && ok(&fields[1], port)
+            && ok(&fields[2], db)
+            && ok(&fields[3], user)
+        {
+            return Some(fields[4].clone());
+        }
+    }
+    None
+}
+
+/// Connects to the server at `url`.
+pub fn connect(url: &str) -> Result<Client> {
+    let cfg = config(url)?;
+    cfg.connect(NoTls)
+        .map_err(|e| error(url, "cannot connect", describe(&e)))
+}
+
+/// `name` (or `schema.name`) quoted as an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    name.split('.')
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// How a column of a PostgreSQL type is selected and read.
+fn column_plan(name: &str, t: &Type) -> (String, DataType) {
+    let q = quote_ident(name);
+    match *t {
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => {
+            (format!("{q}::bigint"), DataType::Int64)
+        }
+        Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => {
+            (format!("{q}::double precision"), DataType::Float64)
+        }
+        Type::BOOL => (format!("{q}::int"), DataType::Boolean),
+        Type::DATE => (q, DataType::Date),
+        Type::TIMESTAMP => (q, DataType::Datetime(TimeUnit::Microseconds, None)),
+        Type::TIMESTAMPTZ => (
+            format!("({q} AT TIME ZONE 'UTC')"),
+            DataType::Datetime(TimeUnit::Microseconds, None),
+        ),
+        _ => (format!("{q}::text"), DataType::String),
+    }
+}
+
+/// Reads `table` (or `schema.table`) or the result of `query` from the server at `url`.
+pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataFrame> {
+    let sql = match (table, query) {
+        (Some(_), Some(_)) => {
+            return Err(DataError::Malformed {
+                path: display_path(url),
+                message: "both `table` and `query` are given; keep one".into(),
+            });
+        }
+        (Some(t), None) => format!("SELECT * FROM {}", quote_ident(t)),
+        (None, Some(q)) => q.trim().trim_end_matches(';').to_string(),
+        (None, None) => {
+            return Err(DataError::Malformed {
+                path: display_path(url),
+                message: "name a `table` or a `query` to read (--table / --query)".into(),
+            });
+        }
+    };
+    let mut client = connect(url)?;
+    client
+        .batch_execute(
+            "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3",
+        )
+        .map_err(|e| error(url, "cannot set up the session", describe(&e)))?;
+    let stmt = client.prepare(&sql).map_err(|e| {
+        error(
+            url,
+            if table.is_some() {
+                "cannot read the table"
+            } else {
+                "the query failed"
+            },
+            describe(&e),
+        )
+    })?;
+    let mut selects = Vec::new();
+    let mut fields = Vec::new();
+    for c in stmt.columns() {
+        let (expr, dtype) = column_plan(c.name(), c.type_());
+        // Booleans arrive as 0/1 and are cast after the read.
+        let read_as = if dtype == DataType::Boolean {
+            DataType::Int64
+        } else {
+            dtype.clone()
+        };
+        selects.push(format!("{expr} AS {}", quote_ident(c.name())));
+        fields.push((c.name().to_string(), read_as, dtype));
+    }
+    if fields.is_empty() {
+        return Ok(DataFrame::empty());
+    }
+    let copy = format!(
+        "COPY (SELECT {} FROM ({sql}) AS crmlens_source) TO STDOUT (FORMAT csv)",
+        selects.join(", ")
+    );
+    let mut bytes = Vec::new();
+    {
+        let mut reader = client
+            .copy_out(copy.as_str())
+            .map_err(|e| error(url, "reading the rows failed", describe(&e)))?;
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| error(url, "reading the rows failed", e))?;
+    }
+    let schema: Schema = fields
+        .iter()
+        .map(|(n, t, _)| Field::new(n.as_str().into(), t.clone()))
+        .collect();
+    let df = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(Arc::new(schema)))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| error(url, "reading the rows failed", e))?;
+    let casts: Vec<Expr> = fields
+        .iter()
+        .filter(|(_, _, t)| *t == DataType::Boolean)
+        .map(|(n, _, _)| col(n.as_str()).cast(DataType::Boolean))
+        .collect();
+    if casts.is_empty() {
+        return Ok(df);
+    }
+    df.lazy()
+        .with_columns(casts)
+        .collect()
+        .map_err(|e| error(url, "reading the rows failed", e))
+}
+
+/// Writes `df` as table `name` (replaced if it exists) through `COPY ... FROM STDIN`, with
+/// bigint, double precision, boolean, date, timestamp and text columns. For loading test
+/// data and hand-offs to SQL users.
+pub fn write_table(client: &mut Client, name: &str, df: &mut DataFrame) -> Result<()> {
+    let place = || PathBuf::from(format!("table {name}"));
+    let fail = |what: &str, e: &dyn std::fmt::Display| DataError::Malformed {
+        path: place(),
+        message: format!("{what}: {}", e.to_string().replace('\n', " ")),
+    };
+    let mut decls = Vec::new();
+    for c in df.columns() {
+        let t = match c.dtype() {
+            d if d.is_integer() => "bigint",
+            d if d.is_float() => "double precision",
+            DataType::Boolean => "boolean",
+            DataType::Date => "date",
+            DataType::Datetime(..) => "timestamp",
+            _ => "text",
+        };
+        decls.push(format!("{} {t}", quote_ident(c.name())));
+    }
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {q}; CREATE TABLE {q} ({})",
+            decls.join(", "),
+            q = quote_ident(name)
+        ))
+        .map_err(|e| fail("cannot create the table", &describe(&e)))?;
+    let mut csv = Vec::new();
+    CsvWriter::new(&mut csv)
+        .include_header(false)
+        .with_quote_style(QuoteStyle::NonNumeric)
+        .finish(df)
+        .map_err(|e| fail("cannot write the rows as CSV", &e))?;
+    let mut w = client
+        .copy_in(&format!(
+            "COPY {} FROM STDIN (FORMAT csv)",
+            quote_ident(name)
+        ))
+        .map_err(|e| fail("cannot copy the rows in", &describe(&e)))?;
+    std::io::Write::write_all(&mut w, &csv).map_err(|e| fail("cannot copy the rows in", &e))?;
+    w.finish()
+        .map_err(|e| fail("cannot copy the rows in", &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_in_urls_and_key_values() {
+        assert_eq!(
+            mask_url("postgres://ann:s3cret@db.example:5433/crm"),
+            "postgres://ann:***@db.example:5433/crm"
+        );
+        assert_eq!(mask_url("postgres://ann@db/crm"), "postgres://ann@db/crm");
+        assert_eq!(
+            mask_url("postgresql://db/crm?user=ann&password=s3cret&sslmode=require"),
+            "postgresql://db/crm?user=ann&password=***&sslmode=require"
+        );
+        assert_eq!(
+            mask_url("host=db user=ann password='se cret' dbname=crm"),
+            "host=db user=ann password=*** dbname=crm"
+        );
+    }
+
+    #[test]
+    fn the_password_file_is_matched_as_libpq_does() {
+        let text = "# comment\ndb:5432:crm:bob:bobpw\n*:*:crm:ann:a\\:b\n*:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_lookup(text, "db", "5432", "crm", "bob").as_deref(),
+            Some("bobpw")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "x", "1", "crm", "ann").as_deref(),
+            Some("a:b")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "db", "5432", "crm", "eve").as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(
+            pgpass_lookup("db:5432:crm:bob:pw\n", "db", "5433", "crm", "bob"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_one_line_without_the_password() {
+        // Port 1 on the loopback: nothing listens there.
+        let msg = read(
+            "postgres://ann:topsecret@127.0.0.1:1/crm",
+            Some("customers"),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.starts_with("postgres://ann:***@127.0.0.1:1/crm: cannot connect"),
+            "{msg}"
+        );
+        assert!(!msg.contains("topsecret") && !msg.contains('\n'), "{msg}");
+    }
+}
