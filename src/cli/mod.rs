@@ -292,6 +292,18 @@ pub enum BenchWhat {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Read a customer table of --rows rows from a PostgreSQL server (made there with
+    /// generate_series, in table crmlens_bench_customers), report rows per second.
+    Postgres {
+        /// postgres://user@host:port/database
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Write the JSON result here as well as to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `v` rounded to `digits` decimals, for JSON that reads well.
@@ -316,6 +328,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Demo { script } => demo(script.as_deref()),
         Command::Bench(a) => match a.what {
             BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
+            BenchWhat::Postgres { url, rows, out } => bench_postgres(&url, rows, out.as_deref()),
         },
     }
 }
@@ -948,6 +961,49 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "steps_ms": c360.report.timings_ms,
+    });
+    let text = serde_json::to_string_pretty(&v)?;
+    println!("{text}");
+    if let Some(p) = out {
+        std::fs::write(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
+fn bench_postgres(url: &str, rows: u64, out: Option<&Path>) -> Result<()> {
+    use crate::data::postgres;
+    let mut client = postgres::connect(url)?;
+    // A customers table like the sample's: text ids, names and e-mails, a date, a timestamp
+    // with time zone, money, a flag.
+    let make = format!(
+        "DROP TABLE IF EXISTS crmlens_bench_customers;
+         CREATE TABLE crmlens_bench_customers AS
+         SELECT 'C' || lpad(i::text, 7, '0') AS customer_id,
+                'Customer ' || i AS name,
+                'c' || i || '@example.com' AS email,
+                date '2015-01-01' + (i % 3000) AS signup_date,
+                timestamptz '2024-01-01 00:00:00+00' + (i % 100000) * interval '1 minute' AS updated_at,
+                (i % 9973) * 7.25::numeric AS income,
+                (i % 3 = 0) AS churned,
+                (i % 97)::int AS age
+         FROM generate_series(1, {rows}) AS i;
+         ANALYZE crmlens_bench_customers;"
+    );
+    client
+        .batch_execute(&make)
+        .map_err(|e| anyhow::anyhow!("cannot make the bench table: {e}"))?;
+    drop(client);
+    let started = Instant::now();
+    let df = postgres::read(url, Some("crmlens_bench_customers"), None)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let v = serde_json::json!({
+        "bench": "postgres",
+        "server": postgres::mask_url(url),
+        "rows": df.height(),
+        "columns": df.width(),
+        "seconds": round(seconds, 3),
+        "rows_per_second": (df.height() as f64 / seconds).round(),
+        "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
     });
     let text = serde_json::to_string_pretty(&v)?;
     println!("{text}");
