@@ -336,6 +336,15 @@ pub fn sort_rules(rules: &mut [Rule], by: SortBy) {
     });
 }
 
+/// The names of items `ids` (indices into `names`) joined by `sep`: one side of a rule as
+/// the screens, copies, reports and exports write it.
+pub fn side_text(ids: &[u32], names: &[String], sep: &str) -> String {
+    ids.iter()
+        .map(|&i| names[i as usize].as_str())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

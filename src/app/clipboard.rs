@@ -118,12 +118,7 @@ pub fn rule_line(state: &State) -> Option<String> {
     let run = state.rules.run.as_ref()?;
     let r = state.rules.selected()?;
     let names = &run.baskets.items;
-    let side = |ids: &[u32]| {
-        ids.iter()
-            .map(|&i| names[i as usize].as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
     let num = crate::ui::rules::num;
     Some(format!(
         "{} => {}  support {}  confidence {}  lift {}  leverage {}  conviction {}  zhang {}  baskets {}",

@@ -209,12 +209,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
             sort.name()
         )?;
         for r in list.iter().take(20) {
-            let side = |ids: &[u32]| {
-                ids.iter()
-                    .map(|&i| names[i as usize].as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
             writeln!(
                 stdout,
                 "  {} -> {}  support {:.4}  confidence {:.3}  lift {:.2}  ({} baskets)",

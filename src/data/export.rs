@@ -370,13 +370,7 @@ pub fn write_rules(
     }
     let side = |pick: &dyn Fn(&crate::analytics::rules::Rule) -> &Vec<u32>| -> Vec<String> {
         list.iter()
-            .map(|r| {
-                pick(r)
-                    .iter()
-                    .map(|&i| names[i as usize].as_str())
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
+            .map(|r| crate::analytics::rules::side_text(pick(r), names, " | "))
             .collect()
     };
     let num = |pick: &dyn Fn(&crate::analytics::rules::Rule) -> f64| -> Vec<f64> {

@@ -415,12 +415,7 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
         return Part::Skipped(format!("No rules: the filter does not work: {e}."));
     }
     let names = &run.baskets.items;
-    let side = |ids: &[u32]| {
-        ids.iter()
-            .map(|&i| names[i as usize].as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
     let top = view
         .visible
         .iter()

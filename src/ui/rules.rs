@@ -187,12 +187,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         return;
     };
     let names = &run.baskets.items;
-    let side = |ids: &[u32]| -> String {
-        ids.iter()
-            .map(|&i| names[i as usize].as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
     let height = area.height.saturating_sub(3) as usize;
     let first = view.row.saturating_sub(height.saturating_sub(1));
     let rows = view
