@@ -161,6 +161,7 @@ pub fn integrate_with(
     }
     let cust_roles = role_columns("customers", cust_cfg, &scanned)?;
     let cust_format = format_name(scanned.format);
+    let cust_notes = scanned.notes.clone();
     let mut customers = source::collect_source(&cust_path, scanned.frame)?;
     report.sources.push(SourceSummary {
         role: "customers".into(),
@@ -168,6 +169,7 @@ pub fn integrate_with(
         format: cust_format.into(),
         rows: customers.height() as u64,
         columns: customers.width(),
+        notes: cust_notes,
     });
     if cust_key != key {
         customers
@@ -275,6 +277,7 @@ pub fn integrate_with(
             format: format_name(scanned.format).into(),
             rows: 0, // filled from the aggregate below
             columns: scanned.schema.len(),
+            notes: scanned.notes.clone(),
         });
         inputs.push(ActivityInput {
             estimated_rows: scanned.estimated_rows,

@@ -224,6 +224,18 @@ pub fn quote_ident(name: &str) -> String {
         .join(".")
 }
 
+/// Types read as text on purpose (no note).
+const TEXT_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::VARCHAR,
+    Type::BPCHAR,
+    Type::NAME,
+    Type::CHAR,
+    Type::UUID,
+    Type::JSON,
+    Type::JSONB,
+];
+
 /// How a column of a PostgreSQL type is selected and read.
 fn column_plan(name: &str, t: &Type) -> (String, DataType) {
     let q = quote_ident(name);
@@ -247,6 +259,15 @@ fn column_plan(name: &str, t: &Type) -> (String, DataType) {
 
 /// Reads `table` (or `schema.table`) or the result of `query` from the server at `url`.
 pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataFrame> {
+    read_noted(url, table, query).map(|(df, _)| df)
+}
+
+/// [`read`], with a note for each column of a type crmlens has no mapping for (read as text).
+pub fn read_noted(
+    url: &str,
+    table: Option<&str>,
+    query: Option<&str>,
+) -> Result<(DataFrame, Vec<String>)> {
     let sql = match (table, query) {
         (Some(_), Some(_)) => {
             return Err(DataError::Malformed {
@@ -282,8 +303,16 @@ pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataF
     })?;
     let mut selects = Vec::new();
     let mut fields = Vec::new();
+    let mut notes = Vec::new();
     for c in stmt.columns() {
         let (expr, dtype) = column_plan(c.name(), c.type_());
+        if dtype == DataType::String && !TEXT_TYPES.contains(c.type_()) {
+            notes.push(format!(
+                "column `{}` has type {}, read as text",
+                c.name(),
+                c.type_().name()
+            ));
+        }
         // Booleans arrive as 0/1 and are cast after the read.
         let read_as = if dtype == DataType::Boolean {
             DataType::Int64
@@ -294,7 +323,7 @@ pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataF
         fields.push((c.name().to_string(), read_as, dtype));
     }
     if fields.is_empty() {
-        return Ok(DataFrame::empty());
+        return Ok((DataFrame::empty(), notes));
     }
     let copy = format!(
         "COPY (SELECT {} FROM ({sql}) AS crmlens_source) TO STDOUT (FORMAT csv)",
@@ -325,12 +354,14 @@ pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataF
         .map(|(n, _, _)| col(n.as_str()).cast(DataType::Boolean))
         .collect();
     if casts.is_empty() {
-        return Ok(df);
+        return Ok((df, notes));
     }
-    df.lazy()
+    let df = df
+        .lazy()
         .with_columns(casts)
         .collect()
-        .map_err(|e| error(url, "reading the rows failed", e))
+        .map_err(|e| error(url, "reading the rows failed", e))?;
+    Ok((df, notes))
 }
 
 /// Writes `df` as table `name` (replaced if it exists) through `COPY ... FROM STDIN`, with

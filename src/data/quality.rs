@@ -49,6 +49,9 @@ pub struct SourceSummary {
     pub format: String,
     pub rows: u64,
     pub columns: usize,
+    /// What the reader noted (a database type read as text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Duplicates removed, by kind.
@@ -116,6 +119,9 @@ impl QualityReport {
                 "  {:<10} {:>10} rows  {:>3} cols  {} ({})",
                 src.role, src.rows, src.columns, src.path, src.format
             );
+            for n in &src.notes {
+                let _ = writeln!(s, "             note: {n}");
+            }
         }
         let _ = writeln!(s, "\nsteps:");
         for st in &self.steps {

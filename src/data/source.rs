@@ -51,6 +51,8 @@ pub struct Scanned {
     pub delimiter: Option<u8>,
     pub frame: LazyFrame,
     pub schema: SchemaRef,
+    /// What the reader noted for the quality report (a database type read as text).
+    pub notes: Vec<String>,
 }
 
 /// Picks the format from an explicit name or the extension (JSON arrays and NDJSON are told
@@ -188,7 +190,8 @@ fn delimiter_name(d: u8) -> String {
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     if let Some(url) = &opts.url {
-        let frame = super::postgres::read(url, opts.table.as_deref(), opts.query.as_deref())?;
+        let (frame, notes) =
+            super::postgres::read_noted(url, opts.table.as_deref(), opts.query.as_deref())?;
         let schema = frame.schema().clone();
         for c in opts.schema.keys() {
             require_column(path, &schema, c, "the workspace's `schema` table")?;
@@ -209,6 +212,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             delimiter: None,
             frame,
             schema,
+            notes,
         });
     }
     if !path.exists() {
@@ -335,6 +339,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         delimiter,
         frame,
         schema,
+        notes: Vec::new(),
     })
 }
 

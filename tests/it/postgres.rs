@@ -149,3 +149,51 @@ fn profile_reads_a_table_or_a_query_and_errors_carry_the_servers_text() {
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
 }
+
+/// Every mapped type arrives with its polars type and value; a type without a mapping is
+/// read as text with a note.
+#[test]
+fn postgres_types_map_to_polars_types() {
+    use polars::prelude::{DataType, TimeUnit};
+    let Some(url) = server() else { return };
+    let q = "SELECT 7::smallint AS s, 70000::int AS i, 5000000000::bigint AS b, 1.25::numeric(10,2) AS n, \
+             2.5::real AS r, 0.1::double precision AS d, true AS t, NULL::boolean AS nb, 'x,\"y\"'::text AS tx, \
+             'abc'::varchar(5) AS v, date '2024-02-29' AS dt, timestamp '2024-01-02 03:04:05.25' AS ts, \
+             timestamptz '2024-01-02 03:04:05+02' AS tz, '6f1c3a7e-0000-4000-8000-000000000001'::uuid AS u, \
+             point(1, 2) AS p, NULL::int AS ni";
+    let (df, notes) = crmlens::data::postgres::read_noted(&url, None, Some(q)).unwrap();
+    let dtype = |c: &str| df.column(c).unwrap().dtype().clone();
+    for c in ["s", "i", "b", "ni"] {
+        assert_eq!(dtype(c), DataType::Int64, "{c}");
+    }
+    for c in ["n", "r", "d"] {
+        assert_eq!(dtype(c), DataType::Float64, "{c}");
+    }
+    assert_eq!(dtype("t"), DataType::Boolean);
+    assert_eq!(dtype("dt"), DataType::Date);
+    assert_eq!(
+        dtype("ts"),
+        DataType::Datetime(TimeUnit::Microseconds, None)
+    );
+    assert_eq!(
+        dtype("tz"),
+        DataType::Datetime(TimeUnit::Microseconds, None)
+    );
+    let row = |c: &str| format!("{}", df.column(c).unwrap().get(0).unwrap());
+    assert_eq!(row("b"), "5000000000");
+    assert_eq!(row("n"), "1.25");
+    assert_eq!(row("t"), "true");
+    assert_eq!(row("nb"), "null");
+    assert_eq!(row("tx"), "\"x,\"y\"\"");
+    assert_eq!(row("dt"), "2024-02-29");
+    assert_eq!(row("ts"), "2024-01-02 03:04:05.250");
+    // 03:04:05 at +02 is 01:04:05 UTC.
+    assert_eq!(row("tz"), "2024-01-02 01:04:05");
+    assert_eq!(row("u"), "\"6f1c3a7e-0000-4000-8000-000000000001\"");
+    assert_eq!(row("p"), "\"(1,2)\"");
+    assert_eq!(row("ni"), "null");
+    assert_eq!(
+        notes,
+        vec!["column `p` has type point, read as text".to_string()]
+    );
+}
