@@ -68,6 +68,8 @@ pub enum Action {
     /// Enter in the search prompt: apply the filter (an empty one clears it).
     SearchSubmit,
     ToggleHelp,
+    /// `o`: the sources and their status.
+    ToggleSources,
     /// Esc: close the overlay, or cancel running jobs.
     Escape,
     /// The table area now shows this many rows.
@@ -163,6 +165,9 @@ pub const GLOBAL: &[Binding] = &[
         n("S-Tab", "Previous screen", || Action::PrevTab),
     ]),
     b("?", "help").run("Help", || Action::ToggleHelp),
+    b("o", "sources: where read, rows, problems").run("Show the sources and their status", || {
+        Action::ToggleSources
+    }),
     b(": / Ctrl-p", "command palette: every action by name"),
     b("Esc", "cancel job / close").run("Cancel running jobs", || Action::Escape),
     b("u / Ctrl-r", "undo / redo a parameter or selection").each(&[
@@ -505,7 +510,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
-        Some(Overlay::Help) => {
+        Some(Overlay::Help | Overlay::Sources) => {
             return match key.code {
                 KeyCode::Char('q') => Some(Action::Quit),
                 _ => Some(Action::Escape),
@@ -533,6 +538,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::Undo,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('o') => Action::ToggleSources,
         KeyCode::Esc => Action::Escape,
         KeyCode::Tab => Action::NextTab,
         KeyCode::BackTab => Action::PrevTab,

@@ -630,6 +630,12 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 let text = std::fs::read_to_string(&path).ok();
                 warnings.extend(problems.iter().map(|p| p.describe(&path, text.as_deref())));
                 let c = integrate(&ws, progress)?;
+                warnings.extend(
+                    c.report
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", path.display())),
+                );
                 // A feature the table does not have is left out of the selection; say so.
                 let f = &ws.features;
                 for column in f.numeric.iter().chain(&f.categorical).chain(&f.log1p) {

@@ -33,6 +33,8 @@ pub enum Overlay {
     ConfirmOverwrite(std::path::PathBuf),
     /// Typing the path to save the workspace to (Ctrl-S, the first time).
     SaveAs(String),
+    /// The sources the table was built from and their status (`o`).
+    Sources,
     /// The command palette (`:` or Ctrl-P).
     Palette(super::palette::Palette),
 }
@@ -996,6 +998,12 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             state.overlay = match state.overlay {
                 Some(Overlay::Help) => None,
                 _ => Some(Overlay::Help),
+            }
+        }
+        Action::ToggleSources => {
+            state.overlay = match state.overlay {
+                Some(Overlay::Sources) => None,
+                _ => Some(Overlay::Sources),
             }
         }
         Action::Escape => {

@@ -408,7 +408,19 @@ pub fn integrate_with(
     clock.lap(&mut report, "join");
     progress.next("filling missing values");
     let n = table.height() as u64;
-    let (table, missing, dropped) = clean::fill_missing(table, &ws.cleaning.missing)?;
+    let mut policies = ws.cleaning.missing.clone();
+    if ws.lenient {
+        policies.retain(|c, _| {
+            let known = table.column(c).is_ok();
+            if !known {
+                report.warnings.push(format!(
+                    "[cleaning.missing] `{c}`: no such column in the customer-360 table (was its source left out?); ignored"
+                ));
+            }
+            known
+        });
+    }
+    let (table, missing, dropped) = clean::fill_missing(table, &policies)?;
     report.missing = missing;
     if dropped > 0 {
         report.step(

@@ -87,6 +87,10 @@ pub struct QualityReport {
     /// Wall-clock milliseconds per integration step.
     #[serde(default)]
     pub timings_ms: Vec<(String, f64)>,
+    /// What a lenient reading (the workbench) left out, e.g. a fill policy for a column whose
+    /// source was missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl QualityReport {

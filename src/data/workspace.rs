@@ -44,6 +44,10 @@ pub struct Workspace {
     /// Folder the relative source paths are resolved from (the workspace file's folder).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Read by [`Workspace::load_lenient`] (the workbench): a missing-value policy for a
+    /// column the 360 table lacks (its source was left out) is a warning, not an error.
+    #[serde(skip)]
+    pub lenient: bool,
     /// Where the workspace was read from, for messages.
     #[serde(skip)]
     pub file: PathBuf,
@@ -488,6 +492,7 @@ impl Workspace {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         ws.file = path.to_path_buf();
+        ws.lenient = true;
         let missing: Vec<&'static str> = ws
             .sources_by_role()
             .into_iter()
@@ -816,6 +821,7 @@ impl Workspace {
             recommend: Default::default(),
             base_dir: PathBuf::from("."),
             file: path.to_path_buf(),
+            lenient: false,
         }
     }
 }
