@@ -510,7 +510,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
-        Some(Overlay::Help | Overlay::Sources) => {
+        Some(Overlay::Help | Overlay::Sources | Overlay::LoadFailed(_)) => {
             return match key.code {
                 KeyCode::Char('q') => Some(Action::Quit),
                 _ => Some(Action::Escape),

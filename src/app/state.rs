@@ -35,6 +35,8 @@ pub enum Overlay {
     SaveAs(String),
     /// The sources the table was built from and their status (`o`).
     Sources,
+    /// A load failed: the whole message (the data loaded before stays).
+    LoadFailed(String),
     /// The command palette (`:` or Ctrl-P).
     Palette(super::palette::Palette),
 }
@@ -1263,7 +1265,13 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     });
                     super::recommend::set_model(state, *m);
                 }
-                JobOutcome::Failed(e) => state.error = Some(e),
+                JobOutcome::Failed(e) => {
+                    // A load that fails is shown in a panel (the data loaded before stays).
+                    if job.kind == JobKind::Load {
+                        state.overlay = Some(Overlay::LoadFailed(e.clone()));
+                    }
+                    state.error = Some(e);
+                }
                 JobOutcome::Cancelled => {
                     state.message = Some(format!("cancelled {}; previous results kept", job.label))
                 }

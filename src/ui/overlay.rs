@@ -83,6 +83,32 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             f.render_widget(Clear, rect);
             f.render_widget(table, rect);
         }
+        Some(Overlay::LoadFailed(message)) => {
+            let width = area.width.saturating_sub(8).clamp(20, 100);
+            let inner = width.saturating_sub(2).max(1) as usize;
+            let lines = message.chars().count().div_ceil(inner) as u16 + 1;
+            let rect = centered(area, width, lines + 3);
+            let kept = if state.table.is_some() {
+                "The data loaded before is still here. Any key closes this."
+            } else {
+                "Nothing is loaded. Fix it and open again; q quits."
+            };
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::from(message.clone()),
+                    Line::from(Span::styled(kept, theme.dim())),
+                ])
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" could not load ")
+                        .border_style(theme.error()),
+                ),
+                rect,
+            );
+        }
         Some(Overlay::Sources) => {
             let mut rows: Vec<Row> = Vec::new();
             match &state.report {

@@ -308,3 +308,24 @@ fn o_lists_the_sources_as_read_and_the_workspaces_problems() {
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(problem.contains("orders-gone.csv"), "{problem}");
 }
+
+/// A load that fails opens a panel with the whole message; quitting still works.
+#[test]
+fn a_failed_load_shows_a_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[sources.customers]\npath = \"nowhere.csv\"\n").unwrap();
+    let mut s = State::new("w".into());
+    let cmds = s.load(JobRequest::Workspace(path));
+    run_commands(&mut s, cmds);
+    let Some(Overlay::LoadFailed(msg)) = s.overlay.clone() else {
+        panic!("{:?}", s.overlay)
+    };
+    assert!(msg.contains("nowhere.csv"), "{msg}");
+    let screen = crate::ui::draw(&s, 80, 24);
+    assert!(screen.contains("could not load"), "{screen}");
+    assert!(screen.contains("nowhere.csv"), "{screen}");
+    assert!(screen.contains("Nothing is loaded"), "{screen}");
+    key(&mut s, KeyCode::Char('q'));
+    assert!(s.quit);
+}
