@@ -119,17 +119,17 @@ pub fn rule_line(state: &State) -> Option<String> {
     let r = state.rules.selected()?;
     let names = &run.baskets.items;
     let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
-    let num = crate::ui::rules::num;
+    let [support, confidence, lift, leverage, conviction, zhang] = super::rules::metric_cells(r);
     Some(format!(
         "{} => {}  support {}  confidence {}  lift {}  leverage {}  conviction {}  zhang {}  baskets {}",
         side(&r.antecedents),
         side(&r.consequents),
-        num(r.support),
-        num(r.confidence),
-        num(r.lift),
-        num(r.leverage),
-        num(r.conviction.unwrap_or(f64::INFINITY)),
-        num(r.zhangs_metric),
+        support,
+        confidence,
+        lift,
+        leverage,
+        conviction,
+        zhang,
         r.count
     ))
 }

@@ -166,6 +166,30 @@ impl RulesView {
 }
 
 /// The Rules screen's handling of `action`, or None to let the common handler have it.
+/// A metric as the rule table shows it.
+pub fn num(v: f64) -> String {
+    if v.is_infinite() {
+        "inf".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A rule's support, confidence, lift, leverage, conviction and Zhang's metric as the table
+/// shows them (and a copy of the rule carries them).
+pub fn metric_cells(r: &Rule) -> [String; 6] {
+    [
+        num(r.support),
+        num(r.confidence),
+        num(r.lift),
+        num(r.leverage),
+        num(r.conviction.unwrap_or(f64::INFINITY)),
+        num(r.zhangs_metric),
+    ]
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.rules.run.is_some() {
         Ok("rules.csv")

@@ -61,8 +61,10 @@ pub fn mask_url(url: &str) -> String {
         return out;
     }
     // Key-value form: password=secret or password='se cret'.
-    let re = regex::Regex::new(r"(?i)(password\s*=\s*)('[^']*'|\S+)").expect("password pattern");
-    re.replace_all(url, "${1}***").into_owned()
+    static PASSWORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)(password\s*=\s*)('[^']*'|\S+)").expect("password pattern")
+    });
+    PASSWORD.replace_all(url, "${1}***").into_owned()
 }
 
 /// The place a source is read from, as messages name it (password masked).
@@ -97,7 +99,7 @@ fn error(url: &str, what: &str, e: impl std::fmt::Display) -> DataError {
     // The server's own text ("db error: ERROR: relation ... does not exist") is kept, on one
     // line, with any password that crept in masked.
     msg = msg.replace('\n', " ");
-    if let Some((_, secret)) = password_of(url) {
+    if let Some(secret) = password_of(url) {
         msg = msg.replace(&secret, "***");
     }
     DataError::Malformed {
@@ -106,11 +108,10 @@ fn error(url: &str, what: &str, e: impl std::fmt::Display) -> DataError {
     }
 }
 
-fn password_of(url: &str) -> Option<((), String)> {
+fn password_of(url: &str) -> Option<String> {
     let cfg: Config = url.parse().ok()?;
-    let p = cfg.get_password()?;
-    let p = String::from_utf8_lossy(p).into_owned();
-    (!p.is_empty()).then_some(((), p))
+    let p = String::from_utf8_lossy(cfg.get_password()?).into_owned();
+    (!p.is_empty()).then_some(p)
 }
 
 /// The connection settings: the URL's, then the PG* variables and the password file for

@@ -170,17 +170,6 @@ fn draw_items(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
     );
 }
 
-/// A metric as the rule table shows it.
-pub fn num(v: f64) -> String {
-    if v.is_infinite() {
-        "inf".into()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
 fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let view = &state.rules;
     let Some(run) = &view.run else {
@@ -198,16 +187,17 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .take(height)
         .map(|(at, &i)| {
             let r = &run.rules[i];
-            let row = Row::new(vec![
-                format!("{} → {}", side(&r.antecedents), side(&r.consequents)),
-                num(r.support),
-                num(r.confidence),
-                num(r.lift),
-                num(r.leverage),
-                num(r.conviction.unwrap_or(f64::INFINITY)),
-                num(r.zhangs_metric),
-                r.count.to_string(),
-            ]);
+            let row = Row::new(
+                vec![format!(
+                    "{} → {}",
+                    side(&r.antecedents),
+                    side(&r.consequents)
+                )]
+                .into_iter()
+                .chain(crate::app::rules::metric_cells(r))
+                .chain([r.count.to_string()])
+                .collect::<Vec<_>>(),
+            );
             if at == view.row {
                 row.style(theme.selected())
             } else {
