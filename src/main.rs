@@ -4,49 +4,53 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::path::PathBuf;
+
 use crmlens::app::job::JobRequest;
+use crmlens::app::sources::Target;
 use crmlens::cli::{Cli, run_command, sample_workspace_path};
 
-fn open_request(cli: &Cli) -> anyhow::Result<JobRequest> {
+/// The first load, and the other files named (the source picker lists them).
+fn open_request(cli: &Cli) -> anyhow::Result<(JobRequest, Vec<PathBuf>)> {
     if let Some(w) = &cli.workspace {
-        return Ok(JobRequest::Workspace(w.clone()));
+        return Ok((JobRequest::Workspace(w.clone()), Vec::new()));
     }
     match cli.files.as_slice() {
-        [] => sample_workspace_path().map(JobRequest::Workspace).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no bundled sample found (sample_data/crmlens.toml); pass a workspace or data files"
-            )
-        }),
-        [one] if one.extension().is_some_and(|e| e == "toml") => Ok(JobRequest::Workspace(one.clone())),
+        [] => sample_workspace_path()
+            .map(|w| (JobRequest::Workspace(w), Vec::new()))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no bundled sample found (sample_data/crmlens.toml); pass a workspace or data files"
+                )
+            }),
         [first, others @ ..] => {
             for p in others {
                 if !p.exists() {
                     anyhow::bail!("{}: file not found; check the path", p.display());
                 }
             }
-            Ok(JobRequest::File {
-                path: first.clone(),
-                others: others.to_vec(),
-            })
+            let target = Target::parse(&first.display().to_string(), cli.table.clone());
+            if let Target::Source { path, options } = &target
+                && options.url.is_none()
+                && !path.exists()
+            {
+                anyhow::bail!("{}: file not found; check the path", path.display());
+            }
+            if let Target::Workspace(p) = &target
+                && !p.exists()
+            {
+                anyhow::bail!("{}: file not found; check the path", p.display());
+            }
+            Ok((target.request(), others.to_vec()))
         }
     }
-}
-
-fn check_exists(req: &JobRequest) -> anyhow::Result<()> {
-    if let JobRequest::Workspace(p) | JobRequest::File { path: p, .. } = req
-        && !p.exists()
-    {
-        anyhow::bail!("{}: file not found; check the path", p.display());
-    }
-    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(cmd) => run_command(cmd),
-        None => open_request(&cli).and_then(|req| {
-            check_exists(&req)?;
+        None => open_request(&cli).and_then(|(req, others)| {
             if cli.pseudonymise {
                 // Checked before the screen opens, so a missing key is one line, not a
                 // failed export later.
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
             let options = crmlens::app::run::Options {
                 show_pii: cli.show_pii,
                 pseudonymise: cli.pseudonymise,
+                others,
             };
             crmlens::app::run::run(req, options)
         }),

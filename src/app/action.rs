@@ -70,6 +70,8 @@ pub enum Action {
     ToggleHelp,
     /// `o`: the sources and their status.
     ToggleSources,
+    /// A key of the source picker.
+    Sources(super::sources::SourcesKey),
     /// Esc: close the overlay, or cancel running jobs.
     Escape,
     /// The table area now shows this many rows.
@@ -165,9 +167,10 @@ pub const GLOBAL: &[Binding] = &[
         n("S-Tab", "Previous screen", || Action::PrevTab),
     ]),
     b("?", "help").run("Help", || Action::ToggleHelp),
-    b("o", "sources: where read, rows, problems").run("Show the sources and their status", || {
-        Action::ToggleSources
-    }),
+    b("o", "sources: status, open another file, table or URL").run(
+        "Show the sources; open another file, database table or URL",
+        || Action::ToggleSources,
+    ),
     b(": / Ctrl-p", "command palette: every action by name"),
     b("Esc", "cancel job / close").run("Cancel running jobs", || Action::Escape),
     b("u / Ctrl-r", "undo / redo a parameter or selection").each(&[
@@ -495,7 +498,13 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
-        Some(Overlay::Search(_) | Overlay::Edit(..) | Overlay::Export(_) | Overlay::SaveAs(_)) => {
+        Some(
+            Overlay::Search(_)
+            | Overlay::Edit(..)
+            | Overlay::Export(_)
+            | Overlay::SaveAs(_)
+            | Overlay::OpenSource(_),
+        ) => {
             return match key.code {
                 KeyCode::Enter => Some(Action::SearchSubmit),
                 KeyCode::Esc => Some(Action::Escape),
@@ -510,7 +519,20 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => Some(Action::Escape),
             };
         }
-        Some(Overlay::Help | Overlay::Sources | Overlay::LoadFailed(_)) => {
+        Some(Overlay::Sources) => {
+            use super::sources::SourcesKey;
+            return match key.code {
+                KeyCode::Char('q') => Some(Action::Quit),
+                KeyCode::Char('j') | KeyCode::Down => Some(Action::Sources(SourcesKey::Down)),
+                KeyCode::Char('k') | KeyCode::Up => Some(Action::Sources(SourcesKey::Up)),
+                KeyCode::Enter => Some(Action::Sources(SourcesKey::Open)),
+                KeyCode::Char('t') => Some(Action::Sources(SourcesKey::Tables)),
+                KeyCode::Char('a') => Some(Action::Sources(SourcesKey::Add)),
+                KeyCode::Esc | KeyCode::Char('o') => Some(Action::Escape),
+                _ => None,
+            };
+        }
+        Some(Overlay::Help | Overlay::LoadFailed(_)) => {
             return match key.code {
                 KeyCode::Char('q') => Some(Action::Quit),
                 _ => Some(Action::Escape),

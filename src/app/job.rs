@@ -28,9 +28,12 @@ use crate::progress::Progress;
 pub enum JobRequest {
     /// Integrate a workspace into the 360 table.
     Workspace(PathBuf),
-    /// Open a data file as it is; `others` were also named on the command line (the table
-    /// view shows one file at a time, and says which ones it leaves out).
-    File { path: PathBuf, others: Vec<PathBuf> },
+    /// Read one source as it is: a data file, a SQLite file or a PostgreSQL URL (`path` then
+    /// only names it), with a table or query. A database with several tables and none named
+    /// (nor a `customers` table) ends with its table list for the source picker.
+    Open { path: PathBuf, options: ReadOptions },
+    /// The tables of a database source (the source picker's `t`).
+    Tables { path: PathBuf, options: ReadOptions },
     /// The row order of the Data screen: filter and sort.
     Arrange {
         table: Arc<DataFrame>,
@@ -163,7 +166,8 @@ impl JobRequest {
     /// Loads replace the table; other jobs work on it.
     pub fn kind(&self) -> JobKind {
         match self {
-            JobRequest::Workspace(_) | JobRequest::File { .. } => JobKind::Load,
+            JobRequest::Workspace(_) | JobRequest::Open { .. } => JobKind::Load,
+            JobRequest::Tables { .. } => JobKind::Browse,
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
@@ -188,7 +192,11 @@ impl JobRequest {
     pub fn label(&self) -> String {
         match self {
             JobRequest::Workspace(p) => format!("integrating {}", p.display()),
-            JobRequest::File { path, .. } => format!("reading {}", path.display()),
+            JobRequest::Open { path, options } => match &options.table {
+                Some(t) => format!("reading {} · table {t}", path.display()),
+                None => format!("reading {}", path.display()),
+            },
+            JobRequest::Tables { path, .. } => format!("listing the tables of {}", path.display()),
             JobRequest::Arrange { filter, sort, .. } => match (filter, sort) {
                 (Some(f), _) if !f.is_empty() => format!("filtering for \"{f}\""),
                 (_, Some((c, _))) => format!("sorting by {c}"),
@@ -261,6 +269,8 @@ pub enum JobKind {
     /// The recommendation model.
     Recommend,
     Export,
+    /// Listing a database's tables.
+    Browse,
 }
 
 /// What a finished load produced.
@@ -286,12 +296,16 @@ pub struct Loaded {
     /// The workspace as read (what Ctrl-S saves, with the screens' settings); None for a
     /// plain data file.
     pub workspace: Option<Box<Workspace>>,
+    /// What the reader noted about a source read on its own (a database type read as text).
+    pub notes: Vec<String>,
 }
 
 /// A job's result.
 #[derive(Debug)]
 pub enum JobOutcome {
     Loaded(Box<Loaded>),
+    /// A database's tables (for the source picker).
+    Tables(Vec<String>),
     Arranged {
         order: Vec<IdxSize>,
         filter: Option<String>,
@@ -670,31 +684,44 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     report: Some(c.report),
                     features: Some(ws.features.clone()),
                     workspace: Some(Box::new(ws)),
+                    notes: Vec::new(),
                 })))
             })
         }
-        JobRequest::File { path, others } => {
+        JobRequest::Open { path, mut options } => (|| -> crate::data::Result<JobOutcome> {
             progress.start("reading", 1);
-            let mut title = path.display().to_string();
-            if !others.is_empty() {
-                let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
-                title.push_str(&format!(" (not shown: {})", names.join(", ")));
+            if let Some(names) = source::database_tables(&path, &options)? {
+                match source::default_table(&names) {
+                    Some(t) => options.table = Some(t.to_string()),
+                    None => return Ok(JobOutcome::Tables(names)),
+                }
             }
-            source::read_frame(&path, &ReadOptions::default()).map(|table| {
-                JobOutcome::Loaded(Box::new(Loaded {
-                    title,
-                    targets: crate::data::target::candidates(&table),
-                    pii: crate::data::privacy::detect(&table, &Default::default()),
-                    show_pii: false,
-                    settings: None,
-                    warnings: Vec::new(),
-                    pseudonymise: false,
-                    table,
-                    report: None,
-                    features: None,
-                    workspace: None,
-                }))
-            })
+            let mut title = path.display().to_string();
+            if let Some(t) = &options.table {
+                title.push_str(&format!(" · table {t}"));
+            }
+            let scanned = source::scan(&path, &options)?;
+            let notes = scanned.notes.clone();
+            let table = source::collect_source(&scanned.path, scanned.frame)?;
+            Ok(JobOutcome::Loaded(Box::new(Loaded {
+                title,
+                targets: crate::data::target::candidates(&table),
+                pii: crate::data::privacy::detect(&table, &Default::default()),
+                show_pii: false,
+                settings: None,
+                warnings: Vec::new(),
+                pseudonymise: false,
+                table,
+                report: None,
+                features: None,
+                workspace: None,
+                notes,
+            })))
+        })(),
+        JobRequest::Tables { path, options } => {
+            progress.start("listing tables", 1);
+            source::database_tables(&path, &options)
+                .map(|names| JobOutcome::Tables(names.unwrap_or_default()))
         }
         JobRequest::Arrange {
             table,

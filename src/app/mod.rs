@@ -14,6 +14,7 @@ pub mod rules;
 pub mod run;
 pub mod screen;
 pub mod settings;
+pub mod sources;
 pub mod state;
 
 pub use action::Action;

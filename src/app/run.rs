@@ -47,11 +47,13 @@ fn restore() {
     ratatui::restore();
 }
 
-/// How the workbench opens: personal data shown unmasked, exports pseudonymised.
-#[derive(Debug, Clone, Copy, Default)]
+/// How the workbench opens: personal data shown unmasked, exports pseudonymised, and the
+/// other files named on the command line (the source picker lists them).
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub show_pii: bool,
     pub pseudonymise: bool,
+    pub others: Vec<std::path::PathBuf>,
 }
 
 /// Opens the workbench on `request` and runs until the user quits.
@@ -66,6 +68,7 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
     state.show_pii = options.show_pii;
     state.pseudonymise = options.pseudonymise;
     let first = state.load(request);
+    state.sources.add_files(&options.others);
     // Step 1's keys wait for the load: they are pressed once no job runs.
     state.demo = demo;
 

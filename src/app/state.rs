@@ -33,8 +33,10 @@ pub enum Overlay {
     ConfirmOverwrite(std::path::PathBuf),
     /// Typing the path to save the workspace to (Ctrl-S, the first time).
     SaveAs(String),
-    /// The sources the table was built from and their status (`o`).
+    /// The source picker (`o`): the sources and their status; Enter opens one.
     Sources,
+    /// Typing a path or `postgres://` URL to open (`a` in the source picker).
+    OpenSource(String),
     /// A load failed: the whole message (the data loaded before stays).
     LoadFailed(String),
     /// The command palette (`:` or Ctrl-P).
@@ -457,6 +459,8 @@ pub struct State {
     pub warnings: Vec<String>,
     /// The Segments export prompt is for the cluster profiles (`E`), not the labels (`e`).
     pub export_profiles: bool,
+    /// The source picker (`o`).
+    pub sources: super::sources::SourcesView,
     pub quit: bool,
 }
 
@@ -525,8 +529,21 @@ impl State {
 
     /// Starts loading; the first frame can be drawn before the data is there.
     pub fn load(&mut self, request: JobRequest) -> Vec<Command> {
-        if let JobRequest::Workspace(p) | JobRequest::File { path: p, .. } = &request {
-            self.source = Some(p.clone());
+        let target = match &request {
+            JobRequest::Workspace(p) => Some(super::sources::Target::Workspace(p.clone())),
+            JobRequest::Open { path, options } => Some(super::sources::Target::Source {
+                path: path.clone(),
+                options: options.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(t) = target {
+            // The first load names the session's source at once; later ones when they
+            // succeed (a failed load leaves everything as it was).
+            if self.source.is_none() {
+                self.source = Some(t.path().to_path_buf());
+            }
+            self.sources.begin(t);
         }
         vec![self.start(request)]
     }
@@ -764,6 +781,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         return commands;
     }
     if let Some(commands) = super::clipboard::update(state, &action) {
+        return commands;
+    }
+    if let Some(commands) = super::sources::update(state, &action) {
         return commands;
     }
     if state.screen == Screen::Rules
@@ -1005,7 +1025,18 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         Action::ToggleSources => {
             state.overlay = match state.overlay {
                 Some(Overlay::Sources) => None,
-                _ => Some(Overlay::Sources),
+                _ => {
+                    // The cursor starts on the entry shown.
+                    if let Some(i) = state
+                        .sources
+                        .shown_entry()
+                        .map(|e| e.id)
+                        .and_then(|id| state.sources.entries.iter().position(|e| e.id == id))
+                    {
+                        state.sources.cursor = i;
+                    }
+                    Some(Overlay::Sources)
+                }
             }
         }
         Action::Escape => {
@@ -1029,7 +1060,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         // `super::history::update`.
         Action::Undo | Action::Redo | Action::Save => {}
         // The command palette and copying (`super::palette`, `super::clipboard`).
-        Action::Palette(_) | Action::CopySelected { .. } => {}
+        Action::Palette(_) | Action::CopySelected { .. } | Action::Sources(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => {
             let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
@@ -1044,6 +1075,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             match done.outcome {
                 JobOutcome::Loaded(l) => {
                     let l = *l;
+                    state.sources.loaded(&l);
+                    if let Some(e) = state.sources.shown_entry() {
+                        state.source = Some(e.target.path().to_path_buf());
+                    }
                     state.message = Some(format!(
                         "loaded {} rows x {} columns in {secs:.1}s",
                         l.table.height(),
@@ -1265,14 +1300,30 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     });
                     super::recommend::set_model(state, *m);
                 }
+                JobOutcome::Tables(names) => {
+                    state.message = Some(match names.len() {
+                        0 => "the database has no tables".into(),
+                        n => format!("{n} tables: pick one and press Enter"),
+                    });
+                    // A database opened without a table: the picker offers its tables.
+                    state.sources.tables(&names, job.kind == JobKind::Load);
+                    state.overlay = Some(Overlay::Sources);
+                }
                 JobOutcome::Failed(e) => {
                     // A load that fails is shown in a panel (the data loaded before stays).
                     if job.kind == JobKind::Load {
+                        state.sources.failed(&e);
                         state.overlay = Some(Overlay::LoadFailed(e.clone()));
+                    }
+                    if job.kind == JobKind::Browse {
+                        state.sources.listing = None;
                     }
                     state.error = Some(e);
                 }
                 JobOutcome::Cancelled => {
+                    if job.kind == JobKind::Load {
+                        state.sources.failed("cancelled");
+                    }
                     state.message = Some(format!("cancelled {}; previous results kept", job.label))
                 }
             }

@@ -30,8 +30,13 @@ use crate::progress::Progress;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// A workspace (.toml) or data files (CSV, TSV, Parquet, JSON, NDJSON) to open.
+    /// A workspace (.toml), data files (CSV, TSV, Parquet, JSON, NDJSON, SQLite) or a
+    /// postgres:// URL to open; `o` in the workbench lists them and opens another.
     pub files: Vec<PathBuf>,
+    /// The table to open in a SQLite file or PostgreSQL database (default: its only table or
+    /// `customers`; otherwise the workbench lists the tables to pick from).
+    #[arg(long)]
+    pub table: Option<String>,
     /// Open this workspace file.
     #[arg(long, short = 'w')]
     pub workspace: Option<PathBuf>,

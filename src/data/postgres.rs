@@ -411,6 +411,32 @@ pub fn write_table(client: &mut Client, name: &str, df: &mut DataFrame) -> Resul
     Ok(())
 }
 
+/// The tables and views of the database at `url` outside the system schemas, as `table` for
+/// the `public` schema and `schema.table` otherwise, in name order (what the workbench's
+/// source picker offers).
+pub fn tables(url: &str) -> Result<Vec<String>> {
+    let mut client = connect(url)?;
+    let rows = client
+        .query(
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema') \
+             AND table_schema NOT LIKE 'pg_toast%' ORDER BY table_schema <> 'public', 1, 2",
+            &[],
+        )
+        .map_err(|e| error(url, "cannot list the tables", describe(&e)))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (schema, name): (String, String) = (r.get(0), r.get(1));
+            if schema == "public" {
+                name
+            } else {
+                format!("{schema}.{name}")
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,6 +364,30 @@ pub fn read_frame(path: &Path, opts: &ReadOptions) -> Result<DataFrame> {
     collect_source(&s.path, s.frame)
 }
 
+/// The tables of a database source (SQLite file or PostgreSQL URL), or None for a file
+/// source. Sources with a `table` or `query` are not asked.
+pub fn database_tables(path: &Path, opts: &ReadOptions) -> Result<Option<Vec<String>>> {
+    if opts.table.is_some() || opts.query.is_some() {
+        return Ok(None);
+    }
+    if let Some(url) = &opts.url {
+        return super::postgres::tables(url).map(Some);
+    }
+    match detect_format(path, opts.format.as_deref())? {
+        Format::Sqlite => super::sqlite::tables(path).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The table to read from a database whose tables are `names` when none is named: the only
+/// one, or `customers`; None when the choice is the user's.
+pub fn default_table(names: &[String]) -> Option<&str> {
+    match names {
+        [one] => Some(one),
+        _ => names.iter().find(|n| *n == "customers").map(|s| s.as_str()),
+    }
+}
+
 /// Collects a plan that reads `path`, mapping a polars failure (a malformed row, a value of the
 /// wrong type) to a message naming the file.
 pub fn collect_source(path: &Path, lf: LazyFrame) -> Result<DataFrame> {

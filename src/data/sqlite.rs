@@ -234,18 +234,19 @@ pub fn read(path: &Path, table: Option<&str>, query: Option<&str>) -> Result<Dat
                         ),
                     });
                 }
-                None if names.len() == 1 => names[0].clone(),
-                None if names.iter().any(|n| n == "customers") => "customers".into(),
-                None => {
-                    return Err(DataError::Malformed {
-                        path: path.to_path_buf(),
-                        message: format!(
-                            "holds {} tables ({}); name one with `table` in the workspace or --table",
-                            names.len(),
-                            list(&names)
-                        ),
-                    });
-                }
+                None => match super::source::default_table(&names) {
+                    Some(t) => t.to_string(),
+                    None => {
+                        return Err(DataError::Malformed {
+                            path: path.to_path_buf(),
+                            message: format!(
+                                "holds {} tables ({}); name one with `table` in the workspace or --table",
+                                names.len(),
+                                list(&names)
+                            ),
+                        });
+                    }
+                },
             };
             format!("SELECT * FROM \"{}\"", chosen.replace('"', "\"\""))
         }

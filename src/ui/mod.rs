@@ -12,6 +12,7 @@ pub mod quality;
 pub mod recommend;
 pub mod rules;
 pub mod segments;
+pub mod sources;
 pub mod status;
 pub mod tabs;
 pub mod theme;

@@ -11,7 +11,7 @@ use crate::app::State;
 use crate::app::action::bindings;
 use crate::app::state::Overlay;
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(
@@ -109,78 +109,8 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
-        Some(Overlay::Sources) => {
-            let mut rows: Vec<Row> = Vec::new();
-            match &state.report {
-                Some(r) => {
-                    for src in &r.sources {
-                        rows.push(Row::new(vec![
-                            src.role.clone(),
-                            src.format.clone(),
-                            format!("{} rows", src.rows),
-                            format!("{} cols", src.columns),
-                            src.path.clone(),
-                        ]));
-                        for n in &src.notes {
-                            rows.push(
-                                Row::new(vec![String::new(), "note".into(), n.clone()])
-                                    .style(theme.dim()),
-                            );
-                        }
-                    }
-                }
-                None => {
-                    let (n, w) = state
-                        .table
-                        .as_ref()
-                        .map_or((0, 0), |t| (t.height(), t.width()));
-                    rows.push(Row::new(vec![
-                        "table".to_string(),
-                        String::new(),
-                        format!("{n} rows"),
-                        format!("{w} cols"),
-                        state
-                            .source
-                            .as_ref()
-                            .map_or(String::new(), |p| p.display().to_string()),
-                    ]));
-                }
-            }
-            for w in &state.warnings {
-                rows.push(
-                    Row::new(vec![
-                        "problem".to_string(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        w.clone(),
-                    ])
-                    .style(theme.error()),
-                );
-            }
-            let rect = centered(area, area.width.saturating_sub(4), rows.len() as u16 + 4);
-            let table = Table::new(
-                rows,
-                [
-                    ratatui::layout::Constraint::Length(10),
-                    ratatui::layout::Constraint::Length(8),
-                    ratatui::layout::Constraint::Length(12),
-                    ratatui::layout::Constraint::Length(8),
-                    ratatui::layout::Constraint::Min(10),
-                ],
-            )
-            .header(
-                Row::new(vec!["source", "format", "read", "columns", "from"]).style(theme.header()),
-            )
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(" sources · any key closes ")
-                    .border_style(theme.accent()),
-            );
-            f.render_widget(Clear, rect);
-            f.render_widget(table, rect);
-        }
+        Some(Overlay::Sources) => super::sources::draw(f, area, state, theme),
+        Some(Overlay::OpenSource(text)) => super::sources::draw_prompt(f, area, text, theme),
         Some(Overlay::ConfirmQuit) => {
             let rect = centered(area, 52, 5);
             let label = state

@@ -8,6 +8,7 @@ mod postgres;
 mod report;
 mod sample;
 mod session;
+mod sources;
 mod sqlite;
 mod ui;
 

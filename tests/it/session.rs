@@ -256,59 +256,6 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
     assert_eq!(s.overlay, Some(Overlay::Export("segments.csv".into())));
 }
 
-#[test]
-fn o_lists_the_sources_as_read_and_the_workspaces_problems() {
-    let mut s = sample_state();
-    key(&mut s, KeyCode::Char('o'));
-    assert_eq!(s.overlay, Some(Overlay::Sources));
-    let screen = crate::ui::draw(&s, 120, 40);
-    let report = s.report.clone().unwrap();
-    for src in &report.sources {
-        let line = screen
-            .lines()
-            .find(|l| l.contains(&format!("│{:<10}", src.role)))
-            .unwrap_or_else(|| panic!("no row for {}: {screen}", src.role));
-        assert!(line.contains(&src.format), "{line}");
-        assert!(line.contains(&format!("{} rows", src.rows)), "{line}");
-    }
-    assert!(!screen.contains("problem"), "{screen}");
-    // Any key closes it.
-    key(&mut s, KeyCode::Char('x'));
-    assert_eq!(s.overlay, None);
-
-    // A workspace whose orders file is missing: left out, and said so.
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(crate::sample_dir().join("crmlens.toml"))
-        .unwrap()
-        .replace(
-            "path = \"",
-            &format!("path = \"{}/", crate::sample_dir().display()),
-        )
-        .replace("orders.csv", "orders-gone.csv");
-    let path = dir.path().join("w.toml");
-    std::fs::write(&path, text).unwrap();
-    let mut t = State::new("w".into());
-    let cmds = t.load(JobRequest::Workspace(path));
-    run_commands(&mut t, cmds);
-    assert!(t.table.is_some(), "{:?}", t.error);
-    // The orders' fill policies name columns that are now missing: warnings, not a failure.
-    assert!(
-        t.warnings
-            .iter()
-            .any(|w| w.contains("`avg_order_value`: no such column")),
-        "{:?}",
-        t.warnings
-    );
-    key(&mut t, KeyCode::Char('o'));
-    let screen = crate::ui::draw(&t, 160, 40);
-    assert!(!screen.contains("│orders "), "{screen}");
-    let problem = screen
-        .lines()
-        .find(|l| l.contains("problem"))
-        .unwrap_or_else(|| panic!("{screen}"));
-    assert!(problem.contains("orders-gone.csv"), "{problem}");
-}
-
 /// A load that fails opens a panel with the whole message; quitting still works.
 #[test]
 fn a_failed_load_shows_a_panel() {
