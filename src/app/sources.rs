@@ -104,18 +104,27 @@ impl Target {
         }
     }
 
+    /// The format its setting or file extension names (update does no I/O, so a file
+    /// without a known extension is "?" until read).
+    fn format(&self) -> Option<crate::data::source::Format> {
+        use crate::data::source::{Format, format_by_name};
+        match self {
+            Target::Workspace(_) => None,
+            Target::Source { options, .. } if options.url.is_some() => Some(Format::Postgres),
+            Target::Source { path, options } => match &options.format {
+                Some(f) => format_by_name(f),
+                None => path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .and_then(|e| format_by_name(&e.to_ascii_lowercase())),
+            },
+        }
+    }
+
     /// A database (SQLite file or PostgreSQL URL) whose tables can be listed.
     pub fn is_database(&self) -> bool {
-        match self {
-            Target::Workspace(_) => false,
-            Target::Source { path, options } => {
-                options.url.is_some()
-                    || matches!(
-                        crate::data::source::detect_format(path, options.format.as_deref()),
-                        Ok(crate::data::source::Format::Sqlite)
-                    )
-            }
-        }
+        use crate::data::source::Format;
+        matches!(self.format(), Some(Format::Sqlite | Format::Postgres))
     }
 
     /// The table or query read, for display.
@@ -222,23 +231,18 @@ pub enum SourcesKey {
 }
 
 fn format_of(target: &Target) -> String {
-    match target {
-        Target::Workspace(_) => "toml".into(),
-        Target::Source { options, .. } if options.url.is_some() => "postgres".into(),
-        Target::Source { path, options } => {
-            use crate::data::source::Format;
-            match crate::data::source::detect_format(path, options.format.as_deref()) {
-                Ok(Format::Csv) => "csv",
-                Ok(Format::Parquet) => "parquet",
-                Ok(Format::Json) => "json",
-                Ok(Format::Ndjson) => "ndjson",
-                Ok(Format::Sqlite) => "sqlite",
-                Ok(Format::Postgres) => "postgres",
-                Err(_) => "?",
-            }
-            .into()
-        }
+    use crate::data::source::Format;
+    match target.format() {
+        _ if matches!(target, Target::Workspace(_)) => "toml",
+        Some(Format::Csv) => "csv",
+        Some(Format::Parquet) => "parquet",
+        Some(Format::Json) => "json",
+        Some(Format::Ndjson) => "ndjson",
+        Some(Format::Sqlite) => "sqlite",
+        Some(Format::Postgres) => "postgres",
+        None => "?",
     }
+    .into()
 }
 
 /// How a workspace's source is read on its own.
@@ -346,6 +350,7 @@ impl SourcesView {
     pub fn begin(&mut self, target: Target) {
         let role = match &target {
             Target::Workspace(_) => "workspace",
+            t if t.is_database() => "database",
             _ => "file",
         };
         let id = self.find_or_add(role, target);

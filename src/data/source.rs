@@ -55,17 +55,23 @@ pub struct Scanned {
     pub notes: Vec<String>,
 }
 
-/// Picks the format from an explicit name or the extension (JSON arrays and NDJSON are told
-/// apart by the first non-blank byte).
-pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
-    let by_name = |s: &str| match s {
+/// The format a `format` setting or a file extension names (`.json` is JSON here; reading
+/// looks at the file to tell NDJSON from it). No I/O.
+pub fn format_by_name(name: &str) -> Option<Format> {
+    match name {
         "csv" | "tsv" | "txt" => Some(Format::Csv),
         "parquet" | "pq" => Some(Format::Parquet),
         "ndjson" | "jsonl" => Some(Format::Ndjson),
         "json" => Some(Format::Json),
         "sqlite" | "sqlite3" | "db" => Some(Format::Sqlite),
         _ => None,
-    };
+    }
+}
+
+/// Picks the format from an explicit name or the extension (JSON arrays and NDJSON are told
+/// apart by the first non-blank byte).
+pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
+    let by_name = format_by_name;
     if let Some(f) = explicit {
         return by_name(f).ok_or_else(|| DataError::Malformed {
             path: path.to_path_buf(),
