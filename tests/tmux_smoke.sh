@@ -130,10 +130,25 @@ wait_for "to the clipboard (OSC 52)" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 wait_for "READY>" 10
-# The saved workspace opens again.
+# The saved workspace opens again; the source picker opens its orders file as it is, then
+# a path that is not there fails in a panel and the orders stay.
 tmux send-keys -t "$SESSION" clear Enter
 tmux send-keys -t "$SESSION" "$BIN $OUT/session.toml; echo EXIT2=\$?" Enter
 wait_for "5000 rows x 29 cols" 120
+tmux send-keys -t "$SESSION" o
+wait_for "Enter opens" 10
+screen | grep -F "orders" | grep -qF "83494 rows x 7 cols" || fail "picker: no orders row"
+tmux send-keys -t "$SESSION" j j Enter
+wait_for "83494 rows x 7 cols  loaded" 60
+tmux send-keys -t "$SESSION" o
+wait_for "Enter opens" 10
+tmux send-keys -t "$SESSION" a
+wait_for "open:" 10
+tmux send-keys -t "$SESSION" -l "no/such.csv"
+tmux send-keys -t "$SESSION" Enter
+wait_for "could not load" 30
+screen | grep -qF "The data loaded before is still here" || fail "failed open lost the data"
+tmux send-keys -t "$SESSION" Escape
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT2=0" 10
 # The demo: step 1 plays after the load, Space goes on, Esc leaves it, q quits.
@@ -146,4 +161,4 @@ tmux send-keys -t "$SESSION" Escape
 wait_for "demo over" 10
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT3=0" 10
-echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, undo, command palette, copy, Ctrl-S save and reopen, demo steps, quit; terminal restored)"
+echo "tmux smoke: ok (personal data masked, sorted, filtered, switched screens, help, feature toggle, k-means k=4, Gaussian mixture, DBSCAN with k-distance, rules with filter and drill-down, churn forest with drill-down and at-risk list, CLV with holdout, recommendations for a customer, undo, command palette, copy, Ctrl-S save and reopen, source picker open and failed open, demo steps, quit; terminal restored)"
