@@ -246,14 +246,11 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::RunModel => {
-            let Some(input) = state.source.clone() else {
-                state.error = Some(
-                    "no transactions: open a workspace (its orders) or an order-lines file".into(),
-                );
+            let Some(input) = state.order_lines_input() else {
                 return Some(Vec::new());
             };
             state.error = None;
-            let settings = view.settings.clone();
+            let settings = state.clv.settings.clone();
             return Some(state.start_job(JobRequest::Clv { input, settings }));
         }
         _ => return None,

@@ -269,7 +269,18 @@ fn suggested_path(state: &State) -> String {
 pub fn session_workspace(state: &State) -> Workspace {
     let mut ws = match (&state.workspace, &state.source) {
         (Some(ws), _) => (**ws).clone(),
-        (None, Some(p)) => Workspace::for_customers_file(p),
+        (None, Some(p)) => {
+            let mut ws = Workspace::for_customers_file(p);
+            // A database table opened on its own: its URL (without a password) and table.
+            if let Some(cfg) = state
+                .sources
+                .shown_entry()
+                .and_then(|e| e.target.source_config())
+            {
+                ws.sources.customers = cfg;
+            }
+            ws
+        }
         (None, None) => Workspace::for_customers_file(std::path::Path::new("customers.csv")),
     };
     ws.features = state.features.config();

@@ -143,13 +143,11 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::RunModel => {
-            let Some(input) = state.source.clone() else {
-                state.error =
-                    Some("no order lines: open a workspace or an order-lines file".into());
+            let Some(input) = state.order_lines_input() else {
                 return Some(Vec::new());
             };
             state.error = None;
-            let neighbours = view.neighbours;
+            let neighbours = state.recommend.neighbours;
             return Some(state.start_job(JobRequest::Recommend { input, neighbours }));
         }
         _ => return None,

@@ -280,9 +280,7 @@ fn move_row(view: &mut RulesView, to: usize) {
 }
 
 fn run(state: &mut State) -> Vec<Command> {
-    let Some(input) = state.source.clone() else {
-        state.error =
-            Some("no data source to mine: open a workspace or an order-lines file".into());
+    let Some(input) = state.order_lines_input() else {
         return Vec::new();
     };
     state.error = None;

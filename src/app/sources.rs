@@ -127,6 +127,36 @@ impl Target {
         matches!(self.format(), Some(Format::Sqlite | Format::Postgres))
     }
 
+    /// The source as a workspace's `[sources.customers]` (for Ctrl-S on a source opened on
+    /// its own). A URL is written without its password (libpq's lookup in PGPASSWORD or
+    /// ~/.pgpass finds it again); None for a workspace.
+    pub fn source_config(&self) -> Option<SourceConfig> {
+        let Target::Source { path, options } = self else {
+            return None;
+        };
+        let url = options.url.as_deref().map(|u| {
+            crate::data::postgres::mask_url(u)
+                .replacen(":***@", "@", 1)
+                .replace("password=***&", "")
+                .replace("&password=***", "")
+                .replace("?password=***", "")
+        });
+        Some(SourceConfig {
+            path: if url.is_some() {
+                PathBuf::new()
+            } else {
+                path.clone()
+            },
+            url,
+            format: options.format.clone(),
+            delimiter: options.delimiter.clone(),
+            schema: options.schema.clone(),
+            table: options.table.clone(),
+            query: options.query.clone(),
+            ..SourceConfig::default()
+        })
+    }
+
     /// The table or query read, for display.
     fn detail(&self) -> String {
         match self {
@@ -436,6 +466,18 @@ impl SourcesView {
         self.entries.get(self.index(self.shown?)?)
     }
 
+    /// Why the order-line screens (Rules, CLV, Recommend) cannot use what is shown: a
+    /// database table opened on its own (they read a workspace's orders or a data file).
+    pub fn order_lines_problem(&self) -> Option<String> {
+        let e = self.shown_entry()?;
+        (e.target.is_database()).then(|| {
+            format!(
+                "{} is a database table opened on its own; order lines are read from a workspace (its [sources.orders] can be this table) or a data file: o opens one",
+                e.location()
+            )
+        })
+    }
+
     pub fn selected(&self) -> Option<&Entry> {
         self.entries.get(self.cursor)
     }
@@ -556,4 +598,60 @@ fn key_pressed(state: &mut State, key: SourcesKey) -> Vec<Command> {
 fn open(state: &mut State, target: Target) -> Vec<Command> {
     state.overlay = None;
     state.load(target.request())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_saved_without_its_password_and_parsed_as_a_database() {
+        let t = Target::parse(
+            "postgres://ann:s3cret@db:5432/crm?sslmode=require&password=s3cret",
+            Some("sales.orders".into()),
+        );
+        assert!(t.is_database());
+        assert_eq!(
+            t.path().display().to_string(),
+            "postgres://ann:***@db:5432/crm?sslmode=require&password=***"
+        );
+        let cfg = t.source_config().unwrap();
+        assert_eq!(
+            cfg.url.as_deref(),
+            Some("postgres://ann@db:5432/crm?sslmode=require")
+        );
+        assert_eq!(cfg.table.as_deref(), Some("sales.orders"));
+        assert!(cfg.path.as_os_str().is_empty());
+
+        assert!(matches!(
+            Target::parse("w.toml", None),
+            Target::Workspace(_)
+        ));
+        assert!(Target::parse("crm.sqlite", None).is_database());
+        assert!(!Target::parse("orders.csv", None).is_database());
+    }
+
+    /// Listing tables under an entry twice replaces them; an entry listed again keeps its id
+    /// (it may be the one shown).
+    #[test]
+    fn tables_listed_again_replace_the_old_ones() {
+        let mut v = SourcesView::default();
+        v.begin(Target::parse("crm.sqlite", None));
+        let db = v.loading.unwrap();
+        v.failed("boom");
+        assert_eq!(v.entries[0].status, Status::Failed("boom".into()));
+        v.listing = Some(db);
+        v.tables(&["a".into(), "b".into()], false);
+        assert_eq!(v.entries.len(), 3);
+        let b = v.entries[2].id;
+        v.listing = Some(db);
+        v.tables(&["b".into(), "c".into()], false);
+        let names: Vec<String> = v.entries.iter().map(|e| e.location()).collect();
+        assert_eq!(
+            names,
+            ["crm.sqlite", "crm.sqlite · table b", "crm.sqlite · table c"]
+        );
+        assert_eq!(v.entries[1].id, b);
+        assert_eq!(v.entries[1].depth, 1);
+    }
 }

@@ -548,6 +548,20 @@ impl State {
         vec![self.start(request)]
     }
 
+    /// The workspace or file the order-line screens (Rules, CLV, Recommend) read; None, with
+    /// the reason in the status line, when nothing is open or what is shown is a database
+    /// table opened on its own.
+    pub fn order_lines_input(&mut self) -> Option<std::path::PathBuf> {
+        if let Some(problem) = self.sources.order_lines_problem() {
+            self.error = Some(problem);
+            return None;
+        }
+        if self.source.is_none() {
+            self.error = Some("no order lines: open a workspace or an order-lines file".into());
+        }
+        self.source.clone()
+    }
+
     /// Asks for a job (a running job of the same kind is cancelled).
     pub fn start_job(&mut self, request: JobRequest) -> Vec<Command> {
         vec![self.start(request)]

@@ -192,6 +192,19 @@ fn database_tables_are_listed_and_opened() {
     );
     key(&mut s, KeyCode::Esc);
 
+    // The order-line screens read workspaces and files, and say so rather than reading the
+    // database's default table.
+    key(&mut s, KeyCode::Char('5'));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.jobs.is_empty());
+    let e = s.error.clone().unwrap();
+    assert!(e.contains("database table opened on its own"), "{e}");
+    // Ctrl-S would save a workspace reading that table.
+    let ws = crmlens::app::history::session_workspace(&s);
+    assert_eq!(ws.sources.customers.path, db);
+    assert_eq!(ws.sources.customers.table.as_deref(), Some("orders"));
+    key(&mut s, KeyCode::Char('1'));
+
     // `t` on a plain file: a clear line, nothing listed.
     let csv = sample_dir().join("orders.csv");
     key(&mut s, KeyCode::Char('o'));
