@@ -121,6 +121,9 @@ fn password_of(url: &str) -> Option<String> {
     (!p.is_empty()).then_some(p)
 }
 
+/// Looks up an environment variable by name: [`process_env`], or a test's own.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// An environment variable, unset when empty (the process's; tests pass their own lookup).
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -134,7 +137,7 @@ pub fn config(url: &str) -> Result<Config> {
 
 /// The connection settings and the TLS decisions, with the PG* variables (PGHOST...,
 /// PGSSLMODE, PGSSLROOTCERT, PGPASSFILE, HOME) read through `env`.
-pub fn config_with(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(Config, tls::Tls)> {
+pub fn config_with(url: &str, env: Env<'_>) -> Result<(Config, tls::Tls)> {
     let (rest, params) = tls::split_params(url);
     let mut cfg: Config = rest.parse().map_err(|e| {
         error(
@@ -184,7 +187,7 @@ pub fn config_with(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(C
 
 /// The password for `cfg`'s host, port, database and user from the password file
 /// (`hostname:port:database:username:password`, `*` matching anything), as libpq reads it.
-fn pgpass(cfg: &Config, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+fn pgpass(cfg: &Config, env: Env<'_>) -> Option<String> {
     let path = env("PGPASSFILE")
         .map(PathBuf::from)
         .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
@@ -270,7 +273,7 @@ impl Connection {
 /// Connects to the server at `url`, the PG* variables read through `env`, following the
 /// sslmode: `allow` tries plain first and TLS if the server refuses; `prefer` tries TLS if
 /// the server offers it and plain if that fails; `require` and `verify-*` TLS only.
-pub fn connect_with(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Connection> {
+pub fn connect_with(url: &str, env: Env<'_>) -> Result<Connection> {
     use postgres::config::SslMode as Wire;
     use tls::SslMode;
     let (cfg, settings) = config_with(url, env)?;
@@ -394,7 +397,7 @@ pub struct ReadSettings<'a> {
     /// the server is told to stop the query); told how many MB were read.
     pub cancel: Option<&'a Progress>,
     /// The environment lookup (PG* variables, HOME); default: the process's.
-    pub env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    pub env: Option<Env<'a>>,
     /// Bytes of CSV text parsed at a time (default [`stream::BATCH_BYTES`]).
     pub batch_bytes: Option<usize>,
 }

@@ -248,14 +248,19 @@ fn settings<'a>() -> ReadSettings<'a> {
 fn server_sees_ssl(url: &str) -> bool {
     let mut c = connect_with(url, &no_env).unwrap();
     c.client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .unwrap()
         .get(0)
 }
 
 #[test]
 fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
-    let Some((url, ca, _)) = tls_server() else { return };
+    let Some((url, ca, _)) = tls_server() else {
+        return;
+    };
     let table = format!("tls_read_{}", std::process::id());
     let mut c = connect_with(&url, &no_env).unwrap();
     assert_eq!(c.tls, TlsUse::Unverified);
@@ -277,7 +282,13 @@ fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
         ]
     );
     // require: TLS or nothing, still unverified without a root certificate, and noted.
-    let (_, notes) = read_with(&with(&url, "sslmode=require"), Some(&table), None, &settings()).unwrap();
+    let (_, notes) = read_with(
+        &with(&url, "sslmode=require"),
+        Some(&table),
+        None,
+        &settings(),
+    )
+    .unwrap();
     assert!(
         notes.iter().any(|n| n.starts_with(
             "TLS without certificate verification (sslmode=require); use sslmode=verify-full"
@@ -299,7 +310,10 @@ fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
     assert!(notes.is_empty(), "{notes:?}");
     // With a root certificate the chain is checked (as libpq does under require): no note.
     let verified = with(&url, &format!("sslmode=require&sslrootcert={ca}"));
-    assert_eq!(connect_with(&verified, &no_env).unwrap().tls, TlsUse::Verified);
+    assert_eq!(
+        connect_with(&verified, &no_env).unwrap().tls,
+        TlsUse::Verified
+    );
     let (_, notes) = read_with(&verified, Some(&table), None, &settings()).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     // Through a source scan the note lands in the source's notes (the quality report's).
@@ -322,7 +336,9 @@ fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
 
 #[test]
 fn sslmode_disable_against_a_tls_only_user_is_one_line_with_the_servers_words() {
-    let Some((url, _, _)) = tls_server() else { return };
+    let Some((url, _, _)) = tls_server() else {
+        return;
+    };
     let plain = with(&url, "sslmode=disable");
     let msg = read_with(&plain, Some("t"), None, &settings())
         .unwrap_err()
@@ -331,7 +347,10 @@ fn sslmode_disable_against_a_tls_only_user_is_one_line_with_the_servers_words() 
         msg.contains("cannot connect") && msg.contains("pg_hba.conf rejects connection"),
         "{msg}"
     );
-    assert!(msg.contains("no encryption") && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.contains("no encryption") && !msg.contains('\n'),
+        "{msg}"
+    );
     // The CLI: one error line, exit 2, password masked.
     let secret = plain.replacen("crmlens_tls@", "crmlens_tls:hunter2hunter2@", 1);
     let o = crmlens(
@@ -340,14 +359,20 @@ fn sslmode_disable_against_a_tls_only_user_is_one_line_with_the_servers_words() 
     );
     assert_user_error(
         &o,
-        &["crmlens_tls:***@", "cannot connect", "pg_hba.conf rejects connection"],
+        &[
+            "crmlens_tls:***@",
+            "cannot connect",
+            "pg_hba.conf rejects connection",
+        ],
     );
     assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
 }
 
 #[test]
 fn verify_full_and_verify_ca_check_the_certificate() {
-    let Some((url, ca, other_ca)) = tls_server() else { return };
+    let Some((url, ca, other_ca)) = tls_server() else {
+        return;
+    };
     let localhost = url.replacen("@127.0.0.1:", "@localhost:", 1);
     let ok = |u: &str| {
         let c = connect_with(u, &no_env).unwrap_or_else(|e| panic!("{u}: {e}"));
@@ -366,37 +391,66 @@ fn verify_full_and_verify_ca_check_the_certificate() {
         }
     };
     // The host name (localhost) and the address (127.0.0.1) are both in the certificate.
-    ok(&with(&localhost, &format!("sslmode=verify-full&sslrootcert={ca}")));
-    ok(&with(&url, &format!("sslmode=verify-full&sslrootcert={ca}")));
+    ok(&with(
+        &localhost,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ));
+    ok(&with(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ));
     ok(&with(&url, &format!("sslmode=verify-ca&sslrootcert={ca}")));
-    assert!(server_sees_ssl(&with(&url, &format!("sslmode=verify-full&sslrootcert={ca}"))));
+    assert!(server_sees_ssl(&with(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={ca}")
+    )));
     // A name the certificate does not hold (reaching the same address through hostaddr):
     // verify-ca does not look at it, verify-full refuses.
     let wrong_name = url.replacen("@127.0.0.1:", "@db.invalid:", 1);
     let wrong_name = with(&wrong_name, "hostaddr=127.0.0.1");
-    ok(&with(&wrong_name, &format!("sslmode=verify-ca&sslrootcert={ca}")));
+    ok(&with(
+        &wrong_name,
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ));
     fails(
-        &with(&wrong_name, &format!("sslmode=verify-full&sslrootcert={ca}")),
-        &["cannot connect", "certificate not valid for name \"db.invalid\""],
+        &with(
+            &wrong_name,
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        &[
+            "cannot connect",
+            "certificate not valid for name \"db.invalid\"",
+        ],
     );
     // Another CA: a certificate error, for every mode that has a root certificate (a root
     // certificate turns verification on under require too, as in libpq).
     for mode in ["verify-full", "verify-ca", "require"] {
         fails(
             &with(&url, &format!("sslmode={mode}&sslrootcert={other_ca}")),
-            &["cannot connect", "invalid peer certificate", "UnknownIssuer"],
+            &[
+                "cannot connect",
+                "invalid peer certificate",
+                "UnknownIssuer",
+            ],
         );
     }
     // prefer falls back to plain when TLS fails; this user is refused plain, so both
     // failures are in the line.
     fails(
         &with(&url, &format!("sslmode=prefer&sslrootcert={other_ca}")),
-        &["UnknownIssuer", "without TLS", "pg_hba.conf rejects connection"],
+        &[
+            "UnknownIssuer",
+            "without TLS",
+            "pg_hba.conf rejects connection",
+        ],
     );
     // ...while a user allowed plain connects without TLS.
     let plain_user = server().unwrap();
     let c = connect_with(
-        &with(&plain_user, &format!("sslmode=prefer&sslrootcert={other_ca}")),
+        &with(
+            &plain_user,
+            &format!("sslmode=prefer&sslrootcert={other_ca}"),
+        ),
         &no_env,
     )
     .unwrap();
@@ -404,7 +458,11 @@ fn verify_full_and_verify_ca_check_the_certificate() {
     // No root certificate: one line naming what to give.
     fails(
         &with(&url, "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
-        &["TLS: sslmode=verify-full", "\"/nonexistent/ca.pem\" does not exist", "sslrootcert=PATH"],
+        &[
+            "TLS: sslmode=verify-full",
+            "\"/nonexistent/ca.pem\" does not exist",
+            "sslrootcert=PATH",
+        ],
     );
     let home = tempfile::tempdir().unwrap();
     let home_s = home.path().to_string_lossy().to_string();
@@ -506,7 +564,12 @@ fn small_batches_split_only_at_row_ends() {
     assert_eq!(whole.height(), 20000);
     assert!(batched.equals_missing(&whole));
     assert!(
-        batched.column("t").unwrap().as_materialized_series().n_chunks() > 100,
+        batched
+            .column("t")
+            .unwrap()
+            .as_materialized_series()
+            .n_chunks()
+            > 100,
         "the batches are parsed apart"
     );
     let t = format!("{}", batched.column("t").unwrap().get(6).unwrap());
@@ -624,7 +687,10 @@ fn a_cancel_stops_a_read_promptly_and_the_server_stays_usable() {
         if left == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{left} backends still run the query");
+        assert!(
+            Instant::now() < deadline,
+            "{left} backends still run the query"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let (df, _) = read_with(&url, None, Some("SELECT 1 AS one"), &settings()).unwrap();

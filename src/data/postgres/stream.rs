@@ -1,9 +1,9 @@
 //! Reading a `COPY ... TO STDOUT (FORMAT csv)` stream into a polars frame in batches: the
-//! bytes are cut into batches of about [`BATCH_BYTES`] at row ends, and each batch is parsed
-//! (with the query's schema) on another thread while the next one is read. The text of the
-//! whole result is never held at once, so the peak is about the frame plus a few batches
-//! rather than the frame plus all of its CSV text; the frame's columns keep one chunk per
-//! batch.
+//! bytes are cut into batches of about [`BATCH_BYTES`] (8 MiB) at row ends, and each batch is
+//! parsed (with the query's schema) on another thread while the next one is read; the same
+//! few buffers are reused. The text of the whole result is never held at once, so the peak is
+//! about the frame plus a few batches rather than the frame plus all of its CSV text; the
+//! frame's columns keep one chunk per batch.
 //!
 //! A row end is a newline outside quotes: COPY's CSV quotes a field holding a newline, and
 //! a doubled quote inside a field keeps the parity, so counting quotes is enough.
@@ -16,7 +16,7 @@ use polars::prelude::*;
 use crate::progress::Progress;
 
 /// Bytes of CSV text per parsed batch.
-pub const BATCH_BYTES: usize = 16 << 20;
+pub const BATCH_BYTES: usize = 8 << 20;
 
 /// How often (in bytes read) the cancel flag is looked at and the progress label updated.
 const CHECK_BYTES: u64 = 1 << 20;
@@ -36,6 +36,8 @@ pub struct Batcher {
     buf: Vec<u8>,
     /// Whether the end of `buf` is inside a quoted field.
     in_quotes: bool,
+    /// Emptied batches, to be filled again.
+    spares: Vec<Vec<u8>>,
 }
 
 impl Batcher {
@@ -44,14 +46,29 @@ impl Batcher {
             target: target.max(1),
             buf: Vec::new(),
             in_quotes: false,
+            spares: Vec::new(),
+        }
+    }
+
+    /// Takes back a parsed batch's buffer: the same few buffers are filled again and again
+    /// rather than allocated and freed per batch (which leaves the allocator holding pages).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.spares.push(buf);
+    }
+
+    fn fresh(&mut self) -> Vec<u8> {
+        match self.spares.pop() {
+            Some(b) => b,
+            // Room for a batch and its last row, so the buffer never doubles past it.
+            None => Vec::with_capacity(self.target + (self.target / 64).max(64)),
         }
     }
 
     /// Appends `chunk`; returns a batch of whole rows once there are `target` bytes or more.
     pub fn push(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
         if self.buf.capacity() == 0 {
-            // Room for a batch and its last row, so the buffer never doubles past it.
-            self.buf.reserve_exact(self.target + (self.target / 64).max(64));
+            self.buf = self.fresh();
         }
         self.buf.extend_from_slice(chunk);
         if chunk.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
@@ -62,13 +79,10 @@ impl Batcher {
         }
         let at = self.row_end()?;
         // The end of the buffer (and so `in_quotes`) stays where it was.
-        let rest = self.buf.split_off(at);
-        let batch = std::mem::take(&mut self.buf);
-        if !rest.is_empty() {
-            self.buf.reserve_exact(self.target + (self.target / 64).max(64));
-            self.buf.extend_from_slice(&rest);
-        }
-        Some(batch)
+        let mut next = self.fresh();
+        next.extend_from_slice(&self.buf[at..]);
+        self.buf.truncate(at);
+        Some(std::mem::replace(&mut self.buf, next))
     }
 
     /// The position after the last newline outside quotes.
@@ -90,7 +104,8 @@ impl Batcher {
     }
 }
 
-fn parse(batch: Vec<u8>, schema: &SchemaRef) -> PolarsResult<DataFrame> {
+fn parse(batch: &[u8], schema: &SchemaRef) -> PolarsResult<DataFrame> {
+    // A slice is parsed in place (no copy).
     CsvReadOptions::default()
         .with_has_header(false)
         .with_schema(Some(schema.clone()))
@@ -109,11 +124,13 @@ pub fn read_csv(
     std::thread::scope(|scope| {
         // One batch waits while one is parsed and one is read.
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
         let parse_schema = schema.clone();
         let parser = scope.spawn(move || -> PolarsResult<Vec<DataFrame>> {
             let mut frames = Vec::new();
             for batch in rx {
-                frames.push(parse(batch, &parse_schema)?);
+                frames.push(parse(&batch, &parse_schema)?);
+                let _ = back_tx.send(batch);
             }
             Ok(frames)
         });
@@ -128,10 +145,7 @@ pub fn read_csv(
                             return Err(ReadError::Cancelled);
                         }
                         if bytes > 0 {
-                            p.label(&format!(
-                                "reading {} MB from PostgreSQL",
-                                bytes / 1_000_000
-                            ));
+                            p.label(&format!("reading {} MB from PostgreSQL", bytes / 1_000_000));
                         }
                     }
                     next_check = bytes + CHECK_BYTES;
@@ -142,6 +156,9 @@ pub fn read_csv(
                 }
                 let n = chunk.len();
                 let full = batcher.push(chunk);
+                while let Ok(b) = back_rx.try_recv() {
+                    batcher.recycle(b);
+                }
                 reader.consume(n);
                 bytes += n as u64;
                 // A send fails only when the parser stopped on an error (reported below).
@@ -182,7 +199,12 @@ mod tests {
     #[test]
     fn batches_end_at_row_ends_outside_quotes() {
         let text = "1,\"a\nb\",x\n2,\"say \"\"hi\"\"\n\",y\n3,,\"\n\n\"\n4,plain,z\n";
-        let rows = ["1,\"a\nb\",x\n", "2,\"say \"\"hi\"\"\n\",y\n", "3,,\"\n\n\"\n", "4,plain,z\n"];
+        let rows = [
+            "1,\"a\nb\",x\n",
+            "2,\"say \"\"hi\"\"\n\",y\n",
+            "3,,\"\n\n\"\n",
+            "4,plain,z\n",
+        ];
         for chunk in 1..text.len() {
             for target in [1, 3, 8, 20, 1000] {
                 let mut b = Batcher::new(target);
@@ -201,7 +223,8 @@ mod tests {
                     let mut rest = s;
                     while !rest.is_empty() {
                         let r = rows.iter().find(|r| rest.starts_with(**r));
-                        let r = r.unwrap_or_else(|| panic!("{s:?} (chunk {chunk} target {target})"));
+                        let r =
+                            r.unwrap_or_else(|| panic!("{s:?} (chunk {chunk} target {target})"));
                         rest = &rest[r.len()..];
                     }
                 }
@@ -213,14 +236,17 @@ mod tests {
     fn batched_parsing_gives_the_whole_frame() {
         let mut text = String::new();
         for i in 0..5000 {
-            text.push_str(&format!("{i},\"name {i}\nline two, \"\"q\"\"\",{}.5\n", i % 7));
+            text.push_str(&format!(
+                "{i},\"name {i}\nline two, \"\"q\"\"\",{}.5\n",
+                i % 7
+            ));
         }
         let schema: SchemaRef = Arc::new(Schema::from_iter([
             Field::new("i".into(), DataType::Int64),
             Field::new("s".into(), DataType::String),
             Field::new("f".into(), DataType::Float64),
         ]));
-        let whole = parse(text.clone().into_bytes(), &schema).unwrap();
+        let whole = parse(text.as_bytes(), &schema).unwrap();
         let mut r = std::io::BufReader::with_capacity(777, text.as_bytes());
         let df = read_csv(&mut r, schema.clone(), 10_000, None).unwrap();
         assert!(df.first_col_n_chunks() > 1 || df.height() < 100);

@@ -230,11 +230,7 @@ impl Tls {
     /// Resolves the mode and root certificates from the URL's parameters, then `PGSSLMODE`,
     /// `PGSSLROOTCERT` and `HOME` read through `env`, as libpq does. `unix_socket`: every host
     /// is a Unix socket (never TLS). The error is one line naming what to provide.
-    pub fn resolve(
-        params: &Params,
-        env: &dyn Fn(&str) -> Option<String>,
-        unix_socket: bool,
-    ) -> Result<Tls, String> {
+    pub fn resolve(params: &Params, env: super::Env<'_>, unix_socket: bool) -> Result<Tls, String> {
         let rootcert = params
             .sslrootcert
             .clone()
@@ -533,8 +529,8 @@ mod tests {
             let e = Tls::resolve(&params(m, None), &env, false).unwrap_err();
             assert!(e.contains("root.crt\" does not exist"), "{e}");
             assert!(e.contains("sslrootcert=PATH") && !e.contains('\n'), "{e}");
-            let e = Tls::resolve(&params(m, Some("/nonexistent/ca.pem")), &no_env, false)
-                .unwrap_err();
+            let e =
+                Tls::resolve(&params(m, Some("/nonexistent/ca.pem")), &no_env, false).unwrap_err();
             assert!(e.contains("\"/nonexistent/ca.pem\" does not exist"), "{e}");
             let e = Tls::resolve(&params(m, None), &no_env, false).unwrap_err();
             assert!(e.contains("HOME is not set"), "{e}");
@@ -591,7 +587,9 @@ mod tests {
             "{msg}"
         );
         let url = "postgres://ann:topsecret@127.0.0.1:1/crm?sslmode=sometimes";
-        let msg = super::super::read(url, Some("t"), None).unwrap_err().to_string();
+        let msg = super::super::read(url, Some("t"), None)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("invalid sslmode value \"sometimes\""), "{msg}");
         // The URL with TLS parameters still parses, so the password is still found and masked
         // in the server's own text.
@@ -606,7 +604,9 @@ mod tests {
             "postgres://ann:topsecret@127.0.0.1:1/crm?sslmode=require",
             "host=127.0.0.1 port=1 user=ann password=topsecret sslmode=verify-full sslrootcert=/nonexistent",
         ] {
-            let msg = super::super::read(url, Some("t"), None).unwrap_err().to_string();
+            let msg = super::super::read(url, Some("t"), None)
+                .unwrap_err()
+                .to_string();
             assert!(!msg.contains("topsecret") && !msg.contains('\n'), "{msg}");
         }
     }
