@@ -10,6 +10,14 @@
 # Authentication is `trust` (user `crmlens`, a superuser, database `crmlens`): any local user
 # can connect while it runs, which is fine for a throwaway cluster of test data.
 #
+# TLS: the script makes a throwaway CA and a server certificate for localhost and 127.0.0.1
+# (openssl, installed from Debian's packages if missing), turns `ssl` on and exports
+# CRMLENS_TEST_PG_CA (the CA's PEM) and CRMLENS_TEST_PG_OTHER_CA (a CA that signed nothing).
+# A second superuser, `crmlens_tls`, may connect over TLS only (pg_hba: hostssl trust,
+# hostnossl reject); `crmlens` may connect either way. Without openssl the server starts
+# without TLS and CRMLENS_TEST_PG_CA is not set (the TLS tests then skip, or fail under
+# CRMLENS_REQUIRE_PG).
+#
 # The server binaries (initdb, pg_ctl, postgres) come from $CRMLENS_PG_BINDIR if set, else
 # PATH, else the newest /usr/lib/postgresql/*/bin; if none has them, Debian's `postgresql`
 # package is installed (needs root or password-less sudo). initdb refuses to run as root, so
@@ -69,7 +77,8 @@ crmlens_pg_stop() {
       */crmlens-pg.*) rm -rf -- "$dir" 2>/dev/null || true ;;
     esac
   fi
-  unset _CRMLENS_PG_DIR _CRMLENS_PG_BINDIR _CRMLENS_PG_USER CRMLENS_TEST_PG_URL CRMLENS_TEST_PG_DIR
+  unset _CRMLENS_PG_DIR _CRMLENS_PG_BINDIR _CRMLENS_PG_USER CRMLENS_TEST_PG_URL CRMLENS_TEST_PG_DIR \
+    CRMLENS_TEST_PG_CA CRMLENS_TEST_PG_OTHER_CA
   return 0
 }
 
@@ -104,6 +113,72 @@ _crmlens_pg_find_bindir() {
     fi
   done
   return 1
+}
+
+# Installs openssl (for the test certificates) from Debian's packages; returns 1 if it cannot.
+_crmlens_pg_install_openssl() {
+  local sudo="" rc=0
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo -n"
+    else
+      _crmlens_pg_say "openssl is not installed and installing it needs root: apt-get install openssl"
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    _crmlens_pg_say "openssl is not installed and there is no apt-get to install it"
+    return 1
+  fi
+  _crmlens_pg_say "installing Debian's openssl package"
+  $sudo env DEBIAN_FRONTEND=noninteractive sh -c \
+    'apt-get update -qq && apt-get install -y -qq --no-install-recommends openssl' >&2 ||
+    rc=$?
+  if [ "$rc" -ne 0 ]; then
+    _crmlens_pg_say "apt-get install openssl failed (exit $rc)"
+  fi
+  return "$rc"
+}
+
+# Makes a throwaway CA, a server certificate it signs (CN localhost; SAN localhost and
+# 127.0.0.1) and a second CA that signs nothing, in $1 (EC P-256, valid for 2 days).
+_crmlens_pg_make_certs() {
+  local d="$1"
+  mkdir -p "$d" || return 1
+  printf '%s\n' \
+    "[req]" \
+    "distinguished_name = dn" \
+    "prompt = no" \
+    "[dn]" \
+    "CN = crmlens throwaway test CA" \
+    "[v3_ca]" \
+    "basicConstraints = critical,CA:TRUE" \
+    "keyUsage = critical,keyCertSign,cRLSign" \
+    "subjectKeyIdentifier = hash" \
+    "[server]" \
+    "basicConstraints = critical,CA:FALSE" \
+    "keyUsage = critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage = serverAuth" \
+    "subjectAltName = DNS:localhost,IP:127.0.0.1" \
+    "subjectKeyIdentifier = hash" \
+    "authorityKeyIdentifier = keyid" >"$d/openssl.cnf" || return 1
+  # The server key must be private to its owner, or postgres refuses it.
+  (
+    umask 077
+    openssl req -x509 -config "$d/openssl.cnf" -extensions v3_ca -newkey ec \
+      -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -keyout "$d/ca.key" -out "$d/ca.pem" &&
+      openssl req -x509 -config "$d/openssl.cnf" -extensions v3_ca -newkey ec \
+        -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=crmlens other CA" \
+        -keyout "$d/other-ca.key" -out "$d/other-ca.pem" &&
+      openssl req -new -config "$d/openssl.cnf" -newkey ec \
+        -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout "$d/server.key" -out "$d/server.csr" &&
+      openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+        -CAcreateserial -days 2 -extfile "$d/openssl.cnf" -extensions server \
+        -out "$d/server.pem"
+  ) >"$d/openssl.log" 2>&1 || return 1
+  chmod 644 "$d/ca.pem" "$d/other-ca.pem" "$d/server.pem" || return 1
 }
 
 _crmlens_pg_install() {
@@ -163,7 +238,7 @@ _crmlens_pg_fail() {
   local f dir="${_CRMLENS_PG_DIR:-}"
   _crmlens_pg_say "$*"
   if [ -n "$dir" ]; then
-    for f in initdb.log pg_ctl.log server.log createdb.log; do
+    for f in initdb.log pg_ctl.log server.log createdb.log tls/openssl.log; do
       if [ -s "$dir/$f" ]; then
         echo "--- last lines of $f" >&2
         tail -n 30 "$dir/$f" >&2 || true
@@ -175,7 +250,7 @@ _crmlens_pg_fail() {
 }
 
 _crmlens_pg_start() {
-  local bindir user="" base dir port attempt started=0 createdb url
+  local bindir user="" base dir port attempt started=0 createdb createuser url tls=0
 
   if [ -n "${_CRMLENS_PG_DIR:-}" ]; then
     _crmlens_pg_say "stopping the previous test server ($_CRMLENS_PG_DIR)"
@@ -233,11 +308,30 @@ _crmlens_pg_start() {
     _crmlens_pg_fail "initdb failed"
     return 1
   fi
-  # Loopback TCP and the private socket only; durability is pointless for test data.
+  # TLS with a throwaway CA (without openssl: no TLS, and the TLS tests say so).
+  if command -v openssl >/dev/null 2>&1 || _crmlens_pg_install_openssl; then
+    if _crmlens_pg_make_certs "$dir/tls"; then
+      tls=1
+      if [ -n "$user" ]; then
+        chown -R "$user:" "$dir/tls" || tls=0
+      fi
+    else
+      _crmlens_pg_say "could not make the test certificates (see $dir/tls/openssl.log); no TLS"
+    fi
+  else
+    _crmlens_pg_say "no openssl: the server runs without TLS"
+  fi
+  # Loopback TCP and the private socket only; durability is pointless for test data. The
+  # TLS-only user's lines come first (the first matching line decides).
   if ! {
-    printf '%s\n' \
-      "local all all trust" \
-      "host  all all 127.0.0.1/32 trust" >"$dir/data/pg_hba.conf" &&
+    {
+      echo "local all all trust"
+      if [ "$tls" = 1 ]; then
+        echo "hostssl   all crmlens_tls 127.0.0.1/32 trust"
+        echo "hostnossl all crmlens_tls 127.0.0.1/32 reject"
+      fi
+      echo "host  all all 127.0.0.1/32 trust"
+    } >"$dir/data/pg_hba.conf" &&
       printf '%s\n' \
         "" \
         "# crmlens throwaway test server (.ci/postgres.sh)" \
@@ -245,7 +339,13 @@ _crmlens_pg_start() {
         "unix_socket_directories = '$dir'" \
         "fsync = off" \
         "synchronous_commit = off" \
-        "full_page_writes = off" >>"$dir/data/postgresql.conf"
+        "full_page_writes = off" >>"$dir/data/postgresql.conf" &&
+      if [ "$tls" = 1 ]; then
+        printf '%s\n' \
+          "ssl = on" \
+          "ssl_cert_file = '$dir/tls/server.pem'" \
+          "ssl_key_file = '$dir/tls/server.key'" >>"$dir/data/postgresql.conf"
+      fi
   }; then
     _crmlens_pg_fail "could not write the server's configuration"
     return 1
@@ -288,6 +388,22 @@ _crmlens_pg_start() {
     >"$dir/createdb.log" 2>&1; then
     _crmlens_pg_fail "could not create the database crmlens"
     return 1
+  fi
+
+  if [ "$tls" = 1 ]; then
+    if [ -x "$bindir/createuser" ]; then
+      createuser="$bindir/createuser"
+    elif ! createuser="$(command -v createuser 2>/dev/null)"; then
+      _crmlens_pg_fail "found no createuser (install postgresql-client)"
+      return 1
+    fi
+    if ! PGCONNECT_TIMEOUT=10 "$createuser" -h 127.0.0.1 -p "$port" -U crmlens --superuser \
+      crmlens_tls >>"$dir/createdb.log" 2>&1; then
+      _crmlens_pg_fail "could not create the user crmlens_tls"
+      return 1
+    fi
+    export CRMLENS_TEST_PG_CA="$dir/tls/ca.pem"
+    export CRMLENS_TEST_PG_OTHER_CA="$dir/tls/other-ca.pem"
   fi
 
   url="postgres://crmlens@127.0.0.1:$port/crmlens"

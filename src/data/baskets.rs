@@ -31,6 +31,7 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
             table: orders.table.clone(),
             query: orders.query.clone(),
             url: orders.url.clone(),
+            ..Default::default()
         };
         (ws.base_dir.join(&orders.path), opts)
     } else {

@@ -46,7 +46,7 @@ fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
     move |e| DataError::polars(context, e)
 }
 
-fn read_options(src: &SourceConfig) -> ReadOptions {
+fn read_options(src: &SourceConfig, progress: &Progress) -> ReadOptions {
     ReadOptions {
         format: src.format.clone(),
         delimiter: src.delimiter.clone(),
@@ -55,6 +55,7 @@ fn read_options(src: &SourceConfig) -> ReadOptions {
         table: src.table.clone(),
         query: src.query.clone(),
         url: src.url.clone(),
+        cancel: Some(progress.clone()),
     }
 }
 
@@ -136,7 +137,7 @@ pub fn integrate_with(
     // 1. Customers: read whole (they are the small side) and check every named column.
     let cust_cfg = &ws.sources.customers;
     let cust_path = ws.resolve(cust_cfg);
-    let scanned = source::scan(&cust_path, &read_options(cust_cfg))?;
+    let scanned = source::scan(&cust_path, &read_options(cust_cfg, progress))?;
     let cust_key = ws.key_of(cust_cfg);
     source::require_column(
         &scanned.path,
@@ -246,7 +247,7 @@ pub fn integrate_with(
     ] {
         let Some(cfg) = cfg else { continue };
         let path = ws.resolve(cfg);
-        let scanned = source::scan(&path, &read_options(cfg))?;
+        let scanned = source::scan(&path, &read_options(cfg, progress))?;
         let k = ws.key_of(cfg);
         source::require_column(
             &scanned.path,

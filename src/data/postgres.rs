@@ -10,16 +10,23 @@
 //! Credentials come from the URL, the standard PG* environment variables (PGHOST, PGPORT,
 //! PGUSER, PGDATABASE, PGPASSWORD) or the password file (PGPASSFILE, else ~/.pgpass), as
 //! libpq does. The password is masked (`***`) in every message ([`mask_url`]).
-//! Not yet: TLS (a server that requires it refuses the connection with its own message).
+//!
+//! TLS follows libpq's `sslmode` (see [`tls`]): `prefer` by default, `sslrootcert` for the
+//! CA. The COPY stream is parsed in batches ([`stream`]) and can be cancelled between chunks.
 
-use std::io::Read as _;
+mod stream;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use polars::prelude::*;
 use postgres::types::Type;
-use postgres::{Client, Config, NoTls};
+use postgres::{CancelToken, Client, Config};
 
 use super::error::{DataError, Result};
+use crate::progress::Progress;
 
 /// Whether `s` is a PostgreSQL connection URL.
 pub fn is_url(s: &str) -> bool {
@@ -109,22 +116,36 @@ fn error(url: &str, what: &str, e: impl std::fmt::Display) -> DataError {
 }
 
 fn password_of(url: &str) -> Option<String> {
-    let cfg: Config = url.parse().ok()?;
+    let cfg: Config = tls::split_params(url).0.parse().ok()?;
     let p = String::from_utf8_lossy(cfg.get_password()?).into_owned();
     (!p.is_empty()).then_some(p)
 }
 
+/// Looks up an environment variable by name: [`process_env`], or a test's own.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// An environment variable, unset when empty (the process's; tests pass their own lookup).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// The connection settings: the URL's, then the PG* variables and the password file for
-/// what it leaves out.
+/// what it leaves out. TLS settings are not in it: see [`config_with`].
 pub fn config(url: &str) -> Result<Config> {
-    let mut cfg: Config = url.parse().map_err(|e| {
+    config_with(url, &process_env).map(|(cfg, _)| cfg)
+}
+
+/// The connection settings and the TLS decisions, with the PG* variables (PGHOST...,
+/// PGSSLMODE, PGSSLROOTCERT, PGPASSFILE, HOME) read through `env`.
+pub fn config_with(url: &str, env: Env<'_>) -> Result<(Config, tls::Tls)> {
+    let (rest, params) = tls::split_params(url);
+    let mut cfg: Config = rest.parse().map_err(|e| {
         error(
             url,
             "not a PostgreSQL URL (postgres://user@host:port/database)",
             e,
         )
     })?;
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if cfg.get_hosts().is_empty() {
         cfg.host(env("PGHOST").as_deref().unwrap_or("localhost"));
     }
@@ -145,7 +166,7 @@ pub fn config(url: &str) -> Result<Config> {
     if cfg.get_password().is_none() {
         if let Some(p) = env("PGPASSWORD") {
             cfg.password(p);
-        } else if let Some(p) = pgpass(&cfg) {
+        } else if let Some(p) = pgpass(&cfg, env) {
             cfg.password(p);
         }
     }
@@ -153,15 +174,23 @@ pub fn config(url: &str) -> Result<Config> {
         cfg.connect_timeout(std::time::Duration::from_secs(10));
     }
     cfg.application_name("crmlens");
-    Ok(cfg)
+    #[cfg(unix)]
+    let unix_socket = cfg
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, postgres::config::Host::Unix(_)));
+    #[cfg(not(unix))]
+    let unix_socket = false;
+    let tls = tls::Tls::resolve(&params, env, unix_socket).map_err(|e| error(url, "TLS", e))?;
+    Ok((cfg, tls))
 }
 
 /// The password for `cfg`'s host, port, database and user from the password file
 /// (`hostname:port:database:username:password`, `*` matching anything), as libpq reads it.
-fn pgpass(cfg: &Config) -> Option<String> {
-    let path = std::env::var_os("PGPASSFILE")
+fn pgpass(cfg: &Config, env: Env<'_>) -> Option<String> {
+    let path = env("PGPASSFILE")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
     let text = std::fs::read_to_string(path).ok()?;
     let host = match cfg.get_hosts().first()? {
         postgres::config::Host::Tcp(h) => h.clone(),
@@ -212,9 +241,97 @@ pub fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -
 
 /// Connects to the server at `url`.
 pub fn connect(url: &str) -> Result<Client> {
-    let cfg = config(url)?;
-    cfg.connect(NoTls)
-        .map_err(|e| error(url, "cannot connect", describe(&e)))
+    connect_with(url, &process_env).map(|c| c.client)
+}
+
+/// Whether a connection uses TLS, and whether the server's certificate was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsUse {
+    Plain,
+    /// TLS; the certificate was not checked (no root certificate, as libpq does).
+    Unverified,
+    /// TLS; the chain was checked (and the host name under verify-full).
+    Verified,
+}
+
+/// A connection and how it is secured.
+pub struct Connection {
+    pub client: Client,
+    pub tls: TlsUse,
+    /// The TLS decisions it was made with.
+    pub settings: tls::Tls,
+    connector: tls::Connector,
+}
+
+impl Connection {
+    /// Asks the server to stop the running statement (over a new connection).
+    fn cancel_request(token: &CancelToken, connector: &tls::Connector) {
+        let _ = token.cancel_query(connector.clone());
+    }
+}
+
+/// Connects to the server at `url`, the PG* variables read through `env`, following the
+/// sslmode: `allow` tries plain first and TLS if the server refuses; `prefer` tries TLS if
+/// the server offers it and plain if that fails; `require` and `verify-*` TLS only.
+pub fn connect_with(url: &str, env: Env<'_>) -> Result<Connection> {
+    use postgres::config::SslMode as Wire;
+    use tls::SslMode;
+    let (cfg, settings) = config_with(url, env)?;
+    let attempt = |mode: Wire| {
+        let started = Arc::new(AtomicBool::new(false));
+        let connector = settings
+            .connector(started.clone())
+            .map_err(|e| error(url, "TLS", e))?;
+        let mut cfg = cfg.clone();
+        cfg.ssl_mode(mode);
+        let result = cfg.connect(connector.clone());
+        Ok::<_, DataError>((result, started.load(Ordering::SeqCst), connector))
+    };
+    let fail = |e: &postgres::Error| describe(e);
+    let (result, tls_used, connector) = match settings.mode {
+        SslMode::Disable => attempt(Wire::Disable)?,
+        SslMode::Allow => match attempt(Wire::Disable)? {
+            // The server refused a plain connection (pg_hba): try TLS, as libpq does.
+            (Err(plain), ..) if plain.as_db_error().is_some() => match attempt(Wire::Require)? {
+                (Err(tls), ..) => {
+                    return Err(error(
+                        url,
+                        "cannot connect",
+                        format!("{}; with TLS: {}", fail(&plain), fail(&tls)),
+                    ));
+                }
+                ok => ok,
+            },
+            other => other,
+        },
+        SslMode::Prefer => match attempt(Wire::Prefer)? {
+            // TLS was tried and failed (handshake or refused): try plain, as libpq does.
+            (Err(tls), true, _) => match attempt(Wire::Disable)? {
+                (Err(plain), ..) => {
+                    return Err(error(
+                        url,
+                        "cannot connect",
+                        format!("{}; without TLS: {}", fail(&tls), fail(&plain)),
+                    ));
+                }
+                ok => ok,
+            },
+            other => other,
+        },
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => attempt(Wire::Require)?,
+    };
+    let client = result.map_err(|e| error(url, "cannot connect", fail(&e)))?;
+    let tls = match (tls_used, settings.verified()) {
+        (false, _) => TlsUse::Plain,
+        (true, false) => TlsUse::Unverified,
+        (true, true) => TlsUse::Verified,
+    };
+    Ok(Connection {
+        client,
+        tls,
+        settings,
+        connector,
+    })
 }
 
 /// `name` (or `schema.name`) quoted as an SQL identifier.
@@ -263,11 +380,38 @@ pub fn read(url: &str, table: Option<&str>, query: Option<&str>) -> Result<DataF
     read_noted(url, table, query).map(|(df, _)| df)
 }
 
-/// [`read`], with a note for each column of a type crmlens has no mapping for (read as text).
+/// [`read`], with notes for the quality report: each column of a type crmlens has no mapping
+/// for (read as text), and TLS without certificate verification.
 pub fn read_noted(
     url: &str,
     table: Option<&str>,
     query: Option<&str>,
+) -> Result<(DataFrame, Vec<String>)> {
+    read_with(url, table, query, &ReadSettings::default())
+}
+
+/// How [`read_with`] reads, beyond the source.
+#[derive(Default)]
+pub struct ReadSettings<'a> {
+    /// Checked for a cancel between chunks of the stream (then the error is "cancelled" and
+    /// the server is told to stop the query); told how many MB were read.
+    pub cancel: Option<&'a Progress>,
+    /// The environment lookup (PG* variables, HOME); default: the process's.
+    pub env: Option<Env<'a>>,
+    /// Bytes of CSV text parsed at a time (default [`stream::BATCH_BYTES`]).
+    pub batch_bytes: Option<usize>,
+}
+
+fn cancelled() -> DataError {
+    DataError::Invalid("cancelled".into())
+}
+
+/// [`read_noted`] with [`ReadSettings`].
+pub fn read_with(
+    url: &str,
+    table: Option<&str>,
+    query: Option<&str>,
+    settings: &ReadSettings<'_>,
 ) -> Result<(DataFrame, Vec<String>)> {
     let sql = match (table, query) {
         (Some(_), Some(_)) => {
@@ -285,7 +429,19 @@ pub fn read_noted(
             });
         }
     };
-    let mut client = connect(url)?;
+    let is_cancelled = || settings.cancel.is_some_and(Progress::is_cancelled);
+    if is_cancelled() {
+        return Err(cancelled());
+    }
+    let mut conn = connect_with(url, settings.env.unwrap_or(&process_env))?;
+    let mut notes = Vec::new();
+    if conn.tls == TlsUse::Unverified {
+        notes.push(format!(
+            "TLS without certificate verification (sslmode={}); use sslmode=verify-full with sslrootcert to check the server",
+            conn.settings.mode.name()
+        ));
+    }
+    let client = &mut conn.client;
     client
         .batch_execute(
             "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3",
@@ -304,7 +460,6 @@ pub fn read_noted(
     })?;
     let mut selects = Vec::new();
     let mut fields = Vec::new();
-    let mut notes = Vec::new();
     for c in stmt.columns() {
         let (expr, dtype) = column_plan(c.name(), c.type_());
         if dtype == DataType::String && !TEXT_TYPES.contains(c.type_()) {
@@ -330,25 +485,67 @@ pub fn read_noted(
         "COPY (SELECT {} FROM ({sql}) AS crmlens_source) TO STDOUT (FORMAT csv)",
         selects.join(", ")
     );
-    let mut bytes = Vec::new();
-    {
-        let mut reader = client
-            .copy_out(copy.as_str())
-            .map_err(|e| error(url, "reading the rows failed", describe(&e)))?;
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| error(url, "reading the rows failed", e))?;
-    }
     let schema: Schema = fields
         .iter()
         .map(|(n, t, _)| Field::new(n.as_str().into(), t.clone()))
         .collect();
-    let df = CsvReadOptions::default()
-        .with_has_header(false)
-        .with_schema(Some(Arc::new(schema)))
-        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| error(url, "reading the rows failed", e))?;
+    let token = client.cancel_token();
+    let connector = conn.connector.clone();
+    // Until the stream has been read to its end, leaving (a cancel, an error) asks the server
+    // to stop the query: otherwise closing the connection would wait for all of its rows.
+    let finished = AtomicBool::new(false);
+    let cancel_sent = AtomicBool::new(false);
+    let send_cancel = || {
+        if !cancel_sent.swap(true, Ordering::SeqCst) {
+            Connection::cancel_request(&token, &connector);
+        }
+    };
+    let read = std::thread::scope(|scope| {
+        // A cancel while the server is still working on the first rows (the reader is then
+        // blocked waiting for them) is sent from here.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        if let Some(p) = settings.cancel {
+            let send_cancel = &send_cancel;
+            scope.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    done_rx.recv_timeout(std::time::Duration::from_millis(50))
+                {
+                    if p.is_cancelled() {
+                        send_cancel();
+                        break;
+                    }
+                }
+            });
+        }
+        let result = (|| {
+            let mut reader = client
+                .copy_out(copy.as_str())
+                .map_err(|e| error(url, "reading the rows failed", describe(&e)))?;
+            let df = stream::read_csv(
+                &mut reader,
+                Arc::new(schema),
+                settings.batch_bytes.unwrap_or(stream::BATCH_BYTES),
+                settings.cancel,
+            );
+            if df.is_ok() {
+                finished.store(true, Ordering::SeqCst);
+            } else {
+                send_cancel();
+            }
+            drop(reader);
+            df.map_err(|e| match e {
+                stream::ReadError::Cancelled => cancelled(),
+                stream::ReadError::Io(e) => error(url, "reading the rows failed", e),
+                stream::ReadError::Parse(e) => error(url, "reading the rows failed", e),
+            })
+        })();
+        drop(done_tx);
+        result
+    });
+    if is_cancelled() && !finished.load(Ordering::SeqCst) {
+        return Err(cancelled());
+    }
+    let df = read?;
     let casts: Vec<Expr> = fields
         .iter()
         .filter(|(_, _, t)| *t == DataType::Boolean)

@@ -40,6 +40,8 @@ pub struct ReadOptions {
     pub query: Option<String>,
     /// A PostgreSQL source's connection URL (the path then only names it in messages).
     pub url: Option<String>,
+    /// A database read stops with "cancelled" when this is cancelled (and is told the MB read).
+    pub cancel: Option<crate::progress::Progress>,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -196,8 +198,16 @@ fn delimiter_name(d: u8) -> String {
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     if let Some(url) = &opts.url {
-        let (frame, notes) =
-            super::postgres::read_noted(url, opts.table.as_deref(), opts.query.as_deref())?;
+        let settings = super::postgres::ReadSettings {
+            cancel: opts.cancel.as_ref(),
+            ..Default::default()
+        };
+        let (frame, notes) = super::postgres::read_with(
+            url,
+            opts.table.as_deref(),
+            opts.query.as_deref(),
+            &settings,
+        )?;
         let schema = frame.schema().clone();
         for c in opts.schema.keys() {
             require_column(path, &schema, c, "the workspace's `schema` table")?;

@@ -3,8 +3,12 @@
 //! these tests say so and pass, except when CRMLENS_REQUIRE_PG is set (in CI skipping is a
 //! failure).
 
+use std::time::{Duration, Instant};
+
 use crmlens::data::integrate::integrate;
-use crmlens::data::postgres::{connect, write_table};
+use crmlens::data::postgres::{
+    ReadSettings, TlsUse, connect, connect_with, read_with, write_table,
+};
 use crmlens::progress::Progress;
 
 use crate::cli::assert_user_error;
@@ -192,8 +196,503 @@ fn postgres_types_map_to_polars_types() {
     assert_eq!(row("u"), "\"6f1c3a7e-0000-4000-8000-000000000001\"");
     assert_eq!(row("p"), "\"(1,2)\"");
     assert_eq!(row("ni"), "null");
+    // (The test server has TLS, so the connection may also be noted as unverified.)
+    let notes: Vec<&String> = notes.iter().filter(|n| n.starts_with("column")).collect();
+    assert_eq!(notes, vec!["column `p` has type point, read as text"]);
+}
+
+/// The test server's TLS setup: (URL of the TLS-only user `crmlens_tls`, the CA's PEM, a CA
+/// that signed nothing), or None when the server has no TLS and none is required.
+fn tls_server() -> Option<(String, String, String)> {
+    let url = server()?;
+    match (
+        std::env::var("CRMLENS_TEST_PG_CA"),
+        std::env::var("CRMLENS_TEST_PG_OTHER_CA"),
+    ) {
+        (Ok(ca), Ok(other)) if !ca.is_empty() && !other.is_empty() => Some((
+            url.replacen("postgres://crmlens@", "postgres://crmlens_tls@", 1),
+            ca,
+            other,
+        )),
+        _ => {
+            assert!(
+                std::env::var_os("CRMLENS_REQUIRE_PG").is_none(),
+                "CRMLENS_REQUIRE_PG is set but CRMLENS_TEST_PG_CA is not: the TLS tests need the server of .ci/postgres.sh (with openssl)"
+            );
+            eprintln!("the PostgreSQL test server has no TLS: the TLS tests did not run");
+            None
+        }
+    }
+}
+
+/// `url` with `params` added to its query string.
+fn with(url: &str, params: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{params}")
+}
+
+/// No PG* variables and no HOME: everything comes from the URL (tests run in parallel threads,
+/// so none of them changes the process's environment).
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn settings<'a>() -> ReadSettings<'a> {
+    ReadSettings {
+        env: Some(&no_env),
+        ..Default::default()
+    }
+}
+
+/// What the server says about this connection's TLS.
+fn server_sees_ssl(url: &str) -> bool {
+    let mut c = connect_with(url, &no_env).unwrap();
+    c.client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
+    let Some((url, ca, _)) = tls_server() else {
+        return;
+    };
+    let table = format!("tls_read_{}", std::process::id());
+    let mut c = connect_with(&url, &no_env).unwrap();
+    assert_eq!(c.tls, TlsUse::Unverified);
+    c.client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} AS SELECT i AS id, 'n' || i AS name FROM generate_series(1, 1000) AS i"
+        ))
+        .unwrap();
+    drop(c);
+    // The default sslmode (prefer): TLS, as the server confirms.
+    assert!(server_sees_ssl(&url));
+    let (df, notes) = read_with(&url, Some(&table), None, &settings()).unwrap();
+    assert_eq!(df.height(), 1000);
     assert_eq!(
         notes,
-        vec!["column `p` has type point, read as text".to_string()]
+        vec![
+            "TLS without certificate verification (sslmode=prefer); use sslmode=verify-full with sslrootcert to check the server"
+                .to_string()
+        ]
     );
+    // require: TLS or nothing, still unverified without a root certificate, and noted.
+    let (_, notes) = read_with(
+        &with(&url, "sslmode=require"),
+        Some(&table),
+        None,
+        &settings(),
+    )
+    .unwrap();
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "TLS without certificate verification (sslmode=require); use sslmode=verify-full"
+        )),
+        "{notes:?}"
+    );
+    // allow: plain first; the server refuses it for this user, so TLS.
+    assert!(server_sees_ssl(&with(&url, "sslmode=allow")));
+    // ...and for a user allowed either way, allow stays plain (no note).
+    let plain_user = server().unwrap();
+    assert!(!server_sees_ssl(&with(&plain_user, "sslmode=allow")));
+    let (_, notes) = read_with(
+        &with(&plain_user, "sslmode=allow"),
+        Some(&table),
+        None,
+        &settings(),
+    )
+    .unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    // With a root certificate the chain is checked (as libpq does under require): no note.
+    let verified = with(&url, &format!("sslmode=require&sslrootcert={ca}"));
+    assert_eq!(
+        connect_with(&verified, &no_env).unwrap().tls,
+        TlsUse::Verified
+    );
+    let (_, notes) = read_with(&verified, Some(&table), None, &settings()).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    // Through a source scan the note lands in the source's notes (the quality report's).
+    let opts = crmlens::data::source::ReadOptions {
+        url: Some(with(&url, "sslmode=require")),
+        table: Some(table.clone()),
+        ..Default::default()
+    };
+    let scanned = crmlens::data::source::scan(std::path::Path::new("pg"), &opts).unwrap();
+    assert!(
+        scanned.notes.iter().any(|n| n.contains("sslmode=require")),
+        "{:?}",
+        scanned.notes
+    );
+    connect(&server().unwrap())
+        .unwrap()
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .unwrap();
+}
+
+#[test]
+fn sslmode_disable_against_a_tls_only_user_is_one_line_with_the_servers_words() {
+    let Some((url, _, _)) = tls_server() else {
+        return;
+    };
+    let plain = with(&url, "sslmode=disable");
+    let msg = read_with(&plain, Some("t"), None, &settings())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("cannot connect") && msg.contains("pg_hba.conf rejects connection"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("no encryption") && !msg.contains('\n'),
+        "{msg}"
+    );
+    // The CLI: one error line, exit 2, password masked.
+    let secret = plain.replacen("crmlens_tls@", "crmlens_tls:hunter2hunter2@", 1);
+    let o = crmlens(
+        &sample_dir(),
+        &["profile", "--source", &secret, "--table", "t"],
+    );
+    assert_user_error(
+        &o,
+        &[
+            "crmlens_tls:***@",
+            "cannot connect",
+            "pg_hba.conf rejects connection",
+        ],
+    );
+    assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
+}
+
+#[test]
+fn verify_full_and_verify_ca_check_the_certificate() {
+    let Some((url, ca, other_ca)) = tls_server() else {
+        return;
+    };
+    let localhost = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let ok = |u: &str| {
+        let c = connect_with(u, &no_env).unwrap_or_else(|e| panic!("{u}: {e}"));
+        assert_eq!(c.tls, TlsUse::Verified, "{u}");
+        let (df, notes) = read_with(u, None, Some("SELECT 1 AS one"), &settings()).unwrap();
+        assert_eq!(df.height(), 1);
+        assert!(notes.is_empty(), "{notes:?}");
+    };
+    let fails = |u: &str, needles: &[&str]| {
+        let msg = read_with(u, None, Some("SELECT 1"), &settings())
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        for n in needles {
+            assert!(msg.contains(n), "`{n}` missing from: {msg}");
+        }
+    };
+    // The host name (localhost) and the address (127.0.0.1) are both in the certificate.
+    ok(&with(
+        &localhost,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ));
+    ok(&with(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ));
+    ok(&with(&url, &format!("sslmode=verify-ca&sslrootcert={ca}")));
+    assert!(server_sees_ssl(&with(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={ca}")
+    )));
+    // A name the certificate does not hold (reaching the same address through hostaddr):
+    // verify-ca does not look at it, verify-full refuses.
+    let wrong_name = url.replacen("@127.0.0.1:", "@db.invalid:", 1);
+    let wrong_name = with(&wrong_name, "hostaddr=127.0.0.1");
+    ok(&with(
+        &wrong_name,
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ));
+    fails(
+        &with(
+            &wrong_name,
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        &[
+            "cannot connect",
+            "certificate not valid for name \"db.invalid\"",
+        ],
+    );
+    // Another CA: a certificate error, for every mode that has a root certificate (a root
+    // certificate turns verification on under require too, as in libpq).
+    for mode in ["verify-full", "verify-ca", "require"] {
+        fails(
+            &with(&url, &format!("sslmode={mode}&sslrootcert={other_ca}")),
+            &[
+                "cannot connect",
+                "invalid peer certificate",
+                "UnknownIssuer",
+            ],
+        );
+    }
+    // prefer falls back to plain when TLS fails; this user is refused plain, so both
+    // failures are in the line.
+    fails(
+        &with(&url, &format!("sslmode=prefer&sslrootcert={other_ca}")),
+        &[
+            "UnknownIssuer",
+            "without TLS",
+            "pg_hba.conf rejects connection",
+        ],
+    );
+    // ...while a user allowed plain connects without TLS.
+    let plain_user = server().unwrap();
+    let c = connect_with(
+        &with(
+            &plain_user,
+            &format!("sslmode=prefer&sslrootcert={other_ca}"),
+        ),
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(c.tls, TlsUse::Plain);
+    // No root certificate: one line naming what to give.
+    fails(
+        &with(&url, "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+        &[
+            "TLS: sslmode=verify-full",
+            "\"/nonexistent/ca.pem\" does not exist",
+            "sslrootcert=PATH",
+        ],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let home_s = home.path().to_string_lossy().to_string();
+    let env = |k: &str| (k == "HOME").then(|| home_s.clone());
+    let msg = read_with(
+        &with(&url, "sslmode=verify-full"),
+        None,
+        Some("SELECT 1"),
+        &ReadSettings {
+            env: Some(&env),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains(".postgresql/root.crt\" does not exist") && msg.contains("PGSSLROOTCERT"),
+        "{msg}"
+    );
+    // ~/.postgresql/root.crt is the default root certificate.
+    std::fs::create_dir(home.path().join(".postgresql")).unwrap();
+    std::fs::copy(&ca, home.path().join(".postgresql/root.crt")).unwrap();
+    let c = connect_with(&with(&localhost, "sslmode=verify-full"), &env).unwrap();
+    assert_eq!(c.tls, TlsUse::Verified);
+    // PGSSLMODE and PGSSLROOTCERT, below the URL's own parameters.
+    let env2 = |k: &str| match k {
+        "PGSSLMODE" => Some("verify-full".to_string()),
+        "PGSSLROOTCERT" => Some(other_ca.clone()),
+        _ => None,
+    };
+    assert!(connect_with(&localhost, &env2).is_err());
+    let c = connect_with(&with(&localhost, &format!("sslrootcert={ca}")), &env2).unwrap();
+    assert_eq!(c.tls, TlsUse::Verified);
+    // The CLI: one error line, exit 2.
+    let o = crmlens(
+        &sample_dir(),
+        &[
+            "profile",
+            "--source",
+            &with(&url, &format!("sslmode=verify-full&sslrootcert={other_ca}")),
+            "--query",
+            "SELECT 1",
+        ],
+    );
+    assert_user_error(&o, &["cannot connect", "UnknownIssuer"]);
+}
+
+/// A server that answers the TLS request with no: require fails with one clear line, prefer
+/// goes on without TLS (this fake server then hangs up).
+#[test]
+fn require_fails_when_the_server_refuses_tls() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = [0u8; 8];
+            s.read_exact(&mut req).unwrap();
+            // SSLRequest: length 8, code 80877103.
+            assert_eq!(req, [0, 0, 0, 8, 4, 210, 22, 47]);
+            s.write_all(b"N").unwrap();
+        }
+    });
+    let url = format!("postgres://ann:topsecret@127.0.0.1:{port}/crm");
+    let msg = read_with(&with(&url, "sslmode=require"), Some("t"), None, &settings())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("cannot connect") && msg.contains("server does not support TLS"),
+        "{msg}"
+    );
+    assert!(!msg.contains("topsecret") && !msg.contains('\n'), "{msg}");
+    let msg = read_with(&with(&url, "sslmode=prefer"), Some("t"), None, &settings())
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.contains("does not support TLS"), "{msg}");
+    server.join().unwrap();
+}
+
+#[test]
+fn small_batches_split_only_at_row_ends() {
+    let Some(url) = server() else { return };
+    // Fields with newlines, quotes and commas, which COPY quotes.
+    let q = "SELECT i, 'line ' || i || E'\\nsecond \"' || i || E'\",\\n' AS t, i * 0.5 AS f \
+             FROM generate_series(1, 20000) AS i";
+    let (whole, _) = read_with(&url, None, Some(q), &settings()).unwrap();
+    let (batched, _) = read_with(
+        &url,
+        None,
+        Some(q),
+        &ReadSettings {
+            env: Some(&no_env),
+            batch_bytes: Some(1000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(whole.height(), 20000);
+    assert!(batched.equals_missing(&whole));
+    assert!(
+        batched
+            .column("t")
+            .unwrap()
+            .as_materialized_series()
+            .n_chunks()
+            > 100,
+        "the batches are parsed apart"
+    );
+    let t = format!("{}", batched.column("t").unwrap().get(6).unwrap());
+    assert_eq!(t, "\"line 7\nsecond \"7\",\n\"");
+}
+
+/// A cancel stops a read promptly with "cancelled", whether the rows are streaming or the
+/// server is still working on the first one, and the server stops the query.
+#[test]
+fn a_cancel_stops_a_read_promptly_and_the_server_stays_usable() {
+    let Some(url) = server() else { return };
+    let tag = format!("cancel_probe_{}", std::process::id());
+    let q = format!(
+        "SELECT i, md5(i::text) AS h, '{tag}' AS tag FROM generate_series(1, 2000000) AS i"
+    );
+    // Before the read: nothing is asked of the server.
+    let p = Progress::new();
+    p.cancel();
+    let e = read_with(
+        &url,
+        None,
+        Some(&q),
+        &ReadSettings {
+            cancel: Some(&p),
+            env: Some(&no_env),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "cancelled");
+
+    // The whole read, for comparison.
+    let started = Instant::now();
+    let (df, _) = read_with(&url, None, Some(&q), &settings()).unwrap();
+    let full = started.elapsed();
+    assert_eq!(df.height(), 2_000_000);
+    drop(df);
+
+    // While the rows stream: cancelled once the first MB has arrived.
+    let p = Progress::new();
+    let started = Instant::now();
+    let watcher = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            while !p.snapshot().2.starts_with("reading ") {
+                if started.elapsed() > Duration::from_secs(60) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.cancel();
+        })
+    };
+    let e = read_with(
+        &url,
+        None,
+        Some(&q),
+        &ReadSettings {
+            cancel: Some(&p),
+            env: Some(&no_env),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    let cancelled = started.elapsed();
+    watcher.join().unwrap();
+    eprintln!("whole read {full:?}, cancelled read {cancelled:?}");
+    assert_eq!(e.to_string(), "cancelled");
+    assert!(
+        cancelled < full,
+        "the cancelled read took {cancelled:?}, the whole read {full:?}"
+    );
+
+    // While the server works on the first row (the reader is blocked waiting for it).
+    let p = Progress::new();
+    let started = Instant::now();
+    let canceller = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            p.cancel();
+        })
+    };
+    let slow = format!("SELECT pg_sleep(30) AS s, '{tag}' AS tag");
+    let e = read_with(
+        &url,
+        None,
+        Some(&slow),
+        &ReadSettings {
+            cancel: Some(&p),
+            env: Some(&no_env),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(e.to_string(), "cancelled");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // No backend is left running either query, and the server still answers.
+    let mut c = connect(&url).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1",
+                &[&format!("COPY%{tag}%")],
+            )
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} backends still run the query"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (df, _) = read_with(&url, None, Some("SELECT 1 AS one"), &settings()).unwrap();
+    assert_eq!(df.height(), 1);
 }
