@@ -690,6 +690,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
         }
         JobRequest::Open { path, mut options } => (|| -> crate::data::Result<JobOutcome> {
             progress.start("reading", 1);
+            // Esc stops a database read between chunks.
+            options.cancel = Some(progress.clone());
             if let Some(names) = source::database_tables(&path, &options)? {
                 match source::default_table(&names) {
                     Some(t) => options.table = Some(t.to_string()),

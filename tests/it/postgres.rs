@@ -696,3 +696,81 @@ fn a_cancel_stops_a_read_promptly_and_the_server_stays_usable() {
     let (df, _) = read_with(&url, None, Some("SELECT 1 AS one"), &settings()).unwrap();
     assert_eq!(df.height(), 1);
 }
+
+/// The workbench on a PostgreSQL URL without a table: the source picker lists the
+/// database's tables, Enter reads one; a missing table is the server's own words in the
+/// panel, the password never on screen, and the table read before stays.
+#[test]
+fn the_workbench_lists_a_databases_tables_and_opens_one() {
+    use crmlens::app::State;
+    use crmlens::app::sources::Target;
+    use crmlens::app::state::Overlay;
+    use crossterm::event::KeyCode;
+
+    use crate::ui::{key, run_commands};
+
+    let Some(url) = server() else { return };
+    load_sample(&url, "picker");
+    // The server trusts local users, so any password passes; it must never be shown.
+    let secret = url.replacen("postgres://crmlens@", "postgres://crmlens:sekr1t@", 1);
+    assert_ne!(secret, url);
+    let mut s = State::new("pg".into());
+    let cmds = s.load(Target::parse(&secret, None).request());
+    run_commands(&mut s, cmds);
+    assert!(s.table.is_none());
+    assert_eq!(s.overlay, Some(Overlay::Sources), "{:?}", s.error);
+    let tables: Vec<String> = s
+        .sources
+        .entries
+        .iter()
+        .filter(|e| e.role == "table")
+        .map(|e| e.location())
+        .collect();
+    for role in ["customers", "orders", "tickets", "sessions"] {
+        assert!(
+            tables
+                .iter()
+                .any(|t| t.ends_with(&format!("table picker.{role}"))),
+            "{role}: {tables:?}"
+        );
+    }
+    let i = s
+        .sources
+        .entries
+        .iter()
+        .position(|e| e.location().ends_with("table picker.orders"))
+        .unwrap();
+    while s.sources.cursor < i {
+        key(&mut s, KeyCode::Down);
+    }
+    key(&mut s, KeyCode::Enter);
+    let orders =
+        crmlens::data::source::read_frame(&sample_dir().join("orders.csv"), &Default::default())
+            .unwrap();
+    assert_eq!(
+        s.table.as_ref().unwrap().height(),
+        orders.height(),
+        "{:?}",
+        s.error
+    );
+    let screen = crate::ui::draw(&s, 140, 30);
+    assert!(screen.contains("table picker.orders"), "{screen}");
+    assert!(!screen.contains("sekr1t"), "{screen}");
+
+    // A table that is not there: the panel has the server's words, the orders stay.
+    let cmds = s.load(Target::parse(&secret, Some("picker.nope".into())).request());
+    run_commands(&mut s, cmds);
+    let Some(Overlay::LoadFailed(msg)) = s.overlay.clone() else {
+        panic!("{:?}", s.overlay)
+    };
+    assert!(msg.contains("does not exist"), "{msg}");
+    assert!(!msg.contains("sekr1t"), "{msg}");
+    assert_eq!(s.table.as_ref().unwrap().height(), orders.height());
+    let screen = crate::ui::draw(&s, 140, 30);
+    assert!(!screen.contains("sekr1t"), "{screen}");
+    key(&mut s, KeyCode::Esc);
+    key(&mut s, KeyCode::Char('o'));
+    let screen = crate::ui::draw(&s, 140, 40);
+    assert!(screen.contains("failed: "), "{screen}");
+    assert!(!screen.contains("sekr1t"), "{screen}");
+}
