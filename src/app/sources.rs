@@ -261,31 +261,12 @@ pub enum SourcesKey {
 }
 
 fn format_of(target: &Target) -> String {
-    use crate::data::source::Format;
-    match target.format() {
-        _ if matches!(target, Target::Workspace(_)) => "toml",
-        Some(Format::Csv) => "csv",
-        Some(Format::Parquet) => "parquet",
-        Some(Format::Json) => "json",
-        Some(Format::Ndjson) => "ndjson",
-        Some(Format::Sqlite) => "sqlite",
-        Some(Format::Postgres) => "postgres",
-        None => "?",
+    match (target, target.format()) {
+        (Target::Workspace(_), _) => "toml",
+        (_, Some(f)) => f.name(),
+        (_, None) => "?",
     }
     .into()
-}
-
-/// How a workspace's source is read on its own.
-fn read_options(cfg: &SourceConfig) -> ReadOptions {
-    ReadOptions {
-        format: cfg.format.clone(),
-        delimiter: cfg.delimiter.clone(),
-        schema: cfg.schema.clone(),
-        table: cfg.table.clone(),
-        query: cfg.query.clone(),
-        url: cfg.url.clone(),
-        ..ReadOptions::default()
-    }
 }
 
 impl SourcesView {
@@ -501,7 +482,7 @@ fn workspace_sources(
             let cfg = cfg?;
             let target = Target::Source {
                 path: ws.resolve(cfg),
-                options: read_options(cfg),
+                options: cfg.read_options(),
             };
             let read = report.and_then(|r| r.sources.iter().find(|s| s.role == role));
             let (status, notes) = match read {

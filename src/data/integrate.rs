@@ -48,25 +48,8 @@ fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
 
 fn read_options(src: &SourceConfig, progress: &Progress) -> ReadOptions {
     ReadOptions {
-        format: src.format.clone(),
-        delimiter: src.delimiter.clone(),
-        schema: src.schema.clone(),
-        try_parse_dates: false,
-        table: src.table.clone(),
-        query: src.query.clone(),
-        url: src.url.clone(),
         cancel: Some(progress.clone()),
-    }
-}
-
-fn format_name(f: source::Format) -> &'static str {
-    match f {
-        source::Format::Csv => "csv",
-        source::Format::Parquet => "parquet",
-        source::Format::Json => "json",
-        source::Format::Ndjson => "ndjson",
-        source::Format::Sqlite => "sqlite",
-        source::Format::Postgres => "postgres",
+        ..src.read_options()
     }
 }
 
@@ -161,7 +144,7 @@ pub fn integrate_with(
         source::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
     }
     let cust_roles = role_columns("customers", cust_cfg, &scanned)?;
-    let cust_format = format_name(scanned.format);
+    let cust_format = scanned.format.name();
     let cust_notes = scanned.notes.clone();
     let mut customers = source::collect_source(&cust_path, scanned.frame)?;
     report.sources.push(SourceSummary {
@@ -275,7 +258,7 @@ pub fn integrate_with(
         report.sources.push(SourceSummary {
             role: role.name().into(),
             path: path.display().to_string(),
-            format: format_name(scanned.format).into(),
+            format: scanned.format.name().into(),
             rows: 0, // filled from the aggregate below
             columns: scanned.schema.len(),
             notes: scanned.notes.clone(),

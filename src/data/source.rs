@@ -25,6 +25,20 @@ pub enum Format {
     Postgres,
 }
 
+impl Format {
+    /// Its name in workspaces and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Sqlite => "sqlite",
+            Format::Postgres => "postgres",
+        }
+    }
+}
+
 /// How to read one file.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {

@@ -430,6 +430,20 @@ impl RoleColumns {
 }
 
 impl SourceConfig {
+    /// How to read this source (the workspace's `format`, `delimiter`, `schema`, `table`,
+    /// `query`, `url`).
+    pub fn read_options(&self) -> super::source::ReadOptions {
+        super::source::ReadOptions {
+            format: self.format.clone(),
+            delimiter: self.delimiter.clone(),
+            schema: self.schema.clone(),
+            table: self.table.clone(),
+            query: self.query.clone(),
+            url: self.url.clone(),
+            ..Default::default()
+        }
+    }
+
     /// The column playing `role`, and whether the user named it explicitly.
     pub fn role_column(&self, role: &str, defaults: &[(&str, &str)]) -> Option<(String, bool)> {
         if let Some(name) = self.columns.get(role) {
