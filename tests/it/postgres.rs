@@ -719,13 +719,7 @@ fn the_workbench_lists_a_databases_tables_and_opens_one() {
     run_commands(&mut s, cmds);
     assert!(s.table.is_none());
     assert_eq!(s.overlay, Some(Overlay::Sources), "{:?}", s.error);
-    let tables: Vec<String> = s
-        .sources
-        .entries
-        .iter()
-        .filter(|e| e.role == "table")
-        .map(|e| e.location())
-        .collect();
+    let tables = crate::sources::listed_tables(&s);
     for role in ["customers", "orders", "tickets", "sessions"] {
         assert!(
             tables
@@ -734,15 +728,7 @@ fn the_workbench_lists_a_databases_tables_and_opens_one() {
             "{role}: {tables:?}"
         );
     }
-    let i = s
-        .sources
-        .entries
-        .iter()
-        .position(|e| e.location().ends_with("table picker.orders"))
-        .unwrap();
-    while s.sources.cursor < i {
-        key(&mut s, KeyCode::Down);
-    }
+    crate::sources::select(&mut s, "table", "table picker.orders");
     key(&mut s, KeyCode::Enter);
     let orders =
         crmlens::data::source::read_frame(&sample_dir().join("orders.csv"), &Default::default())

@@ -15,14 +15,13 @@ use crate::ui::{key, run_commands, sample_state, typed};
 
 /// Moves the picker's cursor to the first entry whose role is `role` (and whose location
 /// contains `at`).
-fn select(s: &mut State, role: &str, at: &str) {
+pub(crate) fn select(s: &mut State, role: &str, at: &str) {
     let i = s
         .sources
         .entries
         .iter()
         .position(|e| e.role == role && e.location().contains(at))
         .unwrap_or_else(|| panic!("no {role} entry at {at}: {:#?}", s.sources.entries));
-    key(s, KeyCode::Home);
     while s.sources.cursor > i {
         key(s, KeyCode::Up);
     }
@@ -30,6 +29,16 @@ fn select(s: &mut State, role: &str, at: &str) {
         key(s, KeyCode::Down);
     }
     assert_eq!(s.sources.cursor, i);
+}
+
+/// The locations of the picker's table entries.
+pub(crate) fn listed_tables(s: &State) -> Vec<String> {
+    s.sources
+        .entries
+        .iter()
+        .filter(|e| e.role == "table")
+        .map(|e| e.location())
+        .collect()
 }
 
 /// Presses the keys of a picker that is open (or opens it first).
@@ -167,13 +176,7 @@ fn database_tables_are_listed_and_opened() {
     assert!(s.title.ends_with("table customers"), "{}", s.title);
     picker(&mut s);
     key(&mut s, KeyCode::Char('t'));
-    let tables: Vec<String> = s
-        .sources
-        .entries
-        .iter()
-        .filter(|e| e.role == "table")
-        .map(|e| e.location())
-        .collect();
+    let tables = listed_tables(&s);
     assert_eq!(tables.len(), 2, "{tables:?}");
     assert!(tables[0].ends_with("table customers") && tables[1].ends_with("table orders"));
     select(&mut s, "table", "table orders");
