@@ -279,6 +279,10 @@ pub struct GenArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Multiply every customer's order rate by this: more order lines for the same
+    /// customers (for scale benchmarks; 1 is the sample).
+    #[arg(long, default_value_t = 1.0)]
+    pub order_scale: f64,
 }
 
 #[derive(Debug, Args)]
@@ -444,6 +448,7 @@ fn gen_sample(a: GenArgs) -> Result<()> {
         customers: a.customers,
         seed: a.seed,
         out_dir: a.out.clone(),
+        order_scale: a.order_scale,
     })?;
     eprintln!(
         "wrote {} customers ({} rows), {} order lines, {} tickets, {} sessions to {} in {:.1}s",

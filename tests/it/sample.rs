@@ -21,6 +21,7 @@ const FILES: &[&str] = &[
 fn regenerating_the_sample_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenConfig {
+        order_scale: 1.0,
         customers: 5000,
         seed: 42,
         out_dir: dir.path().to_path_buf(),

@@ -124,6 +124,9 @@ pub(super) struct Chunk {
 pub(super) struct World {
     pub base: Rand,
     pub customers: u32,
+    /// Multiplies every customer's order rate (1 for the sample; the scale benchmarks grow
+    /// order lines at a fixed number of customers with it).
+    pub order_scale: f64,
     pub segment_shares: [f64; 5],
     pub id_width: usize,
     /// Product popularity per segment and taste: index `segment * TASTES + taste`, taste 0
@@ -203,6 +206,7 @@ impl World {
             .map(|d| chrono::Datelike::num_days_from_ce(&d))
             .unwrap_or(738521);
         World {
+            order_scale: 1.0,
             base: Rand::seed_from_u64(seed),
             customers,
             segment_shares: SEGMENTS.map(|s| s.share),
@@ -434,9 +438,9 @@ pub(super) fn simulate(w: &World, i: u32, out: &mut Chunk) {
     let n_orders = if seg_i == OCCASIONAL && chance(r, 0.04) {
         0
     } else if seg_i == LAPSED {
-        seg.min_orders + poisson(r, seg.order_rate * activity)
+        seg.min_orders + poisson(r, seg.order_rate * activity * w.order_scale)
     } else {
-        seg.min_orders + poisson(r, seg.order_rate * activity * frac)
+        seg.min_orders + poisson(r, seg.order_rate * activity * frac * w.order_scale)
     };
     let mut days: Vec<i64> = (0..n_orders).map(|_| int(r, w0, w1)).collect();
     days.sort_unstable();

@@ -54,6 +54,9 @@ pub struct GenConfig {
     pub customers: usize,
     pub seed: u64,
     pub out_dir: PathBuf,
+    /// Multiplies every customer's order rate: more order lines for the same customers
+    /// (1 for the sample and its ground truth).
+    pub order_scale: f64,
 }
 
 /// What the generator planted, written as `ground_truth.json`. Counts describe the files
@@ -177,7 +180,14 @@ pub fn generate(cfg: &GenConfig) -> Result<GroundTruth> {
     }
     let dir = &cfg.out_dir;
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let world = World::new(cfg.seed, cfg.customers as u32);
+    if !(cfg.order_scale > 0.0 && cfg.order_scale <= 1000.0) {
+        return Err(DataError::Invalid(format!(
+            "order scale {}: use a number above 0 and at most 1000",
+            cfg.order_scale
+        )));
+    }
+    let mut world = World::new(cfg.seed, cfg.customers as u32);
+    world.order_scale = cfg.order_scale;
     let mut sim = merge_and_write_customers(&world, simulate_all(&world, default_threads()), dir)?;
     let orphans = add_orphans(&world, &mut sim);
     let dates = DateTable::new(&world);

@@ -28,6 +28,7 @@ fn tmp(tag: &str) -> tempfile::TempDir {
 
 fn gen_into(dir: &Path, customers: usize, seed: u64) -> GroundTruth {
     generate(&GenConfig {
+        order_scale: 1.0,
         customers,
         seed,
         out_dir: dir.to_path_buf(),
@@ -570,12 +571,40 @@ fn tiny_and_invalid_sizes() {
         1
     );
     let err = generate(&GenConfig {
+        order_scale: 1.0,
         customers: 0,
         seed: 1,
         out_dir: dir.path().to_path_buf(),
     })
     .unwrap_err();
     assert!(err.to_string().contains('0'), "{err}");
+}
+
+/// The order scale grows order lines at the same customers (the scale benchmarks' input);
+/// a scale out of range is one clear error.
+#[test]
+fn order_scale_multiplies_order_lines_for_the_same_customers() {
+    let (a, b) = (tmp("scale1"), tmp("scale3"));
+    let one = gen_into(a.path(), 2000, 5);
+    let three = generate(&GenConfig {
+        order_scale: 3.0,
+        customers: 2000,
+        seed: 5,
+        out_dir: b.path().to_path_buf(),
+    })
+    .expect("generate");
+    assert_eq!(one.customers, three.customers);
+    let ratio = three.order_lines_written as f64 / one.order_lines_written as f64;
+    // Segments have a minimum number of orders that does not scale, so a bit under 3.
+    assert!((2.4..3.1).contains(&ratio), "{ratio}");
+    let err = generate(&GenConfig {
+        order_scale: 0.0,
+        customers: 10,
+        seed: 1,
+        out_dir: b.path().to_path_buf(),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("order scale 0"), "{err}");
 }
 
 #[test]
