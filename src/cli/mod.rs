@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the headless subcommands. Thin: every
 //! subcommand calls the engine and prints its result (JSON with `--json`).
 
+mod bar;
 mod clv;
 mod predict;
 mod recommend;
@@ -394,7 +395,11 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     if let Some(r) = &a.report_json {
         crate::data::export::refuse_existing(r, a.export.force)?;
     }
-    let c360 = integrate(&ws, &Progress::new())?;
+    let progress = Progress::new();
+    let c360 = {
+        let _bar = bar::show(&progress);
+        integrate(&ws, &progress)?
+    };
     let (mut table, dropped) = if a.include_pii {
         (c360.table, Vec::new())
     } else {
@@ -952,7 +957,11 @@ pub fn peak_rss_bytes() -> Option<u64> {
 fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
     let ws = Workspace::load(workspace)?;
     let started = Instant::now();
-    let c360 = integrate(&ws, &Progress::new())?;
+    let progress = Progress::new();
+    let c360 = {
+        let _bar = bar::show(&progress);
+        integrate(&ws, &progress)?
+    };
     let seconds = started.elapsed().as_secs_f64();
     let order_lines = c360
         .report

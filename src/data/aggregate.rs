@@ -321,7 +321,8 @@ fn run_reduction(
     let senders = Arc::new(Mutex::new(Some(senders)));
     let sink = senders.clone();
     let watcher = progress.clone();
-    let role = input.role.name();
+    watcher.label(&format!("aggregating {}", input.role.name()));
+    let expected = input.estimated_rows.unwrap_or(0) as u64;
     let rows_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let callback = PlanCallback::new(move |df: DataFrame| {
         if watcher.is_cancelled() {
@@ -344,10 +345,7 @@ fn run_reduction(
             tx.send(batch.clone())
                 .map_err(|_| polars_err!(ComputeError: "an aggregation worker stopped"))?;
         }
-        watcher.label(&format!(
-            "aggregating {role}: {} rows",
-            n + batch.0.height() as u64
-        ));
+        watcher.rows(n + batch.0.height() as u64, expected);
         Ok(false)
     });
     let malformed = |e: PolarsError| malformed_error(&input.path, &e);

@@ -374,8 +374,14 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
 }
 
 /// About how many rows a text file (CSV, NDJSON) has, from its size and the average line
-/// length of its first 64 KiB; `None` for other formats or when it cannot tell.
+/// length of its first 64 KiB; a Parquet file's row count from its footer; `None` for other
+/// formats or when it cannot tell.
 pub fn estimate_rows(path: &Path, format: Format) -> Option<usize> {
+    if format == Format::Parquet {
+        // Exact, from the file's footer.
+        let file = std::fs::File::open(path).ok()?;
+        return ParquetReader::new(file).num_rows().ok();
+    }
     if !matches!(format, Format::Csv | Format::Ndjson) {
         return None;
     }

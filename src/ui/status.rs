@@ -23,16 +23,12 @@ pub fn counts(state: &State) -> String {
 
 pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme) {
     if let Some(job) = state.jobs.first() {
-        let (done, total, step) = job.progress.snapshot();
-        let ratio = if total > 0 {
-            (done as f64 / total as f64).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let (done, total, _) = job.progress.snapshot();
+        let ratio = job.progress.fraction();
         let text = format!(
             "{} · {} (step {} of {}) · {:.1}s · Esc cancels",
             job.label,
-            step,
+            job.progress.describe(),
             (done + 1).min(total.max(1)),
             total.max(1),
             job.started.elapsed().as_secs_f64()
