@@ -954,15 +954,53 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The largest resident anonymous memory (heap) and resident file pages (the memory-mapped
+/// input files) seen while `work` runs, sampled every 20 ms from /proc/self/status: the
+/// peak RSS counts both, and file pages are the kernel's to drop, heap is not.
+fn rss_split_peaks<T>(work: impl FnOnce() -> T) -> (T, Option<(u64, u64)>) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    fn sample() -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let kb = |key: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        };
+        Some((kb("RssAnon:")? * 1024, kb("RssFile:")? * 1024))
+    }
+    if sample().is_none() {
+        return (work(), None);
+    }
+    let stop = AtomicBool::new(false);
+    let (anon, file) = (AtomicU64::new(0), AtomicU64::new(0));
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some((a, f)) = sample() {
+                    anon.fetch_max(a, Ordering::Relaxed);
+                    file.fetch_max(f, Ordering::Relaxed);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let out = work();
+        stop.store(true, Ordering::Relaxed);
+        out
+    });
+    let peaks = (anon.into_inner(), file.into_inner());
+    (out, Some(peaks))
+}
+
 fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
     let ws = Workspace::load(workspace)?;
     let started = Instant::now();
     let progress = Progress::new();
-    let c360 = {
+    let (c360, split) = rss_split_peaks(|| {
         let _bar = bar::show(&progress);
-        integrate(&ws, &progress)?
-    };
+        integrate(&ws, &progress)
+    });
+    let c360 = c360?;
     let seconds = started.elapsed().as_secs_f64();
+    let mb = |b: u64| (b as f64 / 1_048_576.0).round();
     let order_lines = c360
         .report
         .sources
@@ -977,7 +1015,9 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         "customer_rows_in": c360.report.sources.first().map(|s| s.rows).unwrap_or(0),
         "order_lines": order_lines,
         "seconds": (seconds * 1000.0).round() / 1000.0,
-        "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
+        "peak_rss_mb": peak_rss_bytes().map(mb),
+        "peak_heap_mb": split.map(|(anon, _)| mb(anon)),
+        "peak_file_pages_mb": split.map(|(_, file)| mb(file)),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "steps_ms": c360.report.timings_ms,
     });

@@ -230,7 +230,13 @@ pub fn integrate_with(
     ] {
         let Some(cfg) = cfg else { continue };
         let path = ws.resolve(cfg);
-        let scanned = source::scan(&path, &read_options(cfg, progress))?;
+        // Activity files are streamed once and can be far bigger than memory: read in
+        // ranges, not memory-mapped.
+        let opts = ReadOptions {
+            unmapped: true,
+            ..read_options(cfg, progress)
+        };
+        let scanned = source::scan(&path, &opts)?;
         let k = ws.key_of(cfg);
         source::require_column(
             &scanned.path,

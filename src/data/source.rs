@@ -56,6 +56,9 @@ pub struct ReadOptions {
     pub url: Option<String>,
     /// A database read stops with "cancelled" when this is cancelled (and is told the MB read).
     pub cancel: Option<crate::progress::Progress>,
+    /// Read the file in ranges rather than memory-mapping it (big activity files streamed
+    /// once: the mapped pages of a multi-GB file would count in the process's memory).
+    pub unmapped: bool,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -257,7 +260,20 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         });
     }
     let format = detect_format(path, opts.format.as_deref())?;
-    let pl_path = PlRefPath::new(path.to_string_lossy().to_string());
+    let pl_path = match (opts.unmapped, std::fs::canonicalize(path)) {
+        // A file:// URI takes polars' async reader, which reads the file in ranges instead
+        // of memory-mapping it: the file's pages are not held while the scan runs. Only for
+        // paths a URI carries unchanged (a `%`, `#` or space would need escaping).
+        (true, Ok(abs))
+            if abs.to_str().is_some_and(|p| {
+                p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/._-+,=@~".contains(&b))
+            }) =>
+        {
+            PlRefPath::new(format!("file://{}", abs.to_string_lossy()))
+        }
+        _ => PlRefPath::new(path.to_string_lossy().to_string()),
+    };
     let overrides: Schema = opts
         .schema
         .iter()
