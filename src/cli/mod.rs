@@ -267,6 +267,13 @@ pub struct IntegrateArgs {
     /// Print the quality report as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where the per-customer aggregation runs (default: the workspace's [engine], else
+    /// local).
+    #[arg(long, value_parser = ["local", "spark"])]
+    pub engine: Option<String>,
+    /// The Spark Connect server for --engine spark: sc://host:port.
+    #[arg(long)]
+    pub spark_remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -390,7 +397,15 @@ fn profile(a: ProfileArgs) -> Result<()> {
 }
 
 fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
-    let ws = Workspace::load(&a.workspace)?;
+    let mut ws = Workspace::load(&a.workspace)?;
+    match a.engine.as_deref() {
+        Some("spark") => ws.engine.kind = crate::data::workspace::EngineKind::Spark,
+        Some(_) => ws.engine.kind = crate::data::workspace::EngineKind::Local,
+        None => {}
+    }
+    if a.spark_remote.is_some() {
+        ws.engine.remote = a.spark_remote.clone();
+    }
     let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
     if let Some(r) = &a.report_json {
         crate::data::export::refuse_existing(r, a.export.force)?;

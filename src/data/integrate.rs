@@ -102,7 +102,14 @@ impl StepClock {
 
 /// Integrates a workspace's sources into the customer-360 table on this machine.
 pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
-    integrate_with(ws, &LocalAggregator, progress)
+    ws.engine.check().map_err(DataError::Invalid)?;
+    match ws.engine.kind {
+        super::workspace::EngineKind::Local => integrate_with(ws, &LocalAggregator, progress),
+        super::workspace::EngineKind::Spark => Err(DataError::Invalid(format!(
+            "{}: the Spark engine is not in this build of crmlens yet (Spark Connect support is being built); use [engine] kind = \"local\" (the default)",
+            ws.file.display()
+        ))),
+    }
 }
 
 /// Integrates with the given per-customer aggregation engine.

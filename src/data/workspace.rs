@@ -41,6 +41,9 @@ pub struct Workspace {
     /// The Recommend screen's list length and neighbourhood.
     #[serde(default, skip_serializing_if = "is_default")]
     pub recommend: RecommendSettings,
+    /// Where the per-customer aggregation of the activity sources runs.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub engine: EngineConfig,
     /// Folder the relative source paths are resolved from (the workspace file's folder).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -79,6 +82,58 @@ impl Default for WorkspaceMeta {
 
 fn is_empty_path(p: &Path) -> bool {
     p.as_os_str().is_empty()
+}
+
+/// The engine that aggregates the activity sources per customer (`[engine]`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// polars on this machine, streaming.
+    #[default]
+    Local,
+    /// Apache Spark through Spark Connect (`remote = "sc://host:15002"`).
+    Spark,
+}
+
+/// `[engine] kind = "local" | "spark"`, `remote = "sc://host:port"`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    #[serde(default)]
+    pub kind: EngineKind,
+    /// The Spark Connect server (`sc://host:port`), for `kind = "spark"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
+
+impl EngineConfig {
+    /// Checks the remote's form: `sc://host:port`; the one-line reason when it is not.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.kind == EngineKind::Local {
+            return Ok(());
+        }
+        let Some(remote) = &self.remote else {
+            return Err(
+                "[engine] kind = \"spark\" needs `remote = \"sc://host:port\"` (or --spark-remote)"
+                    .into(),
+            );
+        };
+        let bad = |why: &str| {
+            Err(format!(
+                "Spark remote `{remote}`: {why}; use sc://host:port (e.g. sc://spark.internal:15002)"
+            ))
+        };
+        let Some(rest) = remote.strip_prefix("sc://") else {
+            return bad("it must start with sc://");
+        };
+        let hostport = rest.split(['/', ';']).next().unwrap_or_default();
+        match hostport.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+            Some((_, port)) if !port.is_empty() => bad(&format!("port `{port}` is not a number")),
+            _ if hostport.is_empty() => bad("the host is missing"),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -833,6 +888,7 @@ impl Workspace {
             predict: Default::default(),
             clv: Default::default(),
             recommend: Default::default(),
+            engine: Default::default(),
             base_dir: PathBuf::from("."),
             file: path.to_path_buf(),
             lenient: false,

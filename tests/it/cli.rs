@@ -1603,3 +1603,96 @@ fn pseudonymised_exports_need_a_key_and_join_across_runs() {
     let o = run(None, &["--pseudonymise", ws]);
     assert_user_error(&o, &["CRMLENS_PSEUDONYM_KEY"]);
 }
+
+/// `[engine]` and `integrate --engine/--spark-remote`: local runs; a Spark engine without a
+/// remote, with a malformed remote, or in this build (no Spark support yet) is one line each.
+#[test]
+fn engine_choice_is_checked_and_spark_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(sample_dir().join("crmlens.toml"))
+        .unwrap()
+        .replace(
+            "path = \"",
+            &format!("path = \"{}/", sample_dir().display()),
+        );
+    let write = |name: &str, engine: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("{sample}\n{engine}\n")).unwrap();
+        p.display().to_string()
+    };
+    let local = write("local.toml", "[engine]\nkind = \"local\"");
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", &local, "--out", "a.parquet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let no_remote = write("s1.toml", "[engine]\nkind = \"spark\"");
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", &no_remote, "--out", "b.parquet"],
+    );
+    assert_user_error(&o, &["needs `remote", "--spark-remote"]);
+
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "-w",
+            &local,
+            "--out",
+            "c.parquet",
+            "--engine",
+            "spark",
+            "--spark-remote",
+            "http://spark:15002",
+        ],
+    );
+    assert_user_error(&o, &["http://spark:15002", "must start with sc://"]);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "-w",
+            &local,
+            "--out",
+            "c.parquet",
+            "--engine",
+            "spark",
+            "--spark-remote",
+            "sc://spark:port",
+        ],
+    );
+    assert_user_error(&o, &["port `port` is not a number"]);
+
+    let spark = write(
+        "s2.toml",
+        "[engine]\nkind = \"spark\"\nremote = \"sc://127.0.0.1:15002\"",
+    );
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", &spark, "--out", "d.parquet"],
+    );
+    assert_user_error(&o, &["Spark engine is not in this build"]);
+    // --engine local overrides the workspace.
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "-w",
+            &spark,
+            "--out",
+            "e.parquet",
+            "--engine",
+            "local",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let typo = write("s3.toml", "[engine]\nkind = \"sparky\"");
+    let o = crmlens(
+        dir.path(),
+        &["integrate", "-w", &typo, "--out", "f.parquet"],
+    );
+    assert_user_error(&o, &["sparky"]);
+}
