@@ -115,21 +115,30 @@ _crmlens_pg_find_bindir() {
   return 1
 }
 
-# Installs openssl (for the test certificates) from Debian's packages; returns 1 if it cannot.
-_crmlens_pg_install_openssl() {
-  local sudo="" rc=0
+# Prints how to run apt-get as root here ("" as root, "sudo -n" with password-less sudo); if
+# neither works, or there is no apt-get, says that $1 is missing (the manual step $2, then $3)
+# and returns 1.
+_crmlens_pg_root() {
+  local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       sudo="sudo -n"
     else
-      _crmlens_pg_say "openssl is not installed and installing it needs root: apt-get install openssl"
+      _crmlens_pg_say "$1 is not installed and installing it needs root: $2$3"
       return 1
     fi
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    _crmlens_pg_say "openssl is not installed and there is no apt-get to install it"
+    _crmlens_pg_say "$1 is not installed and there is no apt-get to install it$3"
     return 1
   fi
+  echo "$sudo"
+}
+
+# Installs openssl (for the test certificates) from Debian's packages; returns 1 if it cannot.
+_crmlens_pg_install_openssl() {
+  local sudo="" rc=0
+  sudo="$(_crmlens_pg_root openssl "apt-get install openssl" "")" || return 1
   _crmlens_pg_say "installing Debian's openssl package"
   $sudo env DEBIAN_FRONTEND=noninteractive sh -c \
     'apt-get update -qq && apt-get install -y -qq --no-install-recommends openssl' >&2 ||
@@ -183,18 +192,8 @@ _crmlens_pg_make_certs() {
 
 _crmlens_pg_install() {
   local sudo="" policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      sudo="sudo -n"
-    else
-      _crmlens_pg_say "PostgreSQL is not installed and installing it needs root: apt-get install postgresql (or set CRMLENS_PG_BINDIR)"
-      return 1
-    fi
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    _crmlens_pg_say "PostgreSQL is not installed and there is no apt-get to install it (set CRMLENS_PG_BINDIR)"
+  sudo="$(_crmlens_pg_root PostgreSQL "apt-get install postgresql" " (or set CRMLENS_PG_BINDIR)")" ||
     return 1
-  fi
   _crmlens_pg_say "installing Debian's postgresql package"
   # Debian's package starts a system cluster on port 5432; a policy-rc.d that forbids
   # service starts keeps that from happening (only if there is none already).
