@@ -970,9 +970,14 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// The largest resident anonymous memory (heap) and resident file pages (the memory-mapped
-/// input files) seen while `work` runs, sampled every 20 ms from /proc/self/status: the
-/// peak RSS counts both, and file pages are the kernel's to drop, heap is not.
-fn rss_split_peaks<T>(work: impl FnOnce() -> T) -> (T, Option<(u64, u64)>) {
+/// input files) seen while `work` runs, sampled every 20 ms from /proc/self/status, and the
+/// step `progress` named when the heap peaked: the peak RSS counts both, and file pages are
+/// the kernel's to drop, heap is not.
+fn rss_split_peaks<T>(
+    progress: &Progress,
+    work: impl FnOnce() -> T,
+) -> (T, Option<(u64, u64, String)>) {
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     fn sample() -> Option<(u64, u64)> {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -987,11 +992,16 @@ fn rss_split_peaks<T>(work: impl FnOnce() -> T) -> (T, Option<(u64, u64)>) {
     }
     let stop = AtomicBool::new(false);
     let (anon, file) = (AtomicU64::new(0), AtomicU64::new(0));
+    let step = Mutex::new(String::new());
     let out = std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 if let Some((a, f)) = sample() {
-                    anon.fetch_max(a, Ordering::Relaxed);
+                    if a > anon.fetch_max(a, Ordering::Relaxed)
+                        && let Ok(mut st) = step.lock()
+                    {
+                        *st = progress.describe();
+                    }
                     file.fetch_max(f, Ordering::Relaxed);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -1001,15 +1011,15 @@ fn rss_split_peaks<T>(work: impl FnOnce() -> T) -> (T, Option<(u64, u64)>) {
         stop.store(true, Ordering::Relaxed);
         out
     });
-    let peaks = (anon.into_inner(), file.into_inner());
-    (out, Some(peaks))
+    let step = step.into_inner().unwrap_or_default();
+    (out, Some((anon.into_inner(), file.into_inner(), step)))
 }
 
 fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
     let ws = Workspace::load(workspace)?;
     let started = Instant::now();
     let progress = Progress::new();
-    let (c360, split) = rss_split_peaks(|| {
+    let (c360, split) = rss_split_peaks(&progress, || {
         let _bar = bar::show(&progress);
         integrate(&ws, &progress)
     });
@@ -1031,8 +1041,9 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         "order_lines": order_lines,
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "peak_rss_mb": peak_rss_bytes().map(mb),
-        "peak_heap_mb": split.map(|(anon, _)| mb(anon)),
-        "peak_file_pages_mb": split.map(|(_, file)| mb(file)),
+        "peak_heap_mb": split.as_ref().map(|(anon, _, _)| mb(*anon)),
+        "peak_heap_during": split.as_ref().map(|(_, _, step)| step.clone()),
+        "peak_file_pages_mb": split.as_ref().map(|(_, file, _)| mb(*file)),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "steps_ms": c360.report.timings_ms,
     });
