@@ -538,7 +538,11 @@ fn feature_matrix(
         wanted.push(id.clone());
     }
     let with_first = need_ids && id_col.is_none();
-    let (mut table, key) = crate::data::input::load_columns(input, &wanted, with_first)?;
+    let progress = Progress::new();
+    let (mut table, key) = {
+        let _bar = bar::show(&progress);
+        crate::data::input::load_columns(input, &wanted, with_first, &progress)?
+    };
     for f in &features {
         if let Ok(c) = table.column(f)
             && c.dtype() == &polars::prelude::DataType::String

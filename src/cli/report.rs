@@ -54,7 +54,11 @@ pub fn run(a: ReportArgs) -> Result<()> {
     crate::data::export::refuse_existing(&a.out, a.force)?;
     let started = Instant::now();
     let ws = Workspace::load(&a.workspace)?;
-    let r = report::build(&ws, &Progress::new())?;
+    let progress = Progress::new();
+    let r = {
+        let _bar = super::bar::show(&progress);
+        report::build(&ws, &progress)?
+    };
     let text = match format {
         "md" => report::markdown::render(&r),
         _ => report::html::render(&r),

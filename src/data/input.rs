@@ -10,12 +10,12 @@ use super::source::{ReadOptions, collect_source, read_frame, scan};
 use super::workspace::Workspace;
 use crate::progress::Progress;
 
-/// Loads `path`: a `.toml` workspace is integrated (its key is returned), any other file is
-/// read as it is.
-pub fn load_table(path: &Path) -> Result<(DataFrame, Option<String>)> {
+/// Loads `path`: a `.toml` workspace is integrated (its key is returned; `progress` follows
+/// the integration), any other file is read as it is.
+pub fn load_table(path: &Path, progress: &Progress) -> Result<(DataFrame, Option<String>)> {
     if super::workspace::is_workspace(path) {
         let ws = Workspace::load(path)?;
-        let c = integrate(&ws, &Progress::new())?;
+        let c = integrate(&ws, progress)?;
         Ok((c.table, Some(c.key)))
     } else {
         Ok((read_frame(path, &ReadOptions::default())?, None))
@@ -30,10 +30,11 @@ pub fn load_columns(
     path: &Path,
     columns: &[String],
     with_first: bool,
+    progress: &Progress,
 ) -> Result<(DataFrame, Option<String>)> {
     let is_workspace = super::workspace::is_workspace(path);
     if is_workspace {
-        return load_table(path);
+        return load_table(path, progress);
     }
     let s = scan(path, &ReadOptions::default())?;
     let mut wanted: Vec<String> = Vec::new();
