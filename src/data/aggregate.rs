@@ -70,6 +70,9 @@ pub struct AggregationPlan {
     pub key_map: Option<DataFrame>,
     pub dedup: bool,
     pub invalid_lines: InvalidPolicy,
+    /// About how many customers the sources hold (0: unknown), to size the per-customer
+    /// state once instead of growing it (a growing table briefly holds two copies).
+    pub customers: usize,
 }
 
 /// The per-customer table of one role, and the names of its count columns by rule.
@@ -281,6 +284,7 @@ fn run_reduction(
     input: &ActivityInput,
     lf: LazyFrame,
     make: &dyn Fn() -> Reducer,
+    customers: usize,
     progress: &Progress,
 ) -> Result<Vec<Reducer>> {
     type Batch = Arc<(DataFrame, Vec<u32>)>;
@@ -296,6 +300,8 @@ fn run_reduction(
         if let Some(rows) = input.estimated_rows {
             reducer.reserve(rows / shards + 1);
         }
+        // Keys of unknown customers come on top: a few percent more.
+        reducer.reserve_customers((customers + customers / 20) / shards + 1);
         workers.push(std::thread::spawn(move || -> PolarsResult<Reducer> {
             for batch in rx {
                 let (df, owner) = &*batch;
@@ -418,7 +424,7 @@ impl CustomerAggregator for LocalAggregator {
                             has_category,
                         )
                     };
-                    let reducers = run_reduction(input, lf, &make, progress)?;
+                    let reducers = run_reduction(input, lf, &make, plan.customers, progress)?;
                     let frame = finish_all(reducers, &OtherNames::default(), "orders")?;
                     let mut f = vec![
                         ("frequency".to_string(), true),
@@ -468,7 +474,7 @@ impl CustomerAggregator for LocalAggregator {
                             false,
                         )
                     };
-                    let reducers = run_reduction(input, lf, &make, progress)?;
+                    let reducers = run_reduction(input, lf, &make, plan.customers, progress)?;
                     let names = OtherNames {
                         count: count.to_string(),
                         means: produced.clone(),
@@ -595,6 +601,7 @@ mod tests {
             key_map: None,
             dedup: true,
             invalid_lines: InvalidPolicy::Drop,
+            customers: 0,
         };
         let out = LocalAggregator.aggregate(&plan, &Progress::new()).unwrap();
         let frame = &out[0].frame;

@@ -292,6 +292,7 @@ pub fn integrate_with(
         key_map,
         dedup: ws.cleaning.dedup_activity,
         invalid_lines: ws.cleaning.invalid_lines,
+        customers: customers.height(),
     };
     let aggregates = aggregator.aggregate(&plan, progress)?;
     for a in &aggregates {
@@ -391,15 +392,28 @@ pub fn integrate_with(
         .with_columns(derived)
         .collect()
         .map_err(pl("joining the 360 table"))?;
+    // The inputs of the join are in the table now; free them before the steps that copy it.
+    let customer_width = customers.width();
+    drop(customers);
+    drop(aggregates);
     // One row per customer in key order: a database returns rows in no particular order, and
-    // the same data must give the same table whatever it was read from.
-    let table = table
-        .sort(
-            [key.as_str()],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .map_err(pl("ordering the 360 table"))?;
-    let table = order_columns(table, customers.width())?;
+    // the same data must give the same table whatever it was read from. A table already in
+    // key order (files usually are) is not copied.
+    let in_order = table
+        .column(&key)
+        .and_then(|c| c.as_materialized_series().is_sorted(SortOptions::default()))
+        .unwrap_or(false);
+    let table = if in_order {
+        table
+    } else {
+        table
+            .sort(
+                [key.as_str()],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .map_err(pl("ordering the 360 table"))?
+    };
+    let table = order_columns(table, customer_width)?;
 
     // 7. Missing values by policy.
     clock.lap(&mut report, "join");

@@ -115,6 +115,10 @@ pub struct Reducer {
     seen_orders: PrintSet,
     categories: FastMap<String, u32>,
     pub rows: u64,
+    /// Rows this reducer expects (0: unknown), and whether the distinct-order set was sized
+    /// from the orders per line of the first rows.
+    expected_rows: usize,
+    orders_sized: bool,
 }
 
 /// A column's values as a plain vector: per-row `ChunkedArray::get` is too slow for the hot
@@ -150,6 +154,8 @@ impl Reducer {
             accs: Vec::new(),
             seen_rows: PrintSet::default(),
             seen_orders: PrintSet::default(),
+            expected_rows: 0,
+            orders_sized: false,
             categories: FastMap::default(),
             rows: 0,
         }
@@ -180,9 +186,35 @@ impl Reducer {
     /// Reserves room for about `rows` rows (an estimate from the file size), so the
     /// duplicate set does not rehash its way up.
     pub fn reserve(&mut self, rows: usize) {
+        self.expected_rows = rows;
         if self.dedup {
             self.seen_rows.reserve(rows);
         }
+    }
+
+    /// Once 2% of the expected rows are in, sizes the distinct-order set for the rest at the
+    /// orders per line seen so far (plus 10%), so that it is not regrown (each regrowth
+    /// briefly holds the old and the new table: at 50M lines the biggest memory peak).
+    fn size_orders(&mut self) {
+        if self.orders_sized || self.expected_rows == 0 || self.rows == 0 {
+            return;
+        }
+        let rows = self.rows as usize;
+        if rows * 50 < self.expected_rows {
+            return;
+        }
+        self.orders_sized = true;
+        let per_line = self.seen_orders.len() as f64 / rows as f64;
+        let total = (self.expected_rows.max(rows) as f64 * per_line * 1.1) as usize;
+        self.seen_orders
+            .reserve(total.saturating_sub(self.seen_orders.len()));
+    }
+
+    /// Makes room for about `n` customers.
+    pub fn reserve_customers(&mut self, n: usize) {
+        self.index.reserve(n);
+        self.keys.reserve(n);
+        self.accs.reserve(n);
     }
 
     fn category_id(&mut self, c: &str) -> u32 {
@@ -243,6 +275,7 @@ impl Reducer {
     }
 
     fn push_orders(&mut self, df: &DataFrame, c: &Common) -> PolarsResult<()> {
+        self.size_orders();
         let bad_qty = bools(df, prep::BAD_QTY)?;
         let bad_price = bools(df, prep::BAD_PRICE)?;
         let amount: Vec<Option<f64>> = df.column(prep::AMOUNT)?.f64()?.iter().collect();
