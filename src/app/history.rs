@@ -170,7 +170,8 @@ pub fn tracks(action: &Action) -> bool {
     )
 }
 
-/// Undo, redo, save and the save prompt's keys; None for every other action.
+/// Undo, redo, save and the save prompt's Enter (its typing is the shared prompt handling in
+/// `state`); None for every other action.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     match action {
         Action::Undo | Action::Redo => {
@@ -211,18 +212,6 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                     Some(Vec::new())
                 }
             }
-        }
-        Action::SearchChar(c) if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
-            if let Some(Overlay::SaveAs(text)) = &mut state.overlay {
-                text.push(*c);
-            }
-            Some(Vec::new())
-        }
-        Action::SearchBackspace if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
-            if let Some(Overlay::SaveAs(text)) = &mut state.overlay {
-                text.pop();
-            }
-            Some(Vec::new())
         }
         Action::SearchSubmit if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
             let Some(Overlay::SaveAs(text)) = state.overlay.take() else {

@@ -500,22 +500,11 @@ fn workspace_sources(
         .collect()
 }
 
-/// The picker's keys and the `a` prompt; None for other actions.
+/// The picker's keys and the `a` prompt's Enter (typing is the shared prompt handling in
+/// `state`); None for other actions.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     match action {
         Action::Sources(key) => Some(key_pressed(state, *key)),
-        Action::SearchChar(c) if matches!(state.overlay, Some(Overlay::OpenSource(_))) => {
-            if let Some(Overlay::OpenSource(text)) = &mut state.overlay {
-                text.push(*c);
-            }
-            Some(Vec::new())
-        }
-        Action::SearchBackspace if matches!(state.overlay, Some(Overlay::OpenSource(_))) => {
-            if let Some(Overlay::OpenSource(text)) = &mut state.overlay {
-                text.pop();
-            }
-            Some(Vec::new())
-        }
         Action::SearchSubmit if matches!(state.overlay, Some(Overlay::OpenSource(_))) => {
             let Some(Overlay::OpenSource(text)) = state.overlay.take() else {
                 return Some(Vec::new());

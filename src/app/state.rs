@@ -990,16 +990,27 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             let current = state.data.filter.clone().unwrap_or_default();
             state.overlay = Some(Overlay::Search(current));
         }
+        // Every typed prompt: the filter, export and save names, the path or URL to open.
         Action::SearchChar(c) => match &mut state.overlay {
-            Some(Overlay::Search(text) | Overlay::Export(text)) => text.push(c),
+            Some(
+                Overlay::Search(text)
+                | Overlay::Export(text)
+                | Overlay::SaveAs(text)
+                | Overlay::OpenSource(text),
+            ) => text.push(c),
             Some(Overlay::Edit(_, text)) if c.is_ascii_digit() || c == '.' || c == '-' => {
                 text.push(c)
             }
             _ => {}
         },
         Action::SearchBackspace => {
-            if let Some(Overlay::Search(text) | Overlay::Edit(_, text) | Overlay::Export(text)) =
-                &mut state.overlay
+            if let Some(
+                Overlay::Search(text)
+                | Overlay::Edit(_, text)
+                | Overlay::Export(text)
+                | Overlay::SaveAs(text)
+                | Overlay::OpenSource(text),
+            ) = &mut state.overlay
             {
                 text.pop();
             }
