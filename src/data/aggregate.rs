@@ -18,8 +18,8 @@ use super::dates::to_date_expr;
 use super::dedup::row_fingerprints;
 use super::error::{DataError, Result};
 use super::reduce::{OtherNames, Reducer, prep};
-use super::source::malformed_error;
-use super::workspace::InvalidPolicy;
+use super::source::{self, Format, ReadOptions, Scanned, malformed_error};
+use super::workspace::{InvalidPolicy, SourceConfig, Workspace};
 use crate::progress::Progress;
 
 /// The key column of every aggregate frame.
@@ -61,6 +61,9 @@ pub struct ActivityInput {
     pub date_formats: Vec<String>,
     /// About how many rows the source has, when known (for pre-sizing).
     pub estimated_rows: Option<usize>,
+    /// How the source is read, for an engine that reads it itself (a cluster).
+    pub format: Format,
+    pub delimiter: Option<u8>,
 }
 
 /// What to aggregate and the cleaning policy that applies on the way.
@@ -91,6 +94,17 @@ pub struct RoleAggregate {
 
 /// Computes per-customer aggregates of the activity sources.
 pub trait CustomerAggregator {
+    /// Opens one activity source for this engine: its schema, format and where it is read
+    /// from. The local engine scans the file here; a cluster engine asks the cluster, which
+    /// reads paths this machine may not see.
+    fn open(
+        &self,
+        ws: &Workspace,
+        role: Role,
+        cfg: &SourceConfig,
+        progress: &Progress,
+    ) -> Result<Scanned>;
+
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>>;
 }
 
@@ -150,7 +164,105 @@ fn date_expr(input: &ActivityInput, c: &str) -> Expr {
 }
 
 /// One validity rule's count column: (count column, source column, rule, action).
-type RuleColumn = (String, String, String, String);
+pub(crate) type RuleColumn = (String, String, String, String);
+
+/// The validity rules of order lines and their count columns (every engine counts the same).
+pub(crate) fn order_rules(input: &ActivityInput, invalid: InvalidPolicy) -> Vec<RuleColumn> {
+    let date = role_col(input, "date").unwrap_or("order_date");
+    let action = match invalid {
+        InvalidPolicy::Drop => "row dropped",
+        InvalidPolicy::Null => "amount not counted",
+    };
+    let mut rules = vec![(
+        "__n_bad_date".to_string(),
+        date.to_string(),
+        "unparseable date".to_string(),
+        "row dropped".to_string(),
+    )];
+    if let Some(q) = role_col(input, "quantity") {
+        rules.push((
+            "__n_bad_qty".into(),
+            q.into(),
+            "quantity <= 0 or missing".into(),
+            action.into(),
+        ));
+    }
+    if let Some(p) = role_col(input, "unit_price") {
+        rules.push((
+            "__n_bad_price".into(),
+            p.into(),
+            "price < 0 or missing".into(),
+            action.into(),
+        ));
+    }
+    rules
+}
+
+/// The feature columns order lines add to the 360 table (name, zero when no activity).
+pub(crate) fn order_features(input: &ActivityInput) -> Vec<(String, bool)> {
+    let mut f = vec![
+        ("frequency".to_string(), true),
+        ("monetary".to_string(), true),
+        ("first_order".to_string(), false),
+        ("last_order".to_string(), false),
+    ];
+    if role_col(input, "category").is_some() {
+        f.push(("distinct_categories".to_string(), true));
+    }
+    f
+}
+
+/// Tickets' and sessions' outputs: the count column, the last-date column and the means.
+pub(crate) fn other_outputs(role: Role) -> (&'static str, &'static str, &'static [MeanSpec]) {
+    if role == Role::Tickets {
+        (
+            "tickets",
+            "last_ticket",
+            &[
+                ("satisfaction", "satisfaction_mean", 1.0, 5.0),
+                (
+                    "resolution_hours",
+                    "resolution_hours_mean",
+                    0.0,
+                    f64::INFINITY,
+                ),
+            ],
+        )
+    } else {
+        (
+            "sessions",
+            "last_session",
+            &[
+                ("pages", "pages_mean", 0.0, f64::INFINITY),
+                ("duration", "duration_mean_s", 0.0, f64::INFINITY),
+            ],
+        )
+    }
+}
+
+/// The validity rule of a mean column, as the report words it.
+pub(crate) fn mean_rule(c: &str, lo: f64, hi: f64) -> String {
+    if hi.is_infinite() {
+        format!("{c} < {lo}")
+    } else {
+        format!("{c} outside {lo}-{hi}")
+    }
+}
+
+/// The feature columns of tickets or sessions, given the means the source produced.
+pub(crate) fn other_features(
+    input: &ActivityInput,
+    count: &str,
+    last: &str,
+    produced: &[String],
+) -> Vec<(String, bool)> {
+    let mut f = vec![(count.to_string(), true)];
+    f.extend(produced.iter().map(|m| (m.clone(), false)));
+    if role_col(input, "date").is_some() {
+        f.push((last.to_string(), false));
+    }
+    f
+}
 
 /// Order lines, prepared row by row for the reducer.
 fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec<RuleColumn>) {
@@ -188,37 +300,14 @@ fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec
     if let Some(c) = category {
         prepared.push(col(c).cast(DataType::String).alias(prep::CATEGORY));
     }
-    let action = match plan.invalid_lines {
-        InvalidPolicy::Drop => "row dropped",
-        InvalidPolicy::Null => "amount not counted",
-    };
-    let mut rules = vec![(
-        "__n_bad_date".to_string(),
-        date.to_string(),
-        "unparseable date".to_string(),
-        "row dropped".to_string(),
-    )];
-    if let Some(q) = qty {
-        rules.push((
-            "__n_bad_qty".into(),
-            q.into(),
-            "quantity <= 0 or missing".into(),
-            action.into(),
-        ));
-    }
-    if let Some(p) = price {
-        rules.push((
-            "__n_bad_price".into(),
-            p.into(),
-            "price < 0 or missing".into(),
-            action.into(),
-        ));
-    }
-    (keyed(input, plan).with_columns(prepared), rules)
+    (
+        keyed(input, plan).with_columns(prepared),
+        order_rules(input, plan.invalid_lines),
+    )
 }
 
 /// A mean column: (role column, output name, lowest valid, highest valid).
-type MeanSpec = (&'static str, &'static str, f64, f64);
+pub(crate) type MeanSpec = (&'static str, &'static str, f64, f64);
 
 /// Tickets and sessions: the date and numeric values with their range checks, prepared row
 /// by row for the reducer. Returns the plan, the rules, and the mean columns produced.
@@ -260,15 +349,10 @@ fn simple_plan(
         let bad = v.clone().lt(lit(*lo)).or(v.clone().gt(lit(*hi)));
         prepared.push(bad.fill_null(lit(false)).alias(prep::bad_value(j)));
         prepared.push(v.alias(prep::value(j)));
-        let rule = if hi.is_infinite() {
-            format!("{c} < {lo}")
-        } else {
-            format!("{c} outside {lo}-{hi}")
-        };
         rules.push((
             format!("__n__bad_{j}"),
             c.to_string(),
-            rule,
+            mean_rule(c, *lo, *hi),
             "set null".into(),
         ));
         produced.push(out.to_string());
@@ -402,6 +486,23 @@ fn finish_all(reducers: Vec<Reducer>, names: &OtherNames, what: &str) -> Result<
 }
 
 impl CustomerAggregator for LocalAggregator {
+    fn open(
+        &self,
+        ws: &Workspace,
+        _role: Role,
+        cfg: &SourceConfig,
+        progress: &Progress,
+    ) -> Result<Scanned> {
+        // Activity files are streamed once and can be far bigger than memory: read in
+        // ranges, not memory-mapped.
+        let opts = ReadOptions {
+            unmapped: true,
+            cancel: Some(progress.clone()),
+            ..cfg.read_options()
+        };
+        source::scan(&ws.resolve(cfg), &opts)
+    }
+
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
         let mut out = Vec::new();
         for input in &plan.inputs {
@@ -426,43 +527,10 @@ impl CustomerAggregator for LocalAggregator {
                     };
                     let reducers = run_reduction(input, lf, &make, plan.customers, progress)?;
                     let frame = finish_all(reducers, &OtherNames::default(), "orders")?;
-                    let mut f = vec![
-                        ("frequency".to_string(), true),
-                        ("monetary".to_string(), true),
-                        ("first_order".to_string(), false),
-                        ("last_order".to_string(), false),
-                    ];
-                    if has_category {
-                        f.push(("distinct_categories".to_string(), true));
-                    }
-                    (frame, rules, f)
+                    (frame, rules, order_features(input))
                 }
                 Role::Tickets | Role::Sessions => {
-                    let (count, last, means): (&str, &str, &[MeanSpec]) =
-                        if input.role == Role::Tickets {
-                            (
-                                "tickets",
-                                "last_ticket",
-                                &[
-                                    ("satisfaction", "satisfaction_mean", 1.0, 5.0),
-                                    (
-                                        "resolution_hours",
-                                        "resolution_hours_mean",
-                                        0.0,
-                                        f64::INFINITY,
-                                    ),
-                                ],
-                            )
-                        } else {
-                            (
-                                "sessions",
-                                "last_session",
-                                &[
-                                    ("pages", "pages_mean", 0.0, f64::INFINITY),
-                                    ("duration", "duration_mean_s", 0.0, f64::INFINITY),
-                                ],
-                            )
-                        };
+                    let (count, last, means) = other_outputs(input.role);
                     let (lf, rules, produced) = simple_plan(input, plan, means);
                     let make = || {
                         Reducer::new(
@@ -481,11 +549,7 @@ impl CustomerAggregator for LocalAggregator {
                         last: last.to_string(),
                     };
                     let frame = finish_all(reducers, &names, input.role.name())?;
-                    let mut f = vec![(count.to_string(), true)];
-                    f.extend(produced.into_iter().map(|m| (m, false)));
-                    if role_col(input, "date").is_some() {
-                        f.push((last.to_string(), false));
-                    }
+                    let f = other_features(input, count, last, &produced);
                     (frame, rules, f)
                 }
             };
@@ -597,6 +661,8 @@ mod tests {
                 columns,
                 date_formats: vec!["%Y-%m-%d".into()],
                 estimated_rows: None,
+                format: Format::Csv,
+                delimiter: None,
             }],
             key_map: None,
             dedup: true,

@@ -105,11 +105,25 @@ pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
     ws.engine.check().map_err(DataError::Invalid)?;
     match ws.engine.kind {
         super::workspace::EngineKind::Local => integrate_with(ws, &LocalAggregator, progress),
-        super::workspace::EngineKind::Spark => Err(DataError::Invalid(format!(
-            "{}: the Spark engine is not in this build of crmlens yet (Spark Connect support is being built); use [engine] kind = \"local\" (the default)",
-            ws.file.display()
-        ))),
+        super::workspace::EngineKind::Spark => integrate_on_spark(ws, progress),
     }
+}
+
+/// Integrates with the per-customer aggregation on the Spark Connect server of `[engine]`.
+#[cfg(feature = "spark")]
+fn integrate_on_spark(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
+    let remote = ws.engine.remote.clone().unwrap_or_default();
+    progress.label(&format!("connecting to Spark at {remote}"));
+    let aggregator = super::spark::SparkAggregator::connect(&remote)?;
+    integrate_with(ws, &aggregator, progress)
+}
+
+#[cfg(not(feature = "spark"))]
+fn integrate_on_spark(ws: &Workspace, _progress: &Progress) -> Result<Customer360> {
+    Err(DataError::Invalid(format!(
+        "{}: [engine] kind = \"spark\", but this crmlens was built without Spark support; rebuild with `cargo build --release --features spark` (needs protoc: apt-get install protobuf-compiler), or use kind = \"local\"",
+        ws.file.display()
+    )))
 }
 
 /// Integrates with the given per-customer aggregation engine.
@@ -236,14 +250,8 @@ pub fn integrate_with(
         (Role::Sessions, &ws.sources.sessions),
     ] {
         let Some(cfg) = cfg else { continue };
-        let path = ws.resolve(cfg);
-        // Activity files are streamed once and can be far bigger than memory: read in
-        // ranges, not memory-mapped.
-        let opts = ReadOptions {
-            unmapped: true,
-            ..read_options(cfg, progress)
-        };
-        let scanned = source::scan(&path, &opts)?;
+        let scanned = aggregator.open(ws, role, cfg, progress)?;
+        let path = scanned.path.clone();
         let k = ws.key_of(cfg);
         source::require_column(
             &scanned.path,
@@ -285,6 +293,8 @@ pub fn integrate_with(
             key: k,
             columns,
             date_formats,
+            format: scanned.format,
+            delimiter: scanned.delimiter,
         });
     }
     let plan = AggregationPlan {

@@ -20,6 +20,8 @@ pub mod purchases;
 pub mod quality;
 pub mod reduce;
 pub mod source;
+#[cfg(feature = "spark")]
+pub mod spark;
 pub mod sqlite;
 pub mod target;
 pub mod transactions;

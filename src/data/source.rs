@@ -127,7 +127,7 @@ pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
     }
 }
 
-fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
     let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut buf = vec![0u8; n];
     let mut len = 0;

@@ -9,6 +9,8 @@ mod report;
 mod sample;
 mod session;
 mod sources;
+#[cfg(feature = "spark")]
+mod spark;
 mod sqlite;
 mod ui;
 

@@ -1,0 +1,872 @@
+//! The Spark engine (`[engine] kind = "spark"`, cargo feature `spark`): the per-customer
+//! aggregation of the activity sources runs on a Spark cluster through Spark Connect, and only
+//! the per-customer table comes back (as Arrow record batches, passed to polars as IPC stream
+//! bytes). The customers source stays on this machine and is joined there, as with the local
+//! engine; see [`super::integrate`].
+//!
+//! The cleaning rules are the local engine's ([`super::aggregate`], [`super::reduce`]) written
+//! as one Spark SQL query per source:
+//! - the key is cast to text and trimmed, then merged ids (the fuzzy-key step) are mapped
+//!   through a small table sent with the query;
+//! - exact duplicate rows (over the source's used columns, raw) are grouped away, keeping how
+//!   many copies each had, so `__read` and `__distinct` count as the local reducer does;
+//! - dates are parsed with the workspace's chrono formats translated to Spark's patterns,
+//!   trying them in order; numbers go through `try_cast` (text that is not a number is missing,
+//!   as in polars' non-strict cast);
+//! - the validity rules, counts, distinct orders and categories, sums, means and first/last
+//!   dates are the same expressions, per customer.
+//!
+//! Sources are paths the cluster can read (`hdfs://`, `s3a://`, `file://`; a relative or plain
+//! path is this machine's file, sent as `file://`, which a cluster sees only when it shares
+//! the file system, as a local-mode server does) or, with an empty `path` and `table = "..."`,
+//! tables of the Spark catalog.
+//!
+//! Written here rather than with the crate's DataFrame builder: the query is plain SQL text,
+//! which can be shown, tested without a server, and run by any Spark version.
+
+// The client's `SparkError` (184 bytes) is the crate's type, returned by its every call; it
+// is turned into a one-line `DataError` right where it appears.
+#![allow(clippy::result_large_err)]
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use polars::prelude::*;
+use spark_connect::SparkSession;
+
+use super::aggregate::{
+    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, READ, Role,
+    RoleAggregate, RuleColumn, mean_rule, order_features, order_rules, other_features,
+    other_outputs,
+};
+use super::dates::DEFAULT_FORMATS;
+use super::error::{DataError, Result};
+use super::source::{Format, Scanned, format_by_name, read_head, sniff_delimiter};
+use super::workspace::{InvalidPolicy, SourceConfig, Workspace};
+use crate::progress::Progress;
+
+/// The temporary view of the merged-id table (`old`, `new`).
+const KEY_MAP_VIEW: &str = "crmlens_key_map";
+
+/// Aggregates on a Spark cluster through Spark Connect.
+pub struct SparkAggregator {
+    session: SparkSession,
+    remote: String,
+}
+
+/// One line of a Spark error: the server's first non-empty line (its error class and
+/// message), never the JVM stack.
+fn first_line(e: &spark_connect::SparkError) -> String {
+    let m = e.message();
+    let raw = if m.trim().is_empty() {
+        e.to_string()
+    } else {
+        m
+    };
+    raw.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message")
+        .to_string()
+}
+
+fn spark_error(context: &str, e: &spark_connect::SparkError) -> DataError {
+    DataError::Invalid(format!("{context}: Spark says: {}", first_line(e)))
+}
+
+/// `host:port` of an `sc://host:port/;params` URL (port 15002 when not given).
+fn host_port(remote: &str) -> Option<(String, u16)> {
+    let rest = remote.strip_prefix("sc://")?;
+    let hostport = rest.split(['/', ';']).next()?;
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?)),
+        None if !hostport.is_empty() => Some((hostport.to_string(), 15002)),
+        None => None,
+    }
+}
+
+impl SparkAggregator {
+    /// Connects to the Spark Connect server at `remote` (`sc://host:port`). The port is tried
+    /// first with a short timeout: the client would otherwise retry for minutes.
+    pub fn connect(remote: &str) -> Result<SparkAggregator> {
+        use std::net::{TcpStream, ToSocketAddrs};
+        let unreachable = |why: String| {
+            DataError::Invalid(format!(
+                "Spark Connect server {remote}: {why}; check that it is running and reachable ([engine] remote or --spark-remote)"
+            ))
+        };
+        let (host, port) =
+            host_port(remote).ok_or_else(|| unreachable("not an sc://host:port address".into()))?;
+        let addrs: Vec<_> = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| unreachable(format!("cannot resolve `{host}` ({e})")))?
+            .collect();
+        let mut last = None;
+        let reached = addrs.iter().any(|a| {
+            TcpStream::connect_timeout(a, Duration::from_secs(5))
+                .map_err(|e| last = Some(e))
+                .is_ok()
+        });
+        if !reached {
+            let why = last.map_or("no address".to_string(), |e| e.to_string());
+            return Err(unreachable(format!("cannot connect ({why})")));
+        }
+        let session = SparkSession::builder()
+            .remote(remote)
+            .get_or_create()
+            .map_err(|e| spark_error(&format!("Spark Connect server {remote}"), &e))?;
+        // Dates parse and print the same whatever the cluster's time zone.
+        session
+            .conf()
+            .set("spark.sql.session.timeZone", "UTC")
+            .map_err(|e| spark_error(&format!("Spark Connect server {remote}"), &e))?;
+        Ok(SparkAggregator {
+            session,
+            remote: remote.to_string(),
+        })
+    }
+
+    /// Runs `sql` and returns its rows as a polars frame. Progress (input read, tasks done)
+    /// goes to the label; a cancelled job interrupts the query on the server.
+    fn collect(&self, sql: &str, what: &str, progress: &Progress) -> Result<DataFrame> {
+        let watcher = progress.clone();
+        let label = what.to_string();
+        let handler = self.session.register_progress_handler(move |p| {
+            let bytes: i64 = p.stages.iter().map(|s| s.input_bytes_read).sum();
+            let tasks: i64 = p.stages.iter().map(|s| s.num_tasks).sum();
+            let done: i64 = p.stages.iter().map(|s| s.num_completed_tasks).sum();
+            watcher.label(&format!(
+                "{label} on Spark · {:.1} MB read · {done}/{tasks} tasks",
+                bytes as f64 / 1e6
+            ));
+        });
+        let finished = Arc::new(AtomicBool::new(false));
+        let canceller = {
+            let finished = finished.clone();
+            let session = self.session.clone();
+            let progress = progress.clone();
+            std::thread::spawn(move || {
+                while !finished.load(Ordering::Relaxed) {
+                    if progress.is_cancelled() {
+                        let _ = session.interrupt_all();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        let batches = self
+            .session
+            .sql(sql)
+            .and_then(|df| df.collect_record_batches());
+        finished.store(true, Ordering::Relaxed);
+        let _ = canceller.join();
+        self.session.remove_progress_handler(handler);
+        if progress.is_cancelled() {
+            return Err(DataError::Invalid("cancelled".into()));
+        }
+        let batches = batches.map_err(|e| spark_error(what, &e))?;
+        to_polars(&batches).map_err(|e| DataError::Invalid(format!("{what}: {e}")))
+    }
+
+    /// Sends the merged-id table to the session as a temporary view.
+    fn send_key_map(&self, map: &DataFrame) -> Result<()> {
+        use spark_connect::row::{Row, Value};
+        use spark_connect::types::{DataType as S, StructField};
+        let text = |c: &str| -> Result<Vec<Option<String>>> {
+            let s = map
+                .column(c)
+                .and_then(|s| s.cast(&DataType::String))
+                .map_err(|e| DataError::polars("sending merged ids to Spark", e))?;
+            Ok(s.str()
+                .map_err(|e| DataError::polars("sending merged ids to Spark", e))?
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect())
+        };
+        let (old, new) = (text("old")?, text("new")?);
+        let names = vec!["old".to_string(), "new".to_string()];
+        let value = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        let rows: Vec<Row> = old
+            .iter()
+            .zip(&new)
+            .map(|(o, n)| Row::new(names.clone(), vec![value(o), value(n)]))
+            .collect();
+        let field = |name: &str| StructField {
+            name: name.into(),
+            // Not an empty collation: the crate writes that as "string collate ", which
+            // the server cannot parse.
+            data_type: S::String {
+                collation: "UTF8_BINARY".into(),
+            },
+            nullable: true,
+            metadata: Default::default(),
+        };
+        let schema = S::Struct {
+            fields: vec![field("old"), field("new")],
+        };
+        self.session
+            .create_dataframe(rows, schema)
+            .and_then(|df| df.create_or_replace_temp_view(KEY_MAP_VIEW))
+            .map_err(|e| spark_error("sending merged ids to Spark", &e))
+    }
+}
+
+/// Record batches -> polars, through Arrow IPC stream bytes (polars has its own Arrow).
+fn to_polars(
+    batches: &[arrow::record_batch::RecordBatch],
+) -> std::result::Result<DataFrame, String> {
+    let Some(first) = batches.first() else {
+        return Ok(DataFrame::empty());
+    };
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, first.schema().as_ref())
+            .map_err(|e| e.to_string())?;
+        for b in batches {
+            w.write(b).map_err(|e| e.to_string())?;
+        }
+        w.finish().map_err(|e| e.to_string())?;
+    }
+    IpcStreamReader::new(Cursor::new(buf))
+        .finish()
+        .map_err(|e| e.to_string())
+}
+
+/// A Spark type as the polars type crmlens reasons with (dates, numbers, text).
+fn polars_type(t: &spark_connect::types::DataType) -> DataType {
+    use spark_connect::types::DataType as S;
+    match t {
+        S::Boolean => DataType::Boolean,
+        S::Byte | S::Short | S::Integer | S::Long => DataType::Int64,
+        S::Float | S::Double | S::Decimal { .. } => DataType::Float64,
+        S::Date => DataType::Date,
+        S::Timestamp | S::TimestampNtz => DataType::Datetime(TimeUnit::Microseconds, None),
+        _ => DataType::String,
+    }
+}
+
+/// `name` as a Spark SQL identifier.
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `s` as a Spark SQL string literal.
+fn text_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A chrono (strftime) date format as a Spark datetime pattern, for the specifiers dates are
+/// written with; `None` names one it cannot translate.
+pub fn spark_pattern(chrono: &str) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut literal = String::new();
+    let flush = |out: &mut String, literal: &mut String| {
+        if !literal.is_empty() {
+            out.push('\'');
+            out.push_str(&literal.replace('\'', "''"));
+            out.push('\'');
+            literal.clear();
+        }
+    };
+    let mut chars = chrono.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            if c.is_ascii_alphabetic() || c == '\'' {
+                literal.push(c);
+            } else {
+                flush(&mut out, &mut literal);
+                out.push(c);
+            }
+            continue;
+        }
+        let Some(spec) = chars.next() else {
+            return Err("ends with a lone %".into());
+        };
+        let p = match spec {
+            'Y' => "yyyy",
+            'y' => "yy",
+            'm' => "MM",
+            'd' => "dd",
+            'e' => "d",
+            'H' => "HH",
+            'M' => "mm",
+            'S' => "ss",
+            'b' | 'h' => "MMM",
+            'B' => "MMMM",
+            'F' => "yyyy-MM-dd",
+            'T' => "HH:mm:ss",
+            'R' => "HH:mm",
+            '%' => {
+                flush(&mut out, &mut literal);
+                out.push('%');
+                continue;
+            }
+            other => return Err(format!("%{other} has no Spark equivalent here")),
+        };
+        flush(&mut out, &mut literal);
+        out.push_str(p);
+    }
+    flush(&mut out, &mut literal);
+    Ok(out)
+}
+
+/// The Spark expression of a source column as a date, as [`super::dates::to_date_expr`] does
+/// locally: dates as they are, timestamps cut to the day, text parsed by the formats in order.
+fn date_sql(input: &ActivityInput, c: &str) -> Result<String> {
+    let q = ident(c);
+    Ok(match input.schema.get(c) {
+        Some(DataType::Date) => q,
+        Some(DataType::Datetime(_, _)) => format!("CAST({q} AS DATE)"),
+        Some(DataType::String) | None => {
+            let formats: Vec<String> = if input.date_formats.is_empty() {
+                DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect()
+            } else {
+                input.date_formats.clone()
+            };
+            let mut attempts = Vec::new();
+            for f in &formats {
+                let p = spark_pattern(f).map_err(|why| {
+                    DataError::Invalid(format!(
+                        "{}: date format `{f}` of `{c}`: {why} (the Spark engine translates %Y %y %m %d %e %H %M %S %b %B %F %T %R)",
+                        input.path.display()
+                    ))
+                })?;
+                attempts.push(format!(
+                    "CAST(try_to_timestamp({q}, {}) AS DATE)",
+                    text_literal(&p)
+                ));
+            }
+            if attempts.len() == 1 {
+                attempts.remove(0)
+            } else {
+                format!("coalesce({})", attempts.join(", "))
+            }
+        }
+        Some(_) => "CAST(NULL AS DATE)".to_string(),
+    })
+}
+
+fn number(c: &str) -> String {
+    format!("try_cast({} AS DOUBLE)", ident(c))
+}
+
+/// The query for one source and the columns (name, type) it returns, in the local engine's
+/// order.
+pub struct RoleQuery {
+    pub sql: String,
+    pub columns: Vec<(String, DataType)>,
+    pub rules: Vec<RuleColumn>,
+    pub features: Vec<(String, bool)>,
+}
+
+fn role_col<'a>(input: &'a ActivityInput, role: &str) -> Option<&'a str> {
+    input.columns.get(role).map(String::as_str)
+}
+
+/// The common head of every source's query: the used columns with the customer key trimmed
+/// and mapped (`__key`), rows without a key left out, and exact duplicates counted away
+/// (`__n` copies of each distinct row).
+fn distinct_rows(input: &ActivityInput, view: &str, dedup: bool, key_map: bool) -> String {
+    let mut used = vec![input.key.clone()];
+    for c in input.columns.values() {
+        if !used.contains(c) {
+            used.push(c.clone());
+        }
+    }
+    let raw: Vec<String> = used.iter().map(|c| ident(c)).collect();
+    let raw = raw.join(", ");
+    // Trimmed as polars' strip_chars() does: Unicode white space at both ends.
+    let key = format!(
+        "regexp_replace(CAST({} AS STRING), '^\\\\p{{IsWhite_Space}}+|\\\\p{{IsWhite_Space}}+$', '')",
+        ident(&input.key)
+    );
+    let mapped = if key_map {
+        format!(
+            "SELECT s.*, coalesce(m.`new`, s.__k0) AS __key FROM (SELECT {raw}, {key} AS __k0 FROM {view}) s \
+             LEFT JOIN {KEY_MAP_VIEW} m ON s.__k0 = m.`old`"
+        )
+    } else {
+        format!("SELECT {raw}, {key} AS __key FROM {view}")
+    };
+    if dedup {
+        format!(
+            "SELECT __key, {raw}, count(*) AS __n FROM ({mapped}) WHERE __key IS NOT NULL GROUP BY __key, {raw}"
+        )
+    } else {
+        format!("SELECT __key, {raw}, 1 AS __n FROM ({mapped}) WHERE __key IS NOT NULL")
+    }
+}
+
+/// The Spark SQL of one source's per-customer aggregation.
+pub fn role_query(
+    input: &ActivityInput,
+    view: &str,
+    plan: &AggregationPlan,
+    key_map: bool,
+) -> Result<RoleQuery> {
+    let rows = distinct_rows(input, view, plan.dedup, key_map);
+    let u = DataType::UInt64;
+    let mut columns = vec![
+        (KEY.to_string(), DataType::String),
+        (READ.to_string(), u.clone()),
+        (DISTINCT.to_string(), u.clone()),
+        (KEPT.to_string(), u.clone()),
+    ];
+    if input.role == Role::Orders {
+        let date = role_col(input, "date").unwrap_or("order_date");
+        let d = date_sql(input, date)?;
+        let bad_qty = role_col(input, "quantity").map_or("false".into(), |q| {
+            format!("({0} IS NULL OR {0} <= 0)", number(q))
+        });
+        let bad_price = role_col(input, "unit_price").map_or("false".into(), |p| {
+            format!("({0} IS NULL OR {0} < 0)", number(p))
+        });
+        let amount = match (role_col(input, "quantity"), role_col(input, "unit_price")) {
+            (Some(q), Some(p)) => format!("{} * {}", number(q), number(p)),
+            (None, Some(p)) => number(p),
+            _ => "CAST(NULL AS DOUBLE)".into(),
+        };
+        let order = match role_col(input, "order_id") {
+            Some(o) => format!("CAST({} AS STRING)", ident(o)),
+            // Without an order id, each distinct date is one order.
+            None => format!("CAST({d} AS STRING)"),
+        };
+        let category = role_col(input, "category").map_or("CAST(NULL AS STRING)".into(), |c| {
+            format!("CAST({} AS STRING)", ident(c))
+        });
+        let keep = match plan.invalid_lines {
+            InvalidPolicy::Drop => "NOT __bad_date AND NOT (__bq OR __bp)",
+            InvalidPolicy::Null => "NOT __bad_date",
+        };
+        let prepared = format!(
+            "SELECT __key, __n, __date, __bad_date, __bq, __bp, __amount, __order, __cat, {keep} AS __keep FROM (\
+             SELECT __key, __n, __date, __date IS NULL AS __bad_date, __bq, NOT __bq AND {bad_price} AS __bp, \
+             {amount} AS __amount, {order} AS __order, {category} AS __cat FROM (\
+             SELECT *, {d} AS __date, {bad_qty} AS __bq FROM ({rows})))"
+        );
+        let mut select = vec![
+            "__key".to_string(),
+            "sum(__n) AS __read".into(),
+            "count(*) AS __distinct".into(),
+            "count_if(__keep) AS __kept".into(),
+            "count_if(__bad_date) AS __n_bad_date".into(),
+            "count_if(NOT __bad_date AND __bq) AS __n_bad_qty".into(),
+            "count_if(NOT __bad_date AND __bp) AS __n_bad_price".into(),
+            "count(DISTINCT CASE WHEN __keep THEN __order END) AS frequency".into(),
+            "coalesce(sum(CASE WHEN __keep AND NOT (__bq OR __bp) THEN __amount END), 0D) AS monetary".into(),
+            "min(CASE WHEN __keep THEN __date END) AS first_order".into(),
+            "max(CASE WHEN __keep THEN __date END) AS last_order".into(),
+        ];
+        for c in ["__n_bad_date", "__n_bad_qty", "__n_bad_price", "frequency"] {
+            columns.push((c.into(), u.clone()));
+        }
+        columns.push(("monetary".into(), DataType::Float64));
+        columns.push(("first_order".into(), DataType::Date));
+        columns.push(("last_order".into(), DataType::Date));
+        if role_col(input, "category").is_some() {
+            select.push(
+                "count(DISTINCT CASE WHEN __keep THEN __cat END) AS distinct_categories".into(),
+            );
+            columns.push(("distinct_categories".into(), u.clone()));
+        }
+        return Ok(RoleQuery {
+            sql: format!(
+                "SELECT {} FROM ({prepared}) GROUP BY __key",
+                select.join(", ")
+            ),
+            columns,
+            rules: order_rules(input, plan.invalid_lines),
+            features: order_features(input),
+        });
+    }
+
+    let (count, last, means) = other_outputs(input.role);
+    let mut prepared = vec!["__key".to_string(), "__n".to_string()];
+    let mut rules = Vec::new();
+    match role_col(input, "date") {
+        Some(d) => {
+            let parsed = date_sql(input, d)?;
+            prepared.push(format!("{parsed} AS __date"));
+            prepared.push(format!(
+                "({} IS NOT NULL AND {parsed} IS NULL) AS __bad_date",
+                ident(d)
+            ));
+            rules.push((
+                "__n_bad_date".into(),
+                d.into(),
+                "unparseable date".into(),
+                "set null".into(),
+            ));
+        }
+        None => {
+            prepared.push("CAST(NULL AS DATE) AS __date".into());
+            prepared.push("false AS __bad_date".into());
+        }
+    }
+    let mut produced = Vec::new();
+    let mut select = vec![
+        "__key".to_string(),
+        "sum(__n) AS __read".into(),
+        "count(*) AS __distinct".into(),
+        "count(*) AS __kept".into(),
+        "count_if(__bad_date) AS __n_bad_date".into(),
+        format!("count(*) AS {}", ident(count)),
+    ];
+    columns.push(("__n_bad_date".into(), u.clone()));
+    columns.push((count.into(), u.clone()));
+    for (role, out, lo, hi) in means {
+        let Some(c) = role_col(input, role) else {
+            continue;
+        };
+        let j = produced.len();
+        let v = number(c);
+        let bad = if hi.is_infinite() {
+            format!("coalesce({v} < {lo:?}D, false)")
+        } else {
+            format!("coalesce({v} < {lo:?}D OR {v} > {hi:?}D, false)")
+        };
+        prepared.push(format!("{v} AS __v{j}"));
+        prepared.push(format!("{bad} AS __badv{j}"));
+        select.push(format!("count_if(__badv{j}) AS __n__bad_{j}"));
+        select.push(format!(
+            "avg(CASE WHEN NOT __badv{j} THEN __v{j} END) AS {}",
+            ident(out)
+        ));
+        columns.push((format!("__n__bad_{j}"), u.clone()));
+        columns.push((out.to_string(), DataType::Float64));
+        rules.push((
+            format!("__n__bad_{j}"),
+            c.to_string(),
+            mean_rule(c, *lo, *hi),
+            "set null".into(),
+        ));
+        produced.push(out.to_string());
+    }
+    select.push(format!("max(__date) AS {}", ident(last)));
+    columns.push((last.into(), DataType::Date));
+    Ok(RoleQuery {
+        sql: format!(
+            "SELECT {} FROM (SELECT {} FROM ({rows})) GROUP BY __key",
+            select.join(", "),
+            prepared.join(", ")
+        ),
+        columns,
+        rules,
+        features: other_features(input, count, last, &produced),
+    })
+}
+
+/// The frame in the query's column order and types (an empty result has no columns at all).
+fn shape(df: DataFrame, columns: &[(String, DataType)], what: &str) -> Result<DataFrame> {
+    let pl = |e| DataError::polars(format!("reading Spark's result for {what}"), e);
+    let cols: Vec<Column> = if df.width() == 0 {
+        columns
+            .iter()
+            .map(|(n, t)| Column::new_empty(n.as_str().into(), t))
+            .collect()
+    } else {
+        columns
+            .iter()
+            .map(|(n, t)| df.column(n).and_then(|c| c.cast(t)))
+            .collect::<PolarsResult<_>>()
+            .map_err(pl)?
+    };
+    DataFrame::new_infer_height(cols).map_err(pl)
+}
+
+/// Where the cluster reads a file source: a URI as written, else this machine's absolute
+/// path as `file://`. Also the local path when there is one (to look at its first bytes).
+fn location(ws: &Workspace, cfg: &SourceConfig) -> (String, Option<PathBuf>) {
+    let raw = cfg.path.to_string_lossy().to_string();
+    if let Some(rest) = raw.strip_prefix("file://") {
+        return (raw.clone(), Some(PathBuf::from(rest)));
+    }
+    if raw.contains("://") {
+        return (raw, None);
+    }
+    let local = ws.resolve(cfg);
+    let local = std::path::absolute(&local).unwrap_or(local);
+    (format!("file://{}", local.display()), Some(local))
+}
+
+impl CustomerAggregator for SparkAggregator {
+    fn open(
+        &self,
+        ws: &Workspace,
+        role: Role,
+        cfg: &SourceConfig,
+        _progress: &Progress,
+    ) -> Result<Scanned> {
+        let section = format!("[sources.{}]", role.name());
+        let view = format!("crmlens_{}", role.name());
+        let refuse = |what: &str| {
+            DataError::Invalid(format!(
+                "{section}: {what}; the Spark engine reads files the cluster can see (csv, parquet, json, ndjson at hdfs://, s3a://, file:// paths) or Spark tables (`table = \"db.name\"` without a path); use [engine] kind = \"local\" for this source"
+            ))
+        };
+        if cfg.url.is_some() {
+            return Err(refuse("is a PostgreSQL table"));
+        }
+        let (create, display, format, delimiter) = if cfg.path.as_os_str().is_empty() {
+            let Some(table) = &cfg.table else {
+                return Err(refuse("has neither a path nor a table"));
+            };
+            if !table
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '`'))
+            {
+                return Err(refuse(&format!("table `{table}` is not a table name")));
+            }
+            (
+                format!("CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}"),
+                format!("spark table {table}"),
+                Format::Parquet,
+                None,
+            )
+        } else {
+            let (uri, local) = location(ws, cfg);
+            let local = local.filter(|p| p.is_file());
+            let format = match (&cfg.format, &local) {
+                (Some(f), _) => format_by_name(f),
+                // A file this machine sees: decided as the local engine decides.
+                (None, Some(p)) => super::source::detect_format(p, None).ok(),
+                (None, None) => Path::new(&uri)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .and_then(|e| format_by_name(&e.to_ascii_lowercase()))
+                    // Spark's `.json` is one object per line.
+                    .map(|f| if f == Format::Json { Format::Ndjson } else { f }),
+            };
+            let Some(format) = format else {
+                return Err(DataError::Invalid(format!(
+                    "{uri}: cannot tell the format from the name; set format = \"csv\", \"parquet\", \"json\" or \"ndjson\" in {section}"
+                )));
+            };
+            let mut options = vec![("path", uri.clone())];
+            let mut delimiter = None;
+            let using = match format {
+                Format::Csv => {
+                    let d = match (&cfg.delimiter, &local) {
+                        (Some(d), _) => d.as_bytes().first().copied(),
+                        (None, Some(p)) => read_head(p, 64 * 1024)
+                            .ok()
+                            .and_then(|h| sniff_delimiter(&h)),
+                        (None, None) if uri.ends_with(".tsv") => Some(b'\t'),
+                        _ => None,
+                    }
+                    .unwrap_or(b',');
+                    delimiter = Some(d);
+                    options.push(("header", "true".into()));
+                    options.push(("sep", (d as char).to_string()));
+                    options.push(("mode", "FAILFAST".into()));
+                    "csv"
+                }
+                Format::Parquet => "parquet",
+                Format::Ndjson => "json",
+                Format::Json => {
+                    options.push(("multiLine", "true".into()));
+                    "json"
+                }
+                Format::Sqlite | Format::Postgres => return Err(refuse("is a database")),
+            };
+            let options: Vec<String> = options
+                .iter()
+                .map(|(k, v)| format!("{k} {}", text_literal(v)))
+                .collect();
+            (
+                format!(
+                    "CREATE OR REPLACE TEMP VIEW {view} USING {using} OPTIONS ({})",
+                    options.join(", ")
+                ),
+                uri,
+                format,
+                delimiter,
+            )
+        };
+        let context = format!("{display} (Spark at {})", self.remote);
+        self.session
+            .sql(&create)
+            .and_then(|df| df.collect_record_batches())
+            .map_err(|e| spark_error(&context, &e))?;
+        let schema = self
+            .session
+            .sql(&format!("SELECT * FROM {view} LIMIT 0"))
+            .and_then(|df| df.schema())
+            .map_err(|e| spark_error(&context, &e))?;
+        let spark_connect::types::DataType::Struct { fields } = schema else {
+            return Err(DataError::Invalid(format!(
+                "{context}: Spark returned no column list"
+            )));
+        };
+        let schema: Schema = fields
+            .iter()
+            .map(|f| Field::new(f.name.as_str().into(), polars_type(&f.data_type)))
+            .collect();
+        Ok(Scanned {
+            path: PathBuf::from(&display),
+            estimated_rows: None,
+            format,
+            delimiter,
+            frame: DataFrame::empty_with_schema(&schema).lazy(),
+            schema: Arc::new(schema),
+            notes: vec![format!("aggregated by Spark at {}", self.remote)],
+        })
+    }
+
+    fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
+        let key_map = match &plan.key_map {
+            Some(map) if map.height() > 0 => {
+                self.send_key_map(map)?;
+                true
+            }
+            _ => false,
+        };
+        let mut out = Vec::new();
+        for input in &plan.inputs {
+            progress
+                .check()
+                .map_err(|_| DataError::Invalid("cancelled".into()))?;
+            let t0 = std::time::Instant::now();
+            let view = format!("crmlens_{}", input.role.name());
+            let q = role_query(input, &view, plan, key_map)?;
+            let what = format!("aggregating {}", input.role.name());
+            progress.label(&format!("{what} on Spark"));
+            let df = self.collect(
+                &q.sql,
+                &format!("{} ({what})", input.path.display()),
+                progress,
+            )?;
+            let frame = shape(df, &q.columns, input.role.name())?;
+            out.push(RoleAggregate {
+                role: input.role,
+                millis: (t0.elapsed().as_secs_f64() * 1000.0).round(),
+                path: input.path.clone(),
+                frame,
+                rules: q.rules,
+                features: q.features,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl SparkAggregator {
+    /// The server's Spark version (for reports and benchmarks).
+    pub fn version(&self) -> Option<String> {
+        self.session.version().ok()
+    }
+}
+
+/// Role columns of the sample's order lines, for the tests of the query text.
+#[cfg(test)]
+fn sample_columns() -> std::collections::BTreeMap<String, String> {
+    [
+        ("order_id", "order_id"),
+        ("date", "order_date"),
+        ("category", "category"),
+        ("quantity", "quantity"),
+        ("unit_price", "unit_price"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chrono_formats_become_spark_patterns() {
+        assert_eq!(spark_pattern("%Y-%m-%d").unwrap(), "yyyy-MM-dd");
+        assert_eq!(spark_pattern("%d/%m/%Y").unwrap(), "dd/MM/yyyy");
+        assert_eq!(
+            spark_pattern("%Y-%m-%dT%H:%M:%S").unwrap(),
+            "yyyy-MM-dd'T'HH:mm:ss"
+        );
+        assert_eq!(
+            spark_pattern("%d %b %Y at %T").unwrap(),
+            "dd MMM yyyy 'at' HH:mm:ss"
+        );
+        assert_eq!(spark_pattern("%F 100%%").unwrap(), "yyyy-MM-dd 100%");
+        assert!(spark_pattern("%j").unwrap_err().contains("%j"));
+        assert!(spark_pattern("%Y%").is_err());
+    }
+
+    #[test]
+    fn remote_addresses_parse() {
+        assert_eq!(
+            host_port("sc://127.0.0.1:15002"),
+            Some(("127.0.0.1".into(), 15002))
+        );
+        assert_eq!(
+            host_port("sc://spark.internal/;token=x"),
+            Some(("spark.internal".into(), 15002))
+        );
+        assert_eq!(host_port("sc://h:99999"), None);
+        assert_eq!(host_port("http://h:1"), None);
+    }
+
+    #[test]
+    fn quoting_keeps_names_and_text_intact() {
+        assert_eq!(ident("we`ird"), "`we``ird`");
+        assert_eq!(text_literal("it's a\\b"), "'it\\'s a\\\\b'");
+    }
+
+    #[test]
+    fn order_query_follows_the_policy_and_the_columns() {
+        let schema: Schema = [
+            Field::new("customer_id".into(), DataType::String),
+            Field::new("order_id".into(), DataType::String),
+            Field::new("order_date".into(), DataType::String),
+            Field::new("category".into(), DataType::String),
+            Field::new("quantity".into(), DataType::Int64),
+            Field::new("unit_price".into(), DataType::Float64),
+        ]
+        .into_iter()
+        .collect();
+        let input = ActivityInput {
+            role: Role::Orders,
+            path: "orders.csv".into(),
+            frame: DataFrame::empty_with_schema(&schema).lazy(),
+            schema: Arc::new(schema),
+            key: "customer_id".into(),
+            columns: sample_columns(),
+            date_formats: vec!["%Y-%m-%d".into()],
+            estimated_rows: None,
+            format: Format::Csv,
+            delimiter: Some(b','),
+        };
+        let mut plan = AggregationPlan {
+            inputs: Vec::new(),
+            key_map: None,
+            dedup: true,
+            invalid_lines: InvalidPolicy::Drop,
+            customers: 0,
+        };
+        let q = role_query(&input, "v", &plan, false).unwrap();
+        assert!(q.sql.contains("GROUP BY __key, `customer_id`"), "{}", q.sql);
+        assert!(
+            q.sql
+                .contains("NOT __bad_date AND NOT (__bq OR __bp) AS __keep")
+        );
+        assert!(
+            q.sql
+                .contains("try_to_timestamp(`order_date`, 'yyyy-MM-dd')")
+        );
+        assert!(!q.sql.contains(KEY_MAP_VIEW));
+        let names: Vec<&str> = q.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.last(), Some(&"distinct_categories"));
+        assert_eq!(q.rules.len(), 3);
+        plan.dedup = false;
+        plan.invalid_lines = InvalidPolicy::Null;
+        let q = role_query(&input, "v", &plan, true).unwrap();
+        assert!(q.sql.contains("1 AS __n"));
+        assert!(q.sql.contains("NOT __bad_date AS __keep"));
+        assert!(q.sql.contains(KEY_MAP_VIEW));
+    }
+}

@@ -1,0 +1,257 @@
+//! The Spark engine against a real Spark Connect server: `.ci/run` builds with `--features
+//! spark`, starts a local[2] server (see `.ci/spark.sh`) and sets CRMLENS_SPARK_URL and
+//! CRMLENS_REQUIRE_SPARK; without a server these tests say so and pass, except when
+//! CRMLENS_REQUIRE_SPARK is set (in CI skipping is a failure).
+
+use std::time::{Duration, Instant};
+
+use crmlens::data::integrate::{Customer360, integrate};
+use crmlens::data::workspace::{EngineKind, InvalidPolicy, Workspace};
+use crmlens::progress::Progress;
+use polars::prelude::*;
+
+use crate::cli::assert_user_error;
+use crate::{crmlens, sample_dir, stderr};
+
+fn server() -> Option<String> {
+    match std::env::var("CRMLENS_SPARK_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("CRMLENS_REQUIRE_SPARK").is_none(),
+                "CRMLENS_REQUIRE_SPARK is set but CRMLENS_SPARK_URL is not: the Spark tests must run against a server (source .ci/spark.sh)"
+            );
+            eprintln!("no Spark Connect test server: see .ci/spark.sh to run these tests");
+            None
+        }
+    }
+}
+
+fn on_spark(ws: &Workspace, url: &str) -> Workspace {
+    let mut ws = ws.clone();
+    ws.engine.kind = EngineKind::Spark;
+    ws.engine.remote = Some(url.to_string());
+    ws
+}
+
+/// Two 360 tables are equal row for row: same columns and types, equal values, floats within
+/// 1e-9 relative (Spark sums in another order).
+fn assert_same_360(a: &Customer360, b: &Customer360) {
+    assert_eq!(a.table.shape(), b.table.shape());
+    assert_eq!(a.table.get_column_names(), b.table.get_column_names());
+    assert_eq!(a.reference_date, b.reference_date);
+    for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
+        assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
+        if x.dtype() == &DataType::Float64 {
+            let (xs, ys) = (x.f64().unwrap(), y.f64().unwrap());
+            for (i, (p, q)) in xs.iter().zip(ys.iter()).enumerate() {
+                match (p, q) {
+                    (Some(p), Some(q)) => assert!(
+                        (p - q).abs() <= 1e-9 * p.abs().max(q.abs()),
+                        "column {} row {i}: {p} vs {q}",
+                        x.name()
+                    ),
+                    (p, q) => assert_eq!(p, q, "column {} row {i}", x.name()),
+                }
+            }
+        } else {
+            let (xs, ys) = (x.as_materialized_series(), y.as_materialized_series());
+            if !xs.equals_missing(ys) {
+                let at = (0..xs.len())
+                    .find(|&i| xs.get(i).ok() != ys.get(i).ok())
+                    .unwrap_or(0);
+                panic!(
+                    "column {} differs first at row {at}: {:?} vs {:?}",
+                    x.name(),
+                    xs.get(at),
+                    ys.get(at)
+                );
+            }
+        }
+    }
+    let steps = |r: &crmlens::data::quality::QualityReport| {
+        r.steps
+            .iter()
+            .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(steps(&a.report), steps(&b.report));
+    let invalid = |r: &crmlens::data::quality::QualityReport| {
+        r.invalid
+            .iter()
+            .map(|i| (i.source.clone(), i.column.clone(), i.rule.clone(), i.count))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(invalid(&a.report), invalid(&b.report));
+    assert_eq!(a.report.orphans, b.report.orphans);
+}
+
+#[test]
+fn the_360_table_on_spark_equals_the_local_one() {
+    let Some(url) = server() else { return };
+    let local = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let a = integrate(&local, &Progress::new()).unwrap();
+    let b = integrate(&on_spark(&local, &url), &Progress::new()).unwrap();
+    assert_same_360(&a, &b);
+    // The sample has what the rules are about: duplicates, invalid lines, unknown customers.
+    assert!(a.report.duplicates.order_lines > 0);
+    assert!(a.report.invalid.iter().any(|i| i.source == "orders"));
+    assert!(a.report.orphans.iter().any(|(_, n)| *n > 0));
+    assert!(
+        b.report
+            .sources
+            .iter()
+            .filter(|s| s.role != "customers")
+            .all(|s| s.path.starts_with("file://") && s.notes.iter().any(|n| n.contains("Spark"))),
+        "{:?}",
+        b.report.sources
+    );
+
+    // The other policies: invalid lines kept with their amount not counted, duplicates kept,
+    // and customers merged on a fuzzy key (their activity moved through the id map).
+    // The sample's customers have no e-mail under two ids: give C000002 and C000003
+    // C000001's in a copy.
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(sample_dir()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let customers = dir.path().join("customers.csv");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let email = |id: &str| {
+        let line = text.lines().find(|l| l.starts_with(id)).unwrap();
+        line.split(',').nth(2).unwrap().to_string()
+    };
+    let first = email("C000001,");
+    let text = text
+        .replace(&email("C000002,"), &first)
+        .replace(&email("C000003,"), &first.to_uppercase());
+    std::fs::write(&customers, text).unwrap();
+    let mut other = Workspace::load(&dir.path().join("crmlens.toml")).unwrap();
+    other.cleaning.invalid_lines = InvalidPolicy::Null;
+    other.cleaning.dedup_activity = false;
+    other.cleaning.fuzzy_key = Some("email".into());
+    let a = integrate(&other, &Progress::new()).unwrap();
+    assert_eq!(
+        a.report.duplicates.customers_fuzzy_key, 2,
+        "the map is used"
+    );
+    let b = integrate(&on_spark(&other, &url), &Progress::new()).unwrap();
+    assert_same_360(&a, &b);
+}
+
+#[test]
+fn a_spark_catalog_table_is_a_source() {
+    let Some(url) = server() else { return };
+    let spark = spark_connect::SparkSession::builder()
+        .remote(&url)
+        .get_or_create()
+        .unwrap();
+    let table = format!("crmlens_test_orders_{}", std::process::id());
+    let orders = sample_dir().join("orders.csv");
+    for q in [
+        format!(
+            "CREATE OR REPLACE TEMP VIEW crmlens_test_csv USING csv OPTIONS (path 'file://{}', header 'true')",
+            orders.display()
+        ),
+        format!("DROP TABLE IF EXISTS {table}"),
+        format!("CREATE TABLE {table} USING parquet AS SELECT * FROM crmlens_test_csv"),
+    ] {
+        spark.sql(&q).unwrap().collect_record_batches().unwrap();
+    }
+    let local = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let mut ws = on_spark(&local, &url);
+    let src = ws.sources.orders.as_mut().unwrap();
+    src.path = Default::default();
+    src.table = Some(table.clone());
+    let a = integrate(&local, &Progress::new()).unwrap();
+    let b = integrate(&ws, &Progress::new()).unwrap();
+    assert_same_360(&a, &b);
+    let orders = b
+        .report
+        .sources
+        .iter()
+        .find(|s| s.role == "orders")
+        .unwrap();
+    assert_eq!(orders.path, format!("spark table {table}"));
+    spark
+        .sql(&format!("DROP TABLE IF EXISTS {table}"))
+        .unwrap()
+        .collect_record_batches()
+        .unwrap();
+}
+
+/// The sample workspace with absolute paths and `[engine]` pointing at `remote`, with
+/// `edit` applied to its text.
+fn workspace_file(dir: &std::path::Path, remote: &str, edit: impl Fn(String) -> String) -> String {
+    let sample = std::fs::read_to_string(sample_dir().join("crmlens.toml"))
+        .unwrap()
+        .replace(
+            "path = \"",
+            &format!("path = \"{}/", sample_dir().display()),
+        );
+    let text = edit(format!(
+        "{sample}\n[engine]\nkind = \"spark\"\nremote = \"{remote}\"\n"
+    ));
+    let p = dir.join("spark.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn spark_errors_are_one_line_with_sparks_words() {
+    let Some(url) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |ws: &str| {
+        crmlens(
+            dir.path(),
+            &["integrate", "-w", ws, "--out", "c360.parquet"],
+        )
+    };
+
+    // Nobody listens on the port: refused at once, not after the client's retries.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = workspace_file(dir.path(), &format!("sc://127.0.0.1:{free}"), |t| t);
+    let t0 = Instant::now();
+    let o = run(&ws);
+    assert_user_error(&o, &[&format!("sc://127.0.0.1:{free}"), "cannot connect"]);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+
+    // A path the cluster cannot read.
+    let ws = workspace_file(dir.path(), &url, |t| {
+        t.replace("orders.csv", "no_such_orders.csv")
+    });
+    let o = run(&ws);
+    assert_user_error(&o, &["no_such_orders.csv", "Spark says", "PATH_NOT_FOUND"]);
+
+    // A table the catalog does not have.
+    let ws = workspace_file(dir.path(), &url, |t| {
+        t.replacen(
+            &format!("path = \"{}/orders.csv\"", sample_dir().display()),
+            "table = \"no_such_db.order_lines\"",
+            1,
+        )
+    });
+    let o = run(&ws);
+    assert_user_error(&o, &["no_such_db.order_lines", "Spark says", "NOT_FOUND"]);
+
+    // A date format the engine cannot translate, named with the column.
+    let ws = workspace_file(dir.path(), &url, |t| {
+        t.replace(
+            "dates = { order_date = [\"%Y-%m-%d\"] }",
+            "dates = { order_date = [\"%Y-%j\"] }",
+        )
+    });
+    let o = run(&ws);
+    assert_user_error(&o, &["order_date", "%Y-%j", "%j"]);
+
+    // The same workspace on the working server writes the table.
+    let ws = workspace_file(dir.path(), &url, |t| t);
+    let o = run(&ws);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("c360.parquet").exists());
+}
