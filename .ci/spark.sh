@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# A throwaway Spark Connect server for the Spark engine's tests (issue 11, in progress: .ci/run
-# does not source this yet, because the engine is not built). Tried by hand on this machine:
+# A throwaway Spark Connect server for the Spark engine's tests (sourced by .ci/run). Tried on
+# this machine:
 # pyspark 4.3.0 from the package mirror (its wheel bundles the connect jar; no --packages),
 # Java 17 from PATH, the venv cached in ~/.cache/crmlens-spark. Port open 6-20 s after start,
 # 330 MB idle. Never export SPARK_REMOTE: spark-submit reads it and the server dies at start.

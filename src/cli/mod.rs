@@ -267,6 +267,13 @@ pub struct IntegrateArgs {
     /// Print the quality report as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineFlags,
+}
+
+/// `--engine local|spark` and `--spark-remote sc://host:port`, over the workspace's [engine].
+#[derive(Debug, Args)]
+pub struct EngineFlags {
     /// Where the per-customer aggregation runs (default: the workspace's [engine], else
     /// local).
     #[arg(long, value_parser = ["local", "spark"])]
@@ -274,6 +281,20 @@ pub struct IntegrateArgs {
     /// The Spark Connect server for --engine spark: sc://host:port.
     #[arg(long)]
     pub spark_remote: Option<String>,
+}
+
+impl EngineFlags {
+    /// The workspace's engine with these flags over it.
+    pub fn apply(&self, ws: &mut Workspace) {
+        match self.engine.as_deref() {
+            Some("spark") => ws.engine.kind = crate::data::workspace::EngineKind::Spark,
+            Some(_) => ws.engine.kind = crate::data::workspace::EngineKind::Local,
+            None => {}
+        }
+        if self.spark_remote.is_some() {
+            ws.engine.remote = self.spark_remote.clone();
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +329,8 @@ pub enum BenchWhat {
         /// Write the JSON result here as well as to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        engine: EngineFlags,
     },
     /// Read a customer table of --rows rows from a PostgreSQL server (made there with
     /// generate_series, in table crmlens_bench_customers), report rows per second.
@@ -344,7 +367,11 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),
         Command::Bench(a) => match a.what {
-            BenchWhat::Integrate { workspace, out } => bench_integrate(&workspace, out.as_deref()),
+            BenchWhat::Integrate {
+                workspace,
+                out,
+                engine,
+            } => bench_integrate(&workspace, &engine, out.as_deref()),
             BenchWhat::Postgres { url, rows, out } => bench_postgres(&url, rows, out.as_deref()),
         },
     }
@@ -398,14 +425,7 @@ fn profile(a: ProfileArgs) -> Result<()> {
 
 fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     let mut ws = Workspace::load(&a.workspace)?;
-    match a.engine.as_deref() {
-        Some("spark") => ws.engine.kind = crate::data::workspace::EngineKind::Spark,
-        Some(_) => ws.engine.kind = crate::data::workspace::EngineKind::Local,
-        None => {}
-    }
-    if a.spark_remote.is_some() {
-        ws.engine.remote = a.spark_remote.clone();
-    }
+    a.engine.apply(&mut ws);
     let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
     if let Some(r) = &a.report_json {
         crate::data::export::refuse_existing(r, a.export.force)?;
@@ -1019,8 +1039,9 @@ fn rss_split_peaks<T>(
     (out, Some((anon.into_inner(), file.into_inner(), step)))
 }
 
-fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
-    let ws = Workspace::load(workspace)?;
+fn bench_integrate(workspace: &Path, engine: &EngineFlags, out: Option<&Path>) -> Result<()> {
+    let mut ws = Workspace::load(workspace)?;
+    engine.apply(&mut ws);
     let started = Instant::now();
     let progress = Progress::new();
     let (c360, split) = rss_split_peaks(&progress, || {
@@ -1049,6 +1070,12 @@ fn bench_integrate(workspace: &Path, out: Option<&Path>) -> Result<()> {
         "peak_heap_during": split.as_ref().map(|(_, _, step)| step.clone()),
         "peak_file_pages_mb": split.as_ref().map(|(_, file, _)| mb(*file)),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        // With Spark, the aggregation's memory is the server's: peak_rss_mb is this process.
+        "engine": match ws.engine.kind {
+            crate::data::workspace::EngineKind::Local => "local",
+            crate::data::workspace::EngineKind::Spark => "spark",
+        },
+        "spark_remote": ws.engine.remote,
         "steps_ms": c360.report.timings_ms,
     });
     let text = serde_json::to_string_pretty(&v)?;

@@ -551,7 +551,7 @@ impl Workspace {
 
     /// Reads a workspace for the workbench, keeping what is valid: a key with a wrong name or
     /// type is left out (the rest of its table is kept), and an activity source whose file is
-    /// missing is dropped, each with a warning naming the file, line and key. A syntax error,
+    /// missing is dropped (local engine), each with a warning naming the file, line and key. A syntax error,
     /// or a problem with the customers source, is still an error: there is nothing to open.
     pub fn load_lenient(path: &Path) -> Result<(Workspace, Vec<String>)> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
@@ -562,11 +562,14 @@ impl Workspace {
             .unwrap_or_else(|| PathBuf::from("."));
         ws.file = path.to_path_buf();
         ws.lenient = true;
+        // With the Spark engine the cluster reads the activity sources (paths this machine
+        // may not see): whether they exist is for it to say.
+        let local = ws.engine.kind == EngineKind::Local;
         let missing: Vec<&'static str> = ws
             .sources_by_role()
             .into_iter()
             .filter(|(role, src)| {
-                *role != "customers" && src.url.is_none() && !ws.resolve(src).exists()
+                local && *role != "customers" && src.url.is_none() && !ws.resolve(src).exists()
             })
             .map(|(role, _)| role)
             .collect();

@@ -255,3 +255,121 @@ fn spark_errors_are_one_line_with_sparks_words() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("c360.parquet").exists());
 }
+
+/// The workbench: a Spark workspace that fails shows the panel with Spark's words and keeps
+/// the table shown before; one that works replaces it with the same 360 table as locally.
+#[test]
+fn the_workbench_shows_sparks_error_and_keeps_the_data() {
+    use crmlens::app::job::JobRequest;
+    use crmlens::app::state::Overlay;
+
+    use crate::ui::{draw, run_commands, sample_state};
+    let Some(url) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    let local_monetary: f64 = s
+        .table
+        .as_ref()
+        .unwrap()
+        .column("monetary")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap();
+
+    let bad = workspace_file(dir.path(), &url, |t| {
+        t.replace("orders.csv", "no_such_orders.csv")
+    });
+    let cmds = s.load(JobRequest::Workspace(bad.into()));
+    run_commands(&mut s, cmds);
+    let Some(Overlay::LoadFailed(msg)) = s.overlay.clone() else {
+        panic!("{:?}", s.overlay)
+    };
+    assert!(
+        msg.contains("Spark says") && msg.contains("no_such_orders.csv"),
+        "{msg}"
+    );
+    assert_eq!(s.rows(), 5000, "the table shown before stays");
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("could not load"), "{screen}");
+    assert!(screen.contains("PATH_NOT_FOUND"), "{screen}");
+
+    let good = workspace_file(dir.path(), &url, |t| t);
+    let cmds = s.load(JobRequest::Workspace(good.into()));
+    run_commands(&mut s, cmds);
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(s.rows(), 5000);
+    let monetary: f64 = s
+        .table
+        .as_ref()
+        .unwrap()
+        .column("monetary")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap();
+    assert!((monetary - local_monetary).abs() <= 1e-9 * local_monetary);
+}
+
+/// Esc on a long Spark aggregation interrupts the query on the server: the job ends with
+/// "cancelled" in seconds, not when the cluster finishes.
+#[test]
+fn a_cancelled_spark_aggregation_stops_on_the_server() {
+    let Some(url) = server() else { return };
+    let spark = spark_connect::SparkSession::builder()
+        .remote(&url)
+        .get_or_create()
+        .unwrap();
+    // A lazy view of 500M order lines (global: visible to crmlens' own session).
+    let view = format!("crmlens_big_{}", std::process::id());
+    spark
+        .sql(&format!(
+            "CREATE OR REPLACE GLOBAL TEMP VIEW {view} AS SELECT concat('C', lpad(CAST(id % 5000 AS STRING), 6, '0')) AS customer_id, \
+             concat('O', CAST(id AS STRING)) AS order_id, '2024-01-01' AS order_date, 'kitchen' AS category, \
+             1 AS quantity, 2.5D AS unit_price FROM range(500000000)"
+        ))
+        .unwrap()
+        .collect_record_batches()
+        .unwrap();
+    let mut ws = on_spark(
+        &Workspace::load(&sample_dir().join("crmlens.toml")).unwrap(),
+        &url,
+    );
+    let src = ws.sources.orders.as_mut().unwrap();
+    src.path = Default::default();
+    src.table = Some(format!("global_temp.{view}"));
+    let progress = Progress::new();
+    let job = {
+        let progress = progress.clone();
+        std::thread::spawn(move || integrate(&ws, &progress))
+    };
+    let t0 = Instant::now();
+    while !progress.snapshot().2.contains("on Spark") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "{}",
+            progress.snapshot().2
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let cancelled_at = Instant::now();
+    progress.cancel();
+    let result = job.join().unwrap();
+    let took = cancelled_at.elapsed();
+    match result {
+        Err(e) => assert_eq!(e.to_string(), "cancelled"),
+        Ok(_) => panic!("500M lines finished in 2 s"),
+    }
+    assert!(took < Duration::from_secs(20), "cancel took {took:?}");
+    // The server is free for the next query.
+    let t1 = Instant::now();
+    spark
+        .sql("SELECT 1")
+        .unwrap()
+        .collect_record_batches()
+        .unwrap();
+    assert!(t1.elapsed() < Duration::from_secs(20));
+}
