@@ -57,8 +57,9 @@ spark_start() {
 spark_stop() {
   [ -n "${SPARK_HOME:-}" ] && [ -n "${SPARK_PID_DIR:-}" ] || return 0
   local pids pid
-  pids="$(cat "$SPARK_PID_DIR"/*.pid 2>/dev/null)"   # read first: the stop script deletes the file
-  "$SPARK_HOME/sbin/stop-connect-server.sh" >/dev/null 2>&1   # SIGTERM, returns at once
+  pids="$(cat "$SPARK_PID_DIR"/*.pid 2>/dev/null || true)"  # read first: the stop script deletes it
+  # SIGTERM, returns at once; fails (harmlessly) when the server is already gone.
+  "$SPARK_HOME/sbin/stop-connect-server.sh" >/dev/null 2>&1 || true
   for pid in $pids; do                      # JVM exits ~2 s later; wait up to 10 s, then SIGKILL
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true

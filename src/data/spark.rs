@@ -456,7 +456,9 @@ pub fn role_query(
             "count_if(__bad_date) AS __n_bad_date".into(),
             "count_if(NOT __bad_date AND __bq) AS __n_bad_qty".into(),
             "count_if(NOT __bad_date AND __bp) AS __n_bad_price".into(),
-            "count(DISTINCT CASE WHEN __keep THEN __order END) AS frequency".into(),
+            // Sets, not count(DISTINCT): two distinct counts make Spark expand every line
+            // into one copy per count and shuffle them all; a customer's orders fit a set.
+            "size(collect_set(CASE WHEN __keep THEN __order END)) AS frequency".into(),
             "coalesce(sum(CASE WHEN __keep AND NOT (__bq OR __bp) THEN __amount END), 0D) AS monetary".into(),
             "min(CASE WHEN __keep THEN __date END) AS first_order".into(),
             "max(CASE WHEN __keep THEN __date END) AS last_order".into(),
@@ -469,7 +471,8 @@ pub fn role_query(
         columns.push(("last_order".into(), DataType::Date));
         if role_col(input, "category").is_some() {
             select.push(
-                "count(DISTINCT CASE WHEN __keep THEN __cat END) AS distinct_categories".into(),
+                "size(collect_set(CASE WHEN __keep THEN __cat END)) AS distinct_categories"
+                    .into(),
             );
             columns.push(("distinct_categories".into(), u.clone()));
         }
