@@ -471,8 +471,7 @@ pub fn role_query(
         columns.push(("last_order".into(), DataType::Date));
         if role_col(input, "category").is_some() {
             select.push(
-                "size(collect_set(CASE WHEN __keep THEN __cat END)) AS distinct_categories"
-                    .into(),
+                "size(collect_set(CASE WHEN __keep THEN __cat END)) AS distinct_categories".into(),
             );
             columns.push(("distinct_categories".into(), u.clone()));
         }
