@@ -240,13 +240,29 @@ pub(crate) fn other_outputs(role: Role) -> (&'static str, &'static str, &'static
     }
 }
 
-/// The validity rule of a mean column, as the report words it.
-pub(crate) fn mean_rule(c: &str, lo: f64, hi: f64) -> String {
-    if hi.is_infinite() {
+/// The count column of the `j`th mean's range rule, as the report words it.
+pub(crate) fn mean_rule(j: usize, c: &str, lo: f64, hi: f64) -> RuleColumn {
+    let rule = if hi.is_infinite() {
         format!("{c} < {lo}")
     } else {
         format!("{c} outside {lo}-{hi}")
-    }
+    };
+    (
+        format!("__n__bad_{j}"),
+        c.to_string(),
+        rule,
+        "set null".into(),
+    )
+}
+
+/// The count column of tickets' and sessions' unparseable dates (set null, row kept).
+pub(crate) fn date_rule(c: &str) -> RuleColumn {
+    (
+        "__n_bad_date".into(),
+        c.into(),
+        "unparseable date".into(),
+        "set null".into(),
+    )
 }
 
 /// The feature columns of tickets or sessions, given the means the source produced.
@@ -327,12 +343,7 @@ fn simple_plan(
                     .and(date_expr(input, d).is_null())
                     .alias(prep::BAD_DATE),
             );
-            rules.push((
-                "__n_bad_date".into(),
-                d.into(),
-                "unparseable date".into(),
-                "set null".into(),
-            ));
+            rules.push(date_rule(d));
         }
         None => {
             prepared.push(lit(NULL).cast(DataType::Date).alias(prep::DATE));
@@ -349,12 +360,7 @@ fn simple_plan(
         let bad = v.clone().lt(lit(*lo)).or(v.clone().gt(lit(*hi)));
         prepared.push(bad.fill_null(lit(false)).alias(prep::bad_value(j)));
         prepared.push(v.alias(prep::value(j)));
-        rules.push((
-            format!("__n__bad_{j}"),
-            c.to_string(),
-            mean_rule(c, *lo, *hi),
-            "set null".into(),
-        ));
+        rules.push(mean_rule(j, c, *lo, *hi));
         produced.push(out.to_string());
     }
     (keyed(input, plan).with_columns(prepared), rules, produced)

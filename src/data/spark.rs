@@ -39,7 +39,7 @@ use spark_connect::SparkSession;
 
 use super::aggregate::{
     ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, READ, Role,
-    RoleAggregate, RuleColumn, mean_rule, order_features, order_rules, other_features,
+    RoleAggregate, RuleColumn, date_rule, mean_rule, order_features, order_rules, other_features,
     other_outputs,
 };
 use super::dates::DEFAULT_FORMATS;
@@ -497,12 +497,7 @@ pub fn role_query(
                 "({} IS NOT NULL AND {parsed} IS NULL) AS __bad_date",
                 ident(d)
             ));
-            rules.push((
-                "__n_bad_date".into(),
-                d.into(),
-                "unparseable date".into(),
-                "set null".into(),
-            ));
+            rules.push(date_rule(d));
         }
         None => {
             prepared.push("CAST(NULL AS DATE) AS __date".into());
@@ -540,12 +535,7 @@ pub fn role_query(
         ));
         columns.push((format!("__n__bad_{j}"), u.clone()));
         columns.push((out.to_string(), DataType::Float64));
-        rules.push((
-            format!("__n__bad_{j}"),
-            c.to_string(),
-            mean_rule(c, *lo, *hi),
-            "set null".into(),
-        ));
+        rules.push(mean_rule(j, c, *lo, *hi));
         produced.push(out.to_string());
     }
     select.push(format!("max(__date) AS {}", ident(last)));

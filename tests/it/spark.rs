@@ -35,47 +35,11 @@ fn on_spark(ws: &Workspace, url: &str) -> Workspace {
 }
 
 /// Two 360 tables are equal row for row: same columns and types, equal values, floats within
-/// 1e-9 relative (Spark sums in another order).
+/// 1e-9 relative (Spark sums in another order), the same cleaning steps, invalid counts and
+/// orphans.
 fn assert_same_360(a: &Customer360, b: &Customer360) {
-    assert_eq!(a.table.shape(), b.table.shape());
-    assert_eq!(a.table.get_column_names(), b.table.get_column_names());
+    crate::sqlite::assert_same_360_within(a, b, 1e-9);
     assert_eq!(a.reference_date, b.reference_date);
-    for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
-        assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
-        if x.dtype() == &DataType::Float64 {
-            let (xs, ys) = (x.f64().unwrap(), y.f64().unwrap());
-            for (i, (p, q)) in xs.iter().zip(ys.iter()).enumerate() {
-                match (p, q) {
-                    (Some(p), Some(q)) => assert!(
-                        (p - q).abs() <= 1e-9 * p.abs().max(q.abs()),
-                        "column {} row {i}: {p} vs {q}",
-                        x.name()
-                    ),
-                    (p, q) => assert_eq!(p, q, "column {} row {i}", x.name()),
-                }
-            }
-        } else {
-            let (xs, ys) = (x.as_materialized_series(), y.as_materialized_series());
-            if !xs.equals_missing(ys) {
-                let at = (0..xs.len())
-                    .find(|&i| xs.get(i).ok() != ys.get(i).ok())
-                    .unwrap_or(0);
-                panic!(
-                    "column {} differs first at row {at}: {:?} vs {:?}",
-                    x.name(),
-                    xs.get(at),
-                    ys.get(at)
-                );
-            }
-        }
-    }
-    let steps = |r: &crmlens::data::quality::QualityReport| {
-        r.steps
-            .iter()
-            .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(steps(&a.report), steps(&b.report));
     let invalid = |r: &crmlens::data::quality::QualityReport| {
         r.invalid
             .iter()
@@ -256,6 +220,18 @@ fn spark_errors_are_one_line_with_sparks_words() {
     assert!(dir.path().join("c360.parquet").exists());
 }
 
+/// The sum of the shown table's `monetary`.
+fn monetary(s: &crmlens::app::State) -> f64 {
+    let table = s.table.as_ref().unwrap();
+    table
+        .column("monetary")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap()
+}
+
 /// The workbench: a Spark workspace that fails shows the panel with Spark's words and keeps
 /// the table shown before; one that works replaces it with the same 360 table as locally.
 #[test]
@@ -267,16 +243,7 @@ fn the_workbench_shows_sparks_error_and_keeps_the_data() {
     let Some(url) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut s = sample_state();
-    let local_monetary: f64 = s
-        .table
-        .as_ref()
-        .unwrap()
-        .column("monetary")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .sum()
-        .unwrap();
+    let local_monetary = monetary(&s);
 
     let bad = workspace_file(dir.path(), &url, |t| {
         t.replace("orders.csv", "no_such_orders.csv")
@@ -300,17 +267,8 @@ fn the_workbench_shows_sparks_error_and_keeps_the_data() {
     run_commands(&mut s, cmds);
     assert!(s.error.is_none(), "{:?}", s.error);
     assert_eq!(s.rows(), 5000);
-    let monetary: f64 = s
-        .table
-        .as_ref()
-        .unwrap()
-        .column("monetary")
-        .unwrap()
-        .f64()
-        .unwrap()
-        .sum()
-        .unwrap();
-    assert!((monetary - local_monetary).abs() <= 1e-9 * local_monetary);
+    let spark_monetary = monetary(&s);
+    assert!((spark_monetary - local_monetary).abs() <= 1e-9 * local_monetary);
 }
 
 /// Esc on a long Spark aggregation interrupts the query on the server: the job ends with

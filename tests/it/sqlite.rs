@@ -77,10 +77,33 @@ pub(crate) fn assert_same_360(
     a: &crmlens::data::integrate::Customer360,
     b: &crmlens::data::integrate::Customer360,
 ) {
+    assert_same_360_within(a, b, 0.0);
+}
+
+/// [`assert_same_360`], floats within `rel` relative (an engine that sums in another order).
+pub(crate) fn assert_same_360_within(
+    a: &crmlens::data::integrate::Customer360,
+    b: &crmlens::data::integrate::Customer360,
+    rel: f64,
+) {
     assert_eq!(a.table.shape(), b.table.shape());
     assert_eq!(a.table.get_column_names(), b.table.get_column_names());
     for (x, y) in a.table.columns().iter().zip(b.table.columns()) {
         assert_eq!(x.dtype(), y.dtype(), "{}", x.name());
+        if rel > 0.0 && x.dtype() == &DataType::Float64 {
+            let (xs, ys) = (x.f64().unwrap(), y.f64().unwrap());
+            for (i, (p, q)) in xs.iter().zip(ys.iter()).enumerate() {
+                match (p, q) {
+                    (Some(p), Some(q)) => assert!(
+                        (p - q).abs() <= rel * p.abs().max(q.abs()),
+                        "column {} row {i}: {p} vs {q}",
+                        x.name()
+                    ),
+                    (p, q) => assert_eq!(p, q, "column {} row {i}", x.name()),
+                }
+            }
+            continue;
+        }
         let (xs, ys) = (x.as_materialized_series(), y.as_materialized_series());
         if !xs.equals_missing(ys) {
             let at = (0..xs.len())
