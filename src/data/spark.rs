@@ -129,11 +129,17 @@ impl SparkAggregator {
         })
     }
 
-    /// Runs `sql` and returns its rows as a polars frame. Progress (input read, tasks done)
-    /// goes to the label; a cancelled job interrupts the query on the server.
-    fn collect(&self, sql: &str, what: &str, progress: &Progress) -> Result<DataFrame> {
+    /// Runs `sql` and returns its rows as a polars frame; `what` names it in errors. Progress
+    /// (input read, tasks done) goes after `label`; a cancelled job interrupts the query on the server.
+    fn collect(
+        &self,
+        sql: &str,
+        what: &str,
+        label: &str,
+        progress: &Progress,
+    ) -> Result<DataFrame> {
         let watcher = progress.clone();
-        let label = what.to_string();
+        let label = label.to_string();
         let handler = self.session.register_progress_handler(move |p| {
             let bytes: i64 = p.stages.iter().map(|s| s.input_bytes_read).sum();
             let tasks: i64 = p.stages.iter().map(|s| s.num_tasks).sum();
@@ -730,6 +736,7 @@ impl CustomerAggregator for SparkAggregator {
             let df = self.collect(
                 &q.sql,
                 &format!("{} ({what})", input.path.display()),
+                &what,
                 progress,
             )?;
             let frame = shape(df, &q.columns, input.role.name())?;
