@@ -601,6 +601,7 @@ impl CustomerAggregator for SparkAggregator {
     ) -> Result<Scanned> {
         let section = format!("[sources.{}]", role.name());
         let view = format!("crmlens_{}", role.name());
+        let raw_view = format!("{view}_raw");
         let refuse = |what: &str| {
             DataError::Invalid(format!(
                 "{section}: {what}; the Spark engine reads files the cluster can see (csv, parquet, json, ndjson at hdfs://, s3a://, file:// paths) or Spark tables (`table = \"db.name\"` without a path); use [engine] kind = \"local\" for this source"
@@ -609,6 +610,8 @@ impl CustomerAggregator for SparkAggregator {
         if cfg.url.is_some() {
             return Err(refuse("is a PostgreSQL table"));
         }
+        // Types polars infers for a CSV file this machine sees (Spark reads CSV as text).
+        let mut inferred = std::collections::BTreeMap::new();
         let (create, display, format, delimiter) = if cfg.path.as_os_str().is_empty() {
             let Some(table) = &cfg.table else {
                 return Err(refuse("has neither a path nor a table"));
@@ -620,7 +623,7 @@ impl CustomerAggregator for SparkAggregator {
                 return Err(refuse(&format!("table `{table}` is not a table name")));
             }
             (
-                format!("CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {table}"),
+                format!("CREATE OR REPLACE TEMP VIEW {raw_view} AS SELECT * FROM {table}"),
                 format!("spark table {table}"),
                 Format::Parquet,
                 None,
@@ -658,6 +661,27 @@ impl CustomerAggregator for SparkAggregator {
                     }
                     .unwrap_or(b',');
                     delimiter = Some(d);
+                    // So that Spark compares the same values as the local engine (`2.50` and
+                    // `2.5` are one price, so such lines are exact duplicates): the numeric
+                    // and boolean columns polars infers become casts in the view.
+                    if let Some(p) = &local {
+                        let opts = super::source::ReadOptions {
+                            delimiter: cfg.delimiter.clone(),
+                            schema: cfg.schema.clone(),
+                            ..Default::default()
+                        };
+                        if let Ok(scanned) = super::source::scan(p, &opts) {
+                            for (name, t) in scanned.schema.iter() {
+                                let kind = match t {
+                                    t if t.is_integer() => "int",
+                                    t if t.is_float() => "float",
+                                    DataType::Boolean => "bool",
+                                    _ => continue,
+                                };
+                                inferred.insert(name.to_string(), kind.to_string());
+                            }
+                        }
+                    }
                     options.push(("header", "true".into()));
                     options.push(("sep", (d as char).to_string()));
                     options.push(("mode", "FAILFAST".into()));
@@ -677,7 +701,7 @@ impl CustomerAggregator for SparkAggregator {
                 .collect();
             (
                 format!(
-                    "CREATE OR REPLACE TEMP VIEW {view} USING {using} OPTIONS ({})",
+                    "CREATE OR REPLACE TEMP VIEW {raw_view} USING {using} OPTIONS ({})",
                     options.join(", ")
                 ),
                 uri,
@@ -686,24 +710,45 @@ impl CustomerAggregator for SparkAggregator {
             )
         };
         let context = format!("{display} (Spark at {})", self.remote);
-        self.session
-            .sql(&create)
-            .and_then(|df| df.collect_record_batches())
-            .map_err(|e| spark_error(&context, &e))?;
-        let schema = self
-            .session
-            .sql(&format!("SELECT * FROM {view} LIMIT 0"))
-            .and_then(|df| df.schema())
-            .map_err(|e| spark_error(&context, &e))?;
-        let spark_connect::types::DataType::Struct { fields } = schema else {
-            return Err(DataError::Invalid(format!(
-                "{context}: Spark returned no column list"
-            )));
+        let run = |sql: &str| {
+            self.session
+                .sql(sql)
+                .and_then(|df| df.collect_record_batches())
+                .map_err(|e| spark_error(&context, &e))
         };
-        let schema: Schema = fields
-            .iter()
-            .map(|f| Field::new(f.name.as_str().into(), polars_type(&f.data_type)))
-            .collect();
+        run(&create)?;
+        // The workspace's type overrides (`schema = { col = "int" }`) and the types inferred
+        // above, as casts in the view the query reads: CSV comes as text, and a value that is
+        // not of the type is Spark's error, as it is polars' when reading locally.
+        let raw = self.columns(&raw_view, &context)?;
+        let mut select = Vec::new();
+        for c in cfg.schema.keys() {
+            super::source::require_column(
+                Path::new(&display),
+                &raw,
+                c,
+                &format!("{section} schema"),
+            )?;
+        }
+        for name in raw.iter_names() {
+            let q = ident(name);
+            let kind = cfg
+                .schema
+                .get(name.as_str())
+                .or(inferred.get(name.as_str()));
+            select.push(match kind.map(String::as_str) {
+                Some("int") => format!("CAST({q} AS BIGINT) AS {q}"),
+                Some("float") => format!("CAST({q} AS DOUBLE) AS {q}"),
+                Some("bool") => format!("CAST({q} AS BOOLEAN) AS {q}"),
+                Some(_) => format!("CAST({q} AS STRING) AS {q}"),
+                None => q,
+            });
+        }
+        run(&format!(
+            "CREATE OR REPLACE TEMP VIEW {view} AS SELECT {} FROM {raw_view}",
+            select.join(", ")
+        ))?;
+        let schema = self.columns(&view, &context)?;
         Ok(Scanned {
             path: PathBuf::from(&display),
             estimated_rows: None,
@@ -754,6 +799,24 @@ impl CustomerAggregator for SparkAggregator {
 }
 
 impl SparkAggregator {
+    /// A view's columns, as the polars types crmlens reasons with.
+    fn columns(&self, view: &str, context: &str) -> Result<Schema> {
+        let schema = self
+            .session
+            .sql(&format!("SELECT * FROM {view} LIMIT 0"))
+            .and_then(|df| df.schema())
+            .map_err(|e| spark_error(context, &e))?;
+        let spark_connect::types::DataType::Struct { fields } = schema else {
+            return Err(DataError::Invalid(format!(
+                "{context}: Spark returned no column list"
+            )));
+        };
+        Ok(fields
+            .iter()
+            .map(|f| Field::new(f.name.as_str().into(), polars_type(&f.data_type)))
+            .collect())
+    }
+
     /// The server's Spark version (for reports and benchmarks).
     pub fn version(&self) -> Option<String> {
         self.session.version().ok()

@@ -331,3 +331,71 @@ fn a_cancelled_spark_aggregation_stops_on_the_server() {
         .unwrap();
     assert!(t1.elapsed() < Duration::from_secs(20));
 }
+
+/// The workspace's type overrides reach the Spark view: CSV is text there, so `2.50` and
+/// `2.5` only make one exact-duplicate line once `unit_price` is a float, as polars reads it
+/// locally; for a file this machine sees, the types polars infers are applied the same way.
+/// An override naming a column the source lacks is one line.
+#[test]
+fn type_overrides_apply_on_spark() {
+    let Some(url) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("customers.csv"),
+        "customer_id,name\nC1,Ann\nC2,Bob\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "order_id,customer_id,order_date,quantity,unit_price\n\
+         O1,C1,2024-01-02,1,2.50\n\
+         O1,C1,2024-01-02,1,2.5\n\
+         O2,C1,2024-02-03,2,1.25\n\
+         O3,C2,2024-03-04,1,10\n\
+         O3,C2,2024-03-04,1,10.0\n",
+    )
+    .unwrap();
+    let write = |schema: &str| {
+        let p = dir.path().join("w.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[workspace]\ncustomer_key = \"customer_id\"\nreference_date = \"2025-01-01\"\n\
+                 [sources.customers]\npath = \"customers.csv\"\n\
+                 [sources.orders]\npath = \"orders.csv\"\n{schema}\n"
+            ),
+        )
+        .unwrap();
+        Workspace::load(&p).unwrap()
+    };
+    let ws = write("schema = { unit_price = \"float\" }");
+    let a = integrate(&ws, &Progress::new()).unwrap();
+    let b = integrate(&on_spark(&ws, &url), &Progress::new()).unwrap();
+    assert_same_360(&a, &b);
+    assert_eq!(a.report.duplicates.order_lines, 2);
+    let monetary: Vec<Option<f64>> = b
+        .table
+        .column("monetary")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(monetary, vec![Some(5.0), Some(10.0)]);
+
+    // Without the override: the types polars infers from the local file are cast too.
+    let ws = write("");
+    let a = integrate(&ws, &Progress::new()).unwrap();
+    let b = integrate(&on_spark(&ws, &url), &Progress::new()).unwrap();
+    assert_same_360(&a, &b);
+    assert_eq!(b.report.duplicates.order_lines, 2);
+
+    let ws = write("schema = { unit_prise = \"float\" }");
+    let err = integrate(&on_spark(&ws, &url), &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unit_prise") && err.contains("[sources.orders] schema"),
+        "{err}"
+    );
+}
