@@ -112,7 +112,7 @@ pub trait CustomerAggregator {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalAggregator;
 
-fn role_col<'a>(input: &'a ActivityInput, role: &str) -> Option<&'a str> {
+pub(crate) fn role_col<'a>(input: &'a ActivityInput, role: &str) -> Option<&'a str> {
     input.columns.get(role).map(String::as_str)
 }
 
@@ -148,7 +148,7 @@ fn with_key(lf: LazyFrame, key: &str, key_map: Option<&DataFrame>) -> LazyFrame 
 }
 
 /// The file's columns this source uses (they also define an exact duplicate row).
-fn used_columns(input: &ActivityInput) -> Vec<String> {
+pub(crate) fn used_columns(input: &ActivityInput) -> Vec<String> {
     let mut used = vec![input.key.clone()];
     for c in input.columns.values() {
         if !used.contains(c) {

@@ -23,6 +23,8 @@ pub enum Format {
     Sqlite,
     /// A PostgreSQL server: a table or a query.
     Postgres,
+    /// A table of a Spark catalog, read by the Spark engine only.
+    SparkTable,
 }
 
 impl Format {
@@ -35,6 +37,7 @@ impl Format {
             Format::Ndjson => "ndjson",
             Format::Sqlite => "sqlite",
             Format::Postgres => "postgres",
+            Format::SparkTable => "spark table",
         }
     }
 }
@@ -359,6 +362,14 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             return Err(DataError::Malformed {
                 path: path.to_path_buf(),
                 message: "a PostgreSQL source needs its `url` (postgres://user@host/db)".into(),
+            });
+        }
+        Format::SparkTable => {
+            return Err(DataError::Malformed {
+                path: path.to_path_buf(),
+                message:
+                    "a Spark catalog table is read by the Spark engine ([engine] kind = \"spark\")"
+                        .into(),
             });
         }
     };

@@ -40,7 +40,7 @@ use spark_connect::SparkSession;
 use super::aggregate::{
     ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, READ, Role,
     RoleAggregate, RuleColumn, date_rule, mean_rule, order_features, order_rules, other_features,
-    other_outputs,
+    other_outputs, role_col, used_columns,
 };
 use super::dates::DEFAULT_FORMATS;
 use super::error::{DataError, Result};
@@ -369,21 +369,11 @@ pub struct RoleQuery {
     pub features: Vec<(String, bool)>,
 }
 
-fn role_col<'a>(input: &'a ActivityInput, role: &str) -> Option<&'a str> {
-    input.columns.get(role).map(String::as_str)
-}
-
 /// The common head of every source's query: the used columns with the customer key trimmed
 /// and mapped (`__key`), rows without a key left out, and exact duplicates counted away
 /// (`__n` copies of each distinct row).
 fn distinct_rows(input: &ActivityInput, view: &str, dedup: bool, key_map: bool) -> String {
-    let mut used = vec![input.key.clone()];
-    for c in input.columns.values() {
-        if !used.contains(c) {
-            used.push(c.clone());
-        }
-    }
-    let raw: Vec<String> = used.iter().map(|c| ident(c)).collect();
+    let raw: Vec<String> = used_columns(input).iter().map(|c| ident(c)).collect();
     let raw = raw.join(", ");
     // Trimmed as polars' strip_chars() does: Unicode white space at both ends.
     let key = format!(
@@ -625,7 +615,7 @@ impl CustomerAggregator for SparkAggregator {
             (
                 format!("CREATE OR REPLACE TEMP VIEW {raw_view} AS SELECT * FROM {table}"),
                 format!("spark table {table}"),
-                Format::Parquet,
+                Format::SparkTable,
                 None,
             )
         } else {
@@ -693,7 +683,9 @@ impl CustomerAggregator for SparkAggregator {
                     options.push(("multiLine", "true".into()));
                     "json"
                 }
-                Format::Sqlite | Format::Postgres => return Err(refuse("is a database")),
+                Format::Sqlite | Format::Postgres | Format::SparkTable => {
+                    return Err(refuse("is a database"));
+                }
             };
             let options: Vec<String> = options
                 .iter()

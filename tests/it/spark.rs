@@ -138,6 +138,7 @@ fn a_spark_catalog_table_is_a_source() {
         .find(|s| s.role == "orders")
         .unwrap();
     assert_eq!(orders.path, format!("spark table {table}"));
+    assert_eq!(orders.format, "spark table");
     spark
         .sql(&format!("DROP TABLE IF EXISTS {table}"))
         .unwrap()
