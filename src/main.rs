@@ -47,6 +47,14 @@ fn open_request(cli: &Cli) -> anyhow::Result<(JobRequest, Vec<PathBuf>)> {
 }
 
 fn main() -> ExitCode {
+    // A panic inside a guarded reader call becomes an error line naming the file: the hook
+    // prints nothing for it (polars panics on its own threads too, hence the global flag).
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crmlens::data::guard::quiet() {
+            hook(info);
+        }
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Some(cmd) => run_command(cmd),

@@ -377,6 +377,20 @@ fn run_reduction(
     customers: usize,
     progress: &Progress,
 ) -> Result<Vec<Reducer>> {
+    // A polars panic while streaming the file is an error naming it, not a crash.
+    super::guard::guarded(&input.path, || {
+        stream_reduce(input, lf, make, customers, progress)
+    })
+}
+
+/// [`run_reduction`] unguarded.
+fn stream_reduce(
+    input: &ActivityInput,
+    lf: LazyFrame,
+    make: &dyn Fn() -> Reducer,
+    customers: usize,
+    progress: &Progress,
+) -> Result<Vec<Reducer>> {
     type Batch = Arc<(DataFrame, Vec<u32>)>;
     let shards = std::thread::available_parallelism()
         .map(|n| n.get())

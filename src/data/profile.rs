@@ -37,6 +37,9 @@ pub struct FileProfile {
     /// Columns found to hold personal data (see [`super::privacy::detect`]).
     #[serde(default)]
     pub pii: Vec<super::privacy::PiiColumn>,
+    /// What the reader noted (a file converted from UTF-16, integers read as floats).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
@@ -159,6 +162,7 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
         rows: df.height() as u64,
         columns,
         pii: super::privacy::detect(df, &Default::default()),
+        notes: Vec::new(),
     })
 }
 
@@ -167,19 +171,22 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
 /// With `try_parse_dates`, ISO dates in CSV text become dates; a column that mixes formats
 /// makes that fail, and then the file is read again with those columns as text.
 pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
-    let read = |opts: &ReadOptions| -> Result<(String, DataFrame)> {
+    let read = |opts: &ReadOptions| -> Result<(String, DataFrame, Vec<String>)> {
         let scanned = source::scan(path, opts)?;
         let format = format!("{:?}", scanned.format).to_lowercase();
-        Ok((format, source::collect_source(path, scanned.frame)?))
+        let notes = scanned.notes;
+        Ok((format, source::collect_source(path, scanned.frame)?, notes))
     };
-    let (format, df) = match read(opts) {
+    let (format, df, notes) = match read(opts) {
         Err(_) if opts.try_parse_dates => read(&ReadOptions {
             try_parse_dates: false,
             ..opts.clone()
         })?,
         other => other?,
     };
-    profile_frame(&df, &path.display().to_string(), &format)
+    let mut profile = profile_frame(&df, &path.display().to_string(), &format)?;
+    profile.notes = notes;
+    Ok(profile)
 }
 
 impl FileProfile {
@@ -210,6 +217,9 @@ impl FileProfile {
             self.rows,
             self.columns.len()
         );
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
         let _ = writeln!(
             s,
             "  {:<24} {:<14} {:>8} {:>9}  min .. max (mean) / top values",

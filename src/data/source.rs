@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::error::{DataError, Result};
+use super::precheck::{self, Encoding};
 use super::workspace::parse_delimiter;
 
 /// A file format crmlens reads.
@@ -251,18 +252,14 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             notes,
         });
     }
-    if !path.exists() {
-        return Err(DataError::NotFound {
-            path: path.to_path_buf(),
-        });
-    }
-    if path.is_dir() {
-        return Err(DataError::Malformed {
-            path: path.to_path_buf(),
-            message: "is a folder, not a data file".into(),
-        });
-    }
+    precheck::regular_file(path)?;
+    super::guard::guarded(path, || scan_file(path, opts))
+}
+
+/// [`scan`] of a file on this machine (checked to be a regular file).
+fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     let format = detect_format(path, opts.format.as_deref())?;
+    let mut notes = Vec::new();
     let pl_path = match (opts.unmapped, std::fs::canonicalize(path)) {
         // A file:// URI takes polars' async reader, which reads the file in ranges instead
         // of memory-mapping it: the file's pages are not held while the scan runs. Only for
@@ -282,78 +279,25 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         .iter()
         .map(|(c, t)| Field::new(c.as_str().into(), polars_type(t)))
         .collect();
-    let malformed = |e: PolarsError| malformed_error(path, &e);
     let mut delimiter = None;
     let frame = match format {
         Format::Csv => {
-            let head = read_head(path, 64 * 1024)?;
-            if head.iter().all(|b| b.is_ascii_whitespace()) {
-                return Err(DataError::Malformed {
-                    path: path.to_path_buf(),
-                    message: "is empty; expected a header line and rows".into(),
-                });
-            }
-            let sniffed = sniff_delimiter(&head);
-            let ext_tab = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
-                || opts.format.as_deref() == Some("tsv");
-            let d = match &opts.delimiter {
-                Some(given) => {
-                    let d = parse_delimiter(given).ok_or_else(|| DataError::Malformed {
-                        path: path.to_path_buf(),
-                        message: format!("delimiter `{given}` must be one character"),
-                    })?;
-                    let header = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-                    if count_outside_quotes(header, d) == 0
-                        && let Some(s) = sniffed
-                    {
-                        return Err(DataError::Malformed {
-                            path: path.to_path_buf(),
-                            message: format!(
-                                "delimiter {} was given but the header has none; the file looks {}-delimited: fix `delimiter` (or leave it out to detect it)",
-                                delimiter_name(d),
-                                delimiter_name(s)
-                            ),
-                        });
-                    }
-                    d
-                }
-                None => sniffed.unwrap_or(if ext_tab { b'\t' } else { b',' }),
-            };
-            delimiter = Some(d);
-            LazyCsvReader::new(pl_path)
-                .with_glob(false)
-                .with_separator(d)
-                .with_has_header(true)
-                .with_infer_schema_length(Some(10_000))
-                .with_try_parse_dates(opts.try_parse_dates)
-                .with_dtype_overwrite(if overrides.is_empty() {
-                    None
-                } else {
-                    Some(Arc::new(overrides.clone()))
-                })
-                .finish()
-                .map_err(malformed)?
+            let csv = csv_frame(path, pl_path, opts, &overrides)?;
+            delimiter = Some(csv.delimiter);
+            notes.extend(csv.note);
+            csv.frame
         }
         Format::Parquet => {
             let args = ScanArgsParquet {
                 glob: false,
                 ..Default::default()
             };
-            LazyFrame::scan_parquet(pl_path, args).map_err(malformed)?
+            LazyFrame::scan_parquet(pl_path, args).map_err(|e| malformed_error(path, &e))?
         }
-        Format::Ndjson => LazyJsonLineReader::new(pl_path)
-            .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
-            .finish()
-            .map_err(malformed)?,
-        Format::Json => {
-            let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-            JsonReader::new(file)
-                .with_json_format(JsonFormat::Json)
-                .finish()
-                .map_err(malformed)?
-                .lazy()
+        Format::Ndjson | Format::Json => {
+            let json = json_frame(path, pl_path, format)?;
+            notes.extend(json.note);
+            json.frame
         }
         Format::Sqlite => {
             super::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?.lazy()
@@ -374,7 +318,39 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         }
     };
     let mut frame = frame;
-    let schema = frame.collect_schema().map_err(malformed)?;
+    let mut schema = frame
+        .collect_schema()
+        .map_err(|e| malformed_error(path, &e))?;
+    // Integers beyond 64 bits (JSON ids, counters) are read as 128-bit; nothing downstream
+    // takes those, so they become floats, with a note.
+    let wide: Vec<PlSmallStr> = schema
+        .iter()
+        .filter(|(_, t)| matches!(t, DataType::Int128 | DataType::UInt128))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !wide.is_empty() {
+        let names = wide
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let which = if wide.len() == 1 {
+            format!("column {names} holds")
+        } else {
+            format!("columns {names} hold")
+        };
+        notes.push(format!(
+            "{which} integers outside the 64-bit range; read as floats (about 16 significant digits)"
+        ));
+        frame = frame.with_columns(
+            wide.iter()
+                .map(|n| col(n.clone()).cast(DataType::Float64))
+                .collect::<Vec<_>>(),
+        );
+        schema = frame
+            .collect_schema()
+            .map_err(|e| malformed_error(path, &e))?;
+    }
     // Parquet and JSON carry their own types; overrides become casts.
     let frame = if format != Format::Csv && !overrides.is_empty() {
         let casts: Vec<Expr> = overrides
@@ -396,7 +372,198 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         delimiter,
         frame,
         schema,
-        notes: Vec::new(),
+        notes,
+    })
+}
+
+/// A text source's lazy frame, with its delimiter and what was noted while reading it.
+struct TextFrame {
+    frame: LazyFrame,
+    delimiter: u8,
+    note: Option<String>,
+}
+
+/// Rows polars looks at to infer the types of a text source.
+const INFER_ROWS: usize = 10_000;
+
+/// The frame of text that needed converting (UTF-16, CR line ends), held in memory.
+fn buffer_source(text: Vec<u8>) -> ScanSources {
+    let buffers: Vec<_> = vec![text.into()];
+    ScanSources::Buffers(buffers.into())
+}
+
+/// Errors for a file that is not text at all (compressed, an archive, binary).
+fn check_text(path: &Path, head: &[u8]) -> Result<()> {
+    let what = if head.starts_with(&[0x1F, 0x8B]) {
+        "is gzip-compressed; decompress it first (gunzip)"
+    } else if head.starts_with(b"PK\x03\x04") {
+        "is a ZIP archive (an Excel .xlsx?); export the sheet as CSV"
+    } else if head.starts_with(b"PAR1") {
+        "is a Parquet file; give it the .parquet extension or set format = \"parquet\""
+    } else if head
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or(&[])
+        .contains(&0)
+    {
+        "has NUL bytes in its first line: it is not UTF-8 text (binary, or an encoding crmlens does not read); save it as UTF-8 CSV"
+    } else {
+        return Ok(());
+    };
+    Err(DataError::Malformed {
+        path: path.to_path_buf(),
+        message: what.into(),
+    })
+}
+
+/// A CSV/TSV file as a lazy frame, after the checks polars does not make: the encoding and
+/// line ends (UTF-16 and CR-only files are converted), a header quote never closed, and rows
+/// with too few or too many fields.
+fn csv_frame(
+    path: &Path,
+    pl_path: PlRefPath,
+    opts: &ReadOptions,
+    overrides: &Schema,
+) -> Result<TextFrame> {
+    let raw_head = read_head(path, 64 * 1024)?;
+    if raw_head.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            message: "is empty; expected a header line and rows".into(),
+        });
+    }
+    let encoding = precheck::detect_encoding(&raw_head);
+    let utf16 = matches!(encoding, Encoding::Utf16Le | Encoding::Utf16Be);
+    let (converted, note) = if utf16 {
+        let note = format!("read as {} and converted to UTF-8", encoding.name());
+        (Some(precheck::converted_text(path, encoding)?), Some(note))
+    } else if precheck::has_lone_cr(&raw_head) {
+        let note = "has CR line ends (old Mac style); each CR was read as a line end".to_string();
+        (Some(precheck::converted_text(path, encoding)?), Some(note))
+    } else {
+        (None, None)
+    };
+    let head: &[u8] = match &converted {
+        Some(t) => &t[..t.len().min(64 * 1024)],
+        None => raw_head
+            .strip_prefix(&[0xEF, 0xBB, 0xBF][..])
+            .unwrap_or(&raw_head),
+    };
+    check_text(path, head)?;
+    let sniffed = sniff_delimiter(head);
+    let ext_tab = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+        || opts.format.as_deref() == Some("tsv");
+    let d = match &opts.delimiter {
+        Some(given) => {
+            let d = parse_delimiter(given).ok_or_else(|| DataError::Malformed {
+                path: path.to_path_buf(),
+                message: format!(
+                    "delimiter `{given}` must be a single one-byte character such as , ; | or tab"
+                ),
+            })?;
+            let header = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            if count_outside_quotes(header, d) == 0
+                && let Some(s) = sniffed
+            {
+                return Err(DataError::Malformed {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "delimiter {} was given but the header has none; the file looks {}-delimited: fix `delimiter` (or leave it out to detect it)",
+                        delimiter_name(d),
+                        delimiter_name(s)
+                    ),
+                });
+            }
+            d
+        }
+        None => sniffed.unwrap_or(if ext_tab { b'\t' } else { b',' }),
+    };
+    precheck::check_header_quotes(path, head, d)?;
+    match &converted {
+        Some(text) => precheck::check_field_counts(path, &text[..], d)?,
+        None => {
+            let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+            precheck::check_field_counts(path, file, d)?
+        }
+    }
+    let reader = match converted {
+        Some(text) => LazyCsvReader::new_with_sources(buffer_source(text)),
+        None => LazyCsvReader::new(pl_path),
+    };
+    let frame = reader
+        .with_glob(false)
+        .with_separator(d)
+        .with_has_header(true)
+        .with_infer_schema_length(Some(INFER_ROWS))
+        .with_try_parse_dates(opts.try_parse_dates)
+        .with_dtype_overwrite(if overrides.is_empty() {
+            None
+        } else {
+            Some(Arc::new(overrides.clone()))
+        })
+        .finish()
+        .map_err(|e| malformed_error(path, &e))?;
+    Ok(TextFrame {
+        frame,
+        delimiter: d,
+        note,
+    })
+}
+
+/// A JSON array or NDJSON file as a lazy frame, after a pass that refuses nesting too deep
+/// for polars (whose nested types recurse per level). UTF-16 files are converted.
+fn json_frame(path: &Path, pl_path: PlRefPath, format: Format) -> Result<TextFrame> {
+    let head = read_head(path, 64 * 1024)?;
+    let encoding = precheck::detect_encoding(&head);
+    let converted = match encoding {
+        Encoding::Utf16Le | Encoding::Utf16Be => Some(precheck::converted_text(path, encoding)?),
+        _ => None,
+    };
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            message: "is empty; expected JSON records".into(),
+        });
+    }
+    let lines = format == Format::Ndjson;
+    // The whole file: a deep line after the rows types are inferred from still overflows.
+    match &converted {
+        Some(text) => precheck::check_json_depth(path, &text[..], lines)?,
+        None => {
+            let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+            precheck::check_json_depth(path, file, lines)?
+        }
+    }
+    let note = converted
+        .is_some()
+        .then(|| format!("read as {} and converted to UTF-8", encoding.name()));
+    let malformed = |e: PolarsError| malformed_error(path, &e);
+    let frame = if lines {
+        let reader = match converted {
+            Some(text) => LazyJsonLineReader::new_with_sources(buffer_source(text)),
+            None => LazyJsonLineReader::new(pl_path),
+        };
+        reader
+            .with_infer_schema_length(std::num::NonZeroUsize::new(INFER_ROWS))
+            .finish()
+            .map_err(malformed)?
+    } else {
+        let bytes = match converted {
+            Some(text) => text,
+            None => std::fs::read(path).map_err(|e| DataError::io(path, e))?,
+        };
+        JsonReader::new(std::io::Cursor::new(bytes))
+            .with_json_format(JsonFormat::Json)
+            .finish()
+            .map_err(malformed)?
+            .lazy()
+    };
+    Ok(TextFrame {
+        frame,
+        delimiter: 0,
+        note,
     })
 }
 
@@ -454,7 +621,7 @@ pub fn default_table(names: &[String]) -> Option<&str> {
 /// Collects a plan that reads `path`, mapping a polars failure (a malformed row, a value of the
 /// wrong type) to a message naming the file.
 pub fn collect_source(path: &Path, lf: LazyFrame) -> Result<DataFrame> {
-    lf.collect().map_err(|e| malformed_error(path, &e))
+    super::guard::guarded(path, || lf.collect().map_err(|e| malformed_error(path, &e)))
 }
 
 /// A read failure of `path` as one message; for CSV and NDJSON files it names the first
@@ -468,7 +635,12 @@ pub fn malformed_error(path: &Path, e: &PolarsError) -> DataError {
         _ => None,
     };
     if let Some(place) = located {
-        message = format!("{place}: {message}");
+        message = if message.starts_with("is not valid JSON") {
+            // The line's own parse error says more than the byte offset polars gives.
+            format!("{place}; expected one JSON record per line (NDJSON)")
+        } else {
+            format!("{place}: {message}")
+        };
     }
     DataError::Malformed {
         path: path.to_path_buf(),
@@ -478,41 +650,47 @@ pub fn malformed_error(path: &Path, e: &PolarsError) -> DataError {
 
 /// "line N has X fields, the header has Y" for the first such line of a delimited file.
 fn first_ragged_line(path: &Path) -> Option<String> {
-    use std::io::BufRead;
     let head = read_head(path, 64 * 1024).ok()?;
     let delim = sniff_delimiter(&head).unwrap_or(b',');
     let file = File::open(path).ok()?;
-    let mut lines = std::io::BufReader::new(file).split(b'\n');
-    let header = lines.next()?.ok()?;
-    let expected = count_outside_quotes(&header, delim) + 1;
-    for (i, line) in lines.enumerate() {
-        let line = line.ok()?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.is_empty() {
-            continue;
+    match precheck::check_field_counts(path, file, delim) {
+        Err(DataError::Malformed { message, .. }) => {
+            Some(message.split(';').next().unwrap_or("").to_string())
         }
-        let fields = count_outside_quotes(line, delim) + 1;
-        if fields != expected {
-            return Some(format!(
-                "line {} has {fields} fields, the header has {expected}",
-                i + 2
-            ));
-        }
+        _ => None,
     }
-    None
 }
+
+/// An error path reads lines of at most this many bytes (a file of one endless line, such as
+/// a link to /dev/zero, must not fill the memory).
+const MAX_ERROR_LINE: u64 = 16 << 20;
 
 /// "line N is not valid JSON" for the first such line of an NDJSON file.
 fn first_bad_json_line(path: &Path) -> Option<String> {
     use std::io::BufRead;
     let file = File::open(path).ok()?;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.ok()?;
-        if line.trim().is_empty() {
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for i in 1.. {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_ERROR_LINE)
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if n as u64 == MAX_ERROR_LINE && line.last() != Some(&b'\n') {
+            return Some(format!(
+                "line {i} is longer than {} MiB",
+                MAX_ERROR_LINE >> 20
+            ));
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&line) {
-            return Some(format!("line {} is not valid JSON ({e})", i + 1));
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&line) {
+            return Some(format!("line {i} is not valid JSON ({e})"));
         }
     }
     None
@@ -538,15 +716,42 @@ pub fn require_column(path: &Path, schema: &Schema, column: &str, hint: &str) ->
     })
 }
 
+/// simd-json's "Syntax at character 8 (',')" or "InternalError(TapeError) at character 0" as
+/// a sentence: what is wrong, at which byte, and what the reader expects.
+fn json_syntax_message(first: &str) -> Option<String> {
+    let (kind, rest) = first.split_once(" at character ")?;
+    let at: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if at.is_empty() {
+        return None;
+    }
+    let what = match kind.trim() {
+        "Syntax" => "a syntax error".to_string(),
+        k if k.contains("Eof") || k.contains("EOF") => "it ends too early".to_string(),
+        k if k.starts_with("InternalError") => {
+            "its structure is not a table of records".to_string()
+        }
+        k => k.to_string(),
+    };
+    Some(format!(
+        "is not valid JSON: {what} at byte {at}; expected one array of records ([{{...}}, ...]) or one record per line (NDJSON)"
+    ))
+}
+
 /// A polars error as one line with advice where we can give it.
 pub fn polars_message(e: &PolarsError) -> String {
     // Polars quotes the values it could not read; personal data among them is masked, as
     // on screen (error lines end up in logs and cron mail).
     let raw = super::privacy::redact(&e.to_string());
     let first = raw.lines().next().unwrap_or("").trim().to_string();
+    if let Some(json) = json_syntax_message(&first) {
+        return json;
+    }
     let mut msg = first;
     let lower = raw.to_ascii_lowercase();
-    if lower.contains("could not parse") || lower.contains("conversion from") {
+    if lower.contains("could not parse")
+        || lower.contains("cannot parse")
+        || lower.contains("conversion from")
+    {
         msg.push_str("; set the column's type in the workspace (`schema`) or fix the value");
     } else if lower.contains("more fields") || lower.contains("fields than") {
         msg.push_str("; a row has more fields than the header: check the delimiter and quoting");

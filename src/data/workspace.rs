@@ -539,7 +539,7 @@ impl Workspace {
 
     /// Reads and validates a workspace file.
     pub fn load(path: &Path) -> Result<Workspace> {
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let text = read_text(path)?;
         let mut ws = Workspace::parse(&text, path)?;
         ws.base_dir = path
             .parent()
@@ -554,7 +554,7 @@ impl Workspace {
     /// missing is dropped (local engine), each with a warning naming the file, line and key. A syntax error,
     /// or a problem with the customers source, is still an error: there is nothing to open.
     pub fn load_lenient(path: &Path) -> Result<(Workspace, Vec<String>)> {
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let text = read_text(path)?;
         let (mut ws, mut warnings) = Workspace::parse_lenient(&text, path)?;
         ws.base_dir = path
             .parent()
@@ -911,6 +911,31 @@ pub fn role_defaults(role: &str) -> &'static [(&'static str, &'static str)] {
 }
 
 /// A delimiter as written in a workspace or on the command line.
+/// A workspace file is small text: a FIFO, a device or a huge file is refused before it is
+/// read, and text that is not UTF-8 is named.
+const MAX_WORKSPACE_BYTES: u64 = 16 << 20;
+
+fn read_text(path: &Path) -> Result<String> {
+    let size = super::precheck::regular_file(path)?;
+    if size > MAX_WORKSPACE_BYTES {
+        return Err(DataError::Workspace {
+            path: path.to_path_buf(),
+            message: format!(
+                "is {} MB; a workspace file is a small TOML file (did you mean to open it as data?)",
+                size >> 20
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| DataError::Workspace {
+        path: path.to_path_buf(),
+        message: format!(
+            "is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
 pub fn parse_delimiter(s: &str) -> Option<u8> {
     match s {
         "\\t" | "\t" | "tab" => Some(b'\t'),

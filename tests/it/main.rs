@@ -4,6 +4,7 @@
 mod cli;
 mod clv;
 mod demo;
+mod fuzz_corpus;
 mod postgres;
 mod report;
 mod sample;

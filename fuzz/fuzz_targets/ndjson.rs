@@ -1,0 +1,11 @@
+#![no_main]
+//! Fuzzes the ndjson reader: see common.rs for what counts as a finding.
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::check_file("ndjson", data);
+});
