@@ -354,7 +354,7 @@ pub fn apply_rules(
             .clone();
         if !dtype.is_primitive_numeric() {
             return Err(DataError::Invalid(format!(
-                "{source}: column `{c}` is {dtype}, not a number; rule non_negative needs a numeric column (set its type in `schema`)"
+                "{source}: [cleaning] non_negative names `{c}`, which is {dtype}, not a number; remove it from non_negative, or set its type in the source's `schema` if it holds numbers"
             )));
         }
         checks.push((c.clone(), "negative".into(), col(c).lt(lit(0))));
@@ -370,7 +370,7 @@ pub fn apply_rules(
             .clone();
         if dtype != DataType::Date {
             return Err(DataError::Invalid(format!(
-                "{source}: column `{c}` is {dtype}, not a date; list it under `dates` to parse it"
+                "{source}: [cleaning] not_future names `{c}`, which is {dtype}, not a date; remove it from not_future, or list it under the source's `dates` if it holds dates"
             )));
         }
         checks.push((

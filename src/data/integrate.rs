@@ -347,7 +347,8 @@ pub fn integrate_with(
         policy: ws.cleaning.invalid,
     };
     let n = customers.height() as u64;
-    let (df, invalid, dropped) = clean::apply_rules(customers, &rules, "customers")?;
+    let (df, invalid, dropped) =
+        clean::apply_rules(customers, &rules, &cust_path.display().to_string())?;
     report.invalid.extend(invalid);
     if dropped > 0 {
         report.step(

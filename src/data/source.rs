@@ -328,6 +328,20 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         .filter(|(_, t)| matches!(t, DataType::Int128 | DataType::UInt128))
         .map(|(n, _)| n.clone())
         .collect();
+    // Decimals (database exports in Parquet) are read as floats, which every step takes.
+    let decimals: Vec<PlSmallStr> = schema
+        .iter()
+        .filter(|(_, t)| matches!(t, DataType::Decimal(..)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if !decimals.is_empty() {
+        frame = frame.with_columns(
+            decimals
+                .iter()
+                .map(|n| col(n.clone()).cast(DataType::Float64))
+                .collect::<Vec<_>>(),
+        );
+    }
     if !wide.is_empty() {
         let names = wide
             .iter()
@@ -347,6 +361,8 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
                 .map(|n| col(n.clone()).cast(DataType::Float64))
                 .collect::<Vec<_>>(),
         );
+    }
+    if !wide.is_empty() || !decimals.is_empty() {
         schema = frame
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;

@@ -5,6 +5,7 @@ mod cli;
 mod clv;
 mod demo;
 mod fuzz_corpus;
+mod hostile_input;
 mod postgres;
 mod report;
 mod sample;
