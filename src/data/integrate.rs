@@ -348,7 +348,14 @@ pub fn integrate_with(
     };
     let n = customers.height() as u64;
     let (df, invalid, dropped) =
-        clean::apply_rules(customers, &rules, &cust_path.display().to_string())?;
+        clean::apply_rules(customers, &rules, "customers").map_err(|e| match e {
+            // A rule that does not fit its column is the workspace's to fix: name the file.
+            DataError::Invalid(m) => DataError::Invalid(match m.strip_prefix("customers: ") {
+                Some(rest) => format!("{}: {rest}", cust_path.display()),
+                None => m,
+            }),
+            other => other,
+        })?;
     report.invalid.extend(invalid);
     if dropped > 0 {
         report.step(
