@@ -130,11 +130,11 @@ impl ExportFlags {
             overwrite: self.force,
             pseudonymiser: None,
         };
-        let Some(out) = out else {
-            return Ok(opts);
-        };
-        crate::data::export::table_format(out)?;
-        crate::data::export::refuse_existing(out, self.force)?;
+        if let Some(out) = out {
+            crate::data::export::table_format(out)?;
+            crate::data::export::refuse_existing(out, self.force)?;
+        }
+        // Also without --out: the ids a command prints are pseudonymised too.
         let from_workspace = input
             .filter(|p| crate::data::workspace::is_workspace(p))
             .and_then(|p| Workspace::load(p).ok())
@@ -755,7 +755,7 @@ fn printable_features(
                 .name
                 .strip_prefix(t.source.as_str())
                 .and_then(|l| l.strip_prefix('='));
-            let name = match (kind, level) {
+            match (kind, level) {
                 // The pooled rare levels and missing values are not anyone's data.
                 (Some(kind), Some(level))
                     if t.one_hot && !matches!(level, "other" | "(missing)") =>
@@ -771,8 +771,7 @@ fn printable_features(
                     }
                 }
                 _ => t.name.clone(),
-            };
-            name
+            }
         })
         .collect()
 }

@@ -954,6 +954,165 @@ mod tests {
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// A replaced file keeps its permissions; a new one gets the usual ones, or owner-only
+    /// when private.
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_text(&p, "new", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(mode(&p), 0o600);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_text(&p, "newer", true).unwrap();
+        assert_eq!(mode(&p), 0o640);
+        let fresh = dir.path().join("fresh.csv");
+        write_text(&fresh, "x", false).unwrap();
+        assert_eq!(mode(&fresh), 0o666 & !umask());
+        let private = dir.path().join("private.toml");
+        let mut f = AtomicFile::create_with(&private, false, true).unwrap();
+        f.write_all(b"url = \"postgres://u:pw@h/db\"").unwrap();
+        f.commit().unwrap();
+        assert_eq!(mode(&private), 0o600);
+        assert_eq!(
+            names_in(dir.path()),
+            ["fresh.csv", "private.toml", "w.toml"]
+        );
+    }
+
+    /// A symbolic link is written through (its file replaced atomically), not replaced by a
+    /// regular file; a dangling one creates its file.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("w.toml");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink("real/w.toml", &link).unwrap();
+        write_text(&link, "new", true).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        // Without overwriting, an existing file behind a link is refused.
+        let err = write_text(&link, "x", false).unwrap_err().to_string();
+        assert!(
+            err.contains("link.toml") && err.contains("--force"),
+            "{err}"
+        );
+        // A dangling link (a chain of two) gets its file.
+        let dangling = dir.path().join("d.csv");
+        std::os::unix::fs::symlink(real_dir.join("new.csv"), dir.path().join("mid.csv")).unwrap();
+        std::os::unix::fs::symlink("mid.csv", &dangling).unwrap();
+        write_text(&dangling, "made", false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(real_dir.join("new.csv")).unwrap(),
+            "made"
+        );
+        // No temporary left in either folder.
+        assert_eq!(names_in(&real_dir), ["new.csv", "w.toml"]);
+        assert_eq!(
+            names_in(dir.path()),
+            ["d.csv", "link.toml", "mid.csv", "real"]
+        );
+        // A loop is one clear error.
+        let a = dir.path().join("a.csv");
+        std::os::unix::fs::symlink("b.csv", &a).unwrap();
+        std::os::unix::fs::symlink("a.csv", dir.path().join("b.csv")).unwrap();
+        let err = write_text(&a, "x", true).unwrap_err().to_string();
+        assert!(err.contains("symbolic links"), "{err}");
+    }
+
+    /// Dropped without a commit (an error, a cancelled job), the temporary file goes; a file
+    /// that appears while writing without overwrite is not replaced.
+    #[test]
+    fn an_uncommitted_file_leaves_nothing_and_nothing_is_clobbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        let mut f = AtomicFile::create(&p, false).unwrap();
+        f.write_all(b"partial").unwrap();
+        let tmp = f.temporary_path().to_path_buf();
+        assert!(tmp.exists());
+        let name = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(name, format!(".out.csv.{}.crmlens-tmp", std::process::id()));
+        drop(f);
+        assert!(!tmp.exists());
+        assert!(names_in(dir.path()).is_empty());
+        let mut f = AtomicFile::create(&p, false).unwrap();
+        f.write_all(b"mine").unwrap();
+        std::fs::write(&p, "someone else's").unwrap();
+        let err = f.commit().unwrap_err().to_string();
+        assert!(err.contains("exists already"), "{err}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "someone else's");
+        assert_eq!(names_in(dir.path()), ["out.csv"]);
+    }
+
+    /// The temporary files of processes that are gone (a killed export) are removed by the
+    /// next write to the folder; those of a running process, a recent one, and other files
+    /// are kept.
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let make = |name: String, age: Option<std::time::SystemTime>| {
+            let p = dir.path().join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            if let Some(t) = age {
+                f.set_modified(t).unwrap();
+            }
+        };
+        make(format!(".big.csv.{dead}.crmlens-tmp"), Some(old));
+        make(format!(".other.json.{dead}.crmlens-tmp"), Some(old));
+        make(format!(".recent.csv.{dead}.crmlens-tmp"), None);
+        make(
+            format!(".alive.csv.{}.crmlens-tmp", std::process::id()),
+            Some(old),
+        );
+        make(".init.csv.1.crmlens-tmp".into(), Some(old));
+        make(".notes.1.txt".into(), Some(old));
+        make("x.crmlens-tmp".into(), Some(old));
+        write_text(&dir.path().join("out.csv"), "x", false).unwrap();
+        assert_eq!(
+            names_in(dir.path()),
+            [
+                format!(".alive.csv.{}.crmlens-tmp", std::process::id()),
+                ".init.csv.1.crmlens-tmp".into(),
+                ".notes.1.txt".into(),
+                format!(".recent.csv.{dead}.crmlens-tmp"),
+                "out.csv".into(),
+                "x.crmlens-tmp".into(),
+            ]
+        );
+    }
+
     #[test]
     fn pseudonymised_exports_replace_the_key_the_same_way_every_time() {
         let dir = tempfile::tempdir().unwrap();
