@@ -740,40 +740,12 @@ fn pii_columns(
 }
 
 /// The feature names of `m` as they may be printed: a one-hot level of a personal-data
-/// column masked as the workbench masks its values (`name=A. S.`, numbered when two levels
-/// mask alike).
+/// column masked as the workbench masks its values (`name=A. S.`).
 fn printable_features(
     m: &crate::data::features::FeatureMatrix,
     pii: &[crate::data::privacy::PiiColumn],
 ) -> Vec<String> {
-    let mut seen: std::collections::HashMap<String, usize> = Default::default();
-    m.transforms
-        .iter()
-        .map(|t| {
-            let kind = pii.iter().find(|p| p.column == t.source).map(|p| p.kind);
-            let level = t
-                .name
-                .strip_prefix(t.source.as_str())
-                .and_then(|l| l.strip_prefix('='));
-            match (kind, level) {
-                // The pooled rare levels and missing values are not anyone's data.
-                (Some(kind), Some(level))
-                    if t.one_hot && !matches!(level, "other" | "(missing)") =>
-                {
-                    let masked =
-                        format!("{}={}", t.source, crate::data::privacy::mask(kind, level));
-                    let n = seen.entry(masked.clone()).or_default();
-                    *n += 1;
-                    if *n > 1 {
-                        format!("{masked} #{n}")
-                    } else {
-                        masked
-                    }
-                }
-                _ => t.name.clone(),
-            }
-        })
-        .collect()
+    crate::data::privacy::mask_feature_names(m.names.iter().map(String::as_str), pii)
 }
 
 /// Prints `v` as JSON, or `text` for people.
