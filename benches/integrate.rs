@@ -42,6 +42,7 @@ fn main() {
         .arg(&workspace)
         .arg("--out")
         .arg(&out)
+        .arg("--force")
         .status()
         .expect("run crmlens bench integrate");
     assert!(status.success(), "bench integrate failed");

@@ -20,10 +20,10 @@ if [ ! -f "$out/crmlens.toml" ]; then
 fi
 mkdir -p benches/results
 # Local first, before the server starts: a JVM starting up takes the same two cores.
-"$bin" bench integrate -w "$out/crmlens.toml" --engine local --out /tmp/crmlens-bench-local.json >/dev/null
+"$bin" bench integrate -w "$out/crmlens.toml" --engine local --out /tmp/crmlens-bench-local.json --force >/dev/null
 spark_start
 "$bin" bench integrate -w "$out/crmlens.toml" --engine spark --spark-remote "$CRMLENS_SPARK_URL" \
-  --out /tmp/crmlens-bench-spark.json >/dev/null
+  --out /tmp/crmlens-bench-spark.json --force >/dev/null
 "$bin" integrate -w "$out/crmlens.toml" --engine local --out /tmp/crmlens-local.csv --force >/dev/null 2>&1
 "$bin" integrate -w "$out/crmlens.toml" --engine spark --spark-remote "$CRMLENS_SPARK_URL" \
   --out /tmp/crmlens-spark.csv --force >/dev/null 2>&1

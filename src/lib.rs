@@ -10,4 +10,5 @@ pub mod cli;
 pub mod data;
 pub mod progress;
 pub mod report;
+pub mod text;
 pub mod ui;

@@ -1,6 +1,7 @@
 //! The `crmlens` binary: parse arguments, run a headless subcommand or open the workbench.
 //! A user error is one `error: ...` line on stderr and exit code 2.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -80,9 +81,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `... | head`: the reader has what it wanted; nothing to say.
+        Err(e) if crmlens::cli::out::is_closed(&e) => {
+            ExitCode::from(crmlens::cli::out::CLOSED_EXIT)
+        }
         Err(e) => {
-            let msg = e.to_string().replace('\n', " ");
-            eprintln!("error: {msg}");
+            // One line, control characters (from a header, a cell, a file name) escaped.
+            let msg = crmlens::text::error_line(&e.to_string());
+            let _ = writeln!(std::io::stderr().lock(), "error: {msg}");
             ExitCode::from(2)
         }
     }

@@ -32,7 +32,8 @@ pub fn show(progress: &Progress) -> Bar {
     let thread = std::thread::spawn(move || {
         while !flag.load(Ordering::Relaxed) {
             bar.set_position((p.fraction() * 1000.0) as u64);
-            bar.set_message(p.describe());
+            // The step may name a file or a column: no control characters on the terminal.
+            bar.set_message(crate::text::escape(&p.describe()).into_owned());
             std::thread::sleep(Duration::from_millis(100));
         }
         bar.finish_and_clear();

@@ -1,7 +1,6 @@
 //! `crmlens clv`: BG/NBD and Gamma-Gamma fitted on transactions up to a calibration end, every
 //! customer's expected purchases, spend and lifetime value, and the holdout check.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -150,7 +149,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
         .take(a.top)
         .map(|&i| {
             serde_json::json!({
-                "id": s.ids[i],
+                "id": super::shown_id(&s.ids[i], &opts),
                 "clv": round(r.rows[i].clv, 2),
                 "p_alive": round(r.rows[i].p_alive, 4),
                 "expected_purchases": round(r.rows[i].expected_purchases, 3),
@@ -158,7 +157,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             })
         })
         .collect();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::out::stdout();
     let bg = &r.bgnbd;
     let gg = &r.gamma_gamma;
     if a.json {
@@ -184,7 +183,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             // Reading and checking the lines; the per-customer summary; both fits and scoring.
             "stage_seconds": {"read": round(read_s, 3), "summary": round(summary_s, 3), "models": round(models_s, 3)},
         });
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+        stdout.json(&v)?;
     } else {
         writeln!(
             stdout,
@@ -238,7 +237,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             writeln!(
                 stdout,
                 "  {:<14} {:>10.2}  (p alive {:.2}, {:.2} purchases, {:.2} each)",
-                s.ids[i],
+                crate::text::escape(&super::shown_id(&s.ids[i], &opts)),
                 r.rows[i].clv,
                 r.rows[i].p_alive,
                 r.rows[i].expected_purchases,

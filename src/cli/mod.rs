@@ -3,16 +3,16 @@
 
 mod bar;
 mod clv;
+pub mod out;
 mod predict;
 mod recommend;
 mod report;
 mod rules;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::generator::{self, GenConfig};
@@ -21,6 +21,7 @@ use crate::data::profile::profile_file;
 use crate::data::source::ReadOptions;
 use crate::data::workspace::Workspace;
 use crate::progress::Progress;
+use crate::text;
 
 /// crmlens: a keyboard-driven terminal workbench for customer-data analytics.
 ///
@@ -129,11 +130,11 @@ impl ExportFlags {
             overwrite: self.force,
             pseudonymiser: None,
         };
-        let Some(out) = out else {
-            return Ok(opts);
-        };
-        crate::data::export::table_format(out)?;
-        crate::data::export::refuse_existing(out, self.force)?;
+        if let Some(out) = out {
+            crate::data::export::table_format(out)?;
+            crate::data::export::refuse_existing(out, self.force)?;
+        }
+        // Also without --out: the ids a command prints are pseudonymised too.
         let from_workspace = input
             .filter(|p| crate::data::workspace::is_workspace(p))
             .and_then(|p| Workspace::load(p).ok())
@@ -312,6 +313,10 @@ pub struct GenArgs {
     /// customers (for scale benchmarks; 1 is the sample).
     #[arg(long, default_value_t = 1.0)]
     pub order_scale: f64,
+    /// Replace the sample's files in --out if they exist (otherwise an existing one is an
+    /// error).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +334,9 @@ pub enum BenchWhat {
         /// Write the JSON result here as well as to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists (otherwise an existing file is an error).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         engine: EngineFlags,
     },
@@ -343,6 +351,9 @@ pub enum BenchWhat {
         /// Write the JSON result here as well as to stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the --out file if it exists (otherwise an existing file is an error).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -370,9 +381,15 @@ pub fn run_command(cmd: Command) -> Result<()> {
             BenchWhat::Integrate {
                 workspace,
                 out,
+                force,
                 engine,
-            } => bench_integrate(&workspace, &engine, out.as_deref()),
-            BenchWhat::Postgres { url, rows, out } => bench_postgres(&url, rows, out.as_deref()),
+            } => bench_integrate(&workspace, &engine, out.as_deref(), force),
+            BenchWhat::Postgres {
+                url,
+                rows,
+                out,
+                force,
+            } => bench_postgres(&url, rows, out.as_deref(), force),
         },
     }
 }
@@ -411,10 +428,9 @@ fn profile(a: ProfileArgs) -> Result<()> {
         }
         profiles.push(p);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = out::stdout();
     if a.json {
-        let v = serde_json::json!({ "files": profiles });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        out.json(&serde_json::json!({ "files": profiles }))?;
     } else {
         for p in &profiles {
             writeln!(out, "{}", p.to_text())?;
@@ -451,7 +467,7 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
         let text = serde_json::to_string_pretty(&c360.report)?;
         crate::data::export::write_text(path, &text, a.export.force)?;
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = out::stdout();
     if a.json {
         let mut v = serde_json::to_value(&c360.report)?;
         if let Some(m) = v.as_object_mut() {
@@ -461,10 +477,11 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
                 serde_json::json!(opts.pseudonymiser.is_some()),
             );
         }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        out.json(&v)?;
     } else {
         write!(out, "{}", c360.report.to_text())?;
         if !dropped.is_empty() {
+            let dropped: Vec<_> = dropped.iter().map(|d| text::escape(d)).collect();
             writeln!(
                 out,
                 "\nleft out personal-data columns: {} (--include-pii keeps them)",
@@ -474,7 +491,11 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
         if opts.pseudonymiser.is_some() {
             writeln!(out, "customer keys replaced by keyed pseudonyms")?;
         }
-        writeln!(out, "\nwrote {}", a.out.display())?;
+        writeln!(
+            out,
+            "\nwrote {}",
+            text::escape(&a.out.display().to_string())
+        )?;
     }
     Ok(())
 }
@@ -483,6 +504,12 @@ fn gen_sample(a: GenArgs) -> Result<()> {
     if a.customers == 0 {
         bail!("--customers must be at least 1");
     }
+    // Checked before the work: the sample's files already in --out, without --force.
+    if !a.force {
+        for name in generator::FILES {
+            crate::data::export::refuse_existing(&a.out.join(name), false)?;
+        }
+    }
     let started = Instant::now();
     let truth = generator::generate(&GenConfig {
         customers: a.customers,
@@ -490,16 +517,16 @@ fn gen_sample(a: GenArgs) -> Result<()> {
         out_dir: a.out.clone(),
         order_scale: a.order_scale,
     })?;
-    eprintln!(
+    out::note(&format!(
         "wrote {} customers ({} rows), {} order lines, {} tickets, {} sessions to {} in {:.1}s",
         truth.customers,
         truth.customer_rows_written,
         truth.order_lines_written,
         truth.tickets_written,
         truth.sessions_written,
-        a.out.display(),
+        text::escape(&a.out.display().to_string()),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 
@@ -646,7 +673,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     let started = Instant::now();
     let r = sweep(m.values.view(), a.k_min, a.k_max, &base, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = out::stdout();
     if a.json {
         let v = serde_json::json!({
             "input": a.matrix.input.display().to_string(),
@@ -660,7 +687,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
             "silhouette_sampled": r.silhouette_sampled,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+        stdout.json(&v)?;
     } else {
         writeln!(
             stdout,
@@ -684,15 +711,51 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// `id` as printed: its keyed pseudonym when the command pseudonymises (`--pseudonymise` or
+/// the workspace's `[privacy] pseudonymise`), as in its `--out`.
+fn shown_id(id: &str, opts: &crate::data::export::ExportOptions) -> String {
+    match &opts.pseudonymiser {
+        Some(p) => p.pseudonym(id),
+        None => id.to_string(),
+    }
+}
+
+/// The personal-data columns of `table`, read from `input` (a workspace's `[privacy]`
+/// counts: its marks, its exceptions, and `show_pii = true`, which masks nothing).
+fn pii_columns(
+    input: &Path,
+    table: &polars::prelude::DataFrame,
+) -> Vec<crate::data::privacy::PiiColumn> {
+    let config = if crate::data::workspace::is_workspace(input) {
+        Workspace::load(input)
+            .map(|w| w.privacy)
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    if config.show_pii {
+        return Vec::new();
+    }
+    crate::data::privacy::detect(table, &config)
+}
+
+/// The feature names of `m` as they may be printed: a one-hot level of a personal-data
+/// column masked as the workbench masks its values (`name=A. S.`).
+fn printable_features(
+    m: &crate::data::features::FeatureMatrix,
+    pii: &[crate::data::privacy::PiiColumn],
+) -> Vec<String> {
+    crate::data::privacy::mask_feature_names(m.names.iter().map(String::as_str), pii)
+}
+
 /// Prints `v` as JSON, or `text` for people.
 fn print_result(json: bool, v: &serde_json::Value, text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = out::stdout();
     if json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(v)?)?;
+        stdout.json(v)
     } else {
-        write!(stdout, "{text}")?;
+        write!(stdout, "{text}")
     }
-    Ok(())
 }
 
 type JsonMap = serde_json::Map<String, serde_json::Value>;
@@ -1039,7 +1102,26 @@ fn rss_split_peaks<T>(
     (out, Some((anon.into_inner(), file.into_inner(), step)))
 }
 
-fn bench_integrate(workspace: &Path, engine: &EngineFlags, out: Option<&Path>) -> Result<()> {
+/// Prints a bench's JSON result and writes it to `out` too (atomically; an existing file only
+/// with `force`).
+fn bench_result(v: &serde_json::Value, out: Option<&Path>, force: bool) -> Result<()> {
+    if let Some(p) = out {
+        let text = serde_json::to_string_pretty(v)?;
+        crate::data::export::write_text(p, &format!("{text}\n"), force)?;
+    }
+    out::stdout().json(v)
+}
+
+fn bench_integrate(
+    workspace: &Path,
+    engine: &EngineFlags,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<()> {
+    // Checked before the work: an existing file without --force.
+    if let Some(p) = out {
+        crate::data::export::refuse_existing(p, force)?;
+    }
     let mut ws = Workspace::load(workspace)?;
     engine.apply(&mut ws);
     let started = Instant::now();
@@ -1078,16 +1160,14 @@ fn bench_integrate(workspace: &Path, engine: &EngineFlags, out: Option<&Path>) -
         "spark_remote": ws.engine.remote,
         "steps_ms": c360.report.timings_ms,
     });
-    let text = serde_json::to_string_pretty(&v)?;
-    println!("{text}");
-    if let Some(p) = out {
-        std::fs::write(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    Ok(())
+    bench_result(&v, out, force)
 }
 
-fn bench_postgres(url: &str, rows: u64, out: Option<&Path>) -> Result<()> {
+fn bench_postgres(url: &str, rows: u64, out: Option<&Path>, force: bool) -> Result<()> {
     use crate::data::postgres;
+    if let Some(p) = out {
+        crate::data::export::refuse_existing(p, force)?;
+    }
     let mut client = postgres::connect(url)?;
     // A customers table like the sample's: text ids, names and e-mails, a date, a timestamp
     // with time zone, money, a flag.
@@ -1121,12 +1201,7 @@ fn bench_postgres(url: &str, rows: u64, out: Option<&Path>) -> Result<()> {
         "rows_per_second": (df.height() as f64 / seconds).round(),
         "peak_rss_mb": peak_rss_bytes().map(|b| (b as f64 / 1_048_576.0).round()),
     });
-    let text = serde_json::to_string_pretty(&v)?;
-    println!("{text}");
-    if let Some(p) = out {
-        std::fs::write(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    Ok(())
+    bench_result(&v, out, force)
 }
 
 /// `crmlens demo`: the script is read and checked first (a mistake is one error line), then

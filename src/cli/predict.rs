@@ -1,7 +1,6 @@
 //! `crmlens predict`: a classifier for a target column, validated on a stratified test split
 //! and by stratified k-fold cross-validation.
 
-use std::io::Write as _;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -166,10 +165,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
     } else {
         None
     };
+    // The features as they may be printed: a personal-data column's one-hot levels masked.
+    let names = super::printable_features(&m, &super::pii_columns(&a.matrix.input, &table));
     let started = Instant::now();
     let r = run_prediction(
         m.values.view(),
-        &m.names,
+        &names,
         &y_all,
         classes.len(),
         &params,
@@ -204,13 +205,15 @@ pub fn run(a: PredictArgs) -> Result<()> {
     };
     let ids = m.keys.cast(&DataType::String)?;
     let ids = ids.str()?;
+    // With --pseudonymise the printed ids are the pseudonyms, as in --out.
+    let shown_id = |i: usize| super::shown_id(ids.get(i).unwrap_or(""), &opts);
     let at_risk: Vec<serde_json::Value> = positive
         .map(|c| {
             at_risk(&r.probabilities, &y_all, c, a.top)
                 .into_iter()
                 .map(|i| {
                     serde_json::json!({
-                        "id": ids.get(i).unwrap_or(""),
+                        "id": shown_id(i),
                         "probability": r.probabilities[i][c],
                     })
                 })
@@ -222,11 +225,12 @@ pub fn run(a: PredictArgs) -> Result<()> {
         .zip(&r.class_counts)
         .map(|(c, n)| (c.clone(), serde_json::json!(n)))
         .collect();
-    let tree_text = r
-        .tree
-        .as_ref()
-        .map(|t| t.to_text(&m.names, &classes, &|f, v| m.transforms[f].to_original(v)));
-    let mut stdout = std::io::stdout().lock();
+    let tree_text = |names: &[String], classes: &[String]| {
+        r.tree
+            .as_ref()
+            .map(|t| t.to_text(names, classes, &|f, v| m.transforms[f].to_original(v)))
+    };
+    let mut stdout = super::out::stdout();
     if a.json {
         let v = serde_json::json!({
             "model": r.model,
@@ -253,12 +257,19 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "at_risk": at_risk,
             "grid": grid,
             // The decision tree as indented text, thresholds in the features' own units.
-            "tree": tree_text,
+            "tree": tree_text(&names, &classes),
             "seed": a.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+        stdout.json(&v)?;
     } else {
+        // Names and values from the data, for a terminal.
+        let esc_all = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .map(|s| crate::text::escape(s).into_owned())
+                .collect()
+        };
+        let shown_classes = esc_all(&classes);
         let t = &r.test;
         writeln!(
             stdout,
@@ -274,7 +285,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             t.f1,
             t.roc_auc.map_or("n/a".into(), |v| format!("{v:.3}"))
         )?;
-        let balance: Vec<String> = classes
+        let balance: Vec<String> = shown_classes
             .iter()
             .zip(&r.class_counts)
             .map(|(c, n)| format!("{c}: {n} ({:.1}%)", 100.0 * *n as f64 / r.n_rows as f64))
@@ -299,6 +310,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 .iter()
                 .find(|p| &p.feature == f)
                 .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
+            let f = crate::text::escape(f);
             writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
         }
         if let Some(g) = &grid {
@@ -322,22 +334,22 @@ pub fn run(a: PredictArgs) -> Result<()> {
             }
         }
         if !at_risk.is_empty() {
-            let pos = &classes[classes.len() - 1];
+            let pos = &shown_classes[classes.len() - 1];
             writeln!(
                 stdout,
                 "  at risk (not {} = {pos} yet, likeliest to be):",
-                a.target
+                crate::text::escape(&a.target)
             )?;
             for v in &at_risk {
                 writeln!(
                     stdout,
                     "    {:<16} {:.3}",
-                    v["id"].as_str().unwrap_or(""),
+                    crate::text::escape(v["id"].as_str().unwrap_or("")),
                     v["probability"].as_f64().unwrap_or(0.0)
                 )?;
             }
         }
-        if let Some(t) = &tree_text {
+        if let Some(t) = tree_text(&esc_all(&names), &esc_all(&classes)) {
             write!(stdout, "{t}")?;
         }
     }

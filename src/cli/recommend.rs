@@ -2,7 +2,6 @@
 //! recommendations with reasons, everyone's top N to a file, and the leave-last-order-out
 //! evaluation against the popularity baseline.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -202,7 +201,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         None
     };
     let seconds = started.elapsed().as_secs_f64();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::out::stdout();
     if a.json {
         let mut v = serde_json::json!({
             "input": a.input.display().to_string(),
@@ -221,7 +220,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         if let Some(u) = target {
             let mut s = Scorer::new(x.n_items);
             let recs = model.recommend(&bought(u), a.top, a.repeat, &mut s);
-            v["customer"] = serde_json::json!(p.customers[u]);
+            v["customer"] = serde_json::json!(super::shown_id(&p.customers[u], &opts));
             let (times, last) = x.entry_stats((&p.user, &p.item), p.day.as_deref());
             let a0 = x.indptr[u];
             v["history"] = serde_json::json!(
@@ -240,7 +239,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             v["model"] = serde_json::to_value(&e.model)?;
             v["baseline"] = serde_json::to_value(&e.baseline)?;
         }
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+        stdout.json(&v)?;
     } else {
         writeln!(
             stdout,
@@ -252,19 +251,25 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         )?;
         if let Some(u) = target {
             let mut s = Scorer::new(x.n_items);
-            let hist: Vec<&str> = x.row(u).map(|(i, _)| name(i)).collect();
-            writeln!(stdout, "{} bought: {}", p.customers[u], hist.join(", "))?;
+            let esc = crate::text::escape;
+            let hist: Vec<_> = x.row(u).map(|(i, _)| esc(name(i))).collect();
+            writeln!(
+                stdout,
+                "{} bought: {}",
+                esc(&super::shown_id(&p.customers[u], &opts)),
+                hist.join(", ")
+            )?;
             for (k, r) in model
                 .recommend(&bought(u), a.top, a.repeat, &mut s)
                 .iter()
                 .enumerate()
             {
-                let why: Vec<&str> = r.because.iter().map(|(b, _)| name(*b)).collect();
+                let why: Vec<_> = r.because.iter().map(|(b, _)| esc(name(*b))).collect();
                 writeln!(
                     stdout,
                     "  {:>2}. {:<28} {:.3}  {}",
                     k + 1,
-                    name(r.item),
+                    esc(name(r.item)),
                     r.score,
                     if r.popular {
                         "(popular)".to_string()

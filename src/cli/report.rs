@@ -1,7 +1,6 @@
 //! `crmlens report`: every analysis of a workspace in one self-contained HTML page (or
 //! Markdown), written atomically.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -76,9 +75,9 @@ pub fn run(a: ReportArgs) -> Result<()> {
     };
     let ids: Vec<&str> = SECTIONS.iter().map(|(id, _)| *id).collect();
     writeln!(
-        std::io::stdout().lock(),
+        super::out::stdout(),
         "wrote {} ({format}, {} bytes): {}{note} in {:.1}s",
-        a.out.display(),
+        crate::text::escape(&a.out.display().to_string()),
         text.len(),
         ids.join(", "),
         started.elapsed().as_secs_f64()

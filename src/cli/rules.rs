@@ -1,6 +1,5 @@
 //! `crmlens rules`: frequent itemsets and association rules from order lines.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -169,7 +168,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
         write_rules(out, &list, names, &opts)?;
     }
     let round = |s: f64| (s * 1000.0).round() / 1000.0;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::out::stdout();
     if a.json {
         let itemsets: Vec<serde_json::Value> = sets
             .iter()
@@ -198,7 +197,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
             "sort": sort.name(),
             "seconds": {"load": round(loaded), "itemsets": round(mined), "rules": round(ruled)},
         });
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&v)?)?;
+        stdout.json(&v)?;
     } else {
         writeln!(
             stdout,
@@ -209,7 +208,10 @@ pub fn run(a: RulesArgs) -> Result<()> {
             sort.name()
         )?;
         for r in list.iter().take(20) {
-            let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
+            let side = |ids: &[u32]| {
+                crate::text::escape(&crate::analytics::rules::side_text(ids, names, ", "))
+                    .into_owned()
+            };
             writeln!(
                 stdout,
                 "  {} -> {}  support {:.4}  confidence {:.3}  lift {:.2}  ({} baskets)",

@@ -268,6 +268,38 @@ pub fn mask(kind: PiiKind, value: &str) -> String {
     }
 }
 
+/// Feature names as they may be shown: a one-hot level (`column=level`) of a personal-data
+/// column in `pii` masked as [`mask`] masks its values (`name=A. S.`; numbered, `#2`, when two
+/// levels mask alike). The pooled `other` and `(missing)` levels are nobody's data and stay.
+pub fn mask_feature_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    pii: &[PiiColumn],
+) -> Vec<String> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let hit = pii.iter().find_map(|p| {
+                let level = name.strip_prefix(p.column.as_str())?.strip_prefix('=')?;
+                Some((p, level))
+            });
+            match hit {
+                Some((p, level)) if !matches!(level, "other" | "(missing)") => {
+                    let masked = format!("{}={}", p.column, mask(p.kind, level));
+                    let n = seen.entry(masked.clone()).or_default();
+                    *n += 1;
+                    if *n > 1 {
+                        format!("{masked} #{n}")
+                    } else {
+                        masked
+                    }
+                }
+                _ => name.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// The environment variable holding the pseudonym key, and the one naming a key file.
 pub const KEY_ENV: &str = "CRMLENS_PSEUDONYM_KEY";
 pub const KEY_FILE_ENV: &str = "CRMLENS_PSEUDONYM_KEY_FILE";
@@ -404,6 +436,36 @@ pub fn redact(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_hot_levels_of_personal_data_are_masked() {
+        let pii = [PiiColumn {
+            column: "name".into(),
+            kind: PiiKind::Name,
+            reason: "column name".into(),
+        }];
+        let names = [
+            "income",
+            "name=Alice Smith",
+            "name=Anna Scott",
+            "name=other",
+            "name=(missing)",
+            "city=Alice Smith",
+            "names=Bob",
+        ];
+        assert_eq!(
+            mask_feature_names(names, &pii),
+            [
+                "income",
+                "name=A. S.",
+                "name=A. S. #2",
+                "name=other",
+                "name=(missing)",
+                "city=Alice Smith",
+                "names=Bob"
+            ]
+        );
+    }
 
     #[test]
     fn error_messages_keep_column_names_and_mask_personal_values() {

@@ -207,12 +207,15 @@ impl FileProfile {
     }
 
     /// A plain-text table for the terminal.
+    /// The profile as text for a terminal (names and values with their control characters
+    /// escaped).
     pub fn to_text(&self) -> String {
+        use crate::text::escape;
         let mut s = String::new();
         let _ = writeln!(
             s,
             "{}  ({}, {} rows, {} columns)",
-            self.path,
+            escape(&self.path),
             self.format,
             self.rows,
             self.columns.len()
@@ -229,7 +232,7 @@ impl FileProfile {
             let summary = if !c.top.is_empty() {
                 c.top
                     .iter()
-                    .map(|t| format!("{} ({})", t.value, t.count))
+                    .map(|t| format!("{} ({})", escape(&t.value), t.count))
                     .collect::<Vec<_>>()
                     .join(", ")
             } else {
@@ -239,15 +242,19 @@ impl FileProfile {
                     .unwrap_or_default();
                 format!(
                     "{} .. {}{}",
-                    c.min.as_deref().unwrap_or("-"),
-                    c.max.as_deref().unwrap_or("-"),
+                    escape(c.min.as_deref().unwrap_or("-")),
+                    escape(c.max.as_deref().unwrap_or("-")),
                     mean
                 )
             };
             let _ = writeln!(
                 s,
                 "  {:<24} {:<14} {:>8} {:>9}  {}",
-                c.name, c.dtype, c.nulls, c.distinct, summary
+                escape(&c.name),
+                c.dtype,
+                c.nulls,
+                c.distinct,
+                summary
             );
         }
         s

@@ -109,7 +109,10 @@ impl QualityReport {
     }
 
     /// A human summary for the terminal (headless `integrate` without `--report-json`).
+    /// The report as text for a terminal (names and values from the data with their control
+    /// characters escaped).
     pub fn to_text(&self) -> String {
+        use crate::text::escape;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -121,10 +124,14 @@ impl QualityReport {
             let _ = writeln!(
                 s,
                 "  {:<10} {:>10} rows  {:>3} cols  {} ({})",
-                src.role, src.rows, src.columns, src.path, src.format
+                src.role,
+                src.rows,
+                src.columns,
+                escape(&src.path),
+                src.format
             );
             for n in &src.notes {
-                let _ = writeln!(s, "             note: {n}");
+                let _ = writeln!(s, "             note: {}", escape(n));
             }
         }
         let _ = writeln!(s, "\nsteps:");
@@ -132,7 +139,11 @@ impl QualityReport {
             let _ = writeln!(
                 s,
                 "  {:<10} {:<28} {:>10} -> {:>10}  {}",
-                st.source, st.step, st.rows_in, st.rows_out, st.detail
+                st.source,
+                st.step,
+                st.rows_in,
+                st.rows_out,
+                escape(&st.detail)
             );
         }
         if !self.invalid.is_empty() {
@@ -141,7 +152,11 @@ impl QualityReport {
                 let _ = writeln!(
                     s,
                     "  {:<10} {:<20} {:<28} {:>8}  {}",
-                    i.source, i.column, i.rule, i.count, i.action
+                    i.source,
+                    escape(&i.column),
+                    i.rule,
+                    i.count,
+                    i.action
                 );
             }
         }
@@ -150,12 +165,16 @@ impl QualityReport {
             let fill = m
                 .fill_value
                 .as_deref()
-                .map(|v| format!(" = {v}"))
+                .map(|v| format!(" = {}", escape(v)))
                 .unwrap_or_default();
             let _ = writeln!(
                 s,
                 "  {:<24} {:>8} -> {:>8}  {}{}",
-                m.column, m.before, m.after, m.policy, fill
+                escape(&m.column),
+                m.before,
+                m.after,
+                m.policy,
+                fill
             );
         }
         s

@@ -743,7 +743,9 @@ impl Workspace {
 
     /// Writes the workspace to `path` (source paths relative to its folder) atomically; an
     /// existing file is first copied to `path.bak`, so a save never loses the previous
-    /// version. Returns the backup's path when there was a previous file.
+    /// version. Returns the backup's path when there was a previous file. An existing file
+    /// keeps its permissions (a symbolic link is written through, not replaced); a new one
+    /// holding a database URL is readable by its owner only.
     pub fn save(&self, path: &Path) -> Result<Option<PathBuf>> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -766,7 +768,10 @@ impl Workspace {
         } else {
             None
         };
-        super::export::write_text(path, &text, true)?;
+        let private = self.sources_by_role().iter().any(|(_, s)| s.url.is_some());
+        let mut f = super::export::AtomicFile::create_with(path, true, private)?;
+        std::io::Write::write_all(f.file(), text.as_bytes()).map_err(|e| DataError::io(path, e))?;
+        f.commit()?;
         Ok(bak)
     }
 

@@ -520,7 +520,19 @@ fn prediction(
             .curves
             .as_ref()
             .map(|c| c.roc.iter().map(|p| (p.fpr, p.tpr)).collect()),
-        importance: run.feature_importance.clone(),
+        // A personal-data column used as a categorical feature: its levels masked (the
+        // report holds no one's name).
+        importance: {
+            let pii = crate::data::privacy::detect(table, &ws.privacy);
+            let names = crate::data::privacy::mask_feature_names(
+                run.feature_importance.iter().map(|(f, _)| f.as_str()),
+                &pii,
+            );
+            names
+                .into_iter()
+                .zip(run.feature_importance.iter().map(|(_, v)| *v))
+                .collect()
+        },
         dropped_target: p.dropped_target,
     });
     (part, Some(target))

@@ -123,14 +123,19 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
             (0..win.height())
                 .map(|i| {
                     let text = c.get(i).map(|v| format_cell(&v)).unwrap_or_default();
-                    state.shown(name, text)
+                    // Control characters shown as escapes (`\e`), not dropped unseen.
+                    crate::text::escape_owned(state.shown(name, text))
                 })
                 .collect()
         })
         .collect();
+    let labels: Vec<String> = names
+        .iter()
+        .map(|n| crate::text::escape_owned(n.clone()))
+        .collect();
     let widths: Vec<usize> = cells
         .iter()
-        .zip(&names)
+        .zip(&labels)
         .map(|(col, name)| {
             col.iter()
                 .map(|s| s.chars().count())
@@ -157,7 +162,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         } else {
             theme.header()
         };
-        Cell::from(format!("{}{}", names[i], arrow(i))).style(style)
+        Cell::from(format!("{}{}", labels[i], arrow(i))).style(style)
     }));
     let rows = (0..win.height()).map(|r| {
         let style = if start + r == state.data.row {

@@ -6,6 +6,7 @@ mod clv;
 mod demo;
 mod fuzz_corpus;
 mod hostile_input;
+mod hostile_output;
 mod postgres;
 mod report;
 mod sample;

@@ -30,13 +30,14 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
+
+use super::export::AtomicFile;
 
 use self::catalog::{
     CATEGORIES, DEVICES, PLANTED, PRODUCTS, SEGMENT_NAMES, TICKET_CHANNELS, TICKET_TOPICS,
@@ -46,6 +47,17 @@ use self::customer::{
 };
 use self::sample::{Rand, chance, exp, index, int, ln, normal, poisson};
 use crate::data::error::{DataError, Result};
+
+/// The files [`generate`] writes into its folder (each atomically).
+pub const FILES: [&str; 7] = [
+    "customers.csv",
+    "ground_truth_customers.csv",
+    "orders.csv",
+    "support_tickets.ndjson",
+    "web_sessions.parquet",
+    "ground_truth.json",
+    "crmlens.toml",
+];
 
 /// What to generate, and where.
 #[derive(Debug, Clone)]
@@ -714,15 +726,16 @@ impl DateTable {
     }
 }
 
-/// A buffered output file whose errors name the file.
+/// A buffered output file whose errors name the file, written atomically (it appears
+/// under its name only complete, when finished).
 struct Out {
     path: PathBuf,
-    w: BufWriter<File>,
+    w: BufWriter<AtomicFile>,
 }
 
 impl Out {
     fn create(path: &Path) -> Result<Out> {
-        let f = File::create(path).map_err(|e| DataError::io(path, e))?;
+        let f = AtomicFile::create(path, true)?;
         Ok(Out {
             path: path.to_path_buf(),
             w: BufWriter::with_capacity(1 << 20, f),
@@ -735,13 +748,18 @@ impl Out {
             .map_err(|e| DataError::io(&self.path, e))
     }
 
-    fn finish(mut self) -> Result<()> {
-        self.w.flush().map_err(|e| DataError::io(&self.path, e))
+    fn finish(self) -> Result<()> {
+        self.w
+            .into_inner()
+            .map_err(|e| DataError::io(&self.path, e.into_error()))?
+            .commit()
     }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| DataError::io(path, e))
+    super::export::write_atomic(path, true, |f| {
+        f.write_all(bytes).map_err(|e| DataError::io(path, e))
+    })
 }
 
 fn write_sessions(path: &Path, world: &World, sessions: &[SessionRec]) -> Result<()> {
