@@ -73,6 +73,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The workbench stopped by a signal: the terminal is restored; exit as the
+            // signal would have (128 + its number), silently (after SIGHUP there is no
+            // terminal to print to).
+            if let Some(i) = e.downcast_ref::<crmlens::app::run::Interrupted>() {
+                return ExitCode::from(i.exit_code());
+            }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("error: {msg}");
             ExitCode::from(2)

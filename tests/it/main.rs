@@ -4,6 +4,7 @@
 mod cli;
 mod clv;
 mod demo;
+mod hostile_terminal;
 mod postgres;
 mod report;
 mod sample;
