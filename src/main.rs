@@ -86,6 +86,12 @@ fn main() -> ExitCode {
             ExitCode::from(crmlens::cli::out::CLOSED_EXIT)
         }
         Err(e) => {
+            // The workbench stopped by a signal: the terminal is restored; exit as the
+            // signal would have (128 + its number), silently (after SIGHUP there is no
+            // terminal to print to).
+            if let Some(i) = e.downcast_ref::<crmlens::app::run::Interrupted>() {
+                return ExitCode::from(i.exit_code());
+            }
             // One line, control characters (from a header, a cell, a file name) escaped.
             let msg = crmlens::text::error_line(&e.to_string());
             let _ = writeln!(std::io::stderr().lock(), "error: {msg}");

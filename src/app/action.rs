@@ -14,6 +14,8 @@ pub enum Action {
     Quit,
     /// Ctrl-C, or "yes" in the quit prompt.
     ForceQuit,
+    /// Ctrl-Z (or SIGTSTP): back to the shell until `fg`.
+    Suspend,
     GoTo(Screen),
     NextTab,
     PrevTab,
@@ -185,6 +187,8 @@ pub const GLOBAL: &[Binding] = &[
         .run("Save the session as a workspace", || Action::Save),
     b("q", "quit").run("Quit", || Action::Quit),
     b("Ctrl-c", "quit now").run("Quit now (cancels jobs)", || Action::ForceQuit),
+    b("Ctrl-z", "suspend to the shell (fg resumes)")
+        .run("Suspend to the shell (fg resumes)", || Action::Suspend),
 ];
 
 const DATA: &[Binding] = &[
@@ -487,6 +491,11 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     if ctrl && key.code == KeyCode::Char('c') {
         return Some(Action::ForceQuit);
     }
+    // Raw mode turns Ctrl-Z into a key: suspend as the shell's SIGTSTP would (also in demo
+    // mode and prompts).
+    if ctrl && key.code == KeyCode::Char('z') {
+        return Some(Action::Suspend);
+    }
     if state.demo.is_some() && !matches!(state.overlay, Some(Overlay::Help | Overlay::ConfirmQuit))
     {
         return super::demo::map_key(key);
@@ -688,6 +697,35 @@ mod tests {
         // Ctrl-C quits from anywhere.
         let cc = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert!(matches!(map_key(&s, cc), Some(Action::ForceQuit)));
+    }
+
+    #[test]
+    fn ctrl_z_suspends_from_anywhere_and_ctrl_c_still_quits() {
+        let cz = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        let cc = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let mut s = State::default();
+        for overlay in [
+            None,
+            Some(Overlay::Search("gla".into())),
+            Some(Overlay::ConfirmQuit),
+            Some(Overlay::Help),
+        ] {
+            s.overlay = overlay;
+            assert!(matches!(map_key(&s, cz), Some(Action::Suspend)));
+            assert!(matches!(map_key(&s, cc), Some(Action::ForceQuit)));
+        }
+        // A plain z is not a suspend.
+        s.overlay = None;
+        assert!(!matches!(
+            map_key(&s, key(KeyCode::Char('z'))),
+            Some(Action::Suspend)
+        ));
+        // update hands the suspend to the event loop.
+        let cmds = crate::app::state::update(&mut s, Action::Suspend);
+        assert!(matches!(
+            cmds.as_slice(),
+            [crate::app::state::Command::Suspend]
+        ));
     }
 
     #[test]

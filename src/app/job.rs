@@ -892,7 +892,58 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     outcome.unwrap_or_else(|e| JobOutcome::Failed(one_line(e)))
 }
 
-/// Starts `request` on a worker thread as job `id`; its outcome is passed to `done`.
+/// The text of a panic's payload (`panic!` with a message gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".into()
+    }
+}
+
+/// Runs the job and turns a panic in it (a bug, ours or a library's, e.g. polars on an input
+/// it does not expect) into a failed job with one line, so the app lives on.
+fn run_guarded(request: JobRequest, progress: &Progress, inject_panic: bool) -> JobOutcome {
+    let label = request.label();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if inject_panic {
+            panic!("injected by CRMLENS_TEST_PANIC_IN_JOB");
+        }
+        run(request, progress)
+    }));
+    outcome.unwrap_or_else(|payload| {
+        JobOutcome::Failed(one_line(format!(
+            "internal error in {label}: {}; please report it",
+            panic_message(&*payload)
+        )))
+    })
+}
+
+/// Tests only (debug builds): whether a job of `kind` should panic on purpose, as
+/// `CRMLENS_TEST_PANIC_IN_JOB=<kind>` (load, arrange, summarise, correlate, model, rules,
+/// predict, clv, recommend, export, browse) asks, or a unit test on this thread. How the
+/// real-terminal test checks that a panicking job ends in an error panel, not a crash.
+fn panic_injected(kind: JobKind) -> bool {
+    #[cfg(debug_assertions)]
+    {
+        #[cfg(test)]
+        if tests::INJECT_PANIC.with(|k| k.get()) == Some(kind) {
+            return true;
+        }
+        std::env::var("CRMLENS_TEST_PANIC_IN_JOB")
+            .is_ok_and(|v| v.eq_ignore_ascii_case(&format!("{kind:?}")))
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = kind;
+        false
+    }
+}
+
+/// Starts `request` on a worker thread as job `id`; its outcome is passed to `done`. A panic
+/// in the job is its outcome `Failed` ("internal error in <the job's label>: ...").
 pub fn spawn<F>(id: u64, request: JobRequest, done: F) -> RunningJob
 where
     F: FnOnce(JobDone) + Send + 'static,
@@ -901,8 +952,9 @@ where
     let kind = request.kind();
     let label = request.label();
     let p = progress.clone();
+    let inject = panic_injected(kind);
     thread::spawn(move || {
-        let outcome = run(request, &p);
+        let outcome = run_guarded(request, &p, inject);
         done(JobDone { id, kind, outcome });
     });
     RunningJob {
@@ -914,7 +966,86 @@ where
     }
 }
 
-/// Runs `request` on this thread (for tests and headless use).
+/// Runs `request` on this thread (for tests and headless use); a panic in it is `Failed`.
 pub fn run_now(request: JobRequest) -> JobOutcome {
-    run(request, &Progress::new())
+    let inject = panic_injected(request.kind());
+    run_guarded(request, &Progress::new(), inject)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    thread_local! {
+        /// A job of this kind started from this thread panics (see `panic_injected`).
+        pub(super) static INJECT_PANIC: Cell<Option<JobKind>> = const { Cell::new(None) };
+    }
+
+    fn open(path: &str) -> JobRequest {
+        JobRequest::Open {
+            path: path.into(),
+            options: ReadOptions::default(),
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_fails_with_one_line_and_the_thread_reports_it() {
+        INJECT_PANIC.with(|k| k.set(Some(JobKind::Load)));
+        let (tx, rx) = mpsc::channel();
+        let running = spawn(7, open("/no/such/customers.csv"), move |done| {
+            let _ = tx.send(done);
+        });
+        INJECT_PANIC.with(|k| k.set(None));
+        assert_eq!(running.kind, JobKind::Load);
+        // The outcome arrives (the worker did not die silently), as a failure naming the job.
+        let done = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the panicking job still reports its outcome");
+        assert_eq!(done.id, 7);
+        match done.outcome {
+            JobOutcome::Failed(e) => {
+                assert_eq!(
+                    e,
+                    "internal error in reading /no/such/customers.csv: injected by \
+                     CRMLENS_TEST_PANIC_IN_JOB; please report it"
+                );
+            }
+            other => panic!("expected Failed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_now_turns_a_panic_into_failed_and_only_for_the_kind_asked() {
+        INJECT_PANIC.with(|k| k.set(Some(JobKind::Export)));
+        let failed = run_now(JobRequest::ExportRules {
+            path: "/no/such/dir/rules.csv".into(),
+            rules: Vec::new(),
+            names: Arc::new(Vec::new()),
+            overwrite: false,
+        });
+        // Another kind runs as usual: a missing file is its own error, not a panic.
+        let other = run_now(open("/no/such/customers.csv"));
+        INJECT_PANIC.with(|k| k.set(None));
+        assert!(
+            matches!(&failed, JobOutcome::Failed(e) if e.starts_with("internal error in exporting to /no/such/dir/rules.csv: ")),
+            "{failed:?}"
+        );
+        assert!(
+            matches!(&other, JobOutcome::Failed(e) if !e.contains("internal error")),
+            "{other:?}"
+        );
+    }
+
+    #[test]
+    fn a_panic_message_is_one_line_whatever_its_payload() {
+        let payload = std::panic::catch_unwind(|| panic!("two\nlines {}", 2)).unwrap_err();
+        assert_eq!(panic_message(&*payload), "two\nlines 2");
+        let payload = std::panic::catch_unwind(|| std::panic::panic_any(42_u8)).unwrap_err();
+        assert_eq!(panic_message(&*payload), "no message");
+        assert_eq!(one_line("two\nlines"), "two lines");
+    }
 }

@@ -16,6 +16,7 @@ pub mod screen;
 pub mod settings;
 pub mod sources;
 pub mod state;
+pub mod terminal;
 
 pub use action::Action;
 pub use state::State;

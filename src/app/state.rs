@@ -49,8 +49,13 @@ pub enum Overlay {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
-    Spawn { id: u64, request: JobRequest },
+    Spawn {
+        id: u64,
+        request: JobRequest,
+    },
     Copy(String),
+    /// Give the terminal back to the shell and stop until `fg` (the event loop does it).
+    Suspend,
 }
 
 /// A filter and a sort (column, descending) of the Data table.
@@ -839,6 +844,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                 state.quit = true;
             }
         }
+        Action::Suspend => return vec![Command::Suspend],
         Action::ForceQuit => {
             for j in &state.jobs {
                 j.progress.cancel();

@@ -22,11 +22,23 @@ pub fn quiet() -> bool {
     ACTIVE.load(Ordering::SeqCst) > 0
 }
 
+thread_local! {
+    /// Guarded calls running on this thread.
+    static HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// True while a guarded call runs on this thread (a panic here becomes an error): a hook
+/// that restores the terminal on the UI thread's panics leaves these alone.
+pub fn guarded_here() -> bool {
+    HERE.with(|h| h.get() > 0)
+}
+
 struct Active;
 
 impl Active {
     fn enter() -> Self {
         ACTIVE.fetch_add(1, Ordering::SeqCst);
+        HERE.with(|h| h.set(h.get() + 1));
         Active
     }
 }
@@ -34,6 +46,7 @@ impl Active {
 impl Drop for Active {
     fn drop(&mut self) {
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        HERE.with(|h| h.set(h.get().saturating_sub(1)));
     }
 }
 

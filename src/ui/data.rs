@@ -36,14 +36,24 @@ pub fn first_visible(row: usize, viewport: usize) -> usize {
 }
 
 /// The visible rows (in view order) as a small frame: only these are ever formatted.
-fn window(state: &State, start: usize, n: usize) -> Option<DataFrame> {
+///
+/// Taken one column after the other on this (the UI) thread: `DataFrame::take` runs on
+/// polars' thread pool, and while a job keeps that pool busy (a filter or sort of a million
+/// rows, a load) the draw would wait for the whole job: the gauge stood still, keys waited.
+pub fn window(state: &State, start: usize, n: usize) -> Option<DataFrame> {
     let table = state.table.as_ref()?;
     match &state.data.order {
         None => Some(table.slice(start as i64, n)),
         Some(order) => {
             let end = (start + n).min(order.len());
-            let idx = IdxCa::from_vec("idx".into(), order.get(start..end)?.to_vec());
-            table.take(&idx).ok()
+            let idx = order.get(start..end)?;
+            let columns = table
+                .columns()
+                .iter()
+                .map(|c| c.take_slice(idx))
+                .collect::<PolarsResult<Vec<Column>>>()
+                .ok()?;
+            DataFrame::new(idx.len(), columns).ok()
         }
     }
 }

@@ -7,6 +7,7 @@ mod demo;
 mod fuzz_corpus;
 mod hostile_input;
 mod hostile_output;
+mod hostile_terminal;
 mod postgres;
 mod report;
 mod sample;

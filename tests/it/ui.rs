@@ -1299,6 +1299,7 @@ fn jobs_of(commands: &[Command]) -> Vec<String> {
         .map(|c| match c {
             Command::Spawn { request, .. } => format!("{:?} {}", request.kind(), request.label()),
             Command::Copy(text) => format!("copy {text:?}"),
+            Command::Suspend => "suspend".into(),
         })
         .collect()
 }
