@@ -302,7 +302,10 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
                 Some(given) => {
                     let d = parse_delimiter(given).ok_or_else(|| DataError::Malformed {
                         path: path.to_path_buf(),
-                        message: format!("delimiter `{given}` must be one character"),
+                        message: format!(
+                            "delimiter `{given}` {}",
+                            super::workspace::DELIMITER_RULE
+                        ),
                     })?;
                     let header = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
                     if count_outside_quotes(header, d) == 0

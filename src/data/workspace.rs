@@ -807,7 +807,7 @@ impl Workspace {
                 && parse_delimiter(d).is_none()
             {
                 return Err(bad(format!(
-                    "delimiter `{d}` in [sources.{name}] must be one character (or \"\\t\" / \"tab\")"
+                    "delimiter `{d}` in [sources.{name}] {DELIMITER_RULE}"
                 )));
             }
             if let Some(f) = &src.format
@@ -911,6 +911,11 @@ pub fn role_defaults(role: &str) -> &'static [(&'static str, &'static str)] {
 }
 
 /// A delimiter as written in a workspace or on the command line.
+/// What a delimiter must be, for messages: one byte, so `é` (one character, two bytes in
+/// UTF-8) is not one.
+pub const DELIMITER_RULE: &str =
+    "must be a single ASCII (one-byte) character such as `;` or `|`, or \"tab\"";
+
 pub fn parse_delimiter(s: &str) -> Option<u8> {
     match s {
         "\\t" | "\t" | "tab" => Some(b'\t'),
