@@ -4,12 +4,12 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::path::PathBuf;
 
 use crmlens::app::job::JobRequest;
 use crmlens::app::sources::Target;
-use crmlens::cli::{Cli, run_command, sample_workspace_path};
+use crmlens::cli::{Cli, run_command, sample_workspace_path, usage_error_line};
 
 /// The first load, and the other files named (the source picker lists them).
 fn open_request(cli: &Cli) -> anyhow::Result<(JobRequest, Vec<PathBuf>)> {
@@ -56,7 +56,27 @@ fn main() -> ExitCode {
             hook(info);
         }
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print as clap prints them, on stdout, exit 0.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // A usage error is one line, as every other error is.
+        Err(e) => {
+            // The subcommand whose --help to point at: the first word that names one.
+            let sub = std::env::args()
+                .skip(1)
+                .find(|a| !a.starts_with('-'))
+                .filter(|a| Cli::command().find_subcommand(a).is_some());
+            eprintln!(
+                "error: {}",
+                usage_error_line(&e.render().to_string(), sub.as_deref())
+            );
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Some(cmd) => run_command(cmd),
         None => open_request(&cli).and_then(|(req, others)| {

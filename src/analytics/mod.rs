@@ -12,6 +12,7 @@ pub mod gmm;
 pub mod itemsets;
 pub mod kernel;
 pub mod kmeans;
+pub mod limits;
 pub mod logistic;
 pub mod metrics;
 pub mod pca;

@@ -5,6 +5,7 @@
 
 use crate::analytics::gmm::CovarianceType;
 use crate::analytics::itemsets::Algorithm as ItemsetAlgorithm;
+use crate::analytics::limits;
 use crate::analytics::predict::{ModelKind, PredictParams};
 use crate::analytics::rules::SortBy;
 use crate::analytics::segment::{Algorithm, SegmentParams};
@@ -103,24 +104,24 @@ impl Reader {
         });
     }
 
-    /// `v` when it lies in `lo..=hi`, else a problem.
-    fn whole(&mut self, key: &str, v: Option<usize>, lo: usize, hi: usize) -> Option<usize> {
-        let v = v?;
-        if (lo..=hi).contains(&v) {
-            Some(v)
-        } else {
-            self.bad(key, format!("{v} is out of range (use {lo} to {hi})"));
-            None
+    /// `v` when `limit` allows it, else a problem (the rule the command line checks too).
+    fn whole(&mut self, key: &str, v: Option<usize>, limit: limits::Whole) -> Option<usize> {
+        match limit.check(v?) {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.bad(key, m);
+                None
+            }
         }
     }
 
-    fn real(&mut self, key: &str, v: Option<f64>, lo: f64, hi: f64) -> Option<f64> {
-        let v = v?;
-        if v.is_finite() && v >= lo && v <= hi {
-            Some(v)
-        } else {
-            self.bad(key, format!("{v} is out of range (use {lo} to {hi})"));
-            None
+    fn real(&mut self, key: &str, v: Option<f64>, limit: limits::Real) -> Option<f64> {
+        match limit.check(v?) {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.bad(key, m);
+                None
+            }
         }
     }
 
@@ -192,35 +193,35 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     // DBSCAN, which has none); k and the seed are shared by k-means and the mixture, as on
     // the screen.
     let gmm = p.algorithm == Algorithm::Gmm;
-    if let Some(k) = r.whole("segment.k", g.k, 1, 1000) {
+    if let Some(k) = r.whole("segment.k", g.k, limits::K) {
         p.gmm.k = k;
         p.kmeans.k = k;
     }
-    if let Some(n) = r.whole("segment.n_init", g.n_init, 1, 1000) {
+    if let Some(n) = r.whole("segment.n_init", g.n_init, limits::N_INIT) {
         if gmm {
             p.gmm.n_init = n
         } else {
             p.kmeans.n_init = n
         }
     }
-    if let Some(n) = r.whole("segment.max_iter", g.max_iter, 1, 100_000) {
+    if let Some(n) = r.whole("segment.max_iter", g.max_iter, limits::MAX_ITER) {
         if gmm {
             p.gmm.max_iter = n
         } else {
             p.kmeans.max_iter = n
         }
     }
-    if let Some(t) = r.real("segment.tol", g.tol, 0.0, 1.0) {
+    if let Some(t) = r.real("segment.tol", g.tol, limits::TOL) {
         if gmm { p.gmm.tol = t } else { p.kmeans.tol = t }
     }
     if let Some(seed) = g.seed {
         p.gmm.seed = seed;
         p.kmeans.seed = seed;
     }
-    if let Some(e) = r.real("segment.eps", g.eps, 1e-9, 1e9) {
+    if let Some(e) = r.real("segment.eps", g.eps, limits::EPS) {
         p.eps = e;
     }
-    if let Some(m) = r.whole("segment.min_points", g.min_points, 1, 1_000_000) {
+    if let Some(m) = r.whole("segment.min_points", g.min_points, limits::MIN_POINTS) {
         p.min_points = m;
     }
     if let Some(c) = g.covariance.as_ref() {
@@ -232,7 +233,7 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
             ),
         }
     }
-    if let Some(k) = r.whole("segment.sweep_max_k", g.sweep_max_k, 3, 50) {
+    if let Some(k) = r.whole("segment.sweep_max_k", g.sweep_max_k, limits::SWEEP_MAX_K) {
         s.sweep_max_k = k;
     }
 
@@ -255,16 +256,20 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     if let Some(a) = r.choice("rules.algorithm", w.algorithm.as_ref(), &ITEMSET_ALGORITHMS) {
         p.algorithm = a;
     }
-    if let Some(v) = r.real("rules.min_support", w.min_support, 1e-9, 1.0) {
+    if let Some(v) = r.real("rules.min_support", w.min_support, limits::MIN_SUPPORT) {
         p.min_support = v;
     }
-    if let Some(v) = r.real("rules.min_confidence", w.min_confidence, 0.0, 1.0) {
+    if let Some(v) = r.real(
+        "rules.min_confidence",
+        w.min_confidence,
+        limits::MIN_CONFIDENCE,
+    ) {
         p.min_confidence = v;
     }
-    if let Some(v) = r.real("rules.min_lift", w.min_lift, 0.0, 1e9) {
+    if let Some(v) = r.real("rules.min_lift", w.min_lift, limits::MIN_LIFT) {
         p.min_lift = v;
     }
-    if let Some(v) = r.whole("rules.max_len", w.max_len, 2, 10) {
+    if let Some(v) = r.whole("rules.max_len", w.max_len, limits::MAX_LEN) {
         p.max_len = v;
     }
     if let Some(sort) = w.sort.as_ref() {
@@ -287,28 +292,28 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     if let Some(m) = r.choice("predict.model", w.model.as_ref(), &MODELS) {
         p.model = m;
     }
-    if let Some(v) = r.whole("predict.trees", w.trees, 1, 10_000) {
+    if let Some(v) = r.whole("predict.trees", w.trees, limits::TREES) {
         p.n_trees = v;
     }
-    if let Some(v) = r.whole("predict.max_depth", w.max_depth, 1, 64) {
+    if let Some(v) = r.whole("predict.max_depth", w.max_depth, limits::MAX_DEPTH) {
         p.tree.max_depth = v;
     }
-    if let Some(v) = r.whole("predict.min_leaf", w.min_leaf, 1, 1_000_000) {
+    if let Some(v) = r.whole("predict.min_leaf", w.min_leaf, limits::MIN_LEAF) {
         p.tree.min_samples_leaf = v;
     }
     if let Some(c) = r.choice("predict.criterion", w.criterion.as_ref(), &CRITERIA) {
         p.tree.criterion = c;
     }
-    if let Some(v) = r.real("predict.alpha", w.alpha, 0.0, 1e9) {
+    if let Some(v) = r.real("predict.alpha", w.alpha, limits::ALPHA) {
         p.logistic.alpha = v;
     }
-    if let Some(v) = r.real("predict.threshold", w.threshold, 0.0, 1.0) {
+    if let Some(v) = r.real("predict.threshold", w.threshold, limits::THRESHOLD) {
         p.threshold = v;
     }
-    if let Some(v) = r.whole("predict.folds", w.folds, 2, 50) {
+    if let Some(v) = r.whole("predict.folds", w.folds, limits::FOLDS) {
         p.folds = v;
     }
-    if let Some(v) = r.real("predict.test_size", w.test_size, 0.05, 0.9) {
+    if let Some(v) = r.real("predict.test_size", w.test_size, limits::TEST_SIZE) {
         p.test_size = v;
     }
     if let Some(seed) = w.seed {
@@ -325,18 +330,22 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     ) {
         s.clv.weeks = weeks;
     }
-    if let Some(v) = r.whole("clv.horizon_months", w.horizon_months, 1, 120) {
+    if let Some(v) = r.whole(
+        "clv.horizon_months",
+        w.horizon_months,
+        limits::HORIZON_MONTHS,
+    ) {
         s.clv.horizon_months = v;
     }
-    if let Some(v) = r.real("clv.discount_rate", w.discount_rate, 0.0, 1.0) {
+    if let Some(v) = r.real("clv.discount_rate", w.discount_rate, limits::DISCOUNT_RATE) {
         s.clv.discount_rate = v;
     }
 
     let w = &ws.recommend;
-    if let Some(v) = r.whole("recommend.top", w.top, 1, 100) {
+    if let Some(v) = r.whole("recommend.top", w.top, limits::TOP) {
         s.top = v;
     }
-    if let Some(v) = r.whole("recommend.neighbours", w.neighbours, 1, 10_000) {
+    if let Some(v) = r.whole("recommend.neighbours", w.neighbours, limits::NEIGHBOURS) {
         s.neighbours = v;
     }
     (s, r.problems)

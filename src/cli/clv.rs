@@ -14,6 +14,7 @@ use crate::data::transactions::{read_transactions, summarise, transaction_column
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct ClvArgs {
     /// Transactions: a data file, or a workspace (.toml) whose orders source is used.
     #[arg(long)]
@@ -36,14 +37,14 @@ pub struct ClvArgs {
     /// day or week.
     #[arg(long = "time-unit", default_value = "day")]
     pub time_unit: String,
-    /// CLV horizon in months.
-    #[arg(long, default_value_t = 12)]
+    /// CLV horizon in months (1 to 120).
+    #[arg(long, default_value_t = 12, value_parser = super::whole::<usize>)]
     pub horizon: usize,
     /// Monthly discount rate for the CLV.
     #[arg(long = "discount-rate", default_value_t = 0.01)]
     pub discount_rate: f64,
     /// How many top customers by CLV to list.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::whole::<usize>)]
     pub top: usize,
     /// Write every customer's figures (.csv, .parquet or .json).
     #[arg(long)]
@@ -86,6 +87,8 @@ pub fn run(a: ClvArgs) -> Result<()> {
     if a.horizon == 0 {
         bail!("--horizon 0: use 1 or more months");
     }
+    // The range a workspace's [clv] horizon_months is held to: up to ten years.
+    crate::analytics::limits::HORIZON_MONTHS.named("--horizon", a.horizon)?;
     let started = Instant::now();
     let cols = transaction_columns(
         &a.input,

@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::analytics::limits;
 use crate::data::generator::{self, GenConfig};
 use crate::data::integrate::integrate;
 use crate::data::profile::profile_file;
@@ -88,17 +89,18 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    #[arg(long = "k-min", default_value_t = 2)]
+    #[arg(long = "k-min", default_value_t = 2, value_parser = whole::<usize>)]
     pub k_min: usize,
-    #[arg(long = "k-max", default_value_t = 10)]
+    #[arg(long = "k-max", default_value_t = 10, value_parser = whole::<usize>)]
     pub k_max: usize,
-    /// K-Means restarts per k, keeping the best.
-    #[arg(long = "n-init", default_value_t = 10)]
+    /// K-Means restarts per k, keeping the best (1 to 1000).
+    #[arg(long = "n-init", default_value_t = 10, value_parser = whole::<usize>)]
     pub n_init: usize,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole::<u64>)]
     pub seed: u64,
     #[arg(long)]
     pub json: bool,
@@ -174,19 +176,22 @@ pub struct MatrixArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SegmentArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
     /// Algorithm: kmeans, dbscan or gmm (Gaussian mixture).
     #[arg(long, default_value = "kmeans")]
     pub algo: String,
-    #[arg(long, default_value_t = 8)]
+    /// Clusters (1 to 1000).
+    #[arg(long, default_value_t = 8, value_parser = whole::<usize>)]
     pub k: usize,
-    /// Restarts, keeping the best (default: 10 for kmeans, 1 for gmm as in scikit-learn).
-    #[arg(long = "n-init")]
+    /// Restarts, keeping the best (1 to 1000; default: 10 for kmeans, 1 for gmm as in
+    /// scikit-learn).
+    #[arg(long = "n-init", value_parser = whole::<usize>)]
     pub n_init: Option<usize>,
-    /// Iteration limit per restart (default: 300 for kmeans, 100 for gmm).
-    #[arg(long = "max-iter")]
+    /// Iteration limit per restart (1 to 100000; default: 300 for kmeans, 100 for gmm).
+    #[arg(long = "max-iter", value_parser = whole::<usize>)]
     pub max_iter: Option<usize>,
     /// Convergence tolerance (default: 1e-4 of the mean variance for kmeans centroid
     /// movement, 0 = until no row changes cluster; 1e-3 change of the mean log-likelihood
@@ -196,7 +201,7 @@ pub struct SegmentArgs {
     /// GMM: covariance type, full, tied, diag or spherical.
     #[arg(long, default_value = "full")]
     pub covariance: String,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole::<u64>)]
     pub seed: u64,
     /// Write every row's id and cluster label here (.csv, .parquet or .json).
     #[arg(long)]
@@ -211,7 +216,7 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub eps: Option<f64>,
     /// DBSCAN: points within eps, the point itself included, that make a core point.
-    #[arg(long = "min-points", default_value_t = 5)]
+    #[arg(long = "min-points", default_value_t = 5, value_parser = whole::<usize>)]
     pub min_points: usize,
     /// Skip the silhouette (JSON `silhouette: null`); above 10,000 rows it is otherwise
     /// computed on a seeded 10,000-row sample.
@@ -299,12 +304,13 @@ impl EngineFlags {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct GenArgs {
     /// Number of customers.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = whole::<usize>)]
     pub customers: usize,
     /// Random seed.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole::<u64>)]
     pub seed: u64,
     /// Output folder.
     #[arg(long)]
@@ -320,6 +326,7 @@ pub struct GenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub what: BenchWhat,
@@ -395,6 +402,14 @@ pub fn run_command(cmd: Command) -> Result<()> {
 }
 
 fn profile(a: ProfileArgs) -> Result<()> {
+    if let Some(d) = &a.delimiter
+        && crate::data::workspace::parse_delimiter(d).is_none()
+    {
+        bail!(
+            "--delimiter {d}: it {}",
+            crate::data::workspace::DELIMITER_RULE
+        );
+    }
     let opts = ReadOptions {
         delimiter: a.delimiter.clone(),
         try_parse_dates: true,
@@ -662,10 +677,13 @@ fn feature_matrix(
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
     use crate::analytics::kmeans::KMeansParams;
     use crate::analytics::sweep::sweep;
+    limits::SWEEP_K.named("--k-min", a.k_min)?;
+    limits::SWEEP_K.named("--k-max", a.k_max)?;
+    limits::N_INIT.named("--n-init", a.n_init)?;
     let Matrix { m, features, .. } = feature_matrix(&a.matrix, None, false, &[])?;
     let base = KMeansParams {
         k: a.k_min,
-        n_init: a.n_init.max(1),
+        n_init: a.n_init,
         max_iter: 300,
         tol: 1e-4,
         seed: a.seed,
@@ -885,17 +903,25 @@ fn segment(a: SegmentArgs) -> Result<()> {
         if eps.is_nan() || eps <= 0.0 {
             bail!("--eps {eps}: it must be a positive number");
         }
+        limits::EPS.named("--eps", eps)?;
         if a.min_points == 0 {
             bail!("--min-points 0: it counts the point itself, so it must be at least 1");
         }
+        limits::MIN_POINTS.named("--min-points", a.min_points)?;
+    }
+    // The ranges a workspace's [segment] is held to (`analytics::limits`).
+    limits::K.named("--k", a.k)?;
+    if let Some(n) = a.n_init {
+        limits::N_INIT.named("--n-init", n)?;
+    }
+    if let Some(n) = a.max_iter {
+        limits::MAX_ITER.named("--max-iter", n)?;
     }
     if let Some(t) = a.tol {
-        if !(t >= 0.0 && t.is_finite()) {
-            bail!("--tol {t}: it must be a number >= 0");
-        }
         if t == 0.0 && a.algo == "gmm" {
             bail!("--tol 0: a Gaussian mixture needs a positive tolerance (default 1e-3)");
         }
+        limits::TOL.named("--tol", t)?;
     }
     let covariance =
         crate::analytics::gmm::CovarianceType::parse(&a.covariance).ok_or_else(|| {
@@ -947,8 +973,8 @@ fn segment_kmeans(
     use crate::analytics::kmeans::{KMeansParams, kmeans};
     let params = KMeansParams {
         k: a.k,
-        n_init: a.n_init.unwrap_or(10).max(1),
-        max_iter: a.max_iter.unwrap_or(300).max(1),
+        n_init: a.n_init.unwrap_or(10),
+        max_iter: a.max_iter.unwrap_or(300),
         tol: a.tol.unwrap_or(1e-4),
         seed: a.seed,
     };
@@ -996,8 +1022,8 @@ fn segment_gmm(
     let params = GmmParams {
         k: a.k,
         covariance,
-        n_init: a.n_init.unwrap_or(1).max(1),
-        max_iter: a.max_iter.unwrap_or(100).max(1),
+        n_init: a.n_init.unwrap_or(1),
+        max_iter: a.max_iter.unwrap_or(100),
         tol: a.tol.unwrap_or(1e-3),
         reg_covar: 1e-6,
         seed: a.seed,
@@ -1233,6 +1259,70 @@ fn demo(script: Option<&Path>) -> Result<()> {
     )
 }
 
+/// A whole-number argument. A negative or fractional number is read as a number (not as a
+/// flag, and not as "invalid digit found in string") so the message says what is wrong with
+/// it; `1e9` is a billion. The parameter's own range is checked after parsing.
+pub fn whole<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
+    let t = s.trim();
+    let v: u64 = match t.parse::<u64>() {
+        Ok(v) => v,
+        Err(_) => match t.parse::<f64>() {
+            Ok(f) if f.is_nan() || f.is_infinite() => {
+                return Err("not a number; use a whole number such as 10".into());
+            }
+            Ok(f) if f < 0.0 => {
+                return Err("a negative number; use a whole number, 0 or more".into());
+            }
+            Ok(f) if f.fract() != 0.0 => return Err("not a whole number".into()),
+            Ok(f) if f <= u64::MAX as f64 => f as u64,
+            Ok(_) => return Err("too large".into()),
+            Err(_) => return Err("not a whole number".into()),
+        },
+    };
+    T::try_from(v).map_err(|_| "too large".to_string())
+}
+
+/// clap's usage error (as it renders it, without colours) in one line, without the leading
+/// `error: `: the message with its indented list joined, clap's tips, and the help to read,
+/// e.g. `unexpected argument '--foo' found; see crmlens segment --help` (the command from
+/// clap's usage line, else `subcommand`).
+pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
+    let mut message: Vec<String> = Vec::new();
+    let mut tips: Vec<String> = Vec::new();
+    let mut command = match subcommand {
+        Some(s) => format!("crmlens {s}"),
+        None => String::from("crmlens"),
+    };
+    let mut first_paragraph = true;
+    for line in rendered.lines() {
+        let t = line.trim();
+        if t.is_empty() {
+            first_paragraph = false;
+        } else if let Some(usage) = t.strip_prefix("Usage:") {
+            // `crmlens segment [OPTIONS] --input <INPUT>`: the command is the words before
+            // the first option or placeholder.
+            let words: Vec<&str> = usage
+                .split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            if !words.is_empty() {
+                command = words.join(" ");
+            }
+        } else if let Some(tip) = t.strip_prefix("tip:") {
+            tips.push(tip.trim().to_string());
+        } else if first_paragraph {
+            message.push(t.strip_prefix("error:").unwrap_or(t).trim().to_string());
+        }
+    }
+    let mut out = message.join(" ");
+    for tip in tips {
+        out.push_str("; ");
+        out.push_str(&tip);
+    }
+    out.push_str(&format!("; see {command} --help"));
+    out.replace(['\n', '\r'], " ")
+}
+
 /// Where the bundled sample workspace is: `./sample_data/crmlens.toml`, else the one in the
 /// source tree this binary was built from.
 pub fn sample_workspace_path() -> Option<PathBuf> {
@@ -1242,4 +1332,103 @@ pub fn sample_workspace_path() -> Option<PathBuf> {
     }
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
     built.exists().then_some(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders the usage error of `args` as `main` prints it.
+    fn usage_error(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        assert!(e.use_stderr(), "{args:?} is not a usage error");
+        let sub = args
+            .iter()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .filter(|a| {
+                <Cli as clap::CommandFactory>::command()
+                    .find_subcommand(a)
+                    .is_some()
+            });
+        usage_error_line(&e.render().to_string(), sub.copied())
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_naming_the_argument_and_the_help() {
+        let e = usage_error(&["crmlens", "segment", "--foo"]);
+        assert_eq!(
+            e,
+            "unexpected argument '--foo' found; see crmlens segment --help"
+        );
+        let e = usage_error(&["crmlens", "segment", "--input", "x"]);
+        assert_eq!(
+            e,
+            "the following required arguments were not provided: --features <FEATURES>; see crmlens segment --help"
+        );
+        let e = usage_error(&[
+            "crmlens",
+            "segment",
+            "--input",
+            "x",
+            "--features",
+            "a",
+            "--k",
+            "-1",
+        ]);
+        assert!(
+            e.starts_with("invalid value '-1' for '--k <K>': a negative number"),
+            "{e}"
+        );
+        assert!(e.ends_with("; see crmlens segment --help"), "{e}");
+        for e in [
+            usage_error(&["crmlens", "rules", "--min-count", "2.5"]),
+            usage_error(&["crmlens", "--nope"]),
+        ] {
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // --help and --version are not errors (clap prints them, exit 0).
+        for args in [["crmlens", "--help"], ["crmlens", "--version"]] {
+            assert!(!Cli::try_parse_from(args).unwrap_err().use_stderr());
+        }
+    }
+
+    #[test]
+    fn whole_numbers_say_what_is_wrong() {
+        assert_eq!(whole::<usize>("12"), Ok(12));
+        assert_eq!(whole::<usize>("1e9"), Ok(1_000_000_000));
+        assert!(whole::<usize>("-1").unwrap_err().contains("negative"));
+        assert!(
+            whole::<usize>("2.5")
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+        assert!(whole::<usize>("NaN").unwrap_err().contains("not a number"));
+        assert!(
+            whole::<u64>("abc")
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+        assert!(whole::<u64>("1e30").unwrap_err().contains("too large"));
+    }
+
+    /// Negative numbers reach the range checks as values of their flags.
+    #[test]
+    fn negative_numbers_are_values() {
+        let cli = Cli::try_parse_from([
+            "crmlens",
+            "segment",
+            "--input",
+            "x",
+            "--features",
+            "a",
+            "--tol",
+            "-1",
+        ])
+        .unwrap();
+        let Some(Command::Segment(a)) = cli.command else {
+            panic!("a segment command")
+        };
+        assert_eq!(a.tol, Some(-1.0));
+    }
 }

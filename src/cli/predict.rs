@@ -8,6 +8,7 @@ use clap::Args;
 use polars::prelude::DataType;
 
 use super::MatrixArgs;
+use crate::analytics::limits;
 use crate::analytics::predict::{
     Grid, ModelKind, PredictParams, at_risk, grid_search, run_prediction,
 };
@@ -15,6 +16,7 @@ use crate::analytics::tree::TreeParams;
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct PredictArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
@@ -24,25 +26,25 @@ pub struct PredictArgs {
     /// tree, forest (default) or logistic.
     #[arg(long, default_value = "forest")]
     pub model: String,
-    /// Trees: the deepest split (default 8).
-    #[arg(long = "max-depth", default_value_t = 8)]
+    /// Trees: the deepest split (1 to 64, default 8).
+    #[arg(long = "max-depth", default_value_t = 8, value_parser = super::whole::<usize>)]
     pub max_depth: usize,
-    /// Trees: fewest training rows in a leaf.
-    #[arg(long = "min-leaf", default_value_t = 1)]
+    /// Trees: fewest training rows in a leaf (1 or more).
+    #[arg(long = "min-leaf", default_value_t = 1, value_parser = super::whole::<usize>)]
     pub min_leaf: usize,
-    /// Forest: number of trees.
-    #[arg(long = "n-trees", default_value_t = 100)]
+    /// Forest: number of trees (1 to 10000).
+    #[arg(long = "n-trees", default_value_t = 100, value_parser = super::whole::<usize>)]
     pub n_trees: usize,
     /// Logistic: L2 regularisation strength.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
-    /// Cross-validation folds (stratified).
-    #[arg(long, default_value_t = 5)]
+    /// Cross-validation folds (stratified, 2 to 50).
+    #[arg(long, default_value_t = 5, value_parser = super::whole::<usize>)]
     pub folds: usize,
-    /// Share of rows held out for the test metrics (stratified).
+    /// Share of rows held out for the test metrics (stratified, 0.05 to 0.9).
     #[arg(long = "test-size", default_value_t = 0.25)]
     pub test_size: f64,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = super::whole::<u64>)]
     pub seed: u64,
     /// Two classes: call a row positive when its probability is at least this.
     #[arg(long, default_value_t = 0.5)]
@@ -52,16 +54,16 @@ pub struct PredictArgs {
     pub positive: Option<String>,
     /// How many customers to list as "at_risk": those not (yet) of the positive class that
     /// are most likely to be.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::whole::<usize>)]
     pub top: usize,
     /// Also cross-validate a grid: depth x min leaf (trees, forests) or alpha (logistic).
     #[arg(long)]
     pub grid: bool,
     /// Grid depths (default 3,5,8,12).
-    #[arg(long = "grid-depth", value_delimiter = ',')]
+    #[arg(long = "grid-depth", value_delimiter = ',', value_parser = super::whole::<usize>)]
     pub grid_depth: Vec<usize>,
     /// Grid minimum leaf sizes (default 1,10,50).
-    #[arg(long = "grid-min-leaf", value_delimiter = ',')]
+    #[arg(long = "grid-min-leaf", value_delimiter = ',', value_parser = super::whole::<usize>)]
     pub grid_min_leaf: Vec<usize>,
     /// Grid alphas (default 0.01,0.1,1,10,100).
     #[arg(long = "grid-alpha", value_delimiter = ',')]
@@ -100,6 +102,20 @@ pub fn run(a: PredictArgs) -> Result<()> {
             a.threshold
         );
     }
+    // The ranges a workspace's [predict] is held to (`analytics::limits`).
+    limits::THRESHOLD.named("--threshold", a.threshold)?;
+    limits::MAX_DEPTH.named("--max-depth", a.max_depth)?;
+    limits::MIN_LEAF.named("--min-leaf", a.min_leaf)?;
+    limits::TREES.named("--n-trees", a.n_trees)?;
+    limits::ALPHA.named("--alpha", a.alpha)?;
+    limits::FOLDS.named("--folds", a.folds)?;
+    limits::TEST_SIZE.named("--test-size", a.test_size)?;
+    for &d in &a.grid_depth {
+        limits::MAX_DEPTH.named("--grid-depth", d)?;
+    }
+    for &l in &a.grid_min_leaf {
+        limits::MIN_LEAF.named("--grid-min-leaf", l)?;
+    }
     // The target is read with the features, from the same table, so rows line up.
     let super::Matrix {
         m,
@@ -122,7 +138,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         model,
         tree: TreeParams {
             max_depth: a.max_depth,
-            min_samples_leaf: a.min_leaf.max(1),
+            min_samples_leaf: a.min_leaf,
             seed: a.seed,
             ..TreeParams::default()
         },

@@ -17,6 +17,7 @@ use crate::data::purchases::{purchase_columns, read_purchases};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct RecommendArgs {
     /// Order lines: a data file, or a workspace (.toml) whose orders source is used.
     #[arg(long)]
@@ -34,10 +35,10 @@ pub struct RecommendArgs {
     #[arg(long = "date-col")]
     pub date_col: Option<String>,
     /// Recommendations per customer (N).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = super::whole::<usize>)]
     pub top: usize,
     /// Most similar items kept per item (M).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::whole::<usize>)]
     pub neighbours: usize,
     /// Inverse user frequency: scale each customer's entries by |items|^(-X/2) before the
     /// cosine (0: plain cosine).
@@ -89,6 +90,9 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     if a.top == 0 || a.neighbours == 0 {
         bail!("--top and --neighbours must be 1 or more");
     }
+    // The ranges a workspace's [recommend] is held to (`analytics::limits`).
+    crate::analytics::limits::TOP.named("--top", a.top)?;
+    crate::analytics::limits::NEIGHBOURS.named("--neighbours", a.neighbours)?;
     let started = Instant::now();
     let cols = purchase_columns(
         &a.input,

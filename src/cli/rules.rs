@@ -7,12 +7,14 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
+use crate::analytics::limits;
 use crate::analytics::rules::{RuleFilter, RuleParams, SortBy, rules, sort_rules};
 use crate::data::baskets::{baskets, order_lines};
 use crate::data::export::{rule_json, write_rules};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct RulesArgs {
     /// Order lines: a data file, or a workspace (.toml) whose orders source is read.
     #[arg(long)]
@@ -27,20 +29,22 @@ pub struct RulesArgs {
     #[arg(long = "min-support")]
     pub min_support: Option<f64>,
     /// Minimum support as a number of baskets.
-    #[arg(long = "min-count")]
+    #[arg(long = "min-count", value_parser = super::whole::<u64>)]
     pub min_count: Option<u64>,
+    /// Minimum confidence, 0 to 1.
     #[arg(long = "min-confidence", default_value_t = 0.0)]
     pub min_confidence: f64,
+    /// Minimum lift, 0 or more.
     #[arg(long = "min-lift", default_value_t = 0.0)]
     pub min_lift: f64,
     /// Longest itemset (both sides of a rule together).
-    #[arg(long = "max-len")]
+    #[arg(long = "max-len", value_parser = super::whole::<usize>)]
     pub max_len: Option<usize>,
     /// fpgrowth (default) or apriori.
     #[arg(long, default_value = "fpgrowth")]
     pub algo: String,
     /// Keep only the top N rules by --sort.
-    #[arg(long = "max-rules")]
+    #[arg(long = "max-rules", value_parser = super::whole::<usize>)]
     pub max_rules: Option<usize>,
     /// lift, confidence, support, leverage, conviction, zhangs_metric or count (highest first).
     #[arg(long, default_value = "lift")]
@@ -52,17 +56,17 @@ pub struct RulesArgs {
     #[arg(long)]
     pub consequent: Option<String>,
     /// Items on the antecedent side: at least / at most.
-    #[arg(long = "min-antecedents", default_value_t = 1)]
+    #[arg(long = "min-antecedents", default_value_t = 1, value_parser = super::whole::<usize>)]
     pub min_antecedents: usize,
-    #[arg(long = "max-antecedents")]
+    #[arg(long = "max-antecedents", value_parser = super::whole::<usize>)]
     pub max_antecedents: Option<usize>,
     /// Items on the consequent side: at least / at most.
-    #[arg(long = "min-consequents", default_value_t = 1)]
+    #[arg(long = "min-consequents", default_value_t = 1, value_parser = super::whole::<usize>)]
     pub min_consequents: usize,
-    #[arg(long = "max-consequents")]
+    #[arg(long = "max-consequents", value_parser = super::whole::<usize>)]
     pub max_consequents: Option<usize>,
     /// Stop, with advice, past this many itemsets or rules.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = super::whole::<usize>)]
     pub limit: usize,
     /// Write the rules to a .csv, .parquet or .json file.
     #[arg(long)]
@@ -101,6 +105,12 @@ pub fn run(a: RulesArgs) -> Result<()> {
     }
     if a.max_len == Some(0) {
         bail!("--max-len 0: it must be at least 1");
+    }
+    // The ranges a workspace's [rules] is held to (`analytics::limits`).
+    limits::MIN_CONFIDENCE.named("--min-confidence", a.min_confidence)?;
+    limits::MIN_LIFT.named("--min-lift", a.min_lift)?;
+    if a.limit == 0 {
+        bail!("--limit 0: it must be at least 1 (itemsets or rules before stopping)");
     }
     let opts = super::ExportFlags {
         force: a.force,

@@ -475,9 +475,7 @@ fn csv_frame(
         Some(given) => {
             let d = parse_delimiter(given).ok_or_else(|| DataError::Malformed {
                 path: path.to_path_buf(),
-                message: format!(
-                    "delimiter `{given}` must be a single one-byte character such as , ; | or tab"
-                ),
+                message: format!("delimiter `{given}` {}", super::workspace::DELIMITER_RULE),
             })?;
             let header = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
             if count_outside_quotes(header, d) == 0

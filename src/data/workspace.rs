@@ -812,7 +812,7 @@ impl Workspace {
                 && parse_delimiter(d).is_none()
             {
                 return Err(bad(format!(
-                    "delimiter `{d}` in [sources.{name}] must be one character (or \"\\t\" / \"tab\")"
+                    "delimiter `{d}` in [sources.{name}] {DELIMITER_RULE}"
                 )));
             }
             if let Some(f) = &src.format
@@ -940,6 +940,11 @@ fn read_text(path: &Path) -> Result<String> {
         ),
     })
 }
+
+/// What a delimiter must be, for messages: one byte, so `é` (one character, two bytes in
+/// UTF-8) is not one.
+pub const DELIMITER_RULE: &str =
+    "must be a single ASCII (one-byte) character such as `;` or `|`, or \"tab\"";
 
 pub fn parse_delimiter(s: &str) -> Option<u8> {
     match s {

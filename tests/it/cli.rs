@@ -608,7 +608,7 @@ fn sweep_json_has_every_k_and_a_suggestion() {
             "1",
         ],
     );
-    assert_user_error(&o, &["k range"]);
+    assert_user_error(&o, &["--k-min 1", "use 2 to 1000"]);
 }
 
 #[test]
@@ -805,7 +805,7 @@ fn gmm_on_the_sample_workspace_and_its_bad_inputs() {
     };
     assert_user_error(&with(&["--covariance", "banana"]), &["--covariance banana"]);
     assert_user_error(&with(&["--tol=0"]), &["--tol 0"]);
-    assert_user_error(&with(&["--k", "0"]), &["k must be at least 1"]);
+    assert_user_error(&with(&["--k", "0"]), &["--k 0", "use 1 to 1000"]);
 }
 
 fn rules_json(dir: &Path, args: &[&str]) -> serde_json::Value {
