@@ -72,7 +72,11 @@ fn main() -> ExitCode {
                 .filter(|a| Cli::command().find_subcommand(a).is_some());
             eprintln!(
                 "error: {}",
-                usage_error_line(&e.render().to_string(), sub.as_deref())
+                // The bad value is the user's text: its control characters are escaped too.
+                crmlens::text::error_line(&usage_error_line(
+                    &e.render().to_string(),
+                    sub.as_deref()
+                ))
             );
             return ExitCode::from(2);
         }

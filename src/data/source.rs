@@ -125,7 +125,12 @@ pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
         None => Err(DataError::Malformed {
             path: path.to_path_buf(),
             message: format!(
-                "cannot tell the format from the extension `.{ext}`; use .csv, .tsv, .parquet, .json, .ndjson or .sqlite, or set `format` in the workspace"
+                "cannot tell the format from {}; use .csv, .tsv, .parquet, .json, .ndjson or .sqlite, or set `format` in the workspace",
+                if ext.is_empty() {
+                    "a name without an extension".to_string()
+                } else {
+                    format!("the extension `.{ext}`")
+                }
             ),
         }),
     }

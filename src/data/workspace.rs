@@ -622,6 +622,13 @@ impl Workspace {
                         });
                     };
                     let at = line_of(&current, span.start) - 1;
+                    // An empty file (or an error past the last line) has no line to drop.
+                    if at >= lines.len() {
+                        return Err(DataError::Workspace {
+                            path: path.to_path_buf(),
+                            message: one_line_toml_error(&e, &current),
+                        });
+                    }
                     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
                     let key = lines[at].split('=').next().unwrap_or("").trim().to_string();
                     // The table the line is in: its header line and name.

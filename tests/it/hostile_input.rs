@@ -249,3 +249,21 @@ fn files_that_are_not_text_say_what_they_are() {
         assert!(!stderr(&o).contains('\0'), "{file}");
     }
 }
+
+/// Parquet types whose polars feature was off panicked the reader (a decimal column, as
+/// database exports write them; found by the fuzz seed corpus): now every Arrow type reads,
+/// and decimals become floats.
+#[test]
+fn parquet_decimals_and_small_integers_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::repo().join("fuzz/corpus/parquet/types");
+    let copy = dir.path().join("types.parquet");
+    fs::copy(file, &copy).unwrap();
+    let p = profile_json(dir.path(), "types.parquet");
+    assert_eq!(p["rows"], 3, "{p}");
+    let dec = column(&p, "dec");
+    assert_eq!(dec["dtype"], "f64", "{p}");
+    // pyarrow wrote 1.00, 2.00, 3.00 as decimal(10, 2).
+    assert!((dec["mean"].as_f64().unwrap() - 2.0).abs() < 1e-12, "{dec}");
+    assert_eq!(dec["min"], "1");
+}

@@ -203,7 +203,8 @@ fn json_output_has_no_raw_controls_and_keeps_the_values() {
 }
 
 /// A header of 4,096 NULs and one with a terminal sequence, and a file name with a newline:
-/// the `error:` line is still one line, with the controls escaped and the run folded.
+/// the `error:` line is still one line, with the controls escaped (the folding of long runs
+/// is unit-tested in `text`).
 #[test]
 fn error_lines_escape_headers_and_file_names() {
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +216,8 @@ fn error_lines_escape_headers_and_file_names() {
         dir.path(),
         &["segment", "--input", "nuls.csv", "--features", "zz"],
     );
-    assert_user_error(&o, &["nuls.csv", "zz", r"\x00{4096 times}"]);
+    // The reader refuses a header of NULs before any column is looked up.
+    assert_user_error(&o, &["nuls.csv", "NUL bytes"]);
     assert!(!o.stderr.contains(&0), "a NUL on stderr");
     assert!(o.stderr.len() < 400, "{} bytes", o.stderr.len());
 
