@@ -914,9 +914,10 @@ fn run_guarded(request: JobRequest, progress: &Progress, inject_panic: bool) -> 
         run(request, progress)
     }));
     outcome.unwrap_or_else(|payload| {
+        let message = panic_message(&*payload);
         JobOutcome::Failed(one_line(format!(
             "internal error in {label}: {}; please report it",
-            panic_message(&*payload)
+            message.trim_end_matches(['.', ' ', '\n'])
         )))
     })
 }

@@ -141,6 +141,12 @@ fn spawn_input(tx: mpsc::Sender<AppEvent>) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Tests only (debug builds): `CRMLENS_TEST_PANIC_IN_UI=1` makes the UI thread panic when
+/// the first job ends, for the real-terminal test of a panic on the UI thread.
+fn ui_panic_injected() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("CRMLENS_TEST_PANIC_IN_UI").is_some()
+}
+
 /// [`run`], in demo mode when `demo` is given: its first step plays once the data is loaded.
 pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
@@ -225,6 +231,9 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
                     }
                 }
                 AppEvent::Input(_) => None,
+                AppEvent::Job(_) if ui_panic_injected() => {
+                    panic!("injected by CRMLENS_TEST_PANIC_IN_UI")
+                }
                 AppEvent::Job(done) => Some(Action::JobDone(Box::new(done))),
             };
             if let Some(a) = action {
