@@ -67,6 +67,8 @@ workbench_pid() {
   done
   fail "no workbench process under the shell"
 }
+# escape: Esc on its own (a key right after it would read as Alt+key: ESC is also a prefix).
+escape() { tmux send-keys -t "$SESSION" Escape; sleep 0.5; }
 # start [env...]: runs the workbench on the sample, exit code echoed, and waits for the data.
 start() {
   tmux send-keys -t "$SESSION" -l "$* $BIN sample_data/crmlens.toml; echo EXIT=\$?"
@@ -118,7 +120,11 @@ tmux send-keys -t "$SESSION" fg Enter
 wait_for "missing values before fill" 10
 expect_workbench_modes "after the second fg"
 tmux send-keys -t "$SESSION" q
-wait_for "READY>" 10
+i=0
+until [[ "$(modes)" == "0 "* ]]; do
+  (( i++ < 100 )) || fail "q after fg: still on the workbench's screen"
+  sleep 0.1
+done
 tmux send-keys -t "$SESSION" -l 'echo FG=$?'
 tmux send-keys -t "$SESSION" Enter
 wait_for "FG=0" 10
@@ -133,10 +139,11 @@ wait_for "internal error in integrating" 10
 screen | grep -qF "please report it" || fail "the panel does not ask to report the panic"
 expect_workbench_modes "after a job's panic"
 if screen | grep -qF "panicked at"; then fail "the panic message scribbled over the screen"; fi
-tmux send-keys -t "$SESSION" Escape
+escape
+if screen | grep -qF "could not load"; then fail "Esc did not close the panel"; fi
 tmux send-keys -t "$SESSION" "?"
 wait_for "Data keys" 10
-tmux send-keys -t "$SESSION" Escape
+escape
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 expect_restored "q after a job's panic"
@@ -152,7 +159,7 @@ until screen | grep -qF -e "could not load" -e "1 rows x 1 cols"; do
   sleep 0.1
 done
 expect_workbench_modes "after opening the wide-integer file"
-tmux send-keys -t "$SESSION" Escape
+escape
 tmux send-keys -t "$SESSION" q
 wait_for "EXIT=0" 10
 expect_restored "q after the wide-integer file"
