@@ -903,20 +903,35 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+thread_local! {
+    static IN_GUARDED_JOB: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// This thread runs a job whose panics become its outcome (see [`run_guarded`]).
+pub fn in_guarded_job() -> bool {
+    IN_GUARDED_JOB.with(|g| g.get())
+}
+
 /// Runs the job and turns a panic in it (a bug, ours or a library's, e.g. polars on an input
 /// it does not expect) into a failed job with one line, so the app lives on.
 fn run_guarded(request: JobRequest, progress: &Progress, inject_panic: bool) -> JobOutcome {
     let label = request.label();
+    // The panic hook says nothing about a panic of this thread while the job runs: the
+    // job's outcome carries the message (one line, not a backtrace on stderr).
+    crate::app::terminal::install_panic_hook();
+    IN_GUARDED_JOB.with(|g| g.set(true));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if inject_panic {
             panic!("injected by CRMLENS_TEST_PANIC_IN_JOB");
         }
         run(request, progress)
     }));
+    IN_GUARDED_JOB.with(|g| g.set(false));
     outcome.unwrap_or_else(|payload| {
+        let message = panic_message(&*payload);
         JobOutcome::Failed(one_line(format!(
             "internal error in {label}: {}; please report it",
-            panic_message(&*payload)
+            message.trim_end_matches(['.', ' ', '\n'])
         )))
     })
 }

@@ -141,6 +141,25 @@ fn spawn_input(tx: mpsc::Sender<AppEvent>) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// A terminating signal among the events of the next 300 ms.
+fn terminating_signal_soon(rx: &mpsc::Receiver<AppEvent>) -> Option<i32> {
+    let until = Instant::now() + Duration::from_millis(300);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(AppEvent::Signal(SignalEvent::Terminate(signal))) => return Some(signal),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Tests only (debug builds): `CRMLENS_TEST_PANIC_IN_UI=1` makes the UI thread panic when
+/// the first job ends, for the real-terminal test of a panic on the UI thread.
+fn ui_panic_injected() -> bool {
+    cfg!(debug_assertions) && std::env::var_os("CRMLENS_TEST_PANIC_IN_UI").is_some()
+}
+
 /// [`run`], in demo mode when `demo` is given: its first step plays once the data is loaded.
 pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<AppEvent>();
@@ -225,6 +244,9 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
                     }
                 }
                 AppEvent::Input(_) => None,
+                AppEvent::Job(_) if ui_panic_injected() => {
+                    panic!("injected by CRMLENS_TEST_PANIC_IN_UI")
+                }
                 AppEvent::Job(done) => Some(Action::JobDone(Box::new(done))),
             };
             if let Some(a) = action {
@@ -235,6 +257,14 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
         Ok(())
     })();
     terminal::restore();
+    // A hang-up makes drawing fail before its SIGHUP comes: then the signal says how it ended.
+    let result = match result {
+        Err(e) if !e.is::<Interrupted>() => match terminating_signal_soon(&rx) {
+            Some(signal) => Err(Interrupted(signal).into()),
+            None => Err(e),
+        },
+        other => other,
+    };
     // The terminal is restored (cursor shown included); ratatui's own "show the cursor" on
     // drop would write to a terminal that may be gone (SIGHUP) and print an error there.
     std::mem::forget(term);

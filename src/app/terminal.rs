@@ -158,11 +158,12 @@ fn on_ui_thread() -> bool {
         .unwrap_or(false)
 }
 
-/// The panic hook, installed once: while the workbench is up, a panic on the UI thread
-/// restores the terminal and then prints the usual message on the main screen (the process
-/// exits with 101); a panic on another thread prints nothing, as the screen is the
-/// workbench's: a job's panic becomes its error panel (`job::spawn`), the input thread's an
-/// error. When the workbench is not up, panics print as usual.
+/// The panic hook, installed once (by the workbench, and by the first job): while the
+/// workbench is up, a panic on the UI thread restores the terminal and then prints the usual
+/// message on the main screen (the process exits with 101); a panic on another thread prints
+/// nothing, as the screen is the workbench's: a job's panic becomes its error panel
+/// (`job::spawn`), the input thread's an error. A panic in a job run headless (`run_now`)
+/// prints nothing either: the job's one-line error says it. Other panics print as usual.
 pub fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -172,10 +173,11 @@ pub fn install_panic_hook() {
             if crate::data::guard::guarded_here() {
                 return;
             }
-            if is_active() && !on_ui_thread() {
+            let ui = on_ui_thread();
+            if !ui && (is_active() || super::job::in_guarded_job()) {
                 return;
             }
-            if on_ui_thread() {
+            if ui {
                 restore();
             }
             previous(info);

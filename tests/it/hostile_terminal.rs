@@ -144,3 +144,30 @@ fn busy_pool_really_holds_polars_pool() {
     worker.join().unwrap();
     assert!(done.load(Ordering::SeqCst));
 }
+
+/// A job run headless (`run_now`, as `crmlens report` does) that panics: its part of the
+/// report says so in one line, and stderr carries no panic message or backtrace. Uses the
+/// debug builds' `CRMLENS_TEST_PANIC_IN_JOB` (the tests run a debug binary).
+#[test]
+fn a_headless_job_that_panics_is_one_line_and_no_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = crate::sample_dir().join("crmlens.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_crmlens"))
+        .args(["report", "--workspace", &ws.display().to_string()])
+        .args(["--out", "r.html"])
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env("CRMLENS_TEST_PANIC_IN_JOB", "rules")
+        .output()
+        .unwrap();
+    let err = crate::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(
+        html.contains("No rules: internal error in mining rules")
+            && html.contains("injected by CRMLENS_TEST_PANIC_IN_JOB; please report it"),
+        "the report does not say the rules job failed"
+    );
+}
