@@ -4,6 +4,7 @@
 mod cli;
 mod clv;
 mod demo;
+mod hostile_cli;
 mod postgres;
 mod report;
 mod sample;
