@@ -541,10 +541,43 @@ pub fn run_clv(
             p.discount_rate
         )));
     }
+    // Each month of the horizon is a sum over every customer: bounded as the workspace's
+    // and the command line's horizon are.
+    super::limits::HORIZON_MONTHS.named("CLV horizon_months", p.horizon_months)?;
+    if !(p.unit_days > 0.0 && p.unit_days.is_finite()) {
+        return Err(AnalyticsError::Input(format!(
+            "CLV time unit of {} days: use 1 (days) or 7 (weeks)",
+            p.unit_days
+        )));
+    }
+    if [d.t_x.len(), d.t.len(), d.monetary.len()] != [d.len(); 3] {
+        return Err(AnalyticsError::Input(
+            "CLV: the frequency, recency, age and amount columns differ in length".into(),
+        ));
+    }
+    if let Some(i) = (0..d.len()).find(|&i| {
+        ![d.x[i], d.t_x[i], d.t[i], d.monetary[i]]
+            .iter()
+            .all(|v| v.is_finite())
+    }) {
+        return Err(AnalyticsError::Input(format!(
+            "CLV: customer row {} has a non-finite frequency, recency, age or amount",
+            i + 1
+        )));
+    }
     progress.start("fitting BG/NBD", 3);
     let bg = fit_bgnbd(d, progress)?;
     progress.next("fitting Gamma-Gamma");
     let gg = fit_gamma_gamma(d, progress)?;
+    let fitted = [bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v];
+    if !fitted.iter().all(|v| v.is_finite() && *v > 0.0) {
+        return Err(AnalyticsError::Input(format!(
+            "CLV: the likelihood fits gave parameters that are not positive finite numbers \
+             (BG/NBD r, alpha, a, b = {}, {}, {}, {}; Gamma-Gamma p, q, v = {}, {}, {}); check \
+             the amounts and dates",
+            bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v
+        )));
+    }
     if gg.q <= 1.0 {
         return Err(AnalyticsError::Input(format!(
             "the fitted Gamma-Gamma has q = {:.3} <= 1, so the mean spend is unbounded",
@@ -795,5 +828,22 @@ mod tests {
             + p * x * x.ln()
             - (p * x + q) * (v + m * x).ln();
         assert!((gamma_gamma_log_likelihood(&[x], &[m], p, q, v) - want).abs() < 1e-12);
+    }
+
+    /// Each month of the horizon is a sum over every customer: a horizon of a billion months
+    /// ran without end. It is refused before any fitting, as the command line refuses it.
+    #[test]
+    fn the_horizon_is_bounded() {
+        let d = simulate(200, (0.25, 4.0, 0.8, 2.5), 1);
+        let p = ClvParams {
+            horizon_months: 1_000_000_000,
+            ..ClvParams::default()
+        };
+        let e = run_clv(&d, &p, None, &Progress::new()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("horizon_months 1000000000 is out of range (use 1 to 120)"),
+            "{e}"
+        );
     }
 }

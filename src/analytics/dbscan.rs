@@ -241,6 +241,11 @@ pub fn dbscan(
             "min_points must be at least 1 (it counts the point itself)".into(),
         ));
     }
+    // Within these bounds eps squared is an ordinary number, so a squared distance that
+    // overflows (values near 1e308) is rightly farther than eps and one that underflows
+    // (denormal values) is rightly within it.
+    super::limits::EPS.named("DBSCAN eps", eps)?;
+    super::limits::MIN_POINTS.named("DBSCAN min_points", min_points)?;
     let (n, d) = x.dim();
     if n == 0 || d == 0 {
         return Err(AnalyticsError::Input(
@@ -348,18 +353,22 @@ pub fn dbscan(
 /// Each cluster's mean row (noise, label -1, left out), by label.
 pub fn cluster_means(x: ArrayView2<f64>, labels: &[i64], clusters: usize) -> Vec<Vec<f64>> {
     let d = x.ncols();
+    // Extreme values are summed times a power of two (exact) that brings them near 1:
+    // values near 1e308 summed directly overflowed to an infinite (JSON null) centroid.
+    let e = super::kmeans::internal_scale(x).unwrap_or(0);
     let mut sums = vec![vec![0.0; d]; clusters];
     let mut counts = vec![0usize; clusters];
     for (row, &l) in x.outer_iter().zip(labels) {
         if l >= 0 && (l as usize) < clusters {
             counts[l as usize] += 1;
             for (s, v) in sums[l as usize].iter_mut().zip(row) {
-                *s += v;
+                *s += libm::scalbn(*v, e);
             }
         }
     }
     for (s, &c) in sums.iter_mut().zip(&counts) {
-        s.iter_mut().for_each(|v| *v /= c.max(1) as f64);
+        s.iter_mut()
+            .for_each(|v| *v = libm::scalbn(*v / c.max(1) as f64, -e));
     }
     sums
 }
@@ -528,5 +537,25 @@ mod tests {
         assert!(dbscan(x.view(), 0.0, 2, &Progress::new()).is_err());
         assert!(dbscan(x.view(), -1.0, 2, &Progress::new()).is_err());
         assert!(dbscan(x.view(), 1.0, 0, &Progress::new()).is_err());
+    }
+
+    /// Near 1e308 each cluster is found (squared distances overflow to infinity, rightly
+    /// farther than eps) and its mean row is finite (the sums overflowed to a JSON null).
+    #[test]
+    fn huge_values_give_finite_cluster_means() {
+        let mut rows = Vec::new();
+        for g in [1.0, 4.0, 8.0] {
+            for _ in 0..10 {
+                rows.extend([g * 1e307, (9.0 - g) * 1e307]);
+            }
+        }
+        let x = ndarray::Array2::from_shape_vec((30, 2), rows).unwrap();
+        let r = dbscan(x.view(), 1.0, 3, &Progress::new()).unwrap();
+        assert_eq!((r.clusters, r.noise), (3, 0));
+        let means = cluster_means(x.view(), &r.labels, r.clusters);
+        for (m, g) in means.iter().zip([1.0, 4.0, 8.0]) {
+            assert!((m[0] / (g * 1e307) - 1.0).abs() < 1e-12, "{m:?}");
+            assert!((m[1] / ((9.0 - g) * 1e307) - 1.0).abs() < 1e-12, "{m:?}");
+        }
     }
 }

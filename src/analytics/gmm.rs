@@ -447,6 +447,45 @@ fn e_step(
     Ok(sums.iter().sum::<f64>() / n as f64)
 }
 
+/// Values a mixture can be fitted on: squares summed over the rows (the covariances) stay
+/// finite, and (for more than one component) some feature varies by more than a millionth
+/// of `reg_covar` (added to every variance: below that every component is the same blob and
+/// every row lands in one cluster, as denormal inputs did).
+fn check_spread(x: ArrayView2<f64>, reg_covar: f64, k: usize) -> Result<(), AnalyticsError> {
+    const LARGEST: f64 = 1e150;
+    let max = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    if max > LARGEST {
+        return Err(AnalyticsError::Input(format!(
+            "Gaussian mixture: the feature values reach {max:e}, so their covariances are \
+             beyond the floating-point range; scale the features (e.g. standard scaling)"
+        )));
+    }
+    // Variances of the values times a power of two near 1 (exact), scaled back.
+    let e = super::kmeans::internal_scale(x).unwrap_or(0);
+    let n = x.nrows() as f64;
+    let largest_variance = x
+        .columns()
+        .into_iter()
+        .map(|c| {
+            let mean = c.iter().map(|v| libm::scalbn(*v, e)).sum::<f64>() / n;
+            let var = c
+                .iter()
+                .map(|v| (libm::scalbn(*v, e) - mean).powi(2))
+                .sum::<f64>()
+                / n;
+            libm::scalbn(var, -2 * e)
+        })
+        .fold(0.0f64, f64::max);
+    if k > 1 && reg_covar > 0.0 && largest_variance < reg_covar * 1e-6 {
+        return Err(AnalyticsError::Input(format!(
+            "Gaussian mixture: the features vary too little (largest variance {largest_variance:e}) \
+             next to the {reg_covar:e} added to every variance, so the components cannot be \
+             told apart; scale the features (e.g. standard scaling)"
+        )));
+    }
+    Ok(())
+}
+
 /// Fits a Gaussian mixture to `x` (rows are customers, already scaled).
 pub fn gmm(
     x: ArrayView2<f64>,
@@ -455,13 +494,16 @@ pub fn gmm(
 ) -> Result<GmmResult, AnalyticsError> {
     super::kmeans::check_input(x, p.k)?;
     let (n, d) = x.dim();
-    if !(p.reg_covar >= 0.0 && p.tol > 0.0) {
+    if !(p.reg_covar >= 0.0 && p.reg_covar.is_finite() && p.tol > 0.0 && p.tol.is_finite()) {
         return Err(AnalyticsError::Input(
             "Gaussian mixture: reg_covar must be >= 0 and tol > 0".into(),
         ));
     }
+    super::limits::N_INIT.named("Gaussian mixture n_init", p.n_init)?;
+    super::limits::MAX_ITER.named("Gaussian mixture max_iter", p.max_iter)?;
+    check_spread(x, p.reg_covar, p.k)?;
     let flat: Vec<f64> = x.iter().copied().collect();
-    let (k, n_init, max_iter) = (p.k, p.n_init.max(1), p.max_iter.max(1));
+    let (k, n_init, max_iter) = (p.k, p.n_init, p.max_iter);
     let mut resp = vec![0.0; n * k];
     let mut best: Option<(usize, Mixture, usize, bool, f64)> = None;
     let mut scores = Vec::with_capacity(n_init);
@@ -493,6 +535,12 @@ pub fn gmm(
             progress.label(&format!("gmm restart {}/{n_init}, iteration {it}", r + 1));
             let prev = lower;
             lower = e_step(&flat, &mix, &mut resp, progress)?;
+            if !lower.is_finite() {
+                return Err(AnalyticsError::Input(format!(
+                    "Gaussian mixture: the log-likelihood is not a finite number at iteration \
+                     {it}; scale the features (e.g. standard scaling)"
+                )));
+            }
             mix = m_step(&flat, d, &resp, k, p.covariance, p.reg_covar, progress)?;
             iterations = it;
             progress.set(it as u64);
@@ -803,6 +851,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The inputs that broke k-means: near 1e308 the covariances overflow, denormal values
+    /// vary by far less than reg_covar (every row in one blob). Both are a clear error.
+    #[test]
+    fn extreme_values_are_a_clear_error() {
+        let (x, _) = blobs(30, 1.0, 4);
+        let big = x.mapv(|v| (v + 20.0) * 1e306);
+        let e = gmm(big.view(), &GmmParams::new(3), &Progress::new()).unwrap_err();
+        assert!(e.to_string().contains("covariances are beyond"), "{e}");
+        let tiny = x.mapv(|v| v * 1e-316);
+        let e = gmm(tiny.view(), &GmmParams::new(3), &Progress::new()).unwrap_err();
+        assert!(e.to_string().contains("vary too little"), "{e}");
+        for (n_init, max_iter) in [(0, 100), (10_000, 100), (1, 0)] {
+            let p = GmmParams {
+                n_init,
+                max_iter,
+                ..GmmParams::new(3)
+            };
+            assert!(gmm(x.view(), &p, &Progress::new()).is_err());
         }
     }
 }

@@ -308,6 +308,22 @@ pub(crate) fn check_input(x: ArrayView2<f64>, k: usize) -> Result<(), AnalyticsE
     Ok(())
 }
 
+/// The power of two (as its exponent) `x` is multiplied by inside k-means, when its values
+/// are so large that squared distances overflow (about 1e308 / 1e30 and up: every distance
+/// was infinite, so every row went to one cluster and the inertia was NaN) or so small that
+/// they underflow to zero (denormals: every row was at distance 0 of every centroid). None
+/// for ordinary values. Scaling by a power of two changes no digit, and k-means is
+/// equivariant under a common scale: the labels are those of the exact computation, and the
+/// centroids and inertia are scaled back.
+pub(crate) fn internal_scale(x: ArrayView2<f64>) -> Option<i32> {
+    let max = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    if max == 0.0 || !max.is_finite() || (1e-30..=1e30).contains(&max) {
+        return None;
+    }
+    // ilogb: the binary exponent, exact for subnormals too.
+    Some(-libm::ilogb(max))
+}
+
 /// Runs K-Means on `x` (rows are customers, already scaled).
 pub fn kmeans(
     x: ArrayView2<f64>,
@@ -315,7 +331,43 @@ pub fn kmeans(
     progress: &Progress,
 ) -> Result<KMeansResult, AnalyticsError> {
     check_input(x, p.k)?;
-    let n_init = p.n_init.max(1);
+    super::limits::N_INIT.named("k-means n_init", p.n_init)?;
+    super::limits::MAX_ITER.named("k-means max_iter", p.max_iter)?;
+    if !(p.tol >= 0.0 && p.tol.is_finite()) {
+        return Err(AnalyticsError::Input(format!(
+            "k-means tol {}: it must be a number >= 0",
+            p.tol
+        )));
+    }
+    let Some(e) = internal_scale(x) else {
+        return kmeans_unscaled(x, p, progress);
+    };
+    let scaled = x.mapv(|v| libm::scalbn(v, e));
+    let mut r = kmeans_unscaled(scaled.view(), p, progress)?;
+    let back = |v: f64| libm::scalbn(v, -e);
+    for c in &mut r.centroids {
+        c.iter_mut().for_each(|v| *v = back(*v));
+    }
+    let back2 = |v: f64| libm::scalbn(v, -2 * e);
+    r.inertia = back2(r.inertia);
+    r.restart_inertias.iter_mut().for_each(|v| *v = back2(*v));
+    if !r.inertia.is_finite() {
+        let max = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        return Err(AnalyticsError::Input(format!(
+            "k-means: the feature values reach {max:e}, so the inertia (a sum of squared \
+             distances) is beyond the largest floating-point number; scale the features (e.g. \
+             standard scaling) or divide the column before clustering"
+        )));
+    }
+    Ok(r)
+}
+
+fn kmeans_unscaled(
+    x: ArrayView2<f64>,
+    p: &KMeansParams,
+    progress: &Progress,
+) -> Result<KMeansResult, AnalyticsError> {
+    let n_init = p.n_init;
     let tol = p.tol * mean_variance(x);
     progress.start("k-means", n_init as u64);
     // One tiled copy for the hot loop (see `super::kernel`).
@@ -465,6 +517,69 @@ mod tests {
         assert!(kmeans(x.view(), &KMeansParams::new(0), &Progress::new()).is_err());
         let x = array![[1.0, f64::NAN], [2.0, 2.0]];
         assert!(kmeans(x.view(), &KMeansParams::new(1), &Progress::new()).is_err());
+    }
+
+    /// Four groups of denormal values (about 1e-315): squared distances underflowed to 0, so
+    /// every row went to one cluster. Computed times a power of two, the groups are found.
+    #[test]
+    fn denormal_values_are_clustered_as_their_scaled_copies() {
+        let (x, truth) = blobs();
+        let tiny = x.mapv(|v| v * 1e-316);
+        assert!(tiny.iter().any(|v| v.is_subnormal()));
+        let r = kmeans(tiny.view(), &KMeansParams::new(3), &Progress::new()).unwrap();
+        assert_eq!(
+            crate::analytics::metrics::adjusted_rand_index(&r.labels, &truth),
+            1.0
+        );
+        assert_eq!(r.sizes, vec![30, 30, 30]);
+        assert!(r.inertia.is_finite() && r.inertia >= 0.0);
+        for c in &r.centroids {
+            assert!(c.iter().all(|v| v.is_finite() && v.abs() < 1e-314), "{c:?}");
+        }
+    }
+
+    /// Values near 1e308: every distance overflowed, the labels were all one cluster, two
+    /// clusters came back empty and the inertia was NaN (JSON null). Now the labels are the
+    /// groups' and the unrepresentable inertia is a clear error; at 1e100 everything is
+    /// finite and the same as at scale 1.
+    #[test]
+    fn huge_values_give_the_true_clusters_or_a_clear_error() {
+        let (x, truth) = blobs();
+        let big = x.mapv(|v| (v + 1.0) * 1e306);
+        let e = kmeans(big.view(), &KMeansParams::new(3), &Progress::new()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("beyond the largest floating-point number"),
+            "{e}"
+        );
+        let one = kmeans(x.view(), &KMeansParams::new(3), &Progress::new()).unwrap();
+        let big = x.mapv(|v| v * 1e100);
+        let r = kmeans(big.view(), &KMeansParams::new(3), &Progress::new()).unwrap();
+        assert_eq!(
+            crate::analytics::metrics::adjusted_rand_index(&r.labels, &truth),
+            1.0
+        );
+        assert_eq!(r.sizes, vec![30, 30, 30]);
+        assert!(r.inertia.is_finite());
+        assert!((r.inertia / 1e200 - one.inertia).abs() < 1e-9 * one.inertia);
+    }
+
+    #[test]
+    fn restarts_and_iterations_are_bounded() {
+        let (x, _) = blobs();
+        for (n_init, max_iter, needle) in [
+            (0, 300, "n_init 0 is out of range"),
+            (100_000, 300, "n_init 100000 is out of range"),
+            (10, 0, "max_iter 0 is out of range"),
+        ] {
+            let p = KMeansParams {
+                n_init,
+                max_iter,
+                ..KMeansParams::new(3)
+            };
+            let e = kmeans(x.view(), &p, &Progress::new()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
     }
 
     #[test]

@@ -42,11 +42,29 @@ pub struct Logistic {
     pub classes: usize,
     model: Fitted,
     pub importance: Vec<f64>,
+    /// The power of two the features were multiplied by for the fit (0: none); see
+    /// [`LARGE`].
+    input_scale: i32,
 }
+
+/// Features beyond this magnitude are fitted times a power of two that brings them near 1,
+/// with `alpha` times its square (the same optimum: `w . x` is unchanged and the intercept
+/// is not penalised). Unscaled, values from about 1e60 gave a constant model, and values
+/// near 1e308 made the solver's line search loop forever on non-finite numbers.
+const LARGE: f64 = 1e15;
 
 impl Logistic {
     /// Class probabilities, one row per row of `x` and one column per class.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        if self.input_scale != 0 {
+            let e = self.input_scale;
+            let scaled = x.mapv(|v| libm::scalbn(v, e));
+            return self.predict_scaled(scaled.view());
+        }
+        self.predict_scaled(x)
+    }
+
+    fn predict_scaled(&self, x: ArrayView2<f64>) -> Array2<f64> {
         match &self.model {
             Fitted::Binary(m) => {
                 // linfa gives the probability of its "positive" class, which is the more
@@ -82,6 +100,17 @@ fn normalised(v: Vec<f64>) -> Vec<f64> {
     }
 }
 
+/// An error unless every fitted coefficient is a finite number.
+fn finite<'a>(mut values: impl Iterator<Item = &'a f64>) -> Result<(), AnalyticsError> {
+    if values.all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(AnalyticsError::Input(
+            "logistic regression: the fit gave non-finite coefficients; scale the features (e.g. standard scaling)".into(),
+        ))
+    }
+}
+
 /// Fits on `rows` of `x` with classes `y` (0..classes; every class must occur).
 pub fn fit_logistic(
     x: ArrayView2<f64>,
@@ -96,7 +125,26 @@ pub fn fit_logistic(
             p.alpha
         )));
     }
-    let records = x.select(Axis(0), rows);
+    if p.max_iter == 0 || p.max_iter > 100_000 {
+        return Err(AnalyticsError::Input(format!(
+            "logistic regression max_iter {}: use 1 to 100000",
+            p.max_iter
+        )));
+    }
+    let mut records = x.select(Axis(0), rows);
+    if let Some(bad) = records.iter().find(|v| !v.is_finite()) {
+        return Err(AnalyticsError::Input(format!(
+            "logistic regression: the features hold a non-finite value ({bad}); fill or drop it first"
+        )));
+    }
+    let max = records.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let (input_scale, alpha) = if max > LARGE {
+        let e = -libm::ilogb(max);
+        records.mapv_inplace(|v| libm::scalbn(v, e));
+        (e, libm::scalbn(p.alpha, 2 * e))
+    } else {
+        (0, p.alpha)
+    };
     let targets: Array1<usize> = rows.iter().map(|&r| y[r]).collect();
     let present = {
         let mut seen = vec![false; classes];
@@ -115,22 +163,25 @@ pub fn fit_logistic(
     let data = DatasetBase::new(records, targets);
     if classes == 2 {
         let m = LogisticRegression::default()
-            .alpha(p.alpha)
+            .alpha(alpha)
             .max_iterations(p.max_iter)
             .fit(&data)
             .map_err(failed)?;
+        finite(m.params().iter().chain([&m.intercept()]))?;
         let importance = normalised(m.params().iter().map(|c| c.abs()).collect());
         Ok(Logistic {
             classes,
             model: Fitted::Binary(m),
             importance,
+            input_scale,
         })
     } else {
         let m = MultiLogisticRegression::default()
-            .alpha(p.alpha)
+            .alpha(alpha)
             .max_iterations(p.max_iter)
             .fit(&data)
             .map_err(failed)?;
+        finite(m.params().iter().chain(m.intercept().iter()))?;
         // Per feature: the largest absolute coefficient over the classes.
         let params = m.params();
         let importance = normalised(
@@ -142,6 +193,7 @@ pub fn fit_logistic(
             classes,
             model: Fitted::Multi(m),
             importance,
+            input_scale,
         })
     }
 }
@@ -232,5 +284,68 @@ mod tests {
             ..LogisticParams::default()
         };
         assert!(fit_logistic(x.view(), &y, 3, &rows, &bad).is_err());
+    }
+
+    /// Unscaled values near 1e308 made linfa's line search loop forever (values from about
+    /// 1e60 gave a constant model). Fitted times a power of two with alpha times its square,
+    /// they give the model of the same data at scale 1 with alpha 0 (the penalty on
+    /// coefficients near 1e-300 is nil), and the fit returns.
+    #[test]
+    fn huge_values_fit_as_their_scaled_copies_and_return() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 2), |_| rng.gen_range(-2.0..2.0));
+        let y: Vec<usize> = (0..n)
+            .map(|i| usize::from(x[[i, 0]] + 0.5 * x[[i, 1]] + rng.gen_range(-1.0..1.0) > 0.0))
+            .collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let plain = LogisticParams {
+            alpha: 0.0,
+            max_iter: 200,
+        };
+        let one = fit_logistic(x.view(), &y, 2, &rows, &plain).unwrap();
+        let want = one.predict_proba(x.view());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (x2, y2) = (x.clone(), y.clone());
+        std::thread::spawn(move || {
+            let out: Vec<Result<Array2<f64>, String>> = [1e300, 4e307]
+                .into_iter()
+                .map(|scale| {
+                    let big = x2.mapv(|v| v * scale);
+                    fit_logistic(big.view(), &y2, 2, &rows, &LogisticParams::default())
+                        .map(|m| m.predict_proba(big.view()))
+                        .map_err(|e| e.to_string())
+                })
+                .collect();
+            let _ = tx.send(out);
+        });
+        // A guard against the old endless loop, not a timing test.
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the fit returns");
+        for p in got {
+            let p = p.unwrap();
+            let worst = p
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f64, f64::max);
+            assert!(worst < 1e-3, "probabilities differ by {worst}");
+        }
+    }
+
+    #[test]
+    fn non_finite_values_and_unbounded_iterations_are_refused() {
+        let x = ndarray::array![[1.0], [f64::INFINITY], [2.0], [0.0]];
+        let y = vec![0, 1, 1, 0];
+        let rows: Vec<usize> = (0..4).collect();
+        let e = fit_logistic(x.view(), &y, 2, &rows, &LogisticParams::default()).unwrap_err();
+        assert!(e.to_string().contains("non-finite"), "{e}");
+        let x = ndarray::array![[1.0], [3.0], [2.0], [0.0]];
+        let p = LogisticParams {
+            max_iter: 0,
+            ..LogisticParams::default()
+        };
+        assert!(fit_logistic(x.view(), &y, 2, &rows, &p).is_err());
     }
 }

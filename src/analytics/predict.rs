@@ -101,6 +101,22 @@ impl Default for PredictParams {
 }
 
 impl PredictParams {
+    /// Every parameter within its range (`super::limits`, the rules a workspace and the
+    /// command line are held to), or an error naming the first that is not.
+    pub fn check(&self) -> Result<(), AnalyticsError> {
+        use super::limits;
+        limits::MAX_DEPTH.named("max_depth", self.tree.max_depth)?;
+        limits::MIN_LEAF.named("min_leaf", self.tree.min_samples_leaf)?;
+        if self.model == ModelKind::Forest {
+            limits::TREES.named("trees", self.n_trees)?;
+        }
+        limits::ALPHA.named("alpha", self.logistic.alpha)?;
+        limits::FOLDS.named("folds", self.folds)?;
+        limits::TEST_SIZE.named("test_size", self.test_size)?;
+        limits::THRESHOLD.named("threshold", self.threshold)?;
+        Ok(())
+    }
+
     /// One line naming the model and its parameters.
     pub fn describe(&self) -> String {
         match self.model {
@@ -456,6 +472,7 @@ pub fn run_prediction(
 ) -> Result<PredictRun, AnalyticsError> {
     let n = x.nrows();
     check_target(y, classes)?;
+    p.check()?;
     if !(p.threshold > 0.0 && p.threshold < 1.0) {
         return Err(AnalyticsError::Input(format!(
             "threshold {} must be between 0 and 1 (exclusive)",
@@ -633,6 +650,9 @@ pub fn grid_search(
     let cells = grid.cells(base);
     if cells.is_empty() {
         return Err(AnalyticsError::Input("the grid is empty".into()));
+    }
+    for p in &cells {
+        p.check()?;
     }
     let binned = binned_for(x, base.model);
     let folds = stratified_kfold(y, base.folds, base.seed)?;

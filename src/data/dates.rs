@@ -63,6 +63,59 @@ pub fn to_date_expr(column: &str, dtype: &DataType, formats: &[String]) -> Expr 
     .alias(column)
 }
 
+/// Checks a date format (chrono strftime, as polars reads them) before any data is read: a
+/// bad one made every value unparseable, so every order line was dropped. An empty format,
+/// an unknown or incomplete `%` code (`%Q`, a trailing `%`), and a format with no full date
+/// in it (`%H:%M`, `%m-%d`) are refused with the reason; the test is that a sample date
+/// written in the format reads back as the same date.
+pub fn check_format(format: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    use std::fmt::Write as _;
+    if format.trim().is_empty() {
+        return Err("the format is empty; use e.g. \"%Y-%m-%d\"".into());
+    }
+    if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+        return Err(format!(
+            "`{format}` is not a valid date format (an unknown or incomplete % code); use chrono's strftime codes, e.g. \"%Y-%m-%d\" or \"%d/%m/%Y\""
+        ));
+    }
+    let no_date = || {
+        Err(format!(
+            "`{format}` does not hold a whole date (a year, month and day, e.g. \"%Y-%m-%d\")"
+        ))
+    };
+    let (Some(day), Some(time), Some(offset)) = (
+        chrono::NaiveDate::from_ymd_opt(2024, 3, 15),
+        chrono::NaiveTime::from_hms_opt(13, 45, 30),
+        chrono::FixedOffset::east_opt(3600),
+    ) else {
+        return Ok(());
+    };
+    let Some(sample) = day.and_time(time).and_local_timezone(offset).single() else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    if write!(text, "{}", sample.format(format)).is_err() {
+        return no_date();
+    }
+    let back = chrono::NaiveDate::parse_from_str(&text, format)
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(&text, format)
+                .ok()
+                .map(|d| d.date())
+        })
+        .or_else(|| {
+            chrono::DateTime::parse_from_str(&text, format)
+                .ok()
+                .map(|d| d.with_timezone(&offset).date_naive())
+        });
+    match back {
+        Some(d) if d == day => Ok(()),
+        _ => no_date(),
+    }
+}
+
 /// Days since the Unix epoch of a chrono date (polars' `Date` representation).
 pub fn epoch_days(d: chrono::NaiveDate) -> i32 {
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch");
@@ -78,6 +131,34 @@ pub fn from_epoch_days(days: i32) -> chrono::NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_formats_are_checked() {
+        for good in [
+            "%Y-%m-%d",
+            "%d/%m/%Y",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y%m%d",
+            "%d %b %Y",
+            "%Y-%m-%dT%H:%M:%S%.f%:z",
+            "%s",
+        ] {
+            assert_eq!(check_format(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("%Q", "not a valid date format"),
+            ("%Y-%m-%", "not a valid date format"),
+            ("", "empty"),
+            ("  ", "empty"),
+            ("%H:%M", "does not hold a whole date"),
+            ("%m-%d", "does not hold a whole date"),
+            ("date", "does not hold a whole date"),
+        ] {
+            let e = check_format(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn mixed_formats_parse_into_one_date_type() {

@@ -105,8 +105,43 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// (center, scale) of a column under `scaling`. A constant column gets scale 1 (as
-/// scikit-learn does) so it maps to zeros instead of NaN.
+/// scikit-learn does) so it maps to zeros instead of NaN. Values beyond 1e150 are summed
+/// times a power of two that brings them near 1 (exact), so a column near 1e308 gets its
+/// true mean and spread instead of an overflow; a spread beyond the floating-point range
+/// is infinite (the caller refuses it).
 pub fn scale_params(v: &[f64], scaling: Scaling) -> (f64, f64) {
+    let e = large_exponent(v);
+    if e == 0 || scaling == Scaling::None {
+        return scale_params_plain(v, scaling);
+    }
+    let scaled: Vec<f64> = v.iter().map(|x| libm::scalbn(*x, e)).collect();
+    let (center, scale) = scale_params_plain(&scaled, scaling);
+    if scale == 1.0 && scaling != Scaling::None && scaled.iter().all(|x| *x == scaled[0]) {
+        // Constant: scale 1, not 2^-e.
+        return (libm::scalbn(center, -e), 1.0);
+    }
+    (libm::scalbn(center, -e), libm::scalbn(scale, -e))
+}
+
+fn scaling_name(s: Scaling) -> &'static str {
+    match s {
+        Scaling::Standard => "standard",
+        Scaling::Minmax => "minmax",
+        Scaling::Robust => "robust",
+        Scaling::None => "no",
+    }
+}
+
+/// The power of two (exponent) values beyond 1e150 are computed with, else 0.
+fn large_exponent(v: &[f64]) -> i32 {
+    let max = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, |a, x| a.max(x.abs()));
+    if max > 1e150 { -libm::ilogb(max) } else { 0 }
+}
+
+fn scale_params_plain(v: &[f64], scaling: Scaling) -> (f64, f64) {
     let n = v.len() as f64;
     let fix = |s: f64| if s == 0.0 || !s.is_finite() { 1.0 } else { s };
     match scaling {
@@ -174,7 +209,27 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
                 v.iter_mut().for_each(|x| *x = x.ln_1p());
             }
             let (center, scale) = scale_params(v, cfg.scaling);
-            v.iter_mut().for_each(|x| *x = (*x - center) / scale);
+            if !(scale.is_finite() && center.is_finite()) {
+                let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                    (a.min(*x), b.max(*x))
+                });
+                return Err(DataError::Invalid(format!(
+                    "feature `{c}`: its values ({lo:e} to {hi:e}) spread beyond the floating-point range, so {} scaling cannot be computed; rescale the column (e.g. divide it by 1e300) or use standard scaling",
+                    scaling_name(cfg.scaling)
+                )));
+            }
+            // (x - center) / scale, computed near 1 for values beyond 1e150 (x - center
+            // overflows when the values span both signs near 1e308).
+            let e = large_exponent(v);
+            let (c2, s2) = (libm::scalbn(center, e), libm::scalbn(scale, e));
+            v.iter_mut()
+                .for_each(|x| *x = (libm::scalbn(*x, e) - c2) / s2);
+            if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+                return Err(DataError::Invalid(format!(
+                    "feature `{c}`: {} scaling gives {bad}; its values are too large or too spread for floating point; rescale the column",
+                    scaling_name(cfg.scaling)
+                )));
+            }
             Ok(ColumnTransform {
                 name: c.clone(),
                 source: c.clone(),
@@ -362,6 +417,39 @@ mod tests {
         let keys: Vec<&str> = m.keys.str().unwrap().iter().flatten().collect();
         assert_eq!(keys, vec!["a", "b", "c", "d"]);
         assert!((m.transforms[0].to_original(col[3]) - 10.0).abs() < 1e-12);
+    }
+
+    /// A column near 1e308 (x times 1e307): its sum overflowed, every scaled value was
+    /// infinite or NaN and the models said "missing or infinite value". Its z-scores are
+    /// those of x; a range beyond the floating-point range is an error naming the feature.
+    #[test]
+    fn scaling_values_near_the_float_limit() {
+        let t = df!(
+            "id" => ["a", "b", "c", "d"],
+            "x" => [1e307, 2e307, 3e307, 1e308],
+            "same" => [1e308, 1e308, 1e308, 1e308],
+            "wide" => [-1.5e308, 0.0, 1.0, 1.5e308]
+        )
+        .unwrap();
+        let small = build_features(&table(), "id", &cfg(&["x"], &[], Scaling::Standard)).unwrap();
+        for scaling in [Scaling::Standard, Scaling::Minmax, Scaling::Robust] {
+            let big = build_features(&t, "id", &cfg(&["x"], &[], scaling)).unwrap();
+            let small = build_features(&table(), "id", &cfg(&["x"], &[], scaling)).unwrap();
+            for (a, b) in big.values.iter().zip(small.values.iter()) {
+                assert!((a - b).abs() < 1e-12, "{scaling:?}: {a} vs {b}");
+            }
+            let back = big.transforms[0].to_original(big.values[[3, 0]]);
+            assert!((back / 1e308 - 1.0).abs() < 1e-12, "{back}");
+        }
+        assert!(small.values.iter().all(|v| v.is_finite()));
+        // A constant column still maps to zeros.
+        let m = build_features(&t, "id", &cfg(&["same"], &[], Scaling::Standard)).unwrap();
+        assert!(m.values.iter().all(|v| *v == 0.0));
+        // Standard scaling of ±1.5e308 is finite; its min-max range (3e308) is not a number.
+        let m = build_features(&t, "id", &cfg(&["wide"], &[], Scaling::Standard)).unwrap();
+        assert!(m.values.iter().all(|v| v.is_finite()));
+        let e = build_features(&t, "id", &cfg(&["wide"], &[], Scaling::Minmax)).unwrap_err();
+        assert!(e.to_string().contains("feature `wide`"), "{e}");
     }
 
     #[test]

@@ -815,6 +815,12 @@ impl Workspace {
                     )));
                 }
             }
+            for (col, formats) in &src.dates {
+                for f in formats {
+                    super::dates::check_format(f)
+                        .map_err(|why| bad(format!("[sources.{name}] dates.{col}: {why}")))?;
+                }
+            }
             if let Some(d) = &src.delimiter
                 && parse_delimiter(d).is_none()
             {
@@ -1138,6 +1144,38 @@ mod tests {
         assert!(ws.cleaning.trim_text && ws.cleaning.dedup_activity);
         assert_eq!(ws.cleaning.invalid_lines, InvalidPolicy::Drop);
         assert_eq!(ws.features.max_categories, 20);
+    }
+
+    /// Bad date formats were accepted, and then every order line was dropped as an
+    /// unparseable date. Now the workspace does not load: one line naming the file, the key
+    /// and the format, in the strict and the workbench's lenient reading.
+    #[test]
+    fn a_bad_date_format_is_an_error_naming_file_key_and_format() {
+        for (format, why) in [
+            ("%Q", "not a valid date format"),
+            ("", "empty"),
+            ("%Y-%m-%", "not a valid date format"),
+            ("%H:%M", "does not hold a whole date"),
+        ] {
+            let text = format!(
+                "[sources.customers]\npath = \"c.csv\"\n[sources.orders]\npath = \"o.csv\"\ndates = {{ order_date = [\"%Y-%m-%d\", \"{format}\"] }}\n"
+            );
+            for e in [
+                Workspace::parse(&text, Path::new("w.toml")).unwrap_err(),
+                Workspace::parse_lenient(&text, Path::new("w.toml")).unwrap_err(),
+            ] {
+                let e = e.to_string();
+                assert!(
+                    e.starts_with("w.toml: [sources.orders] dates.order_date: "),
+                    "{e}"
+                );
+                assert!(e.contains(why), "{e}");
+                if !format.is_empty() {
+                    assert!(e.contains(&format!("`{format}`")), "{e}");
+                }
+                assert!(!e.contains('\n'));
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cli;
 mod clv;
 mod demo;
 mod fuzz_corpus;
+mod hostile_cli;
 mod hostile_input;
 mod hostile_output;
 mod hostile_terminal;
