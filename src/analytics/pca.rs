@@ -76,8 +76,19 @@ pub fn symmetric_eigen(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
     (values, vectors)
 }
 
-/// Projects the rows of `x` on its first two principal components.
+/// Projects the rows of `x` on its first two principal components. Extreme values (near
+/// 1e308, or denormal) are projected times a power of two that brings them near 1: the
+/// picture and the explained shares are the same, and the covariance neither overflows
+/// (the points were NaN) nor underflows.
 pub fn project_2d(x: ArrayView2<f64>) -> Projection {
+    if let Some(e) = super::kmeans::internal_scale(x) {
+        let scaled = x.mapv(|v| libm::scalbn(v, e));
+        return project_2d_plain(scaled.view());
+    }
+    project_2d_plain(x)
+}
+
+fn project_2d_plain(x: ArrayView2<f64>) -> Projection {
     let (n, d) = x.dim();
     if n == 0 || d == 0 {
         return Projection {

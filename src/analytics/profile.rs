@@ -31,9 +31,26 @@ fn median(v: &mut [f64]) -> f64 {
     let m = v.len() / 2;
     if v.len() % 2 == 1 {
         v[m]
-    } else {
+    } else if (v[m - 1] + v[m]).is_finite() {
         (v[m - 1] + v[m]) / 2.0
+    } else {
+        v[m - 1] / 2.0 + v[m] / 2.0
     }
+}
+
+/// The exponent of the power of two `v` is multiplied by for sums: values beyond 1e150
+/// (near 1e308 a sum overflowed and the cluster profiles showed inf and NaN), else 0.
+fn sum_exponent(v: &[f64]) -> i32 {
+    let max = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, |a, x| a.max(x.abs()));
+    if max > 1e150 { -libm::ilogb(max) } else { 0 }
+}
+
+/// Mean of `v` times 2^e.
+fn scaled_mean(v: &[f64], e: i32) -> f64 {
+    v.iter().map(|x| libm::scalbn(*x, e)).sum::<f64>() / v.len().max(1) as f64
 }
 
 /// Profiles of `k` clusters from `labels` over `columns` (name, values in original units).
@@ -43,13 +60,20 @@ pub fn cluster_profiles(
     k: usize,
 ) -> Vec<ClusterProfile> {
     let n = labels.len();
-    let overall: Vec<(f64, f64)> = columns
+    // Means and standard deviations are computed times 2^e (exact; e = 0 for ordinary
+    // values) and scaled back; z-scores are ratios of the scaled figures.
+    let overall: Vec<(i32, f64, f64)> = columns
         .iter()
         .map(|(_, v)| {
-            let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
-            let sd =
-                (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len().max(1) as f64).sqrt();
-            (m, sd)
+            let e = sum_exponent(v);
+            let m = scaled_mean(v, e);
+            let sd = (v
+                .iter()
+                .map(|x| (libm::scalbn(*x, e) - m) * (libm::scalbn(*x, e) - m))
+                .sum::<f64>()
+                / v.len().max(1) as f64)
+                .sqrt();
+            (e, m, sd)
         })
         .collect();
     (0..k)
@@ -58,10 +82,11 @@ pub fn cluster_profiles(
             let features: Vec<FeatureStat> = columns
                 .iter()
                 .zip(&overall)
-                .map(|((name, v), (m, sd))| {
+                .map(|((name, v), &(e, m, sd))| {
                     let mut vals: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
-                    let mean = vals.iter().sum::<f64>() / vals.len().max(1) as f64;
-                    let z = if *sd > 0.0 { (mean - m) / sd } else { 0.0 };
+                    let mean = scaled_mean(&vals, e);
+                    let z = if sd > 0.0 { (mean - m) / sd } else { 0.0 };
+                    let mean = libm::scalbn(mean, -e);
                     FeatureStat {
                         feature: name.clone(),
                         mean,

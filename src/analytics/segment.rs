@@ -235,3 +235,58 @@ pub fn segment(
         projected_labels,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::features::build_features;
+    use crate::data::workspace::{FeatureConfig, Scaling};
+    use polars::prelude::*;
+
+    /// Unscaled values near 1e308 on the Segments screen (three groups of equal rows, at
+    /// distance 0 within and beyond 1e307 between): DBSCAN finds the groups, and the
+    /// profiles (in original units) and the scatter's projection are finite numbers (sums
+    /// overflowed: inf means, NaN z-scores and points).
+    #[test]
+    fn values_near_the_float_limit_give_finite_profiles_and_projection() {
+        let ids: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
+        let a: Vec<f64> = (0..60).map(|i| [1.0, 4.0, 8.0][i % 3] * 1e307).collect();
+        let b: Vec<f64> = (0..60).map(|i| [8.0, 1.0, 4.0][i % 3] * 1e307).collect();
+        let df = df!("id" => ids, "a" => a, "b" => b).unwrap();
+        let cfg = FeatureConfig {
+            numeric: vec!["a".into(), "b".into()],
+            categorical: Vec::new(),
+            scaling: Scaling::None,
+            log1p: Vec::new(),
+            max_categories: 20,
+        };
+        let m = build_features(&df, "id", &cfg).unwrap();
+        let params = SegmentParams {
+            algorithm: Algorithm::Dbscan,
+            eps: 1.0,
+            min_points: 3,
+            ..SegmentParams::default()
+        };
+        let run = segment(&m, &params, &Progress::new()).unwrap();
+        assert_eq!(run.sizes, vec![20, 20, 20]);
+        for p in &run.profiles {
+            for f in &p.features {
+                assert!(
+                    f.mean.is_finite() && f.median.is_finite() && f.z.is_finite(),
+                    "{f:?}"
+                );
+            }
+        }
+        let first = &run.profiles[0].features[0];
+        assert!((first.mean / 1e307 - 1.0).abs() < 1e-3, "{first:?}");
+        assert!(run.profiles[0].features[1].z > 1.0);
+        assert!(
+            run.projection
+                .points
+                .iter()
+                .all(|(x, y)| x.is_finite() && y.is_finite())
+        );
+        let (e1, e2) = run.projection.explained;
+        assert!(e1 > 0.5 && (e1 + e2 - 1.0).abs() < 1e-9, "{e1} {e2}");
+    }
+}
