@@ -112,17 +112,19 @@ pub struct ExportFlags {
     /// Replace the --out file if it exists (otherwise an existing file is an error).
     #[arg(long)]
     pub force: bool,
-    /// Replace the customer key in --out by a keyed pseudonym (HMAC-SHA256 under the key in
-    /// CRMLENS_PSEUDONYM_KEY, or in the file CRMLENS_PSEUDONYM_KEY_FILE names). Also on when
-    /// the workspace's [privacy] says pseudonymise = true.
+    /// Replace the customer key in --out, and the customer ids printed, by a keyed pseudonym
+    /// (HMAC-SHA256 under the key in CRMLENS_PSEUDONYM_KEY, or in the file
+    /// CRMLENS_PSEUDONYM_KEY_FILE names). Also on when the workspace's [privacy] says
+    /// pseudonymise = true.
     #[arg(long)]
     pub pseudonymise: bool,
 }
 
 impl ExportFlags {
-    /// The options for writing `out`, checked before any work is done: the format, an
-    /// existing file without --force, a missing pseudonym key. `input` is the command's
-    /// input; when it is a workspace its `[privacy] pseudonymise` counts too.
+    /// The options for writing `out` and printing ids, checked before any work is done: the
+    /// format, an existing file without --force, a missing pseudonym key (also without
+    /// `out`: printed ids are pseudonymised too). `input` is the command's input; when it is
+    /// a workspace its `[privacy] pseudonymise` counts too.
     pub fn options(
         &self,
         out: Option<&std::path::Path>,

@@ -155,6 +155,16 @@ impl AtomicFile {
     pub fn create_with(out: &Path, overwrite: bool, private: bool) -> Result<AtomicFile> {
         refuse_existing(out, overwrite)?;
         let target = resolve_target(out)?;
+        // Renaming a file over a device, a pipe or a folder would replace it (as root,
+        // /dev/null itself): only regular files are written.
+        if let Ok(m) = std::fs::metadata(&target)
+            && !m.is_file()
+        {
+            return Err(DataError::Invalid(format!(
+                "{}: not a regular file (a folder, device or pipe); write to a file",
+                out.display()
+            )));
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -1004,6 +1014,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_symlink_is_written_through() {
+        use std::os::unix::fs::FileTypeExt as _;
         let dir = tempfile::tempdir().unwrap();
         let real_dir = dir.path().join("real");
         std::fs::create_dir(&real_dir).unwrap();
@@ -1040,6 +1051,19 @@ mod tests {
             names_in(dir.path()),
             ["d.csv", "link.toml", "mid.csv", "real"]
         );
+        // A device or a folder is not replaced, even with overwrite.
+        let null = dir.path().join("null.csv");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        let err = write_text(&null, "x", true).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        let err = write_text(&real_dir, "x", true).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         // A loop is one clear error.
         let a = dir.path().join("a.csv");
         std::os::unix::fs::symlink("b.csv", &a).unwrap();
