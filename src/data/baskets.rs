@@ -48,6 +48,19 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
             )));
         }
     }
+    // One column for two roles (say the order and the item) would make polars refuse the
+    // selection with "projections contained duplicate output name".
+    if let Some(c) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[..*i].contains(c))
+        .map(|(_, c)| *c)
+    {
+        return Err(DataError::Invalid(format!(
+            "{}: column `{c}` is given for two roles; each role (customer, order, item, date, amount) needs a column of its own",
+            path.display()
+        )));
+    }
     let picked: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
     collect_source(&s.path, s.frame.select(picked))
 }

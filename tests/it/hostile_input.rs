@@ -267,3 +267,39 @@ fn parquet_decimals_and_small_integers_are_read() {
     assert!((dec["mean"].as_f64().unwrap() - 2.0).abs() < 1e-12, "{dec}");
     assert_eq!(dec["min"], "1");
 }
+
+/// One column named for two roles made polars refuse its own query ("projections contained
+/// duplicate output name", with the rest of its text redacted): now one line naming it.
+#[test]
+fn one_column_for_two_roles_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("o.csv"),
+        "cid,oid,item\n1,1,x\n1,1,y\n2,2,x\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "rules",
+            "--input",
+            "o.csv",
+            "--transaction-col",
+            "oid",
+            "--item-col",
+            "oid",
+        ][..],
+        &[
+            "recommend",
+            "--input",
+            "o.csv",
+            "--customer-col",
+            "cid",
+            "--item-col",
+            "cid",
+        ][..],
+    ] {
+        let o = crmlens(dir.path(), args);
+        assert_user_error(&o, &["o.csv", "is given for two roles"]);
+        assert!(!stderr(&o).contains("projections"), "{}", stderr(&o));
+    }
+}
