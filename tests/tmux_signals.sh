@@ -12,17 +12,9 @@ SESSION="crmlens-signals-$$"
 OUT="$(mktemp -d)"
 trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-fail() { echo "tmux signals: FAIL: $*"; echo "--- screen ---"; tmux capture-pane -p -t "$SESSION" || true; exit 1; }
-screen() { tmux capture-pane -p -t "$SESSION"; }
-# wait_for TEXT [seconds]: poll the screen until TEXT shows up.
-wait_for() {
-  local text="$1" secs="${2:-60}" i=0
-  while (( i < secs * 10 )); do
-    if screen | grep -qF -- "$text"; then return 0; fi
-    sleep 0.1; i=$((i + 1))
-  done
-  fail "waited ${secs}s for: $text"
-}
+TEST_NAME="tmux signals"
+# shellcheck source=tests/tmux_lib.sh
+source tests/tmux_lib.sh
 # The pane's terminal modes: alternate screen, cursor visible, mouse any/button/standard/SGR.
 modes() { tmux display -p -t "$SESSION" '#{alternate_on} #{cursor_flag} #{mouse_any_flag} #{mouse_button_flag} #{mouse_standard_flag} #{mouse_sgr_flag}'; }
 # The workbench's own modes: alternate screen on, cursor hidden, mouse tracking on.

@@ -8,17 +8,9 @@ SESSION="crmlens-smoke-$$"
 OUT="$(mktemp -d)"
 trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-fail() { echo "tmux smoke: FAIL: $*"; echo "--- screen ---"; tmux capture-pane -p -t "$SESSION" || true; exit 1; }
-screen() { tmux capture-pane -p -t "$SESSION"; }
-# wait_for TEXT [seconds]: poll the screen until TEXT shows up.
-wait_for() {
-  local text="$1" secs="${2:-60}" i=0
-  while (( i < secs * 10 )); do
-    if screen | grep -qF -- "$text"; then return 0; fi
-    sleep 0.1; i=$((i + 1))
-  done
-  fail "waited ${secs}s for: $text"
-}
+TEST_NAME="tmux smoke"
+# shellcheck source=tests/tmux_lib.sh
+source tests/tmux_lib.sh
 
 # A plain shell in tmux; the workbench runs in it and the prompt must come back after quit.
 tmux new-session -d -s "$SESSION" -x 120 -y 32 "env PS1='READY> ' bash --norc --noprofile"
