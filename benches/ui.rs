@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crmlens::app::State;
 use crmlens::app::job::{JobOutcome, JobRequest, run_now};
-use crmlens::data::explore::arrange;
+use crmlens::data::integrate::explore::arrange;
 use polars::prelude::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -8,6 +8,8 @@ pub mod analytics;
 pub mod app;
 pub mod cli;
 pub mod data;
+pub mod export;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod text;

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     // prints nothing for it (polars panics on its own threads too, hence the global flag).
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !crmlens::data::guard::quiet() {
+        if !crmlens::data::sources::guard::quiet() {
             hook(info);
         }
     }));

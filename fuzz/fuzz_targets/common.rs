@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crmlens::data::profile::profile_file;
-use crmlens::data::source::ReadOptions;
+use crmlens::data::integrate::profile::profile_file;
+use crmlens::data::sources::file::ReadOptions;
 
 fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -50,7 +50,7 @@ pub fn check_file(ext: &str, data: &[u8]) {
 pub fn allow_guarded_panics() {
     let abort = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !crmlens::data::guard::quiet() {
+        if !crmlens::data::sources::guard::quiet() {
             abort(info);
         }
     }));

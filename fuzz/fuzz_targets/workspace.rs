@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crmlens::data::workspace::Workspace;
+use crmlens::data::sources::workspace::Workspace;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -240,7 +240,7 @@ pub fn segment(
 mod tests {
     use super::*;
     use crate::data::features::build_features;
-    use crate::data::workspace::{FeatureConfig, Scaling};
+    use crate::data::sources::workspace::{FeatureConfig, Scaling};
     use polars::prelude::*;
 
     /// Unscaled values near 1e308 on the Segments screen (three groups of equal rows, at

@@ -14,7 +14,7 @@ use super::action::Action;
 use super::job::JobRequest;
 use super::settings::Settings;
 use super::state::{Arrangement, Command, Overlay, State};
-use crate::data::workspace::{Scaling, Workspace};
+use crate::data::sources::workspace::{Scaling, Workspace};
 
 /// How many changes undo remembers.
 const DEPTH: usize = 200;

@@ -14,13 +14,13 @@ use crate::analytics::dbscan::k_distances;
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun, segment};
 use crate::analytics::sweep::{SweepResult, sweep};
-use crate::data::explore::{self, ColumnSummary};
-use crate::data::export::ExportOptions;
 use crate::data::features::{Correlation, FeatureMatrix, build_features, correlation};
+use crate::data::integrate::explore::{self, ColumnSummary};
 use crate::data::integrate::integrate;
-use crate::data::quality::QualityReport;
-use crate::data::source::{self, ReadOptions};
-use crate::data::workspace::{FeatureConfig, Workspace};
+use crate::data::integrate::quality::QualityReport;
+use crate::data::sources::file::{self, ReadOptions};
+use crate::data::sources::workspace::{FeatureConfig, Workspace};
+use crate::data::write::ExportOptions;
 use crate::progress::Progress;
 
 /// What a job does.
@@ -66,7 +66,7 @@ pub enum JobRequest {
     /// Write the session as a workspace file (atomically, the previous file kept as `.bak`).
     SaveWorkspace {
         path: PathBuf,
-        workspace: Box<crate::data::workspace::Workspace>,
+        workspace: Box<crate::data::sources::workspace::Workspace>,
     },
     /// Write the last segmentation's cluster profiles.
     ExportProfiles {
@@ -374,7 +374,7 @@ fn mine_rules(
 ) -> crate::data::Result<crate::analytics::rules::RulesRun> {
     use crate::analytics::itemsets::{ItemsetParams, min_count_for};
     use crate::analytics::rules::{RuleParams, mine};
-    use crate::data::baskets::{basket_columns, baskets, order_lines};
+    use crate::data::features::baskets::{basket_columns, baskets, order_lines};
     progress.start("reading order lines", 1);
     let (t, i) = basket_columns(input, p.per_customer, p.by_category)?;
     let table = order_lines(input, &[t.as_str(), i.as_str()])?;
@@ -405,7 +405,7 @@ fn recommend_job(
     use crate::analytics::recommend::{
         Interactions, Weighting, evaluate, item_model, last_order_split,
     };
-    use crate::data::purchases::{purchase_columns, read_purchases};
+    use crate::data::features::purchases::{purchase_columns, read_purchases};
     progress.start("reading order lines", 1);
     let cols = purchase_columns(input, None, None, None, None)?;
     let p = read_purchases(input, &cols)?;
@@ -459,28 +459,21 @@ fn export_recommendations(
     use rayon::prelude::*;
     let n = m.customers.len();
     progress.start("top N for every customer", n as u64);
-    crate::data::export::write_recommendations(
-        path,
-        "customer",
-        &m.customers,
-        &m.items,
-        opts,
-        |range| {
-            let len = range.len() as u64;
-            let recs = range
-                .into_par_iter()
-                .map_init(
-                    || Scorer::new(m.x.n_items),
-                    |s, u| {
-                        let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
-                        m.model.recommend(&bought, top, false, s)
-                    },
-                )
-                .collect();
-            progress.advance(len);
-            Ok(recs)
-        },
-    )
+    crate::export::write_recommendations(path, "customer", &m.customers, &m.items, opts, |range| {
+        let len = range.len() as u64;
+        let recs = range
+            .into_par_iter()
+            .map_init(
+                || Scorer::new(m.x.n_items),
+                |s, u| {
+                    let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
+                    m.model.recommend(&bought, top, false, s)
+                },
+            )
+            .collect();
+        progress.advance(len);
+        Ok(recs)
+    })
 }
 
 /// The CLV job: transactions, the per-customer summary at the calibration end, the models.
@@ -490,7 +483,9 @@ fn clv_job(
     progress: &Progress,
 ) -> crate::data::Result<JobOutcome> {
     use crate::analytics::clv::{ClvParams, Rfm, run_clv};
-    use crate::data::transactions::{date_span, read_transactions, summarise, transaction_columns};
+    use crate::data::features::transactions::{
+        date_span, read_transactions, summarise, transaction_columns,
+    };
     progress.start("reading transactions", 1);
     let cols = transaction_columns(input, None, None, None)?;
     let (tx, dropped_lines) = read_transactions(input, &cols)?;
@@ -557,7 +552,7 @@ fn predict(
     features.categorical.retain(|f| f != target);
     let dropped_target = features.numeric.len() + features.categorical.len() < before;
     progress.start("preparing features", 1);
-    let t = crate::data::target::target(table, target, None)?;
+    let t = crate::data::features::target::target(table, target, None)?;
     let m = model_matrix(table, &features)?;
     if grid {
         let g = grid_search(
@@ -674,7 +669,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 progress.label("finding target columns");
                 Ok(JobOutcome::Loaded(Box::new(Loaded {
                     title: name,
-                    targets: crate::data::target::candidates(&c.table),
+                    targets: crate::data::features::target::candidates(&c.table),
                     pii: crate::data::privacy::detect(&c.table, &ws.privacy),
                     show_pii: ws.privacy.show_pii,
                     settings: Some(Box::new(settings)),
@@ -692,8 +687,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             progress.start("reading", 1);
             // Esc stops a database read between chunks.
             options.cancel = Some(progress.clone());
-            if let Some(names) = source::database_tables(&path, &options)? {
-                match source::default_table(&names) {
+            if let Some(names) = file::database_tables(&path, &options)? {
+                match file::default_table(&names) {
                     Some(t) => options.table = Some(t.to_string()),
                     None => return Ok(JobOutcome::Tables(names)),
                 }
@@ -702,12 +697,12 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             if let Some(t) = &options.table {
                 title.push_str(&format!(" · table {t}"));
             }
-            let scanned = source::scan(&path, &options)?;
+            let scanned = file::scan(&path, &options)?;
             let notes = scanned.notes.clone();
-            let table = source::collect_source(&scanned.path, scanned.frame)?;
+            let table = file::collect_source(&scanned.path, scanned.frame)?;
             Ok(JobOutcome::Loaded(Box::new(Loaded {
                 title,
-                targets: crate::data::target::candidates(&table),
+                targets: crate::data::features::target::candidates(&table),
                 pii: crate::data::privacy::detect(&table, &Default::default()),
                 show_pii: false,
                 settings: None,
@@ -722,7 +717,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
         })(),
         JobRequest::Tables { path, options } => {
             progress.start("listing tables", 1);
-            source::database_tables(&path, &options)
+            file::database_tables(&path, &options)
                 .map(|names| JobOutcome::Tables(names.unwrap_or_default()))
         }
         JobRequest::Arrange {
@@ -794,7 +789,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             pseudonymise,
         } => export_to(path, overwrite, pseudonymise, "labels", |p, o| {
             let n = labels.len();
-            crate::data::export::write_labels(p, &id_col, &ids, labels, o).map(|_| n)
+            crate::export::write_labels(p, &id_col, &ids, labels, o).map(|_| n)
         }),
         JobRequest::ExportRules {
             path,
@@ -802,7 +797,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             names,
             overwrite,
         } => export_to(path, overwrite, false, "rules", |p, o| {
-            crate::data::export::write_rules(p, &rules, &names, o).map(|_| rules.len())
+            crate::export::write_rules(p, &rules, &names, o).map(|_| rules.len())
         }),
         JobRequest::Predict {
             table,
@@ -827,14 +822,14 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             profiles,
             overwrite,
         } => export_to(path, overwrite, false, "cluster profiles", |p, o| {
-            crate::data::export::write_profiles(p, &profiles, o)
+            crate::export::write_profiles(p, &profiles, o)
         }),
         JobRequest::ExportQuality {
             path,
             report,
             overwrite,
         } => export_to(path, overwrite, false, "quality findings", |p, o| {
-            crate::data::export::write_quality(p, &report, o)
+            crate::export::write_quality(p, &report, o)
         }),
         JobRequest::ExportClv {
             path,
@@ -855,7 +850,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 col("clv", |r| r.clv),
             ])
             .map_err(|e| crate::data::DataError::polars("clv", e))?;
-            crate::data::export::write_table(&mut df, p, Some("customer"), o).map(|_| n)
+            crate::data::write::write_table(&mut df, p, Some("customer"), o).map(|_| n)
         }),
         JobRequest::ExportScores {
             path,
@@ -869,13 +864,13 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             overwrite,
             pseudonymise,
         } => export_to(path, overwrite, pseudonymise, "scores", |p, o| {
-            let scores = crate::data::export::Scores {
+            let scores = crate::export::Scores {
                 classes: &classes,
                 actual: &actual,
                 probabilities: &probabilities,
                 predicted: &predicted,
             };
-            crate::data::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
+            crate::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
                 .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
         }),
         JobRequest::Rules { input, params } => {

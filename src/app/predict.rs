@@ -212,7 +212,7 @@ fn step_in<T: PartialOrd + Copy>(steps: &[T], v: T, delta: i64) -> T {
 }
 
 impl PredictView {
-    /// Offers `targets` (see [`crate::data::target::candidates`]); `churned` is picked when
+    /// Offers `targets` (see [`crate::data::features::target::candidates`]); `churned` is picked when
     /// there is one.
     pub fn with_targets(targets: Vec<String>) -> PredictView {
         let target = targets
@@ -500,7 +500,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
     let Some(target) = state.predict.target.clone() else {
         state.error = Some(format!(
             "no target: no column of this table has 2 to {} classes",
-            crate::data::target::MAX_CLASSES
+            crate::data::features::target::MAX_CLASSES
         ));
         return Vec::new();
     };

@@ -10,7 +10,7 @@ use crate::analytics::predict::{ModelKind, PredictParams};
 use crate::analytics::rules::SortBy;
 use crate::analytics::segment::{Algorithm, SegmentParams};
 use crate::analytics::tree::Criterion;
-use crate::data::workspace::{self, Workspace};
+use crate::data::sources::workspace::{self, Workspace};
 
 use super::clv::ClvSettings;
 use super::rules::RulesParams;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use super::action::Action;
 use super::job::{JobRequest, Loaded};
 use super::state::{Command, Overlay, State};
-use crate::data::source::ReadOptions;
-use crate::data::workspace::{SourceConfig, Workspace};
+use crate::data::sources::file::ReadOptions;
+use crate::data::sources::workspace::{SourceConfig, Workspace};
 
 /// What an entry opens.
 #[derive(Debug, Clone)]
@@ -64,9 +64,9 @@ impl Target {
     /// A file path or a `postgres://` URL, as typed or named on the command line.
     pub fn parse(location: &str, table: Option<String>) -> Target {
         let location = location.trim();
-        if crate::data::postgres::is_url(location) {
+        if crate::data::sources::postgres::is_url(location) {
             Target::Source {
-                path: crate::data::postgres::display_path(location),
+                path: crate::data::sources::postgres::display_path(location),
                 options: ReadOptions {
                     url: Some(location.to_string()),
                     table,
@@ -106,8 +106,8 @@ impl Target {
 
     /// The format its setting or file extension names (update does no I/O, so a file
     /// without a known extension is "?" until read).
-    fn format(&self) -> Option<crate::data::source::Format> {
-        use crate::data::source::{Format, format_by_name};
+    fn format(&self) -> Option<crate::data::sources::file::Format> {
+        use crate::data::sources::file::{Format, format_by_name};
         match self {
             Target::Workspace(_) => None,
             Target::Source { options, .. } if options.url.is_some() => Some(Format::Postgres),
@@ -123,7 +123,7 @@ impl Target {
 
     /// A database (SQLite file or PostgreSQL URL) whose tables can be listed.
     pub fn is_database(&self) -> bool {
-        use crate::data::source::Format;
+        use crate::data::sources::file::Format;
         matches!(self.format(), Some(Format::Sqlite | Format::Postgres))
     }
 
@@ -135,7 +135,7 @@ impl Target {
             return None;
         };
         let url = options.url.as_deref().map(|u| {
-            crate::data::postgres::mask_url(u)
+            crate::data::sources::postgres::mask_url(u)
                 .replacen(":***@", "@", 1)
                 .replace("password=***&", "")
                 .replace("&password=***", "")
@@ -467,7 +467,7 @@ impl SourcesView {
 /// The sources a workspace configures, with what the integration read of each.
 fn workspace_sources(
     ws: &Workspace,
-    report: Option<&crate::data::quality::QualityReport>,
+    report: Option<&crate::data::integrate::quality::QualityReport>,
 ) -> Vec<(String, Target, Status, Vec<String>)> {
     let s = &ws.sources;
     let configured = [

@@ -13,10 +13,10 @@ use crate::analytics::gmm::CovarianceType;
 pub use crate::analytics::segment::SegmentParams;
 use crate::analytics::segment::{Algorithm, SegmentModel, SegmentRun};
 use crate::analytics::sweep::SweepResult;
-use crate::data::explore::ColumnSummary;
 use crate::data::features::Correlation;
-use crate::data::quality::QualityReport;
-use crate::data::workspace::{FeatureConfig, Scaling};
+use crate::data::integrate::explore::ColumnSummary;
+use crate::data::integrate::quality::QualityReport;
+use crate::data::sources::workspace::{FeatureConfig, Scaling};
 
 /// A pop-up that takes the keys while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,7 +454,7 @@ pub struct State {
     pub demo: Option<super::demo::Demo>,
     /// The workspace the session was opened on, as read (Ctrl-S saves it with the screens'
     /// settings); None for a plain data file.
-    pub workspace: Option<Box<crate::data::workspace::Workspace>>,
+    pub workspace: Option<Box<crate::data::sources::workspace::Workspace>>,
     /// Where Ctrl-S writes without asking (set by the first save).
     pub save_path: Option<std::path::PathBuf>,
     /// Undo and redo of selections and parameters.

@@ -170,7 +170,7 @@ pub fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             // A panic inside a guarded reader call is an error the caller reports.
-            if crate::data::guard::guarded_here() {
+            if crate::data::sources::guard::guarded_here() {
                 return;
             }
             let ui = on_ui_thread();

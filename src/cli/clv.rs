@@ -10,7 +10,7 @@ use clap::Args;
 use polars::prelude::{Column, DataFrame};
 
 use crate::analytics::clv::{ClvParams, Rfm, run_clv};
-use crate::data::transactions::{read_transactions, summarise, transaction_columns};
+use crate::data::features::transactions::{read_transactions, summarise, transaction_columns};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -138,7 +138,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             col("clv", r.rows.iter().map(|x| x.clv).collect()),
         ])?;
         let id = df.get_column_names()[0].to_string();
-        crate::data::export::write_table(&mut df, out, Some(&id), &opts)?;
+        crate::data::write::write_table(&mut df, out, Some(&id), &opts)?;
     }
     let mut order: Vec<usize> = (0..s.ids.len()).collect();
     order.sort_by(|&i, &j| r.rows[j].clv.total_cmp(&r.rows[i].clv).then(i.cmp(&j)));

@@ -16,11 +16,11 @@ use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::analytics::limits;
-use crate::data::generator::{self, GenConfig};
 use crate::data::integrate::integrate;
-use crate::data::profile::profile_file;
-use crate::data::source::ReadOptions;
-use crate::data::workspace::Workspace;
+use crate::data::integrate::profile::profile_file;
+use crate::data::sources::file::ReadOptions;
+use crate::data::sources::generator::{self, GenConfig};
+use crate::data::sources::workspace::Workspace;
 use crate::progress::Progress;
 use crate::text;
 
@@ -129,18 +129,18 @@ impl ExportFlags {
         &self,
         out: Option<&std::path::Path>,
         input: Option<&std::path::Path>,
-    ) -> Result<crate::data::export::ExportOptions> {
-        let mut opts = crate::data::export::ExportOptions {
+    ) -> Result<crate::data::write::ExportOptions> {
+        let mut opts = crate::data::write::ExportOptions {
             overwrite: self.force,
             pseudonymiser: None,
         };
         if let Some(out) = out {
-            crate::data::export::table_format(out)?;
-            crate::data::export::refuse_existing(out, self.force)?;
+            crate::data::write::table_format(out)?;
+            crate::data::write::refuse_existing(out, self.force)?;
         }
         // Also without --out: the ids a command prints are pseudonymised too.
         let from_workspace = input
-            .filter(|p| crate::data::workspace::is_workspace(p))
+            .filter(|p| crate::data::sources::workspace::is_workspace(p))
             .and_then(|p| Workspace::load(p).ok())
             .is_some_and(|w| w.privacy.pseudonymise);
         if self.pseudonymise || from_workspace {
@@ -295,8 +295,8 @@ impl EngineFlags {
     /// The workspace's engine with these flags over it.
     pub fn apply(&self, ws: &mut Workspace) {
         match self.engine.as_deref() {
-            Some("spark") => ws.engine.kind = crate::data::workspace::EngineKind::Spark,
-            Some(_) => ws.engine.kind = crate::data::workspace::EngineKind::Local,
+            Some("spark") => ws.engine.kind = crate::data::sources::workspace::EngineKind::Spark,
+            Some(_) => ws.engine.kind = crate::data::sources::workspace::EngineKind::Local,
             None => {}
         }
         if self.spark_remote.is_some() {
@@ -405,11 +405,11 @@ pub fn run_command(cmd: Command) -> Result<()> {
 
 fn profile(a: ProfileArgs) -> Result<()> {
     if let Some(d) = &a.delimiter
-        && crate::data::workspace::parse_delimiter(d).is_none()
+        && crate::data::sources::workspace::parse_delimiter(d).is_none()
     {
         bail!(
             "--delimiter {d}: it {}",
-            crate::data::workspace::DELIMITER_RULE
+            crate::data::sources::workspace::DELIMITER_RULE
         );
     }
     let opts = ReadOptions {
@@ -421,10 +421,10 @@ fn profile(a: ProfileArgs) -> Result<()> {
     };
     let mut profiles = Vec::new();
     if let Some(url) = &a.source {
-        if !crate::data::postgres::is_url(url) {
+        if !crate::data::sources::postgres::is_url(url) {
             bail!(
                 "--source {}: not a PostgreSQL URL; use postgres://user@host:port/database (files are given without --source)",
-                crate::data::postgres::mask_url(url)
+                crate::data::sources::postgres::mask_url(url)
             );
         }
         let opts = ReadOptions {
@@ -432,7 +432,7 @@ fn profile(a: ProfileArgs) -> Result<()> {
             try_parse_dates: false,
             ..opts.clone()
         };
-        let mut p = profile_file(&crate::data::postgres::display_path(url), &opts)?;
+        let mut p = profile_file(&crate::data::sources::postgres::display_path(url), &opts)?;
         if !a.show_pii {
             p.mask_pii();
         }
@@ -461,7 +461,7 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
     a.engine.apply(&mut ws);
     let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
     if let Some(r) = &a.report_json {
-        crate::data::export::refuse_existing(r, a.export.force)?;
+        crate::data::write::refuse_existing(r, a.export.force)?;
     }
     let progress = Progress::new();
     let c360 = {
@@ -479,10 +479,10 @@ fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
         .iter()
         .any(|c| c.as_str() == key)
         .then_some(key);
-    crate::data::export::write_table(&mut table, &a.out, key.as_deref(), &opts)?;
+    crate::data::write::write_table(&mut table, &a.out, key.as_deref(), &opts)?;
     if let Some(path) = &a.report_json {
         let text = serde_json::to_string_pretty(&c360.report)?;
-        crate::data::export::write_text(path, &text, a.export.force)?;
+        crate::data::write::write_text(path, &text, a.export.force)?;
     }
     let mut out = out::stdout();
     if a.json {
@@ -524,7 +524,7 @@ fn gen_sample(a: GenArgs) -> Result<()> {
     // Checked before the work: the sample's files already in --out, without --force.
     if !a.force {
         for name in generator::FILES {
-            crate::data::export::refuse_existing(&a.out.join(name), false)?;
+            crate::data::write::refuse_existing(&a.out.join(name), false)?;
         }
     }
     let started = Instant::now();
@@ -567,7 +567,7 @@ fn feature_matrix(
     extra: &[String],
 ) -> Result<Matrix> {
     use crate::data::features::build_features;
-    use crate::data::workspace::{FeatureConfig, Scaling};
+    use crate::data::sources::workspace::{FeatureConfig, Scaling};
     let (input, scale, fill) = (
         args.input.as_path(),
         args.scale.as_str(),
@@ -605,7 +605,7 @@ fn feature_matrix(
     let progress = Progress::new();
     let (mut table, key) = {
         let _bar = bar::show(&progress);
-        crate::data::input::load_columns(input, &wanted, with_first, &progress)?
+        crate::pipeline::input::load_columns(input, &wanted, with_first, &progress)?
     };
     for f in &features {
         if let Ok(c) = table.column(f)
@@ -639,7 +639,7 @@ fn feature_matrix(
             .iter()
             .map(|f| (f.clone(), fill.to_string()))
             .collect();
-        table = crate::data::clean::fill_missing(table, &policies)?.0;
+        table = crate::data::integrate::clean::fill_missing(table, &policies)?.0;
     }
     let id_col = match id_col.or(key) {
         Some(c) => c,
@@ -733,7 +733,7 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
 
 /// `id` as printed: its keyed pseudonym when the command pseudonymises (`--pseudonymise` or
 /// the workspace's `[privacy] pseudonymise`), as in its `--out`.
-fn shown_id(id: &str, opts: &crate::data::export::ExportOptions) -> String {
+fn shown_id(id: &str, opts: &crate::data::write::ExportOptions) -> String {
     match &opts.pseudonymiser {
         Some(p) => p.pseudonym(id),
         None => id.to_string(),
@@ -746,7 +746,7 @@ fn pii_columns(
     input: &Path,
     table: &polars::prelude::DataFrame,
 ) -> Vec<crate::data::privacy::PiiColumn> {
-    let config = if crate::data::workspace::is_workspace(input) {
+    let config = if crate::data::sources::workspace::is_workspace(input) {
         Workspace::load(input)
             .map(|w| w.privacy)
             .unwrap_or_default()
@@ -816,7 +816,7 @@ fn segment_common(
     };
     if let Some(out) = &a.out {
         let opts = a.export.options(Some(out), Some(&a.matrix.input))?;
-        crate::data::export::write_labels(out, id_col, &m.keys, labels, &opts)?;
+        crate::export::write_labels(out, id_col, &m.keys, labels, &opts)?;
     }
     let serde_json::Value::Object(map) = serde_json::json!({
         "algorithm": algorithm,
@@ -1135,7 +1135,7 @@ fn rss_split_peaks<T>(
 fn bench_result(v: &serde_json::Value, out: Option<&Path>, force: bool) -> Result<()> {
     if let Some(p) = out {
         let text = serde_json::to_string_pretty(v)?;
-        crate::data::export::write_text(p, &format!("{text}\n"), force)?;
+        crate::data::write::write_text(p, &format!("{text}\n"), force)?;
     }
     out::stdout().json(v)
 }
@@ -1148,7 +1148,7 @@ fn bench_integrate(
 ) -> Result<()> {
     // Checked before the work: an existing file without --force.
     if let Some(p) = out {
-        crate::data::export::refuse_existing(p, force)?;
+        crate::data::write::refuse_existing(p, force)?;
     }
     let mut ws = Workspace::load(workspace)?;
     engine.apply(&mut ws);
@@ -1182,8 +1182,8 @@ fn bench_integrate(
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         // With Spark, the aggregation's memory is the server's: peak_rss_mb is this process.
         "engine": match ws.engine.kind {
-            crate::data::workspace::EngineKind::Local => "local",
-            crate::data::workspace::EngineKind::Spark => "spark",
+            crate::data::sources::workspace::EngineKind::Local => "local",
+            crate::data::sources::workspace::EngineKind::Spark => "spark",
         },
         "spark_remote": ws.engine.remote,
         "steps_ms": c360.report.timings_ms,
@@ -1192,9 +1192,9 @@ fn bench_integrate(
 }
 
 fn bench_postgres(url: &str, rows: u64, out: Option<&Path>, force: bool) -> Result<()> {
-    use crate::data::postgres;
+    use crate::data::sources::postgres;
     if let Some(p) = out {
-        crate::data::export::refuse_existing(p, force)?;
+        crate::data::write::refuse_existing(p, force)?;
     }
     let mut client = postgres::connect(url)?;
     // A customers table like the sample's: text ids, names and e-mails, a date, a timestamp

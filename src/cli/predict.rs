@@ -128,8 +128,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
         true,
         std::slice::from_ref(&a.target),
     )?;
-    let crate::data::target::Target { classes, y: y_all } =
-        crate::data::target::target(&table, &a.target, a.positive.as_deref())
+    let crate::data::features::target::Target { classes, y: y_all } =
+        crate::data::features::target::target(&table, &a.target, a.positive.as_deref())
             .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
     if m.values.nrows() != y_all.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
@@ -195,13 +195,13 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
         let predicted = r.predicted();
-        let scores = crate::data::export::Scores {
+        let scores = crate::export::Scores {
             classes: &classes,
             actual: &y_all,
             probabilities: &r.probabilities,
             predicted: &predicted,
         };
-        crate::data::export::write_scores(out, &id_col, &m.keys, &scores, None, &opts)?;
+        crate::export::write_scores(out, &id_col, &m.keys, &scores, None, &opts)?;
     }
     let importance: Vec<serde_json::Value> = r
         .feature_importance

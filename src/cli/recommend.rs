@@ -13,7 +13,7 @@ use crate::analytics::recommend::{
     Interactions, Recommendation, Scorer, Weighting, evaluate, item_model, last_order_split,
 };
 use crate::data::dates::from_epoch_days;
-use crate::data::purchases::{purchase_columns, read_purchases};
+use crate::data::features::purchases::{purchase_columns, read_purchases};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -159,7 +159,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     if let Some(out) = &a.out {
         // Scoring time only; writing is streamed chunk by chunk between the scoring.
         let mut scoring = 0.0;
-        crate::data::export::write_recommendations(
+        crate::export::write_recommendations(
             out,
             &cols.customer,
             &p.customers,

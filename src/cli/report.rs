@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::data::workspace::Workspace;
+use crate::data::sources::workspace::Workspace;
 use crate::progress::Progress;
 use crate::report::{self, SECTIONS};
 
@@ -50,7 +50,7 @@ fn format_of(format: Option<&str>, out: &Path) -> Result<&'static str> {
 pub fn run(a: ReportArgs) -> Result<()> {
     let format = format_of(a.format.as_deref(), &a.out)?;
     // Checked before the work: an existing file without --force.
-    crate::data::export::refuse_existing(&a.out, a.force)?;
+    crate::data::write::refuse_existing(&a.out, a.force)?;
     let started = Instant::now();
     let ws = Workspace::load(&a.workspace)?;
     let progress = Progress::new();
@@ -62,7 +62,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         "md" => report::markdown::render(&r),
         _ => report::html::render(&r),
     };
-    crate::data::export::write_text(&a.out, &text, a.force)?;
+    crate::data::write::write_text(&a.out, &text, a.force)?;
     let skipped = r.skipped();
     let note = if skipped.is_empty() {
         String::new()

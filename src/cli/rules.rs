@@ -9,8 +9,8 @@ use clap::Args;
 use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
 use crate::analytics::limits;
 use crate::analytics::rules::{RuleFilter, RuleParams, SortBy, rules, sort_rules};
-use crate::data::baskets::{baskets, order_lines};
-use crate::data::export::{rule_json, write_rules};
+use crate::data::features::baskets::{baskets, order_lines};
+use crate::export::{rule_json, write_rules};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]

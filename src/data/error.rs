@@ -31,7 +31,7 @@ pub enum DataError {
     Workspace { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("{context}: {}", super::privacy::redact(&source.to_string()))]
+    #[error("{context}: {}", crate::data::privacy::redact(&source.to_string()))]
     Polars {
         context: String,
         #[source]

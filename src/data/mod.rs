@@ -1,34 +1,18 @@
-//! The data engine: sources, cleaning, integration into the customer-360 table, features.
-//! Functions over polars frames; nothing here knows about a terminal.
+//! The data engine, in the order data flows through it: [`sources`] (files, SQLite,
+//! PostgreSQL, the workspace file, the sample generator) -> [`integrate`] (cleaning and the
+//! customer-360 table, locally or on Spark) -> [`features`] (what the models take: feature
+//! matrices, targets, baskets, purchases, transactions). Beside them, what all three share:
+//! errors, dates, personal-data detection and safe file writing. Functions over polars
+//! frames; nothing here knows about models, a terminal or a command line.
 
-pub mod aggregate;
-pub mod baskets;
-pub mod clean;
 pub mod dates;
-pub mod dedup;
 pub mod error;
-pub mod explore;
-pub mod export;
 pub mod features;
-pub mod generator;
-pub mod guard;
-pub mod input;
 pub mod integrate;
-pub mod postgres;
-pub mod precheck;
 pub mod privacy;
-pub mod profile;
-pub mod purchases;
-pub mod quality;
-pub mod reduce;
-pub mod source;
-#[cfg(feature = "spark")]
-pub mod spark;
-pub mod sqlite;
-pub mod target;
-pub mod transactions;
-pub mod workspace;
+pub mod sources;
+pub mod write;
 
 pub use error::{DataError, Result};
 pub use integrate::{Customer360, integrate};
-pub use workspace::Workspace;
+pub use sources::workspace::Workspace;

@@ -328,8 +328,8 @@ impl Pseudonymiser {
     /// The key from `CRMLENS_PSEUDONYM_KEY`, else from the file `CRMLENS_PSEUDONYM_KEY_FILE`
     /// names (trailing white space trimmed); an error saying how to set one when neither is
     /// there or the key is shorter than 16 bytes. The key itself is never printed.
-    pub fn from_env() -> super::error::Result<Pseudonymiser> {
-        use super::error::DataError;
+    pub fn from_env() -> crate::data::error::Result<Pseudonymiser> {
+        use crate::data::error::DataError;
         let key = match (std::env::var(KEY_ENV), std::env::var_os(KEY_FILE_ENV)) {
             (Ok(k), _) if !k.is_empty() => k.into_bytes(),
             (_, Some(path)) => {
@@ -364,8 +364,8 @@ impl Pseudonymiser {
     }
 
     /// `column` of `df` replaced by the pseudonyms of its values (as text; nulls stay null).
-    pub fn apply(&self, df: &mut DataFrame, column: &str) -> super::error::Result<()> {
-        use super::error::DataError;
+    pub fn apply(&self, df: &mut DataFrame, column: &str) -> crate::data::error::Result<()> {
+        use crate::data::error::DataError;
         let fail = |e: PolarsError| DataError::polars("pseudonyms", e);
         let ids = df
             .column(column)

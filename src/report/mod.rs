@@ -31,8 +31,8 @@ use crate::analytics::segment::segment;
 use crate::app::job::{JobOutcome, JobRequest, model_matrix, run_now};
 use crate::app::settings::{Settings, from_workspace, to_workspace};
 use crate::data::integrate::integrate;
-use crate::data::quality::QualityReport;
-use crate::data::workspace::Workspace;
+use crate::data::integrate::quality::QualityReport;
+use crate::data::sources::workspace::Workspace;
 use crate::progress::Progress;
 
 /// Clusters with fewer customers than this get no profile (their means would describe a
@@ -464,8 +464,10 @@ fn prediction(
     // As the Predict screen picks it: the workspace's target, else `churned`, else the
     // first column of classes.
     let target = settings.target.clone().or_else(|| {
-        crate::app::predict::PredictView::with_targets(crate::data::target::candidates(table))
-            .target
+        crate::app::predict::PredictView::with_targets(crate::data::features::target::candidates(
+            table,
+        ))
+        .target
     });
     let Some(target) = target else {
         return (

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::theme::Theme;
 use crate::app::State;
-use crate::data::workspace::Scaling;
+use crate::data::sources::workspace::Scaling;
 
 fn scaling_name(s: Scaling) -> &'static str {
     match s {

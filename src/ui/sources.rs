@@ -113,7 +113,7 @@ pub fn draw_prompt(f: &mut Frame, area: Rect, text: &str, theme: Theme) {
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" open: ", theme.accent()),
-            Span::raw(crate::data::postgres::mask_url(text)),
+            Span::raw(crate::data::sources::postgres::mask_url(text)),
             Span::styled("█", theme.accent()),
             Span::styled(
                 "  (a data file, .sqlite or postgres://user@host/db; Enter opens, Esc cancels)",

@@ -145,7 +145,7 @@ fn integrate_sample_writes_table_and_report() {
         serde_json::from_str(&fs::read_to_string(&rep).unwrap()).unwrap();
     assert_eq!(report["customers_out"], 5000);
     assert!(!report["steps"].as_array().unwrap().is_empty());
-    let table = crmlens::data::source::read_frame(&out, &Default::default()).unwrap();
+    let table = crmlens::data::sources::file::read_frame(&out, &Default::default()).unwrap();
     assert_eq!(table.height(), 5000);
     for c in [
         "customer_id",
@@ -367,8 +367,9 @@ fn integrate_small_workspace_end_to_end() {
     assert_eq!(qty["count"], 1);
     assert_eq!(report["orphans"][0], serde_json::json!(["orders", 1]));
 
-    let t = crmlens::data::source::read_frame(&dir.path().join("out.csv"), &Default::default())
-        .unwrap();
+    let t =
+        crmlens::data::sources::file::read_frame(&dir.path().join("out.csv"), &Default::default())
+            .unwrap();
     let ids: Vec<&str> = t
         .column("customer_id")
         .unwrap()
@@ -934,7 +935,7 @@ fn rules_apriori_equals_fpgrowth_and_files_hold_every_rule() {
                 .unwrap()
                 .len(),
             "csv" => fs::read_to_string(&out).unwrap().lines().count() - 1,
-            _ => crmlens::data::source::read_frame(&out, &Default::default())
+            _ => crmlens::data::sources::file::read_frame(&out, &Default::default())
                 .unwrap()
                 .height(),
         };
@@ -1562,7 +1563,8 @@ fn pseudonymised_exports_need_a_key_and_join_across_runs() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let read = |name: &str| {
-        crmlens::data::source::read_frame(&dir.path().join(name), &Default::default()).unwrap()
+        crmlens::data::sources::file::read_frame(&dir.path().join(name), &Default::default())
+            .unwrap()
     };
     let ids = |df: &polars::prelude::DataFrame| -> std::collections::BTreeSet<String> {
         df.columns()[0]

@@ -9,7 +9,9 @@ use crmlens::analytics::clv::{
     BgNbd, GammaGamma, Rfm, bgnbd_log_likelihood, clv, fit_bgnbd, fit_gamma_gamma,
     gamma_gamma_log_likelihood, holdout, hyp2f1,
 };
-use crmlens::data::transactions::{Amount, TransactionColumns, read_transactions, summarise};
+use crmlens::data::features::transactions::{
+    Amount, TransactionColumns, read_transactions, summarise,
+};
 use crmlens::progress::Progress;
 use serde_json::Value;
 
@@ -37,7 +39,7 @@ fn columns() -> TransactionColumns {
     }
 }
 
-fn calibration() -> (crmlens::data::transactions::Summary, Rfm) {
+fn calibration() -> (crmlens::data::features::transactions::Summary, Rfm) {
     let path = repo().join("tests/data/clv/transactions.csv");
     let (tx, dropped) = read_transactions(&path, &columns()).unwrap();
     assert_eq!(dropped, 0);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crmlens::data::workspace::Workspace;
+use crmlens::data::sources::workspace::Workspace;
 
 #[path = "../../fuzz/fuzz_targets/common.rs"]
 mod common;

@@ -516,8 +516,9 @@ fn saving_a_workspace_keeps_permissions_and_writes_through_a_symlink() {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let dir = tempfile::tempdir().unwrap();
-    let ws = crmlens::data::workspace::Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
-    let save = |path: &Path, ws: &crmlens::data::workspace::Workspace| match run_now(
+    let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
+        .unwrap();
+    let save = |path: &Path, ws: &crmlens::data::sources::workspace::Workspace| match run_now(
         JobRequest::SaveWorkspace {
             path: path.to_path_buf(),
             workspace: Box::new(ws.clone()),

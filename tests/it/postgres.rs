@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crmlens::data::integrate::integrate;
-use crmlens::data::postgres::{
+use crmlens::data::sources::postgres::{
     ReadSettings, TlsUse, connect, connect_with, read_with, write_table,
 };
 use crmlens::progress::Progress;
@@ -35,8 +35,8 @@ fn load_sample(
     url: &str,
     schema: &str,
 ) -> (
-    crmlens::data::workspace::Workspace,
-    crmlens::data::workspace::Workspace,
+    crmlens::data::sources::workspace::Workspace,
+    crmlens::data::sources::workspace::Workspace,
 ) {
     let mut client = connect(url).unwrap();
     client
@@ -84,8 +84,9 @@ fn the_360_table_from_postgres_equals_the_one_from_the_files() {
         &["integrate", "-w", "pg.toml", "--out", "c360.csv"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let back = crmlens::data::source::read_frame(&dir.path().join("c360.csv"), &Default::default())
-        .unwrap();
+    let back =
+        crmlens::data::sources::file::read_frame(&dir.path().join("c360.csv"), &Default::default())
+            .unwrap();
     assert_eq!(back.height(), a.table.height());
     let mut client = connect(&url).unwrap();
     client
@@ -106,9 +107,11 @@ fn profile_reads_a_table_or_a_query_and_errors_carry_the_servers_text() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let orders =
-        crmlens::data::source::read_frame(&sample_dir().join("orders.csv"), &Default::default())
-            .unwrap();
+    let orders = crmlens::data::sources::file::read_frame(
+        &sample_dir().join("orders.csv"),
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(
         v["files"][0]["rows"].as_u64(),
         Some(orders.height() as u64),
@@ -165,7 +168,7 @@ fn postgres_types_map_to_polars_types() {
              'abc'::varchar(5) AS v, date '2024-02-29' AS dt, timestamp '2024-01-02 03:04:05.25' AS ts, \
              timestamptz '2024-01-02 03:04:05+02' AS tz, '6f1c3a7e-0000-4000-8000-000000000001'::uuid AS u, \
              point(1, 2) AS p, NULL::int AS ni";
-    let (df, notes) = crmlens::data::postgres::read_noted(&url, None, Some(q)).unwrap();
+    let (df, notes) = crmlens::data::sources::postgres::read_noted(&url, None, Some(q)).unwrap();
     let dtype = |c: &str| df.column(c).unwrap().dtype().clone();
     for c in ["s", "i", "b", "ni"] {
         assert_eq!(dtype(c), DataType::Int64, "{c}");
@@ -317,12 +320,12 @@ fn a_tls_only_user_reads_over_tls_by_default_and_unverified_tls_is_noted() {
     let (_, notes) = read_with(&verified, Some(&table), None, &settings()).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     // Through a source scan the note lands in the source's notes (the quality report's).
-    let opts = crmlens::data::source::ReadOptions {
+    let opts = crmlens::data::sources::file::ReadOptions {
         url: Some(with(&url, "sslmode=require")),
         table: Some(table.clone()),
         ..Default::default()
     };
-    let scanned = crmlens::data::source::scan(std::path::Path::new("pg"), &opts).unwrap();
+    let scanned = crmlens::data::sources::file::scan(std::path::Path::new("pg"), &opts).unwrap();
     assert!(
         scanned.notes.iter().any(|n| n.contains("sslmode=require")),
         "{:?}",
@@ -730,9 +733,11 @@ fn the_workbench_lists_a_databases_tables_and_opens_one() {
     }
     crate::sources::select(&mut s, "table", "table picker.orders");
     key(&mut s, KeyCode::Enter);
-    let orders =
-        crmlens::data::source::read_frame(&sample_dir().join("orders.csv"), &Default::default())
-            .unwrap();
+    let orders = crmlens::data::sources::file::read_frame(
+        &sample_dir().join("orders.csv"),
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(
         s.table.as_ref().unwrap().height(),
         orders.height(),

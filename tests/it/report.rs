@@ -194,7 +194,8 @@ fn report(dir: &Path, ws: &str, name: &str, extra: &[&str]) -> String {
 /// What `crmlens segment --json` prints for the sample workspace with the parameters the
 /// workspace sets (its [features] and [segment], read through the library).
 fn segment_json(dir: &Path) -> serde_json::Value {
-    let ws = crmlens::data::workspace::Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
+        .unwrap();
     let (s, problems) = crmlens::app::settings::from_workspace(&ws);
     assert!(problems.is_empty());
     assert_eq!(
@@ -205,10 +206,10 @@ fn segment_json(dir: &Path) -> serde_json::Value {
     let f = &ws.features;
     let k = &s.segment.kmeans;
     let scale = match f.scaling {
-        crmlens::data::workspace::Scaling::Standard => "standard",
-        crmlens::data::workspace::Scaling::Minmax => "minmax",
-        crmlens::data::workspace::Scaling::Robust => "robust",
-        crmlens::data::workspace::Scaling::None => "none",
+        crmlens::data::sources::workspace::Scaling::Standard => "standard",
+        crmlens::data::sources::workspace::Scaling::Minmax => "minmax",
+        crmlens::data::sources::workspace::Scaling::Robust => "robust",
+        crmlens::data::sources::workspace::Scaling::None => "none",
     };
     let args: Vec<String> = vec![
         "segment".into(),
@@ -377,7 +378,8 @@ fn html_report_has_every_section_and_charts_that_match_the_headless_results() {
 
     // Importance: one bar per model column (the segment matrix's width: the same features,
     // one-hot columns included; the target is not among them).
-    let ws = crmlens::data::workspace::Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
+        .unwrap();
     assert!(!ws.features.numeric.contains(&"churned".to_string()));
     let width = seg["centroids"][0].as_array().unwrap().len();
     let imp: Vec<&El> = html

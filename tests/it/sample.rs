@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crmlens::data::generator::{GenConfig, generate};
+use crmlens::data::sources::generator::{GenConfig, generate};
 
 use crate::sample_dir;
 
@@ -41,10 +41,10 @@ mod truth {
     use std::collections::BTreeMap;
     use std::fs;
 
-    use crmlens::data::generator::GroundTruth;
     use crmlens::data::integrate::{Customer360, integrate};
-    use crmlens::data::source::read_frame;
-    use crmlens::data::workspace::Workspace;
+    use crmlens::data::sources::file::read_frame;
+    use crmlens::data::sources::generator::GroundTruth;
+    use crmlens::data::sources::workspace::Workspace;
     use crmlens::progress::Progress;
     use polars::prelude::*;
 
@@ -264,7 +264,7 @@ mod truth {
 mod features {
     use crmlens::data::features::build_features;
     use crmlens::data::integrate::integrate;
-    use crmlens::data::workspace::Workspace;
+    use crmlens::data::sources::workspace::Workspace;
     use crmlens::progress::Progress;
 
     use crate::sample_dir;
@@ -302,8 +302,9 @@ mod features {
 /// falls back to the mapped read.
 #[test]
 fn unmapped_reads_equal_mapped_reads() {
-    use crmlens::data::source::{ReadOptions, read_frame};
-    let ws = crmlens::data::workspace::Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    use crmlens::data::sources::file::{ReadOptions, read_frame};
+    let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
+        .unwrap();
     let s = &ws.sources;
     for cfg in [
         s.orders.as_ref().unwrap(),

@@ -6,7 +6,7 @@ use crmlens::app::State;
 use crmlens::app::history::Snapshot;
 use crmlens::app::job::JobRequest;
 use crmlens::app::state::Overlay;
-use crmlens::data::workspace::Workspace;
+use crmlens::data::sources::workspace::Workspace;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use polars::prelude::DataType;
 
@@ -192,8 +192,8 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
     let csv = dir.path().join("quality.csv");
     answer(&mut s, csv.to_str().unwrap());
     let report = s.report.clone().unwrap();
-    let rows = crmlens::data::export::quality_rows(&report);
-    let back = crmlens::data::source::read_frame(&csv, &Default::default()).unwrap();
+    let rows = crmlens::export::quality_rows(&report);
+    let back = crmlens::data::sources::file::read_frame(&csv, &Default::default()).unwrap();
     assert_eq!(back.height(), rows.len());
     let steps = back
         .column("section")
@@ -229,7 +229,7 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
     let out = dir.path().join("profiles.csv");
     answer(&mut s, out.to_str().unwrap());
     let profiles = s.segments.run.as_ref().unwrap().profiles.clone();
-    let back = crmlens::data::source::read_frame(&out, &Default::default()).unwrap();
+    let back = crmlens::data::sources::file::read_frame(&out, &Default::default()).unwrap();
     assert_eq!(back.height(), profiles.len());
     let sizes: Vec<i64> = back
         .column("size")

@@ -6,8 +6,8 @@ use crmlens::app::State;
 use crmlens::app::job::JobRequest;
 use crmlens::app::sources::Status;
 use crmlens::app::state::Overlay;
-use crmlens::data::source::{ReadOptions, read_frame};
-use crmlens::data::sqlite::write_table;
+use crmlens::data::sources::file::{ReadOptions, read_frame};
+use crmlens::data::sources::sqlite::write_table;
 use crossterm::event::KeyCode;
 
 use crate::sample_dir;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crmlens::data::integrate::{Customer360, integrate};
-use crmlens::data::workspace::{EngineKind, InvalidPolicy, Workspace};
+use crmlens::data::sources::workspace::{EngineKind, InvalidPolicy, Workspace};
 use crmlens::progress::Progress;
 use polars::prelude::*;
 
@@ -40,7 +40,7 @@ fn on_spark(ws: &Workspace, url: &str) -> Workspace {
 fn assert_same_360(a: &Customer360, b: &Customer360) {
     crate::sqlite::assert_same_360_within(a, b, 1e-9);
     assert_eq!(a.reference_date, b.reference_date);
-    let invalid = |r: &crmlens::data::quality::QualityReport| {
+    let invalid = |r: &crmlens::data::integrate::quality::QualityReport| {
         r.invalid
             .iter()
             .map(|i| (i.source.clone(), i.column.clone(), i.rule.clone(), i.count))

@@ -3,9 +3,9 @@
 //! tables and queries are one line.
 
 use crmlens::data::integrate::integrate;
-use crmlens::data::source::{ReadOptions, read_frame};
-use crmlens::data::sqlite::write_table;
-use crmlens::data::workspace::Workspace;
+use crmlens::data::sources::file::{ReadOptions, read_frame};
+use crmlens::data::sources::sqlite::write_table;
+use crmlens::data::sources::workspace::Workspace;
 use crmlens::progress::Progress;
 use polars::prelude::DataType;
 
@@ -18,11 +18,11 @@ use crate::{crmlens, sample_dir, stderr, stdout};
 /// types hand them over as text.
 pub(crate) fn copy_sample(
     mut write: impl FnMut(&str, &mut polars::prelude::DataFrame),
-    point: impl Fn(&mut crmlens::data::workspace::SourceConfig, &str),
+    point: impl Fn(&mut crmlens::data::sources::workspace::SourceConfig, &str),
 ) -> (Workspace, Workspace) {
     let files = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
     let mut ws = files.clone();
-    let mut copy = |role: &str, src: &mut crmlens::data::workspace::SourceConfig| {
+    let mut copy = |role: &str, src: &mut crmlens::data::sources::workspace::SourceConfig| {
         let opts = ReadOptions {
             format: src.format.clone(),
             delimiter: src.delimiter.clone(),
@@ -117,7 +117,7 @@ pub(crate) fn assert_same_360_within(
             );
         }
     }
-    let steps = |r: &crmlens::data::quality::QualityReport| {
+    let steps = |r: &crmlens::data::integrate::quality::QualityReport| {
         r.steps
             .iter()
             .map(|s| (s.source.clone(), s.step.clone(), s.rows_in, s.rows_out))

@@ -317,7 +317,8 @@ fn keys_pressed_during_a_sort_build_on_it() {
 #[test]
 fn features_start_from_the_workspace_and_toggle() {
     let mut s = sample_state();
-    let ws = crmlens::data::workspace::Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
+    let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
+        .unwrap();
     assert_eq!(
         s.features.config(),
         ws.features,
@@ -338,7 +339,7 @@ fn features_start_from_the_workspace_and_toggle() {
     key(&mut s, KeyCode::Char('c'));
     assert_eq!(
         s.features.config().scaling,
-        crmlens::data::workspace::Scaling::Minmax
+        crmlens::data::sources::workspace::Scaling::Minmax
     );
     key(&mut s, KeyCode::Char('L'));
     assert_eq!(s.features.items[0].log1p, !first.log1p);
@@ -676,9 +677,11 @@ fn rules_screen_mines_sorts_filters_and_drills_down() {
     key(&mut s, KeyCode::Enter);
     key(&mut s, KeyCode::Char('r'));
     let run = s.rules.run.clone().unwrap();
-    let lines =
-        crmlens::data::baskets::order_lines(&sample_dir().join("orders.csv"), &["customer_id"])
-            .unwrap();
+    let lines = crmlens::data::features::baskets::order_lines(
+        &sample_dir().join("orders.csv"),
+        &["customer_id"],
+    )
+    .unwrap();
     let customers = lines.column("customer_id").unwrap().n_unique().unwrap();
     assert_eq!(run.baskets.len(), customers, "one basket per customer");
     assert!(
@@ -787,7 +790,7 @@ fn predict_screen_runs_explains_and_exports() {
     let table = s.table.clone().unwrap();
     let m = crmlens::data::features::build_features(&table, "customer_id", &s.features.config())
         .unwrap();
-    let t = crmlens::data::target::target(&table, "churned", None).unwrap();
+    let t = crmlens::data::features::target::target(&table, "churned", None).unwrap();
     let direct = run_prediction(
         m.values.view(),
         &m.names,
@@ -1001,7 +1004,9 @@ fn predict_a_multi_class_target() {
 fn clv_screen_fits_ranks_and_exports() {
     use chrono::NaiveDate;
     use crmlens::analytics::clv::{ClvParams, Rfm, run_clv};
-    use crmlens::data::transactions::{read_transactions, summarise, transaction_columns};
+    use crmlens::data::features::transactions::{
+        read_transactions, summarise, transaction_columns,
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut s = sample_state();
     key(&mut s, KeyCode::Char('7'));

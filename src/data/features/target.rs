@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use polars::prelude::{DataFrame, DataType};
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 
 /// More distinct values than this is not a set of classes (an amount, an id...).
 pub const MAX_CLASSES: usize = 50;

@@ -6,15 +6,15 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::error::{DataError, Result};
-use super::source::{ReadOptions, collect_source, scan};
-use super::workspace::Workspace;
 use crate::analytics::itemsets::Baskets;
+use crate::data::error::{DataError, Result};
+use crate::data::sources::file::{ReadOptions, collect_source, scan};
+use crate::data::sources::workspace::Workspace;
 
 /// The order-lines table of `input` with `columns`: a data file as it is, or for a `.toml`
 /// workspace its `[sources.orders]` file. Errors name the file and the columns it has.
 pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
-    let is_workspace = super::workspace::is_workspace(input);
+    let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let (path, opts) = if is_workspace {
         let ws = Workspace::load(input)?;
         let Some(orders) = ws.sources.orders.as_ref() else {
@@ -73,7 +73,7 @@ pub fn basket_columns(
     per_customer: bool,
     by_category: bool,
 ) -> Result<(String, String)> {
-    use super::workspace::RoleColumns;
+    use crate::data::sources::workspace::RoleColumns;
     // A plain file, or a workspace without an orders source: the default role names.
     let default = |role: &str| {
         RoleColumns::ORDERS
@@ -82,7 +82,7 @@ pub fn basket_columns(
             .map(|(_, c)| c.to_string())
             .unwrap_or_default()
     };
-    let ws = if super::workspace::is_workspace(input) {
+    let ws = if crate::data::sources::workspace::is_workspace(input) {
         Some(Workspace::load(input)?)
     } else {
         None

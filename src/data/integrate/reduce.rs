@@ -7,7 +7,7 @@
 //! order lines) the polars plan that also removes exact duplicate rows and counts distinct
 //! orders and categories per customer ran 10-25 s at 2.7-4.8 GB peak, because exact
 //! de-duplication and each distinct count become group-bys over millions of (row) keys. Here a
-//! row is a 128-bit fingerprint in one hash set (see [`super::dedup`]), a customer's distinct
+//! row is a 128-bit fingerprint in one hash set (see [`crate::data::integrate::dedup`]), a customer's distinct
 //! orders are fingerprints of (customer, order) in another, categories are bits, and each
 //! customer is one small struct: memory grows with customers and distinct rows, not with the
 //! width of the data, and one pass does every count. Rows arrive in file order, so sums are
@@ -18,9 +18,9 @@ use std::hash::BuildHasherDefault;
 
 use polars::prelude::*;
 
-use super::aggregate::{DISTINCT, KEPT, KEY, READ, Role};
-use super::dedup::{Fingerprint, row_fingerprints};
-use super::workspace::InvalidPolicy;
+use crate::data::integrate::aggregate::{DISTINCT, KEPT, KEY, READ, Role};
+use crate::data::integrate::dedup::{Fingerprint, row_fingerprints};
+use crate::data::sources::workspace::InvalidPolicy;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 type PrintSet = HashSet<u128, BuildHasherDefault<Fingerprint>>;

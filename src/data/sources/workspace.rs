@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 
 /// A whole workspace file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -25,7 +25,7 @@ pub struct Workspace {
     pub features: FeatureConfig,
     /// Personal-data columns marked or exempted, and whether to show them unmasked.
     #[serde(default)]
-    pub privacy: super::privacy::PrivacyConfig,
+    pub privacy: crate::data::privacy::PrivacyConfig,
     /// The Segments screen's algorithm and parameters.
     #[serde(default, skip_serializing_if = "is_default")]
     pub segment: SegmentSettings,
@@ -487,8 +487,8 @@ impl RoleColumns {
 impl SourceConfig {
     /// How to read this source (the workspace's `format`, `delimiter`, `schema`, `table`,
     /// `query`, `url`).
-    pub fn read_options(&self) -> super::source::ReadOptions {
-        super::source::ReadOptions {
+    pub fn read_options(&self) -> crate::data::sources::file::ReadOptions {
+        crate::data::sources::file::ReadOptions {
             format: self.format.clone(),
             delimiter: self.delimiter.clone(),
             schema: self.schema.clone(),
@@ -776,7 +776,7 @@ impl Workspace {
             None
         };
         let private = self.sources_by_role().iter().any(|(_, s)| s.url.is_some());
-        let mut f = super::export::AtomicFile::create_with(path, true, private)?;
+        let mut f = crate::data::write::AtomicFile::create_with(path, true, private)?;
         std::io::Write::write_all(f.file(), text.as_bytes()).map_err(|e| DataError::io(path, e))?;
         f.commit()?;
         Ok(bak)
@@ -817,7 +817,7 @@ impl Workspace {
             }
             for (col, formats) in &src.dates {
                 for f in formats {
-                    super::dates::check_format(f)
+                    crate::data::dates::check_format(f)
                         .map_err(|why| bad(format!("[sources.{name}] dates.{col}: {why}")))?;
                 }
             }
@@ -868,7 +868,7 @@ impl Workspace {
     pub fn resolve(&self, src: &SourceConfig) -> PathBuf {
         if let Some(url) = &src.url {
             // A database: named by its URL, password masked.
-            return super::postgres::display_path(url);
+            return crate::data::sources::postgres::display_path(url);
         }
         if src.path.is_absolute() {
             src.path.clone()
@@ -934,7 +934,7 @@ pub fn role_defaults(role: &str) -> &'static [(&'static str, &'static str)] {
 const MAX_WORKSPACE_BYTES: u64 = 16 << 20;
 
 fn read_text(path: &Path) -> Result<String> {
-    let size = super::precheck::regular_file(path)?;
+    let size = crate::data::sources::precheck::regular_file(path)?;
     if size > MAX_WORKSPACE_BYTES {
         return Err(DataError::Workspace {
             path: path.to_path_buf(),

@@ -5,8 +5,8 @@
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::error::{DataError, Result};
-use super::profile::{ColumnProfile, profile_column};
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::profile::{ColumnProfile, profile_column};
 
 fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
     move |e| DataError::polars(context, e)
@@ -127,7 +127,7 @@ pub fn numeric_histogram(v: &[f64], bins: usize, dates: bool) -> Vec<(String, u6
         .map(|(i, c)| {
             let edge = min + width * i as f64;
             let label = if dates {
-                super::dates::from_epoch_days(edge.floor() as i32).to_string()
+                crate::data::dates::from_epoch_days(edge.floor() as i32).to_string()
             } else if edge.abs() >= 1000.0 || edge.fract() == 0.0 {
                 format!("{edge:.0}")
             } else {

@@ -25,7 +25,7 @@ use polars::prelude::*;
 use postgres::types::Type;
 use postgres::{CancelToken, Client, Config};
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 use crate::progress::Progress;
 
 /// Whether `s` is a PostgreSQL connection URL.
@@ -111,7 +111,7 @@ fn error(url: &str, what: &str, e: impl std::fmt::Display) -> DataError {
     }
     DataError::Malformed {
         path: display_path(url),
-        message: format!("{what}: {}", super::privacy::redact(&msg)),
+        message: format!("{what}: {}", crate::data::privacy::redact(&msg)),
     }
 }
 

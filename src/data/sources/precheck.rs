@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 
 /// JSON deeper than this is refused: crmlens reads records of fields, and polars' nested
 /// types recurse once per level (10,000 levels overflow the stack).

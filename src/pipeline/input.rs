@@ -4,16 +4,16 @@ use std::path::Path;
 
 use polars::prelude::{DataFrame, col};
 
-use super::error::Result;
-use super::integrate::integrate;
-use super::source::{ReadOptions, collect_source, read_frame, scan};
-use super::workspace::Workspace;
+use crate::data::error::Result;
+use crate::data::integrate::integrate;
+use crate::data::sources::file::{ReadOptions, collect_source, read_frame, scan};
+use crate::data::sources::workspace::Workspace;
 use crate::progress::Progress;
 
 /// Loads `path`: a `.toml` workspace is integrated (its key is returned; `progress` follows
 /// the integration), any other file is read as it is.
 pub fn load_table(path: &Path, progress: &Progress) -> Result<(DataFrame, Option<String>)> {
-    if super::workspace::is_workspace(path) {
+    if crate::data::sources::workspace::is_workspace(path) {
         let ws = Workspace::load(path)?;
         let c = integrate(&ws, progress)?;
         Ok((c.table, Some(c.key)))
@@ -32,7 +32,7 @@ pub fn load_columns(
     with_first: bool,
     progress: &Progress,
 ) -> Result<(DataFrame, Option<String>)> {
-    let is_workspace = super::workspace::is_workspace(path);
+    let is_workspace = crate::data::sources::workspace::is_workspace(path);
     if is_workspace {
         return load_table(path, progress);
     }

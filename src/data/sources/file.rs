@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::error::{DataError, Result};
-use super::precheck::{self, Encoding};
-use super::workspace::parse_delimiter;
+use crate::data::error::{DataError, Result};
+use crate::data::sources::precheck::{self, Encoding};
+use crate::data::sources::workspace::parse_delimiter;
 
 /// A file format crmlens reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,11 +224,11 @@ fn delimiter_name(d: u8) -> String {
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     if let Some(url) = &opts.url {
-        let settings = super::postgres::ReadSettings {
+        let settings = crate::data::sources::postgres::ReadSettings {
             cancel: opts.cancel.as_ref(),
             ..Default::default()
         };
-        let (frame, notes) = super::postgres::read_with(
+        let (frame, notes) = crate::data::sources::postgres::read_with(
             url,
             opts.table.as_deref(),
             opts.query.as_deref(),
@@ -249,7 +249,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             .map_err(|e| malformed_error(path, &e))?;
         return Ok(Scanned {
             estimated_rows: None,
-            path: super::postgres::display_path(url),
+            path: crate::data::sources::postgres::display_path(url),
             format: Format::Postgres,
             delimiter: None,
             frame,
@@ -258,7 +258,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         });
     }
     precheck::regular_file(path)?;
-    super::guard::guarded(path, || scan_file(path, opts))
+    crate::data::sources::guard::guarded(path, || scan_file(path, opts))
 }
 
 /// [`scan`] of a file on this machine (checked to be a regular file).
@@ -305,7 +305,8 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             json.frame
         }
         Format::Sqlite => {
-            super::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?.lazy()
+            crate::data::sources::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?
+                .lazy()
         }
         Format::Postgres => {
             return Err(DataError::Malformed {
@@ -480,7 +481,10 @@ fn csv_frame(
         Some(given) => {
             let d = parse_delimiter(given).ok_or_else(|| DataError::Malformed {
                 path: path.to_path_buf(),
-                message: format!("delimiter `{given}` {}", super::workspace::DELIMITER_RULE),
+                message: format!(
+                    "delimiter `{given}` {}",
+                    crate::data::sources::workspace::DELIMITER_RULE
+                ),
             })?;
             let header = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
             if count_outside_quotes(header, d) == 0
@@ -620,10 +624,10 @@ pub fn database_tables(path: &Path, opts: &ReadOptions) -> Result<Option<Vec<Str
         return Ok(None);
     }
     if let Some(url) = &opts.url {
-        return super::postgres::tables(url).map(Some);
+        return crate::data::sources::postgres::tables(url).map(Some);
     }
     match detect_format(path, opts.format.as_deref())? {
-        Format::Sqlite => super::sqlite::tables(path).map(Some),
+        Format::Sqlite => crate::data::sources::sqlite::tables(path).map(Some),
         _ => Ok(None),
     }
 }
@@ -640,7 +644,9 @@ pub fn default_table(names: &[String]) -> Option<&str> {
 /// Collects a plan that reads `path`, mapping a polars failure (a malformed row, a value of the
 /// wrong type) to a message naming the file.
 pub fn collect_source(path: &Path, lf: LazyFrame) -> Result<DataFrame> {
-    super::guard::guarded(path, || lf.collect().map_err(|e| malformed_error(path, &e)))
+    crate::data::sources::guard::guarded(path, || {
+        lf.collect().map_err(|e| malformed_error(path, &e))
+    })
 }
 
 /// A read failure of `path` as one message; for CSV and NDJSON files it names the first
@@ -760,7 +766,7 @@ fn json_syntax_message(first: &str) -> Option<String> {
 pub fn polars_message(e: &PolarsError) -> String {
     // Polars quotes the values it could not read; personal data among them is masked, as
     // on screen (error lines end up in logs and cron mail).
-    let raw = super::privacy::redact(&e.to_string());
+    let raw = crate::data::privacy::redact(&e.to_string());
     let first = raw.lines().next().unwrap_or("").trim().to_string();
     if let Some(json) = json_syntax_message(&first) {
         return json;

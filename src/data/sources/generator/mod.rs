@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
 
-use super::export::AtomicFile;
+use crate::data::write::AtomicFile;
 
 use self::catalog::{
     CATEGORIES, DEVICES, PLANTED, PRODUCTS, SEGMENT_NAMES, TICKET_CHANNELS, TICKET_TOPICS,
@@ -297,7 +297,7 @@ pub fn generate(cfg: &GenConfig) -> Result<GroundTruth> {
     )?;
     write_file(
         &dir.join("crmlens.toml"),
-        crate::data::workspace::sample_workspace_toml().as_bytes(),
+        crate::data::sources::workspace::sample_workspace_toml().as_bytes(),
     )?;
     Ok(truth)
 }
@@ -757,7 +757,7 @@ impl Out {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    super::export::write_atomic(path, true, |f| {
+    crate::data::write::write_atomic(path, true, |f| {
         f.write_all(bytes).map_err(|e| DataError::io(path, e))
     })
 }

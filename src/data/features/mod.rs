@@ -4,13 +4,18 @@
 //! scikit-learn's definitions exactly (population standard deviation, linear-interpolated
 //! quantiles) and can be inverted to show results in original units.
 
+pub mod baskets;
+pub mod purchases;
+pub mod target;
+pub mod transactions;
+
 use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{DataError, Result};
-use super::workspace::{FeatureConfig, Scaling};
+use crate::data::error::{DataError, Result};
+use crate::data::sources::workspace::{FeatureConfig, Scaling};
 
 /// How one output column was made from the 360 table.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -8,9 +8,9 @@ use std::path::Path;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::dates::to_date_expr;
-use super::error::{DataError, Result};
-use super::workspace::Workspace;
+use crate::data::dates::to_date_expr;
+use crate::data::error::{DataError, Result};
+use crate::data::sources::workspace::Workspace;
 
 /// The columns of the order lines.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,7 @@ pub fn purchase_columns(
     order: Option<&str>,
     date: Option<&str>,
 ) -> Result<PurchaseColumns> {
-    let is_workspace = super::workspace::is_workspace(input);
+    let is_workspace = crate::data::sources::workspace::is_workspace(input);
     if is_workspace {
         let ws = Workspace::load(input)?;
         let role = |r: &str| ws.orders_role(r);
@@ -46,7 +46,10 @@ pub fn purchase_columns(
             quantity: role("quantity"),
         });
     }
-    let s = super::source::scan(input, &super::source::ReadOptions::default())?;
+    let s = crate::data::sources::file::scan(
+        input,
+        &crate::data::sources::file::ReadOptions::default(),
+    )?;
     let has = |c: &str| s.schema.contains(c);
     Ok(PurchaseColumns {
         customer: customer.unwrap_or("customer_id").to_string(),
@@ -119,7 +122,7 @@ pub fn read_purchases(input: &Path, cols: &PurchaseColumns) -> Result<Purchases>
     {
         wanted.push(c.as_str());
     }
-    let raw = super::baskets::order_lines(input, &wanted)?;
+    let raw = crate::data::features::baskets::order_lines(input, &wanted)?;
     let name = input.display().to_string();
     let fail = |e: PolarsError| DataError::polars(&name, e);
     let mut keep = col(cols.customer.as_str())
@@ -266,7 +269,7 @@ mod tests {
         assert_eq!(p.user.len(), p.item.len());
         // Every line written, less returns and the duplicated lines (each order's products are
         // distinct in the generator, so a repeat within an order is a duplicate line).
-        let truth: crate::data::generator::GroundTruth = serde_json::from_str(
+        let truth: crate::data::sources::generator::GroundTruth = serde_json::from_str(
             &std::fs::read_to_string(ws.with_file_name("ground_truth.json")).unwrap(),
         )
         .unwrap();

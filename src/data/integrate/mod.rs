@@ -1,24 +1,34 @@
 //! Integration: the customers source is the spine (one row per customer); the activity sources
-//! are aggregated per customer ([`super::aggregate`]) and left-joined onto it, then RFM and the
+//! are aggregated per customer ([`crate::data::integrate::aggregate`]) and left-joined onto it, then RFM and the
 //! other derived features are computed and missing values filled by policy. Every step's counts
 //! go into the [`QualityReport`]; no customer row disappears without being counted.
+
+pub mod aggregate;
+pub mod clean;
+pub mod dedup;
+pub mod explore;
+pub mod profile;
+pub mod quality;
+pub mod reduce;
+#[cfg(feature = "spark")]
+pub mod spark;
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::aggregate::{
+use crate::data::dates::{epoch_days, from_epoch_days};
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::aggregate::{
     ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, LocalAggregator, READ,
     Role, RoleAggregate,
 };
-use super::clean::{self, Rules};
-use super::dates::{epoch_days, from_epoch_days};
-use super::error::{DataError, Result};
-use super::quality::{InvalidCount, QualityReport, SourceSummary};
-use super::source::{self, ReadOptions, Scanned};
-use super::workspace::{SourceConfig, Workspace, role_defaults};
+use crate::data::integrate::quality::{InvalidCount, QualityReport, SourceSummary};
+use crate::data::sources::file::{self, ReadOptions, Scanned};
+use crate::data::sources::workspace::{SourceConfig, Workspace, role_defaults};
 use crate::progress::Progress;
+use clean::Rules;
 
 /// Derived column names of the 360 table.
 pub mod cols360 {
@@ -66,7 +76,7 @@ fn role_columns(
             if scanned.schema.contains(&name) {
                 out.insert(r.to_string(), name);
             } else if explicit {
-                source::require_column(
+                file::require_column(
                     &scanned.path,
                     &scanned.schema,
                     &name,
@@ -80,7 +90,7 @@ fn role_columns(
 
 fn require_all(scanned: &Scanned, columns: &[String], hint: &str) -> Result<()> {
     for c in columns {
-        source::require_column(&scanned.path, &scanned.schema, c, hint)?;
+        file::require_column(&scanned.path, &scanned.schema, c, hint)?;
     }
     Ok(())
 }
@@ -104,8 +114,10 @@ impl StepClock {
 pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
     ws.engine.check().map_err(DataError::Invalid)?;
     match ws.engine.kind {
-        super::workspace::EngineKind::Local => integrate_with(ws, &LocalAggregator, progress),
-        super::workspace::EngineKind::Spark => integrate_on_spark(ws, progress),
+        crate::data::sources::workspace::EngineKind::Local => {
+            integrate_with(ws, &LocalAggregator, progress)
+        }
+        crate::data::sources::workspace::EngineKind::Spark => integrate_on_spark(ws, progress),
     }
 }
 
@@ -114,7 +126,7 @@ pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
 fn integrate_on_spark(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
     let remote = ws.engine.remote.clone().unwrap_or_default();
     progress.label(&format!("connecting to Spark at {remote}"));
-    let aggregator = super::spark::SparkAggregator::connect(&remote)?;
+    let aggregator = crate::data::integrate::spark::SparkAggregator::connect(&remote)?;
     integrate_with(ws, &aggregator, progress)
 }
 
@@ -141,9 +153,9 @@ pub fn integrate_with(
     // 1. Customers: read whole (they are the small side) and check every named column.
     let cust_cfg = &ws.sources.customers;
     let cust_path = ws.resolve(cust_cfg);
-    let scanned = source::scan(&cust_path, &read_options(cust_cfg, progress))?;
+    let scanned = file::scan(&cust_path, &read_options(cust_cfg, progress))?;
     let cust_key = ws.key_of(cust_cfg);
-    source::require_column(
+    file::require_column(
         &scanned.path,
         &scanned.schema,
         &cust_key,
@@ -162,12 +174,12 @@ pub fn integrate_with(
     )?;
     require_all(&scanned, &ws.cleaning.not_future, "[cleaning] not_future")?;
     if let Some(f) = &ws.cleaning.fuzzy_key {
-        source::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
+        file::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
     }
     let cust_roles = role_columns("customers", cust_cfg, &scanned)?;
     let cust_format = scanned.format.name();
     let cust_notes = scanned.notes.clone();
-    let mut customers = source::collect_source(&cust_path, scanned.frame)?;
+    let mut customers = file::collect_source(&cust_path, scanned.frame)?;
     report.sources.push(SourceSummary {
         role: "customers".into(),
         path: cust_path.display().to_string(),
@@ -253,7 +265,7 @@ pub fn integrate_with(
         let scanned = aggregator.open(ws, role, cfg, progress)?;
         let path = scanned.path.clone();
         let k = ws.key_of(cfg);
-        source::require_column(
+        file::require_column(
             &scanned.path,
             &scanned.schema,
             &k,
@@ -264,7 +276,7 @@ pub fn integrate_with(
             let (name, _) = cfg
                 .role_column("date", role_defaults("orders"))
                 .unwrap_or(("order_date".into(), false));
-            source::require_column(
+            file::require_column(
                 &scanned.path,
                 &scanned.schema,
                 &name,

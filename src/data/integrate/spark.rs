@@ -2,9 +2,9 @@
 //! aggregation of the activity sources runs on a Spark cluster through Spark Connect, and only
 //! the per-customer table comes back (as Arrow record batches, passed to polars as IPC stream
 //! bytes). The customers source stays on this machine and is joined there, as with the local
-//! engine; see [`super::integrate`].
+//! engine; see [`crate::data::integrate`].
 //!
-//! The cleaning rules are the local engine's ([`super::aggregate`], [`super::reduce`]) written
+//! The cleaning rules are the local engine's ([`crate::data::integrate::aggregate`], [`crate::data::integrate::reduce`]) written
 //! as one Spark SQL query per source:
 //! - the key is cast to text and trimmed, then merged ids (the fuzzy-key step) are mapped
 //!   through a small table sent with the query;
@@ -37,15 +37,15 @@ use std::time::Duration;
 use polars::prelude::*;
 use spark_connect::SparkSession;
 
-use super::aggregate::{
+use crate::data::dates::DEFAULT_FORMATS;
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::aggregate::{
     ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, READ, Role,
     RoleAggregate, RuleColumn, date_rule, mean_rule, order_features, order_rules, other_features,
     other_outputs, role_col, used_columns,
 };
-use super::dates::DEFAULT_FORMATS;
-use super::error::{DataError, Result};
-use super::source::{Format, Scanned, format_by_name, read_head, sniff_delimiter};
-use super::workspace::{InvalidPolicy, SourceConfig, Workspace};
+use crate::data::sources::file::{Format, Scanned, format_by_name, read_head, sniff_delimiter};
+use crate::data::sources::workspace::{InvalidPolicy, SourceConfig, Workspace};
 use crate::progress::Progress;
 
 /// The temporary view of the merged-id table (`old`, `new`).
@@ -320,7 +320,7 @@ pub fn spark_pattern(chrono: &str) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-/// The Spark expression of a source column as a date, as [`super::dates::to_date_expr`] does
+/// The Spark expression of a source column as a date, as [`crate::data::dates::to_date_expr`] does
 /// locally: dates as they are, timestamps cut to the day, text parsed by the formats in order.
 fn date_sql(input: &ActivityInput, c: &str) -> Result<String> {
     let q = ident(c);
@@ -624,7 +624,7 @@ impl CustomerAggregator for SparkAggregator {
             let format = match (&cfg.format, &local) {
                 (Some(f), _) => format_by_name(f),
                 // A file this machine sees: decided as the local engine decides.
-                (None, Some(p)) => super::source::detect_format(p, None).ok(),
+                (None, Some(p)) => crate::data::sources::file::detect_format(p, None).ok(),
                 (None, None) => Path::new(&uri)
                     .extension()
                     .and_then(|e| e.to_str())
@@ -655,12 +655,12 @@ impl CustomerAggregator for SparkAggregator {
                     // `2.5` are one price, so such lines are exact duplicates): the numeric
                     // and boolean columns polars infers become casts in the view.
                     if let Some(p) = &local {
-                        let opts = super::source::ReadOptions {
+                        let opts = crate::data::sources::file::ReadOptions {
                             delimiter: cfg.delimiter.clone(),
                             schema: cfg.schema.clone(),
                             ..Default::default()
                         };
-                        if let Ok(scanned) = super::source::scan(p, &opts) {
+                        if let Ok(scanned) = crate::data::sources::file::scan(p, &opts) {
                             for (name, t) in scanned.schema.iter() {
                                 let kind = match t {
                                     t if t.is_integer() => "int",
@@ -715,7 +715,7 @@ impl CustomerAggregator for SparkAggregator {
         let raw = self.columns(&raw_view, &context)?;
         let mut select = Vec::new();
         for c in cfg.schema.keys() {
-            super::source::require_column(
+            crate::data::sources::file::require_column(
                 Path::new(&display),
                 &raw,
                 c,

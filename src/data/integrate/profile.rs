@@ -7,8 +7,8 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::error::{DataError, Result};
-use super::source::{self, ReadOptions};
+use crate::data::error::{DataError, Result};
+use crate::data::sources::file::{self, ReadOptions};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopValue {
@@ -34,9 +34,9 @@ pub struct FileProfile {
     pub format: String,
     pub rows: u64,
     pub columns: Vec<ColumnProfile>,
-    /// Columns found to hold personal data (see [`super::privacy::detect`]).
+    /// Columns found to hold personal data (see [`crate::data::privacy::detect`]).
     #[serde(default)]
-    pub pii: Vec<super::privacy::PiiColumn>,
+    pub pii: Vec<crate::data::privacy::PiiColumn>,
     /// What the reader noted (a file converted from UTF-16, integers read as floats).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -193,7 +193,7 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
         format: format.to_string(),
         rows: df.height() as u64,
         columns,
-        pii: super::privacy::detect(df, &Default::default()),
+        pii: crate::data::privacy::detect(df, &Default::default()),
         notes: Vec::new(),
     })
 }
@@ -204,10 +204,10 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
 /// makes that fail, and then the file is read again with those columns as text.
 pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
     let read = |opts: &ReadOptions| -> Result<(String, DataFrame, Vec<String>)> {
-        let scanned = source::scan(path, opts)?;
+        let scanned = file::scan(path, opts)?;
         let format = format!("{:?}", scanned.format).to_lowercase();
         let notes = scanned.notes;
-        Ok((format, source::collect_source(path, scanned.frame)?, notes))
+        Ok((format, file::collect_source(path, scanned.frame)?, notes))
     };
     let (format, df, notes) = match read(opts) {
         Err(_) if opts.try_parse_dates => read(&ReadOptions {
@@ -231,7 +231,7 @@ pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
 impl FileProfile {
     /// Masks the values (min, max, top values) of the personal-data columns.
     pub fn mask_pii(&mut self) {
-        use super::privacy::mask;
+        use crate::data::privacy::mask;
         // By name through an index: a wide file may have thousands of personal-data columns.
         let index: std::collections::HashMap<String, usize> = self
             .columns

@@ -2,7 +2,7 @@
 //! step that grows with the data. It sits behind [`CustomerAggregator`] so that another engine
 //! (a cluster, see the Scale issue) can compute the same per-customer table; [`LocalAggregator`]
 //! reads and prepares each source as a polars lazy plan on the streaming engine (big files are
-//! never loaded whole) and folds the batches per customer in [`super::reduce`].
+//! never loaded whole) and folds the batches per customer in [`crate::data::integrate::reduce`].
 //!
 //! Every output frame has one row per customer key seen in the source (unknown keys included,
 //! so the caller can count orphans), the key in column [`KEY`], the row counts of each cleaning
@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use super::dates::to_date_expr;
-use super::dedup::row_fingerprints;
-use super::error::{DataError, Result};
-use super::reduce::{OtherNames, Reducer, prep};
-use super::source::{self, Format, ReadOptions, Scanned, malformed_error};
-use super::workspace::{InvalidPolicy, SourceConfig, Workspace};
+use crate::data::dates::to_date_expr;
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::dedup::row_fingerprints;
+use crate::data::integrate::reduce::{OtherNames, Reducer, prep};
+use crate::data::sources::file::{self, Format, ReadOptions, Scanned, malformed_error};
+use crate::data::sources::workspace::{InvalidPolicy, SourceConfig, Workspace};
 use crate::progress::Progress;
 
 /// The key column of every aggregate frame.
@@ -378,7 +378,7 @@ fn run_reduction(
     progress: &Progress,
 ) -> Result<Vec<Reducer>> {
     // A polars panic while streaming the file is an error naming it, not a crash.
-    super::guard::guarded(&input.path, || {
+    crate::data::sources::guard::guarded(&input.path, || {
         stream_reduce(input, lf, make, customers, progress)
     })
 }
@@ -520,7 +520,7 @@ impl CustomerAggregator for LocalAggregator {
             cancel: Some(progress.clone()),
             ..cfg.read_options()
         };
-        source::scan(&ws.resolve(cfg), &opts)
+        file::scan(&ws.resolve(cfg), &opts)
     }
 
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {

@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 
 /// Guarded calls running now, on any thread.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);

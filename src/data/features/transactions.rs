@@ -13,9 +13,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::dates::{from_epoch_days, to_date_expr};
-use super::error::{DataError, Result};
-use super::workspace::Workspace;
+use crate::data::dates::{from_epoch_days, to_date_expr};
+use crate::data::error::{DataError, Result};
+use crate::data::sources::workspace::Workspace;
 
 /// Where the amount of a line comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ pub fn transaction_columns(
     date: Option<&str>,
     amount: Option<&str>,
 ) -> Result<TransactionColumns> {
-    let is_workspace = super::workspace::is_workspace(input);
+    let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let (key, date_role, qty, price) = if is_workspace {
         let ws = Workspace::load(input)?;
         let role = |r: &str| ws.orders_role(r).unwrap_or_default();
@@ -94,10 +94,10 @@ pub fn transaction_columns(
 /// (exact duplicates, unparseable dates, missing or negative amounts, quantity <= 0), and
 /// their count is returned; a data file is taken as it is and refused if it has such lines.
 pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(DataFrame, usize)> {
-    let is_workspace = super::workspace::is_workspace(input);
+    let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
     wanted.extend(cols.amount.columns());
-    let raw = super::baskets::order_lines(input, &wanted)?;
+    let raw = crate::data::features::baskets::order_lines(input, &wanted)?;
     let name = input.display().to_string();
     let date_dtype = raw
         .column(&cols.date)
@@ -315,8 +315,8 @@ pub fn summarise(
         .f64()
         .map_err(fail)?
         .clone();
-    let cal = super::dates::epoch_days(calibration_end);
-    let obs = super::dates::epoch_days(observation_end);
+    let cal = crate::data::dates::epoch_days(calibration_end);
+    let obs = crate::data::dates::epoch_days(observation_end);
 
     /// One customer's running figures.
     #[derive(Default)]

@@ -97,7 +97,10 @@ fn same_seed_gives_identical_files_and_another_seed_does_not() {
     }
     assert_ne!(read(a.path(), "orders.csv"), read(c.path(), "orders.csv"));
     let toml = read(a.path(), "crmlens.toml");
-    assert_eq!(toml, crate::data::workspace::sample_workspace_toml());
+    assert_eq!(
+        toml,
+        crate::data::sources::workspace::sample_workspace_toml()
+    );
     let json: GroundTruth = serde_json::from_str(&read(a.path(), "ground_truth.json")).unwrap();
     assert_eq!(json, ta);
 }

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::dates::{epoch_days, to_date_expr};
-use super::error::{DataError, Result};
-use super::quality::{InvalidCount, MissingReport};
-use super::workspace::{DedupPolicy, InvalidPolicy, MissingPolicy};
+use crate::data::dates::{epoch_days, to_date_expr};
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::quality::{InvalidCount, MissingReport};
+use crate::data::sources::workspace::{DedupPolicy, InvalidPolicy, MissingPolicy};
 
 const ROW: &str = "__crmlens_row";
 const FILLED: &str = "__crmlens_nonnull";

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::error::{DataError, Result};
+use crate::data::error::{DataError, Result};
 
 /// What a column is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl Builder {
 fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> DataError {
     DataError::Malformed {
         path: path.to_path_buf(),
-        message: format!("{what}: {}", super::privacy::redact(&e.to_string())),
+        message: format!("{what}: {}", crate::data::privacy::redact(&e.to_string())),
     }
 }
 
@@ -191,7 +191,7 @@ fn not_a_database(path: &Path, e: rusqlite::Error) -> DataError {
         path: path.to_path_buf(),
         message: format!(
             "cannot be read as a SQLite database ({}); check the file, or set `format` if it is not SQLite",
-            super::privacy::redact(&e.to_string())
+            crate::data::privacy::redact(&e.to_string())
         ),
     }
 }
@@ -234,7 +234,7 @@ pub fn read(path: &Path, table: Option<&str>, query: Option<&str>) -> Result<Dat
                         ),
                     });
                 }
-                None => match super::source::default_table(&names) {
+                None => match crate::data::sources::file::default_table(&names) {
                     Some(t) => t.to_string(),
                     None => {
                         return Err(DataError::Malformed {

@@ -1,0 +1,12 @@
+//! Where data comes from: CSV/TSV, Parquet, JSON and NDJSON files ([`file`], checked by
+//! [`precheck`] and read under [`guard`]), SQLite ([`sqlite`]) and PostgreSQL ([`postgres`])
+//! tables and queries, the workspace file that names them ([`workspace`]), and the generator
+//! of the bundled sample ([`generator`]).
+
+pub mod file;
+pub mod generator;
+pub mod guard;
+pub mod postgres;
+pub mod precheck;
+pub mod sqlite;
+pub mod workspace;
