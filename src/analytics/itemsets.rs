@@ -1,4 +1,4 @@
-//! Baskets and frequent itemsets: FP-Growth (the default) and Apriori (for comparison and
+//! Frequent itemsets over [`Baskets`]: FP-Growth (the default) and Apriori (for comparison and
 //! teaching), with the same output.
 //!
 //! Why hand-written: no maintained crate fits (shared/STACK.md: fp-growth 0.1.6 is
@@ -16,129 +16,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
+use crate::data::features::baskets::Baskets;
 use crate::progress::Progress;
-
-/// Baskets (transactions) as sets of interned items, in CSR form: basket `t` holds
-/// `data[offsets[t]..offsets[t + 1]]`, ascending and without duplicates.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Baskets {
-    /// Item names by id.
-    pub items: Vec<String>,
-    /// Basket keys (order or customer ids) by basket number, when built from named pairs.
-    pub keys: Vec<String>,
-    pub offsets: Vec<usize>,
-    pub data: Vec<u32>,
-}
-
-impl Baskets {
-    /// Builds baskets from (basket key, item) pairs in any order; an item repeated within a
-    /// basket counts once. Baskets are numbered in order of first appearance; item ids are
-    /// given in alphabetical order of the names, so ids sort like names.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Baskets {
-        let hasher = || foldhash::fast::FixedState::with_seed(11);
-        let mut basket_of: HashMap<&str, usize, _> = HashMap::with_hasher(hasher());
-        let mut item_of: HashMap<&str, u32, _> = HashMap::with_hasher(hasher());
-        let mut names: Vec<&str> = Vec::new();
-        let mut rows: Vec<(usize, u32)> = Vec::new();
-        for (b, i) in pairs {
-            let next = basket_of.len();
-            let b = *basket_of.entry(b).or_insert(next);
-            let next = names.len() as u32;
-            let i = *item_of.entry(i).or_insert_with(|| {
-                names.push(i);
-                next
-            });
-            rows.push((b, i));
-        }
-        // Re-number items alphabetically.
-        let mut order: Vec<u32> = (0..names.len() as u32).collect();
-        order.sort_by(|a, b| names[*a as usize].cmp(names[*b as usize]));
-        let mut new_id = vec![0u32; names.len()];
-        for (new, old) in order.iter().enumerate() {
-            new_id[*old as usize] = new as u32;
-        }
-        let items = order
-            .iter()
-            .map(|o| names[*o as usize].to_string())
-            .collect();
-        let mut keys = vec![String::new(); basket_of.len()];
-        for (k, b) in basket_of {
-            keys[b] = k.to_string();
-        }
-        let mut out = Self::from_ids(
-            items,
-            keys.len(),
-            rows.into_iter().map(|(b, i)| (b, new_id[i as usize])),
-        );
-        out.keys = keys;
-        out
-    }
-
-    /// Builds baskets from (basket number < n_baskets, item id) pairs. CSR by counting sort:
-    /// no allocation per basket, so millions of baskets build quickly.
-    pub fn from_ids(
-        items: Vec<String>,
-        n_baskets: usize,
-        pairs: impl IntoIterator<Item = (usize, u32)>,
-    ) -> Baskets {
-        let pairs: Vec<(usize, u32)> = pairs.into_iter().collect();
-        let mut offsets = vec![0usize; n_baskets + 1];
-        for &(b, _) in &pairs {
-            offsets[b + 1] += 1;
-        }
-        for t in 0..n_baskets {
-            offsets[t + 1] += offsets[t];
-        }
-        let mut cursor = offsets.clone();
-        let mut data = vec![0u32; pairs.len()];
-        for (b, i) in pairs {
-            data[cursor[b]] = i;
-            cursor[b] += 1;
-        }
-        // Sort and de-duplicate each basket, compacting in place (the write position never
-        // passes the read position).
-        let mut write = 0;
-        let mut new_offsets = Vec::with_capacity(n_baskets + 1);
-        new_offsets.push(0);
-        for t in 0..n_baskets {
-            let (start, end) = (offsets[t], offsets[t + 1]);
-            data[start..end].sort_unstable();
-            let mut last = None;
-            for r in start..end {
-                let v = data[r];
-                if last != Some(v) {
-                    data[write] = v;
-                    write += 1;
-                    last = Some(v);
-                }
-            }
-            new_offsets.push(write);
-        }
-        data.truncate(write);
-        Baskets {
-            items,
-            keys: Vec::new(),
-            offsets: new_offsets,
-            data,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn basket(&self, t: usize) -> &[u32] {
-        &self.data[self.offsets[t]..self.offsets[t + 1]]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
-        (0..self.len()).map(|t| self.basket(t))
-    }
-}
 
 /// The smallest count whose support `count / n` is at least `min_support` (in the same
 /// floating-point division the reported supports use, so "inclusive" holds exactly).

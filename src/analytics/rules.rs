@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::error::AnalyticsError;
-use super::itemsets::{Baskets, Itemset, ItemsetParams, frequent_itemsets};
+use super::itemsets::{Itemset, ItemsetParams, frequent_itemsets};
+use crate::data::features::baskets::Baskets;
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -349,7 +350,8 @@ pub fn side_text(ids: &[u32], names: &[String], sep: &str) -> String {
 mod tests {
     use super::*;
     use crate::analytics::itemsets::tests::{brute_force, random_baskets};
-    use crate::analytics::itemsets::{Algorithm, Baskets, ItemsetParams, frequent_itemsets};
+    use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets};
+    use crate::data::features::baskets::Baskets;
 
     #[test]
     fn metrics_hand_computed() {
