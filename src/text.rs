@@ -140,6 +140,18 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A cell as text: floats with 2 decimals, missing values as an empty cell.
+pub fn format_cell(v: &polars::prelude::AnyValue) -> String {
+    match v {
+        polars::prelude::AnyValue::Null => String::new(),
+        polars::prelude::AnyValue::String(s) => s.to_string(),
+        polars::prelude::AnyValue::StringOwned(s) => s.to_string(),
+        polars::prelude::AnyValue::Float64(x) => format!("{x:.2}"),
+        polars::prelude::AnyValue::Float32(x) => format!("{x:.2}"),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::action::Action;
 use super::screen::Screen;
 use super::state::{Command, State};
-use crate::ui::data::format_cell;
+use crate::text::format_cell;
 
 /// Larger copies are refused: terminals drop (or truncate) long OSC 52 sequences.
 pub const MAX_BYTES: usize = 100 * 1024;

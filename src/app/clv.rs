@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{Months, NaiveDate};
 
-use crate::analytics::clv::ClvRun;
+use crate::pipeline::clv::{ClvOutcome, ClvSettings};
 
 use super::action::Action;
 use super::job::JobRequest;
@@ -36,85 +36,6 @@ impl CField {
             CField::Discount => "discount / month",
         }
     }
-}
-
-/// What to fit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClvSettings {
-    /// None: six months before the last purchase, so there is a holdout to check against.
-    pub calibration_end: Option<NaiveDate>,
-    pub weeks: bool,
-    pub horizon_months: usize,
-    pub discount_rate: f64,
-}
-
-impl Default for ClvSettings {
-    fn default() -> Self {
-        ClvSettings {
-            calibration_end: None,
-            weeks: false,
-            horizon_months: 12,
-            discount_rate: 0.01,
-        }
-    }
-}
-
-/// Bins of the CLV histogram (the last also holds everything above the 99th percentile).
-pub const BINS: usize = 10;
-
-/// What the screen shows of the CLV distribution, computed once per run (not per frame).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClvStats {
-    /// Histogram: `counts` in equal bins of `bin_width` over [0, p99]; the last bin also
-    /// holds the rest.
-    pub bin_width: f64,
-    pub counts: Vec<u64>,
-    pub mean: f64,
-    pub median: f64,
-    pub total: f64,
-}
-
-impl ClvStats {
-    pub fn of(values: &[f64]) -> ClvStats {
-        let mut sorted: Vec<f64> = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(0.0)
-        };
-        let bin_width = at(0.99).max(1e-9) / BINS as f64;
-        let mut counts = vec![0u64; BINS];
-        for v in values {
-            counts[((v.max(0.0) / bin_width) as usize).min(BINS - 1)] += 1;
-        }
-        let total: f64 = values.iter().sum();
-        ClvStats {
-            bin_width,
-            counts,
-            mean: total / values.len().max(1) as f64,
-            median: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
-            total,
-        }
-    }
-}
-
-/// A finished CLV run with the per-customer summary it was computed from.
-#[derive(Debug, Clone)]
-pub struct ClvOutcome {
-    pub calibration_end: NaiveDate,
-    pub settings: ClvSettings,
-    pub ids: Vec<String>,
-    pub frequency: Vec<f64>,
-    pub run: ClvRun,
-    /// Customers whose first purchase is after the calibration end.
-    pub excluded: usize,
-    pub dropped_lines: usize,
-    pub last_date: NaiveDate,
-    /// Customers by CLV, highest first.
-    pub order: Vec<usize>,
-    pub stats: ClvStats,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -312,20 +233,6 @@ pub fn per_segment(state: &State) -> Option<Vec<(i64, usize, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stats_count_everything_and_cap_the_bins_at_p99() {
-        let mut v: Vec<f64> = (0..1000).map(|i| i as f64).collect();
-        v.push(1e9);
-        let s = ClvStats::of(&v);
-        assert_eq!(s.counts.iter().sum::<u64>(), 1001);
-        // p99 of 1001 values is 990; 10 bins of 99.
-        assert!((s.bin_width - 99.0).abs() < 1e-9, "{}", s.bin_width);
-        assert_eq!(s.counts[0], 99);
-        assert!(s.counts[BINS - 1] >= 1);
-        assert_eq!(s.median, 500.0);
-        assert_eq!(s.total, 499_500.0 + 1e9);
-    }
 
     #[test]
     fn settings_step_and_parse() {

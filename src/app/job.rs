@@ -21,6 +21,7 @@ use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::file::{self, ReadOptions};
 use crate::data::sources::workspace::{FeatureConfig, Workspace};
 use crate::data::write::ExportOptions;
+use crate::pipeline::PipelineError;
 use crate::progress::Progress;
 
 /// What a job does.
@@ -95,7 +96,7 @@ pub enum JobRequest {
     /// Frequent itemsets and rules from the order lines of `input` (a workspace or a file).
     Rules {
         input: PathBuf,
-        params: crate::app::rules::RulesParams,
+        params: crate::pipeline::rules::RulesParams,
     },
     /// Write rules to a .csv/.parquet/.json file; refuses to replace a file unless `overwrite`.
     ExportRules {
@@ -131,7 +132,7 @@ pub enum JobRequest {
     /// BG/NBD and Gamma-Gamma on the transactions of `input` (a workspace's orders or a file).
     Clv {
         input: PathBuf,
-        settings: crate::app::clv::ClvSettings,
+        settings: crate::pipeline::clv::ClvSettings,
     },
     /// Write every customer's CLV figures; refuses to replace a file unless `overwrite`.
     ExportClv {
@@ -239,14 +240,7 @@ impl JobRequest {
             JobRequest::Predict { target, params, .. } => {
                 format!("grid search for {target}: {}", params.model.title())
             }
-            JobRequest::Rules { params, .. } => format!(
-                "mining rules (min support {}, {})",
-                params.min_support,
-                match params.algorithm {
-                    crate::analytics::itemsets::Algorithm::FpGrowth => "FP-Growth",
-                    crate::analytics::itemsets::Algorithm::Apriori => "Apriori",
-                }
-            ),
+            JobRequest::Rules { params, .. } => params.describe(),
         }
     }
 }
@@ -319,7 +313,7 @@ pub enum JobOutcome {
     Swept(Box<SweepResult>),
     Predicted(Box<crate::app::predict::Prediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
-    Clv(Box<crate::app::clv::ClvOutcome>),
+    Clv(Box<crate::pipeline::clv::ClvOutcome>),
     Recommended(Box<crate::app::recommend::RecModel>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
@@ -364,35 +358,6 @@ pub fn model_matrix(
         .map(|s| s.to_string())
         .unwrap_or_default();
     build_features(table, &key, features)
-}
-
-/// Reads the order lines, builds the baskets and mines them.
-fn mine_rules(
-    input: &std::path::Path,
-    p: &crate::app::rules::RulesParams,
-    progress: &Progress,
-) -> crate::data::Result<crate::analytics::rules::RulesRun> {
-    use crate::analytics::itemsets::{ItemsetParams, min_count_for};
-    use crate::analytics::rules::{RuleParams, mine};
-    use crate::data::features::baskets::{basket_columns, baskets, order_lines};
-    progress.start("reading order lines", 1);
-    let (t, i) = basket_columns(input, p.per_customer, p.by_category)?;
-    let table = order_lines(input, &[t.as_str(), i.as_str()])?;
-    progress.label("building baskets");
-    let b = baskets(&table, &t, &i)?;
-    drop(table);
-    let itemset_params = ItemsetParams {
-        min_count: min_count_for(p.min_support, b.len()),
-        max_len: Some(p.max_len),
-        limit: 1_000_000,
-        algorithm: p.algorithm,
-    };
-    let rule_params = RuleParams {
-        min_confidence: p.min_confidence,
-        min_lift: p.min_lift,
-        limit: 1_000_000,
-    };
-    mine(b, &itemset_params, &rule_params, progress).map_err(analytics_error)
 }
 
 /// The recommendation job: purchases, the item-item model, and the leave-last-order-out
@@ -474,66 +439,6 @@ fn export_recommendations(
         progress.advance(len);
         Ok(recs)
     })
-}
-
-/// The CLV job: transactions, the per-customer summary at the calibration end, the models.
-fn clv_job(
-    input: &std::path::Path,
-    settings: &crate::app::clv::ClvSettings,
-    progress: &Progress,
-) -> crate::data::Result<JobOutcome> {
-    use crate::analytics::clv::{ClvParams, Rfm, run_clv};
-    use crate::data::features::transactions::{
-        date_span, read_transactions, summarise, transaction_columns,
-    };
-    progress.start("reading transactions", 1);
-    let cols = transaction_columns(input, None, None, None)?;
-    let (tx, dropped_lines) = read_transactions(input, &cols)?;
-    if progress.is_cancelled() {
-        return Ok(JobOutcome::Cancelled);
-    }
-    let (_, last) = date_span(&tx)?;
-    let calibration_end = settings.calibration_end.unwrap_or_else(|| {
-        last.checked_sub_months(chrono::Months::new(6))
-            .unwrap_or(last)
-    });
-    let unit_days = if settings.weeks { 7.0 } else { 1.0 };
-    progress.label("summarising customers");
-    let s = summarise(&tx, calibration_end, None, unit_days)?;
-    drop(tx);
-    if progress.is_cancelled() {
-        return Ok(JobOutcome::Cancelled);
-    }
-    let rfm = Rfm {
-        x: s.frequency.clone(),
-        t_x: s.recency,
-        t: s.t,
-        monetary: s.monetary,
-    };
-    let params = ClvParams {
-        unit_days,
-        horizon_months: settings.horizon_months,
-        discount_rate: settings.discount_rate,
-    };
-    let holdout =
-        (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
-    let run = run_clv(&rfm, &params, holdout, progress).map_err(analytics_error)?;
-    let mut order: Vec<usize> = (0..s.ids.len()).collect();
-    order.sort_by(|&i, &j| run.rows[j].clv.total_cmp(&run.rows[i].clv).then(i.cmp(&j)));
-    let clv: Vec<f64> = run.rows.iter().map(|r| r.clv).collect();
-    let stats = crate::app::clv::ClvStats::of(&clv);
-    Ok(JobOutcome::Clv(Box::new(crate::app::clv::ClvOutcome {
-        calibration_end,
-        settings: settings.clone(),
-        ids: s.ids,
-        frequency: s.frequency,
-        run,
-        excluded: s.excluded,
-        dropped_lines,
-        last_date: last,
-        order,
-        stats,
-    })))
 }
 
 /// The prediction job: the target's classes, the features without the target, the run.
@@ -631,9 +536,14 @@ fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataErro
     crate::data::DataError::Invalid(e.to_string())
 }
 
+/// A step's result, whichever layer's error it carries.
+fn lift<E: Into<PipelineError>>(r: Result<JobOutcome, E>) -> Result<JobOutcome, PipelineError> {
+    r.map_err(Into::into)
+}
+
 fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
-    let outcome = match request {
-        JobRequest::Workspace(path) => {
+    let outcome: Result<JobOutcome, PipelineError> = match request {
+        JobRequest::Workspace(path) => lift({
             Workspace::load_lenient(&path).and_then(|(ws, mut warnings)| {
                 let (settings, problems) = crate::app::settings::from_workspace(&ws);
                 let text = std::fs::read_to_string(&path).ok();
@@ -682,8 +592,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     notes: Vec::new(),
                 })))
             })
-        }
-        JobRequest::Open { path, mut options } => (|| -> crate::data::Result<JobOutcome> {
+        }),
+        JobRequest::Open { path, mut options } => lift((|| -> crate::data::Result<JobOutcome> {
             progress.start("reading", 1);
             // Esc stops a database read between chunks.
             options.cancel = Some(progress.clone());
@@ -714,17 +624,17 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 workspace: None,
                 notes,
             })))
-        })(),
-        JobRequest::Tables { path, options } => {
+        })()),
+        JobRequest::Tables { path, options } => lift({
             progress.start("listing tables", 1);
             file::database_tables(&path, &options)
                 .map(|names| JobOutcome::Tables(names.unwrap_or_default()))
-        }
+        }),
         JobRequest::Arrange {
             table,
             filter,
             sort,
-        } => {
+        } => lift({
             progress.start("arranging", 1);
             let s = sort.as_ref().map(|(c, d)| (c.as_str(), *d));
             explore::arrange(&table, filter.as_deref(), s).map(|order| JobOutcome::Arranged {
@@ -732,54 +642,60 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 filter,
                 sort,
             })
-        }
+        }),
         JobRequest::Correlate {
             table,
             columns,
             log1p,
-        } => {
+        } => lift({
             progress.start("correlating", 1);
             correlation(&table, &columns, &log1p).map(|c| JobOutcome::Correlation(Box::new(c)))
-        }
+        }),
         JobRequest::Segment {
             table,
             features,
             params,
-        } => model_matrix(&table, &features)
-            .and_then(|m| segment(&m, &params, progress).map_err(analytics_error))
-            .map(|r| JobOutcome::Segmented(Box::new(r))),
+        } => lift(
+            model_matrix(&table, &features)
+                .and_then(|m| segment(&m, &params, progress).map_err(analytics_error))
+                .map(|r| JobOutcome::Segmented(Box::new(r))),
+        ),
         JobRequest::KDistance {
             table,
             features,
             min_points,
-        } => model_matrix(&table, &features)
-            .and_then(|m| {
-                progress.start("k-distance curve", 1);
-                k_distances(m.values.view(), min_points, K_DISTANCE_SAMPLE, progress)
-                    .map_err(analytics_error)
-            })
-            .map(|values| {
-                JobOutcome::KDistance(Box::new(crate::app::state::KDistance {
-                    min_points,
-                    values,
-                }))
-            }),
+        } => lift(
+            model_matrix(&table, &features)
+                .and_then(|m| {
+                    progress.start("k-distance curve", 1);
+                    k_distances(m.values.view(), min_points, K_DISTANCE_SAMPLE, progress)
+                        .map_err(analytics_error)
+                })
+                .map(|values| {
+                    JobOutcome::KDistance(Box::new(crate::app::state::KDistance {
+                        min_points,
+                        values,
+                    }))
+                }),
+        ),
         JobRequest::Sweep {
             table,
             features,
             params,
             k_max,
-        } => model_matrix(&table, &features)
-            .and_then(|m| {
-                sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
-            })
-            .map(|r| JobOutcome::Swept(Box::new(r))),
-        JobRequest::SaveWorkspace { path, workspace } => {
+        } => lift(
+            model_matrix(&table, &features)
+                .and_then(|m| {
+                    sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
+                })
+                .map(|r| JobOutcome::Swept(Box::new(r))),
+        ),
+        JobRequest::SaveWorkspace { path, workspace } => lift({
             progress.start("saving", 1);
             workspace
                 .save(&path)
                 .map(|bak| JobOutcome::Saved(path, bak))
-        }
+        }),
         JobRequest::ExportLabels {
             path,
             id_col,
@@ -787,71 +703,103 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             labels,
             overwrite,
             pseudonymise,
-        } => export_to(path, overwrite, pseudonymise, "labels", |p, o| {
-            let n = labels.len();
-            crate::export::write_labels(p, &id_col, &ids, labels, o).map(|_| n)
-        }),
+        } => lift(export_to(
+            path,
+            overwrite,
+            pseudonymise,
+            "labels",
+            |p, o| {
+                let n = labels.len();
+                crate::export::write_labels(p, &id_col, &ids, labels, o).map(|_| n)
+            },
+        )),
         JobRequest::ExportRules {
             path,
             rules,
             names,
             overwrite,
-        } => export_to(path, overwrite, false, "rules", |p, o| {
+        } => lift(export_to(path, overwrite, false, "rules", |p, o| {
             crate::export::write_rules(p, &rules, &names, o).map(|_| rules.len())
-        }),
+        })),
         JobRequest::Predict {
             table,
             features,
             target,
             params,
             grid,
-        } => predict(&table, features, &target, &params, grid, progress),
-        JobRequest::Clv { input, settings } => clv_job(&input, &settings, progress),
-        JobRequest::Recommend { input, neighbours } => recommend_job(&input, neighbours, progress),
+        } => lift(predict(&table, features, &target, &params, grid, progress)),
+        JobRequest::Clv { input, settings } => lift(
+            crate::pipeline::clv::fit(&input, &Default::default(), &settings, progress)
+                .map(|o| JobOutcome::Clv(Box::new(o))),
+        ),
+        JobRequest::Recommend { input, neighbours } => {
+            lift(recommend_job(&input, neighbours, progress))
+        }
         JobRequest::ExportRecommendations {
             path,
             model,
             top,
             overwrite,
             pseudonymise,
-        } => export_to(path, overwrite, pseudonymise, "recommendations", |p, o| {
-            export_recommendations(p, &model, top, o, progress)
-        }),
+        } => lift(export_to(
+            path,
+            overwrite,
+            pseudonymise,
+            "recommendations",
+            |p, o| export_recommendations(p, &model, top, o, progress),
+        )),
         JobRequest::ExportProfiles {
             path,
             profiles,
             overwrite,
-        } => export_to(path, overwrite, false, "cluster profiles", |p, o| {
-            crate::export::write_profiles(p, &profiles, o)
-        }),
+        } => lift(export_to(
+            path,
+            overwrite,
+            false,
+            "cluster profiles",
+            |p, o| crate::export::write_profiles(p, &profiles, o),
+        )),
         JobRequest::ExportQuality {
             path,
             report,
             overwrite,
-        } => export_to(path, overwrite, false, "quality findings", |p, o| {
-            crate::export::write_quality(p, &report, o)
-        }),
+        } => lift(export_to(
+            path,
+            overwrite,
+            false,
+            "quality findings",
+            |p, o| crate::export::write_quality(p, &report, o),
+        )),
         JobRequest::ExportClv {
             path,
             ids,
             rows,
             overwrite,
             pseudonymise,
-        } => export_to(path, overwrite, pseudonymise, "customers' CLV", |p, o| {
-            let n = ids.len();
-            let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
-                polars::prelude::Column::new(name.into(), rows.iter().map(f).collect::<Vec<f64>>())
-            };
-            let mut df = DataFrame::new_infer_height(vec![
-                polars::prelude::Column::new("customer".into(), ids),
-                col("p_alive", |r| r.p_alive),
-                col("expected_purchases", |r| r.expected_purchases),
-                col("expected_spend", |r| r.expected_spend),
-                col("clv", |r| r.clv),
-            ])
-            .map_err(|e| crate::data::DataError::polars("clv", e))?;
-            crate::data::write::write_table(&mut df, p, Some("customer"), o).map(|_| n)
-        }),
+        } => lift(export_to(
+            path,
+            overwrite,
+            pseudonymise,
+            "customers' CLV",
+            |p, o| {
+                let n = ids.len();
+                let col = |name: &str, f: fn(&crate::analytics::clv::ClvRow) -> f64| {
+                    polars::prelude::Column::new(
+                        name.into(),
+                        rows.iter().map(f).collect::<Vec<f64>>(),
+                    )
+                };
+                let mut df = DataFrame::new_infer_height(vec![
+                    polars::prelude::Column::new("customer".into(), ids),
+                    col("p_alive", |r| r.p_alive),
+                    col("expected_purchases", |r| r.expected_purchases),
+                    col("expected_spend", |r| r.expected_spend),
+                    col("clv", |r| r.clv),
+                ])
+                .map_err(|e| crate::data::DataError::polars("clv", e))?;
+                crate::data::write::write_table(&mut df, p, Some("customer"), o).map(|_| n)
+            },
+        )),
         JobRequest::ExportScores {
             path,
             id_col,
@@ -863,28 +811,39 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             rows,
             overwrite,
             pseudonymise,
-        } => export_to(path, overwrite, pseudonymise, "scores", |p, o| {
-            let scores = crate::export::Scores {
-                classes: &classes,
-                actual: &actual,
-                probabilities: &probabilities,
-                predicted: &predicted,
-            };
-            crate::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
-                .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
+        } => lift(export_to(
+            path,
+            overwrite,
+            pseudonymise,
+            "scores",
+            |p, o| {
+                let scores = crate::export::Scores {
+                    classes: &classes,
+                    actual: &actual,
+                    probabilities: &probabilities,
+                    predicted: &predicted,
+                };
+                crate::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
+                    .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
+            },
+        )),
+        JobRequest::Rules { input, params } => lift({
+            crate::pipeline::rules::mine(&input, &params.columns(), &params.mining(), progress)
+                .map(|m| JobOutcome::Mined(Box::new(m.run)))
         }),
-        JobRequest::Rules { input, params } => {
-            mine_rules(&input, &params, progress).map(|r| JobOutcome::Mined(Box::new(r)))
-        }
-        JobRequest::Summarise { table, column } => {
+        JobRequest::Summarise { table, column } => lift({
             progress.start("summarising", 1);
             explore::column_summary(&table, &column, 12).map(|s| JobOutcome::Summary(Box::new(s)))
-        }
+        }),
     };
     if progress.is_cancelled() {
         return JobOutcome::Cancelled;
     }
-    outcome.unwrap_or_else(|e| JobOutcome::Failed(one_line(e)))
+    match outcome {
+        Ok(o) => o,
+        Err(PipelineError::Cancelled) => JobOutcome::Cancelled,
+        Err(e) => JobOutcome::Failed(one_line(e)),
+    }
 }
 
 /// The text of a panic's payload (`panic!` with a message gives a `&str` or a `String`).

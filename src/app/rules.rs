@@ -5,39 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::analytics::itemsets::Algorithm;
-use crate::analytics::rules::{Rule, RuleFilter, RulesRun, SortBy, baskets_with};
+use crate::analytics::rules::{Rule, RulesRun, SortBy, baskets_with};
+use crate::pipeline::rules::RulesParams;
 
 use super::action::Action;
 use super::job::JobRequest;
 use super::state::{Command, Overlay, State};
-
-/// What to mine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulesParams {
-    /// One basket per customer instead of per order.
-    pub per_customer: bool,
-    /// Categories instead of products.
-    pub by_category: bool,
-    pub min_support: f64,
-    pub min_confidence: f64,
-    pub min_lift: f64,
-    pub max_len: usize,
-    pub algorithm: Algorithm,
-}
-
-impl Default for RulesParams {
-    fn default() -> Self {
-        RulesParams {
-            per_customer: false,
-            by_category: false,
-            min_support: 0.005,
-            min_confidence: 0.2,
-            min_lift: 1.0,
-            max_len: 3,
-            algorithm: Algorithm::FpGrowth,
-        }
-    }
-}
 
 /// Steps for +/- on the minimum support.
 const SUPPORTS: [f64; 12] = [
@@ -100,32 +73,7 @@ impl RulesView {
             self.visible.clear();
             return Ok(());
         };
-        let pattern = match &self.filter {
-            Some(f) => Some(RuleFilter::pattern(f).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let hit: Option<Vec<bool>> = pattern
-            .as_ref()
-            .map(|re| run.baskets.items.iter().map(|n| re.is_match(n)).collect());
-        let mut idx: Vec<usize> = (0..run.rules.len())
-            .filter(|&i| {
-                let r = &run.rules[i];
-                hit.as_ref().is_none_or(|h| {
-                    r.antecedents
-                        .iter()
-                        .chain(&r.consequents)
-                        .any(|&x| h[x as usize])
-                })
-            })
-            .collect();
-        let by = self.sort;
-        idx.sort_by(|&a, &b| {
-            let (ra, rb) = (&run.rules[a], &run.rules[b]);
-            by.value(rb)
-                .total_cmp(&by.value(ra))
-                .then(rb.support.total_cmp(&ra.support))
-                .then(a.cmp(&b))
-        });
+        let idx = crate::pipeline::rules::arrange(run, self.sort, self.filter.as_deref())?;
         self.visible = idx;
         self.row = self.row.min(self.visible.len().saturating_sub(1));
         self.drill = None;

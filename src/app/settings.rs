@@ -12,8 +12,8 @@ use crate::analytics::segment::{Algorithm, SegmentParams};
 use crate::analytics::tree::Criterion;
 use crate::data::sources::workspace::{self, Workspace};
 
-use super::clv::ClvSettings;
-use super::rules::RulesParams;
+use crate::pipeline::clv::ClvSettings;
+use crate::pipeline::rules::RulesParams;
 
 /// Every screen's parameters as a workspace sets them.
 #[derive(Debug, Clone, PartialEq)]

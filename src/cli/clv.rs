@@ -2,15 +2,13 @@
 //! customer's expected purchases, spend and lifetime value, and the holdout check.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use polars::prelude::{Column, DataFrame};
 
-use crate::analytics::clv::{ClvParams, Rfm, run_clv};
-use crate::data::features::transactions::{read_transactions, summarise, transaction_columns};
+use crate::pipeline::clv::{ClvColumns, ClvSettings, fit};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -89,35 +87,22 @@ pub fn run(a: ClvArgs) -> Result<()> {
     }
     // The range a workspace's [clv] horizon_months is held to: up to ten years.
     crate::analytics::limits::HORIZON_MONTHS.named("--horizon", a.horizon)?;
-    let started = Instant::now();
-    let cols = transaction_columns(
-        &a.input,
-        a.customer_col.as_deref(),
-        a.date_col.as_deref(),
-        a.amount_col.as_deref(),
-    )?;
-    let (tx, dropped) = read_transactions(&a.input, &cols)?;
-    let read_s = started.elapsed().as_secs_f64();
-    let s = summarise(&tx, end, observation_end, unit_days)?;
-    let summary_s = started.elapsed().as_secs_f64() - read_s;
-    drop(tx);
-    let rfm = Rfm {
-        x: s.frequency.clone(),
-        t_x: s.recency.clone(),
-        t: s.t.clone(),
-        monetary: s.monetary.clone(),
-    };
-    let params = ClvParams {
-        unit_days,
+    let settings = ClvSettings {
+        calibration_end: Some(end),
+        observation_end,
+        weeks: unit_days == 7.0,
         horizon_months: a.horizon,
         discount_rate: a.discount_rate,
     };
-    let holdout =
-        (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
-    let models_started = Instant::now();
-    let r = run_clv(&rfm, &params, holdout, &Progress::new())?;
-    let models_s = models_started.elapsed().as_secs_f64();
-    let seconds = started.elapsed().as_secs_f64();
+    let columns = ClvColumns {
+        customer: a.customer_col.clone(),
+        date: a.date_col.clone(),
+        amount: a.amount_col.clone(),
+    };
+    let o = fit(&a.input, &columns, &settings, &Progress::new())?;
+    let (s, r, cols, dropped) = (&o, &o.run, &o.columns, o.dropped_lines);
+    let [read_s, summary_s, models_s] = o.seconds;
+    let seconds = read_s + summary_s + models_s;
     if let Some(out) = &a.out {
         let col = |name: &str, v: Vec<f64>| Column::new(name.into(), v);
         let mut df = DataFrame::new_infer_height(vec![
@@ -140,13 +125,8 @@ pub fn run(a: ClvArgs) -> Result<()> {
         let id = df.get_column_names()[0].to_string();
         crate::data::write::write_table(&mut df, out, Some(&id), &opts)?;
     }
-    let mut order: Vec<usize> = (0..s.ids.len()).collect();
-    order.sort_by(|&i, &j| r.rows[j].clv.total_cmp(&r.rows[i].clv).then(i.cmp(&j)));
-    let clvs: Vec<f64> = r.rows.iter().map(|x| x.clv).collect();
-    let total: f64 = clvs.iter().sum();
-    let mut sorted = clvs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let order = &o.order;
+    let (total, median) = (o.stats.total, o.stats.median);
     let top: Vec<serde_json::Value> = order
         .iter()
         .take(a.top)
@@ -172,7 +152,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             "dropped_lines": dropped,
             "calibration_end": end.to_string(),
             "first_date": s.first_date.to_string(),
-            "last_date": s.last_date.to_string(),
+            "last_date": o.last_date.to_string(),
             "time_unit": a.time_unit,
             "horizon_months": a.horizon,
             "discount_rate": a.discount_rate,
@@ -194,7 +174,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
             s.ids.len(),
             s.excluded,
             s.first_date,
-            s.last_date,
+            o.last_date,
             if dropped > 0 {
                 format!("; {dropped} invalid or duplicate lines dropped as integration does")
             } else {

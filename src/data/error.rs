@@ -31,6 +31,9 @@ pub enum DataError {
     Workspace { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// The user cancelled the read (Esc); callers match on it rather than on its text.
+    #[error("cancelled")]
+    Cancelled,
     #[error("{context}: {}", crate::data::privacy::redact(&source.to_string()))]
     Polars {
         context: String,
@@ -49,6 +52,11 @@ impl DataError {
         } else {
             DataError::Io { path, source }
         }
+    }
+
+    /// Whether this is a cancel, not a failure.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, DataError::Cancelled)
     }
 
     pub fn polars(context: impl Into<String>, source: PolarsError) -> Self {

@@ -3,4 +3,9 @@
 //! inputs, take one typed parameter value, run with progress and cancel, return a typed
 //! result. Nothing here knows about a terminal, the command line or the report.
 
+pub mod clv;
+pub mod error;
 pub mod input;
+pub mod rules;
+
+pub use error::PipelineError;

@@ -12,8 +12,9 @@ use ratatui::widgets::{
 
 use super::theme::Theme;
 use crate::app::State;
-use crate::app::clv::{CField, ClvOutcome};
+use crate::app::clv::CField;
 use crate::app::job::JobKind;
+use crate::pipeline::clv::ClvOutcome;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] = Layout::vertical([Constraint::Length(12), Constraint::Min(4)]).areas(area);

@@ -3,6 +3,7 @@
 //! selected column highlighted; and a side panel with the selected column's statistics and
 //! histogram.
 
+use crate::text::format_cell;
 use polars::prelude::*;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -13,18 +14,6 @@ use super::theme::Theme;
 use crate::app::State;
 
 const MAX_COL_WIDTH: usize = 24;
-
-/// A cell as text: floats with 2 decimals, missing values as an empty cell.
-pub fn format_cell(v: &AnyValue) -> String {
-    match v {
-        AnyValue::Null => String::new(),
-        AnyValue::String(s) => s.to_string(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        AnyValue::Float64(x) => format!("{x:.2}"),
-        AnyValue::Float32(x) => format!("{x:.2}"),
-        other => other.to_string(),
-    }
-}
 
 /// First visible row so that `row` is on screen.
 pub fn first_visible(row: usize, viewport: usize) -> usize {

@@ -686,7 +686,7 @@ fn draw_customers(
             .column(col)
             .ok()
             .and_then(|c| c.get(r).ok())
-            .map(|v| super::data::format_cell(&v))
+            .map(|v| crate::text::format_cell(&v))
             .unwrap_or_default()
     };
     let body: Vec<Row> = rows

@@ -1181,7 +1181,7 @@ fn personal_data_is_masked_unless_shown() {
     );
     let t = s.table.clone().unwrap();
     let raw = |col: &str, i: usize| -> String {
-        crmlens::ui::data::format_cell(&t.column(col).unwrap().get(i).unwrap())
+        crmlens::text::format_cell(&t.column(col).unwrap().get(i).unwrap())
     };
     // Select the e-mail column so the panel shows its values too.
     for _ in 0..2 {

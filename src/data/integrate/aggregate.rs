@@ -482,7 +482,7 @@ fn stream_reduce(
     }
     run.map_err(malformed)?;
     if progress.is_cancelled() {
-        return Err(DataError::Invalid("cancelled".into()));
+        return Err(DataError::Cancelled);
     }
     Ok(reducers)
 }
@@ -526,9 +526,7 @@ impl CustomerAggregator for LocalAggregator {
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
         let mut out = Vec::new();
         for input in &plan.inputs {
-            progress
-                .check()
-                .map_err(|_| DataError::Invalid("cancelled".into()))?;
+            progress.check().map_err(|_| DataError::Cancelled)?;
             let t0 = std::time::Instant::now();
             let raw = used_columns(input);
             let (frame, rules, features) = match input.role {

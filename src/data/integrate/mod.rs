@@ -144,7 +144,7 @@ pub fn integrate_with(
     aggregator: &dyn CustomerAggregator,
     progress: &Progress,
 ) -> Result<Customer360> {
-    let cancelled = || DataError::Invalid("cancelled".into());
+    let cancelled = || DataError::Cancelled;
     let mut report = QualityReport::default();
     let key = ws.workspace.customer_key.clone();
     progress.start("reading customers", 6);

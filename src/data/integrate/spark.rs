@@ -172,7 +172,7 @@ impl SparkAggregator {
         let _ = canceller.join();
         self.session.remove_progress_handler(handler);
         if progress.is_cancelled() {
-            return Err(DataError::Invalid("cancelled".into()));
+            return Err(DataError::Cancelled);
         }
         let batches = batches.map_err(|e| spark_error(what, &e))?;
         to_polars(&batches).map_err(|e| DataError::Invalid(format!("{what}: {e}")))
@@ -762,9 +762,7 @@ impl CustomerAggregator for SparkAggregator {
         };
         let mut out = Vec::new();
         for input in &plan.inputs {
-            progress
-                .check()
-                .map_err(|_| DataError::Invalid("cancelled".into()))?;
+            progress.check().map_err(|_| DataError::Cancelled)?;
             let t0 = std::time::Instant::now();
             let view = format!("crmlens_{}", input.role.name());
             let q = role_query(input, &view, plan, key_map)?;

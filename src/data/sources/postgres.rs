@@ -403,7 +403,7 @@ pub struct ReadSettings<'a> {
 }
 
 fn cancelled() -> DataError {
-    DataError::Invalid("cancelled".into())
+    DataError::Cancelled
 }
 
 /// [`read_noted`] with [`ReadSettings`].

@@ -1,0 +1,209 @@
+//! Customer lifetime value: transactions -> the per-customer summary at the calibration end
+//! -> BG/NBD and Gamma-Gamma, the same for `crmlens clv`, the CLV screen and the report.
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use crate::analytics::clv::{ClvParams, ClvRun, Rfm, run_clv};
+use crate::data::features::transactions::{
+    TransactionColumns, date_span, read_transactions, summarise, transaction_columns,
+};
+use crate::progress::Progress;
+
+use super::error::Result;
+
+/// What to fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClvSettings {
+    /// None: six months before the last purchase, so there is a holdout to check against.
+    pub calibration_end: Option<NaiveDate>,
+    pub weeks: bool,
+    /// The end of the holdout; None: the last purchase.
+    pub observation_end: Option<NaiveDate>,
+    pub horizon_months: usize,
+    pub discount_rate: f64,
+}
+
+impl Default for ClvSettings {
+    fn default() -> Self {
+        ClvSettings {
+            calibration_end: None,
+            weeks: false,
+            observation_end: None,
+            horizon_months: 12,
+            discount_rate: 0.01,
+        }
+    }
+}
+
+/// Bins of the CLV histogram (the last also holds everything above the 99th percentile).
+pub const BINS: usize = 10;
+
+/// What the screen shows of the CLV distribution, computed once per run (not per frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClvStats {
+    /// Histogram: `counts` in equal bins of `bin_width` over [0, p99]; the last bin also
+    /// holds the rest.
+    pub bin_width: f64,
+    pub counts: Vec<u64>,
+    pub mean: f64,
+    pub median: f64,
+    pub total: f64,
+}
+
+impl ClvStats {
+    pub fn of(values: &[f64]) -> ClvStats {
+        let mut sorted: Vec<f64> = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let bin_width = at(0.99).max(1e-9) / BINS as f64;
+        let mut counts = vec![0u64; BINS];
+        for v in values {
+            counts[((v.max(0.0) / bin_width) as usize).min(BINS - 1)] += 1;
+        }
+        let total: f64 = values.iter().sum();
+        ClvStats {
+            bin_width,
+            counts,
+            mean: total / values.len().max(1) as f64,
+            median: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+            total,
+        }
+    }
+}
+
+/// A finished CLV run with the per-customer summary it was computed from.
+#[derive(Debug, Clone)]
+pub struct ClvOutcome {
+    pub calibration_end: NaiveDate,
+    pub settings: ClvSettings,
+    pub ids: Vec<String>,
+    pub frequency: Vec<f64>,
+    pub run: ClvRun,
+    /// Customers whose first purchase is after the calibration end.
+    pub excluded: usize,
+    pub dropped_lines: usize,
+    pub last_date: NaiveDate,
+    /// Customers by CLV, highest first.
+    pub order: Vec<usize>,
+    pub stats: ClvStats,
+    /// The columns read.
+    pub columns: TransactionColumns,
+    /// The rest of the per-customer summary (time units), for the per-customer export.
+    pub recency: Vec<f64>,
+    pub t: Vec<f64>,
+    pub monetary: Vec<f64>,
+    pub first_date: NaiveDate,
+    /// Seconds: reading and checking the lines; the per-customer summary; both fits and scoring.
+    pub seconds: [f64; 3],
+}
+
+/// Column names for the transactions; None: the workspace's roles or the usual names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClvColumns {
+    pub customer: Option<String>,
+    pub date: Option<String>,
+    pub amount: Option<String>,
+}
+
+/// Reads the transactions of `input` (a data file, or a workspace's orders source), summarises
+/// every customer at the calibration end (by default six months before the last purchase, so
+/// there is a holdout to check against) and fits the models.
+pub fn fit(
+    input: &Path,
+    columns: &ClvColumns,
+    settings: &ClvSettings,
+    progress: &Progress,
+) -> Result<ClvOutcome> {
+    let started = Instant::now();
+    progress.start("reading transactions", 1);
+    let cols = transaction_columns(
+        input,
+        columns.customer.as_deref(),
+        columns.date.as_deref(),
+        columns.amount.as_deref(),
+    )?;
+    let (tx, dropped_lines) = read_transactions(input, &cols)?;
+    progress.check()?;
+    let (calibration_end, span_last) = match settings.calibration_end {
+        Some(end) => (end, None),
+        None => {
+            let (_, last) = date_span(&tx)?;
+            let end = last
+                .checked_sub_months(chrono::Months::new(6))
+                .unwrap_or(last);
+            (end, Some(last))
+        }
+    };
+    let unit_days = if settings.weeks { 7.0 } else { 1.0 };
+    let read_s = started.elapsed().as_secs_f64();
+    progress.label("summarising customers");
+    let s = summarise(&tx, calibration_end, settings.observation_end, unit_days)?;
+    let summary_s = started.elapsed().as_secs_f64() - read_s;
+    drop(tx);
+    progress.check()?;
+    let rfm = Rfm {
+        x: s.frequency.clone(),
+        t_x: s.recency.clone(),
+        t: s.t.clone(),
+        monetary: s.monetary.clone(),
+    };
+    let params = ClvParams {
+        unit_days,
+        horizon_months: settings.horizon_months,
+        discount_rate: settings.discount_rate,
+    };
+    let holdout =
+        (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
+    let models_started = Instant::now();
+    let run = run_clv(&rfm, &params, holdout, progress)?;
+    let models_s = models_started.elapsed().as_secs_f64();
+    let mut order: Vec<usize> = (0..s.ids.len()).collect();
+    order.sort_by(|&i, &j| run.rows[j].clv.total_cmp(&run.rows[i].clv).then(i.cmp(&j)));
+    let clv: Vec<f64> = run.rows.iter().map(|r| r.clv).collect();
+    let stats = ClvStats::of(&clv);
+    Ok(ClvOutcome {
+        calibration_end,
+        settings: settings.clone(),
+        ids: s.ids,
+        frequency: s.frequency,
+        run,
+        excluded: s.excluded,
+        dropped_lines,
+        last_date: span_last.unwrap_or(s.last_date),
+        order,
+        stats,
+        columns: cols,
+        recency: s.recency,
+        t: s.t,
+        monetary: s.monetary,
+        first_date: s.first_date,
+        seconds: [read_s, summary_s, models_s],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_everything_and_cap_the_bins_at_p99() {
+        let mut v: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        v.push(1e9);
+        let s = ClvStats::of(&v);
+        assert_eq!(s.counts.iter().sum::<u64>(), 1001);
+        // p99 of 1001 values is 990; 10 bins of 99.
+        assert!((s.bin_width - 99.0).abs() < 1e-9, "{}", s.bin_width);
+        assert_eq!(s.counts[0], 99);
+        assert!(s.counts[BINS - 1] >= 1);
+        assert_eq!(s.median, 500.0);
+        assert_eq!(s.total, 499_500.0 + 1e9);
+    }
+}

@@ -1,0 +1,216 @@
+//! Association rules: order lines -> baskets -> frequent itemsets -> rules, the same for
+//! `crmlens rules`, the Rules screen and the report.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
+use crate::analytics::rules::{RuleFilter, RuleParams, RulesRun, SortBy, rules};
+use crate::data::features::baskets::{basket_columns, baskets, order_lines};
+use crate::progress::Progress;
+
+use super::error::Result;
+
+/// Which columns make the baskets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BasketColumns {
+    /// Named columns: the basket (an order, or a customer) and the item.
+    Named { transaction: String, item: String },
+    /// The workspace's roles: baskets per order or per customer, products or categories.
+    Roles {
+        per_customer: bool,
+        by_category: bool,
+    },
+}
+
+/// How much support an itemset needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinSupport {
+    /// A fraction of baskets, inclusive.
+    Fraction(f64),
+    /// A number of baskets.
+    Count(u64),
+}
+
+/// What to mine, whoever asks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mining {
+    pub min_support: MinSupport,
+    pub min_confidence: f64,
+    pub min_lift: f64,
+    /// Longest itemset (both sides of a rule together).
+    pub max_len: Option<usize>,
+    pub algorithm: Algorithm,
+    /// Stop, with advice, past this many itemsets or rules.
+    pub limit: usize,
+}
+
+/// The Rules screen's and the workspace's `[rules]` parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesParams {
+    /// One basket per customer instead of per order.
+    pub per_customer: bool,
+    /// Categories instead of products.
+    pub by_category: bool,
+    pub min_support: f64,
+    pub min_confidence: f64,
+    pub min_lift: f64,
+    pub max_len: usize,
+    pub algorithm: Algorithm,
+}
+
+impl Default for RulesParams {
+    fn default() -> Self {
+        RulesParams {
+            per_customer: false,
+            by_category: false,
+            min_support: 0.005,
+            min_confidence: 0.2,
+            min_lift: 1.0,
+            max_len: 3,
+            algorithm: Algorithm::FpGrowth,
+        }
+    }
+}
+
+impl RulesParams {
+    pub fn columns(&self) -> BasketColumns {
+        BasketColumns::Roles {
+            per_customer: self.per_customer,
+            by_category: self.by_category,
+        }
+    }
+
+    pub fn mining(&self) -> Mining {
+        Mining {
+            min_support: MinSupport::Fraction(self.min_support),
+            min_confidence: self.min_confidence,
+            min_lift: self.min_lift,
+            max_len: Some(self.max_len),
+            algorithm: self.algorithm,
+            limit: 1_000_000,
+        }
+    }
+
+    /// The progress line of a run.
+    pub fn describe(&self) -> String {
+        format!(
+            "mining rules (min support {}, {})",
+            self.min_support,
+            match self.algorithm {
+                Algorithm::FpGrowth => "FP-Growth",
+                Algorithm::Apriori => "Apriori",
+            }
+        )
+    }
+}
+
+/// A mining run and how long its steps took (seconds: reading and baskets, itemsets, rules).
+#[derive(Debug)]
+pub struct Mined {
+    pub run: RulesRun,
+    pub seconds: [f64; 3],
+}
+
+/// Reads the order lines of `input` (a data file, or a workspace's orders source), builds the
+/// baskets and mines them.
+pub fn mine(
+    input: &Path,
+    columns: &BasketColumns,
+    mining: &Mining,
+    progress: &Progress,
+) -> Result<Mined> {
+    let started = Instant::now();
+    progress.start("reading order lines", 1);
+    let (t, i) = match columns {
+        BasketColumns::Named { transaction, item } => (transaction.clone(), item.clone()),
+        BasketColumns::Roles {
+            per_customer,
+            by_category,
+        } => basket_columns(input, *per_customer, *by_category)?,
+    };
+    let table = order_lines(input, &[t.as_str(), i.as_str()])?;
+    progress.label("building baskets");
+    let b = baskets(&table, &t, &i).map_err(|e| in_file(input, e))?;
+    drop(table);
+    progress.check()?;
+    let loaded = started.elapsed().as_secs_f64();
+    let min_count = match mining.min_support {
+        MinSupport::Count(c) => c,
+        MinSupport::Fraction(s) => min_count_for(s, b.len()),
+    };
+    let t = Instant::now();
+    let itemsets = frequent_itemsets(
+        &b,
+        &ItemsetParams {
+            min_count,
+            max_len: mining.max_len,
+            limit: mining.limit,
+            algorithm: mining.algorithm,
+        },
+        progress,
+    )?;
+    let mined = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let list = rules(
+        &itemsets,
+        b.len(),
+        &RuleParams {
+            min_confidence: mining.min_confidence,
+            min_lift: mining.min_lift,
+            limit: mining.limit,
+        },
+        progress,
+    )?;
+    let mut item_counts = vec![0u64; b.items.len()];
+    for &i in &b.data {
+        item_counts[i as usize] += 1;
+    }
+    let ruled = t.elapsed().as_secs_f64();
+    Ok(Mined {
+        run: RulesRun {
+            baskets: b,
+            item_counts,
+            min_count,
+            itemsets,
+            rules: list,
+        },
+        seconds: [loaded, mined, ruled],
+    })
+}
+
+/// A baskets error names the file it came from.
+fn in_file(input: &Path, e: crate::data::DataError) -> crate::data::DataError {
+    crate::data::DataError::Invalid(format!("{}: {e}", input.display()))
+}
+
+/// The rules of `run` to show: those with an item matching `filter` (a case-insensitive
+/// pattern, either side), sorted by `sort` (highest first, then support, then mining order).
+pub fn arrange(run: &RulesRun, sort: SortBy, filter: Option<&str>) -> Result<Vec<usize>, String> {
+    let pattern = match filter {
+        Some(f) => Some(RuleFilter::pattern(f).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let hit: Option<Vec<bool>> = pattern
+        .as_ref()
+        .map(|re| run.baskets.items.iter().map(|n| re.is_match(n)).collect());
+    let mut idx: Vec<usize> = (0..run.rules.len())
+        .filter(|&i| {
+            let r = &run.rules[i];
+            hit.as_ref().is_none_or(|h| {
+                r.antecedents
+                    .iter()
+                    .chain(&r.consequents)
+                    .any(|&x| h[x as usize])
+            })
+        })
+        .collect();
+    idx.sort_by(|&a, &b| {
+        let (ra, rb) = (&run.rules[a], &run.rules[b]);
+        sort.value(rb)
+            .total_cmp(&sort.value(ra))
+            .then(rb.support.total_cmp(&ra.support))
+            .then(a.cmp(&b))
+    });
+    Ok(idx)
+}
