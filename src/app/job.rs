@@ -14,14 +14,15 @@ use crate::analytics::dbscan::k_distances;
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun, segment};
 use crate::analytics::sweep::{SweepResult, sweep};
-use crate::data::features::{Correlation, FeatureMatrix, build_features, correlation};
+use crate::data::features::{Correlation, correlation};
 use crate::data::integrate::explore::{self, ColumnSummary};
 use crate::data::integrate::integrate;
 use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::file::{self, ReadOptions};
 use crate::data::sources::workspace::{FeatureConfig, Workspace};
 use crate::data::write::ExportOptions;
-use crate::pipeline::PipelineError;
+use crate::pipeline::input::model_matrix;
+use crate::pipeline::{self, PipelineError};
 use crate::progress::Progress;
 
 /// What a job does.
@@ -148,7 +149,7 @@ pub enum JobRequest {
     /// Everyone's top N to a file; refuses to replace a file unless `overwrite`.
     ExportRecommendations {
         path: PathBuf,
-        model: Arc<crate::app::recommend::RecModel>,
+        model: Arc<crate::pipeline::recommend::RecModel>,
         top: usize,
         overwrite: bool,
         /// Replace the customer key by its keyed pseudonym.
@@ -311,10 +312,10 @@ pub enum JobOutcome {
     Mined(Box<crate::analytics::rules::RulesRun>),
     KDistance(Box<crate::app::state::KDistance>),
     Swept(Box<SweepResult>),
-    Predicted(Box<crate::app::predict::Prediction>),
+    Predicted(Box<crate::pipeline::predict::Prediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
     Clv(Box<crate::pipeline::clv::ClvOutcome>),
-    Recommended(Box<crate::app::recommend::RecModel>),
+    Recommended(Box<crate::pipeline::recommend::RecModel>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The workspace was saved to the path; the previous version is in the backup.
@@ -347,175 +348,17 @@ fn one_line(e: impl std::fmt::Display) -> String {
     e.to_string().replace('\n', " ")
 }
 
-/// The feature matrix of a loaded table (its first column is the key).
-pub fn model_matrix(
-    table: &DataFrame,
-    features: &FeatureConfig,
-) -> crate::data::Result<FeatureMatrix> {
-    let key = table
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    build_features(table, &key, features)
-}
-
-/// The recommendation job: purchases, the item-item model, and the leave-last-order-out
-/// evaluation when the lines have orders or dates.
-fn recommend_job(
-    input: &std::path::Path,
-    neighbours: usize,
-    progress: &Progress,
-) -> crate::data::Result<JobOutcome> {
-    use crate::analytics::recommend::{
-        Interactions, Weighting, evaluate, item_model, last_order_split,
-    };
-    use crate::data::features::purchases::{purchase_columns, read_purchases};
-    progress.start("reading order lines", 1);
-    let cols = purchase_columns(input, None, None, None, None)?;
-    let p = read_purchases(input, &cols)?;
-    if progress.is_cancelled() {
-        return Ok(JobOutcome::Cancelled);
-    }
-    let x = Interactions::from_lines(
-        p.customers.len(),
-        p.items.len(),
-        p.user.iter().zip(&p.item).map(|(&u, &i)| (u, i)),
-        Weighting::Binary,
-    );
-    let (times, last_day) = x.entry_stats((&p.user, &p.item), p.day.as_deref());
-    let model = item_model(&x, neighbours, 1.0, progress).map_err(analytics_error)?;
-    let evaluation = match &p.in_last_order {
-        Some(last) => {
-            let (train, test) = last_order_split(
-                p.customers.len(),
-                p.items.len(),
-                (&p.user, &p.item, None),
-                last,
-                Weighting::Binary,
-            );
-            evaluate(&train, &test, 10, neighbours, 1.0, progress).ok()
-        }
-        None => None,
-    };
-    Ok(JobOutcome::Recommended(Box::new(
-        crate::app::recommend::RecModel {
-            customers: p.customers,
-            items: p.items,
-            x,
-            times,
-            last_day,
-            model,
-            evaluation,
-            neighbours,
-        },
-    )))
-}
-
-/// Writes every customer's top `top` (customer, rank, item, score, because).
-fn export_recommendations(
-    path: &std::path::Path,
-    m: &crate::app::recommend::RecModel,
-    top: usize,
-    opts: &ExportOptions,
-    progress: &Progress,
-) -> crate::data::Result<usize> {
-    use crate::analytics::recommend::Scorer;
-    use rayon::prelude::*;
-    let n = m.customers.len();
-    progress.start("top N for every customer", n as u64);
-    crate::export::write_recommendations(path, "customer", &m.customers, &m.items, opts, |range| {
-        let len = range.len() as u64;
-        let recs = range
-            .into_par_iter()
-            .map_init(
-                || Scorer::new(m.x.n_items),
-                |s, u| {
-                    let bought: Vec<u32> = m.x.row(u).map(|(i, _)| i).collect();
-                    m.model.recommend(&bought, top, false, s)
-                },
-            )
-            .collect();
-        progress.advance(len);
-        Ok(recs)
-    })
-}
-
-/// The prediction job: the target's classes, the features without the target, the run.
-fn predict(
-    table: &DataFrame,
-    features: FeatureConfig,
-    target: &str,
-    params: &crate::analytics::predict::PredictParams,
-    grid: bool,
-    progress: &Progress,
-) -> crate::data::Result<JobOutcome> {
-    use crate::analytics::predict::{Grid, at_risk, grid_search, run_prediction};
-    let mut features = features;
-    let before = features.numeric.len() + features.categorical.len();
-    features.numeric.retain(|f| f != target);
-    features.categorical.retain(|f| f != target);
-    let dropped_target = features.numeric.len() + features.categorical.len() < before;
-    progress.start("preparing features", 1);
-    let t = crate::data::features::target::target(table, target, None)?;
-    let m = model_matrix(table, &features)?;
-    if grid {
-        let g = grid_search(
-            m.values.view(),
-            &t.y,
-            t.classes.len(),
-            params,
-            &Grid::default(),
-            progress,
-        )
-        .map_err(analytics_error)?;
-        return Ok(JobOutcome::Gridded(Box::new(g)));
-    }
-    let run = run_prediction(
-        m.values.view(),
-        &m.names,
-        &t.y,
-        t.classes.len(),
-        params,
-        progress,
-    )
-    .map_err(analytics_error)?;
-    let tree_text = run
-        .tree
-        .as_ref()
-        .map(|tr| tr.to_text(&m.names, &t.classes, &|f, v| m.transforms[f].to_original(v)));
-    let at_risk = at_risk(
-        &run.probabilities,
-        &t.y,
-        t.positive(),
-        crate::app::predict::AT_RISK,
-    );
-    Ok(JobOutcome::Predicted(Box::new(
-        crate::app::predict::Prediction {
-            target: target.to_string(),
-            classes: t.classes,
-            names: m.names,
-            params: params.clone(),
-            run,
-            tree_text,
-            y: t.y,
-            at_risk,
-            dropped_target,
-        },
-    )))
-}
-
 /// An export job's outcome: `ExistsAlready` when `path` exists and may not be replaced, else
 /// what `write` wrote (rows) as `Exported`.
 /// With `pseudonymise`, the customer key is replaced by its keyed pseudonym (an error, saying
 /// how to set the key, when there is none).
-fn export_to(
+fn export_to<E: Into<PipelineError>>(
     path: PathBuf,
     overwrite: bool,
     pseudonymise: bool,
     what: &'static str,
-    write: impl FnOnce(&std::path::Path, &ExportOptions) -> crate::data::Result<usize>,
-) -> crate::data::Result<JobOutcome> {
+    write: impl FnOnce(&std::path::Path, &ExportOptions) -> Result<usize, E>,
+) -> Result<JobOutcome, PipelineError> {
     if path.exists() && !overwrite {
         return Ok(JobOutcome::ExistsAlready(path));
     }
@@ -528,7 +371,7 @@ fn export_to(
         overwrite: true,
         pseudonymiser,
     };
-    let n = write(&path, &opts)?;
+    let n = write(&path, &opts).map_err(Into::into)?;
     Ok(JobOutcome::Exported(path, n, what))
 }
 
@@ -727,13 +570,26 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             target,
             params,
             grid,
-        } => lift(predict(&table, features, &target, &params, grid, progress)),
+        } => pipeline::predict::predict(&table, features, &target, &params, grid, progress).map(
+            |o| match o {
+                pipeline::predict::Predicted::Run(p) => JobOutcome::Predicted(p),
+                pipeline::predict::Predicted::Grid(g) => JobOutcome::Gridded(g),
+            },
+        ),
         JobRequest::Clv { input, settings } => lift(
-            crate::pipeline::clv::fit(&input, &Default::default(), &settings, progress)
+            pipeline::clv::fit(&input, &Default::default(), &settings, progress)
                 .map(|o| JobOutcome::Clv(Box::new(o))),
         ),
         JobRequest::Recommend { input, neighbours } => {
-            lift(recommend_job(&input, neighbours, progress))
+            let params = pipeline::recommend::RecommendParams {
+                neighbours,
+                ..Default::default()
+            };
+            lift(
+                pipeline::recommend::purchases(&input, &Default::default(), progress)
+                    .and_then(|(cols, p)| pipeline::recommend::model(cols, p, &params, progress))
+                    .map(|m| JobOutcome::Recommended(Box::new(m))),
+            )
         }
         JobRequest::ExportRecommendations {
             path,
@@ -746,7 +602,10 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             overwrite,
             pseudonymise,
             "recommendations",
-            |p, o| export_recommendations(p, &model, top, o, progress),
+            |p, o| {
+                pipeline::recommend::write_top_n(p, &model, "customer", top, false, o, progress)
+                    .map(|(n, _)| n)
+            },
         )),
         JobRequest::ExportProfiles {
             path,

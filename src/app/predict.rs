@@ -6,16 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analytics::evaluation::ConfusionMatrix;
-use crate::analytics::predict::{GridResult, ModelKind, PredictParams, PredictRun};
+use crate::analytics::predict::{GridResult, ModelKind, PredictParams};
 use crate::analytics::tree::Criterion;
+use crate::pipeline::predict::Prediction;
 
 use super::action::Action;
 use super::job::JobRequest;
 use super::state::{Command, Overlay, State};
-
-/// Customers kept in the at-risk list.
-pub const AT_RISK: usize = 200;
 
 /// A parameter on the Predict screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,73 +71,6 @@ impl Pane {
             Pane::Tree => "tree",
             Pane::Grid => "grid search",
         }
-    }
-}
-
-/// A finished prediction run with what the screen needs to explain it.
-#[derive(Debug, Clone)]
-pub struct Prediction {
-    pub target: String,
-    pub classes: Vec<String>,
-    /// Feature names (one-hot columns as `column=value`).
-    pub names: Vec<String>,
-    pub params: PredictParams,
-    /// The run; `run.test` and `run.threshold` follow the threshold key.
-    pub run: PredictRun,
-    pub tree_text: Option<String>,
-    /// Every row's actual class.
-    pub y: Vec<usize>,
-    /// The likeliest rows not already of the last class, most likely first.
-    pub at_risk: Vec<usize>,
-    /// The target was among the Features selection and was left out of the features.
-    pub dropped_target: bool,
-}
-
-impl Prediction {
-    /// The class the probabilities, threshold and at-risk list are about.
-    pub fn positive(&self) -> usize {
-        self.classes.len() - 1
-    }
-
-    /// Re-scores the test rows at `threshold` (cross-validation stays as it was run). Only
-    /// the calls change: ROC-AUC and log loss do not depend on the threshold.
-    pub fn rethreshold(&mut self, threshold: f64) {
-        let actual: Vec<usize> = self.run.test_rows.iter().map(|&r| self.y[r]).collect();
-        let predicted: Vec<usize> = self
-            .run
-            .test_rows
-            .iter()
-            .map(|&r| crate::analytics::predict::decide(&self.run.probabilities[r], threshold))
-            .collect();
-        let cm = ConfusionMatrix::new(&actual, &predicted, self.classes.len());
-        let (precision, recall, f1) = cm.precision_recall_f1();
-        let t = &mut self.run.test;
-        t.accuracy = cm.accuracy();
-        t.balanced_accuracy = cm.balanced_accuracy();
-        t.precision = precision;
-        t.recall = recall;
-        t.f1 = f1;
-        t.confusion_matrix = cm.counts;
-        self.run.threshold = threshold;
-    }
-
-    /// The test rows actually of class `actual` that the model calls `predicted`, the
-    /// likeliest to be the positive class first.
-    pub fn cell_rows(&self, actual: usize, predicted: usize) -> Vec<usize> {
-        let t = self.run.threshold;
-        let p = &self.run.probabilities;
-        let pos = self.positive();
-        let mut rows: Vec<usize> = self
-            .run
-            .test_rows
-            .iter()
-            .copied()
-            .filter(|&r| {
-                self.y[r] == actual && crate::analytics::predict::decide(&p[r], t) == predicted
-            })
-            .collect();
-        rows.sort_by(|&a, &b| p[b][pos].total_cmp(&p[a][pos]).then(a.cmp(&b)));
-        rows
     }
 }
 

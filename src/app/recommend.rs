@@ -5,48 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analytics::recommend::{Evaluation, Interactions, ItemModel, Recommendation, Scorer};
+use crate::analytics::recommend::Recommendation;
+use crate::pipeline::recommend::RecModel;
 
 use super::action::Action;
 use super::job::JobRequest;
 use super::state::{Command, Overlay, State};
-
-/// A built model with what the screen needs to name things.
-#[derive(Debug, Clone)]
-pub struct RecModel {
-    pub customers: Vec<String>,
-    pub items: Vec<String>,
-    pub x: Interactions,
-    /// Per entry of `x`: lines bought, and the last purchase day (days since 1970-01-01)
-    /// when the lines have dates.
-    pub times: Vec<u32>,
-    pub last_day: Option<Vec<i32>>,
-    pub model: ItemModel,
-    pub evaluation: Option<Evaluation>,
-    pub neighbours: usize,
-}
-
-impl RecModel {
-    /// Customer `u`'s bought items as (item, times bought, last purchase day): the latest
-    /// first when there are dates, else the most bought first.
-    pub fn history(&self, u: usize) -> Vec<(u32, u32, Option<i32>)> {
-        let (a, b) = (self.x.indptr[u], self.x.indptr[u + 1]);
-        let mut h: Vec<(u32, u32, Option<i32>)> = (a..b)
-            .map(|e| {
-                let day = self.last_day.as_ref().map(|d| d[e]);
-                (self.x.items[e], self.times[e], day)
-            })
-            .collect();
-        h.sort_by(|p, q| q.2.cmp(&p.2).then(q.1.cmp(&p.1)).then(p.0.cmp(&q.0)));
-        h
-    }
-
-    pub fn recommend(&self, u: usize, n: usize) -> Vec<Recommendation> {
-        let bought: Vec<u32> = self.x.row(u).map(|(i, _)| i).collect();
-        self.model
-            .recommend(&bought, n, false, &mut Scorer::new(self.x.n_items))
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct RecommendView {

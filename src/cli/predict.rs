@@ -9,10 +9,9 @@ use polars::prelude::DataType;
 
 use super::MatrixArgs;
 use crate::analytics::limits;
-use crate::analytics::predict::{
-    Grid, ModelKind, PredictParams, at_risk, grid_search, run_prediction,
-};
+use crate::analytics::predict::{Grid, ModelKind, PredictParams, at_risk};
 use crate::analytics::tree::TreeParams;
+use crate::pipeline;
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -128,10 +127,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
         true,
         std::slice::from_ref(&a.target),
     )?;
-    let crate::data::features::target::Target { classes, y: y_all } =
-        crate::data::features::target::target(&table, &a.target, a.positive.as_deref())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
-    if m.values.nrows() != y_all.len() {
+    let target = crate::data::features::target::target(&table, &a.target, a.positive.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
+    if m.values.nrows() != target.y.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
     }
     let params = PredictParams {
@@ -170,10 +168,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
         if let Some(bad) = g.max_depth.iter().find(|v| **v == 0) {
             bail!("--grid-depth {bad}: depths must be 1 or more");
         }
-        Some(grid_search(
-            m.values.view(),
-            &y_all,
-            classes.len(),
+        Some(pipeline::predict::grid_search(
+            &m,
+            &target,
             &params,
             &g,
             &Progress::new(),
@@ -184,14 +181,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
     // The features as they may be printed: a personal-data column's one-hot levels masked.
     let names = super::printable_features(&m, &super::pii_columns(&a.matrix.input, &table));
     let started = Instant::now();
-    let r = run_prediction(
-        m.values.view(),
-        &names,
-        &y_all,
-        classes.len(),
-        &params,
-        &Progress::new(),
-    )?;
+    let prediction =
+        pipeline::predict::run(&m, &names, &a.target, target, &params, &Progress::new())?;
+    let (r, classes, y_all) = (&prediction.run, &prediction.classes, &prediction.y);
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
         let predicted = r.predicted();

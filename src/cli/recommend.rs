@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use rayon::prelude::*;
 
-use crate::analytics::recommend::{
-    Interactions, Recommendation, Scorer, Weighting, evaluate, item_model, last_order_split,
-};
+use crate::analytics::recommend::{Recommendation, Scorer, Weighting};
 use crate::data::dates::from_epoch_days;
-use crate::data::features::purchases::{purchase_columns, read_purchases};
+use crate::pipeline::recommend::{
+    Evaluate, PurchaseColumnNames, RecommendParams, model, purchases, write_top_n,
+};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -94,14 +93,14 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     crate::analytics::limits::TOP.named("--top", a.top)?;
     crate::analytics::limits::NEIGHBOURS.named("--neighbours", a.neighbours)?;
     let started = Instant::now();
-    let cols = purchase_columns(
-        &a.input,
-        a.customer_col.as_deref(),
-        a.item_col.as_deref(),
-        a.order_col.as_deref(),
-        a.date_col.as_deref(),
-    )?;
-    let p = read_purchases(&a.input, &cols)?;
+    let names = PurchaseColumnNames {
+        customer: a.customer_col.clone(),
+        item: a.item_col.clone(),
+        order: a.order_col.clone(),
+        date: a.date_col.clone(),
+    };
+    let progress = Progress::new();
+    let (cols, p) = purchases(&a.input, &names, &progress)?;
     let read_s = started.elapsed().as_secs_f64();
     let target = match &a.customer {
         Some(id) => match p.customers.binary_search(id) {
@@ -114,37 +113,37 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         },
         None => None,
     };
-    let line_weights: Option<Vec<f64>> = match a.half_life {
-        None => None,
-        Some(h) => {
-            let Some(days) = &p.day else {
-                bail!("--half-life needs a date column; pass --date-col");
-            };
-            let last = days.iter().copied().max().unwrap_or(0);
-            Some(
-                days.iter()
-                    .map(|&d| 0.5f64.powf((last - d) as f64 / h))
-                    .collect(),
-            )
-        }
+    if a.half_life.is_some() && p.day.is_none() {
+        bail!("--half-life needs a date column; pass --date-col");
+    }
+    if a.evaluate && p.in_last_order.is_none() {
+        bail!(
+            "--evaluate needs the order or date column to find each customer's last order; pass --order-col or --date-col"
+        );
+    }
+    let params = RecommendParams {
+        neighbours: a.neighbours,
+        iuf: a.iuf,
+        weighting,
+        half_life: a.half_life,
+        evaluate: if a.evaluate {
+            Evaluate::Yes
+        } else {
+            Evaluate::No
+        },
+        evaluate_top: a.top,
     };
-    let weighting = if line_weights.is_some() {
+    let t_model = Instant::now();
+    let m = model(cols, p, &params, &progress)?;
+    // The model's time includes the evaluation's, which is reported with it.
+    let model_s = t_model.elapsed().as_secs_f64();
+    let (cols, x, model, evaluation) = (&m.columns, &m.x, &m.model, &m.evaluation);
+    let weighting = if a.half_life.is_some() {
         Weighting::Count
     } else {
         weighting
     };
-    let x = Interactions::from_weighted_lines(
-        p.customers.len(),
-        p.items.len(),
-        (0..p.user.len()).map(|k| {
-            let w = line_weights.as_ref().map_or(1.0, |w| w[k]);
-            (p.user[k], p.item[k], w)
-        }),
-        weighting,
-    );
-    let t_model = Instant::now();
-    let model = item_model(&x, a.neighbours, a.iuf, &Progress::new())?;
-    let model_s = t_model.elapsed().as_secs_f64();
+    let p = &m;
     let name = |i: u32| p.items[i as usize].as_str();
     let rec_json = |r: &Recommendation| {
         serde_json::json!({
@@ -158,52 +157,9 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     let mut all_s = None;
     if let Some(out) = &a.out {
         // Scoring time only; writing is streamed chunk by chunk between the scoring.
-        let mut scoring = 0.0;
-        crate::export::write_recommendations(
-            out,
-            &cols.customer,
-            &p.customers,
-            &p.items,
-            &opts,
-            |range| {
-                let t = Instant::now();
-                let recs: Vec<Vec<Recommendation>> = range
-                    .into_par_iter()
-                    .map_init(
-                        || Scorer::new(x.n_items),
-                        |s, u| model.recommend(&bought(u), a.top, a.repeat, s),
-                    )
-                    .collect();
-                scoring += t.elapsed().as_secs_f64();
-                Ok(recs)
-            },
-        )?;
+        let (_, scoring) = write_top_n(out, &m, &cols.customer, a.top, a.repeat, &opts, &progress)?;
         all_s = Some(scoring);
     }
-    let evaluation = if a.evaluate {
-        let Some(last) = &p.in_last_order else {
-            bail!(
-                "--evaluate needs the order or date column to find each customer's last order; pass --order-col or --date-col"
-            );
-        };
-        let (train, test) = last_order_split(
-            p.customers.len(),
-            p.items.len(),
-            (&p.user, &p.item, line_weights.as_deref()),
-            last,
-            weighting,
-        );
-        Some(evaluate(
-            &train,
-            &test,
-            a.top,
-            a.neighbours,
-            a.iuf,
-            &Progress::new(),
-        )?)
-    } else {
-        None
-    };
     let seconds = started.elapsed().as_secs_f64();
     let mut stdout = super::out::stdout();
     if a.json {
@@ -212,7 +168,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             "columns": {"customer": cols.customer, "item": cols.item, "order": cols.order, "date": cols.date},
             "n_customers": p.customers.len(),
             "n_items": p.items.len(),
-            "n_lines": p.user.len(),
+            "n_lines": m.n_lines,
             "top": a.top,
             "neighbours": a.neighbours,
             "iuf": a.iuf,
@@ -225,7 +181,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             let mut s = Scorer::new(x.n_items);
             let recs = model.recommend(&bought(u), a.top, a.repeat, &mut s);
             v["customer"] = serde_json::json!(super::shown_id(&p.customers[u], &opts));
-            let (times, last) = x.entry_stats((&p.user, &p.item), p.day.as_deref());
+            let (times, last) = (&m.times, &m.last_day);
             let a0 = x.indptr[u];
             v["history"] = serde_json::json!(
                 x.row(u)
@@ -250,7 +206,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             "{} customers, {} items, {} lines; model with {} neighbours per item in {model_s:.2}s",
             p.customers.len(),
             p.items.len(),
-            p.user.len(),
+            m.n_lines,
             a.neighbours
         )?;
         if let Some(u) = target {

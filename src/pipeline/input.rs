@@ -53,3 +53,16 @@ pub fn load_columns(
     }
     Ok((collect_source(&s.path, s.frame)?, None))
 }
+
+/// The feature matrix of a loaded table (its first column is the key).
+pub fn model_matrix(
+    table: &DataFrame,
+    features: &crate::data::sources::workspace::FeatureConfig,
+) -> crate::data::Result<crate::data::features::FeatureMatrix> {
+    let key = table
+        .get_column_names()
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    crate::data::features::build_features(table, &key, features)
+}

@@ -6,6 +6,8 @@
 pub mod clv;
 pub mod error;
 pub mod input;
+pub mod predict;
+pub mod recommend;
 pub mod rules;
 
 pub use error::PipelineError;

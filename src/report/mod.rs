@@ -28,11 +28,12 @@ use anyhow::{Result, anyhow, bail};
 use crate::analytics::clv::{BgNbd, GammaGamma};
 use crate::analytics::predict::{MeanStd, Metrics};
 use crate::analytics::segment::segment;
-use crate::app::job::{JobOutcome, JobRequest, model_matrix, run_now};
+use crate::app::job::{JobOutcome, JobRequest, run_now};
 use crate::app::settings::{Settings, from_workspace, to_workspace};
 use crate::data::integrate::integrate;
 use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::workspace::Workspace;
+use crate::pipeline::input::model_matrix;
 use crate::progress::Progress;
 
 /// Clusters with fewer customers than this get no profile (their means would describe a

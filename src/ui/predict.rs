@@ -17,7 +17,8 @@ use super::theme::Theme;
 use crate::analytics::predict::ModelKind;
 use crate::app::State;
 use crate::app::job::JobKind;
-use crate::app::predict::{Pane, PredictView, Prediction};
+use crate::app::predict::{Pane, PredictView};
+use crate::pipeline::predict::Prediction;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] = Layout::vertical([Constraint::Length(12), Constraint::Min(4)]).areas(area);
