@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use super::action::Action;
 use super::job::JobRequest;
-use super::settings::Settings;
 use super::state::{Arrangement, Command, Overlay, State};
 use crate::data::sources::workspace::{Scaling, Workspace};
+use crate::pipeline::settings::Settings;
 
 /// How many changes undo remembers.
 const DEPTH: usize = 200;
@@ -273,7 +273,7 @@ pub fn session_workspace(state: &State) -> Workspace {
         (None, None) => Workspace::for_customers_file(std::path::Path::new("customers.csv")),
     };
     ws.features = state.features.config();
-    super::settings::to_workspace(&state.settings(), &mut ws);
+    crate::pipeline::settings::to_workspace(&state.settings(), &mut ws);
     ws
 }
 

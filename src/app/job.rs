@@ -279,7 +279,7 @@ pub struct Loaded {
     /// Columns that can be a prediction target (few classes).
     pub targets: Vec<String>,
     /// The screens' parameters from the workspace's analysis sections.
-    pub settings: Option<Box<crate::app::settings::Settings>>,
+    pub settings: Option<Box<crate::pipeline::settings::Settings>>,
     /// What the workspace set wrongly (left out, with file, line and key).
     pub warnings: Vec<String>,
     /// The workspace's `[privacy] pseudonymise`: exports carry keyed pseudonyms.
@@ -388,7 +388,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     let outcome: Result<JobOutcome, PipelineError> = match request {
         JobRequest::Workspace(path) => lift({
             Workspace::load_lenient(&path).and_then(|(ws, mut warnings)| {
-                let (settings, problems) = crate::app::settings::from_workspace(&ws);
+                let (settings, problems) = crate::pipeline::settings::from_workspace(&ws);
                 let text = std::fs::read_to_string(&path).ok();
                 warnings.extend(problems.iter().map(|p| p.describe(&path, text.as_deref())));
                 let c = integrate(&ws, progress)?;

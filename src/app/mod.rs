@@ -13,7 +13,6 @@ pub mod recommend;
 pub mod rules;
 pub mod run;
 pub mod screen;
-pub mod settings;
 pub mod sources;
 pub mod state;
 pub mod terminal;

@@ -145,11 +145,7 @@ impl PredictView {
     /// Offers `targets` (see [`crate::data::features::target::candidates`]); `churned` is picked when
     /// there is one.
     pub fn with_targets(targets: Vec<String>) -> PredictView {
-        let target = targets
-            .iter()
-            .find(|t| t.as_str() == "churned")
-            .or_else(|| targets.first())
-            .cloned();
+        let target = crate::pipeline::predict::default_target(&targets);
         PredictView {
             targets,
             target,

@@ -573,8 +573,8 @@ impl State {
     }
 
     /// Every screen's parameters, as a workspace's analysis sections hold them.
-    pub fn settings(&self) -> super::settings::Settings {
-        super::settings::Settings {
+    pub fn settings(&self) -> crate::pipeline::settings::Settings {
+        crate::pipeline::settings::Settings {
             segment: self.segments.params.clone(),
             sweep_max_k: self.segments.sweep_max_k,
             rules: self.rules.params.clone(),
@@ -590,7 +590,7 @@ impl State {
 
     /// Sets every screen's parameters (from a workspace, or undo); results stay, views that
     /// follow a parameter at once (threshold, rules filter, list length) follow it.
-    pub fn apply_settings(&mut self, s: super::settings::Settings) {
+    pub fn apply_settings(&mut self, s: crate::pipeline::settings::Settings) {
         self.segments.params = s.segment;
         self.segments.sweep_max_k = s.sweep_max_k;
         self.rules.params = s.rules;

@@ -9,5 +9,6 @@ pub mod input;
 pub mod predict;
 pub mod recommend;
 pub mod rules;
+pub mod settings;
 
 pub use error::PipelineError;

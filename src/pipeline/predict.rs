@@ -87,6 +87,16 @@ impl Prediction {
     }
 }
 
+/// The target to predict when none is named: `churned` when it is a candidate, else the
+/// first column of classes.
+pub fn default_target(candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|t| t.as_str() == "churned")
+        .or_else(|| candidates.first())
+        .cloned()
+}
+
 /// What a prediction job gives: a run, or a grid search.
 #[derive(Debug)]
 pub enum Predicted {

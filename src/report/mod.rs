@@ -4,8 +4,8 @@
 //! HTML page ([`html`], charts as inline SVG from [`svg`]) or as Markdown ([`markdown`]).
 //!
 //! [`build`] runs exactly what the workbench runs when it opens the workspace: the
-//! parameters come from [`crate::app::settings::from_workspace`], and each analysis is the
-//! engine call (or the background job) the screen uses. Everything random is seeded, and the
+//! parameters come from [`crate::pipeline::settings::from_workspace`], and each analysis is the
+//! same [`crate::pipeline`] call the screen's background job makes. Everything random is seeded, and the
 //! report holds no timing, no absolute path and no per-customer value, so two runs of the
 //! same workspace give the same bytes and the file can be shared: it carries aggregates only
 //! (counts, means, metrics, item names), never a customer id, name or e-mail. Profiles of
@@ -21,20 +21,24 @@ pub mod markdown;
 pub mod svg;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 
 use crate::analytics::clv::{BgNbd, GammaGamma};
 use crate::analytics::predict::{MeanStd, Metrics};
 use crate::analytics::segment::segment;
-use crate::app::job::{JobOutcome, JobRequest, run_now};
-use crate::app::settings::{Settings, from_workspace, to_workspace};
 use crate::data::integrate::integrate;
 use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::workspace::Workspace;
+use crate::pipeline;
 use crate::pipeline::input::model_matrix;
+use crate::pipeline::settings::{Settings, from_workspace, to_workspace};
 use crate::progress::Progress;
+
+/// An error as one line (a report section says why it is missing in one sentence).
+fn one_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().replace('\n', " ")
+}
 
 /// Clusters with fewer customers than this get no profile (their means would describe a
 /// handful of people).
@@ -389,36 +393,31 @@ fn segments(
 }
 
 fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
-    use crate::app::rules::RulesView;
     if ws.sources.orders.is_none() {
         return Part::Skipped(
             "No rules: the workspace has no orders source to build baskets from.".into(),
         );
     }
     let params = settings.rules.clone();
-    let run = match run_now(JobRequest::Rules {
-        input: ws.file.clone(),
-        params: params.clone(),
-    }) {
-        JobOutcome::Mined(r) => Arc::new(*r),
-        JobOutcome::Failed(e) => return Part::Skipped(format!("No rules: {e}.")),
-        other => return Part::Skipped(format!("No rules: unexpected outcome {other:?}.")),
+    let run = match pipeline::rules::mine(
+        &ws.file,
+        &params.columns(),
+        &params.mining(),
+        &Progress::new(),
+    ) {
+        Ok(m) => m.run,
+        Err(e) => return Part::Skipped(format!("No rules: {}.", one_line(&e))),
     };
     // The Rules screen's table: its filter and sort.
-    let mut view = RulesView {
-        params: params.clone(),
-        run: Some(run.clone()),
-        sort: settings.rules_sort,
-        filter: settings.rules_filter.clone(),
-        ..RulesView::default()
-    };
-    if let Err(e) = view.arrange() {
-        return Part::Skipped(format!("No rules: the filter does not work: {e}."));
-    }
+    let visible =
+        match pipeline::rules::arrange(&run, settings.rules_sort, settings.rules_filter.as_deref())
+        {
+            Ok(v) => v,
+            Err(e) => return Part::Skipped(format!("No rules: the filter does not work: {e}.")),
+        };
     let names = &run.baskets.items;
     let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
-    let top = view
-        .visible
+    let top = visible
         .iter()
         .take(TOP_RULES)
         .map(|&i| {
@@ -449,7 +448,7 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
         n_baskets: run.baskets.len(),
         n_items: names.len(),
         n_itemsets: run.itemsets.len(),
-        n_rules: view.visible.len(),
+        n_rules: visible.len(),
         sort: settings.rules_sort.name(),
         filter: settings.rules_filter.clone(),
         top,
@@ -465,10 +464,7 @@ fn prediction(
     // As the Predict screen picks it: the workspace's target, else `churned`, else the
     // first column of classes.
     let target = settings.target.clone().or_else(|| {
-        crate::app::predict::PredictView::with_targets(crate::data::features::target::candidates(
-            table,
-        ))
-        .target
+        pipeline::predict::default_target(&crate::data::features::target::candidates(table))
     });
     let Some(target) = target else {
         return (
@@ -480,24 +476,20 @@ fn prediction(
         );
     };
     let params = settings.predict.clone();
-    let outcome = run_now(JobRequest::Predict {
-        table: Arc::new(table.clone()),
-        features: ws.features.clone(),
-        target: target.clone(),
-        params: params.clone(),
-        grid: false,
-    });
+    let outcome = pipeline::predict::predict(
+        table,
+        ws.features.clone(),
+        &target,
+        &params,
+        false,
+        &Progress::new(),
+    );
     let p = match outcome {
-        JobOutcome::Predicted(p) => p,
-        JobOutcome::Failed(e) => {
+        Ok(pipeline::predict::Predicted::Run(p)) => p,
+        Ok(pipeline::predict::Predicted::Grid(_)) => unreachable!("no grid search was asked"),
+        Err(e) => {
             return (
-                Part::Skipped(format!("No prediction of `{target}`: {e}.")),
-                Some(target),
-            );
-        }
-        other => {
-            return (
-                Part::Skipped(format!("No prediction: unexpected outcome {other:?}.")),
+                Part::Skipped(format!("No prediction of `{target}`: {}.", one_line(&e))),
                 Some(target),
             );
         }
@@ -548,15 +540,14 @@ fn clv(ws: &Workspace, settings: &Settings) -> Part<Clv> {
                 .into(),
         );
     }
-    let o = match run_now(JobRequest::Clv {
-        input: ws.file.clone(),
-        settings: settings.clv.clone(),
-    }) {
-        JobOutcome::Clv(o) => o,
-        JobOutcome::Failed(e) => return Part::Skipped(format!("No lifetime value: {e}.")),
-        other => {
-            return Part::Skipped(format!("No lifetime value: unexpected outcome {other:?}."));
-        }
+    let o = match pipeline::clv::fit(
+        &ws.file,
+        &Default::default(),
+        &settings.clv,
+        &Progress::new(),
+    ) {
+        Ok(o) => o,
+        Err(e) => return Part::Skipped(format!("No lifetime value: {}.", one_line(&e))),
     };
     let s = &o.stats;
     let bins = s

@@ -196,7 +196,7 @@ fn report(dir: &Path, ws: &str, name: &str, extra: &[&str]) -> String {
 fn segment_json(dir: &Path) -> serde_json::Value {
     let ws = crmlens::data::sources::workspace::Workspace::load(&sample_dir().join("crmlens.toml"))
         .unwrap();
-    let (s, problems) = crmlens::app::settings::from_workspace(&ws);
+    let (s, problems) = crmlens::pipeline::settings::from_workspace(&ws);
     assert!(problems.is_empty());
     assert_eq!(
         s.segment.algorithm,
