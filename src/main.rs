@@ -52,7 +52,8 @@ fn main() -> ExitCode {
     // prints nothing for it (polars panics on its own threads too, hence the global flag).
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !crmlens::data::sources::guard::quiet() {
+        // So is a panic in a guarded pipeline step (the report's sections): its error says it.
+        if !crmlens::data::sources::guard::quiet() && !crmlens::pipeline::guard::in_guarded_step() {
             hook(info);
         }
     }));

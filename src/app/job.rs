@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use polars::prelude::{DataFrame, IdxSize};
 
-use crate::analytics::dbscan::k_distances;
 use crate::analytics::kmeans::KMeansParams;
-use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun, segment};
-use crate::analytics::sweep::{SweepResult, sweep};
+use crate::analytics::segment::{SegmentParams, SegmentRun};
+use crate::analytics::sweep::SweepResult;
 use crate::data::features::{Correlation, correlation};
 use crate::data::integrate::explore::{self, ColumnSummary};
 use crate::data::integrate::integrate;
@@ -21,7 +20,6 @@ use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::file::{self, ReadOptions};
 use crate::data::sources::workspace::{FeatureConfig, Workspace};
 use crate::data::write::ExportOptions;
-use crate::pipeline::input::model_matrix;
 use crate::pipeline::{self, PipelineError};
 use crate::progress::Progress;
 
@@ -310,7 +308,7 @@ pub enum JobOutcome {
     Correlation(Box<Correlation>),
     Segmented(Box<SegmentRun>),
     Mined(Box<crate::analytics::rules::RulesRun>),
-    KDistance(Box<crate::app::state::KDistance>),
+    KDistance(Box<crate::pipeline::segment::KDistance>),
     Swept(Box<SweepResult>),
     Predicted(Box<crate::pipeline::predict::Prediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
@@ -373,10 +371,6 @@ fn export_to<E: Into<PipelineError>>(
     };
     let n = write(&path, &opts).map_err(Into::into)?;
     Ok(JobOutcome::Exported(path, n, what))
-}
-
-fn analytics_error(e: crate::analytics::AnalyticsError) -> crate::data::DataError {
-    crate::data::DataError::Invalid(e.to_string())
 }
 
 /// A step's result, whichever layer's error it carries.
@@ -498,41 +492,21 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             table,
             features,
             params,
-        } => lift(
-            model_matrix(&table, &features)
-                .and_then(|m| segment(&m, &params, progress).map_err(analytics_error))
-                .map(|r| JobOutcome::Segmented(Box::new(r))),
-        ),
+        } => pipeline::segment::segment(&table, &features, &params, progress)
+            .map(|r| JobOutcome::Segmented(Box::new(r))),
         JobRequest::KDistance {
             table,
             features,
             min_points,
-        } => lift(
-            model_matrix(&table, &features)
-                .and_then(|m| {
-                    progress.start("k-distance curve", 1);
-                    k_distances(m.values.view(), min_points, K_DISTANCE_SAMPLE, progress)
-                        .map_err(analytics_error)
-                })
-                .map(|values| {
-                    JobOutcome::KDistance(Box::new(crate::app::state::KDistance {
-                        min_points,
-                        values,
-                    }))
-                }),
-        ),
+        } => pipeline::segment::k_distance(&table, &features, min_points, progress)
+            .map(|k| JobOutcome::KDistance(Box::new(k))),
         JobRequest::Sweep {
             table,
             features,
             params,
             k_max,
-        } => lift(
-            model_matrix(&table, &features)
-                .and_then(|m| {
-                    sweep(m.values.view(), 2, k_max, &params, progress).map_err(analytics_error)
-                })
-                .map(|r| JobOutcome::Swept(Box::new(r))),
-        ),
+        } => pipeline::segment::sweep(&table, &features, &params, k_max, progress)
+            .map(|r| JobOutcome::Swept(Box::new(r))),
         JobRequest::SaveWorkspace { path, workspace } => lift({
             progress.start("saving", 1);
             workspace
@@ -705,26 +679,6 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     }
 }
 
-/// The text of a panic's payload (`panic!` with a message gives a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "no message".into()
-    }
-}
-
-thread_local! {
-    static IN_GUARDED_JOB: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// This thread runs a job whose panics become its outcome (see [`run_guarded`]).
-pub fn in_guarded_job() -> bool {
-    IN_GUARDED_JOB.with(|g| g.get())
-}
-
 /// Runs the job and turns a panic in it (a bug, ours or a library's, e.g. polars on an input
 /// it does not expect) into a failed job with one line, so the app lives on.
 fn run_guarded(request: JobRequest, progress: &Progress, inject_panic: bool) -> JobOutcome {
@@ -732,21 +686,8 @@ fn run_guarded(request: JobRequest, progress: &Progress, inject_panic: bool) -> 
     // The panic hook says nothing about a panic of this thread while the job runs: the
     // job's outcome carries the message (one line, not a backtrace on stderr).
     crate::app::terminal::install_panic_hook();
-    IN_GUARDED_JOB.with(|g| g.set(true));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        if inject_panic {
-            panic!("injected by CRMLENS_TEST_PANIC_IN_JOB");
-        }
-        run(request, progress)
-    }));
-    IN_GUARDED_JOB.with(|g| g.set(false));
-    outcome.unwrap_or_else(|payload| {
-        let message = panic_message(&*payload);
-        JobOutcome::Failed(one_line(format!(
-            "internal error in {label}: {}; please report it",
-            message.trim_end_matches(['.', ' ', '\n'])
-        )))
-    })
+    pipeline::guard::guarded(&label, inject_panic, || run(request, progress))
+        .unwrap_or_else(JobOutcome::Failed)
 }
 
 /// Tests only (debug builds): whether a job of `kind` should panic on purpose, as
@@ -760,8 +701,7 @@ fn panic_injected(kind: JobKind) -> bool {
         if tests::INJECT_PANIC.with(|k| k.get()) == Some(kind) {
             return true;
         }
-        std::env::var("CRMLENS_TEST_PANIC_IN_JOB")
-            .is_ok_and(|v| v.eq_ignore_ascii_case(&format!("{kind:?}")))
+        pipeline::guard::injected(&format!("{kind:?}"))
     }
     #[cfg(not(debug_assertions))]
     {
@@ -866,14 +806,5 @@ mod tests {
             matches!(&other, JobOutcome::Failed(e) if !e.contains("internal error")),
             "{other:?}"
         );
-    }
-
-    #[test]
-    fn a_panic_message_is_one_line_whatever_its_payload() {
-        let payload = std::panic::catch_unwind(|| panic!("two\nlines {}", 2)).unwrap_err();
-        assert_eq!(panic_message(&*payload), "two\nlines 2");
-        let payload = std::panic::catch_unwind(|| std::panic::panic_any(42_u8)).unwrap_err();
-        assert_eq!(panic_message(&*payload), "no message");
-        assert_eq!(one_line("two\nlines"), "two lines");
     }
 }

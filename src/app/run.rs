@@ -133,7 +133,10 @@ fn spawn_input(tx: mpsc::Sender<AppEvent>) -> std::io::Result<()> {
             let problem = match read {
                 Ok(None) => return,
                 Ok(Some(e)) => e,
-                Err(panic) => format!("internal error: {}", job::panic_message(&*panic)),
+                Err(panic) => format!(
+                    "internal error: {}",
+                    crate::pipeline::guard::panic_message(&*panic)
+                ),
             };
             thread::sleep(Duration::from_millis(300));
             let _ = tx.send(AppEvent::InputFailed(problem));

@@ -2,6 +2,7 @@
 //! threads: it returns [`Command`]s (start this job) that the event loop carries out, so the
 //! whole UI can be driven and checked in tests without a terminal.
 
+use crate::pipeline::segment::KDistance;
 use std::sync::Arc;
 
 use polars::prelude::{DataFrame, IdxSize};
@@ -199,13 +200,6 @@ impl Field {
     pub fn is_choice(self) -> bool {
         matches!(self, Field::Algorithm | Field::Covariance)
     }
-}
-
-/// The k-distance curve for choosing DBSCAN's eps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KDistance {
-    pub min_points: usize,
-    pub values: Vec<f64>,
 }
 
 /// The Segments screen: parameters and the last result.

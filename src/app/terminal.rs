@@ -174,7 +174,7 @@ pub fn install_panic_hook() {
                 return;
             }
             let ui = on_ui_thread();
-            if !ui && (is_active() || super::job::in_guarded_job()) {
+            if !ui && (is_active() || crate::pipeline::guard::in_guarded_step()) {
                 return;
             }
             if ui {

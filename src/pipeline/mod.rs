@@ -5,10 +5,12 @@
 
 pub mod clv;
 pub mod error;
+pub mod guard;
 pub mod input;
 pub mod predict;
 pub mod recommend;
 pub mod rules;
+pub mod segment;
 pub mod settings;
 
 pub use error::PipelineError;

@@ -26,12 +26,11 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::analytics::clv::{BgNbd, GammaGamma};
 use crate::analytics::predict::{MeanStd, Metrics};
-use crate::analytics::segment::segment;
 use crate::data::integrate::integrate;
 use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::workspace::Workspace;
 use crate::pipeline;
-use crate::pipeline::input::model_matrix;
+use crate::pipeline::guard::{guarded, injected};
 use crate::pipeline::settings::{Settings, from_workspace, to_workspace};
 use crate::progress::Progress;
 
@@ -349,10 +348,11 @@ fn segments(
             "No segmentation: {file} selects no features (list columns under [features] numeric or categorical)."
         )));
     }
-    let m = model_matrix(table, &ws.features).map_err(|e| anyhow!("{file}: {e}"))?;
     let params = &settings.segment;
-    let run = match segment(&m, params, progress) {
+    let run = match pipeline::segment::segment(table, &ws.features, params, progress) {
         Ok(r) => r,
+        // The feature matrix: a mistake in the workspace, not a section to skip.
+        Err(pipeline::PipelineError::Data(e)) => return Err(anyhow!("{file}: {e}")),
         Err(e) => {
             return Ok(Part::Skipped(format!(
                 "No segmentation: {} failed: {e}.",
@@ -399,14 +399,18 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
         );
     }
     let params = settings.rules.clone();
-    let run = match pipeline::rules::mine(
-        &ws.file,
-        &params.columns(),
-        &params.mining(),
-        &Progress::new(),
-    ) {
-        Ok(m) => m.run,
-        Err(e) => return Part::Skipped(format!("No rules: {}.", one_line(&e))),
+    let mined = guarded(&params.describe(), injected("rules"), || {
+        pipeline::rules::mine(
+            &ws.file,
+            &params.columns(),
+            &params.mining(),
+            &Progress::new(),
+        )
+    });
+    let run = match mined {
+        Ok(Ok(m)) => m.run,
+        Ok(Err(e)) => return Part::Skipped(format!("No rules: {}.", one_line(&e))),
+        Err(panicked) => return Part::Skipped(format!("No rules: {panicked}.")),
     };
     // The Rules screen's table: its filter and sort.
     let visible =
@@ -476,20 +480,24 @@ fn prediction(
         );
     };
     let params = settings.predict.clone();
-    let outcome = pipeline::predict::predict(
-        table,
-        ws.features.clone(),
-        &target,
-        &params,
-        false,
-        &Progress::new(),
-    );
-    let p = match outcome {
+    let label = format!("predicting {target}: {}", params.describe());
+    let outcome = guarded(&label, injected("predict"), || {
+        pipeline::predict::predict(
+            table,
+            ws.features.clone(),
+            &target,
+            &params,
+            false,
+            &Progress::new(),
+        )
+        .map_err(|e| one_line(&e))
+    });
+    let p = match outcome.and_then(|r| r) {
         Ok(pipeline::predict::Predicted::Run(p)) => p,
         Ok(pipeline::predict::Predicted::Grid(_)) => unreachable!("no grid search was asked"),
         Err(e) => {
             return (
-                Part::Skipped(format!("No prediction of `{target}`: {}.", one_line(&e))),
+                Part::Skipped(format!("No prediction of `{target}`: {e}.")),
                 Some(target),
             );
         }
@@ -540,14 +548,19 @@ fn clv(ws: &Workspace, settings: &Settings) -> Part<Clv> {
                 .into(),
         );
     }
-    let o = match pipeline::clv::fit(
-        &ws.file,
-        &Default::default(),
-        &settings.clv,
-        &Progress::new(),
-    ) {
+    let label = format!("lifetime value from {}", ws.file.display());
+    let fitted = guarded(&label, injected("clv"), || {
+        pipeline::clv::fit(
+            &ws.file,
+            &Default::default(),
+            &settings.clv,
+            &Progress::new(),
+        )
+        .map_err(|e| one_line(&e))
+    });
+    let o = match fitted.and_then(|r| r) {
         Ok(o) => o,
-        Err(e) => return Part::Skipped(format!("No lifetime value: {}.", one_line(&e))),
+        Err(e) => return Part::Skipped(format!("No lifetime value: {e}.")),
     };
     let s = &o.stats;
     let bins = s

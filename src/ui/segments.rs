@@ -16,7 +16,8 @@ use tui_piechart::{PieChart, PieSlice};
 use super::theme::Theme;
 use crate::analytics::segment::{Algorithm, SegmentModel};
 use crate::app::State;
-use crate::app::state::{Field, KDistance, SegmentsView};
+use crate::app::state::{Field, SegmentsView};
+use crate::pipeline::segment::KDistance;
 
 const PALETTE: [Color; 10] = [
     Color::Cyan,
