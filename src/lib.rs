@@ -12,5 +12,6 @@ pub mod export;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod screens;
 pub mod text;
 pub mod ui;

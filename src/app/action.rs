@@ -4,9 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::job::{JobDone, RunningJob};
-use super::rules::RulesKey;
-use super::screen::Screen;
 use super::state::{Overlay, State};
+use crate::screens::Screen;
+use crate::screens::rules::RulesKey;
 
 #[derive(Debug)]
 pub enum Action {
@@ -48,7 +48,7 @@ pub enum Action {
     /// `p` on the Segments screen: the profile table's next view.
     CycleProfile,
     /// A mining parameter key on the Rules screen.
-    RulesParam(super::rules::RulesKey),
+    RulesParam(crate::screens::rules::RulesKey),
     /// Enter on the Rules screen: the baskets behind the selected rule (again: close).
     Drill,
     /// A click on a Rules table header: sort by that metric.
@@ -587,7 +587,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             Action::StartSearch
         }
         KeyCode::Char(c) if state.screen == Screen::Rules => {
-            use super::rules::RulesKey;
+            use crate::screens::rules::RulesKey;
             Action::RulesParam(match c {
                 'b' => RulesKey::Basket,
                 'i' => RulesKey::Item,

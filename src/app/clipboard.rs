@@ -12,8 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::action::Action;
-use super::screen::Screen;
 use super::state::{Command, State};
+use crate::screens::Screen;
 use crate::text::format_cell;
 
 /// Larger copies are refused: terminals drop (or truncate) long OSC 52 sequences.
@@ -119,7 +119,8 @@ pub fn rule_line(state: &State) -> Option<String> {
     let r = state.rules.selected()?;
     let names = &run.baskets.items;
     let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
-    let [support, confidence, lift, leverage, conviction, zhang] = super::rules::metric_cells(r);
+    let [support, confidence, lift, leverage, conviction, zhang] =
+        crate::screens::rules::metric_cells(r);
     Some(format!(
         "{} => {}  support {}  confidence {}  lift {}  leverage {}  conviction {}  zhang {}  baskets {}",
         side(&r.antecedents),

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, map_key as workbench_key};
-use super::screen::Screen;
 use super::state::{Command, State, update as workbench_update};
+use crate::screens::Screen;
 
 /// The bundled walkthrough of the sample workspace.
 pub const BUNDLED: &str = include_str!("../../assets/demo.txt");

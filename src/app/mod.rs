@@ -3,16 +3,11 @@
 
 pub mod action;
 pub mod clipboard;
-pub mod clv;
 pub mod demo;
 pub mod history;
 pub mod job;
 pub mod palette;
-pub mod predict;
-pub mod recommend;
-pub mod rules;
 pub mod run;
-pub mod screen;
 pub mod sources;
 pub mod state;
 pub mod terminal;

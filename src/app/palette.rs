@@ -12,8 +12,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, GLOBAL, Named, own_bindings};
-use super::screen::Screen;
 use super::state::{Command, Overlay, State, update as update_state};
+use crate::screens::Screen;
 
 /// The palette while it is open: the query typed and the selected row of the matches.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

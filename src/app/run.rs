@@ -234,11 +234,11 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
                     map_key(&state, k)
                 }
                 AppEvent::Input(Event::Mouse(m)) => {
-                    let header = (state.screen == super::screen::Screen::Rules
+                    let header = (state.screen == crate::screens::Screen::Rules
                         && matches!(m.kind, crossterm::event::MouseEventKind::Down(_)))
                     .then(|| {
                         let screen = Rect::new(0, 0, size.width, size.height);
-                        ui::rules::header_at(screen, m.column, m.row)
+                        crate::screens::rules::draw::header_at(screen, m.column, m.row)
                     })
                     .flatten();
                     match header {

@@ -9,7 +9,6 @@ use polars::prelude::{DataFrame, IdxSize};
 
 use super::action::Action;
 use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
-use super::screen::Screen;
 use crate::analytics::gmm::CovarianceType;
 pub use crate::analytics::segment::SegmentParams;
 use crate::analytics::segment::{Algorithm, SegmentModel, SegmentRun};
@@ -18,6 +17,7 @@ use crate::data::features::Correlation;
 use crate::data::integrate::explore::ColumnSummary;
 use crate::data::integrate::quality::QualityReport;
 use crate::data::sources::workspace::{FeatureConfig, Scaling};
+use crate::screens::Screen;
 
 /// A pop-up that takes the keys while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -424,10 +424,10 @@ pub struct State {
     pub data: DataView,
     pub features: FeaturesView,
     pub segments: SegmentsView,
-    pub rules: super::rules::RulesView,
-    pub predict: super::predict::PredictView,
-    pub clv: super::clv::ClvView,
-    pub recommend: super::recommend::RecommendView,
+    pub rules: crate::screens::rules::RulesView,
+    pub predict: crate::screens::predict::PredictView,
+    pub clv: crate::screens::clv::ClvView,
+    pub recommend: crate::screens::recommend::RecommendView,
     /// The workspace or data file the workbench was opened on (the Rules screen mines its
     /// order lines).
     pub source: Option<std::path::PathBuf>,
@@ -800,22 +800,22 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         return commands;
     }
     if state.screen == Screen::Rules
-        && let Some(commands) = super::rules::update(state, &action)
+        && let Some(commands) = crate::screens::rules::update(state, &action)
     {
         return commands;
     }
     if state.screen == Screen::Predict
-        && let Some(commands) = super::predict::update(state, &action)
+        && let Some(commands) = crate::screens::predict::update(state, &action)
     {
         return commands;
     }
     if state.screen == Screen::Clv
-        && let Some(commands) = super::clv::update(state, &action)
+        && let Some(commands) = crate::screens::clv::update(state, &action)
     {
         return commands;
     }
     if state.screen == Screen::Recommend
-        && let Some(commands) = super::recommend::update(state, &action)
+        && let Some(commands) = crate::screens::recommend::update(state, &action)
     {
         return commands;
     }
@@ -1076,9 +1076,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::Viewport(n) => state.viewport = n,
-        // Rules-screen keys, handled in `super::rules::update`.
+        // Rules-screen keys, handled in `crate::screens::rules::update`.
         Action::RulesParam(_) | Action::Drill | Action::SortRules(_) => {}
-        // Predict-screen keys, handled in `super::predict::update`.
+        // Predict-screen keys, handled in `crate::screens::predict::update`.
         Action::ApplyBest | Action::ToggleCurve => {}
         // Demo mode only (`super::demo::update`).
         Action::Demo(_) | Action::Tick(_) => {}
@@ -1118,7 +1118,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     };
                     state.features = FeaturesView::from_table(&l.table, l.features.as_ref());
                     let params = state.predict.params.clone();
-                    state.predict = super::predict::PredictView::with_targets(l.targets);
+                    state.predict = crate::screens::predict::PredictView::with_targets(l.targets);
                     state.predict.params = params;
                     if let Some(s) = l.settings {
                         state.apply_settings(*s);
@@ -1223,7 +1223,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                         });
                     }
                     state.segments.run = Some(*r);
-                    state.clv.segments = super::clv::per_segment(state);
+                    state.clv.segments = crate::screens::clv::per_segment(state);
                 }
                 JobOutcome::KDistance(k) => {
                     state.message = Some(format!(
@@ -1261,8 +1261,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     if view.cell.0 >= k || view.cell.1 >= k {
                         view.cell = (k - 1, 0);
                     }
-                    if p.tree_text.is_none() && view.pane == super::predict::Pane::Tree {
-                        view.pane = super::predict::Pane::Importance;
+                    if p.tree_text.is_none() && view.pane == crate::screens::predict::Pane::Tree {
+                        view.pane = crate::screens::predict::Pane::Importance;
                     }
                     let mut p = p;
                     // The threshold may have moved while it ran.
@@ -1287,7 +1287,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                         g.metric
                     ));
                     state.predict.grid = Some(*g);
-                    state.predict.pane = super::predict::Pane::Grid;
+                    state.predict.pane = crate::screens::predict::Pane::Grid;
                     state.predict.drill = None;
                     state.predict.scroll = 0;
                 }
@@ -1306,7 +1306,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                     ));
                     state.clv.scroll = 0;
                     state.clv.result = Some(c);
-                    state.clv.segments = super::clv::per_segment(state);
+                    state.clv.segments = crate::screens::clv::per_segment(state);
                 }
                 JobOutcome::Recommended(m) => {
                     state.message = Some(match &m.evaluation {
@@ -1323,7 +1323,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                             m.items.len()
                         ),
                     });
-                    super::recommend::set_model(state, *m);
+                    crate::screens::recommend::set_model(state, *m);
                 }
                 JobOutcome::Tables(names) => {
                     state.message = Some(match names.len() {

@@ -1,17 +1,9 @@
 //! Drawing: one file per screen or widget, from `&State` only. Nothing here changes state or
 //! does I/O.
 
-pub mod clv;
-pub mod data;
 pub mod demo;
-pub mod features;
 pub mod overlay;
 pub mod palette;
-pub mod predict;
-pub mod quality;
-pub mod recommend;
-pub mod rules;
-pub mod segments;
 pub mod sources;
 pub mod status;
 pub mod tabs;
@@ -22,7 +14,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::State;
-use crate::app::screen::Screen;
+use crate::screens::Screen;
 use theme::Theme;
 
 /// Smallest terminal the workbench draws into.
@@ -70,14 +62,14 @@ pub fn draw(f: &mut Frame, state: &State) {
     let (body, banner) = demo::split(body, state);
     tabs::draw(f, tab_bar, state.screen, theme);
     match state.screen {
-        Screen::Data => data::draw(f, body, state, theme),
-        Screen::Quality => quality::draw(f, body, state, theme),
-        Screen::Features => features::draw(f, body, state, theme),
-        Screen::Segments => segments::draw(f, body, state, theme),
-        Screen::Rules => rules::draw(f, body, state, theme),
-        Screen::Predict => predict::draw(f, body, state, theme),
-        Screen::Clv => clv::draw(f, body, state, theme),
-        Screen::Recommend => recommend::draw(f, body, state, theme),
+        Screen::Data => crate::screens::data::draw::draw(f, body, state, theme),
+        Screen::Quality => crate::screens::quality::draw::draw(f, body, state, theme),
+        Screen::Features => crate::screens::features::draw::draw(f, body, state, theme),
+        Screen::Segments => crate::screens::segments::draw::draw(f, body, state, theme),
+        Screen::Rules => crate::screens::rules::draw::draw(f, body, state, theme),
+        Screen::Predict => crate::screens::predict::draw::draw(f, body, state, theme),
+        Screen::Clv => crate::screens::clv::draw::draw(f, body, state, theme),
+        Screen::Recommend => crate::screens::recommend::draw::draw(f, body, state, theme),
     }
     status::draw(f, status_line, keys, state, theme);
     if let Some(banner) = banner {

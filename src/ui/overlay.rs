@@ -138,11 +138,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         }
         Some(Overlay::Edit(field, text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
-            let name = if state.screen == crate::app::screen::Screen::Clv {
-                crate::app::clv::CField::ALL
+            let name = if state.screen == crate::screens::Screen::Clv {
+                crate::screens::clv::CField::ALL
                     .get(*field)
                     .map_or("value", |f| f.name())
-            } else if state.screen == crate::app::screen::Screen::Predict {
+            } else if state.screen == crate::screens::Screen::Predict {
                 let fields = state.predict.fields();
                 fields.get(*field).map_or("value", |f| f.name())
             } else {
@@ -169,13 +169,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 Paragraph::new(Line::from(vec![
                     Span::styled(
                         match state.screen {
-                            crate::app::screen::Screen::Rules => " export rules to: ",
-                            crate::app::screen::Screen::Predict => " export scores to: ",
-                            crate::app::screen::Screen::Clv => " export CLV to: ",
-                            crate::app::screen::Screen::Recommend => {
+                            crate::screens::Screen::Rules => " export rules to: ",
+                            crate::screens::Screen::Predict => " export scores to: ",
+                            crate::screens::Screen::Clv => " export CLV to: ",
+                            crate::screens::Screen::Recommend => {
                                 " export everyone's recommendations to: "
                             }
-                            crate::app::screen::Screen::Quality => " export quality report to: ",
+                            crate::screens::Screen::Quality => " export quality report to: ",
                             _ if state.export_profiles => " export profiles to: ",
                             _ => " export labels to: ",
                         },
@@ -233,7 +233,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             f.render_widget(
                 Paragraph::new(Line::from(vec![
                     Span::styled(
-                        if state.screen == crate::app::screen::Screen::Recommend {
+                        if state.screen == crate::screens::Screen::Recommend {
                             " find customer: "
                         } else {
                             " filter rows: /"

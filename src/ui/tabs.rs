@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use crate::app::screen::Screen;
+use crate::screens::Screen;
 
 const GAP: u16 = 2;
 

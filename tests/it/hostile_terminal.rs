@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crmlens::app::action::Action;
 use crmlens::app::job::{JobDone, JobKind, JobOutcome};
-use crmlens::app::screen::Screen;
 use crmlens::app::state::{Overlay, update};
+use crmlens::screens::Screen;
 use polars::prelude::IdxSize;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

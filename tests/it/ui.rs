@@ -7,9 +7,9 @@ use crmlens::analytics::segment::{Algorithm, SegmentModel};
 use crmlens::app::Action;
 use crmlens::app::State;
 use crmlens::app::job::{JobDone, JobRequest, RunningJob, run_now};
-use crmlens::app::screen::Screen;
 use crmlens::app::state::{Command, Overlay, update};
 use crmlens::progress::Progress;
+use crmlens::screens::Screen;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -744,13 +744,13 @@ fn clicking_a_rules_header_sorts_by_it() {
             - 1
     };
     let area = ratatui::layout::Rect::new(0, 0, 120, 40);
-    let at = |x: u16| crmlens::ui::rules::header_at(area, x, y as u16);
+    let at = |x: u16| crmlens::screens::rules::draw::header_at(area, x, y as u16);
     use crmlens::analytics::rules::SortBy;
     assert_eq!(at(find("confid.")), Some(SortBy::Confidence));
     assert_eq!(at(find("zhang") + 2), Some(SortBy::ZhangsMetric));
     assert_eq!(at(find("rule")), None);
     assert_eq!(
-        crmlens::ui::rules::header_at(area, find("lift"), y as u16 + 1),
+        crmlens::screens::rules::draw::header_at(area, find("lift"), y as u16 + 1),
         None
     );
     drive(&mut s, Action::SortRules(SortBy::Count));
@@ -771,7 +771,7 @@ fn clicking_a_rules_header_sorts_by_it() {
 #[test]
 fn predict_screen_runs_explains_and_exports() {
     use crmlens::analytics::predict::{ModelKind, run_prediction};
-    use crmlens::app::predict::{PField, Pane};
+    use crmlens::screens::predict::{PField, Pane};
     let dir = tempfile::tempdir().unwrap();
     let mut s = sample_state();
     key(&mut s, KeyCode::Char('6'));
@@ -1065,7 +1065,7 @@ fn clv_screen_fits_ranks_and_exports() {
     key(&mut s, KeyCode::Char('r'));
     assert!(s.segments.run.is_some());
     key(&mut s, KeyCode::Char('7'));
-    let seg = crmlens::app::clv::per_segment(&s).expect("per segment");
+    let seg = crmlens::screens::clv::per_segment(&s).expect("per segment");
     assert_eq!(seg.len(), s.segments.run.as_ref().unwrap().clusters());
     let matched: usize = seg.iter().map(|(_, n, _)| n).sum();
     assert!(matched > 4000, "{matched}");

@@ -10,11 +10,11 @@ use ratatui::widgets::{
     Bar, BarChart, BarGroup, Block, Borders, Cell, Paragraph, Row, Table, Wrap,
 };
 
-use super::theme::Theme;
 use crate::app::State;
-use crate::app::clv::CField;
 use crate::app::job::JobKind;
 use crate::pipeline::clv::ClvOutcome;
+use crate::screens::clv::CField;
+use crate::ui::theme::Theme;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] = Layout::vertical([Constraint::Length(12), Constraint::Min(4)]).areas(area);

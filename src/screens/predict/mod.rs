@@ -3,6 +3,8 @@
 //! the lower pane (importance, at-risk list, tree, grid), and the drill-down from a
 //! confusion-matrix cell to its customers.
 
+pub mod draw;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,9 +12,9 @@ use crate::analytics::predict::{GridResult, ModelKind, PredictParams};
 use crate::analytics::tree::Criterion;
 use crate::pipeline::predict::Prediction;
 
-use super::action::Action;
-use super::job::JobRequest;
-use super::state::{Command, Overlay, State};
+use crate::app::action::Action;
+use crate::app::job::JobRequest;
+use crate::app::state::{Command, Overlay, State};
 
 /// A parameter on the Predict screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +259,7 @@ impl PredictView {
     /// A typed value for a parameter, or why it is not valid.
     pub fn set_text(&mut self, field: PField, text: &str) -> Result<(), String> {
         let text = text.trim();
-        let whole = |lo: u64, hi: u64| super::state::parse_whole(field.name(), text, lo, hi);
+        let whole = |lo: u64, hi: u64| crate::app::state::parse_whole(field.name(), text, lo, hi);
         let p = &mut self.params;
         match field {
             PField::Trees => p.n_trees = whole(1, 5000)? as usize,
@@ -347,7 +349,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Ok("scores.csv")
     };
-    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.predict;

@@ -10,8 +10,8 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::theme::Theme;
 use crate::app::State;
+use crate::ui::theme::Theme;
 
 const MAX_COL_WIDTH: usize = 24;
 

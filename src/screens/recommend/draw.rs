@@ -6,10 +6,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
-use super::theme::Theme;
 use crate::app::State;
 use crate::app::job::JobKind;
 use crate::data::dates::from_epoch_days;
+use crate::ui::theme::Theme;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let view = &state.recommend;

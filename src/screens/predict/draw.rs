@@ -13,12 +13,12 @@ use ratatui::widgets::{
     Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap,
 };
 
-use super::theme::Theme;
 use crate::analytics::predict::ModelKind;
 use crate::app::State;
 use crate::app::job::JobKind;
-use crate::app::predict::{Pane, PredictView};
 use crate::pipeline::predict::Prediction;
+use crate::screens::predict::{Pane, PredictView};
+use crate::ui::theme::Theme;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [top, bottom] = Layout::vertical([Constraint::Length(12), Constraint::Min(4)]).areas(area);

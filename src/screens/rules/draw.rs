@@ -8,11 +8,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Row, Table, Wrap};
 
-use super::theme::Theme;
 use crate::analytics::itemsets::Algorithm;
 use crate::analytics::rules::{SortBy, describe};
 use crate::app::State;
-use crate::app::rules::RulesView;
+use crate::screens::rules::RulesView;
+use crate::ui::theme::Theme;
 
 /// Items in the frequency chart.
 const TOP_ITEMS: usize = 12;
@@ -50,7 +50,7 @@ fn column_widths(width: u16) -> Vec<u16> {
 /// The metric whose column header is at (`x`, `y`) of a `screen`-sized terminal showing the
 /// Rules screen, for sorting by a click.
 pub fn header_at(screen: Rect, x: u16, y: u16) -> Option<SortBy> {
-    let body = super::body_area(screen);
+    let body = crate::ui::body_area(screen);
     let [_, table, _] = regions(body);
     // The table has a top border (its title), then the header row.
     if y != table.y + 1 {
@@ -194,7 +194,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     side(&r.consequents)
                 )]
                 .into_iter()
-                .chain(crate::app::rules::metric_cells(r))
+                .chain(crate::screens::rules::metric_cells(r))
                 .chain([r.count.to_string()])
                 .collect::<Vec<_>>(),
             );

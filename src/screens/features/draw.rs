@@ -8,9 +8,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::theme::Theme;
 use crate::app::State;
 use crate::data::sources::workspace::Scaling;
+use crate::ui::theme::Theme;
 
 fn scaling_name(s: Scaling) -> &'static str {
     match s {

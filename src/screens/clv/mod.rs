@@ -1,15 +1,17 @@
 //! The CLV screen's state and keys: the calibration end, time unit, horizon and discount
 //! rate; the last run; the scroll of the top-customer list; export.
 
+pub mod draw;
+
 use std::path::PathBuf;
 
 use chrono::{Months, NaiveDate};
 
 use crate::pipeline::clv::{ClvOutcome, ClvSettings};
 
-use super::action::Action;
-use super::job::JobRequest;
-use super::state::{Command, Overlay, State};
+use crate::app::action::Action;
+use crate::app::job::JobRequest;
+use crate::app::state::{Command, Overlay, State};
 
 /// A parameter on the CLV screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +115,7 @@ impl ClvView {
                 }
             }
             CField::Horizon => {
-                s.horizon_months = super::state::parse_whole(f.name(), text, 1, 120)? as usize
+                s.horizon_months = crate::app::state::parse_whole(f.name(), text, 1, 120)? as usize
             }
             CField::Discount => match text.parse::<f64>() {
                 Ok(v) if (0.0..1.0).contains(&v) => s.discount_rate = v,
@@ -136,7 +138,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: fit the models first (r)")
     };
-    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.clv;

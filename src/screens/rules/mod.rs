@@ -1,6 +1,8 @@
 //! The Rules screen's state and what its keys do: mining parameters, the rule table's sort,
 //! filter and selection, the drill-down to matching baskets, and export.
 
+pub mod draw;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,9 +10,9 @@ use crate::analytics::itemsets::Algorithm;
 use crate::analytics::rules::{Rule, RulesRun, SortBy, baskets_with};
 use crate::pipeline::rules::RulesParams;
 
-use super::action::Action;
-use super::job::JobRequest;
-use super::state::{Command, Overlay, State};
+use crate::app::action::Action;
+use crate::app::job::JobRequest;
+use crate::app::state::{Command, Overlay, State};
 
 /// Steps for +/- on the minimum support.
 const SUPPORTS: [f64; 12] = [
@@ -144,7 +146,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: mine rules first (r)")
     };
-    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.rules;

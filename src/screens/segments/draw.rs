@@ -13,11 +13,11 @@ use ratatui::widgets::{
 };
 use tui_piechart::{PieChart, PieSlice};
 
-use super::theme::Theme;
 use crate::analytics::segment::{Algorithm, SegmentModel};
 use crate::app::State;
 use crate::app::state::{Field, SegmentsView};
 use crate::pipeline::segment::KDistance;
+use crate::ui::theme::Theme;
 
 const PALETTE: [Color; 10] = [
     Color::Cyan,

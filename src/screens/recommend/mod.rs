@@ -2,15 +2,17 @@
 //! against popularity) in the background, pick a customer by id, see their history beside
 //! their recommendations with reasons, export everyone's top N.
 
+pub mod draw;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::analytics::recommend::Recommendation;
 use crate::pipeline::recommend::RecModel;
 
-use super::action::Action;
-use super::job::JobRequest;
-use super::state::{Command, Overlay, State};
+use crate::app::action::Action;
+use crate::app::job::JobRequest;
+use crate::app::state::{Command, Overlay, State};
 
 #[derive(Debug, Clone)]
 pub struct RecommendView {
@@ -67,7 +69,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: build the model first (r)")
     };
-    if let Some(c) = super::state::export_keys(state, action, ready, export) {
+    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.recommend;

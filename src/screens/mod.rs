@@ -1,5 +1,14 @@
 //! The workbench's screens (tabs), in tab-bar order.
 
+pub mod clv;
+pub mod data;
+pub mod features;
+pub mod predict;
+pub mod quality;
+pub mod recommend;
+pub mod rules;
+pub mod segments;
+
 /// One tab of the workbench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Screen {

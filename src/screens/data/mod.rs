@@ -1,0 +1,3 @@
+//! The Data screen.
+
+pub mod draw;

@@ -1,0 +1,3 @@
+//! The Features screen.
+
+pub mod draw;

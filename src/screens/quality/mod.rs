@@ -1,0 +1,3 @@
+//! The Quality screen.
+
+pub mod draw;

@@ -1,0 +1,3 @@
+//! The Segments screen.
+
+pub mod draw;
