@@ -6,7 +6,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use super::job::{JobDone, RunningJob};
 use super::state::{Overlay, State};
 use crate::screens::Screen;
-use crate::screens::rules::RulesKey;
 
 #[derive(Debug)]
 pub enum Action {
@@ -65,10 +64,10 @@ pub enum Action {
     ConfirmOverwrite,
     /// `/`: start typing a filter.
     StartSearch,
-    SearchChar(char),
-    SearchBackspace,
+    PromptChar(char),
+    PromptBackspace,
     /// Enter in the search prompt: apply the filter (an empty one clears it).
-    SearchSubmit,
+    PromptSubmit,
     ToggleHelp,
     /// `o`: the sources and their status.
     ToggleSources,
@@ -119,7 +118,7 @@ pub struct Named {
     pub action: fn() -> Action,
 }
 
-const fn b(keys: &'static str, what: &'static str) -> Binding {
+pub const fn b(keys: &'static str, what: &'static str) -> Binding {
     Binding {
         keys,
         what,
@@ -128,13 +127,13 @@ const fn b(keys: &'static str, what: &'static str) -> Binding {
     }
 }
 
-const fn n(key: &'static str, name: &'static str, action: fn() -> Action) -> Named {
+pub const fn n(key: &'static str, name: &'static str, action: fn() -> Action) -> Named {
     Named { name, key, action }
 }
 
 impl Binding {
     /// The keys do one thing: `action`, named `name` in the palette.
-    const fn run(self, name: &'static str, action: fn() -> Action) -> Binding {
+    pub const fn run(self, name: &'static str, action: fn() -> Action) -> Binding {
         Binding {
             run: Some(n(self.keys, name, action)),
             ..self
@@ -142,7 +141,7 @@ impl Binding {
     }
 
     /// The keys do several things, one palette entry each.
-    const fn each(self, each: &'static [Named]) -> Binding {
+    pub const fn each(self, each: &'static [Named]) -> Binding {
         Binding { each, ..self }
     }
 
@@ -191,259 +190,6 @@ pub const GLOBAL: &[Binding] = &[
         .run("Suspend to the shell (fg resumes)", || Action::Suspend),
 ];
 
-const DATA: &[Binding] = &[
-    b("j/k ↓/↑", "row"),
-    b("h/l ←/→", "column"),
-    b("PgDn/PgUp C-d/C-u", "page"),
-    b("g/G", "first/last row"),
-    b("s", "sort by column (asc, desc, off)").run("sort by the selected column", || Action::Sort),
-    b("/", "filter rows (Enter applies, empty clears)").run("filter rows", || Action::StartSearch),
-    b("y / Y", "copy cell / row with header (OSC 52)").each(&[
-        n("y", "copy the selected cell", || Action::CopySelected {
-            row: false,
-        }),
-        n("Y", "copy the selected row", || Action::CopySelected {
-            row: true,
-        }),
-    ]),
-    b("wheel", "scroll"),
-];
-
-const QUALITY: &[Binding] = &[
-    b("j/k ↓/↑", "scroll steps"),
-    b("g/G", "top/bottom"),
-    b(
-        "e",
-        "export the report (.csv/.parquet findings table, .json whole)",
-    )
-    .run("export the quality report", || Action::StartExport),
-];
-
-const SEGMENTS: &[Binding] = &[
-    b("j/k ↓/↑", "choose parameter (algorithm, k, eps...)"),
-    b(
-        "+/-",
-        "change it (algorithm: k-means, DBSCAN, Gaussian mixture)",
-    )
-    .each(&[
-        n("+", "increase the selected parameter", || Action::Adjust(1)),
-        n("-", "decrease the selected parameter", || {
-            Action::Adjust(-1)
-        }),
-    ]),
-    b("Enter", "type its value").run("type the selected parameter's value", || Action::StartEdit),
-    b("r", "run the algorithm on the Features selection")
-        .run("run the algorithm", || Action::RunModel),
-    b(
-        "w",
-        "k-means/GMM: sweep k = 2..10 with a suggested k; DBSCAN: k-distance curve for eps",
-    )
-    .run("sweep k (DBSCAN: k-distance curve)", || Action::RunSweep),
-    b("v", "show the sweep or k-distance chart, or the scatter")
-        .run("show the sweep chart or the scatter", || {
-            Action::ToggleSweepView
-        }),
-    b("p", "profiles: descriptions, feature means (z), medians")
-        .run("next profile view", || Action::CycleProfile),
-    b(
-        "e",
-        "export every customer's label to a .csv, .parquet or .json file",
-    )
-    .run("export the labels", || Action::StartExport),
-    b(
-        "E",
-        "export the cluster profiles (size, share, means, medians, z)",
-    )
-    .run("export the cluster profiles", || Action::ExportProfiles),
-    b("Esc", "cancel the run (the previous result stays)"),
-];
-
-const RULES: &[Binding] = &[
-    b("r", "mine itemsets and rules with these parameters")
-        .run("mine itemsets and rules", || Action::RunModel),
-    b(
-        "b / i",
-        "baskets per order or per customer / products or categories",
-    )
-    .each(&[
-        n("b", "baskets per order or per customer", || {
-            Action::RulesParam(RulesKey::Basket)
-        }),
-        n("i", "items: products or categories", || {
-            Action::RulesParam(RulesKey::Item)
-        }),
-    ]),
-    b("+/-", "minimum support up or down a step").each(&[
-        n("+", "minimum support up a step", || {
-            Action::RulesParam(RulesKey::Support(1))
-        }),
-        n("-", "minimum support down a step", || {
-            Action::RulesParam(RulesKey::Support(-1))
-        }),
-    ]),
-    b("[ ]", "minimum confidence -/+ 0.05").each(&[
-        n("[", "minimum confidence - 0.05", || {
-            Action::RulesParam(RulesKey::Confidence(-1))
-        }),
-        n("]", "minimum confidence + 0.05", || {
-            Action::RulesParam(RulesKey::Confidence(1))
-        }),
-    ]),
-    b("< >", "minimum lift -/+ 0.25").each(&[
-        n("<", "minimum lift - 0.25", || {
-            Action::RulesParam(RulesKey::Lift(-1))
-        }),
-        n(">", "minimum lift + 0.25", || {
-            Action::RulesParam(RulesKey::Lift(1))
-        }),
-    ]),
-    b("m/M", "longest itemset -/+ 1").each(&[
-        n("m", "longest itemset - 1", || {
-            Action::RulesParam(RulesKey::MaxLen(-1))
-        }),
-        n("M", "longest itemset + 1", || {
-            Action::RulesParam(RulesKey::MaxLen(1))
-        }),
-    ]),
-    b("a", "FP-Growth or Apriori").run("FP-Growth or Apriori", || {
-        Action::RulesParam(RulesKey::Algorithm)
-    }),
-    b("j/k ↓/↑ PgDn/PgUp g/G", "select a rule"),
-    b(
-        "s",
-        "sort by the next metric (lift, confidence, support, ...)",
-    )
-    .run("sort by the next metric", || Action::Sort),
-    b("/", "filter rules by item text or regex (either side)")
-        .run("filter rules by item", || Action::StartSearch),
-    b(
-        "Enter",
-        "the baskets behind the selected rule (again: close)",
-    )
-    .run("the baskets behind the selected rule", || Action::Drill),
-    b(
-        "e",
-        "export the filtered rules (all of them) to .csv/.parquet/.json",
-    )
-    .run("export the filtered rules", || Action::StartExport),
-    b("y", "copy the selected rule as a line (OSC 52)").run("copy the selected rule", || {
-        Action::CopySelected { row: false }
-    }),
-];
-
-const PREDICT: &[Binding] = &[
-    b(
-        "j/k ↓/↑",
-        "choose parameter (target, model, depth, threshold...)",
-    ),
-    b("+/-", "change it (target and model: next choice)").each(&[
-        n("+", "increase the selected parameter", || Action::Adjust(1)),
-        n("-", "decrease the selected parameter", || {
-            Action::Adjust(-1)
-        }),
-    ]),
-    b("Enter", "type its value").run("type the selected parameter's value", || Action::StartEdit),
-    b(
-        "r",
-        "train and validate on the Features selection (target left out)",
-    )
-    .run("train and validate the model", || Action::RunModel),
-    b(
-        "w",
-        "grid search: depth x min leaf (trees, forest) or alpha (logistic), 5-fold cv",
-    )
-    .run("grid search", || Action::RunSweep),
-    b("a", "apply the grid's best setting")
-        .run("apply the grid's best setting", || Action::ApplyBest),
-    b(
-        "+/- on threshold",
-        "moves the test metrics and confusion matrix at once",
-    ),
-    b("h/l ←/→", "select a confusion-matrix cell"),
-    b("d", "the customers in that cell (again: close)")
-        .run("the customers in the selected cell", || Action::Drill),
-    b("c", "ROC or precision-recall curve")
-        .run("ROC or precision-recall curve", || Action::ToggleCurve),
-    b("v", "lower pane: importance, at-risk list, tree, grid")
-        .run("next lower pane", || Action::ToggleSweepView),
-    b("PgDn/PgUp", "scroll the lower pane"),
-    b(
-        "e",
-        "export scores (.csv/.parquet): the open cell, the at-risk list, or everyone",
-    )
-    .run("export scores", || Action::StartExport),
-    b("Esc", "cancel the run (the previous result stays)"),
-];
-
-const CLV: &[Binding] = &[
-    b(
-        "j/k ↓/↑",
-        "choose parameter (calibration end, unit, horizon, discount)",
-    ),
-    b(
-        "+/-",
-        "change it (calibration end: a month later / earlier)",
-    )
-    .each(&[
-        n("+", "increase the selected parameter", || Action::Adjust(1)),
-        n("-", "decrease the selected parameter", || {
-            Action::Adjust(-1)
-        }),
-    ]),
-    b(
-        "Enter",
-        "type its value (a date as YYYY-MM-DD; empty: auto)",
-    )
-    .run("type the selected parameter's value", || Action::StartEdit),
-    b(
-        "r",
-        "fit BG/NBD and Gamma-Gamma on the orders, score every customer",
-    )
-    .run("fit the models and score every customer", || {
-        Action::RunModel
-    }),
-    b("PgDn/PgUp", "scroll the top customers"),
-    b(
-        "e",
-        "export every customer's p alive, purchases, spend and CLV",
-    )
-    .run("export every customer's CLV", || Action::StartExport),
-    b("Esc", "cancel the fit (the previous result stays)"),
-];
-
-const RECOMMEND: &[Binding] = &[
-    b(
-        "r",
-        "build item similarities from the order lines, evaluate against popularity",
-    )
-    .run("build and evaluate the model", || Action::RunModel),
-    b("/", "find a customer by id (prefix), Enter selects")
-        .run("find a customer by id", || Action::StartSearch),
-    b("j/k ↓/↑ g/G", "next / previous customer"),
-    b("+/-", "more or fewer recommendations (N)").each(&[
-        n("+", "more recommendations (N + 1)", || Action::Adjust(1)),
-        n("-", "fewer recommendations (N - 1)", || Action::Adjust(-1)),
-    ]),
-    b("e", "export every customer's top N (background)")
-        .run("export everyone's top N", || Action::StartExport),
-    b("y", "copy the recommendations as TSV (OSC 52)")
-        .run("copy the selected customer's recommendations", || {
-            Action::CopySelected { row: false }
-        }),
-];
-
-const FEATURES: &[Binding] = &[
-    b("j/k ↓/↑", "move"),
-    b(
-        "Space",
-        "use / drop the column (text columns are one-hot encoded)",
-    )
-    .run("use or drop the selected column", || Action::ToggleFeature),
-    b("L", "log1p on a numeric column (for skewed money)")
-        .run("log1p on the selected column", || Action::ToggleLog),
-    b("c", "scaling: standard, min-max, robust, none").run("next scaling", || Action::CycleScaling),
-];
-
 /// The bindings of `screen`, its own first.
 pub fn bindings(screen: Screen) -> Vec<Binding> {
     own_bindings(screen).iter().chain(GLOBAL).copied().collect()
@@ -451,38 +197,12 @@ pub fn bindings(screen: Screen) -> Vec<Binding> {
 
 /// The bindings of `screen` alone (without [`GLOBAL`]).
 pub fn own_bindings(screen: Screen) -> &'static [Binding] {
-    match screen {
-        Screen::Data => DATA,
-        Screen::Quality => QUALITY,
-        Screen::Features => FEATURES,
-        Screen::Segments => SEGMENTS,
-        Screen::Rules => RULES,
-        Screen::Predict => PREDICT,
-        Screen::Clv => CLV,
-        Screen::Recommend => RECOMMEND,
-    }
+    screen.spec().bindings
 }
 
 /// The short hint line of `screen` for the status bar.
 pub fn hints(screen: Screen) -> &'static str {
-    match screen {
-        Screen::Data => "j/k row · h/l column · s sort · / filter · Tab screens · ? help · q quit",
-        Screen::Quality => "j/k scroll · g/G top/bottom · Tab screens · ? help · q quit",
-        Screen::Features => {
-            "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit"
-        }
-        Screen::Segments => {
-            "j/k/+/- param · Enter type · r run · w sweep · v view · p profile · e export"
-        }
-        Screen::Rules => {
-            "r run · b i +/- [ ] < > m a · s sort · / filter · Enter baskets · e export"
-        }
-        Screen::Predict => {
-            "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export"
-        }
-        Screen::Clv => "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export",
-        Screen::Recommend => "r build · / find customer · j/k customer · +/- N · e export all",
-    }
+    screen.spec().hints
 }
 
 /// The action a key press means in the current state, if any.
@@ -508,17 +228,17 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
             };
         }
         Some(
-            Overlay::Search(_)
+            Overlay::Filter(_)
             | Overlay::Edit(..)
             | Overlay::Export(_)
             | Overlay::SaveAs(_)
             | Overlay::OpenSource(_),
         ) => {
             return match key.code {
-                KeyCode::Enter => Some(Action::SearchSubmit),
+                KeyCode::Enter => Some(Action::PromptSubmit),
                 KeyCode::Esc => Some(Action::Escape),
-                KeyCode::Backspace => Some(Action::SearchBackspace),
-                KeyCode::Char(c) if !ctrl => Some(Action::SearchChar(c)),
+                KeyCode::Backspace => Some(Action::PromptBackspace),
+                KeyCode::Char(c) if !ctrl => Some(Action::PromptChar(c)),
                 _ => None,
             };
         }
@@ -689,10 +409,10 @@ mod tests {
             map_key(&s, key(KeyCode::Char('q'))),
             Some(Action::Quit)
         ));
-        s.overlay = Some(Overlay::Search(String::new()));
+        s.overlay = Some(Overlay::Filter(String::new()));
         assert!(matches!(
             map_key(&s, key(KeyCode::Char('q'))),
-            Some(Action::SearchChar('q'))
+            Some(Action::PromptChar('q'))
         ));
         // Ctrl-C quits from anywhere.
         let cc = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
@@ -706,7 +426,7 @@ mod tests {
         let mut s = State::default();
         for overlay in [
             None,
-            Some(Overlay::Search("gla".into())),
+            Some(Overlay::Filter("gla".into())),
             Some(Overlay::ConfirmQuit),
             Some(Overlay::Help),
         ] {

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 
 use super::action::Action;
 use super::job::JobRequest;
-use super::state::{Arrangement, Command, Overlay, State};
+use super::state::{Command, Overlay, State};
 use crate::data::sources::workspace::{Scaling, Workspace};
 use crate::pipeline::settings::Settings;
+use crate::screens::data::Arrangement;
 
 /// How many changes undo remembers.
 const DEPTH: usize = 200;
@@ -109,10 +110,14 @@ impl Snapshot {
             .clone()
             .unwrap_or_else(|| (state.data.filter.clone(), state.data.sort.clone()));
         if current != self.data {
-            commands.extend(state.arrange(self.data.0, self.data.1));
+            commands.extend(crate::screens::data::arrange(
+                state,
+                self.data.0,
+                self.data.1,
+            ));
         }
         if features_changed {
-            commands.extend(state.correlate());
+            commands.extend(crate::screens::features::correlate(state));
         }
         commands
     }
@@ -213,7 +218,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                 }
             }
         }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::SaveAs(_))) => {
             let Some(Overlay::SaveAs(text)) = state.overlay.take() else {
                 return Some(Vec::new());
             };

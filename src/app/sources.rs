@@ -505,7 +505,7 @@ fn workspace_sources(
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     match action {
         Action::Sources(key) => Some(key_pressed(state, *key)),
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::OpenSource(_))) => {
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::OpenSource(_))) => {
             let Some(Overlay::OpenSource(text)) = state.overlay.take() else {
                 return Some(Vec::new());
             };

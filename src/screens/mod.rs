@@ -1,4 +1,17 @@
-//! The workbench's screens (tabs), in tab-bar order.
+//! The workbench's screens (tabs), in tab-bar order, and [`SCREENS`]: the one table that
+//! registers each screen's keys, job outcomes, bindings and drawing. `app::state` dispatches
+//! actions and job outcomes through it, `ui` draws through it, and the help, the status
+//! line's hints and the command palette list its bindings. A screen is a module here:
+//! `mod.rs` holds its view state, its `update` and `job_done` and its bindings, `draw.rs`
+//! its drawing (from `&State` only). See docs/architecture.md, "Add a screen".
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use crate::app::action::{Action, Binding};
+use crate::app::job::JobOutcome;
+use crate::app::state::{Command, State};
+use crate::ui::theme::Theme;
 
 pub mod clv;
 pub mod data;
@@ -36,16 +49,12 @@ impl Screen {
     ];
 
     pub fn title(self) -> &'static str {
-        match self {
-            Screen::Data => "Data",
-            Screen::Quality => "Quality",
-            Screen::Features => "Features",
-            Screen::Segments => "Segments",
-            Screen::Rules => "Rules",
-            Screen::Predict => "Predict",
-            Screen::Clv => "CLV",
-            Screen::Recommend => "Recommend",
-        }
+        self.spec().title
+    }
+
+    /// The screen's row of [`SCREENS`].
+    pub fn spec(self) -> &'static Spec {
+        &SCREENS[self.index()]
     }
 
     pub fn index(self) -> usize {
@@ -66,6 +75,113 @@ impl Screen {
     }
 }
 
+/// What the shell needs of a screen.
+pub struct Spec {
+    pub screen: Screen,
+    pub title: &'static str,
+    /// Its keys, for the help, the palette and (first) the status line.
+    pub bindings: &'static [Binding],
+    /// The status line's hint.
+    pub hints: &'static str,
+    /// Its actions while it is shown; None: not its action (the shell's, or nobody's).
+    pub update: fn(&mut State, &Action) -> Option<Vec<Command>>,
+    /// The outcomes of the jobs it started; any other outcome is given back.
+    pub job_done: fn(&mut State, JobOutcome, f64) -> Result<Vec<Command>, JobOutcome>,
+    /// Draws its body.
+    pub draw: fn(&mut Frame, Rect, &State, Theme),
+}
+
+/// Every screen, in [`Screen::ALL`] order.
+pub static SCREENS: [Spec; 8] = [
+    Spec {
+        screen: Screen::Data,
+        title: "Data",
+        bindings: data::BINDINGS,
+        hints: data::HINTS,
+        update: data::update,
+        job_done: data::job_done,
+        draw: data::draw::draw,
+    },
+    Spec {
+        screen: Screen::Quality,
+        title: "Quality",
+        bindings: quality::BINDINGS,
+        hints: quality::HINTS,
+        update: quality::update,
+        job_done: quality::job_done,
+        draw: quality::draw::draw,
+    },
+    Spec {
+        screen: Screen::Features,
+        title: "Features",
+        bindings: features::BINDINGS,
+        hints: features::HINTS,
+        update: features::update,
+        job_done: features::job_done,
+        draw: features::draw::draw,
+    },
+    Spec {
+        screen: Screen::Segments,
+        title: "Segments",
+        bindings: segments::BINDINGS,
+        hints: segments::HINTS,
+        update: segments::update,
+        job_done: segments::job_done,
+        draw: segments::draw::draw,
+    },
+    Spec {
+        screen: Screen::Rules,
+        title: "Rules",
+        bindings: rules::BINDINGS,
+        hints: rules::HINTS,
+        update: rules::update,
+        job_done: rules::job_done,
+        draw: rules::draw::draw,
+    },
+    Spec {
+        screen: Screen::Predict,
+        title: "Predict",
+        bindings: predict::BINDINGS,
+        hints: predict::HINTS,
+        update: predict::update,
+        job_done: predict::job_done,
+        draw: predict::draw::draw,
+    },
+    Spec {
+        screen: Screen::Clv,
+        title: "CLV",
+        bindings: clv::BINDINGS,
+        hints: clv::HINTS,
+        update: clv::update,
+        job_done: clv::job_done,
+        draw: clv::draw::draw,
+    },
+    Spec {
+        screen: Screen::Recommend,
+        title: "Recommend",
+        bindings: recommend::BINDINGS,
+        hints: recommend::HINTS,
+        update: recommend::update,
+        job_done: recommend::job_done,
+        draw: recommend::draw::draw,
+    },
+];
+
+/// The rows a movement key moves on a screen with a list: (down, how many). `page` is the
+/// rows the table area shows.
+pub fn scroll_of(action: &Action, page: usize) -> Option<(bool, usize)> {
+    let page = page.max(1);
+    Some(match action {
+        Action::Down(n) => (true, *n),
+        Action::Up(n) => (false, *n),
+        Action::PageDown => (true, page),
+        Action::PageUp => (false, page),
+        Action::Top => (false, usize::MAX),
+        Action::Bottom => (true, usize::MAX / 2),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +195,14 @@ mod tests {
         assert_eq!(Screen::from_number(8), Some(Screen::Recommend));
         assert_eq!(Screen::from_number(0), None);
         assert_eq!(Screen::from_number(9), None);
+    }
+
+    #[test]
+    fn the_registry_lists_every_screen_once_in_tab_order() {
+        for (i, s) in Screen::ALL.iter().enumerate() {
+            assert_eq!(SCREENS[i].screen, *s);
+            assert_eq!(s.spec().screen, *s);
+        }
+        assert_eq!(Screen::Clv.title(), "CLV");
     }
 }

@@ -14,7 +14,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::State;
-use crate::screens::Screen;
 use theme::Theme;
 
 /// Smallest terminal the workbench draws into.
@@ -61,16 +60,7 @@ pub fn draw(f: &mut Frame, state: &State) {
     // In demo mode the banner takes the bottom of the body, so it hides nothing.
     let (body, banner) = demo::split(body, state);
     tabs::draw(f, tab_bar, state.screen, theme);
-    match state.screen {
-        Screen::Data => crate::screens::data::draw::draw(f, body, state, theme),
-        Screen::Quality => crate::screens::quality::draw::draw(f, body, state, theme),
-        Screen::Features => crate::screens::features::draw::draw(f, body, state, theme),
-        Screen::Segments => crate::screens::segments::draw::draw(f, body, state, theme),
-        Screen::Rules => crate::screens::rules::draw::draw(f, body, state, theme),
-        Screen::Predict => crate::screens::predict::draw::draw(f, body, state, theme),
-        Screen::Clv => crate::screens::clv::draw::draw(f, body, state, theme),
-        Screen::Recommend => crate::screens::recommend::draw::draw(f, body, state, theme),
-    }
+    (state.screen.spec().draw)(f, body, state, theme);
     status::draw(f, status_line, keys, state, theme);
     if let Some(banner) = banner {
         demo::draw(f, banner, state, theme);

@@ -149,7 +149,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 let fields = state.segments.fields();
                 fields
                     .get(*field)
-                    .map_or("value", |f: &crate::app::state::Field| f.name())
+                    .map_or("value", |f: &crate::screens::segments::Field| f.name())
             };
             f.render_widget(Clear, rect);
             f.render_widget(
@@ -176,7 +176,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                                 " export everyone's recommendations to: "
                             }
                             crate::screens::Screen::Quality => " export quality report to: ",
-                            _ if state.export_profiles => " export profiles to: ",
+                            _ if state.segments.export_profiles => " export profiles to: ",
                             _ => " export labels to: ",
                         },
                         theme.accent(),
@@ -227,7 +227,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
-        Some(Overlay::Search(text)) => {
+        Some(Overlay::Filter(text)) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
             f.render_widget(Clear, rect);
             f.render_widget(

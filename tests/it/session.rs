@@ -22,7 +22,7 @@ fn ctrl(state: &mut State, c: char) {
 /// Replaces the text of the open prompt with `text` and presses Enter.
 fn answer(state: &mut State, text: &str) {
     let len = match &state.overlay {
-        Some(Overlay::Export(t) | Overlay::SaveAs(t) | Overlay::Search(t)) => t.chars().count(),
+        Some(Overlay::Export(t) | Overlay::SaveAs(t) | Overlay::Filter(t)) => t.chars().count(),
         other => panic!("no text prompt open: {other:?}"),
     };
     for _ in 0..len {

@@ -142,7 +142,7 @@ fn sort_cycles_and_filter_counts_matches() {
 
     // Filter for a city: the count equals a direct count in the table.
     key(&mut s, KeyCode::Char('/'));
-    assert!(matches!(s.overlay, Some(Overlay::Search(_))));
+    assert!(matches!(s.overlay, Some(Overlay::Filter(_))));
     typed(&mut s, "glasgow");
     key(&mut s, KeyCode::Enter);
     let want = t
@@ -272,7 +272,7 @@ fn help_and_search_overlays_80x24() {
     assert!(screen.contains("export scores"), "{screen}");
     assert!(screen.contains("└"), "{screen}");
     s.screen = Screen::Data;
-    s.overlay = Some(Overlay::Search("leeds".into()));
+    s.overlay = Some(Overlay::Filter("leeds".into()));
     insta::assert_snapshot!("80x24_search", draw(&s, 80, 24));
 }
 

@@ -9,8 +9,8 @@ use chrono::{Months, NaiveDate};
 
 use crate::pipeline::clv::{ClvOutcome, ClvSettings};
 
-use crate::app::action::Action;
-use crate::app::job::JobRequest;
+use crate::app::action::{Action, Binding, b, n};
+use crate::app::job::{JobOutcome, JobRequest};
 use crate::app::state::{Command, Overlay, State};
 
 /// A parameter on the CLV screen.
@@ -131,6 +131,69 @@ impl ClvView {
     }
 }
 
+pub const BINDINGS: &[Binding] = &[
+    b(
+        "j/k ↓/↑",
+        "choose parameter (calibration end, unit, horizon, discount)",
+    ),
+    b(
+        "+/-",
+        "change it (calibration end: a month later / earlier)",
+    )
+    .each(&[
+        n("+", "increase the selected parameter", || Action::Adjust(1)),
+        n("-", "decrease the selected parameter", || {
+            Action::Adjust(-1)
+        }),
+    ]),
+    b(
+        "Enter",
+        "type its value (a date as YYYY-MM-DD; empty: auto)",
+    )
+    .run("type the selected parameter's value", || Action::StartEdit),
+    b(
+        "r",
+        "fit BG/NBD and Gamma-Gamma on the orders, score every customer",
+    )
+    .run("fit the models and score every customer", || {
+        Action::RunModel
+    }),
+    b("PgDn/PgUp", "scroll the top customers"),
+    b(
+        "e",
+        "export every customer's p alive, purchases, spend and CLV",
+    )
+    .run("export every customer's CLV", || Action::StartExport),
+    b("Esc", "cancel the fit (the previous result stays)"),
+];
+pub const HINTS: &str = "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export";
+
+pub fn job_done(
+    state: &mut State,
+    outcome: JobOutcome,
+    secs: f64,
+) -> Result<Vec<Command>, JobOutcome> {
+    let JobOutcome::Clv(c) = outcome else {
+        return Err(outcome);
+    };
+    let r = &c.run;
+    let holdout = r.holdout.as_ref().map_or(String::new(), |h| {
+        format!(
+            "; holdout: predicted {:.0} purchases, actual {:.0}",
+            h.predicted_total, h.actual_total
+        )
+    });
+    state.message = Some(format!(
+        "{} customers to {}{holdout}, {secs:.1}s",
+        c.ids.len(),
+        c.calibration_end
+    ));
+    state.clv.scroll = 0;
+    state.clv.result = Some(c);
+    state.clv.segments = per_segment(state);
+    Ok(Vec::new())
+}
+
 /// The CLV screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.clv.result.is_some() {
@@ -160,7 +223,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                 state.overlay = Some(Overlay::Edit(view.field, String::new()));
             }
         }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
             if let Some(Overlay::Edit(i, text)) = state.overlay.take() {
                 let f = CField::ALL[i.min(CField::ALL.len() - 1)];
                 if let Err(e) = view.set_text(f, &text) {

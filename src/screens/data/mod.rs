@@ -1,3 +1,183 @@
-//! The Data screen.
+//! The Data screen: the loaded table in pages, its row order (filter and sort, computed on a
+//! worker thread), the selected cell, and the selected column's summary panel.
 
 pub mod draw;
+
+use std::sync::Arc;
+
+use polars::prelude::IdxSize;
+
+use crate::app::action::{Action, Binding, b, n};
+use crate::app::job::{JobOutcome, JobRequest};
+use crate::app::state::{Command, Overlay, State};
+use crate::data::integrate::explore::ColumnSummary;
+
+/// A filter and a sort (column, descending) of the Data table.
+pub type Arrangement = (Option<String>, Option<(String, bool)>);
+
+/// The Data screen.
+#[derive(Debug, Default, Clone)]
+pub struct DataView {
+    /// Selected row (in view order) and selected column.
+    pub row: usize,
+    pub col: usize,
+    /// Row indices of the filtered/sorted view; `None` is the whole table in file order.
+    pub order: Option<Arc<Vec<IdxSize>>>,
+    pub filter: Option<String>,
+    pub sort: Option<(String, bool)>,
+    /// The filter and sort of an arrange job in flight: keys pressed meanwhile build on it.
+    pub requested: Option<Arrangement>,
+    pub summary: Option<ColumnSummary>,
+}
+
+pub const BINDINGS: &[Binding] = &[
+    b("j/k ↓/↑", "row"),
+    b("h/l ←/→", "column"),
+    b("PgDn/PgUp C-d/C-u", "page"),
+    b("g/G", "first/last row"),
+    b("s", "sort by column (asc, desc, off)").run("sort by the selected column", || Action::Sort),
+    b("/", "filter rows (Enter applies, empty clears)").run("filter rows", || Action::StartSearch),
+    b("y / Y", "copy cell / row with header (OSC 52)").each(&[
+        n("y", "copy the selected cell", || Action::CopySelected {
+            row: false,
+        }),
+        n("Y", "copy the selected row", || Action::CopySelected {
+            row: true,
+        }),
+    ]),
+    b("wheel", "scroll"),
+];
+
+pub const HINTS: &str = "j/k row · h/l column · s sort · / filter · Tab screens · ? help · q quit";
+
+pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    if let Some((down, n)) = super::scroll_of(action, state.viewport) {
+        let to = if down {
+            state.data.row + n
+        } else {
+            state.data.row.saturating_sub(n)
+        };
+        move_row(state, to);
+        return Some(Vec::new());
+    }
+    Some(match action {
+        Action::Left => {
+            state.data.col = state.data.col.saturating_sub(1);
+            summarise(state)
+        }
+        Action::Right => {
+            state.data.col = (state.data.col + 1).min(state.columns().saturating_sub(1));
+            summarise(state)
+        }
+        Action::Sort => {
+            let Some(name) = state.column_name(state.data.col) else {
+                return Some(Vec::new());
+            };
+            let (filter, current) = match &state.data.requested {
+                Some((f, s)) => (f.clone(), s.clone()),
+                None => (state.data.filter.clone(), state.data.sort.clone()),
+            };
+            let next = match current {
+                Some((c, false)) if c == name => Some((name, true)),
+                Some((c, true)) if c == name => None,
+                _ => Some((name, false)),
+            };
+            arrange(state, filter, next)
+        }
+        Action::StartSearch => {
+            let current = state.data.filter.clone().unwrap_or_default();
+            state.overlay = Some(Overlay::Filter(current));
+            Vec::new()
+        }
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Filter(_))) => {
+            let Some(Overlay::Filter(text)) = state.overlay.take() else {
+                return Some(Vec::new());
+            };
+            let filter = (!text.is_empty()).then_some(text);
+            let sort = match &state.data.requested {
+                Some((_, s)) => s.clone(),
+                None => state.data.sort.clone(),
+            };
+            arrange(state, filter, sort)
+        }
+        _ => return None,
+    })
+}
+
+/// The outcomes of the jobs this screen starts (the rest go back).
+pub fn job_done(
+    state: &mut State,
+    outcome: JobOutcome,
+    _secs: f64,
+) -> Result<Vec<Command>, JobOutcome> {
+    match outcome {
+        JobOutcome::Arranged {
+            order,
+            filter,
+            sort,
+        } => {
+            let total = state.table.as_ref().map_or(0, |t| t.height());
+            state.message = Some(match &filter {
+                Some(f) => format!("{} of {total} rows match \"{f}\"", order.len()),
+                None => match &sort {
+                    Some((c, d)) => {
+                        format!(
+                            "sorted by {c} {}",
+                            if *d { "descending" } else { "ascending" }
+                        )
+                    }
+                    None => "file order".into(),
+                },
+            });
+            let unchanged = filter.is_none() && sort.is_none();
+            state.data.order = (!unchanged).then(|| Arc::new(order));
+            state.data.filter = filter;
+            state.data.sort = sort;
+            state.data.row = 0;
+            Ok(Vec::new())
+        }
+        JobOutcome::Summary(s) => {
+            state.data.summary = Some(*s);
+            Ok(Vec::new())
+        }
+        other => Err(other),
+    }
+}
+
+fn move_row(state: &mut State, to: usize) {
+    state.data.row = to.min(state.rows().saturating_sub(1));
+}
+
+/// Asks for the table's row order under `filter` and `sort` (on a worker thread).
+pub fn arrange(
+    state: &mut State,
+    filter: Option<String>,
+    sort: Option<(String, bool)>,
+) -> Vec<Command> {
+    let Some(table) = state.table.clone() else {
+        return Vec::new();
+    };
+    state.data.requested = Some((filter.clone(), sort.clone()));
+    state.start_job(JobRequest::Arrange {
+        table,
+        filter,
+        sort,
+    })
+}
+
+/// Asks for the selected column's summary, unless it is the one shown.
+pub fn summarise(state: &mut State) -> Vec<Command> {
+    let (Some(table), Some(column)) = (state.table.clone(), state.column_name(state.data.col))
+    else {
+        return Vec::new();
+    };
+    if state
+        .data
+        .summary
+        .as_ref()
+        .is_some_and(|s| s.profile.name == column)
+    {
+        return Vec::new();
+    }
+    state.start_job(JobRequest::Summarise { table, column })
+}

@@ -12,8 +12,8 @@ use crate::analytics::predict::{GridResult, ModelKind, PredictParams};
 use crate::analytics::tree::Criterion;
 use crate::pipeline::predict::Prediction;
 
-use crate::app::action::Action;
-use crate::app::job::JobRequest;
+use crate::app::action::{Action, Binding, b, n};
+use crate::app::job::{JobOutcome, JobRequest};
 use crate::app::state::{Command, Overlay, State};
 
 /// A parameter on the Predict screen.
@@ -337,6 +337,120 @@ impl PredictView {
     }
 }
 
+pub const BINDINGS: &[Binding] = &[
+    b(
+        "j/k ↓/↑",
+        "choose parameter (target, model, depth, threshold...)",
+    ),
+    b("+/-", "change it (target and model: next choice)").each(&[
+        n("+", "increase the selected parameter", || Action::Adjust(1)),
+        n("-", "decrease the selected parameter", || {
+            Action::Adjust(-1)
+        }),
+    ]),
+    b("Enter", "type its value").run("type the selected parameter's value", || Action::StartEdit),
+    b(
+        "r",
+        "train and validate on the Features selection (target left out)",
+    )
+    .run("train and validate the model", || Action::RunModel),
+    b(
+        "w",
+        "grid search: depth x min leaf (trees, forest) or alpha (logistic), 5-fold cv",
+    )
+    .run("grid search", || Action::RunSweep),
+    b("a", "apply the grid's best setting")
+        .run("apply the grid's best setting", || Action::ApplyBest),
+    b(
+        "+/- on threshold",
+        "moves the test metrics and confusion matrix at once",
+    ),
+    b("h/l ←/→", "select a confusion-matrix cell"),
+    b("d", "the customers in that cell (again: close)")
+        .run("the customers in the selected cell", || Action::Drill),
+    b("c", "ROC or precision-recall curve")
+        .run("ROC or precision-recall curve", || Action::ToggleCurve),
+    b("v", "lower pane: importance, at-risk list, tree, grid")
+        .run("next lower pane", || Action::ToggleSweepView),
+    b("PgDn/PgUp", "scroll the lower pane"),
+    b(
+        "e",
+        "export scores (.csv/.parquet): the open cell, the at-risk list, or everyone",
+    )
+    .run("export scores", || Action::StartExport),
+    b("Esc", "cancel the run (the previous result stays)"),
+];
+pub const HINTS: &str =
+    "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export";
+
+pub fn job_done(
+    state: &mut State,
+    outcome: JobOutcome,
+    secs: f64,
+) -> Result<Vec<Command>, JobOutcome> {
+    match outcome {
+        JobOutcome::Predicted(p) => {
+            let r = &p.run;
+            let auc = r
+                .test
+                .roc_auc
+                .map_or("n/a".to_string(), |a| format!("{a:.3}"));
+            let mut msg = format!(
+                "{} for {}: test ROC-AUC {auc}, accuracy {:.3} (baseline {:.3}), {secs:.1}s",
+                p.params.model.title(),
+                p.target,
+                r.test.accuracy,
+                r.baseline_accuracy
+            );
+            if p.dropped_target {
+                msg.push_str(&format!(
+                    "; {} left out of the features (it is the target)",
+                    p.target
+                ));
+            }
+            state.message = Some(msg);
+            let view = &mut state.predict;
+            view.drill = None;
+            view.scroll = 0;
+            let k = p.classes.len();
+            if view.cell.0 >= k || view.cell.1 >= k {
+                view.cell = (k - 1, 0);
+            }
+            if p.tree_text.is_none() && view.pane == Pane::Tree {
+                view.pane = Pane::Importance;
+            }
+            let mut p = p;
+            // The threshold may have moved while it ran.
+            if p.classes.len() == 2 && p.run.threshold != view.params.threshold {
+                p.rethreshold(view.params.threshold);
+            }
+            view.result = Some(p);
+        }
+        JobOutcome::Gridded(g) => {
+            let best = &g.rows[g.best];
+            let setting = match best.alpha {
+                Some(a) => format!("alpha {a}"),
+                None => format!(
+                    "max depth {}, min leaf {}",
+                    best.max_depth.unwrap_or(0),
+                    best.min_leaf.unwrap_or(0)
+                ),
+            };
+            state.message = Some(format!(
+                "grid search: {} settings in {secs:.1}s; best cv {} with {setting} (a applies it)",
+                g.rows.len(),
+                g.metric
+            ));
+            state.predict.grid = Some(*g);
+            state.predict.pane = Pane::Grid;
+            state.predict.drill = None;
+            state.predict.scroll = 0;
+        }
+        other => return Err(other),
+    }
+    Ok(Vec::new())
+}
+
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let v = &state.predict;
@@ -375,7 +489,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                 state.overlay = Some(Overlay::Edit(view.field, String::new()));
             }
         }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Edit(..))) => {
             if let Some(Overlay::Edit(i, text)) = state.overlay.take() {
                 let fields = view.fields();
                 let f = fields[i.min(fields.len() - 1)];

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::analytics::recommend::Recommendation;
 use crate::pipeline::recommend::RecModel;
 
-use crate::app::action::Action;
-use crate::app::job::JobRequest;
+use crate::app::action::{Action, Binding, b, n};
+use crate::app::job::{JobOutcome, JobRequest};
 use crate::app::state::{Command, Overlay, State};
 
 #[derive(Debug, Clone)]
@@ -63,6 +63,54 @@ impl RecommendView {
     }
 }
 
+pub const BINDINGS: &[Binding] = &[
+    b(
+        "r",
+        "build item similarities from the order lines, evaluate against popularity",
+    )
+    .run("build and evaluate the model", || Action::RunModel),
+    b("/", "find a customer by id (prefix), Enter selects")
+        .run("find a customer by id", || Action::StartSearch),
+    b("j/k ↓/↑ g/G", "next / previous customer"),
+    b("+/-", "more or fewer recommendations (N)").each(&[
+        n("+", "more recommendations (N + 1)", || Action::Adjust(1)),
+        n("-", "fewer recommendations (N - 1)", || Action::Adjust(-1)),
+    ]),
+    b("e", "export every customer's top N (background)")
+        .run("export everyone's top N", || Action::StartExport),
+    b("y", "copy the recommendations as TSV (OSC 52)")
+        .run("copy the selected customer's recommendations", || {
+            Action::CopySelected { row: false }
+        }),
+];
+pub const HINTS: &str = "r build · / find customer · j/k customer · +/- N · e export all";
+
+pub fn job_done(
+    state: &mut State,
+    outcome: JobOutcome,
+    secs: f64,
+) -> Result<Vec<Command>, JobOutcome> {
+    let JobOutcome::Recommended(m) = outcome else {
+        return Err(outcome);
+    };
+    state.message = Some(match &m.evaluation {
+        Some(e) => format!(
+            "{} customers, {} items; hit rate@10 {:.3} (popular {:.3}), {secs:.1}s",
+            m.customers.len(),
+            m.items.len(),
+            e.model.hit_rate,
+            e.baseline.hit_rate
+        ),
+        None => format!(
+            "{} customers, {} items, {secs:.1}s",
+            m.customers.len(),
+            m.items.len()
+        ),
+    });
+    set_model(state, *m);
+    Ok(Vec::new())
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.recommend.result.is_some() {
         Ok("recommendations.csv")
@@ -99,9 +147,9 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             view.top = (view.top as i64 + d).clamp(1, 50) as usize;
             view.refresh();
         }
-        Action::StartSearch => state.overlay = Some(Overlay::Search(String::new())),
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Search(_))) => {
-            if let Some(Overlay::Search(text)) = state.overlay.take() {
+        Action::StartSearch => state.overlay = Some(Overlay::Filter(String::new())),
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Filter(_))) => {
+            if let Some(Overlay::Filter(text)) = state.overlay.take() {
                 match view.find(&text) {
                     Ok(()) => state.error = None,
                     Err(e) => state.error = Some(e),

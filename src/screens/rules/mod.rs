@@ -10,8 +10,8 @@ use crate::analytics::itemsets::Algorithm;
 use crate::analytics::rules::{Rule, RulesRun, SortBy, baskets_with};
 use crate::pipeline::rules::RulesParams;
 
-use crate::app::action::Action;
-use crate::app::job::JobRequest;
+use crate::app::action::{Action, Binding, b, n};
+use crate::app::job::{JobOutcome, JobRequest};
 use crate::app::state::{Command, Overlay, State};
 
 /// Steps for +/- on the minimum support.
@@ -140,6 +140,106 @@ pub fn metric_cells(r: &Rule) -> [String; 6] {
     ]
 }
 
+pub const BINDINGS: &[Binding] = &[
+    b("r", "mine itemsets and rules with these parameters")
+        .run("mine itemsets and rules", || Action::RunModel),
+    b(
+        "b / i",
+        "baskets per order or per customer / products or categories",
+    )
+    .each(&[
+        n("b", "baskets per order or per customer", || {
+            Action::RulesParam(RulesKey::Basket)
+        }),
+        n("i", "items: products or categories", || {
+            Action::RulesParam(RulesKey::Item)
+        }),
+    ]),
+    b("+/-", "minimum support up or down a step").each(&[
+        n("+", "minimum support up a step", || {
+            Action::RulesParam(RulesKey::Support(1))
+        }),
+        n("-", "minimum support down a step", || {
+            Action::RulesParam(RulesKey::Support(-1))
+        }),
+    ]),
+    b("[ ]", "minimum confidence -/+ 0.05").each(&[
+        n("[", "minimum confidence - 0.05", || {
+            Action::RulesParam(RulesKey::Confidence(-1))
+        }),
+        n("]", "minimum confidence + 0.05", || {
+            Action::RulesParam(RulesKey::Confidence(1))
+        }),
+    ]),
+    b("< >", "minimum lift -/+ 0.25").each(&[
+        n("<", "minimum lift - 0.25", || {
+            Action::RulesParam(RulesKey::Lift(-1))
+        }),
+        n(">", "minimum lift + 0.25", || {
+            Action::RulesParam(RulesKey::Lift(1))
+        }),
+    ]),
+    b("m/M", "longest itemset -/+ 1").each(&[
+        n("m", "longest itemset - 1", || {
+            Action::RulesParam(RulesKey::MaxLen(-1))
+        }),
+        n("M", "longest itemset + 1", || {
+            Action::RulesParam(RulesKey::MaxLen(1))
+        }),
+    ]),
+    b("a", "FP-Growth or Apriori").run("FP-Growth or Apriori", || {
+        Action::RulesParam(RulesKey::Algorithm)
+    }),
+    b("j/k ↓/↑ PgDn/PgUp g/G", "select a rule"),
+    b(
+        "s",
+        "sort by the next metric (lift, confidence, support, ...)",
+    )
+    .run("sort by the next metric", || Action::Sort),
+    b("/", "filter rules by item text or regex (either side)")
+        .run("filter rules by item", || Action::StartSearch),
+    b(
+        "Enter",
+        "the baskets behind the selected rule (again: close)",
+    )
+    .run("the baskets behind the selected rule", || Action::Drill),
+    b(
+        "e",
+        "export the filtered rules (all of them) to .csv/.parquet/.json",
+    )
+    .run("export the filtered rules", || Action::StartExport),
+    b("y", "copy the selected rule as a line (OSC 52)").run("copy the selected rule", || {
+        Action::CopySelected { row: false }
+    }),
+];
+pub const HINTS: &str =
+    "r run · b i +/- [ ] < > m a · s sort · / filter · Enter baskets · e export";
+
+pub fn job_done(
+    state: &mut State,
+    outcome: JobOutcome,
+    secs: f64,
+) -> Result<Vec<Command>, JobOutcome> {
+    let JobOutcome::Mined(r) = outcome else {
+        return Err(outcome);
+    };
+    state.message = Some(format!(
+        "{} baskets, {} frequent itemsets (in at least {} baskets), {} rules, {secs:.1}s",
+        r.baskets.len(),
+        r.itemsets.len(),
+        r.min_count,
+        r.rules.len()
+    ));
+    state.rules.run = Some(Arc::new(*r));
+    state.rules.row = 0;
+    if let Err(e) = state.rules.arrange() {
+        state.rules.filter = None;
+        let _ = state.rules.arrange();
+        state.error = Some(e);
+    }
+    Ok(Vec::new())
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.rules.run.is_some() {
         Ok("rules.csv")
@@ -193,10 +293,10 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::StartSearch => {
-            state.overlay = Some(Overlay::Search(view.filter.clone().unwrap_or_default()));
+            state.overlay = Some(Overlay::Filter(view.filter.clone().unwrap_or_default()));
         }
-        Action::SearchSubmit if matches!(state.overlay, Some(Overlay::Search(_))) => {
-            if let Some(Overlay::Search(text)) = state.overlay.take() {
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Filter(_))) => {
+            if let Some(Overlay::Filter(text)) = state.overlay.take() {
                 let before = view.filter.clone();
                 view.filter = (!text.is_empty()).then_some(text.clone());
                 match view.arrange() {

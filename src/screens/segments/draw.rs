@@ -15,8 +15,8 @@ use tui_piechart::{PieChart, PieSlice};
 
 use crate::analytics::segment::{Algorithm, SegmentModel};
 use crate::app::State;
-use crate::app::state::{Field, SegmentsView};
 use crate::pipeline::segment::KDistance;
+use crate::screens::segments::{Field, SegmentsView};
 use crate::ui::theme::Theme;
 
 const PALETTE: [Color; 10] = [
