@@ -570,6 +570,49 @@ fn open(state: &mut State, target: Target) -> Vec<Command> {
     state.load(target.request())
 }
 
+/// What a finished load does to the session: the new table, its quality report and
+/// personal-data columns, the screens reset for it (the Features selection and the
+/// workspace's analysis settings applied), the first summary and correlation asked for.
+pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
+    state.sources.loaded(&l);
+    if let Some(e) = state.sources.shown_entry() {
+        state.source = Some(e.target.path().to_path_buf());
+    }
+    state.message = Some(format!(
+        "loaded {} rows x {} columns in {secs:.1}s",
+        l.table.height(),
+        l.table.width()
+    ));
+    state.error = match l.warnings.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [first, rest @ ..] => Some(format!("{first} (and {} more: see Quality, 2)", rest.len())),
+    };
+    state.features =
+        crate::screens::features::FeaturesView::from_table(&l.table, l.features.as_ref());
+    let params = state.predict.params.clone();
+    state.predict = crate::screens::predict::PredictView::with_targets(l.targets);
+    state.predict.params = params;
+    if let Some(s) = l.settings {
+        state.apply_settings(*s);
+    }
+    state.workspace = l.workspace;
+    state.warnings = l.warnings;
+    state.history.clear();
+    state.clv.segments = None;
+    state.title = l.title;
+    state.pii = l.pii;
+    state.show_pii |= l.show_pii;
+    state.pseudonymise |= l.pseudonymise;
+    state.table = Some(std::sync::Arc::new(l.table));
+    state.report = l.report;
+    state.data = Default::default();
+    state.quality_row = 0;
+    let mut cmds = crate::screens::data::summarise(state);
+    cmds.extend(crate::screens::features::correlate(state));
+    return cmds;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

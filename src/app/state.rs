@@ -7,7 +7,7 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 
 use super::action::Action;
-use super::job::{JobKind, JobOutcome, JobRequest, RunningJob};
+use super::job::{JobKind, JobRequest, RunningJob};
 pub use crate::analytics::segment::SegmentParams;
 use crate::data::integrate::quality::QualityReport;
 use crate::screens::Screen;
@@ -50,52 +50,6 @@ pub enum Command {
     Copy(String),
     /// Give the terminal back to the shell and stop until `fg` (the event loop does it).
     Suspend,
-}
-
-/// The export keys every result screen shares: `e` asks for a file name, suggesting
-/// `ready`'s name (or shows `ready`'s error: what to run first); Enter writes through
-/// `export`; `y` in the overwrite prompt writes again, replacing the file. None for other
-/// actions.
-pub fn export_keys(
-    state: &mut State,
-    action: &Action,
-    ready: Result<&str, &str>,
-    export: fn(&mut State, std::path::PathBuf, bool) -> Vec<Command>,
-) -> Option<Vec<Command>> {
-    match action {
-        Action::StartExport => {
-            match ready {
-                Ok(name) => state.overlay = Some(Overlay::Export(name.into())),
-                Err(e) => state.error = Some(e.into()),
-            }
-            Some(Vec::new())
-        }
-        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
-                && !name.trim().is_empty()
-            {
-                return Some(export(state, std::path::PathBuf::from(name.trim()), false));
-            }
-            Some(Vec::new())
-        }
-        Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
-            }
-            Some(Vec::new())
-        }
-        _ => None,
-    }
-}
-
-/// A typed whole number for parameter `name` in `lo..=hi`, or the one-line reason it is not.
-pub fn parse_whole(name: &str, text: &str, lo: u64, hi: u64) -> Result<u64, String> {
-    match text.trim().parse::<u64>() {
-        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "{name}: {text:?} is not a whole number from {lo} to {hi}"
-        )),
-    }
 }
 
 /// Everything the screen shows.
@@ -252,56 +206,6 @@ impl State {
     /// Asks for a job (a running job of the same kind is cancelled).
     pub fn start_job(&mut self, request: JobRequest) -> Vec<Command> {
         vec![self.start(request)]
-    }
-
-    /// Every screen's parameters, as a workspace's analysis sections hold them.
-    pub fn settings(&self) -> crate::pipeline::settings::Settings {
-        crate::pipeline::settings::Settings {
-            segment: self.segments.params.clone(),
-            sweep_max_k: self.segments.sweep_max_k,
-            rules: self.rules.params.clone(),
-            rules_sort: self.rules.sort,
-            rules_filter: self.rules.filter.clone(),
-            predict: self.predict.params.clone(),
-            target: self.predict.target.clone(),
-            clv: self.clv.settings.clone(),
-            top: self.recommend.top,
-            neighbours: self.recommend.neighbours,
-        }
-    }
-
-    /// Sets every screen's parameters (from a workspace, or undo); results stay, views that
-    /// follow a parameter at once (threshold, rules filter, list length) follow it.
-    pub fn apply_settings(&mut self, s: crate::pipeline::settings::Settings) {
-        self.segments.params = s.segment;
-        self.segments.sweep_max_k = s.sweep_max_k;
-        self.rules.params = s.rules;
-        let rules_view_changed =
-            self.rules.sort != s.rules_sort || self.rules.filter != s.rules_filter;
-        self.rules.sort = s.rules_sort;
-        self.rules.filter = s.rules_filter;
-        if rules_view_changed && let Err(e) = self.rules.arrange() {
-            self.rules.filter = None;
-            let _ = self.rules.arrange();
-            self.error = Some(e);
-        }
-        let threshold_changed = self.predict.params.threshold != s.predict.threshold;
-        self.predict.params = s.predict;
-        if threshold_changed {
-            self.predict.apply_threshold();
-        }
-        match s.target {
-            Some(t) if self.predict.targets.contains(&t) => self.predict.target = Some(t),
-            Some(_) => {}
-            None => {}
-        }
-        self.clv.settings = s.clv;
-        let top_changed = self.recommend.top != s.top;
-        self.recommend.top = s.top;
-        self.recommend.neighbours = s.neighbours;
-        if top_changed {
-            self.recommend.refresh();
-        }
     }
 }
 
@@ -463,119 +367,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         // The command palette and copying (`super::palette`, `super::clipboard`).
         Action::Palette(_) | Action::CopySelected { .. } | Action::Sources(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
-        Action::JobDone(done) => {
-            let Some(pos) = state.jobs.iter().position(|j| j.id == done.id) else {
-                // A superseded job: its result is stale.
-                return Vec::new();
-            };
-            let job = state.jobs.remove(pos);
-            if job.kind == JobKind::Arrange {
-                state.data.requested = None;
-            }
-            let secs = job.started.elapsed().as_secs_f64();
-            // The screens' own outcomes first (each gives back what is not its own).
-            let mut outcome = done.outcome;
-            for spec in &crate::screens::SCREENS {
-                match (spec.job_done)(state, outcome, secs) {
-                    Ok(commands) => return commands,
-                    Err(other) => outcome = other,
-                }
-            }
-            match outcome {
-                JobOutcome::Loaded(l) => {
-                    let l = *l;
-                    state.sources.loaded(&l);
-                    if let Some(e) = state.sources.shown_entry() {
-                        state.source = Some(e.target.path().to_path_buf());
-                    }
-                    state.message = Some(format!(
-                        "loaded {} rows x {} columns in {secs:.1}s",
-                        l.table.height(),
-                        l.table.width()
-                    ));
-                    state.error = match l.warnings.as_slice() {
-                        [] => None,
-                        [one] => Some(one.clone()),
-                        [first, rest @ ..] => {
-                            Some(format!("{first} (and {} more: see Quality, 2)", rest.len()))
-                        }
-                    };
-                    state.features = crate::screens::features::FeaturesView::from_table(
-                        &l.table,
-                        l.features.as_ref(),
-                    );
-                    let params = state.predict.params.clone();
-                    state.predict = crate::screens::predict::PredictView::with_targets(l.targets);
-                    state.predict.params = params;
-                    if let Some(s) = l.settings {
-                        state.apply_settings(*s);
-                    }
-                    state.workspace = l.workspace;
-                    state.warnings = l.warnings;
-                    state.history.clear();
-                    state.clv.segments = None;
-                    state.title = l.title;
-                    state.pii = l.pii;
-                    state.show_pii |= l.show_pii;
-                    state.pseudonymise |= l.pseudonymise;
-                    state.table = Some(Arc::new(l.table));
-                    state.report = l.report;
-                    state.data = Default::default();
-                    state.quality_row = 0;
-                    let mut cmds = crate::screens::data::summarise(state);
-                    cmds.extend(crate::screens::features::correlate(state));
-                    return cmds;
-                }
-                JobOutcome::Saved(path, bak) => {
-                    state.message = Some(match bak {
-                        Some(b) => format!(
-                            "saved the workspace to {} (the previous version is in {}); Ctrl-S saves there again",
-                            path.display(),
-                            b.display()
-                        ),
-                        None => format!(
-                            "saved the workspace to {}; Ctrl-S saves there again",
-                            path.display()
-                        ),
-                    });
-                    state.save_path = Some(path);
-                }
-                JobOutcome::Exported(path, n, what) => {
-                    state.message = Some(format!("wrote {n} {what} to {}", path.display()));
-                }
-                JobOutcome::ExistsAlready(path) => {
-                    state.overlay = Some(Overlay::ConfirmOverwrite(path));
-                }
-                JobOutcome::Tables(names) => {
-                    state.message = Some(match names.len() {
-                        0 => "the database has no tables".into(),
-                        n => format!("{n} tables: pick one and press Enter"),
-                    });
-                    // A database opened without a table: the picker offers its tables.
-                    state.sources.tables(&names, job.kind == JobKind::Load);
-                    state.overlay = Some(Overlay::Sources);
-                }
-                JobOutcome::Failed(e) => {
-                    // A load that fails is shown in a panel (the data loaded before stays).
-                    if job.kind == JobKind::Load {
-                        state.sources.failed(&e);
-                        state.overlay = Some(Overlay::LoadFailed(e.clone()));
-                    }
-                    if job.kind == JobKind::Browse {
-                        state.sources.listing = None;
-                    }
-                    state.error = Some(e);
-                }
-                JobOutcome::Cancelled => {
-                    if job.kind == JobKind::Load {
-                        state.sources.failed("cancelled");
-                    }
-                    state.message = Some(format!("cancelled {}; previous results kept", job.label))
-                }
-                // Every other outcome is a screen's, taken in the loop above.
-                _ => {}
-            }
-        }
+        Action::JobDone(done) => return super::done::finished(state, *done),
     }
     Vec::new()
 }

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::app::action::{Action, Binding};
 use crate::app::job::JobOutcome;
-use crate::app::state::{Command, State};
+use crate::app::state::{Command, Overlay, State};
 use crate::ui::theme::Theme;
 
 pub mod clv;
@@ -180,6 +180,104 @@ pub fn scroll_of(action: &Action, page: usize) -> Option<(bool, usize)> {
         Action::Bottom => (true, usize::MAX / 2),
         _ => return None,
     })
+}
+
+/// The export keys every result screen shares: `e` asks for a file name, suggesting
+/// `ready`'s name (or shows `ready`'s error: what to run first); Enter writes through
+/// `export`; `y` in the overwrite prompt writes again, replacing the file. None for other
+/// actions.
+pub fn export_keys(
+    state: &mut State,
+    action: &Action,
+    ready: Result<&str, &str>,
+    export: fn(&mut State, std::path::PathBuf, bool) -> Vec<Command>,
+) -> Option<Vec<Command>> {
+    match action {
+        Action::StartExport => {
+            match ready {
+                Ok(name) => state.overlay = Some(Overlay::Export(name.into())),
+                Err(e) => state.error = Some(e.into()),
+            }
+            Some(Vec::new())
+        }
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
+            if let Some(Overlay::Export(name)) = state.overlay.take()
+                && !name.trim().is_empty()
+            {
+                return Some(export(state, std::path::PathBuf::from(name.trim()), false));
+            }
+            Some(Vec::new())
+        }
+        Action::ConfirmOverwrite => {
+            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
+                return Some(export(state, path, true));
+            }
+            Some(Vec::new())
+        }
+        _ => None,
+    }
+}
+
+/// A typed whole number for parameter `name` in `lo..=hi`, or the one-line reason it is not.
+pub fn parse_whole(name: &str, text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{name}: {text:?} is not a whole number from {lo} to {hi}"
+        )),
+    }
+}
+
+impl State {
+    /// Every screen's parameters, as a workspace's analysis sections hold them.
+    pub fn settings(&self) -> crate::pipeline::settings::Settings {
+        crate::pipeline::settings::Settings {
+            segment: self.segments.params.clone(),
+            sweep_max_k: self.segments.sweep_max_k,
+            rules: self.rules.params.clone(),
+            rules_sort: self.rules.sort,
+            rules_filter: self.rules.filter.clone(),
+            predict: self.predict.params.clone(),
+            target: self.predict.target.clone(),
+            clv: self.clv.settings.clone(),
+            top: self.recommend.top,
+            neighbours: self.recommend.neighbours,
+        }
+    }
+
+    /// Sets every screen's parameters (from a workspace, or undo); results stay, views that
+    /// follow a parameter at once (threshold, rules filter, list length) follow it.
+    pub fn apply_settings(&mut self, s: crate::pipeline::settings::Settings) {
+        self.segments.params = s.segment;
+        self.segments.sweep_max_k = s.sweep_max_k;
+        self.rules.params = s.rules;
+        let rules_view_changed =
+            self.rules.sort != s.rules_sort || self.rules.filter != s.rules_filter;
+        self.rules.sort = s.rules_sort;
+        self.rules.filter = s.rules_filter;
+        if rules_view_changed && let Err(e) = self.rules.arrange() {
+            self.rules.filter = None;
+            let _ = self.rules.arrange();
+            self.error = Some(e);
+        }
+        let threshold_changed = self.predict.params.threshold != s.predict.threshold;
+        self.predict.params = s.predict;
+        if threshold_changed {
+            self.predict.apply_threshold();
+        }
+        match s.target {
+            Some(t) if self.predict.targets.contains(&t) => self.predict.target = Some(t),
+            Some(_) => {}
+            None => {}
+        }
+        self.clv.settings = s.clv;
+        let top_changed = self.recommend.top != s.top;
+        self.recommend.top = s.top;
+        self.recommend.neighbours = s.neighbours;
+        if top_changed {
+            self.recommend.refresh();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ impl ClvView {
                 }
             }
             CField::Horizon => {
-                s.horizon_months = crate::app::state::parse_whole(f.name(), text, 1, 120)? as usize
+                s.horizon_months = super::parse_whole(f.name(), text, 1, 120)? as usize
             }
             CField::Discount => match text.parse::<f64>() {
                 Ok(v) if (0.0..1.0).contains(&v) => s.discount_rate = v,
@@ -201,7 +201,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: fit the models first (r)")
     };
-    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.clv;

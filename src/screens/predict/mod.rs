@@ -259,7 +259,7 @@ impl PredictView {
     /// A typed value for a parameter, or why it is not valid.
     pub fn set_text(&mut self, field: PField, text: &str) -> Result<(), String> {
         let text = text.trim();
-        let whole = |lo: u64, hi: u64| crate::app::state::parse_whole(field.name(), text, lo, hi);
+        let whole = |lo: u64, hi: u64| super::parse_whole(field.name(), text, lo, hi);
         let p = &mut self.params;
         match field {
             PField::Trees => p.n_trees = whole(1, 5000)? as usize,
@@ -463,7 +463,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Ok("scores.csv")
     };
-    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.predict;

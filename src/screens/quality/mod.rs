@@ -3,9 +3,10 @@
 
 pub mod draw;
 
+use super::export_keys;
 use crate::app::action::{Action, Binding, b};
 use crate::app::job::{JobOutcome, JobRequest};
-use crate::app::state::{Command, State, export_keys};
+use crate::app::state::{Command, State};
 
 pub const BINDINGS: &[Binding] = &[
     b("j/k ↓/↑", "scroll steps"),

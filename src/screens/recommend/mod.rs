@@ -117,7 +117,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: build the model first (r)")
     };
-    if let Some(c) = crate::app::state::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(state, action, ready, export) {
         return Some(c);
     }
     let view = &mut state.recommend;

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use polars::prelude::DataFrame;
 
+use super::{export_keys, parse_whole};
 use crate::analytics::gmm::CovarianceType;
 use crate::analytics::segment::{Algorithm, SegmentModel, SegmentParams, SegmentRun};
 use crate::analytics::sweep::SweepResult;
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
-use crate::app::state::{Command, Overlay, State, export_keys, parse_whole};
+use crate::app::state::{Command, Overlay, State};
 use crate::data::sources::workspace::FeatureConfig;
 use crate::pipeline::segment::KDistance;
 
