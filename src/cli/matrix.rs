@@ -1,0 +1,185 @@
+//! The input and feature flags the model subcommands share (`--input`, `--features`, `--categorical`, scaling, missing values), and the feature matrix they build.
+
+use super::*;
+
+/// The data and features a model runs on (shared by `segment` and `sweep`).
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// A data file, or a workspace (.toml) whose customer-360 table is used.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Numeric feature columns, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub features: Vec<String>,
+    /// Scaling: standard, minmax, robust or none.
+    #[arg(long, default_value = "standard")]
+    pub scale: String,
+    /// Missing values in the features: mean, median or drop (default: refuse).
+    #[arg(long)]
+    pub fill: Option<String>,
+    /// Text columns to one-hot encode as features, comma-separated (at most 20 levels each;
+    /// rarer ones are pooled as "other").
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Features to take log(1 + x) of before scaling, comma-separated (as a workspace's
+    /// [features] log1p).
+    #[arg(long, value_delimiter = ',')]
+    pub log1p: Vec<String>,
+}
+
+/// The feature matrix of `--input` for `--features`, as `segment` and `sweep` build it.
+/// Without `need_ids` (nothing is written per row) a data file's id column is not read and
+/// rows are keyed by their number.
+/// The feature matrix of `--input`, with the id column it is keyed by, the feature names,
+/// and the table it was built from (with `extra` columns, e.g. a target, read alongside, so
+/// their rows line up with the matrix even after `--fill drop`).
+pub(super) struct Matrix {
+    pub(super) m: crate::data::features::FeatureMatrix,
+    pub(super) id_col: String,
+    pub(super) features: Vec<String>,
+    pub(super) table: polars::prelude::DataFrame,
+}
+
+pub(super) fn feature_matrix(
+    args: &MatrixArgs,
+    id_col: Option<String>,
+    need_ids: bool,
+    extra: &[String],
+) -> Result<Matrix> {
+    use crate::data::features::build_features;
+    use crate::data::sources::workspace::{FeatureConfig, Scaling};
+    let (input, scale, fill) = (
+        args.input.as_path(),
+        args.scale.as_str(),
+        args.fill.as_deref(),
+    );
+    let scaling = match scale {
+        "standard" => Scaling::Standard,
+        "minmax" => Scaling::Minmax,
+        "robust" => Scaling::Robust,
+        "none" => Scaling::None,
+        other => bail!("--scale {other}: use standard, minmax, robust or none"),
+    };
+    let features: Vec<String> = args
+        .features
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if features.is_empty() {
+        bail!("--features is empty; name one or more numeric columns, comma-separated");
+    }
+    let categorical: Vec<String> = args
+        .categorical
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    let mut wanted = features.clone();
+    wanted.extend(categorical.iter().cloned());
+    wanted.extend(extra.iter().cloned());
+    if need_ids && let Some(id) = &id_col {
+        wanted.push(id.clone());
+    }
+    let with_first = need_ids && id_col.is_none();
+    let progress = Progress::new();
+    let (mut table, key) = {
+        let _bar = bar::show(&progress);
+        crate::pipeline::input::load_columns(input, &wanted, with_first, &progress)?
+    };
+    for f in &features {
+        if let Ok(c) = table.column(f)
+            && c.dtype() == &polars::prelude::DataType::String
+        {
+            bail!(
+                "{}: feature `{f}` is text; pass it with --categorical {f} (one-hot) or choose a numeric column",
+                input.display()
+            );
+        }
+    }
+    let id_col = if need_ids || key.is_some() {
+        id_col
+    } else {
+        const ROW: &str = "__row";
+        table = table
+            .with_row_index(ROW.into(), None)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+        Some(ROW.to_string())
+    };
+    if let Some(fill) = fill {
+        if !matches!(fill, "mean" | "median" | "drop") {
+            bail!("--fill {fill}: use mean, median or drop");
+        }
+        for f in &features {
+            if table.column(f).is_err() {
+                bail!("{}: unknown feature column `{f}`", input.display());
+            }
+        }
+        let policies = features
+            .iter()
+            .map(|f| (f.clone(), fill.to_string()))
+            .collect();
+        table = crate::data::integrate::clean::fill_missing(table, &policies)?.0;
+    }
+    let id_col = match id_col.or(key) {
+        Some(c) => c,
+        None => table
+            .get_column_names()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
+    if table.column(&id_col).is_err() {
+        bail!("--id-col {id_col}: no such column in {}", input.display());
+    }
+    let cfg = FeatureConfig {
+        numeric: features.clone(),
+        categorical: categorical.clone(),
+        scaling,
+        log1p: args
+            .log1p
+            .iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+        max_categories: 20,
+    };
+    let m = build_features(&table, &id_col, &cfg)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let mut features = features;
+    features.extend(categorical);
+    Ok(Matrix {
+        m,
+        id_col,
+        features,
+        table,
+    })
+}
+
+/// The personal-data columns of `table`, read from `input` (a workspace's `[privacy]`
+/// counts: its marks, its exceptions, and `show_pii = true`, which masks nothing).
+pub(super) fn pii_columns(
+    input: &Path,
+    table: &polars::prelude::DataFrame,
+) -> Vec<crate::data::privacy::PiiColumn> {
+    let config = if crate::data::sources::workspace::is_workspace(input) {
+        Workspace::load(input)
+            .map(|w| w.privacy)
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    if config.show_pii {
+        return Vec::new();
+    }
+    crate::data::privacy::detect(table, &config)
+}
+
+/// The feature names of `m` as they may be printed: a one-hot level of a personal-data
+/// column masked as the workbench masks its values (`name=A. S.`).
+pub(super) fn printable_features(
+    m: &crate::data::features::FeatureMatrix,
+    pii: &[crate::data::privacy::PiiColumn],
+) -> Vec<String> {
+    crate::data::privacy::mask_feature_names(m.names.iter().map(String::as_str), pii)
+}
