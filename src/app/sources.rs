@@ -610,7 +610,7 @@ pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
     state.quality_row = 0;
     let mut cmds = crate::screens::data::summarise(state);
     cmds.extend(crate::screens::features::correlate(state));
-    return cmds;
+    cmds
 }
 
 #[cfg(test)]

@@ -188,8 +188,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
     if let Some(out) = &a.out {
         let predicted = r.predicted();
         let scores = crate::export::Scores {
-            classes: &classes,
-            actual: &y_all,
+            classes,
+            actual: y_all,
             probabilities: &r.probabilities,
             predicted: &predicted,
         };
@@ -217,7 +217,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let shown_id = |i: usize| super::shown_id(ids.get(i).unwrap_or(""), &opts);
     let at_risk: Vec<serde_json::Value> = positive
         .map(|c| {
-            at_risk(&r.probabilities, &y_all, c, a.top)
+            at_risk(&r.probabilities, y_all, c, a.top)
                 .into_iter()
                 .map(|i| {
                     serde_json::json!({
@@ -265,7 +265,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "at_risk": at_risk,
             "grid": grid,
             // The decision tree as indented text, thresholds in the features' own units.
-            "tree": tree_text(&names, &classes),
+            "tree": tree_text(&names, classes),
             "seed": a.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
@@ -277,7 +277,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 .map(|s| crate::text::escape(s).into_owned())
                 .collect()
         };
-        let shown_classes = esc_all(&classes);
+        let shown_classes = esc_all(classes);
         let t = &r.test;
         writeln!(
             stdout,
@@ -357,7 +357,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 )?;
             }
         }
-        if let Some(t) = tree_text(&esc_all(&names), &esc_all(&classes)) {
+        if let Some(t) = tree_text(&esc_all(&names), &esc_all(classes)) {
             write!(stdout, "{t}")?;
         }
     }

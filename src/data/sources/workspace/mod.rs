@@ -12,6 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::error::{DataError, Result};
 
+mod policy;
+mod sample;
+mod sections;
+
+pub use policy::{
+    CleaningPolicy, DedupPolicy, FeatureConfig, InvalidPolicy, MissingPolicy, Scaling,
+};
+pub use sample::sample_workspace_toml;
+pub use sections::{
+    ClvSettings, PredictSettings, RecommendSettings, RulesSettings, SegmentSettings,
+};
+
 /// A whole workspace file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -140,127 +152,6 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
-/// `[segment]`: every key optional (a missing one keeps the screen's default). Names are
-/// checked when the workspace is applied (`app::settings`), so a wrong one is reported with
-/// its line instead of failing the whole file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentSettings {
-    /// kmeans, dbscan or gmm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_init: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_iter: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tol: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_points: Option<usize>,
-    /// GMM: full, tied, diag or spherical.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub covariance: Option<String>,
-    /// The k sweep's largest k.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep_max_k: Option<usize>,
-}
-
-/// `[rules]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RulesSettings {
-    /// order (one basket per order) or customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baskets: Option<String>,
-    /// product or category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<String>,
-    /// fpgrowth or apriori.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_support: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_confidence: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_lift: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_len: Option<usize>,
-    /// The table's sort: lift, confidence, support, leverage, conviction, zhangs_metric, count.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
-    /// The table's filter (item text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
-}
-
-/// `[predict]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PredictSettings {
-    /// The column to predict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// forest, tree or logistic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trees: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_depth: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_leaf: Option<usize>,
-    /// gini or entropy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub criterion: Option<String>,
-    /// Logistic regression's L2 strength.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folds: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_size: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-}
-
-/// `[clv]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ClvSettings {
-    /// End of the calibration period (default: six months before the last purchase).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub calibration_end: Option<NaiveDate>,
-    /// days or weeks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub horizon_months: Option<usize>,
-    /// Monthly discount rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discount_rate: Option<f64>,
-}
-
-/// `[recommend]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RecommendSettings {
-    /// Recommendations per customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top: Option<usize>,
-    /// Neighbours kept per item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub neighbours: Option<usize>,
-}
-
 fn default_key() -> String {
     "customer_id".to_string()
 }
@@ -314,144 +205,6 @@ pub struct SourceConfig {
     /// A database source: an SQL query to read instead of a table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-}
-
-/// What to do with a value that breaks a validity rule.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum InvalidPolicy {
-    /// Replace the value by null (the row stays).
-    #[default]
-    Null,
-    /// Drop the whole row.
-    Drop,
-}
-
-/// Which of several rows with the same customer key survives.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DedupPolicy {
-    /// The most recent by the customers' `updated_at` column, then the most complete.
-    #[default]
-    Latest,
-    /// The one with the fewest missing values, then the most recent.
-    MostComplete,
-    /// The first in file order.
-    First,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CleaningPolicy {
-    /// Trim text and collapse runs of white space in every text column.
-    #[serde(default = "yes")]
-    pub trim_text: bool,
-    /// Text columns to lower-case (emails).
-    #[serde(default)]
-    pub lowercase: Vec<String>,
-    /// Customer columns that must not be negative (money, counts).
-    #[serde(default)]
-    pub non_negative: Vec<String>,
-    /// Customer date columns that must not be after the reference date.
-    #[serde(default)]
-    pub not_future: Vec<String>,
-    /// What to do with an invalid customer value.
-    #[serde(default)]
-    pub invalid: InvalidPolicy,
-    /// What to do with an activity line with a non-positive quantity or negative price.
-    #[serde(default = "drop_policy")]
-    pub invalid_lines: InvalidPolicy,
-    /// What to do with activity rows whose customer is not in the customers source
-    /// (`null` keeps them out of every customer's figures but counts them, same as drop).
-    #[serde(default = "drop_policy")]
-    pub orphans: InvalidPolicy,
-    /// Remove exact duplicate rows from the activity sources (order lines, tickets, sessions).
-    #[serde(default = "yes")]
-    pub dedup_activity: bool,
-    /// Which customer row survives among rows with the same key.
-    #[serde(default)]
-    pub dedup: DedupPolicy,
-    /// Optional second key for duplicates under different ids (e.g. `email`, compared
-    /// trimmed and lower-cased). Merged customers' activity is moved to the surviving id.
-    #[serde(default)]
-    pub fuzzy_key: Option<String>,
-    /// Missing values per column of the 360 table: keep, drop, mean, median, mode, zero, min,
-    /// max, or `constant:VALUE`.
-    #[serde(default)]
-    pub missing: BTreeMap<String, String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn drop_policy() -> InvalidPolicy {
-    InvalidPolicy::Drop
-}
-
-impl Default for CleaningPolicy {
-    fn default() -> Self {
-        CleaningPolicy {
-            trim_text: true,
-            lowercase: Vec::new(),
-            non_negative: Vec::new(),
-            not_future: Vec::new(),
-            invalid: InvalidPolicy::Null,
-            invalid_lines: InvalidPolicy::Drop,
-            orphans: InvalidPolicy::Drop,
-            dedup_activity: true,
-            dedup: DedupPolicy::Latest,
-            fuzzy_key: None,
-            missing: BTreeMap::new(),
-        }
-    }
-}
-
-/// How numeric features are scaled.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Scaling {
-    /// z-score with the population standard deviation (as scikit-learn's StandardScaler).
-    #[default]
-    Standard,
-    /// (x - min) / (max - min).
-    Minmax,
-    /// (x - median) / IQR (as scikit-learn's RobustScaler).
-    Robust,
-    None,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureConfig {
-    #[serde(default)]
-    pub numeric: Vec<String>,
-    #[serde(default)]
-    pub categorical: Vec<String>,
-    #[serde(default)]
-    pub scaling: Scaling,
-    /// Columns transformed with ln(1 + x) before scaling (skewed money columns).
-    #[serde(default)]
-    pub log1p: Vec<String>,
-    /// Categories kept per categorical column; rarer ones are pooled into `other`.
-    #[serde(default = "default_max_categories")]
-    pub max_categories: usize,
-}
-
-fn default_max_categories() -> usize {
-    20
-}
-
-impl Default for FeatureConfig {
-    fn default() -> Self {
-        FeatureConfig {
-            numeric: Vec::new(),
-            categorical: Vec::new(),
-            scaling: Scaling::Standard,
-            log1p: Vec::new(),
-            max_categories: default_max_categories(),
-        }
-    }
 }
 
 /// The role columns each source may map, with their default names (those of the bundled sample).
@@ -1018,104 +771,6 @@ fn entry_lines(lines: &[&str], first: usize) -> std::ops::Range<usize> {
     }
     first..end
 }
-
-/// A missing-value policy for one column.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MissingPolicy {
-    Keep,
-    Drop,
-    Mean,
-    Median,
-    Mode,
-    Zero,
-    Min,
-    Max,
-    Constant(String),
-}
-
-impl MissingPolicy {
-    pub fn parse(s: &str) -> std::result::Result<MissingPolicy, String> {
-        Ok(match s {
-            "keep" => MissingPolicy::Keep,
-            "drop" => MissingPolicy::Drop,
-            "mean" => MissingPolicy::Mean,
-            "median" => MissingPolicy::Median,
-            "mode" => MissingPolicy::Mode,
-            "zero" => MissingPolicy::Zero,
-            "min" => MissingPolicy::Min,
-            "max" => MissingPolicy::Max,
-            _ => match s.strip_prefix("constant:") {
-                Some(v) => MissingPolicy::Constant(v.to_string()),
-                None => {
-                    return Err(format!(
-                        "unknown policy `{s}` (use keep, drop, mean, median, mode, zero, min, max or constant:VALUE)"
-                    ));
-                }
-            },
-        })
-    }
-}
-
-/// The workspace written next to generated sample data; it is also the bundled sample's
-/// `crmlens.toml`, which `cargo run --release` opens.
-pub fn sample_workspace_toml() -> String {
-    SAMPLE_WORKSPACE.to_string()
-}
-
-const SAMPLE_WORKSPACE: &str = r#"# crmlens workspace for the generated sample CRM data set.
-# Paths are relative to this file. `crmlens integrate --workspace crmlens.toml --out c360.parquet`
-# builds the customer-360 table; `crmlens crmlens.toml` opens it in the workbench.
-
-[workspace]
-name = "sample CRM"
-customer_key = "customer_id"
-reference_date = "2025-01-01"
-
-[sources.customers]
-path = "customers.csv"
-dates = { birth_date = ["%Y-%m-%d", "%d/%m/%Y"], signup_date = ["%Y-%m-%d", "%d/%m/%Y"], updated_at = ["%Y-%m-%d", "%d/%m/%Y"] }
-schema = { income = "float", churned = "int" }
-
-[sources.orders]
-path = "orders.csv"
-dates = { order_date = ["%Y-%m-%d"] }
-
-[sources.tickets]
-path = "support_tickets.ndjson"
-dates = { opened_at = ["%Y-%m-%dT%H:%M:%S"] }
-
-[sources.sessions]
-path = "web_sessions.parquet"
-
-[cleaning]
-trim_text = true
-lowercase = ["email"]
-non_negative = ["income"]
-not_future = ["birth_date", "signup_date"]
-invalid = "null"          # invalid customer values become missing
-invalid_lines = "drop"    # order lines with quantity <= 0 or a negative price are dropped
-orphans = "drop"          # activity of unknown customers is dropped (and counted)
-dedup_activity = true     # exact duplicate order lines, tickets and sessions are removed
-dedup = "latest"          # same customer_id: keep the most recent updated_at, then the most complete
-
-[cleaning.missing]
-income = "median"
-age = "median"                  # birth dates in the future were set missing
-gender = "constant:unknown"
-recency_days = "max"            # no orders: as lapsed as the most lapsed customer
-avg_order_value = "zero"
-satisfaction_mean = "median"
-resolution_hours_mean = "median"
-pages_mean = "zero"
-duration_mean_s = "zero"
-
-[features]
-numeric = ["recency_days", "frequency", "monetary", "avg_order_value", "distinct_categories", "tenure_days", "tickets", "satisfaction_mean", "sessions", "income", "age"]
-categorical = ["channel"]
-scaling = "standard"
-log1p = ["monetary", "avg_order_value", "income"]
-max_categories = 20
-"#;
 
 #[cfg(test)]
 mod tests {
