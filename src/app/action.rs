@@ -273,15 +273,6 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Char(':') => Action::Palette(super::palette::PaletteKey::Open),
         KeyCode::Char('p') if ctrl => Action::Palette(super::palette::PaletteKey::Open),
-        KeyCode::Char('y')
-            if matches!(
-                state.screen,
-                Screen::Data | Screen::Rules | Screen::Recommend
-            ) =>
-        {
-            Action::CopySelected { row: false }
-        }
-        KeyCode::Char('Y') if state.screen == Screen::Data => Action::CopySelected { row: true },
         KeyCode::Char('d') if ctrl => Action::PageDown,
         KeyCode::Char('u') if ctrl => Action::PageUp,
         KeyCode::Char('r') if ctrl => Action::Redo,
@@ -302,75 +293,8 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp => Action::PageUp,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Char('s') if matches!(state.screen, Screen::Data | Screen::Rules) => Action::Sort,
-        KeyCode::Char('/') if matches!(state.screen, Screen::Data | Screen::Rules) => {
-            Action::StartSearch
-        }
-        KeyCode::Char(c) if state.screen == Screen::Rules => {
-            use crate::screens::rules::RulesKey;
-            Action::RulesParam(match c {
-                'b' => RulesKey::Basket,
-                'i' => RulesKey::Item,
-                '+' | '=' => RulesKey::Support(1),
-                '-' => RulesKey::Support(-1),
-                ']' => RulesKey::Confidence(1),
-                '[' => RulesKey::Confidence(-1),
-                '>' => RulesKey::Lift(1),
-                '<' => RulesKey::Lift(-1),
-                'M' => RulesKey::MaxLen(1),
-                'm' => RulesKey::MaxLen(-1),
-                'a' => RulesKey::Algorithm,
-                'r' => return Some(Action::RunModel),
-                'e' => return Some(Action::StartExport),
-                _ => return None,
-            })
-        }
-        KeyCode::Enter if state.screen == Screen::Rules => Action::Drill,
-        KeyCode::Char(c) if state.screen == Screen::Predict => match c {
-            '+' | '=' => Action::Adjust(1),
-            '-' => Action::Adjust(-1),
-            'r' => Action::RunModel,
-            'w' => Action::RunSweep,
-            'a' => Action::ApplyBest,
-            'd' => Action::Drill,
-            'v' => Action::ToggleSweepView,
-            'e' => Action::StartExport,
-            'c' => Action::ToggleCurve,
-            _ => return None,
-        },
-        KeyCode::Enter if state.screen == Screen::Predict => Action::StartEdit,
-        KeyCode::Char(c) if state.screen == Screen::Clv => match c {
-            '+' | '=' => Action::Adjust(1),
-            '-' => Action::Adjust(-1),
-            'r' => Action::RunModel,
-            'e' => Action::StartExport,
-            _ => return None,
-        },
-        KeyCode::Enter if state.screen == Screen::Clv => Action::StartEdit,
-        KeyCode::Char(c) if state.screen == Screen::Recommend => match c {
-            '+' | '=' => Action::Adjust(1),
-            '-' => Action::Adjust(-1),
-            'r' => Action::RunModel,
-            'e' => Action::StartExport,
-            '/' => Action::StartSearch,
-            _ => return None,
-        },
-        KeyCode::Char(' ') if state.screen == Screen::Features => Action::ToggleFeature,
-        KeyCode::Char('L') if state.screen == Screen::Features => Action::ToggleLog,
-        KeyCode::Char('c') if state.screen == Screen::Features => Action::CycleScaling,
-        KeyCode::Char('+') | KeyCode::Char('=') if state.screen == Screen::Segments => {
-            Action::Adjust(1)
-        }
-        KeyCode::Char('-') if state.screen == Screen::Segments => Action::Adjust(-1),
-        KeyCode::Enter if state.screen == Screen::Segments => Action::StartEdit,
-        KeyCode::Char('r') if state.screen == Screen::Segments => Action::RunModel,
-        KeyCode::Char('w') if state.screen == Screen::Segments => Action::RunSweep,
-        KeyCode::Char('v') if state.screen == Screen::Segments => Action::ToggleSweepView,
-        KeyCode::Char('e') if state.screen == Screen::Segments => Action::StartExport,
-        KeyCode::Char('p') if state.screen == Screen::Segments => Action::CycleProfile,
-        KeyCode::Char('E') if state.screen == Screen::Segments => Action::ExportProfiles,
-        KeyCode::Char('e') if state.screen == Screen::Quality => Action::StartExport,
-        _ => return None,
+        // The shown screen's own keys.
+        _ => return (state.screen.spec().keys)(key),
     })
 }
 

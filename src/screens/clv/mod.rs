@@ -194,6 +194,22 @@ pub fn job_done(
     Ok(Vec::new())
 }
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char(c) => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'e' => Action::StartExport,
+            _ => return None,
+        },
+        KeyCode::Enter => Action::StartEdit,
+        _ => return None,
+    })
+}
+
 /// The CLV screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.clv.result.is_some() {

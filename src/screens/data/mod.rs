@@ -50,6 +50,18 @@ pub const BINDINGS: &[Binding] = &[
 
 pub const HINTS: &str = "j/k row · h/l column · s sort · / filter · Tab screens · ? help · q quit";
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char('y') => Action::CopySelected { row: false },
+        KeyCode::Char('Y') => Action::CopySelected { row: true },
+        KeyCode::Char('s') => Action::Sort,
+        KeyCode::Char('/') => Action::StartSearch,
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     if let Some((down, n)) = super::scroll_of(action, state.viewport) {
         let to = if down {

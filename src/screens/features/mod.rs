@@ -120,6 +120,17 @@ pub const BINDINGS: &[Binding] = &[
 pub const HINTS: &str =
     "j/k move · Space use/drop · L log1p · c scaling · Tab screens · ? help · q quit";
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char(' ') => Action::ToggleFeature,
+        KeyCode::Char('L') => Action::ToggleLog,
+        KeyCode::Char('c') => Action::CycleScaling,
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     if let Some((down, n)) = super::scroll_of(action, state.viewport) {
         let last = state.features.items.len().saturating_sub(1);

@@ -451,6 +451,27 @@ pub fn job_done(
     Ok(Vec::new())
 }
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char(c) => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'w' => Action::RunSweep,
+            'a' => Action::ApplyBest,
+            'd' => Action::Drill,
+            'v' => Action::ToggleSweepView,
+            'e' => Action::StartExport,
+            'c' => Action::ToggleCurve,
+            _ => return None,
+        },
+        KeyCode::Enter => Action::StartEdit,
+        _ => return None,
+    })
+}
+
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let v = &state.predict;

@@ -20,6 +20,15 @@ pub const BINDINGS: &[Binding] = &[
 
 pub const HINTS: &str = "j/k scroll · g/G top/bottom · Tab screens · ? help · q quit";
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char('e') => Action::StartExport,
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     if let Some((down, n)) = super::scroll_of(action, state.viewport) {
         let steps = state.report.as_ref().map_or(0, |r| r.steps.len());

@@ -111,6 +111,23 @@ pub fn job_done(
     Ok(Vec::new())
 }
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char('y') => Action::CopySelected { row: false },
+        KeyCode::Char(c) => match c {
+            '+' | '=' => Action::Adjust(1),
+            '-' => Action::Adjust(-1),
+            'r' => Action::RunModel,
+            'e' => Action::StartExport,
+            '/' => Action::StartSearch,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.recommend.result.is_some() {
         Ok("recommendations.csv")

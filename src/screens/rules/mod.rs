@@ -240,6 +240,34 @@ pub fn job_done(
     Ok(Vec::new())
 }
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char('y') => Action::CopySelected { row: false },
+        KeyCode::Char('s') => Action::Sort,
+        KeyCode::Char('/') => Action::StartSearch,
+        KeyCode::Char(c) => Action::RulesParam(match c {
+            'b' => RulesKey::Basket,
+            'i' => RulesKey::Item,
+            '+' | '=' => RulesKey::Support(1),
+            '-' => RulesKey::Support(-1),
+            ']' => RulesKey::Confidence(1),
+            '[' => RulesKey::Confidence(-1),
+            '>' => RulesKey::Lift(1),
+            '<' => RulesKey::Lift(-1),
+            'M' => RulesKey::MaxLen(1),
+            'm' => RulesKey::MaxLen(-1),
+            'a' => RulesKey::Algorithm,
+            'r' => return Some(Action::RunModel),
+            'e' => return Some(Action::StartExport),
+            _ => return None,
+        }),
+        KeyCode::Enter => Action::Drill,
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     let ready = if state.rules.run.is_some() {
         Ok("rules.csv")

@@ -254,6 +254,23 @@ pub const BINDINGS: &[Binding] = &[
 pub const HINTS: &str =
     "j/k/+/- param · Enter type · r run · w sweep · v view · p profile · e export";
 
+/// What a key means on this screen (after the keys every screen shares).
+pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
+    use crossterm::event::KeyCode;
+    Some(match key.code {
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Adjust(1),
+        KeyCode::Char('-') => Action::Adjust(-1),
+        KeyCode::Enter => Action::StartEdit,
+        KeyCode::Char('r') => Action::RunModel,
+        KeyCode::Char('w') => Action::RunSweep,
+        KeyCode::Char('v') => Action::ToggleSweepView,
+        KeyCode::Char('e') => Action::StartExport,
+        KeyCode::Char('p') => Action::CycleProfile,
+        KeyCode::Char('E') => Action::ExportProfiles,
+        _ => return None,
+    })
+}
+
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     if let Some((down, n)) = super::scroll_of(action, state.viewport) {
         let last = state.segments.fields().len() - 1;
