@@ -24,7 +24,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::sample_dir;
+use crate::fixtures::{sample_loaded, sample_workspace};
 
 /// Registers a started job with the state, as the event loop does; returns its cancel handle.
 pub(crate) fn started(state: &mut State, id: u64, request: &JobRequest) -> Progress {
@@ -78,10 +78,25 @@ pub(crate) fn typed(state: &mut State, text: &str) {
     }
 }
 
+/// The sample workspace opened in the workbench. The load job's outcome is computed once per
+/// test process ([`crate::fixtures::sample_loaded`]); the jobs it starts run here, as
+/// [`run_commands`] runs them.
 pub(crate) fn sample_state() -> State {
     let mut s = State::new("sample".into());
     s.no_color = false;
-    let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
+    let mut cmds = s.load(JobRequest::Workspace(sample_workspace()));
+    assert_eq!(cmds.len(), 1, "one load job");
+    let Some(Command::Spawn { id, request }) = cmds.pop() else {
+        panic!("no load job")
+    };
+    assert!(matches!(&request, JobRequest::Workspace(p) if *p == sample_workspace()));
+    let kind = request.kind();
+    started(&mut s, id, &request);
+    let outcome = sample_loaded();
+    let cmds = update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone { id, kind, outcome })),
+    );
     run_commands(&mut s, cmds);
     // The load message has a duration in it; keep snapshots stable.
     s.message = Some("loaded".into());
