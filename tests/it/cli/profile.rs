@@ -2,20 +2,30 @@
 //! malformed files.
 
 use std::fs;
+use std::sync::OnceLock;
 
 use super::assert_user_error;
 use crate::{crmlens, sample_dir, stderr, stdout};
 
+/// What `crmlens profile customers.csv --json` prints for the sample's customers (run once per
+/// test process, in a fresh folder; two tests read it).
+fn sample_profile_json() -> &'static str {
+    static OUT: OnceLock<String> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let customers = sample_dir().join("customers.csv");
+        let o = crmlens(
+            dir.path(),
+            &["profile", customers.to_str().unwrap(), "--json"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    })
+}
+
 #[test]
 fn profile_sample_json_has_columns_and_stats() {
-    let dir = tempfile::tempdir().unwrap();
-    let customers = sample_dir().join("customers.csv");
-    let o = crmlens(
-        dir.path(),
-        &["profile", customers.to_str().unwrap(), "--json"],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(sample_profile_json()).unwrap();
     let file = &v["files"][0];
     assert!(file["rows"].as_u64().unwrap() > 5000, "duplicates included");
     let cols = file["columns"].as_array().unwrap();
@@ -40,8 +50,8 @@ fn profile_masks_personal_data_unless_shown() {
         assert!(o.status.success(), "{}", stderr(&o));
         stdout(&o)
     };
-    let masked = run(&[]);
-    let v: serde_json::Value = serde_json::from_str(&masked).unwrap();
+    let masked = sample_profile_json();
+    let v: serde_json::Value = serde_json::from_str(masked).unwrap();
     let pii: Vec<(&str, &str)> = v["files"][0]["pii"]
         .as_array()
         .unwrap()
