@@ -17,10 +17,12 @@ use std::time::Instant;
 
 use crmlens::app::Action;
 use crmlens::app::State;
-use crmlens::app::job::{JobDone, JobRequest, RunningJob, run_now};
+use crmlens::app::job::{JobDone, JobOutcome, JobRequest, Loaded, RunningJob, run_now};
 use crmlens::app::state::{Command, update};
+use crmlens::data::sources::workspace::FeatureConfig;
 use crmlens::progress::Progress;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use polars::prelude::{DataFrame, df};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -99,6 +101,86 @@ pub(crate) fn sample_state() -> State {
     );
     run_commands(&mut s, cmds);
     // The load message has a duration in it; keep snapshots stable.
+    s.message = Some("loaded".into());
+    s
+}
+
+/// A small customer table in memory, shaped like the sample's 360 table (the key first,
+/// activity columns, a channel of four values, a churn flag; deterministic), for the tests of
+/// a screen's own logic that do not depend on the sample's figures.
+pub(crate) fn small_table() -> DataFrame {
+    const ROWS: usize = 200;
+    let channels = ["web", "store", "phone", "partner"];
+    let ids: Vec<String> = (1..=ROWS).map(|i| format!("C{i:06}")).collect();
+    let channel: Vec<&str> = (0..ROWS).map(|i| channels[i % 4]).collect();
+    let recency: Vec<i64> = (0..ROWS).map(|i| (i * 37 % 365) as i64).collect();
+    let churned: Vec<i64> = recency
+        .iter()
+        .enumerate()
+        .map(|(i, r)| i64::from((*r > 180) != (i % 7 == 0)))
+        .collect();
+    let frequency: Vec<i64> = (0..ROWS).map(|i| 1 + (i * 7 % 13) as i64).collect();
+    let monetary: Vec<f64> = (0..ROWS)
+        .map(|i| 20.0 + (i * 53 % 997) as f64 * 1.5)
+        .collect();
+    let tenure: Vec<i64> = (0..ROWS).map(|i| 100 + (i * 91 % 2000) as i64).collect();
+    df!(
+        "customer_id" => ids,
+        "channel" => channel,
+        "churned" => churned,
+        "recency_days" => recency,
+        "frequency" => frequency,
+        "monetary" => monetary,
+        "tenure_days" => tenure,
+    )
+    .unwrap()
+}
+
+/// [`small_table`] opened in the workbench with a feature selection as a workspace's
+/// `[features]` would set it (the numeric columns, `channel` one-hot, log1p on `monetary`);
+/// the jobs the load starts run as [`run_commands`] runs them.
+pub(crate) fn small_state() -> State {
+    let table = small_table();
+    let features = FeatureConfig {
+        numeric: ["recency_days", "frequency", "monetary", "tenure_days"]
+            .map(String::from)
+            .to_vec(),
+        categorical: vec!["channel".into()],
+        log1p: vec!["monetary".into()],
+        ..FeatureConfig::default()
+    };
+    let mut s = State::new("small".into());
+    s.no_color = false;
+    // Opened as a data file is (no workspace); the load's outcome is made here, in memory.
+    let mut cmds = s.load(JobRequest::Open {
+        path: "small.csv".into(),
+        options: Default::default(),
+    });
+    let Some(Command::Spawn { id, request }) = cmds.pop() else {
+        panic!("no load job")
+    };
+    let kind = request.kind();
+    started(&mut s, id, &request);
+    let loaded = Loaded {
+        title: "small".into(),
+        targets: crmlens::data::features::target::candidates(&table),
+        pii: crmlens::data::privacy::detect(&table, &Default::default()),
+        show_pii: false,
+        settings: None,
+        warnings: Vec::new(),
+        pseudonymise: false,
+        report: None,
+        features: Some(features),
+        workspace: None,
+        notes: Vec::new(),
+        table,
+    };
+    let outcome = JobOutcome::Loaded(Box::new(loaded));
+    let cmds = update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone { id, kind, outcome })),
+    );
+    run_commands(&mut s, cmds);
     s.message = Some("loaded".into());
     s
 }

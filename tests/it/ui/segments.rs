@@ -9,7 +9,7 @@ use crmlens::app::screen::Screen;
 use crmlens::app::state::{Command, Overlay, update};
 use crossterm::event::KeyCode;
 
-use super::{draw, key, sample_state, started, typed};
+use super::{draw, key, sample_state, small_state, started, typed};
 
 #[test]
 fn segments_run_k_means_on_the_feature_selection() {
@@ -94,9 +94,10 @@ fn cancelling_a_model_run_keeps_the_previous_result() {
     assert!(s.jobs.is_empty());
 }
 
+/// The k sweep's keys and panes (on a small table: the figures are not what is tested).
 #[test]
 fn sweep_from_the_segments_screen() {
-    let mut s = sample_state();
+    let mut s = small_state();
     key(&mut s, KeyCode::Char('4'));
     key(&mut s, KeyCode::Char('w'));
     let sw = s.segments.sweep.clone().expect("a sweep");
