@@ -33,6 +33,8 @@ fn pseudonymised_exports_need_a_key_and_join_across_runs() {
         "--out",
         "labels.csv",
         "--pseudonymise",
+        // Not read here, and the slowest part of the run.
+        "--no-silhouette",
     ];
     let o = run(None, &segment);
     assert_user_error(&o, &["CRMLENS_PSEUDONYM_KEY"]);
