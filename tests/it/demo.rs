@@ -19,7 +19,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Modifier;
 
-use crate::{crmlens, sample_dir, stderr};
+use crate::fixtures::{sample_loaded, sample_workspace};
+use crate::{crmlens, stderr};
 
 /// Registers started jobs with the state, as the event loop does, and returns them.
 fn register(state: &mut State, commands: Vec<Command>) -> VecDeque<(u64, JobRequest)> {
@@ -56,7 +57,12 @@ fn finish(state: &mut State, id: u64, request: JobRequest) -> Vec<Command> {
 
 /// Runs jobs to completion, and the jobs their results start.
 fn run_all(state: &mut State, commands: Vec<Command>) {
-    let mut queue = register(state, commands);
+    let queue = register(state, commands);
+    run_queue(state, queue);
+}
+
+/// Runs registered jobs to completion, in order, and the jobs their results start.
+fn run_queue(state: &mut State, mut queue: VecDeque<(u64, JobRequest)>) {
     while let Some((id, request)) = queue.pop_front() {
         let more = finish(state, id, request);
         queue.extend(register(state, more));
@@ -81,12 +87,27 @@ fn draw(state: &State, w: u16, h: u16) -> String {
 }
 
 /// The sample opened in demo mode, as `crmlens demo` does it: the demo is set before the
-/// load's jobs run, so step 1's keys wait for the data.
+/// load's jobs run, so step 1's keys wait for the data. The load job's outcome is computed
+/// once per test process ([`crate::fixtures::sample_loaded`]); what it starts runs here.
 fn sample_in_demo(script: Script) -> State {
     let mut s = State::new("sample".into());
     s.demo = Some(Demo::new(script));
-    let cmds = s.load(JobRequest::Workspace(sample_dir().join("crmlens.toml")));
-    run_all(&mut s, cmds);
+    let cmds = s.load(JobRequest::Workspace(sample_workspace()));
+    let mut queue = register(&mut s, cmds);
+    assert_eq!(queue.len(), 1, "one load job");
+    let (id, request) = queue.pop_front().unwrap();
+    assert!(matches!(&request, JobRequest::Workspace(p) if *p == sample_workspace()));
+    let kind = request.kind();
+    let more = update(
+        &mut s,
+        Action::JobDone(Box::new(JobDone {
+            id,
+            kind,
+            outcome: sample_loaded(),
+        })),
+    );
+    queue.extend(register(&mut s, more));
+    run_queue(&mut s, queue);
     s
 }
 

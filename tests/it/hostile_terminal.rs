@@ -147,11 +147,19 @@ fn busy_pool_really_holds_polars_pool() {
 
 /// A job run headless (`run_now`, as `crmlens report` does) that panics: its part of the
 /// report says so in one line, and stderr carries no panic message or backtrace. Uses the
-/// debug builds' `CRMLENS_TEST_PANIC_IN_JOB` (the tests run a debug binary).
+/// debug builds' `CRMLENS_TEST_PANIC_IN_JOB` (the tests run a debug binary). The workspace is
+/// the sample's with a decision tree and one k-means start: the other sections are not what
+/// is tested here, and the default forest is most of a report's time.
 #[test]
 fn a_headless_job_that_panics_is_one_line_and_no_backtrace() {
     let dir = tempfile::tempdir().unwrap();
-    let ws = crate::sample_dir().join("crmlens.toml");
+    let sample = crate::sample_dir();
+    let text = std::fs::read_to_string(sample.join("crmlens.toml"))
+        .unwrap()
+        .replace("path = \"", &format!("path = \"{}/", sample.display()))
+        + "\n[predict]\nmodel = \"tree\"\n\n[segment]\nn_init = 1\n";
+    let ws = dir.path().join("w.toml");
+    std::fs::write(&ws, text).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_crmlens"))
         .args(["report", "--workspace", &ws.display().to_string()])
         .args(["--out", "r.html"])

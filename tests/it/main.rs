@@ -4,6 +4,7 @@
 mod cli;
 mod clv;
 mod demo;
+mod fixtures;
 mod fuzz_corpus;
 mod hostile_cli;
 mod hostile_input;

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::cli::assert_user_error;
 use crate::{crmlens, sample_dir, stderr, stdout};
@@ -191,6 +192,39 @@ fn report(dir: &Path, ws: &str, name: &str, extra: &[&str]) -> String {
     fs::read_to_string(dir.join(name)).unwrap()
 }
 
+/// A report of the sample workspace as `crmlens report` writes it, and the folder it was
+/// written in.
+struct SampleReport {
+    text: String,
+    dir: String,
+}
+
+/// `crmlens report` of the sample workspace into `report.{ext}` (`html` or `md`) of a fresh
+/// folder; run once per test process and shared by the tests that only read the report.
+fn sample_report(ext: &str) -> &'static SampleReport {
+    static HTML: OnceLock<SampleReport> = OnceLock::new();
+    static MD: OnceLock<SampleReport> = OnceLock::new();
+    let cell = match ext {
+        "html" => &HTML,
+        "md" => &MD,
+        other => panic!("no {other} report"),
+    };
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let text = report(dir.path(), &workspace(), &format!("report.{ext}"), &[]);
+        SampleReport {
+            text,
+            dir: dir.path().display().to_string(),
+        }
+    })
+}
+
+/// [`segment_json`], run once per test process in a fresh folder.
+fn sample_segment_json() -> &'static serde_json::Value {
+    static JSON: OnceLock<serde_json::Value> = OnceLock::new();
+    JSON.get_or_init(|| segment_json(tempfile::tempdir().unwrap().path()))
+}
+
 /// What `crmlens segment --json` prints for the sample workspace with the parameters the
 /// workspace sets (its [features] and [segment], read through the library).
 fn segment_json(dir: &Path) -> serde_json::Value {
@@ -255,9 +289,8 @@ fn sizes_of(v: &serde_json::Value) -> Vec<u64> {
 
 #[test]
 fn html_report_has_every_section_and_charts_that_match_the_headless_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = report(dir.path(), &workspace(), "report.html", &[]);
-    let html = parse(&text);
+    let text = &sample_report("html").text;
+    let html = parse(text);
 
     // Every section, in order, with its heading; none skipped on the sample.
     let sections: Vec<&El> = html
@@ -291,8 +324,8 @@ fn html_report_has_every_section_and_charts_that_match_the_headless_results() {
     }
 
     // Cluster sizes: one bar per cluster, labelled and valued as `segment --json` says.
-    let seg = segment_json(dir.path());
-    let sizes = sizes_of(&seg);
+    let seg = sample_segment_json();
+    let sizes = sizes_of(seg);
     assert!(sizes.len() >= 2, "{sizes:?}");
     let chart = html.by_id("chart-sizes");
     assert_eq!(chart.name, "svg");
@@ -423,9 +456,9 @@ fn html_report_has_every_section_and_charts_that_match_the_headless_results() {
 /// no path of this machine.
 #[test]
 fn report_holds_no_personal_data_and_no_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    let html = report(dir.path(), &workspace(), "r.html", &[]);
-    let md = report(dir.path(), &workspace(), "r.md", &[]);
+    let (html, md) = (sample_report("html"), sample_report("md"));
+    let (html_dir, md_dir) = (&html.dir, &md.dir);
+    let (html, md) = (&html.text, &md.text);
     let customers = fs::read_to_string(sample_dir().join("customers.csv")).unwrap();
     let mut checked = 0;
     for line in customers.lines().skip(1) {
@@ -441,11 +474,10 @@ fn report_holds_no_personal_data_and_no_paths() {
     }
     assert!(checked > 10_000, "{checked}");
     let re = regex::Regex::new(r"C\d{6}").unwrap();
-    assert!(!re.is_match(&html) && !re.is_match(&md));
+    assert!(!re.is_match(html) && !re.is_match(md));
     let base = sample_dir().display().to_string();
-    let tmp = dir.path().display().to_string();
-    for text in [&html, &md] {
-        assert!(!text.contains(&base) && !text.contains(&tmp));
+    for (text, tmp) in [(html, html_dir), (md, md_dir)] {
+        assert!(!text.contains(&base) && !text.contains(tmp.as_str()));
         assert!(!text.contains('@'), "an e-mail-like text");
     }
 }
@@ -453,9 +485,11 @@ fn report_holds_no_personal_data_and_no_paths() {
 #[test]
 fn two_runs_are_byte_identical_and_an_existing_file_is_kept_without_force() {
     let dir = tempfile::tempdir().unwrap();
-    let a = report(dir.path(), &workspace(), "a.html", &[]);
+    // The first run is the shared one; the second runs here.
+    let a = &sample_report("html").text;
+    fs::write(dir.path().join("a.html"), a).unwrap();
     let b = report(dir.path(), &workspace(), "b.html", &[]);
-    assert!(a == b, "two runs differ");
+    assert!(*a == b, "two runs differ");
     let ws = workspace();
     let o = crmlens(
         dir.path(),
@@ -470,7 +504,7 @@ fn two_runs_are_byte_identical_and_an_existing_file_is_kept_without_force() {
         ],
     );
     assert_user_error(&o, &["a.html", "exists", "--force"]);
-    assert_eq!(fs::read_to_string(dir.path().join("a.html")).unwrap(), a);
+    assert_eq!(fs::read_to_string(dir.path().join("a.html")).unwrap(), *a);
     let md = report(dir.path(), &ws, "a.html", &["--format", "md", "--force"]);
     assert!(md.starts_with("# crmlens report"), "{md}");
     // No temporary file left behind.
@@ -483,13 +517,12 @@ fn two_runs_are_byte_identical_and_an_existing_file_is_kept_without_force() {
 
 #[test]
 fn markdown_report_has_the_same_headings_and_the_cluster_size_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let md = report(dir.path(), &workspace(), "report.md", &[]);
+    let md = &sample_report("md").text;
     let headings: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("## ")).collect();
     let want: Vec<&str> = crmlens::report::SECTIONS.iter().map(|s| s.1).collect();
     assert_eq!(headings, want);
     assert!(md.starts_with("# crmlens report: sample CRM\n"));
-    let sizes = sizes_of(&segment_json(dir.path()));
+    let sizes = sizes_of(sample_segment_json());
     // The "Cluster sizes" table: | cluster i | size | share | profile |.
     let at = md
         .find("**Cluster sizes**")

@@ -41,21 +41,19 @@ mod truth {
     use std::collections::BTreeMap;
     use std::fs;
 
-    use crmlens::data::integrate::{Customer360, integrate};
+    use crmlens::data::integrate::Customer360;
     use crmlens::data::sources::file::read_frame;
     use crmlens::data::sources::generator::GroundTruth;
-    use crmlens::data::sources::workspace::Workspace;
-    use crmlens::progress::Progress;
     use polars::prelude::*;
 
+    use crate::fixtures::sample_360;
     use crate::sample_dir;
 
+    /// The ground truth, and the sample integrated (once per test process).
     fn load() -> (GroundTruth, Customer360) {
         let text = fs::read_to_string(sample_dir().join("ground_truth.json")).unwrap();
         let truth: GroundTruth = serde_json::from_str(&text).unwrap();
-        let ws = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
-        let c = integrate(&ws, &Progress::new()).unwrap();
-        (truth, c)
+        (truth, sample_360())
     }
 
     fn invalid(c: &Customer360, source: &str, column: &str) -> u64 {
@@ -263,16 +261,15 @@ mod truth {
 
 mod features {
     use crmlens::data::features::build_features;
-    use crmlens::data::integrate::integrate;
     use crmlens::data::sources::workspace::Workspace;
-    use crmlens::progress::Progress;
 
+    use crate::fixtures::sample_360;
     use crate::sample_dir;
 
     #[test]
     fn sample_default_features_build_and_are_standardised() {
         let ws = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
-        let c = integrate(&ws, &Progress::new()).unwrap();
+        let c = sample_360();
         let m = build_features(&c.table, &c.key, &ws.features).unwrap();
         assert_eq!(m.values.nrows(), 5000);
         assert_eq!(m.keys.len(), 5000);

@@ -1,0 +1,268 @@
+//! `crmlens predict`: churn on the sample, at-risk lists, thresholds and grids, bad inputs.
+
+use std::fs;
+
+use super::assert_user_error;
+use crate::{crmlens, sample_dir, stderr, stdout};
+
+/// `predict` on the sample's churn: the JSON contract, an AUC below the generator's true
+/// probability ceiling and well above chance, accuracy above the majority baseline.
+#[test]
+fn predict_churn_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let truth: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(sample_dir().join("ground_truth.json")).unwrap())
+            .unwrap();
+    let ceiling = truth["churn_auc_true_probability"].as_f64().unwrap();
+    let out = dir.path().join("scores.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,avg_order_value,tenure_days,tickets,sessions",
+            "--fill",
+            "median",
+            "--model",
+            "logistic",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["model"], "logistic");
+    assert_eq!(v["n_rows"], 5000);
+    assert_eq!(v["classes"], serde_json::json!(["0", "1"]));
+    let auc = v["test"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        auc > 0.75 && auc < ceiling + 0.03,
+        "AUC {auc}, ceiling {ceiling}"
+    );
+    let acc = v["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc >= v["baseline_accuracy"].as_f64().unwrap());
+    for k in ["accuracy", "precision", "recall", "f1", "roc_auc"] {
+        assert!(v["test"][k].is_number(), "{k}");
+        assert!(
+            v["cv"][k]["mean"].is_number() && v["cv"][k]["std"].is_number(),
+            "{k}"
+        );
+    }
+    let cm: u64 = v["test"]["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()))
+        .sum();
+    assert_eq!(cm, v["test_rows"].as_u64().unwrap());
+    let imp: Vec<f64> = v["feature_importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["importance"].as_f64().unwrap())
+        .collect();
+    assert_eq!(imp.len(), 7);
+    assert!(imp.windows(2).all(|w| w[0] >= w[1]));
+    let scores = fs::read_to_string(&out).unwrap();
+    assert!(scores.starts_with("customer_id,actual,p_0,p_1,predicted"));
+    assert_eq!(scores.lines().count(), 5001);
+}
+
+/// The at-risk list, the threshold, --positive and the grid, checked against the scores the
+/// same run writes.
+#[test]
+fn predict_at_risk_threshold_positive_and_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let out = dir.path().join("scores.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,tickets",
+            "--model",
+            "tree",
+            "--max-depth",
+            "4",
+            "--positive",
+            "0",
+            "--threshold",
+            "0.7",
+            "--top",
+            "5",
+            "--grid",
+            "--grid-depth",
+            "2,4",
+            "--grid-min-leaf",
+            "1,20",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // --positive 0 puts "0" last, so it is the class the threshold and at_risk are about.
+    assert_eq!(v["classes"], serde_json::json!(["1", "0"]));
+    assert_eq!(v["positive"], "0");
+    assert_eq!(v["threshold"], 0.7);
+    assert_eq!(
+        v["class_counts"]["0"].as_u64().unwrap() + v["class_counts"]["1"].as_u64().unwrap(),
+        5000
+    );
+    // at_risk: the 5 highest p_0 in the scores file among rows not already 0.
+    let scores = fs::read_to_string(&out).unwrap();
+    let mut lines = scores.lines();
+    assert_eq!(lines.next(), Some("customer_id,actual,p_1,p_0,predicted"));
+    let rows: Vec<(String, String, f64, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[3].parse().unwrap(),
+                f[4].to_string(),
+            )
+        })
+        .collect();
+    // The threshold decides the predicted class.
+    for (id, _, p0, predicted) in &rows {
+        assert_eq!(predicted == "0", *p0 >= 0.7, "{id} {p0} {predicted}");
+    }
+    let mut rows: Vec<(String, f64)> = rows
+        .into_iter()
+        .filter(|r| r.1 != "0")
+        .map(|r| (r.0, r.2))
+        .collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let at_risk = v["at_risk"].as_array().unwrap();
+    assert_eq!(at_risk.len(), 5);
+    for (got, want) in at_risk.iter().zip(&rows) {
+        assert_eq!(got["id"].as_str().unwrap(), want.0);
+        assert!((got["probability"].as_f64().unwrap() - want.1).abs() < 1e-9);
+    }
+    // The grid: 2 depths x 2 leaf sizes, the best by cross-validated ROC-AUC.
+    let grid = &v["grid"];
+    assert_eq!(grid["metric"], "roc_auc");
+    let rows = grid["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let best = grid["best"].as_u64().unwrap() as usize;
+    let auc = |r: &serde_json::Value| r["cv"]["roc_auc"]["mean"].as_f64().unwrap();
+    assert!(rows.iter().all(|r| auc(r) <= auc(&rows[best])));
+    // Curves and permutation importance.
+    let roc = v["roc_curve"].as_array().unwrap();
+    assert_eq!(roc.last().unwrap()["tpr"], 1.0);
+    assert!(v["average_precision"].as_f64().unwrap() > 0.0);
+    let perm = v["permutation_importance"].as_array().unwrap();
+    assert_eq!(perm.len(), 4);
+    assert_eq!(v["permutation_metric"], "roc_auc");
+    assert_eq!(perm[0]["feature"], "recency_days");
+}
+
+#[test]
+fn predict_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let ws = ws.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut a = vec!["predict", "--input", ws];
+        a.extend_from_slice(args);
+        crmlens(dir.path(), &a)
+    };
+    assert_user_error(
+        &run(&["--target", "nope", "--features", "recency_days"]),
+        &["no target column `nope`"],
+    );
+    assert_user_error(
+        &run(&["--target", "churned", "--features", "recency_days,churned"]),
+        &["also among --features"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--model",
+            "svm",
+        ]),
+        &["--model svm"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--threshold",
+            "1.5",
+        ]),
+        &["--threshold 1.5"],
+    );
+    assert_user_error(
+        &run(&[
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--positive",
+            "maybe",
+        ]),
+        &["--positive maybe", "0, 1"],
+    );
+    assert_user_error(
+        &run(&["--target", "churned", "--features", "recency_days,channel"]),
+        &["feature `channel` is text", "--categorical channel"],
+    );
+    // With --categorical it is one-hot encoded.
+    let o = run(&[
+        "--target",
+        "churned",
+        "--features",
+        "recency_days",
+        "--categorical",
+        "channel",
+        "--model",
+        "logistic",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v["feature_importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"channel=web"), "{names:?}");
+    assert_eq!(
+        v["features"],
+        serde_json::json!(["recency_days", "channel"])
+    );
+    let flat = dir.path().join("flat.csv");
+    fs::write(&flat, "id,x,y\na,1,yes\nb,2,yes\nc,3,yes\n").unwrap();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            flat.to_str().unwrap(),
+            "--target",
+            "y",
+            "--features",
+            "x",
+        ],
+    );
+    assert_user_error(&o, &["single class", "yes"]);
+}

@@ -1,0 +1,242 @@
+//! The Predict screen: a run explained and exported, what it refuses, and a multi-class
+//! target.
+
+use crmlens::app::state::Overlay;
+use crmlens::progress::Progress;
+use crmlens::screens::Screen;
+use crossterm::event::KeyCode;
+
+use super::{draw, key, sample_state, small_state, typed};
+
+/// The Predict screen shows the engine's own result for the Features selection, moves the
+/// test metrics with the threshold, drills into a confusion-matrix cell, lists the at-risk
+/// customers, grid-searches, and exports scores.
+#[test]
+fn predict_screen_runs_explains_and_exports() {
+    use crmlens::analytics::predict::{ModelKind, run_prediction};
+    use crmlens::screens::predict::{PField, Pane};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('6'));
+    assert_eq!(s.screen, Screen::Predict);
+    assert_eq!(s.predict.target.as_deref(), Some("churned"));
+    assert!(draw(&s, 120, 40).contains("no model yet"));
+    // Logistic regression: down to the model row, + twice (forest -> tree -> logistic).
+    key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('+'));
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.predict.params.model, ModelKind::Logistic);
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let p = s.predict.result.clone().expect("a prediction");
+    // The same run straight from the engine, on the same matrix.
+    let table = s.table.clone().unwrap();
+    let m = crmlens::data::features::build_features(&table, "customer_id", &s.features.config())
+        .unwrap();
+    let t = crmlens::data::features::target::target(&table, "churned", None).unwrap();
+    let direct = run_prediction(
+        m.values.view(),
+        &m.names,
+        &t.y,
+        2,
+        &s.predict.params,
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(p.run, direct);
+    assert!(p.run.test.roc_auc.unwrap() > 0.75);
+    let screen = draw(&s, 120, 40);
+    for want in [
+        "ROC-AUC",
+        "baseline",
+        "confusion",
+        "ROC · AUC",
+        "importance",
+    ] {
+        assert!(screen.contains(want), "{want}: {screen}");
+    }
+    s.message = Some("done".into());
+    insta::assert_snapshot!("120x40_Predict_logistic", draw(&s, 120, 40));
+    insta::assert_snapshot!("80x24_Predict_logistic", draw(&s, 80, 24));
+    // c: the precision-recall curve instead, with the average precision.
+    key(&mut s, KeyCode::Char('c'));
+    let ap = p.run.curves.as_ref().unwrap().average_precision;
+    assert!(draw(&s, 120, 40).contains(&format!("AP {ap:.3}")));
+    key(&mut s, KeyCode::Char('c'));
+
+    // The threshold: up to 0.70 moves the test metrics (not the AUC) at once.
+    while s.predict.current() != PField::Threshold {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    for _ in 0..4 {
+        key(&mut s, KeyCode::Char('+'));
+    }
+    let high = s.predict.result.clone().unwrap();
+    assert_eq!(high.run.threshold, 0.7);
+    assert!(high.run.test.recall < p.run.test.recall);
+    assert_eq!(high.run.test.roc_auc, p.run.test.roc_auc);
+    let cm = &high.run.test.confusion_matrix;
+    assert_eq!(
+        cm.iter().flatten().sum::<u64>() as usize,
+        high.run.test_rows.len()
+    );
+    assert!(draw(&s, 120, 40).contains("cv at 0.50"));
+
+    // Drill: the selected cell (actual 1, predicted 0: missed churners) lists exactly those.
+    assert_eq!(s.predict.cell, (1, 0));
+    key(&mut s, KeyCode::Char('d'));
+    let d = s.predict.drill.clone().expect("drill-down");
+    assert_eq!(d.rows.len() as u64, cm[1][0]);
+    for &r in &d.rows {
+        assert_eq!(high.y[r], 1);
+        assert!(high.run.probabilities[r][1] < 0.7);
+    }
+    assert!(draw(&s, 120, 40).contains("missed"));
+    // → moves to (1, 1), the caught churners, and the drill follows.
+    key(&mut s, KeyCode::Char('l'));
+    assert_eq!(s.predict.cell, (1, 1));
+    assert_eq!(
+        s.predict.drill.as_ref().unwrap().rows.len() as u64,
+        cm[1][1]
+    );
+    key(&mut s, KeyCode::Esc);
+    assert!(s.predict.drill.is_none());
+
+    // v: the at-risk pane, customers not churned, likeliest first.
+    key(&mut s, KeyCode::Char('v'));
+    assert_eq!(s.predict.pane, Pane::AtRisk);
+    let risk = &high.at_risk;
+    assert!(!risk.is_empty());
+    assert!(risk.iter().all(|&r| high.y[r] == 0));
+    assert!(
+        risk.windows(2)
+            .all(|w| high.run.probabilities[w[0]][1] >= high.run.probabilities[w[1]][1])
+    );
+    let first_id = table
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(risk[0])
+        .unwrap()
+        .to_string();
+    assert!(draw(&s, 120, 40).contains(&first_id));
+
+    // w: grid search over alpha, then a applies the best.
+    key(&mut s, KeyCode::Char('w'));
+    let g = s.predict.grid.clone().expect("grid");
+    assert_eq!(s.predict.pane, Pane::Grid);
+    assert_eq!(g.rows.len(), 5);
+    key(&mut s, KeyCode::Char('a'));
+    assert_eq!(Some(s.predict.params.logistic.alpha), g.rows[g.best].alpha);
+    assert!(draw(&s, 120, 40).contains("★"));
+
+    // A decision tree: the tree pane shows its splits.
+    while s.predict.current() != PField::Model {
+        key(&mut s, KeyCode::Char('k'));
+    }
+    key(&mut s, KeyCode::Char('-'));
+    assert_eq!(s.predict.params.model, ModelKind::Tree);
+    key(&mut s, KeyCode::Char('r'));
+    s.predict.pane = Pane::Tree;
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("decision tree, depth"), "{screen}");
+    assert!(screen.contains("recency_days <="), "{screen}");
+
+    // e on the at-risk pane: the listed customers, in list order.
+    s.predict.pane = Pane::AtRisk;
+    let listed = s.predict.result.as_ref().unwrap().at_risk.clone();
+    let risk_path = dir.path().join("at_risk.csv");
+    key(&mut s, KeyCode::Char('e'));
+    assert_eq!(s.overlay, Some(Overlay::Export("at_risk.csv".into())));
+    for _ in 0.."at_risk.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, risk_path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&risk_path).unwrap();
+    let ids = table.column("customer_id").unwrap().str().unwrap().clone();
+    let written: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let want: Vec<&str> = listed.iter().map(|&r| ids.get(r).unwrap()).collect();
+    assert_eq!(written, want);
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(1) == Some("0"))
+    );
+    // e elsewhere: scores for every customer.
+    s.predict.pane = Pane::Importance;
+    let path = dir.path().join("scores.csv");
+    key(&mut s, KeyCode::Char('e'));
+    for _ in 0.."scores.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("customer_id,actual,p_0,p_1,predicted"));
+    assert_eq!(text.lines().count(), 5001);
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .starts_with("wrote 5000 scores")
+    );
+}
+
+#[test]
+fn predict_without_features_or_with_only_the_target_says_so() {
+    let mut s = sample_state();
+    for item in &mut s.features.items {
+        item.selected = item.name == "churned";
+    }
+    key(&mut s, KeyCode::Char('6'));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("no features besides the target `churned`")
+    );
+    assert!(s.predict.result.is_none());
+    key(&mut s, KeyCode::Char('e'));
+    assert!(s.error.as_deref().unwrap().contains("run a model first"));
+}
+
+/// A multi-class target: channel (4 values) is taken out of the features, the confusion matrix
+/// is 4 x 4 and the metrics are macro averages; the ROC pane says it is for two classes. On a
+/// small table: the figures are not what is tested.
+#[test]
+fn predict_a_multi_class_target() {
+    let mut s = small_state();
+    key(&mut s, KeyCode::Char('6'));
+    assert!(s.predict.targets.contains(&"channel".to_string()));
+    assert!(!s.predict.targets.contains(&"monetary".to_string()));
+    while s.predict.target.as_deref() != Some("channel") {
+        key(&mut s, KeyCode::Char('+'));
+    }
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let p = s.predict.result.clone().unwrap();
+    assert_eq!(p.classes.len(), 4);
+    assert!(p.dropped_target);
+    assert!(!p.names.iter().any(|n| n.starts_with("channel")));
+    let cm = &p.run.test.confusion_matrix;
+    assert_eq!(cm.len(), 4);
+    assert_eq!(
+        cm.iter().flatten().sum::<u64>() as usize,
+        p.run.test_rows.len()
+    );
+    assert!(p.run.curves.is_none());
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap()
+            .contains("channel left out of the features")
+    );
+    assert!(draw(&s, 120, 40).contains("for two-class targets"));
+}
