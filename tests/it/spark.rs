@@ -13,9 +13,17 @@ use polars::prelude::*;
 use crate::cli::assert_user_error;
 use crate::{crmlens, sample_dir, stderr};
 
-fn server() -> Option<String> {
+/// The Spark tests share one local server on a 2-core machine: they take turns, so one test's
+/// long query (the 500M-line cancel) never starves another's deadline. Held for the test.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The server's URL and this test's turn on it; None (the test passes) without a server.
+fn server() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
     match std::env::var("CRMLENS_SPARK_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
+        Ok(u) if !u.is_empty() => {
+            let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            Some((u, turn))
+        }
         _ => {
             assert!(
                 std::env::var_os("CRMLENS_REQUIRE_SPARK").is_none(),
@@ -52,7 +60,7 @@ fn assert_same_360(a: &Customer360, b: &Customer360) {
 
 #[test]
 fn the_360_table_on_spark_equals_the_local_one() {
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let local = Workspace::load(&sample_dir().join("crmlens.toml")).unwrap();
     let a = integrate(&local, &Progress::new()).unwrap();
     let b = integrate(&on_spark(&local, &url), &Progress::new()).unwrap();
@@ -106,7 +114,7 @@ fn the_360_table_on_spark_equals_the_local_one() {
 
 #[test]
 fn a_spark_catalog_table_is_a_source() {
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let spark = spark_connect::SparkSession::builder()
         .remote(&url)
         .get_or_create()
@@ -165,7 +173,7 @@ fn workspace_file(dir: &std::path::Path, remote: &str, edit: impl Fn(String) -> 
 
 #[test]
 fn spark_errors_are_one_line_with_sparks_words() {
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
     let run = |ws: &str| {
         crmlens(
@@ -241,7 +249,7 @@ fn the_workbench_shows_sparks_error_and_keeps_the_data() {
     use crmlens::app::state::Overlay;
 
     use crate::ui::{draw, run_commands, sample_state};
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut s = sample_state();
     let local_monetary = monetary(&s);
@@ -276,7 +284,7 @@ fn the_workbench_shows_sparks_error_and_keeps_the_data() {
 /// "cancelled" in seconds, not when the cluster finishes.
 #[test]
 fn a_cancelled_spark_aggregation_stops_on_the_server() {
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let spark = spark_connect::SparkSession::builder()
         .remote(&url)
         .get_or_create()
@@ -339,7 +347,7 @@ fn a_cancelled_spark_aggregation_stops_on_the_server() {
 /// An override naming a column the source lacks is one line.
 #[test]
 fn type_overrides_apply_on_spark() {
-    let Some(url) = server() else { return };
+    let Some((url, _turn)) = server() else { return };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("customers.csv"),
