@@ -1,16 +1,15 @@
 //! `crmlens rules`: frequent itemsets and association rules from order lines.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
+use crate::analytics::itemsets::Algorithm;
 use crate::analytics::limits;
-use crate::analytics::rules::{RuleFilter, RuleParams, SortBy, rules, sort_rules};
-use crate::data::features::baskets::{baskets, order_lines};
+use crate::analytics::rules::{RuleFilter, RulesRun, SortBy, sort_rules};
 use crate::export::{rule_json, write_rules};
+use crate::pipeline::rules::{BasketColumns, MinSupport, Mining, mine};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -131,47 +130,36 @@ pub fn run(a: RulesArgs) -> Result<()> {
         antecedent_items: (a.min_antecedents, a.max_antecedents.unwrap_or(usize::MAX)),
         consequent_items: (a.min_consequents, a.max_consequents.unwrap_or(usize::MAX)),
     };
-    let started = Instant::now();
-    let table = order_lines(&a.input, &[a.transaction_col.as_str(), a.item_col.as_str()])?;
-    let b = baskets(&table, &a.transaction_col, &a.item_col)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
-    drop(table);
-    let loaded = started.elapsed().as_secs_f64();
-    let n = b.len();
-    let min_count = match (a.min_count, a.min_support) {
-        (Some(c), _) => c,
-        (None, s) => min_count_for(s.unwrap_or(0.01), n),
+    let mining = Mining {
+        min_support: match (a.min_count, a.min_support) {
+            (Some(c), _) => MinSupport::Count(c),
+            (None, s) => MinSupport::Fraction(s.unwrap_or(0.01)),
+        },
+        min_confidence: a.min_confidence,
+        min_lift: a.min_lift,
+        max_len: a.max_len,
+        algorithm,
+        limit: a.limit,
     };
-    let progress = Progress::new();
-    let t = Instant::now();
-    let sets = frequent_itemsets(
-        &b,
-        &ItemsetParams {
-            min_count,
-            max_len: a.max_len,
-            limit: a.limit,
-            algorithm,
-        },
-        &progress,
-    )?;
-    let mined = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut list = rules(
-        &sets,
-        n,
-        &RuleParams {
-            min_confidence: a.min_confidence,
-            min_lift: a.min_lift,
-            limit: a.limit,
-        },
-        &progress,
-    )?;
+    let columns = BasketColumns::Named {
+        transaction: a.transaction_col.clone(),
+        item: a.item_col.clone(),
+    };
+    let mined = mine(&a.input, &columns, &mining, &Progress::new())?;
+    let [loaded, mined_s, ruled] = mined.seconds;
+    let RulesRun {
+        baskets: b,
+        itemsets: sets,
+        rules: mut list,
+        min_count,
+        ..
+    } = mined.run;
+    let n = b.len();
     list = filter.apply(list, &b.items);
     sort_rules(&mut list, sort);
     if let Some(max) = a.max_rules {
         list.truncate(max);
     }
-    let ruled = t.elapsed().as_secs_f64();
     let names = &b.items;
     let rules_json: Vec<serde_json::Value> = list.iter().map(|r| rule_json(r, names)).collect();
     if let Some(out) = &a.out {
@@ -205,7 +193,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
             "itemsets": itemsets,
             "rules": rules_json,
             "sort": sort.name(),
-            "seconds": {"load": round(loaded), "itemsets": round(mined), "rules": round(ruled)},
+            "seconds": {"load": round(loaded), "itemsets": round(mined_s), "rules": round(ruled)},
         });
         stdout.json(&v)?;
     } else {
