@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod app;
+pub mod choice;
 pub mod cli;
 pub mod data;
 pub mod export;

@@ -18,7 +18,7 @@
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::error::AnalyticsError;
 use super::kmeans::{KMeansParams, kmeans};
@@ -28,8 +28,7 @@ use crate::progress::Progress;
 const BLOCK: usize = 4096;
 
 /// How the components' covariance matrices are shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CovarianceType {
     /// Each component has its own general covariance matrix.
     #[default]
@@ -42,27 +41,14 @@ pub enum CovarianceType {
     Spherical,
 }
 
+crate::choice!(CovarianceType {
+    Full => "full",
+    Tied => "tied",
+    Diag => "diag",
+    Spherical => "spherical",
+});
+
 impl CovarianceType {
-    pub const ALL: [CovarianceType; 4] = [
-        CovarianceType::Full,
-        CovarianceType::Tied,
-        CovarianceType::Diag,
-        CovarianceType::Spherical,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CovarianceType::Full => "full",
-            CovarianceType::Tied => "tied",
-            CovarianceType::Diag => "diag",
-            CovarianceType::Spherical => "spherical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CovarianceType> {
-        CovarianceType::ALL.into_iter().find(|c| c.name() == s)
-    }
-
     /// Free parameters of a mixture of `k` components in `d` dimensions (scikit-learn's
     /// `_n_parameters`): covariances, means and the k - 1 free weights.
     pub fn n_parameters(self, k: usize, d: usize) -> usize {

@@ -33,13 +33,14 @@ pub fn min_count_for(min_support: f64, n: usize) -> u64 {
     c.max(1)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Algorithm {
     #[default]
     FpGrowth,
     Apriori,
 }
+
+crate::choice!(Algorithm { FpGrowth => "fpgrowth", Apriori => "apriori" });
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsetParams {

@@ -33,8 +33,7 @@ pub const PERMUTATION_REPEATS: usize = 5;
 /// Points kept of the ROC and precision-recall curves.
 pub const CURVE_POINTS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ModelKind {
     #[default]
     Forest,
@@ -42,26 +41,9 @@ pub enum ModelKind {
     Logistic,
 }
 
+crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic" });
+
 impl ModelKind {
-    pub const ALL: [ModelKind; 3] = [ModelKind::Forest, ModelKind::Tree, ModelKind::Logistic];
-
-    pub fn parse(s: &str) -> Option<ModelKind> {
-        match s {
-            "tree" => Some(ModelKind::Tree),
-            "forest" => Some(ModelKind::Forest),
-            "logistic" => Some(ModelKind::Logistic),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Forest => "forest",
-            ModelKind::Tree => "tree",
-            ModelKind::Logistic => "logistic",
-        }
-    }
-
     pub fn title(self) -> &'static str {
         match self {
             ModelKind::Forest => "random forest",

@@ -17,8 +17,7 @@ use super::error::AnalyticsError;
 use crate::progress::Progress;
 
 /// How a customer's lines for one item become a matrix entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Weighting {
     /// 1 if bought at all.
     #[default]
@@ -26,6 +25,8 @@ pub enum Weighting {
     /// The number of lines (purchases).
     Count,
 }
+
+crate::choice!(Weighting { Binary => "binary", Count => "count" });
 
 /// A sparse customers x items matrix in CSR form.
 #[derive(Debug, Clone, PartialEq)]

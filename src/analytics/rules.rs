@@ -284,33 +284,17 @@ pub enum SortBy {
     Count,
 }
 
+crate::choice!(SortBy {
+    Lift => "lift",
+    Confidence => "confidence",
+    Support => "support",
+    Leverage => "leverage",
+    Conviction => "conviction",
+    ZhangsMetric => "zhangs_metric",
+    Count => "count",
+});
+
 impl SortBy {
-    pub const ALL: [SortBy; 7] = [
-        SortBy::Lift,
-        SortBy::Confidence,
-        SortBy::Support,
-        SortBy::Leverage,
-        SortBy::Conviction,
-        SortBy::ZhangsMetric,
-        SortBy::Count,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SortBy::Lift => "lift",
-            SortBy::Confidence => "confidence",
-            SortBy::Support => "support",
-            SortBy::Leverage => "leverage",
-            SortBy::Conviction => "conviction",
-            SortBy::ZhangsMetric => "zhangs_metric",
-            SortBy::Count => "count",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SortBy> {
-        SortBy::ALL.into_iter().find(|m| m.name() == s)
-    }
-
     /// The metric's value (infinite conviction as +inf).
     pub fn value(self, r: &Rule) -> f64 {
         match self {

@@ -18,8 +18,7 @@ pub const SCATTER_POINTS: usize = 4000;
 /// Rows sampled for the k-distance curve (each against every row).
 pub const K_DISTANCE_SAMPLE: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Algorithm {
     #[default]
     KMeans,
@@ -27,9 +26,9 @@ pub enum Algorithm {
     Gmm,
 }
 
-impl Algorithm {
-    pub const ALL: [Algorithm; 3] = [Algorithm::KMeans, Algorithm::Dbscan, Algorithm::Gmm];
+crate::choice!(Algorithm { KMeans => "kmeans", Dbscan => "dbscan", Gmm => "gmm" });
 
+impl Algorithm {
     /// The name people read.
     pub fn title(self) -> &'static str {
         match self {

@@ -17,22 +17,16 @@ use serde::Serialize;
 
 use super::error::AnalyticsError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Criterion {
     #[default]
     Gini,
     Entropy,
 }
 
-impl Criterion {
-    pub fn name(self) -> &'static str {
-        match self {
-            Criterion::Gini => "gini",
-            Criterion::Entropy => "entropy",
-        }
-    }
+crate::choice!(Criterion { Gini => "gini", Entropy => "entropy" });
 
+impl Criterion {
     /// Impurity of class counts with `n` rows in all.
     fn impurity(self, counts: &[u64], n: u64) -> f64 {
         if n == 0 {

@@ -69,22 +69,28 @@ impl Snapshot {
         if a.segment != b.segment || a.sweep_max_k != b.sweep_max_k {
             out.push("segment parameters");
         }
-        if a.rules != b.rules {
+        let mining = |r: &crate::pipeline::rules::RulesSettings| {
+            let mut r = r.clone();
+            r.sort = Default::default();
+            r.filter = None;
+            r
+        };
+        if mining(&a.rules) != mining(&b.rules) {
             out.push("rules parameters");
         }
-        if a.rules_sort != b.rules_sort {
+        if a.rules.sort != b.rules.sort {
             out.push("rules sort");
         }
-        if a.rules_filter != b.rules_filter {
+        if a.rules.filter != b.rules.filter {
             out.push("rules filter");
         }
-        if a.predict != b.predict || a.target != b.target {
+        if a.predict != b.predict {
             out.push("predict parameters");
         }
         if a.clv != b.clv {
             out.push("CLV parameters");
         }
-        if a.top != b.top || a.neighbours != b.neighbours {
+        if a.recommend != b.recommend {
             out.push("recommendation parameters");
         }
         out

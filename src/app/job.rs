@@ -95,7 +95,7 @@ pub enum JobRequest {
     /// Frequent itemsets and rules from the order lines of `input` (a workspace or a file).
     Rules {
         input: PathBuf,
-        params: crate::pipeline::rules::RulesParams,
+        params: crate::pipeline::rules::RulesSettings,
     },
     /// Write rules to a .csv/.parquet/.json file; refuses to replace a file unless `overwrite`.
     ExportRules {
@@ -143,7 +143,10 @@ pub enum JobRequest {
         pseudonymise: bool,
     },
     /// The item-item model from the order lines of `input`, evaluated when it can be.
-    Recommend { input: PathBuf, neighbours: usize },
+    Recommend {
+        input: PathBuf,
+        settings: crate::pipeline::recommend::RecommendSettings,
+    },
     /// Everyone's top N to a file; refuses to replace a file unless `overwrite`.
     ExportRecommendations {
         path: PathBuf,
@@ -223,8 +226,9 @@ impl JobRequest {
             | JobRequest::ExportRecommendations { path, .. } => {
                 format!("exporting to {}", path.display())
             }
-            JobRequest::Recommend { input, neighbours } => format!(
-                "item similarities ({neighbours} neighbours) from {}",
+            JobRequest::Recommend { input, settings } => format!(
+                "item similarities ({} neighbours) from {}",
+                settings.neighbours,
                 input.display()
             ),
             JobRequest::Clv { input, .. } => {
@@ -554,17 +558,11 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             pipeline::clv::fit(&input, &Default::default(), &settings, progress)
                 .map(|o| JobOutcome::Clv(Box::new(o))),
         ),
-        JobRequest::Recommend { input, neighbours } => {
-            let params = pipeline::recommend::RecommendParams {
-                neighbours,
-                ..Default::default()
-            };
-            lift(
-                pipeline::recommend::purchases(&input, &Default::default(), progress)
-                    .and_then(|(cols, p)| pipeline::recommend::model(cols, p, &params, progress))
-                    .map(|m| JobOutcome::Recommended(Box::new(m))),
-            )
-        }
+        JobRequest::Recommend { input, settings } => lift(
+            pipeline::recommend::purchases(&input, &Default::default(), progress)
+                .and_then(|(cols, p)| pipeline::recommend::model(cols, p, &settings, progress))
+                .map(|m| JobOutcome::Recommended(Box::new(m))),
+        ),
         JobRequest::ExportRecommendations {
             path,
             model,

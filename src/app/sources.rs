@@ -590,9 +590,13 @@ pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
     };
     state.features =
         crate::screens::features::FeaturesView::from_table(&l.table, l.features.as_ref());
-    let params = state.predict.params.clone();
+    // The model's parameters stay; the target is the new table's.
+    let kept = state.predict.settings.clone();
     state.predict = crate::screens::predict::PredictView::with_targets(l.targets);
-    state.predict.params = params;
+    state.predict.settings = crate::pipeline::predict::PredictSettings {
+        target: state.predict.settings.target.take(),
+        ..kept
+    };
     if let Some(s) = l.settings {
         state.apply_settings(*s);
     }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use chrono::NaiveDate;
 use clap::Args;
 use polars::prelude::{Column, DataFrame};
 
@@ -26,21 +25,9 @@ pub struct ClvArgs {
     /// The amount column (default: quantity x unit_price for a workspace, else amount).
     #[arg(long = "amount-col")]
     pub amount_col: Option<String>,
-    /// Fit on purchases up to this day (YYYY-MM-DD); later ones are the holdout.
-    #[arg(long = "calibration-end")]
-    pub calibration_end: String,
-    /// The holdout's last day (YYYY-MM-DD; default: the last transaction's day).
-    #[arg(long = "observation-end")]
-    pub observation_end: Option<String>,
-    /// day or week.
-    #[arg(long = "time-unit", default_value = "day")]
-    pub time_unit: String,
-    /// CLV horizon in months (1 to 120).
-    #[arg(long, default_value_t = 12, value_parser = super::whole::<usize>)]
-    pub horizon: usize,
-    /// Monthly discount rate for the CLV.
-    #[arg(long = "discount-rate", default_value_t = 0.01)]
-    pub discount_rate: f64,
+    /// Calibration end, holdout end, time unit, horizon and discount rate.
+    #[command(flatten)]
+    pub settings: ClvSettings,
     /// How many top customers by CLV to list.
     #[arg(long, default_value_t = 10, value_parser = super::whole::<usize>)]
     pub top: usize,
@@ -57,49 +44,27 @@ use super::round;
 
 pub fn run(a: ClvArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
-    let Ok(end) = NaiveDate::parse_from_str(a.calibration_end.trim(), "%Y-%m-%d") else {
-        bail!(
-            "--calibration-end {}: not a date; use YYYY-MM-DD, e.g. 2024-06-30",
-            a.calibration_end
-        );
+    let settings = &a.settings;
+    let Some(end) = settings.calibration_end else {
+        bail!("--calibration-end is required: the last day (YYYY-MM-DD) of the fit");
     };
-    let observation_end = match &a.observation_end {
-        None => None,
-        Some(t) => Some(
-            NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| {
-                anyhow::anyhow!("--observation-end {t}: not a date; use YYYY-MM-DD")
-            })?,
-        ),
-    };
-    let unit_days = match a.time_unit.as_str() {
-        "day" => 1.0,
-        "week" => 7.0,
-        other => bail!("--time-unit {other}: use day or week"),
-    };
-    if !(a.discount_rate >= 0.0 && a.discount_rate < 1.0) {
+    if !(settings.discount_rate >= 0.0 && settings.discount_rate < 1.0) {
         bail!(
             "--discount-rate {}: use a monthly rate from 0 to 1, e.g. 0.01",
-            a.discount_rate
+            settings.discount_rate
         );
     }
-    if a.horizon == 0 {
+    if settings.horizon_months == 0 {
         bail!("--horizon 0: use 1 or more months");
     }
     // The range a workspace's [clv] horizon_months is held to: up to ten years.
-    crate::analytics::limits::HORIZON_MONTHS.named("--horizon", a.horizon)?;
-    let settings = ClvSettings {
-        calibration_end: Some(end),
-        observation_end,
-        weeks: unit_days == 7.0,
-        horizon_months: a.horizon,
-        discount_rate: a.discount_rate,
-    };
+    crate::analytics::limits::HORIZON_MONTHS.named("--horizon", settings.horizon_months)?;
     let columns = ClvColumns {
         customer: a.customer_col.clone(),
         date: a.date_col.clone(),
         amount: a.amount_col.clone(),
     };
-    let o = fit(&a.input, &columns, &settings, &Progress::new())?;
+    let o = fit(&a.input, &columns, settings, &Progress::new())?;
     let (s, r, cols, dropped) = (&o, &o.run, &o.columns, o.dropped_lines);
     let [read_s, summary_s, models_s] = o.seconds;
     let seconds = read_s + summary_s + models_s;
@@ -153,9 +118,9 @@ pub fn run(a: ClvArgs) -> Result<()> {
             "calibration_end": end.to_string(),
             "first_date": s.first_date.to_string(),
             "last_date": o.last_date.to_string(),
-            "time_unit": a.time_unit,
-            "horizon_months": a.horizon,
-            "discount_rate": a.discount_rate,
+            "time_unit": settings.unit.singular(),
+            "horizon_months": settings.horizon_months,
+            "discount_rate": settings.discount_rate,
             "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood},
             "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v, "n_customers": gg.n_customers, "log_likelihood": gg.log_likelihood},
             "frequency_monetary_correlation": r.frequency_monetary_correlation,
@@ -204,14 +169,17 @@ pub fn run(a: ClvArgs) -> Result<()> {
             writeln!(
                 stdout,
                 "holdout ({:.0} {}s): predicted {:.1} purchases, actual {:.0}",
-                h.duration, a.time_unit, h.predicted_total, h.actual_total
+                h.duration,
+                settings.unit.singular(),
+                h.predicted_total,
+                h.actual_total
             )?;
         }
         writeln!(
             stdout,
             "CLV over {} months at {}/month: total {:.0}, mean {:.2}, median {:.2}",
-            a.horizon,
-            a.discount_rate,
+            settings.horizon_months,
+            settings.discount_rate,
             total,
             total / s.ids.len().max(1) as f64,
             median

@@ -1,6 +1,17 @@
 //! The input and feature flags the model subcommands share (`--input`, `--features`, `--categorical`, scaling, missing values), and the feature matrix they build.
 
 use super::*;
+use crate::data::sources::workspace::Scaling;
+
+/// How `--fill` fills a feature's missing values (a workspace's [cleaning] policy names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    Mean,
+    Median,
+    Drop,
+}
+
+crate::choice!(Fill { Mean => "mean", Median => "median", Drop => "drop" });
 
 /// The data and features a model runs on (shared by `segment` and `sweep`).
 #[derive(Debug, Args)]
@@ -12,11 +23,11 @@ pub struct MatrixArgs {
     #[arg(long, value_delimiter = ',', required = true)]
     pub features: Vec<String>,
     /// Scaling: standard, minmax, robust or none.
-    #[arg(long, default_value = "standard")]
-    pub scale: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Scaling::Standard)]
+    pub scale: Scaling,
     /// Missing values in the features: mean, median or drop (default: refuse).
-    #[arg(long)]
-    pub fill: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub fill: Option<Fill>,
     /// Text columns to one-hot encode as features, comma-separated (at most 20 levels each;
     /// rarer ones are pooled as "other").
     #[arg(long, value_delimiter = ',')]
@@ -47,19 +58,8 @@ pub(super) fn feature_matrix(
     extra: &[String],
 ) -> Result<Matrix> {
     use crate::data::features::build_features;
-    use crate::data::sources::workspace::{FeatureConfig, Scaling};
-    let (input, scale, fill) = (
-        args.input.as_path(),
-        args.scale.as_str(),
-        args.fill.as_deref(),
-    );
-    let scaling = match scale {
-        "standard" => Scaling::Standard,
-        "minmax" => Scaling::Minmax,
-        "robust" => Scaling::Robust,
-        "none" => Scaling::None,
-        other => bail!("--scale {other}: use standard, minmax, robust or none"),
-    };
+    use crate::data::sources::workspace::FeatureConfig;
+    let (input, scaling, fill) = (args.input.as_path(), args.scale, args.fill);
     let features: Vec<String> = args
         .features
         .iter()
@@ -107,9 +107,6 @@ pub(super) fn feature_matrix(
         Some(ROW.to_string())
     };
     if let Some(fill) = fill {
-        if !matches!(fill, "mean" | "median" | "drop") {
-            bail!("--fill {fill}: use mean, median or drop");
-        }
         for f in &features {
             if table.column(f).is_err() {
                 bail!("{}: unknown feature column `{f}`", input.display());

@@ -207,28 +207,7 @@ fn print_result(json: bool, v: &serde_json::Value, text: &str) -> Result<()> {
     }
 }
 
-/// A whole-number argument. A negative or fractional number is read as a number (not as a
-/// flag, and not as "invalid digit found in string") so the message says what is wrong with
-/// it; `1e9` is a billion. The parameter's own range is checked after parsing.
-pub fn whole<T: TryFrom<u64>>(s: &str) -> Result<T, String> {
-    let t = s.trim();
-    let v: u64 = match t.parse::<u64>() {
-        Ok(v) => v,
-        Err(_) => match t.parse::<f64>() {
-            Ok(f) if f.is_nan() || f.is_infinite() => {
-                return Err("not a number; use a whole number such as 10".into());
-            }
-            Ok(f) if f < 0.0 => {
-                return Err("a negative number; use a whole number, 0 or more".into());
-            }
-            Ok(f) if f.fract() != 0.0 => return Err("not a whole number".into()),
-            Ok(f) if f <= u64::MAX as f64 => f as u64,
-            Ok(_) => return Err("too large".into()),
-            Err(_) => return Err("not a whole number".into()),
-        },
-    };
-    T::try_from(v).map_err(|_| "too large".to_string())
-}
+pub use crate::choice::whole;
 
 /// clap's usage error (as it renders it, without colours) in one line, without the leading
 /// `error: `: the message with its indented list joined, clap's tips, and the help to read,
@@ -274,6 +253,45 @@ pub fn usage_error_line(rendered: &str, subcommand: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One analysis's settings, flattened into a command for the test.
+    #[derive(Debug, Parser)]
+    struct Flags<T: clap::Args> {
+        #[command(flatten)]
+        settings: T,
+    }
+
+    #[test]
+    fn the_command_line_and_the_workbench_start_from_the_same_settings() {
+        use crate::pipeline::clv::ClvSettings;
+        use crate::pipeline::predict::PredictSettings;
+        use crate::pipeline::recommend::RecommendSettings;
+        let p = Flags::<PredictSettings>::try_parse_from(["x", "--target", "churned"]).unwrap();
+        let want = PredictSettings {
+            target: Some("churned".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.settings, want);
+        let c =
+            Flags::<ClvSettings>::try_parse_from(["x", "--calibration-end", "2024-06-30"]).unwrap();
+        let want = ClvSettings {
+            calibration_end: chrono::NaiveDate::from_ymd_opt(2024, 6, 30),
+            ..Default::default()
+        };
+        assert_eq!(c.settings, want);
+        let r = Flags::<RecommendSettings>::try_parse_from(["x"]).unwrap();
+        assert_eq!(r.settings, RecommendSettings::default());
+        // A choice is parsed by its name or alias, in any case.
+        let c = Flags::<ClvSettings>::try_parse_from([
+            "x",
+            "--calibration-end",
+            "2024-06-30",
+            "--time-unit",
+            "Week",
+        ])
+        .unwrap();
+        assert_eq!(c.settings.unit, crate::pipeline::clv::TimeUnit::Weeks);
+    }
 
     /// Renders the usage error of `args` as `main` prints it.
     fn usage_error(args: &[&str]) -> String {

@@ -9,9 +9,9 @@ use polars::prelude::DataType;
 
 use super::MatrixArgs;
 use crate::analytics::limits;
-use crate::analytics::predict::{Grid, ModelKind, PredictParams, at_risk};
-use crate::analytics::tree::TreeParams;
+use crate::analytics::predict::{Grid, at_risk};
 use crate::pipeline;
+use crate::pipeline::predict::PredictSettings;
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -19,35 +19,9 @@ use crate::progress::Progress;
 pub struct PredictArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// The column to predict (two or more classes), e.g. churned.
-    #[arg(long)]
-    pub target: String,
-    /// tree, forest (default) or logistic.
-    #[arg(long, default_value = "forest")]
-    pub model: String,
-    /// Trees: the deepest split (1 to 64, default 8).
-    #[arg(long = "max-depth", default_value_t = 8, value_parser = super::whole::<usize>)]
-    pub max_depth: usize,
-    /// Trees: fewest training rows in a leaf (1 or more).
-    #[arg(long = "min-leaf", default_value_t = 1, value_parser = super::whole::<usize>)]
-    pub min_leaf: usize,
-    /// Forest: number of trees (1 to 10000).
-    #[arg(long = "n-trees", default_value_t = 100, value_parser = super::whole::<usize>)]
-    pub n_trees: usize,
-    /// Logistic: L2 regularisation strength.
-    #[arg(long, default_value_t = 1.0)]
-    pub alpha: f64,
-    /// Cross-validation folds (stratified, 2 to 50).
-    #[arg(long, default_value_t = 5, value_parser = super::whole::<usize>)]
-    pub folds: usize,
-    /// Share of rows held out for the test metrics (stratified, 0.05 to 0.9).
-    #[arg(long = "test-size", default_value_t = 0.25)]
-    pub test_size: f64,
-    #[arg(long, default_value_t = 42, value_parser = super::whole::<u64>)]
-    pub seed: u64,
-    /// Two classes: call a row positive when its probability is at least this.
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f64,
+    /// The target, the model and its parameters.
+    #[command(flatten)]
+    pub settings: PredictSettings,
     /// The positive class's value (default: the last in sorted order, e.g. 1, true, yes).
     #[arg(long)]
     pub positive: Option<String>,
@@ -82,33 +56,34 @@ pub struct PredictArgs {
 
 pub fn run(a: PredictArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
-    let model = ModelKind::parse(&a.model)
-        .ok_or_else(|| anyhow::anyhow!("--model {}: use tree, forest or logistic", a.model))?;
+    let Some(target_col) = a.settings.target.clone() else {
+        bail!("--target is required: the column to predict, e.g. churned");
+    };
     if a.matrix
         .features
         .iter()
         .chain(&a.matrix.categorical)
-        .any(|f| f.trim() == a.target)
+        .any(|f| f.trim() == target_col)
     {
         bail!(
             "--target {} is also among --features; remove it from the features",
-            a.target
+            target_col
         );
     }
-    if !(a.threshold > 0.0 && a.threshold < 1.0) {
+    if !(a.settings.threshold > 0.0 && a.settings.threshold < 1.0) {
         bail!(
             "--threshold {}: use a probability between 0 and 1, e.g. 0.3",
-            a.threshold
+            a.settings.threshold
         );
     }
     // The ranges a workspace's [predict] is held to (`analytics::limits`).
-    limits::THRESHOLD.named("--threshold", a.threshold)?;
-    limits::MAX_DEPTH.named("--max-depth", a.max_depth)?;
-    limits::MIN_LEAF.named("--min-leaf", a.min_leaf)?;
-    limits::TREES.named("--n-trees", a.n_trees)?;
-    limits::ALPHA.named("--alpha", a.alpha)?;
-    limits::FOLDS.named("--folds", a.folds)?;
-    limits::TEST_SIZE.named("--test-size", a.test_size)?;
+    limits::THRESHOLD.named("--threshold", a.settings.threshold)?;
+    limits::MAX_DEPTH.named("--max-depth", a.settings.max_depth)?;
+    limits::MIN_LEAF.named("--min-leaf", a.settings.min_leaf)?;
+    limits::TREES.named("--n-trees", a.settings.trees)?;
+    limits::ALPHA.named("--alpha", a.settings.alpha)?;
+    limits::FOLDS.named("--folds", a.settings.folds)?;
+    limits::TEST_SIZE.named("--test-size", a.settings.test_size)?;
     for &d in &a.grid_depth {
         limits::MAX_DEPTH.named("--grid-depth", d)?;
     }
@@ -125,31 +100,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
         &a.matrix,
         a.id_col.clone(),
         true,
-        std::slice::from_ref(&a.target),
+        std::slice::from_ref(&target_col),
     )?;
-    let target = crate::data::features::target::target(&table, &a.target, a.positive.as_deref())
+    let target = crate::data::features::target::target(&table, &target_col, a.positive.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
     if m.values.nrows() != target.y.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
     }
-    let params = PredictParams {
-        model,
-        tree: TreeParams {
-            max_depth: a.max_depth,
-            min_samples_leaf: a.min_leaf,
-            seed: a.seed,
-            ..TreeParams::default()
-        },
-        n_trees: a.n_trees,
-        logistic: crate::analytics::logistic::LogisticParams {
-            alpha: a.alpha,
-            ..Default::default()
-        },
-        folds: a.folds,
-        test_size: a.test_size,
-        seed: a.seed,
-        threshold: a.threshold,
-    };
+    let params = a.settings.params();
     let grid = if a.grid {
         let d = Grid::default();
         let pick = |v: &Vec<usize>, dflt: Vec<usize>| if v.is_empty() { dflt } else { v.clone() };
@@ -182,7 +140,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let names = super::printable_features(&m, &super::pii_columns(&a.matrix.input, &table));
     let started = Instant::now();
     let prediction =
-        pipeline::predict::run(&m, &names, &a.target, target, &params, &Progress::new())?;
+        pipeline::predict::run(&m, &names, &target_col, target, &params, &Progress::new())?;
     let (r, classes, y_all) = (&prediction.run, &prediction.classes, &prediction.y);
     let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.out {
@@ -243,7 +201,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         let v = serde_json::json!({
             "model": r.model,
             "input": a.matrix.input.display().to_string(),
-            "target": a.target,
+            "target": target_col,
             "features": features,
             "n_rows": r.n_rows,
             "classes": classes,
@@ -253,7 +211,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "positive": positive.map(|c| classes[c].clone()),
             "threshold": r.threshold,
             "cv": r.cv,
-            "folds": a.folds,
+            "folds": a.settings.folds,
             "baseline_accuracy": r.baseline_accuracy,
             "feature_importance": importance,
             // Drop in `permutation_metric` when a feature's test values are shuffled.
@@ -266,7 +224,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "grid": grid,
             // The decision tree as indented text, thresholds in the features' own units.
             "tree": tree_text(&names, classes),
-            "seed": a.seed,
+            "seed": a.settings.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
         stdout.json(&v)?;
@@ -282,7 +240,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         writeln!(
             stdout,
             "{} on {} rows ({} test): accuracy {:.3} (baseline {:.3}), balanced {:.3}, precision {:.3}, recall {:.3}, F1 {:.3}, ROC-AUC {}",
-            a.model,
+            a.settings.model,
             r.n_rows,
             r.test_rows.len(),
             t.accuracy,
@@ -346,7 +304,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             writeln!(
                 stdout,
                 "  at risk (not {} = {pos} yet, likeliest to be):",
-                crate::text::escape(&a.target)
+                crate::text::escape(&target_col)
             )?;
             for v in &at_risk {
                 writeln!(

@@ -11,7 +11,7 @@ use clap::Args;
 use crate::analytics::recommend::{Recommendation, Scorer, Weighting};
 use crate::data::dates::from_epoch_days;
 use crate::pipeline::recommend::{
-    Evaluate, PurchaseColumnNames, RecommendParams, model, purchases, write_top_n,
+    Evaluate, PurchaseColumnNames, RecommendSettings, model, purchases, write_top_n,
 };
 use crate::progress::Progress;
 
@@ -33,23 +33,9 @@ pub struct RecommendArgs {
     /// The order date column (default: order_date).
     #[arg(long = "date-col")]
     pub date_col: Option<String>,
-    /// Recommendations per customer (N).
-    #[arg(long, default_value_t = 10, value_parser = super::whole::<usize>)]
-    pub top: usize,
-    /// Most similar items kept per item (M).
-    #[arg(long, default_value_t = 50, value_parser = super::whole::<usize>)]
-    pub neighbours: usize,
-    /// Inverse user frequency: scale each customer's entries by |items|^(-X/2) before the
-    /// cosine (0: plain cosine).
-    #[arg(long, default_value_t = 1.0)]
-    pub iuf: f64,
-    /// Weight purchases by age: each line counts 0.5^(age / DAYS), age from the last day in
-    /// the data (implies count weighting).
-    #[arg(long = "half-life")]
-    pub half_life: Option<f64>,
-    /// binary (bought or not) or count (purchases).
-    #[arg(long, default_value = "binary")]
-    pub weighting: String,
+    /// N, the neighbourhood, IUF, weighting and half-life.
+    #[command(flatten)]
+    pub settings: RecommendSettings,
     /// Also recommend items the customer bought before (repeat purchases).
     #[arg(long)]
     pub repeat: bool,
@@ -73,25 +59,24 @@ use super::round;
 
 pub fn run(a: RecommendArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
-    let weighting = match a.weighting.as_str() {
-        "binary" => Weighting::Binary,
-        "count" => Weighting::Count,
-        other => bail!("--weighting {other}: use binary or count"),
-    };
-    if !(a.iuf >= 0.0 && a.iuf.is_finite()) {
-        bail!("--iuf {}: use 0 (plain cosine) or more, e.g. 1", a.iuf);
+    let weighting = a.settings.weighting;
+    if !(a.settings.iuf >= 0.0 && a.settings.iuf.is_finite()) {
+        bail!(
+            "--iuf {}: use 0 (plain cosine) or more, e.g. 1",
+            a.settings.iuf
+        );
     }
-    if let Some(h) = a.half_life
+    if let Some(h) = a.settings.half_life
         && !(h > 0.0 && h.is_finite())
     {
         bail!("--half-life {h}: use a positive number of days, e.g. 180");
     }
-    if a.top == 0 || a.neighbours == 0 {
+    if a.settings.top == 0 || a.settings.neighbours == 0 {
         bail!("--top and --neighbours must be 1 or more");
     }
     // The ranges a workspace's [recommend] is held to (`analytics::limits`).
-    crate::analytics::limits::TOP.named("--top", a.top)?;
-    crate::analytics::limits::NEIGHBOURS.named("--neighbours", a.neighbours)?;
+    crate::analytics::limits::TOP.named("--top", a.settings.top)?;
+    crate::analytics::limits::NEIGHBOURS.named("--neighbours", a.settings.neighbours)?;
     let started = Instant::now();
     let names = PurchaseColumnNames {
         customer: a.customer_col.clone(),
@@ -113,7 +98,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         },
         None => None,
     };
-    if a.half_life.is_some() && p.day.is_none() {
+    if a.settings.half_life.is_some() && p.day.is_none() {
         bail!("--half-life needs a date column; pass --date-col");
     }
     if a.evaluate && p.in_last_order.is_none() {
@@ -121,24 +106,20 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             "--evaluate needs the order or date column to find each customer's last order; pass --order-col or --date-col"
         );
     }
-    let params = RecommendParams {
-        neighbours: a.neighbours,
-        iuf: a.iuf,
-        weighting,
-        half_life: a.half_life,
+    let params = RecommendSettings {
         evaluate: if a.evaluate {
             Evaluate::Yes
         } else {
             Evaluate::No
         },
-        evaluate_top: a.top,
+        ..a.settings.clone()
     };
     let t_model = Instant::now();
     let m = model(cols, p, &params, &progress)?;
     // The model's time includes the evaluation's, which is reported with it.
     let model_s = t_model.elapsed().as_secs_f64();
     let (cols, x, model, evaluation) = (&m.columns, &m.x, &m.model, &m.evaluation);
-    let weighting = if a.half_life.is_some() {
+    let weighting = if a.settings.half_life.is_some() {
         Weighting::Count
     } else {
         weighting
@@ -157,7 +138,15 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     let mut all_s = None;
     if let Some(out) = &a.out {
         // Scoring time only; writing is streamed chunk by chunk between the scoring.
-        let (_, scoring) = write_top_n(out, &m, &cols.customer, a.top, a.repeat, &opts, &progress)?;
+        let (_, scoring) = write_top_n(
+            out,
+            &m,
+            &cols.customer,
+            a.settings.top,
+            a.repeat,
+            &opts,
+            &progress,
+        )?;
         all_s = Some(scoring);
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -169,17 +158,17 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             "n_customers": p.customers.len(),
             "n_items": p.items.len(),
             "n_lines": m.n_lines,
-            "top": a.top,
-            "neighbours": a.neighbours,
-            "iuf": a.iuf,
-            "half_life": a.half_life,
+            "top": a.settings.top,
+            "neighbours": a.settings.neighbours,
+            "iuf": a.settings.iuf,
+            "half_life": a.settings.half_life,
             "weighting": weighting,
             "seconds": round(seconds, 3),
             "stage_seconds": {"read": round(read_s, 3), "model": round(model_s, 3), "all_top_n": all_s.map(|s| round(s, 3))},
         });
         if let Some(u) = target {
             let mut s = Scorer::new(x.n_items);
-            let recs = model.recommend(&bought(u), a.top, a.repeat, &mut s);
+            let recs = model.recommend(&bought(u), a.settings.top, a.repeat, &mut s);
             v["customer"] = serde_json::json!(super::shown_id(&p.customers[u], &opts));
             let (times, last) = (&m.times, &m.last_day);
             let a0 = x.indptr[u];
@@ -207,7 +196,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
             p.customers.len(),
             p.items.len(),
             m.n_lines,
-            a.neighbours
+            a.settings.neighbours
         )?;
         if let Some(u) = target {
             let mut s = Scorer::new(x.n_items);
@@ -220,7 +209,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
                 hist.join(", ")
             )?;
             for (k, r) in model
-                .recommend(&bought(u), a.top, a.repeat, &mut s)
+                .recommend(&bought(u), a.settings.top, a.repeat, &mut s)
                 .iter()
                 .enumerate()
             {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 
 use crate::data::sources::workspace::Workspace;
@@ -21,34 +21,39 @@ pub struct ReportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// html or md (default: md for an --out ending in .md, else html).
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub format: Option<Format>,
     /// Replace the --out file if it exists (otherwise an existing file is an error).
     #[arg(long)]
     pub force: bool,
 }
 
+/// What the report is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Md,
+}
+
+crate::choice!(Format { Html => "html", Md => "md" | "markdown" });
+
 /// The format `--format` names, else the one `out`'s extension implies.
-fn format_of(format: Option<&str>, out: &Path) -> Result<&'static str> {
-    match format.map(|f| f.trim().to_ascii_lowercase()) {
-        Some(f) if f == "html" => Ok("html"),
-        Some(f) if f == "md" || f == "markdown" => Ok("md"),
-        Some(f) => bail!("--format {f}: use html or md"),
-        None => Ok(
-            match out
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .as_deref()
-            {
-                Some("md") | Some("markdown") => "md",
-                _ => "html",
-            },
-        ),
+fn format_of(format: Option<Format>, out: &Path) -> &'static str {
+    match format {
+        Some(f) => f.name(),
+        None => match out
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("md") | Some("markdown") => "md",
+            _ => "html",
+        },
     }
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
-    let format = format_of(a.format.as_deref(), &a.out)?;
+    let format = format_of(a.format, &a.out);
     // Checked before the work: an existing file without --force.
     crate::data::write::refuse_existing(&a.out, a.force)?;
     let started = Instant::now();
@@ -92,16 +97,15 @@ mod tests {
     #[test]
     fn format_follows_the_flag_then_the_extension() {
         let p = Path::new;
-        assert_eq!(format_of(None, p("r.md")).unwrap(), "md");
-        assert_eq!(format_of(None, p("r.MD")).unwrap(), "md");
-        assert_eq!(format_of(None, p("r.html")).unwrap(), "html");
-        assert_eq!(format_of(None, p("report")).unwrap(), "html");
-        assert_eq!(format_of(Some("md"), p("r.html")).unwrap(), "md");
-        assert_eq!(format_of(Some("HTML"), p("r.md")).unwrap(), "html");
-        let e = format_of(Some("pdf"), p("r.pdf")).unwrap_err().to_string();
-        assert!(
-            e.contains("--format pdf") && e.contains("html or md"),
-            "{e}"
-        );
+        assert_eq!(format_of(None, p("r.md")), "md");
+        assert_eq!(format_of(None, p("r.MD")), "md");
+        assert_eq!(format_of(None, p("r.html")), "html");
+        assert_eq!(format_of(None, p("report")), "html");
+        let f = |s: &str| <Format as clap::ValueEnum>::from_str(s, true);
+        assert_eq!(format_of(Some(f("md").unwrap()), p("r.html")), "md");
+        assert_eq!(format_of(Some(f("HTML").unwrap()), p("r.md")), "html");
+        assert_eq!(format_of(Some(f("markdown").unwrap()), p("r.html")), "md");
+        let e = f("pdf").unwrap_err();
+        assert!(e.contains("pdf"), "{e}");
     }
 }

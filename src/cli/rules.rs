@@ -40,14 +40,14 @@ pub struct RulesArgs {
     #[arg(long = "max-len", value_parser = super::whole::<usize>)]
     pub max_len: Option<usize>,
     /// fpgrowth (default) or apriori.
-    #[arg(long, default_value = "fpgrowth")]
-    pub algo: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Algorithm::FpGrowth)]
+    pub algo: Algorithm,
     /// Keep only the top N rules by --sort.
     #[arg(long = "max-rules", value_parser = super::whole::<usize>)]
     pub max_rules: Option<usize>,
     /// lift, confidence, support, leverage, conviction, zhangs_metric or count (highest first).
-    #[arg(long, default_value = "lift")]
-    pub sort: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SortBy::Lift)]
+    pub sort: SortBy,
     /// Keep rules with an antecedent item matching this pattern (case-insensitive regex).
     #[arg(long)]
     pub antecedent: Option<String>,
@@ -78,17 +78,7 @@ pub struct RulesArgs {
 }
 
 pub fn run(a: RulesArgs) -> Result<()> {
-    let algorithm = match a.algo.as_str() {
-        "fpgrowth" => Algorithm::FpGrowth,
-        "apriori" => Algorithm::Apriori,
-        other => bail!("--algo {other}: use fpgrowth or apriori"),
-    };
-    let sort = SortBy::parse(&a.sort).ok_or_else(|| {
-        anyhow::anyhow!(
-            "--sort {}: use lift, confidence, support, leverage, conviction, zhangs_metric or count",
-            a.sort
-        )
-    })?;
+    let (algorithm, sort) = (a.algo, a.sort);
     if a.min_support.is_some() && a.min_count.is_some() {
         bail!("give --min-support or --min-count, not both");
     }
@@ -185,7 +175,7 @@ pub fn run(a: RulesArgs) -> Result<()> {
             .collect();
         let v = serde_json::json!({
             "input": a.input.display().to_string(),
-            "algorithm": a.algo,
+            "algorithm": a.algo.name(),
             "n_transactions": n,
             "n_items": names.len(),
             "min_count": min_count,

@@ -1,6 +1,8 @@
 //! `crmlens segment` (k-means, DBSCAN, Gaussian mixtures) and `crmlens sweep` (k-means for k = 2..k_max with the quality metrics) on a feature matrix.
 
 use super::*;
+use crate::analytics::gmm::CovarianceType;
+use crate::analytics::segment::Algorithm;
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
@@ -26,8 +28,8 @@ pub struct SegmentArgs {
     #[command(flatten)]
     pub matrix: MatrixArgs,
     /// Algorithm: kmeans, dbscan or gmm (Gaussian mixture).
-    #[arg(long, default_value = "kmeans")]
-    pub algo: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Algorithm::KMeans)]
+    pub algo: Algorithm,
     /// Clusters (1 to 1000).
     #[arg(long, default_value_t = 8, value_parser = whole::<usize>)]
     pub k: usize,
@@ -44,8 +46,8 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub tol: Option<f64>,
     /// GMM: covariance type, full, tied, diag or spherical.
-    #[arg(long, default_value = "full")]
-    pub covariance: String,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = CovarianceType::Full)]
+    pub covariance: CovarianceType,
     #[arg(long, default_value_t = 42, value_parser = whole::<u64>)]
     pub seed: u64,
     /// Write every row's id and cluster label here (.csv, .parquet or .json).
@@ -242,11 +244,7 @@ pub(super) fn segment_dbscan(
 pub(super) fn segment(a: SegmentArgs) -> Result<()> {
     // Checked before the model runs: the format, an existing file, the pseudonym key.
     a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
-    match a.algo.as_str() {
-        "kmeans" | "dbscan" | "gmm" => {}
-        other => bail!("--algo {other}: use kmeans, dbscan or gmm"),
-    }
-    if a.algo == "dbscan" {
+    if a.algo == Algorithm::Dbscan {
         let eps = a.eps.ok_or_else(|| {
             anyhow::anyhow!("--algo dbscan needs --eps (a distance in the scaled space)")
         })?;
@@ -268,28 +266,22 @@ pub(super) fn segment(a: SegmentArgs) -> Result<()> {
         limits::MAX_ITER.named("--max-iter", n)?;
     }
     if let Some(t) = a.tol {
-        if t == 0.0 && a.algo == "gmm" {
+        if t == 0.0 && a.algo == Algorithm::Gmm {
             bail!("--tol 0: a Gaussian mixture needs a positive tolerance (default 1e-3)");
         }
         limits::TOL.named("--tol", t)?;
     }
-    let covariance =
-        crate::analytics::gmm::CovarianceType::parse(&a.covariance).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--covariance {}: use full, tied, diag or spherical",
-                a.covariance
-            )
-        })?;
+    let covariance = a.covariance;
     let Matrix {
         m,
         id_col,
         features,
         ..
     } = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some(), &[])?;
-    match a.algo.as_str() {
-        "dbscan" => segment_dbscan(&a, &m, &id_col, features),
-        "gmm" => segment_gmm(&a, &m, &id_col, features, covariance),
-        _ => segment_kmeans(&a, &m, &id_col, features),
+    match a.algo {
+        Algorithm::Dbscan => segment_dbscan(&a, &m, &id_col, features),
+        Algorithm::Gmm => segment_gmm(&a, &m, &id_col, features, covariance),
+        Algorithm::KMeans => segment_kmeans(&a, &m, &id_col, features),
     }
 }
 

@@ -13,16 +13,66 @@ use crate::data::features::transactions::{
 use crate::progress::Progress;
 
 use super::error::Result;
+use super::settings::{Section, check_real, check_whole};
+use crate::analytics::limits;
+use serde::{Deserialize, Serialize};
 
-/// What to fit.
-#[derive(Debug, Clone, PartialEq)]
+/// The unit recency, T and the models' rates are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeUnit {
+    #[default]
+    Days,
+    Weeks,
+}
+
+crate::choice!(TimeUnit { Days => "days" | "day", Weeks => "weeks" | "week" });
+
+impl TimeUnit {
+    /// Days in one unit.
+    pub fn days(self) -> f64 {
+        match self {
+            TimeUnit::Days => 1.0,
+            TimeUnit::Weeks => 7.0,
+        }
+    }
+
+    /// One unit, as in "per day".
+    pub fn singular(self) -> &'static str {
+        match self {
+            TimeUnit::Days => "day",
+            TimeUnit::Weeks => "week",
+        }
+    }
+}
+
+/// A date typed as YYYY-MM-DD.
+pub fn date(s: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| "not a date; use YYYY-MM-DD, e.g. 2024-06-30".to_string())
+}
+
+/// The CLV analysis's settings: the `[clv]` section of a workspace, the flags of
+/// `crmlens clv` and what the CLV screen edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClvSettings {
-    /// None: six months before the last purchase, so there is a holdout to check against.
+    /// Fit on purchases up to this day (YYYY-MM-DD); later ones are the holdout. The
+    /// workbench's default: six months before the last purchase.
+    #[arg(long = "calibration-end", required = true, value_parser = date)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration_end: Option<NaiveDate>,
-    pub weeks: bool,
-    /// The end of the holdout; None: the last purchase.
+    /// The holdout's last day (YYYY-MM-DD; default: the last transaction's day).
+    #[arg(long = "observation-end", value_parser = date)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub observation_end: Option<NaiveDate>,
+    /// The time unit: day or week.
+    #[arg(long = "time-unit", value_enum, ignore_case = true, default_value_t = TimeUnit::Days)]
+    pub unit: TimeUnit,
+    /// CLV horizon in months (1 to 120).
+    #[arg(long = "horizon", default_value_t = 12, value_parser = crate::choice::whole::<usize>)]
     pub horizon_months: usize,
+    /// Monthly discount rate (0 to 1).
+    #[arg(long = "discount-rate", default_value_t = 0.01)]
     pub discount_rate: f64,
 }
 
@@ -30,11 +80,29 @@ impl Default for ClvSettings {
     fn default() -> Self {
         ClvSettings {
             calibration_end: None,
-            weeks: false,
             observation_end: None,
+            unit: TimeUnit::Days,
             horizon_months: 12,
             discount_rate: 0.01,
         }
+    }
+}
+
+impl Section for ClvSettings {
+    const NAME: &'static str = "clv";
+
+    fn out_of_range(&self) -> Vec<(&'static str, String)> {
+        [
+            check_whole(
+                "horizon_months",
+                self.horizon_months,
+                limits::HORIZON_MONTHS,
+            ),
+            check_real("discount_rate", self.discount_rate, limits::DISCOUNT_RATE),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -142,7 +210,7 @@ pub fn fit(
             (end, Some(last))
         }
     };
-    let unit_days = if settings.weeks { 7.0 } else { 1.0 };
+    let unit_days = settings.unit.days();
     let read_s = started.elapsed().as_secs_f64();
     progress.label("summarising customers");
     let s = summarise(&tx, calibration_end, settings.observation_end, unit_days)?;

@@ -16,6 +16,123 @@ use crate::data::sources::workspace::FeatureConfig;
 use crate::progress::Progress;
 
 use super::error::Result;
+use super::settings::{Section, check_real, check_whole};
+use crate::analytics::limits;
+use crate::analytics::logistic::LogisticParams;
+use crate::analytics::predict::ModelKind;
+use crate::analytics::tree::{Criterion, TreeParams};
+use crate::choice::whole;
+use serde::{Deserialize, Serialize};
+
+/// The Predict analysis's settings: the `[predict]` section of a workspace, the flags of
+/// `crmlens predict` and what the Predict screen edits. [`PredictSettings::params`] is the
+/// models' view of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictSettings {
+    /// The column to predict (two or more classes), e.g. churned.
+    #[arg(long, required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// tree, forest (default) or logistic.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ModelKind::Forest)]
+    pub model: ModelKind,
+    /// Forest: number of trees (1 to 10000).
+    #[arg(long = "n-trees", default_value_t = 100, value_parser = whole::<usize>)]
+    pub trees: usize,
+    /// Trees: the deepest split (1 to 64, default 8).
+    #[arg(long = "max-depth", default_value_t = 8, value_parser = whole::<usize>)]
+    pub max_depth: usize,
+    /// Trees: fewest training rows in a leaf (1 or more).
+    #[arg(long = "min-leaf", default_value_t = 1, value_parser = whole::<usize>)]
+    pub min_leaf: usize,
+    /// Trees: split quality, gini or entropy.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Criterion::Gini)]
+    pub criterion: Criterion,
+    /// Logistic: L2 regularisation strength (scikit-learn's 1/C).
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// Two classes: call a row positive when its probability is at least this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Cross-validation folds (stratified, 2 to 50).
+    #[arg(long, default_value_t = 5, value_parser = whole::<usize>)]
+    pub folds: usize,
+    /// Share of rows held out for the test metrics (stratified, 0.05 to 0.9).
+    #[arg(long = "test-size", default_value_t = 0.25)]
+    pub test_size: f64,
+    /// Seed of the split, the folds and the forest.
+    #[arg(long, default_value_t = 42, value_parser = whole::<u64>)]
+    pub seed: u64,
+}
+
+impl Default for PredictSettings {
+    fn default() -> Self {
+        PredictSettings::of(&PredictParams::default(), None)
+    }
+}
+
+impl PredictSettings {
+    /// The models' parameters.
+    pub fn params(&self) -> PredictParams {
+        let d = PredictParams::default();
+        PredictParams {
+            model: self.model,
+            tree: TreeParams {
+                criterion: self.criterion,
+                max_depth: self.max_depth,
+                min_samples_leaf: self.min_leaf,
+                seed: self.seed,
+                ..d.tree
+            },
+            n_trees: self.trees,
+            logistic: LogisticParams {
+                alpha: self.alpha,
+                ..d.logistic
+            },
+            folds: self.folds,
+            test_size: self.test_size,
+            seed: self.seed,
+            threshold: self.threshold,
+        }
+    }
+
+    /// The settings of `p` for `target`.
+    pub fn of(p: &PredictParams, target: Option<String>) -> PredictSettings {
+        PredictSettings {
+            target,
+            model: p.model,
+            trees: p.n_trees,
+            max_depth: p.tree.max_depth,
+            min_leaf: p.tree.min_samples_leaf,
+            criterion: p.tree.criterion,
+            alpha: p.logistic.alpha,
+            threshold: p.threshold,
+            folds: p.folds,
+            test_size: p.test_size,
+            seed: p.seed,
+        }
+    }
+}
+
+impl Section for PredictSettings {
+    const NAME: &'static str = "predict";
+
+    fn out_of_range(&self) -> Vec<(&'static str, String)> {
+        [
+            check_whole("trees", self.trees, limits::TREES),
+            check_whole("max_depth", self.max_depth, limits::MAX_DEPTH),
+            check_whole("min_leaf", self.min_leaf, limits::MIN_LEAF),
+            check_real("alpha", self.alpha, limits::ALPHA),
+            check_real("threshold", self.threshold, limits::THRESHOLD),
+            check_whole("folds", self.folds, limits::FOLDS),
+            check_real("test_size", self.test_size, limits::TEST_SIZE),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
 
 /// Customers kept in the at-risk list.
 pub const AT_RISK: usize = 200;

@@ -18,6 +18,9 @@ use crate::data::write::ExportOptions;
 use crate::progress::Progress;
 
 use super::error::Result;
+use super::settings::{Section, check_whole};
+use crate::analytics::limits;
+use serde::{Deserialize, Serialize};
 
 /// Column names for the order lines; None: the workspace's roles or the usual names.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,40 +32,84 @@ pub struct PurchaseColumnNames {
 }
 
 /// Whether to evaluate the model (leave each customer's last order out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Evaluate {
     No,
     /// When the lines have orders or dates; a failed evaluation leaves none.
+    #[default]
     IfPossible,
     /// Always; an error when it cannot be done.
     Yes,
 }
 
-/// How the model is built.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecommendParams {
-    /// Most similar items kept per item.
+/// The Recommend analysis's settings: the `[recommend]` section of a workspace, the flags
+/// of `crmlens recommend` and what the Recommend screen uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendSettings {
+    /// Recommendations per customer (1 to 100); also the list length the evaluation scores.
+    #[arg(long, default_value_t = 10, value_parser = crate::choice::whole::<usize>)]
+    pub top: usize,
+    /// Most similar items kept per item (1 to 10000).
+    #[arg(long, default_value_t = 50, value_parser = crate::choice::whole::<usize>)]
     pub neighbours: usize,
-    /// Inverse user frequency exponent (0: plain cosine).
+    /// Inverse user frequency: scale each customer's entries by |items|^(-X/2) before the
+    /// cosine (0: plain cosine).
+    #[arg(long, default_value_t = 1.0)]
     pub iuf: f64,
+    /// binary (bought or not) or count (purchases).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Weighting::Binary)]
     pub weighting: Weighting,
-    /// Days after which a line weighs half (needs dates); implies count weighting.
+    /// Weight purchases by age: each line counts 0.5^(age / DAYS), age from the last day in
+    /// the data (needs dates; implies count weighting).
+    #[arg(long = "half-life")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub half_life: Option<f64>,
+    /// Whether the model is evaluated (the command line's `--evaluate`).
+    #[arg(skip)]
+    #[serde(skip)]
     pub evaluate: Evaluate,
-    /// The list length the evaluation scores.
-    pub evaluate_top: usize,
 }
 
-impl Default for RecommendParams {
+impl Default for RecommendSettings {
     fn default() -> Self {
-        RecommendParams {
+        RecommendSettings {
+            top: 10,
             neighbours: 50,
             iuf: 1.0,
             weighting: Weighting::Binary,
             half_life: None,
             evaluate: Evaluate::IfPossible,
-            evaluate_top: 10,
         }
+    }
+}
+
+impl Section for RecommendSettings {
+    const NAME: &'static str = "recommend";
+
+    fn out_of_range(&self) -> Vec<(&'static str, String)> {
+        let mut bad: Vec<(&'static str, String)> = [
+            check_whole("top", self.top, limits::TOP),
+            check_whole("neighbours", self.neighbours, limits::NEIGHBOURS),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !(self.iuf >= 0.0 && self.iuf.is_finite()) {
+            bad.push((
+                "iuf",
+                format!("{} is out of range (use 0 or more)", self.iuf),
+            ));
+        }
+        if let Some(h) = self.half_life
+            && !(h > 0.0 && h.is_finite())
+        {
+            bad.push((
+                "half_life",
+                format!("{h} is out of range (use a positive number of days)"),
+            ));
+        }
+        bad
     }
 }
 
@@ -130,7 +177,7 @@ pub fn purchases(
 pub fn model(
     columns: PurchaseColumns,
     p: Purchases,
-    params: &RecommendParams,
+    params: &RecommendSettings,
     progress: &Progress,
 ) -> Result<RecModel> {
     progress.check()?;
@@ -174,7 +221,7 @@ pub fn model(
         evaluate(
             &train,
             &test,
-            params.evaluate_top,
+            params.top,
             params.neighbours,
             params.iuf,
             progress,

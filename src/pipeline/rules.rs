@@ -10,6 +10,9 @@ use crate::data::features::baskets::{basket_columns, baskets, order_lines};
 use crate::progress::Progress;
 
 use super::error::Result;
+use super::settings::{Section, check_real, check_whole};
+use crate::analytics::limits;
+use serde::{Deserialize, Serialize};
 
 /// Which columns make the baskets.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,39 +48,99 @@ pub struct Mining {
     pub limit: usize,
 }
 
-/// The Rules screen's and the workspace's `[rules]` parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulesParams {
-    /// One basket per customer instead of per order.
-    pub per_customer: bool,
-    /// Categories instead of products.
-    pub by_category: bool,
+/// What a basket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Baskets {
+    /// One basket per order.
+    #[default]
+    Order,
+    /// One basket per customer (everything they bought).
+    Customer,
+}
+
+crate::choice!(Baskets { Order => "order", Customer => "customer" });
+
+/// What an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Items {
+    #[default]
+    Product,
+    Category,
+}
+
+crate::choice!(Items { Product => "product", Category => "category" });
+
+/// The Rules analysis's settings on a workspace's tables: the `[rules]` section and what the
+/// Rules screen edits (`crmlens rules` mines named columns of any file, with its own flags:
+/// [`Mining`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesSettings {
+    pub baskets: Baskets,
+    pub items: Items,
+    pub algorithm: Algorithm,
     pub min_support: f64,
     pub min_confidence: f64,
     pub min_lift: f64,
     pub max_len: usize,
-    pub algorithm: Algorithm,
+    /// The table's order.
+    pub sort: SortBy,
+    /// The table's filter (item text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
-impl Default for RulesParams {
+impl Default for RulesSettings {
     fn default() -> Self {
-        RulesParams {
-            per_customer: false,
-            by_category: false,
+        RulesSettings {
+            baskets: Baskets::Order,
+            items: Items::Product,
+            algorithm: Algorithm::FpGrowth,
             min_support: 0.005,
             min_confidence: 0.2,
             min_lift: 1.0,
             max_len: 3,
-            algorithm: Algorithm::FpGrowth,
+            sort: SortBy::Lift,
+            filter: None,
         }
     }
 }
 
-impl RulesParams {
+impl Section for RulesSettings {
+    const NAME: &'static str = "rules";
+
+    fn out_of_range(&self) -> Vec<(&'static str, String)> {
+        [
+            check_real("min_support", self.min_support, limits::MIN_SUPPORT),
+            check_real(
+                "min_confidence",
+                self.min_confidence,
+                limits::MIN_CONFIDENCE,
+            ),
+            check_real("min_lift", self.min_lift, limits::MIN_LIFT),
+            check_whole("max_len", self.max_len, limits::MAX_LEN),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+impl RulesSettings {
+    /// One basket per customer instead of per order.
+    pub fn per_customer(&self) -> bool {
+        self.baskets == Baskets::Customer
+    }
+
+    /// Categories instead of products.
+    pub fn by_category(&self) -> bool {
+        self.items == Items::Category
+    }
+
     pub fn columns(&self) -> BasketColumns {
         BasketColumns::Roles {
-            per_customer: self.per_customer,
-            by_category: self.by_category,
+            per_customer: self.per_customer(),
+            by_category: self.by_category(),
         }
     }
 

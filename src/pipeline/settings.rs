@@ -1,50 +1,46 @@
 //! The workspace's analysis sections (`[segment]`, `[rules]`, `[predict]`, `[clv]`,
-//! `[recommend]`) to and from the screens' parameters. Reading checks each name and range
-//! and reports a bad value as a problem naming its key (and line, when the text is at hand),
-//! keeping the default for that value only, so the workbench opens with everything else.
+//! `[recommend]`) to and from the analyses' settings. Each section is the serde form of its
+//! analysis's one settings type ([`PredictSettings`], ...; the command line flattens the
+//! same types into its flags). Reading goes key by key: a key that does not parse, names no
+//! setting or is out of range is a problem naming it (and its line, when the text is at
+//! hand) and keeps the default for that value only, so the workbench opens with everything
+//! else.
 
-use crate::analytics::gmm::CovarianceType;
-use crate::analytics::itemsets::Algorithm as ItemsetAlgorithm;
-use crate::analytics::limits;
-use crate::analytics::predict::{ModelKind, PredictParams};
-use crate::analytics::rules::SortBy;
-use crate::analytics::segment::{Algorithm, SegmentParams};
-use crate::analytics::tree::Criterion;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::analytics::segment::SegmentParams;
 use crate::data::sources::workspace::{self, Workspace};
 
 use crate::pipeline::clv::ClvSettings;
-use crate::pipeline::rules::RulesParams;
+use crate::pipeline::predict::PredictSettings;
+use crate::pipeline::recommend::RecommendSettings;
+use crate::pipeline::rules::RulesSettings;
+use crate::pipeline::segment::SegmentSettings;
 
 /// Every screen's parameters as a workspace sets them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The Segments screen keeps every algorithm's values; `[segment]` holds the chosen
+    /// one's ([`SegmentSettings`] translates).
     pub segment: SegmentParams,
     /// The k sweep's largest k.
     pub sweep_max_k: usize,
-    pub rules: RulesParams,
-    pub rules_sort: SortBy,
-    pub rules_filter: Option<String>,
-    pub predict: PredictParams,
-    /// None: the screen's choice (`churned` when there is one).
-    pub target: Option<String>,
+    pub rules: RulesSettings,
+    pub predict: PredictSettings,
     pub clv: ClvSettings,
-    pub top: usize,
-    pub neighbours: usize,
+    pub recommend: RecommendSettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             segment: SegmentParams::default(),
-            sweep_max_k: 10,
-            rules: RulesParams::default(),
-            rules_sort: SortBy::Lift,
-            rules_filter: None,
-            predict: PredictParams::default(),
-            target: None,
+            sweep_max_k: SegmentSettings::SWEEP_MAX_K,
+            rules: RulesSettings::default(),
+            predict: PredictSettings::default(),
             clv: ClvSettings::default(),
-            top: 10,
-            neighbours: 50,
+            recommend: RecommendSettings::default(),
         }
     }
 }
@@ -92,327 +88,117 @@ pub fn key_line(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
-struct Reader {
-    problems: Vec<Problem>,
+/// An analysis's settings as a workspace section holds them: serde names the keys (every
+/// key optional, `#[serde(default, deny_unknown_fields)]`), `out_of_range` holds the values
+/// to the ranges the command line and the screens use (`analytics::limits`).
+pub trait Section: Serialize + DeserializeOwned + Default {
+    /// The section's name: `segment`.
+    const NAME: &'static str;
+    /// The keys whose values are out of range, with why.
+    fn out_of_range(&self) -> Vec<(&'static str, String)>;
 }
 
-impl Reader {
-    fn bad(&mut self, key: &str, message: String) {
-        self.problems.push(Problem {
-            key: key.to_string(),
-            message,
-        });
-    }
+/// `(key, why)` when `limit` refuses `v`.
+pub fn check_whole(
+    key: &'static str,
+    v: usize,
+    limit: crate::analytics::limits::Whole,
+) -> Option<(&'static str, String)> {
+    limit.check(v).err().map(|m| (key, m))
+}
 
-    /// `v` when `limit` allows it, else a problem (the rule the command line checks too).
-    fn whole(&mut self, key: &str, v: Option<usize>, limit: limits::Whole) -> Option<usize> {
-        match limit.check(v?) {
-            Ok(v) => Some(v),
-            Err(m) => {
-                self.bad(key, m);
-                None
-            }
-        }
-    }
+/// `(key, why)` when `limit` refuses `v`.
+pub fn check_real(
+    key: &'static str,
+    v: f64,
+    limit: crate::analytics::limits::Real,
+) -> Option<(&'static str, String)> {
+    limit.check(v).err().map(|m| (key, m))
+}
 
-    fn real(&mut self, key: &str, v: Option<f64>, limit: limits::Real) -> Option<f64> {
-        match limit.check(v?) {
-            Ok(v) => Some(v),
-            Err(m) => {
-                self.bad(key, m);
-                None
-            }
+/// The serde message without toml's position and quoting of the whole table.
+fn message(e: &toml::de::Error) -> String {
+    let m = e.message().trim();
+    match m.strip_prefix("unknown field ") {
+        Some(rest) => {
+            let (name, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+            let keys = expected
+                .trim()
+                .trim_start_matches("one of")
+                .replace('`', "");
+            format!("unknown key {name} (use {})", keys.trim())
         }
-    }
-
-    fn choice<T: Copy>(
-        &mut self,
-        key: &str,
-        v: Option<&String>,
-        options: &[(&str, T)],
-    ) -> Option<T> {
-        let v = v?;
-        let found = options
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(v.trim()))
-            .map(|(_, t)| *t);
-        if found.is_none() {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            self.bad(
-                key,
-                format!("unknown value \"{v}\" (use {})", names.join(", ")),
-            );
-        }
-        found
+        None => m.to_string(),
     }
 }
 
-const SEGMENT_ALGORITHMS: [(&str, Algorithm); 3] = [
-    ("kmeans", Algorithm::KMeans),
-    ("dbscan", Algorithm::Dbscan),
-    ("gmm", Algorithm::Gmm),
-];
-const ITEMSET_ALGORITHMS: [(&str, ItemsetAlgorithm); 2] = [
-    ("fpgrowth", ItemsetAlgorithm::FpGrowth),
-    ("apriori", ItemsetAlgorithm::Apriori),
-];
-const MODELS: [(&str, ModelKind); 3] = [
-    ("forest", ModelKind::Forest),
-    ("tree", ModelKind::Tree),
-    ("logistic", ModelKind::Logistic),
-];
-const CRITERIA: [(&str, Criterion); 2] =
-    [("gini", Criterion::Gini), ("entropy", Criterion::Entropy)];
+/// Section `T` from its raw table, key by key (in file order); each key that does not parse
+/// or is out of range is a problem and keeps its default.
+pub fn read<T: Section>(raw: &toml::Table, problems: &mut Vec<Problem>) -> T {
+    let parse = |t: &toml::Table| toml::Value::Table(t.clone()).try_into::<T>();
+    let mut good = toml::Table::new();
+    for (key, value) in raw {
+        let mut trial = good.clone();
+        trial.insert(key.clone(), value.clone());
+        let why = match parse(&trial) {
+            Ok(t) => t
+                .out_of_range()
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, m)| m),
+            Err(e) => Some(message(&e)),
+        };
+        match why {
+            Some(message) => problems.push(Problem {
+                key: format!("{}.{key}", T::NAME),
+                message,
+            }),
+            None => good = trial,
+        }
+    }
+    parse(&good).unwrap_or_default()
+}
 
-fn name_of<T: Copy + PartialEq>(options: &[(&'static str, T)], v: T) -> String {
-    options
-        .iter()
-        .find(|(_, t)| *t == v)
-        .map(|(n, _)| n.to_string())
-        .unwrap_or_default()
+/// Section `T` as a workspace table, every value spelled out (so a saved workspace replays
+/// the same run even if a default changes).
+pub fn write<T: Section>(t: &T) -> toml::Table {
+    toml::Table::try_from(t).unwrap_or_default()
 }
 
 /// The screens' parameters from a workspace, and what it sets wrongly (those values keep
 /// their defaults).
 pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
-    let mut r = Reader {
-        problems: Vec::new(),
-    };
+    let mut problems = Vec::new();
     let mut s = Settings::default();
-
-    let g = &ws.segment;
-    let p = &mut s.segment;
-    if let Some(a) = r.choice(
-        "segment.algorithm",
-        g.algorithm.as_ref(),
-        &SEGMENT_ALGORITHMS,
-    ) {
-        p.algorithm = a;
-    }
-    // Restarts, iterations and tolerance belong to the chosen algorithm (k-means's for
-    // DBSCAN, which has none); k and the seed are shared by k-means and the mixture, as on
-    // the screen.
-    let gmm = p.algorithm == Algorithm::Gmm;
-    if let Some(k) = r.whole("segment.k", g.k, limits::K) {
-        p.gmm.k = k;
-        p.kmeans.k = k;
-    }
-    if let Some(n) = r.whole("segment.n_init", g.n_init, limits::N_INIT) {
-        if gmm {
-            p.gmm.n_init = n
-        } else {
-            p.kmeans.n_init = n
-        }
-    }
-    if let Some(n) = r.whole("segment.max_iter", g.max_iter, limits::MAX_ITER) {
-        if gmm {
-            p.gmm.max_iter = n
-        } else {
-            p.kmeans.max_iter = n
-        }
-    }
-    if let Some(t) = r.real("segment.tol", g.tol, limits::TOL) {
-        if gmm { p.gmm.tol = t } else { p.kmeans.tol = t }
-    }
-    if let Some(seed) = g.seed {
-        p.gmm.seed = seed;
-        p.kmeans.seed = seed;
-    }
-    if let Some(e) = r.real("segment.eps", g.eps, limits::EPS) {
-        p.eps = e;
-    }
-    if let Some(m) = r.whole("segment.min_points", g.min_points, limits::MIN_POINTS) {
-        p.min_points = m;
-    }
-    if let Some(c) = g.covariance.as_ref() {
-        match CovarianceType::parse(c.trim()) {
-            Some(c) => p.gmm.covariance = c,
-            None => r.bad(
-                "segment.covariance",
-                format!("unknown value \"{c}\" (use full, tied, diag, spherical)"),
-            ),
-        }
-    }
-    if let Some(k) = r.whole("segment.sweep_max_k", g.sweep_max_k, limits::SWEEP_MAX_K) {
-        s.sweep_max_k = k;
-    }
-
-    let w = &ws.rules;
-    let p = &mut s.rules;
-    if let Some(b) = r.choice(
-        "rules.baskets",
-        w.baskets.as_ref(),
-        &[("order", false), ("customer", true)],
-    ) {
-        p.per_customer = b;
-    }
-    if let Some(i) = r.choice(
-        "rules.items",
-        w.items.as_ref(),
-        &[("product", false), ("category", true)],
-    ) {
-        p.by_category = i;
-    }
-    if let Some(a) = r.choice("rules.algorithm", w.algorithm.as_ref(), &ITEMSET_ALGORITHMS) {
-        p.algorithm = a;
-    }
-    if let Some(v) = r.real("rules.min_support", w.min_support, limits::MIN_SUPPORT) {
-        p.min_support = v;
-    }
-    if let Some(v) = r.real(
-        "rules.min_confidence",
-        w.min_confidence,
-        limits::MIN_CONFIDENCE,
-    ) {
-        p.min_confidence = v;
-    }
-    if let Some(v) = r.real("rules.min_lift", w.min_lift, limits::MIN_LIFT) {
-        p.min_lift = v;
-    }
-    if let Some(v) = r.whole("rules.max_len", w.max_len, limits::MAX_LEN) {
-        p.max_len = v;
-    }
-    if let Some(sort) = w.sort.as_ref() {
-        match SortBy::parse(sort.trim()) {
-            Some(b) => s.rules_sort = b,
-            None => {
-                let names: Vec<&str> = SortBy::ALL.iter().map(|b| b.name()).collect();
-                r.bad(
-                    "rules.sort",
-                    format!("unknown value \"{sort}\" (use {})", names.join(", ")),
-                )
-            }
-        }
-    }
-    s.rules_filter = w.filter.clone().filter(|f| !f.trim().is_empty());
-
-    let w = &ws.predict;
-    let p = &mut s.predict;
-    s.target = w.target.clone();
-    if let Some(m) = r.choice("predict.model", w.model.as_ref(), &MODELS) {
-        p.model = m;
-    }
-    if let Some(v) = r.whole("predict.trees", w.trees, limits::TREES) {
-        p.n_trees = v;
-    }
-    if let Some(v) = r.whole("predict.max_depth", w.max_depth, limits::MAX_DEPTH) {
-        p.tree.max_depth = v;
-    }
-    if let Some(v) = r.whole("predict.min_leaf", w.min_leaf, limits::MIN_LEAF) {
-        p.tree.min_samples_leaf = v;
-    }
-    if let Some(c) = r.choice("predict.criterion", w.criterion.as_ref(), &CRITERIA) {
-        p.tree.criterion = c;
-    }
-    if let Some(v) = r.real("predict.alpha", w.alpha, limits::ALPHA) {
-        p.logistic.alpha = v;
-    }
-    if let Some(v) = r.real("predict.threshold", w.threshold, limits::THRESHOLD) {
-        p.threshold = v;
-    }
-    if let Some(v) = r.whole("predict.folds", w.folds, limits::FOLDS) {
-        p.folds = v;
-    }
-    if let Some(v) = r.real("predict.test_size", w.test_size, limits::TEST_SIZE) {
-        p.test_size = v;
-    }
-    if let Some(seed) = w.seed {
-        p.seed = seed;
-        p.tree.seed = seed;
-    }
-
-    let w = &ws.clv;
-    s.clv.calibration_end = w.calibration_end;
-    if let Some(weeks) = r.choice(
-        "clv.unit",
-        w.unit.as_ref(),
-        &[("days", false), ("weeks", true)],
-    ) {
-        s.clv.weeks = weeks;
-    }
-    if let Some(v) = r.whole(
-        "clv.horizon_months",
-        w.horizon_months,
-        limits::HORIZON_MONTHS,
-    ) {
-        s.clv.horizon_months = v;
-    }
-    if let Some(v) = r.real("clv.discount_rate", w.discount_rate, limits::DISCOUNT_RATE) {
-        s.clv.discount_rate = v;
-    }
-
-    let w = &ws.recommend;
-    if let Some(v) = r.whole("recommend.top", w.top, limits::TOP) {
-        s.top = v;
-    }
-    if let Some(v) = r.whole("recommend.neighbours", w.neighbours, limits::NEIGHBOURS) {
-        s.neighbours = v;
-    }
-    (s, r.problems)
+    let segment: SegmentSettings = read(&ws.segment, &mut problems);
+    segment.apply(&mut s.segment, &mut s.sweep_max_k);
+    s.rules = read(&ws.rules, &mut problems);
+    s.predict = read(&ws.predict, &mut problems);
+    s.clv = read(&ws.clv, &mut problems);
+    s.recommend = read(&ws.recommend, &mut problems);
+    (s, problems)
 }
 
-/// Writes the screens' parameters into `ws`'s analysis sections, every value spelled out
-/// (so a saved workspace replays the same run even if a default changes).
+/// Writes the screens' parameters into `ws`'s analysis sections, every value spelled out.
 pub fn to_workspace(s: &Settings, ws: &mut Workspace) {
-    let p = &s.segment;
-    let gmm = p.algorithm == Algorithm::Gmm;
-    ws.segment = workspace::SegmentSettings {
-        algorithm: Some(name_of(&SEGMENT_ALGORITHMS, p.algorithm)),
-        k: Some(if gmm { p.gmm.k } else { p.kmeans.k }),
-        n_init: Some(if gmm { p.gmm.n_init } else { p.kmeans.n_init }),
-        max_iter: Some(if gmm {
-            p.gmm.max_iter
-        } else {
-            p.kmeans.max_iter
-        }),
-        tol: Some(if gmm { p.gmm.tol } else { p.kmeans.tol }),
-        seed: Some(if gmm { p.gmm.seed } else { p.kmeans.seed }),
-        eps: Some(p.eps),
-        min_points: Some(p.min_points),
-        covariance: Some(p.gmm.covariance.name().to_string()),
-        sweep_max_k: Some(s.sweep_max_k),
-    };
-    let p = &s.rules;
-    ws.rules = workspace::RulesSettings {
-        baskets: Some(if p.per_customer { "customer" } else { "order" }.into()),
-        items: Some(if p.by_category { "category" } else { "product" }.into()),
-        algorithm: Some(name_of(&ITEMSET_ALGORITHMS, p.algorithm)),
-        min_support: Some(p.min_support),
-        min_confidence: Some(p.min_confidence),
-        min_lift: Some(p.min_lift),
-        max_len: Some(p.max_len),
-        sort: Some(s.rules_sort.name().to_string()),
-        filter: s.rules_filter.clone(),
-    };
-    let p = &s.predict;
-    ws.predict = workspace::PredictSettings {
-        target: s.target.clone(),
-        model: Some(name_of(&MODELS, p.model)),
-        trees: Some(p.n_trees),
-        max_depth: Some(p.tree.max_depth),
-        min_leaf: Some(p.tree.min_samples_leaf),
-        criterion: Some(name_of(&CRITERIA, p.tree.criterion)),
-        alpha: Some(p.logistic.alpha),
-        threshold: Some(p.threshold),
-        folds: Some(p.folds),
-        test_size: Some(p.test_size),
-        seed: Some(p.seed),
-    };
-    ws.clv = workspace::ClvSettings {
-        calibration_end: s.clv.calibration_end,
-        unit: Some(if s.clv.weeks { "weeks" } else { "days" }.into()),
-        horizon_months: Some(s.clv.horizon_months),
-        discount_rate: Some(s.clv.discount_rate),
-    };
-    ws.recommend = workspace::RecommendSettings {
-        top: Some(s.top),
-        neighbours: Some(s.neighbours),
-    };
+    ws.segment = write(&SegmentSettings::of(&s.segment, s.sweep_max_k));
+    ws.rules = write(&s.rules);
+    ws.predict = write(&s.predict);
+    ws.clv = write(&s.clv);
+    ws.recommend = write(&s.recommend);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::gmm::CovarianceType;
+    use crate::analytics::itemsets::Algorithm as ItemsetAlgorithm;
+    use crate::analytics::predict::ModelKind;
+    use crate::analytics::rules::SortBy;
+    use crate::analytics::segment::Algorithm;
+    use crate::analytics::tree::Criterion;
+    use crate::pipeline::clv::TimeUnit;
+    use crate::pipeline::rules::{Baskets, Items};
 
     fn ws(extra: &str) -> Workspace {
         let text = format!("[sources.customers]\npath = \"c.csv\"\n{extra}");
@@ -432,13 +218,13 @@ mod tests {
         assert_eq!(s.segment.algorithm, Algorithm::Gmm);
         assert_eq!((s.segment.gmm.k, s.segment.gmm.seed), (6, 7));
         assert_eq!(s.segment.gmm.covariance, CovarianceType::Diag);
-        assert!(s.rules.per_customer);
+        assert_eq!(s.rules.baskets, Baskets::Customer);
         assert_eq!(s.rules.min_support, 0.02);
-        assert_eq!(s.rules_sort, SortBy::Confidence);
+        assert_eq!(s.rules.sort, SortBy::Confidence);
         assert_eq!(s.predict.model, ModelKind::Logistic);
-        assert_eq!((s.predict.logistic.alpha, s.predict.folds), (0.5, 3));
-        assert!(s.clv.weeks);
-        assert_eq!((s.clv.horizon_months, s.top), (6, 5));
+        assert_eq!((s.predict.alpha, s.predict.folds), (0.5, 3));
+        assert_eq!(s.clv.unit, TimeUnit::Weeks);
+        assert_eq!((s.clv.horizon_months, s.recommend.top), (6, 5));
     }
 
     #[test]
@@ -448,7 +234,7 @@ mod tests {
         let (s, problems) = from_workspace(&w);
         assert_eq!(s.segment.algorithm, Algorithm::KMeans);
         assert_eq!(s.segment.kmeans.k, 5);
-        assert_eq!(s.predict.folds, PredictParams::default().folds);
+        assert_eq!(s.predict.folds, PredictSettings::default().folds);
         assert_eq!(problems.len(), 2);
         let first = problems[0].describe(std::path::Path::new("w.toml"), Some(text));
         assert!(
@@ -463,24 +249,51 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_and_wrong_types_are_problems_too() {
+        let text = "[sources.customers]\npath = \"c.csv\"\n[rules]\nmin_suport = 0.1\nmax_len = \"three\"\nmin_lift = 2.0\n[recommend]\niuf = -1.0\n";
+        let w = Workspace::parse(text, std::path::Path::new("w.toml")).unwrap();
+        let (s, problems) = from_workspace(&w);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["rules.min_suport", "rules.max_len", "recommend.iuf"]);
+        assert!(
+            problems[0]
+                .message
+                .starts_with("unknown key `min_suport` (use baskets,"),
+            "{}",
+            problems[0].message
+        );
+        assert!(
+            problems[1].message.contains("string"),
+            "{}",
+            problems[1].message
+        );
+        // The good key of the same section is kept.
+        assert_eq!(s.rules.min_lift, 2.0);
+        assert_eq!(s.rules.max_len, RulesSettings::default().max_len);
+        assert_eq!(s.recommend.iuf, 1.0);
+    }
+
+    #[test]
     fn settings_survive_a_round_trip_through_toml() {
         let mut s = Settings::default();
         s.segment.algorithm = Algorithm::Dbscan;
         s.segment.eps = 0.75;
         s.segment.min_points = 9;
-        s.rules.by_category = true;
+        s.rules.items = Items::Category;
         s.rules.algorithm = ItemsetAlgorithm::Apriori;
-        s.rules_filter = Some("tent".into());
+        s.rules.filter = Some("tent".into());
         s.predict.model = ModelKind::Tree;
-        s.predict.tree.criterion = Criterion::Entropy;
+        s.predict.criterion = Criterion::Entropy;
         s.predict.seed = 9;
-        s.predict.tree.seed = 9;
-        s.target = Some("churned".into());
+        s.predict.target = Some("churned".into());
         s.clv.calibration_end = chrono::NaiveDate::from_ymd_opt(2024, 6, 30);
-        s.neighbours = 20;
+        s.recommend.neighbours = 20;
         let mut w = ws("");
         to_workspace(&s, &mut w);
         let text = w.to_toml(std::path::Path::new(".")).unwrap();
+        // Keys in the order the settings types declare them.
+        let at = |k: &str| text.find(k).unwrap_or_else(|| panic!("{k} in {text}"));
+        assert!(at("\nalgorithm = \"dbscan\"") < at("\nk = 4"), "{text}");
         let back = Workspace::parse(&text, std::path::Path::new("w.toml")).unwrap();
         let (again, problems) = from_workspace(&back);
         assert!(problems.is_empty(), "{problems:?}");

@@ -240,7 +240,12 @@ pub fn build(ws: &Workspace, progress: &Progress) -> Result<Report> {
     progress.start("integrating the workspace", 1);
     let c = integrate(ws, progress)?;
     let table = c.table;
-    check_columns(ws, &table, &workspace_file)?;
+    check_columns(
+        ws,
+        settings.predict.target.as_deref(),
+        &table,
+        &workspace_file,
+    )?;
     let quality = quality(c.report, ws, &table);
 
     progress.label("segmenting");
@@ -249,7 +254,7 @@ pub fn build(ws: &Workspace, progress: &Progress) -> Result<Report> {
     let rules = rules(ws, &settings);
     progress.label("predicting");
     let (prediction, target) = prediction(ws, &table, &settings);
-    settings.target = target;
+    settings.predict.target = target;
     progress.label("lifetime value");
     let clv = clv(ws, &settings);
     if let Part::Done(c) = &clv {
@@ -275,7 +280,12 @@ pub fn build(ws: &Workspace, progress: &Progress) -> Result<Report> {
 }
 
 /// The feature and target columns the workspace names must be in the 360 table.
-fn check_columns(ws: &Workspace, table: &polars::prelude::DataFrame, file: &str) -> Result<()> {
+fn check_columns(
+    ws: &Workspace,
+    target: Option<&str>,
+    table: &polars::prelude::DataFrame,
+    file: &str,
+) -> Result<()> {
     let have = |c: &str| table.column(c).is_ok();
     let columns = || {
         table
@@ -294,7 +304,7 @@ fn check_columns(ws: &Workspace, table: &polars::prelude::DataFrame, file: &str)
             );
         }
     }
-    if let Some(t) = &ws.predict.target
+    if let Some(t) = target
         && !have(t)
     {
         bail!(
@@ -414,7 +424,7 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
     };
     // The Rules screen's table: its filter and sort.
     let visible =
-        match pipeline::rules::arrange(&run, settings.rules_sort, settings.rules_filter.as_deref())
+        match pipeline::rules::arrange(&run, settings.rules.sort, settings.rules.filter.as_deref())
         {
             Ok(v) => v,
             Err(e) => return Part::Skipped(format!("No rules: the filter does not work: {e}.")),
@@ -439,12 +449,12 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
         })
         .collect();
     Part::Done(Rules {
-        baskets: if params.per_customer {
+        baskets: if params.per_customer() {
             "customer"
         } else {
             "order"
         },
-        items: if params.by_category {
+        items: if params.by_category() {
             "category"
         } else {
             "product"
@@ -453,8 +463,8 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
         n_items: names.len(),
         n_itemsets: run.itemsets.len(),
         n_rules: visible.len(),
-        sort: settings.rules_sort.name(),
-        filter: settings.rules_filter.clone(),
+        sort: settings.rules.sort.name(),
+        filter: settings.rules.filter.clone(),
         top,
     })
 }
@@ -467,7 +477,7 @@ fn prediction(
 ) -> (Part<Prediction>, Option<String>) {
     // As the Predict screen picks it: the workspace's target, else `churned`, else the
     // first column of classes.
-    let target = settings.target.clone().or_else(|| {
+    let target = settings.predict.target.clone().or_else(|| {
         pipeline::predict::default_target(&crate::data::features::target::candidates(table))
     });
     let Some(target) = target else {
@@ -479,7 +489,7 @@ fn prediction(
             None,
         );
     };
-    let params = settings.predict.clone();
+    let params = settings.predict.params();
     let label = format!("predicting {target}: {}", params.describe());
     let outcome = guarded(&label, injected("predict"), || {
         pipeline::predict::predict(
@@ -572,7 +582,7 @@ fn clv(ws: &Workspace, settings: &Settings) -> Part<Clv> {
     Part::Done(Clv {
         calibration_end: o.calibration_end.to_string(),
         last_date: o.last_date.to_string(),
-        unit: if o.settings.weeks { "weeks" } else { "days" },
+        unit: o.settings.unit.name(),
         horizon_months: o.settings.horizon_months,
         discount_rate: o.settings.discount_rate,
         customers: o.run.rows.len(),

@@ -245,13 +245,9 @@ impl State {
             segment: self.segments.params.clone(),
             sweep_max_k: self.segments.sweep_max_k,
             rules: self.rules.params.clone(),
-            rules_sort: self.rules.sort,
-            rules_filter: self.rules.filter.clone(),
-            predict: self.predict.params.clone(),
-            target: self.predict.target.clone(),
+            predict: self.predict.settings.clone(),
             clv: self.clv.settings.clone(),
-            top: self.recommend.top,
-            neighbours: self.recommend.neighbours,
+            recommend: self.recommend.settings.clone(),
         }
     }
 
@@ -260,30 +256,30 @@ impl State {
     pub fn apply_settings(&mut self, s: crate::pipeline::settings::Settings) {
         self.segments.params = s.segment;
         self.segments.sweep_max_k = s.sweep_max_k;
-        self.rules.params = s.rules;
         let rules_view_changed =
-            self.rules.sort != s.rules_sort || self.rules.filter != s.rules_filter;
-        self.rules.sort = s.rules_sort;
-        self.rules.filter = s.rules_filter;
+            self.rules.params.sort != s.rules.sort || self.rules.params.filter != s.rules.filter;
+        self.rules.params = s.rules;
         if rules_view_changed && let Err(e) = self.rules.arrange() {
-            self.rules.filter = None;
+            self.rules.params.filter = None;
             let _ = self.rules.arrange();
             self.error = Some(e);
         }
-        let threshold_changed = self.predict.params.threshold != s.predict.threshold;
-        self.predict.params = s.predict;
+        let threshold_changed = self.predict.settings.threshold != s.predict.threshold;
+        // A target the table does not have keeps the screen's choice.
+        let target = match s.predict.target.clone() {
+            Some(t) if self.predict.targets.contains(&t) => Some(t),
+            _ => self.predict.settings.target.clone(),
+        };
+        self.predict.settings = crate::pipeline::predict::PredictSettings {
+            target,
+            ..s.predict
+        };
         if threshold_changed {
             self.predict.apply_threshold();
         }
-        match s.target {
-            Some(t) if self.predict.targets.contains(&t) => self.predict.target = Some(t),
-            Some(_) => {}
-            None => {}
-        }
         self.clv.settings = s.clv;
-        let top_changed = self.recommend.top != s.top;
-        self.recommend.top = s.top;
-        self.recommend.neighbours = s.neighbours;
+        let top_changed = self.recommend.settings.top != s.recommend.top;
+        self.recommend.settings = s.recommend;
         if top_changed {
             self.recommend.refresh();
         }

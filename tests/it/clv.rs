@@ -330,7 +330,10 @@ fn clv_bad_inputs() {
     );
     assert_user_error(
         &run("ok.csv", &["--calibration-end", "30/06/2024"]),
-        &["--calibration-end 30/06/2024"],
+        &[
+            "'30/06/2024' for '--calibration-end",
+            "not a date; use YYYY-MM-DD",
+        ],
     );
     let ok = dir.path().join("ok.csv");
     let o = crmlens(

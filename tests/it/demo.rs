@@ -213,7 +213,7 @@ fn demo_plays_the_bundled_script_step_by_step() {
     let run = s.segments.run.clone().expect("a segmentation");
     assert_eq!(run.clusters(), 4);
     assert!(run.features.iter().any(|f| f == "pages_mean"));
-    assert!(s.rules.run.is_some() && s.rules.filter.as_deref() == Some("printer"));
+    assert!(s.rules.run.is_some() && s.rules.params.filter.as_deref() == Some("printer"));
     assert!(s.predict.result.is_some());
     let rec = s.recommend.result.clone().expect("a recommender");
     assert_eq!(rec.customers[s.recommend.customer.unwrap()], "C000002");

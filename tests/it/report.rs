@@ -610,7 +610,7 @@ fn bad_input_is_one_line_naming_the_file_and_what_to_do() {
         d,
         &["report", "-w", &ws, "--out", "r.pdf", "--format", "pdf"],
     );
-    assert_user_error(&o, &["--format pdf", "html or md"]);
+    assert_user_error(&o, &["'pdf' for '--format", "html, md"]);
 
     let customers = sample_dir().join("customers.csv");
     let write = |body: &str| {

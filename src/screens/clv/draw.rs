@@ -165,7 +165,7 @@ fn draw_holdout(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
         .block(Block::default().title(format!(
             " holdout {:.0} {}s: predicted {:.0}, actual {:.0} purchases; per customer (predicted, actual) by purchases before ",
             h.duration,
-            if r.settings.weeks { "week" } else { "day" },
+            r.settings.unit.singular(),
             h.predicted_total,
             h.actual_total
         )))

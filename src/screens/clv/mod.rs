@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{Months, NaiveDate};
 
-use crate::pipeline::clv::{ClvOutcome, ClvSettings};
+use crate::pipeline::clv::{ClvOutcome, ClvSettings, TimeUnit};
 
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
@@ -65,7 +65,7 @@ impl ClvView {
                 (None, Some(r)) => format!("auto ({})", r.calibration_end),
                 (None, None) => "auto (last - 6 months)".into(),
             },
-            CField::Unit => if s.weeks { "week" } else { "day" }.into(),
+            CField::Unit => s.unit.singular().into(),
             CField::Horizon => s.horizon_months.to_string(),
             CField::Discount => format!("{}", s.discount_rate),
         }
@@ -89,7 +89,12 @@ impl ClvView {
                     s.calibration_end = moved.or(Some(d));
                 }
             }
-            CField::Unit => s.weeks = !s.weeks,
+            CField::Unit => {
+                s.unit = match s.unit {
+                    TimeUnit::Days => TimeUnit::Weeks,
+                    TimeUnit::Weeks => TimeUnit::Days,
+                }
+            }
             CField::Horizon => {
                 s.horizon_months = (s.horizon_months as i64 + delta).clamp(1, 120) as usize
             }
@@ -125,7 +130,12 @@ impl ClvView {
                     ));
                 }
             },
-            CField::Unit => s.weeks = !s.weeks,
+            CField::Unit => {
+                s.unit = match s.unit {
+                    TimeUnit::Days => TimeUnit::Weeks,
+                    TimeUnit::Weeks => TimeUnit::Days,
+                }
+            }
         }
         Ok(())
     }

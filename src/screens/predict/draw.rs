@@ -36,13 +36,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         let msg = if state.job(JobKind::Predict).is_some() {
             "running...".to_string()
         } else {
-            match &view.target {
+            match &view.settings.target {
                 Some(t) => format!(
                     "no model yet: press r to train a {} for `{t}` on the Features selection \
                      (a stratified 75/25 split for the test metrics, {}-fold cross-validation), \
                      or w for a grid search",
-                    view.params.model.title(),
-                    view.params.folds
+                    view.settings.model.title(),
+                    view.settings.folds
                 ),
                 None => "no target: no column of this table has 2 to 50 classes".into(),
             }

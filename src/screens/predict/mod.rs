@@ -8,9 +8,9 @@ pub mod draw;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analytics::predict::{GridResult, ModelKind, PredictParams};
+use crate::analytics::predict::{GridResult, ModelKind};
 use crate::analytics::tree::Criterion;
-use crate::pipeline::predict::Prediction;
+use crate::pipeline::predict::{PredictSettings, Prediction};
 
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
@@ -88,8 +88,8 @@ pub struct CellDrill {
 pub struct PredictView {
     /// Columns that can be a target (boolean, integer or text; not the key).
     pub targets: Vec<String>,
-    pub target: Option<String>,
-    pub params: PredictParams,
+    /// The target and the model's parameters.
+    pub settings: PredictSettings,
     /// The parameter the +/- keys change, an index into [`PredictView::fields`].
     pub field: usize,
     pub result: Option<Box<Prediction>>,
@@ -108,8 +108,7 @@ impl Default for PredictView {
     fn default() -> Self {
         PredictView {
             targets: Vec::new(),
-            target: None,
-            params: PredictParams::default(),
+            settings: PredictSettings::default(),
             field: 0,
             result: None,
             grid: None,
@@ -150,7 +149,10 @@ impl PredictView {
         let target = crate::pipeline::predict::default_target(&targets);
         PredictView {
             targets,
-            target,
+            settings: PredictSettings {
+                target,
+                ..PredictSettings::default()
+            },
             ..PredictView::default()
         }
     }
@@ -158,7 +160,7 @@ impl PredictView {
     /// The parameters of the chosen model, in screen order.
     pub fn fields(&self) -> &'static [PField] {
         use PField::*;
-        match self.params.model {
+        match self.settings.model {
             ModelKind::Forest => &[
                 Target, Model, Trees, MaxDepth, MinLeaf, Threshold, Folds, Seed,
             ],
@@ -177,15 +179,19 @@ impl PredictView {
 
     /// A parameter's value as the screen shows it.
     pub fn display(&self, field: PField) -> String {
-        let p = &self.params;
+        let p = &self.settings;
         match field {
-            PField::Target => self.target.clone().unwrap_or_else(|| "(none)".into()),
+            PField::Target => self
+                .settings
+                .target
+                .clone()
+                .unwrap_or_else(|| "(none)".into()),
             PField::Model => p.model.name().to_string(),
-            PField::Trees => p.n_trees.to_string(),
-            PField::MaxDepth => p.tree.max_depth.to_string(),
-            PField::MinLeaf => p.tree.min_samples_leaf.to_string(),
-            PField::Criterion => p.tree.criterion.name().to_string(),
-            PField::Alpha => format!("{}", p.logistic.alpha),
+            PField::Trees => p.trees.to_string(),
+            PField::MaxDepth => p.max_depth.to_string(),
+            PField::MinLeaf => p.min_leaf.to_string(),
+            PField::Criterion => p.criterion.name().to_string(),
+            PField::Alpha => format!("{}", p.alpha),
             PField::Threshold => format!("{:.2}", p.threshold),
             PField::Folds => p.folds.to_string(),
             PField::Seed => p.seed.to_string(),
@@ -195,16 +201,17 @@ impl PredictView {
     /// +/- on a parameter.
     pub fn adjust(&mut self, field: PField, delta: i64) {
         let cycle = |i: usize, n: usize| (i as i64 + delta).rem_euclid(n.max(1) as i64) as usize;
-        let p = &mut self.params;
+        let p = &mut self.settings;
         match field {
             PField::Target => {
                 if !self.targets.is_empty() {
                     let i = self
+                        .settings
                         .target
                         .as_ref()
                         .and_then(|t| self.targets.iter().position(|x| x == t))
                         .unwrap_or(0);
-                    self.target = Some(self.targets[cycle(i, self.targets.len())].clone());
+                    self.settings.target = Some(self.targets[cycle(i, self.targets.len())].clone());
                 }
             }
             PField::Model => {
@@ -215,20 +222,16 @@ impl PredictView {
                 p.model = ModelKind::ALL[cycle(i, ModelKind::ALL.len())];
                 self.field = 1;
             }
-            PField::Trees => p.n_trees = step_in(&TREES, p.n_trees, delta),
-            PField::MaxDepth => {
-                p.tree.max_depth = (p.tree.max_depth as i64 + delta).clamp(1, 32) as usize
-            }
-            PField::MinLeaf => {
-                p.tree.min_samples_leaf = step_in(&MIN_LEAF, p.tree.min_samples_leaf, delta)
-            }
+            PField::Trees => p.trees = step_in(&TREES, p.trees, delta),
+            PField::MaxDepth => p.max_depth = (p.max_depth as i64 + delta).clamp(1, 32) as usize,
+            PField::MinLeaf => p.min_leaf = step_in(&MIN_LEAF, p.min_leaf, delta),
             PField::Criterion => {
-                p.tree.criterion = match p.tree.criterion {
+                p.criterion = match p.criterion {
                     Criterion::Gini => Criterion::Entropy,
                     Criterion::Entropy => Criterion::Gini,
                 }
             }
-            PField::Alpha => p.logistic.alpha = step_in(&ALPHA, p.logistic.alpha, delta),
+            PField::Alpha => p.alpha = step_in(&ALPHA, p.alpha, delta),
             PField::Threshold => {
                 let t = ((p.threshold + 0.05 * delta as f64) * 100.0).round() / 100.0;
                 p.threshold = t.clamp(0.05, 0.95);
@@ -237,14 +240,13 @@ impl PredictView {
             PField::Folds => p.folds = (p.folds as i64 + delta).clamp(2, 20) as usize,
             PField::Seed => {
                 p.seed = p.seed.saturating_add_signed(delta);
-                p.tree.seed = p.seed;
             }
         }
     }
 
     /// Moves the last run's test metrics and drill-down to the current threshold.
     pub(crate) fn apply_threshold(&mut self) {
-        let t = self.params.threshold;
+        let t = self.settings.threshold;
         if let Some(r) = &mut self.result
             && r.classes.len() == 2
         {
@@ -260,18 +262,17 @@ impl PredictView {
     pub fn set_text(&mut self, field: PField, text: &str) -> Result<(), String> {
         let text = text.trim();
         let whole = |lo: u64, hi: u64| super::parse_whole(field.name(), text, lo, hi);
-        let p = &mut self.params;
+        let p = &mut self.settings;
         match field {
-            PField::Trees => p.n_trees = whole(1, 5000)? as usize,
-            PField::MaxDepth => p.tree.max_depth = whole(1, 64)? as usize,
-            PField::MinLeaf => p.tree.min_samples_leaf = whole(1, 1_000_000)? as usize,
+            PField::Trees => p.trees = whole(1, 5000)? as usize,
+            PField::MaxDepth => p.max_depth = whole(1, 64)? as usize,
+            PField::MinLeaf => p.min_leaf = whole(1, 1_000_000)? as usize,
             PField::Folds => p.folds = whole(2, 50)? as usize,
             PField::Seed => {
                 p.seed = whole(0, u64::MAX)?;
-                p.tree.seed = p.seed;
             }
             PField::Alpha => match text.parse::<f64>() {
-                Ok(v) if v > 0.0 && v.is_finite() => p.logistic.alpha = v,
+                Ok(v) if v > 0.0 && v.is_finite() => p.alpha = v,
                 _ => return Err(format!("alpha: {text:?} is not a positive number")),
             },
             PField::Threshold => match text.parse::<f64>() {
@@ -317,21 +318,21 @@ impl PredictView {
     fn apply_best(&mut self) -> Option<String> {
         let g = self.grid.as_ref()?;
         let best = &g.rows[g.best];
-        if g.model != self.params.model {
+        if g.model != self.settings.model {
             return None;
         }
         if let Some(a) = best.alpha {
-            self.params.logistic.alpha = a;
+            self.settings.alpha = a;
         }
         if let (Some(d), Some(l)) = (best.max_depth, best.min_leaf) {
-            self.params.tree.max_depth = d;
-            self.params.tree.min_samples_leaf = l;
+            self.settings.max_depth = d;
+            self.settings.min_leaf = l;
         }
         Some(match best.alpha {
             Some(a) => format!("alpha {a}"),
             None => format!(
                 "max depth {}, min leaf {}",
-                self.params.tree.max_depth, self.params.tree.min_samples_leaf
+                self.settings.max_depth, self.settings.min_leaf
             ),
         })
     }
@@ -421,8 +422,8 @@ pub fn job_done(
             }
             let mut p = p;
             // The threshold may have moved while it ran.
-            if p.classes.len() == 2 && p.run.threshold != view.params.threshold {
-                p.rethreshold(view.params.threshold);
+            if p.classes.len() == 2 && p.run.threshold != view.settings.threshold {
+                p.rethreshold(view.settings.threshold);
             }
             view.result = Some(p);
         }
@@ -560,7 +561,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         state.error = Some("no data loaded".into());
         return Vec::new();
     };
-    let Some(target) = state.predict.target.clone() else {
+    let Some(target) = state.predict.settings.target.clone() else {
         state.error = Some(format!(
             "no target: no column of this table has 2 to {} classes",
             crate::data::features::target::MAX_CLASSES
@@ -581,7 +582,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         return Vec::new();
     }
     state.error = None;
-    let params = state.predict.params.clone();
+    let params = state.predict.settings.params();
     state.start_job(JobRequest::Predict {
         table,
         features,
@@ -638,9 +639,9 @@ mod tests {
         let y: Vec<usize> = (0..n)
             .map(|i| usize::from(x[[i, 0]] + 0.1 * ((i % 5) as f64) > 0.7))
             .collect();
-        let params = PredictParams {
+        let params = crate::analytics::predict::PredictParams {
             model: ModelKind::Logistic,
-            ..PredictParams::default()
+            ..Default::default()
         };
         let run = run_prediction(
             x.view(),
@@ -691,7 +692,7 @@ mod tests {
         let mut v = PredictView::default();
         assert_eq!(v.fields().len(), 8);
         v.adjust(PField::Model, 1);
-        assert_eq!(v.params.model, ModelKind::Tree);
+        assert_eq!(v.settings.model, ModelKind::Tree);
         assert!(v.fields().contains(&PField::Criterion));
         v.adjust(PField::Model, 1);
         assert_eq!(
@@ -708,10 +709,10 @@ mod tests {
         for _ in 0..20 {
             v.adjust(PField::Threshold, 1);
         }
-        assert_eq!(v.params.threshold, 0.95);
+        assert_eq!(v.settings.threshold, 0.95);
         assert!(v.set_text(PField::Threshold, "1.2").is_err());
         assert!(v.set_text(PField::Threshold, "0.3").is_ok());
-        assert_eq!(v.params.threshold, 0.3);
+        assert_eq!(v.settings.threshold, 0.3);
         assert!(v.set_text(PField::Alpha, "-1").is_err());
         assert!(v.set_text(PField::Folds, "1").is_err());
     }

@@ -162,7 +162,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .header(Row::new(vec!["#", "item", "score", "because you bought"]).style(theme.header()))
         .block(Block::default().title(format!(
             " top {} for {} · / find · j/k next · +/- N ",
-            view.top, m.customers[u]
+            view.settings.top, m.customers[u]
         ))),
         recs,
     );

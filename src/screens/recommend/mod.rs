@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::analytics::recommend::Recommendation;
-use crate::pipeline::recommend::RecModel;
+use crate::pipeline::recommend::{RecModel, RecommendSettings};
 
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
 use crate::app::state::{Command, Overlay, State};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RecommendView {
-    pub top: usize,
-    pub neighbours: usize,
+    /// The list length and the model's parameters.
+    pub settings: RecommendSettings,
     pub result: Option<Arc<RecModel>>,
     /// The selected customer (index into `result.customers`).
     pub customer: Option<usize>,
@@ -25,22 +25,10 @@ pub struct RecommendView {
     pub recs: Vec<Recommendation>,
 }
 
-impl Default for RecommendView {
-    fn default() -> Self {
-        RecommendView {
-            top: 10,
-            neighbours: 50,
-            result: None,
-            customer: None,
-            recs: Vec::new(),
-        }
-    }
-}
-
 impl RecommendView {
     pub(crate) fn refresh(&mut self) {
         self.recs = match (&self.result, self.customer) {
-            (Some(r), Some(u)) => r.recommend(u, self.top),
+            (Some(r), Some(u)) => r.recommend(u, self.settings.top),
             _ => Vec::new(),
         };
     }
@@ -161,7 +149,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             view.refresh();
         }
         Action::Adjust(d) => {
-            view.top = (view.top as i64 + d).clamp(1, 50) as usize;
+            view.settings.top = (view.settings.top as i64 + d).clamp(1, 50) as usize;
             view.refresh();
         }
         Action::StartSearch => state.overlay = Some(Overlay::Filter(String::new())),
@@ -178,8 +166,8 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                 return Some(Vec::new());
             };
             state.error = None;
-            let neighbours = state.recommend.neighbours;
-            return Some(state.start_job(JobRequest::Recommend { input, neighbours }));
+            let settings = state.recommend.settings.clone();
+            return Some(state.start_job(JobRequest::Recommend { input, settings }));
         }
         _ => return None,
     }
@@ -190,7 +178,7 @@ fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
     let Some(model) = state.recommend.result.clone() else {
         return Vec::new();
     };
-    let top = state.recommend.top;
+    let top = state.recommend.settings.top;
     state.start_job(JobRequest::ExportRecommendations {
         path,
         model,

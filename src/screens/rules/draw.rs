@@ -90,7 +90,7 @@ fn draw_params(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
         line(
             "b",
             "baskets",
-            if p.per_customer {
+            if p.per_customer() {
                 "per customer"
             } else {
                 "per order"
@@ -100,7 +100,7 @@ fn draw_params(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
         line(
             "i",
             "items",
-            if p.by_category {
+            if p.by_category() {
                 "categories"
             } else {
                 "products"
@@ -211,25 +211,25 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .chain(labels.iter().zip(COLUMN_SORT).map(|(l, s)| (*l, Some(s))))
         .collect();
     let header = Row::new(heads.iter().map(|(h, by)| {
-        if *by == Some(view.sort) {
+        if *by == Some(view.params.sort) {
             format!("{h} ▼")
         } else {
             h.to_string()
         }
     }))
     .style(theme.header());
-    let title = match &view.filter {
+    let title = match &view.params.filter {
         Some(flt) => format!(
             " {} of {} rules match \"{flt}\" · sorted by {} ",
             view.visible.len(),
             run.rules.len(),
-            view.sort.name()
+            view.params.sort.name()
         ),
         None => format!(
             " {} rules from {} frequent itemsets · sorted by {} ",
             run.rules.len(),
             run.itemsets.len(),
-            view.sort.name()
+            view.params.sort.name()
         ),
     };
     f.render_widget(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::analytics::itemsets::Algorithm;
 use crate::analytics::rules::{Rule, RulesRun, SortBy, baskets_with};
-use crate::pipeline::rules::RulesParams;
+use crate::pipeline::rules::{Baskets, Items, RulesSettings};
 
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
@@ -50,11 +50,10 @@ pub struct Drill {
 
 #[derive(Debug, Clone, Default)]
 pub struct RulesView {
-    pub params: RulesParams,
+    /// The mining parameters, the table's sort and its filter (the item pattern rules are
+    /// filtered by, either side).
+    pub params: RulesSettings,
     pub run: Option<Arc<RulesRun>>,
-    pub sort: SortBy,
-    /// The item pattern rules are filtered by (either side).
-    pub filter: Option<String>,
     /// Indices into `run.rules`: filtered and sorted.
     pub visible: Vec<usize>,
     /// Selected row of `visible`.
@@ -75,7 +74,8 @@ impl RulesView {
             self.visible.clear();
             return Ok(());
         };
-        let idx = crate::pipeline::rules::arrange(run, self.sort, self.filter.as_deref())?;
+        let idx =
+            crate::pipeline::rules::arrange(run, self.params.sort, self.params.filter.as_deref())?;
         self.visible = idx;
         self.row = self.row.min(self.visible.len().saturating_sub(1));
         self.drill = None;
@@ -85,8 +85,18 @@ impl RulesView {
     fn adjust(&mut self, key: RulesKey) {
         let p = &mut self.params;
         match key {
-            RulesKey::Basket => p.per_customer = !p.per_customer,
-            RulesKey::Item => p.by_category = !p.by_category,
+            RulesKey::Basket => {
+                p.baskets = match p.baskets {
+                    Baskets::Order => Baskets::Customer,
+                    Baskets::Customer => Baskets::Order,
+                }
+            }
+            RulesKey::Item => {
+                p.items = match p.items {
+                    Items::Product => Items::Category,
+                    Items::Category => Items::Product,
+                }
+            }
             RulesKey::Algorithm => {
                 p.algorithm = match p.algorithm {
                     Algorithm::FpGrowth => Algorithm::Apriori,
@@ -233,7 +243,7 @@ pub fn job_done(
     state.rules.run = Some(Arc::new(*r));
     state.rules.row = 0;
     if let Err(e) = state.rules.arrange() {
-        state.rules.filter = None;
+        state.rules.params.filter = None;
         let _ = state.rules.arrange();
         state.error = Some(e);
     }
@@ -284,16 +294,16 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         Action::Sort => {
             let at = SortBy::ALL
                 .iter()
-                .position(|s| *s == view.sort)
+                .position(|s| *s == view.params.sort)
                 .unwrap_or(0);
-            view.sort = SortBy::ALL[(at + 1) % SortBy::ALL.len()];
+            view.params.sort = SortBy::ALL[(at + 1) % SortBy::ALL.len()];
             let _ = view.arrange();
-            state.message = Some(format!("rules sorted by {}", view.sort.name()));
+            state.message = Some(format!("rules sorted by {}", view.params.sort.name()));
         }
         Action::SortRules(by) => {
-            view.sort = *by;
+            view.params.sort = *by;
             let _ = view.arrange();
-            state.message = Some(format!("rules sorted by {}", view.sort.name()));
+            state.message = Some(format!("rules sorted by {}", view.params.sort.name()));
         }
         Action::Down(n) => move_row(view, view.row.saturating_add(*n)),
         Action::Up(n) => move_row(view, view.row.saturating_sub(*n)),
@@ -321,16 +331,18 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::StartSearch => {
-            state.overlay = Some(Overlay::Filter(view.filter.clone().unwrap_or_default()));
+            state.overlay = Some(Overlay::Filter(
+                view.params.filter.clone().unwrap_or_default(),
+            ));
         }
         Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Filter(_))) => {
             if let Some(Overlay::Filter(text)) = state.overlay.take() {
-                let before = view.filter.clone();
-                view.filter = (!text.is_empty()).then_some(text.clone());
+                let before = view.params.filter.clone();
+                view.params.filter = (!text.is_empty()).then_some(text.clone());
                 match view.arrange() {
                     Ok(()) => {
                         let total = view.run.as_ref().map_or(0, |r| r.rules.len());
-                        state.message = Some(match &view.filter {
+                        state.message = Some(match &view.params.filter {
                             Some(f) => {
                                 format!("{} of {total} rules match \"{f}\"", view.visible.len())
                             }
@@ -339,7 +351,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                         state.error = None;
                     }
                     Err(e) => {
-                        view.filter = before;
+                        view.params.filter = before;
                         let _ = view.arrange();
                         state.error = Some(e);
                     }
@@ -406,7 +418,7 @@ mod tests {
         v.adjust(RulesKey::Basket);
         v.adjust(RulesKey::Item);
         v.adjust(RulesKey::Algorithm);
-        assert!(v.params.per_customer && v.params.by_category);
+        assert!(v.params.per_customer() && v.params.by_category());
         assert_eq!(v.params.algorithm, Algorithm::Apriori);
         v.adjust(RulesKey::Lift(-1));
         v.adjust(RulesKey::Lift(-1));

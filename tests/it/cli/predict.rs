@@ -197,7 +197,7 @@ fn predict_bad_inputs() {
             "--model",
             "svm",
         ]),
-        &["--model svm"],
+        &["'svm' for '--model", "forest, tree, logistic"],
     );
     assert_user_error(
         &run(&[

@@ -168,8 +168,14 @@ fn rules_bad_inputs() {
         &run(&["--min-support", "0.1", "--min-count", "3"]),
         &["not both"],
     );
-    assert_user_error(&run(&["--algo", "eclat"]), &["--algo eclat"]);
-    assert_user_error(&run(&["--sort", "fun"]), &["--sort fun"]);
+    assert_user_error(
+        &run(&["--algo", "eclat"]),
+        &["'eclat' for '--algo", "fpgrowth, apriori"],
+    );
+    assert_user_error(
+        &run(&["--sort", "fun"]),
+        &["'fun' for '--sort", "zhangs_metric"],
+    );
     assert_user_error(&run(&["--out", "r.xlsx"]), &["r.xlsx", ".csv"]);
     assert_user_error(
         &run(&["--min-count", "1", "--limit", "50"]),

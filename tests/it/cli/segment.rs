@@ -401,7 +401,10 @@ fn gmm_on_the_sample_workspace_and_its_bad_inputs() {
         a.extend_from_slice(extra);
         run(&a)
     };
-    assert_user_error(&with(&["--covariance", "banana"]), &["--covariance banana"]);
+    assert_user_error(
+        &with(&["--covariance", "banana"]),
+        &["'banana' for '--covariance", "full, tied, diag, spherical"],
+    );
     assert_user_error(&with(&["--tol=0"]), &["--tol 0"]);
     assert_user_error(&with(&["--k", "0"]), &["--k 0", "use 1 to 1000"]);
 }

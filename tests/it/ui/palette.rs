@@ -35,15 +35,15 @@ fn fingerprint(s: &State) -> String {
         s.features.scaling,
         s.segments,
         s.rules.params,
-        (s.rules.sort, &s.rules.filter, &s.rules.drill),
+        (s.rules.params.sort, &s.rules.params.filter, &s.rules.drill),
         (
-            &s.predict.params,
+            &s.predict.settings,
             s.predict.pane,
             s.predict.show_pr,
             s.predict.field
         ),
         (&s.clv.settings, s.clv.field),
-        (s.recommend.top, s.recommend.customer),
+        (s.recommend.settings.top, s.recommend.customer),
     )
 }
 

@@ -19,13 +19,13 @@ fn predict_screen_runs_explains_and_exports() {
     let mut s = sample_state();
     key(&mut s, KeyCode::Char('6'));
     assert_eq!(s.screen, Screen::Predict);
-    assert_eq!(s.predict.target.as_deref(), Some("churned"));
+    assert_eq!(s.predict.settings.target.as_deref(), Some("churned"));
     assert!(draw(&s, 120, 40).contains("no model yet"));
     // Logistic regression: down to the model row, + twice (forest -> tree -> logistic).
     key(&mut s, KeyCode::Char('j'));
     key(&mut s, KeyCode::Char('+'));
     key(&mut s, KeyCode::Char('+'));
-    assert_eq!(s.predict.params.model, ModelKind::Logistic);
+    assert_eq!(s.predict.settings.model, ModelKind::Logistic);
     key(&mut s, KeyCode::Char('r'));
     assert!(s.error.is_none(), "{:?}", s.error);
     let p = s.predict.result.clone().expect("a prediction");
@@ -39,7 +39,7 @@ fn predict_screen_runs_explains_and_exports() {
         &m.names,
         &t.y,
         2,
-        &s.predict.params,
+        &s.predict.settings.params(),
         &Progress::new(),
     )
     .unwrap();
@@ -128,7 +128,7 @@ fn predict_screen_runs_explains_and_exports() {
     assert_eq!(s.predict.pane, Pane::Grid);
     assert_eq!(g.rows.len(), 5);
     key(&mut s, KeyCode::Char('a'));
-    assert_eq!(Some(s.predict.params.logistic.alpha), g.rows[g.best].alpha);
+    assert_eq!(Some(s.predict.settings.alpha), g.rows[g.best].alpha);
     assert!(draw(&s, 120, 40).contains("★"));
 
     // A decision tree: the tree pane shows its splits.
@@ -136,7 +136,7 @@ fn predict_screen_runs_explains_and_exports() {
         key(&mut s, KeyCode::Char('k'));
     }
     key(&mut s, KeyCode::Char('-'));
-    assert_eq!(s.predict.params.model, ModelKind::Tree);
+    assert_eq!(s.predict.settings.model, ModelKind::Tree);
     key(&mut s, KeyCode::Char('r'));
     s.predict.pane = Pane::Tree;
     let screen = draw(&s, 120, 40);
@@ -216,7 +216,7 @@ fn predict_a_multi_class_target() {
     key(&mut s, KeyCode::Char('6'));
     assert!(s.predict.targets.contains(&"channel".to_string()));
     assert!(!s.predict.targets.contains(&"monetary".to_string()));
-    while s.predict.target.as_deref() != Some("channel") {
+    while s.predict.settings.target.as_deref() != Some("channel") {
         key(&mut s, KeyCode::Char('+'));
     }
     key(&mut s, KeyCode::Char('r'));

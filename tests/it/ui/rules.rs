@@ -74,7 +74,7 @@ fn rules_screen_mines_sorts_filters_and_drills_down() {
     }
     typed(&mut s, "(");
     key(&mut s, KeyCode::Enter);
-    assert_eq!(s.rules.filter.as_deref(), Some("printer"));
+    assert_eq!(s.rules.params.filter.as_deref(), Some("printer"));
     assert!(s.error.as_deref().unwrap().contains("item pattern"));
     // Parameters: per customer, categories; mining again gives category rules.
     key(&mut s, KeyCode::Char('b'));

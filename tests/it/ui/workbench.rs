@@ -139,28 +139,39 @@ fn workspace_sections_set_the_screens_and_bad_keys_are_named() {
     assert_eq!(p.algorithm, Algorithm::Gmm);
     assert_eq!((p.gmm.k, p.gmm.seed), (6, 11));
     assert_eq!(s.rules.params.min_support, 0.01);
-    assert_eq!(s.rules.sort, crmlens::analytics::rules::SortBy::Confidence);
     assert_eq!(
-        s.predict.params.model,
+        s.rules.params.sort,
+        crmlens::analytics::rules::SortBy::Confidence
+    );
+    assert_eq!(
+        s.predict.settings.model,
         crmlens::analytics::predict::ModelKind::Tree
     );
-    assert_eq!(s.predict.params.folds, 5, "a bad value keeps the default");
-    assert_eq!(s.recommend.top, 5);
+    assert_eq!(s.predict.settings.folds, 5, "a bad value keeps the default");
+    assert_eq!(s.recommend.settings.top, 5);
     assert!(
         s.pseudonymise,
         "[privacy] pseudonymise reaches the workbench's exports"
     );
     let err = s.error.clone().unwrap_or_default();
+    let all = s.warnings.join("\n");
     assert!(
-        err.contains(&format!("line {}: `colour`", line_of("colour = \"red\""))),
+        all.contains(&format!(
+            "line {}: `recommend.colour`: unknown key `colour` (use top, neighbours,",
+            line_of("colour = \"red\"")
+        )),
+        "{all}"
+    );
+    assert!(
+        err.contains(&format!("line {}: `predict.folds`", line_of("folds = 1"))),
         "{err}"
     );
     assert!(err.contains("(and 2 more: see Quality, 2)"), "{err}");
     // The rules filter is set for the next run; the unknown feature is left out.
-    assert_eq!(s.rules.filter.as_deref(), Some("zzz-no-item"));
+    assert_eq!(s.rules.params.filter.as_deref(), Some("zzz-no-item"));
     assert!(!s.features.items.iter().any(|i| i.name == "spend_2031"));
     let all = crmlens::app::history::Snapshot::of(&s);
-    assert_eq!(all.settings.rules_filter.as_deref(), Some("zzz-no-item"));
+    assert_eq!(all.settings.rules.filter.as_deref(), Some("zzz-no-item"));
     // The Quality screen lists every problem.
     assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
     s.screen = Screen::Quality;

@@ -14,15 +14,16 @@ use crate::data::error::{DataError, Result};
 
 mod policy;
 mod sample;
-mod sections;
 
 pub use policy::{
     CleaningPolicy, DedupPolicy, FeatureConfig, InvalidPolicy, MissingPolicy, Scaling,
 };
 pub use sample::sample_workspace_toml;
-pub use sections::{
-    ClvSettings, PredictSettings, RecommendSettings, RulesSettings, SegmentSettings,
-};
+
+/// An analysis section (`[segment]`, `[rules]`, `[predict]`, `[clv]`, `[recommend]`) as
+/// written: its keys are the analysis's settings, read (key by key, each bad value a
+/// problem that keeps its default) by `pipeline::settings`, which knows the analyses.
+pub type Section = toml::Table;
 
 /// A whole workspace file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,20 +40,20 @@ pub struct Workspace {
     #[serde(default)]
     pub privacy: crate::data::privacy::PrivacyConfig,
     /// The Segments screen's algorithm and parameters.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub segment: SegmentSettings,
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub segment: Section,
     /// The Rules screen's baskets, thresholds, sort and filter.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub rules: RulesSettings,
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub rules: Section,
     /// The Predict screen's target, model and parameters.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub predict: PredictSettings,
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub predict: Section,
     /// The CLV screen's calibration, horizon and discount.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub clv: ClvSettings,
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub clv: Section,
     /// The Recommend screen's list length and neighbourhood.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub recommend: RecommendSettings,
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub recommend: Section,
     /// Where the per-customer aggregation of the activity sources runs.
     #[serde(default, skip_serializing_if = "is_default")]
     pub engine: EngineConfig,
@@ -936,12 +937,12 @@ mod tests {
         let path = dir.path().join("w.toml");
         assert_eq!(ws.save(&path).unwrap(), None);
         let first = std::fs::read_to_string(&path).unwrap();
-        ws.segment.k = Some(7);
+        ws.segment.insert("k".into(), 7.into());
         let bak = ws.save(&path).unwrap().unwrap();
         assert_eq!(bak, dir.path().join("w.toml.bak"));
         assert_eq!(std::fs::read_to_string(&bak).unwrap(), first);
         let back = Workspace::load(&path).unwrap();
-        assert_eq!(back.segment.k, Some(7));
+        assert_eq!(back.segment.get("k"), Some(&toml::Value::Integer(7)));
         assert_eq!(back.sources.customers.path, Path::new("c.csv"));
 
         let msg = ws

@@ -97,8 +97,7 @@ impl Default for CleaningPolicy {
 }
 
 /// How numeric features are scaled.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scaling {
     /// z-score with the population standard deviation (as scikit-learn's StandardScaler).
     #[default]
@@ -109,6 +108,13 @@ pub enum Scaling {
     Robust,
     None,
 }
+
+crate::choice!(Scaling {
+    Standard => "standard",
+    Minmax => "minmax",
+    Robust => "robust",
+    None => "none",
+});
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
