@@ -147,15 +147,14 @@ impl SegmentRun {
     }
 }
 
-/// Runs the chosen algorithm on `m`, with profiles of its numeric features (original units)
-/// and a projection.
-pub fn segment(
-    m: &FeatureMatrix,
+/// The chosen algorithm alone on `x` (DBSCAN without its k-distance curve): the model and
+/// every row's label (-1 for noise).
+pub fn fit(
+    x: ndarray::ArrayView2<f64>,
     params: &SegmentParams,
     progress: &Progress,
-) -> Result<SegmentRun, AnalyticsError> {
-    let x = m.values.view();
-    let (model, labels): (SegmentModel, Vec<i64>) = match params.algorithm {
+) -> Result<(SegmentModel, Vec<i64>), AnalyticsError> {
+    Ok(match params.algorithm {
         Algorithm::KMeans => {
             let r = kmeans(x, &params.kmeans, progress)?;
             let labels = r.labels.iter().map(|&l| l as i64).collect();
@@ -168,20 +167,33 @@ pub fn segment(
         }
         Algorithm::Dbscan => {
             let r = dbscan(x, params.eps, params.min_points, progress)?;
-            progress.label("k-distance curve");
-            let k_distance = k_distances(x, params.min_points, K_DISTANCE_SAMPLE, progress)?;
             let labels = r.labels.clone();
             (
                 SegmentModel::Dbscan {
                     eps: params.eps,
                     min_points: params.min_points,
                     result: r,
-                    k_distance,
+                    k_distance: Vec::new(),
                 },
                 labels,
             )
         }
-    };
+    })
+}
+
+/// Runs the chosen algorithm on `m`, with profiles of its numeric features (original units)
+/// and a projection.
+pub fn segment(
+    m: &FeatureMatrix,
+    params: &SegmentParams,
+    progress: &Progress,
+) -> Result<SegmentRun, AnalyticsError> {
+    let x = m.values.view();
+    let (mut model, labels) = fit(x, params, progress)?;
+    if let SegmentModel::Dbscan { k_distance, .. } = &mut model {
+        progress.label("k-distance curve");
+        *k_distance = k_distances(x, params.min_points, K_DISTANCE_SAMPLE, progress)?;
+    }
     let (sizes, noise) = match &model {
         SegmentModel::KMeans(r) => (r.sizes.clone(), 0),
         SegmentModel::Gmm(r) => (r.sizes.clone(), 0),

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::analytics::gmm::CovarianceType;
-use crate::analytics::segment::Algorithm;
+use crate::analytics::segment::{Algorithm, SegmentModel, SegmentParams};
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
@@ -75,7 +75,6 @@ pub struct SegmentArgs {
 
 pub(super) fn sweep_cmd(a: SweepArgs) -> Result<()> {
     use crate::analytics::kmeans::KMeansParams;
-    use crate::analytics::sweep::sweep;
     limits::SWEEP_K.named("--k-min", a.k_min)?;
     limits::SWEEP_K.named("--k-max", a.k_max)?;
     limits::N_INIT.named("--n-init", a.n_init)?;
@@ -88,7 +87,7 @@ pub(super) fn sweep_cmd(a: SweepArgs) -> Result<()> {
         seed: a.seed,
     };
     let started = Instant::now();
-    let r = sweep(m.values.view(), a.k_min, a.k_max, &base, &Progress::new())?;
+    let r = crate::pipeline::segment::sweep_matrix(&m, a.k_min, a.k_max, &base, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
     let mut stdout = out::stdout();
     if a.json {
@@ -196,12 +195,10 @@ pub(super) fn segment_dbscan(
     m: &crate::data::features::FeatureMatrix,
     id_col: &str,
     features: Vec<String>,
+    r: crate::analytics::dbscan::DbscanResult,
+    seconds: f64,
 ) -> Result<()> {
-    use crate::analytics::dbscan::dbscan;
     let eps = a.eps.unwrap_or(0.0);
-    let started = Instant::now();
-    let r = dbscan(m.values.view(), eps, a.min_points, &Progress::new())?;
-    let seconds = started.elapsed().as_secs_f64();
     let centroids = crate::analytics::dbscan::cluster_means(m.values.view(), &r.labels, r.clusters);
     let (_, base) = segment_common(
         a,
@@ -271,17 +268,53 @@ pub(super) fn segment(a: SegmentArgs) -> Result<()> {
         }
         limits::TOL.named("--tol", t)?;
     }
-    let covariance = a.covariance;
     let Matrix {
         m,
         id_col,
         features,
         ..
     } = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some(), &[])?;
-    match a.algo {
-        Algorithm::Dbscan => segment_dbscan(&a, &m, &id_col, features),
-        Algorithm::Gmm => segment_gmm(&a, &m, &id_col, features, covariance),
-        Algorithm::KMeans => segment_kmeans(&a, &m, &id_col, features),
+    let params = segment_params(&a);
+    let started = Instant::now();
+    let (model, _) = crate::pipeline::segment::fit(&m, &params, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    match model {
+        SegmentModel::Dbscan { result, .. } => {
+            segment_dbscan(&a, &m, &id_col, features, result, seconds)
+        }
+        SegmentModel::Gmm(r) => segment_gmm(&a, &m, &id_col, features, (&params.gmm, r), seconds),
+        SegmentModel::KMeans(r) => {
+            segment_kmeans(&a, &m, &id_col, features, (&params.kmeans, r), seconds)
+        }
+    }
+}
+
+/// The parameters the flags set, with each algorithm's own defaults for what is not given
+/// (as scikit-learn's: 10 restarts, 300 iterations and tolerance 1e-4 for k-means; 1, 100 and
+/// 1e-3 for the mixture).
+fn segment_params(a: &SegmentArgs) -> SegmentParams {
+    use crate::analytics::gmm::GmmParams;
+    use crate::analytics::kmeans::KMeansParams;
+    SegmentParams {
+        algorithm: a.algo,
+        kmeans: KMeansParams {
+            k: a.k,
+            n_init: a.n_init.unwrap_or(10),
+            max_iter: a.max_iter.unwrap_or(300),
+            tol: a.tol.unwrap_or(1e-4),
+            seed: a.seed,
+        },
+        eps: a.eps.unwrap_or(0.0),
+        min_points: a.min_points,
+        gmm: GmmParams {
+            k: a.k,
+            covariance: a.covariance,
+            n_init: a.n_init.unwrap_or(1),
+            max_iter: a.max_iter.unwrap_or(100),
+            tol: a.tol.unwrap_or(1e-3),
+            reg_covar: 1e-6,
+            seed: a.seed,
+        },
     }
 }
 
@@ -311,18 +344,12 @@ pub(super) fn segment_kmeans(
     m: &crate::data::features::FeatureMatrix,
     id_col: &str,
     features: Vec<String>,
+    (params, r): (
+        &crate::analytics::kmeans::KMeansParams,
+        crate::analytics::kmeans::KMeansResult,
+    ),
+    seconds: f64,
 ) -> Result<()> {
-    use crate::analytics::kmeans::{KMeansParams, kmeans};
-    let params = KMeansParams {
-        k: a.k,
-        n_init: a.n_init.unwrap_or(10),
-        max_iter: a.max_iter.unwrap_or(300),
-        tol: a.tol.unwrap_or(1e-4),
-        seed: a.seed,
-    };
-    let started = Instant::now();
-    let r = kmeans(m.values.view(), &params, &Progress::new())?;
-    let seconds = started.elapsed().as_secs_f64();
     let labels = r.labels.iter().map(|&l| l as i64).collect();
     let (sil, base) = segment_common(a, m, id_col, &features, "kmeans", labels, r.k, seconds)?;
     let v = with_fields(
@@ -358,21 +385,12 @@ pub(super) fn segment_gmm(
     m: &crate::data::features::FeatureMatrix,
     id_col: &str,
     features: Vec<String>,
-    covariance: crate::analytics::gmm::CovarianceType,
+    (params, r): (
+        &crate::analytics::gmm::GmmParams,
+        crate::analytics::gmm::GmmResult,
+    ),
+    seconds: f64,
 ) -> Result<()> {
-    use crate::analytics::gmm::{GmmParams, gmm};
-    let params = GmmParams {
-        k: a.k,
-        covariance,
-        n_init: a.n_init.unwrap_or(1),
-        max_iter: a.max_iter.unwrap_or(100),
-        tol: a.tol.unwrap_or(1e-3),
-        reg_covar: 1e-6,
-        seed: a.seed,
-    };
-    let started = Instant::now();
-    let r = gmm(m.values.view(), &params, &Progress::new())?;
-    let seconds = started.elapsed().as_secs_f64();
     let labels = r.labels.iter().map(|&l| l as i64).collect();
     let (sil, base) = segment_common(a, m, id_col, &features, "gmm", labels, r.k, seconds)?;
     let v = with_fields(

@@ -6,8 +6,9 @@ use polars::prelude::DataFrame;
 
 use crate::analytics::dbscan::k_distances;
 use crate::analytics::kmeans::KMeansParams;
-use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentParams, SegmentRun};
+use crate::analytics::segment::{K_DISTANCE_SAMPLE, SegmentModel, SegmentParams, SegmentRun};
 use crate::analytics::sweep::SweepResult;
+use crate::data::features::FeatureMatrix;
 use crate::data::sources::workspace::FeatureConfig;
 use crate::progress::Progress;
 
@@ -164,6 +165,37 @@ pub fn segment(
     Ok(crate::analytics::segment::segment(&m, params, progress)?)
 }
 
+/// The chosen algorithm alone on a built feature matrix (no profiles or projection): the
+/// model and every row's label (-1 for noise), as `crmlens segment` reports them.
+pub fn fit(
+    m: &FeatureMatrix,
+    params: &SegmentParams,
+    progress: &Progress,
+) -> Result<(SegmentModel, Vec<i64>)> {
+    Ok(crate::analytics::segment::fit(
+        m.values.view(),
+        params,
+        progress,
+    )?)
+}
+
+/// K-means for k = `k_min`..=`k_max` on a built feature matrix, with the quality metrics.
+pub fn sweep_matrix(
+    m: &FeatureMatrix,
+    k_min: usize,
+    k_max: usize,
+    params: &KMeansParams,
+    progress: &Progress,
+) -> Result<SweepResult> {
+    Ok(crate::analytics::sweep::sweep(
+        m.values.view(),
+        k_min,
+        k_max,
+        params,
+        progress,
+    )?)
+}
+
 /// Every row's distance to its `min_points`-th neighbour (on a sample), sorted: the elbow
 /// is a good eps.
 pub fn k_distance(
@@ -186,12 +218,5 @@ pub fn sweep(
     k_max: usize,
     progress: &Progress,
 ) -> Result<SweepResult> {
-    let m = model_matrix(table, features)?;
-    Ok(crate::analytics::sweep::sweep(
-        m.values.view(),
-        2,
-        k_max,
-        params,
-        progress,
-    )?)
+    sweep_matrix(&model_matrix(table, features)?, 2, k_max, params, progress)
 }
