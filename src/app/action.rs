@@ -153,16 +153,7 @@ impl Binding {
 
 /// Keys that work on every screen.
 pub const GLOBAL: &[Binding] = &[
-    b("1-8", "go to screen").each(&[
-        n("1", "Go to Data", || Action::GoTo(Screen::Data)),
-        n("2", "Go to Quality", || Action::GoTo(Screen::Quality)),
-        n("3", "Go to Features", || Action::GoTo(Screen::Features)),
-        n("4", "Go to Segments", || Action::GoTo(Screen::Segments)),
-        n("5", "Go to Rules", || Action::GoTo(Screen::Rules)),
-        n("6", "Go to Predict", || Action::GoTo(Screen::Predict)),
-        n("7", "Go to CLV", || Action::GoTo(Screen::Clv)),
-        n("8", "Go to Recommend", || Action::GoTo(Screen::Recommend)),
-    ]),
+    b("1-8", "go to screen").each(crate::screens::GO_TO),
     b("Tab/S-Tab", "next/previous screen").each(&[
         n("Tab", "Next screen", || Action::NextTab),
         n("S-Tab", "Previous screen", || Action::PrevTab),
@@ -221,7 +212,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         return super::demo::map_key(key);
     }
     match &state.overlay {
-        Some(Overlay::ConfirmOverwrite(_)) => {
+        Some(Overlay::ConfirmOverwrite { .. }) => {
             return match key.code {
                 KeyCode::Char('y') => Some(Action::ConfirmOverwrite),
                 _ => Some(Action::Escape),
@@ -230,7 +221,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         Some(
             Overlay::Filter(_)
             | Overlay::Edit(..)
-            | Overlay::Export(_)
+            | Overlay::Export { .. }
             | Overlay::SaveAs(_)
             | Overlay::OpenSource(_),
         ) => {

@@ -43,7 +43,9 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
             state.message = Some(format!("wrote {n} {what} to {}", path.display()));
         }
         JobOutcome::ExistsAlready(path) => {
-            state.overlay = Some(Overlay::ConfirmOverwrite(path));
+            if let JobKind::Export(target) = job.kind {
+                state.overlay = Some(Overlay::ConfirmOverwrite { target, path });
+            }
         }
         JobOutcome::Tables(names) => {
             state.message = Some(match names.len() {

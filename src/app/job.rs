@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use polars::prelude::{DataFrame, IdxSize};
 
+use super::state::ExportTarget;
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{SegmentParams, SegmentRun};
 use crate::analytics::sweep::SweepResult;
@@ -180,14 +181,16 @@ impl JobRequest {
             JobRequest::Predict { .. } => JobKind::Predict,
             JobRequest::Clv { .. } => JobKind::Clv,
             JobRequest::Recommend { .. } => JobKind::Recommend,
-            JobRequest::ExportLabels { .. }
-            | JobRequest::SaveWorkspace { .. }
-            | JobRequest::ExportProfiles { .. }
-            | JobRequest::ExportQuality { .. }
-            | JobRequest::ExportRules { .. }
-            | JobRequest::ExportScores { .. }
-            | JobRequest::ExportClv { .. }
-            | JobRequest::ExportRecommendations { .. } => JobKind::Export,
+            JobRequest::ExportLabels { .. } => JobKind::Export(ExportTarget::Labels),
+            JobRequest::SaveWorkspace { .. } => JobKind::Export(ExportTarget::Workspace),
+            JobRequest::ExportProfiles { .. } => JobKind::Export(ExportTarget::Profiles),
+            JobRequest::ExportQuality { .. } => JobKind::Export(ExportTarget::Quality),
+            JobRequest::ExportRules { .. } => JobKind::Export(ExportTarget::Rules),
+            JobRequest::ExportScores { .. } => JobKind::Export(ExportTarget::Scores),
+            JobRequest::ExportClv { .. } => JobKind::Export(ExportTarget::Clv),
+            JobRequest::ExportRecommendations { .. } => {
+                JobKind::Export(ExportTarget::Recommendations)
+            }
             JobRequest::Rules { .. } => JobKind::Rules,
         }
     }
@@ -265,7 +268,8 @@ pub enum JobKind {
     Clv,
     /// The recommendation model.
     Recommend,
-    Export,
+    /// Writing a file: what it writes.
+    Export(ExportTarget),
     /// Listing a database's tables.
     Browse,
 }
@@ -699,7 +703,11 @@ fn panic_injected(kind: JobKind) -> bool {
         if tests::INJECT_PANIC.with(|k| k.get()) == Some(kind) {
             return true;
         }
-        pipeline::guard::injected(&format!("{kind:?}"))
+        let name = match kind {
+            JobKind::Export(_) => "Export".to_string(),
+            k => format!("{k:?}"),
+        };
+        pipeline::guard::injected(&name)
     }
     #[cfg(not(debug_assertions))]
     {
@@ -786,7 +794,7 @@ mod tests {
 
     #[test]
     fn run_now_turns_a_panic_into_failed_and_only_for_the_kind_asked() {
-        INJECT_PANIC.with(|k| k.set(Some(JobKind::Export)));
+        INJECT_PANIC.with(|k| k.set(Some(JobKind::Export(ExportTarget::Rules))));
         let failed = run_now(JobRequest::ExportRules {
             path: "/no/such/dir/rules.csv".into(),
             rules: Vec::new(),

@@ -12,6 +12,39 @@ pub use crate::analytics::segment::SegmentParams;
 use crate::data::integrate::quality::QualityReport;
 use crate::screens::Screen;
 
+/// What an export writes: the prompt names it, and Enter (or `y` over an existing file)
+/// writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// Every row's cluster label (Segments `e`).
+    Labels,
+    /// The clusters' profiles (Segments `E`).
+    Profiles,
+    Quality,
+    Rules,
+    Scores,
+    Clv,
+    Recommendations,
+    /// The session as a workspace file (Ctrl-S).
+    Workspace,
+}
+
+impl ExportTarget {
+    /// The prompt's words: " export rules to: ".
+    pub fn prompt(self) -> &'static str {
+        match self {
+            ExportTarget::Labels => " export labels to: ",
+            ExportTarget::Profiles => " export profiles to: ",
+            ExportTarget::Quality => " export quality report to: ",
+            ExportTarget::Rules => " export rules to: ",
+            ExportTarget::Scores => " export scores to: ",
+            ExportTarget::Clv => " export CLV to: ",
+            ExportTarget::Recommendations => " export everyone's recommendations to: ",
+            ExportTarget::Workspace => " save the workspace to: ",
+        }
+    }
+}
+
 /// A pop-up that takes the keys while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -21,10 +54,16 @@ pub enum Overlay {
     Filter(String),
     /// Typing a value for a Segments parameter (field index, text).
     Edit(usize, String),
-    /// Typing the file name to export the segment labels to.
-    Export(String),
-    /// The export file exists: y replaces it.
-    ConfirmOverwrite(std::path::PathBuf),
+    /// Typing the file name to export `target` to.
+    Export {
+        target: ExportTarget,
+        name: String,
+    },
+    /// The file `target` was to be exported to exists: y replaces it.
+    ConfirmOverwrite {
+        target: ExportTarget,
+        path: std::path::PathBuf,
+    },
     /// Typing the path to save the workspace to (Ctrl-S, the first time).
     SaveAs(String),
     /// The source picker (`o`): the sources and their status; Enter opens one.
@@ -301,7 +340,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         Action::PromptChar(c) => match &mut state.overlay {
             Some(
                 Overlay::Filter(text)
-                | Overlay::Export(text)
+                | Overlay::Export { name: text, .. }
                 | Overlay::SaveAs(text)
                 | Overlay::OpenSource(text),
             ) => text.push(c),
@@ -314,7 +353,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             if let Some(
                 Overlay::Filter(text)
                 | Overlay::Edit(_, text)
-                | Overlay::Export(text)
+                | Overlay::Export { name: text, .. }
                 | Overlay::SaveAs(text)
                 | Overlay::OpenSource(text),
             ) = &mut state.overlay

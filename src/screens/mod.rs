@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::app::action::{Action, Binding};
 use crate::app::job::JobOutcome;
-use crate::app::state::{Command, Overlay, State};
+use crate::app::state::{Command, ExportTarget, Overlay, State};
 use crate::ui::theme::Theme;
 
 pub mod clv;
@@ -74,6 +74,21 @@ impl Screen {
         Screen::ALL[(self.index() + Screen::ALL.len() - 1) % Screen::ALL.len()]
     }
 }
+
+/// The palette's "Go to" entries, one per screen in [`Screen::ALL`] order (key 1, 2, ...).
+pub const GO_TO: &[crate::app::action::Named] = {
+    use crate::app::action::n;
+    &[
+        n("1", "Go to Data", || Action::GoTo(Screen::Data)),
+        n("2", "Go to Quality", || Action::GoTo(Screen::Quality)),
+        n("3", "Go to Features", || Action::GoTo(Screen::Features)),
+        n("4", "Go to Segments", || Action::GoTo(Screen::Segments)),
+        n("5", "Go to Rules", || Action::GoTo(Screen::Rules)),
+        n("6", "Go to Predict", || Action::GoTo(Screen::Predict)),
+        n("7", "Go to CLV", || Action::GoTo(Screen::Clv)),
+        n("8", "Go to Recommend", || Action::GoTo(Screen::Recommend)),
+    ]
+};
 
 /// What the shell needs of a screen.
 pub struct Spec {
@@ -192,35 +207,45 @@ pub fn scroll_of(action: &Action, page: usize) -> Option<(bool, usize)> {
     })
 }
 
-/// The export keys every result screen shares: `e` asks for a file name, suggesting
-/// `ready`'s name (or shows `ready`'s error: what to run first); Enter writes through
-/// `export`; `y` in the overwrite prompt writes again, replacing the file. None for other
-/// actions.
+/// A screen's writer of `target` to a path (replacing an existing file when told to).
+pub type Export = fn(&mut State, ExportTarget, std::path::PathBuf, bool) -> Vec<Command>;
+
+/// The export keys every result screen shares: `e` asks for a file name for `target`,
+/// suggesting `ready`'s name (or shows `ready`'s error: what to run first); Enter writes the
+/// prompt's target through `export`; `y` in the overwrite prompt writes it again, replacing
+/// the file. None for other actions.
 pub fn export_keys(
     state: &mut State,
     action: &Action,
+    target: ExportTarget,
     ready: Result<&str, &str>,
-    export: fn(&mut State, std::path::PathBuf, bool) -> Vec<Command>,
+    export: Export,
 ) -> Option<Vec<Command>> {
     match action {
         Action::StartExport => {
             match ready {
-                Ok(name) => state.overlay = Some(Overlay::Export(name.into())),
+                Ok(name) => {
+                    state.overlay = Some(Overlay::Export {
+                        target,
+                        name: name.into(),
+                    })
+                }
                 Err(e) => state.error = Some(e.into()),
             }
             Some(Vec::new())
         }
-        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Export(_))) => {
-            if let Some(Overlay::Export(name)) = state.overlay.take()
+        Action::PromptSubmit if matches!(state.overlay, Some(Overlay::Export { .. })) => {
+            if let Some(Overlay::Export { target, name }) = state.overlay.take()
                 && !name.trim().is_empty()
             {
-                return Some(export(state, std::path::PathBuf::from(name.trim()), false));
+                let path = std::path::PathBuf::from(name.trim());
+                return Some(export(state, target, path, false));
             }
             Some(Vec::new())
         }
         Action::ConfirmOverwrite => {
-            if let Some(Overlay::ConfirmOverwrite(path)) = state.overlay.take() {
-                return Some(export(state, path, true));
+            if let Some(Overlay::ConfirmOverwrite { target, path }) = state.overlay.take() {
+                return Some(export(state, target, path, true));
             }
             Some(Vec::new())
         }
@@ -289,6 +314,18 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_screen_has_its_go_to_entry_and_registry_row_in_order() {
+        assert_eq!(GO_TO.len(), Screen::ALL.len());
+        for (i, s) in Screen::ALL.into_iter().enumerate() {
+            assert_eq!(SCREENS[i].screen, s);
+            let g = &GO_TO[i];
+            assert_eq!(g.key, (i + 1).to_string());
+            assert_eq!(g.name, format!("Go to {}", SCREENS[i].title));
+            assert!(matches!((g.action)(), Action::GoTo(t) if t == s));
+        }
+    }
 
     #[test]
     fn tabs_wrap_and_number_keys_map() {

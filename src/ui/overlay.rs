@@ -162,25 +162,12 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
-        Some(Overlay::Export(text)) => {
+        Some(Overlay::Export { target, name: text }) => {
             let rect = Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1);
             f.render_widget(Clear, rect);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::styled(
-                        match state.screen {
-                            crate::screens::Screen::Rules => " export rules to: ",
-                            crate::screens::Screen::Predict => " export scores to: ",
-                            crate::screens::Screen::Clv => " export CLV to: ",
-                            crate::screens::Screen::Recommend => {
-                                " export everyone's recommendations to: "
-                            }
-                            crate::screens::Screen::Quality => " export quality report to: ",
-                            _ if state.segments.export_profiles => " export profiles to: ",
-                            _ => " export labels to: ",
-                        },
-                        theme.accent(),
-                    ),
+                    Span::styled(target.prompt(), theme.accent()),
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
                     Span::styled(
@@ -207,7 +194,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 rect,
             );
         }
-        Some(Overlay::ConfirmOverwrite(path)) => {
+        Some(Overlay::ConfirmOverwrite { path, .. }) => {
             let rect = centered(area, 60, 5);
             f.render_widget(Clear, rect);
             f.render_widget(

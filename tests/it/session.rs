@@ -22,7 +22,9 @@ fn ctrl(state: &mut State, c: char) {
 /// Replaces the text of the open prompt with `text` and presses Enter.
 fn answer(state: &mut State, text: &str) {
     let len = match &state.overlay {
-        Some(Overlay::Export(t) | Overlay::SaveAs(t) | Overlay::Filter(t)) => t.chars().count(),
+        Some(Overlay::Export { name: t, .. } | Overlay::SaveAs(t) | Overlay::Filter(t)) => {
+            t.chars().count()
+        }
         other => panic!("no text prompt open: {other:?}"),
     };
     for _ in 0..len {
@@ -189,7 +191,13 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
 
     key(&mut s, KeyCode::Char('2'));
     key(&mut s, KeyCode::Char('e'));
-    assert_eq!(s.overlay, Some(Overlay::Export("quality.csv".into())));
+    assert_eq!(
+        s.overlay,
+        Some(Overlay::Export {
+            target: crmlens::app::state::ExportTarget::Quality,
+            name: "quality.csv".into()
+        })
+    );
     let csv = dir.path().join("quality.csv");
     answer(&mut s, csv.to_str().unwrap());
     let report = s.report.clone().unwrap();
@@ -226,7 +234,13 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
     );
     key(&mut s, KeyCode::Char('r'));
     key(&mut s, KeyCode::Char('E'));
-    assert_eq!(s.overlay, Some(Overlay::Export("profiles.csv".into())));
+    assert_eq!(
+        s.overlay,
+        Some(Overlay::Export {
+            target: crmlens::app::state::ExportTarget::Profiles,
+            name: "profiles.csv".into()
+        })
+    );
     let out = dir.path().join("profiles.csv");
     answer(&mut s, out.to_str().unwrap());
     let profiles = s.segments.run.as_ref().unwrap().profiles.clone();
@@ -254,7 +268,13 @@ fn quality_report_and_cluster_profiles_export_from_the_workbench() {
     assert!((m0.unwrap() - f.mean).abs() <= 1e-9 * f.mean.abs().max(1.0));
     // `e` is the labels again.
     key(&mut s, KeyCode::Char('e'));
-    assert_eq!(s.overlay, Some(Overlay::Export("segments.csv".into())));
+    assert_eq!(
+        s.overlay,
+        Some(Overlay::Export {
+            target: crmlens::app::state::ExportTarget::Labels,
+            name: "segments.csv".into()
+        })
+    );
 }
 
 /// A load that fails opens a panel with the whole message; quitting still works.

@@ -227,7 +227,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: fit the models first (r)")
     };
-    if let Some(c) = super::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(
+        state,
+        action,
+        crate::app::state::ExportTarget::Clv,
+        ready,
+        export,
+    ) {
         return Some(c);
     }
     let view = &mut state.clv;
@@ -270,7 +276,12 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     Some(Vec::new())
 }
 
-fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
     let Some(r) = state.clv.result.as_ref() else {
         return Vec::new();
     };

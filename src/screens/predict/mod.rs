@@ -485,7 +485,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Ok("scores.csv")
     };
-    if let Some(c) = super::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(
+        state,
+        action,
+        crate::app::state::ExportTarget::Scores,
+        ready,
+        export,
+    ) {
         return Some(c);
     }
     let view = &mut state.predict;
@@ -594,7 +600,12 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
 
 /// Writes customers' scores (id, actual, p_<class>..., predicted at the threshold): those of
 /// the open confusion-matrix cell, else the at-risk list when it is shown, else everyone.
-fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
     let view = &state.predict;
     let (Some(table), Some(r)) = (state.table.clone(), view.result.as_ref()) else {
         return Vec::new();

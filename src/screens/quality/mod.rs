@@ -44,7 +44,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("no quality report: a plain data file has none; open a workspace to integrate sources")
     };
-    export_keys(state, action, ready, export)
+    export_keys(
+        state,
+        action,
+        crate::app::state::ExportTarget::Quality,
+        ready,
+        export,
+    )
 }
 
 /// Nothing of the Quality screen runs as a job but its export (a shared outcome).
@@ -57,7 +63,12 @@ pub fn job_done(
 }
 
 /// Writes the quality report to `path` (on a worker thread).
-fn export(state: &mut State, path: std::path::PathBuf, overwrite: bool) -> Vec<Command> {
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: std::path::PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
     let Some(report) = state.report.clone() else {
         return Vec::new();
     };

@@ -122,7 +122,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: build the model first (r)")
     };
-    if let Some(c) = super::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(
+        state,
+        action,
+        crate::app::state::ExportTarget::Recommendations,
+        ready,
+        export,
+    ) {
         return Some(c);
     }
     let view = &mut state.recommend;
@@ -174,7 +180,12 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     Some(Vec::new())
 }
 
-fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
     let Some(model) = state.recommend.result.clone() else {
         return Vec::new();
     };

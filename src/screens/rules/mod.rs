@@ -284,7 +284,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("nothing to export yet: mine rules first (r)")
     };
-    if let Some(c) = super::export_keys(state, action, ready, export) {
+    if let Some(c) = super::export_keys(
+        state,
+        action,
+        crate::app::state::ExportTarget::Rules,
+        ready,
+        export,
+    ) {
         return Some(c);
     }
     let view = &mut state.rules;
@@ -379,7 +385,12 @@ fn run(state: &mut State) -> Vec<Command> {
 }
 
 /// Writes every rule that passes the filter (not only those on screen), in screen order.
-fn export(state: &mut State, path: PathBuf, overwrite: bool) -> Vec<Command> {
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
     let Some(run) = state.rules.run.clone() else {
         return Vec::new();
     };

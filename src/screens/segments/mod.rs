@@ -14,7 +14,7 @@ use crate::analytics::segment::{Algorithm, SegmentModel, SegmentParams, SegmentR
 use crate::analytics::sweep::SweepResult;
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
-use crate::app::state::{Command, Overlay, State};
+use crate::app::state::{Command, ExportTarget, Overlay, State};
 use crate::data::sources::workspace::FeatureConfig;
 use crate::pipeline::segment::KDistance;
 
@@ -65,8 +65,6 @@ pub struct SegmentsView {
     pub profile_view: u8,
     /// The k sweep's largest k.
     pub sweep_max_k: usize,
-    /// The export prompt is for the cluster profiles (`E`), not the labels (`e`).
-    pub export_profiles: bool,
 }
 
 impl Default for SegmentsView {
@@ -81,7 +79,6 @@ impl Default for SegmentsView {
             show_sweep: false,
             profile_view: 0,
             sweep_max_k: 10,
-            export_profiles: false,
         }
     }
 }
@@ -282,27 +279,26 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         };
         return Some(Vec::new());
     }
-    match action {
-        Action::ExportProfiles => {
-            state.segments.export_profiles = true;
-            let ready = if state.segments.run.is_some() {
-                Ok("profiles.csv")
-            } else {
-                Err("no profiles yet: run a segmentation first (r)")
-            };
-            return export_keys(state, &Action::StartExport, ready, export);
-        }
-        Action::StartExport => {
-            state.segments.export_profiles = false;
-        }
-        _ => {}
+    if let Action::ExportProfiles = action {
+        let ready = if state.segments.run.is_some() {
+            Ok("profiles.csv")
+        } else {
+            Err("no profiles yet: run a segmentation first (r)")
+        };
+        return export_keys(
+            state,
+            &Action::StartExport,
+            ExportTarget::Profiles,
+            ready,
+            export,
+        );
     }
     let ready = if state.segments.run.is_some() {
         Ok("segments.csv")
     } else {
         Err("nothing to export yet: run a segmentation first (r)")
     };
-    if let Some(commands) = export_keys(state, action, ready, export) {
+    if let Some(commands) = export_keys(state, action, ExportTarget::Labels, ready, export) {
         return Some(commands);
     }
     Some(match action {
@@ -414,8 +410,13 @@ pub fn job_done(
 
 /// Writes the last segmentation's labels, or its profiles (`E`), to `path` (on a worker
 /// thread).
-fn export(state: &mut State, path: std::path::PathBuf, overwrite: bool) -> Vec<Command> {
-    if state.segments.export_profiles {
+fn export(
+    state: &mut State,
+    target: ExportTarget,
+    path: std::path::PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
+    if target == ExportTarget::Profiles {
         let Some(run) = &state.segments.run else {
             return Vec::new();
         };

@@ -148,7 +148,13 @@ fn predict_screen_runs_explains_and_exports() {
     let listed = s.predict.result.as_ref().unwrap().at_risk.clone();
     let risk_path = dir.path().join("at_risk.csv");
     key(&mut s, KeyCode::Char('e'));
-    assert_eq!(s.overlay, Some(Overlay::Export("at_risk.csv".into())));
+    assert_eq!(
+        s.overlay,
+        Some(Overlay::Export {
+            target: crmlens::app::state::ExportTarget::Scores,
+            name: "at_risk.csv".into()
+        })
+    );
     for _ in 0.."at_risk.csv".len() {
         key(&mut s, KeyCode::Backspace);
     }

@@ -137,7 +137,13 @@ fn export_labels_asks_before_overwriting() {
     key(&mut s, KeyCode::Char('r'));
     let export = |s: &mut State| {
         key(s, KeyCode::Char('e'));
-        assert_eq!(s.overlay, Some(Overlay::Export("segments.csv".into())));
+        assert_eq!(
+            s.overlay,
+            Some(Overlay::Export {
+                target: crmlens::app::state::ExportTarget::Labels,
+                name: "segments.csv".into()
+            })
+        );
         for _ in 0.."segments.csv".len() {
             key(s, KeyCode::Backspace);
         }
@@ -157,7 +163,13 @@ fn export_labels_asks_before_overwriting() {
     // Again: the file exists, so it asks; `n` keeps the file as it is.
     std::fs::write(&path, "keep me").unwrap();
     export(&mut s);
-    assert_eq!(s.overlay, Some(Overlay::ConfirmOverwrite(path.clone())));
+    assert_eq!(
+        s.overlay,
+        Some(Overlay::ConfirmOverwrite {
+            target: crmlens::app::state::ExportTarget::Labels,
+            path: path.clone()
+        })
+    );
     key(&mut s, KeyCode::Char('n'));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     // And `y` replaces it.
