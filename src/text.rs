@@ -12,6 +12,22 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+/// An error (or any text) on one line: its line breaks become spaces.
+pub fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+/// The text a panic carried (`panic!` with a message gives a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".into()
+    }
+}
+
 /// A run of one escaped character longer than this is shown once with its count.
 const RUN_LIMIT: usize = 8;
 

@@ -350,9 +350,7 @@ pub struct RunningJob {
     pub started: Instant,
 }
 
-fn one_line(e: impl std::fmt::Display) -> String {
-    e.to_string().replace('\n', " ")
-}
+use crate::text::one_line;
 
 /// An export job's outcome: `ExistsAlready` when `path` exists and may not be replaced, else
 /// what `write` wrote (rows) as `Exported`.

@@ -162,7 +162,7 @@ impl Target {
         match self {
             Target::Source { options, .. } => match (&options.table, &options.query) {
                 (Some(t), _) => format!("table {t}"),
-                (None, Some(q)) => format!("query {}", one_line(q)),
+                (None, Some(q)) => format!("query {}", brief(q)),
                 (None, None) => String::new(),
             },
             Target::Workspace(_) => String::new(),
@@ -170,7 +170,8 @@ impl Target {
     }
 }
 
-fn one_line(text: &str) -> String {
+/// `text` on one line, cut to 60 characters (a picker entry's detail).
+fn brief(text: &str) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() > 60 {
         format!("{}...", line.chars().take(57).collect::<String>())

@@ -16,12 +16,8 @@ pub struct ClvArgs {
     /// Transactions: a data file, or a workspace (.toml) whose orders source is used.
     #[arg(long)]
     pub input: PathBuf,
-    /// The customer column (default: the workspace's key, else customer_id).
-    #[arg(long = "customer-col")]
-    pub customer_col: Option<String>,
-    /// The date column (default: the workspace's order date, else order_date).
-    #[arg(long = "date-col")]
-    pub date_col: Option<String>,
+    #[command(flatten)]
+    pub cols: super::CustomerDateCols,
     /// The amount column (default: quantity x unit_price for a workspace, else amount).
     #[arg(long = "amount-col")]
     pub amount_col: Option<String>,
@@ -60,8 +56,8 @@ pub fn run(a: ClvArgs) -> Result<()> {
     // The range a workspace's [clv] horizon_months is held to: up to ten years.
     crate::analytics::limits::HORIZON_MONTHS.named("--horizon", settings.horizon_months)?;
     let columns = ClvColumns {
-        customer: a.customer_col.clone(),
-        date: a.date_col.clone(),
+        customer: a.cols.customer_col.clone(),
+        date: a.cols.date_col.clone(),
         amount: a.amount_col.clone(),
     };
     let o = fit(&a.input, &columns, settings, &Progress::new())?;

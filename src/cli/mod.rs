@@ -105,6 +105,17 @@ pub enum Command {
     },
 }
 
+/// The customer and date columns of a transaction or order-line file (`clv`, `recommend`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct CustomerDateCols {
+    /// The customer column (default: the workspace's key, else customer_id).
+    #[arg(long = "customer-col")]
+    pub customer_col: Option<String>,
+    /// The date column (default: the workspace's order date, else order_date).
+    #[arg(long = "date-col")]
+    pub date_col: Option<String>,
+}
+
 /// How `--out` is written (shared by every command that writes per-customer results).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ExportFlags {

@@ -21,18 +21,14 @@ pub struct RecommendArgs {
     /// Order lines: a data file, or a workspace (.toml) whose orders source is used.
     #[arg(long)]
     pub input: PathBuf,
-    /// The customer column (default: the workspace's key, else customer_id).
-    #[arg(long = "customer-col")]
-    pub customer_col: Option<String>,
+    #[command(flatten)]
+    pub cols: super::CustomerDateCols,
     /// The item column (default: product).
     #[arg(long = "item-col")]
     pub item_col: Option<String>,
     /// The order column, for the leave-last-order-out evaluation (default: order_id).
     #[arg(long = "order-col")]
     pub order_col: Option<String>,
-    /// The order date column (default: order_date).
-    #[arg(long = "date-col")]
-    pub date_col: Option<String>,
     /// N, the neighbourhood, IUF, weighting and half-life.
     #[command(flatten)]
     pub settings: RecommendSettings,
@@ -79,10 +75,10 @@ pub fn run(a: RecommendArgs) -> Result<()> {
     crate::analytics::limits::NEIGHBOURS.named("--neighbours", a.settings.neighbours)?;
     let started = Instant::now();
     let names = PurchaseColumnNames {
-        customer: a.customer_col.clone(),
+        customer: a.cols.customer_col.clone(),
         item: a.item_col.clone(),
         order: a.order_col.clone(),
-        date: a.date_col.clone(),
+        date: a.cols.date_col.clone(),
     };
     let progress = Progress::new();
     let (cols, p) = purchases(&a.input, &names, &progress)?;

@@ -15,16 +15,7 @@ pub fn in_guarded_step() -> bool {
     IN_STEP.with(|g| g.get())
 }
 
-/// The text of a panic's payload (`panic!` with a message gives a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "no message".into()
-    }
-}
+pub use crate::text::panic_text as panic_message;
 
 /// Runs `f` as the step `label`; a panic in it is `Err` with one line naming the step. With
 /// `inject` (tests only, see [`injected`]) the step panics on purpose.

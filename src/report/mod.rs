@@ -34,10 +34,7 @@ use crate::pipeline::guard::{guarded, injected};
 use crate::pipeline::settings::{Settings, from_workspace, to_workspace};
 use crate::progress::Progress;
 
-/// An error as one line (a report section says why it is missing in one sentence).
-fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string().replace('\n', " ")
-}
+use crate::text::one_line;
 
 /// Clusters with fewer customers than this get no profile (their means would describe a
 /// handful of people).

@@ -52,13 +52,7 @@ impl Drop for Active {
 
 /// The message a panic carried, on one line.
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let text = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    };
+    let text = crate::text::panic_text(payload);
     let line = text.lines().next().unwrap_or("").trim();
     // A runaway message (a type printed 10,000 levels deep) is cut.
     match line.char_indices().nth(200) {
