@@ -12,38 +12,7 @@ pub use crate::analytics::segment::SegmentParams;
 use crate::data::integrate::quality::QualityReport;
 use crate::screens::Screen;
 
-/// What an export writes: the prompt names it, and Enter (or `y` over an existing file)
-/// writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportTarget {
-    /// Every row's cluster label (Segments `e`).
-    Labels,
-    /// The clusters' profiles (Segments `E`).
-    Profiles,
-    Quality,
-    Rules,
-    Scores,
-    Clv,
-    Recommendations,
-    /// The session as a workspace file (Ctrl-S).
-    Workspace,
-}
-
-impl ExportTarget {
-    /// The prompt's words: " export rules to: ".
-    pub fn prompt(self) -> &'static str {
-        match self {
-            ExportTarget::Labels => " export labels to: ",
-            ExportTarget::Profiles => " export profiles to: ",
-            ExportTarget::Quality => " export quality report to: ",
-            ExportTarget::Rules => " export rules to: ",
-            ExportTarget::Scores => " export scores to: ",
-            ExportTarget::Clv => " export CLV to: ",
-            ExportTarget::Recommendations => " export everyone's recommendations to: ",
-            ExportTarget::Workspace => " save the workspace to: ",
-        }
-    }
-}
+pub use crate::screens::ExportTarget;
 
 /// A pop-up that takes the keys while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]

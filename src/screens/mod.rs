@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 
 use crate::app::action::{Action, Binding};
 use crate::app::job::JobOutcome;
-use crate::app::state::{Command, ExportTarget, Overlay, State};
+use crate::app::state::{Command, Overlay, State};
 use crate::ui::theme::Theme;
 
 pub mod clv;
@@ -205,6 +205,39 @@ pub fn scroll_of(action: &Action, page: usize) -> Option<(bool, usize)> {
         Action::Bottom => (true, usize::MAX / 2),
         _ => return None,
     })
+}
+
+/// What an export writes: the prompt names it, and Enter (or `y` over an existing file)
+/// writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// Every row's cluster label (Segments `e`).
+    Labels,
+    /// The clusters' profiles (Segments `E`).
+    Profiles,
+    Quality,
+    Rules,
+    Scores,
+    Clv,
+    Recommendations,
+    /// The session as a workspace file (Ctrl-S).
+    Workspace,
+}
+
+impl ExportTarget {
+    /// The prompt's words: " export rules to: ".
+    pub fn prompt(self) -> &'static str {
+        match self {
+            ExportTarget::Labels => " export labels to: ",
+            ExportTarget::Profiles => " export profiles to: ",
+            ExportTarget::Quality => " export quality report to: ",
+            ExportTarget::Rules => " export rules to: ",
+            ExportTarget::Scores => " export scores to: ",
+            ExportTarget::Clv => " export CLV to: ",
+            ExportTarget::Recommendations => " export everyone's recommendations to: ",
+            ExportTarget::Workspace => " save the workspace to: ",
+        }
+    }
 }
 
 /// A screen's writer of `target` to a path (replacing an existing file when told to).
