@@ -76,6 +76,50 @@ pub struct Scanned {
     pub schema: SchemaRef,
     /// What the reader noted for the quality report (a database type read as text).
     pub notes: Vec<String>,
+    /// The text columns read as numbers, flags or text with placeholders (see
+    /// [`super::reading`]); each is in `notes` too.
+    pub readings: Vec<super::reading::Inferred>,
+}
+
+/// Reads the text columns of `frame` as a person reads them (numbers with currency and
+/// separators, yes/no flags, placeholders as nulls), judged on its first rows; the columns
+/// `schema` types are left as they are.
+fn read_text_columns(
+    path: &Path,
+    frame: LazyFrame,
+    schema: &Schema,
+    opts: &ReadOptions,
+) -> Result<(LazyFrame, Vec<super::reading::Inferred>)> {
+    let text: Vec<PlSmallStr> = schema
+        .iter()
+        .filter(|(n, t)| **t == DataType::String && !opts.schema.contains_key(n.as_str()))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if text.is_empty() {
+        return Ok((frame, Vec::new()));
+    }
+    let head = frame
+        .clone()
+        .select(text.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
+        .limit(INFER_ROWS as IdxSize)
+        .collect()
+        .map_err(|e| malformed_error(path, &e))?;
+    let mut readings = Vec::new();
+    for c in head.columns() {
+        let Ok(values) = c.str() else { continue };
+        let values: Vec<Option<&str>> = values.iter().collect();
+        if let Some(r) = super::reading::infer(c.name().as_str(), &values) {
+            readings.push(r);
+        }
+    }
+    if readings.is_empty() {
+        return Ok((frame, readings));
+    }
+    let exprs: Vec<Expr> = readings
+        .iter()
+        .map(|r| super::reading::expr(&r.column, &r.reading))
+        .collect();
+    Ok((frame.with_columns(exprs), readings))
 }
 
 /// The format a `format` setting or a file extension names (`.json` is JSON here; reading
@@ -247,6 +291,12 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         let schema = frame
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;
+        let (mut frame, readings) = read_text_columns(path, frame, &schema, opts)?;
+        let mut notes = notes;
+        notes.extend(readings.iter().map(|r| r.describe()));
+        let schema = frame
+            .collect_schema()
+            .map_err(|e| malformed_error(path, &e))?;
         return Ok(Scanned {
             estimated_rows: None,
             path: crate::data::sources::postgres::display_path(url),
@@ -255,6 +305,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             frame,
             schema,
             notes,
+            readings,
         });
     }
     precheck::regular_file(path)?;
@@ -387,6 +438,15 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     for c in opts.schema.keys() {
         require_column(path, &schema, c, "the workspace's `schema` table")?;
     }
+    let (mut frame, readings) = read_text_columns(path, frame, &schema, opts)?;
+    let schema = if readings.is_empty() {
+        schema
+    } else {
+        notes.extend(readings.iter().map(|r| r.describe()));
+        frame
+            .collect_schema()
+            .map_err(|e| malformed_error(path, &e))?
+    };
     Ok(Scanned {
         estimated_rows: estimate_rows(path, format),
         path: path.to_path_buf(),
@@ -395,6 +455,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         frame,
         schema,
         notes,
+        readings,
     })
 }
 

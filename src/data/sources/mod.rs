@@ -8,5 +8,6 @@ pub mod generator;
 pub mod guard;
 pub mod postgres;
 pub mod precheck;
+pub mod reading;
 pub mod sqlite;
 pub mod workspace;

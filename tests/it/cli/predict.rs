@@ -264,5 +264,6 @@ fn predict_bad_inputs() {
             "x",
         ],
     );
-    assert_user_error(&o, &["single class", "yes"]);
+    // A yes/no column is read as a flag: its one class is `true`.
+    assert_user_error(&o, &["single class (true)"]);
 }
