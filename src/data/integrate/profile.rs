@@ -40,6 +40,10 @@ pub struct FileProfile {
     /// What the reader noted (a file converted from UTF-16, integers read as floats).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The text columns read as numbers, flags, or text with placeholders as missing, with
+    /// what did not read (see `data::sources::reading`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<crate::data::sources::reading::Inferred>,
 }
 
 fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
@@ -195,6 +199,7 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
         columns,
         pii: crate::data::privacy::detect(df, &Default::default()),
         notes: Vec::new(),
+        readings: Vec::new(),
     })
 }
 
@@ -203,13 +208,24 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
 /// With `try_parse_dates`, ISO dates in CSV text become dates; a column that mixes formats
 /// makes that fail, and then the file is read again with those columns as text.
 pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
-    let read = |opts: &ReadOptions| -> Result<(String, DataFrame, Vec<String>)> {
+    type Read = (
+        String,
+        DataFrame,
+        Vec<String>,
+        Vec<crate::data::sources::reading::Inferred>,
+    );
+    let read = |opts: &ReadOptions| -> Result<Read> {
         let scanned = file::scan(path, opts)?;
         let format = format!("{:?}", scanned.format).to_lowercase();
-        let notes = scanned.notes;
-        Ok((format, file::collect_source(path, scanned.frame)?, notes))
+        let (notes, readings) = (scanned.notes, scanned.readings);
+        Ok((
+            format,
+            file::collect_source(path, scanned.frame)?,
+            notes,
+            readings,
+        ))
     };
-    let (format, df, notes) = match read(opts) {
+    let (format, df, notes, readings) = match read(opts) {
         Err(_) if opts.try_parse_dates => read(&ReadOptions {
             try_parse_dates: false,
             ..opts.clone()
@@ -225,6 +241,7 @@ pub fn profile_file(path: &Path, opts: &ReadOptions) -> Result<FileProfile> {
             other => other,
         })?;
     profile.notes = notes;
+    profile.readings = readings;
     Ok(profile)
 }
 

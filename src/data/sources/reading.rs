@@ -12,7 +12,7 @@
 //! decimal comma is told from a thousands comma by the column, not by one value).
 
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Values that mean "no value" (compared trimmed, in any case). An empty cell is one too.
 pub const PLACEHOLDERS: [&str; 10] = [
@@ -34,7 +34,7 @@ const CODES: [&str; 16] = [
 const SYMBOLS: [char; 6] = ['$', '€', '£', '¥', '₹', '₽'];
 
 /// How a column's numbers are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decimal {
     /// `1,234.50`
@@ -44,7 +44,7 @@ pub enum Decimal {
 }
 
 /// What a text column was read as.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "as", rename_all = "snake_case")]
 pub enum Reading {
     Number {
@@ -62,7 +62,7 @@ pub enum Reading {
 }
 
 /// One text column's reading, and what did not fit it (among the rows looked at).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inferred {
     pub column: String,
     pub reading: Reading,
@@ -106,11 +106,12 @@ impl Inferred {
             Reading::Text => "text".to_string(),
         };
         let mut line = format!("column `{}` read as {what}", self.column);
-        if self.placeholders > 0 {
-            line.push_str(&format!(
-                "; {} placeholder values (N/A, -, ...) as missing",
-                self.placeholders
-            ));
+        match self.placeholders {
+            0 => {}
+            1 => line.push_str("; 1 blank or placeholder value (N/A, -, ...) as missing"),
+            n => line.push_str(&format!(
+                "; {n} blank or placeholder values (N/A, -, ...) as missing"
+            )),
         }
         if self.unparsed > 0 {
             let examples: Vec<String> = self
@@ -397,7 +398,15 @@ mod tests {
 
     #[test]
     fn money_with_symbols_codes_and_thousands_reads_as_numbers() {
-        let vals = ["$1,234.50", "USD 12.00", " 7 ", "(3.25)", "N/A", "-", "£0.99"];
+        let vals = [
+            "$1,234.50",
+            "USD 12.00",
+            " 7 ",
+            "(3.25)",
+            "N/A",
+            "-",
+            "£0.99",
+        ];
         let i = read(&vals).unwrap();
         assert_eq!(
             i.reading,
@@ -436,11 +445,7 @@ mod tests {
                 ..
             }
         ));
-        let got: Vec<Option<f64>> = convert(&vals, &i.reading)
-            .f64()
-            .unwrap()
-            .iter()
-            .collect();
+        let got: Vec<Option<f64>> = convert(&vals, &i.reading).f64().unwrap().iter().collect();
         assert_eq!(got, [Some(12.5), Some(1234.75), Some(3.0), Some(0.25)]);
         // With a point elsewhere in the column, `1,234` is a thousand and more.
         let i = read(&["1,234", "2.5", "10"]).unwrap();
@@ -477,14 +482,17 @@ mod tests {
         let vals = ["Yes", "no", "Y", "N", "true", "?"];
         let i = read(&vals).unwrap();
         assert_eq!(i.reading, Reading::Boolean);
-        let got: Vec<Option<bool>> = convert(&vals, &i.reading)
-            .bool()
-            .unwrap()
-            .iter()
-            .collect();
+        let got: Vec<Option<bool>> = convert(&vals, &i.reading).bool().unwrap().iter().collect();
         assert_eq!(
             got,
-            [Some(true), Some(false), Some(true), Some(false), Some(true), None]
+            [
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(true),
+                None
+            ]
         );
     }
 
@@ -494,10 +502,20 @@ mod tests {
         vals.push("call me".into());
         let refs: Vec<&str> = vals.iter().map(String::as_str).collect();
         let i = read(&refs).unwrap();
-        assert_eq!((i.unparsed, i.examples.clone()), (1, vec!["call me".into()]));
-        assert!(i.describe().contains("1 of 100 values did not read"), "{}", i.describe());
+        assert_eq!(
+            (i.unparsed, i.examples.clone()),
+            (1, vec!["call me".into()])
+        );
+        assert!(
+            i.describe().contains("1 of 100 values did not read"),
+            "{}",
+            i.describe()
+        );
         // Phone numbers, ids, zip codes and names stay text.
-        assert_eq!(read(&["07700 900861", "+44 7700 900843", "07700 900063"]), None);
+        assert_eq!(
+            read(&["07700 900861", "+44 7700 900843", "07700 900063"]),
+            None
+        );
         assert_eq!(read(&["C000001", "C000002"]), None);
         assert_eq!(read(&["01234", "02345"]), None);
         assert_eq!(read(&["12 main st", "3 high st"]), None);

@@ -121,3 +121,88 @@ fn malformed_rows_name_the_file() {
     let o = crmlens(dir.path(), &["profile", "bad.ndjson"]);
     assert_user_error(&o, &["bad.ndjson", "line 2 is not valid JSON"]);
 }
+
+/// A file typed as an export writes it: money with symbols, codes and thousands separators,
+/// a blank cell, percents, yes/no flags and placeholders. Each column is read as a person
+/// reads it, reported with what did not read, and usable as a feature at once.
+#[test]
+fn messy_text_columns_are_read_as_numbers_and_flags_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,amount,share,member,city\n");
+    let amounts = ["$1,234.50", "USD 12.00", " ", "(3.25)", "N/A", "£0.99"];
+    for i in 0..30 {
+        let amount = amounts[i % amounts.len()];
+        let share = format!("{}.5%", i % 7);
+        let member = if i % 3 == 0 { "Yes" } else { "No" };
+        let city = if i % 10 == 0 { "n/a" } else { "Leeds" };
+        csv.push_str(&format!("c{i},\"{amount}\",{share},{member},{city}\n"));
+    }
+    fs::write(dir.path().join("export.csv"), &csv).unwrap();
+    let o = crmlens(dir.path(), &["profile", "export.csv", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let f = &v["files"][0];
+    let col = |name: &str| {
+        f["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // 30 rows: 5 blanks and 5 N/A in `amount`, 3 "n/a" in `city`.
+    assert_eq!(col("amount")["dtype"], "f64", "{f}");
+    assert_eq!(col("amount")["nulls"], 10);
+    assert_eq!(col("share")["dtype"], "f64");
+    assert_eq!(col("member")["dtype"], "bool");
+    assert_eq!(col("city")["dtype"], "str");
+    assert_eq!(col("city")["nulls"], 3);
+    let reading = |name: &str| {
+        f["readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["column"] == name)
+            .unwrap()
+            .clone()
+    };
+    let amount = reading("amount");
+    assert_eq!(amount["reading"]["as"], "number");
+    assert_eq!(amount["reading"]["currency"], "$");
+    assert_eq!(
+        (amount["placeholders"].as_u64(), amount["unparsed"].as_u64()),
+        (Some(10), Some(0))
+    );
+    assert_eq!(reading("share")["reading"]["percent"], true);
+    assert_eq!(reading("member")["reading"]["as"], "boolean");
+    // The money is a feature now: its mean is the mean of what was written.
+    let mean = col("amount")["mean"].as_f64().unwrap();
+    let want = (1234.5 + 12.0 - 3.25 + 0.99) / 4.0;
+    assert!((mean - want).abs() < 1e-9, "{mean} vs {want}");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            "export.csv",
+            "--features",
+            "amount,share",
+            "--k",
+            "2",
+            "--fill",
+            "median",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Text output names what was decided.
+    let o = crmlens(dir.path(), &["profile", "export.csv"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "note: column `amount` read as numbers (currency $); 10 blank or placeholder values"
+        ),
+        "{out}"
+    );
+}
