@@ -204,14 +204,46 @@ impl Prediction {
     }
 }
 
-/// The target to predict when none is named: `churned` when it is a candidate, else the
-/// first column of classes.
+/// What a column to predict is called, in order of preference: compared with a column's
+/// name in lower case without `_`, `-` and spaces; the first three also as a part of it
+/// (`Attrition_Flag`, `is_churned`).
+pub const TARGET_NAMES: [&str; 12] = [
+    "churned",
+    "churn",
+    "attrition",
+    "exited",
+    "attrited",
+    "cancelled",
+    "target",
+    "label",
+    "class",
+    "outcome",
+    "response",
+    "y",
+];
+
+/// The target to predict when none is named: the column of classes named like a target
+/// (see [`TARGET_NAMES`]), else none: a column of classes that is not named so is more often
+/// a gender or a region than what the analyst wants to predict.
 pub fn default_target(candidates: &[String]) -> Option<String> {
-    candidates
-        .iter()
-        .find(|t| t.as_str() == "churned")
-        .or_else(|| candidates.first())
-        .cloned()
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' ' | '.'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let named: Vec<(String, &String)> = candidates.iter().map(|c| (norm(c), c)).collect();
+    for (i, want) in TARGET_NAMES.iter().enumerate() {
+        if let Some((_, c)) = named.iter().find(|(n, _)| n == want) {
+            return Some((*c).clone());
+        }
+        if i < 3
+            && let Some((_, c)) = named.iter().find(|(n, _)| n.contains(want))
+        {
+            return Some((*c).clone());
+        }
+    }
+    None
 }
 
 /// What a prediction job gives: a run, or a grid search.
@@ -307,4 +339,36 @@ pub fn grid_search(
         grid,
         progress,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_target;
+
+    fn pick(names: &[&str]) -> Option<String> {
+        default_target(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_target_is_the_column_named_like_one_or_none() {
+        assert_eq!(pick(&["gender", "churned"]).as_deref(), Some("churned"));
+        assert_eq!(
+            pick(&["gender", "Partner", "Churn"]).as_deref(),
+            Some("Churn")
+        );
+        assert_eq!(
+            pick(&["Gender", "Attrition_Flag", "Card_Category"]).as_deref(),
+            Some("Attrition_Flag")
+        );
+        assert_eq!(pick(&["Geography", "Exited"]).as_deref(), Some("Exited"));
+        assert_eq!(pick(&["region", "y"]).as_deref(), Some("y"));
+        // "churn" is preferred to a generic "label".
+        assert_eq!(
+            pick(&["label", "is_churned"]).as_deref(),
+            Some("is_churned")
+        );
+        // Nothing named like a target: no guess (not the first column of classes).
+        assert_eq!(pick(&["gender", "PhoneService"]), None);
+        assert_eq!(pick(&[]), None);
+    }
 }

@@ -472,15 +472,15 @@ fn prediction(
     table: &polars::prelude::DataFrame,
     settings: &Settings,
 ) -> (Part<Prediction>, Option<String>) {
-    // As the Predict screen picks it: the workspace's target, else `churned`, else the
-    // first column of classes.
+    // As the Predict screen picks it: the workspace's target, else the column of classes
+    // named like a target (churned, churn, exited, target, label, ...).
     let target = settings.predict.target.clone().or_else(|| {
         pipeline::predict::default_target(&crate::data::features::target::candidates(table))
     });
     let Some(target) = target else {
         return (
             Part::Skipped(
-                "No prediction: the workspace names no [predict] target and the customer-360 table has no column of classes to predict."
+                "No prediction: the workspace names no [predict] target and no column of classes of the customer-360 table is named like one (churned, churn, exited, target, label, ...); set [predict] target."
                     .into(),
             ),
             None,

@@ -44,7 +44,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     view.settings.model.title(),
                     view.settings.folds
                 ),
-                None => "no target: no column of this table has 2 to 50 classes".into(),
+                None => view.no_target(),
             }
         };
         f.render_widget(

@@ -157,6 +157,21 @@ impl PredictView {
         }
     }
 
+    /// Why there is no target, and what to do.
+    pub fn no_target(&self) -> String {
+        if self.targets.is_empty() {
+            format!(
+                "no target: no column of this table has 2 to {} classes",
+                crate::data::features::target::MAX_CLASSES
+            )
+        } else {
+            format!(
+                "no target chosen: no column is named like churn, target or label; on the Target line (j/k) +/- picks one of: {}",
+                self.targets.join(", ")
+            )
+        }
+    }
+
     /// The parameters of the chosen model, in screen order.
     pub fn fields(&self) -> &'static [PField] {
         use PField::*;
@@ -568,10 +583,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         return Vec::new();
     };
     let Some(target) = state.predict.settings.target.clone() else {
-        state.error = Some(format!(
-            "no target: no column of this table has 2 to {} classes",
-            crate::data::features::target::MAX_CLASSES
-        ));
+        state.error = Some(state.predict.no_target());
         return Vec::new();
     };
     let features = state.features.config();
