@@ -35,7 +35,10 @@ impl FeaturesView {
     /// Offers every numeric and text column of `table` except the key, with the workspace's
     /// default selection ticked.
     pub fn from_table(table: &DataFrame, defaults: Option<&FeatureConfig>) -> FeaturesView {
-        let d = defaults.cloned().unwrap_or_default();
+        let d = match defaults {
+            Some(d) => d.clone(),
+            None => first_pick(table),
+        };
         let mut items = Vec::new();
         for (i, c) in table.columns().iter().enumerate() {
             let name = c.name().to_string();
@@ -211,4 +214,86 @@ pub fn correlate(state: &mut State) -> Vec<Command> {
         columns: cfg.numeric,
         log1p: cfg.log1p,
     })
+}
+/// What an analyst would tick first on a table no workspace describes: the numeric columns
+/// that are not an id, constant, the likely target or personal data, and the text columns
+/// of 2 to `max_categories` levels (one-hot) that are neither.
+pub fn first_pick(table: &DataFrame) -> FeatureConfig {
+    use polars::prelude::DataType;
+    let mut d = FeatureConfig::default();
+    let target =
+        crate::pipeline::predict::default_target(&crate::data::features::target::candidates(table));
+    let pii: Vec<String> = crate::data::privacy::detect(table, &Default::default())
+        .into_iter()
+        .map(|p| p.column)
+        .collect();
+    let n = table.height();
+    for c in table.columns().iter().skip(1) {
+        let name = c.name().to_string();
+        if Some(&name) == target.as_ref() || pii.contains(&name) {
+            continue;
+        }
+        let levels = c
+            .n_unique()
+            .unwrap_or(0)
+            .saturating_sub(usize::from(c.null_count() > 0));
+        if levels < 2 {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let id_like = lower == "id"
+            || lower.ends_with("_id")
+            || lower.ends_with("id") && lower.len() > 2 && name.ends_with("ID")
+            || lower.ends_with("key")
+            || lower == "index";
+        let dtype = c.dtype();
+        if dtype.is_primitive_numeric() || dtype == &DataType::Boolean {
+            // Every value distinct and whole: a row number or an id.
+            let counter = dtype.is_integer() && levels == n;
+            if !id_like && !counter {
+                d.numeric.push(name);
+            }
+        } else if dtype == &DataType::String && !id_like && levels <= d.max_categories {
+            d.categorical.push(name);
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn a_plain_table_gets_the_features_an_analyst_would_tick() {
+        let n = 30;
+        let df = df!(
+            "customer" => (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>(),
+            "row" => (0..n as i64).collect::<Vec<_>>(),
+            "account_id" => (0..n as i64).map(|i| i % 7).collect::<Vec<_>>(),
+            "spend" => (0..n).map(|i| i as f64 * 1.5).collect::<Vec<_>>(),
+            "visits" => (0..n as i64).map(|i| i % 4).collect::<Vec<_>>(),
+            "constant" => vec![1i64; n],
+            "plan" => (0..n).map(|i| ["basic", "pro"][i % 2]).collect::<Vec<_>>(),
+            "email" => (0..n).map(|i| format!("user{i}@example.com")).collect::<Vec<_>>(),
+            "note" => (0..n).map(|i| format!("free text {i}")).collect::<Vec<_>>(),
+            "churned" => (0..n).map(|i| i % 3 == 0).collect::<Vec<_>>()
+        )
+        .unwrap();
+        let d = first_pick(&df);
+        assert_eq!(d.numeric, ["spend", "visits"]);
+        assert_eq!(d.categorical, ["plan"]);
+        let view = FeaturesView::from_table(&df, None);
+        assert_eq!(view.config().numeric, ["spend", "visits"]);
+        // A workspace's selection is taken as it is.
+        let mine = FeatureConfig {
+            numeric: vec!["row".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            FeaturesView::from_table(&df, Some(&mine)).config().numeric,
+            ["row"]
+        );
+    }
 }
