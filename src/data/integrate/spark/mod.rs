@@ -459,6 +459,8 @@ impl CustomerAggregator for SparkAggregator {
             frame: DataFrame::empty_with_schema(&schema).lazy(),
             schema: Arc::new(schema),
             notes: vec![format!("aggregated by Spark at {}", self.remote)],
+            // Spark reads the file with its own types (the reading of text columns is local).
+            readings: Vec::new(),
         })
     }
 
