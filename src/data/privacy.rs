@@ -22,16 +22,26 @@ pub enum PiiKind {
     Address,
     BirthDate,
     FreeText,
+    /// A national id number: a social security number, a national insurance number, a tax
+    /// id, a passport number.
+    NationalId,
+    /// A bank account's IBAN.
+    Iban,
+    /// A payment card number.
+    Card,
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 6] = [
+    pub const ALL: [PiiKind; 9] = [
         PiiKind::Email,
         PiiKind::Phone,
         PiiKind::Name,
         PiiKind::Address,
         PiiKind::BirthDate,
         PiiKind::FreeText,
+        PiiKind::NationalId,
+        PiiKind::Iban,
+        PiiKind::Card,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +52,9 @@ impl PiiKind {
             PiiKind::Address => "address",
             PiiKind::BirthDate => "birth_date",
             PiiKind::FreeText => "free_text",
+            PiiKind::NationalId => "national_id",
+            PiiKind::Iban => "iban",
+            PiiKind::Card => "card",
         }
     }
 }
@@ -60,7 +73,7 @@ pub struct PiiColumn {
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// Columns marked explicitly: column -> kind (email, phone, name, address, birth_date,
-    /// free_text).
+    /// free_text, national_id, iban, card).
     #[serde(default)]
     pub pii: BTreeMap<String, PiiKind>,
     /// Columns never treated as personal data (to overrule detection).
@@ -91,6 +104,93 @@ static PERSON_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\p{Lu}[\p{L}'\-]+(\s+\p{Lu}[\p{L}'\-]+){1,3}$").expect("name pattern")
 });
 
+/// A US social security number or a UK national insurance number.
+static NATIONAL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{3}-\d{2}-\d{4}|(?i)[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])$")
+        .expect("national id pattern")
+});
+
+/// An IBAN whose check digits are right (ISO 13616: the number mod 97 is 1).
+fn is_iban(v: &str) -> bool {
+    let t: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+    let b = t.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !b.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let mut rem: u32 = 0;
+    for &c in b[4..].iter().chain(&b[..4]) {
+        let d = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c.to_ascii_uppercase() - b'A') + 10
+        };
+        rem = if d >= 10 {
+            (rem * 100 + d) % 97
+        } else {
+            (rem * 10 + d) % 97
+        };
+    }
+    rem == 1
+}
+
+/// A payment card number: 13 to 19 digits (spaces or dashes between groups) that pass the
+/// Luhn check.
+fn is_card(v: &str) -> bool {
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = v.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Whether `c` is a yes/no flag: booleans, 0/1 integers, or text of yes/no/true/false/y/n.
+fn is_flag(c: &Column) -> bool {
+    match c.dtype() {
+        DataType::Boolean => true,
+        d if d.is_integer() => c
+            .cast(&DataType::Int64)
+            .ok()
+            .and_then(|x| {
+                x.i64()
+                    .ok()
+                    .map(|x| x.iter().flatten().all(|v| v == 0 || v == 1))
+            })
+            .unwrap_or(false),
+        DataType::String => c.str().is_ok_and(|s| {
+            s.iter().flatten().all(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "yes" | "no" | "y" | "n" | "true" | "false" | ""
+                )
+            })
+        }),
+        _ => false,
+    }
+}
+
 fn looks_like_phone(v: &str) -> bool {
     let digits = v.chars().filter(char::is_ascii_digit).count();
     PHONE.is_match(v)
@@ -107,6 +207,29 @@ pub fn kind_by_name(column: &str) -> Option<PiiKind> {
         .collect();
     let has = |w: &str| words.contains(&w);
     let joined = words.join("");
+    if has("ssn")
+        || has("nino")
+        || has("nin")
+        || has("passport")
+        || has("tin")
+        || joined.contains("socsec")
+        || joined.contains("socialsecurity")
+        || joined.contains("nationalid")
+        || joined.contains("nationalinsurance")
+        || joined.contains("taxid")
+    {
+        return Some(PiiKind::NationalId);
+    }
+    if has("iban") {
+        return Some(PiiKind::Iban);
+    }
+    if joined.contains("cardnumber")
+        || joined.contains("creditcard")
+        || joined.contains("ccnumber")
+        || has("pan")
+    {
+        return Some(PiiKind::Card);
+    }
     if has("email") || has("mail") || joined == "emailaddress" {
         return Some(PiiKind::Email);
     }
@@ -162,6 +285,18 @@ pub fn kind_by_values(values: &[&str]) -> Option<(PiiKind, f64)> {
     if email >= 0.8 {
         return Some((PiiKind::Email, email));
     }
+    let card = share(&|v| is_card(v));
+    if card >= 0.8 {
+        return Some((PiiKind::Card, card));
+    }
+    let iban = share(&|v| is_iban(v));
+    if iban >= 0.8 {
+        return Some((PiiKind::Iban, iban));
+    }
+    let id = share(&|v| NATIONAL_ID.is_match(v));
+    if id >= 0.8 {
+        return Some((PiiKind::NationalId, id));
+    }
     let phone = share(&looks_like_phone);
     if phone >= 0.8 {
         return Some((PiiKind::Phone, phone));
@@ -200,6 +335,11 @@ pub fn detect(df: &DataFrame, config: &PrivacyConfig) -> Vec<PiiColumn> {
                 kind: *kind,
                 reason: "workspace".into(),
             });
+            continue;
+        }
+        // A flag identifies nobody, whatever its name says (`PhoneService` of Yes/No is not
+        // a phone number).
+        if is_flag(c) {
             continue;
         }
         if let Some(kind) = kind_by_name(name) {
@@ -263,7 +403,24 @@ pub fn mask(kind: PiiKind, value: &str) -> String {
             YEAR.find(value)
                 .map_or_else(|| "****".into(), |m| m.as_str().to_string())
         }
-        PiiKind::Address => "***".into(),
+        PiiKind::Address | PiiKind::NationalId => "***".into(),
+        PiiKind::Iban => {
+            let t: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            let last: String = t
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("{}** **** {last}", t.chars().take(2).collect::<String>())
+        }
+        PiiKind::Card => {
+            let digits: Vec<char> = value.chars().filter(char::is_ascii_digit).collect();
+            let last: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            format!("**** **** **** {last}")
+        }
         PiiKind::FreeText => format!("[text, {} chars]", value.chars().count()),
     }
 }
@@ -436,6 +593,73 @@ pub fn redact(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn national_ids_ibans_and_cards_are_found_by_value_and_by_name() {
+        // Valid IBANs (the check digits of the examples in ISO 13616's registry).
+        assert!(is_iban("GB82 WEST 1234 5698 7654 32") && is_iban("DE89370400440532013000"));
+        assert!(
+            !is_iban("GB83 WEST 1234 5698 7654 32"),
+            "a wrong check digit"
+        );
+        // Luhn: the test card numbers pass, one digit off fails.
+        assert!(is_card("4111 1111 1111 1111") && is_card("5500-0000-0000-0004"));
+        assert!(!is_card("4111 1111 1111 1112") && !is_card("12345"));
+        let ssn = ["078-05-1120", "219-09-9999", "457-55-5462"];
+        assert_eq!(kind_by_values(&ssn).map(|k| k.0), Some(PiiKind::NationalId));
+        let nin = ["AB123456C", "AB 12 34 56 C", "JG103759A"];
+        assert_eq!(kind_by_values(&nin).map(|k| k.0), Some(PiiKind::NationalId));
+        let cards = [
+            "4111 1111 1111 1111",
+            "5500 0000 0000 0004",
+            "340000000000009",
+        ];
+        assert_eq!(kind_by_values(&cards).map(|k| k.0), Some(PiiKind::Card));
+        let ibans = ["GB82WEST12345698765432", "DE89370400440532013000"];
+        assert_eq!(kind_by_values(&ibans).map(|k| k.0), Some(PiiKind::Iban));
+        for (name, kind) in [
+            ("soc_sec_id", PiiKind::NationalId),
+            ("SSN", PiiKind::NationalId),
+            ("national_insurance_no", PiiKind::NationalId),
+            ("tax_id", PiiKind::NationalId),
+            ("IBAN", PiiKind::Iban),
+            ("credit_card_number", PiiKind::Card),
+        ] {
+            assert_eq!(kind_by_name(name), Some(kind), "{name}");
+        }
+        assert_eq!(
+            mask(PiiKind::Card, "4111 1111 1111 1111"),
+            "**** **** **** 1111"
+        );
+        assert_eq!(
+            mask(PiiKind::Iban, "GB82 WEST 1234 5698 7654 32"),
+            "GB** **** 5432"
+        );
+        assert_eq!(mask(PiiKind::NationalId, "078-05-1120"), "***");
+    }
+
+    #[test]
+    fn a_flag_is_not_personal_data_whatever_its_name() {
+        let df = df!(
+            "PhoneService" => ["Yes", "No", "Yes"],
+            "email_opt_in" => [true, false, true],
+            "has_phone" => [1i64, 0, 1],
+            "phone" => ["07700 900063", "07700 900346", "07700 900555"],
+            "soc_sec_id" => [123456789i64, 987654321, 111223333]
+        )
+        .unwrap();
+        let found: Vec<(String, PiiKind)> = detect(&df, &PrivacyConfig::default())
+            .into_iter()
+            .map(|p| (p.column, p.kind))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("phone".to_string(), PiiKind::Phone),
+                ("soc_sec_id".to_string(), PiiKind::NationalId)
+            ]
+        );
+    }
 
     #[test]
     fn one_hot_levels_of_personal_data_are_masked() {
