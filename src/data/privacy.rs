@@ -163,7 +163,7 @@ fn is_card(v: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `c` is a yes/no flag: booleans, 0/1 integers, or text of yes/no/true/false/y/n.
