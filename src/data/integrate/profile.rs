@@ -65,6 +65,18 @@ pub fn profile_column(df: &DataFrame, name: &str) -> Result<ColumnProfile> {
     profile_series(s)
 }
 
+/// Whether a column name says it holds ids: `id`, `*_id`, `customerID`, `*key`, `index`.
+pub fn id_like_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "id"
+        || lower.ends_with("_id")
+        || lower.ends_with(" id")
+        || (name.len() > 2 && name.ends_with("ID"))
+        || (name.len() > 2 && name.ends_with("Id"))
+        || lower.ends_with("key")
+        || lower == "index"
+}
+
 /// Profiles one column. The lazy queries run on a frame of this column alone: on the whole
 /// frame each one would copy and plan over every column, so profiling a wide file took time
 /// quadratic in its width.
@@ -109,7 +121,13 @@ fn profile_series(s: &Column) -> Result<ColumnProfile> {
         let ca = f.f64().map_err(pl("profiling"))?;
         min = ca.min().map(format_number);
         max = ca.max().map(format_number);
-        mean = ca.mean();
+        // An id's mean means nothing: a column named like one, or whole numbers all
+        // distinct (a row number), gets none.
+        let non_null = s.len() as u64 - nulls;
+        let counter = dtype.is_integer() && non_null >= 50 && distinct == non_null;
+        if !id_like_name(name) && !counter {
+            mean = ca.mean();
+        }
     }
     let mut top = Vec::new();
     if dtype.is_nested() {
@@ -327,6 +345,25 @@ impl FileProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_row_numbers_get_no_mean() {
+        let n = 60i64;
+        let df = df!(
+            "CustomerID" => (0..n).map(|i| i % 9).collect::<Vec<_>>(),
+            "row" => (0..n).collect::<Vec<_>>(),
+            "visits" => (0..n).map(|i| i % 4).collect::<Vec<_>>()
+        )
+        .unwrap();
+        let p = profile_frame(&df, "t.csv", "csv").unwrap();
+        let mean = |name: &str| p.columns.iter().find(|c| c.name == name).unwrap().mean;
+        assert_eq!(mean("CustomerID"), None);
+        assert_eq!(mean("row"), None);
+        // 15 rows each of 0, 1, 2 and 3.
+        assert_eq!(mean("visits"), Some(1.5));
+        assert!(id_like_name("customer_id") && id_like_name("customerID"));
+        assert!(!id_like_name("paid") && !id_like_name("monkey_business"));
+    }
 
     #[test]
     fn profiles_numbers_text_and_nulls() {

@@ -240,12 +240,7 @@ pub fn first_pick(table: &DataFrame) -> FeatureConfig {
         if levels < 2 {
             continue;
         }
-        let lower = name.to_ascii_lowercase();
-        let id_like = lower == "id"
-            || lower.ends_with("_id")
-            || lower.ends_with("id") && lower.len() > 2 && name.ends_with("ID")
-            || lower.ends_with("key")
-            || lower == "index";
+        let id_like = crate::data::integrate::profile::id_like_name(&name);
         let dtype = c.dtype();
         if dtype.is_primitive_numeric() || dtype == &DataType::Boolean {
             // Every value distinct and whole: a row number or an id.
