@@ -453,17 +453,25 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             let scanned = file::scan(&path, &options)?;
             let notes = scanned.notes.clone();
             let table = file::collect_source(&scanned.path, scanned.frame)?;
+            let targets = crate::data::features::target::candidates(&table);
+            let pii = crate::data::privacy::detect(&table, &Default::default());
+            // No workspace says which features: start from what an analyst would tick.
+            let features = crate::data::features::first_pick(
+                &table,
+                pipeline::predict::default_target(&targets).as_deref(),
+                &pii.iter().map(|p| p.column.clone()).collect::<Vec<_>>(),
+            );
             Ok(JobOutcome::Loaded(Box::new(Loaded {
                 title,
-                targets: crate::data::features::target::candidates(&table),
-                pii: crate::data::privacy::detect(&table, &Default::default()),
+                targets,
+                pii,
                 show_pii: false,
                 settings: None,
                 warnings: Vec::new(),
                 pseudonymise: false,
                 table,
                 report: None,
-                features: None,
+                features: Some(features),
                 workspace: None,
                 notes,
             })))

@@ -382,6 +382,42 @@ pub fn correlation(table: &DataFrame, columns: &[String], log1p: &[String]) -> R
     })
 }
 
+/// What an analyst would tick first on a table no workspace describes: the numeric columns
+/// that are not an id, constant, the likely target or personal data, and the text columns
+/// of 2 to `max_categories` levels (one-hot) that are neither.
+///
+/// `target` and `pii` are what the load already found (the likely target, the personal-data
+/// columns); the load job calls this, off the UI thread.
+pub fn first_pick(table: &DataFrame, target: Option<&str>, pii: &[String]) -> FeatureConfig {
+    let mut d = FeatureConfig::default();
+    let n = table.height();
+    for c in table.columns().iter().skip(1) {
+        let name = c.name().to_string();
+        if Some(name.as_str()) == target || pii.contains(&name) {
+            continue;
+        }
+        let levels = c
+            .n_unique()
+            .unwrap_or(0)
+            .saturating_sub(usize::from(c.null_count() > 0));
+        if levels < 2 {
+            continue;
+        }
+        let id_like = crate::data::integrate::profile::id_like_name(&name);
+        let dtype = c.dtype();
+        if dtype.is_primitive_numeric() || dtype == &DataType::Boolean {
+            // Every value distinct and whole: a row number or an id.
+            let counter = dtype.is_integer() && levels == n;
+            if !id_like && !counter {
+                d.numeric.push(name);
+            }
+        } else if dtype == &DataType::String && !id_like && levels <= d.max_categories {
+            d.categorical.push(name);
+        }
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

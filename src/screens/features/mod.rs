@@ -35,10 +35,7 @@ impl FeaturesView {
     /// Offers every numeric and text column of `table` except the key, with the workspace's
     /// default selection ticked.
     pub fn from_table(table: &DataFrame, defaults: Option<&FeatureConfig>) -> FeaturesView {
-        let d = match defaults {
-            Some(d) => d.clone(),
-            None => first_pick(table),
-        };
+        let d = defaults.cloned().unwrap_or_default();
         let mut items = Vec::new();
         for (i, c) in table.columns().iter().enumerate() {
             let name = c.name().to_string();
@@ -215,46 +212,6 @@ pub fn correlate(state: &mut State) -> Vec<Command> {
         log1p: cfg.log1p,
     })
 }
-/// What an analyst would tick first on a table no workspace describes: the numeric columns
-/// that are not an id, constant, the likely target or personal data, and the text columns
-/// of 2 to `max_categories` levels (one-hot) that are neither.
-pub fn first_pick(table: &DataFrame) -> FeatureConfig {
-    use polars::prelude::DataType;
-    let mut d = FeatureConfig::default();
-    let target =
-        crate::pipeline::predict::default_target(&crate::data::features::target::candidates(table));
-    let pii: Vec<String> = crate::data::privacy::detect(table, &Default::default())
-        .into_iter()
-        .map(|p| p.column)
-        .collect();
-    let n = table.height();
-    for c in table.columns().iter().skip(1) {
-        let name = c.name().to_string();
-        if Some(&name) == target.as_ref() || pii.contains(&name) {
-            continue;
-        }
-        let levels = c
-            .n_unique()
-            .unwrap_or(0)
-            .saturating_sub(usize::from(c.null_count() > 0));
-        if levels < 2 {
-            continue;
-        }
-        let id_like = crate::data::integrate::profile::id_like_name(&name);
-        let dtype = c.dtype();
-        if dtype.is_primitive_numeric() || dtype == &DataType::Boolean {
-            // Every value distinct and whole: a row number or an id.
-            let counter = dtype.is_integer() && levels == n;
-            if !id_like && !counter {
-                d.numeric.push(name);
-            }
-        } else if dtype == &DataType::String && !id_like && levels <= d.max_categories {
-            d.categorical.push(name);
-        }
-    }
-    d
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,10 +233,18 @@ mod tests {
             "churned" => (0..n).map(|i| i % 3 == 0).collect::<Vec<_>>()
         )
         .unwrap();
-        let d = first_pick(&df);
+        let target = crate::pipeline::predict::default_target(
+            &crate::data::features::target::candidates(&df),
+        );
+        assert_eq!(target.as_deref(), Some("churned"));
+        let pii: Vec<String> = crate::data::privacy::detect(&df, &Default::default())
+            .into_iter()
+            .map(|p| p.column)
+            .collect();
+        let d = crate::data::features::first_pick(&df, target.as_deref(), &pii);
         assert_eq!(d.numeric, ["spend", "visits"]);
         assert_eq!(d.categorical, ["plan"]);
-        let view = FeaturesView::from_table(&df, None);
+        let view = FeaturesView::from_table(&df, Some(&d));
         assert_eq!(view.config().numeric, ["spend", "visits"]);
         // A workspace's selection is taken as it is.
         let mine = FeatureConfig {
