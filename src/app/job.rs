@@ -450,6 +450,46 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             if let Some(t) = &options.table {
                 title.push_str(&format!(" · table {t}"));
             }
+            // A transaction log on its own opens as its customers (RFM and the rest); a
+            // workspace's source (read with its dates as text) opens as it is.
+            if options.table.is_none()
+                && options.query.is_none()
+                && options.url.is_none()
+                && !options.keep_date_text
+            {
+                progress.label("finding column roles");
+                let found = crate::data::integrate::log::classify(&path, &options)?;
+                if found.is_log() {
+                    let (ws, _) = crate::data::integrate::log::workspace_for(&[path.clone()])?;
+                    let c = integrate(&ws, progress)?;
+                    progress.label("finding target columns");
+                    let targets = crate::data::features::target::candidates(&c.table);
+                    let pii = crate::data::privacy::detect(&c.table, &Default::default());
+                    let features = crate::data::features::first_pick(
+                        &c.table,
+                        pipeline::predict::default_target(&targets).as_deref(),
+                        &pii.iter().map(|p| p.column.clone()).collect::<Vec<_>>(),
+                    );
+                    let notes = vec![format!(
+                        "a transaction log: one row per customer built from its lines ({})",
+                        found.roles.summary()
+                    )];
+                    return Ok(JobOutcome::Loaded(Box::new(Loaded {
+                        title: format!("{title} · transaction log"),
+                        targets,
+                        pii,
+                        show_pii: false,
+                        settings: None,
+                        warnings: Vec::new(),
+                        pseudonymise: false,
+                        table: c.table,
+                        report: Some(c.report),
+                        features: Some(features),
+                        workspace: None,
+                        notes,
+                    })));
+                }
+            }
             let scanned = file::scan(&path, &options)?;
             let notes = scanned.notes.clone();
             let table = file::collect_source(&scanned.path, scanned.frame)?;

@@ -18,7 +18,8 @@ pub struct ClvArgs {
     pub input: PathBuf,
     #[command(flatten)]
     pub cols: super::CustomerDateCols,
-    /// The amount column (default: quantity x unit_price for a workspace, else amount).
+    /// The amount column (default: found by its role: a line total such as amount, total,
+    /// revenue, sales, value or spent; else quantity x unit price).
     #[arg(long = "amount-col")]
     pub amount_col: Option<String>,
     /// Calibration end, holdout end, time unit, horizon and discount rate.

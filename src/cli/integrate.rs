@@ -31,8 +31,12 @@ pub struct ProfileArgs {
 #[derive(Debug, Args)]
 pub struct IntegrateArgs {
     /// The workspace file.
-    #[arg(long, short = 'w')]
-    pub workspace: PathBuf,
+    #[arg(long, short = 'w', required_unless_present = "input", conflicts_with = "input")]
+    pub workspace: Option<PathBuf>,
+    /// Data files without a workspace: a transaction log (customer, date and amount on each
+    /// line), optionally with a customer table; their columns' roles are found.
+    #[arg(long, num_args = 1..)]
+    pub input: Vec<PathBuf>,
     /// Where to write the 360 table: .csv, .parquet or .json. Personal-data columns are left
     /// out unless --include-pii.
     #[arg(long)]
@@ -133,9 +137,15 @@ pub(super) fn profile(a: ProfileArgs) -> Result<()> {
 }
 
 pub(super) fn integrate_cmd(a: IntegrateArgs) -> Result<()> {
-    let mut ws = Workspace::load(&a.workspace)?;
+    let (mut ws, source) = match &a.workspace {
+        Some(w) => (Workspace::load(w)?, w.clone()),
+        None => {
+            let (ws, _) = crate::data::integrate::log::workspace_for(&a.input)?;
+            (ws, a.input[0].clone())
+        }
+    };
     a.engine.apply(&mut ws);
-    let opts = a.export.options(Some(&a.out), Some(&a.workspace))?;
+    let opts = a.export.options(Some(&a.out), Some(&source))?;
     if let Some(r) = &a.report_json {
         crate::data::write::refuse_existing(r, a.export.force)?;
     }

@@ -108,10 +108,12 @@ pub enum Command {
 /// The customer and date columns of a transaction or order-line file (`clv`, `recommend`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct CustomerDateCols {
-    /// The customer column (default: the workspace's key, else customer_id).
+    /// The customer column (default: the workspace's key, else found by its role: a
+    /// customer/client/user/member id, or an id that repeats in a log).
     #[arg(long = "customer-col")]
     pub customer_col: Option<String>,
-    /// The date column (default: the workspace's order date, else order_date).
+    /// The date column (default: the workspace's order date, else found by its role: a
+    /// column of dates).
     #[arg(long = "date-col")]
     pub date_col: Option<String>,
 }

@@ -23,10 +23,11 @@ pub struct RecommendArgs {
     pub input: PathBuf,
     #[command(flatten)]
     pub cols: super::CustomerDateCols,
-    /// The item column (default: product).
+    /// The item column (default: found by its role: product, item, sku, description...).
     #[arg(long = "item-col")]
     pub item_col: Option<String>,
-    /// The order column, for the leave-last-order-out evaluation (default: order_id).
+    /// The order column, for the leave-last-order-out evaluation (default: found by its
+    /// role: an order, invoice, transaction or basket id).
     #[arg(long = "order-col")]
     pub order_col: Option<String>,
     /// N, the neighbourhood, IUF, weighting and half-life.

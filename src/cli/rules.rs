@@ -19,11 +19,13 @@ pub struct RulesArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// The basket column: an order id, or a customer id for one basket per customer.
+    /// Default: found by its role (the order id; else each customer's day; else the customer).
     #[arg(long = "transaction-col")]
-    pub transaction_col: String,
-    /// The item column: a product, or a category for category-level rules.
+    pub transaction_col: Option<String>,
+    /// The item column: a product, or a category for category-level rules. Default: found
+    /// by its role (product, item, sku, description...).
     #[arg(long = "item-col")]
-    pub item_col: String,
+    pub item_col: Option<String>,
     /// Minimum support as a fraction of baskets, inclusive (default 0.01 unless --min-count).
     #[arg(long = "min-support")]
     pub min_support: Option<f64>,

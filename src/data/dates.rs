@@ -56,8 +56,29 @@ pub fn to_date_expr(column: &str, dtype: &DataType, formats: &[String]) -> Expr 
                 coalesce(&attempts)
             }
         }
-        // Anything else (e.g. integers) cannot be a date; every value becomes null and is
-        // counted as unparseable.
+        // Whole numbers written as dates (20240131) with a format that reads them.
+        d if d.is_integer() && !formats.is_empty() => {
+            let text = col(column).cast(DataType::String);
+            let attempts: Vec<Expr> = formats
+                .iter()
+                .filter(|f| !has_time(f))
+                .map(|f| {
+                    text.clone().str().to_date(StrptimeOptions {
+                        format: Some(f.as_str().into()),
+                        strict: false,
+                        exact: true,
+                        cache: true,
+                    })
+                })
+                .collect();
+            match attempts.len() {
+                0 => lit(NULL).cast(DataType::Date),
+                1 => attempts.into_iter().next().expect("one attempt"),
+                _ => coalesce(&attempts),
+            }
+        }
+        // Anything else (e.g. integers without a format) cannot be a date; every value
+        // becomes null and is counted as unparseable.
         _ => lit(NULL).cast(DataType::Date),
     }
     .alias(column)
@@ -114,6 +135,121 @@ pub fn check_format(format: &str) -> Result<(), String> {
         Some(d) if d == day => Ok(()),
         _ => no_date(),
     }
+}
+
+/// The date formats a person would read a column's values in: which of the usual ways of
+/// writing a date (ISO, day-first or month-first with `/`, `-` or `.`, `yyyymmdd`, "Jan 31,
+/// 2024", "31 Jan 2024", each with or without a time) its values are written in.
+pub struct DateReading {
+    /// Formats to try in order (chrono strftime, as [`to_date_expr`] takes them).
+    pub formats: Vec<String>,
+    /// Values read as dates, and those that were not (with up to three examples).
+    pub parsed: usize,
+    pub unparsed: usize,
+    pub examples: Vec<String>,
+    /// How day-first and month-first were told apart, when both were possible.
+    pub order: Option<String>,
+}
+
+/// Day/month orders of the slash, dash and dot forms: (day-first, month-first) formats.
+const ORDERED: &[(&str, &str)] = &[
+    ("%d/%m/%Y", "%m/%d/%Y"),
+    ("%d-%m-%Y", "%m-%d-%Y"),
+    ("%d.%m.%Y", "%m.%d.%Y"),
+    ("%d/%m/%y", "%m/%d/%y"),
+];
+
+/// Forms without a day/month question.
+const PLAIN: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y"];
+
+/// Times that may follow a date (after a space or a `T`).
+const TIMES: &[&str] = &["", " %H:%M:%S", " %H:%M", "T%H:%M:%S", "T%H:%M:%S%.f", " %H:%M:%S%.f"];
+
+fn parses(value: &str, format: &str) -> bool {
+    if has_time(format) {
+        chrono::NaiveDateTime::parse_from_str(value, format).is_ok()
+    } else {
+        chrono::NaiveDate::parse_from_str(value, format).is_ok()
+    }
+}
+
+/// How `values` (text, as read; blanks and placeholders already null) are written as dates,
+/// when at least `min_share` of them read as dates in one of the usual forms; None
+/// otherwise. Day-first or month-first is decided from the values: a first part above 12
+/// means day-first, a second part above 12 month-first; when no value tells, day-first
+/// (the workspace's `dates` can say otherwise). Plain 8-digit numbers are read as
+/// `yyyymmdd` only when every one is a valid date.
+pub fn infer_formats(values: &[&str], min_share: f64) -> Option<DateReading> {
+    let values: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    let with_times = |base: &str| -> Vec<String> { TIMES.iter().map(|t| format!("{base}{t}")).collect() };
+    // Which base forms each value fits.
+    let fits = |v: &str, base: &str| with_times(base).iter().any(|f| parses(v, f));
+    let mut day_first = 0usize;
+    let mut month_first = 0usize;
+    for v in &values {
+        for (d, m) in ORDERED {
+            let (a, b) = (fits(v, d), fits(v, m));
+            if a && !b {
+                day_first += 1;
+            } else if b && !a {
+                month_first += 1;
+            }
+        }
+    }
+    let month_wins = month_first > day_first;
+    let order = (day_first + month_first > 0).then(|| {
+        if month_wins {
+            format!("month first: {month_first} values have a day above 12 in second place")
+        } else {
+            format!("day first: {day_first} values have a day above 12 in first place")
+        }
+    });
+    let mut bases: Vec<&str> = PLAIN.to_vec();
+    for (d, m) in ORDERED {
+        bases.push(if month_wins { m } else { d });
+    }
+    // Keep the forms some value needs, most used first; each value counts for its first fit.
+    let mut used: Vec<(usize, String)> = Vec::new();
+    let mut parsed = 0usize;
+    let mut examples = Vec::new();
+    for v in &values {
+        let hit = bases
+            .iter()
+            .flat_map(|b| with_times(b))
+            .find(|f| parses(v, f));
+        match hit {
+            Some(f) => {
+                parsed += 1;
+                match used.iter_mut().find(|(_, g)| *g == f) {
+                    Some((n, _)) => *n += 1,
+                    None => used.push((1, f)),
+                }
+            }
+            None => {
+                if examples.len() < 3 && !examples.iter().any(|e: &String| e == v) {
+                    examples.push(v.to_string());
+                }
+            }
+        }
+    }
+    if (parsed as f64) < min_share * values.len() as f64 || parsed == 0 {
+        return None;
+    }
+    // yyyymmdd only when it is the whole story: a column of codes is not a date.
+    if used.iter().any(|(_, f)| f.starts_with("%Y%m%d")) && parsed < values.len() {
+        return None;
+    }
+    used.sort_by(|a, b| b.0.cmp(&a.0));
+    Some(DateReading {
+        formats: used.into_iter().map(|(_, f)| f).collect(),
+        parsed,
+        unparsed: values.len() - parsed,
+        examples,
+        order,
+    })
 }
 
 /// Days since the Unix epoch of a chrono date (polars' `Date` representation).
@@ -181,6 +317,39 @@ mod tests {
             days,
             vec![Some(want), Some(want), Some(want), None, None, None]
         );
+    }
+
+    #[test]
+    fn date_forms_are_read_from_the_values() {
+        // Month first, told by 13/..., with times (the Online Retail invoices' form).
+        let r = infer_formats(&["12/1/2010 8:26", "12/13/2010 10:02", "1/4/2011 9:00"], 0.95).unwrap();
+        assert_eq!(r.formats, vec!["%m/%d/%Y %H:%M".to_string()]);
+        assert!(r.order.unwrap().starts_with("month first"));
+        // Day first told by 31/...; mixed with ISO and yyyymmdd in one column.
+        let r = infer_formats(&["2024-01-31", "31/01/2024", "20240131", "2024-02-01"], 0.95).unwrap();
+        assert_eq!(r.formats[0], "%Y-%m-%d");
+        assert!(r.formats.contains(&"%d/%m/%Y".to_string()));
+        assert_eq!(r.unparsed, 0);
+        // Text dates and dots.
+        let r = infer_formats(&["Jan 31, 2024", "31.01.2024"], 0.95).unwrap();
+        assert_eq!(r.parsed, 2);
+        // Codes are not dates; a few bad values are counted with examples.
+        assert!(infer_formats(&["A12", "B7"], 0.95).is_none());
+        assert!(infer_formats(&["12345678", "20240131"], 0.95).is_none());
+        let mut v = vec!["2024-01-05"; 40];
+        v.push("soon");
+        let r = infer_formats(&v, 0.95).unwrap();
+        assert_eq!((r.parsed, r.unparsed, r.examples.clone()), (40, 1, vec!["soon".to_string()]));
+        // The formats found read the column in polars too.
+        let df = df!("d" => ["12/13/2010 10:02", "1/4/2011 9:00"]).unwrap();
+        let r = infer_formats(&["12/13/2010 10:02", "1/4/2011 9:00"], 0.95).unwrap();
+        let out = df.lazy().select([to_date_expr("d", &DataType::String, &r.formats)]).collect().unwrap();
+        assert_eq!(out.column("d").unwrap().null_count(), 0);
+        // Whole numbers as yyyymmdd.
+        let df = df!("d" => [19970101i64, 19970318]).unwrap();
+        let out = df.lazy().select([to_date_expr("d", &DataType::Int64, &["%Y%m%d".to_string()])]).collect().unwrap();
+        let days: Vec<Option<i32>> = out.column("d").unwrap().date().unwrap().physical().iter().collect();
+        assert_eq!(days[0], Some(epoch_days(chrono::NaiveDate::from_ymd_opt(1997, 1, 1).unwrap())));
     }
 
     #[test]

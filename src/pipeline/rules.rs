@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use crate::analytics::itemsets::{Algorithm, ItemsetParams, frequent_itemsets, min_count_for};
 use crate::analytics::rules::{RuleFilter, RuleParams, RulesRun, SortBy, rules};
-use crate::data::features::baskets::{basket_columns, baskets, order_lines};
+use crate::data::features::baskets::{
+    BASKET, basket_columns, baskets, order_lines, with_basket_key,
+};
 use crate::progress::Progress;
 
 use super::error::Result;
@@ -17,9 +19,12 @@ use serde::{Deserialize, Serialize};
 /// Which columns make the baskets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BasketColumns {
-    /// Named columns: the basket (an order, or a customer) and the item.
-    Named { transaction: String, item: String },
-    /// The workspace's roles: baskets per order or per customer, products or categories.
+    /// Columns named (by the command's flags); one not named is found by its role.
+    Named {
+        transaction: Option<String>,
+        item: Option<String>,
+    },
+    /// By the columns' roles: baskets per order or per customer, products or categories.
     Roles {
         per_customer: bool,
         by_category: bool,
@@ -186,15 +191,20 @@ pub fn mine(
     let started = Instant::now();
     progress.start("reading order lines", 1);
     let (t, i) = match columns {
-        BasketColumns::Named { transaction, item } => (transaction.clone(), item.clone()),
+        BasketColumns::Named { transaction, item } => {
+            basket_columns(input, false, false, transaction.as_deref(), item.as_deref())?
+        }
         BasketColumns::Roles {
             per_customer,
             by_category,
-        } => basket_columns(input, *per_customer, *by_category)?,
+        } => basket_columns(input, *per_customer, *by_category, None, None)?,
     };
-    let table = order_lines(input, &[t.as_str(), i.as_str()])?;
+    let mut wanted: Vec<&str> = t.iter().map(String::as_str).collect();
+    wanted.push(i.as_str());
+    let table = order_lines(input, &wanted)?;
     progress.label("building baskets");
-    let b = baskets(&table, &t, &i).map_err(|e| in_file(input, e))?;
+    let table = with_basket_key(table, &t)?;
+    let b = baskets(&table, BASKET, &i).map_err(|e| in_file(input, e))?;
     drop(table);
     progress.check()?;
     let loaded = started.elapsed().as_secs_f64();

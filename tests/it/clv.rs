@@ -310,15 +310,16 @@ fn clv_bad_inputs() {
         &run("baddate.csv", &["--calibration-end", "2024-06-30"]),
         &["date column `date`", "\"soon\""],
     );
+    // A negative amount (a return) is dropped and counted, as the integration does.
     fs::write(
         dir.path().join("neg.csv"),
-        "customer_id,date,amount\nA,2024-01-01,5\nA,2024-01-02,-6\n",
+        "customer_id,date,amount\nA,2024-01-01,5\nA,2024-01-02,-6\nA,2024-01-05,7\nB,2024-01-03,4\nB,2024-01-04,3\nC,2024-01-02,8\nC,2024-01-09,6\nA,2024-02-01,2\n",
     )
     .unwrap();
-    assert_user_error(
-        &run("neg.csv", &["--calibration-end", "2024-06-30"]),
-        &["negative on 1 lines"],
-    );
+    let out = run("neg.csv", &["--calibration-end", "2024-01-15", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dropped_lines"], 1, "{v}");
     fs::write(
         dir.path().join("ok.csv"),
         "customer_id,date,amount\nA,2024-01-01,5\nA,2024-01-02,6\n",

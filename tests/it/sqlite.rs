@@ -28,6 +28,8 @@ pub(crate) fn copy_sample(
             format: src.format.clone(),
             delimiter: src.delimiter.clone(),
             schema: src.schema.clone(),
+            // Dates copied as written, for the integration to parse as it parses the files.
+            keep_date_text: true,
             ..Default::default()
         };
         let mut df = read_frame(&files.resolve(src), &opts).unwrap();

@@ -24,14 +24,8 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
             )));
         };
         let opts = ReadOptions {
-            format: orders.format.clone(),
-            delimiter: orders.delimiter.clone(),
-            schema: orders.schema.clone(),
             try_parse_dates: false,
-            table: orders.table.clone(),
-            query: orders.query.clone(),
-            url: orders.url.clone(),
-            ..Default::default()
+            ..orders.read_options()
         };
         (ws.base_dir.join(&orders.path), opts)
     } else {
@@ -65,42 +59,66 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
     collect_source(&s.path, s.frame.select(picked))
 }
 
-/// The basket and item columns for mining `input`: per order (the orders' `order_id` role
-/// column) or per customer (their customer key), and products or categories (the `product`
-/// and `category` role columns). A plain file uses those default names.
+/// The basket and item columns for mining `input` (a data file, or a workspace's orders):
+/// those given, else by the columns' roles (see [`crate::data::sources::roles`]): baskets per
+/// order, else per customer and day (a log without order ids: one visit a day), else per
+/// customer; `per_customer` asks for one basket per customer. Items are the item role, or the
+/// category with `by_category`. Returns the basket columns (one, or customer and date) and the
+/// item column.
 pub fn basket_columns(
     input: &Path,
     per_customer: bool,
     by_category: bool,
-) -> Result<(String, String)> {
-    use crate::data::sources::workspace::RoleColumns;
-    // A plain file, or a workspace without an orders source: the default role names.
-    let default = |role: &str| {
-        RoleColumns::ORDERS
-            .iter()
-            .find(|(r, _)| *r == role)
-            .map(|(_, c)| c.to_string())
-            .unwrap_or_default()
+    transaction: Option<&str>,
+    item: Option<&str>,
+) -> Result<(Vec<String>, String)> {
+    use crate::data::sources::roles::{self, Role};
+    let roles = match (transaction, item) {
+        (Some(_), Some(_)) => roles::Roles::default(),
+        _ => roles::of_input(input)?,
     };
-    let ws = if crate::data::sources::workspace::is_workspace(input) {
-        Some(Workspace::load(input)?)
-    } else {
-        None
+    let flags = "--transaction-col and --item-col";
+    let need = |r: Role| -> Result<String> {
+        roles
+            .get(r)
+            .map(str::to_string)
+            .ok_or_else(|| roles::missing_error(input, "rules", &roles, &[r], flags))
     };
-    let role = |r: &str| {
-        ws.as_ref()
-            .and_then(|w| w.orders_role(r))
-            .unwrap_or_else(|| default(r))
+    let basket = match transaction {
+        Some(t) => vec![t.to_string()],
+        None if per_customer => vec![need(Role::Customer)?],
+        None => match (roles.get(Role::Order), roles.get(Role::Customer), roles.get(Role::Date)) {
+            (Some(o), _, _) => vec![o.to_string()],
+            (None, Some(c), Some(d)) => vec![c.to_string(), d.to_string()],
+            (None, Some(c), None) => vec![c.to_string()],
+            (None, None, _) => {
+                return Err(roles::missing_error(input, "rules", &roles, &[Role::Order], flags));
+            }
+        },
     };
-    let basket = if per_customer {
-        ws.as_ref()
-            .map_or_else(|| "customer_id".to_string(), |w| w.orders_key())
-    } else {
-        role("order_id")
+    let item = match item {
+        Some(i) => i.to_string(),
+        None => need(if by_category { Role::Category } else { Role::Item })?,
     };
-    let item = role(if by_category { "category" } else { "product" });
     Ok((basket, item))
 }
+
+/// `table` with the basket key in [`BASKET`]: the one basket column as it is, or several
+/// joined (a customer's day: `c1|2024-01-31`).
+pub fn with_basket_key(table: DataFrame, basket: &[String]) -> Result<DataFrame> {
+    let parts: Vec<Expr> = basket
+        .iter()
+        .map(|c| col(c.as_str()).cast(DataType::String))
+        .collect();
+    table
+        .lazy()
+        .with_column(concat_str(parts, "|", false).alias(BASKET))
+        .collect()
+        .map_err(|e| DataError::polars("building baskets", e))
+}
+
+/// The basket key column [`with_basket_key`] adds.
+pub const BASKET: &str = "__basket";
 
 /// Baskets from `table`'s `transaction` and `item` columns (both read as text); rows with
 /// either value missing are skipped. Errors when nothing is left.
@@ -121,7 +139,12 @@ pub fn baskets(table: &DataFrame, transaction: &str, item: &str) -> Result<Baske
     let b = Baskets::from_pairs(pairs);
     if b.is_empty() {
         return Err(DataError::Invalid(format!(
-            "no baskets: every row lacks `{transaction}` or `{item}` (or there are no rows)"
+            "no baskets: every row lacks {} or `{item}` (or there are no rows)",
+            if transaction == BASKET {
+                "a basket key".to_string()
+            } else {
+                format!("`{transaction}`")
+            }
         )));
     }
     Ok(b)
@@ -258,12 +281,12 @@ mod tests {
         let ws =
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
         assert_eq!(
-            basket_columns(&ws, false, false).unwrap(),
-            ("order_id".to_string(), "product".to_string())
+            basket_columns(&ws, false, false, None, None).unwrap(),
+            (vec!["order_id".to_string()], "product".to_string())
         );
         assert_eq!(
-            basket_columns(&ws, true, true).unwrap(),
-            ("customer_id".to_string(), "category".to_string())
+            basket_columns(&ws, true, true, None, None).unwrap(),
+            (vec!["customer_id".to_string()], "category".to_string())
         );
     }
 

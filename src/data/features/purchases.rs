@@ -10,7 +10,6 @@ use rayon::prelude::*;
 
 use crate::data::dates::to_date_expr;
 use crate::data::error::{DataError, Result};
-use crate::data::sources::workspace::Workspace;
 
 /// The columns of the order lines.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +22,9 @@ pub struct PurchaseColumns {
     pub quantity: Option<String>,
 }
 
-/// The columns for `input`: those given, else a workspace's orders roles (key, product,
-/// order_id, date, quantity), else customer_id, product, and order_id / order_date when the
-/// file has them.
+/// The columns for `input` (a data file, or a workspace's orders): those given, else by
+/// the columns' roles (see [`crate::data::sources::roles`]): customer and item needed, order,
+/// date and quantity when there are such columns.
 pub fn purchase_columns(
     input: &Path,
     customer: Option<&str>,
@@ -33,34 +32,20 @@ pub fn purchase_columns(
     order: Option<&str>,
     date: Option<&str>,
 ) -> Result<PurchaseColumns> {
-    let is_workspace = crate::data::sources::workspace::is_workspace(input);
-    if is_workspace {
-        let ws = Workspace::load(input)?;
-        let role = |r: &str| ws.orders_role(r);
-        let key = ws.orders_key();
-        return Ok(PurchaseColumns {
-            customer: customer.map_or(key, str::to_string),
-            item: item.map_or_else(|| role("product").unwrap_or_default(), str::to_string),
-            order: order.map(str::to_string).or_else(|| role("order_id")),
-            date: date.map(str::to_string).or_else(|| role("date")),
-            quantity: role("quantity"),
-        });
-    }
-    let s = crate::data::sources::file::scan(
-        input,
-        &crate::data::sources::file::ReadOptions::default(),
-    )?;
-    let has = |c: &str| s.schema.contains(c);
+    use crate::data::sources::roles::{self, Role};
+    let roles = roles::of_input(input)?;
+    let found = |r: Role| roles.get(r).map(str::to_string);
+    let need = |given: Option<&str>, r: Role| -> Result<String> {
+        given.map(str::to_string).or_else(|| found(r)).ok_or_else(|| {
+            roles::missing_error(input, "recommendations", &roles, &[r], "--customer-col / --item-col")
+        })
+    };
     Ok(PurchaseColumns {
-        customer: customer.unwrap_or("customer_id").to_string(),
-        item: item.unwrap_or("product").to_string(),
-        order: order
-            .map(str::to_string)
-            .or_else(|| has("order_id").then(|| "order_id".to_string())),
-        date: date
-            .map(str::to_string)
-            .or_else(|| has("order_date").then(|| "order_date".to_string())),
-        quantity: has("quantity").then(|| "quantity".to_string()),
+        customer: need(customer, Role::Customer)?,
+        item: need(item, Role::Item)?,
+        order: order.map(str::to_string).or_else(|| found(Role::Order)),
+        date: date.map(str::to_string).or_else(|| found(Role::Date)),
+        quantity: found(Role::Quantity),
     })
 }
 

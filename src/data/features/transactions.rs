@@ -49,51 +49,53 @@ pub struct TransactionColumns {
     pub amount: Amount,
 }
 
-/// The transaction columns for `input`: those given, else for a workspace its orders' roles
-/// (the customer key, `date`, and `quantity` x `unit_price`), else `customer_id`,
-/// `order_date` and `amount`.
+/// The transaction columns for `input` (a data file, or a workspace's orders): those
+/// given, else by the columns' roles (see [`crate::data::sources::roles`]): the customer, the
+/// date, and the amount (a line-total column, else quantity x unit price, else the price).
 pub fn transaction_columns(
     input: &Path,
     customer: Option<&str>,
     date: Option<&str>,
     amount: Option<&str>,
 ) -> Result<TransactionColumns> {
-    let is_workspace = crate::data::sources::workspace::is_workspace(input);
-    let (key, date_role, qty, price) = if is_workspace {
-        let ws = Workspace::load(input)?;
-        let role = |r: &str| ws.orders_role(r).unwrap_or_default();
-        (
-            ws.orders_key(),
-            role("date"),
-            role("quantity"),
-            role("unit_price"),
-        )
-    } else {
-        (
-            "customer_id".to_string(),
-            "order_date".to_string(),
-            String::new(),
-            String::new(),
-        )
+    use crate::data::sources::roles::{self, Role};
+    let roles = roles::of_input(input)?;
+    let flags = "--customer-col, --date-col and --amount-col";
+    let need = |given: Option<&str>, r: Role| -> Result<String> {
+        given
+            .map(str::to_string)
+            .or_else(|| roles.get(r).map(str::to_string))
+            .ok_or_else(|| roles::missing_error(input, "lifetime value", &roles, &[r], flags))
     };
-    let amount = match amount {
-        Some(a) => Amount::Column(a.to_string()),
-        None if is_workspace => Amount::Product(qty, price),
-        None => Amount::Column("amount".into()),
+    let customer = need(customer, Role::Customer)?;
+    let date = need(date, Role::Date)?;
+    let amount = match (
+        amount,
+        roles.get(Role::Amount),
+        roles.get(Role::Quantity),
+        roles.get(Role::UnitPrice),
+    ) {
+        (Some(a), ..) => Amount::Column(a.to_string()),
+        (None, Some(a), ..) => Amount::Column(a.to_string()),
+        (None, None, Some(q), Some(p)) => Amount::Product(q.to_string(), p.to_string()),
+        (None, None, None, Some(p)) => Amount::Column(p.to_string()),
+        _ => return Err(roles::missing_error(input, "lifetime value", &roles, &[Role::Amount], flags)),
     };
     Ok(TransactionColumns {
-        customer: customer.map_or(key, str::to_string),
-        date: date.map_or(date_role, str::to_string),
+        customer,
+        date,
         amount,
     })
 }
 
 /// The transactions of `input` (a file, or a workspace's orders source) with the customer as
-/// text, the date as a `Date` and the amount as f64, checked: every date parses, no amount is
-/// negative or missing. For a workspace the lines its integration drops are dropped here too
-/// (exact duplicates, unparseable dates, missing or negative amounts, quantity <= 0), and
-/// their count is returned; a data file is taken as it is and refused if it has such lines.
+/// text, the date as a `Date` and the amount as f64. Lines the integration drops are dropped
+/// here too, and their count returned: exact duplicates where lines have an identity (an
+/// order or line id; see the cleaning policy's `dedup_activity`), lines without a customer,
+/// date or amount, negative amounts (returns) and quantities <= 0. A date column whose text
+/// does not read as dates is refused with examples.
 pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(DataFrame, usize)> {
+    use crate::data::sources::roles::{self, Role};
     let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
     wanted.extend(cols.amount.columns());
@@ -111,21 +113,26 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
         }
     };
     let lines = raw.height();
-    let raw = if is_workspace {
-        let mut keep = raw
-            .unique_stable(None, UniqueKeepStrategy::First, None)
-            .map_err(|e| DataError::polars(&name, e))?;
-        if let Amount::Product(q, _) = &cols.amount {
-            keep = keep
-                .lazy()
-                .filter(col(q.as_str()).cast(DataType::Float64).gt(lit(0.0)))
-                .collect()
-                .map_err(|e| DataError::polars(&name, e))?;
-        }
-        keep
+    let found = roles::of_input(input)?;
+    let identity = found.get(Role::Order).is_some() || found.get(Role::Line).is_some();
+    let dedup = if is_workspace {
+        Workspace::load(input)?.cleaning.dedup_lines(identity)
+    } else {
+        identity
+    };
+    let mut raw = if dedup {
+        raw.unique_stable(None, UniqueKeepStrategy::First, None)
+            .map_err(|e| DataError::polars(&name, e))?
     } else {
         raw
     };
+    if let Amount::Product(q, _) = &cols.amount {
+        raw = raw
+            .lazy()
+            .filter(col(q.as_str()).cast(DataType::Float64).gt(lit(0.0)))
+            .collect()
+            .map_err(|e| DataError::polars(&name, e))?;
+    }
     let df = raw
         .clone()
         .lazy()
@@ -146,20 +153,6 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
                 cols.amount.describe()
             ))
         })?;
-    let df = if is_workspace {
-        df.lazy()
-            .filter(
-                col("date")
-                    .is_not_null()
-                    .and(col("customer").is_not_null())
-                    .and(col("amount").is_not_null())
-                    .and(col("amount").gt_eq(lit(0.0))),
-            )
-            .collect()
-            .map_err(|e| DataError::polars(&name, e))?
-    } else {
-        df
-    };
     // Dates that do not parse.
     let bad = df
         .clone()
@@ -174,7 +167,9 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
         .and_then(|c| c.get(0).ok())
         .and_then(|v| v.extract::<u64>())
         .unwrap_or(0);
-    if n_bad > 0 {
+    // A workspace's lines with unparseable dates are dropped and counted, as its
+    // integration drops them; a data file's are refused.
+    if n_bad > 0 && !is_workspace {
         let example = bad
             .column("raw_date")
             .ok()
@@ -185,36 +180,22 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
             cols.date
         )));
     }
-    let count = |e: Expr| -> Result<u64> {
-        let c = df
-            .clone()
-            .lazy()
-            .filter(e)
-            .select([len()])
-            .collect()
-            .map_err(|e| DataError::polars(&name, e))?;
-        Ok(c.column("len")
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0))
-    };
-    let missing = count(
-        col("customer")
-            .is_null()
-            .or(col("date").is_null())
-            .or(col("amount").is_null()),
-    )?;
-    if missing > 0 {
+    let df = df
+        .lazy()
+        .filter(
+            col("date")
+                .is_not_null()
+                .and(col("customer").is_not_null())
+                .and(col("amount").is_not_null())
+                .and(col("amount").gt_eq(lit(0.0))),
+        )
+        .collect()
+        .map_err(|e| DataError::polars(&name, e))?;
+    if df.height() == 0 {
         return Err(DataError::Invalid(format!(
-            "{name}: {missing} lines have no customer, date or amount ({}); drop or fill them first",
-            cols.amount.describe()
-        )));
-    }
-    let negative = count(col("amount").lt(lit(0.0)))?;
-    if negative > 0 {
-        return Err(DataError::Invalid(format!(
-            "{name}: amount `{}` is negative on {negative} lines (returns?); the spend model needs amounts of 0 or more: net returns out first",
+            "{name}: no transactions left: every line lacks a customer (`{}`), a date (`{}`) or an amount of 0 or more ({})",
+            cols.customer,
+            cols.date,
             cols.amount.describe()
         )));
     }

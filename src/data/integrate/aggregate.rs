@@ -49,6 +49,18 @@ impl Role {
     }
 }
 
+/// What happens to exact duplicate rows of an activity source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// Removed (the rows have an identity, or the workspace asks).
+    Remove,
+    /// Kept as real repeats and counted as possible duplicates (no line identity: two
+    /// equal purchases on one day look the same as an exported line twice).
+    Count,
+    /// Kept and not counted (`dedup_activity = false`).
+    Keep,
+}
+
 /// One activity source, ready to aggregate: its scan, key and role columns.
 pub struct ActivityInput {
     pub role: Role,
@@ -64,6 +76,7 @@ pub struct ActivityInput {
     /// How the source is read, for an engine that reads it itself (a cluster).
     pub format: Format,
     pub delimiter: Option<u8>,
+    pub duplicates: Duplicates,
 }
 
 /// What to aggregate and the cleaning policy that applies on the way.
@@ -71,7 +84,6 @@ pub struct AggregationPlan {
     pub inputs: Vec<ActivityInput>,
     /// Customer ids merged into another (columns `old`, `new`), from the fuzzy-key step.
     pub key_map: Option<DataFrame>,
-    pub dedup: bool,
     pub invalid_lines: InvalidPolicy,
     /// About how many customers the sources hold (0: unknown), to size the per-customer
     /// state once instead of growing it (a growing table briefly holds two copies).
@@ -90,6 +102,8 @@ pub struct RoleAggregate {
     /// Feature columns this role adds to the 360 table, with how to fill a customer without
     /// activity: `true` = zero (counts and sums), `false` = stays null (means, dates).
     pub features: Vec<(String, bool)>,
+    /// What was done with exact duplicate rows.
+    pub duplicates: Duplicates,
 }
 
 /// Computes per-customer aggregates of the activity sources.
@@ -187,7 +201,14 @@ pub(crate) fn order_rules(input: &ActivityInput, invalid: InvalidPolicy) -> Vec<
             action.into(),
         ));
     }
-    if let Some(p) = role_col(input, "unit_price") {
+    if let Some(a) = role_col(input, "amount") {
+        rules.push((
+            "__n_bad_price".into(),
+            a.into(),
+            "amount < 0 or missing".into(),
+            action.into(),
+        ));
+    } else if let Some(p) = role_col(input, "unit_price") {
         rules.push((
             "__n_bad_price".into(),
             p.into(),
@@ -291,13 +312,16 @@ fn orders_plan(input: &ActivityInput, plan: &AggregationPlan) -> (LazyFrame, Vec
         Some(q) => num(q).is_null().or(num(q).lt_eq(lit(0.0))),
         None => lit(false),
     };
-    let bad_price = match price {
+    // A line total (the amount role) wins over quantity x unit price.
+    let total = role_col(input, "amount");
+    let bad_price = match total.or(price) {
         Some(p) => num(p).is_null().or(num(p).lt(lit(0.0))),
         None => lit(false),
     };
-    let amount = match (qty, price) {
-        (Some(q), Some(p)) => num(q) * num(p),
-        (None, Some(p)) => num(p),
+    let amount = match (total, qty, price) {
+        (Some(a), _, _) => num(a),
+        (None, Some(q), Some(p)) => num(q) * num(p),
+        (None, None, Some(p)) => num(p),
         _ => lit(NULL).cast(DataType::Float64),
     };
     let order_expr = match order {
@@ -536,7 +560,7 @@ impl CustomerAggregator for LocalAggregator {
                     let make = || {
                         Reducer::new(
                             input.role,
-                            plan.dedup,
+                            input.duplicates,
                             plan.invalid_lines,
                             raw.clone(),
                             0,
@@ -553,7 +577,7 @@ impl CustomerAggregator for LocalAggregator {
                     let make = || {
                         Reducer::new(
                             input.role,
-                            plan.dedup,
+                            input.duplicates,
                             plan.invalid_lines,
                             raw.clone(),
                             produced.len(),
@@ -578,6 +602,7 @@ impl CustomerAggregator for LocalAggregator {
                 frame,
                 rules,
                 features,
+                duplicates: input.duplicates,
             });
         }
         Ok(out)
@@ -681,9 +706,9 @@ mod tests {
                 estimated_rows: None,
                 format: Format::Csv,
                 delimiter: None,
+                duplicates: Duplicates::Remove,
             }],
             key_map: None,
-            dedup: true,
             invalid_lines: InvalidPolicy::Drop,
             customers: 0,
         };

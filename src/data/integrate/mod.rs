@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod clean;
 pub mod dedup;
+pub mod log;
 pub mod explore;
 pub mod profile;
 pub mod quality;
@@ -21,8 +22,8 @@ use polars::prelude::*;
 use crate::data::dates::{epoch_days, from_epoch_days};
 use crate::data::error::{DataError, Result};
 use crate::data::integrate::aggregate::{
-    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, KEPT, KEY, LocalAggregator, READ,
-    Role, RoleAggregate,
+    ActivityInput, AggregationPlan, CustomerAggregator, DISTINCT, Duplicates, KEPT, KEY,
+    LocalAggregator, READ, Role, RoleAggregate,
 };
 use crate::data::integrate::quality::{InvalidCount, QualityReport, SourceSummary};
 use crate::data::sources::file::{self, ReadOptions, Scanned};
@@ -64,11 +65,13 @@ fn read_options(src: &SourceConfig, progress: &Progress) -> ReadOptions {
 }
 
 /// Resolves a source's role columns: an explicitly named one must exist, a default one is used
-/// when the file has it.
+/// when the file has it; for order lines, a role still without a column is found from the
+/// columns' names and values (see [`crate::data::sources::roles`]) when `find` is set.
 fn role_columns(
     role: &str,
     src: &SourceConfig,
     scanned: &Scanned,
+    find: bool,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (r, _) in role_defaults(role) {
@@ -85,7 +88,62 @@ fn role_columns(
             }
         }
     }
+    if find && role == "orders" {
+        use crate::data::sources::roles::{Role as ColumnRole, detect};
+        if let Ok(head) = scanned.frame.clone().limit(10_000).collect() {
+            let found = detect(&head);
+            let key = src.key.as_deref();
+            for a in &found.assigned {
+                let taken = out.values().any(|c| *c == a.column) || key == Some(a.column.as_str());
+                if a.role != ColumnRole::Customer
+                    && !taken
+                    && !out.contains_key(a.role.name())
+                    && !src.columns.contains_key(a.role.name())
+                {
+                    out.insert(a.role.name().to_string(), a.column.clone());
+                }
+            }
+        }
+    }
+    // A line total and quantity x unit price are two ways to one amount: the total wins.
+    if out.contains_key("amount") {
+        out.remove("unit_price");
+        if !src.columns.contains_key("quantity") {
+            out.remove("quantity");
+        }
+    }
     Ok(out)
+}
+
+/// The formats a date column without formats in the workspace is read with: those its first
+/// values are written in (see [`crate::data::dates::infer_formats`]: month-first,
+/// `yyyymmdd`...), then the usual ones for values further down.
+fn found_date_formats(scanned: &Scanned, column: &str) -> Vec<String> {
+    let Ok(head) = scanned
+        .frame
+        .clone()
+        .select([col(column).cast(DataType::String)])
+        .limit(10_000)
+        .collect()
+    else {
+        return Vec::new();
+    };
+    let values: Vec<&str> = head
+        .columns()
+        .first()
+        .and_then(|c| c.str().ok())
+        .map(|s| s.iter().flatten().collect())
+        .unwrap_or_default();
+    let Some(found) = crate::data::dates::infer_formats(&values, 0.5) else {
+        return Vec::new();
+    };
+    let mut formats = found.formats;
+    for f in crate::data::dates::DEFAULT_FORMATS {
+        if !formats.iter().any(|g| g == f) {
+            formats.push(f.to_string());
+        }
+    }
+    formats
 }
 
 fn require_all(scanned: &Scanned, columns: &[String], hint: &str) -> Result<()> {
@@ -176,10 +234,30 @@ pub fn integrate_with(
     if let Some(f) = &ws.cleaning.fuzzy_key {
         file::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
     }
-    let cust_roles = role_columns("customers", cust_cfg, &scanned)?;
+    // One file as both customers and orders is a transaction log on its own: its customers
+    // are its distinct keys (in order of first appearance), not its lines.
+    let log_alone = ws.sources.orders.as_ref().is_some_and(|o| {
+        ws.resolve(o) == cust_path && o.table == cust_cfg.table && o.query == cust_cfg.query
+    });
+    let cust_roles = if log_alone {
+        BTreeMap::new()
+    } else {
+        role_columns("customers", cust_cfg, &scanned, false)?
+    };
     let cust_format = scanned.format.name();
-    let cust_notes = scanned.notes.clone();
-    let mut customers = file::collect_source(&cust_path, scanned.frame)?;
+    let mut cust_notes = scanned.notes.clone();
+    let frame = if log_alone {
+        cust_notes.push(format!(
+            "the customers are the distinct `{cust_key}` of the transaction log"
+        ));
+        scanned
+            .frame
+            .select([col(cust_key.as_str())])
+            .unique_stable(None, UniqueKeepStrategy::First)
+    } else {
+        scanned.frame
+    };
+    let mut customers = file::collect_source(&cust_path, frame)?;
     report.sources.push(SourceSummary {
         role: "customers".into(),
         path: cust_path.display().to_string(),
@@ -271,7 +349,17 @@ pub fn integrate_with(
             &k,
             &format!("[sources.{}] key", role.name()),
         )?;
-        let columns = role_columns(role.name(), cfg, &scanned)?;
+        let local = ws.engine.kind == crate::data::sources::workspace::EngineKind::Local;
+        let columns = role_columns(role.name(), cfg, &scanned, local)?;
+        // Rows with an identity (an order or line id) repeat only by a double export.
+        let identity = role != Role::Orders
+            || columns.contains_key("order_id")
+            || columns.contains_key("line_id");
+        let duplicates = match ws.cleaning.dedup_activity {
+            Some(false) => Duplicates::Keep,
+            _ if ws.cleaning.dedup_lines(identity) => Duplicates::Remove,
+            _ => Duplicates::Count,
+        };
         if role == Role::Orders && !columns.contains_key("date") {
             let (name, _) = cfg
                 .role_column("date", role_defaults("orders"))
@@ -283,11 +371,14 @@ pub fn integrate_with(
                 "[sources.orders.columns] date",
             )?;
         }
-        let date_formats = columns
-            .get("date")
-            .and_then(|d| cfg.dates.get(d))
-            .cloned()
-            .unwrap_or_default();
+        let date_formats = match columns.get("date") {
+            Some(d) => match cfg.dates.get(d) {
+                Some(f) => f.clone(),
+                None if local => found_date_formats(&scanned, d),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
         report.sources.push(SourceSummary {
             role: role.name().into(),
             path: path.display().to_string(),
@@ -307,12 +398,12 @@ pub fn integrate_with(
             date_formats,
             format: scanned.format,
             delimiter: scanned.delimiter,
+            duplicates,
         });
     }
     let plan = AggregationPlan {
         inputs,
         key_map,
-        dedup: ws.cleaning.dedup_activity,
         invalid_lines: ws.cleaning.invalid_lines,
         customers: customers.height(),
     };
@@ -538,13 +629,37 @@ fn report_activity(
         Role::Tickets => report.duplicates.tickets = dups,
         Role::Sessions => report.duplicates.sessions = dups,
     }
-    let what = if ws.cleaning.dedup_activity {
-        "removed"
-    } else {
-        "kept (dedup_activity = false)"
+    // Rows left after the duplicates step: the distinct ones, or all when repeats are kept.
+    let after = match agg.duplicates {
+        Duplicates::Remove => {
+            report.step(role, "exact duplicates", read, distinct, "removed".into());
+            distinct
+        }
+        Duplicates::Count => {
+            report.step(
+                role,
+                "exact duplicates",
+                read,
+                read,
+                format!(
+                    "{dups} identical lines kept as repeat purchases: no order or line id tells a double export from two equal purchases (dedup_activity = true removes them)"
+                ),
+            );
+            read
+        }
+        Duplicates::Keep => {
+            report.step(
+                role,
+                "exact duplicates",
+                read,
+                read,
+                "kept (dedup_activity = false)".into(),
+            );
+            read
+        }
     };
-    report.step(role, "exact duplicates", read, distinct, what.into());
-    report.step(role, "invalid values", distinct, kept, String::new());
+    let _ = ws;
+    report.step(role, "invalid values", after, kept, String::new());
     report.step(
         role,
         "unknown customer",

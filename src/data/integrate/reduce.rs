@@ -18,7 +18,7 @@ use std::hash::BuildHasherDefault;
 
 use polars::prelude::*;
 
-use crate::data::integrate::aggregate::{DISTINCT, KEPT, KEY, READ, Role};
+use crate::data::integrate::aggregate::{DISTINCT, Duplicates, KEPT, KEY, READ, Role};
 use crate::data::integrate::dedup::{Fingerprint, row_fingerprints};
 use crate::data::sources::workspace::InvalidPolicy;
 
@@ -99,7 +99,7 @@ struct Common<'a> {
 /// Folds prepared batches of one source into per-customer accumulators.
 pub struct Reducer {
     role: Role,
-    dedup: bool,
+    duplicates: Duplicates,
     invalid: InvalidPolicy,
     /// The raw columns that define an exact duplicate row.
     raw: Vec<String>,
@@ -134,7 +134,7 @@ fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a str>>>
 impl Reducer {
     pub fn new(
         role: Role,
-        dedup: bool,
+        duplicates: Duplicates,
         invalid: InvalidPolicy,
         raw: Vec<String>,
         values: usize,
@@ -142,7 +142,7 @@ impl Reducer {
     ) -> Self {
         Reducer {
             role,
-            dedup,
+            duplicates,
             invalid,
             raw,
             values,
@@ -187,7 +187,7 @@ impl Reducer {
     /// duplicate set does not rehash its way up.
     pub fn reserve(&mut self, rows: usize) {
         self.expected_rows = rows;
-        if self.dedup {
+        if self.duplicates != Duplicates::Keep {
             self.seen_rows.reserve(rows);
         }
     }
@@ -230,7 +230,7 @@ impl Reducer {
     pub fn push(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let n = df.height();
         self.rows += n as u64;
-        let prints = if self.dedup {
+        let prints = if self.duplicates != Duplicates::Keep {
             let raw: Vec<Column> = self
                 .raw
                 .iter()
@@ -262,16 +262,15 @@ impl Reducer {
             .then_some(slot)
     }
 
-    /// Counts the row as read and tells whether it is the first copy (or dedup is off).
+    /// Counts the row as read (and as distinct unless it repeats an earlier row) and tells
+    /// whether to keep it: a repeat is dropped only when duplicates are removed.
     fn first_copy(&mut self, slot: usize, print: Option<u128>) -> bool {
         self.accs[slot].read += 1;
-        if let Some(p) = print
-            && !self.seen_rows.insert(p)
-        {
-            return false;
+        let repeat = print.is_some_and(|p| !self.seen_rows.insert(p));
+        if !repeat {
+            self.accs[slot].distinct += 1;
         }
-        self.accs[slot].distinct += 1;
-        true
+        !(repeat && self.duplicates == Duplicates::Remove)
     }
 
     fn push_orders(&mut self, df: &DataFrame, c: &Common) -> PolarsResult<()> {

@@ -50,6 +50,9 @@ pub struct ReadOptions {
     pub delimiter: Option<String>,
     /// column -> int | float | text | bool
     pub schema: BTreeMap<String, String>,
+    /// Leave text dates as text: a workspace's sources, whose dates the integration parses
+    /// itself (with the workspace's formats, or those found) and whose misses it counts.
+    pub keep_date_text: bool,
     /// Let polars recognise ISO dates and datetimes in CSV text columns (for profiling).
     pub try_parse_dates: bool,
     /// A database source's table (SQLite: the only table, or `customers`, when not given).
@@ -90,9 +93,13 @@ fn read_text_columns(
     schema: &Schema,
     opts: &ReadOptions,
 ) -> Result<(LazyFrame, Vec<super::reading::Inferred>)> {
+    // Text columns, and whole-number columns named as dates (20240131 under `date`).
     let text: Vec<PlSmallStr> = schema
         .iter()
-        .filter(|(n, t)| **t == DataType::String && !opts.schema.contains_key(n.as_str()))
+        .filter(|(n, t)| {
+            (**t == DataType::String || t.is_integer() && super::roles::date_like_name(n))
+                && !opts.schema.contains_key(n.as_str())
+        })
         .map(|(n, _)| n.clone())
         .collect();
     if text.is_empty() {
@@ -106,9 +113,19 @@ fn read_text_columns(
         .map_err(|e| malformed_error(path, &e))?;
     let mut readings = Vec::new();
     for c in head.columns() {
-        let Ok(values) = c.str() else { continue };
+        let integer = c.dtype().is_integer();
+        let Ok(as_text) = c.cast(&DataType::String) else {
+            continue;
+        };
+        let Ok(values) = as_text.str() else { continue };
         let values: Vec<Option<&str>> = values.iter().collect();
-        if let Some(r) = super::reading::infer(c.name().as_str(), &values) {
+        let is_date = |r: &super::reading::Inferred| {
+            matches!(r.reading, super::reading::Reading::Date { .. })
+        };
+        if let Some(r) = super::reading::infer(c.name().as_str(), &values)
+            && (!integer || is_date(&r))
+            && !(opts.keep_date_text && is_date(&r))
+        {
             readings.push(r);
         }
     }
@@ -117,7 +134,12 @@ fn read_text_columns(
     }
     let exprs: Vec<Expr> = readings
         .iter()
-        .map(|r| super::reading::expr(&r.column, &r.reading))
+        .map(|r| match (&r.reading, schema.get(r.column.as_str())) {
+            (super::reading::Reading::Date { formats, .. }, Some(t)) if t.is_integer() => {
+                crate::data::dates::to_date_expr(&r.column, t, formats)
+            }
+            _ => super::reading::expr(&r.column, &r.reading),
+        })
         .collect();
     Ok((frame.with_columns(exprs), readings))
 }

@@ -9,5 +9,6 @@ pub mod guard;
 pub mod postgres;
 pub mod precheck;
 pub mod reading;
+pub mod roles;
 pub mod sqlite;
 pub mod workspace;

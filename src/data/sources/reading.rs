@@ -57,6 +57,13 @@ pub enum Reading {
         currency: Option<String>,
     },
     Boolean,
+    /// Dates, written in these forms (chrono formats, tried in order; see
+    /// `data::dates::infer_formats`); `order` says how day-first was told from month-first.
+    Date {
+        formats: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<String>,
+    },
     /// Still text; its placeholders became nulls.
     Text,
 }
@@ -103,6 +110,13 @@ impl Inferred {
                 }
             }
             Reading::Boolean => "yes/no flags".to_string(),
+            Reading::Date { formats, order } => {
+                let mut d = format!("dates ({})", formats.join(" / "));
+                if let Some(o) = order {
+                    d = format!("{d}, {o}");
+                }
+                d
+            }
             Reading::Text => "text".to_string(),
         };
         let mut line = format!("column `{}` read as {what}", self.column);
@@ -271,11 +285,31 @@ pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
         unparsed,
         examples,
     };
+    let dates = || -> Option<Inferred> {
+        let r = crate::data::dates::infer_formats(&present, MIN_SHARE)?;
+        Some(Inferred {
+            column: column.to_string(),
+            reading: Reading::Date {
+                formats: r.formats,
+                order: r.order,
+            },
+            sampled,
+            placeholders,
+            unparsed: r.unparsed,
+            examples: r.examples,
+        })
+    };
     if !present.is_empty() {
         // Flags.
         let flags = present.iter().filter(|v| flag(v).is_some()).count();
         if share(flags) {
             return Some(result(Reading::Boolean, unfit(&|v| flag(v).is_some())));
+        }
+        // Dates named as dates first: 20240131 under `order_date` is a date, not a number.
+        if super::roles::date_like_name(column)
+            && let Some(d) = dates()
+        {
+            return Some(d);
         }
         // Numbers: the decimal mark that reads more values (the point on a tie).
         let reads = |d: Decimal| present.iter().filter(|v| number(v, d).is_some()).count();
@@ -304,6 +338,9 @@ pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
             };
             return Some(result(reading, unfit(&|v| number(v, decimal).is_some())));
         }
+        if let Some(d) = dates() {
+            return Some(d);
+        }
     }
     (placeholders > 0).then(|| result(Reading::Text, (0, Vec::new())))
 }
@@ -319,6 +356,10 @@ fn present(v: Option<&str>) -> Option<&str> {
 pub fn expr(name: &str, reading: &Reading) -> Expr {
     let reading = reading.clone();
     let dtype = match &reading {
+        // Dates are parsed by polars with the formats found (a value in none is null).
+        Reading::Date { formats, .. } => {
+            return crate::data::dates::to_date_expr(name, &DataType::String, formats);
+        }
         Reading::Text => DataType::String,
         Reading::Boolean => DataType::Boolean,
         Reading::Number { integer: true, .. } => DataType::Int64,
@@ -331,7 +372,7 @@ pub fn expr(name: &str, reading: &Reading) -> Expr {
                 let s = c.str()?;
                 let name = c.name().clone();
                 let column: Column = match &reading {
-                    Reading::Text => s
+                    Reading::Text | Reading::Date { .. } => s
                         .iter()
                         .map(present)
                         .collect::<StringChunked>()

@@ -494,6 +494,7 @@ impl CustomerAggregator for SparkAggregator {
                 frame,
                 rules: q.rules,
                 features: q.features,
+                duplicates: input.duplicates,
             });
         }
         Ok(out)
@@ -604,11 +605,11 @@ mod tests {
             estimated_rows: None,
             format: Format::Csv,
             delimiter: Some(b','),
+            duplicates: crate::data::integrate::aggregate::Duplicates::Remove,
         };
         let mut plan = AggregationPlan {
             inputs: Vec::new(),
             key_map: None,
-            dedup: true,
             invalid_lines: InvalidPolicy::Drop,
             customers: 0,
         };
@@ -626,7 +627,10 @@ mod tests {
         let names: Vec<&str> = q.columns.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.last(), Some(&"distinct_categories"));
         assert_eq!(q.rules.len(), 3);
-        plan.dedup = false;
+        let input = ActivityInput {
+            duplicates: crate::data::integrate::aggregate::Duplicates::Keep,
+            ..input
+        };
         plan.invalid_lines = InvalidPolicy::Null;
         let q = role_query(&input, "v", &plan, true).unwrap();
         assert!(q.sql.contains("1 AS __n"));

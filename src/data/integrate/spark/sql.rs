@@ -157,7 +157,12 @@ pub fn role_query(
     plan: &AggregationPlan,
     key_map: bool,
 ) -> Result<RoleQuery> {
-    let rows = distinct_rows(input, view, plan.dedup, key_map);
+    let rows = distinct_rows(
+        input,
+        view,
+        input.duplicates == super::super::aggregate::Duplicates::Remove,
+        key_map,
+    );
     let u = DataType::UInt64;
     let mut columns = vec![
         (KEY.to_string(), DataType::String),
@@ -171,12 +176,21 @@ pub fn role_query(
         let bad_qty = role_col(input, "quantity").map_or("false".into(), |q| {
             format!("({0} IS NULL OR {0} <= 0)", number(q))
         });
-        let bad_price = role_col(input, "unit_price").map_or("false".into(), |p| {
-            format!("({0} IS NULL OR {0} < 0)", number(p))
-        });
-        let amount = match (role_col(input, "quantity"), role_col(input, "unit_price")) {
-            (Some(q), Some(p)) => format!("{} * {}", number(q), number(p)),
-            (None, Some(p)) => number(p),
+        // A line total (the amount role) wins over quantity x unit price.
+        let total = role_col(input, "amount");
+        let bad_price = total
+            .or(role_col(input, "unit_price"))
+            .map_or("false".into(), |p| {
+                format!("({0} IS NULL OR {0} < 0)", number(p))
+            });
+        let amount = match (
+            total,
+            role_col(input, "quantity"),
+            role_col(input, "unit_price"),
+        ) {
+            (Some(a), _, _) => number(a),
+            (None, Some(q), Some(p)) => format!("{} * {}", number(q), number(p)),
+            (None, None, Some(p)) => number(p),
             _ => "CAST(NULL AS DOUBLE)".into(),
         };
         let order = match role_col(input, "order_id") {

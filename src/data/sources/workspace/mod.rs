@@ -225,6 +225,9 @@ impl RoleColumns {
         ("category", "category"),
         ("quantity", "quantity"),
         ("unit_price", "unit_price"),
+        // The line total (when there is no quantity x unit price), and a line's own id.
+        ("amount", "amount"),
+        ("line_id", "line_id"),
     ];
     pub const TICKETS: &'static [(&'static str, &'static str)] = &[
         ("date", "opened_at"),
@@ -246,6 +249,7 @@ impl SourceConfig {
             format: self.format.clone(),
             delimiter: self.delimiter.clone(),
             schema: self.schema.clone(),
+            keep_date_text: true,
             table: self.table.clone(),
             query: self.query.clone(),
             url: self.url.clone(),
@@ -797,7 +801,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ws.workspace.customer_key, "customer_id");
-        assert!(ws.cleaning.trim_text && ws.cleaning.dedup_activity);
+        assert!(ws.cleaning.trim_text && ws.cleaning.dedup_activity.is_none());
         assert_eq!(ws.cleaning.invalid_lines, InvalidPolicy::Drop);
         assert_eq!(ws.features.max_categories, 20);
     }
@@ -961,12 +965,12 @@ mod tests {
             .to_string();
         assert!(msg.contains("income") && msg.contains("average"), "{msg}");
 
-        let text = "[sources.customers]\npath = \"c.csv\"\n[sources.orders]\npath = \"o.csv\"\ncolumns = { amount = \"x\" }\n";
+        let text = "[sources.customers]\npath = \"c.csv\"\n[sources.orders]\npath = \"o.csv\"\ncolumns = { price_total = \"x\" }\n";
         let msg = Workspace::parse(text, Path::new("w.toml"))
             .unwrap_err()
             .to_string();
         assert!(
-            msg.contains("amount") && msg.contains("sources.orders"),
+            msg.contains("price_total") && msg.contains("sources.orders"),
             "{msg}"
         );
     }

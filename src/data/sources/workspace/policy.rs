@@ -55,8 +55,12 @@ pub struct CleaningPolicy {
     #[serde(default = "drop_policy")]
     pub orphans: InvalidPolicy,
     /// Remove exact duplicate rows from the activity sources (order lines, tickets, sessions).
-    #[serde(default = "yes")]
-    pub dedup_activity: bool,
+    /// Unset: order lines only when they have an identity (an order or line id column; a
+    /// log without one cannot tell an exported line twice from two equal purchases, so its
+    /// identical lines are kept and counted as possible duplicates); tickets and sessions
+    /// always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_activity: Option<bool>,
     /// Which customer row survives among rows with the same key.
     #[serde(default)]
     pub dedup: DedupPolicy,
@@ -74,6 +78,14 @@ fn yes() -> bool {
     true
 }
 
+impl CleaningPolicy {
+    /// Whether to remove a source's exact duplicate rows, given whether its rows have an
+    /// identity (see `dedup_activity`).
+    pub fn dedup_lines(&self, identity: bool) -> bool {
+        self.dedup_activity.unwrap_or(identity)
+    }
+}
+
 fn drop_policy() -> InvalidPolicy {
     InvalidPolicy::Drop
 }
@@ -88,7 +100,7 @@ impl Default for CleaningPolicy {
             invalid: InvalidPolicy::Null,
             invalid_lines: InvalidPolicy::Drop,
             orphans: InvalidPolicy::Drop,
-            dedup_activity: true,
+            dedup_activity: None,
             dedup: DedupPolicy::Latest,
             fuzzy_key: None,
             missing: BTreeMap::new(),
