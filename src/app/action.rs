@@ -69,6 +69,10 @@ pub enum Action {
     /// Enter in the search prompt: apply the filter (an empty one clears it).
     PromptSubmit,
     ToggleHelp,
+    /// `!`: every message and error of the session in full.
+    ToggleMessages,
+    /// j/k in the message log: one line older (true) or newer.
+    ScrollMessages(bool),
     /// `o`: the sources and their status.
     ToggleSources,
     /// A key of the source picker.
@@ -159,6 +163,10 @@ pub const GLOBAL: &[Binding] = &[
         n("S-Tab", "Previous screen", || Action::PrevTab),
     ]),
     b("?", "help").run("Help", || Action::ToggleHelp),
+    b("!", "messages: every error and warning in full")
+        .run("Show every message, warning and error in full", || {
+            Action::ToggleMessages
+        }),
     b("o", "sources: status, open another file, table or URL").run(
         "Show the sources; open another file, database table or URL",
         || Action::ToggleSources,
@@ -252,6 +260,14 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 _ => None,
             };
         }
+        Some(Overlay::Messages(_)) => {
+            return match key.code {
+                KeyCode::Char('q') => Some(Action::Quit),
+                KeyCode::Char('k') | KeyCode::Up => Some(Action::ScrollMessages(true)),
+                KeyCode::Char('j') | KeyCode::Down => Some(Action::ScrollMessages(false)),
+                _ => Some(Action::ToggleMessages),
+            };
+        }
         Some(Overlay::Help | Overlay::LoadFailed(_)) => {
             return match key.code {
                 KeyCode::Char('q') => Some(Action::Quit),
@@ -271,6 +287,7 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::Undo,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('!') => Action::ToggleMessages,
         KeyCode::Char('o') => Action::ToggleSources,
         KeyCode::Esc => Action::Escape,
         KeyCode::Tab => Action::NextTab,

@@ -21,6 +21,9 @@ pub enum Overlay {
     ConfirmQuit,
     /// Typing a filter for the Data table.
     Filter(String),
+    /// Every message and error of the session in full (`!`), scrolled up this many lines
+    /// from the newest.
+    Messages(usize),
     /// Typing a value for a Segments parameter (field index, text).
     Edit(usize, String),
     /// Typing the file name to export `target` to.
@@ -73,6 +76,9 @@ pub struct State {
     /// The last message (info) or error, shown in the status bar.
     pub message: Option<String>,
     pub error: Option<String>,
+    /// Every message, warning and error of the session, oldest first (the last
+    /// [`LOG_LINES`]), in full: `!` shows them.
+    pub log: Vec<String>,
     pub data: crate::screens::data::DataView,
     pub features: crate::screens::features::FeaturesView,
     pub segments: crate::screens::segments::SegmentsView,
@@ -217,9 +223,54 @@ impl State {
     }
 }
 
+/// Messages the session log keeps.
+pub const LOG_LINES: usize = 500;
+
+impl State {
+    /// Adds to the log what changed: a new error or message, new warnings.
+    fn record(&mut self, error: Option<String>, message: Option<String>, warnings: usize) {
+        let mut add = |line: String| {
+            self.log.push(line);
+        };
+        for w in self.warnings.iter().skip(warnings) {
+            add(format!("warning: {w}"));
+        }
+        if self.error.is_some() && self.error != error {
+            add(format!(
+                "error: {}",
+                self.error.as_deref().unwrap_or_default()
+            ));
+        }
+        if self.message.is_some() && self.message != message {
+            add(self.message.clone().unwrap_or_default());
+        }
+        if self.log.len() > LOG_LINES {
+            let extra = self.log.len() - LOG_LINES;
+            self.log.drain(..extra);
+        }
+    }
+}
+
 /// Applies one action to the state; returns what the event loop must do. A change of
-/// selections or parameters is recorded for undo.
+/// selections or parameters is recorded for undo; new messages go into the log.
 pub fn update(state: &mut State, action: Action) -> Vec<Command> {
+    let (error, message, warnings) = (
+        state.error.clone(),
+        state.message.clone(),
+        state.warnings.len(),
+    );
+    let out = update_unlogged(state, action);
+    // A new load replaces the warnings: fewer than before means all of them are new.
+    let warnings = if state.warnings.len() < warnings {
+        0
+    } else {
+        warnings
+    };
+    state.record(error, message, warnings);
+    out
+}
+
+fn update_unlogged(state: &mut State, action: Action) -> Vec<Command> {
     if state.demo.is_some() {
         return super::demo::update(state, action);
     }
@@ -328,6 +379,21 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             ) = &mut state.overlay
             {
                 text.pop();
+            }
+        }
+        Action::ToggleMessages => {
+            state.overlay = match state.overlay {
+                Some(Overlay::Messages(_)) => None,
+                _ => Some(Overlay::Messages(0)),
+            };
+        }
+        Action::ScrollMessages(up) => {
+            if let Some(Overlay::Messages(n)) = &mut state.overlay {
+                *n = if up {
+                    n.saturating_add(1)
+                } else {
+                    n.saturating_sub(1)
+                };
             }
         }
         Action::ToggleHelp => {

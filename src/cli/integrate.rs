@@ -31,7 +31,12 @@ pub struct ProfileArgs {
 #[derive(Debug, Args)]
 pub struct IntegrateArgs {
     /// The workspace file.
-    #[arg(long, short = 'w', required_unless_present = "input", conflicts_with = "input")]
+    #[arg(
+        long,
+        short = 'w',
+        required_unless_present = "input",
+        conflicts_with = "input"
+    )]
     pub workspace: Option<PathBuf>,
     /// Data files without a workspace: a transaction log (customer, date and amount on each
     /// line), optionally with a customer table; their columns' roles are found.

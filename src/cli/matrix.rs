@@ -19,8 +19,10 @@ pub struct MatrixArgs {
     /// A data file, or a workspace (.toml) whose customer-360 table is used.
     #[arg(long)]
     pub input: PathBuf,
-    /// Numeric feature columns, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Numeric feature columns, comma-separated. Default (with no --categorical either): what
+    /// the workbench's Features screen ticks first: numeric columns that are not ids,
+    /// constant, the target or personal data, and low-cardinality text one-hot.
+    #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
     /// Scaling: standard, minmax, robust or none.
     #[arg(long, value_enum, ignore_case = true, default_value_t = Scaling::Standard)]
@@ -60,21 +62,39 @@ pub(super) fn feature_matrix(
     use crate::data::features::build_features;
     use crate::data::sources::workspace::FeatureConfig;
     let (input, scaling, fill) = (args.input.as_path(), args.scale, args.fill);
-    let features: Vec<String> = args
+    let mut features: Vec<String> = args
         .features
         .iter()
         .map(|f| f.trim().to_string())
         .filter(|f| !f.is_empty())
         .collect();
-    if features.is_empty() {
-        bail!("--features is empty; name one or more numeric columns, comma-separated");
-    }
-    let categorical: Vec<String> = args
+    let mut categorical: Vec<String> = args
         .categorical
         .iter()
         .map(|f| f.trim().to_string())
         .filter(|f| !f.is_empty())
         .collect();
+    if !args.features.is_empty() && features.is_empty() {
+        bail!("--features is empty; name one or more numeric columns, comma-separated");
+    }
+    if features.is_empty() && categorical.is_empty() {
+        // No features named: the first pick, from the whole table (`extra` holds the target).
+        let (table, _) = crate::pipeline::input::load_table(input, &Progress::new())?;
+        let pii: Vec<String> = pii_columns(input, &table)
+            .into_iter()
+            .map(|p| p.column)
+            .collect();
+        let pick =
+            crate::data::features::first_pick(&table, extra.first().map(String::as_str), &pii);
+        features = pick.numeric;
+        categorical = pick.categorical;
+        if features.is_empty() && categorical.is_empty() {
+            bail!(
+                "{}: no column to use as a feature (numeric, not an id, not constant, not personal data); name them with --features",
+                input.display()
+            );
+        }
+    }
     let mut wanted = features.clone();
     wanted.extend(categorical.iter().cloned());
     wanted.extend(extra.iter().cloned());

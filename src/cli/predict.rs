@@ -56,8 +56,25 @@ pub struct PredictArgs {
 
 pub fn run(a: PredictArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
-    let Some(target_col) = a.settings.target.clone() else {
-        bail!("--target is required: the column to predict, e.g. churned");
+    let target_col = match a.settings.target.clone() {
+        Some(t) => t,
+        // The column an analyst would pick: two classes, named like churn/target/label/y.
+        None => {
+            let (table, _) = crate::pipeline::input::load_table(&a.matrix.input, &Progress::new())?;
+            let candidates = crate::data::features::target::candidates(&table);
+            match pipeline::predict::default_target(&candidates) {
+                Some(t) => t,
+                None => bail!(
+                    "{}: no target column named like churn, churned, attrition, exited, target, label or y; name the column to predict with --target (two-class columns here: {})",
+                    a.matrix.input.display(),
+                    if candidates.is_empty() {
+                        "none".to_string()
+                    } else {
+                        candidates.join(", ")
+                    }
+                ),
+            }
+        }
     };
     if a.matrix
         .features

@@ -160,10 +160,25 @@ const ORDERED: &[(&str, &str)] = &[
 ];
 
 /// Forms without a day/month question.
-const PLAIN: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y"];
+const PLAIN: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%b %d, %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%d %B %Y",
+];
 
 /// Times that may follow a date (after a space or a `T`).
-const TIMES: &[&str] = &["", " %H:%M:%S", " %H:%M", "T%H:%M:%S", "T%H:%M:%S%.f", " %H:%M:%S%.f"];
+const TIMES: &[&str] = &[
+    "",
+    " %H:%M:%S",
+    " %H:%M",
+    "T%H:%M:%S",
+    "T%H:%M:%S%.f",
+    " %H:%M:%S%.f",
+];
 
 fn parses(value: &str, format: &str) -> bool {
     if has_time(format) {
@@ -180,11 +195,16 @@ fn parses(value: &str, format: &str) -> bool {
 /// (the workspace's `dates` can say otherwise). Plain 8-digit numbers are read as
 /// `yyyymmdd` only when every one is a valid date.
 pub fn infer_formats(values: &[&str], min_share: f64) -> Option<DateReading> {
-    let values: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+    let values: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
     if values.is_empty() {
         return None;
     }
-    let with_times = |base: &str| -> Vec<String> { TIMES.iter().map(|t| format!("{base}{t}")).collect() };
+    let with_times =
+        |base: &str| -> Vec<String> { TIMES.iter().map(|t| format!("{base}{t}")).collect() };
     // Which base forms each value fits.
     let fits = |v: &str, base: &str| with_times(base).iter().any(|f| parses(v, f));
     let mut day_first = 0usize;
@@ -322,11 +342,19 @@ mod tests {
     #[test]
     fn date_forms_are_read_from_the_values() {
         // Month first, told by 13/..., with times (the Online Retail invoices' form).
-        let r = infer_formats(&["12/1/2010 8:26", "12/13/2010 10:02", "1/4/2011 9:00"], 0.95).unwrap();
+        let r = infer_formats(
+            &["12/1/2010 8:26", "12/13/2010 10:02", "1/4/2011 9:00"],
+            0.95,
+        )
+        .unwrap();
         assert_eq!(r.formats, vec!["%m/%d/%Y %H:%M".to_string()]);
         assert!(r.order.unwrap().starts_with("month first"));
         // Day first told by 31/...; mixed with ISO and yyyymmdd in one column.
-        let r = infer_formats(&["2024-01-31", "31/01/2024", "20240131", "2024-02-01"], 0.95).unwrap();
+        let r = infer_formats(
+            &["2024-01-31", "31/01/2024", "20240131", "2024-02-01"],
+            0.95,
+        )
+        .unwrap();
         assert_eq!(r.formats[0], "%Y-%m-%d");
         assert!(r.formats.contains(&"%d/%m/%Y".to_string()));
         assert_eq!(r.unparsed, 0);
@@ -339,17 +367,40 @@ mod tests {
         let mut v = vec!["2024-01-05"; 40];
         v.push("soon");
         let r = infer_formats(&v, 0.95).unwrap();
-        assert_eq!((r.parsed, r.unparsed, r.examples.clone()), (40, 1, vec!["soon".to_string()]));
+        assert_eq!(
+            (r.parsed, r.unparsed, r.examples.clone()),
+            (40, 1, vec!["soon".to_string()])
+        );
         // The formats found read the column in polars too.
         let df = df!("d" => ["12/13/2010 10:02", "1/4/2011 9:00"]).unwrap();
         let r = infer_formats(&["12/13/2010 10:02", "1/4/2011 9:00"], 0.95).unwrap();
-        let out = df.lazy().select([to_date_expr("d", &DataType::String, &r.formats)]).collect().unwrap();
+        let out = df
+            .lazy()
+            .select([to_date_expr("d", &DataType::String, &r.formats)])
+            .collect()
+            .unwrap();
         assert_eq!(out.column("d").unwrap().null_count(), 0);
         // Whole numbers as yyyymmdd.
         let df = df!("d" => [19970101i64, 19970318]).unwrap();
-        let out = df.lazy().select([to_date_expr("d", &DataType::Int64, &["%Y%m%d".to_string()])]).collect().unwrap();
-        let days: Vec<Option<i32>> = out.column("d").unwrap().date().unwrap().physical().iter().collect();
-        assert_eq!(days[0], Some(epoch_days(chrono::NaiveDate::from_ymd_opt(1997, 1, 1).unwrap())));
+        let out = df
+            .lazy()
+            .select([to_date_expr("d", &DataType::Int64, &["%Y%m%d".to_string()])])
+            .collect()
+            .unwrap();
+        let days: Vec<Option<i32>> = out
+            .column("d")
+            .unwrap()
+            .date()
+            .unwrap()
+            .physical()
+            .iter()
+            .collect();
+        assert_eq!(
+            days[0],
+            Some(epoch_days(
+                chrono::NaiveDate::from_ymd_opt(1997, 1, 1).unwrap()
+            ))
+        );
     }
 
     #[test]

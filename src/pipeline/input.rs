@@ -17,9 +17,21 @@ pub fn load_table(path: &Path, progress: &Progress) -> Result<(DataFrame, Option
         let ws = Workspace::load(path)?;
         let c = integrate(&ws, progress)?;
         Ok((c.table, Some(c.key)))
+    } else if crate::data::integrate::log::classify(path, &ReadOptions::default())?.is_log() {
+        // A transaction log on its own: its customers (RFM and the rest).
+        let (ws, _) = crate::data::integrate::log::workspace_for(&[path.to_path_buf()])?;
+        let c = integrate(&ws, progress)?;
+        Ok((c.table, Some(c.key)))
     } else {
         Ok((read_frame(path, &ReadOptions::default())?, None))
     }
+}
+
+/// Whether `path` is read whole as a table of customers built by the integration (a
+/// workspace, or a transaction log on its own) rather than as the rows of a data file.
+pub fn is_integrated(path: &Path) -> Result<bool> {
+    Ok(crate::data::sources::workspace::is_workspace(path)
+        || crate::data::integrate::log::classify(path, &ReadOptions::default())?.is_log())
 }
 
 /// Like [`load_table`], but a data file is read for `columns` only (the parser skips the
@@ -32,8 +44,7 @@ pub fn load_columns(
     with_first: bool,
     progress: &Progress,
 ) -> Result<(DataFrame, Option<String>)> {
-    let is_workspace = crate::data::sources::workspace::is_workspace(path);
-    if is_workspace {
+    if is_integrated(path)? {
         return load_table(path, progress);
     }
     let s = scan(path, &ReadOptions::default())?;

@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct PredictSettings {
-    /// The column to predict (two or more classes), e.g. churned.
-    #[arg(long, required = true)]
+    /// The column to predict (two or more classes), e.g. churned. Default: a two-class
+    /// column named like churn, churned, attrition, exited, target, label or y.
+    #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// tree, forest (default) or logistic.

@@ -8,6 +8,7 @@ pub mod sources;
 pub mod status;
 pub mod tabs;
 pub mod theme;
+pub mod wrap;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

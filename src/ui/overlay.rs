@@ -83,6 +83,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             f.render_widget(Clear, rect);
             f.render_widget(table, rect);
         }
+        Some(Overlay::Messages(up)) => draw_messages(f, area, state, *up, theme),
         Some(Overlay::LoadFailed(message)) => {
             let width = area.width.saturating_sub(8).clamp(20, 100);
             let inner = width.saturating_sub(2).max(1) as usize;
@@ -235,4 +236,49 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             );
         }
     }
+}
+
+/// The session's messages in full, wrapped to the box, newest at the bottom; `up` lines
+/// scrolled back.
+fn draw_messages(f: &mut Frame, area: Rect, state: &State, up: usize, theme: Theme) {
+    let width = area.width.saturating_sub(4).clamp(20, 120);
+    let height = area.height.saturating_sub(2).max(3);
+    let rect = centered(area, width, height);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for m in &state.log {
+        let style = if m.starts_with("error:") {
+            theme.error()
+        } else if m.starts_with("warning:") {
+            theme.accent()
+        } else {
+            ratatui::style::Style::default()
+        };
+        // Wrapped here (at character width) so that the scroll counts screen lines.
+        for part in crate::ui::wrap::wrap(&crate::text::escape(m), inner) {
+            lines.push(Line::from(Span::styled(part, style)));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled("no messages yet", theme.dim())));
+    }
+    let shown = height.saturating_sub(2) as usize;
+    let last = lines
+        .len()
+        .saturating_sub(up.min(lines.len().saturating_sub(shown)));
+    let first = last.saturating_sub(shown);
+    let lines: Vec<Line> = lines[first..last].to_vec();
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(
+                    " messages ({}) · j/k scroll · any key closes ",
+                    state.log.len()
+                ))
+                .border_style(theme.accent()),
+        ),
+        rect,
+    );
 }

@@ -48,10 +48,22 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
         if state.show_pii && !state.pii.is_empty() {
             spans.push(Span::styled(" PII VISIBLE ", theme.error()));
         }
+        // A message longer than the line is cut with a pointer to the message log.
+        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let room = (status.width as usize).saturating_sub(used);
+        let fit = |text: String| -> String {
+            if text.chars().count() <= room {
+                return text;
+            }
+            let tail = "… (! full text)";
+            let keep = room.saturating_sub(tail.chars().count());
+            let cut: String = text.chars().take(keep).collect();
+            format!("{cut}{tail}")
+        };
         if let Some(e) = &state.error {
-            spans.push(Span::styled(format!(" error: {e}"), theme.error()));
+            spans.push(Span::styled(fit(format!(" error: {e}")), theme.error()));
         } else if let Some(m) = &state.message {
-            spans.push(Span::raw(format!(" {m}")));
+            spans.push(Span::raw(fit(format!(" {m}"))));
         }
         f.render_widget(Paragraph::new(Line::from(spans)), status);
     }

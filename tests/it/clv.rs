@@ -317,7 +317,11 @@ fn clv_bad_inputs() {
     )
     .unwrap();
     let out = run("neg.csv", &["--calibration-end", "2024-01-15", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dropped_lines"], 1, "{v}");
     fs::write(

@@ -11,6 +11,7 @@ mod hostile_input;
 mod hostile_output;
 mod hostile_terminal;
 mod postgres;
+mod real_data;
 mod report;
 mod sample;
 mod session;

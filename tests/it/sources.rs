@@ -275,6 +275,10 @@ fn other_files_from_the_command_line_are_listed_to_open() {
     assert_eq!(table.height(), customers);
     assert!(s.title.contains("transaction log"), "{}", s.title);
     for c in ["recency_days", "frequency", "monetary"] {
-        assert!(table.column(c).is_ok(), "{c}: {:?}", table.get_column_names());
+        assert!(
+            table.column(c).is_ok(),
+            "{c}: {:?}",
+            table.get_column_names()
+        );
     }
 }

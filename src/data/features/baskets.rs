@@ -87,18 +87,32 @@ pub fn basket_columns(
     let basket = match transaction {
         Some(t) => vec![t.to_string()],
         None if per_customer => vec![need(Role::Customer)?],
-        None => match (roles.get(Role::Order), roles.get(Role::Customer), roles.get(Role::Date)) {
+        None => match (
+            roles.get(Role::Order),
+            roles.get(Role::Customer),
+            roles.get(Role::Date),
+        ) {
             (Some(o), _, _) => vec![o.to_string()],
             (None, Some(c), Some(d)) => vec![c.to_string(), d.to_string()],
             (None, Some(c), None) => vec![c.to_string()],
             (None, None, _) => {
-                return Err(roles::missing_error(input, "rules", &roles, &[Role::Order], flags));
+                return Err(roles::missing_error(
+                    input,
+                    "rules",
+                    &roles,
+                    &[Role::Order],
+                    flags,
+                ));
             }
         },
     };
     let item = match item {
         Some(i) => i.to_string(),
-        None => need(if by_category { Role::Category } else { Role::Item })?,
+        None => need(if by_category {
+            Role::Category
+        } else {
+            Role::Item
+        })?,
     };
     Ok((basket, item))
 }

@@ -36,9 +36,18 @@ pub fn purchase_columns(
     let roles = roles::of_input(input)?;
     let found = |r: Role| roles.get(r).map(str::to_string);
     let need = |given: Option<&str>, r: Role| -> Result<String> {
-        given.map(str::to_string).or_else(|| found(r)).ok_or_else(|| {
-            roles::missing_error(input, "recommendations", &roles, &[r], "--customer-col / --item-col")
-        })
+        given
+            .map(str::to_string)
+            .or_else(|| found(r))
+            .ok_or_else(|| {
+                roles::missing_error(
+                    input,
+                    "recommendations",
+                    &roles,
+                    &[r],
+                    "--customer-col / --item-col",
+                )
+            })
     };
     Ok(PurchaseColumns {
         customer: need(customer, Role::Customer)?,

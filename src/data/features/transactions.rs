@@ -79,7 +79,15 @@ pub fn transaction_columns(
         (None, Some(a), ..) => Amount::Column(a.to_string()),
         (None, None, Some(q), Some(p)) => Amount::Product(q.to_string(), p.to_string()),
         (None, None, None, Some(p)) => Amount::Column(p.to_string()),
-        _ => return Err(roles::missing_error(input, "lifetime value", &roles, &[Role::Amount], flags)),
+        _ => {
+            return Err(roles::missing_error(
+                input,
+                "lifetime value",
+                &roles,
+                &[Role::Amount],
+                flags,
+            ));
+        }
     };
     Ok(TransactionColumns {
         customer,

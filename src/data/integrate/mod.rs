@@ -6,8 +6,8 @@
 pub mod aggregate;
 pub mod clean;
 pub mod dedup;
-pub mod log;
 pub mod explore;
+pub mod log;
 pub mod profile;
 pub mod quality;
 pub mod reduce;

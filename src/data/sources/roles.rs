@@ -203,25 +203,69 @@ pub fn words(name: &str) -> Vec<String> {
     out
 }
 
-const ID_WORDS: [&str; 9] = ["id", "no", "nr", "num", "number", "key", "code", "ref", "uid"];
+const ID_WORDS: [&str; 9] = [
+    "id", "no", "nr", "num", "number", "key", "code", "ref", "uid",
+];
 const DATE_WORDS: [&str; 7] = ["date", "dt", "time", "timestamp", "datetime", "day", "ts"];
 const CUSTOMER_WORDS: [&str; 14] = [
-    "customer", "customerid", "cust", "client", "user", "userid", "member", "account", "buyer",
-    "shopper", "household", "consumer", "patron", "subscriber",
+    "customer",
+    "customerid",
+    "cust",
+    "client",
+    "user",
+    "userid",
+    "member",
+    "account",
+    "buyer",
+    "shopper",
+    "household",
+    "consumer",
+    "patron",
+    "subscriber",
 ];
 const ORDER_WORDS: [&str; 11] = [
-    "order", "orderid", "invoice", "invoiceno", "transaction", "trans", "txn", "basket",
-    "receipt", "bill", "tid",
+    "order",
+    "orderid",
+    "invoice",
+    "invoiceno",
+    "transaction",
+    "trans",
+    "txn",
+    "basket",
+    "receipt",
+    "bill",
+    "tid",
 ];
 const ITEM_WORDS: [&str; 14] = [
-    "product", "productid", "item", "items", "itemdescription", "sku", "stockcode", "stock",
-    "article", "description", "goods", "barcode", "ean", "upc",
+    "product",
+    "productid",
+    "item",
+    "items",
+    "itemdescription",
+    "sku",
+    "stockcode",
+    "stock",
+    "article",
+    "description",
+    "goods",
+    "barcode",
+    "ean",
+    "upc",
 ];
 const CATEGORY_WORDS: [&str; 9] = [
-    "category", "categories", "subclass", "class", "department", "aisle", "family", "genre",
+    "category",
+    "categories",
+    "subclass",
+    "class",
+    "department",
+    "aisle",
+    "family",
+    "genre",
     "subcategory",
 ];
-const QUANTITY_WORDS: [&str; 8] = ["quantity", "qty", "units", "pieces", "pcs", "count", "cnt", "bought"];
+const QUANTITY_WORDS: [&str; 8] = [
+    "quantity", "qty", "units", "pieces", "pcs", "count", "cnt", "bought",
+];
 const AMOUNT_WORDS: [&str; 17] = [
     "amount", "amt", "total", "revenue", "sales", "sale", "value", "spend", "spent", "monetary",
     "net", "gross", "payment", "paid", "turnover", "subtotal", "dollars",
@@ -242,7 +286,12 @@ fn by_name(name: &str) -> Option<(Role, u8)> {
     if has(&DATE_WORDS) || w.last().is_some_and(|l| l == "at" || l == "on") && w.len() > 1 {
         return Some((Role::Date, 2));
     }
-    if has(&QUANTITY_WORDS) || w.first().is_some_and(|f| f == "number" || f == "num" || f == "n") && w.len() > 1 && !id {
+    if has(&QUANTITY_WORDS)
+        || w.first()
+            .is_some_and(|f| f == "number" || f == "num" || f == "n")
+            && w.len() > 1
+            && !id
+    {
         return Some((Role::Quantity, 2));
     }
     if has(&["price", "unitprice", "rate"]) {
@@ -282,7 +331,11 @@ pub fn date_like_name(name: &str) -> bool {
 fn fits(role: Role, dtype: &DataType) -> bool {
     let numeric = dtype.is_primitive_numeric();
     match role {
-        Role::Date => matches!(dtype, DataType::Date | DataType::Datetime(_, _)) || dtype.is_integer() || *dtype == DataType::String,
+        Role::Date => {
+            matches!(dtype, DataType::Date | DataType::Datetime(_, _))
+                || dtype.is_integer()
+                || *dtype == DataType::String
+        }
         Role::Quantity | Role::UnitPrice | Role::Amount => numeric,
         Role::Customer | Role::Order | Role::Line | Role::Item | Role::Category => {
             dtype.is_integer() || *dtype == DataType::String || dtype.is_categorical()
@@ -294,7 +347,9 @@ fn fits(role: Role, dtype: &DataType) -> bool {
 fn repeats(c: &Column) -> f64 {
     let n = c.len() - c.null_count();
     match c.n_unique() {
-        Ok(u) if u > 0 && n > 0 => n as f64 / u.saturating_sub(usize::from(c.null_count() > 0)).max(1) as f64,
+        Ok(u) if u > 0 && n > 0 => {
+            n as f64 / u.saturating_sub(usize::from(c.null_count() > 0)).max(1) as f64
+        }
         _ => 1.0,
     }
 }
@@ -323,10 +378,17 @@ pub fn detect(sample: &DataFrame) -> Roles {
                 let values: Vec<String> = c
                     .cast(&DataType::String)
                     .ok()
-                    .and_then(|s| s.str().ok().map(|s| s.iter().flatten().map(str::to_string).collect()))
+                    .and_then(|s| {
+                        s.str()
+                            .ok()
+                            .map(|s| s.iter().flatten().map(str::to_string).collect())
+                    })
                     .unwrap_or_default();
                 let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-                match crate::data::dates::infer_formats(&refs, crate::data::sources::reading::MIN_SHARE) {
+                match crate::data::dates::infer_formats(
+                    &refs,
+                    crate::data::sources::reading::MIN_SHARE,
+                ) {
                     Some(r) => {
                         why = format!("{why}, dates written {}", r.formats.join(" / "));
                         if roles.date_formats.is_empty() {
@@ -353,7 +415,11 @@ pub fn detect(sample: &DataFrame) -> Roles {
                 Role::Customer,
                 1,
                 i,
-                format!("id `{}` repeats ({:.1} lines per value)", c.name().trim(), repeats(c)),
+                format!(
+                    "id `{}` repeats ({:.1} lines per value)",
+                    c.name().trim(),
+                    repeats(c)
+                ),
             ));
         }
     }
@@ -373,7 +439,9 @@ pub fn detect(sample: &DataFrame) -> Roles {
     }
     // The date's formats belong to the column chosen.
     if let Some(d) = roles.get(Role::Date)
-        && sample.column(d).is_ok_and(|c| matches!(c.dtype(), DataType::Date | DataType::Datetime(_, _)))
+        && sample
+            .column(d)
+            .is_ok_and(|c| matches!(c.dtype(), DataType::Date | DataType::Datetime(_, _)))
     {
         roles.date_formats.clear();
     }
@@ -452,10 +520,16 @@ pub fn of_input(input: &Path) -> Result<Roles> {
 
 /// The one-line error for roles an analysis needs that no column plays: what is missing,
 /// what was found, and how to say it (the command's flags, the Sources screen's role editor).
-pub fn missing_error(input: &Path, what: &str, roles: &Roles, missing: &[Role], flags: &str) -> DataError {
+pub fn missing_error(
+    input: &Path,
+    what: &str,
+    roles: &Roles,
+    missing: &[Role],
+    flags: &str,
+) -> DataError {
     let names: Vec<&str> = missing.iter().map(|r| r.describe()).collect();
     DataError::Invalid(format!(
-        "{}: {what} needs a column for {}, and none was found (found: {}); name it with {flags}, or set its role on the Sources screen (r)",
+        "{}: {what} needs a column for {}, and none was found (found: {}); name it with {flags}, or in a workspace's [sources.orders.columns] (docs/workspace.md)",
         input.display(),
         names.join(" and "),
         roles.summary()
@@ -537,10 +611,20 @@ mod tests {
         let df = df!("basket_id" => [1i64, 1, 2], "item" => ["milk", "bread", "milk"]).unwrap();
         assert_eq!(
             roles_of(&df),
-            vec![(Role::Order, "basket_id".to_string()), (Role::Item, "item".into())]
+            vec![
+                (Role::Order, "basket_id".to_string()),
+                (Role::Item, "item".into())
+            ]
         );
         // Line totals by name; a total price is one too.
-        for name in ["value", "total", "revenue", "sales", "dollar_value", "TotalPrice"] {
+        for name in [
+            "value",
+            "total",
+            "revenue",
+            "sales",
+            "dollar_value",
+            "TotalPrice",
+        ] {
             let df = df!("customer_id" => ["a"], name => [1.5]).unwrap();
             assert_eq!(detect(&df).get(Role::Amount), Some(name), "{name}");
         }
@@ -554,7 +638,9 @@ mod tests {
 
     #[test]
     fn given_roles_replace_found_ones() {
-        let df = df!("AMOUNT" => [2i64, 1], "SALES_PRICE" => [30i64, 46], "CUSTOMER_ID" => ["01", "02"]).unwrap();
+        let df =
+            df!("AMOUNT" => [2i64, 1], "SALES_PRICE" => [30i64, 46], "CUSTOMER_ID" => ["01", "02"])
+                .unwrap();
         let mut r = detect(&df);
         assert_eq!(r.get(Role::Amount), Some("AMOUNT"));
         assert_eq!(r.get(Role::UnitPrice), Some("SALES_PRICE"));

@@ -1,0 +1,231 @@
+//! Real public data sets crmlens did not make (tests/data/real, each with its licence), opened
+//! as a user would: `crmlens FILE` and the headless commands, with no workspace and no column
+//! flags. Every figure is checked against a brute-force computation from the file's lines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use crmlens::app::State;
+use crmlens::app::job::JobRequest;
+use crmlens::screens::Screen;
+use crossterm::event::KeyCode;
+
+use crate::ui::{draw, key, run_commands};
+use crate::{crmlens, repo};
+
+fn cdnow() -> PathBuf {
+    repo().join("tests/data/real/cdnow/cdnow_transactions.csv")
+}
+
+fn mlc_churn() -> PathBuf {
+    repo().join("tests/data/real/mlc_churn/mlc_churn.csv")
+}
+
+/// Per customer (`_id`): purchase days, total spend, first and last day; and how many lines
+/// repeat an earlier line exactly.
+#[allow(clippy::type_complexity)]
+fn cdnow_by_hand() -> (BTreeMap<String, (BTreeSet<NaiveDate>, f64)>, usize, usize) {
+    let text = std::fs::read_to_string(cdnow()).unwrap();
+    let mut per: BTreeMap<String, (BTreeSet<NaiveDate>, f64)> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut repeats = 0;
+    let mut lines = 0;
+    for line in text.lines().skip(1) {
+        lines += 1;
+        if !seen.insert(line.to_string()) {
+            repeats += 1;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        let day = NaiveDate::parse_from_str(f[2], "%Y%m%d").unwrap();
+        let e = per.entry(f[0].to_string()).or_default();
+        e.0.insert(day);
+        e.1 += f[4].parse::<f64>().unwrap();
+    }
+    (per, repeats, lines)
+}
+
+/// `crmlens integrate --input` a transaction log alone: one row per customer with RFM equal
+/// to the lines' own figures; identical lines (no order id to tell a double export) are kept
+/// as purchases and reported as possible duplicates.
+#[test]
+fn a_transaction_log_alone_integrates_to_one_row_per_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = cdnow().display().to_string();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "--input",
+            &input,
+            "--out",
+            "c360.csv",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (per, repeats, lines) = cdnow_by_hand();
+    assert!(repeats > 0, "the extract holds repeated lines");
+    assert_eq!(
+        report["duplicates"]["order_lines"], repeats as u64,
+        "{report}"
+    );
+    let step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "orders" && s["step"] == "exact duplicates")
+        .unwrap();
+    assert_eq!(step["rows_in"], lines as u64);
+    assert_eq!(step["rows_out"], lines as u64, "kept: {step}");
+    let last = per
+        .values()
+        .flat_map(|(d, _)| d.iter())
+        .max()
+        .copied()
+        .unwrap();
+    let reference = last + chrono::Duration::days(1);
+    assert_eq!(report["reference_date"], reference.to_string());
+    let table =
+        crmlens::data::sources::file::read_frame(&dir.path().join("c360.csv"), &Default::default())
+            .unwrap();
+    assert_eq!(table.height(), per.len());
+    let ids = table
+        .column("_id")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    let ids = ids.str().unwrap();
+    let freq = table.column("frequency").unwrap().i64().unwrap().clone();
+    let monetary = table.column("monetary").unwrap().f64().unwrap().clone();
+    let recency = table.column("recency_days").unwrap().i64().unwrap().clone();
+    for i in 0..table.height() {
+        let id = ids.get(i).unwrap();
+        let (days, spend) = &per[id];
+        // No order id: each purchase day is one order.
+        assert_eq!(freq.get(i), Some(days.len() as i64), "{id}");
+        assert!((monetary.get(i).unwrap() - spend).abs() < 1e-9, "{id}");
+        let r = (reference - *days.iter().max().unwrap()).num_days();
+        assert_eq!(recency.get(i), Some(r), "{id}");
+    }
+}
+
+/// The headless commands find the log's columns by their roles: CLV reads `_id`, `date`
+/// (yyyymmdd numbers) and `spent`; segment clusters the customers; rules says what it lacks.
+#[test]
+fn headless_commands_find_the_columns_of_a_real_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = cdnow().display().to_string();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "clv",
+            "--input",
+            &input,
+            "--calibration-end",
+            "1997-09-30",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["columns"]["customer"], "_id");
+    assert_eq!(v["columns"]["date"], "date");
+    assert_eq!(v["columns"]["amount"], "spent");
+    let (per, _, _) = cdnow_by_hand();
+    let end = NaiveDate::from_ymd_opt(1997, 9, 30).unwrap();
+    let active = per
+        .values()
+        .filter(|(d, _)| *d.iter().next().unwrap() <= end)
+        .count();
+    assert_eq!(v["n_customers"], active as u64, "{v}");
+
+    let o = crmlens(
+        dir.path(),
+        &["segment", "--input", &input, "--k", "3", "--json"],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let features: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    for f in ["recency_days", "frequency", "monetary"] {
+        assert!(features.contains(&f), "{features:?}");
+    }
+    let sizes: u64 = v["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .sum();
+    assert_eq!(sizes, per.len() as u64);
+
+    let o = crmlens(dir.path(), &["rules", "--input", &input]);
+    crate::cli::assert_user_error(&o, &["item (product)", "customer = `_id`"]);
+}
+
+/// A churn table with no id column: predict picks `churn` as the target and the first
+/// features by itself, and scores a held-out split.
+#[test]
+fn predict_defaults_on_a_public_churn_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn().display().to_string();
+    let o = crmlens(dir.path(), &["predict", "--input", &input, "--json"]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["target"], "churn");
+    let features: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(
+        features.contains(&"number_customer_service_calls"),
+        "{features:?}"
+    );
+    assert!(
+        !features.contains(&"churn") && !features.contains(&"state"),
+        "{features:?}"
+    );
+    // Class counts as the file has them.
+    let text = std::fs::read_to_string(mlc_churn()).unwrap();
+    let yes = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.ends_with("\"yes\""))
+        .count();
+    let counts = v["class_counts"].to_string();
+    assert!(counts.contains(&yes.to_string()), "{counts} vs {yes}");
+}
+
+/// `crmlens cdnow.csv`: the workbench opens the log as its customers; Segments and CLV run on
+/// it at once.
+#[test]
+fn the_workbench_opens_a_real_log_and_runs_segments_and_clv() {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: cdnow(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    let (per, _, _) = cdnow_by_hand();
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(s.table.as_ref().unwrap().height(), per.len());
+    assert!(s.title.contains("transaction log"), "{}", s.title);
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert!(s.segments.run.is_some(), "{}", draw(&s, 120, 40));
+    key(&mut s, KeyCode::Char('7'));
+    assert_eq!(s.screen, Screen::Clv);
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let r = s.clv.result.clone().expect("a CLV run");
+    assert_eq!(r.columns.customer, "_id");
+    assert_eq!(r.ids.len(), per.len() - r.excluded);
+}
