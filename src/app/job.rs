@@ -460,7 +460,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 progress.label("finding column roles");
                 let found = crate::data::integrate::log::classify(&path, &options)?;
                 if found.is_log() {
-                    let (ws, _) = crate::data::integrate::log::workspace_for(&[path.clone()])?;
+                    let (ws, _) =
+                        crate::data::integrate::log::workspace_for(std::slice::from_ref(&path))?;
                     let c = integrate(&ws, progress)?;
                     progress.label("finding target columns");
                     let targets = crate::data::features::target::candidates(&c.table);

@@ -163,7 +163,6 @@ pub(super) fn feature_matrix(
     };
     let m = build_features(&table, &id_col, &cfg)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    let mut features = features;
     features.extend(categorical);
     Ok(Matrix {
         m,

@@ -329,10 +329,10 @@ mod tests {
             e,
             "unexpected argument '--foo' found; see crmlens segment --help"
         );
-        let e = usage_error(&["crmlens", "segment", "--input", "x"]);
+        let e = usage_error(&["crmlens", "segment", "--features", "x"]);
         assert_eq!(
             e,
-            "the following required arguments were not provided: --features <FEATURES>; see crmlens segment --help"
+            "the following required arguments were not provided: --input <INPUT>; see crmlens segment --help"
         );
         let e = usage_error(&[
             "crmlens",

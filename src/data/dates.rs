@@ -262,7 +262,7 @@ pub fn infer_formats(values: &[&str], min_share: f64) -> Option<DateReading> {
     if used.iter().any(|(_, f)| f.starts_with("%Y%m%d")) && parsed < values.len() {
         return None;
     }
-    used.sort_by(|a, b| b.0.cmp(&a.0));
+    used.sort_by_key(|u| std::cmp::Reverse(u.0));
     Some(DateReading {
         formats: used.into_iter().map(|(_, f)| f).collect(),
         parsed,

@@ -176,7 +176,14 @@ fn quality(r: &Report) -> Vec<Block> {
             ("customers, exact copies", d.customers_exact),
             ("customers, same key", d.customers_same_key),
             ("customers, merged by fuzzy key", d.customers_fuzzy_key),
-            ("order lines", d.order_lines),
+            (
+                if d.order_lines_kept {
+                    "order lines (possible: identical lines kept as purchases, no order id)"
+                } else {
+                    "order lines"
+                },
+                d.order_lines,
+            ),
             ("tickets", d.tickets),
             ("web sessions", d.sessions),
         ]

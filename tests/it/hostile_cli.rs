@@ -52,8 +52,8 @@ fn usage_errors_are_one_line_with_the_help_to_read() {
     assert_user_error(&o, &["--foo", "see crmlens segment --help"]);
     let o = crmlens(dir.path(), &["--nope"]);
     assert_user_error(&o, &["--nope", "see crmlens --help"]);
-    let o = crmlens(dir.path(), &["segment", "--input", "x.csv"]);
-    assert_user_error(&o, &["--features", "see crmlens segment --help"]);
+    let o = crmlens(dir.path(), &["segment", "--features", "a"]);
+    assert_user_error(&o, &["--input", "see crmlens segment --help"]);
     let o = crmlens(
         dir.path(),
         &["rules", "--input", "o.csv", "--min-count", "2.5"],

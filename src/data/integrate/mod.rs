@@ -482,7 +482,7 @@ pub fn integrate_with(
     let mut table = customers.clone().lazy();
     let mut zero_fill = Vec::new();
     for agg in &aggregates {
-        report_activity(&mut report, agg, &known, ws)?;
+        report_activity(&mut report, agg, &known)?;
         let mut select = vec![col(KEY).alias(key.as_str())];
         for (f, zero) in &agg.features {
             select.push(col(f.as_str()));
@@ -598,12 +598,7 @@ fn sum_column(df: &DataFrame, c: &str) -> u64 {
 }
 
 /// Adds one activity source's rows and counts to the report.
-fn report_activity(
-    report: &mut QualityReport,
-    agg: &RoleAggregate,
-    known: &Series,
-    ws: &Workspace,
-) -> Result<()> {
+fn report_activity(report: &mut QualityReport, agg: &RoleAggregate, known: &Series) -> Result<()> {
     let role = agg.role.name();
     let read = sum_column(&agg.frame, READ);
     let distinct = sum_column(&agg.frame, DISTINCT);
@@ -625,7 +620,10 @@ fn report_activity(
     }
     let dups = read - distinct;
     match agg.role {
-        Role::Orders => report.duplicates.order_lines = dups,
+        Role::Orders => {
+            report.duplicates.order_lines = dups;
+            report.duplicates.order_lines_kept = agg.duplicates != Duplicates::Remove;
+        }
         Role::Tickets => report.duplicates.tickets = dups,
         Role::Sessions => report.duplicates.sessions = dups,
     }
@@ -658,7 +656,6 @@ fn report_activity(
             read
         }
     };
-    let _ = ws;
     report.step(role, "invalid values", after, kept, String::new());
     report.step(
         role,

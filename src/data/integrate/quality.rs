@@ -63,9 +63,14 @@ pub struct DuplicateSummary {
     pub customers_same_key: u64,
     /// Customers merged into another through the fuzzy key.
     pub customers_fuzzy_key: u64,
+    /// Order lines identical to an earlier line: removed, or (when `order_lines_kept`) kept
+    /// as repeat purchases and counted as possible duplicates.
     pub order_lines: u64,
     pub tickets: u64,
     pub sessions: u64,
+    /// The order lines had no order or line id, so identical ones were kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub order_lines_kept: bool,
 }
 
 /// The whole report.
