@@ -101,7 +101,7 @@ fn the_360_table_on_spark_equals_the_local_one() {
     std::fs::write(&customers, text).unwrap();
     let mut other = Workspace::load(&dir.path().join("crmlens.toml")).unwrap();
     other.cleaning.invalid_lines = InvalidPolicy::Null;
-    other.cleaning.dedup_activity = false;
+    other.cleaning.dedup_activity = Some(false);
     other.cleaning.fuzzy_key = Some("email".into());
     let a = integrate(&other, &Progress::new()).unwrap();
     assert_eq!(
