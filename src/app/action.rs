@@ -71,6 +71,8 @@ pub enum Action {
     ToggleHelp,
     /// `!`: every message and error of the session in full.
     ToggleMessages,
+    /// A key of the role editor.
+    Roles(super::roles::RolesKey),
     /// j/k in the message log: one line older (true) or newer.
     ScrollMessages(bool),
     /// `o`: the sources and their status.
@@ -256,7 +258,23 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 KeyCode::Enter => Some(Action::Sources(SourcesKey::Open)),
                 KeyCode::Char('t') => Some(Action::Sources(SourcesKey::Tables)),
                 KeyCode::Char('a') => Some(Action::Sources(SourcesKey::Add)),
+                KeyCode::Char('r') => Some(Action::Sources(SourcesKey::Roles)),
                 KeyCode::Esc | KeyCode::Char('o') => Some(Action::Escape),
+                _ => None,
+            };
+        }
+        Some(Overlay::Roles) => {
+            use super::roles::RolesKey;
+            return match key.code {
+                KeyCode::Char('q') => Some(Action::Quit),
+                KeyCode::Char('j') | KeyCode::Down => Some(Action::Roles(RolesKey::Down)),
+                KeyCode::Char('k') | KeyCode::Up => Some(Action::Roles(RolesKey::Up)),
+                KeyCode::Char('h') | KeyCode::Left => Some(Action::Roles(RolesKey::Prev)),
+                KeyCode::Char('l') | KeyCode::Right | KeyCode::Char(' ') => {
+                    Some(Action::Roles(RolesKey::Next))
+                }
+                KeyCode::Enter => Some(Action::Roles(RolesKey::Apply)),
+                KeyCode::Esc => Some(Action::Escape),
                 _ => None,
             };
         }

@@ -47,6 +47,11 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
                 state.overlay = Some(Overlay::ConfirmOverwrite { target, path });
             }
         }
+        JobOutcome::Roles {
+            input,
+            found,
+            columns,
+        } => super::roles::found(state, input, *found, columns),
         JobOutcome::Tables(names) => {
             state.message = Some(match names.len() {
                 0 => "the database has no tables".into(),

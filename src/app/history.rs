@@ -250,6 +250,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
 /// The path the save prompt offers: the workspace the session was opened on, or one beside
 /// the data file.
 fn suggested_path(state: &State) -> String {
+    // The bundled sample is not the analyst's to overwrite: offer a new file here.
+    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
+    if let (Some(p), Ok(b)) = (&state.source, std::fs::canonicalize(&bundled))
+        && std::fs::canonicalize(p).ok() == Some(b)
+    {
+        return "my-workspace.toml".into();
+    }
     match &state.source {
         Some(p) if p.extension().is_some_and(|e| e == "toml") => p.display().to_string(),
         Some(p) => {

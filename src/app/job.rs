@@ -93,10 +93,14 @@ pub enum JobRequest {
         /// Replace the customer key by its keyed pseudonym.
         pseudonymise: bool,
     },
+    /// The column roles of the order lines of `input` (for the role editor).
+    FindRoles { input: PathBuf },
     /// Frequent itemsets and rules from the order lines of `input` (a workspace or a file).
     Rules {
         input: PathBuf,
         params: crate::pipeline::rules::RulesSettings,
+        /// The analyst's column roles (the role editor) over those found.
+        roles: crate::data::sources::roles::Given,
     },
     /// Write rules to a .csv/.parquet/.json file; refuses to replace a file unless `overwrite`.
     ExportRules {
@@ -133,6 +137,7 @@ pub enum JobRequest {
     Clv {
         input: PathBuf,
         settings: crate::pipeline::clv::ClvSettings,
+        roles: crate::data::sources::roles::Given,
     },
     /// Write every customer's CLV figures; refuses to replace a file unless `overwrite`.
     ExportClv {
@@ -147,6 +152,7 @@ pub enum JobRequest {
     Recommend {
         input: PathBuf,
         settings: crate::pipeline::recommend::RecommendSettings,
+        roles: crate::data::sources::roles::Given,
     },
     /// Everyone's top N to a file; refuses to replace a file unless `overwrite`.
     ExportRecommendations {
@@ -171,7 +177,7 @@ impl JobRequest {
     pub fn kind(&self) -> JobKind {
         match self {
             JobRequest::Workspace(_) | JobRequest::Open { .. } => JobKind::Load,
-            JobRequest::Tables { .. } => JobKind::Browse,
+            JobRequest::Tables { .. } | JobRequest::FindRoles { .. } => JobKind::Browse,
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
@@ -203,6 +209,9 @@ impl JobRequest {
                 None => format!("reading {}", path.display()),
             },
             JobRequest::Tables { path, .. } => format!("listing the tables of {}", path.display()),
+            JobRequest::FindRoles { input } => {
+                format!("finding the column roles of {}", input.display())
+            }
             JobRequest::Arrange { filter, sort, .. } => match (filter, sort) {
                 (Some(f), _) if !f.is_empty() => format!("filtering for \"{f}\""),
                 (_, Some((c, _))) => format!("sorting by {c}"),
@@ -229,7 +238,9 @@ impl JobRequest {
             | JobRequest::ExportRecommendations { path, .. } => {
                 format!("exporting to {}", path.display())
             }
-            JobRequest::Recommend { input, settings } => format!(
+            JobRequest::Recommend {
+                input, settings, ..
+            } => format!(
                 "item similarities ({} neighbours) from {}",
                 settings.neighbours,
                 input.display()
@@ -307,6 +318,12 @@ pub enum JobOutcome {
     Loaded(Box<Loaded>),
     /// A database's tables (for the source picker).
     Tables(Vec<String>),
+    /// The roles found in the order lines of a file, and its columns (for the role editor).
+    Roles {
+        input: PathBuf,
+        found: Box<crate::data::sources::roles::Roles>,
+        columns: Vec<String>,
+    },
     Arranged {
         order: Vec<IdxSize>,
         filter: Option<String>,
@@ -486,7 +503,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                         table: c.table,
                         report: Some(c.report),
                         features: Some(features),
-                        workspace: None,
+                        // Ctrl-S saves the log's workspace (its roles as the orders' columns).
+                        workspace: Some(Box::new(ws)),
                         notes,
                     })));
                 }
@@ -517,6 +535,16 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 notes,
             })))
         })()),
+        JobRequest::FindRoles { input } => lift({
+            progress.start("finding column roles", 1);
+            crate::data::sources::roles::of_input(&input).and_then(|found| {
+                Ok(JobOutcome::Roles {
+                    columns: crate::data::sources::roles::columns_of(&input)?,
+                    found: Box::new(found),
+                    input,
+                })
+            })
+        }),
         JobRequest::Tables { path, options } => lift({
             progress.start("listing tables", 1);
             file::database_tables(&path, &options)
@@ -605,14 +633,37 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 pipeline::predict::Predicted::Grid(g) => JobOutcome::Gridded(g),
             },
         ),
-        JobRequest::Clv { input, settings } => lift(
-            pipeline::clv::fit(&input, &Default::default(), &settings, progress)
-                .map(|o| JobOutcome::Clv(Box::new(o))),
+        JobRequest::Clv {
+            input,
+            settings,
+            roles,
+        } => lift(
+            pipeline::clv::fit(
+                &input,
+                &pipeline::clv::ClvColumns {
+                    given: roles,
+                    ..Default::default()
+                },
+                &settings,
+                progress,
+            )
+            .map(|o| JobOutcome::Clv(Box::new(o))),
         ),
-        JobRequest::Recommend { input, settings } => lift(
-            pipeline::recommend::purchases(&input, &Default::default(), progress)
-                .and_then(|(cols, p)| pipeline::recommend::model(cols, p, &settings, progress))
-                .map(|m| JobOutcome::Recommended(Box::new(m))),
+        JobRequest::Recommend {
+            input,
+            settings,
+            roles,
+        } => lift(
+            pipeline::recommend::purchases(
+                &input,
+                &pipeline::recommend::PurchaseColumnNames {
+                    given: roles,
+                    ..Default::default()
+                },
+                progress,
+            )
+            .and_then(|(cols, p)| pipeline::recommend::model(cols, p, &settings, progress))
+            .map(|m| JobOutcome::Recommended(Box::new(m))),
         ),
         JobRequest::ExportRecommendations {
             path,
@@ -709,9 +760,18 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
             },
         )),
-        JobRequest::Rules { input, params } => lift({
-            crate::pipeline::rules::mine(&input, &params.columns(), &params.mining(), progress)
-                .map(|m| JobOutcome::Mined(Box::new(m.run)))
+        JobRequest::Rules {
+            input,
+            params,
+            roles,
+        } => lift({
+            crate::pipeline::rules::mine(
+                &input,
+                &params.columns(&roles),
+                &params.mining(),
+                progress,
+            )
+            .map(|m| JobOutcome::Mined(Box::new(m.run)))
         }),
         JobRequest::Summarise { table, column } => lift({
             progress.start("summarising", 1);

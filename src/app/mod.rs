@@ -8,6 +8,7 @@ pub mod done;
 pub mod history;
 pub mod job;
 pub mod palette;
+pub mod roles;
 pub mod run;
 pub mod sources;
 pub mod state;

@@ -102,7 +102,24 @@ pub fn matches(current: Screen, query: &str) -> Vec<Match> {
         .into_iter()
         .filter_map(|entry| {
             let title = entry.title();
-            let (score, positions) = score(query, &title)?;
+            // The title, else one of the screen's words ("kmeans" finds the Segments
+            // actions): a word match ranks below a title match and highlights nothing.
+            let by_word = || {
+                let screen = entry.screen.or_else(|| {
+                    Screen::ALL
+                        .into_iter()
+                        .find(|s| title == format!("Go to {}", s.title()))
+                })?;
+                screen
+                    .spec()
+                    .also
+                    .iter()
+                    .filter_map(|w| score(query, w).filter(|(_, p)| p.len() * 2 >= w.len()))
+                    .map(|(s, _)| s / 2)
+                    .max()
+                    .map(|s| (s, Vec::new()))
+            };
+            let (score, positions) = score(query, &title).or_else(by_word)?;
             Some(Match {
                 entry,
                 title,
@@ -300,6 +317,32 @@ mod tests {
             .first()
             .map(|m| m.title.clone())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn algorithms_and_tasks_find_their_screen() {
+        for (query, screen) in [
+            ("kmeans", Screen::Segments),
+            ("k-means", Screen::Segments),
+            ("dbscan", Screen::Segments),
+            ("churn", Screen::Predict),
+            ("clv", Screen::Clv),
+            ("lifetime", Screen::Clv),
+            ("association", Screen::Rules),
+            ("basket", Screen::Rules),
+            ("recommend", Screen::Recommend),
+        ] {
+            let found = matches(Screen::Data, query);
+            let first = found.first().unwrap_or_else(|| panic!("{query}: nothing"));
+            let on = first.entry.screen.or_else(|| {
+                Screen::ALL
+                    .into_iter()
+                    .find(|s| first.title == format!("Go to {}", s.title()))
+            });
+            assert_eq!(on, Some(screen), "{query}: {}", first.title);
+        }
+        // A stray letter does not pull in every screen by its words.
+        assert!(matches(Screen::Data, "zq").is_empty());
     }
 
     #[test]

@@ -259,6 +259,8 @@ pub enum SourcesKey {
     Tables,
     /// `a`: type a path or URL to open.
     Add,
+    /// `r`: the role editor for the order lines.
+    Roles,
 }
 
 fn format_of(target: &Target) -> String {
@@ -530,6 +532,7 @@ fn key_pressed(state: &mut State, key: SourcesKey) -> Vec<Command> {
         SourcesKey::Up => view.cursor = view.cursor.saturating_sub(1),
         SourcesKey::Down => view.cursor = (view.cursor + 1).min(last),
         SourcesKey::Add => state.overlay = Some(Overlay::OpenSource(String::new())),
+        SourcesKey::Roles => return super::roles::open(state),
         SourcesKey::Open => {
             let Some(entry) = view.selected() else {
                 return Vec::new();

@@ -40,6 +40,8 @@ pub enum Overlay {
     SaveAs(String),
     /// The source picker (`o`): the sources and their status; Enter opens one.
     Sources,
+    /// The role editor (`r` in the source picker): each role's column, found or chosen.
+    Roles,
     /// Typing a path or `postgres://` URL to open (`a` in the source picker).
     OpenSource(String),
     /// A load failed: the whole message (the data loaded before stays).
@@ -116,6 +118,8 @@ pub struct State {
     pub warnings: Vec<String>,
     /// The source picker (`o`).
     pub sources: super::sources::SourcesView,
+    /// The order lines' column roles chosen in the role editor.
+    pub roles: super::roles::RolesView,
     pub quit: bool,
 }
 
@@ -294,6 +298,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
     if let Some(commands) = super::clipboard::update(state, &action) {
         return commands;
     }
+    if let Some(commands) = super::roles::update(state, &action) {
+        return commands;
+    }
     if let Some(commands) = super::sources::update(state, &action) {
         return commands;
     }
@@ -439,7 +446,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         // `super::history::update`.
         Action::Undo | Action::Redo | Action::Save => {}
         // The command palette and copying (`super::palette`, `super::clipboard`).
-        Action::Palette(_) | Action::CopySelected { .. } | Action::Sources(_) => {}
+        Action::Palette(_)
+        | Action::CopySelected { .. }
+        | Action::Sources(_)
+        | Action::Roles(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => return super::done::finished(state, *done),
     }

@@ -60,6 +60,7 @@ pub fn run(a: ClvArgs) -> Result<()> {
         customer: a.cols.customer_col.clone(),
         date: a.cols.date_col.clone(),
         amount: a.amount_col.clone(),
+        given: Vec::new(),
     };
     let o = fit(&a.input, &columns, settings, &Progress::new())?;
     let (s, r, cols, dropped) = (&o, &o.run, &o.columns, o.dropped_lines);

@@ -80,6 +80,7 @@ pub fn run(a: RecommendArgs) -> Result<()> {
         item: a.item_col.clone(),
         order: a.order_col.clone(),
         date: a.cols.date_col.clone(),
+        given: Vec::new(),
     };
     let progress = Progress::new();
     let (cols, p) = purchases(&a.input, &names, &progress)?;

@@ -179,6 +179,8 @@ pub struct ClvColumns {
     pub customer: Option<String>,
     pub date: Option<String>,
     pub amount: Option<String>,
+    /// The analyst's role choices (the role editor), under the named columns.
+    pub given: crate::data::sources::roles::Given,
 }
 
 /// Reads the transactions of `input` (a data file, or a workspace's orders source), summarises
@@ -197,6 +199,7 @@ pub fn fit(
         columns.customer.as_deref(),
         columns.date.as_deref(),
         columns.amount.as_deref(),
+        &columns.given,
     )?;
     let (tx, dropped_lines) = read_transactions(input, &cols)?;
     progress.check()?;

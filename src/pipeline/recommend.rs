@@ -29,6 +29,8 @@ pub struct PurchaseColumnNames {
     pub item: Option<String>,
     pub order: Option<String>,
     pub date: Option<String>,
+    /// The analyst's role choices (the role editor), under the named columns.
+    pub given: crate::data::sources::roles::Given,
 }
 
 /// Whether to evaluate the model (leave each customer's last order out).
@@ -167,6 +169,7 @@ pub fn purchases(
         names.item.as_deref(),
         names.order.as_deref(),
         names.date.as_deref(),
+        &names.given,
     )?;
     let p = read_purchases(input, &cols)?;
     Ok((cols, p))

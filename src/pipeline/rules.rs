@@ -24,10 +24,12 @@ pub enum BasketColumns {
         transaction: Option<String>,
         item: Option<String>,
     },
-    /// By the columns' roles: baskets per order or per customer, products or categories.
+    /// By the columns' roles (found, or `given` by the analyst): baskets per order or per
+    /// customer, products or categories.
     Roles {
         per_customer: bool,
         by_category: bool,
+        given: crate::data::sources::roles::Given,
     },
 }
 
@@ -142,10 +144,16 @@ impl RulesSettings {
         self.items == Items::Category
     }
 
-    pub fn columns(&self) -> BasketColumns {
+    /// The basket columns these settings ask for, by the columns' roles (`given`: the
+    /// analyst's choices over those found).
+    pub fn columns(
+        &self,
+        given: &[(crate::data::sources::roles::Role, Option<String>)],
+    ) -> BasketColumns {
         BasketColumns::Roles {
             per_customer: self.per_customer(),
             by_category: self.by_category(),
+            given: given.to_vec(),
         }
     }
 
@@ -191,13 +199,19 @@ pub fn mine(
     let started = Instant::now();
     progress.start("reading order lines", 1);
     let (t, i) = match columns {
-        BasketColumns::Named { transaction, item } => {
-            basket_columns(input, false, false, transaction.as_deref(), item.as_deref())?
-        }
+        BasketColumns::Named { transaction, item } => basket_columns(
+            input,
+            false,
+            false,
+            transaction.as_deref(),
+            item.as_deref(),
+            &[],
+        )?,
         BasketColumns::Roles {
             per_customer,
             by_category,
-        } => basket_columns(input, *per_customer, *by_category, None, None)?,
+            given,
+        } => basket_columns(input, *per_customer, *by_category, None, None, given)?,
     };
     let mut wanted: Vec<&str> = t.iter().map(String::as_str).collect();
     wanted.push(i.as_str());

@@ -409,7 +409,7 @@ fn rules(ws: &Workspace, settings: &Settings) -> Part<Rules> {
     let mined = guarded(&params.describe(), injected("rules"), || {
         pipeline::rules::mine(
             &ws.file,
-            &params.columns(),
+            &params.columns(&[]),
             &params.mining(),
             &Progress::new(),
         )

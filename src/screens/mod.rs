@@ -94,6 +94,9 @@ pub const GO_TO: &[crate::app::action::Named] = {
 pub struct Spec {
     pub screen: Screen,
     pub title: &'static str,
+    /// Words the command palette also finds the screen's actions by: its algorithms and
+    /// tasks ("kmeans", "churn", "basket").
+    pub also: &'static [&'static str],
     /// Its keys, for the help, the palette and (first) the status line.
     pub bindings: &'static [Binding],
     /// The status line's hint.
@@ -113,6 +116,7 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Data,
         title: "Data",
+        also: &["table", "rows", "filter", "sort", "explore"],
         bindings: data::BINDINGS,
         hints: data::HINTS,
         keys: data::keys,
@@ -123,6 +127,7 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Quality,
         title: "Quality",
+        also: &["cleaning", "duplicates", "missing", "invalid", "report"],
         bindings: quality::BINDINGS,
         hints: quality::HINTS,
         keys: quality::keys,
@@ -133,6 +138,7 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Features,
         title: "Features",
+        also: &["columns", "scaling", "log1p", "one-hot", "correlation"],
         bindings: features::BINDINGS,
         hints: features::HINTS,
         keys: features::keys,
@@ -143,6 +149,18 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Segments,
         title: "Segments",
+        also: &[
+            "kmeans",
+            "k-means",
+            "dbscan",
+            "gmm",
+            "gaussian mixture",
+            "clustering",
+            "clusters",
+            "segmentation",
+            "elbow",
+            "silhouette",
+        ],
         bindings: segments::BINDINGS,
         hints: segments::HINTS,
         keys: segments::keys,
@@ -153,6 +171,16 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Rules,
         title: "Rules",
+        also: &[
+            "association",
+            "basket",
+            "market basket",
+            "apriori",
+            "fpgrowth",
+            "fp-growth",
+            "itemsets",
+            "lift",
+        ],
         bindings: rules::BINDINGS,
         hints: rules::HINTS,
         keys: rules::keys,
@@ -163,6 +191,16 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Predict,
         title: "Predict",
+        also: &[
+            "churn",
+            "classification",
+            "classifier",
+            "decision tree",
+            "random forest",
+            "logistic regression",
+            "roc",
+            "at risk",
+        ],
         bindings: predict::BINDINGS,
         hints: predict::HINTS,
         keys: predict::keys,
@@ -173,6 +211,15 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Clv,
         title: "CLV",
+        also: &[
+            "clv",
+            "lifetime value",
+            "lifetime",
+            "bg/nbd",
+            "bgnbd",
+            "gamma-gamma",
+            "value prediction",
+        ],
         bindings: clv::BINDINGS,
         hints: clv::HINTS,
         keys: clv::keys,
@@ -183,6 +230,14 @@ pub static SCREENS: [Spec; 8] = [
     Spec {
         screen: Screen::Recommend,
         title: "Recommend",
+        also: &[
+            "recommend",
+            "recommendations",
+            "next best item",
+            "item similarity",
+            "cross-sell",
+            "collaborative filtering",
+        ],
         bindings: recommend::BINDINGS,
         hints: recommend::HINTS,
         keys: recommend::keys,

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod overlay;
 pub mod palette;
+pub mod roles;
 pub mod sources;
 pub mod status;
 pub mod tabs;

@@ -111,6 +111,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             );
         }
         Some(Overlay::Sources) => super::sources::draw(f, area, state, theme),
+        Some(Overlay::Roles) => super::roles::draw(f, area, state, theme),
         Some(Overlay::OpenSource(text)) => super::sources::draw_prompt(f, area, text, theme),
         Some(Overlay::ConfirmQuit) => {
             let rect = centered(area, 52, 5);

@@ -97,7 +97,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .borders(Borders::ALL)
             .title(" sources ")
             .title_bottom(Line::from(Span::styled(
-                " Enter opens · t tables · a open a file or URL · Esc closes ",
+                " Enter opens · t tables · a open a file or URL · r column roles · Esc closes ",
                 theme.dim(),
             )))
             .border_style(theme.accent()),

@@ -71,11 +71,12 @@ pub fn basket_columns(
     by_category: bool,
     transaction: Option<&str>,
     item: Option<&str>,
+    given: &[(crate::data::sources::roles::Role, Option<String>)],
 ) -> Result<(Vec<String>, String)> {
     use crate::data::sources::roles::{self, Role};
     let roles = match (transaction, item) {
         (Some(_), Some(_)) => roles::Roles::default(),
-        _ => roles::of_input(input)?,
+        _ => roles::of_input_given(input, given)?,
     };
     let flags = "--transaction-col and --item-col";
     let need = |r: Role| -> Result<String> {
@@ -295,11 +296,11 @@ mod tests {
         let ws =
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
         assert_eq!(
-            basket_columns(&ws, false, false, None, None).unwrap(),
+            basket_columns(&ws, false, false, None, None, &[]).unwrap(),
             (vec!["order_id".to_string()], "product".to_string())
         );
         assert_eq!(
-            basket_columns(&ws, true, true, None, None).unwrap(),
+            basket_columns(&ws, true, true, None, None, &[]).unwrap(),
             (vec!["customer_id".to_string()], "category".to_string())
         );
     }

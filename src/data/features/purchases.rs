@@ -31,9 +31,10 @@ pub fn purchase_columns(
     item: Option<&str>,
     order: Option<&str>,
     date: Option<&str>,
+    given: &[(crate::data::sources::roles::Role, Option<String>)],
 ) -> Result<PurchaseColumns> {
     use crate::data::sources::roles::{self, Role};
-    let roles = roles::of_input(input)?;
+    let roles = roles::of_input_given(input, given)?;
     let found = |r: Role| roles.get(r).map(str::to_string);
     let need = |given: Option<&str>, r: Role| -> Result<String> {
         given
@@ -256,7 +257,7 @@ mod tests {
     fn sample_purchases_and_last_orders() {
         let ws =
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/crmlens.toml");
-        let cols = purchase_columns(&ws, None, None, None, None).unwrap();
+        let cols = purchase_columns(&ws, None, None, None, None, &[]).unwrap();
         assert_eq!(cols.item, "product");
         assert_eq!(cols.order.as_deref(), Some("order_id"));
         let p = read_purchases(&ws, &cols).unwrap();

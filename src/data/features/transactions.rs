@@ -57,9 +57,10 @@ pub fn transaction_columns(
     customer: Option<&str>,
     date: Option<&str>,
     amount: Option<&str>,
+    given: &[(crate::data::sources::roles::Role, Option<String>)],
 ) -> Result<TransactionColumns> {
     use crate::data::sources::roles::{self, Role};
-    let roles = roles::of_input(input)?;
+    let roles = roles::of_input_given(input, given)?;
     let flags = "--customer-col, --date-col and --amount-col";
     let need = |given: Option<&str>, r: Role| -> Result<String> {
         given

@@ -44,6 +44,10 @@ pub struct FileProfile {
     /// what did not read (see `data::sources::reading`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<crate::data::sources::reading::Inferred>,
+    /// Which column plays which role (customer, order, date, item, amount...) and why, as
+    /// every analysis reads the file (see `data::sources::roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<crate::data::sources::roles::Assigned>,
 }
 
 fn pl(context: &str) -> impl Fn(PolarsError) -> DataError + '_ {
@@ -218,6 +222,7 @@ pub fn profile_frame(df: &DataFrame, path: &str, format: &str) -> Result<FilePro
         pii: crate::data::privacy::detect(df, &Default::default()),
         notes: Vec::new(),
         readings: Vec::new(),
+        roles: crate::data::sources::roles::detect(&df.head(Some(10_000))).assigned,
     })
 }
 
@@ -303,6 +308,14 @@ impl FileProfile {
         );
         for n in &self.notes {
             let _ = writeln!(s, "  note: {n}");
+        }
+        if !self.roles.is_empty() {
+            let roles: Vec<String> = self
+                .roles
+                .iter()
+                .map(|a| format!("{} = `{}` ({})", a.role.name(), escape(&a.column), a.why))
+                .collect();
+            let _ = writeln!(s, "  roles: {}", roles.join(", "));
         }
         let _ = writeln!(
             s,

@@ -457,6 +457,30 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     } else {
         frame
     };
+    // Header cells written with spaces around them (` given_name`) are named without them
+    // (unless the trimmed name is taken).
+    let padded: Vec<(String, String)> = schema
+        .iter_names()
+        .filter(|n| n.trim() != n.as_str() && !n.trim().is_empty())
+        .map(|n| (n.to_string(), n.trim().to_string()))
+        .filter(|(_, t)| !schema.contains(t))
+        .collect();
+    let (frame, schema) = if padded.is_empty() {
+        (frame, schema)
+    } else {
+        notes.push(format!(
+            "{} column names had spaces around them, removed (e.g. \"{}\" is `{}`)",
+            padded.len(),
+            crate::text::escape(&padded[0].0),
+            padded[0].1
+        ));
+        let (old, new): (Vec<String>, Vec<String>) = padded.into_iter().unzip();
+        let mut frame = frame.rename(old, new, true);
+        let schema = frame
+            .collect_schema()
+            .map_err(|e| malformed_error(path, &e))?;
+        (frame, schema)
+    };
     for c in opts.schema.keys() {
         require_column(path, &schema, c, "the workspace's `schema` table")?;
     }

@@ -92,6 +92,10 @@ impl Role {
     }
 }
 
+/// The analyst's word on roles (the role editor, a workspace): a column for a role, or
+/// `None` for "no column plays it".
+pub type Given = Vec<(Role, Option<String>)>;
+
 /// One column given a role, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assigned {
@@ -138,6 +142,16 @@ impl Roles {
     /// Takes `role` away (the analyst's "none").
     pub fn clear(&mut self, role: Role) {
         self.assigned.retain(|a| a.role != role);
+    }
+
+    /// Applies the analyst's choices in order.
+    pub fn apply(&mut self, given: &[(Role, Option<String>)]) {
+        for (role, column) in given {
+            match column {
+                Some(c) => self.give(*role, c),
+                None => self.clear(*role),
+            }
+        }
     }
 
     /// The roles among `needed` that no column plays.
@@ -518,6 +532,27 @@ pub fn of_input(input: &Path) -> Result<Roles> {
     }
 }
 
+/// The columns of `input`'s order lines (a data file, or a workspace's orders source).
+pub fn columns_of(input: &Path) -> Result<Vec<String>> {
+    let s = if crate::data::sources::workspace::is_workspace(input) {
+        let ws = Workspace::load(input)?;
+        let Some(orders) = ws.sources.orders.as_ref() else {
+            return Ok(Vec::new());
+        };
+        scan(&ws.resolve(orders), &orders.read_options())?
+    } else {
+        scan(input, &ReadOptions::default())?
+    };
+    Ok(s.schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+/// [`of_input`] with the analyst's choices applied.
+pub fn of_input_given(input: &Path, given: &[(Role, Option<String>)]) -> Result<Roles> {
+    let mut roles = of_input(input)?;
+    roles.apply(given);
+    Ok(roles)
+}
+
 /// The one-line error for roles an analysis needs that no column plays: what is missing,
 /// what was found, and how to say it (the command's flags, the Sources screen's role editor).
 pub fn missing_error(
@@ -529,7 +564,7 @@ pub fn missing_error(
 ) -> DataError {
     let names: Vec<&str> = missing.iter().map(|r| r.describe()).collect();
     DataError::Invalid(format!(
-        "{}: {what} needs a column for {}, and none was found (found: {}); name it with {flags}, or in a workspace's [sources.orders.columns] (docs/workspace.md)",
+        "{}: {what} needs a column for {}, and none was found (found: {}); name it with {flags} (in the workbench: o, then r for the column roles), or in a workspace's [sources.orders.columns]",
         input.display(),
         names.join(" and "),
         roles.summary()

@@ -269,7 +269,12 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             };
             state.error = None;
             let settings = state.clv.settings.clone();
-            return Some(state.start_job(JobRequest::Clv { input, settings }));
+            let roles = state.roles.given_for(&input);
+            return Some(state.start_job(JobRequest::Clv {
+                input,
+                settings,
+                roles,
+            }));
         }
         _ => return None,
     }

@@ -68,6 +68,18 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             ])
         })
         .collect();
+    // Identical order lines kept as purchases (no order or line id): counted, not removed.
+    if report.duplicates.order_lines_kept && report.duplicates.order_lines > 0 {
+        rows.push(
+            Row::new(vec![
+                "orders".to_string(),
+                "identical lines: possible duplicates".to_string(),
+                "kept".to_string(),
+                report.duplicates.order_lines.to_string(),
+            ])
+            .style(theme.accent()),
+        );
+    }
     rows.extend(report.invalid.iter().map(|i| {
         Row::new(vec![
             i.source.clone(),

@@ -173,7 +173,12 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             };
             state.error = None;
             let settings = state.recommend.settings.clone();
-            return Some(state.start_job(JobRequest::Recommend { input, settings }));
+            let roles = state.roles.given_for(&input);
+            return Some(state.start_job(JobRequest::Recommend {
+                input,
+                settings,
+                roles,
+            }));
         }
         _ => return None,
     }

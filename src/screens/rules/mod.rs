@@ -381,7 +381,12 @@ fn run(state: &mut State) -> Vec<Command> {
     };
     state.error = None;
     let params = state.rules.params.clone();
-    state.start_job(JobRequest::Rules { input, params })
+    let roles = state.roles.given_for(&input);
+    state.start_job(JobRequest::Rules {
+        input,
+        params,
+        roles,
+    })
 }
 
 /// Writes every rule that passes the filter (not only those on screen), in screen order.

@@ -29,7 +29,7 @@ fn clv_screen_fits_ranks_and_exports() {
     assert_eq!(r.calibration_end, end);
     // The same figures straight from the engine.
     let ws = sample_dir().join("crmlens.toml");
-    let cols = transaction_columns(&ws, None, None, None).unwrap();
+    let cols = transaction_columns(&ws, None, None, None, &[]).unwrap();
     let (tx, _) = read_transactions(&ws, &cols).unwrap();
     let sm = summarise(&tx, end, None, 1.0).unwrap();
     let direct = run_clv(
