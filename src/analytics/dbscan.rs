@@ -373,6 +373,28 @@ pub fn cluster_means(x: ArrayView2<f64>, labels: &[i64], clusters: usize) -> Vec
     sums
 }
 
+/// The knee of a k-distance curve (sorted descending): the point farthest below the chord
+/// from its first to its last point, both axes scaled to 0..1 (Kneedle's difference curve).
+/// There the distances stop falling steeply: rows farther than it from their neighbours are
+/// noise, the rest dense enough to cluster. None for fewer than three points or a flat curve.
+pub fn knee(curve: &[f64]) -> Option<f64> {
+    let n = curve.len();
+    if n < 3 {
+        return None;
+    }
+    let (hi, lo) = (curve[0], curve[n - 1]);
+    if !hi.is_finite() || !lo.is_finite() || hi <= lo {
+        return None;
+    }
+    let last = (n - 1) as f64;
+    let (best, _) = curve
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i, (1.0 - i as f64 / last) - (v - lo) / (hi - lo)))
+        .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    Some(curve[best])
+}
+
 /// The k-distance curve for choosing eps: each sampled row's distance to its
 /// `min_points`-th nearest row (itself counted first, at distance 0), sorted descending.
 /// At most `sample` rows are used (evenly spaced), each against every row.
@@ -417,6 +439,32 @@ pub fn k_distances(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_knee_is_where_the_distances_stop_falling_steeply() {
+        // A few far rows (noise), then a long flat run of dense rows.
+        let mut curve = vec![10.0, 8.0, 6.0, 4.0, 2.0];
+        curve.extend(
+            std::iter::repeat_n(1.0, 5)
+                .enumerate()
+                .map(|(i, v)| v - 0.01 * i as f64),
+        );
+        curve.extend(std::iter::repeat_n(0.9, 90));
+        let k = knee(&curve).unwrap();
+        assert!((0.9..=2.0).contains(&k), "{k}");
+        // Brute force over the definition.
+        let (hi, lo, last) = (10.0, 0.9, (curve.len() - 1) as f64);
+        let best = (0..curve.len())
+            .max_by(|&a, &b| {
+                let d = |i: usize| (1.0 - i as f64 / last) - (curve[i] - lo) / (hi - lo);
+                d(a).total_cmp(&d(b)).then(b.cmp(&a))
+            })
+            .unwrap();
+        assert_eq!(k, curve[best]);
+        assert_eq!(knee(&[1.0, 1.0, 1.0]), None);
+        assert_eq!(knee(&[2.0, 1.0]), None);
+    }
+
     use super::*;
     use ndarray::{Array2, array};
     use rand::{Rng, SeedableRng};

@@ -114,7 +114,10 @@ pub fn matches(current: Screen, query: &str) -> Vec<Match> {
                     .spec()
                     .also
                     .iter()
-                    .filter_map(|w| score(query, w).filter(|(_, p)| p.len() * 2 >= w.len()))
+                    .filter_map(|w| {
+                        // Most of the word, from a query of three letters or more.
+                        score(query, w).filter(|(_, p)| p.len() >= 3 && p.len() * 3 >= w.len() * 2)
+                    })
                     .map(|(s, _)| s / 2)
                     .max()
                     .map(|s| (s, Vec::new()))
@@ -408,7 +411,12 @@ mod tests {
             let all = entries(current);
             for q in &queries {
                 let got = matches(current, q);
-                for m in &got {
+                let by_word = |m: &Match| m.positions.is_empty() && !q.trim().is_empty();
+                for m in got.iter().filter(|m| by_word(m)) {
+                    // Found by one of its screen's words, not by its title.
+                    assert!(!is_subsequence(q, &m.title), "{q:?} -> {}", m.title);
+                }
+                for m in got.iter().filter(|m| !by_word(m)) {
                     assert!(is_subsequence(q, &m.title), "{q:?} -> {}", m.title);
                     let chars: Vec<char> = m.title.to_lowercase().chars().collect();
                     let picked: String = m.positions.iter().map(|&i| chars[i]).collect();
@@ -417,7 +425,8 @@ mod tests {
                     assert!(m.positions.windows(2).all(|w| w[0] < w[1]));
                 }
                 let want = all.iter().filter(|e| is_subsequence(q, &e.title())).count();
-                assert_eq!(got.len(), want, "{q:?} on {current:?}");
+                let titled = got.iter().filter(|m| !by_word(m)).count();
+                assert_eq!(titled, want, "{q:?} on {current:?}");
                 assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
             }
         }

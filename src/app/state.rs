@@ -433,7 +433,10 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                 }
                 for j in &state.jobs {
                     j.progress.cancel();
-                    state.message = Some(format!("cancelling {}...", j.label));
+                }
+                if !state.jobs.is_empty() {
+                    let labels: Vec<&str> = state.jobs.iter().map(|j| j.label.as_str()).collect();
+                    state.message = Some(format!("cancelling {}...", labels.join("; ")));
                 }
             }
         }

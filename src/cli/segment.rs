@@ -59,7 +59,7 @@ pub struct SegmentArgs {
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
     /// DBSCAN: neighbourhood radius in the scaled feature space (a point at distance <= eps
-    /// is a neighbour).
+    /// is a neighbour). Default: the knee of the k-distance curve for --min-points.
     #[arg(long)]
     pub eps: Option<f64>,
     /// DBSCAN: points within eps, the point itself included, that make a core point.
@@ -238,17 +238,18 @@ pub(super) fn segment_dbscan(
     print_result(a.json, &v, &text)
 }
 
-pub(super) fn segment(a: SegmentArgs) -> Result<()> {
+pub(super) fn segment(mut a: SegmentArgs) -> Result<()> {
     // Checked before the model runs: the format, an existing file, the pseudonym key.
     a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
-    if a.algo == Algorithm::Dbscan {
-        let eps = a.eps.ok_or_else(|| {
-            anyhow::anyhow!("--algo dbscan needs --eps (a distance in the scaled space)")
-        })?;
+    if a.algo == Algorithm::Dbscan
+        && let Some(eps) = a.eps
+    {
         if eps.is_nan() || eps <= 0.0 {
             bail!("--eps {eps}: it must be a positive number");
         }
         limits::EPS.named("--eps", eps)?;
+    }
+    if a.algo == Algorithm::Dbscan {
         if a.min_points == 0 {
             bail!("--min-points 0: it counts the point itself, so it must be at least 1");
         }
@@ -274,6 +275,21 @@ pub(super) fn segment(a: SegmentArgs) -> Result<()> {
         features,
         ..
     } = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some(), &[])?;
+    // DBSCAN without --eps: the knee of the k-distance curve (on a sample of rows).
+    if a.algo == Algorithm::Dbscan && a.eps.is_none() {
+        let curve = crate::analytics::dbscan::k_distances(
+            m.values.view(),
+            a.min_points,
+            crate::analytics::segment::K_DISTANCE_SAMPLE,
+            &Progress::new(),
+        )?;
+        let knee = crate::analytics::dbscan::knee(&curve).filter(|e| *e > 0.0);
+        a.eps = Some(knee.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--algo dbscan: the k-distance curve has no knee (the rows are all as far from their neighbours); give --eps"
+            )
+        })?);
+    }
     let params = segment_params(&a);
     let started = Instant::now();
     let (model, _) = crate::pipeline::segment::fit(&m, &params, &Progress::new())?;

@@ -27,34 +27,44 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         None => {}
         Some(Overlay::Palette(p)) => super::palette::draw(f, area, state, p, theme),
         Some(Overlay::Help) => {
-            let mut rows: Vec<Row> = bindings(state.screen)
-                .iter()
-                .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]))
-                .collect();
-            // Too tall for the terminal: the keys of every screen fold into one line (the
-            // palette lists them all).
-            let mut extra = 0;
-            // The tab bar and the two status lines stay visible.
-            if rows.len() as u16 + 4 > area.height.saturating_sub(3) {
-                let own = crate::app::action::own_bindings(state.screen);
-                rows = own
-                    .iter()
-                    .map(|b| Row::new(vec![b.keys.to_string(), b.what.to_string()]))
+            // As wide as the terminal allows (up to 110 columns); descriptions wrap at words.
+            let width = area.width.saturating_sub(4).clamp(30, 110);
+            let what_width = width.saturating_sub(23).max(10) as usize;
+            let row = |keys: &str, what: &str| -> (Row<'static>, u16) {
+                let lines: Vec<Line> = super::wrap::wrap(what, what_width)
+                    .into_iter()
+                    .map(Line::raw)
                     .collect();
-                let mut lines: Vec<Line> = Vec::new();
-                let mut line = String::new();
-                for b in crate::app::action::GLOBAL {
-                    if !line.is_empty() && line.len() + b.keys.len() + 3 > 40 {
-                        lines.push(Line::raw(std::mem::take(&mut line)));
-                    }
-                    if !line.is_empty() {
-                        line.push_str(" · ");
-                    }
-                    line.push_str(b.keys);
-                }
-                lines.push(Line::raw(line));
+                let n = lines.len().max(1) as u16;
+                (
+                    Row::new(vec![
+                        ratatui::widgets::Cell::from(keys.to_string()),
+                        ratatui::widgets::Cell::from(ratatui::text::Text::from(lines)),
+                    ])
+                    .height(n),
+                    n,
+                )
+            };
+            let (mut rows, mut heights): (Vec<Row>, Vec<u16>) = bindings(state.screen)
+                .iter()
+                .map(|b| row(b.keys, b.what))
+                .unzip();
+            // Too tall for the terminal: the keys of every screen fold into one line (the
+            // palette lists them all). The tab bar and the two status lines stay visible.
+            if heights.iter().sum::<u16>() + 4 > area.height.saturating_sub(3) {
+                let own = crate::app::action::own_bindings(state.screen);
+                (rows, heights) = own.iter().map(|b| row(b.keys, b.what)).unzip();
+                // A key's own spaces do not break ("u / Ctrl-r" stays on one line).
+                let keys: Vec<String> = crate::app::action::GLOBAL
+                    .iter()
+                    .map(|b| b.keys.replace(' ', "\u{a0}"))
+                    .collect();
+                let lines: Vec<Line> = super::wrap::wrap(&keys.join(" · "), what_width)
+                    .into_iter()
+                    .map(Line::raw)
+                    .collect();
                 let n = lines.len() as u16;
-                extra = n - 1;
+                heights.push(n);
                 rows.push(
                     Row::new(vec![
                         ratatui::widgets::Cell::from("every screen"),
@@ -64,8 +74,8 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     .style(theme.dim()),
                 );
             }
-            let height = rows.len() as u16 + 4 + extra;
-            let rect = centered(area, 64, height);
+            let height = heights.iter().sum::<u16>() + 4;
+            let rect = centered(area, width, height);
             let table = Table::new(
                 rows,
                 [

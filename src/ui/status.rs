@@ -25,14 +25,27 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
     if let Some(job) = state.jobs.first() {
         let (done, total, _) = job.progress.snapshot();
         let ratio = job.progress.fraction();
+        // Every running job is named: the first with its gauge, the others after it.
+        let others = match state.jobs.len() {
+            0 | 1 => String::new(),
+            _ => format!(
+                " · also running: {}",
+                state.jobs[1..]
+                    .iter()
+                    .map(|j| j.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         let text = format!(
-            "{} · {} (step {} of {}) · {:.1}s · Esc cancels",
+            "{} · {} (step {} of {}) · {:.1}s · Esc cancels{}",
             job.label,
             job.progress.describe(),
             (done + 1).min(total.max(1)),
             total.max(1),
-            job.started.elapsed().as_secs_f64()
-        );
+            job.started.elapsed().as_secs_f64(),
+            if others.is_empty() { "" } else { " all" },
+        ) + &others;
         f.render_widget(
             Gauge::default()
                 .ratio(ratio)

@@ -39,9 +39,33 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// The first of `titles` (longest first) that fits in `width` characters; else the last, cut
+/// with `…`. For chart and pane titles that must not be cut mid-word silently.
+pub fn fit(titles: &[String], width: usize) -> String {
+    if let Some(t) = titles.iter().find(|t| t.chars().count() <= width) {
+        return t.clone();
+    }
+    let last = titles.last().cloned().unwrap_or_default();
+    let keep = width.saturating_sub(1);
+    let mut cut: String = last.chars().take(keep).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_shorten_before_they_are_cut() {
+        let t = vec![
+            "a long title (with detail)".to_string(),
+            "a long title".into(),
+        ];
+        assert_eq!(fit(&t, 40), "a long title (with detail)");
+        assert_eq!(fit(&t, 15), "a long title");
+        assert_eq!(fit(&t, 6), "a lon…");
+    }
 
     #[test]
     fn words_wrap_and_long_words_are_cut_with_an_ellipsis() {

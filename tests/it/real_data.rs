@@ -229,3 +229,75 @@ fn the_workbench_opens_a_real_log_and_runs_segments_and_clv() {
     assert_eq!(r.columns.customer, "_id");
     assert_eq!(r.ids.len(), per.len() - r.excluded);
 }
+
+/// The role editor on the real log: it shows what was found and why; taking the amount away
+/// reaches CLV (which then says what it lacks), and putting it back fits again. The Quality
+/// screen lists the log's identical lines as kept possible duplicates.
+#[test]
+fn the_role_editor_changes_what_clv_reads() {
+    use crmlens::app::state::Overlay;
+    use crmlens::data::sources::roles::Role;
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: cdnow(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    key(&mut s, KeyCode::Char('2'));
+    let quality = draw(&s, 120, 30);
+    let (_, repeats, _) = cdnow_by_hand();
+    let line = quality
+        .lines()
+        .find(|l| l.contains("possible duplicates"))
+        .unwrap_or_else(|| panic!("{quality}"));
+    assert!(line.contains(&repeats.to_string()), "{line}");
+    key(&mut s, KeyCode::Char('o'));
+    key(&mut s, KeyCode::Char('r'));
+    assert_eq!(s.overlay, Some(Overlay::Roles), "{:?}", s.error);
+    let screen = draw(&s, 120, 30);
+    assert!(screen.contains("repeats"), "{screen}");
+    let at = |r: Role| Role::ALL.iter().position(|x| *x == r).unwrap();
+    // Down to the amount, and back past the first column to none.
+    for _ in 0..at(Role::Amount) {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    let edit = s.roles.editing.as_ref().unwrap();
+    assert_eq!(edit.column(at(Role::Amount)), Some("spent"));
+    let columns = edit.columns.len();
+    let spent = edit.columns.iter().position(|c| c == "spent").unwrap();
+    for _ in 0..=spent {
+        key(&mut s, KeyCode::Char('h'));
+    }
+    assert_eq!(
+        s.roles.editing.as_ref().unwrap().column(at(Role::Amount)),
+        None
+    );
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.overlay, None);
+    assert_eq!(s.roles.given, vec![(Role::Amount, None)]);
+    key(&mut s, KeyCode::Char('7'));
+    key(&mut s, KeyCode::Char('r'));
+    let e = s.error.clone().unwrap_or_default();
+    assert!(e.contains("amount (line total)"), "{e}");
+    // The whole message is in the log.
+    assert!(s.log.iter().any(|l| l.contains("amount (line total)")));
+    // Put it back: l from none goes to the first column, on to `spent`.
+    key(&mut s, KeyCode::Char('o'));
+    key(&mut s, KeyCode::Char('r'));
+    for _ in 0..at(Role::Amount) {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    for _ in 0..=spent {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    assert!(spent < columns);
+    key(&mut s, KeyCode::Enter);
+    assert!(s.roles.given.is_empty(), "{:?}", s.roles.given);
+    key(&mut s, KeyCode::Char('7'));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(
+        s.clv.result.as_ref().unwrap().columns.amount.describe(),
+        "spent"
+    );
+}

@@ -126,10 +126,10 @@ fn ctrl_s_saves_the_session_and_reopening_it_restores_every_screen() {
     key(&mut s, KeyCode::Char('8'));
     key(&mut s, KeyCode::Char('+'));
 
-    // The first Ctrl-S asks, offering the workspace the session was opened on.
+    // The first Ctrl-S asks; the bundled sample is not offered to overwrite, a new file is.
     ctrl(&mut s, 's');
     match &s.overlay {
-        Some(Overlay::SaveAs(p)) => assert!(p.ends_with("crmlens.toml"), "{p}"),
+        Some(Overlay::SaveAs(p)) => assert_eq!(p, "my-workspace.toml"),
         other => panic!("expected the save prompt, got {other:?}"),
     }
     // A name without .toml is refused and the prompt stays.

@@ -161,14 +161,23 @@ fn draw_holdout(f: &mut Frame, area: Rect, r: &ClvOutcome, theme: Theme) {
             ])
         })
         .collect();
+    let head = format!(
+        " holdout {:.0} {}s: predicted {:.0}, actual {:.0} purchases",
+        h.duration,
+        r.settings.unit.singular(),
+        h.predicted_total,
+        h.actual_total
+    );
+    let title = crate::ui::wrap::fit(
+        &[
+            format!("{head}; per customer (predicted, actual) by purchases before "),
+            format!("{head}; (predicted, actual) by purchases before "),
+            format!("{head} "),
+        ],
+        area.width as usize,
+    );
     let mut chart = BarChart::default()
-        .block(Block::default().title(format!(
-            " holdout {:.0} {}s: predicted {:.0}, actual {:.0} purchases; per customer (predicted, actual) by purchases before ",
-            h.duration,
-            r.settings.unit.singular(),
-            h.predicted_total,
-            h.actual_total
-        )))
+        .block(Block::default().title(title))
         .bar_width(bar_w)
         .bar_gap(gap)
         .group_gap(1);

@@ -73,7 +73,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         rows.push(
             Row::new(vec![
                 "orders".to_string(),
-                "identical lines: possible duplicates".to_string(),
+                "possible duplicates".to_string(),
                 "kept".to_string(),
                 report.duplicates.order_lines.to_string(),
             ])

@@ -386,6 +386,19 @@ pub fn job_done(
                 ..
             } = &r.model
             {
+                // Most rows noise: eps is too small for these features; say what would fit.
+                if r.noise * 2 > r.n_rows
+                    && let Some(k) = crate::analytics::dbscan::knee(k_distance)
+                {
+                    state.message = Some(format!(
+                        "{}, {secs:.1}s: {} of {} rows are noise at eps {:.3}; the k-distance curve's knee is {:.3} (w sets eps there, then r)",
+                        r.summary(),
+                        r.noise,
+                        r.n_rows,
+                        state.segments.params.eps,
+                        k
+                    ));
+                }
                 state.segments.k_distance = Some(KDistance {
                     min_points: *min_points,
                     values: k_distance.clone(),
@@ -395,10 +408,20 @@ pub fn job_done(
             state.clv.segments = super::clv::per_segment(state);
         }
         JobOutcome::KDistance(k) => {
+            // eps at the curve's knee: a starting point the analyst can change.
+            let knee = crate::analytics::dbscan::knee(&k.values);
+            if let Some(e) = knee {
+                state.segments.params.eps = ((e * 1000.0).round() / 1000.0).max(0.001);
+            }
             state.message = Some(format!(
-                "k-distance curve for min points = {} ({} sampled rows), {secs:.1}s",
+                "k-distance curve for min points = {} ({} sampled rows), {secs:.1}s{}",
                 k.min_points,
-                k.values.len()
+                k.values.len(),
+                knee.map(|_| format!(
+                    "; eps set to {:.3}, the curve's knee (r runs DBSCAN)",
+                    state.segments.params.eps
+                ))
+                .unwrap_or_default()
             ));
             state.segments.k_distance = Some(*k);
             state.segments.show_sweep = true;
