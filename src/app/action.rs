@@ -71,6 +71,8 @@ pub enum Action {
     ToggleHelp,
     /// `!`: every message and error of the session in full.
     ToggleMessages,
+    /// `P` on the Data screen: the selected column is personal data, or is not.
+    TogglePii,
     /// A key of the role editor.
     Roles(super::roles::RolesKey),
     /// j/k in the message log: one line older (true) or newer.

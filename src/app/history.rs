@@ -291,6 +291,17 @@ pub fn session_workspace(state: &State) -> Workspace {
         (None, None) => Workspace::for_customers_file(std::path::Path::new("customers.csv")),
     };
     ws.features = state.features.config();
+    // The session's personal-data marks and exemptions (`P`).
+    for (column, kind) in &state.privacy.pii {
+        ws.privacy.pii.insert(column.clone(), *kind);
+        ws.privacy.not_pii.retain(|c| c != column);
+    }
+    for column in &state.privacy.not_pii {
+        ws.privacy.pii.remove(column);
+        if !ws.privacy.not_pii.contains(column) {
+            ws.privacy.not_pii.push(column.clone());
+        }
+    }
     crate::pipeline::settings::to_workspace(&state.settings(), &mut ws);
     ws
 }

@@ -605,6 +605,8 @@ pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
         state.apply_settings(*s);
     }
     state.workspace = l.workspace;
+    // Personal-data marks made on the table before belong to it.
+    state.privacy = Default::default();
     state.warnings = l.warnings;
     state.history.clear();
     state.clv.segments = None;

@@ -120,6 +120,9 @@ pub struct State {
     pub sources: super::sources::SourcesView,
     /// The order lines' column roles chosen in the role editor.
     pub roles: super::roles::RolesView,
+    /// Personal-data marks and exemptions made in the session (`P` on the Data screen),
+    /// saved into the workspace's `[privacy]` by Ctrl-S.
+    pub privacy: crate::data::privacy::PrivacyConfig,
     pub quit: bool,
 }
 
@@ -452,7 +455,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         Action::Palette(_)
         | Action::CopySelected { .. }
         | Action::Sources(_)
-        | Action::Roles(_) => {}
+        | Action::Roles(_)
+        | Action::TogglePii => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => return super::done::finished(state, *done),
     }

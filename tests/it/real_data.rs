@@ -301,3 +301,71 @@ fn the_role_editor_changes_what_clv_reads() {
         "spent"
     );
 }
+
+/// The Data screen's panel says how a column was read: `churn`'s "yes"/"no" as flags.
+#[test]
+fn the_stats_panel_says_how_a_column_was_read() {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: mlc_churn(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    let table = s.table.clone().unwrap();
+    let at = table
+        .get_column_names()
+        .iter()
+        .position(|c| c.as_str() == "churn")
+        .unwrap();
+    assert_eq!(
+        table.column("churn").unwrap().dtype(),
+        &polars::prelude::DataType::Boolean
+    );
+    for _ in 0..at {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    let screen = draw(&s, 140, 30);
+    assert!(screen.contains("read as yes/no flags"), "{screen}");
+}
+
+/// `P` on the Data screen marks the selected column as personal data (masked, kept out of
+/// features) and again unmarks it; Ctrl-S's workspace carries the choice in `[privacy]`.
+#[test]
+fn the_data_screen_marks_and_unmarks_personal_data() {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: mlc_churn(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    let table = s.table.clone().unwrap();
+    let at = table
+        .get_column_names()
+        .iter()
+        .position(|c| c.as_str() == "area_code")
+        .unwrap();
+    for _ in 0..at {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    assert!(!s.pii.iter().any(|p| p.column == "area_code"));
+    key(&mut s, KeyCode::Char('P'));
+    assert!(
+        s.pii.iter().any(|p| p.column == "area_code"),
+        "{:?}",
+        s.message
+    );
+    let ws = crmlens::app::history::session_workspace(&s);
+    assert!(ws.privacy.pii.contains_key("area_code"), "{:?}", ws.privacy);
+    // Masked on screen: no raw value of the column is drawn.
+    let screen = draw(&s, 200, 30);
+    assert!(!screen.contains("area_code_415"), "{screen}");
+    key(&mut s, KeyCode::Char('P'));
+    assert!(!s.pii.iter().any(|p| p.column == "area_code"));
+    let ws = crmlens::app::history::session_workspace(&s);
+    assert!(
+        ws.privacy.not_pii.contains(&"area_code".to_string()),
+        "{:?}",
+        ws.privacy
+    );
+    assert!(!ws.privacy.pii.contains_key("area_code"));
+}

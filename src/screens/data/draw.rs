@@ -246,6 +246,20 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             Span::raw(format!("{m:.2}")),
         ]));
     }
+    // How the reader read this column (numbers with currency, flags, dates...), with the
+    // values that did not read: the note the load made, wrapped to the panel.
+    let prefix = format!("column `{name}` read as ");
+    if let Some(note) = state
+        .sources
+        .shown_entry()
+        .and_then(|e| e.notes.iter().find(|n| n.starts_with(&prefix)))
+    {
+        let text = format!("read as {}", &note[prefix.len()..]);
+        for part in crate::ui::wrap::wrap(&crate::text::escape(&text), inner.width.max(10) as usize)
+        {
+            lines.push(Line::styled(part, theme.dim()));
+        }
+    }
     let text_height = lines.len() as u16 + 1;
     let [top, bottom] =
         Layout::vertical([Constraint::Length(text_height), Constraint::Min(0)]).areas(inner);

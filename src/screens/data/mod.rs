@@ -45,6 +45,14 @@ pub const BINDINGS: &[Binding] = &[
             row: true,
         }),
     ]),
+    b(
+        "P",
+        "personal data: mark / unmark the selected column (Ctrl-S saves it in [privacy])",
+    )
+    .run(
+        "mark or unmark the selected column as personal data",
+        || Action::TogglePii,
+    ),
     b("wheel", "scroll"),
 ];
 
@@ -58,6 +66,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
         KeyCode::Char('Y') => Action::CopySelected { row: true },
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::StartSearch,
+        KeyCode::Char('P') => Action::TogglePii,
         _ => return None,
     })
 }
@@ -96,6 +105,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             };
             arrange(state, filter, next)
         }
+        Action::TogglePii => {
+            let Some(name) = state.column_name(state.data.col) else {
+                return Some(Vec::new());
+            };
+            toggle_pii(state, &name);
+            Vec::new()
+        }
         Action::StartSearch => {
             let current = state.data.filter.clone().unwrap_or_default();
             state.overlay = Some(Overlay::Filter(current));
@@ -114,6 +130,36 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         }
         _ => return None,
     })
+}
+
+/// The analyst's word on column `name`: personal data that detection missed (masked as free
+/// text), or a column detection took for personal data that is not. The session's privacy
+/// overrides keep it (Ctrl-S writes them to the workspace's `[privacy]`, which every
+/// command reads).
+pub fn toggle_pii(state: &mut State, name: &str) {
+    use crate::data::privacy::{PiiColumn, PiiKind};
+    let o = &mut state.privacy;
+    if let Some(at) = state.pii.iter().position(|p| p.column == name) {
+        state.pii.remove(at);
+        o.pii.remove(name);
+        if !o.not_pii.iter().any(|c| c == name) {
+            o.not_pii.push(name.to_string());
+        }
+        state.message = Some(format!(
+            "`{name}` is not personal data: shown, exported and usable as a feature (P marks it again; Ctrl-S saves it)"
+        ));
+    } else {
+        state.pii.push(PiiColumn {
+            column: name.to_string(),
+            kind: PiiKind::FreeText,
+            reason: "marked by you".into(),
+        });
+        o.not_pii.retain(|c| c != name);
+        o.pii.insert(name.to_string(), PiiKind::FreeText);
+        state.message = Some(format!(
+            "`{name}` is personal data: masked, left out of exports and features (P unmarks it; Ctrl-S saves it)"
+        ));
+    }
 }
 
 /// The outcomes of the jobs this screen starts (the rest go back).
