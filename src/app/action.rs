@@ -46,6 +46,8 @@ pub enum Action {
     ToggleSweepView,
     /// `p` on the Segments screen: the profile table's next view.
     CycleProfile,
+    /// `]`/`[` on the Segments screen: the cluster profiles from the next / previous cluster.
+    ScrollProfiles(bool),
     /// A mining parameter key on the Rules screen.
     RulesParam(crate::screens::rules::RulesKey),
     /// Enter on the Rules screen: the baskets behind the selected rule (again: close).

@@ -364,6 +364,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::ConfirmOverwrite
         | Action::ToggleSweepView
         | Action::CycleProfile
+        | Action::ScrollProfiles(_)
         | Action::RunSweep
         | Action::RunModel => {}
         // Every typed prompt: the filter, export and save names, the path or URL to open.

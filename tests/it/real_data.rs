@@ -369,3 +369,37 @@ fn the_data_screen_marks_and_unmarks_personal_data() {
     );
     assert!(!ws.privacy.pii.contains_key("area_code"));
 }
+
+/// Every cluster's profile can be reached: `[`/`]` scroll the profile table however narrow
+/// the terminal.
+#[test]
+fn every_cluster_profile_can_be_scrolled_to() {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: cdnow(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    key(&mut s, KeyCode::Char('4'));
+    // k (the parameter selected first), from 4 to 6.
+    key(&mut s, KeyCode::Char('+'));
+    key(&mut s, KeyCode::Char('+'));
+    key(&mut s, KeyCode::Char('r'));
+    let k = s.segments.run.as_ref().expect("a run").profiles.len();
+    assert_eq!(k, 6, "{:?}", s.message);
+    key(&mut s, KeyCode::Char('p'));
+    let mut seen = vec![false; k];
+    for _ in 0..k {
+        let screen = draw(&s, 80, 30);
+        for (c, hit) in seen.iter_mut().enumerate() {
+            *hit |= screen.contains(&format!("c{c} ("));
+        }
+        key(&mut s, KeyCode::Char(']'));
+    }
+    assert!(seen.iter().all(|h| *h), "{seen:?}");
+    // Back to the first.
+    for _ in 0..k {
+        key(&mut s, KeyCode::Char('['));
+    }
+    assert_eq!(s.segments.profile_first, 0);
+}

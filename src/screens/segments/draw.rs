@@ -395,8 +395,14 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         return;
     };
     let view = state.segments.profile_view;
+    // From the cluster `[`/`]` scrolled to (every cluster can be reached).
+    let first = state
+        .segments
+        .profile_first
+        .min(run.profiles.len().saturating_sub(1));
+    let profiles = &run.profiles[first.min(run.profiles.len())..];
     if view == 0 {
-        let rows = run.profiles.iter().map(|p| {
+        let rows = profiles.iter().map(|p| {
             Row::new(vec![
                 format!("c{}", p.cluster),
                 p.size.to_string(),
@@ -418,7 +424,20 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .header(
                 Row::new(vec!["", "size", "share", "profile (vs. average)"]).style(theme.header()),
             )
-            .block(Block::default().title(" cluster profiles (p: means, medians) ")),
+            .block(Block::default().title(crate::ui::wrap::fit(
+                &[
+                    format!(
+                        " cluster profiles from c{first} of {} ([ ] scroll; p: means, medians) ",
+                        run.profiles.len()
+                    ),
+                    format!(
+                        " cluster profiles from c{first} of {} ([ ] scroll) ",
+                        run.profiles.len()
+                    ),
+                    format!(" profiles c{first}.. of {} ", run.profiles.len()),
+                ],
+                area.width as usize,
+            ))),
             area,
         );
         return;
@@ -427,7 +446,7 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     const NAME: u16 = 15;
     const CELL: u16 = 11;
     let fit = (area.width.saturating_sub(NAME) / (CELL + 1)).max(1) as usize;
-    let shown = run.profiles.len().min(fit);
+    let shown = profiles.len().min(fit);
     let names: Vec<&str> = run
         .profiles
         .first()
@@ -435,7 +454,7 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .unwrap_or_default();
     let rows = names.iter().enumerate().map(|(j, name)| {
         let mut cells = vec![Cell::from(name.to_string())];
-        cells.extend(run.profiles.iter().take(shown).map(|p| {
+        cells.extend(profiles.iter().take(shown).map(|p| {
             let s = &p.features[j];
             let text = if view == 1 {
                 format!("{} ({:+.1})", compact(s.mean), s.z)
@@ -447,14 +466,18 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         Row::new(cells)
     });
     let mut header = vec![Cell::from("feature")];
-    header.extend(run.profiles.iter().take(shown).map(|p| {
+    header.extend(profiles.iter().take(shown).map(|p| {
         Cell::from(format!("c{} ({})", p.cluster, p.size))
             .style(Style::default().fg(colour(p.cluster, theme)))
     }));
     let mut widths = vec![Constraint::Length(NAME)];
     widths.extend((0..shown).map(|_| Constraint::Length(CELL)));
     let more = if shown < run.profiles.len() {
-        format!(", c0-c{} of {}", shown - 1, run.profiles.len())
+        format!(
+            ", c{first}-c{} of {} ([ ] scroll)",
+            first + shown - 1,
+            run.profiles.len()
+        )
     } else {
         String::new()
     };

@@ -63,6 +63,8 @@ pub struct SegmentsView {
     pub show_sweep: bool,
     /// What the profile table shows: 0 descriptions, 1 feature means (z), 2 medians.
     pub profile_view: u8,
+    /// The first cluster the profile table shows (`[`/`]` scroll through them).
+    pub profile_first: usize,
     /// The k sweep's largest k.
     pub sweep_max_k: usize,
 }
@@ -78,6 +80,7 @@ impl Default for SegmentsView {
             k_distance: None,
             show_sweep: false,
             profile_view: 0,
+            profile_first: 0,
             sweep_max_k: 10,
         }
     }
@@ -235,6 +238,14 @@ pub const BINDINGS: &[Binding] = &[
         }),
     b("p", "profiles: descriptions, feature means (z), medians")
         .run("next profile view", || Action::CycleProfile),
+    b("[ ]", "profiles: scroll through the clusters").each(&[
+        n("]", "profiles from the next cluster", || {
+            Action::ScrollProfiles(true)
+        }),
+        n("[", "profiles from the previous cluster", || {
+            Action::ScrollProfiles(false)
+        }),
+    ]),
     b(
         "e",
         "export every customer's label to a .csv, .parquet or .json file",
@@ -263,6 +274,8 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
         KeyCode::Char('v') => Action::ToggleSweepView,
         KeyCode::Char('e') => Action::StartExport,
         KeyCode::Char('p') => Action::CycleProfile,
+        KeyCode::Char(']') => Action::ScrollProfiles(true),
+        KeyCode::Char('[') => Action::ScrollProfiles(false),
         KeyCode::Char('E') => Action::ExportProfiles,
         _ => return None,
     })
@@ -332,6 +345,16 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         }
         Action::CycleProfile => {
             state.segments.profile_view = (state.segments.profile_view + 1) % 3;
+            Vec::new()
+        }
+        Action::ScrollProfiles(next) => {
+            let n = state.segments.run.as_ref().map_or(0, |r| r.profiles.len());
+            let first = &mut state.segments.profile_first;
+            *first = if *next {
+                (*first + 1).min(n.saturating_sub(1))
+            } else {
+                first.saturating_sub(1)
+            };
             Vec::new()
         }
         Action::RunSweep if state.segments.params.algorithm == Algorithm::Dbscan => {
@@ -405,6 +428,7 @@ pub fn job_done(
                 });
             }
             state.segments.run = Some(*r);
+            state.segments.profile_first = 0;
             state.clv.segments = super::clv::per_segment(state);
         }
         JobOutcome::KDistance(k) => {
