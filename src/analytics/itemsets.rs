@@ -61,9 +61,11 @@ pub struct Itemset {
 }
 
 fn too_many(limit: usize) -> AnalyticsError {
-    AnalyticsError::Input(format!(
-        "more than {limit} frequent itemsets; raise min_support (or min_count) or set max_len"
-    ))
+    AnalyticsError::TooMany {
+        what: "frequent itemsets",
+        limit,
+        advice: "raise min_support (or min_count) or set max_len",
+    }
 }
 
 /// The frequent itemsets of `baskets`, sorted by length and then items.

@@ -140,10 +140,11 @@ pub fn rules(
                 continue;
             }
             if out.len() >= p.limit {
-                return Err(AnalyticsError::Input(format!(
-                    "more than {} rules; raise min_support, min_confidence or min_lift, or set max_len",
-                    p.limit
-                )));
+                return Err(AnalyticsError::TooMany {
+                    what: "rules",
+                    limit: p.limit,
+                    advice: "raise min_support, min_confidence or min_lift, or set max_len",
+                });
             }
             r.antecedents = a.clone();
             r.consequents = c.clone();

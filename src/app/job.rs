@@ -11,6 +11,7 @@ use std::time::Instant;
 use polars::prelude::{DataFrame, IdxSize};
 
 use super::state::ExportTarget;
+use crate::analytics::AnalyticsError;
 use crate::analytics::kmeans::KMeansParams;
 use crate::analytics::segment::{SegmentParams, SegmentRun};
 use crate::analytics::sweep::SweepResult;
@@ -772,6 +773,21 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 progress,
             )
             .map(|m| JobOutcome::Mined(Box::new(m.run)))
+            .map_err(|e| match e {
+                // The workbench's words for the thresholds: the Rules screen's keys.
+                PipelineError::Analytics(AnalyticsError::TooMany { what, limit, .. }) => {
+                    let also = if what == "rules" {
+                        ", raise min confidence with ]"
+                    } else {
+                        ""
+                    };
+                    PipelineError::Analytics(AnalyticsError::Input(format!(
+                        "more than {limit} {what} at min support {} with up to {} items: on the Rules screen (5) raise min support with +{also} or lower max items with m",
+                        params.min_support, params.max_len
+                    )))
+                }
+                e => e,
+            })
         }),
         JobRequest::Summarise { table, column } => lift({
             progress.start("summarising", 1);

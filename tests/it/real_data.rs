@@ -403,3 +403,169 @@ fn every_cluster_profile_can_be_scrolled_to() {
     }
     assert_eq!(s.segments.profile_first, 0);
 }
+
+fn online_retail_baskets() -> PathBuf {
+    repo().join("tests/data/real/online_retail_baskets/online_retail_baskets.csv")
+}
+
+/// The baskets of a basket file read by hand (RFC 4180 quotes, items trimmed, one set per
+/// non-blank line): the reference the reader is checked against.
+fn baskets_by_hand() -> Vec<BTreeSet<String>> {
+    let text = std::fs::read_to_string(online_retail_baskets()).unwrap();
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields.push(std::mem::take(&mut field)),
+                c => field.push(c),
+            }
+        }
+        fields.push(field);
+        out.push(
+            fields
+                .iter()
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect(),
+        );
+    }
+    out
+}
+
+/// A basket file (one basket per line, no header, as many fields as items) opens with no
+/// flag: `rules --input` mines it, and every itemset's and rule's count equals the brute-force
+/// count over the lines.
+#[test]
+fn a_real_basket_file_is_mined_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = online_retail_baskets().display().to_string();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "rules",
+            "--input",
+            &input,
+            "--min-support",
+            "0.1",
+            "--max-len",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let baskets = baskets_by_hand();
+    assert_eq!(baskets.len(), 60);
+    assert_eq!(v["n_transactions"], 60);
+    let items: BTreeSet<&String> = baskets.iter().flatten().collect();
+    assert_eq!(v["n_items"], items.len());
+    let count = |set: &[&str]| {
+        baskets
+            .iter()
+            .filter(|b| set.iter().all(|i| b.contains(*i)))
+            .count() as u64
+    };
+    // Every frequent single item and pair, by brute force (at least 6 of 60 baskets).
+    let mut expected = BTreeSet::new();
+    let list: Vec<&String> = items.iter().copied().collect();
+    for (a, x) in list.iter().enumerate() {
+        if count(&[x]) >= 6 {
+            expected.insert(vec![x.to_string()]);
+            for y in &list[a + 1..] {
+                if count(&[x, y]) >= 6 {
+                    expected.insert(vec![x.to_string(), y.to_string()]);
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    for s in v["itemsets"].as_array().unwrap() {
+        let mut set: Vec<String> = s["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect();
+        set.sort();
+        let refs: Vec<&str> = set.iter().map(String::as_str).collect();
+        assert_eq!(s["count"].as_u64().unwrap(), count(&refs), "{set:?}");
+        found.insert(set);
+    }
+    assert_eq!(found, expected);
+    // A quoted item holding commas is one item.
+    assert!(items.iter().any(|i| i.contains(',')));
+    // Rules: confidence = count(both) / count(antecedent).
+    let rules = v["rules"].as_array().unwrap();
+    assert!(!rules.is_empty());
+    for r in rules {
+        let a: Vec<&str> = r["antecedents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap())
+            .collect();
+        let mut both = a.clone();
+        both.extend(
+            r["consequents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap()),
+        );
+        let expect = count(&both) as f64 / count(&a) as f64;
+        assert!(
+            (r["confidence"].as_f64().unwrap() - expect).abs() < 1e-12,
+            "{r}"
+        );
+    }
+}
+
+/// `crmlens online_retail_baskets.csv`: the workbench reads the basket file, the Rules screen
+/// finds its basket and item columns; at the default support (1 basket of 60) there are too
+/// many itemsets and the error says which keys of which screen fix it; raising the support
+/// with those keys mines the rules.
+#[test]
+fn the_workbench_mines_a_real_basket_file() {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: online_retail_baskets(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let baskets = baskets_by_hand();
+    let lines: usize = baskets.iter().map(|b| b.len()).sum();
+    assert_eq!(s.table.as_ref().unwrap().height(), lines);
+    key(&mut s, KeyCode::Char('5'));
+    assert_eq!(s.screen, Screen::Rules);
+    key(&mut s, KeyCode::Char('r'));
+    let e = s.error.clone().expect("too many itemsets");
+    assert!(
+        e.contains("on the Rules screen (5) raise min support with +"),
+        "{e}"
+    );
+    // 0.005 -> 0.01 -> 0.02 -> 0.05 -> 0.1 (6 of 60 baskets).
+    for _ in 0..4 {
+        key(&mut s, KeyCode::Char('+'));
+    }
+    assert_eq!(s.rules.params.min_support, 0.1);
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let run = s.rules.run.as_ref().expect("rules");
+    assert_eq!(run.baskets.len(), 60);
+    assert_eq!(run.min_count, 6);
+    assert!(!run.rules.is_empty());
+    let screen = draw(&s, 140, 40);
+    assert!(screen.contains("BLUE POLKADOT"), "{screen}");
+}

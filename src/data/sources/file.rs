@@ -148,7 +148,7 @@ fn read_text_columns(
 /// looks at the file to tell NDJSON from it). No I/O.
 pub fn format_by_name(name: &str) -> Option<Format> {
     match name {
-        "csv" | "tsv" | "txt" => Some(Format::Csv),
+        "csv" | "tsv" | "txt" | "basket" | "baskets" => Some(Format::Csv),
         "parquet" | "pq" => Some(Format::Parquet),
         "ndjson" | "jsonl" => Some(Format::Ndjson),
         "json" => Some(Format::Json),
@@ -164,7 +164,9 @@ pub fn detect_format(path: &Path, explicit: Option<&str>) -> Result<Format> {
     if let Some(f) = explicit {
         return by_name(f).ok_or_else(|| DataError::Malformed {
             path: path.to_path_buf(),
-            message: format!("unknown format `{f}`; use csv, tsv, parquet, json, ndjson or sqlite"),
+            message: format!(
+                "unknown format `{f}`; use csv, tsv, baskets, parquet, json, ndjson or sqlite"
+            ),
         });
     }
     let ext = path
@@ -611,6 +613,38 @@ fn csv_frame(
         None => sniffed.unwrap_or(if ext_tab { b'\t' } else { b',' }),
     };
     precheck::check_header_quotes(path, head, d)?;
+    // One basket per line (no header, as many fields as items): read into `basket`/`item`.
+    let named_baskets = opts.format.as_deref() == Some(super::baskets::FORMAT)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("basket") || e.eq_ignore_ascii_case("baskets"));
+    let baskets_by = if named_baskets {
+        Some(d)
+    } else if opts.format.is_none() && opts.delimiter.is_none() && sniffed.is_none() {
+        [b',', b'\t', b';', b'|']
+            .into_iter()
+            .find(|&c| super::baskets::looks_like_baskets(head, c))
+    } else if opts.format.is_none() && super::baskets::looks_like_baskets(head, d) {
+        Some(d)
+    } else {
+        None
+    };
+    if let Some(d) = baskets_by {
+        let bytes = match converted {
+            Some(text) => text,
+            None => std::fs::read(path).map_err(|e| DataError::io(path, e))?,
+        };
+        let (frame, summary) = super::baskets::read(path, &bytes, d)?;
+        let note = match note {
+            Some(n) => format!("{n}; {}", summary.describe()),
+            None => summary.describe(),
+        };
+        return Ok(TextFrame {
+            frame: frame.lazy(),
+            delimiter: d,
+            note: Some(note),
+        });
+    }
     match &converted {
         Some(text) => precheck::check_field_counts(path, &text[..], d)?,
         None => {

@@ -589,11 +589,11 @@ impl Workspace {
             if let Some(f) = &src.format
                 && !matches!(
                     f.as_str(),
-                    "csv" | "tsv" | "parquet" | "json" | "ndjson" | "jsonl"
+                    "csv" | "tsv" | "baskets" | "parquet" | "json" | "ndjson" | "jsonl"
                 )
             {
                 return Err(bad(format!(
-                    "unknown format `{f}` in [sources.{name}] (use csv, tsv, parquet, json or ndjson)"
+                    "unknown format `{f}` in [sources.{name}] (use csv, tsv, baskets, parquet, json or ndjson)"
                 )));
             }
         }
