@@ -135,7 +135,7 @@ pub fn read(path: &Path, text: &[u8], delimiter: u8) -> Result<(DataFrame, Summa
             };
             let t = s.trim();
             if t.is_empty() {
-                if !(record.len() == 1) {
+                if record.len() != 1 {
                     summary.empty += 1;
                 }
                 continue;
