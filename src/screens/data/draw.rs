@@ -48,6 +48,19 @@ pub fn window(state: &State, start: usize, n: usize) -> Option<DataFrame> {
 }
 
 /// Which columns fit: the key column, then a run of columns that includes `selected`.
+/// `text` in at most `width` characters: a longer one ends with `…`, so a cut value is never
+/// taken for the whole.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 fn visible_columns(widths: &[usize], selected: usize, room: usize) -> Vec<usize> {
     if widths.is_empty() {
         return Vec::new();
@@ -132,7 +145,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         .iter()
         .map(|n| crate::text::escape_owned(n.clone()))
         .collect();
-    let widths: Vec<usize> = cells
+    let natural: Vec<usize> = cells
         .iter()
         .zip(&labels)
         .map(|(col, name)| {
@@ -141,10 +154,19 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
                 .chain([name.chars().count() + 2])
                 .max()
                 .unwrap_or(1)
-                .min(MAX_COL_WIDTH)
         })
         .collect();
+    let mut widths: Vec<usize> = natural.iter().map(|w| (*w).min(MAX_COL_WIDTH)).collect();
     let shown = visible_columns(&widths, state.data.col, area.width as usize);
+    // Room left after the shown columns goes to the last one, when its text is longer than a
+    // column's usual width (long product names, addresses).
+    if let Some(&last) = shown.last() {
+        let used: usize = shown.iter().map(|&i| widths[i] + 1).sum();
+        let room = (area.width as usize).saturating_sub(used);
+        if natural[last] > widths[last] {
+            widths[last] += room.min(natural[last] - widths[last]);
+        }
+    }
     let arrow = |i: usize| match &state.data.sort {
         Some((c, desc)) if *c == names[i] => {
             if *desc {
@@ -155,13 +177,28 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         }
         _ => "",
     };
-    let header = Row::new(shown.iter().map(|&i| {
+    // Each column at its width; a cut-off last column gets only what is left, so the solver
+    // never squeezes the columns before it.
+    let mut left = area.width as usize;
+    let fitted: Vec<usize> = shown
+        .iter()
+        .map(|&i| {
+            let w = widths[i].min(left);
+            left = left.saturating_sub(w + 1);
+            w
+        })
+        .collect();
+    let constraints: Vec<Constraint> = fitted
+        .iter()
+        .map(|&w| Constraint::Length(w as u16))
+        .collect();
+    let header = Row::new(shown.iter().zip(&fitted).map(|(&i, &w)| {
         let style = if i == state.data.col {
             theme.header().patch(theme.selected())
         } else {
             theme.header()
         };
-        Cell::from(format!("{}{}", labels[i], arrow(i))).style(style)
+        Cell::from(cut(&format!("{}{}", labels[i], arrow(i)), w)).style(style)
     }));
     let rows = (0..win.height()).map(|r| {
         let style = if start + r == state.data.row {
@@ -169,8 +206,8 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         } else {
             ratatui::style::Style::default()
         };
-        Row::new(shown.iter().map(|&i| {
-            let cell = Cell::from(cells[i][r].clone());
+        Row::new(shown.iter().zip(&fitted).map(|(&i, &w)| {
+            let cell = Cell::from(cut(&cells[i][r], w));
             if i == state.data.col && start + r != state.data.row {
                 cell.style(theme.accent())
             } else {
@@ -179,17 +216,6 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         }))
         .style(style)
     });
-    // Each column at its width; a cut-off last column gets only what is left, so the solver
-    // never squeezes the columns before it.
-    let mut left = area.width as usize;
-    let constraints: Vec<Constraint> = shown
-        .iter()
-        .map(|&i| {
-            let w = widths[i].min(left);
-            left = left.saturating_sub(w + 1);
-            Constraint::Length(w as u16)
-        })
-        .collect();
     f.render_widget(
         Table::new(rows, constraints)
             .header(header)
@@ -301,6 +327,14 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_values_end_with_an_ellipsis() {
+        assert_eq!(cut("MEDIUM CERAMIC", 14), "MEDIUM CERAMIC");
+        assert_eq!(cut("MEDIUM CERAMIC", 8), "MEDIUM …");
+        assert_eq!(cut("ab", 1), "…");
+        assert_eq!(cut("ab", 0), "");
+    }
 
     #[test]
     fn selected_row_stays_visible() {
