@@ -569,3 +569,42 @@ fn the_workbench_mines_a_real_basket_file() {
     let screen = draw(&s, 140, 40);
     assert!(screen.contains("BLUE POLKADOT"), "{screen}");
 }
+
+/// With NO_COLOR the clusters keep apart: the share list and the scatter give each cluster
+/// its glyph (0, 1, ...), every cluster's glyph is in the scatter, and the shares are the
+/// cluster sizes over all customers.
+#[test]
+fn clusters_are_told_apart_without_colour() {
+    let mut s = State::new("real".into());
+    s.no_color = true;
+    let cmds = s.load(JobRequest::Open {
+        path: cdnow(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('r'));
+    let run = s.segments.run.as_ref().expect("a run");
+    let sizes = run.sizes.clone();
+    let total: usize = sizes.iter().sum::<usize>() + run.noise;
+    let screen = draw(&s, 120, 40);
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("PC1 x PC2, glyph = cluster"))
+        .expect("the glyph scatter");
+    // The scatter is right of the profile table's border.
+    let col = lines[at][..lines[at].find("PC1").unwrap()].chars().count();
+    let plot: String = lines[at + 1..]
+        .iter()
+        .flat_map(|l| l.chars().skip(col))
+        .collect();
+    for (c, n) in sizes.iter().enumerate() {
+        let g = char::from(b'0' + c as u8);
+        if *n > 0 {
+            assert!(plot.contains(g), "cluster {c} has no glyph in\n{screen}");
+        }
+        let share = format!("{g} c{c:<5} {:>5.1}%", 100.0 * *n as f64 / total as f64);
+        assert!(screen.contains(&share), "{share} not in\n{screen}");
+    }
+}

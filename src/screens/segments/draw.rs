@@ -124,6 +124,49 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         sizes,
     );
 
+    if theme.no_color {
+        // One pie character for every slice: without colour the slices cannot be told apart,
+        // so the shares are listed with each cluster's glyph (the scatter's).
+        let total: usize = groups.iter().map(|g| g.1).sum::<usize>().max(1);
+        let lines: Vec<Line> = groups
+            .iter()
+            .map(|(name, n, l)| {
+                Line::from(format!(
+                    "{} {name:<6} {:>5.1}%",
+                    glyph(*l),
+                    100.0 * *n as f64 / total as f64
+                ))
+            })
+            .collect();
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().title(" share ").borders(Borders::LEFT)),
+            pie,
+        );
+    } else {
+        draw_pie(f, pie, &groups, theme);
+    }
+
+    draw_profiles(f, profile, state, theme);
+    if guide_drawn {
+        return;
+    }
+    if theme.no_color {
+        draw_glyph_scatter(f, scatter, run);
+        return;
+    }
+    draw_colour_scatter(f, scatter, run, k, theme);
+}
+
+/// The glyph of a cluster in monochrome charts: its number (0-9, then a-z), `·` for noise.
+pub fn glyph(l: Option<usize>) -> char {
+    const GLYPHS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    match l {
+        Some(c) => GLYPHS.get(c).map_or('#', |&b| b as char),
+        None => '·',
+    }
+}
+
+fn draw_pie(f: &mut Frame, pie: Rect, groups: &[(String, usize, Option<usize>)], theme: Theme) {
     let slices: Vec<PieSlice> = groups
         .iter()
         .map(|(name, n, l)| PieSlice::new(name.as_str(), *n as f64, label_colour(*l, theme)))
@@ -135,12 +178,67 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .block(Block::default().title(" share ").borders(Borders::LEFT)),
         pie,
     );
+}
 
-    draw_profiles(f, profile, state, theme);
-    if guide_drawn {
+/// The customers' scatter (first two principal components) with one character per cell:
+/// the glyph of the cluster most of the cell's customers are in (NO_COLOR).
+fn draw_glyph_scatter(f: &mut Frame, area: Rect, run: &crate::analytics::segment::SegmentRun) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .title(" PC1 x PC2, glyph = cluster ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let (w, h) = (inner.width as usize, inner.height as usize);
+    if w == 0 || h == 0 {
         return;
     }
+    let pts = &run.projection.points;
+    let bounds = |v: &mut dyn Iterator<Item = f64>| {
+        v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
+    };
+    let (xmin, xmax) = bounds(&mut pts.iter().map(|p| p.0));
+    let (ymin, ymax) = bounds(&mut pts.iter().map(|p| p.1));
+    let cell = |v: f64, lo: f64, hi: f64, n: usize| -> usize {
+        if hi > lo {
+            (((v - lo) / (hi - lo)) * (n - 1) as f64).round() as usize
+        } else {
+            n / 2
+        }
+    };
+    // Per cell, how many customers of each label (noise last).
+    let k = run.clusters();
+    let mut counts = vec![vec![0u32; k + 1]; w * h];
+    for (p, l) in pts.iter().zip(&run.projected_labels) {
+        let x = cell(p.0, xmin, xmax, w);
+        let y = h - 1 - cell(p.1, ymin, ymax, h);
+        counts[y * w + x][l.unwrap_or(k)] += 1;
+    }
+    let lines: Vec<Line> = (0..h)
+        .map(|y| {
+            let row: String = (0..w)
+                .map(|x| {
+                    let c = &counts[y * w + x];
+                    match c.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - i)) {
+                        Some((i, n)) if *n > 0 => glyph((i < k).then_some(i)),
+                        _ => ' ',
+                    }
+                })
+                .collect();
+            Line::from(row)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
 
+fn draw_colour_scatter(
+    f: &mut Frame,
+    scatter: Rect,
+    run: &crate::analytics::segment::SegmentRun,
+    k: usize,
+    theme: Theme,
+) {
     // Noise first, so clusters are drawn over it.
     type Series = (Option<usize>, Vec<(f64, f64)>);
     let mut series: Vec<Series> = vec![(None, Vec::new())];
