@@ -82,7 +82,48 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command {
+    let result = crmlens::cli::schema_flags(&cli.schema).and_then(|types| {
+        let given = !types.is_empty();
+        crmlens::data::sources::file::set_session_types(None, types);
+        let result = run(cli);
+        // A --schema column no file had: said, so a typo is not silently ignored.
+        let missing = crmlens::data::sources::file::session_types_not_found();
+        if given && result.is_ok() && !missing.is_empty() {
+            eprintln!(
+                "warning: --schema: no file read has a column {}; check the name (crmlens profile FILE lists them)",
+                missing
+                    .iter()
+                    .map(|c| format!("`{}`", crmlens::text::escape(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        result
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `... | head`: the reader has what it wanted; nothing to say.
+        Err(e) if crmlens::cli::out::is_closed(&e) => {
+            ExitCode::from(crmlens::cli::out::CLOSED_EXIT)
+        }
+        Err(e) => {
+            // The workbench stopped by a signal: the terminal is restored; exit as the
+            // signal would have (128 + its number), silently (after SIGHUP there is no
+            // terminal to print to).
+            if let Some(i) = e.downcast_ref::<crmlens::app::run::Interrupted>() {
+                return ExitCode::from(i.exit_code());
+            }
+            // One line, control characters (from a header, a cell, a file name) escaped.
+            let msg = crmlens::text::error_line(&e.to_string());
+            let _ = writeln!(std::io::stderr().lock(), "error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The subcommand, or the workbench on the files given.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Some(cmd) => run_command(cmd),
         None => open_request(&cli).and_then(|(req, others)| {
             if cli.pseudonymise {
@@ -103,24 +144,5 @@ fn main() -> ExitCode {
             };
             crmlens::app::run::run(req, options)
         }),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        // `... | head`: the reader has what it wanted; nothing to say.
-        Err(e) if crmlens::cli::out::is_closed(&e) => {
-            ExitCode::from(crmlens::cli::out::CLOSED_EXIT)
-        }
-        Err(e) => {
-            // The workbench stopped by a signal: the terminal is restored; exit as the
-            // signal would have (128 + its number), silently (after SIGHUP there is no
-            // terminal to print to).
-            if let Some(i) = e.downcast_ref::<crmlens::app::run::Interrupted>() {
-                return ExitCode::from(i.exit_code());
-            }
-            // One line, control characters (from a header, a cell, a file name) escaped.
-            let msg = crmlens::text::error_line(&e.to_string());
-            let _ = writeln!(std::io::stderr().lock(), "error: {msg}");
-            ExitCode::from(2)
-        }
     }
 }

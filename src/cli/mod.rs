@@ -68,6 +68,33 @@ pub struct Cli {
     /// the key in CRMLENS_PSEUDONYM_KEY or the file CRMLENS_PSEUDONYM_KEY_FILE names).
     #[arg(long)]
     pub pseudonymise: bool,
+    /// Read a column as this type instead of the one found: COL=TYPE with TYPE int, float,
+    /// text or bool (repeat it, or separate pairs with commas); values that do not read are
+    /// missing and counted in the column's note. Before or after the subcommand.
+    #[arg(long, global = true, value_name = "COL=TYPE", value_delimiter = ',')]
+    pub schema: Vec<String>,
+}
+
+/// The `--schema` pairs as column -> type, or one line naming the pair at fault.
+pub fn schema_flags(pairs: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in pairs {
+        let Some((c, t)) = p.split_once('=') else {
+            bail!("--schema {p}: expected COL=TYPE, e.g. --schema spent=float");
+        };
+        let (c, t) = (c.trim(), t.trim().to_ascii_lowercase());
+        if c.is_empty() {
+            bail!("--schema {p}: the column name is empty");
+        }
+        if !crate::data::sources::reading::TYPES.contains(&t.as_str()) {
+            bail!(
+                "--schema {p}: unknown type `{t}`; use {}",
+                crate::data::sources::reading::TYPES.join(", ")
+            );
+        }
+        out.insert(c.to_string(), t);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Subcommand)]

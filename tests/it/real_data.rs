@@ -608,3 +608,97 @@ fn clusters_are_told_apart_without_colour() {
         assert!(screen.contains(&share), "{share} not in\n{screen}");
     }
 }
+
+/// `--schema COL=TYPE` reads a column as the analyst says, on any command: CDNOW's `spent`
+/// as whole numbers keeps exactly the whole amounts (the others are missing and counted, with
+/// examples), `_id` as text keeps every id; a bad type is one line and exit 2; a column no
+/// file has is a warning naming it.
+#[test]
+fn schema_flag_sets_a_column_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = cdnow().display().to_string();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "profile",
+            &input,
+            "--json",
+            "--schema",
+            "spent=int,_id=text",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &v["files"][0];
+    let text = std::fs::read_to_string(cdnow()).unwrap();
+    let spent: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    let not_whole = spent.iter().filter(|x| x.fract() != 0.0).count();
+    let col = |name: &str| {
+        f["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(col("spent")["dtype"], "i64");
+    assert_eq!(col("spent")["nulls"], not_whole);
+    assert_eq!(col("_id")["dtype"], "str");
+    let ids: BTreeSet<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(col("_id")["distinct"], ids.len());
+    let r = f["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["column"] == "spent")
+        .unwrap();
+    assert_eq!(r["given"], true);
+    assert_eq!(r["unparsed"], not_whole);
+    assert!(
+        f["notes"]
+            .to_string()
+            .contains("column `spent` read as whole numbers (the type you set)")
+    );
+
+    // The same flag reaches the headless analyses: CLV reads `_id` as text and still fits.
+    let o = crmlens(
+        dir.path(),
+        &[
+            "clv",
+            "--input",
+            &input,
+            "--calibration-end",
+            "1997-09-30",
+            "--schema",
+            "_id=text",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+
+    let o = crmlens(dir.path(), &["profile", &input, "--schema", "spent=money"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = crate::stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("unknown type `money`; use int, float, text, bool"),
+        "{e}"
+    );
+
+    let o = crmlens(dir.path(), &["profile", &input, "--schema", "spnt=int"]);
+    assert!(o.status.success());
+    assert!(
+        crate::stderr(&o).contains("no file read has a column `spnt`"),
+        "{}",
+        crate::stderr(&o)
+    );
+}

@@ -84,6 +84,55 @@ pub struct Scanned {
     pub readings: Vec<super::reading::Inferred>,
 }
 
+/// Column types the analyst gave for this run over those read (`--schema col=type` for every
+/// file read, the workbench's `t` for one file): [`scan`] reads these columns as given, under
+/// a workspace source's own `schema`. Process-wide because every reader of a file (the 360
+/// view, the order lines of Rules, CLV and Recommend, the report) must read it the same way
+/// without each call site carrying them; keyed by file so that two workbench sessions in one
+/// process (tests) keep theirs apart.
+static SESSION_TYPES: std::sync::Mutex<BTreeMap<Option<PathBuf>, BTreeMap<String, String>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Columns of [`SESSION_TYPES`] found in a file read (to tell the analyst of one never found).
+static SESSION_TYPES_FOUND: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn session_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Sets the types to read columns as: in every file (`file` None: `--schema`) or in one.
+/// An empty map clears them.
+pub fn set_session_types(file: Option<&Path>, types: BTreeMap<String, String>) {
+    let key = file.map(session_key);
+    let mut all = SESSION_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    if types.is_empty() {
+        all.remove(&key);
+    } else {
+        all.insert(key, types);
+    }
+}
+
+/// The types set for `file` (its own over those for every file).
+pub fn session_types(file: &Path) -> BTreeMap<String, String> {
+    let all = SESSION_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = all.get(&None).cloned().unwrap_or_default();
+    if let Some(own) = all.get(&Some(session_key(file))) {
+        out.extend(own.clone());
+    }
+    out
+}
+
+/// The `--schema` columns no file read so far has (for a warning at the end of a command).
+pub fn session_types_not_found() -> Vec<String> {
+    let all = SESSION_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    let found = SESSION_TYPES_FOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    all.get(&None)
+        .map(|t| t.keys().filter(|c| !found.contains(c)).cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Reads the text columns of `frame` as a person reads them (numbers with currency and
 /// separators, yes/no flags, placeholders as nulls), judged on its first rows; the columns
 /// `schema` types are left as they are.
@@ -93,17 +142,100 @@ fn read_text_columns(
     schema: &Schema,
     opts: &ReadOptions,
 ) -> Result<(LazyFrame, Vec<super::reading::Inferred>)> {
+    // The types the analyst gave this run (not those of the source's own `schema`).
+    let given: BTreeMap<String, String> = session_types(path)
+        .into_iter()
+        .filter(|(c, _)| schema.contains(c) && !opts.schema.contains_key(c))
+        .collect();
+    if !given.is_empty() {
+        let mut found = SESSION_TYPES_FOUND
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        found.extend(given.keys().cloned());
+    }
+    // Columns already of another type than text: cast (a number read as text, a float as a
+    // whole number only when it is one).
+    let mut frame = frame;
+    let mut casts = Vec::new();
+    let mut cast_readings = Vec::new();
+    for (c, ty) in &given {
+        let t = schema.get(c.as_str()).cloned().unwrap_or(DataType::String);
+        if t == DataType::String {
+            continue;
+        }
+        let to = polars_type(ty);
+        if t == to {
+            continue;
+        }
+        // What the cast does to the first rows, for the column's note: a float that is not
+        // whole is no `int` (missing, never truncated).
+        let head = frame
+            .clone()
+            .select([col(c.as_str())])
+            .limit(INFER_ROWS as IdxSize)
+            .collect()
+            .map_err(|e| malformed_error(path, &e))?;
+        let values = head
+            .column(c.as_str())
+            .map_err(|e| malformed_error(path, &e))?;
+        let lost: Vec<String> = match (ty.as_str(), values.f64()) {
+            ("int", Ok(v)) => v
+                .iter()
+                .flatten()
+                .filter(|x| x.fract() != 0.0)
+                .map(|x| x.to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut examples: Vec<String> = Vec::new();
+        for l in &lost {
+            if examples.len() < 3 && !examples.contains(l) {
+                examples.push(l.clone());
+            }
+        }
+        cast_readings.push(super::reading::Inferred {
+            column: c.clone(),
+            reading: match ty.as_str() {
+                "int" | "float" => super::reading::Reading::Number {
+                    decimal: super::reading::Decimal::Point,
+                    integer: ty == "int",
+                    percent: false,
+                    currency: None,
+                },
+                "bool" => super::reading::Reading::Boolean,
+                _ => super::reading::Reading::Text,
+            },
+            sampled: head.height(),
+            placeholders: 0,
+            unparsed: lost.len(),
+            examples,
+            given: true,
+        });
+        casts.push(match ty.as_str() {
+            "int" if t.is_float() => when(col(c.as_str()).eq(col(c.as_str()).floor()))
+                .then(col(c.as_str()).cast(DataType::Int64))
+                .otherwise(lit(NULL).cast(DataType::Int64))
+                .alias(c.as_str()),
+            _ => col(c.as_str()).cast(to),
+        });
+    }
+    if !casts.is_empty() {
+        frame = frame.with_columns(casts);
+    }
     // Text columns, and whole-number columns named as dates (20240131 under `date`).
     let text: Vec<PlSmallStr> = schema
         .iter()
         .filter(|(n, t)| {
-            (**t == DataType::String || t.is_integer() && super::roles::date_like_name(n))
+            (**t == DataType::String
+                || t.is_integer()
+                    && super::roles::date_like_name(n)
+                    && !given.contains_key(n.as_str()))
                 && !opts.schema.contains_key(n.as_str())
         })
         .map(|(n, _)| n.clone())
         .collect();
     if text.is_empty() {
-        return Ok((frame, Vec::new()));
+        return Ok((frame, cast_readings));
     }
     let head = frame
         .clone()
@@ -111,7 +243,7 @@ fn read_text_columns(
         .limit(INFER_ROWS as IdxSize)
         .collect()
         .map_err(|e| malformed_error(path, &e))?;
-    let mut readings = Vec::new();
+    let mut readings = cast_readings;
     for c in head.columns() {
         let integer = c.dtype().is_integer();
         let Ok(as_text) = c.cast(&DataType::String) else {
@@ -119,6 +251,10 @@ fn read_text_columns(
         };
         let Ok(values) = as_text.str() else { continue };
         let values: Vec<Option<&str>> = values.iter().collect();
+        if let Some(ty) = given.get(c.name().as_str()) {
+            readings.push(super::reading::forced(c.name().as_str(), &values, ty));
+            continue;
+        }
         let is_date = |r: &super::reading::Inferred| {
             matches!(r.reading, super::reading::Reading::Date { .. })
         };
@@ -134,6 +270,14 @@ fn read_text_columns(
     }
     let exprs: Vec<Expr> = readings
         .iter()
+        // Text columns only (the casts of other columns are made above).
+        .filter(|r| {
+            schema.get(r.column.as_str()) == Some(&DataType::String)
+                || !r.given
+                    && schema
+                        .get(r.column.as_str())
+                        .is_some_and(|t| t.is_integer())
+        })
         .map(|r| match (&r.reading, schema.get(r.column.as_str())) {
             (super::reading::Reading::Date { formats, .. }, Some(t)) if t.is_integer() => {
                 crate::data::dates::to_date_expr(&r.column, t, formats)

@@ -80,6 +80,9 @@ pub struct Inferred {
     /// Values that did not read as the column's type, read as nulls.
     pub unparsed: usize,
     pub examples: Vec<String>,
+    /// The type was set by the analyst (`--schema`, the workbench's `t`), not inferred.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub given: bool,
 }
 
 impl Inferred {
@@ -120,6 +123,9 @@ impl Inferred {
             Reading::Text => "text".to_string(),
         };
         let mut line = format!("column `{}` read as {what}", self.column);
+        if self.given {
+            line.push_str(" (the type you set)");
+        }
         match self.placeholders {
             0 => {}
             1 => line.push_str("; 1 blank or placeholder value (N/A, -, ...) as missing"),
@@ -284,6 +290,7 @@ pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
         placeholders,
         unparsed,
         examples,
+        given: false,
     };
     let dates = || -> Option<Inferred> {
         let r = crate::data::dates::infer_formats(&present, MIN_SHARE)?;
@@ -297,6 +304,7 @@ pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
             placeholders,
             unparsed: r.unparsed,
             examples: r.examples,
+            given: false,
         })
     };
     if !present.is_empty() {
@@ -343,6 +351,72 @@ pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
         }
     }
     (placeholders > 0).then(|| result(Reading::Text, (0, Vec::new())))
+}
+
+/// The types an analyst can give a column (`--schema col=type`, the workbench's `t`, a
+/// workspace source's `schema`).
+pub const TYPES: [&str; 4] = ["int", "float", "text", "bool"];
+
+/// A text column read as the type the analyst gave (`int`, `float`, `text` or `bool`), with
+/// what did not read among `values` (those become nulls): numbers keep the decimal mark,
+/// currency and percent found in the values; a value that is not whole is not an `int`.
+pub fn forced(column: &str, values: &[Option<&str>], ty: &str) -> Inferred {
+    let present: Vec<&str> = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| !is_placeholder(v))
+        .collect();
+    let placeholders = values
+        .iter()
+        .flatten()
+        .filter(|v| is_placeholder(v))
+        .count();
+    let (reading, fits): (Reading, Box<dyn Fn(&str) -> bool>) = match ty {
+        "bool" => (Reading::Boolean, Box::new(|v| flag(v).is_some())),
+        "int" | "float" => {
+            // The decimal mark that reads more values (the point on a tie), as inferred.
+            let reads = |d: Decimal| present.iter().filter(|v| number(v, d).is_some()).count();
+            let decimal = if reads(Decimal::Comma) > reads(Decimal::Point) {
+                Decimal::Comma
+            } else {
+                Decimal::Point
+            };
+            let parsed: Vec<(f64, bool, bool, Option<String>)> =
+                present.iter().filter_map(|v| number(v, decimal)).collect();
+            let percent = parsed.iter().filter(|p| p.2).count() * 2 > parsed.len();
+            let currency = parsed.iter().find_map(|p| p.3.clone());
+            let integer = ty == "int";
+            (
+                Reading::Number {
+                    decimal,
+                    integer,
+                    percent,
+                    currency,
+                },
+                Box::new(move |v| {
+                    number(v, decimal).is_some_and(|(x, _, _, _)| !integer || x.fract() == 0.0)
+                }),
+            )
+        }
+        _ => (Reading::Text, Box::new(|_| true)),
+    };
+    let bad: Vec<&str> = present.iter().copied().filter(|v| !fits(v)).collect();
+    let mut examples: Vec<String> = Vec::new();
+    for b in &bad {
+        if examples.len() < EXAMPLES && !examples.iter().any(|e| e == b) {
+            examples.push(b.to_string());
+        }
+    }
+    Inferred {
+        column: column.to_string(),
+        reading,
+        sampled: values.len(),
+        placeholders,
+        unparsed: bad.len(),
+        examples,
+        given: true,
+    }
 }
 
 /// `v` unless it is a placeholder.
@@ -395,8 +469,9 @@ pub fn expr(name: &str, reading: &Reading) -> Expr {
                             Some(if *percent && is_percent { x / 100.0 } else { x })
                         };
                         if *integer {
+                            // A value that is not whole is not read (never truncated).
                             s.iter()
-                                .map(|v| value(v).map(|x| x as i64))
+                                .map(|v| value(v).filter(|x| x.fract() == 0.0).map(|x| x as i64))
                                 .collect::<Int64Chunked>()
                                 .with_name(name)
                                 .into_column()
@@ -435,6 +510,31 @@ mod tests {
             .unwrap()
             .as_materialized_series()
             .clone()
+    }
+
+    #[test]
+    fn a_given_type_reads_what_fits_and_counts_the_rest() {
+        let vals = ["1.234,50", "12", "abc", "NA", "7,5"];
+        let v: Vec<Option<&str>> = vals.iter().map(|s| Some(*s)).collect();
+        // Floats with the decimal comma the values use.
+        let f = forced("x", &v, "float");
+        assert!(f.given);
+        assert_eq!((f.placeholders, f.unparsed), (1, 1));
+        assert_eq!(f.examples, ["abc"]);
+        let got: Vec<Option<f64>> = convert(&vals, &f.reading).f64().unwrap().iter().collect();
+        assert_eq!(got, [Some(1234.5), Some(12.0), None, None, Some(7.5)]);
+        // Whole numbers: a value with a fraction is not one (never truncated).
+        let i = forced("x", &v, "int");
+        assert_eq!(i.unparsed, 3);
+        let got: Vec<Option<i64>> = convert(&vals, &i.reading).i64().unwrap().iter().collect();
+        assert_eq!(got, [None, Some(12), None, None, None]);
+        // Flags.
+        let b = forced("x", &[Some("yes"), Some("no"), Some("maybe")], "bool");
+        assert_eq!(
+            (b.unparsed, b.examples.clone()),
+            (1, vec!["maybe".to_string()])
+        );
+        assert!(b.describe().contains("(the type you set)"));
     }
 
     #[test]

@@ -220,7 +220,11 @@ fn draw_glyph_scatter(f: &mut Frame, area: Rect, run: &crate::analytics::segment
             let row: String = (0..w)
                 .map(|x| {
                     let c = &counts[y * w + x];
-                    match c.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - i)) {
+                    match c
+                        .iter()
+                        .enumerate()
+                        .max_by_key(|(i, n)| (**n, usize::MAX - i))
+                    {
                         Some((i, n)) if *n > 0 => glyph((i < k).then_some(i)),
                         _ => ' ',
                     }
