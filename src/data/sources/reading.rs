@@ -372,7 +372,8 @@ pub fn forced(column: &str, values: &[Option<&str>], ty: &str) -> Inferred {
         .flatten()
         .filter(|v| is_placeholder(v))
         .count();
-    let (reading, fits): (Reading, Box<dyn Fn(&str) -> bool>) = match ty {
+    type Fits = Box<dyn Fn(&str) -> bool>;
+    let (reading, fits): (Reading, Fits) = match ty {
         "bool" => (Reading::Boolean, Box::new(|v| flag(v).is_some())),
         "int" | "float" => {
             // The decimal mark that reads more values (the point on a tie), as inferred.
