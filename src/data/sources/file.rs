@@ -143,16 +143,25 @@ fn read_text_columns(
     opts: &ReadOptions,
 ) -> Result<(LazyFrame, Vec<super::reading::Inferred>)> {
     // The types the analyst gave this run (not those of the source's own `schema`).
-    let given: BTreeMap<String, String> = session_types(path)
+    let session: BTreeMap<String, String> = session_types(path)
         .into_iter()
         .filter(|(c, _)| schema.contains(c) && !opts.schema.contains_key(c))
         .collect();
-    if !given.is_empty() {
+    if !session.is_empty() {
         let mut found = SESSION_TYPES_FOUND
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        found.extend(given.keys().cloned());
+        found.extend(session.keys().cloned());
     }
+    // The session's types, and the source's own `schema` (its `text` columns were read as
+    // text already).
+    let mut given = session;
+    given.extend(
+        opts.schema
+            .iter()
+            .filter(|(c, t)| t.as_str() != "text" && schema.contains(c.as_str()))
+            .map(|(c, t)| (c.clone(), t.clone())),
+    );
     // Columns already of another type than text: cast (a number read as text, a float as a
     // whole number only when it is one).
     let mut frame = frame;
@@ -230,7 +239,7 @@ fn read_text_columns(
                 || t.is_integer()
                     && super::roles::date_like_name(n)
                     && !given.contains_key(n.as_str()))
-                && !opts.schema.contains_key(n.as_str())
+                && opts.schema.get(n.as_str()).map(String::as_str) != Some("text")
         })
         .map(|(n, _)| n.clone())
         .collect();
@@ -498,9 +507,12 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         }
         _ => PlRefPath::new(path.to_string_lossy().to_string()),
     };
+    // `text` is given to the reader (so `00123` keeps its zeros); the other types are read
+    // from the text as a person reads it (see `read_text_columns`), as `--schema` is.
     let overrides: Schema = opts
         .schema
         .iter()
+        .filter(|(_, t)| t.as_str() == "text")
         .map(|(c, t)| Field::new(c.as_str().into(), polars_type(t)))
         .collect();
     let mut delimiter = None;
