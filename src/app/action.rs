@@ -75,6 +75,10 @@ pub enum Action {
     ToggleMessages,
     /// `P` on the Data screen: the selected column is personal data, or is not.
     TogglePii,
+    /// `t` on the Data screen: choose the type to read the selected column as.
+    StartColumnType,
+    /// The type chosen (int, float, text, bool), or None: as found.
+    SetColumnType(Option<&'static str>),
     /// A key of the role editor.
     Roles(super::roles::RolesKey),
     /// j/k in the message log: one line older (true) or newer.
@@ -246,6 +250,16 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
                 KeyCode::Char(c) if !ctrl => Some(Action::PromptChar(c)),
                 _ => None,
             };
+        }
+        Some(Overlay::ColumnType(_)) => {
+            return Some(match key.code {
+                KeyCode::Char('i') | KeyCode::Char('#') => Action::SetColumnType(Some("int")),
+                KeyCode::Char('f') | KeyCode::Char('%') => Action::SetColumnType(Some("float")),
+                KeyCode::Char('t') | KeyCode::Char('~') => Action::SetColumnType(Some("text")),
+                KeyCode::Char('b') => Action::SetColumnType(Some("bool")),
+                KeyCode::Char('a') => Action::SetColumnType(None),
+                _ => Action::Escape,
+            });
         }
         Some(Overlay::ConfirmQuit) => {
             return match key.code {

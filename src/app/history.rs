@@ -291,6 +291,33 @@ pub fn session_workspace(state: &State) -> Workspace {
         (None, None) => Workspace::for_customers_file(std::path::Path::new("customers.csv")),
     };
     ws.features = state.features.config();
+    // The session's column types (`t`), as the `schema` of the file they were set on: the
+    // data file, or a transaction log's one file. A workspace over several files keeps its
+    // own `schema` tables (the column's file is not known here).
+    if !state.types.is_empty() {
+        let one_file = {
+            let paths: std::collections::BTreeSet<std::path::PathBuf> = ws
+                .sources_by_role()
+                .into_iter()
+                .map(|(_, s)| ws.resolve(s))
+                .collect();
+            paths.len() == 1
+        };
+        if one_file {
+            let types = state.types.clone();
+            ws.sources.customers.schema.extend(types.clone());
+            for s in [
+                &mut ws.sources.orders,
+                &mut ws.sources.tickets,
+                &mut ws.sources.sessions,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                s.schema.extend(types.clone());
+            }
+        }
+    }
     // The session's personal-data marks and exemptions (`P`).
     for (column, kind) in &state.privacy.pii {
         ws.privacy.pii.insert(column.clone(), *kind);

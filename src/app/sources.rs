@@ -578,6 +578,7 @@ fn open(state: &mut State, target: Target) -> Vec<Command> {
 /// personal-data columns, the screens reset for it (the Features selection and the
 /// workspace's analysis settings applied), the first summary and correlation asked for.
 pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
+    let previous = state.source.clone();
     state.sources.loaded(&l);
     if let Some(e) = state.sources.shown_entry() {
         state.source = Some(e.target.path().to_path_buf());
@@ -605,8 +606,14 @@ pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
         state.apply_settings(*s);
     }
     state.workspace = l.workspace;
-    // Personal-data marks made on the table before belong to it.
-    state.privacy = Default::default();
+    // The same source read again (a column's type changed, `t`): the analyst's marks and
+    // place stay; another source starts afresh (marks made on the table before belong to it).
+    let again = previous.is_some() && previous == state.source;
+    if !again {
+        state.privacy = Default::default();
+        state.types.clear();
+    }
+    let col = state.data.col;
     state.warnings = l.warnings;
     state.history.clear();
     state.clv.segments = None;
@@ -617,6 +624,9 @@ pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
     state.table = Some(std::sync::Arc::new(l.table));
     state.report = l.report;
     state.data = Default::default();
+    if again {
+        state.data.col = col.min(state.columns().saturating_sub(1));
+    }
     state.quality_row = 0;
     let mut cmds = crate::screens::data::summarise(state);
     cmds.extend(crate::screens::features::correlate(state));

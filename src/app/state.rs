@@ -48,6 +48,8 @@ pub enum Overlay {
     LoadFailed(String),
     /// The command palette (`:` or Ctrl-P).
     Palette(super::palette::Palette),
+    /// `t` on the Data screen: the type to read this column as.
+    ColumnType(String),
 }
 
 /// Something for the event loop to do: start a job, or put text on the clipboard (OSC 52,
@@ -123,6 +125,10 @@ pub struct State {
     /// Personal-data marks and exemptions made in the session (`P` on the Data screen),
     /// saved into the workspace's `[privacy]` by Ctrl-S.
     pub privacy: crate::data::privacy::PrivacyConfig,
+    /// Column types set in the session (`t` on the Data screen: column -> int, float, text
+    /// or bool), read into every file of the session; Ctrl-S saves them as the data file's
+    /// `schema`.
+    pub types: std::collections::BTreeMap<String, String>,
     pub quit: bool,
 }
 
@@ -457,7 +463,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::CopySelected { .. }
         | Action::Sources(_)
         | Action::Roles(_)
-        | Action::TogglePii => {}
+        | Action::TogglePii
+        | Action::StartColumnType
+        | Action::SetColumnType(_) => {}
         Action::JobStarted(job) => state.jobs.push(job),
         Action::JobDone(done) => return super::done::finished(state, *done),
     }

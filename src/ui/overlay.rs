@@ -123,6 +123,42 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         Some(Overlay::Sources) => super::sources::draw(f, area, state, theme),
         Some(Overlay::Roles) => super::roles::draw(f, area, state, theme),
         Some(Overlay::OpenSource(text)) => super::sources::draw_prompt(f, area, text, theme),
+        Some(Overlay::ColumnType(column)) => {
+            let current = state
+                .types
+                .get(column)
+                .map_or("as found".to_string(), |t| format!("{t} (set by you)"));
+            let key = |k: &'static str, what: &'static str| {
+                Line::from(vec![
+                    Span::styled(format!(" {k:<6}"), theme.accent()),
+                    Span::raw(what),
+                ])
+            };
+            let text = vec![
+                Line::from(format!(
+                    " now: {current}; values that do not read become missing"
+                )),
+                key("i #", "int: whole numbers"),
+                key("f %", "float: numbers (currency, separators, percent)"),
+                key("t ~", "text"),
+                key("b", "bool: yes/no, y/n, true/false flags"),
+                key("a", "as found (the type crmlens read)"),
+                Line::from(Span::styled(" any other key: keep", theme.dim())),
+            ];
+            let title = crate::ui::wrap::fit(
+                &[
+                    format!(" read `{}` as ", crate::text::escape(column)),
+                    " read as ".to_string(),
+                ],
+                58,
+            );
+            let rect = centered(area, 62, text.len() as u16 + 2);
+            f.render_widget(Clear, rect);
+            f.render_widget(
+                Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(title)),
+                rect,
+            );
+        }
         Some(Overlay::ConfirmQuit) => {
             let rect = centered(area, 52, 5);
             let label = state

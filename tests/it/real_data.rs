@@ -702,3 +702,54 @@ fn schema_flag_sets_a_column_type() {
         crate::stderr(&o)
     );
 }
+
+/// `t` on the Data screen reads the selected column as another type: the file is read again,
+/// the column has the new type, its note counts what did not read, the place is kept, `a`
+/// puts the type found back, and Ctrl-S's workspace keeps the type as the file's `schema`.
+#[test]
+fn the_type_key_reads_a_column_as_another_type() {
+    use crmlens::app::state::Overlay;
+    use polars::prelude::DataType;
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path: mlc_churn(),
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    let dtype = |s: &State, c: &str| s.table.as_ref().unwrap().column(c).unwrap().dtype().clone();
+    assert_eq!(dtype(&s, "account_length"), DataType::Int64);
+    key(&mut s, KeyCode::Char('l'));
+    key(&mut s, KeyCode::Char('t'));
+    assert!(matches!(&s.overlay, Some(Overlay::ColumnType(c)) if c == "account_length"));
+    assert!(draw(&s, 120, 30).contains("read `account_length` as"));
+    key(&mut s, KeyCode::Char('f'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(dtype(&s, "account_length"), DataType::Float64);
+    assert_eq!(s.data.col, 1, "the selected column stays");
+    // Text that is not a number: every value is missing, and the note says so.
+    key(&mut s, KeyCode::Char('h'));
+    key(&mut s, KeyCode::Char('t'));
+    key(&mut s, KeyCode::Char('i'));
+    let rows = s.table.as_ref().unwrap().height();
+    let state = s.table.as_ref().unwrap().column("state").unwrap().clone();
+    assert_eq!(state.dtype(), &DataType::Int64);
+    assert_eq!(state.null_count(), rows);
+    let screen = draw(&s, 160, 40);
+    assert!(screen.contains("read as whole numbers (the type"), "{screen}");
+    assert!(screen.contains(&format!("{rows} of {rows} values did")), "{screen}");
+    // The workspace Ctrl-S would write keeps both.
+    let ws = crmlens::app::history::session_workspace(&s);
+    assert_eq!(ws.sources.customers.schema["account_length"], "float");
+    assert_eq!(ws.sources.customers.schema["state"], "int");
+    // As found again.
+    key(&mut s, KeyCode::Char('t'));
+    key(&mut s, KeyCode::Char('a'));
+    assert_eq!(dtype(&s, "state"), DataType::String);
+    assert!(
+        !crmlens::app::history::session_workspace(&s)
+            .sources
+            .customers
+            .schema
+            .contains_key("state")
+    );
+}

@@ -53,6 +53,13 @@ pub const BINDINGS: &[Binding] = &[
         "mark or unmark the selected column as personal data",
         || Action::TogglePii,
     ),
+    b(
+        "t",
+        "type: read the selected column as int, float, text or bool, or as found (Ctrl-S saves it)",
+    )
+    .run("read the selected column as another type", || {
+        Action::StartColumnType
+    }),
     b("wheel", "scroll"),
 ];
 
@@ -67,6 +74,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::StartSearch,
         KeyCode::Char('P') => Action::TogglePii,
+        KeyCode::Char('t') => Action::StartColumnType,
         _ => return None,
     })
 }
@@ -112,6 +120,18 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             toggle_pii(state, &name);
             Vec::new()
         }
+        Action::StartColumnType => {
+            if let Some(name) = state.column_name(state.data.col) {
+                state.overlay = Some(Overlay::ColumnType(name));
+            }
+            Vec::new()
+        }
+        Action::SetColumnType(ty) => {
+            let Some(Overlay::ColumnType(name)) = state.overlay.take() else {
+                return Some(Vec::new());
+            };
+            set_column_type(state, &name, *ty)
+        }
         Action::StartSearch => {
             let current = state.data.filter.clone().unwrap_or_default();
             state.overlay = Some(Overlay::Filter(current));
@@ -130,6 +150,43 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         }
         _ => return None,
     })
+}
+
+/// Reads column `name` as `ty` (None: as found) in every file of the session and loads the
+/// session's source again, so the table, the stats panel and the order-line screens all see
+/// it. The column's note then says what did not read.
+pub fn set_column_type(state: &mut State, name: &str, ty: Option<&str>) -> Vec<Command> {
+    match ty {
+        Some(t) => state.types.insert(name.to_string(), t.to_string()),
+        None => state.types.remove(name),
+    };
+    let request = state.sources.shown_entry().map(|e| e.target.request());
+    let Some(request) = request else {
+        state.error = Some("nothing is open to read again: o opens a source".into());
+        return Vec::new();
+    };
+    for file in session_files(state) {
+        crate::data::sources::file::set_session_types(Some(&file), state.types.clone());
+    }
+    state.message = Some(match ty {
+        Some(t) => format!(
+            "reading `{name}` as {t}: values that do not read become missing and are counted in the column's note (t, then a: as found; Ctrl-S saves it)"
+        ),
+        None => format!("reading `{name}` as found"),
+    });
+    state.load(request)
+}
+
+/// The files the session reads: the workspace's sources, or the data file.
+fn session_files(state: &State) -> Vec<std::path::PathBuf> {
+    match &state.workspace {
+        Some(ws) => ws
+            .sources_by_role()
+            .into_iter()
+            .map(|(_, s)| ws.resolve(s))
+            .collect(),
+        None => state.source.iter().cloned().collect(),
+    }
 }
 
 /// The analyst's word on column `name`: personal data that detection missed (masked as free
