@@ -735,8 +735,14 @@ fn the_type_key_reads_a_column_as_another_type() {
     assert_eq!(state.dtype(), &DataType::Int64);
     assert_eq!(state.null_count(), rows);
     let screen = draw(&s, 160, 40);
-    assert!(screen.contains("read as whole numbers (the type"), "{screen}");
-    assert!(screen.contains(&format!("{rows} of {rows} values did")), "{screen}");
+    assert!(
+        screen.contains("read as whole numbers (the type"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("{rows} of {rows} values did")),
+        "{screen}"
+    );
     // The workspace Ctrl-S would write keeps both.
     let ws = crmlens::app::history::session_workspace(&s);
     assert_eq!(ws.sources.customers.schema["account_length"], "float");

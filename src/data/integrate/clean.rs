@@ -560,6 +560,7 @@ pub fn fill_missing(
         }
     }
     let mut fills = Vec::new();
+    let mut filled = Vec::new();
     let mut drops = Vec::new();
     let mut report = Vec::new();
     for c in &names {
@@ -600,6 +601,7 @@ pub fn fill_missing(
                         .fill_null(v.cast(target))
                         .alias(c),
                 );
+                filled.push(c.clone());
             }
         }
         report.push(MissingReport {
@@ -608,14 +610,44 @@ pub fn fill_missing(
             after: before,
             policy: policy_text,
             fill_value: value_text,
+            filled_rows: Vec::new(),
         });
     }
     let before_rows = df.height();
+    let keep = drops.iter().cloned().reduce(|a, b| a.and(b));
+    // Where the filled cells are in the output: each filled column's nulls, over the rows
+    // the drop policies keep.
+    if !filled.is_empty() {
+        let mut masks = df.clone().lazy().select(
+            filled
+                .iter()
+                .map(|c| col(c).is_null().alias(c))
+                .chain(keep.clone().map(|k| k.alias("__keep")))
+                .collect::<Vec<_>>(),
+        );
+        if keep.is_some() {
+            masks = masks.filter(col("__keep"));
+        }
+        let masks = masks.collect().map_err(pl("filling missing values"))?;
+        for r in &mut report {
+            if let Ok(m) = masks.column(&r.column)
+                && filled.contains(&r.column)
+                && let Ok(m) = m.bool()
+            {
+                r.filled_rows = m
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| *v == Some(true))
+                    .map(|(i, _)| i as u32)
+                    .collect();
+            }
+        }
+    }
     let mut lf = df.lazy();
     if !fills.is_empty() {
         lf = lf.with_columns(fills);
     }
-    if let Some(keep) = drops.into_iter().reduce(|a, b| a.and(b)) {
+    if let Some(keep) = keep {
         lf = lf.filter(keep);
     }
     let out = lf.collect().map_err(pl("filling missing values"))?;
@@ -872,6 +904,22 @@ mod tests {
         assert_eq!(strings(&out, "gender")[1], Some("unknown".into()));
         // Leeds and York tie at 2: the smaller value wins.
         assert_eq!(strings(&out, "city")[2], Some("Leeds".into()));
+        // Where the fills are, for the workbench's marks.
+        let rows = |c: &str| report.iter().find(|r| r.column == c).unwrap().filled_rows.clone();
+        assert_eq!(rows("income"), [1, 4]);
+        assert_eq!(rows("visits"), [2]);
+        assert_eq!(rows("city"), [2]);
+        // With a drop policy the positions are those of the rows kept.
+        let p: BTreeMap<String, String> = [
+            ("income".to_string(), "median".to_string()),
+            ("visits".to_string(), "drop".to_string()),
+        ]
+        .into();
+        let (out3, report3, dropped3) = fill_missing(df.clone(), &p).unwrap();
+        assert_eq!((dropped3, out3.height()), (1, 4));
+        let filled = &report3.iter().find(|r| r.column == "income").unwrap().filled_rows;
+        // Rows 1 and 4 of the input are rows 1 and 3 once row 2 (no visits) is dropped.
+        assert_eq!(filled, &[1, 3]);
         let inc_report = report.iter().find(|r| r.column == "income").unwrap();
         assert_eq!((inc_report.before, inc_report.after), (2, 0));
         assert_eq!(inc_report.fill_value.as_deref(), Some("3"));

@@ -39,6 +39,10 @@ pub struct MissingReport {
     /// The value filled in (mean, median, constant...), when one was.
     #[serde(default)]
     pub fill_value: Option<String>,
+    /// The rows (positions in the customer-360 table) whose value was filled in, so the
+    /// workbench can mark them; not written to reports (one number per customer).
+    #[serde(skip)]
+    pub filled_rows: Vec<u32>,
 }
 
 /// One source as read.

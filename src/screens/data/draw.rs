@@ -47,7 +47,18 @@ pub fn window(state: &State, start: usize, n: usize) -> Option<DataFrame> {
     }
 }
 
-/// Which columns fit: the key column, then a run of columns that includes `selected`.
+/// The mark before a value [cleaning.missing] filled in.
+pub const IMPUTED: &str = "≈";
+
+/// The rows (sorted positions in the table) whose `column` value was filled in, if any.
+fn filled_rows<'a>(state: &'a State, column: &str) -> Option<&'a [u32]> {
+    let r = state.report.as_ref()?;
+    r.missing
+        .iter()
+        .find(|m| m.column == column && !m.filled_rows.is_empty())
+        .map(|m| m.filled_rows.as_slice())
+}
+
 /// `text` in at most `width` characters: a longer one ends with `…`, so a cut value is never
 /// taken for the whole.
 fn cut(text: &str, width: usize) -> String {
@@ -61,6 +72,7 @@ fn cut(text: &str, width: usize) -> String {
     out
 }
 
+/// Which columns fit: the key column, then a run of columns that includes `selected`.
 fn visible_columns(widths: &[usize], selected: usize, room: usize) -> Vec<usize> {
     if widths.is_empty() {
         return Vec::new();
@@ -127,18 +139,40 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         .iter()
         .map(|s| s.to_string())
         .collect();
+    // The table's row of each shown row, to find the cells filled in by [cleaning.missing].
+    // (IdxSize is u32 unless polars is built with big indexes.)
+    #[allow(clippy::unnecessary_cast)]
+    let table_row = |i: usize| -> u32 {
+        match &state.data.order {
+            Some(order) => order.get(start + i).copied().unwrap_or(0) as u32,
+            None => (start + i) as u32,
+        }
+    };
+    let mut imputed: Vec<Vec<bool>> = Vec::new();
     let cells: Vec<Vec<String>> = win
         .columns()
         .iter()
         .map(|c| {
             let name = c.name().as_str();
-            (0..win.height())
+            let filled = filled_rows(state, name);
+            let marks: Vec<bool> = (0..win.height())
+                .map(|i| filled.is_some_and(|f| f.binary_search(&table_row(i)).is_ok()))
+                .collect();
+            let texts = (0..win.height())
                 .map(|i| {
                     let text = c.get(i).map(|v| format_cell(&v)).unwrap_or_default();
                     // Control characters shown as escapes (`\e`), not dropped unseen.
-                    crate::text::escape_owned(state.shown(name, text))
+                    let text = crate::text::escape_owned(state.shown(name, text));
+                    // A value filled in (mean, median, ...) is marked, not taken for data.
+                    if marks[i] {
+                        format!("{IMPUTED}{text}")
+                    } else {
+                        text
+                    }
                 })
-                .collect()
+                .collect();
+            imputed.push(marks);
+            texts
         })
         .collect();
     let labels: Vec<String> = names
@@ -208,6 +242,11 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         };
         Row::new(shown.iter().zip(&fitted).map(|(&i, &w)| {
             let cell = Cell::from(cut(&cells[i][r], w));
+            let cell = if imputed[i][r] {
+                cell.style(theme.dim())
+            } else {
+                cell
+            };
             if i == state.data.col && start + r != state.data.row {
                 cell.style(theme.accent())
             } else {
@@ -281,6 +320,26 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .and_then(|e| e.notes.iter().find(|n| n.starts_with(&prefix)))
     {
         let text = format!("read as {}", &note[prefix.len()..]);
+        for part in crate::ui::wrap::wrap(&crate::text::escape(&text), inner.width.max(10) as usize)
+        {
+            lines.push(Line::styled(part, theme.dim()));
+        }
+    }
+    // The values [cleaning.missing] filled in, and their mark in the table.
+    if let Some(m) = state.report.as_ref().and_then(|r| {
+        r.missing
+            .iter()
+            .find(|m| m.column == name && !m.filled_rows.is_empty())
+    }) {
+        let text = format!(
+            "{IMPUTED} {} values filled in ({}{})",
+            m.filled_rows.len(),
+            m.policy,
+            m.fill_value
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        );
         for part in crate::ui::wrap::wrap(&crate::text::escape(&text), inner.width.max(10) as usize)
         {
             lines.push(Line::styled(part, theme.dim()));

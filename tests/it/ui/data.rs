@@ -251,3 +251,66 @@ fn copying_personal_data_copies_the_mask() {
     assert_eq!(copied(&mut s, 'y').unwrap(), raw);
     assert!(copied(&mut s, 'Y').unwrap().contains(&raw));
 }
+
+/// Values [cleaning.missing] filled in are marked `≈` (and dimmed) in the table, exactly on
+/// the rows the report says were filled (each line checked by its customer key), also once
+/// sorted; the stats panel says how many and with what.
+#[test]
+fn imputed_cells_are_marked() {
+    let mut s = sample_state();
+    let income = (0..s.columns())
+        .position(|i| s.column_name(i).as_deref() == Some("income"))
+        .unwrap();
+    let report = s.report.clone().unwrap();
+    let m = report.missing.iter().find(|m| m.column == "income").unwrap();
+    assert!(!m.filled_rows.is_empty(), "the sample fills some incomes");
+    // The filled rows are those whose income was missing: as many as the report counted.
+    assert_eq!(m.filled_rows.len() as u64, m.before);
+    let table = s.table.clone().unwrap();
+    let keys: Vec<String> = table.columns()[0]
+        .cast(&polars::prelude::DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    let row_of: std::collections::HashMap<&str, u32> =
+        keys.iter().enumerate().map(|(i, k)| (k.as_str(), i as u32)).collect();
+    for _ in 0..income {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    // Down to the first filled row.
+    for _ in 0..m.filled_rows[0] {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    let check = |screen: &str| {
+        let mut marked = 0;
+        for line in screen.lines() {
+            let first = line.trim_matches('"').split_whitespace().next().unwrap_or("");
+            let Some(&row) = row_of.get(first) else { continue };
+            let filled = m.filled_rows.binary_search(&row).is_ok();
+            let table_part = line.split('│').next().unwrap();
+            assert_eq!(table_part.contains('≈'), filled, "row {row}: {line}");
+            marked += filled as usize;
+        }
+        assert!(marked > 0, "{screen}");
+    };
+    let screen = draw(&s, 160, 40);
+    check(&screen);
+    assert!(
+        screen.contains(&format!("≈ {} values filled in (median", m.filled_rows.len())),
+        "{screen}"
+    );
+    // Sorted by income, the marks follow their rows.
+    key(&mut s, KeyCode::Char('s'));
+    let order = s.data.order.clone().expect("sorted");
+    let at = order
+        .iter()
+        .position(|r| m.filled_rows.binary_search(r).is_ok())
+        .unwrap();
+    for _ in 0..at {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    check(&draw(&s, 160, 40));
+}
