@@ -455,7 +455,12 @@ fn stream_reduce(
     let senders = Arc::new(Mutex::new(Some(senders)));
     let sink = senders.clone();
     let watcher = progress.clone();
-    watcher.label(&format!("aggregating {}", input.role.name()));
+    watcher.label(&format!(
+        "aggregating {} ({})",
+        input.role.name(),
+        crate::data::integrate::file_name(&input.path)
+    ));
+    watcher.rows(0, 0);
     let expected = input.estimated_rows.unwrap_or(0) as u64;
     let rows_seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let callback = PlanCallback::new(move |df: DataFrame| {

@@ -340,6 +340,13 @@ pub fn integrate_with(
         (Role::Sessions, &ws.sources.sessions),
     ] {
         let Some(cfg) = cfg else { continue };
+        // Each source named as it is read (not the step's general label, nor the last one's).
+        progress.label(&format!(
+            "reading {} ({})",
+            role.name(),
+            crate::data::integrate::file_name(&ws.resolve(cfg))
+        ));
+        progress.rows(0, 0);
         let scanned = aggregator.open(ws, role, cfg, progress)?;
         let path = scanned.path.clone();
         let k = ws.key_of(cfg);
@@ -581,6 +588,13 @@ pub fn integrate_with(
         reference_date: reference,
         report,
     })
+}
+
+/// A source's file name for progress labels (the whole path is in the quality report).
+pub(crate) fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn max_date(df: &DataFrame, c: &str) -> Option<NaiveDate> {
