@@ -52,9 +52,30 @@ pub fn fit(titles: &[String], width: usize) -> String {
     cut
 }
 
+/// `text` in at most `width` characters: a longer one ends with `…`, so a cut value is never
+/// taken for the whole.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_values_end_with_an_ellipsis() {
+        assert_eq!(cut("MEDIUM CERAMIC", 14), "MEDIUM CERAMIC");
+        assert_eq!(cut("MEDIUM CERAMIC", 8), "MEDIUM …");
+        assert_eq!(cut("ab", 1), "…");
+        assert_eq!(cut("ab", 0), "");
+    }
 
     #[test]
     fn titles_shorten_before_they_are_cut() {

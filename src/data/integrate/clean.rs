@@ -905,7 +905,14 @@ mod tests {
         // Leeds and York tie at 2: the smaller value wins.
         assert_eq!(strings(&out, "city")[2], Some("Leeds".into()));
         // Where the fills are, for the workbench's marks.
-        let rows = |c: &str| report.iter().find(|r| r.column == c).unwrap().filled_rows.clone();
+        let rows = |c: &str| {
+            report
+                .iter()
+                .find(|r| r.column == c)
+                .unwrap()
+                .filled_rows
+                .clone()
+        };
         assert_eq!(rows("income"), [1, 4]);
         assert_eq!(rows("visits"), [2]);
         assert_eq!(rows("city"), [2]);
@@ -917,7 +924,11 @@ mod tests {
         .into();
         let (out3, report3, dropped3) = fill_missing(df.clone(), &p).unwrap();
         assert_eq!((dropped3, out3.height()), (1, 4));
-        let filled = &report3.iter().find(|r| r.column == "income").unwrap().filled_rows;
+        let filled = &report3
+            .iter()
+            .find(|r| r.column == "income")
+            .unwrap()
+            .filled_rows;
         // Rows 1 and 4 of the input are rows 1 and 3 once row 2 (no visits) is dropped.
         assert_eq!(filled, &[1, 3]);
         let inc_report = report.iter().find(|r| r.column == "income").unwrap();

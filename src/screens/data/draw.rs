@@ -59,19 +59,6 @@ fn filled_rows<'a>(state: &'a State, column: &str) -> Option<&'a [u32]> {
         .map(|m| m.filled_rows.as_slice())
 }
 
-/// `text` in at most `width` characters: a longer one ends with `…`, so a cut value is never
-/// taken for the whole.
-fn cut(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    if width > 0 {
-        out.push('…');
-    }
-    out
-}
-
 /// Which columns fit: the key column, then a run of columns that includes `selected`.
 fn visible_columns(widths: &[usize], selected: usize, room: usize) -> Vec<usize> {
     if widths.is_empty() {
@@ -232,7 +219,11 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         } else {
             theme.header()
         };
-        Cell::from(cut(&format!("{}{}", labels[i], arrow(i)), w)).style(style)
+        Cell::from(crate::ui::wrap::cut(
+            &format!("{}{}", labels[i], arrow(i)),
+            w,
+        ))
+        .style(style)
     }));
     let rows = (0..win.height()).map(|r| {
         let style = if start + r == state.data.row {
@@ -241,7 +232,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
             ratatui::style::Style::default()
         };
         Row::new(shown.iter().zip(&fitted).map(|(&i, &w)| {
-            let cell = Cell::from(cut(&cells[i][r], w));
+            let cell = Cell::from(crate::ui::wrap::cut(&cells[i][r], w));
             let cell = if imputed[i][r] {
                 cell.style(theme.dim())
             } else {
@@ -386,14 +377,6 @@ fn draw_panel(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_values_end_with_an_ellipsis() {
-        assert_eq!(cut("MEDIUM CERAMIC", 14), "MEDIUM CERAMIC");
-        assert_eq!(cut("MEDIUM CERAMIC", 8), "MEDIUM …");
-        assert_eq!(cut("ab", 1), "…");
-        assert_eq!(cut("ab", 0), "");
-    }
 
     #[test]
     fn selected_row_stays_visible() {

@@ -152,7 +152,7 @@ fn draw_items(f: &mut Frame, area: Rect, view: &RulesView, theme: Theme) {
             Bar::default()
                 .value(c)
                 .text_value(format!("{:.0}%", 100.0 * c as f64 / n))
-                .label(Line::from(name.chars().take(18).collect::<String>()))
+                .label(Line::from(crate::ui::wrap::cut(name, 18)))
                 .style(theme.bar())
         })
         .collect();
@@ -179,6 +179,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let side = |ids: &[u32]| crate::analytics::rules::side_text(ids, names, ", ");
     let height = area.height.saturating_sub(3) as usize;
     let first = view.row.saturating_sub(height.saturating_sub(1));
+    let rule_width = column_widths(area.width).first().copied().unwrap_or(20) as usize;
     let rows = view
         .visible
         .iter()
@@ -188,10 +189,9 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .map(|(at, &i)| {
             let r = &run.rules[i];
             let row = Row::new(
-                vec![format!(
-                    "{} → {}",
-                    side(&r.antecedents),
-                    side(&r.consequents)
+                vec![crate::ui::wrap::cut(
+                    &format!("{} → {}", side(&r.antecedents), side(&r.consequents)),
+                    rule_width,
                 )]
                 .into_iter()
                 .chain(crate::screens::rules::metric_cells(r))

@@ -262,7 +262,11 @@ fn imputed_cells_are_marked() {
         .position(|i| s.column_name(i).as_deref() == Some("income"))
         .unwrap();
     let report = s.report.clone().unwrap();
-    let m = report.missing.iter().find(|m| m.column == "income").unwrap();
+    let m = report
+        .missing
+        .iter()
+        .find(|m| m.column == "income")
+        .unwrap();
     assert!(!m.filled_rows.is_empty(), "the sample fills some incomes");
     // The filled rows are those whose income was missing: as many as the report counted.
     assert_eq!(m.filled_rows.len() as u64, m.before);
@@ -275,8 +279,11 @@ fn imputed_cells_are_marked() {
         .iter()
         .map(|v| v.unwrap_or_default().to_string())
         .collect();
-    let row_of: std::collections::HashMap<&str, u32> =
-        keys.iter().enumerate().map(|(i, k)| (k.as_str(), i as u32)).collect();
+    let row_of: std::collections::HashMap<&str, u32> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i as u32))
+        .collect();
     for _ in 0..income {
         key(&mut s, KeyCode::Char('l'));
     }
@@ -287,8 +294,14 @@ fn imputed_cells_are_marked() {
     let check = |screen: &str| {
         let mut marked = 0;
         for line in screen.lines() {
-            let first = line.trim_matches('"').split_whitespace().next().unwrap_or("");
-            let Some(&row) = row_of.get(first) else { continue };
+            let first = line
+                .trim_matches('"')
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            let Some(&row) = row_of.get(first) else {
+                continue;
+            };
             let filled = m.filled_rows.binary_search(&row).is_ok();
             let table_part = line.split('│').next().unwrap();
             assert_eq!(table_part.contains('≈'), filled, "row {row}: {line}");
@@ -299,7 +312,10 @@ fn imputed_cells_are_marked() {
     let screen = draw(&s, 160, 40);
     check(&screen);
     assert!(
-        screen.contains(&format!("≈ {} values filled in (median", m.filled_rows.len())),
+        screen.contains(&format!(
+            "≈ {} values filled in (median",
+            m.filled_rows.len()
+        )),
         "{screen}"
     );
     // Sorted by income, the marks follow their rows.
