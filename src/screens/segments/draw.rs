@@ -504,12 +504,14 @@ fn draw_profiles(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         .min(run.profiles.len().saturating_sub(1));
     let profiles = &run.profiles[first.min(run.profiles.len())..];
     if view == 0 {
-        let rows = profiles.iter().map(|p| {
+        // The description takes what the three short columns and their gaps leave.
+        let room = (area.width as usize).saturating_sub(4 + 7 + 5 + 3).max(10);
+        let rows = profiles.iter().map(move |p| {
             Row::new(vec![
                 format!("c{}", p.cluster),
                 p.size.to_string(),
                 format!("{:.0}%", p.share * 100.0),
-                p.description.clone(),
+                crate::ui::wrap::cut(&p.description, room),
             ])
             .style(Style::default().fg(colour(p.cluster, theme)))
         });
