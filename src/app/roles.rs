@@ -190,8 +190,23 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
                     list.join(", ")
                 )
             });
-            state.roles.given = given;
-            state.roles.input = Some(input);
+            state.roles.given = given.clone();
+            state.roles.input = Some(input.clone());
+            // The data file shown is the one edited: it is read again with these roles, so a
+            // transaction log's customer table follows them (a file they make a log, or no
+            // longer one, changes with them). Rules, CLV and Recommend read them anyway.
+            let shown = state.sources.shown_entry().and_then(|e| match &e.target {
+                super::sources::Target::Source { path, options }
+                    if *path == input && options.table.is_none() && options.url.is_none() =>
+                {
+                    Some(e.target.request())
+                }
+                _ => None,
+            });
+            if let Some(request) = shown {
+                crate::data::integrate::log::set_session_roles(&input, given);
+                return Some(state.load(request));
+            }
         }
     }
     Some(Vec::new())

@@ -22,6 +22,26 @@ fn mlc_churn() -> PathBuf {
     repo().join("tests/data/real/mlc_churn/mlc_churn.csv")
 }
 
+/// A copy of `path` in `dir`: a test that sets a file's column types or roles (held per file
+/// for the process, as one workbench session holds them) works on its own copy, so the tests
+/// running beside it in this process read the original as found.
+fn copy_in(dir: &tempfile::TempDir, path: PathBuf) -> PathBuf {
+    let to = dir.path().join(path.file_name().unwrap());
+    std::fs::copy(&path, &to).unwrap();
+    to
+}
+
+/// The workbench opened on `path` as `crmlens FILE` opens it (its jobs run to the end).
+fn opened(path: PathBuf) -> State {
+    let mut s = State::new("real".into());
+    let cmds = s.load(JobRequest::Open {
+        path,
+        options: Default::default(),
+    });
+    run_commands(&mut s, cmds);
+    s
+}
+
 /// Per customer (`_id`): purchase days, total spend, first and last day; and how many lines
 /// repeat an earlier line exactly.
 #[allow(clippy::type_complexity)]
@@ -207,12 +227,7 @@ fn predict_defaults_on_a_public_churn_table() {
 /// it at once.
 #[test]
 fn the_workbench_opens_a_real_log_and_runs_segments_and_clv() {
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: cdnow(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let mut s = opened(cdnow());
     let (per, _, _) = cdnow_by_hand();
     assert!(s.error.is_none(), "{:?}", s.error);
     assert_eq!(s.table.as_ref().unwrap().height(), per.len());
@@ -237,12 +252,8 @@ fn the_workbench_opens_a_real_log_and_runs_segments_and_clv() {
 fn the_role_editor_changes_what_clv_reads() {
     use crmlens::app::state::Overlay;
     use crmlens::data::sources::roles::Role;
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: cdnow(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = opened(copy_in(&dir, cdnow()));
     key(&mut s, KeyCode::Char('2'));
     let quality = draw(&s, 120, 30);
     let (_, repeats, _) = cdnow_by_hand();
@@ -305,12 +316,7 @@ fn the_role_editor_changes_what_clv_reads() {
 /// The Data screen's panel says how a column was read: `churn`'s "yes"/"no" as flags.
 #[test]
 fn the_stats_panel_says_how_a_column_was_read() {
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: mlc_churn(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let mut s = opened(mlc_churn());
     let table = s.table.clone().unwrap();
     let at = table
         .get_column_names()
@@ -332,12 +338,7 @@ fn the_stats_panel_says_how_a_column_was_read() {
 /// features) and again unmarks it; Ctrl-S's workspace carries the choice in `[privacy]`.
 #[test]
 fn the_data_screen_marks_and_unmarks_personal_data() {
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: mlc_churn(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let mut s = opened(mlc_churn());
     let table = s.table.clone().unwrap();
     let at = table
         .get_column_names()
@@ -374,12 +375,7 @@ fn the_data_screen_marks_and_unmarks_personal_data() {
 /// the terminal.
 #[test]
 fn every_cluster_profile_can_be_scrolled_to() {
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: cdnow(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let mut s = opened(cdnow());
     key(&mut s, KeyCode::Char('4'));
     // k (the parameter selected first), from 4 to 6.
     key(&mut s, KeyCode::Char('+'));
@@ -537,12 +533,7 @@ fn a_real_basket_file_is_mined_without_flags() {
 /// with those keys mines the rules.
 #[test]
 fn the_workbench_mines_a_real_basket_file() {
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: online_retail_baskets(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let mut s = opened(online_retail_baskets());
     assert!(s.error.is_none(), "{:?}", s.error);
     let baskets = baskets_by_hand();
     let lines: usize = baskets.iter().map(|b| b.len()).sum();
@@ -575,13 +566,8 @@ fn the_workbench_mines_a_real_basket_file() {
 /// cluster sizes over all customers.
 #[test]
 fn clusters_are_told_apart_without_colour() {
-    let mut s = State::new("real".into());
+    let mut s = opened(cdnow());
     s.no_color = true;
-    let cmds = s.load(JobRequest::Open {
-        path: cdnow(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
     key(&mut s, KeyCode::Char('4'));
     key(&mut s, KeyCode::Char('r'));
     let run = s.segments.run.as_ref().expect("a run");
@@ -710,12 +696,8 @@ fn schema_flag_sets_a_column_type() {
 fn the_type_key_reads_a_column_as_another_type() {
     use crmlens::app::state::Overlay;
     use polars::prelude::DataType;
-    let mut s = State::new("real".into());
-    let cmds = s.load(JobRequest::Open {
-        path: mlc_churn(),
-        options: Default::default(),
-    });
-    run_commands(&mut s, cmds);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = opened(copy_in(&dir, mlc_churn()));
     let dtype = |s: &State, c: &str| s.table.as_ref().unwrap().column(c).unwrap().dtype().clone();
     assert_eq!(dtype(&s, "account_length"), DataType::Int64);
     key(&mut s, KeyCode::Char('l'));
@@ -758,4 +740,44 @@ fn the_type_key_reads_a_column_as_another_type() {
             .schema
             .contains_key("state")
     );
+}
+
+/// The role editor on a log opened alone rebuilds its customer table from the roles chosen:
+/// CDNOW's customer taken from `_id` to `id` (the sample's own id) gives one row per `id`.
+#[test]
+fn a_role_change_rebuilds_the_customer_table_of_a_log() {
+    use crmlens::data::sources::roles::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = opened(copy_in(&dir, cdnow()));
+    let key_column = |s: &State| s.table.as_ref().unwrap().get_column_names()[0].to_string();
+    assert_eq!(key_column(&s), "_id");
+    key(&mut s, KeyCode::Char('o'));
+    key(&mut s, KeyCode::Char('r'));
+    let at = Role::ALL.iter().position(|x| *x == Role::Customer).unwrap();
+    for _ in 0..at {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    let edit = s.roles.editing.as_ref().unwrap();
+    let from = edit.columns.iter().position(|c| c == "_id").unwrap();
+    let to = edit.columns.iter().position(|c| c == "id").unwrap();
+    assert_eq!(edit.column(at), Some("_id"));
+    for _ in from..to {
+        key(&mut s, KeyCode::Char('l'));
+    }
+    assert_eq!(s.roles.editing.as_ref().unwrap().column(at), Some("id"));
+    key(&mut s, KeyCode::Enter);
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(key_column(&s), "id");
+    // One row per distinct `id`, each with its lines' count.
+    let text = std::fs::read_to_string(cdnow()).unwrap();
+    let mut days: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        days.entry(f[1].to_string())
+            .or_default()
+            .insert(f[2].to_string());
+    }
+    let t = s.table.clone().unwrap();
+    assert_eq!(t.height(), days.len());
+    assert!(s.title.contains("transaction log"), "{}", s.title);
 }

@@ -35,6 +35,31 @@ impl Classified {
     }
 }
 
+/// Column roles the analyst chose for a log in the workbench's role editor, per file: the
+/// log's customer table is built with them (the one-row-per-customer table follows the
+/// customer, date and amount columns chosen, not only the order-line screens).
+static SESSION_ROLES: std::sync::Mutex<BTreeMap<PathBuf, roles::Given>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn roles_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Sets (or, empty, clears) the roles chosen for the log `path`.
+pub fn set_session_roles(path: &Path, given: roles::Given) {
+    let mut all = SESSION_ROLES.lock().unwrap_or_else(|e| e.into_inner());
+    if given.is_empty() {
+        all.remove(&roles_key(path));
+    } else {
+        all.insert(roles_key(path), given);
+    }
+}
+
+fn session_roles(path: &Path) -> roles::Given {
+    let all = SESSION_ROLES.lock().unwrap_or_else(|e| e.into_inner());
+    all.get(&roles_key(path)).cloned().unwrap_or_default()
+}
+
 /// Finds `path`'s roles on its first rows, and how often its customers repeat.
 pub fn classify(path: &Path, opts: &ReadOptions) -> Result<Classified> {
     // Dates as written, so that the roles say how they are written (the integration parses
@@ -49,7 +74,28 @@ pub fn classify(path: &Path, opts: &ReadOptions) -> Result<Classified> {
         .limit(10_000)
         .collect()
         .map_err(|e| crate::data::sources::file::malformed_error(&s.path, &e))?;
-    let roles = roles::detect(&head);
+    let mut roles = roles::detect(&head);
+    let given = session_roles(path);
+    if !given.is_empty() {
+        let found_date = roles.get(Role::Date).map(str::to_string);
+        roles.apply(&given);
+        // Another date column: how its text is written.
+        let date = roles.get(Role::Date).map(str::to_string);
+        if date != found_date {
+            roles.date_formats = date
+                .and_then(|c| head.column(&c).ok().cloned())
+                .and_then(|c| c.cast(&polars::prelude::DataType::String).ok())
+                .and_then(|c| {
+                    let values: Vec<&str> = c.str().ok()?.iter().flatten().collect();
+                    crate::data::dates::infer_formats(
+                        &values,
+                        crate::data::sources::reading::MIN_SHARE,
+                    )
+                })
+                .map(|r| r.formats)
+                .unwrap_or_default();
+        }
+    }
     let repeats = roles
         .get(Role::Customer)
         .and_then(|c| head.column(c).ok())

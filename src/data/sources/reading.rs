@@ -261,28 +261,9 @@ fn flag(v: &str) -> Option<bool> {
 /// there is nothing to report (no placeholder, and neither numbers nor flags).
 pub fn infer(column: &str, values: &[Option<&str>]) -> Option<Inferred> {
     let sampled = values.len();
-    let present: Vec<&str> = values
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|v| !is_placeholder(v))
-        .collect();
-    let placeholders = values
-        .iter()
-        .flatten()
-        .filter(|v| is_placeholder(v))
-        .count();
+    let (present, placeholders) = present_values(values);
     let share = |n: usize| present.is_empty() || n as f64 >= MIN_SHARE * present.len() as f64;
-    let unfit = |fits: &dyn Fn(&str) -> bool| -> (usize, Vec<String>) {
-        let bad: Vec<&str> = present.iter().copied().filter(|v| !fits(v)).collect();
-        let mut examples: Vec<String> = Vec::new();
-        for b in &bad {
-            if examples.len() < EXAMPLES && !examples.iter().any(|e| e == b) {
-                examples.push(b.to_string());
-            }
-        }
-        (bad.len(), examples)
-    };
+    let unfit = |fits: &dyn Fn(&str) -> bool| unfit(&present, fits);
     let result = |reading, (unparsed, examples): (usize, Vec<String>)| Inferred {
         column: column.to_string(),
         reading,
@@ -361,17 +342,7 @@ pub const TYPES: [&str; 4] = ["int", "float", "text", "bool"];
 /// what did not read among `values` (those become nulls): numbers keep the decimal mark,
 /// currency and percent found in the values; a value that is not whole is not an `int`.
 pub fn forced(column: &str, values: &[Option<&str>], ty: &str) -> Inferred {
-    let present: Vec<&str> = values
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|v| !is_placeholder(v))
-        .collect();
-    let placeholders = values
-        .iter()
-        .flatten()
-        .filter(|v| is_placeholder(v))
-        .count();
+    let (present, placeholders) = present_values(values);
     type Fits = Box<dyn Fn(&str) -> bool>;
     let (reading, fits): (Reading, Fits) = match ty {
         "bool" => (Reading::Boolean, Box::new(|v| flag(v).is_some())),
@@ -402,6 +373,34 @@ pub fn forced(column: &str, values: &[Option<&str>], ty: &str) -> Inferred {
         }
         _ => (Reading::Text, Box::new(|_| true)),
     };
+    let (unparsed, examples) = unfit(&present, &*fits);
+    Inferred {
+        column: column.to_string(),
+        reading,
+        sampled: values.len(),
+        placeholders,
+        unparsed,
+        examples,
+        given: true,
+    }
+}
+
+/// The values of `values` that are not placeholders (nor nulls), and how many placeholders.
+fn present_values<'a>(values: &[Option<&'a str>]) -> (Vec<&'a str>, usize) {
+    let mut placeholders = 0;
+    let mut present = Vec::new();
+    for v in values.iter().flatten() {
+        if is_placeholder(v) {
+            placeholders += 1;
+        } else {
+            present.push(*v);
+        }
+    }
+    (present, placeholders)
+}
+
+/// How many of `present` do not fit, with up to [`EXAMPLES`] distinct examples.
+fn unfit(present: &[&str], fits: &dyn Fn(&str) -> bool) -> (usize, Vec<String>) {
     let bad: Vec<&str> = present.iter().copied().filter(|v| !fits(v)).collect();
     let mut examples: Vec<String> = Vec::new();
     for b in &bad {
@@ -409,15 +408,7 @@ pub fn forced(column: &str, values: &[Option<&str>], ty: &str) -> Inferred {
             examples.push(b.to_string());
         }
     }
-    Inferred {
-        column: column.to_string(),
-        reading,
-        sampled: values.len(),
-        placeholders,
-        unparsed: bad.len(),
-        examples,
-        given: true,
-    }
+    (bad.len(), examples)
 }
 
 /// `v` unless it is a placeholder.

@@ -579,7 +579,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
 /// Starts a prediction run, or the grid search, on the table and the Features selection.
 fn run(state: &mut State, grid: bool) -> Vec<Command> {
     let Some(table) = state.table.clone() else {
-        state.error = Some("no data loaded".into());
+        state.error = Some("no data loaded: o opens a source".into());
         return Vec::new();
     };
     let Some(target) = state.predict.settings.target.clone() else {

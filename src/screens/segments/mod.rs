@@ -501,7 +501,7 @@ fn model_job(
     make: impl FnOnce(Arc<DataFrame>, FeatureConfig) -> JobRequest,
 ) -> Vec<Command> {
     let Some(table) = state.table.clone() else {
-        state.error = Some("no data loaded".into());
+        state.error = Some("no data loaded: o opens a source".into());
         return Vec::new();
     };
     let features = state.features.config();
