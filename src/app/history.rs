@@ -292,30 +292,20 @@ pub fn session_workspace(state: &State) -> Workspace {
     };
     ws.features = state.features.config();
     // The session's column types (`t`), as the `schema` of the file they were set on: the
-    // data file, or a transaction log's one file. A workspace over several files keeps its
-    // own `schema` tables (the column's file is not known here).
-    if !state.types.is_empty() {
-        let one_file = {
-            let paths: std::collections::BTreeSet<std::path::PathBuf> = ws
-                .sources_by_role()
-                .into_iter()
-                .map(|(_, s)| ws.resolve(s))
-                .collect();
-            paths.len() == 1
-        };
-        if one_file {
-            let types = state.types.clone();
-            ws.sources.customers.schema.extend(types.clone());
-            for s in [
-                &mut ws.sources.orders,
-                &mut ws.sources.tickets,
-                &mut ws.sources.sessions,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                s.schema.extend(types.clone());
-            }
+    // data file, or a transaction log's one file. In a workspace over several files, the save
+    // job finds the file of each column (see `save`).
+    if !state.types.is_empty() && one_file(&ws) {
+        let types = state.types.clone();
+        ws.sources.customers.schema.extend(types.clone());
+        for s in [
+            &mut ws.sources.orders,
+            &mut ws.sources.tickets,
+            &mut ws.sources.sessions,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.schema.extend(types.clone());
         }
     }
     // The session's personal-data marks and exemptions (`P`).
@@ -333,9 +323,29 @@ pub fn session_workspace(state: &State) -> Workspace {
     ws
 }
 
+/// Whether every source of `ws` is the same file (a data file, or a transaction log).
+fn one_file(ws: &Workspace) -> bool {
+    let paths: std::collections::BTreeSet<std::path::PathBuf> = ws
+        .sources_by_role()
+        .into_iter()
+        .map(|(_, s)| ws.resolve(s))
+        .collect();
+    paths.len() == 1
+}
+
 /// Asks for the session to be written to `path` (on a worker thread: atomically, the
-/// previous file kept as `.bak`).
+/// previous file kept as `.bak`). The column types of a workspace over several files go to
+/// the sources whose files have the columns, found there.
 fn save(state: &mut State, path: PathBuf) -> Vec<Command> {
     let workspace = Box::new(session_workspace(state));
-    state.start_job(JobRequest::SaveWorkspace { path, workspace })
+    let types = if one_file(&workspace) {
+        Default::default()
+    } else {
+        state.types.clone()
+    };
+    state.start_job(JobRequest::SaveWorkspace {
+        path,
+        workspace,
+        types,
+    })
 }

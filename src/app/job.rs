@@ -69,6 +69,9 @@ pub enum JobRequest {
     SaveWorkspace {
         path: PathBuf,
         workspace: Box<crate::data::sources::workspace::Workspace>,
+        /// Column types (`t`) to write into the `schema` of the sources whose files have
+        /// the columns (found by reading their headers here, off the UI thread).
+        types: std::collections::BTreeMap<String, String>,
     },
     /// Write the last segmentation's cluster profiles.
     ExportProfiles {
@@ -591,12 +594,19 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             k_max,
         } => pipeline::segment::sweep(&table, &features, &params, k_max, progress)
             .map(|r| JobOutcome::Swept(Box::new(r))),
-        JobRequest::SaveWorkspace { path, workspace } => lift({
+        JobRequest::SaveWorkspace {
+            path,
+            mut workspace,
+            types,
+        } => lift((|| {
             progress.start("saving", 1);
+            if !types.is_empty() {
+                workspace.place_types(&types)?;
+            }
             workspace
                 .save(&path)
                 .map(|bak| JobOutcome::Saved(path, bak))
-        }),
+        })()),
         JobRequest::ExportLabels {
             path,
             id_col,

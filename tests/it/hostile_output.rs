@@ -522,6 +522,7 @@ fn saving_a_workspace_keeps_permissions_and_writes_through_a_symlink() {
         JobRequest::SaveWorkspace {
             path: path.to_path_buf(),
             workspace: Box::new(ws.clone()),
+            types: Default::default(),
         },
     ) {
         JobOutcome::Saved(..) => {}

@@ -781,3 +781,45 @@ fn a_role_change_rebuilds_the_customer_table_of_a_log() {
     assert_eq!(t.height(), days.len());
     assert!(s.title.contains("transaction log"), "{}", s.title);
 }
+
+/// In a workspace over several files, Ctrl-S writes a column type set with `t` into the
+/// `schema` of the source whose file has the column (read for its header), and none for a
+/// column the integration makes.
+#[test]
+fn types_of_a_workspace_are_saved_to_the_source_that_has_the_column() {
+    use crmlens::app::job::{JobOutcome, JobRequest, run_now};
+    use crmlens::data::sources::workspace::Workspace;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::load(&crate::sample_dir().join("crmlens.toml")).unwrap();
+    let types: std::collections::BTreeMap<String, String> = [
+        ("channel".to_string(), "text".to_string()),
+        ("product".to_string(), "text".to_string()),
+        ("monetary".to_string(), "int".to_string()),
+    ]
+    .into();
+    let unplaced = ws.clone().place_types(&types).unwrap();
+    assert_eq!(unplaced, ["monetary"]);
+    let path = dir.path().join("w.toml");
+    ws.base_dir = crate::sample_dir();
+    match run_now(JobRequest::SaveWorkspace {
+        path: path.clone(),
+        workspace: Box::new(ws),
+        types,
+    }) {
+        JobOutcome::Saved(..) => {}
+        other => panic!("{other:?}"),
+    }
+    let saved = Workspace::load(&path).unwrap();
+    assert_eq!(saved.sources.customers.schema["channel"], "text");
+    assert!(!saved.sources.customers.schema.contains_key("product"));
+    assert_eq!(
+        saved.sources.orders.as_ref().unwrap().schema["product"],
+        "text"
+    );
+    let all: Vec<&String> = saved
+        .sources_by_role()
+        .into_iter()
+        .flat_map(|(_, s)| s.schema.keys())
+        .collect();
+    assert!(!all.iter().any(|c| *c == "monetary"), "{all:?}");
+}

@@ -622,6 +622,50 @@ impl Workspace {
         v
     }
 
+    /// The source of a role (`customers`, `orders`, `tickets`, `sessions`), to change it.
+    pub fn source_mut(&mut self, role: &str) -> Option<&mut SourceConfig> {
+        match role {
+            "customers" => Some(&mut self.sources.customers),
+            "orders" => self.sources.orders.as_mut(),
+            "tickets" => self.sources.tickets.as_mut(),
+            "sessions" => self.sources.sessions.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Writes each column type (`t` in the workbench) into the `schema` of every file
+    /// source whose file has that column (read for its header only); returns the columns no
+    /// source file has (a column the integration makes, such as `monetary`).
+    pub fn place_types(
+        &mut self,
+        types: &BTreeMap<String, String>,
+    ) -> crate::data::error::Result<Vec<String>> {
+        let mut headers = Vec::new();
+        for (role, src) in self.sources_by_role() {
+            if src.url.is_some() {
+                continue;
+            }
+            let s = crate::data::sources::file::scan(&self.resolve(src), &src.read_options())?;
+            headers.push((role, s.schema));
+        }
+        let mut unplaced = Vec::new();
+        for (column, ty) in types {
+            let mut placed = false;
+            for (role, schema) in &headers {
+                if schema.contains(column)
+                    && let Some(src) = self.source_mut(role)
+                {
+                    src.schema.insert(column.clone(), ty.clone());
+                    placed = true;
+                }
+            }
+            if !placed {
+                unplaced.push(column.clone());
+            }
+        }
+        Ok(unplaced)
+    }
+
     /// A source's path resolved against the workspace folder.
     pub fn resolve(&self, src: &SourceConfig) -> PathBuf {
         if let Some(url) = &src.url {
