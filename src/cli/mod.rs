@@ -5,6 +5,7 @@ mod bar;
 mod bench;
 mod clv;
 mod integrate;
+mod link;
 mod matrix;
 pub mod out;
 mod predict;
@@ -119,6 +120,10 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
+    /// Identity resolution: which records are the same person when sources share no key
+    /// (one input deduplicated, several linked), by Fellegi-Sunter match weights trained
+    /// without labels.
+    Link(link::LinkArgs),
     /// One self-contained HTML (or Markdown) report of a workspace: data quality, segments,
     /// rules, prediction, lifetime value and the parameters used.
     Report(report::ReportArgs),
@@ -208,6 +213,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
+        Command::Link(a) => link::run(a),
         Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),

@@ -7,6 +7,7 @@ pub mod clv;
 pub mod error;
 pub mod guard;
 pub mod input;
+pub mod link;
 pub mod predict;
 pub mod recommend;
 pub mod rules;

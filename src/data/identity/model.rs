@@ -48,9 +48,20 @@ impl Model {
     /// `lambda` as their mean and each `m` as the probability-weighted share of the level
     /// among the pairs where the field is not null.
     pub fn em_step(&mut self, pairs: &[Vector]) {
-        let p: Vec<f64> = pairs.iter().map(|v| self.probability(v)).collect();
+        self.em_step_counted(pairs, &vec![1.0; pairs.len()]);
+    }
+
+    /// [`Model::em_step`] over distinct vectors, each standing for `counts[i]` pairs (the
+    /// candidate pairs of a large file have a few hundred distinct vectors).
+    pub fn em_step_counted(&mut self, pairs: &[Vector], counts: &[f64]) {
+        let p: Vec<f64> = pairs
+            .iter()
+            .zip(counts)
+            .map(|(v, c)| c * self.probability(v))
+            .collect();
         let total: f64 = p.iter().sum();
-        self.lambda = (total / pairs.len().max(1) as f64).clamp(FLOOR, 1.0 - FLOOR);
+        let n: f64 = counts.iter().sum();
+        self.lambda = (total / n.max(1.0)).clamp(FLOOR, 1.0 - FLOOR);
         for f in 0..self.m.len() {
             let mut sums = vec![0.0; self.m[f].len()];
             for (v, pj) in pairs.iter().zip(&p) {
@@ -68,9 +79,20 @@ impl Model {
     /// EM until `lambda` and every `m` move less than `tol`, or `max_iter` steps; returns
     /// the steps taken.
     pub fn fit(&mut self, pairs: &[Vector], max_iter: usize, tol: f64) -> usize {
+        self.fit_counted(pairs, &vec![1.0; pairs.len()], max_iter, tol)
+    }
+
+    /// [`Model::fit`] over distinct vectors with their counts.
+    pub fn fit_counted(
+        &mut self,
+        pairs: &[Vector],
+        counts: &[f64],
+        max_iter: usize,
+        tol: f64,
+    ) -> usize {
         for i in 1..=max_iter {
             let before = self.clone();
-            self.em_step(pairs);
+            self.em_step_counted(pairs, counts);
             let moved = (self.lambda - before.lambda).abs().max(
                 self.m
                     .iter()

@@ -118,6 +118,8 @@ pub(super) struct Chunk {
     pub bad_quantity_lines: usize,
     pub duplicate_lines: usize,
     pub without_orders: usize,
+    /// Loyalty member rows (see [`super::loyalty`]).
+    pub members: Vec<super::loyalty::Member>,
 }
 
 /// Everything fixed for a run, shared (read-only) by the worker threads.
@@ -694,6 +696,19 @@ pub(super) fn simulate(w: &World, i: u32, out: &mut Chunk) {
     };
     row(w, &mut out.customer_rows, i, &profile);
     out.row_ends.push(out.customer_rows.len());
+    super::loyalty::members(
+        w,
+        i,
+        &super::loyalty::Person {
+            first,
+            last,
+            birth: birth_ymd,
+            email: profile.email.to_lowercase(),
+            phone_digits: digits,
+            city: CITIES[city_i].0,
+        },
+        &mut out.members,
+    );
 
     // Duplicate rows, inserted later in the file (never right after the original).
     if i + 1 < w.customers {

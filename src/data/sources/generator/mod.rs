@@ -24,6 +24,7 @@
 
 mod catalog;
 mod customer;
+mod loyalty;
 mod sample;
 #[cfg(test)]
 mod tests;
@@ -49,8 +50,10 @@ use self::sample::{Rand, chance, exp, index, int, ln, normal, poisson};
 use crate::data::error::{DataError, Result};
 
 /// The files [`generate`] writes into its folder (each atomically).
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 9] = [
     "customers.csv",
+    "loyalty_members.csv",
+    "ground_truth_identity.csv",
     "ground_truth_customers.csv",
     "orders.csv",
     "support_tickets.ndjson",
@@ -130,6 +133,13 @@ pub struct GroundTruth {
     /// more in their orders.
     pub favourite_category_share: f64,
     pub favourite_category_boost: f64,
+    /// Rows of loyalty_members.csv (the second customer source, without customer ids; which
+    /// customer each member is, is in ground_truth_identity.csv).
+    #[serde(default)]
+    pub loyalty_members_written: usize,
+    /// Members in no customer row.
+    #[serde(default)]
+    pub loyalty_members_only: usize,
 }
 
 /// A planted follow-up purchase across orders (see [`GroundTruth::planted_follow_ups`]).
@@ -288,6 +298,8 @@ pub fn generate(cfg: &GenConfig) -> Result<GroundTruth> {
             .collect(),
         favourite_category_share: catalog::P_FAVOURITE,
         favourite_category_boost: catalog::FAVOURITE_BOOST,
+        loyalty_members_written: sim.members.0,
+        loyalty_members_only: sim.members.1,
     };
     let json = serde_json::to_string_pretty(&truth)
         .map_err(|e| DataError::Invalid(format!("cannot serialise the ground truth: {e}")))?;
@@ -328,6 +340,8 @@ struct Simulated {
     /// Lines of known customers with quantity > 0 (each once).
     valid_lines: usize,
     totals: Totals,
+    /// Rows of loyalty_members.csv, and of those the members in no customer row.
+    members: (usize, usize),
 }
 
 /// Concatenates the chunks and writes customers.csv (with the duplicate rows inserted) and
@@ -348,8 +362,42 @@ fn merge_and_write_customers(
         dups: Vec::new(),
         valid_lines: 0,
         totals: Totals::default(),
+        members: (0, 0),
     };
     let mut pending: Vec<PendingDup> = chunks.iter_mut().flat_map(|c| c.dups.drain(..)).collect();
+    let mut members: Vec<loyalty::Member> = chunks
+        .iter_mut()
+        .flat_map(|c| c.members.drain(..))
+        .collect();
+    members.sort_unstable_by_key(|m| m.number);
+    {
+        let mut rows = Out::create(&dir.join("loyalty_members.csv"))?;
+        let mut truth = Out::create(&dir.join("ground_truth_identity.csv"))?;
+        rows.put(loyalty::HEADER.as_bytes())?;
+        truth.put(loyalty::TRUTH_HEADER.as_bytes())?;
+        let mut line = String::new();
+        for m in &members {
+            line.clear();
+            line.push_str(&loyalty::member_id(m.number));
+            line.push(',');
+            line.push_str(&m.row);
+            line.push('\n');
+            rows.put(line.as_bytes())?;
+            line.clear();
+            line.push_str(&loyalty::member_id(m.number));
+            line.push(',');
+            if let Some(c) = m.customer {
+                world.write_id(&mut line, c);
+            }
+            line.push('\n');
+            truth.put(line.as_bytes())?;
+        }
+        rows.finish()?;
+        truth.finish()?;
+    }
+    let members_written = members.len();
+    let members_only = members.iter().filter(|m| m.customer.is_none()).count();
+    sim.members = (members_written, members_only);
     pending.sort_by_key(|d| (d.after, d.cust));
     let mut next_dup = 0;
     let mut row = 0u32;

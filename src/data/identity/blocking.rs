@@ -1,0 +1,443 @@
+//! Blocking: which pairs are compared at all. Comparing every record with every other is
+//! n x m work (10^12 pairs for two sources of a million); a blocking key groups records that
+//! agree on something cheap (the same e-mail, the same birth date, surnames that sound
+//! alike by Double Metaphone), and only records sharing a key value are paired. The
+//! candidate pairs are the union over several keys, so a pair missed by one key (a new
+//! e-mail) is caught by another (same name and birth year).
+//!
+//! Keys are chosen from the fields' cardinality: each possible key's pair count is
+//! computed from its block sizes before any pair is made, and a key whose count is above
+//! the budget (a key that groups too many records, such as a town on its own) is not used;
+//! the report lists every key with its count and whether it was used.
+
+use rayon::prelude::*;
+use rphonetic::{DoubleMetaphone, Encoder};
+
+use super::fields::Kind;
+use super::records::{Records, Values};
+use crate::progress::{Cancelled, Progress};
+
+/// What a blocking key is built from, per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The field's standardised value (a name as given and family name).
+    Value(usize),
+    /// The Double Metaphone code of a name's family name.
+    SurnameSound(usize),
+    /// The Double Metaphone code of a name's given name.
+    GivenSound(usize),
+    /// A name's given-name initial.
+    GivenInitial(usize),
+    /// A date's year.
+    Year(usize),
+    /// An e-mail's local part (before the `@`).
+    EmailLocal(usize),
+}
+
+impl Part {
+    /// The field the part is built from.
+    pub fn field(&self) -> usize {
+        match *self {
+            Part::Value(f)
+            | Part::SurnameSound(f)
+            | Part::GivenSound(f)
+            | Part::GivenInitial(f)
+            | Part::Year(f)
+            | Part::EmailLocal(f) => f,
+        }
+    }
+}
+
+/// A blocking key: records agreeing on every part (none of them missing) are paired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub name: String,
+    pub parts: Vec<Part>,
+}
+
+/// How one key did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KeyReport {
+    pub key: String,
+    /// Pairs the key makes on its own.
+    pub pairs: u64,
+    /// Pairs no key before it made (for the keys used).
+    pub new_pairs: u64,
+    pub used: bool,
+    /// Why a key was not used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Candidate pairs (record indices, the earlier first), sorted, each with the bit set of the
+/// keys (by their position among the used keys) that made it.
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    pub pairs: Vec<(u32, u32)>,
+    pub keys: Vec<u16>,
+    pub used: Vec<Key>,
+    pub report: Vec<KeyReport>,
+}
+
+/// Which pairs are wanted: across sources only (linking), within a source only when
+/// `within`, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    pub across: bool,
+    pub within: bool,
+}
+
+impl Scope {
+    pub fn wants(&self, same_source: bool) -> bool {
+        if same_source {
+            self.within
+        } else {
+            self.across
+        }
+    }
+}
+
+/// The keys worth trying on these fields, most specific first.
+pub fn candidate_keys(records: &Records) -> Vec<Key> {
+    let find = |k: Kind| records.fields.iter().position(|f| f.kind == k);
+    let (name, email, phone, dob, town, postcode, street) = (
+        find(Kind::Name),
+        find(Kind::Email),
+        find(Kind::Phone),
+        find(Kind::BirthDate),
+        find(Kind::Town),
+        find(Kind::Postcode),
+        find(Kind::Street),
+    );
+    let mut keys = Vec::new();
+    let mut add = |name: &str, parts: Vec<Option<Part>>| {
+        if let Some(parts) = parts.into_iter().collect::<Option<Vec<Part>>>() {
+            keys.push(Key {
+                name: name.to_string(),
+                parts,
+            });
+        }
+    };
+    add("email", vec![email.map(Part::Value)]);
+    add("phone", vec![phone.map(Part::Value)]);
+    add("birth_date", vec![dob.map(Part::Value)]);
+    add(
+        "name sound",
+        vec![name.map(Part::SurnameSound), name.map(Part::GivenSound)],
+    );
+    add(
+        "name sound + birth year",
+        vec![
+            name.map(Part::SurnameSound),
+            name.map(Part::GivenSound),
+            dob.map(Part::Year),
+        ],
+    );
+    add(
+        "surname sound + birth_date",
+        vec![name.map(Part::SurnameSound), dob.map(Part::Value)],
+    );
+    add(
+        "given name sound + birth_date",
+        vec![name.map(Part::GivenSound), dob.map(Part::Value)],
+    );
+    add("email local part", vec![email.map(Part::EmailLocal)]);
+    add(
+        "phone + birth year",
+        vec![phone.map(Part::Value), dob.map(Part::Year)],
+    );
+    add("postcode", vec![postcode.map(Part::Value)]);
+    add(
+        "postcode + initial",
+        vec![postcode.map(Part::Value), name.map(Part::GivenInitial)],
+    );
+    add(
+        "name sound + town",
+        vec![
+            name.map(Part::SurnameSound),
+            name.map(Part::GivenSound),
+            town.map(Part::Value),
+        ],
+    );
+    add(
+        "street + surname sound",
+        vec![street.map(Part::Value), name.map(Part::SurnameSound)],
+    );
+    // Fields of no known kind: each one on its own.
+    for (f, field) in records.fields.iter().enumerate() {
+        if matches!(field.kind, Kind::Text | Kind::Number) {
+            add(&field.name, vec![Some(Part::Value(f))]);
+        }
+    }
+    keys
+}
+
+/// Double Metaphone codes of names, computed once per distinct name.
+struct Sounds {
+    given: Vec<u64>,
+    family: Vec<u64>,
+}
+
+fn sounds(records: &Records, f: usize) -> Sounds {
+    let Values::Name { first, last } = &records.values[f] else {
+        return Sounds {
+            given: vec![0; records.len()],
+            family: vec![0; records.len()],
+        };
+    };
+    let code = |texts: &super::records::Texts| -> Vec<u64> {
+        let dm = DoubleMetaphone::default();
+        let mut cache: foldhash::HashMap<&str, u64> = foldhash::HashMap::default();
+        (0..texts.len())
+            .map(|i| {
+                let v = texts.get(i);
+                if v.is_empty() {
+                    return 0;
+                }
+                *cache.entry(v).or_insert_with(|| {
+                    let c = dm.encode(v);
+                    // A name with no sound code (digits only) keeps its own value.
+                    let c = if c.is_empty() { v.to_string() } else { c };
+                    xxhash_rust::xxh3::xxh3_64(c.as_bytes()) | 1
+                })
+            })
+            .collect()
+    };
+    let (given, family) = rayon::join(|| code(first), || code(last));
+    Sounds { given, family }
+}
+
+/// Each record's hash for `key` (0: a part is missing, no block).
+fn hashes(records: &Records, key: &Key, sounds: &[(usize, Sounds)]) -> Vec<u64> {
+    let sound = |f: usize| sounds.iter().find(|(g, _)| *g == f).map(|(_, s)| s);
+    (0..records.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for p in &key.parts {
+                let ok = match *p {
+                    Part::Value(f) => {
+                        let v = value_text(records, f, i);
+                        h.update(v.as_bytes());
+                        !v.is_empty()
+                    }
+                    Part::SurnameSound(f) | Part::GivenSound(f) => {
+                        let s = sound(f).map_or(0, |s| {
+                            if matches!(p, Part::SurnameSound(_)) {
+                                s.family[i]
+                            } else {
+                                s.given[i]
+                            }
+                        });
+                        h.update(&s.to_le_bytes());
+                        s != 0
+                    }
+                    Part::GivenInitial(f) => match &records.values[f] {
+                        Values::Name { first, .. } => {
+                            let c = first.get(i).chars().next();
+                            h.update(c.map(|c| c.to_string()).unwrap_or_default().as_bytes());
+                            c.is_some()
+                        }
+                        _ => false,
+                    },
+                    Part::Year(f) => match &records.values[f] {
+                        Values::Date(d) => match d[i] {
+                            Some(d) => {
+                                h.update(&chrono::Datelike::year(&d).to_le_bytes());
+                                true
+                            }
+                            None => false,
+                        },
+                        _ => false,
+                    },
+                    Part::EmailLocal(f) => {
+                        let v = value_text(records, f, i);
+                        let local = v.split('@').next().unwrap_or("");
+                        h.update(local.as_bytes());
+                        !local.is_empty()
+                    }
+                };
+                if !ok {
+                    return 0;
+                }
+                h.update(&[0xff]);
+            }
+            h.digest() | 1
+        })
+        .collect()
+}
+
+fn value_text(records: &Records, f: usize, i: usize) -> std::borrow::Cow<'_, str> {
+    match &records.values[f] {
+        Values::Text(t) => std::borrow::Cow::Borrowed(t.get(i)),
+        Values::Name { first, last } if first.get(i).is_empty() || last.get(i).is_empty() => {
+            std::borrow::Cow::Borrowed("")
+        }
+        _ => std::borrow::Cow::Owned(records.text(f, i)),
+    }
+}
+
+/// Records sorted by hash, with the blocks (runs of one hash) as ranges.
+struct Blocks {
+    order: Vec<u32>,
+    runs: Vec<(usize, usize)>,
+}
+
+fn blocks(h: &[u64]) -> Blocks {
+    let mut order: Vec<u32> = (0..h.len() as u32)
+        .filter(|&i| h[i as usize] != 0)
+        .collect();
+    order.par_sort_unstable_by_key(|&i| (h[i as usize], i));
+    let mut runs = Vec::new();
+    let mut s = 0;
+    while s < order.len() {
+        let mut e = s + 1;
+        while e < order.len() && h[order[e] as usize] == h[order[s] as usize] {
+            e += 1;
+        }
+        if e - s > 1 {
+            runs.push((s, e));
+        }
+        s = e;
+    }
+    Blocks { order, runs }
+}
+
+/// The pairs a block makes in `scope`, counted without making them.
+fn block_pairs(records: &Records, members: &[u32], scope: Scope) -> u64 {
+    let mut per = vec![0u64; records.sources()];
+    for &i in members {
+        per[records.source_of(i as usize)] += 1;
+    }
+    let n: u64 = per.iter().sum();
+    let within: u64 = per.iter().map(|c| c * c.saturating_sub(1) / 2).sum();
+    let all = n * n.saturating_sub(1) / 2;
+    let mut out = 0;
+    if scope.within {
+        out += within;
+    }
+    if scope.across {
+        out += all - within;
+    }
+    out
+}
+
+/// Builds the candidate pairs: tries each key of `keys` in order, uses those making at most
+/// `budget` pairs, and returns the union.
+pub fn candidates(
+    records: &Records,
+    keys: &[Key],
+    scope: Scope,
+    budget: u64,
+    progress: &Progress,
+) -> Result<Candidates, Cancelled> {
+    let name_fields: Vec<usize> = records
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.kind == Kind::Name)
+        .map(|(i, _)| i)
+        .collect();
+    let sounds: Vec<(usize, Sounds)> = name_fields
+        .into_iter()
+        .map(|f| (f, sounds(records, f)))
+        .collect();
+    let mut out = Candidates::default();
+    // Pairs packed as (i << 28 | j) << 4 | key, so one sort gives pairs in order with the keys
+    // that made each one.
+    let mut packed: Vec<u64> = Vec::new();
+    for key in keys {
+        progress.check()?;
+        progress.label(&format!("blocking: {}", key.name));
+        let h = hashes(records, key, &sounds);
+        let b = blocks(&h);
+        let pairs: u64 = b
+            .runs
+            .par_iter()
+            .map(|&(s, e)| block_pairs(records, &b.order[s..e], scope))
+            .sum();
+        let mut rep = KeyReport {
+            key: key.name.clone(),
+            pairs,
+            new_pairs: 0,
+            used: false,
+            note: None,
+        };
+        if pairs == 0 {
+            rep.note = Some("no record shares a value with another".into());
+        } else if pairs > budget {
+            rep.note = Some(format!(
+                "makes {pairs} pairs, more than the budget of {budget}: too few distinct values"
+            ));
+        } else if out.used.len() >= 15 {
+            rep.note = Some("15 keys already used".into());
+        } else {
+            let k = out.used.len() as u64;
+            rep.used = true;
+            out.used.push(key.clone());
+            let made: Vec<u64> = b
+                .runs
+                .par_iter()
+                .flat_map_iter(|&(s, e)| {
+                    let m = &b.order[s..e];
+                    let mut v = Vec::new();
+                    for (x, &a) in m.iter().enumerate() {
+                        for &c in &m[x + 1..] {
+                            let (i, j) = if a < c { (a, c) } else { (c, a) };
+                            let same =
+                                records.source_of(i as usize) == records.source_of(j as usize);
+                            if scope.wants(same) {
+                                v.push(((i as u64) << 28 | j as u64) << 4 | k);
+                            }
+                        }
+                    }
+                    v.into_iter()
+                })
+                .collect();
+            packed.extend(made);
+        }
+        out.report.push(rep);
+    }
+    progress.label("blocking: merging the keys' pairs");
+    packed.par_sort_unstable();
+    let mut new_pairs = vec![0u64; out.used.len()];
+    let mut s = 0;
+    while s < packed.len() {
+        let pair = packed[s] >> 4;
+        let mut mask = 0u16;
+        let mut e = s;
+        while e < packed.len() && packed[e] >> 4 == pair {
+            mask |= 1 << (packed[e] & 0xf);
+            e += 1;
+        }
+        new_pairs[(packed[s] & 0xf) as usize] += 1;
+        out.pairs
+            .push(((pair >> 28) as u32, (pair & ((1 << 28) - 1)) as u32));
+        out.keys.push(mask);
+        s = e;
+    }
+    for (k, r) in out.report.iter_mut().filter(|r| r.used).enumerate() {
+        r.new_pairs = new_pairs[k];
+    }
+    Ok(out)
+}
+
+/// Brute force for tests: every pair in `scope` that agrees on `key`.
+#[cfg(test)]
+pub fn brute_force(records: &Records, key: &Key, scope: Scope) -> Vec<(u32, u32)> {
+    let sounds: Vec<(usize, Sounds)> = (0..records.fields.len())
+        .filter(|&f| records.fields[f].kind == Kind::Name)
+        .map(|f| (f, sounds(records, f)))
+        .collect();
+    let h = hashes(records, key, &sounds);
+    let mut out = Vec::new();
+    for i in 0..records.len() {
+        for j in i + 1..records.len() {
+            let same = records.source_of(i) == records.source_of(j);
+            if h[i] != 0 && h[i] == h[j] && scope.wants(same) {
+                out.push((i as u32, j as u32));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,899 @@
+//! The whole run: blocking -> comparison vectors of the candidate pairs -> u from random
+//! pairs (the exact level's u counted exactly from the values' frequencies) -> m and the
+//! prior by EM over the distinct vectors -> a match weight and probability per pair, with
+//! term-frequency adjustment on exact agreement -> accepted pairs -> clusters.
+//!
+//! Term frequencies: agreeing on "smith" says less than agreeing on "featherstonehaugh". A
+//! pair agreeing exactly on value v gets, on top of the level's log2(m/u), the adjustment
+//! log2(u_exact * tf(v) / u(v)), where tf(v) is v's share of the records and u(v) the chance
+//! that a random pair both hold v; within one population u(v) = tf(v)^2 and this is Splink's
+//! log2(u_exact / tf(v)).
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use super::blocking::{self, Candidates, Scope};
+use super::compare::{Comparison, Outcome};
+use super::fields::Kind;
+use super::model::{Model, Vector};
+use super::records::{Records, Values};
+use crate::progress::{Cancelled, Progress};
+
+/// How a run is set up (the engine's side of the pipeline's settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Accept pairs whose match probability is at least this.
+    pub threshold: f64,
+    pub scope: Scope,
+    /// Seed of the random pairs that estimate u.
+    pub seed: u64,
+    /// Random pairs drawn for u (fewer when there are fewer pairs).
+    pub random_pairs: usize,
+    /// A blocking key making more pairs than this is not used (None: 20 per record, at
+    /// least 100,000).
+    pub budget: Option<u64>,
+    /// Pairs the analyst has labelled (record indices, same person or not): their fields'
+    /// levels fix m where they say enough (see [`Model`]).
+    pub labels: Vec<(u32, u32, bool)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threshold: DEFAULT_THRESHOLD,
+            scope: Scope {
+                across: true,
+                within: false,
+            },
+            seed: 42,
+            random_pairs: 1_000_000,
+            budget: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// The default threshold on the match probability (see the README's identity section for
+/// how it was chosen).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// Null outcome in the flat vector store.
+pub const NULL: u8 = u8::MAX;
+
+/// One comparison level of one field, with its fitted probabilities.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Level {
+    pub name: String,
+    pub m: f64,
+    pub u: f64,
+    /// log2(m / u): what the level adds to a pair's match weight.
+    pub weight: f64,
+}
+
+/// One compared field: its levels and whether exact agreement is adjusted by frequency.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FieldModel {
+    pub field: String,
+    pub kind: &'static str,
+    /// The column(s) per input.
+    pub columns: Vec<String>,
+    pub term_frequency: bool,
+    pub levels: Vec<Level>,
+}
+
+/// The clusters (people) the accepted pairs make.
+#[derive(Debug, Clone, Default)]
+pub struct Clusters {
+    /// Person number of every record (0-based, numbered by their first record).
+    pub person: Vec<u32>,
+    /// Records per person.
+    pub sizes: Vec<u32>,
+    /// People whose cluster is much larger than the rest (a chain of links through
+    /// borderline pairs is the usual cause): person numbers.
+    pub large: Vec<u32>,
+    /// The size above which a cluster is reported as large.
+    pub large_above: u32,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub records: Records,
+    pub candidates: Candidates,
+    /// Candidate pair p's outcome for field f: `vectors[p * fields + f]` ([`NULL`]: missing).
+    pub vectors: Vec<u8>,
+    pub weights: Vec<f64>,
+    pub probabilities: Vec<f64>,
+    pub fields: Vec<FieldModel>,
+    pub model: Model,
+    pub threshold: f64,
+    /// The match probability of two random records in scope.
+    pub prior: f64,
+    /// Candidate pairs at or above the threshold, by falling probability.
+    pub accepted: Vec<usize>,
+    pub clusters: Clusters,
+    /// Blocking recall as estimated from the keys' overlap among the accepted pairs (None
+    /// with one key: nothing to estimate it from).
+    pub blocking_recall: Option<f64>,
+    pub em_iterations: usize,
+    /// Seconds per step, in order.
+    pub timings: Vec<(String, f64)>,
+    /// All pairs in scope (n x m for two sources).
+    pub total_pairs: u64,
+    pub scope: Scope,
+    /// Each field's value frequencies (term-frequency adjustment).
+    pub frequencies: Frequencies,
+}
+
+/// How each kind of field is compared (see [`compare_field`]).
+pub fn comparison_for(kind: Kind) -> (Vec<String>, bool) {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    match kind {
+        Kind::Name => (
+            s(&[
+                "exact",
+                "given and family swapped",
+                "both jaro-winkler >= 0.92",
+                "both jaro-winkler >= 0.8",
+                "family name agrees",
+                "given name agrees",
+                "else",
+            ]),
+            true,
+        ),
+        Kind::Email => (
+            s(&[
+                "exact",
+                "same local part",
+                "<= 2 edits, same digits",
+                "else",
+            ]),
+            true,
+        ),
+        Kind::Phone => (Comparison::Edits(vec![1]).level_names(), true),
+        // Frequencies matter for dates too: a default such as 1900-01-01, or a birth date
+        // clamped to an age limit, is shared by many.
+        Kind::BirthDate => (Comparison::Date.level_names(), true),
+        Kind::Postcode => (Comparison::Edits(vec![1, 2]).level_names(), true),
+        Kind::HouseNumber => (s(&["exact", "else"]), false),
+        Kind::Town | Kind::State => (Comparison::JaroWinkler(vec![0.88]).level_names(), true),
+        Kind::Street | Kind::Text => (Comparison::JaroWinkler(vec![0.92, 0.8]).level_names(), true),
+        Kind::Number => (Comparison::Number(vec![0.01, 0.1]).level_names(), false),
+    }
+}
+
+fn level(o: Outcome) -> u8 {
+    match o {
+        Outcome::Null => NULL,
+        Outcome::Level(l) => l,
+    }
+}
+
+/// Field `f`'s level for records `i` and `j` ([`NULL`] when either is missing).
+pub fn compare_field(records: &Records, f: usize, i: usize, j: usize) -> u8 {
+    let kind = records.fields[f].kind;
+    match &records.values[f] {
+        Values::Date(d) => level(Comparison::date(d[i], d[j])),
+        Values::Name { first, last } => {
+            let (f1, l1, f2, l2) = (first.get(i), last.get(i), first.get(j), last.get(j));
+            name_level(f1, l1, f2, l2)
+        }
+        Values::Text(t) => {
+            let (a, b) = (t.get(i), t.get(j));
+            if a.is_empty() || b.is_empty() {
+                return NULL;
+            }
+            if a == b {
+                return 0;
+            }
+            match kind {
+                Kind::Email => {
+                    let la = a.split('@').next().unwrap_or(a);
+                    let lb = b.split('@').next().unwrap_or(b);
+                    if la == lb {
+                        1
+                    } else if same_digits(a, b) && strsim::damerau_levenshtein(a, b) <= 2 {
+                        // A typo, not another account: edits rather than Jaro-Winkler, and
+                        // the digits must agree (ann.lee12@x.com and ann.lee13@x.com are two
+                        // Ann Lees).
+                        2
+                    } else {
+                        3
+                    }
+                }
+                Kind::Phone => level(Comparison::Edits(vec![1]).text(a, b)),
+                Kind::Postcode => level(Comparison::Edits(vec![1, 2]).text(a, b)),
+                Kind::HouseNumber => 1,
+                Kind::Town | Kind::State => level(Comparison::JaroWinkler(vec![0.88]).text(a, b)),
+                Kind::Number => level(Comparison::Number(vec![0.01, 0.1]).text(a, b)),
+                _ => level(Comparison::JaroWinkler(vec![0.92, 0.8]).text(a, b)),
+            }
+        }
+    }
+}
+
+fn same_digits(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(char::is_ascii_digit)
+        .eq(b.chars().filter(char::is_ascii_digit))
+}
+
+/// Name levels: 0 exact, 1 swapped, 2 both parts Jaro-Winkler >= 0.92, 3 both >= 0.8,
+/// 4 family name agrees (a nickname or an initial), 5 given name agrees (a new family
+/// name), 6 else. A one-part name on either side is compared whole.
+pub fn name_level(f1: &str, l1: &str, f2: &str, l2: &str) -> u8 {
+    if (f1.is_empty() && l1.is_empty()) || (f2.is_empty() && l2.is_empty()) {
+        return NULL;
+    }
+    if f1.is_empty() || l1.is_empty() || f2.is_empty() || l2.is_empty() {
+        let a = if f1.is_empty() { l1 } else { f1 };
+        let b = if f2.is_empty() { l2 } else { f2 };
+        let whole1 = [f1, l1].join(" ");
+        let whole2 = [f2, l2].join(" ");
+        return if whole1.trim() == whole2.trim() {
+            0
+        } else if strsim::jaro_winkler(a, b) >= 0.92 {
+            2
+        } else {
+            6
+        };
+    }
+    if f1 == f2 && l1 == l2 {
+        return 0;
+    }
+    if f1 == l2 && l1 == f2 {
+        return 1;
+    }
+    let (jf, jl) = (strsim::jaro_winkler(f1, f2), strsim::jaro_winkler(l1, l2));
+    if jf >= 0.92 && jl >= 0.92 {
+        2
+    } else if jf >= 0.8 && jl >= 0.8 {
+        3
+    } else if l1 == l2 {
+        4
+    } else if f1 == f2 {
+        5
+    } else {
+        6
+    }
+}
+
+fn vector_of(records: &Records, i: usize, j: usize, out: &mut [u8]) {
+    for (f, o) in out.iter_mut().enumerate() {
+        *o = compare_field(records, f, i, j);
+    }
+}
+
+/// Frequencies of each field's standardised values: per value hash, records per source.
+#[derive(Debug, Clone, Default)]
+pub struct Frequencies {
+    /// Per field: value hash -> offset of its per-source counts in `counts`.
+    index: Vec<foldhash::HashMap<u64, u32>>,
+    counts: Vec<Vec<u32>>,
+    /// Per field: non-missing records per source.
+    present: Vec<Vec<u64>>,
+    sources: usize,
+}
+
+impl Frequencies {
+    fn of(&self, f: usize, h: u64) -> Option<&[u32]> {
+        let at = *self.index[f].get(&h)? as usize;
+        Some(&self.counts[f][at..at + self.sources])
+    }
+
+    /// Per field, each distinct value's per-source counts.
+    fn values(&self, f: usize) -> impl Iterator<Item = &[u32]> {
+        self.counts[f].chunks(self.sources.max(1))
+    }
+}
+
+fn value_hash(records: &Records, f: usize, i: usize) -> Option<u64> {
+    match &records.values[f] {
+        Values::Text(t) => {
+            let v = t.get(i);
+            (!v.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64(v.as_bytes()))
+        }
+        _ => {
+            let t = records.text(f, i);
+            (!t.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64(t.as_bytes()))
+        }
+    }
+}
+
+fn frequencies(records: &Records) -> Frequencies {
+    let nsrc = records.sources();
+    let per_field: Vec<_> = (0..records.fields.len())
+        .into_par_iter()
+        .map(|f| {
+            let mut index: foldhash::HashMap<u64, u32> = foldhash::HashMap::default();
+            let mut counts: Vec<u32> = Vec::new();
+            let mut present = vec![0u64; nsrc];
+            for s in 0..nsrc {
+                for i in records.starts[s]..records.starts[s + 1] {
+                    if let Some(h) = value_hash(records, f, i) {
+                        let at = *index.entry(h).or_insert_with(|| {
+                            counts.extend(std::iter::repeat_n(0, nsrc));
+                            (counts.len() - nsrc) as u32
+                        });
+                        counts[at as usize + s] += 1;
+                        present[s] += 1;
+                    }
+                }
+            }
+            (index, counts, present)
+        })
+        .collect();
+    let mut out = Frequencies {
+        sources: nsrc,
+        ..Default::default()
+    };
+    for (i, c, p) in per_field {
+        out.index.push(i);
+        out.counts.push(c);
+        out.present.push(p);
+    }
+    out
+}
+
+/// The chance that a random pair in `scope` both hold a value with these per-source
+/// counts, out of pairs where both are present.
+fn agree_share(counts: &[u32], present: &[u64], scope: Scope) -> f64 {
+    let (mut agree, mut all) = (0.0, 0.0);
+    let n = counts.len();
+    for s in 0..n {
+        for t in s..n {
+            let wanted = if s == t { scope.within } else { scope.across };
+            if !wanted {
+                continue;
+            }
+            if s == t {
+                let c = counts[s] as f64;
+                let p = present[s] as f64;
+                agree += c * (c - 1.0) / 2.0;
+                all += p * (p - 1.0) / 2.0;
+            } else {
+                agree += counts[s] as f64 * counts[t] as f64;
+                all += present[s] as f64 * present[t] as f64;
+            }
+        }
+    }
+    if all > 0.0 { agree / all } else { 0.0 }
+}
+
+/// All pairs in scope.
+fn pairs_in_scope(records: &Records, scope: Scope) -> u64 {
+    let sizes: Vec<u64> = (0..records.sources())
+        .map(|s| (records.starts[s + 1] - records.starts[s]) as u64)
+        .collect();
+    let mut total = 0;
+    for s in 0..sizes.len() {
+        for t in s..sizes.len() {
+            if s == t && scope.within {
+                total += sizes[s] * sizes[s].saturating_sub(1) / 2;
+            } else if s != t && scope.across {
+                total += sizes[s] * sizes[t];
+            }
+        }
+    }
+    total
+}
+
+/// `n` random pairs in scope, seeded: a pair of sources by their share of the pairs, then
+/// a record of each.
+fn random_pairs(records: &Records, scope: Scope, n: usize, seed: u64) -> Vec<(u32, u32)> {
+    let sizes: Vec<u64> = (0..records.sources())
+        .map(|s| (records.starts[s + 1] - records.starts[s]) as u64)
+        .collect();
+    let mut combos: Vec<(usize, usize, u64)> = Vec::new();
+    for s in 0..sizes.len() {
+        for t in s..sizes.len() {
+            let w = if s == t && scope.within {
+                sizes[s] * sizes[s].saturating_sub(1) / 2
+            } else if s != t && scope.across {
+                sizes[s] * sizes[t]
+            } else {
+                0
+            };
+            if w > 0 {
+                combos.push((s, t, w));
+            }
+        }
+    }
+    let total: u64 = combos.iter().map(|c| c.2).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut x = rng.gen_range(0..total);
+        let &(s, t, _) = combos
+            .iter()
+            .find(|c| {
+                if x < c.2 {
+                    true
+                } else {
+                    x -= c.2;
+                    false
+                }
+            })
+            .unwrap_or(&combos[0]);
+        let i = records.starts[s] + rng.gen_range(0..sizes[s] as usize);
+        let mut j = records.starts[t] + rng.gen_range(0..sizes[t] as usize);
+        if s == t {
+            while j == i {
+                j = records.starts[t] + rng.gen_range(0..sizes[t] as usize);
+            }
+        }
+        out.push((i.min(j) as u32, i.max(j) as u32));
+    }
+    out
+}
+
+fn to_outcomes(v: &[u8]) -> Vector {
+    v.iter()
+        .map(|&l| {
+            if l == NULL {
+                Outcome::Null
+            } else {
+                Outcome::Level(l)
+            }
+        })
+        .collect()
+}
+
+fn secs(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
+
+/// Runs identity resolution on `records`.
+pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Linked, LinkError> {
+    let mut timings = Vec::new();
+    let nf = records.fields.len();
+    if records.len() >= 1 << 28 {
+        return Err(LinkError::Input(format!(
+            "{} records: at most 268,435,455 can be linked on one machine; use the Spark engine",
+            records.len()
+        )));
+    }
+    let total_pairs = pairs_in_scope(&records, opts.scope);
+    if total_pairs == 0 {
+        return Err(LinkError::Input(
+            "no pair of records to compare: give two or more records (one input is deduplicated, several are linked)".into(),
+        ));
+    }
+    progress.start("identity", 5);
+    // Blocking.
+    let t = Instant::now();
+    let budget = opts
+        .budget
+        .unwrap_or_else(|| (20 * records.len() as u64).max(100_000));
+    let keys = blocking::candidate_keys(&records);
+    let candidates = blocking::candidates(&records, &keys, opts.scope, budget, progress)?;
+    timings.push(("blocking".to_string(), secs(t)));
+    progress.next("comparing candidate pairs");
+    // Comparison vectors of the candidate pairs.
+    let t = Instant::now();
+    let mut vectors = vec![0u8; candidates.pairs.len() * nf];
+    if nf > 0 {
+        vectors
+            .par_chunks_mut(nf * 4096)
+            .enumerate()
+            .try_for_each(|(c, chunk)| {
+                progress.check()?;
+                for (k, out) in chunk.chunks_mut(nf).enumerate() {
+                    let (i, j) = candidates.pairs[c * 4096 + k];
+                    vector_of(&records, i as usize, j as usize, out);
+                }
+                Ok::<(), Cancelled>(())
+            })?;
+    }
+    timings.push(("comparing".to_string(), secs(t)));
+    // u: the exact level from frequencies, the others from random pairs.
+    progress.next("estimating u from random pairs");
+    let t = Instant::now();
+    let freq = frequencies(&records);
+    let levels: Vec<(Vec<String>, bool)> = records
+        .fields
+        .iter()
+        .map(|f| comparison_for(f.kind))
+        .collect();
+    let n_random = (opts.random_pairs as u64).min(total_pairs) as usize;
+    let random = random_pairs(&records, opts.scope, n_random, opts.seed);
+    let mut rvec = vec![0u8; random.len() * nf];
+    rvec.par_chunks_mut(nf.max(1))
+        .zip(&random)
+        .for_each(|(out, &(i, j))| vector_of(&records, i as usize, j as usize, out));
+    progress.check()?;
+    let mut u = Vec::with_capacity(nf);
+    let mut u_exact_all = Vec::with_capacity(nf);
+    for f in 0..nf {
+        let nl = levels[f].0.len();
+        let exact: f64 = freq
+            .values(f)
+            .map(|c| agree_share(c, &freq.present[f], opts.scope))
+            .sum::<f64>()
+            .clamp(1e-9, 1.0 - 1e-9);
+        let mut counts = vec![0.0; nl];
+        for v in rvec.chunks(nf.max(1)) {
+            let l = v[f];
+            if l != NULL && l != 0 {
+                counts[l as usize] += 1.0;
+            }
+        }
+        let rest: f64 = counts.iter().sum();
+        let mut uf = vec![0.0; nl];
+        uf[0] = exact;
+        for l in 1..nl {
+            // A level no random pair shows is rarer than one in the pairs drawn, not
+            // impossible: half a pair's share.
+            uf[l] = if rest > 0.0 {
+                (1.0 - exact) * counts[l].max(0.5) / rest
+            } else {
+                (1.0 - exact) / (nl - 1) as f64
+            };
+        }
+        u.push(uf);
+        u_exact_all.push(exact);
+    }
+    timings.push(("estimating u".to_string(), secs(t)));
+    // m and the prior by EM over the distinct vectors.
+    progress.next("estimating m by expectation-maximisation");
+    let t = Instant::now();
+    let m0: Vec<Vec<f64>> = levels
+        .iter()
+        .map(|(names, _)| {
+            let nl = names.len();
+            (0..nl)
+                .map(|l| if l == 0 { 0.8 } else { 0.2 / (nl - 1) as f64 })
+                .collect()
+        })
+        .collect();
+    let smallest = (0..records.sources())
+        .map(|s| records.starts[s + 1] - records.starts[s])
+        .min()
+        .unwrap_or(0) as f64;
+    let expected = if opts.scope.across && records.sources() > 1 {
+        0.5 * smallest
+    } else {
+        0.05 * records.len() as f64
+    };
+    // One EM session per blocking key, over the pairs that key made, with the key's own
+    // fields left out (they agree in every such pair, so they say nothing there about m);
+    // each field's m is the mean over the sessions that estimated it (as Splink trains).
+    let mut m_sum: Vec<Vec<f64>> = m0.iter().map(|m| vec![0.0; m.len()]).collect();
+    let mut m_n = vec![0usize; nf];
+    let mut em_iterations = 0;
+    for (k, key) in candidates.used.iter().enumerate() {
+        progress.check()?;
+        let fixed: Vec<usize> = key.parts.iter().map(|p| p.field()).collect();
+        let mut patterns: std::collections::BTreeMap<Vec<u8>, f64> =
+            std::collections::BTreeMap::new();
+        let mut n = 0.0;
+        for (p, mask) in candidates.keys.iter().enumerate() {
+            if mask & (1 << k) == 0 {
+                continue;
+            }
+            let mut v = vectors[p * nf..(p + 1) * nf].to_vec();
+            for &f in &fixed {
+                v[f] = NULL;
+            }
+            *patterns.entry(v).or_insert(0.0) += 1.0;
+            n += 1.0;
+        }
+        if n < 10.0 || fixed.len() >= nf {
+            continue;
+        }
+        let pats: Vec<Vector> = patterns.keys().map(|v| to_outcomes(v)).collect();
+        let counts: Vec<f64> = patterns.values().copied().collect();
+        let mut session = Model {
+            lambda: (expected / n).clamp(0.01, 0.5),
+            m: m0.clone(),
+            u: u.clone(),
+        };
+        em_iterations += session.fit_counted(&pats, &counts, 200, 1e-6);
+        for f in (0..nf).filter(|f| !fixed.contains(f)) {
+            for (s, m) in m_sum[f].iter_mut().zip(&session.m[f]) {
+                *s += m;
+            }
+            m_n[f] += 1;
+        }
+    }
+    let m: Vec<Vec<f64>> = (0..nf)
+        .map(|f| {
+            if m_n[f] == 0 {
+                m0[f].clone()
+            } else {
+                m_sum[f].iter().map(|s| s / m_n[f] as f64).collect()
+            }
+        })
+        .collect();
+    // The prior is that of two random records, as u comes from random pairs: a candidate
+    // pair agrees on its blocking key by construction, so the candidates' own share of
+    // matches would count that agreement twice. Pairs outside the candidates share no key
+    // and are taken as non-matches, so the expected number of matches is the sum of the
+    // candidates' probabilities: the prior is the fixed point of lambda = sum(p) / all pairs
+    // (EM over all pairs, the others contributing nothing).
+    let mut patterns: std::collections::BTreeMap<&[u8], f64> = std::collections::BTreeMap::new();
+    for v in vectors.chunks(nf.max(1)) {
+        *patterns.entry(v).or_insert(0.0) += 1.0;
+    }
+    let pats: Vec<Vector> = patterns.keys().map(|v| to_outcomes(v)).collect();
+    let counts: Vec<f64> = patterns.values().copied().collect();
+    let mut model = Model {
+        lambda: (expected / total_pairs as f64).clamp(1e-12, 0.5),
+        m: m.clone(),
+        u,
+    };
+    for _ in 0..500 {
+        let before = model.lambda;
+        let matches: f64 = pats
+            .iter()
+            .zip(&counts)
+            .map(|(v, c)| c * model.probability(v))
+            .sum();
+        model.lambda = (matches / total_pairs as f64).clamp(1e-12, 0.5);
+        if (model.lambda - before).abs() <= 1e-6 * before {
+            break;
+        }
+    }
+    apply_labels(&mut model, &records, &opts.labels);
+    timings.push(("estimating m (EM)".to_string(), secs(t)));
+    // Weights and probabilities.
+    progress.next("scoring candidate pairs");
+    let t = Instant::now();
+    let tf_on: Vec<bool> = levels.iter().map(|l| l.1).collect();
+    let level_w: Vec<Vec<f64>> = (0..nf)
+        .map(|f| {
+            model.m[f]
+                .iter()
+                .zip(&model.u[f])
+                .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
+                .collect()
+        })
+        .collect();
+    let prior_w = (model.lambda / (1.0 - model.lambda)).log2();
+    let weights: Vec<f64> = candidates
+        .pairs
+        .par_iter()
+        .enumerate()
+        .map(|(p, &(i, _))| {
+            let v = &vectors[p * nf..(p + 1) * nf];
+            let mut w = prior_w;
+            for f in 0..nf {
+                if v[f] == NULL {
+                    continue;
+                }
+                w += level_w[f][v[f] as usize];
+                if v[f] == 0 && tf_on[f] {
+                    w += tf_adjustment(&records, &freq, f, i as usize, u_exact_all[f], opts.scope);
+                }
+            }
+            w
+        })
+        .collect();
+    let probabilities: Vec<f64> = weights.iter().map(|w| 1.0 / (1.0 + (-w).exp2())).collect();
+    let mut accepted: Vec<usize> = (0..weights.len())
+        .filter(|&p| probabilities[p] >= opts.threshold)
+        .collect();
+    accepted.par_sort_by(|&a, &b| {
+        weights[b]
+            .total_cmp(&weights[a])
+            .then(candidates.pairs[a].cmp(&candidates.pairs[b]))
+    });
+    timings.push(("scoring".to_string(), secs(t)));
+    progress.next("clustering");
+    let t = Instant::now();
+    let clusters = cluster(records.len(), accepted.iter().map(|&p| candidates.pairs[p]));
+    let blocking_recall = estimate_recall(&candidates, &accepted);
+    timings.push(("clustering".to_string(), secs(t)));
+    let prior = model.lambda;
+    let fields = records
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(f, field)| FieldModel {
+            field: field.name.clone(),
+            kind: field.kind.name(),
+            columns: field.columns.iter().map(|c| c.describe()).collect(),
+            term_frequency: tf_on[f],
+            levels: levels[f]
+                .0
+                .iter()
+                .enumerate()
+                .map(|(l, name)| Level {
+                    name: name.clone(),
+                    m: model.m[f][l],
+                    u: model.u[f][l],
+                    weight: level_w[f][l],
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Linked {
+        records,
+        candidates,
+        vectors,
+        weights,
+        probabilities,
+        fields,
+        model,
+        threshold: opts.threshold,
+        prior,
+        accepted,
+        clusters,
+        blocking_recall,
+        em_iterations,
+        timings,
+        total_pairs,
+        scope: opts.scope,
+        frequencies: freq,
+    })
+}
+
+/// The term-frequency adjustment of a pair agreeing exactly on field `f` (record `i`'s
+/// value): log2(u_exact * tf(v) / u(v)).
+fn tf_adjustment(
+    records: &Records,
+    freq: &Frequencies,
+    f: usize,
+    i: usize,
+    u_exact: f64,
+    scope: Scope,
+) -> f64 {
+    let Some(h) = value_hash(records, f, i) else {
+        return 0.0;
+    };
+    let Some(c) = freq.of(f, h) else {
+        return 0.0;
+    };
+    let present: u64 = freq.present[f].iter().sum();
+    let total: u64 = c.iter().map(|&x| x as u64).sum();
+    let tf = total as f64 / present.max(1) as f64;
+    let uv = agree_share(c, &freq.present[f], scope);
+    if uv <= 0.0 || tf <= 0.0 {
+        return 0.0;
+    }
+    (u_exact * tf / uv).log2()
+}
+
+/// Labelled pairs: where the analyst has said "same person" for enough pairs (at least 10),
+/// each field's m is the share of its levels among them (with one pseudo-count per level,
+/// so a level the labels never show keeps a little probability).
+fn apply_labels(model: &mut Model, records: &Records, labels: &[(u32, u32, bool)]) {
+    let same: Vec<&(u32, u32, bool)> = labels.iter().filter(|l| l.2).collect();
+    if same.len() < 10 {
+        return;
+    }
+    let nf = records.fields.len();
+    for f in 0..nf {
+        let nl = model.m[f].len();
+        let mut c = vec![1.0; nl];
+        for &&(i, j, _) in &same {
+            let l = compare_field(records, f, i as usize, j as usize);
+            if l != NULL {
+                c[l as usize] += 1.0;
+            }
+        }
+        let s: f64 = c.iter().sum();
+        model.m[f] = c.iter().map(|x| x / s).collect();
+    }
+}
+
+/// Connected components of the accepted pairs (union-find), with the guard against
+/// chaining: clusters larger than both 8 and four times the 99th percentile of the
+/// clusters of two or more are reported.
+pub fn cluster(n: usize, pairs: impl Iterator<Item = (u32, u32)>) -> Clusters {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    for (a, b) in pairs {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            parent[hi as usize] = lo;
+        }
+    }
+    let mut person = vec![0u32; n];
+    let mut number = vec![u32::MAX; n];
+    let mut sizes = Vec::new();
+    for (i, p) in person.iter_mut().enumerate() {
+        let r = find(&mut parent, i as u32) as usize;
+        if number[r] == u32::MAX {
+            number[r] = sizes.len() as u32;
+            sizes.push(0);
+        }
+        *p = number[r];
+        sizes[number[r] as usize] += 1;
+    }
+    let mut multi: Vec<u32> = sizes.iter().copied().filter(|&s| s > 1).collect();
+    multi.sort_unstable();
+    let p99 = if multi.is_empty() {
+        2
+    } else {
+        multi[((multi.len() - 1) as f64 * 0.99).round() as usize]
+    };
+    let large_above = (4 * p99).max(8);
+    let large = (0..sizes.len() as u32)
+        .filter(|&c| sizes[c as usize] > large_above)
+        .collect();
+    Clusters {
+        person,
+        sizes,
+        large,
+        large_above,
+    }
+}
+
+/// Blocking recall, estimated: for each used key, the share of the accepted pairs found by
+/// the other keys that this key finds too; assuming the keys miss pairs independently, a
+/// pair is missed by all with the product of their miss rates. Two keys at least.
+pub fn estimate_recall(c: &Candidates, accepted: &[usize]) -> Option<f64> {
+    let k = c.used.len();
+    if k < 2 || accepted.is_empty() {
+        return None;
+    }
+    let mut missed = 1.0;
+    for key in 0..k {
+        let bit = 1u16 << key;
+        let others: Vec<u16> = accepted
+            .iter()
+            .map(|&p| c.keys[p])
+            .filter(|m| m & !bit != 0)
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let r = others.iter().filter(|m| *m & bit != 0).count() as f64 / others.len() as f64;
+        missed *= 1.0 - r;
+    }
+    Some(1.0 - missed)
+}
+
+/// What can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{0}")]
+    Input(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<Cancelled> for LinkError {
+    fn from(_: Cancelled) -> Self {
+        LinkError::Cancelled
+    }
+}
+
+/// The weight each field contributed to candidate pair `p` (field, level name, weight), for
+/// the waterfall: the prior first, then each field; they add up to the pair's weight.
+pub fn explain(l: &Linked, p: usize) -> Vec<(String, String, f64)> {
+    let nf = l.fields.len();
+    let (i, _) = l.candidates.pairs[p];
+    let mut out = vec![(
+        "prior".to_string(),
+        String::new(),
+        (l.model.lambda / (1.0 - l.model.lambda)).log2(),
+    )];
+    for f in 0..nf {
+        let lv = l.vectors[p * nf + f];
+        if lv == NULL {
+            out.push((l.fields[f].field.clone(), "missing".into(), 0.0));
+            continue;
+        }
+        let lev = &l.fields[f].levels[lv as usize];
+        let mut w = lev.weight;
+        if lv == 0 && l.fields[f].term_frequency {
+            w += tf_adjustment(&l.records, &l.frequencies, f, i as usize, lev.u, l.scope);
+        }
+        out.push((l.fields[f].field.clone(), lev.name.clone(), w));
+    }
+    out
+}
