@@ -422,22 +422,135 @@ pub fn candidates(
     Ok(out)
 }
 
-/// Brute force for tests: every pair in `scope` that agrees on `key`.
 #[cfg(test)]
-pub fn brute_force(records: &Records, key: &Key, scope: Scope) -> Vec<(u32, u32)> {
-    let sounds: Vec<(usize, Sounds)> = (0..records.fields.len())
-        .filter(|&f| records.fields[f].kind == Kind::Name)
-        .map(|f| (f, sounds(records, f)))
-        .collect();
-    let h = hashes(records, key, &sounds);
-    let mut out = Vec::new();
-    for i in 0..records.len() {
-        for j in i + 1..records.len() {
-            let same = records.source_of(i) == records.source_of(j);
-            if h[i] != 0 && h[i] == h[j] && scope.wants(same) {
-                out.push((i as u32, j as u32));
+mod tests {
+    use super::*;
+    use crate::data::identity::fields::plan;
+    use crate::data::sources::file::{ReadOptions, read_frame};
+    use polars::prelude::*;
+
+    /// The key of record `i` as text, computed the plain way (no hashing, no caches):
+    /// None when a part is missing.
+    fn key_text(records: &Records, key: &Key, i: usize) -> Option<String> {
+        let dm = DoubleMetaphone::default();
+        let mut out = Vec::new();
+        for p in &key.parts {
+            let (first, last) = match &records.values[p.field()] {
+                Values::Name { first, last } => (first.get(i).to_string(), last.get(i).to_string()),
+                _ => (String::new(), String::new()),
+            };
+            let sound = |s: &str| {
+                let c = dm.encode(s);
+                if c.is_empty() { s.to_string() } else { c }
+            };
+            let t = match *p {
+                Part::Value(f) => match &records.values[f] {
+                    Values::Name { .. } if first.is_empty() || last.is_empty() => String::new(),
+                    _ => records.text(f, i),
+                },
+                Part::SurnameSound(_) if !last.is_empty() => sound(&last),
+                Part::GivenSound(_) if !first.is_empty() => sound(&first),
+                Part::GivenInitial(_) => first.chars().take(1).collect(),
+                Part::Year(f) => records.text(f, i).chars().take(4).collect(),
+                Part::EmailLocal(f) => records
+                    .text(f, i)
+                    .split('@')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+                _ => String::new(),
+            };
+            if t.is_empty() {
+                return None;
+            }
+            out.push(t);
+        }
+        Some(out.join("\u{1f}"))
+    }
+
+    fn sample_records(rows: usize) -> Records {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+        let a = read_frame(&dir.join("customers.csv"), &ReadOptions::default())
+            .unwrap()
+            .head(Some(rows));
+        let b = read_frame(&dir.join("loyalty_members.csv"), &ReadOptions::default())
+            .unwrap()
+            .head(Some(rows));
+        let sources = [(&a, "customer_id"), (&b, "member_id")];
+        let (fields, _) = plan(&sources, None).unwrap();
+        Records::build(&sources, &fields).unwrap()
+    }
+
+    /// Every key's pairs are exactly the pairs of the brute force over all n x m pairs (so a
+    /// subset of them, and none missed), linking and deduplicating; the union is the union.
+    #[test]
+    fn each_key_makes_exactly_the_brute_force_pairs() {
+        let r = sample_records(400);
+        let keys = candidate_keys(&r);
+        assert!(keys.len() >= 8, "{keys:?}");
+        for scope in [
+            Scope {
+                across: true,
+                within: false,
+            },
+            Scope {
+                across: true,
+                within: true,
+            },
+        ] {
+            let mut union = std::collections::BTreeSet::new();
+            for key in &keys {
+                let got = candidates(
+                    &r,
+                    std::slice::from_ref(key),
+                    scope,
+                    u64::MAX,
+                    &Progress::new(),
+                )
+                .unwrap();
+                let texts: Vec<Option<String>> =
+                    (0..r.len()).map(|i| key_text(&r, key, i)).collect();
+                let mut brute = Vec::new();
+                for i in 0..r.len() {
+                    for j in i + 1..r.len() {
+                        let same = r.source_of(i) == r.source_of(j);
+                        if scope.wants(same) && texts[i].is_some() && texts[i] == texts[j] {
+                            brute.push((i as u32, j as u32));
+                        }
+                    }
+                }
+                assert_eq!(got.pairs, brute, "key {}", key.name);
+                assert_eq!(got.report[0].pairs, brute.len() as u64, "key {}", key.name);
+                union.extend(brute);
+            }
+            let all = candidates(&r, &keys, scope, u64::MAX, &Progress::new()).unwrap();
+            assert_eq!(all.pairs, union.into_iter().collect::<Vec<_>>());
+            // New pairs per key add up to the union.
+            let new: u64 = all.report.iter().map(|k| k.new_pairs).sum();
+            assert_eq!(new, all.pairs.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_key_above_the_budget_is_reported_and_not_used() {
+        let r = sample_records(400);
+        let keys = candidate_keys(&r);
+        let c = candidates(
+            &r,
+            &keys,
+            Scope {
+                across: true,
+                within: false,
+            },
+            50,
+            &Progress::new(),
+        )
+        .unwrap();
+        for k in &c.report {
+            assert_eq!(k.used, k.pairs > 0 && k.pairs <= 50, "{k:?}");
+            if k.pairs > 50 {
+                assert!(k.note.as_deref().unwrap().contains("budget of 50"), "{k:?}");
             }
         }
     }
-    out
 }

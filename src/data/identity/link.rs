@@ -897,3 +897,138 @@ pub fn explain(l: &Linked, p: usize) -> Vec<(String, String, f64)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::identity::fields::plan;
+    use polars::df;
+    use polars::prelude::DataFrame;
+
+    #[test]
+    fn name_levels() {
+        assert_eq!(name_level("ann", "lee", "ann", "lee"), 0);
+        assert_eq!(name_level("lee", "ann", "ann", "lee"), 1);
+        assert_eq!(name_level("jonathan", "smith", "jonathon", "smith"), 2);
+        // jaro-winkler(jon, jonathan) = 0.85, (smith, smyth) = 0.893
+        assert_eq!(name_level("jon", "smith", "jonathan", "smyth"), 3);
+        assert_eq!(name_level("j", "smith", "jonathan", "smith"), 4);
+        assert_eq!(name_level("ann", "lee", "ann", "morris"), 5);
+        assert_eq!(name_level("ann", "lee", "bob", "morris"), 6);
+        assert_eq!(name_level("", "", "bob", "morris"), NULL);
+        assert_eq!(name_level("madonna", "", "madonna", ""), 0);
+        // The level names of the name comparison match the levels.
+        assert_eq!(comparison_for(Kind::Name).0.len(), 7);
+    }
+
+    #[test]
+    fn clusters_are_components_and_chains_are_reported() {
+        // 0-1, 1-2 (a chain), 3-4; 5 alone.
+        let c = cluster(6, [(0, 1), (1, 2), (3, 4)].into_iter());
+        assert_eq!(c.person, [0, 0, 0, 1, 1, 2]);
+        assert_eq!(c.sizes, [3, 2, 1]);
+        assert!(c.large.is_empty());
+        // 200 pairs of two and one chain of 40: the chain is reported.
+        let mut pairs: Vec<(u32, u32)> = (0..200).map(|k| (2 * k, 2 * k + 1)).collect();
+        pairs.extend((400..439).map(|k| (k, k + 1)));
+        let c = cluster(440, pairs.into_iter());
+        assert_eq!(c.large_above, 8);
+        assert_eq!(c.large.len(), 1);
+        assert_eq!(c.sizes[c.large[0] as usize], 40);
+    }
+
+    #[test]
+    fn recall_estimate_by_hand() {
+        // Key 0 finds 4 of the 5 accepted pairs key 1 finds; key 1 finds 4 of the 5 key 0
+        // finds. Misses: (1 - 4/5) x (1 - 4/5) = 0.04.
+        let c = Candidates {
+            pairs: vec![(0, 1); 6],
+            keys: vec![0b11, 0b11, 0b11, 0b11, 0b01, 0b10],
+            used: vec![
+                blocking::Key {
+                    name: "a".into(),
+                    parts: vec![],
+                },
+                blocking::Key {
+                    name: "b".into(),
+                    parts: vec![],
+                },
+            ],
+            report: vec![],
+        };
+        let r = estimate_recall(&c, &[0, 1, 2, 3, 4, 5]).unwrap();
+        assert!((r - 0.96).abs() < 1e-12, "{r}");
+        let one = Candidates {
+            used: c.used[..1].to_vec(),
+            ..c.clone()
+        };
+        assert_eq!(estimate_recall(&one, &[0]), None);
+    }
+
+    fn people(n: usize, offset: usize) -> DataFrame {
+        // Common surname for most, a rare one for a few; birth dates spread.
+        let ids: Vec<String> = (0..n).map(|i| format!("R{}", i + offset)).collect();
+        let first: Vec<String> = (0..n)
+            .map(|i| ["ann", "bob", "cat", "dan", "eve"][i % 5].to_string())
+            .collect();
+        let last: Vec<String> = (0..n)
+            .map(|i| {
+                if i % 50 == 0 {
+                    format!("featherstone{i}")
+                } else {
+                    ["smith", "jones"][i % 2].to_string()
+                }
+            })
+            .collect();
+        let dob: Vec<String> = (0..n)
+            .map(|i| format!("19{:02}-{:02}-{:02}", 40 + i % 50, 1 + i % 12, 1 + i % 28))
+            .collect();
+        df!("id" => ids, "first_name" => first, "surname" => last, "dob" => dob).unwrap()
+    }
+
+    /// Agreeing exactly on a rare surname weighs more than on a common one; the waterfall
+    /// adds up to the pair's weight; same seed, same pairs on one thread or several.
+    #[test]
+    fn term_frequencies_explanations_and_determinism() {
+        let a = people(500, 0);
+        let b = people(500, 0);
+        let sources = [(&a, "id"), (&b, "id")];
+        let (fields, _) = plan(&sources, None).unwrap();
+        let run = |threads: usize| {
+            let records = Records::build(&sources, &fields).unwrap();
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| link(records, &Options::default(), &Progress::new()).unwrap())
+        };
+        let l = run(2);
+        let find = |i: u32| {
+            l.candidates
+                .pairs
+                .iter()
+                .position(|&(x, y)| x == i && y == 500 + i)
+                .unwrap()
+        };
+        // Record 0 has a rare surname, record 1 a common one; both pairs agree on all fields.
+        let (rare, common) = (find(50), find(1));
+        assert!(
+            l.weights[rare] > l.weights[common] + 3.0,
+            "{} vs {}",
+            l.weights[rare],
+            l.weights[common]
+        );
+        for p in [rare, common] {
+            let sum: f64 = explain(&l, p).iter().map(|x| x.2).sum();
+            assert!(
+                (sum - l.weights[p]).abs() < 1e-9,
+                "{sum} vs {}",
+                l.weights[p]
+            );
+        }
+        let one = run(1);
+        assert_eq!(one.candidates.pairs, l.candidates.pairs);
+        assert_eq!(one.accepted, l.accepted);
+        assert_eq!(one.weights, l.weights);
+    }
+}

@@ -3,6 +3,7 @@
 
 mod errors;
 mod integrate;
+mod link;
 mod predict;
 mod profile;
 mod pseudonymise;
