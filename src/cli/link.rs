@@ -154,12 +154,19 @@ fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
                 "kind": f.kind,
                 "columns": f.columns,
                 "term_frequency": f.term_frequency,
-                "levels": f.levels.iter().map(|lv| json!({
-                    "name": lv.name,
-                    "m": round(lv.m, 6),
-                    "u": round(lv.u, 9),
-                    "weight": round(lv.weight, 4),
-                })).collect::<Vec<_>>(),
+                "levels": f.levels.iter().map(|lv| {
+                    let mut j = json!({
+                        "name": lv.name,
+                        "m": round(lv.m, 6),
+                        "u": round(lv.u, 9),
+                        "weight": round(lv.weight, 4),
+                    });
+                    if let (Some(u), Some(w)) = (lv.u_if_names_agree, lv.weight_if_names_agree) {
+                        j["u_if_names_agree"] = json!(round(u, 9));
+                        j["weight_if_names_agree"] = json!(round(w, 4));
+                    }
+                    j
+                }).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -427,7 +427,6 @@ mod tests {
     use super::*;
     use crate::data::identity::fields::plan;
     use crate::data::sources::file::{ReadOptions, read_frame};
-    use polars::prelude::*;
 
     /// The key of record `i` as text, computed the plain way (no hashing, no caches):
     /// None when a part is missing.

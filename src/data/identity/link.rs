@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::blocking::{self, Candidates, Scope};
 use super::compare::{Comparison, Outcome};
 use super::fields::Kind;
-use super::model::{Model, Vector};
+use super::model::{Dependent, Model, Vector};
 use super::records::{Records, Values};
 use crate::progress::{Cancelled, Progress};
 
@@ -70,6 +70,12 @@ pub struct Level {
     pub u: f64,
     /// log2(m / u): what the level adds to a pair's match weight.
     pub weight: f64,
+    /// For an e-mail compared with a name: u and the weight when the names agree (see
+    /// `email_given_name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub u_if_names_agree: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_if_names_agree: Option<f64>,
 }
 
 /// One compared field: its levels and whether exact agreement is adjusted by frequency.
@@ -538,6 +544,7 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
         u.push(uf);
         u_exact_all.push(exact);
     }
+    let dependent = email_given_name(&records, opts, &u);
     timings.push(("estimating u".to_string(), secs(t)));
     // m and the prior by EM over the distinct vectors.
     progress.next("estimating m by expectation-maximisation");
@@ -568,7 +575,14 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
     let mut em_iterations = 0;
     for (k, key) in candidates.used.iter().enumerate() {
         progress.check()?;
-        let fixed: Vec<usize> = key.parts.iter().map(|p| p.field()).collect();
+        let mut fixed: Vec<usize> = key.parts.iter().map(|p| p.field()).collect();
+        // A field made from a key's field (an e-mail from the name) agrees with it whether
+        // or not the pair is one person: it is left out of that key's session too.
+        if let Some(d) = &dependent
+            && (fixed.contains(&d.on) || fixed.contains(&d.field))
+        {
+            fixed.extend([d.on, d.field]);
+        }
         let mut patterns: std::collections::BTreeMap<Vec<u8>, f64> =
             std::collections::BTreeMap::new();
         let mut n = 0.0;
@@ -589,9 +603,12 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
         let pats: Vec<Vector> = patterns.keys().map(|v| to_outcomes(v)).collect();
         let counts: Vec<f64> = patterns.values().copied().collect();
         let mut session = Model {
-            lambda: (expected / n).clamp(0.01, 0.5),
+            // Low: a key of too few distinct values makes pairs that are mostly not the
+            // same person, and EM started high calls them all matches.
+            lambda: (expected / n).clamp(0.001, 0.05),
             m: m0.clone(),
             u: u.clone(),
+            dependent: dependent.clone(),
         };
         em_iterations += session.fit_counted(&pats, &counts, 200, 1e-6);
         for f in (0..nf).filter(|f| !fixed.contains(f)) {
@@ -626,6 +643,7 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
         lambda: (expected / total_pairs as f64).clamp(1e-12, 0.5),
         m: m.clone(),
         u,
+        dependent,
     };
     for _ in 0..500 {
         let before = model.lambda;
@@ -654,6 +672,15 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
                 .collect()
         })
         .collect();
+    // A dependent field's weights when the field it depends on agrees.
+    let dep_w: Option<(usize, usize, Vec<bool>, Vec<f64>)> = model.dependent.as_ref().map(|d| {
+        let w = model.m[d.field]
+            .iter()
+            .zip(&d.u)
+            .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
+            .collect();
+        (d.field, d.on, d.agree.clone(), w)
+    });
     let prior_w = (model.lambda / (1.0 - model.lambda)).log2();
     let weights: Vec<f64> = candidates
         .pairs
@@ -666,7 +693,16 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
                 if v[f] == NULL {
                     continue;
                 }
-                w += level_w[f][v[f] as usize];
+                w += match &dep_w {
+                    Some((df, on, agree, dw))
+                        if *df == f
+                            && v[*on] != NULL
+                            && agree.get(v[*on] as usize).copied().unwrap_or(false) =>
+                    {
+                        dw[v[f] as usize]
+                    }
+                    _ => level_w[f][v[f] as usize],
+                };
                 if v[f] == 0 && tf_on[f] {
                     w += tf_adjustment(&records, &freq, f, i as usize, u_exact_all[f], opts.scope);
                 }
@@ -703,11 +739,16 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
                 .0
                 .iter()
                 .enumerate()
-                .map(|(l, name)| Level {
-                    name: name.clone(),
-                    m: model.m[f][l],
-                    u: model.u[f][l],
-                    weight: level_w[f][l],
+                .map(|(l, name)| {
+                    let dep = dep_w.as_ref().filter(|d| d.0 == f);
+                    Level {
+                        name: name.clone(),
+                        m: model.m[f][l],
+                        u: model.u[f][l],
+                        weight: level_w[f][l],
+                        u_if_names_agree: dep.and(model.dependent.as_ref()).map(|d| d.u[l]),
+                        weight_if_names_agree: dep.map(|d| d.3[l]),
+                    }
                 })
                 .collect(),
         })
@@ -730,6 +771,98 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
         total_pairs,
         scope: opts.scope,
         frequencies: freq,
+    })
+}
+
+/// E-mail addresses are often made of the name (ann.lee12@...): among pairs with the same
+/// name, e-mails agree far more often than among random pairs, and counting both at their
+/// random-pair u would count one agreement twice. When both a name and an e-mail are
+/// compared, the e-mail's u for pairs whose names agree (exact, swapped or close) is taken
+/// among random pairs with the same standardised name (drawn with the run's seed).
+fn email_given_name(records: &Records, opts: &Options, u: &[Vec<f64>]) -> Option<Dependent> {
+    let name = records.fields.iter().position(|f| f.kind == Kind::Name)?;
+    let email = records.fields.iter().position(|f| f.kind == Kind::Email)?;
+    let mut keyed: Vec<(u64, u32)> = (0..records.len())
+        .filter_map(|i| value_hash(records, name, i).map(|h| (h, i as u32)))
+        .collect();
+    keyed.par_sort_unstable();
+    // Groups of one name with the pairs in scope each makes.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut weights: Vec<u64> = Vec::new();
+    let mut s = 0;
+    while s < keyed.len() {
+        let mut e = s + 1;
+        while e < keyed.len() && keyed[e].0 == keyed[s].0 {
+            e += 1;
+        }
+        if e - s > 1 {
+            let mut per = vec![0u64; records.sources()];
+            for &(_, i) in &keyed[s..e] {
+                per[records.source_of(i as usize)] += 1;
+            }
+            let n: u64 = per.iter().sum();
+            let within: u64 = per.iter().map(|c| c * c.saturating_sub(1) / 2).sum();
+            let all = n * (n - 1) / 2;
+            let w = if opts.scope.within { within } else { 0 }
+                + if opts.scope.across { all - within } else { 0 };
+            if w > 0 {
+                groups.push((s, e));
+                weights.push(w);
+            }
+        }
+        s = e;
+    }
+    let total: u64 = weights.iter().sum();
+    if total < 100 {
+        return None;
+    }
+    let cumulative: Vec<u64> = weights
+        .iter()
+        .scan(0u64, |acc, w| {
+            *acc += w;
+            Some(*acc)
+        })
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let n = (total as usize).min(200_000);
+    let nl = u[email].len();
+    let mut counts = vec![0.0; nl];
+    let mut drawn = 0usize;
+    let mut tries = 0usize;
+    while drawn < n && tries < 20 * n {
+        tries += 1;
+        let x = rng.gen_range(0..total);
+        let g = cumulative.partition_point(|&c| c <= x);
+        let (gs, ge) = groups[g];
+        let a = keyed[rng.gen_range(gs..ge)].1 as usize;
+        let b = keyed[rng.gen_range(gs..ge)].1 as usize;
+        if a == b {
+            continue;
+        }
+        let same = records.source_of(a) == records.source_of(b);
+        if !opts.scope.wants(same) {
+            continue;
+        }
+        drawn += 1;
+        let l = compare_field(records, email, a.min(b), a.max(b));
+        if l != NULL {
+            counts[l as usize] += 1.0;
+        }
+    }
+    let present: f64 = counts.iter().sum();
+    if present < 100.0 {
+        return None;
+    }
+    let cond: Vec<f64> = counts
+        .iter()
+        .zip(&u[email])
+        .map(|(c, random)| (c.max(0.5) / present).max(*random))
+        .collect();
+    Some(Dependent {
+        field: email,
+        on: name,
+        agree: (0..u[name].len()).map(|l| l <= 3).collect(),
+        u: cond,
     })
 }
 
@@ -889,7 +1022,10 @@ pub fn explain(l: &Linked, p: usize) -> Vec<(String, String, f64)> {
             continue;
         }
         let lev = &l.fields[f].levels[lv as usize];
-        let mut w = lev.weight;
+        let v = to_outcomes(&l.vectors[p * nf..(p + 1) * nf]);
+        let mut w = (l.model.m[f][lv as usize].max(1e-9)
+            / l.model.u_of(&v, f, lv as usize).max(1e-9))
+        .log2();
         if lv == 0 && l.fields[f].term_frequency {
             w += tf_adjustment(&l.records, &l.frequencies, f, i as usize, lev.u, l.scope);
         }

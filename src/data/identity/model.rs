@@ -20,6 +20,35 @@ pub struct Model {
     pub m: Vec<Vec<f64>>,
     /// Per field, per level: P(level | non-match).
     pub u: Vec<Vec<f64>>,
+    /// A field whose values are made from another's (an e-mail from the name): its u when
+    /// the other agrees, taken among random pairs that agree on it, so the agreement is not
+    /// counted twice.
+    pub dependent: Option<Dependent>,
+}
+
+/// See [`Model::dependent`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependent {
+    pub field: usize,
+    pub on: usize,
+    /// The levels of `on` that count as agreeing.
+    pub agree: Vec<bool>,
+    /// `field`'s u per level among random pairs agreeing on `on`.
+    pub u: Vec<f64>,
+}
+
+impl Model {
+    /// The u of field `f`'s level `l` in vector `v` (conditional for a dependent field).
+    pub fn u_of(&self, v: &[Outcome], f: usize, l: usize) -> f64 {
+        if let Some(d) = &self.dependent
+            && d.field == f
+            && let Outcome::Level(o) = v[d.on]
+            && d.agree.get(o as usize).copied().unwrap_or(false)
+        {
+            return d.u[l];
+        }
+        self.u[f][l]
+    }
 }
 
 /// Smallest probability a level keeps (a level never seen would make a weight infinite).
@@ -32,7 +61,7 @@ impl Model {
         for (f, o) in v.iter().enumerate() {
             if let Outcome::Level(l) = o {
                 let l = *l as usize;
-                w += (self.m[f][l].max(FLOOR) / self.u[f][l].max(FLOOR)).log2();
+                w += (self.m[f][l].max(FLOOR) / self.u_of(v, f, l).max(FLOOR)).log2();
             }
         }
         w
@@ -155,6 +184,7 @@ mod tests {
             lambda: 0.5,
             m: vec![vec![0.9, 0.1]],
             u: vec![vec![0.1, 0.9]],
+            dependent: None,
         };
         assert!((model.probability(&[A]) - 0.9).abs() < 1e-12);
         assert!((model.weight(&[A]) - 9f64.log2()).abs() < 1e-12);
@@ -175,6 +205,7 @@ mod tests {
             lambda: 0.2,
             m: vec![vec![0.85, 0.1, 0.05], vec![0.9, 0.1], vec![0.7, 0.2, 0.1]],
             u: vec![vec![0.02, 0.08, 0.9], vec![0.1, 0.9], vec![0.05, 0.15, 0.8]],
+            dependent: None,
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let draw = |rng: &mut rand_chacha::ChaCha8Rng, p: &[f64]| {
@@ -199,6 +230,7 @@ mod tests {
             lambda: 0.01,
             m: vec![vec![0.5, 0.3, 0.2], vec![0.6, 0.4], vec![0.4, 0.3, 0.3]],
             u: truth.u.clone(),
+            dependent: None,
         };
         let steps = model.fit(&pairs, 500, 1e-9);
         assert!(steps < 500, "EM did not settle");
