@@ -121,9 +121,9 @@ fn accepted_pairs(r: &LinkRun) -> Vec<usize> {
         .iter()
         .copied()
         .filter(|&p| {
-            let (i, j) = l.candidates.pairs[p];
-            let (a, b) = (&l.records.ids[i as usize], &l.records.ids[j as usize]);
-            let same_input = l.records.source_of(i as usize) == l.records.source_of(j as usize);
+            let (i, j) = l.candidates().pairs[p];
+            let (a, b) = (&l.records().ids[i as usize], &l.records().ids[j as usize]);
+            let same_input = l.records().source_of(i as usize) == l.records().source_of(j as usize);
             let key = if same_input && b < a {
                 (b.clone(), a.clone())
             } else {
@@ -137,10 +137,10 @@ fn accepted_pairs(r: &LinkRun) -> Vec<usize> {
 fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
     let l = &r.linked;
     let pair = |p: usize| {
-        let (i, j) = l.candidates.pairs[p];
+        let (i, j) = l.candidates().pairs[p];
         json!({
-            "left": l.records.ids[i as usize],
-            "right": l.records.ids[j as usize],
+            "left": l.records().ids[i as usize],
+            "right": l.records().ids[j as usize],
             "probability": round(l.probabilities[p], 6),
             "match_weight": round(l.weights[p], 4),
         })
@@ -179,17 +179,17 @@ fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
         .large
         .iter()
         .map(|&p| {
-            let ids: Vec<&str> = (0..l.records.len())
+            let ids: Vec<&str> = (0..l.records().len())
                 .filter(|&i| c.person[i] == p)
                 .take(50)
-                .map(|i| l.records.ids[i].as_str())
+                .map(|i| l.records().ids[i].as_str())
                 .collect();
             json!({"size": c.sizes[p as usize], "records": ids})
         })
         .collect();
     json!({
-        "n_records": l.records.len(),
-        "n_candidate_pairs": l.candidates.pairs.len(),
+        "n_records": l.records().len(),
+        "n_candidate_pairs": l.candidates().pairs.len(),
         "threshold": l.threshold,
         "pairs": pairs.iter().map(|&p| pair(p)).collect::<Vec<_>>(),
         "n_clusters": c.sizes.len(),
@@ -200,10 +200,10 @@ fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
         "inputs": r.inputs.iter().enumerate().map(|(k, (p, id))| json!({
             "path": p.display().to_string(),
             "id_col": id,
-            "records": l.records.starts[k + 1] - l.records.starts[k],
+            "records": l.records().starts[k + 1] - l.records().starts[k],
         })).collect::<Vec<_>>(),
         "fields_not_in_every_input": r.left_out,
-        "blocking": l.candidates.report,
+        "blocking": l.candidates().report,
         "blocking_recall_estimate": l.blocking_recall.map(|x| round(x, 4)),
         "total_pairs": l.total_pairs,
         "em_iterations": l.em_iterations,
@@ -224,20 +224,19 @@ fn round(x: f64, digits: i32) -> f64 {
 
 fn pairs_frame(r: &LinkRun, pairs: &[usize]) -> Result<DataFrame> {
     let l = &r.linked;
-    let nf = l.fields.len();
     let mut cols = vec![
         Column::new(
             "left".into(),
             pairs
                 .iter()
-                .map(|&p| l.records.ids[l.candidates.pairs[p].0 as usize].clone())
+                .map(|&p| l.records().ids[l.candidates().pairs[p].0 as usize].clone())
                 .collect::<Vec<_>>(),
         ),
         Column::new(
             "right".into(),
             pairs
                 .iter()
-                .map(|&p| l.records.ids[l.candidates.pairs[p].1 as usize].clone())
+                .map(|&p| l.records().ids[l.candidates().pairs[p].1 as usize].clone())
                 .collect::<Vec<_>>(),
         ),
         Column::new(
@@ -258,7 +257,7 @@ fn pairs_frame(r: &LinkRun, pairs: &[usize]) -> Result<DataFrame> {
             pairs
                 .iter()
                 .map(|&p| {
-                    let lv = l.vectors[p * nf + f];
+                    let lv = l.level(p, f);
                     (lv != crate::data::identity::link::NULL)
                         .then(|| field.levels[lv as usize].name.clone())
                 })
@@ -270,9 +269,9 @@ fn pairs_frame(r: &LinkRun, pairs: &[usize]) -> Result<DataFrame> {
 
 fn clusters_frame(r: &LinkRun) -> Result<DataFrame> {
     let l = &r.linked;
-    let n = l.records.len();
+    let n = l.records().len();
     let input: Vec<String> = (0..n)
-        .map(|i| r.inputs[l.records.source_of(i)].0.display().to_string())
+        .map(|i| r.inputs[l.records().source_of(i)].0.display().to_string())
         .collect();
     let person: Vec<u32> = l.clusters.person.iter().map(|p| p + 1).collect();
     let size: Vec<u32> = l
@@ -285,7 +284,7 @@ fn clusters_frame(r: &LinkRun) -> Result<DataFrame> {
         n,
         vec![
             Column::new("input".into(), input),
-            Column::new("id".into(), l.records.ids.clone()),
+            Column::new("id".into(), l.records().ids.clone()),
             Column::new("person_id".into(), person),
             Column::new("cluster_size".into(), size),
         ],
@@ -302,11 +301,11 @@ fn print_text(
     writeln!(
         out,
         "{} records in {} input(s); {} candidate pairs of {} ({} blocking keys); {} pairs at probability >= {}; {} people ({} linked clusters); {:.1}s",
-        l.records.len(),
+        l.records().len(),
         r.inputs.len(),
-        l.candidates.pairs.len(),
+        l.candidates().pairs.len(),
         l.total_pairs,
-        l.candidates.used.len(),
+        l.candidates().used.len(),
         pairs.len(),
         l.threshold,
         l.clusters.sizes.len(),
@@ -314,7 +313,7 @@ fn print_text(
         seconds
     )?;
     writeln!(out, "\nblocking keys:")?;
-    for k in &l.candidates.report {
+    for k in &l.candidates().report {
         let note = k
             .note
             .as_deref()
@@ -355,11 +354,14 @@ fn print_text(
     }
     writeln!(out, "\ntop pairs:")?;
     for &p in pairs.iter().take(10) {
-        let (i, j) = l.candidates.pairs[p];
+        let (i, j) = l.candidates().pairs[p];
         writeln!(
             out,
             "  {:<16} {:<16} p {:.4}  weight {:+.2}",
-            l.records.ids[i as usize], l.records.ids[j as usize], l.probabilities[p], l.weights[p]
+            l.records().ids[i as usize],
+            l.records().ids[j as usize],
+            l.probabilities[p],
+            l.weights[p]
         )?;
     }
     Ok(())

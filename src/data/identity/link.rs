@@ -9,6 +9,7 @@
 //! that a random pair both hold v; within one population u(v) = tf(v)^2 and this is Splink's
 //! log2(u_exact / tf(v)).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -103,13 +104,38 @@ pub struct Clusters {
     pub large_above: u32,
 }
 
-/// The outcome of a run.
-#[derive(Debug, Clone)]
-pub struct Linked {
+/// What a run keeps whatever the model: the records, the candidate pairs and their
+/// comparison vectors, the values' frequencies, u, and the EM's m.
+#[derive(Debug)]
+pub struct Base {
     pub records: Records,
     pub candidates: Candidates,
     /// Candidate pair p's outcome for field f: `vectors[p * fields + f]` ([`NULL`]: missing).
     pub vectors: Vec<u8>,
+    /// Each field's value frequencies (term-frequency adjustment).
+    pub frequencies: Frequencies,
+    /// All pairs in scope (n x m for two sources).
+    pub total_pairs: u64,
+    pub scope: Scope,
+    /// Per field: level names, and whether exact agreement is adjusted by frequency.
+    pub levels: Vec<(Vec<String>, bool)>,
+    /// Per field: u of the exact level.
+    pub u_exact: Vec<f64>,
+    /// m as EM estimated it (before any labels).
+    pub m_em: Vec<Vec<f64>>,
+    pub u: Vec<Vec<f64>>,
+    pub dependent: Option<Dependent>,
+    /// About how many matches to expect (the prior's starting point).
+    pub expected: f64,
+    pub em_iterations: usize,
+    /// Seconds per step up to scoring.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The outcome of a run: the [`Base`] and the scores under the current model.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub base: Arc<Base>,
     pub weights: Vec<f64>,
     pub probabilities: Vec<f64>,
     pub fields: Vec<FieldModel>,
@@ -117,7 +143,7 @@ pub struct Linked {
     pub threshold: f64,
     /// The match probability of two random records in scope.
     pub prior: f64,
-    /// Candidate pairs at or above the threshold, by falling probability.
+    /// Candidate pairs at or above the threshold (or labelled "same"), by falling weight.
     pub accepted: Vec<usize>,
     pub clusters: Clusters,
     /// Blocking recall as estimated from the keys' overlap among the accepted pairs (None
@@ -129,8 +155,23 @@ pub struct Linked {
     /// All pairs in scope (n x m for two sources).
     pub total_pairs: u64,
     pub scope: Scope,
-    /// Each field's value frequencies (term-frequency adjustment).
-    pub frequencies: Frequencies,
+    /// The labels the model was trained with.
+    pub labels: Vec<(u32, u32, bool)>,
+}
+
+impl Linked {
+    pub fn records(&self) -> &Records {
+        &self.base.records
+    }
+
+    pub fn candidates(&self) -> &Candidates {
+        &self.base.candidates
+    }
+
+    /// Candidate pair `p`'s level for field `f` ([`NULL`]: missing).
+    pub fn level(&self, p: usize, f: usize) -> u8 {
+        self.base.vectors[p * self.fields.len() + f]
+    }
 }
 
 /// How each kind of field is compared (see [`compare_field`]).
@@ -627,24 +668,48 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
             }
         })
         .collect();
-    // The prior is that of two random records, as u comes from random pairs: a candidate
-    // pair agrees on its blocking key by construction, so the candidates' own share of
-    // matches would count that agreement twice. Pairs outside the candidates share no key
-    // and are taken as non-matches, so the expected number of matches is the sum of the
-    // candidates' probabilities: the prior is the fixed point of lambda = sum(p) / all pairs
-    // (EM over all pairs, the others contributing nothing).
+    timings.push(("estimating m (EM)".to_string(), secs(t)));
+    let base = Arc::new(Base {
+        records,
+        candidates,
+        vectors,
+        frequencies: freq,
+        total_pairs,
+        scope: opts.scope,
+        levels,
+        u_exact: u_exact_all,
+        m_em: m,
+        u,
+        dependent,
+        expected,
+        em_iterations,
+        timings,
+    });
+    Ok(score(base, &opts.labels, opts.threshold, progress))
+}
+
+/// The model from the EM's m (and, with labels, the labelled pairs'), and the prior: that of
+/// two random records, as u comes from random pairs (a candidate pair agrees on its blocking
+/// key by construction, so the candidates' own share of matches would count that agreement
+/// twice). Pairs outside the candidates share no key and are taken as non-matches, so the
+/// expected number of matches is the sum of the candidates' probabilities: the prior is the
+/// fixed point of lambda = sum(p) / all pairs (EM over all pairs, the others contributing
+/// nothing).
+fn fit_model(base: &Base, labels: &[(u32, u32, bool)]) -> Model {
+    let nf = base.records.fields.len();
+    let mut model = Model {
+        lambda: (base.expected / base.total_pairs as f64).clamp(1e-12, 0.5),
+        m: base.m_em.clone(),
+        u: base.u.clone(),
+        dependent: base.dependent.clone(),
+    };
+    apply_labels(&mut model, &base.records, labels);
     let mut patterns: std::collections::BTreeMap<&[u8], f64> = std::collections::BTreeMap::new();
-    for v in vectors.chunks(nf.max(1)) {
+    for v in base.vectors.chunks(nf.max(1)) {
         *patterns.entry(v).or_insert(0.0) += 1.0;
     }
     let pats: Vec<Vector> = patterns.keys().map(|v| to_outcomes(v)).collect();
     let counts: Vec<f64> = patterns.values().copied().collect();
-    let mut model = Model {
-        lambda: (expected / total_pairs as f64).clamp(1e-12, 0.5),
-        m: m.clone(),
-        u,
-        dependent,
-    };
     for _ in 0..500 {
         let before = model.lambda;
         let matches: f64 = pats
@@ -652,17 +717,39 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
             .zip(&counts)
             .map(|(v, c)| c * model.probability(v))
             .sum();
-        model.lambda = (matches / total_pairs as f64).clamp(1e-12, 0.5);
+        model.lambda = (matches / base.total_pairs as f64).clamp(1e-12, 0.5);
         if (model.lambda - before).abs() <= 1e-6 * before {
             break;
         }
     }
-    apply_labels(&mut model, &records, &opts.labels);
-    timings.push(("estimating m (EM)".to_string(), secs(t)));
-    // Weights and probabilities.
-    progress.next("scoring candidate pairs");
+    model
+}
+
+/// Retrains from the analyst's labels (record pairs, same person or not) and scores again:
+/// m moves towards the levels of the pairs labelled "same", the prior follows, and labelled
+/// pairs are accepted or not as labelled. Cheap: blocking and comparisons are kept.
+pub fn relabel(l: &Linked, labels: &[(u32, u32, bool)], threshold: f64) -> Linked {
+    score(l.base.clone(), labels, threshold, &Progress::new())
+}
+
+/// Weights, probabilities, accepted pairs and clusters under the model fitted to `base`.
+pub fn score(
+    base: Arc<Base>,
+    labels: &[(u32, u32, bool)],
+    threshold: f64,
+    progress: &Progress,
+) -> Linked {
     let t = Instant::now();
-    let tf_on: Vec<bool> = levels.iter().map(|l| l.1).collect();
+    let model = fit_model(&base, labels);
+    let nf = base.records.fields.len();
+    progress.next("scoring candidate pairs");
+    let (records, candidates, vectors, freq) = (
+        &base.records,
+        &base.candidates,
+        &base.vectors,
+        &base.frequencies,
+    );
+    let tf_on: Vec<bool> = base.levels.iter().map(|l| l.1).collect();
     let level_w: Vec<Vec<f64>> = (0..nf)
         .map(|f| {
             model.m[f]
@@ -704,26 +791,36 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
                     _ => level_w[f][v[f] as usize],
                 };
                 if v[f] == 0 && tf_on[f] {
-                    w += tf_adjustment(&records, &freq, f, i as usize, u_exact_all[f], opts.scope);
+                    w += tf_adjustment(records, freq, f, i as usize, base.u_exact[f], base.scope);
                 }
             }
             w
         })
         .collect();
     let probabilities: Vec<f64> = weights.iter().map(|w| 1.0 / (1.0 + (-w).exp2())).collect();
+    let labelled: std::collections::HashMap<(u32, u32), bool> = labels
+        .iter()
+        .map(|&(i, j, y)| ((i.min(j), i.max(j)), y))
+        .collect();
     let mut accepted: Vec<usize> = (0..weights.len())
-        .filter(|&p| probabilities[p] >= opts.threshold)
+        .filter(|&p| {
+            labelled
+                .get(&candidates.pairs[p])
+                .copied()
+                .unwrap_or(probabilities[p] >= threshold)
+        })
         .collect();
     accepted.par_sort_by(|&a, &b| {
         weights[b]
             .total_cmp(&weights[a])
             .then(candidates.pairs[a].cmp(&candidates.pairs[b]))
     });
+    let mut timings = base.timings.clone();
     timings.push(("scoring".to_string(), secs(t)));
     progress.next("clustering");
     let t = Instant::now();
     let clusters = cluster(records.len(), accepted.iter().map(|&p| candidates.pairs[p]));
-    let blocking_recall = estimate_recall(&candidates, &accepted);
+    let blocking_recall = estimate_recall(candidates, &accepted);
     timings.push(("clustering".to_string(), secs(t)));
     let prior = model.lambda;
     let fields = records
@@ -735,7 +832,7 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
             kind: field.kind.name(),
             columns: field.columns.iter().map(|c| c.describe()).collect(),
             term_frequency: tf_on[f],
-            levels: levels[f]
+            levels: base.levels[f]
                 .0
                 .iter()
                 .enumerate()
@@ -753,25 +850,23 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
                 .collect(),
         })
         .collect();
-    Ok(Linked {
-        records,
-        candidates,
-        vectors,
+    Linked {
+        em_iterations: base.em_iterations,
+        total_pairs: base.total_pairs,
+        scope: base.scope,
+        base,
         weights,
         probabilities,
         fields,
         model,
-        threshold: opts.threshold,
+        threshold,
         prior,
         accepted,
         clusters,
         blocking_recall,
-        em_iterations,
         timings,
-        total_pairs,
-        scope: opts.scope,
-        frequencies: freq,
-    })
+        labels: labels.to_vec(),
+    }
 }
 
 /// E-mail addresses are often made of the name (ann.lee12@...): among pairs with the same
@@ -892,26 +987,25 @@ fn tf_adjustment(
     (u_exact * tf / uv).log2()
 }
 
-/// Labelled pairs: where the analyst has said "same person" for enough pairs (at least 10),
-/// each field's m is the share of its levels among them (with one pseudo-count per level,
-/// so a level the labels never show keeps a little probability).
+/// Pairs the analyst labelled "same person" move m towards their levels: each field's m
+/// is the EM's m counted as 20 pairs plus the labelled pairs' levels, so a few labels nudge
+/// it and many decide it (non-matches do not change u, which random pairs estimate well).
 fn apply_labels(model: &mut Model, records: &Records, labels: &[(u32, u32, bool)]) {
+    const PRIOR_PAIRS: f64 = 20.0;
     let same: Vec<&(u32, u32, bool)> = labels.iter().filter(|l| l.2).collect();
-    if same.len() < 10 {
+    if same.is_empty() {
         return;
     }
-    let nf = records.fields.len();
-    for f in 0..nf {
-        let nl = model.m[f].len();
-        let mut c = vec![1.0; nl];
+    for f in 0..records.fields.len() {
+        let mut c: Vec<f64> = model.m[f].iter().map(|m| m * PRIOR_PAIRS).collect();
         for &&(i, j, _) in &same {
-            let l = compare_field(records, f, i as usize, j as usize);
+            let l = compare_field(records, f, i.min(j) as usize, i.max(j) as usize);
             if l != NULL {
                 c[l as usize] += 1.0;
             }
         }
         let s: f64 = c.iter().sum();
-        model.m[f] = c.iter().map(|x| x / s).collect();
+        model.m[f] = c.iter().map(|x| (x / s).max(1e-6)).collect();
     }
 }
 
@@ -1009,25 +1103,32 @@ impl From<Cancelled> for LinkError {
 /// the waterfall: the prior first, then each field; they add up to the pair's weight.
 pub fn explain(l: &Linked, p: usize) -> Vec<(String, String, f64)> {
     let nf = l.fields.len();
-    let (i, _) = l.candidates.pairs[p];
+    let (i, _) = l.base.candidates.pairs[p];
     let mut out = vec![(
         "prior".to_string(),
         String::new(),
         (l.model.lambda / (1.0 - l.model.lambda)).log2(),
     )];
     for f in 0..nf {
-        let lv = l.vectors[p * nf + f];
+        let lv = l.level(p, f);
         if lv == NULL {
             out.push((l.fields[f].field.clone(), "missing".into(), 0.0));
             continue;
         }
         let lev = &l.fields[f].levels[lv as usize];
-        let v = to_outcomes(&l.vectors[p * nf..(p + 1) * nf]);
+        let v = to_outcomes(&l.base.vectors[p * nf..(p + 1) * nf]);
         let mut w = (l.model.m[f][lv as usize].max(1e-9)
             / l.model.u_of(&v, f, lv as usize).max(1e-9))
         .log2();
         if lv == 0 && l.fields[f].term_frequency {
-            w += tf_adjustment(&l.records, &l.frequencies, f, i as usize, lev.u, l.scope);
+            w += tf_adjustment(
+                &l.base.records,
+                &l.base.frequencies,
+                f,
+                i as usize,
+                l.base.u_exact[f],
+                l.scope,
+            );
         }
         out.push((l.fields[f].field.clone(), lev.name.clone(), w));
     }
@@ -1140,7 +1241,7 @@ mod tests {
         };
         let l = run(2);
         let find = |i: u32| {
-            l.candidates
+            l.candidates()
                 .pairs
                 .iter()
                 .position(|&(x, y)| x == i && y == 500 + i)
@@ -1163,8 +1264,34 @@ mod tests {
             );
         }
         let one = run(1);
-        assert_eq!(one.candidates.pairs, l.candidates.pairs);
+        assert_eq!(one.candidates().pairs, l.candidates().pairs);
         assert_eq!(one.accepted, l.accepted);
         assert_eq!(one.weights, l.weights);
+
+        // Labels: a pair labelled "different" is not accepted whatever its probability, one
+        // labelled "same" is; m moves towards the labelled pairs' levels.
+        let (i, j) = l.candidates().pairs[rare];
+        let top = l.accepted[0];
+        let (a, b) = l.candidates().pairs[top];
+        let weakest = (0..l.weights.len())
+            .min_by(|&x, &y| l.weights[x].total_cmp(&l.weights[y]))
+            .unwrap();
+        let (c, d) = l.candidates().pairs[weakest];
+        assert!(l.probabilities[weakest] < 0.5);
+        let labels = vec![(i, j, false), (c, d, true), (a, b, true)];
+        let r = relabel(&l, &labels, l.threshold);
+        assert!(!r.accepted.contains(&rare));
+        assert!(r.accepted.contains(&weakest));
+        assert!(r.accepted.contains(&top));
+        let name = r.fields.iter().position(|f| f.field == "name").unwrap();
+        let lv = compare_field(r.records(), name, c as usize, d as usize) as usize;
+        assert!(
+            r.model.m[name][lv] > l.model.m[name][lv],
+            "{:?} vs {:?}",
+            r.model.m[name],
+            l.model.m[name]
+        );
+        // Blocking and comparisons are shared, not redone.
+        assert!(Arc::ptr_eq(&r.base, &l.base));
     }
 }
