@@ -40,6 +40,9 @@ pub enum Action {
     StartEdit,
     /// `r`: run the model of the current screen.
     RunModel,
+    /// `y` / `n` / `s` on the Identity screen: the pair is the same person, different
+    /// people, or skipped.
+    Label(Option<bool>),
     /// `w`: k-means for k = 2..10 with the quality metrics.
     RunSweep,
     /// `v`: sweep charts or scatter.

@@ -167,6 +167,18 @@ pub enum JobRequest {
         /// Replace the customer key by its keyed pseudonym.
         pseudonymise: bool,
     },
+    /// Identity resolution of customer lists.
+    Link {
+        inputs: Vec<crate::pipeline::link::LinkInput>,
+        settings: crate::pipeline::link::LinkSettings,
+        labels: Vec<(u32, u32, bool)>,
+    },
+    /// The last identity run scored again under labels and a threshold.
+    Relabel {
+        run: Arc<crate::pipeline::link::LinkRun>,
+        labels: Vec<(u32, u32, bool)>,
+        threshold: f64,
+    },
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -191,6 +203,7 @@ impl JobRequest {
             JobRequest::Predict { .. } => JobKind::Predict,
             JobRequest::Clv { .. } => JobKind::Clv,
             JobRequest::Recommend { .. } => JobKind::Recommend,
+            JobRequest::Link { .. } | JobRequest::Relabel { .. } => JobKind::Identity,
             JobRequest::ExportLabels { .. } => JobKind::Export(ExportTarget::Labels),
             JobRequest::SaveWorkspace { .. } => JobKind::Export(ExportTarget::Workspace),
             JobRequest::ExportProfiles { .. } => JobKind::Export(ExportTarget::Profiles),
@@ -252,6 +265,17 @@ impl JobRequest {
             JobRequest::Clv { input, .. } => {
                 format!("lifetime value from {}", input.display())
             }
+            JobRequest::Link { inputs, .. } => format!(
+                "linking {}",
+                inputs
+                    .iter()
+                    .map(|i| i.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
+            JobRequest::Relabel { labels, .. } => {
+                format!("retraining on {} labels", labels.len())
+            }
             JobRequest::Predict {
                 target,
                 params,
@@ -283,6 +307,8 @@ pub enum JobKind {
     Clv,
     /// The recommendation model.
     Recommend,
+    /// Identity resolution (a run, or retraining on labels).
+    Identity,
     /// Writing a file: what it writes.
     Export(ExportTarget),
     /// Listing a database's tables.
@@ -343,6 +369,8 @@ pub enum JobOutcome {
     Gridded(Box<crate::analytics::predict::GridResult>),
     Clv(Box<crate::pipeline::clv::ClvOutcome>),
     Recommended(Box<crate::pipeline::recommend::RecModel>),
+    Linked(Box<crate::pipeline::link::LinkRun>),
+    Relabelled(Box<crate::data::identity::link::Linked>),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The workspace was saved to the path; the previous version is in the backup.
@@ -660,6 +688,19 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             )
             .map(|o| JobOutcome::Clv(Box::new(o))),
         ),
+        JobRequest::Link {
+            inputs,
+            settings,
+            labels,
+        } => pipeline::link::run(&inputs, &settings, &labels, progress)
+            .map(|r| JobOutcome::Linked(Box::new(r))),
+        JobRequest::Relabel {
+            run,
+            labels,
+            threshold,
+        } => Ok(JobOutcome::Relabelled(Box::new(
+            crate::data::identity::link::relabel(&run.linked, &labels, threshold),
+        ))),
         JobRequest::Recommend {
             input,
             settings,

@@ -90,6 +90,7 @@ pub struct State {
     pub predict: crate::screens::predict::PredictView,
     pub clv: crate::screens::clv::ClvView,
     pub recommend: crate::screens::recommend::RecommendView,
+    pub identity: crate::screens::identity::IdentityView,
     /// The workspace or data file the workbench was opened on (the Rules screen mines its
     /// order lines).
     pub source: Option<std::path::PathBuf>,
@@ -327,6 +328,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
                         | JobKind::Predict
                         | JobKind::Clv
                         | JobKind::Recommend
+                        | JobKind::Identity
                 )
             }) {
                 state.overlay = Some(Overlay::ConfirmQuit);
@@ -372,6 +374,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::CycleProfile
         | Action::ScrollProfiles(_)
         | Action::RunSweep
+        | Action::Label(_)
         | Action::RunModel => {}
         // Every typed prompt: the filter, export and save names, the path or URL to open.
         Action::PromptChar(c) => match &mut state.overlay {

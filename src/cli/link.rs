@@ -70,6 +70,7 @@ pub fn run(a: LinkArgs) -> Result<()> {
         threshold: a.threshold,
         dedupe: a.dedupe,
         seed: a.seed,
+        sources: Vec::new(),
     };
     if let Err(e) = settings.check() {
         bail!("--{e}");

@@ -31,6 +31,21 @@ pub struct LinkSettings {
     pub dedupe: bool,
     /// Seed of the random pairs that estimate u.
     pub seed: u64,
+    /// In a workspace: the other customer lists to link with `[sources.customers]` (a
+    /// loyalty programme's members, a web shop's accounts), each with its record id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<IdentitySource>,
+}
+
+/// Another customer list in a workspace's `[identity]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySource {
+    /// The file, relative to the workspace's folder.
+    pub path: PathBuf,
+    /// Its record id column (default: found as `crmlens link` finds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Default for LinkSettings {
@@ -40,8 +55,42 @@ impl Default for LinkSettings {
             threshold: DEFAULT_THRESHOLD,
             dedupe: false,
             seed: 42,
+            sources: Vec::new(),
         }
     }
+}
+
+impl crate::pipeline::settings::Section for LinkSettings {
+    const NAME: &'static str = "identity";
+
+    fn out_of_range(&self) -> Vec<(&'static str, String)> {
+        match self.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![("threshold", e)],
+        }
+    }
+}
+
+/// The inputs the workbench links: the workspace's customers (its customer key as the
+/// record id) and the `[identity]` sources, or the one file open (deduplicated).
+pub fn workspace_inputs(
+    ws: &crate::data::sources::workspace::Workspace,
+    settings: &LinkSettings,
+) -> Vec<LinkInput> {
+    let c = &ws.sources.customers;
+    let mut out = vec![LinkInput {
+        path: ws.base_dir.join(&c.path),
+        id: Some(
+            c.key
+                .clone()
+                .unwrap_or_else(|| ws.workspace.customer_key.clone()),
+        ),
+    }];
+    out.extend(settings.sources.iter().map(|s| LinkInput {
+        path: ws.base_dir.join(&s.path),
+        id: s.key.clone(),
+    }));
+    out
 }
 
 impl LinkSettings {
@@ -65,6 +114,7 @@ pub struct LinkInput {
 }
 
 /// A run's result with where its records came from.
+#[derive(Debug)]
 pub struct LinkRun {
     pub linked: Linked,
     /// Per input: its file and the id column used.

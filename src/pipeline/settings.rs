@@ -13,6 +13,7 @@ use crate::analytics::segment::SegmentParams;
 use crate::data::sources::workspace::{self, Workspace};
 
 use crate::pipeline::clv::ClvSettings;
+use crate::pipeline::link::LinkSettings;
 use crate::pipeline::predict::PredictSettings;
 use crate::pipeline::recommend::RecommendSettings;
 use crate::pipeline::rules::RulesSettings;
@@ -30,6 +31,7 @@ pub struct Settings {
     pub predict: PredictSettings,
     pub clv: ClvSettings,
     pub recommend: RecommendSettings,
+    pub identity: LinkSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             predict: PredictSettings::default(),
             clv: ClvSettings::default(),
             recommend: RecommendSettings::default(),
+            identity: LinkSettings::default(),
         }
     }
 }
@@ -176,6 +179,7 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     s.predict = read(&ws.predict, &mut problems);
     s.clv = read(&ws.clv, &mut problems);
     s.recommend = read(&ws.recommend, &mut problems);
+    s.identity = read(&ws.identity, &mut problems);
     (s, problems)
 }
 
@@ -186,6 +190,7 @@ pub fn to_workspace(s: &Settings, ws: &mut Workspace) {
     ws.predict = write(&s.predict);
     ws.clv = write(&s.clv);
     ws.recommend = write(&s.recommend);
+    ws.identity = write(&s.identity);
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::ui::theme::Theme;
 pub mod clv;
 pub mod data;
 pub mod features;
+pub mod identity;
 pub mod predict;
 pub mod quality;
 pub mod recommend;
@@ -34,10 +35,11 @@ pub enum Screen {
     Predict,
     Clv,
     Recommend,
+    Identity,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 8] = [
+    pub const ALL: [Screen; 9] = [
         Screen::Data,
         Screen::Quality,
         Screen::Features,
@@ -46,6 +48,7 @@ impl Screen {
         Screen::Predict,
         Screen::Clv,
         Screen::Recommend,
+        Screen::Identity,
     ];
 
     pub fn title(self) -> &'static str {
@@ -87,6 +90,7 @@ pub const GO_TO: &[crate::app::action::Named] = {
         n("6", "Go to Predict", || Action::GoTo(Screen::Predict)),
         n("7", "Go to CLV", || Action::GoTo(Screen::Clv)),
         n("8", "Go to Recommend", || Action::GoTo(Screen::Recommend)),
+        n("9", "Go to Identity", || Action::GoTo(Screen::Identity)),
     ]
 };
 
@@ -112,7 +116,7 @@ pub struct Spec {
 }
 
 /// Every screen, in [`Screen::ALL`] order.
-pub static SCREENS: [Spec; 8] = [
+pub static SCREENS: [Spec; 9] = [
     Spec {
         screen: Screen::Data,
         title: "Data",
@@ -245,6 +249,24 @@ pub static SCREENS: [Spec; 8] = [
         job_done: recommend::job_done,
         draw: recommend::draw::draw,
     },
+    Spec {
+        screen: Screen::Identity,
+        title: "Identity",
+        also: &[
+            "record linkage",
+            "deduplicate",
+            "same person",
+            "fellegi-sunter",
+            "match",
+            "splink",
+        ],
+        bindings: identity::BINDINGS,
+        hints: identity::HINTS,
+        keys: identity::keys,
+        update: identity::update,
+        job_done: identity::job_done,
+        draw: identity::draw::draw,
+    },
 ];
 
 /// The rows a movement key moves on a screen with a list: (down, how many). `page` is the
@@ -361,6 +383,7 @@ impl State {
             predict: self.predict.settings.clone(),
             clv: self.clv.settings.clone(),
             recommend: self.recommend.settings.clone(),
+            identity: self.identity.settings.clone(),
         }
     }
 
@@ -396,6 +419,7 @@ impl State {
         if top_changed {
             self.recommend.refresh();
         }
+        self.identity.settings = s.identity;
     }
 }
 

@@ -873,10 +873,19 @@ pub fn score(
 /// name, e-mails agree far more often than among random pairs, and counting both at their
 /// random-pair u would count one agreement twice. When both a name and an e-mail are
 /// compared, the e-mail's u for pairs whose names agree (exact, swapped or close) is taken
-/// among random pairs with the same standardised name (drawn with the run's seed).
+/// among random pairs with the same standardised name that disagree on a birth date (or a
+/// phone), drawn with the run's seed.
 fn email_given_name(records: &Records, opts: &Options, u: &[Vec<f64>]) -> Option<Dependent> {
     let name = records.fields.iter().position(|f| f.kind == Kind::Name)?;
     let email = records.fields.iter().position(|f| f.kind == Kind::Email)?;
+    // Pairs with the same name are often the same person: only those that disagree on a
+    // witness field (birth date, else phone) are counted, nearly all different people.
+    let witness = records
+        .fields
+        .iter()
+        .position(|f| f.kind == Kind::BirthDate)
+        .or_else(|| records.fields.iter().position(|f| f.kind == Kind::Phone))?;
+    let witness_else = (u[witness].len() - 1) as u8;
     let mut keyed: Vec<(u64, u32)> = (0..records.len())
         .filter_map(|i| value_hash(records, name, i).map(|h| (h, i as u32)))
         .collect();
@@ -936,6 +945,9 @@ fn email_given_name(records: &Records, opts: &Options, u: &[Vec<f64>]) -> Option
         }
         let same = records.source_of(a) == records.source_of(b);
         if !opts.scope.wants(same) {
+            continue;
+        }
+        if compare_field(records, witness, a.min(b), a.max(b)) != witness_else {
             continue;
         }
         drawn += 1;

@@ -213,6 +213,7 @@ pub fn workspace_for(inputs: &[PathBuf]) -> Result<(Workspace, Vec<Classified>)>
         cleaning: CleaningPolicy::default(),
         features: FeatureConfig::default(),
         privacy: Default::default(),
+        identity: Default::default(),
         segment: Default::default(),
         rules: Default::default(),
         predict: Default::default(),

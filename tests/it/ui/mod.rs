@@ -4,6 +4,7 @@
 mod clv;
 mod data;
 mod features;
+mod identity;
 mod overlays;
 mod palette;
 mod predict;

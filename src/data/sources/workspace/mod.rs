@@ -54,6 +54,10 @@ pub struct Workspace {
     /// The Recommend screen's list length and neighbourhood.
     #[serde(default, skip_serializing_if = "Section::is_empty")]
     pub recommend: Section,
+    /// Identity resolution: the other customer lists to link with the customers, the
+    /// fields, the threshold (the Identity screen and `crmlens link`'s settings).
+    #[serde(default, skip_serializing_if = "Section::is_empty")]
+    pub identity: Section,
     /// Where the per-customer aggregation of the activity sources runs.
     #[serde(default, skip_serializing_if = "is_default")]
     pub engine: EngineConfig,
@@ -711,6 +715,7 @@ impl Workspace {
             predict: Default::default(),
             clv: Default::default(),
             recommend: Default::default(),
+            identity: Default::default(),
             engine: Default::default(),
             base_dir: PathBuf::from("."),
             file: path.to_path_buf(),

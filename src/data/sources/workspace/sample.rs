@@ -59,4 +59,10 @@ categorical = ["channel"]
 scaling = "standard"
 log1p = ["monetary", "avg_order_value", "income"]
 max_categories = 20
+
+[identity]
+# A customer list from another system, with its own ids and no customer_id: linked to the
+# customers by name, e-mail, phone, birth date and town (the Identity screen, 9).
+# ground_truth_identity.csv says which customer each member is.
+sources = [{ path = "loyalty_members.csv", key = "member_id" }]
 "#;
