@@ -55,6 +55,21 @@ impl Screen {
         self.spec().title
     }
 
+    /// The title on a narrow tab bar.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Data => "Data",
+            Screen::Quality => "Qual",
+            Screen::Features => "Feat",
+            Screen::Segments => "Segs",
+            Screen::Rules => "Rules",
+            Screen::Predict => "Pred",
+            Screen::Clv => "CLV",
+            Screen::Recommend => "Recs",
+            Screen::Identity => "Ident",
+        }
+    }
+
     /// The screen's row of [`SCREENS`].
     pub fn spec(self) -> &'static Spec {
         &SCREENS[self.index()]
@@ -441,13 +456,14 @@ mod tests {
 
     #[test]
     fn tabs_wrap_and_number_keys_map() {
-        assert_eq!(Screen::Data.prev(), Screen::Recommend);
-        assert_eq!(Screen::Recommend.next(), Screen::Data);
+        assert_eq!(Screen::Data.prev(), Screen::Identity);
+        assert_eq!(Screen::Identity.next(), Screen::Data);
         assert_eq!(Screen::from_number(1), Some(Screen::Data));
         assert_eq!(Screen::from_number(7), Some(Screen::Clv));
         assert_eq!(Screen::from_number(8), Some(Screen::Recommend));
+        assert_eq!(Screen::from_number(9), Some(Screen::Identity));
         assert_eq!(Screen::from_number(0), None);
-        assert_eq!(Screen::from_number(9), None);
+        assert_eq!(Screen::from_number(10), None);
     }
 
     #[test]

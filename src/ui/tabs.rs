@@ -12,17 +12,18 @@ const GAP: u16 = 2;
 
 /// (screen, first column, width) of every tab label, for a bar `width` columns wide.
 pub fn layout(width: u16) -> Vec<(Screen, u16, u16)> {
+    let short = short_labels(width);
     // Two spaces between tabs when they all fit so, else one.
     let total: u16 = Screen::ALL
         .iter()
         .enumerate()
-        .map(|(i, s)| label(i, *s).chars().count() as u16 + GAP)
+        .map(|(i, s)| label_as(i, *s, short).chars().count() as u16 + GAP)
         .sum();
     let gap = if total < width { GAP } else { 1 };
     let mut x = 1u16;
     let mut out = Vec::new();
     for (i, s) in Screen::ALL.iter().enumerate() {
-        let w = label(i, *s).chars().count() as u16;
+        let w = label_as(i, *s, short).chars().count() as u16;
         if x + w > width {
             break;
         }
@@ -32,8 +33,20 @@ pub fn layout(width: u16) -> Vec<(Screen, u16, u16)> {
     out
 }
 
-fn label(i: usize, s: Screen) -> String {
-    format!("{}:{}", i + 1, s.title())
+/// Whether the bar uses the screens' short titles: when the full ones do not fit with one
+/// space between them (below about 90 columns).
+fn short_labels(width: u16) -> bool {
+    let full: u16 = Screen::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| label_as(i, *s, false).chars().count() as u16 + 1)
+        .sum();
+    full >= width
+}
+
+fn label_as(i: usize, s: Screen, short: bool) -> String {
+    let title = if short { s.short_title() } else { s.title() };
+    format!("{}:{}", i + 1, title)
 }
 
 /// The tab under a click at (`x`, `y`), if any.
@@ -48,6 +61,7 @@ pub fn tab_at(width: u16, x: u16, y: u16) -> Option<Screen> {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, active: Screen, theme: Theme) {
+    let short = short_labels(area.width);
     let mut spans = vec![Span::raw(" ")];
     let mut end = 1;
     for (i, (s, x, w)) in layout(area.width).iter().enumerate() {
@@ -62,7 +76,7 @@ pub fn draw(f: &mut Frame, area: Rect, active: Screen, theme: Theme) {
         } else {
             theme.dim()
         };
-        spans.push(Span::styled(label(i, *s), style));
+        spans.push(Span::styled(label_as(i, *s, short), style));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

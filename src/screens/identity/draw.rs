@@ -137,7 +137,7 @@ fn draw_list(f: &mut Frame, area: Rect, state: &State, l: &Linked, theme: Theme)
             Constraint::Length(5),
             Constraint::Length(14),
             Constraint::Length(14),
-            Constraint::Length(4),
+            Constraint::Length(5),
         ],
     )
     .header(Row::new(vec!["p", "left", "right", "label"]).style(theme.header()))
@@ -297,7 +297,7 @@ fn draw_waterfall(
 }
 
 fn draw_histogram(f: &mut Frame, area: Rect, l: &Linked, theme: Theme) {
-    let bins = (area.width as usize).saturating_sub(2).clamp(10, 60);
+    let bins = (area.width as usize).saturating_sub(2).clamp(10, 120);
     let (lo, hi) = (-30.0f64, 30.0f64);
     let mut counts = vec![0u64; bins];
     for &w in &l.weights {
@@ -361,7 +361,7 @@ fn draw_sizes(f: &mut Frame, area: Rect, l: &Linked, theme: Theme) {
             } else {
                 Style::default()
             };
-            Line::styled(format!("{s:>4} records: {n:>8} people"), style)
+            Line::styled(format!("{s:>3} records {n:>7} people"), style)
         })
         .collect();
     if !l.clusters.large.is_empty() {

@@ -37,7 +37,7 @@ fn tabs_by_number_tab_and_backtab() {
     key(&mut s, KeyCode::BackTab);
     assert_eq!(s.screen, Screen::Data);
     key(&mut s, KeyCode::BackTab);
-    assert_eq!(s.screen, Screen::Recommend);
+    assert_eq!(s.screen, Screen::Identity);
 }
 
 #[test]
