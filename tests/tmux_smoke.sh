@@ -97,6 +97,17 @@ tmux send-keys -t "$SESSION" r
 wait_for "hit rate" 120
 tmux send-keys -t "$SESSION" / C 0 0 0 0 0 2 Enter
 wait_for "because you bought" 10
+# Identity: link the customers with the loyalty list; label the least sure pair "same
+# person" and see the model retrain. Then back to Recommend for the undo below.
+tmux send-keys -t "$SESSION" 9
+wait_for "no run yet" 10
+tmux send-keys -t "$SESSION" r
+wait_for "least sure first" 120
+screen | grep -qF "waterfall" || fail "no waterfall"
+tmux send-keys -t "$SESSION" y
+wait_for "1 labels" 60
+tmux send-keys -t "$SESSION" 8
+wait_for "because you bought" 10
 # Undo the last change (N went up with +), then save the session: the first Ctrl-S asks.
 tmux send-keys -t "$SESSION" +
 tmux send-keys -t "$SESSION" u
@@ -108,6 +119,7 @@ tmux send-keys -t "$SESSION" -l "$OUT/session.toml"
 tmux send-keys -t "$SESSION" Enter
 wait_for "saved the workspace to" 10
 grep -q '^\[segment\]' "$OUT/session.toml" || fail "saved workspace has no [segment] section"
+grep -q 'loyalty_members.csv' "$OUT/session.toml" || fail "saved workspace lost its [identity] source"
 # Command palette: ":" and a query; Enter runs the action (here: go to Data). y copies the
 # selected cell with OSC 52.
 tmux send-keys -t "$SESSION" :

@@ -100,6 +100,7 @@ impl Scope {
 /// The keys worth trying on these fields, most specific first.
 pub fn candidate_keys(records: &Records) -> Vec<Key> {
     let find = |k: Kind| records.fields.iter().position(|f| f.kind == k);
+    let national = find(Kind::NationalId);
     let (name, email, phone, dob, town, postcode, street) = (
         find(Kind::Name),
         find(Kind::Email),
@@ -118,6 +119,7 @@ pub fn candidate_keys(records: &Records) -> Vec<Key> {
             });
         }
     };
+    add("national_id", vec![national.map(Part::Value)]);
     add("email", vec![email.map(Part::Value)]);
     add("phone", vec![phone.map(Part::Value)]);
     add("birth_date", vec![dob.map(Part::Value)]);

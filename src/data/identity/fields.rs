@@ -23,6 +23,8 @@ pub enum Kind {
     Town,
     Postcode,
     State,
+    /// A national id number (social security, national insurance, tax id, passport).
+    NationalId,
     /// Any other text column the analyst names.
     Text,
     /// Any other numeric column the analyst names.
@@ -30,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const DETECTED: [Kind; 9] = [
+    pub const DETECTED: [Kind; 10] = [
         Kind::Name,
         Kind::Email,
         Kind::Phone,
@@ -40,6 +42,7 @@ impl Kind {
         Kind::Town,
         Kind::Postcode,
         Kind::State,
+        Kind::NationalId,
     ];
 
     /// The field's name in `--fields`, the JSON and the workspace.
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Town => "town",
             Kind::Postcode => "postcode",
             Kind::State => "state",
+            Kind::NationalId => "national_id",
             Kind::Text => "text",
             Kind::Number => "number",
         }
@@ -76,6 +80,9 @@ impl Kind {
                     Kind::Postcode
                 }
                 "state" | "county" | "region" | "province" => Kind::State,
+                "national_id" | "ssn" | "soc_sec_id" | "nino" | "passport" | "tax_id" => {
+                    Kind::NationalId
+                }
                 _ => return None,
             },
         )
@@ -172,6 +179,7 @@ pub fn kind_by_name(column: &str) -> Option<Kind> {
         PiiKind::BirthDate => Some(Kind::BirthDate),
         PiiKind::Address => Some(Kind::Street),
         PiiKind::Name => Some(Kind::Name),
+        PiiKind::NationalId => Some(Kind::NationalId),
         _ => None,
     }
 }

@@ -203,7 +203,7 @@ pub fn comparison_for(kind: Kind) -> (Vec<String>, bool) {
         // Frequencies matter for dates too: a default such as 1900-01-01, or a birth date
         // clamped to an age limit, is shared by many.
         Kind::BirthDate => (Comparison::Date.level_names(), true),
-        Kind::Postcode => (Comparison::Edits(vec![1, 2]).level_names(), true),
+        Kind::Postcode | Kind::NationalId => (Comparison::Edits(vec![1, 2]).level_names(), true),
         Kind::HouseNumber => (s(&["exact", "else"]), false),
         Kind::Town | Kind::State => (Comparison::JaroWinkler(vec![0.88]).level_names(), true),
         Kind::Street | Kind::Text => (Comparison::JaroWinkler(vec![0.92, 0.8]).level_names(), true),
@@ -251,7 +251,9 @@ pub fn compare_field(records: &Records, f: usize, i: usize, j: usize) -> u8 {
                     }
                 }
                 Kind::Phone => level(Comparison::Edits(vec![1]).text(a, b)),
-                Kind::Postcode => level(Comparison::Edits(vec![1, 2]).text(a, b)),
+                Kind::Postcode | Kind::NationalId => {
+                    level(Comparison::Edits(vec![1, 2]).text(a, b))
+                }
                 Kind::HouseNumber => 1,
                 Kind::Town | Kind::State => level(Comparison::JaroWinkler(vec![0.88]).text(a, b)),
                 Kind::Number => level(Comparison::Number(vec![0.01, 0.1]).text(a, b)),

@@ -262,7 +262,7 @@ pub fn standardise_text(kind: Kind, v: &str) -> String {
                 d[d.len().saturating_sub(10)..].to_string()
             }
         }
-        Kind::Postcode => standardise::postcode(v),
+        Kind::Postcode | Kind::NationalId => standardise::postcode(v),
         Kind::HouseNumber => v.trim().to_ascii_lowercase().replace(' ', ""),
         Kind::Number => v.trim().to_string(),
         _ => standardise::text(v),
@@ -296,9 +296,25 @@ fn dates_of(df: &DataFrame, column: &str) -> Result<Vec<Option<NaiveDate>>, Stri
         .filter(|s| !s.is_empty())
         .take(5000)
         .collect();
+    // The forms the values are written in; when none holds for half of them (a column of
+    // yyyymmdd numbers with a few impossible dates is not taken for dates by the reader),
+    // each value is tried in the usual forms, day-first before month-first.
     let formats = dates::infer_formats(&sample, 0.5)
         .map(|r| r.formats)
-        .unwrap_or_default();
+        .unwrap_or_else(|| {
+            [
+                "%Y-%m-%d",
+                "%Y%m%d",
+                "%d/%m/%Y",
+                "%m/%d/%Y",
+                "%d %b %Y",
+                "%b %d, %Y",
+                "%d.%m.%Y",
+                "%Y/%m/%d",
+            ]
+            .map(String::from)
+            .to_vec()
+        });
     Ok(v.par_iter()
         .map(|s| {
             let s = s.as_deref()?.trim();

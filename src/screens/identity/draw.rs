@@ -157,6 +157,7 @@ fn pii(kind: Kind) -> Option<PiiKind> {
         Kind::Phone => Some(PiiKind::Phone),
         Kind::BirthDate => Some(PiiKind::BirthDate),
         Kind::Street | Kind::HouseNumber | Kind::Postcode => Some(PiiKind::Address),
+        Kind::NationalId => Some(PiiKind::NationalId),
         _ => None,
     }
 }

@@ -504,6 +504,19 @@ impl Workspace {
         {
             rebase(s, &base);
         }
+        // The other customer lists of [identity]: `path` of each entry of `sources`.
+        if let Some(toml::Value::Array(list)) = ws.identity.get_mut("sources") {
+            for entry in list.iter_mut() {
+                if let Some(toml::Value::String(p)) = entry.get_mut("path") {
+                    let mut src = SourceConfig {
+                        path: PathBuf::from(p.as_str()),
+                        ..Default::default()
+                    };
+                    rebase(&mut src, &base);
+                    *p = src.path.to_string_lossy().to_string();
+                }
+            }
+        }
         toml::to_string_pretty(&ws).map_err(|e| DataError::Workspace {
             path: self.file.clone(),
             message: format!("cannot write as TOML: {e}"),
@@ -975,6 +988,19 @@ mod tests {
         let back = Workspace::parse(&text, Path::new("w.toml")).unwrap();
         assert!(back.sources.customers.path.is_absolute());
         assert!(back.sources.customers.path.ends_with("data/c.csv"));
+        // [identity]'s customer lists move the same way.
+        std::fs::write(dir.path().join("data/l.csv"), "member_id\n1\n").unwrap();
+        let mut ws = Workspace::parse(
+            "[sources.customers]\npath = \"c.csv\"\n[identity]\nsources = [{ path = \"l.csv\", key = \"member_id\" }]\n",
+            Path::new("w.toml"),
+        )
+        .unwrap();
+        ws.base_dir = dir.path().join("data");
+        let text = ws.to_toml(dir.path()).unwrap();
+        let back = Workspace::parse(&text, Path::new("w.toml")).unwrap();
+        let list = back.identity["sources"].as_array().unwrap();
+        assert_eq!(list[0]["path"].as_str(), Some("data/l.csv"));
+        assert_eq!(list[0]["key"].as_str(), Some("member_id"));
     }
 
     #[test]
