@@ -238,3 +238,47 @@ fn bad_input_is_one_clear_line() {
     let o = crmlens(tmp.path(), &["link", "--input", "one.csv"]);
     assert_user_error(&o, &["no pair of records"]);
 }
+
+/// --dedupe also finds the loyalty members who signed up twice (two member ids of one
+/// customer in the truth); without it no pair is within one input.
+#[test]
+fn dedupe_finds_double_sign_ups_too() {
+    let text = fs::read_to_string(sample_dir().join("ground_truth_identity.csv")).unwrap();
+    let mut by: HashMap<String, Vec<String>> = HashMap::new();
+    for l in text.lines().skip(1) {
+        let (m, c) = l.split_once(',').unwrap();
+        if !c.is_empty() {
+            by.entry(c.to_string()).or_default().push(m.to_string());
+        }
+    }
+    let twice: BTreeSet<(String, String)> = by
+        .values()
+        .filter(|v| v.len() == 2)
+        .map(|v| {
+            (
+                v[0].clone().min(v[1].clone()),
+                v[0].clone().max(v[1].clone()),
+            )
+        })
+        .collect();
+    assert!(twice.len() >= 20, "{}", twice.len());
+    let plain = link_sample(&[]);
+    assert!(pairs(&plain).iter().all(|(l, _)| l.starts_with('C')));
+    let v = link_sample(&["--dedupe"]);
+    let within: BTreeSet<(String, String)> = pairs(&v)
+        .into_iter()
+        .filter(|(l, r)| l.starts_with("LM") && r.starts_with("LM"))
+        .map(|(l, r)| (l.clone().min(r.clone()), l.max(r)))
+        .collect();
+    let found = within.intersection(&twice).count() as f64;
+    assert!(
+        found / within.len() as f64 >= 0.95,
+        "{found} of {}",
+        within.len()
+    );
+    assert!(
+        found / twice.len() as f64 >= 0.9,
+        "{found} of {}",
+        twice.len()
+    );
+}
