@@ -337,9 +337,18 @@ fn print_text(
     for f in &l.fields {
         writeln!(out, "  {} [{}]", f.field, f.columns.join(" | "))?;
         for lv in &f.levels {
+            let when = lv
+                .weight_if_names_agree
+                .map(|w| {
+                    format!(
+                        "  (names agree: u {:.6}  {w:+.2})",
+                        lv.u_if_names_agree.unwrap_or(0.0)
+                    )
+                })
+                .unwrap_or_default();
             writeln!(
                 out,
-                "    {:<28} m {:.4}  u {:.6}  {:+.2}",
+                "    {:<28} m {:.4}  u {:.6}  {:+.2}{when}",
                 lv.name, lv.m, lv.u, lv.weight
             )?;
         }
