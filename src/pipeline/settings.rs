@@ -180,6 +180,13 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     s.clv = read(&ws.clv, &mut problems);
     s.recommend = read(&ws.recommend, &mut problems);
     s.identity = read(&ws.identity, &mut problems);
+    // The other customer lists as files wherever the workspace is (a saved copy elsewhere
+    // writes them relative to itself, see `Workspace::to_toml`).
+    for src in &mut s.identity.sources {
+        if src.path.is_relative() {
+            src.path = ws.base_dir.join(&src.path);
+        }
+    }
     (s, problems)
 }
 
