@@ -71,6 +71,7 @@ pub fn run(a: LinkArgs) -> Result<()> {
         dedupe: a.dedupe,
         seed: a.seed,
         sources: Vec::new(),
+        person_key: false,
     };
     if let Err(e) = settings.check() {
         bail!("--{e}");

@@ -10,6 +10,7 @@ mod hostile_cli;
 mod hostile_input;
 mod hostile_output;
 mod hostile_terminal;
+mod identity_integrate;
 mod postgres;
 mod real_data;
 mod report;

@@ -20,4 +20,5 @@ pub mod fields;
 pub mod link;
 pub mod model;
 pub mod records;
+pub mod run;
 pub mod standardise;

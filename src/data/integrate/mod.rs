@@ -196,6 +196,167 @@ fn integrate_on_spark(ws: &Workspace, _progress: &Progress) -> Result<Customer36
     )))
 }
 
+/// The workspace's `[identity]` as settings (a key it does not know, or a wrong type, names
+/// the key; the workbench reads the section key by key through the pipeline's settings).
+fn identity_settings(ws: &Workspace) -> Result<crate::data::identity::run::LinkSettings> {
+    if ws.identity.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut s: crate::data::identity::run::LinkSettings = toml::Value::Table(ws.identity.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| DataError::Workspace {
+            path: ws.file.clone(),
+            message: format!("[identity]: {}", e.message().trim()),
+        })?;
+    s.check().map_err(|m| DataError::Workspace {
+        path: ws.file.clone(),
+        message: format!("[identity] {m}"),
+    })?;
+    for src in &mut s.sources {
+        if src.path.is_relative() {
+            src.path = ws.base_dir.join(&src.path);
+        }
+    }
+    Ok(s)
+}
+
+/// Identity resolution over the customers and the `[identity]` lists (duplicates within each
+/// too): customer rows of one person are merged as the dedup policy keeps rows (their
+/// activity moves to the kept id), and every record of a linked list in a person with a
+/// customer maps to that customer. Returns the customers and the id map (`old`, `new`);
+/// the Quality report gets a step saying how many records were linked, how surely, and how
+/// many stayed single.
+fn link_people(
+    ws: &Workspace,
+    settings: &crate::data::identity::run::LinkSettings,
+    customers: DataFrame,
+    key: &str,
+    updated_at: Option<&str>,
+    report: &mut QualityReport,
+    progress: &Progress,
+) -> Result<(DataFrame, DataFrame)> {
+    const PERSON: &str = "__crmlens_person";
+    let mut settings = settings.clone();
+    settings.dedupe = true;
+    let inputs = crate::data::identity::run::workspace_inputs(ws, &settings);
+    progress.label("identity resolution: linking the customer lists");
+    let run = crate::data::identity::run::run(&inputs, &settings, &[], progress)?;
+    let l = &run.linked;
+    let r = l.records();
+    let c = &l.clusters;
+    let customers_end = r.starts[1];
+    // Distinct customer ids per person.
+    let mut ids_of: Vec<Vec<&str>> = vec![Vec::new(); c.sizes.len()];
+    for i in 0..customers_end {
+        let p = c.person[i] as usize;
+        if !ids_of[p].contains(&r.ids[i].as_str()) {
+            ids_of[p].push(r.ids[i].as_str());
+        }
+    }
+    let person_of: std::collections::HashMap<&str, usize> = (0..customers_end)
+        .map(|i| (r.ids[i].as_str(), c.person[i] as usize))
+        .collect();
+    let keys: Vec<Option<String>> = customers
+        .column(key)
+        .and_then(|k| k.cast(&DataType::String))
+        .map_err(pl("reading the customer key"))?
+        .str()
+        .map_err(pl("reading the customer key"))?
+        .iter()
+        .map(|k| k.map(str::to_string))
+        .collect();
+    let person: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| {
+            let p = *person_of.get(k.as_deref()?)?;
+            (ids_of[p].len() > 1).then(|| p.to_string())
+        })
+        .collect();
+    let mut df = customers;
+    df.with_column(Column::new(PERSON.into(), person))
+        .map_err(pl("adding the person"))?;
+    let n = df.height() as u64;
+    let (df, merged, mut map) =
+        clean::dedup_by_fuzzy_key(df, key, PERSON, ws.cleaning.dedup, updated_at)?;
+    let df = df.drop(PERSON).map_err(pl("dropping the person"))?;
+    // The kept customer of each person.
+    let mut kept: Vec<Option<String>> = vec![None; c.sizes.len()];
+    for k in df
+        .column(key)
+        .and_then(|k| k.cast(&DataType::String))
+        .map_err(pl("reading the customer key"))?
+        .str()
+        .map_err(pl("reading the customer key"))?
+        .iter()
+        .flatten()
+    {
+        if let Some(&p) = person_of.get(k) {
+            kept[p] = Some(k.to_string());
+        }
+    }
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    let mut linked = 0u64;
+    for i in customers_end..r.len() {
+        if let Some(k) = &kept[c.person[i] as usize] {
+            linked += 1;
+            if r.ids[i] != *k {
+                old.push(r.ids[i].clone());
+                new.push(k.clone());
+            }
+        }
+    }
+    let others = (r.len() - customers_end) as u64;
+    let members: DataFrame = DataFrame::new(
+        old.len(),
+        vec![
+            Column::new("old".into(), old),
+            Column::new("new".into(), new),
+        ],
+    )
+    .map_err(pl("building the identity map"))?;
+    let members = members
+        .lazy()
+        .select([
+            col("old").cast(
+                map.column("old")
+                    .map_or(DataType::String, |c| c.dtype().clone()),
+            ),
+            col("new").cast(
+                map.column("new")
+                    .map_or(DataType::String, |c| c.dtype().clone()),
+            ),
+        ])
+        .collect()
+        .map_err(pl("building the identity map"))?;
+    map.vstack_mut(&members)
+        .map_err(pl("building the identity map"))?;
+    // How sure: the mean probability of the accepted pairs between a listed record and a
+    // customer.
+    let across: Vec<f64> = l
+        .accepted
+        .iter()
+        .filter(|&&p| {
+            let (i, j) = l.candidates().pairs[p];
+            ((i as usize) < customers_end) != ((j as usize) < customers_end)
+        })
+        .map(|&p| l.probabilities[p])
+        .collect();
+    let mean = across.iter().sum::<f64>() / across.len().max(1) as f64;
+    report.step(
+        "customers",
+        "same person (identity)",
+        n,
+        n - merged,
+        format!(
+            "{linked} of {others} records of the linked lists attached to a customer (mean p {mean:.3}), {} stayed single; {} customer rows merged; threshold {}",
+            others - linked,
+            merged,
+            l.threshold
+        ),
+    );
+    Ok((df, map))
+}
+
 /// Integrates with the given per-customer aggregation engine.
 pub fn integrate_with(
     ws: &Workspace,
@@ -326,6 +487,23 @@ pub fn integrate_with(
             (df, Some(map))
         }
         None => (df, None),
+    };
+    // [identity] person_key: customer rows that are one person are merged, and the ids of
+    // the linked customer lists map to their person's kept customer id.
+    let identity = identity_settings(ws)?;
+    let (df, key_map) = if identity.person_key {
+        progress.check().map_err(|_| cancelled())?;
+        let (df, map) = link_people(ws, &identity, df, &key, updated_at, &mut report, progress)?;
+        let key_map = match key_map {
+            Some(mut m) => {
+                m.vstack_mut(&map).map_err(pl("merging the key maps"))?;
+                Some(m)
+            }
+            None => Some(map),
+        };
+        (df, key_map)
+    } else {
+        (df, key_map)
     };
     let mut customers = df;
 
