@@ -183,9 +183,7 @@ pub fn from_workspace(ws: &Workspace) -> (Settings, Vec<Problem>) {
     // The other customer lists as files wherever the workspace is (a saved copy elsewhere
     // writes them relative to itself, see `Workspace::to_toml`).
     for src in &mut s.identity.sources {
-        if src.path.is_relative() {
-            src.path = ws.base_dir.join(&src.path);
-        }
+        src.path = crate::data::identity::run::resolved(&ws.base_dir, &src.path);
     }
     (s, problems)
 }

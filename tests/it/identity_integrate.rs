@@ -10,7 +10,10 @@ use crate::{crmlens, sample_dir, stderr};
 #[test]
 fn tickets_keyed_by_member_id_reach_their_customer_through_the_link() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+    // The workspace in a sub-folder, named relative to where crmlens runs (its folder is then
+    // a relative path: the lists must not be looked for under it twice).
+    let dir = &tmp.path().join("ws");
+    fs::create_dir(dir).unwrap();
     for f in ["customers.csv", "loyalty_members.csv"] {
         fs::copy(sample_dir().join(f), dir.join(f)).unwrap();
     }
@@ -50,15 +53,15 @@ fn tickets_keyed_by_member_id_reach_their_customer_through_the_link() {
     )
     .unwrap();
     let o = crmlens(
-        dir,
+        tmp.path(),
         &[
             "integrate",
             "-w",
-            "w.toml",
+            "ws/w.toml",
             "--out",
-            "c360.csv",
+            "ws/c360.csv",
             "--report-json",
-            "report.json",
+            "ws/report.json",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));

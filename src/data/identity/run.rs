@@ -67,6 +67,14 @@ impl Default for LinkSettings {
     }
 }
 
+/// `path` as an absolute path, relative ones taken from `base` (itself made absolute from
+/// the current folder): a list named in a workspace read from `sample_data/crmlens.toml`
+/// is `<cwd>/sample_data/list.csv`, and joining it to the folder again changes nothing.
+pub fn resolved(base: &Path, path: &Path) -> PathBuf {
+    let p = base.join(path);
+    std::path::absolute(&p).unwrap_or(p)
+}
+
 /// The inputs the workbench links: the workspace's customers (its customer key as the
 /// record id) and the `[identity]` sources, or the one file open (deduplicated).
 pub fn workspace_inputs(
@@ -83,7 +91,7 @@ pub fn workspace_inputs(
         ),
     }];
     out.extend(settings.sources.iter().map(|s| LinkInput {
-        path: ws.base_dir.join(&s.path),
+        path: resolved(&ws.base_dir, &s.path),
         id: s.key.clone(),
     }));
     out

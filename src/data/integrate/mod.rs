@@ -213,9 +213,7 @@ fn identity_settings(ws: &Workspace) -> Result<crate::data::identity::run::LinkS
         message: format!("[identity] {m}"),
     })?;
     for src in &mut s.sources {
-        if src.path.is_relative() {
-            src.path = ws.base_dir.join(&src.path);
-        }
+        src.path = crate::data::identity::run::resolved(&ws.base_dir, &src.path);
     }
     Ok(s)
 }
@@ -256,15 +254,7 @@ fn link_people(
     let person_of: std::collections::HashMap<&str, usize> = (0..customers_end)
         .map(|i| (r.ids[i].as_str(), c.person[i] as usize))
         .collect();
-    let keys: Vec<Option<String>> = customers
-        .column(key)
-        .and_then(|k| k.cast(&DataType::String))
-        .map_err(pl("reading the customer key"))?
-        .str()
-        .map_err(pl("reading the customer key"))?
-        .iter()
-        .map(|k| k.map(str::to_string))
-        .collect();
+    let keys = key_strings(&customers, key)?;
     let person: Vec<Option<String>> = keys
         .iter()
         .map(|k| {
@@ -281,17 +271,9 @@ fn link_people(
     let df = df.drop(PERSON).map_err(pl("dropping the person"))?;
     // The kept customer of each person.
     let mut kept: Vec<Option<String>> = vec![None; c.sizes.len()];
-    for k in df
-        .column(key)
-        .and_then(|k| k.cast(&DataType::String))
-        .map_err(pl("reading the customer key"))?
-        .str()
-        .map_err(pl("reading the customer key"))?
-        .iter()
-        .flatten()
-    {
-        if let Some(&p) = person_of.get(k) {
-            kept[p] = Some(k.to_string());
+    for k in key_strings(&df, key)?.into_iter().flatten() {
+        if let Some(&p) = person_of.get(k.as_str()) {
+            kept[p] = Some(k);
         }
     }
     let (mut old, mut new) = (Vec::new(), Vec::new());
@@ -355,6 +337,19 @@ fn link_people(
         ),
     );
     Ok((df, map))
+}
+
+/// The key column's values as text.
+fn key_strings(df: &DataFrame, key: &str) -> Result<Vec<Option<String>>> {
+    Ok(df
+        .column(key)
+        .and_then(|k| k.cast(&DataType::String))
+        .map_err(pl("reading the customer key"))?
+        .str()
+        .map_err(pl("reading the customer key"))?
+        .iter()
+        .map(|k| k.map(str::to_string))
+        .collect())
 }
 
 /// Integrates with the given per-customer aggregation engine.
