@@ -369,8 +369,15 @@ pub enum JobOutcome {
     Gridded(Box<crate::analytics::predict::GridResult>),
     Clv(Box<crate::pipeline::clv::ClvOutcome>),
     Recommended(Box<crate::pipeline::recommend::RecModel>),
-    Linked(Box<crate::pipeline::link::LinkRun>),
-    Relabelled(Box<crate::data::identity::link::Linked>),
+    /// A run, with what the Identity screen shows of it (computed on the worker).
+    Linked(
+        Box<crate::pipeline::link::LinkRun>,
+        crate::screens::identity::Prepared,
+    ),
+    Relabelled(
+        Box<crate::data::identity::link::Linked>,
+        crate::screens::identity::Prepared,
+    ),
     /// Written: the file, how many rows, of what ("labels", "rules").
     Exported(PathBuf, usize, &'static str),
     /// The workspace was saved to the path; the previous version is in the backup.
@@ -692,15 +699,19 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             inputs,
             settings,
             labels,
-        } => pipeline::link::run(&inputs, &settings, &labels, progress)
-            .map(|r| JobOutcome::Linked(Box::new(r))),
+        } => pipeline::link::run(&inputs, &settings, &labels, progress).map(|r| {
+            let shown = crate::screens::identity::Prepared::of(&r.linked);
+            JobOutcome::Linked(Box::new(r), shown)
+        }),
         JobRequest::Relabel {
             run,
             labels,
             threshold,
-        } => Ok(JobOutcome::Relabelled(Box::new(
-            crate::data::identity::link::relabel(&run.linked, &labels, threshold),
-        ))),
+        } => {
+            let l = crate::data::identity::link::relabel(&run.linked, &labels, threshold);
+            let shown = crate::screens::identity::Prepared::of(&l);
+            Ok(JobOutcome::Relabelled(Box::new(l), shown))
+        }
         JobRequest::Recommend {
             input,
             settings,

@@ -94,7 +94,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     }
     let [hist, sizes] =
         Layout::horizontal([Constraint::Min(30), Constraint::Length(30)]).areas(foot);
-    draw_histogram(f, hist, l, theme);
+    draw_histogram(f, hist, state, l, theme);
     draw_sizes(f, sizes, l, theme);
 }
 
@@ -297,14 +297,20 @@ fn draw_waterfall(
     );
 }
 
-fn draw_histogram(f: &mut Frame, area: Rect, l: &Linked, theme: Theme) {
-    let bins = (area.width as usize).saturating_sub(2).clamp(10, 120);
-    let (lo, hi) = (-30.0f64, 30.0f64);
-    let mut counts = vec![0u64; bins];
-    for &w in &l.weights {
-        let b = (((w.clamp(lo, hi - 1e-9) - lo) / (hi - lo)) * bins as f64) as usize;
-        counts[b.min(bins - 1)] += 1;
-    }
+fn draw_histogram(f: &mut Frame, area: Rect, state: &State, l: &Linked, theme: Theme) {
+    use crate::screens::identity::{HISTOGRAM_BINS, HISTOGRAM_RANGE};
+    let (lo, hi) = HISTOGRAM_RANGE;
+    let bins = (area.width as usize)
+        .saturating_sub(2)
+        .clamp(10, HISTOGRAM_BINS);
+    // The run's bins (counted on the worker) merged into as many as the width holds.
+    let source = &state.identity.histogram;
+    let counts: Vec<u64> = (0..bins)
+        .map(|b| {
+            let (from, to) = (b * source.len() / bins, (b + 1) * source.len() / bins);
+            source.get(from..to).map_or(0, |s| s.iter().sum())
+        })
+        .collect();
     let t = l.threshold.clamp(1e-9, 1.0 - 1e-9);
     let at = (t / (1.0 - t)).log2();
     let tb = (((at - lo) / (hi - lo)) * bins as f64) as usize;

@@ -18,6 +18,35 @@ use crate::pipeline::link::{LinkInput, LinkRun, LinkSettings};
 /// Pairs listed for review.
 pub const REVIEW: usize = 500;
 
+/// Bins of the match-weight histogram, over weights -30 to +30.
+pub const HISTOGRAM_BINS: usize = 120;
+pub const HISTOGRAM_RANGE: (f64, f64) = (-30.0, 30.0);
+
+/// What the screen shows of a run that takes a pass over every candidate pair: computed by
+/// the job on its worker thread, so drawing and keys never walk millions of pairs.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// The pairs to review ([`review_order`]).
+    pub review: Vec<usize>,
+    /// Candidate pairs per match-weight bin ([`HISTOGRAM_BINS`] over [`HISTOGRAM_RANGE`]).
+    pub histogram: Vec<u64>,
+}
+
+impl Prepared {
+    pub fn of(l: &Linked) -> Prepared {
+        let (lo, hi) = HISTOGRAM_RANGE;
+        let mut histogram = vec![0u64; HISTOGRAM_BINS];
+        for &w in &l.weights {
+            let b = ((w.clamp(lo, hi - 1e-9) - lo) / (hi - lo) * HISTOGRAM_BINS as f64) as usize;
+            histogram[b.min(HISTOGRAM_BINS - 1)] += 1;
+        }
+        Prepared {
+            review: review_order(l, REVIEW),
+            histogram,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct IdentityView {
     pub settings: LinkSettings,
@@ -27,6 +56,8 @@ pub struct IdentityView {
     pub selected: usize,
     /// Labels given, in order: (record, record, same person).
     pub labels: Vec<(u32, u32, bool)>,
+    /// Candidate pairs per match-weight bin of the shown run (see [`Prepared`]).
+    pub histogram: Vec<u64>,
 }
 
 impl IdentityView {
@@ -216,7 +247,7 @@ pub fn job_done(
     secs: f64,
 ) -> Result<Vec<Command>, JobOutcome> {
     match outcome {
-        JobOutcome::Linked(run) => {
+        JobOutcome::Linked(run, shown) => {
             let l = &run.linked;
             state.message = Some(format!(
                 "{} records, {} candidate pairs, {} linked at p >= {}, {} people, {secs:.1}s",
@@ -226,12 +257,13 @@ pub fn job_done(
                 l.threshold,
                 l.clusters.sizes.len()
             ));
-            state.identity.review = review_order(l, REVIEW);
+            state.identity.review = shown.review;
+            state.identity.histogram = shown.histogram;
             state.identity.selected = 0;
             state.identity.result = Some(Arc::new(*run));
             Ok(Vec::new())
         }
-        JobOutcome::Relabelled(linked) => {
+        JobOutcome::Relabelled(linked, prepared) => {
             let Some(old) = state.identity.result.as_ref() else {
                 return Ok(Vec::new());
             };
@@ -251,7 +283,8 @@ pub fn job_done(
                 l.clusters.sizes.len()
             ));
             // The labelled pairs stay in the list; the rest follow the new weights.
-            let mut review = review_order(l, REVIEW);
+            let mut review = prepared.review;
+            state.identity.histogram = prepared.histogram;
             for &(i, j, _) in &l.labels {
                 if let Ok(p) = l.candidates().pairs.binary_search(&(i, j))
                     && !review.contains(&p)

@@ -41,6 +41,11 @@ fn identity_links_reviews_and_retrains_from_labels() {
     )
     .unwrap();
     assert_eq!(headless.linked.accepted, l.accepted);
+    // The histogram (counted by the job) holds every candidate pair once.
+    assert_eq!(
+        s.identity.histogram.iter().sum::<u64>() as usize,
+        l.candidates().pairs.len()
+    );
     // The review list: the pairs closest to p = 0.5 first.
     let at = |k: usize| (l.probabilities[s.identity.review[k]] - 0.5).abs();
     assert!(
