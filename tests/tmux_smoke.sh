@@ -105,7 +105,7 @@ tmux send-keys -t "$SESSION" r
 wait_for "least sure first" 120
 screen | grep -qF "waterfall" || fail "no waterfall"
 tmux send-keys -t "$SESSION" y
-wait_for "1 labels" 60
+wait_for "retrained on 1 labels" 60
 tmux send-keys -t "$SESSION" 8
 wait_for "because you bought" 10
 # Undo the last change (N went up with +), then save the session: the first Ctrl-S asks.
