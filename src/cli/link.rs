@@ -10,6 +10,7 @@ use clap::Args;
 use polars::prelude::{Column, DataFrame};
 use serde_json::json;
 
+use crate::data::identity::link::FieldModel;
 use crate::data::write::{ExportOptions, write_table};
 use crate::pipeline::link::{LinkInput, LinkRun, LinkSettings, run as run_link};
 use crate::progress::Progress;
@@ -50,6 +51,17 @@ pub struct LinkArgs {
     pub force: bool,
     #[arg(long)]
     pub json: bool,
+    /// Where blocking and scoring run: local (default) or spark (a Spark Connect server,
+    /// --spark-remote; the model is trained here on a sample).
+    #[arg(long, value_parser = ["local", "spark"], default_value = "local")]
+    pub engine: String,
+    /// The Spark Connect server for --engine spark: sc://host:port.
+    #[arg(long)]
+    pub spark_remote: Option<String>,
+    /// With --engine spark: the records the model is trained on at most (all when there are
+    /// fewer).
+    #[arg(long, default_value_t = 200_000)]
+    pub sample: usize,
 }
 
 pub fn run(a: LinkArgs) -> Result<()> {
@@ -88,6 +100,9 @@ pub fn run(a: LinkArgs) -> Result<()> {
                 .cloned(),
         })
         .collect();
+    if a.engine == "spark" {
+        return run_spark(&a, &inputs, &settings, start);
+    }
     let progress = Progress::new();
     let r = {
         let _bar = super::bar::show(&progress);
@@ -147,31 +162,7 @@ fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
             "match_weight": round(l.weights[p], 4),
         })
     };
-    let comparisons: Vec<serde_json::Value> = l
-        .fields
-        .iter()
-        .map(|f| {
-            json!({
-                "field": f.field,
-                "kind": f.kind,
-                "columns": f.columns,
-                "term_frequency": f.term_frequency,
-                "levels": f.levels.iter().map(|lv| {
-                    let mut j = json!({
-                        "name": lv.name,
-                        "m": round(lv.m, 6),
-                        "u": round(lv.u, 9),
-                        "weight": round(lv.weight, 4),
-                    });
-                    if let (Some(u), Some(w)) = (lv.u_if_names_agree, lv.weight_if_names_agree) {
-                        j["u_if_names_agree"] = json!(round(u, 9));
-                        j["weight_if_names_agree"] = json!(round(w, 4));
-                    }
-                    j
-                }).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let comparisons = comparisons_json(&l.fields);
     let c = &l.clusters;
     let mut sizes: BTreeMap<u32, usize> = BTreeMap::new();
     for &s in &c.sizes {
@@ -217,6 +208,219 @@ fn report(r: &LinkRun, pairs: &[usize], seconds: f64) -> serde_json::Value {
             .chain(l.timings.iter().map(|(k, v)| (k.clone(), round(*v, 3))))
             .collect::<Vec<_>>(),
     })
+}
+
+/// Per field: its levels with m, u and the weight (the JSON's `comparisons`).
+fn comparisons_json(fields: &[FieldModel]) -> Vec<serde_json::Value> {
+    fields
+        .iter()
+        .map(|f| {
+            json!({
+                "field": f.field,
+                "kind": f.kind,
+                "columns": f.columns,
+                "term_frequency": f.term_frequency,
+                "levels": f.levels.iter().map(|lv| {
+                    let mut j = json!({
+                        "name": lv.name,
+                        "m": round(lv.m, 6),
+                        "u": round(lv.u, 9),
+                        "weight": round(lv.weight, 4),
+                    });
+                    if let (Some(u), Some(w)) = (lv.u_if_names_agree, lv.weight_if_names_agree) {
+                        j["u_if_names_agree"] = json!(round(u, 9));
+                        j["weight_if_names_agree"] = json!(round(w, 4));
+                    }
+                    j
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "spark"))]
+fn run_spark(_: &LinkArgs, _: &[LinkInput], _: &LinkSettings, _: std::time::Instant) -> Result<()> {
+    bail!(
+        "--engine spark: this crmlens was built without Spark support; rebuild with `cargo build --release --features spark` (needs protoc: apt-get install protobuf-compiler), or leave out --engine"
+    )
+}
+
+/// `--engine spark`: the pairs come back from the cluster; the report has the same keys,
+/// with the records in no accepted pair counted but not listed.
+#[cfg(feature = "spark")]
+fn run_spark(
+    a: &LinkArgs,
+    inputs: &[LinkInput],
+    settings: &LinkSettings,
+    start: std::time::Instant,
+) -> Result<()> {
+    use crate::pipeline::link::run_on_spark;
+    let Some(remote) = a.spark_remote.as_deref() else {
+        bail!("--engine spark needs --spark-remote sc://host:port (the Spark Connect server)");
+    };
+    if a.sample < 1000 {
+        bail!(
+            "--sample {}: train on 1000 records at least (default 200000)",
+            a.sample
+        );
+    }
+    let progress = Progress::new();
+    let r = {
+        let _bar = super::bar::show(&progress);
+        run_on_spark(inputs, settings, remote, a.sample, &progress)?
+    };
+    let opts = ExportOptions {
+        overwrite: a.force,
+        pseudonymiser: None,
+    };
+    if let Some(out) = &a.out {
+        let level = |f: usize| -> Vec<Option<String>> {
+            r.pairs
+                .iter()
+                .map(|p| p.levels[f].map(|l| r.fields[f].levels[l as usize].name.clone()))
+                .collect()
+        };
+        let mut cols = vec![
+            Column::new(
+                "left".into(),
+                r.pairs.iter().map(|p| p.left.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "right".into(),
+                r.pairs.iter().map(|p| p.right.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "probability".into(),
+                r.pairs.iter().map(|p| p.probability).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "match_weight".into(),
+                r.pairs.iter().map(|p| p.match_weight).collect::<Vec<_>>(),
+            ),
+        ];
+        for (f, field) in r.fields.iter().enumerate() {
+            cols.push(Column::new(
+                format!("{}_level", field.field).into(),
+                level(f),
+            ));
+        }
+        write_table(&mut DataFrame::new(r.pairs.len(), cols)?, out, None, &opts)?;
+    }
+    if let Some(out) = &a.clusters_out {
+        let recs = &r.linked_records;
+        let mut frame = DataFrame::new(
+            recs.len(),
+            vec![
+                Column::new(
+                    "input".into(),
+                    recs.iter()
+                        .map(|(k, _)| r.inputs[*k].0.display().to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "id".into(),
+                    recs.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "person_id".into(),
+                    r.clusters.person.iter().map(|p| p + 1).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "cluster_size".into(),
+                    r.clusters
+                        .person
+                        .iter()
+                        .map(|&p| r.clusters.sizes[p as usize])
+                        .collect::<Vec<_>>(),
+                ),
+            ],
+        )?;
+        write_table(&mut frame, out, None, &opts)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    for &s in &r.clusters.sizes {
+        *sizes.entry(s.to_string()).or_default() += 1;
+    }
+    let singles = r.n_records().saturating_sub(r.linked_lines);
+    if singles > 0 {
+        *sizes.entry("1".into()).or_default() += singles;
+    }
+    let report = json!({
+        "n_records": r.n_records(),
+        "n_candidate_pairs": r.n_candidate_pairs,
+        "threshold": r.threshold,
+        "pairs": r.pairs.iter().map(|p| json!({
+            "left": p.left,
+            "right": p.right,
+            "probability": round(p.probability, 6),
+            "match_weight": round(p.match_weight, 4),
+        })).collect::<Vec<_>>(),
+        "n_clusters": r.n_clusters(),
+        "comparisons": comparisons_json(&r.fields),
+        "prior": r.prior,
+        "seconds": round(seconds, 3),
+        "n_pairs": r.pairs.len(),
+        "engine": "spark",
+        "spark": {"remote": r.remote, "version": r.spark_version},
+        "sample": {"records": r.sample_records, "fraction": r.sample_fraction},
+        "inputs": r.inputs.iter().map(|(p, id, n)| json!({
+            "path": p.display().to_string(),
+            "id_col": id,
+            "records": n,
+        })).collect::<Vec<_>>(),
+        "fields_not_in_every_input": r.left_out,
+        "blocking": r.blocking,
+        "blocking_recall_estimate": r.blocking_recall.map(|x| round(x, 4)),
+        "total_pairs": r.total_pairs,
+        "em_iterations": r.em_iterations,
+        "n_linked_clusters": r.clusters.sizes.len(),
+        "cluster_sizes": sizes,
+        "large_clusters": r.clusters.large.iter().map(|&c| json!({
+            "size": r.clusters.sizes[c as usize],
+            "records": r.linked_records.iter().zip(&r.clusters.person).filter(|(_, p)| **p == c).take(50).map(|((_, id), _)| id.as_str()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "large_cluster_above": r.clusters.large_above,
+        "timings": r.timings.iter().map(|(k, v)| (k.clone(), round(*v, 3))).collect::<Vec<_>>(),
+    });
+    let mut stdout = super::out::stdout();
+    if a.json {
+        stdout.json(&report)?;
+    } else {
+        writeln!(
+            stdout,
+            "{} records in {} input(s) on Spark at {}; model trained on {} records; {} candidate pairs of {}; {} pairs at probability >= {}; {} people ({} linked clusters); {:.1}s",
+            r.n_records(),
+            r.inputs.len(),
+            r.remote,
+            r.sample_records,
+            r.n_candidate_pairs,
+            r.total_pairs,
+            r.pairs.len(),
+            r.threshold,
+            r.n_clusters(),
+            r.clusters.sizes.len(),
+            seconds
+        )?;
+        for k in &r.blocking {
+            writeln!(
+                stdout,
+                "  {:<30} {:>12} pairs {:>12} new  {}",
+                k.key,
+                k.pairs,
+                k.new_pairs,
+                if k.used { "used" } else { "not used" }
+            )?;
+        }
+        for p in r.pairs.iter().take(10) {
+            writeln!(
+                stdout,
+                "  {:<16} {:<16} p {:.4}  weight {:+.2}",
+                p.left, p.right, p.probability, p.match_weight
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -22,6 +22,25 @@ pub fn run(
     )?)
 }
 
+#[cfg(feature = "spark")]
+pub use crate::data::identity::spark::{DEFAULT_SAMPLE, SparkLinked, SparkPair};
+
+/// Runs identity resolution on the Spark Connect server at `remote`: blocking and scoring on
+/// the cluster, the model trained here on at most `sample` records (see
+/// [`crate::data::identity::spark`]).
+#[cfg(feature = "spark")]
+pub fn run_on_spark(
+    inputs: &[LinkInput],
+    settings: &LinkSettings,
+    remote: &str,
+    sample: usize,
+    progress: &Progress,
+) -> Result<SparkLinked> {
+    Ok(crate::data::identity::spark::link_on_spark(
+        inputs, settings, remote, sample, progress,
+    )?)
+}
+
 impl crate::pipeline::settings::Section for LinkSettings {
     const NAME: &'static str = "identity";
 

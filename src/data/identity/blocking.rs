@@ -174,6 +174,34 @@ pub fn candidate_keys(records: &Records) -> Vec<Key> {
     keys
 }
 
+/// A name's sound: its Double Metaphone code (primary), or the name itself when it has
+/// none (digits only).
+pub fn sound_code(dm: &DoubleMetaphone, name: &str) -> String {
+    let c = dm.encode(name);
+    if c.is_empty() { name.to_string() } else { c }
+}
+
+/// Whether a key making `pairs` pairs is used, given the budget and the keys used before it:
+/// Ok, or why not.
+pub fn verdict(pairs: u64, budget: u64, used: usize) -> Result<(), String> {
+    if pairs == 0 {
+        Err("no record shares a value with another".into())
+    } else if pairs > budget {
+        Err(format!(
+            "makes {pairs} pairs, more than the budget of {budget}: too few distinct values"
+        ))
+    } else if used >= 15 {
+        Err("15 keys already used".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// The budget of a run over `records` records: 20 pairs per record, at least 100,000.
+pub fn default_budget(records: u64) -> u64 {
+    (20 * records).max(100_000)
+}
+
 /// Double Metaphone codes of names, computed once per distinct name.
 struct Sounds {
     given: Vec<u64>,
@@ -197,10 +225,7 @@ fn sounds(records: &Records, f: usize) -> Sounds {
                     return 0;
                 }
                 *cache.entry(v).or_insert_with(|| {
-                    let c = dm.encode(v);
-                    // A name with no sound code (digits only) keeps its own value.
-                    let c = if c.is_empty() { v.to_string() } else { c };
-                    xxhash_rust::xxh3::xxh3_64(c.as_bytes()) | 1
+                    xxhash_rust::xxh3::xxh3_64(sound_code(&dm, v).as_bytes()) | 1
                 })
             })
             .collect()
@@ -365,14 +390,8 @@ pub fn candidates(
             used: false,
             note: None,
         };
-        if pairs == 0 {
-            rep.note = Some("no record shares a value with another".into());
-        } else if pairs > budget {
-            rep.note = Some(format!(
-                "makes {pairs} pairs, more than the budget of {budget}: too few distinct values"
-            ));
-        } else if out.used.len() >= 15 {
-            rep.note = Some("15 keys already used".into());
+        if let Err(why) = verdict(pairs, budget, out.used.len()) {
+            rep.note = Some(why);
         } else {
             let k = out.used.len() as u64;
             rep.used = true;

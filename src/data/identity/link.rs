@@ -283,7 +283,7 @@ pub fn name_level(f1: &str, l1: &str, f2: &str, l2: &str) -> u8 {
         let whole2 = [f2, l2].join(" ");
         return if whole1.trim() == whole2.trim() {
             0
-        } else if strsim::jaro_winkler(a, b) >= 0.92 {
+        } else if super::compare::jaro_winkler(a, b) >= 0.92 {
             2
         } else {
             6
@@ -295,7 +295,10 @@ pub fn name_level(f1: &str, l1: &str, f2: &str, l2: &str) -> u8 {
     if f1 == l2 && l1 == f2 {
         return 1;
     }
-    let (jf, jl) = (strsim::jaro_winkler(f1, f2), strsim::jaro_winkler(l1, l2));
+    let (jf, jl) = (
+        super::compare::jaro_winkler(f1, f2),
+        super::compare::jaro_winkler(l1, l2),
+    );
     if jf >= 0.92 && jl >= 0.92 {
         2
     } else if jf >= 0.8 && jl >= 0.8 {
@@ -518,7 +521,7 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
     let t = Instant::now();
     let budget = opts
         .budget
-        .unwrap_or_else(|| (20 * records.len() as u64).max(100_000));
+        .unwrap_or_else(|| blocking::default_budget(records.len() as u64));
     let keys = blocking::candidate_keys(&records);
     let candidates = blocking::candidates(&records, &keys, opts.scope, budget, progress)?;
     timings.push(("blocking".to_string(), secs(t)));

@@ -10,7 +10,8 @@
 //!
 //! Our own code rather than a crate: no Rust crate does Fellegi-Sunter linkage (the field's
 //! tools are Splink in Python/SQL and fastLink in R). String similarities come from
-//! `strsim` (Jaro-Winkler as Winkler 1990, the unrestricted Damerau-Levenshtein distance),
+//! our own Jaro-Winkler ([`compare::jaro_winkler`], as Spark computes it) and `strsim` (the
+//! unrestricted Damerau-Levenshtein distance),
 //! sound codes from `rphonetic` (Double Metaphone, as Apache Commons Codec), accents are
 //! removed with `unicode-normalization`'s NFKD.
 
@@ -21,4 +22,6 @@ pub mod link;
 pub mod model;
 pub mod records;
 pub mod run;
+#[cfg(feature = "spark")]
+pub mod spark;
 pub mod standardise;

@@ -169,7 +169,7 @@ fn concat(parts: Vec<Values>) -> Values {
 }
 
 /// A column's values as text (numbers as written; missing as None).
-fn strings(df: &DataFrame, column: &str) -> Result<Vec<Option<String>>, String> {
+pub(crate) fn strings(df: &DataFrame, column: &str) -> Result<Vec<Option<String>>, String> {
     let c = df
         .column(column)
         .map_err(|_| format!("no column `{column}`"))?;
@@ -289,17 +289,29 @@ fn dates_of(df: &DataFrame, column: &str) -> Result<Vec<Option<NaiveDate>>, Stri
             .collect());
     }
     let v = strings(df, column)?;
-    let sample: Vec<&str> = v
-        .iter()
-        .flatten()
+    let formats = date_formats(v.iter().flatten().map(String::as_str));
+    Ok(v.par_iter()
+        .map(|s| {
+            let s = s.as_deref()?.trim();
+            if s.is_empty() {
+                return None;
+            }
+            formats.iter().find_map(|f| parse_date(s, f))
+        })
+        .collect())
+}
+
+/// The forms a column's dates are written in, from its first 5,000 non-empty values; when
+/// none holds for half of them (a column of yyyymmdd numbers with a few impossible dates is
+/// not taken for dates by the reader), the usual forms, day-first before month-first: each
+/// value is read in the first form that reads it.
+pub fn date_formats<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let sample: Vec<&str> = values
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .take(5000)
         .collect();
-    // The forms the values are written in; when none holds for half of them (a column of
-    // yyyymmdd numbers with a few impossible dates is not taken for dates by the reader),
-    // each value is tried in the usual forms, day-first before month-first.
-    let formats = dates::infer_formats(&sample, 0.5)
+    dates::infer_formats(&sample, 0.5)
         .map(|r| r.formats)
         .unwrap_or_else(|| {
             [
@@ -314,16 +326,7 @@ fn dates_of(df: &DataFrame, column: &str) -> Result<Vec<Option<NaiveDate>>, Stri
             ]
             .map(String::from)
             .to_vec()
-        });
-    Ok(v.par_iter()
-        .map(|s| {
-            let s = s.as_deref()?.trim();
-            if s.is_empty() {
-                return None;
-            }
-            formats.iter().find_map(|f| parse_date(s, f))
         })
-        .collect())
 }
 
 fn parse_date(s: &str, format: &str) -> Option<NaiveDate> {

@@ -202,31 +202,7 @@ pub fn run(
         ids.push(id_column(df, &input.path, input.id.as_deref())?);
     }
     let read_seconds = t.elapsed().as_secs_f64();
-    let sources: Vec<(&DataFrame, &str)> = frames
-        .iter()
-        .zip(&ids)
-        .map(|(df, id)| (df, id.as_str()))
-        .collect();
-    let given = (!settings.fields.is_empty()).then_some(settings.fields.as_slice());
-    let (fields, left_out) = fields::plan(&sources, given).map_err(invalid)?;
-    progress.label("standardising");
-    let records = Records::build(&sources, &fields).map_err(invalid)?;
-    drop(sources);
-    drop(frames);
-    let opts = Options {
-        threshold: settings.threshold,
-        scope: Scope {
-            across: inputs.len() > 1,
-            within: inputs.len() == 1 || settings.dedupe,
-        },
-        seed: settings.seed,
-        labels: labels.to_vec(),
-        ..Options::default()
-    };
-    let linked = link::link(records, &opts, progress).map_err(|e| match e {
-        LinkError::Cancelled => DataError::Cancelled,
-        LinkError::Input(m) => invalid(m),
-    })?;
+    let (linked, left_out) = link_frames(frames, &ids, settings, labels, progress)?;
     Ok(LinkRun {
         linked,
         inputs: inputs
@@ -237,6 +213,47 @@ pub fn run(
         left_out,
         read_seconds,
     })
+}
+
+/// Links frames already read (each with its record id column), as [`run`] does files.
+pub fn link_frames(
+    frames: Vec<DataFrame>,
+    ids: &[String],
+    settings: &LinkSettings,
+    labels: &[(u32, u32, bool)],
+    progress: &Progress,
+) -> Result<(Linked, Vec<String>)> {
+    let sources: Vec<(&DataFrame, &str)> = frames
+        .iter()
+        .zip(ids)
+        .map(|(df, id)| (df, id.as_str()))
+        .collect();
+    let given = (!settings.fields.is_empty()).then_some(settings.fields.as_slice());
+    let (fields, left_out) = fields::plan(&sources, given).map_err(invalid)?;
+    progress.label("standardising");
+    let records = Records::build(&sources, &fields).map_err(invalid)?;
+    drop(sources);
+    drop(frames);
+    let opts = options(settings, ids.len(), labels);
+    let linked = link::link(records, &opts, progress).map_err(|e| match e {
+        LinkError::Cancelled => DataError::Cancelled,
+        LinkError::Input(m) => invalid(m),
+    })?;
+    Ok((linked, left_out))
+}
+
+/// The engine's options for `inputs` inputs.
+pub fn options(settings: &LinkSettings, inputs: usize, labels: &[(u32, u32, bool)]) -> Options {
+    Options {
+        threshold: settings.threshold,
+        scope: Scope {
+            across: inputs > 1,
+            within: inputs == 1 || settings.dedupe,
+        },
+        seed: settings.seed,
+        labels: labels.to_vec(),
+        ..Options::default()
+    }
 }
 
 fn invalid(m: String) -> DataError {

@@ -31,6 +31,7 @@
 mod sql;
 
 use sql::*;
+pub(crate) use sql::{ident, spark_pattern, text_literal};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,7 +135,7 @@ impl SparkAggregator {
 
     /// Runs `sql` and returns its rows as a polars frame; `what` names it in errors. Progress
     /// (input read, tasks done) goes after `label`; a cancelled job interrupts the query on the server.
-    fn collect(
+    pub(crate) fn collect(
         &self,
         sql: &str,
         what: &str,
@@ -183,8 +184,6 @@ impl SparkAggregator {
 
     /// Sends the merged-id table to the session as a temporary view.
     fn send_key_map(&self, map: &DataFrame) -> Result<()> {
-        use spark_connect::row::{Row, Value};
-        use spark_connect::types::{DataType as S, StructField};
         let text = |c: &str| -> Result<Vec<Option<String>>> {
             let s = map
                 .column(c)
@@ -196,13 +195,33 @@ impl SparkAggregator {
                 .map(|v| v.map(str::to_string))
                 .collect())
         };
-        let (old, new) = (text("old")?, text("new")?);
-        let names = vec!["old".to_string(), "new".to_string()];
+        self.send_texts(
+            KEY_MAP_VIEW,
+            &[("old", text("old")?), ("new", text("new")?)],
+            "sending merged ids to Spark",
+        )
+    }
+
+    /// Sends a small table of text columns (of equal length) to the session as the temporary
+    /// view `view`.
+    pub(crate) fn send_texts(
+        &self,
+        view: &str,
+        columns: &[(&str, Vec<Option<String>>)],
+        what: &str,
+    ) -> Result<()> {
+        use spark_connect::row::{Row, Value};
+        use spark_connect::types::{DataType as S, StructField};
+        let names: Vec<String> = columns.iter().map(|(n, _)| n.to_string()).collect();
+        let n = columns.first().map_or(0, |c| c.1.len());
         let value = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
-        let rows: Vec<Row> = old
-            .iter()
-            .zip(&new)
-            .map(|(o, n)| Row::new(names.clone(), vec![value(o), value(n)]))
+        let rows: Vec<Row> = (0..n)
+            .map(|i| {
+                Row::new(
+                    names.clone(),
+                    columns.iter().map(|(_, c)| value(&c[i])).collect(),
+                )
+            })
             .collect();
         let field = |name: &str| StructField {
             name: name.into(),
@@ -215,12 +234,27 @@ impl SparkAggregator {
             metadata: Default::default(),
         };
         let schema = S::Struct {
-            fields: vec![field("old"), field("new")],
+            fields: names.iter().map(|n| field(n)).collect(),
         };
         self.session
             .create_dataframe(rows, schema)
-            .and_then(|df| df.create_or_replace_temp_view(KEY_MAP_VIEW))
-            .map_err(|e| spark_error("sending merged ids to Spark", &e))
+            .and_then(|df| df.create_or_replace_temp_view(view))
+            .map_err(|e| spark_error(what, &e))
+    }
+
+    /// Runs a statement whose rows are not wanted (a view's definition); `context` names it in
+    /// errors.
+    pub(crate) fn execute(&self, sql: &str, context: &str) -> Result<()> {
+        self.session
+            .sql(sql)
+            .and_then(|df| df.collect_record_batches())
+            .map(|_| ())
+            .map_err(|e| spark_error(context, &e))
+    }
+
+    /// The server's address.
+    pub fn remote(&self) -> &str {
+        &self.remote
     }
 }
 
@@ -278,7 +312,7 @@ fn shape(df: DataFrame, columns: &[(String, DataType)], what: &str) -> Result<Da
 
 /// Where the cluster reads a file source: a URI as written, else this machine's absolute
 /// path as `file://`. Also the local path when there is one (to look at its first bytes).
-fn location(ws: &Workspace, cfg: &SourceConfig) -> (String, Option<PathBuf>) {
+fn location(resolved: &Path, cfg: &SourceConfig) -> (String, Option<PathBuf>) {
     let raw = cfg.path.to_string_lossy().to_string();
     if let Some(rest) = raw.strip_prefix("file://") {
         return (raw.clone(), Some(PathBuf::from(rest)));
@@ -286,22 +320,24 @@ fn location(ws: &Workspace, cfg: &SourceConfig) -> (String, Option<PathBuf>) {
     if raw.contains("://") {
         return (raw, None);
     }
-    let local = ws.resolve(cfg);
-    let local = std::path::absolute(&local).unwrap_or(local);
+    let local = std::path::absolute(resolved).unwrap_or_else(|_| resolved.to_path_buf());
     (format!("file://{}", local.display()), Some(local))
 }
 
-impl CustomerAggregator for SparkAggregator {
-    fn open(
+impl SparkAggregator {
+    /// Creates the temporary view `view` over a source the cluster reads (a file, or a table
+    /// of the Spark catalog), with the workspace's type overrides and the number and boolean
+    /// types polars infers for a CSV file this machine sees as casts; `section` names the
+    /// source in errors, `resolved` is its path on this machine.
+    pub(crate) fn source_view(
         &self,
-        ws: &Workspace,
-        role: Role,
+        resolved: &Path,
         cfg: &SourceConfig,
-        _progress: &Progress,
+        view: &str,
+        section: &str,
     ) -> Result<Scanned> {
-        let section = format!("[sources.{}]", role.name());
-        let view = format!("crmlens_{}", role.name());
         let raw_view = format!("{view}_raw");
+
         let refuse = |what: &str| {
             DataError::Invalid(format!(
                 "{section}: {what}; the Spark engine reads files the cluster can see (csv, parquet, json, ndjson at hdfs://, s3a://, file:// paths) or Spark tables (`table = \"db.name\"` without a path); use [engine] kind = \"local\" for this source"
@@ -329,7 +365,7 @@ impl CustomerAggregator for SparkAggregator {
                 None,
             )
         } else {
-            let (uri, local) = location(ws, cfg);
+            let (uri, local) = location(resolved, cfg);
             let local = local.filter(|p| p.is_file());
             let format = match (&cfg.format, &local) {
                 (Some(f), _) => format_by_name(f),
@@ -462,6 +498,20 @@ impl CustomerAggregator for SparkAggregator {
             // Spark reads the file with its own types (the reading of text columns is local).
             readings: Vec::new(),
         })
+    }
+}
+
+impl CustomerAggregator for SparkAggregator {
+    fn open(
+        &self,
+        ws: &Workspace,
+        role: Role,
+        cfg: &SourceConfig,
+        _progress: &Progress,
+    ) -> Result<Scanned> {
+        let section = format!("[sources.{}]", role.name());
+        let view = format!("crmlens_{}", role.name());
+        self.source_view(&ws.resolve(cfg), cfg, &view, &section)
     }
 
     fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {

@@ -4,12 +4,12 @@
 use super::*;
 
 /// `name` as a Spark SQL identifier.
-pub(super) fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
 /// `s` as a Spark SQL string literal.
-pub(super) fn text_literal(s: &str) -> String {
+pub(crate) fn text_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
