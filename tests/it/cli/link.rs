@@ -10,7 +10,7 @@ use polars::prelude::SerReader;
 use super::assert_user_error;
 use crate::{crmlens, sample_dir, stderr, stdout};
 
-fn truth() -> BTreeSet<(String, String)> {
+pub(crate) fn truth() -> BTreeSet<(String, String)> {
     let text = fs::read_to_string(sample_dir().join("ground_truth_identity.csv")).unwrap();
     text.lines()
         .skip(1)

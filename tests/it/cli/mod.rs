@@ -3,7 +3,7 @@
 
 mod errors;
 mod integrate;
-mod link;
+pub(crate) mod link;
 mod predict;
 mod profile;
 mod pseudonymise;

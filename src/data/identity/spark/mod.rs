@@ -194,48 +194,20 @@ pub fn link_on_spark(
     for (input, df) in inputs.iter().zip(&frames) {
         ids.push(id_column(df, &input.path, input.id.as_deref())?);
     }
-    // How each source's dates are read, from the sample.
-    let date_columns = |fields: &[Field]| -> Vec<Vec<Option<(bool, Vec<String>)>>> {
-        (0..inputs.len())
-            .map(|k| {
-                fields
-                    .iter()
-                    .map(|f| match (&f.kind, &f.columns[k]) {
-                        (Kind::BirthDate, Columns::One(c)) => {
-                            let col = frames[k].column(c).ok()?;
-                            let is_date =
-                                matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _));
-                            let v = texts(&frames[k], c);
-                            Some((
-                                is_date,
-                                records::date_formats(v.iter().flatten().map(String::as_str)),
-                            ))
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect()
-    };
     timings.push(("reading the sample".to_string(), t.elapsed().as_secs_f64()));
     // 2. The model, trained here.
     progress.next("training the model on the sample");
     let t = Instant::now();
-    let fields_probe = {
-        let sources: Vec<(&DataFrame, &str)> = frames
-            .iter()
-            .zip(&ids)
-            .map(|(df, id)| (df, id.as_str()))
-            .collect();
-        let given = (!settings.fields.is_empty()).then_some(settings.fields.as_slice());
-        crate::data::identity::fields::plan(&sources, given)
-            .map_err(DataError::Invalid)?
-            .0
-    };
-    let dates = date_columns(&fields_probe);
     let sample_records: usize = frames.iter().map(|f| f.height()).sum();
-    let (model, left_out) = link_frames(frames, &ids, settings, &[], progress)?;
+    // Frames are shared columns: the clone is cheap, and the dates' forms are read from it.
+    let (model, left_out) = link_frames(frames.clone(), &ids, settings, &[], progress)?;
     let fields = model.records().fields.clone();
+    let dates: Vec<Vec<sql::DateReading>> = frames
+        .iter()
+        .enumerate()
+        .map(|(k, df)| fields.iter().map(|f| date_reading(df, f, k)).collect())
+        .collect();
+    drop(frames);
     let opts = options(settings, inputs.len(), &[]);
     timings.push((
         "training on the sample".to_string(),
@@ -672,6 +644,21 @@ pub fn link_on_spark(
     })
 }
 
+/// How field `f`'s dates are read in source `k` (its sample `df`): a date column as it is,
+/// else text in the forms its values are written in.
+fn date_reading(df: &DataFrame, f: &Field, k: usize) -> sql::DateReading {
+    let (Kind::BirthDate, Columns::One(c)) = (&f.kind, &f.columns[k]) else {
+        return None;
+    };
+    let col = df.column(c).ok()?;
+    let is_date = matches!(col.dtype(), DataType::Date | DataType::Datetime(_, _));
+    let v = texts(df, c);
+    Some((
+        is_date,
+        records::date_formats(v.iter().flatten().map(String::as_str)),
+    ))
+}
+
 /// All pairs in scope for sources of these sizes.
 fn pairs_in_scope(sizes: &[u64], scope: Scope) -> u64 {
     let mut total = 0;
@@ -772,4 +759,214 @@ fn read_pairs(df: &DataFrame, nf: usize) -> Result<Vec<SparkPair>> {
             keys: mask[i].unwrap_or(0.0) as u16,
         })
         .collect())
+}
+
+/// The SQL rules against the local ones on a live server (`.ci/run` starts one and sets
+/// CRMLENS_SPARK_URL; without it these tests pass, except when CRMLENS_REQUIRE_SPARK is
+/// set).
+#[cfg(test)]
+mod live {
+    use super::*;
+    use crate::data::identity::compare::jaro_winkler;
+    use crate::data::identity::records::{split_name, standardise_text};
+    use rand::{Rng, SeedableRng};
+
+    fn server() -> Option<SparkAggregator> {
+        match std::env::var("CRMLENS_SPARK_URL") {
+            Ok(u) if !u.is_empty() => Some(SparkAggregator::connect(&u).unwrap()),
+            _ => {
+                assert!(
+                    std::env::var_os("CRMLENS_REQUIRE_SPARK").is_none(),
+                    "CRMLENS_REQUIRE_SPARK is set but CRMLENS_SPARK_URL is not"
+                );
+                None
+            }
+        }
+    }
+
+    /// Sends `columns` as a view with a row number `i`, runs `select` over it (ordered by
+    /// `i`) and returns the frame.
+    fn query(spark: &SparkAggregator, columns: &[(&str, Vec<String>)], select: &str) -> DataFrame {
+        let n = columns[0].1.len();
+        let mut cols: Vec<(&str, Vec<Option<String>>)> =
+            vec![("i", (0..n).map(|i| Some(i.to_string())).collect())];
+        cols.extend(
+            columns
+                .iter()
+                .map(|(c, v)| (*c, v.iter().cloned().map(Some).collect())),
+        );
+        spark.send_texts("crmlens_t", &cols, "test").unwrap();
+        spark
+            .collect(
+                &format!("SELECT {select} FROM crmlens_t ORDER BY CAST(i AS INT)"),
+                "test",
+                "test",
+                &Progress::new(),
+            )
+            .unwrap()
+    }
+
+    fn random_words(n: usize, seed: u64) -> Vec<String> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let alphabet: Vec<char> = "abcdeéß".chars().collect();
+        (0..n)
+            .map(|_| {
+                let len = rng.gen_range(1..9);
+                (0..len)
+                    .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jaro_winkler_and_damerau_levenshtein_in_sql_equal_the_local_ones() {
+        let Some(spark) = server() else { return };
+        let (mut a, mut b) = (random_words(400, 1), random_words(400, 2));
+        // Swaps and near misses, which the random words rarely are.
+        for (x, y) in [
+            ("carter", "carrter"),
+            ("smith", "smiht"),
+            ("ca", "abc"),
+            ("ann.lee12@x.com", "ann.le12@x.co"),
+            ("2079460018", "2079460081"),
+            ("abcdef", "badcfe"),
+        ] {
+            a.push(x.into());
+            b.push(y.into());
+        }
+        let df = query(
+            &spark,
+            &[("a", a.clone()), ("b", b.clone())],
+            &format!(
+                "jaro_winkler_similarity(a, b) AS jw, {} AS dl",
+                sql::damerau_levenshtein("a", "b")
+            ),
+        );
+        let jw = df.column("jw").unwrap().f64().unwrap().clone();
+        let dl = df
+            .column("dl")
+            .unwrap()
+            .cast(&DataType::Int64)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .clone();
+        for i in 0..a.len() {
+            assert_eq!(
+                jw.get(i).unwrap().to_bits(),
+                jaro_winkler(&a[i], &b[i]).to_bits(),
+                "jaro-winkler of {} / {}",
+                a[i],
+                b[i]
+            );
+            assert_eq!(
+                dl.get(i).unwrap() as usize,
+                strsim::damerau_levenshtein(&a[i], &b[i]),
+                "damerau-levenshtein of {} / {}",
+                a[i],
+                b[i]
+            );
+        }
+    }
+
+    #[test]
+    fn standardisation_in_sql_equals_the_local_one() {
+        let Some(spark) = server() else { return };
+        let values: Vec<String> = [
+            "  José  O'Brien-Smith ",
+            "ÅNGSTRÖM, Zoë",
+            "Lee, Ann Marie",
+            "Ann Marie Lee",
+            "Madonna",
+            "",
+            "...",
+            "Ĳsselmeer ½ straße Øre",
+            " Ann.Lee+shop@Example.COM ",
+            "no-at-sign",
+            "@x.com",
+            "a@b@c.org",
+            "+44 (0)20 7946 0018",
+            "020 7946 0018",
+            "0044 20 7946 0018",
+            "+1 (555) 010-9999",
+            "12345",
+            "sw1a 1aa",
+            "12 B",
+            "Ḃréṅdan Ḟitz-Ġerald",
+        ]
+        .map(String::from)
+        .to_vec();
+        let kinds = [
+            Kind::Town,
+            Kind::Email,
+            Kind::Phone,
+            Kind::Postcode,
+            Kind::HouseNumber,
+        ];
+        let mut select: Vec<String> = kinds
+            .iter()
+            .enumerate()
+            .map(|(k, kind)| format!("{} AS s{k}", sql::std_value(*kind, "v")))
+            .collect();
+        let field = Field {
+            kind: Kind::Name,
+            name: "name".into(),
+            columns: vec![Columns::One("v".into())],
+        };
+        select.extend(sql::field_columns(&[field], 0, &[None]).unwrap());
+        let df = query(&spark, &[("v", values.clone())], &select.join(", "));
+        let got = |c: &str| records::strings(&df, c).unwrap();
+        for (k, kind) in kinds.iter().enumerate() {
+            let col = got(&format!("s{k}"));
+            for (v, s) in values.iter().zip(&col) {
+                assert_eq!(
+                    s.as_deref().unwrap_or(""),
+                    standardise_text(*kind, v),
+                    "{} of {v:?}",
+                    kind.name()
+                );
+            }
+        }
+        let (g, l) = (got(&sql::given(0)), got(&sql::family(0)));
+        for (i, v) in values.iter().enumerate() {
+            let (first, last) = split_name(v);
+            assert_eq!(
+                (
+                    g[i].clone().unwrap_or_default(),
+                    l[i].clone().unwrap_or_default()
+                ),
+                (first, last),
+                "name {v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_read_in_sql_as_locally() {
+        let Some(spark) = server() else { return };
+        let values: Vec<String> = ["2/1/1980", "02/01/1980", "31/12/1975", "1980-13-01", ""]
+            .map(String::from)
+            .to_vec();
+        let formats = vec!["%d/%m/%Y".to_string()];
+        let df = query(
+            &spark,
+            &[("v", values.clone())],
+            &format!(
+                "CAST({} AS STRING) AS d",
+                sql::date_value("v", false, &formats).unwrap()
+            ),
+        );
+        let got = records::strings(&df, "d").unwrap();
+        let want = [
+            Some("1980-01-02"),
+            Some("1980-01-02"),
+            Some("1975-12-31"),
+            None,
+            None,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.as_deref(), w);
+        }
+    }
 }

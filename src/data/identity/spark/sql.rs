@@ -209,12 +209,16 @@ pub fn value(f: usize) -> String {
     format!("__f{f}")
 }
 
-/// The select list of one source's standardised fields (`date_formats[f]`: how field f's
-/// dates are read in this source, and whether the column is a date already).
+/// How a date field is read in one source: whether its column is a date already, and the
+/// forms of its text (None: not a date field).
+pub type DateReading = Option<(bool, Vec<String>)>;
+
+/// The select list of one source's standardised fields (`dates[f]`: how field f's dates are
+/// read in this source).
 pub fn field_columns(
     fields: &[Field],
     source: usize,
-    dates: &[Option<(bool, Vec<String>)>],
+    dates: &[DateReading],
 ) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for (f, field) in fields.iter().enumerate() {

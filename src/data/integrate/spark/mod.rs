@@ -486,7 +486,7 @@ impl SparkAggregator {
             "CREATE OR REPLACE TEMP VIEW {view} AS SELECT {} FROM {raw_view}",
             select.join(", ")
         ))?;
-        let schema = self.columns(&view, &context)?;
+        let schema = self.columns(view, &context)?;
         Ok(Scanned {
             path: PathBuf::from(&display),
             estimated_rows: None,
