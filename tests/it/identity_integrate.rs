@@ -107,4 +107,38 @@ fn tickets_keyed_by_member_id_reach_their_customer_through_the_link() {
         "{detail}"
     );
     assert!(detail.contains("stayed single"), "{detail}");
+    // Its linkage section: per list, records linked and single, against the files and the
+    // truth; the accepted pairs by confidence add up.
+    let id = &report["identity"];
+    let lines = |f: &str| fs::read_to_string(dir.join(f)).unwrap().lines().count() as u64 - 1;
+    let inputs = id["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2);
+    for (i, f) in inputs.iter().zip(["customers.csv", "loyalty_members.csv"]) {
+        assert_eq!(i["name"], f);
+        assert_eq!(i["records"].as_u64().unwrap(), lines(f));
+        assert_eq!(
+            i["linked"].as_u64().unwrap() + i["single"].as_u64().unwrap(),
+            lines(f)
+        );
+    }
+    let members_with_customer = truth.lines().skip(1).filter(|l| !l.ends_with(',')).count() as f64;
+    let members_linked = inputs[1]["linked"].as_u64().unwrap() as f64;
+    assert!(
+        (members_linked - members_with_customer).abs() / members_with_customer <= 0.03,
+        "{members_linked} members linked, {members_with_customer} in the truth"
+    );
+    let attached = id["attached"].as_f64().unwrap();
+    assert!(
+        (attached - members_with_customer).abs() / members_with_customer <= 0.03,
+        "{attached} attached, {members_with_customer} in the truth"
+    );
+    let bands: u64 = id["confidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(bands, id["accepted_pairs"].as_u64().unwrap());
+    assert!(id["mean_probability"].as_f64().unwrap() > 0.9);
+    assert!(id["people"].as_u64().unwrap() < lines("customers.csv") + lines("loyalty_members.csv"));
 }

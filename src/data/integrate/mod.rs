@@ -324,6 +324,7 @@ fn link_people(
         .map(|&p| l.probabilities[p])
         .collect();
     let mean = across.iter().sum::<f64>() / across.len().max(1) as f64;
+    report.identity = Some(identity_report(&run, merged, linked));
     report.step(
         "customers",
         "same person (identity)",
@@ -337,6 +338,72 @@ fn link_people(
         ),
     );
     Ok((df, map))
+}
+
+/// The linkage section of the Quality report: per list, records linked and single; the
+/// accepted pairs by confidence; the people.
+fn identity_report(
+    run: &crate::data::identity::run::LinkRun,
+    merged: u64,
+    attached: u64,
+) -> crate::data::integrate::quality::IdentityReport {
+    use crate::data::integrate::quality::{IdentityInput, IdentityReport};
+    let l = &run.linked;
+    let r = l.records();
+    let c = &l.clusters;
+    let inputs = run
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, (path, _))| {
+            let range = r.starts[k]..r.starts[k + 1];
+            let linked = range
+                .clone()
+                .filter(|&i| c.sizes[c.person[i] as usize] > 1)
+                .count() as u64;
+            IdentityInput {
+                name: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                ),
+                records: range.len() as u64,
+                linked,
+                single: range.len() as u64 - linked,
+            }
+        })
+        .collect();
+    let probs: Vec<f64> = l.accepted.iter().map(|&p| l.probabilities[p]).collect();
+    let band = |lo: f64, hi: f64| probs.iter().filter(|&&p| p >= lo && p < hi).count() as u64;
+    let t = l.threshold;
+    let mut confidence = vec![("p >= 0.99".to_string(), band(0.99, f64::INFINITY))];
+    if t < 0.99 {
+        confidence.push((
+            format!("{} <= p < 0.99", t.max(0.9).min(0.99)),
+            band(t.max(0.9), 0.99),
+        ));
+    }
+    if t < 0.9 {
+        confidence.push((format!("{t} <= p < 0.9"), band(t, 0.9)));
+    }
+    // Pairs labelled "same" below the threshold are accepted too.
+    let below = band(f64::NEG_INFINITY, t);
+    if below > 0 {
+        confidence.push(("labelled, p below the threshold".to_string(), below));
+    }
+    IdentityReport {
+        threshold: t,
+        inputs,
+        candidate_pairs: l.candidates().pairs.len() as u64,
+        accepted_pairs: probs.len() as u64,
+        confidence,
+        mean_probability: probs.iter().sum::<f64>() / probs.len().max(1) as f64,
+        people: c.sizes.len() as u64,
+        linked_people: c.sizes.iter().filter(|&&s| s > 1).count() as u64,
+        attached,
+        customer_rows_merged: merged,
+        large_clusters: c.large.len() as u64,
+        blocking_recall: l.blocking_recall,
+    }
 }
 
 /// The key column's values as text.

@@ -77,6 +77,44 @@ pub struct DuplicateSummary {
     pub order_lines_kept: bool,
 }
 
+/// Identity resolution's part of the report (`[identity] person_key`): how many records of
+/// each customer list were linked to another record, how surely, and how many stayed
+/// single.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IdentityReport {
+    /// The accepted pairs' match probability at least this.
+    pub threshold: f64,
+    pub inputs: Vec<IdentityInput>,
+    pub candidate_pairs: u64,
+    pub accepted_pairs: u64,
+    /// Accepted pairs by probability band (label, pairs), surest first.
+    pub confidence: Vec<(String, u64)>,
+    pub mean_probability: f64,
+    /// People (clusters), and those of more than one record.
+    pub people: u64,
+    pub linked_people: u64,
+    /// Records of the other lists attached to a customer of the 360 table.
+    pub attached: u64,
+    /// Customer rows merged into another row of the same person.
+    pub customer_rows_merged: u64,
+    /// Clusters much larger than the rest (chains of weak links to check).
+    pub large_clusters: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_recall: Option<f64>,
+}
+
+/// One customer list in [`IdentityReport`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IdentityInput {
+    /// The file's name.
+    pub name: String,
+    pub records: u64,
+    /// Records in a person with another record (of any list).
+    pub linked: u64,
+    /// Records that are a person on their own.
+    pub single: u64,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct QualityReport {
@@ -100,6 +138,9 @@ pub struct QualityReport {
     /// source was missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Identity resolution, when `[identity] person_key` made the person the row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityReport>,
 }
 
 impl QualityReport {
@@ -166,6 +207,43 @@ impl QualityReport {
                     i.rule,
                     i.count,
                     i.action
+                );
+            }
+        }
+        if let Some(id) = &self.identity {
+            let _ = writeln!(
+                s,
+                "\nidentity resolution (threshold {}): {} pairs accepted of {} candidates (mean p {:.3}); {} people, {} of more than one record; {} records attached to a customer, {} customer rows merged",
+                id.threshold,
+                id.accepted_pairs,
+                id.candidate_pairs,
+                id.mean_probability,
+                id.people,
+                id.linked_people,
+                id.attached,
+                id.customer_rows_merged
+            );
+            for i in &id.inputs {
+                let _ = writeln!(
+                    s,
+                    "  {:<28} {:>8} records  {:>8} linked  {:>8} single",
+                    escape(&i.name),
+                    i.records,
+                    i.linked,
+                    i.single
+                );
+            }
+            let bands: Vec<String> = id
+                .confidence
+                .iter()
+                .map(|(b, n)| format!("{b}: {n}"))
+                .collect();
+            let _ = writeln!(s, "  accepted pairs by probability: {}", bands.join(", "));
+            if id.large_clusters > 0 {
+                let _ = writeln!(
+                    s,
+                    "  {} cluster(s) much larger than the rest: check them with `crmlens link --clusters-out`",
+                    id.large_clusters
                 );
             }
         }

@@ -117,6 +117,28 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     );
     f.render_widget(table, left);
 
+    let right = match &report.identity {
+        Some(id) => {
+            let lines = identity_lines(id);
+            // Lines wrap at the panel's width: each takes as many rows as it needs.
+            let width = right.width.max(1) as usize;
+            let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+            let height = (rows as u16 + 1).min(right.height * 2 / 3).max(3);
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(right);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::default().title(format!(
+                        " identity resolution · threshold {} ",
+                        id.threshold
+                    ))),
+                top,
+            );
+            rest
+        }
+        None => right,
+    };
     let mut missing: Vec<(&str, u64)> = report
         .missing
         .iter()
@@ -150,4 +172,48 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             .value_style(theme.selected()),
         inner,
     );
+}
+
+/// The linkage section: pairs and how sure, people, and per list the records linked and
+/// single.
+fn identity_lines(id: &crate::data::integrate::quality::IdentityReport) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::raw(format!(
+            "{} pairs of {} candidates · mean p {:.3}",
+            id.accepted_pairs, id.candidate_pairs, id.mean_probability
+        )),
+        Line::raw(
+            id.confidence
+                .iter()
+                .map(|(b, n)| format!("{b}: {n}"))
+                .collect::<Vec<_>>()
+                .join(" · "),
+        ),
+        Line::raw(format!(
+            "{} people, {} of several records; {} attached to a customer, {} customer rows merged",
+            id.people, id.linked_people, id.attached, id.customer_rows_merged
+        )),
+        Line::raw(format!(
+            "{:<18} {:>7} {:>7} {:>7}",
+            "list", "records", "linked", "single"
+        )),
+    ];
+    for i in &id.inputs {
+        let name: String = if i.name.chars().count() > 18 {
+            i.name.chars().take(17).chain(['…']).collect()
+        } else {
+            i.name.clone()
+        };
+        lines.push(Line::raw(format!(
+            "{:<18} {:>7} {:>7} {:>7}",
+            name, i.records, i.linked, i.single
+        )));
+    }
+    if id.large_clusters > 0 {
+        lines.push(Line::raw(format!(
+            "{} large cluster(s): check them with crmlens link --clusters-out",
+            id.large_clusters
+        )));
+    }
+    lines
 }

@@ -106,3 +106,50 @@ fn identity_links_reviews_and_retrains_from_labels() {
     let small = draw(&s, 80, 24);
     assert!(small.contains("least sure first"), "{small}");
 }
+
+/// With `[identity] person_key`, the Quality screen has a linkage section: pairs and how
+/// sure, people, and per list the records linked and single, as the report says.
+#[test]
+fn the_quality_screen_reports_the_linkage() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = crate::sample_dir().display().to_string();
+    let text = format!(
+        "[workspace]\ncustomer_key = \"customer_id\"\nreference_date = \"2025-01-01\"\n\
+         [sources.customers]\npath = \"{base}/customers.csv\"\n\
+         [identity]\nsources = [{{ path = \"{base}/loyalty_members.csv\", key = \"member_id\" }}]\nperson_key = true\n"
+    );
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut s = crmlens::app::State::new("w".into());
+    let cmds = s.load(crmlens::app::job::JobRequest::Workspace(path));
+    super::run_commands(&mut s, cmds);
+    assert!(s.table.is_some(), "{:?}", s.error);
+    let id = s
+        .report
+        .as_ref()
+        .and_then(|r| r.identity.clone())
+        .expect("a linkage report");
+    s.screen = Screen::Quality;
+    let screen = draw(&s, 160, 45);
+    assert!(
+        screen.contains("identity resolution · threshold 0.5"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "{} pairs of {} candidates",
+            id.accepted_pairs, id.candidate_pairs
+        )),
+        "{screen}"
+    );
+    let members = &id.inputs[1];
+    assert_eq!(members.name, "loyalty_members.csv");
+    assert!(
+        screen.contains(&format!(
+            "loyalty_members.c… {:>7} {:>7} {:>7}",
+            members.records, members.linked, members.single
+        )),
+        "{screen}"
+    );
+    assert!(members.linked > members.records / 2 && members.single > 0);
+}
