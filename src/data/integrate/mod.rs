@@ -378,7 +378,7 @@ fn identity_report(
     let mut confidence = vec![("p >= 0.99".to_string(), band(0.99, f64::INFINITY))];
     if t < 0.99 {
         confidence.push((
-            format!("{} <= p < 0.99", t.max(0.9).min(0.99)),
+            format!("{} <= p < 0.99", t.clamp(0.9, 0.99)),
             band(t.max(0.9), 0.99),
         ));
     }
