@@ -4,6 +4,9 @@
 # pyspark 4.3.0 from the package mirror (its wheel bundles the connect jar; no --packages),
 # Java 17 from PATH, the venv cached in ~/.cache/crmlens-spark. Port open 6-20 s after start,
 # 330 MB idle. Never export SPARK_REMOTE: spark-submit reads it and the server dies at start.
+# Result streams end after 5 s or 64 KB (the defaults are 2 minutes and 1 GB), so every test
+# reads results across several streams: the client must reattach (see
+# vendor/apache-spark-connect-core/CRMLENS_PATCH.md).
 #
 #   source .ci/spark.sh; spark_setup && spark_start   # exports CRMLENS_SPARK_URL=sc://127.0.0.1:PORT
 #   ...; spark_stop
@@ -41,6 +44,8 @@ spark_start() {
       --conf spark.connect.grpc.binding.address=127.0.0.1 \
       --conf spark.connect.grpc.binding.port="$SPARK_PORT" \
       --conf spark.ui.enabled=false \
+      --conf spark.connect.execute.reattachable.senderMaxStreamDuration=5s \
+      --conf spark.connect.execute.reattachable.senderMaxStreamSize=65536 \
       --conf spark.sql.warehouse.dir="$SPARK_RUN_DIR/warehouse" \
       --conf spark.local.dir="$SPARK_RUN_DIR/local" >/dev/null) || return 1
   for _ in $(seq 1 240); do                 # up to 120 s (2-core machine under load: ~20 s seen)
