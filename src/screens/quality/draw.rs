@@ -123,7 +123,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             // Lines wrap at the panel's width: each takes as many rows as it needs.
             let width = right.width.max(1) as usize;
             let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
-            let height = (rows as u16 + 1).min(right.height * 2 / 3).max(3);
+            // It comes before the missing-values chart, which keeps three rows at least.
+            let height = (rows as u16 + 1)
+                .min(right.height.saturating_sub(3))
+                .max(3.min(right.height));
             let [top, rest] =
                 Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(right);
             f.render_widget(
