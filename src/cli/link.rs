@@ -10,9 +10,8 @@ use clap::Args;
 use polars::prelude::{Column, DataFrame};
 use serde_json::json;
 
-use crate::data::identity::link::FieldModel;
 use crate::data::write::{ExportOptions, write_table};
-use crate::pipeline::link::{LinkInput, LinkRun, LinkSettings, run as run_link};
+use crate::pipeline::link::{FieldModel, LinkInput, LinkRun, LinkSettings, run as run_link};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 use super::error::Result;
 use crate::progress::Progress;
 
+pub use crate::data::identity::link::FieldModel;
 pub use crate::data::identity::run::{
     IdentitySource, LinkInput, LinkRun, LinkSettings, id_column, workspace_inputs,
 };

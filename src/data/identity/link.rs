@@ -419,6 +419,11 @@ fn pairs_in_scope(records: &Records, scope: Scope) -> u64 {
     let sizes: Vec<u64> = (0..records.sources())
         .map(|s| (records.starts[s + 1] - records.starts[s]) as u64)
         .collect();
+    pairs_in_scope_of(&sizes, scope)
+}
+
+/// All pairs in scope among sources of these sizes.
+pub fn pairs_in_scope_of(sizes: &[u64], scope: Scope) -> u64 {
     let mut total = 0;
     for s in 0..sizes.len() {
         for t in s..sizes.len() {

@@ -178,13 +178,7 @@ pub fn run(
     labels: &[(u32, u32, bool)],
     progress: &Progress,
 ) -> Result<LinkRun> {
-    settings.check().map_err(DataError::Invalid)?;
-    if inputs.is_empty() {
-        return Err(DataError::Invalid(
-            "no input: give --input FILE (once to deduplicate it, several times to link them)"
-                .into(),
-        ));
-    }
+    check(inputs, settings)?;
     let t = std::time::Instant::now();
     let mut frames = Vec::with_capacity(inputs.len());
     for (k, input) in inputs.iter().enumerate() {
@@ -213,6 +207,18 @@ pub fn run(
         left_out,
         read_seconds,
     })
+}
+
+/// The settings' values and that there is an input.
+pub fn check(inputs: &[LinkInput], settings: &LinkSettings) -> Result<()> {
+    settings.check().map_err(DataError::Invalid)?;
+    if inputs.is_empty() {
+        return Err(DataError::Invalid(
+            "no input: give --input FILE (once to deduplicate it, several times to link them)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Links frames already read (each with its record id column), as [`run`] does files.

@@ -33,11 +33,11 @@ use polars::prelude::*;
 
 use crate::data::DataError;
 use crate::data::error::Result;
-use crate::data::identity::blocking::{self, Candidates, Key, KeyReport, Scope};
+use crate::data::identity::blocking::{self, Candidates, Key, KeyReport};
 use crate::data::identity::fields::{Columns, Field, Kind};
 use crate::data::identity::link::{self, Clusters, FieldModel, Linked};
 use crate::data::identity::records;
-use crate::data::identity::run::{LinkInput, LinkSettings, id_column, link_frames, options};
+use crate::data::identity::run::{LinkInput, LinkSettings, check, id_column, link_frames, options};
 use crate::data::integrate::spark::{SparkAggregator, ident};
 use crate::data::sources::workspace::SourceConfig;
 use crate::progress::Progress;
@@ -109,11 +109,27 @@ const STD: &str = "crmlens_id_std";
 const SOUNDS: &str = "crmlens_id_sounds";
 const RECS: &str = "crmlens_id_recs";
 
-fn count(df: &DataFrame, col: &str, what: &str) -> Result<u64> {
-    df.column(col)
+/// A column of counts Spark returned (missing: 0); `what` names the query in errors.
+fn counts(df: &DataFrame, col: &str, what: &str) -> Result<Vec<u64>> {
+    if df.width() == 0 {
+        return Ok(Vec::new());
+    }
+    let pl = |e| DataError::polars(format!("reading Spark's {what}"), e);
+    let c = df
+        .column(col)
         .and_then(|c| c.cast(&DataType::UInt64))
-        .ok()
-        .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+        .map_err(pl)?;
+    Ok(c.u64()
+        .map_err(pl)?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+fn count(df: &DataFrame, col: &str, what: &str) -> Result<u64> {
+    counts(df, col, what)?
+        .first()
+        .copied()
         .ok_or_else(|| DataError::Invalid(format!("{what}: Spark returned no count")))
 }
 
@@ -130,13 +146,7 @@ pub fn link_on_spark(
     sample: usize,
     progress: &Progress,
 ) -> Result<SparkLinked> {
-    settings.check().map_err(DataError::Invalid)?;
-    if inputs.is_empty() {
-        return Err(DataError::Invalid(
-            "no input: give --input FILE (once to deduplicate it, several times to link them)"
-                .into(),
-        ));
-    }
+    check(inputs, settings)?;
     let mut timings = Vec::new();
     let t = Instant::now();
     progress.start("identity on Spark", 6);
@@ -296,25 +306,14 @@ pub fn link_on_spark(
         progress,
     )?;
     let mut present = vec![vec![0u64; inputs.len()]; fields.len()];
-    let srcs = df
-        .column("__src")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| DataError::polars("reading Spark's counts", e))?;
-    for row in 0..df.height() {
-        let s = srcs
-            .get(row)
-            .ok()
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0) as usize;
-        for (f, p) in present.iter_mut().enumerate() {
-            let c = df
-                .column(&format!("p{f}"))
-                .ok()
-                .and_then(|c| c.get(row).ok())
-                .and_then(|v| v.extract::<u64>())
-                .unwrap_or(0);
-            if s < p.len() {
-                p[s] = c;
+    let srcs = counts(&df, "__src", "value counts")?;
+    for (f, p) in present.iter_mut().enumerate() {
+        for (&s, c) in srcs
+            .iter()
+            .zip(counts(&df, &format!("p{f}"), "value counts")?)
+        {
+            if let Some(x) = p.get_mut(s as usize) {
+                *x = c;
             }
         }
     }
@@ -415,26 +414,13 @@ pub fn link_on_spark(
     );
     let df = spark.collect(&per_key, &context, "blocking", progress)?;
     let mut key_pairs = vec![0u64; keys.len()];
-    let kcol = df
-        .column("key")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| DataError::polars("reading Spark's key counts", e))?;
-    let pcol = df
-        .column("pairs")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| DataError::polars("reading Spark's key counts", e))?;
-    for row in 0..df.height() {
-        let k = kcol
-            .get(row)
-            .ok()
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0) as usize;
-        if k < key_pairs.len() {
-            key_pairs[k] = pcol
-                .get(row)
-                .ok()
-                .and_then(|v| v.extract::<u64>())
-                .unwrap_or(0);
+    for (k, n) in
+        counts(&df, "key", "key counts")?
+            .into_iter()
+            .zip(counts(&df, "pairs", "key counts")?)
+    {
+        if let Some(x) = key_pairs.get_mut(k as usize) {
+            *x = n;
         }
     }
     let budget = blocking::default_budget(total);
@@ -489,28 +475,14 @@ pub fn link_on_spark(
         "candidate pairs",
         progress,
     )?;
-    let kcol = df
-        .column("__key")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| DataError::polars("reading Spark's pair counts", e))?;
-    let ncol = df
-        .column("n")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| DataError::polars("reading Spark's pair counts", e))?;
     let mut n_candidate_pairs = 0;
-    for row in 0..df.height() {
-        let u = kcol
-            .get(row)
-            .ok()
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0) as usize;
-        let n = ncol
-            .get(row)
-            .ok()
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0);
+    for (u, n) in
+        counts(&df, "__key", "pair counts")?
+            .into_iter()
+            .zip(counts(&df, "n", "pair counts")?)
+    {
         n_candidate_pairs += n;
-        if let Some(&k) = used.get(u) {
+        if let Some(&k) = used.get(u as usize) {
             report[k].new_pairs = n;
         }
     }
@@ -590,16 +562,10 @@ pub fn link_on_spark(
     )?;
     let mut repeated: std::collections::HashMap<(usize, String), u64> = Default::default();
     if df.height() > 0 {
-        let ids = texts(&df, "__id");
-        for (row, id) in ids.into_iter().enumerate() {
-            let get = |c: &str| {
-                df.column(c)
-                    .ok()
-                    .and_then(|c| c.get(row).ok())
-                    .and_then(|v| v.extract::<u64>())
-                    .unwrap_or(0)
-            };
-            repeated.insert((get("__src") as usize, id.unwrap_or_default()), get("n"));
+        let srcs = counts(&df, "__src", "repeated ids")?;
+        let n = counts(&df, "n", "repeated ids")?;
+        for (row, id) in texts(&df, "__id").into_iter().enumerate() {
+            repeated.insert((srcs[row] as usize, id.unwrap_or_default()), n[row]);
         }
     }
     let linked_lines = linked_records
@@ -615,7 +581,7 @@ pub fn link_on_spark(
     let blocking_recall =
         link::estimate_recall(&recall_candidates, &(0..pairs.len()).collect::<Vec<_>>());
     timings.push(("clustering".to_string(), t.elapsed().as_secs_f64()));
-    let total_pairs = pairs_in_scope(&sizes, opts.scope);
+    let total_pairs = link::pairs_in_scope_of(&sizes, opts.scope);
     Ok(SparkLinked {
         pairs,
         inputs: inputs
@@ -657,21 +623,6 @@ fn date_reading(df: &DataFrame, f: &Field, k: usize) -> sql::DateReading {
         is_date,
         records::date_formats(v.iter().flatten().map(String::as_str)),
     ))
-}
-
-/// All pairs in scope for sources of these sizes.
-fn pairs_in_scope(sizes: &[u64], scope: Scope) -> u64 {
-    let mut total = 0;
-    for s in 0..sizes.len() {
-        for t in s..sizes.len() {
-            if s == t && scope.within {
-                total += sizes[s] * sizes[s].saturating_sub(1) / 2;
-            } else if s != t && scope.across {
-                total += sizes[s] * sizes[t];
-            }
-        }
-    }
-    total
 }
 
 /// A pair's match weight in SQL from its levels `__c{f}` and term-frequency adjustments
