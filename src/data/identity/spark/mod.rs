@@ -14,8 +14,9 @@
 //!    blocking key's pairs (a key over the budget is not used, as locally), and sends back
 //!    the distinct name parts, whose Double Metaphone codes are computed here and sent as a
 //!    table (Spark has no Double Metaphone);
-//! 4. the candidate pairs are the union of the used keys' self-joins, each key leaving out
-//!    the pairs an earlier key made (so no pair is made twice); each pair's comparison levels,
+//! 4. the candidate pairs are the union of the used keys' pairs, made by one self-join of the
+//!    records exploded by key (key number, value), each key leaving out the pairs an earlier
+//!    key made (so no pair is made twice); each pair's comparison levels,
 //!    match weight (the model's weights as literals, term-frequency adjustments from the
 //!    values' counts on the whole data) and probability are computed there, and the pairs at
 //!    or above the threshold come back;
