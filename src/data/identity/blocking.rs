@@ -9,6 +9,13 @@
 //! computed from its block sizes before any pair is made, and a key whose count is above
 //! the budget (a key that groups too many records, such as a town on its own) is not used;
 //! the report lists every key with its count and whether it was used.
+//!
+//! A key is either exact (records sharing its value are paired) or a sorted neighbourhood
+//! (Hernández and Stolfo): the records are sorted by the key's value, then by source and
+//! id, and each is paired with the next `window - 1`. Sorted by family then given name, a
+//! typo late in a name ("Smith" / "Smiht") still leaves the two records neighbours, where
+//! neither the exact value nor its sound agrees. Its pair count is at most
+//! `(window - 1) x records`, whatever the values' cardinality.
 
 use rayon::prelude::*;
 use rphonetic::{DoubleMetaphone, Encoder};
@@ -32,6 +39,10 @@ pub enum Part {
     Year(usize),
     /// An e-mail's local part (before the `@`).
     EmailLocal(usize),
+    /// A name's family name.
+    FamilyName(usize),
+    /// A name's given name.
+    GivenName(usize),
 }
 
 impl Part {
@@ -43,17 +54,27 @@ impl Part {
             | Part::GivenSound(f)
             | Part::GivenInitial(f)
             | Part::Year(f)
-            | Part::EmailLocal(f) => f,
+            | Part::EmailLocal(f)
+            | Part::FamilyName(f)
+            | Part::GivenName(f) => f,
         }
     }
 }
 
-/// A blocking key: records agreeing on every part (none of them missing) are paired.
+/// A blocking key: records agreeing on every part (none of them missing) are paired, or,
+/// for a sorted neighbourhood, records near each other in the order of the parts' values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
     pub name: String,
     pub parts: Vec<Part>,
+    /// Sorted neighbourhood: each record (in the order of the key's text, then source, then
+    /// id) is paired with the next `window - 1`. None: an exact key.
+    pub window: Option<usize>,
 }
+
+/// The window of the sorted-neighbourhood keys chosen by default: each record meets the
+/// next four in the order of its names.
+pub const NEIGHBOURHOOD_WINDOW: usize = 5;
 
 /// How one key did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -116,6 +137,7 @@ pub fn candidate_keys(records: &Records) -> Vec<Key> {
             keys.push(Key {
                 name: name.to_string(),
                 parts,
+                window: None,
             });
         }
     };
@@ -171,7 +193,71 @@ pub fn candidate_keys(records: &Records) -> Vec<Key> {
             add(&field.name, vec![Some(Part::Value(f))]);
         }
     }
+    // Sorted neighbourhoods of the names, both ways round: a typo in the family name keeps
+    // the records close in the given-name order, and one in the given name in the other.
+    if let Some(n) = name {
+        let w = NEIGHBOURHOOD_WINDOW;
+        keys.push(Key {
+            name: format!("family, given name neighbourhood (window {w})"),
+            parts: vec![Part::FamilyName(n), Part::GivenName(n)],
+            window: Some(w),
+        });
+        keys.push(Key {
+            name: format!("given, family name neighbourhood (window {w})"),
+            parts: vec![Part::GivenName(n), Part::FamilyName(n)],
+            window: Some(w),
+        });
+    }
     keys
+}
+
+/// The text of `key` for every record, parts joined by U+0001 (None: a part is missing),
+/// as the Spark engine's `key_expr` writes it: what a sorted neighbourhood sorts by.
+pub fn key_texts(records: &Records, key: &Key) -> Vec<Option<String>> {
+    let dm = DoubleMetaphone::default();
+    (0..records.len())
+        .into_par_iter()
+        .map_init(
+            || dm,
+            |dm, i| {
+                let mut out = String::new();
+                for (n, p) in key.parts.iter().enumerate() {
+                    let (first, last) = match &records.values[p.field()] {
+                        Values::Name { first, last } => (first.get(i), last.get(i)),
+                        _ => ("", ""),
+                    };
+                    let t: std::borrow::Cow<'_, str> = match *p {
+                        Part::Value(f) => value_text(records, f, i),
+                        Part::SurnameSound(_) if !last.is_empty() => sound_code(dm, last).into(),
+                        Part::GivenSound(_) if !first.is_empty() => sound_code(dm, first).into(),
+                        Part::SurnameSound(_) | Part::GivenSound(_) => "".into(),
+                        Part::GivenInitial(_) => first.chars().take(1).collect::<String>().into(),
+                        Part::Year(f) => match &records.values[f] {
+                            Values::Date(d) => d[i]
+                                .map(|d| chrono::Datelike::year(&d).to_string())
+                                .unwrap_or_default()
+                                .into(),
+                            _ => "".into(),
+                        },
+                        Part::EmailLocal(f) => {
+                            let v = value_text(records, f, i);
+                            v.split('@').next().unwrap_or("").to_string().into()
+                        }
+                        Part::FamilyName(_) => last.into(),
+                        Part::GivenName(_) => first.into(),
+                    };
+                    if t.is_empty() {
+                        return None;
+                    }
+                    if n > 0 {
+                        out.push('\u{1}');
+                    }
+                    out.push_str(&t);
+                }
+                Some(out)
+            },
+        )
+        .collect()
 }
 
 /// A name's sound: its Double Metaphone code (primary), or the name itself when it has
@@ -283,6 +369,18 @@ fn hashes(records: &Records, key: &Key, sounds: &[(usize, Sounds)]) -> Vec<u64> 
                         h.update(local.as_bytes());
                         !local.is_empty()
                     }
+                    Part::FamilyName(f) | Part::GivenName(f) => match &records.values[f] {
+                        Values::Name { first, last } => {
+                            let v = if matches!(p, Part::FamilyName(_)) {
+                                last.get(i)
+                            } else {
+                                first.get(i)
+                            };
+                            h.update(v.as_bytes());
+                            !v.is_empty()
+                        }
+                        _ => false,
+                    },
                 };
                 if !ok {
                     return 0;
@@ -328,6 +426,55 @@ fn blocks(h: &[u64]) -> Blocks {
         s = e;
     }
     Blocks { order, runs }
+}
+
+/// What a key groups the records into: blocks of one value, or one sorted order in which
+/// each record meets the next `window - 1`.
+enum Groups {
+    Blocks(Blocks),
+    Sorted(Vec<u32>, usize),
+}
+
+impl Groups {
+    /// The pairs in `scope`, counted without making them.
+    fn count(&self, records: &Records, scope: Scope) -> u64 {
+        match self {
+            Groups::Blocks(b) => b
+                .runs
+                .par_iter()
+                .map(|&(s, e)| block_pairs(records, &b.order[s..e], scope))
+                .sum(),
+            Groups::Sorted(order, w) => (0..order.len())
+                .into_par_iter()
+                .map(|x| {
+                    let a = records.source_of(order[x] as usize);
+                    order[x + 1..(x + w).min(order.len())]
+                        .iter()
+                        .filter(|&&c| scope.wants(records.source_of(c as usize) == a))
+                        .count() as u64
+                })
+                .sum(),
+        }
+    }
+}
+
+/// The records having every part of `key`, sorted by the key's text, then source, then id
+/// (then position, for an id repeated in a source).
+fn neighbourhood_order(records: &Records, key: &Key) -> Vec<u32> {
+    let texts = key_texts(records, key);
+    let mut order: Vec<u32> = (0..records.len() as u32)
+        .filter(|&i| texts[i as usize].is_some())
+        .collect();
+    let sort_key = |i: u32| {
+        let i = i as usize;
+        (
+            texts[i].as_deref(),
+            records.source_of(i),
+            records.ids[i].as_str(),
+        )
+    };
+    order.par_sort_unstable_by(|&a, &b| sort_key(a).cmp(&sort_key(b)).then(a.cmp(&b)));
+    order
 }
 
 /// The pairs a block makes in `scope`, counted without making them.
@@ -376,13 +523,11 @@ pub fn candidates(
     for key in keys {
         progress.check()?;
         progress.label(&format!("blocking: {}", key.name));
-        let h = hashes(records, key, &sounds);
-        let b = blocks(&h);
-        let pairs: u64 = b
-            .runs
-            .par_iter()
-            .map(|&(s, e)| block_pairs(records, &b.order[s..e], scope))
-            .sum();
+        let groups = match key.window {
+            None => Groups::Blocks(blocks(&hashes(records, key, &sounds))),
+            Some(w) => Groups::Sorted(neighbourhood_order(records, key), w.max(2)),
+        };
+        let pairs = groups.count(records, scope);
         let mut rep = KeyReport {
             key: key.name.clone(),
             pairs,
@@ -396,25 +541,37 @@ pub fn candidates(
             let k = out.used.len() as u64;
             rep.used = true;
             out.used.push(key.clone());
-            let made: Vec<u64> = b
-                .runs
-                .par_iter()
-                .flat_map_iter(|&(s, e)| {
-                    let m = &b.order[s..e];
-                    let mut v = Vec::new();
-                    for (x, &a) in m.iter().enumerate() {
-                        for &c in &m[x + 1..] {
-                            let (i, j) = if a < c { (a, c) } else { (c, a) };
-                            let same =
-                                records.source_of(i as usize) == records.source_of(j as usize);
-                            if scope.wants(same) {
-                                v.push(((i as u64) << 28 | j as u64) << 4 | k);
-                            }
+            let pack = |a: u32, c: u32| -> Option<u64> {
+                let (i, j) = if a < c { (a, c) } else { (c, a) };
+                let same = records.source_of(i as usize) == records.source_of(j as usize);
+                scope
+                    .wants(same)
+                    .then_some(((i as u64) << 28 | j as u64) << 4 | k)
+            };
+            let made: Vec<u64> = match &groups {
+                Groups::Blocks(b) => b
+                    .runs
+                    .par_iter()
+                    .flat_map_iter(|&(s, e)| {
+                        let m = &b.order[s..e];
+                        let mut v = Vec::new();
+                        for (x, &a) in m.iter().enumerate() {
+                            v.extend(m[x + 1..].iter().filter_map(|&c| pack(a, c)));
                         }
-                    }
-                    v.into_iter()
-                })
-                .collect();
+                        v.into_iter()
+                    })
+                    .collect(),
+                Groups::Sorted(order, w) => (0..order.len())
+                    .into_par_iter()
+                    .flat_map_iter(|x| {
+                        let pack = &pack;
+                        let end = (x + w).min(order.len());
+                        order[x + 1..end]
+                            .iter()
+                            .filter_map(move |&c| pack(order[x], c))
+                    })
+                    .collect(),
+            };
             packed.extend(made);
         }
         out.report.push(rep);
@@ -478,6 +635,8 @@ mod tests {
                     .next()
                     .unwrap_or("")
                     .to_string(),
+                Part::FamilyName(_) => last.clone(),
+                Part::GivenName(_) => first.clone(),
                 _ => String::new(),
             };
             if t.is_empty() {
@@ -485,7 +644,7 @@ mod tests {
             }
             out.push(t);
         }
-        Some(out.join("\u{1f}"))
+        Some(out.join("\u{1}"))
     }
 
     fn sample_records(rows: usize) -> Records {
@@ -508,6 +667,7 @@ mod tests {
         let r = sample_records(400);
         let keys = candidate_keys(&r);
         assert!(keys.len() >= 8, "{keys:?}");
+        assert_eq!(keys.iter().filter(|k| k.window.is_some()).count(), 2);
         for scope in [
             Scope {
                 across: true,
@@ -530,13 +690,40 @@ mod tests {
                 .unwrap();
                 let texts: Vec<Option<String>> =
                     (0..r.len()).map(|i| key_text(&r, key, i)).collect();
+                assert_eq!(key_texts(&r, key), texts, "key {}", key.name);
                 let mut brute = Vec::new();
-                for i in 0..r.len() {
-                    for j in i + 1..r.len() {
-                        let same = r.source_of(i) == r.source_of(j);
-                        if scope.wants(same) && texts[i].is_some() && texts[i] == texts[j] {
-                            brute.push((i as u32, j as u32));
+                match key.window {
+                    None => {
+                        for i in 0..r.len() {
+                            for j in i + 1..r.len() {
+                                let same = r.source_of(i) == r.source_of(j);
+                                if scope.wants(same) && texts[i].is_some() && texts[i] == texts[j] {
+                                    brute.push((i as u32, j as u32));
+                                }
+                            }
                         }
+                    }
+                    Some(w) => {
+                        // Sorted by text, source, id; each record with the next w - 1.
+                        let mut sorted: Vec<(String, usize, String, usize)> = (0..r.len())
+                            .filter_map(|i| {
+                                let t = texts[i].clone()?;
+                                Some((t, r.source_of(i), r.ids[i].clone(), i))
+                            })
+                            .collect();
+                        sorted.sort();
+                        for x in 0..sorted.len() {
+                            for y in x + 1..sorted.len().min(x + w) {
+                                let (i, j) =
+                                    (sorted[x].3.min(sorted[y].3), sorted[x].3.max(sorted[y].3));
+                                if scope.wants(r.source_of(i) == r.source_of(j)) {
+                                    brute.push((i as u32, j as u32));
+                                }
+                            }
+                        }
+                        brute.sort();
+                        assert!(!brute.is_empty(), "key {}", key.name);
+                        assert!(brute.len() as u64 <= (w as u64 - 1) * r.len() as u64);
                     }
                 }
                 assert_eq!(got.pairs, brute, "key {}", key.name);

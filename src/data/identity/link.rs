@@ -1207,10 +1207,12 @@ mod tests {
                 blocking::Key {
                     name: "a".into(),
                     parts: vec![],
+                    window: None,
                 },
                 blocking::Key {
                     name: "b".into(),
                     parts: vec![],
+                    window: None,
                 },
             ],
             report: vec![],

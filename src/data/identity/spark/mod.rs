@@ -10,13 +10,18 @@
 //!    prior it gives are those of the whole data, with more noise);
 //! 2. the local engine runs on the sample (fields, standardisation, blocking, u from random
 //!    pairs, m by EM, the prior): its weights are the model;
-//! 3. the cluster standardises every record with the same rules ([`sql`]), counts each
-//!    blocking key's pairs (a key over the budget is not used, as locally), and sends back
+//! 3. the cluster standardises every record with the same rules ([`sql`]), ranks the records
+//!    in each sorted neighbourhood's order (`row_number()` over the key's text, input and id,
+//!    the order the local engine sorts in), counts each blocking key's pairs (a key over the
+//!    budget is not used, as locally), and sends back
 //!    the distinct name parts, whose Double Metaphone codes are computed here and sent as a
 //!    table (Spark has no Double Metaphone);
 //! 4. the candidate pairs are the union of the used keys' pairs, made by one self-join of the
 //!    records exploded by key (key number, value), each key leaving out the pairs an earlier
-//!    key made (so no pair is made twice); each pair's comparison levels,
+//!    key made (so no pair is made twice); a sorted neighbourhood's value is the block of
+//!    `window - 1` ranks a record falls in, the left side standing in the blocks before and
+//!    after its own too, so that the equi-join meets each pair within the window once
+//!    ([`exploded`]); each pair's comparison levels,
 //!    match weight (the model's weights as literals, term-frequency adjustments from the
 //!    values' counts on the whole data) and probability are computed there, and the pairs at
 //!    or above the threshold come back;
@@ -100,6 +105,69 @@ impl SparkLinked {
     /// lines of a linked id, when an id is on several lines of a file, are in its cluster).
     pub fn n_clusters(&self) -> u64 {
         (self.n_records() + self.clusters.sizes.len() as u64).saturating_sub(self.linked_lines)
+    }
+}
+
+/// Keys `ns` (indices into the keys) numbered for a join: by their position among them
+/// (`by_position`, the used keys) or by their own index.
+fn numbered(ns: &[usize], by_position: bool) -> Vec<(usize, usize)> {
+    ns.iter()
+        .enumerate()
+        .map(|(j, &n)| (if by_position { j } else { n }, n))
+        .collect()
+}
+
+/// The records exploded by key: one row per (key number `__key`, value `__kv`), with the rank
+/// `__kr` of a sorted neighbourhood. A neighbourhood's value is the block of `window - 1`
+/// ranks its rank falls in; on the `left` side each record stands in the blocks before and
+/// after its own too, so that a join on the value meets each record of the other side within
+/// the window exactly once (two ranks less than `window` apart are at most one block apart).
+fn exploded(keys: &[Key], numbered: &[(usize, usize)], left: bool) -> String {
+    let mut entries = Vec::new();
+    for &(j, n) in numbered {
+        match keys[n].window {
+            None => entries.push(format!(
+                "named_struct('key', {j}, 'kv', __k{n}, 'kr', CAST(NULL AS INT))"
+            )),
+            Some(w) => {
+                let block = format!("(__r{n} - 1) div {}", w.max(2) - 1);
+                let shifts: &[i32] = if left { &[-1, 0, 1] } else { &[0] };
+                for d in shifts {
+                    entries.push(format!(
+                        "named_struct('key', {j}, 'kv', CAST({block} + {d} AS STRING), 'kr', __r{n})"
+                    ));
+                }
+            }
+        }
+    }
+    format!(
+        "(SELECT {RECS}.*, __key, __kv, __kr FROM {RECS} LATERAL VIEW inline(array({})) __e AS __key, __kv, __kr WHERE __kv IS NOT NULL)",
+        entries.join(", ")
+    )
+}
+
+/// The join's condition that a sorted neighbourhood's pair is within its window.
+fn within_window(keys: &[Key], numbered: &[(usize, usize)]) -> String {
+    let cases: String = numbered
+        .iter()
+        .filter_map(|&(j, n)| {
+            keys[n]
+                .window
+                .map(|w| format!(" WHEN {j} THEN abs(l.__kr - r.__kr) < {}", w.max(2)))
+        })
+        .collect();
+    if cases.is_empty() {
+        "TRUE".into()
+    } else {
+        format!("CASE l.__key{cases} ELSE TRUE END")
+    }
+}
+
+/// Whether key `n` makes the pair of `l` and `r`.
+fn made_by(key: &Key, n: usize) -> String {
+    match key.window {
+        None => format!("coalesce(l.__k{n} = r.__k{n}, FALSE)"),
+        Some(w) => format!("coalesce(abs(l.__r{n} - r.__r{n}) < {}, FALSE)", w.max(2)),
     }
 }
 
@@ -366,11 +434,22 @@ pub fn link_on_spark(
         .enumerate()
         .map(|(n, key)| format!("{} AS __k{n}", sql::key_expr(&fields, key)))
         .collect();
+    // A sorted neighbourhood's rank: records in the order of its text, then source, then id.
+    let rank_cols: String = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| key.window.is_some())
+        .map(|(n, _)| {
+            format!(
+                ", CASE WHEN __k{n} IS NULL THEN NULL ELSE row_number() OVER (ORDER BY __k{n} ASC NULLS LAST, __src, __id) END AS __r{n}"
+            )
+        })
+        .collect();
     progress.check().map_err(cancelled)?;
     spark.execute(&format!("UNCACHE TABLE IF EXISTS {RECS}"), &context)?;
     spark.execute(
         &format!(
-            "CACHE TABLE {RECS} AS WITH {} SELECT s.*{}{} FROM s{tf_joins}",
+            "CACHE TABLE {RECS} AS WITH {}, k AS (SELECT s.*{}{} FROM s{tf_joins}) SELECT k.*{rank_cols} FROM k",
             ctes.join(", "),
             tf_cols.iter().map(|c| format!(", {c}")).collect::<String>(),
             key_cols
@@ -400,29 +479,54 @@ pub fn link_on_spark(
         };
         format!("{within} + {across}")
     };
-    let all_keys = (0..keys.len())
-        .map(|n| format!("__k{n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let exact: Vec<usize> = (0..keys.len())
+        .filter(|&n| keys[n].window.is_none())
+        .collect();
     let per_key = format!(
         "SELECT key, coalesce(sum({}), 0) AS pairs FROM (\
            SELECT key, sum(c) AS a, sum(c * (c - 1) div 2) AS w FROM (\
-             SELECT key, kv, count(*) AS c FROM {RECS} LATERAL VIEW posexplode(array({all_keys})) __e AS key, kv \
-             WHERE kv IS NOT NULL GROUP BY key, kv, __src) \
+             SELECT __key AS key, __kv AS kv, count(*) AS c FROM {} \
+             GROUP BY __key, __kv, __src) \
            GROUP BY key, kv) \
          GROUP BY key",
-        block_pairs("a", "w")
+        block_pairs("a", "w"),
+        exploded(&keys, &numbered(&exact, false), false)
     );
-    let df = spark.collect(&per_key, &context, "blocking", progress)?;
     let mut key_pairs = vec![0u64; keys.len()];
-    for (k, n) in
-        counts(&df, "key", "key counts")?
+    let mut tally = |df: &DataFrame, key: &str, n: &str| -> Result<()> {
+        for (k, c) in counts(df, key, "key counts")?
             .into_iter()
-            .zip(counts(&df, "pairs", "key counts")?)
-    {
-        if let Some(x) = key_pairs.get_mut(k as usize) {
-            *x = n;
+            .zip(counts(df, n, "key counts")?)
+        {
+            if let Some(x) = key_pairs.get_mut(k as usize) {
+                *x = c;
+            }
         }
+        Ok(())
+    };
+    if !exact.is_empty() {
+        let df = spark.collect(&per_key, &context, "blocking", progress)?;
+        tally(&df, "key", "pairs")?;
+    }
+    // A sorted neighbourhood's pairs are counted by making them (at most window - 1 per record).
+    let sorted: Vec<usize> = (0..keys.len())
+        .filter(|&n| keys[n].window.is_some())
+        .collect();
+    if !sorted.is_empty() {
+        let all = numbered(&sorted, false);
+        let df = spark.collect(
+            &format!(
+                "SELECT l.__key AS key, count(*) AS pairs FROM {} l JOIN {} r ON l.__key = r.__key AND l.__kv = r.__kv AND {} AND {} GROUP BY l.__key",
+                exploded(&keys, &all, true),
+                exploded(&keys, &all, false),
+                within_window(&keys, &all),
+                sql::pair_condition(opts.scope)
+            ),
+            &context,
+            "blocking: sorted neighbourhoods",
+            progress,
+        )?;
+        tally(&df, "key", "pairs")?;
     }
     let budget = blocking::default_budget(total);
     let mut report = Vec::new();
@@ -451,21 +555,20 @@ pub fn link_on_spark(
     }
     // The union of the used keys' pairs, each key leaving out the pairs of those before it:
     // one join of the records exploded by key (key number, value), not one join per key.
-    let exploded = format!(
-        "(SELECT {RECS}.*, __key, __kv FROM {RECS} LATERAL VIEW posexplode(array({})) __e AS __key, __kv WHERE __kv IS NOT NULL)",
-        used.iter()
-            .map(|n| format!("__k{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let used_numbered = numbered(&used, true);
     let not_earlier: String = used
         .iter()
         .enumerate()
-        .map(|(j, n)| format!(" AND (l.__key <= {j} OR NOT coalesce(l.__k{n} = r.__k{n}, FALSE))"))
+        .map(|(j, &n)| format!(" AND (l.__key <= {j} OR NOT {})", made_by(&keys[n], n)))
         .collect();
+    let (left, right) = (
+        exploded(&keys, &used_numbered, true),
+        exploded(&keys, &used_numbered, false),
+    );
+    let window = within_window(&keys, &used_numbered);
     let pairs_from = |select: &str| -> String {
         format!(
-            "SELECT l.__key AS __key{select} FROM {exploded} l JOIN {exploded} r ON l.__key = r.__key AND l.__kv = r.__kv AND {}{not_earlier}",
+            "SELECT l.__key AS __key{select} FROM {left} l JOIN {right} r ON l.__key = r.__key AND l.__kv = r.__kv AND {window} AND {}{not_earlier}",
             sql::pair_condition(opts.scope)
         )
     };
@@ -502,9 +605,10 @@ pub fn link_on_spark(
     let mask: Vec<String> = used
         .iter()
         .enumerate()
-        .map(|(u, n)| {
+        .map(|(u, &n)| {
             format!(
-                "CASE WHEN l.__k{n} = r.__k{n} THEN {} ELSE 0 END",
+                "CASE WHEN {} THEN {} ELSE 0 END",
+                made_by(&keys[n], n),
                 1u32 << u
             )
         })

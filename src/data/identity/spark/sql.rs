@@ -311,6 +311,8 @@ pub fn key_expr(fields: &[Field], key: &Key) -> String {
             Part::GivenInitial(f) => format!("nullif(substring({}, 1, 1), '')", given(f)),
             Part::Year(f) => format!("CAST(year({}) AS STRING)", value(f)),
             Part::EmailLocal(f) => format!("nullif(substring_index({}, '@', 1), '')", value(f)),
+            Part::FamilyName(f) => format!("nullif({}, '')", family(f)),
+            Part::GivenName(f) => format!("nullif({}, '')", given(f)),
         })
         .collect();
     // concat_ws skips NULLs: a missing part must make the key NULL.
