@@ -401,10 +401,11 @@ fn run_spark(
             r.clusters.sizes.len(),
             seconds
         )?;
+        let w = r.blocking.iter().map(|k| k.key.len()).max().unwrap_or(0);
         for k in &r.blocking {
             writeln!(
                 stdout,
-                "  {:<30} {:>12} pairs {:>12} new  {}",
+                "  {:<w$} {:>12} pairs {:>12} new  {}",
                 k.key,
                 k.pairs,
                 k.new_pairs,
@@ -518,6 +519,13 @@ fn print_text(
         seconds
     )?;
     writeln!(out, "\nblocking keys:")?;
+    let w = l
+        .candidates()
+        .report
+        .iter()
+        .map(|k| k.key.len())
+        .max()
+        .unwrap_or(0);
     for k in &l.candidates().report {
         let note = k
             .note
@@ -526,7 +534,7 @@ fn print_text(
             .unwrap_or_default();
         writeln!(
             out,
-            "  {:<30} {:>12} pairs {:>12} new  {}{}",
+            "  {:<w$} {:>12} pairs {:>12} new  {}{}",
             k.key,
             k.pairs,
             k.new_pairs,

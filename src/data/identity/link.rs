@@ -626,6 +626,11 @@ pub fn link(records: Records, opts: &Options, progress: &Progress) -> Result<Lin
     let mut em_iterations = 0;
     for (k, key) in candidates.used.iter().enumerate() {
         progress.check()?;
+        // A sorted neighbourhood pairs names that are only close, mostly different people
+        // whose other fields are no sample of either kind: it finds pairs, it does not train.
+        if key.window.is_some() {
+            continue;
+        }
         let mut fixed: Vec<usize> = key.parts.iter().map(|p| p.field()).collect();
         // A field made from a key's field (an e-mail from the name) agrees with it whether
         // or not the pair is one person: it is left out of that key's session too.
