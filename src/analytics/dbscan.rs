@@ -31,6 +31,9 @@ pub struct DbscanResult {
     /// Rows per cluster, by label.
     pub sizes: Vec<usize>,
     pub core_points: usize,
+    /// Whether each row is a core point (what a saved model keeps, with the labels).
+    #[serde(skip)]
+    pub core: Vec<bool>,
 }
 
 /// A k-d tree over the rows of a row-major matrix.
@@ -209,7 +212,11 @@ impl<'a> Neighbours<'a> {
 
     /// Calls `f` on each neighbour of row `i` until it returns false.
     fn each(&self, i: usize, f: &mut impl FnMut(usize) -> bool) {
-        let q = &self.x[i * self.d..(i + 1) * self.d];
+        self.near(&self.x[i * self.d..(i + 1) * self.d], f)
+    }
+
+    /// Calls `f` on each row within eps of `q` until it returns false.
+    fn near(&self, q: &[f64], f: &mut impl FnMut(usize) -> bool) {
         let eps2 = self.eps * self.eps;
         match &self.tree {
             Some(t) => t.within(q, self.eps, eps2, None, f),
@@ -347,7 +354,43 @@ pub fn dbscan(
         noise,
         sizes,
         core_points: core.iter().filter(|c| **c).count(),
+        core,
     })
+}
+
+/// The labels a fitted DBSCAN gives the rows of `x`: the smallest cluster label among the core
+/// points (`cores`, labelled `core_labels`) within `eps`, else noise (-1). That is the label
+/// the fit gives its own rows: a core point's neighbours among the cores are all of its
+/// cluster, and clusters grow one after the other in label order, so a border point within
+/// eps of cores of two clusters went to the first one. So scoring the fitted rows gives back
+/// their labels, exactly; on a point with a single cluster in reach it is the cluster of its
+/// nearest core point.
+pub fn assign(
+    cores: ArrayView2<f64>,
+    core_labels: &[i64],
+    eps: f64,
+    x: ArrayView2<f64>,
+) -> Vec<i64> {
+    let d = cores.ncols();
+    let flat: Vec<f64> = cores.iter().copied().collect();
+    if flat.is_empty() || d == 0 {
+        return vec![-1; x.nrows()];
+    }
+    let nb = Neighbours::new(&flat, d, eps);
+    let rows: Vec<Vec<f64>> = x.outer_iter().map(|r| r.to_vec()).collect();
+    rows.par_iter()
+        .map(|q| {
+            let mut best = -1i64;
+            nb.near(q, &mut |c| {
+                let l = core_labels[c];
+                if best < 0 || l < best {
+                    best = l;
+                }
+                true
+            });
+            best
+        })
+        .collect()
 }
 
 /// Each cluster's mean row (noise, label -1, left out), by label.
@@ -439,6 +482,53 @@ pub fn k_distances(
 
 #[cfg(test)]
 mod tests {
+
+    /// Scoring the fitted rows with their core points gives back every label (clusters and
+    /// noise), in 2 and 14 dimensions (the tree and the scan), whole or a subset in another
+    /// order; a point far from every core is noise.
+    #[test]
+    fn assigning_the_fitted_rows_gives_back_their_labels() {
+        use super::*;
+        use rand::{Rng, SeedableRng};
+        for (d, n) in [(2usize, 3000usize), (14, 1500)] {
+            // Five blobs along the diagonal, 2.1 apart on every axis, and 5% of the rows
+            // spread over the whole range (noise, and bridges between blobs).
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d as u64);
+            let x = ndarray::Array2::from_shape_fn((n, d), |(i, _)| {
+                if i % 20 == 19 {
+                    rng.gen_range(-1.0..9.4)
+                } else {
+                    (i % 5) as f64 * 2.1 + rng.gen_range(-1.0..1.0)
+                }
+            });
+            let tries: &[f64] = if d == 2 {
+                &[0.1, 0.15, 0.2, 0.3]
+            } else {
+                &[1.5, 2.0, 2.5, 3.0, 3.5]
+            };
+            let (eps, r) = tries
+                .iter()
+                .map(|&e| (e, dbscan(x.view(), e, 6, &Progress::new()).unwrap()))
+                .find(|(_, r)| r.clusters >= 2 && r.noise > 0)
+                .expect("an eps giving clusters and noise");
+            let cores: Vec<usize> = (0..n).filter(|&i| r.core[i]).collect();
+            assert!(cores.len() < n);
+            let core_x = x.select(ndarray::Axis(0), &cores);
+            let core_labels: Vec<i64> = cores.iter().map(|&i| r.labels[i]).collect();
+            let got = assign(core_x.view(), &core_labels, eps, x.view());
+            assert_eq!(got, r.labels, "d = {d}");
+            // A row shuffled order or alone: the same label.
+            let some: Vec<usize> = (0..n).rev().step_by(7).collect();
+            let sub = x.select(ndarray::Axis(0), &some);
+            let got = assign(core_x.view(), &core_labels, eps, sub.view());
+            let want: Vec<i64> = some.iter().map(|&i| r.labels[i]).collect();
+            assert_eq!(got, want);
+        }
+        // Far from every core: noise.
+        let cores = ndarray::array![[0.0, 0.0], [10.0, 10.0]];
+        let far = ndarray::array![[5.0, 5.0], [0.1, 0.0], [9.95, 10.0]];
+        assert_eq!(assign(cores.view(), &[0, 1], 0.5, far.view()), [-1, 0, 1]);
+    }
 
     #[test]
     fn the_knee_is_where_the_distances_stop_falling_steeply() {

@@ -7,7 +7,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
 use super::tree::{Binned, Tree, TreeParams, fit_tree};
@@ -34,7 +34,7 @@ impl Default for ForestParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
     pub classes: usize,
     pub trees: Vec<Tree>,

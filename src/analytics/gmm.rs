@@ -123,6 +123,61 @@ pub struct GmmResult {
     pub restart_scores: Vec<f64>,
 }
 
+impl GmmResult {
+    /// The most probable component of each row of `x` under this mixture, computed as the
+    /// fit's final E-step computes its labels (so the fitted rows get their labels back).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, AnalyticsError> {
+        let (k, d) = (self.k, self.means.first().map_or(0, Vec::len));
+        if x.ncols() != d {
+            return Err(AnalyticsError::Input(format!(
+                "the mixture has {d} features, the rows {}",
+                x.ncols()
+            )));
+        }
+        let flat_matrix = |m: &Vec<Vec<f64>>| -> Vec<f64> { m.iter().flatten().copied().collect() };
+        let covs: Vec<Vec<f64>> = if self.covariance == CovarianceType::Tied {
+            self.covariances.iter().take(1).map(flat_matrix).collect()
+        } else {
+            self.covariances.iter().map(flat_matrix).collect()
+        };
+        let mut prec_chol = Vec::with_capacity(covs.len());
+        let mut log_det = Vec::with_capacity(covs.len());
+        for (c, cov) in covs.iter().enumerate() {
+            let (p, ld) = precision_cholesky(cov, d).ok_or_else(|| singular(c))?;
+            prec_chol.push(p);
+            log_det.push(ld);
+        }
+        let mix = Mixture {
+            k,
+            d,
+            weights: self.weights.clone(),
+            means: self.means.iter().flatten().copied().collect(),
+            covs,
+            prec_chol,
+            log_det,
+            diagonal: matches!(
+                self.covariance,
+                CovarianceType::Diag | CovarianceType::Spherical
+            ),
+        };
+        let flat: Vec<f64> = x.iter().copied().collect();
+        let mut resp = vec![0.0; x.nrows() * k];
+        e_step(&flat, &mix, &mut resp, &Progress::new())?;
+        Ok(resp.chunks_exact(k).map(most_probable).collect())
+    }
+}
+
+/// The component of the highest responsibility (the first of equals).
+fn most_probable(r: &[f64]) -> usize {
+    let mut best = 0;
+    for c in 1..r.len() {
+        if r[c] > r[best] {
+            best = c;
+        }
+    }
+    best
+}
+
 /// A mixture's parameters in the form the E-step uses.
 #[derive(Debug, Clone)]
 struct Mixture {
@@ -543,18 +598,7 @@ pub fn gmm(
     let (best_restart, mix, iterations, converged, _) = best.expect("n_init >= 1");
     // Final E-step with the chosen parameters: labels and the log-likelihood they give.
     let mean_ll = e_step(&flat, &mix, &mut resp, progress)?;
-    let labels: Vec<usize> = resp
-        .chunks_exact(k)
-        .map(|r| {
-            let mut best = 0;
-            for c in 1..k {
-                if r[c] > r[best] {
-                    best = c;
-                }
-            }
-            best
-        })
-        .collect();
+    let labels: Vec<usize> = resp.chunks_exact(k).map(most_probable).collect();
     let mut sizes = vec![0usize; k];
     for &l in &labels {
         sizes[l] += 1;

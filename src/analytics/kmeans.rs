@@ -58,6 +58,33 @@ pub struct KMeansResult {
     /// Which restart won (0-based) and every restart's inertia.
     pub best_restart: usize,
     pub restart_inertias: Vec<f64>,
+    /// The power of two the values were multiplied by inside k-means
+    /// ([`internal_scale`]; None for ordinary values): what scoring new rows repeats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_scale: Option<i32>,
+}
+
+impl KMeansResult {
+    /// The nearest centroid of each row of `x`, computed as the fit computes its final labels
+    /// (the same kernel, after the same power-of-two scaling), so the fitted rows get their
+    /// labels back.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<usize> {
+        let (k, d) = (self.centroids.len(), x.ncols());
+        let e = self.internal_scale.unwrap_or(0);
+        let up = |v: f64| if e == 0 { v } else { libm::scalbn(v, e) };
+        let centroids = Array2::from_shape_fn((k, d), |(c, j)| up(self.centroids[c][j]));
+        let mut labels = vec![0usize; x.nrows()];
+        if x.nrows() == 0 {
+            return labels;
+        }
+        let cols = if e == 0 {
+            Tiles::from_view(x)
+        } else {
+            Tiles::from_view(x.mapv(up).view())
+        };
+        assign(&cols, &centroids, &mut labels);
+        labels
+    }
 }
 
 fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
@@ -344,6 +371,7 @@ pub fn kmeans(
     };
     let scaled = x.mapv(|v| libm::scalbn(v, e));
     let mut r = kmeans_unscaled(scaled.view(), p, progress)?;
+    r.internal_scale = Some(e);
     let back = |v: f64| libm::scalbn(v, -e);
     for c in &mut r.centroids {
         c.iter_mut().for_each(|v| *v = back(*v));
@@ -400,6 +428,7 @@ fn kmeans_unscaled(
         converged: run.converged,
         best_restart,
         restart_inertias: inertias,
+        internal_scale: None,
     })
 }
 

@@ -1,17 +1,18 @@
 //! Logistic regression through linfa-logistic (L-BFGS with an L2 penalty `alpha`): binomial
 //! for two classes, multinomial for more (linfa's binomial model reports the probability of
-//! the more frequent training class; it is mapped back to class order here). Probabilities
+//! the more frequent training class; it is mapped back to class order here). The fitted
+//! coefficients are kept as plain numbers and the probabilities computed from them here
+//! (the same arithmetic as linfa's, a row at a time), so a saved model scores exactly as the
+//! fit did. Probabilities
 //! for every class, and importance as
 //! the absolute coefficients (the features are already scaled, so these are standardised
 //! coefficients), normalised to sum to 1.
 
 use linfa::DatasetBase;
 use linfa::traits::Fit;
-use linfa_logistic::{
-    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
-    MultiLogisticRegression,
-};
+use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
 
@@ -31,20 +32,23 @@ impl Default for LogisticParams {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Fitted {
-    Binary(FittedLogisticRegression<f64, usize>),
-    Multi(MultiFittedLogisticRegression<f64, usize>),
-}
-
-#[derive(Debug, Clone)]
+/// A fitted logistic regression, as plain coefficients (what a saved model keeps). The fit is
+/// linfa's; the probabilities are computed here, one row at a time, so that a row's
+/// probabilities do not depend on the rows scored with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Logistic {
     pub classes: usize,
-    model: Fitted,
+    /// Rows of coefficients, one coefficient per feature, with their intercepts. Two
+    /// classes: one row, the log-odds of class `row_class[0]` (linfa's positive class, the
+    /// more frequent one in the training rows). More: one row per class seen in training
+    /// (softmax), of class `row_class[j]`; a class never seen has probability 0.
+    pub coefficients: Vec<Vec<f64>>,
+    pub intercepts: Vec<f64>,
+    pub row_class: Vec<usize>,
     pub importance: Vec<f64>,
     /// The power of two the features were multiplied by for the fit (0: none); see
     /// [`LARGE`].
-    input_scale: i32,
+    pub input_scale: i32,
 }
 
 /// Features beyond this magnitude are fitted times a power of two that brings them near 1,
@@ -56,38 +60,32 @@ const LARGE: f64 = 1e15;
 impl Logistic {
     /// Class probabilities, one row per row of `x` and one column per class.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        if self.input_scale != 0 {
-            let e = self.input_scale;
-            let scaled = x.mapv(|v| libm::scalbn(v, e));
-            return self.predict_scaled(scaled.view());
-        }
-        self.predict_scaled(x)
-    }
-
-    fn predict_scaled(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        match &self.model {
-            Fitted::Binary(m) => {
-                // linfa gives the probability of its "positive" class, which is the more
-                // frequent class in the training rows, not class 1.
-                let p_pos = m.predict_probabilities(&x);
-                let pos = m.labels().pos.class;
-                let mut out = Array2::zeros((x.nrows(), 2));
-                for (i, p) in p_pos.iter().enumerate() {
-                    out[[i, pos]] = *p;
-                    out[[i, 1 - pos]] = 1.0 - p;
-                }
-                out
+        let mut out = Array2::zeros((x.nrows(), self.classes));
+        let e = self.input_scale;
+        let mut row = vec![0.0; x.ncols()];
+        let mut z = vec![0.0; self.coefficients.len()];
+        for (i, r) in x.outer_iter().enumerate() {
+            for (a, v) in row.iter_mut().zip(r) {
+                *a = if e != 0 { libm::scalbn(*v, e) } else { *v };
             }
-            Fitted::Multi(m) => {
-                // Columns come in the model's class order; put them in class order.
-                let raw = m.predict_probabilities(&x);
-                let mut out = Array2::zeros((x.nrows(), self.classes));
-                for (j, &c) in m.classes().iter().enumerate() {
-                    out.column_mut(c).assign(&raw.column(j));
+            for ((zc, w), b) in z.iter_mut().zip(&self.coefficients).zip(&self.intercepts) {
+                *zc = row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>() + b;
+            }
+            if self.classes == 2 {
+                let pos = self.row_class[0];
+                let p = 1.0 / (1.0 + (-z[0]).exp());
+                out[[i, pos]] = p;
+                out[[i, 1 - pos]] = 1.0 - p;
+            } else {
+                let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let ex: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+                let sum: f64 = ex.iter().sum();
+                for (&c, v) in self.row_class.iter().zip(&ex) {
+                    out[[i, c]] = v / sum;
                 }
-                out
             }
         }
+        out
     }
 }
 
@@ -171,7 +169,9 @@ pub fn fit_logistic(
         let importance = normalised(m.params().iter().map(|c| c.abs()).collect());
         Ok(Logistic {
             classes,
-            model: Fitted::Binary(m),
+            coefficients: vec![m.params().to_vec()],
+            intercepts: vec![m.intercept()],
+            row_class: vec![m.labels().pos.class],
             importance,
             input_scale,
         })
@@ -191,7 +191,9 @@ pub fn fit_logistic(
         );
         Ok(Logistic {
             classes,
-            model: Fitted::Multi(m),
+            coefficients: params.columns().into_iter().map(|c| c.to_vec()).collect(),
+            intercepts: m.intercept().to_vec(),
+            row_class: m.classes().to_vec(),
             importance,
             input_scale,
         })

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
 use super::evaluation::{
@@ -178,6 +178,9 @@ pub struct PredictRun {
     pub probabilities: Vec<Vec<f64>>,
     /// The fitted decision tree (tree model only), for showing it as text.
     pub tree: Option<Tree>,
+    /// The model fitted on the training rows (what `probabilities` come from).
+    #[serde(skip)]
+    pub fitted: Option<Fitted>,
     pub test_rows: Vec<usize>,
 }
 
@@ -191,13 +194,22 @@ impl PredictRun {
     }
 }
 
-enum Fitted {
+/// A fitted model: what a saved model keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Fitted {
     Tree(Tree),
     Forest(Forest),
     Logistic(Logistic),
 }
 
 impl Fitted {
+    /// Class probabilities of every row of `x` (scaled features in the fit's order).
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<Vec<f64>> {
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        self.proba(x, &all)
+    }
+
     fn proba(&self, x: ArrayView2<f64>, rows: &[usize]) -> Vec<Vec<f64>> {
         match self {
             Fitted::Tree(t) => rows
@@ -523,6 +535,7 @@ pub fn run_prediction(
         curves,
         probabilities,
         tree,
+        fitted: Some(model),
         test_rows: test,
     })
 }

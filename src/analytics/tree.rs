@@ -13,7 +13,7 @@ use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
 
@@ -132,7 +132,7 @@ impl Binned {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Node {
     Leaf {
         /// Training rows per class in this leaf.
@@ -149,7 +149,7 @@ pub enum Node {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     pub classes: usize,
     /// Node 0 is the root.

@@ -815,7 +815,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             |p, o| {
                 let scores = crate::export::Scores {
                     classes: &classes,
-                    actual: &actual,
+                    actual: Some(&actual),
                     probabilities: &probabilities,
                     predicted: &predicted,
                 };

@@ -51,6 +51,34 @@ pub(super) struct Matrix {
     pub(super) id_col: String,
     pub(super) features: Vec<String>,
     pub(super) table: polars::prelude::DataFrame,
+    /// The numeric and categorical features, the log1p ones, the values missing ones were
+    /// filled with (`--fill mean|median`) and whether rows with one were dropped: what a
+    /// saved model records.
+    pub(super) numeric: Vec<String>,
+    pub(super) categorical: Vec<String>,
+    pub(super) log1p: Vec<String>,
+    pub(super) fill: std::collections::BTreeMap<String, f64>,
+    pub(super) drop_missing: bool,
+}
+
+/// Categorical values kept before the rest are pooled as "other".
+pub(super) const MAX_CATEGORIES: usize = 20;
+
+impl Matrix {
+    /// What a saved model of this matrix records.
+    pub(super) fn trained_on(&self) -> crate::pipeline::saved::TrainedOn<'_> {
+        crate::pipeline::saved::TrainedOn {
+            table: &self.table,
+            matrix: &self.m,
+            id_column: &self.id_col,
+            numeric: &self.numeric,
+            categorical: &self.categorical,
+            log1p: &self.log1p,
+            fill: self.fill.clone(),
+            drop_missing: self.drop_missing,
+            max_categories: MAX_CATEGORIES,
+        }
+    }
 }
 
 pub(super) fn feature_matrix(
@@ -126,17 +154,26 @@ pub(super) fn feature_matrix(
             .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
         Some(ROW.to_string())
     };
+    let mut fill_values = std::collections::BTreeMap::new();
     if let Some(fill) = fill {
         for f in &features {
             if table.column(f).is_err() {
                 bail!("{}: unknown feature column `{f}`", input.display());
             }
         }
-        let policies = features
-            .iter()
-            .map(|f| (f.clone(), fill.to_string()))
-            .collect();
-        table = crate::data::integrate::clean::fill_missing(table, &policies)?.0;
+        if fill == Fill::Drop {
+            let policies = features
+                .iter()
+                .map(|f| (f.clone(), fill.to_string()))
+                .collect();
+            table = crate::data::integrate::clean::fill_missing(table, &policies)?.0;
+        } else {
+            // The values are kept, so that a saved model fills new rows with the same ones.
+            use crate::data::features::apply;
+            fill_values = apply::fill_values(&table, &features, fill == Fill::Median)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            table = apply::fill_with(table, &fill_values)?;
+        }
     }
     let id_col = match id_col.or(key) {
         Some(c) => c,
@@ -159,16 +196,22 @@ pub(super) fn feature_matrix(
             .map(|f| f.trim().to_string())
             .filter(|f| !f.is_empty())
             .collect(),
-        max_categories: 20,
+        max_categories: MAX_CATEGORIES,
     };
     let m = build_features(&table, &id_col, &cfg)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    features.extend(categorical);
+    let numeric = features.clone();
+    features.extend(categorical.iter().cloned());
     Ok(Matrix {
         m,
         id_col,
         features,
         table,
+        numeric,
+        categorical,
+        log1p: cfg.log1p,
+        fill: fill_values,
+        drop_missing: fill == Some(Fill::Drop),
     })
 }
 

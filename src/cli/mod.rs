@@ -13,6 +13,7 @@ mod recommend;
 mod report;
 mod rules;
 mod sample;
+mod score;
 mod segment;
 
 use std::path::{Path, PathBuf};
@@ -120,6 +121,9 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
+    /// Apply a saved model (`segment` or `predict` with --save-model) to new rows: segment
+    /// labels or class probabilities, and each feature's drift from the training data.
+    Score(score::ScoreArgs),
     /// Identity resolution: which records are the same person when sources share no key
     /// (one input deduplicated, several linked), by Fellegi-Sunter match weights trained
     /// without labels.
@@ -214,6 +218,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
         Command::Link(a) => link::run(a),
+        Command::Score(a) => score::run(a),
         Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),

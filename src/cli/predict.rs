@@ -50,12 +50,19 @@ pub struct PredictArgs {
     /// The id column for --out (default: the workspace's key, else the first column).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
+    /// Save the model fitted on the training rows here (TOML) for `crmlens score` (an
+    /// existing file only with --force).
+    #[arg(long = "save-model")]
+    pub save_model: Option<std::path::PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: PredictArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
+    if let Some(p) = &a.save_model {
+        crate::data::write::refuse_existing(p, a.export.force)?;
+    }
     let target_col = match a.settings.target.clone() {
         Some(t) => t,
         // The column an analyst would pick: two classes, named like churn/target/label/y.
@@ -108,18 +115,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
         limits::MIN_LEAF.named("--grid-min-leaf", l)?;
     }
     // The target is read with the features, from the same table, so rows line up.
-    let super::Matrix {
-        m,
-        id_col,
-        features,
-        table,
-    } = super::feature_matrix(
+    let mx = super::feature_matrix(
         &a.matrix,
         a.id_col.clone(),
         true,
         std::slice::from_ref(&target_col),
     )?;
-    let target = crate::data::features::target::target(&table, &target_col, a.positive.as_deref())
+    let (m, id_col, features, table) = (&mx.m, &mx.id_col, mx.features.clone(), &mx.table);
+    let target = crate::data::features::target::target(table, &target_col, a.positive.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
     if m.values.nrows() != target.y.len() {
         bail!("the feature rows and the target rows differ; use --fill instead of drop here");
@@ -144,7 +147,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
             bail!("--grid-depth {bad}: depths must be 1 or more");
         }
         Some(pipeline::predict::grid_search(
-            &m,
+            m,
             &target,
             &params,
             &g,
@@ -154,21 +157,34 @@ pub fn run(a: PredictArgs) -> Result<()> {
         None
     };
     // The features as they may be printed: a personal-data column's one-hot levels masked.
-    let names = super::printable_features(&m, &super::pii_columns(&a.matrix.input, &table));
+    let names = super::printable_features(m, &super::pii_columns(&a.matrix.input, table));
     let started = Instant::now();
     let prediction =
-        pipeline::predict::run(&m, &names, &target_col, target, &params, &Progress::new())?;
+        pipeline::predict::run(m, &names, &target_col, target, &params, &Progress::new())?;
     let (r, classes, y_all) = (&prediction.run, &prediction.classes, &prediction.y);
     let seconds = started.elapsed().as_secs_f64();
+    if let (Some(path), Some(fitted)) = (&a.save_model, &r.fitted) {
+        use crate::pipeline::saved::{Model, Prediction, SavedModel};
+        let saved = SavedModel::new(
+            &mx.trained_on(),
+            Model::Predict(Prediction {
+                target: target_col.clone(),
+                classes: classes.clone(),
+                threshold: r.threshold,
+                fitted: fitted.clone(),
+            }),
+        )?;
+        saved.save(path, a.export.force)?;
+    }
     if let Some(out) = &a.out {
         let predicted = r.predicted();
         let scores = crate::export::Scores {
             classes,
-            actual: y_all,
+            actual: Some(y_all),
             probabilities: &r.probabilities,
             predicted: &predicted,
         };
-        crate::export::write_scores(out, &id_col, &m.keys, &scores, None, &opts)?;
+        crate::export::write_scores(out, id_col, &m.keys, &scores, None, &opts)?;
     }
     let importance: Vec<serde_json::Value> = r
         .feature_importance

@@ -69,6 +69,10 @@ pub struct SegmentArgs {
     /// computed on a seeded 10,000-row sample.
     #[arg(long = "no-silhouette")]
     pub no_silhouette: bool,
+    /// Save the fitted model here (TOML) for `crmlens score` (an existing file only with
+    /// --force).
+    #[arg(long = "save-model")]
+    pub save_model: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -241,6 +245,9 @@ pub(super) fn segment_dbscan(
 pub(super) fn segment(mut a: SegmentArgs) -> Result<()> {
     // Checked before the model runs: the format, an existing file, the pseudonym key.
     a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
+    if let Some(p) = &a.save_model {
+        crate::data::write::refuse_existing(p, a.export.force)?;
+    }
     if a.algo == Algorithm::Dbscan
         && let Some(eps) = a.eps
     {
@@ -269,12 +276,13 @@ pub(super) fn segment(mut a: SegmentArgs) -> Result<()> {
         }
         limits::TOL.named("--tol", t)?;
     }
-    let Matrix {
-        m,
-        id_col,
-        features,
-        ..
-    } = feature_matrix(&a.matrix, a.id_col.clone(), a.out.is_some(), &[])?;
+    let mx = feature_matrix(
+        &a.matrix,
+        a.id_col.clone(),
+        a.out.is_some() || a.save_model.is_some(),
+        &[],
+    )?;
+    let (m, id_col, features) = (&mx.m, &mx.id_col, mx.features.clone());
     // DBSCAN without --eps: the knee of the k-distance curve (on a sample of rows).
     if a.algo == Algorithm::Dbscan && a.eps.is_none() {
         let curve = crate::analytics::dbscan::k_distances(
@@ -292,15 +300,23 @@ pub(super) fn segment(mut a: SegmentArgs) -> Result<()> {
     }
     let params = segment_params(&a);
     let started = Instant::now();
-    let (model, _) = crate::pipeline::segment::fit(&m, &params, &Progress::new())?;
+    let (model, _) = crate::pipeline::segment::fit(m, &params, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.save_model {
+        use crate::pipeline::saved::{Model, SavedModel, segmentation};
+        let saved = SavedModel::new(
+            &mx.trained_on(),
+            Model::Segment(segmentation(&model, m.values.view())),
+        )?;
+        saved.save(path, a.export.force)?;
+    }
     match model {
         SegmentModel::Dbscan { result, .. } => {
-            segment_dbscan(&a, &m, &id_col, features, result, seconds)
+            segment_dbscan(&a, m, id_col, features, result, seconds)
         }
-        SegmentModel::Gmm(r) => segment_gmm(&a, &m, &id_col, features, (&params.gmm, r), seconds),
+        SegmentModel::Gmm(r) => segment_gmm(&a, m, id_col, features, (&params.gmm, r), seconds),
         SegmentModel::KMeans(r) => {
-            segment_kmeans(&a, &m, &id_col, features, (&params.kmeans, r), seconds)
+            segment_kmeans(&a, m, id_col, features, (&params.kmeans, r), seconds)
         }
     }
 }

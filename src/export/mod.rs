@@ -35,12 +35,13 @@ pub fn write_labels(
 #[derive(Debug, Clone)]
 pub struct Scores<'a> {
     pub classes: &'a [String],
-    pub actual: &'a [usize],
+    /// The actual classes (None for new rows: no `actual` column).
+    pub actual: Option<&'a [usize]>,
     pub probabilities: &'a [Vec<f64>],
     pub predicted: &'a [usize],
 }
 
-/// Writes a model's scores: id, actual class, one `p_<class>` column per class, and the
+/// Writes a model's scores: id, actual class (when known), one `p_<class>` column per class, and the
 /// predicted class; for `rows` only, in that order, when given (else every row).
 pub fn write_scores(
     out: &Path,
@@ -54,7 +55,7 @@ pub fn write_scores(
     let rows = match rows {
         Some(r) => r,
         None => {
-            all = (0..s.actual.len()).collect();
+            all = (0..s.probabilities.len()).collect();
             &all
         }
     };
@@ -63,7 +64,9 @@ pub fn write_scores(
     let mut cols = vec![ids.with_name(id_col.into())];
     let name =
         |c: &[usize]| -> Vec<&str> { rows.iter().map(|&r| s.classes[c[r]].as_str()).collect() };
-    cols.push(Column::new("actual".into(), name(s.actual)));
+    if let Some(actual) = s.actual {
+        cols.push(Column::new("actual".into(), name(actual)));
+    }
     for (c, class) in s.classes.iter().enumerate() {
         let p: Vec<f64> = rows.iter().map(|&r| s.probabilities[r][c]).collect();
         cols.push(Column::new(format!("p_{class}").into(), p));

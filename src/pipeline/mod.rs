@@ -11,6 +11,7 @@ pub mod link;
 pub mod predict;
 pub mod recommend;
 pub mod rules;
+pub mod saved;
 pub mod segment;
 pub mod settings;
 

@@ -4,6 +4,7 @@
 //! scikit-learn's definitions exactly (population standard deviation, linear-interpolated
 //! quantiles) and can be inverted to show results in original units.
 
+pub mod apply;
 pub mod baskets;
 pub mod purchases;
 pub mod target;
@@ -29,6 +30,22 @@ pub struct ColumnTransform {
     pub center: f64,
     pub scale: f64,
     pub one_hot: bool,
+    /// The power of two the column's values were scaled with (values beyond 1e150; 0 for
+    /// ordinary ones): a saved model scales new values the same way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub exponent: i32,
+}
+
+fn is_zero(e: &i32) -> bool {
+    *e == 0
+}
+
+/// `(x - center) / scale` in place, computed times 2^`e` (near 1 for values beyond 1e150:
+/// `x - center` overflows when the values span both signs near 1e308).
+pub(crate) fn scale_values(v: &mut [f64], center: f64, scale: f64, e: i32) {
+    let (c2, s2) = (libm::scalbn(center, e), libm::scalbn(scale, e));
+    v.iter_mut()
+        .for_each(|x| *x = (libm::scalbn(*x, e) - c2) / s2);
 }
 
 impl ColumnTransform {
@@ -52,7 +69,7 @@ pub struct FeatureMatrix {
 
 /// Writes column `c` of `table` as f64 values into `out` (its length is the table's height;
 /// no nulls, no NaN or infinity).
-fn column_as_f64(table: &DataFrame, c: &str, out: &mut [f64]) -> Result<()> {
+pub(crate) fn column_as_f64(table: &DataFrame, c: &str, out: &mut [f64]) -> Result<()> {
     let s = table.column(c).map_err(|_| unknown(table, c))?;
     let dtype = s.dtype().clone();
     if !(dtype.is_primitive_numeric() || dtype == DataType::Boolean) {
@@ -86,7 +103,7 @@ fn column_as_f64(table: &DataFrame, c: &str, out: &mut [f64]) -> Result<()> {
     Ok(())
 }
 
-fn unknown(table: &DataFrame, c: &str) -> DataError {
+pub(crate) fn unknown(table: &DataFrame, c: &str) -> DataError {
     let names: Vec<String> = table
         .get_column_names()
         .iter()
@@ -223,12 +240,8 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
                     scaling_name(cfg.scaling)
                 )));
             }
-            // (x - center) / scale, computed near 1 for values beyond 1e150 (x - center
-            // overflows when the values span both signs near 1e308).
             let e = large_exponent(v);
-            let (c2, s2) = (libm::scalbn(center, e), libm::scalbn(scale, e));
-            v.iter_mut()
-                .for_each(|x| *x = (libm::scalbn(*x, e) - c2) / s2);
+            scale_values(v, center, scale, e);
             if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
                 return Err(DataError::Invalid(format!(
                     "feature `{c}`: {} scaling gives {bad}; its values are too large or too spread for floating point; rescale the column",
@@ -242,6 +255,7 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
                 center,
                 scale,
                 one_hot: false,
+                exponent: e,
             })
         })
         .collect();
@@ -297,6 +311,7 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
                 center: 0.0,
                 scale: 1.0,
                 one_hot: true,
+                exponent: 0,
             });
         }
     }

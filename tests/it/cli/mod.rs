@@ -9,6 +9,7 @@ mod profile;
 mod pseudonymise;
 mod recommend;
 mod rules;
+mod score;
 mod segment;
 
 use std::fs;

@@ -1,0 +1,524 @@
+//! Saved models: the file `--save-model` writes and `crmlens score` reads, and scoring new
+//! rows with it.
+//!
+//! A model file is TOML (the format of the workspace file): plain text, versioned by its
+//! `format_version`, and exact: TOML readers parse numbers with a correctly rounded parser,
+//! so every centre, coefficient and threshold reads back to the same bits and scoring the
+//! training rows gives back the training run's labels and probabilities exactly (JSON, as
+//! serde_json reads it by default, may move a number by its last bit). It holds what scoring
+//! needs and nothing personal: no ids and no rows, except a DBSCAN model's core points (their
+//! scaled feature values, without ids: a new row is labelled by the cores within eps).
+//!
+//! What it records: the crmlens version and when it was trained; the training data's row
+//! count and the names and types of the columns the model reads, with a fingerprint of them;
+//! the features (numeric and one-hot, log1p, each column's centre and scale, the one-hot
+//! levels, the values filled in for missing ones); each feature's distribution in the
+//! training rows (for drift); and the model's parameters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use super::error::Result;
+use crate::analytics::gmm::{CovarianceType, GmmResult};
+use crate::analytics::kmeans::KMeansResult;
+use crate::analytics::predict::{Fitted, decide};
+use crate::analytics::segment::SegmentModel;
+use crate::data::DataError;
+use crate::data::features::apply::{Reference, apply};
+use crate::data::features::{ColumnTransform, FeatureMatrix};
+use crate::data::sources::workspace::Scaling;
+
+/// What the file says it is.
+pub const FORMAT: &str = "crmlens-model";
+/// The version of the file's layout this build reads and writes. A file of another version
+/// is refused; a later build that changes the layout raises it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A saved model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub format: String,
+    pub format_version: u32,
+    /// The crmlens version that trained it.
+    pub crmlens_version: String,
+    /// When, in UTC (RFC 3339).
+    pub trained_at: String,
+    pub training: Training,
+    pub features: Features,
+    pub model: Model,
+}
+
+/// The training data, as far as scoring needs to know it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    pub rows: usize,
+    /// The columns the model reads, with their types in the training data.
+    pub columns: Vec<ColumnType>,
+    /// xxh3 of the columns' names and types, as 16 hex digits.
+    pub schema_fingerprint: String,
+    /// The id column the training run keyed its rows by.
+    pub id_column: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnType {
+    pub name: String,
+    pub dtype: String,
+}
+
+/// The features: how new rows become the matrix the model was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub numeric: Vec<String>,
+    pub categorical: Vec<String>,
+    pub log1p: Vec<String>,
+    pub scaling: Scaling,
+    /// The value each numeric feature's missing values were filled with (`--fill mean` or
+    /// `median`); a feature not listed must have no missing values.
+    #[serde(default)]
+    pub fill: BTreeMap<String, f64>,
+    /// `--fill drop`: rows with a missing feature were left out of training, and are left
+    /// out of scoring.
+    #[serde(default)]
+    pub drop_missing: bool,
+    /// Categorical columns whose rarer values were pooled as `other` (a value never seen is
+    /// `other` too); in the others a value never seen is refused.
+    #[serde(default)]
+    pub pooled: Vec<String>,
+    /// The matrix's columns, in order.
+    pub columns: Vec<ColumnTransform>,
+    /// Each feature's distribution in the training rows.
+    pub reference: Vec<Reference>,
+}
+
+/// The model's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Model {
+    Segment(Segmentation),
+    Predict(Prediction),
+}
+
+impl Model {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Model::Segment(_) => "segment",
+            Model::Predict(_) => "predict",
+        }
+    }
+}
+
+/// A segmentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "lowercase")]
+pub enum Segmentation {
+    /// A row's label is its nearest centroid.
+    Kmeans {
+        centroids: Vec<Vec<f64>>,
+        /// The power of two k-means scaled the values by (values beyond 1e30 or below
+        /// 1e-30), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        internal_scale: Option<i32>,
+    },
+    /// A row's label is its most probable component.
+    Gmm {
+        covariance: CovarianceType,
+        weights: Vec<f64>,
+        means: Vec<Vec<f64>>,
+        covariances: Vec<Vec<Vec<f64>>>,
+    },
+    /// A row's label is the smallest label among the core points within eps, else -1
+    /// (noise): the label the fit gave its own rows.
+    Dbscan {
+        eps: f64,
+        min_points: usize,
+        core_points: Vec<Vec<f64>>,
+        core_labels: Vec<i64>,
+    },
+}
+
+/// A classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub target: String,
+    /// The classes' values, by class number (`p_<class>` columns in this order).
+    pub classes: Vec<String>,
+    /// The probability of the positive class (the second) from which a row is called
+    /// positive (two classes only).
+    pub threshold: f64,
+    pub fitted: Fitted,
+}
+
+/// What training hands over to make a model file.
+pub struct TrainedOn<'a> {
+    /// The table the matrix was built from (after filling), with the id column.
+    pub table: &'a DataFrame,
+    pub matrix: &'a FeatureMatrix,
+    pub id_column: &'a str,
+    pub numeric: &'a [String],
+    pub categorical: &'a [String],
+    pub log1p: &'a [String],
+    pub fill: BTreeMap<String, f64>,
+    pub drop_missing: bool,
+    /// Categorical values kept before the rest are pooled (the matrix's cap).
+    pub max_categories: usize,
+}
+
+fn fingerprint(columns: &[ColumnType]) -> String {
+    let text: String = columns
+        .iter()
+        .map(|c| format!("{}:{};", c.name, c.dtype))
+        .collect();
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+fn column_types(table: &DataFrame, names: &[String]) -> Vec<ColumnType> {
+    names
+        .iter()
+        .map(|n| ColumnType {
+            name: n.clone(),
+            dtype: table
+                .column(n)
+                .map(|c| c.dtype().to_string())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+impl SavedModel {
+    /// A model file for `model` trained on `on`.
+    pub fn new(on: &TrainedOn<'_>, model: Model) -> Result<SavedModel> {
+        let mut names: Vec<String> = on.numeric.to_vec();
+        names.extend(on.categorical.iter().cloned());
+        let columns = column_types(on.table, &names);
+        let mut reference = Vec::new();
+        for c in on.numeric {
+            reference.push(Reference::of(on.table, c, false)?);
+        }
+        let mut pooled = Vec::new();
+        for c in on.categorical {
+            let r = Reference::of(on.table, c, true)?;
+            let distinct = on
+                .table
+                .column(c)
+                .map_err(|_| DataError::Invalid(format!("unknown feature column `{c}`")))?
+                .n_unique()
+                .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+            if distinct > on.max_categories {
+                pooled.push(c.clone());
+            }
+            reference.push(r);
+        }
+        Ok(SavedModel {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            crmlens_version: env!("CARGO_PKG_VERSION").into(),
+            trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            training: Training {
+                rows: on.matrix.values.nrows(),
+                schema_fingerprint: fingerprint(&columns),
+                columns,
+                id_column: on.id_column.to_string(),
+            },
+            features: Features {
+                numeric: on.numeric.to_vec(),
+                categorical: on.categorical.to_vec(),
+                log1p: on.log1p.to_vec(),
+                scaling: on.matrix.scaling,
+                fill: on.fill.clone(),
+                drop_missing: on.drop_missing,
+                pooled,
+                columns: on.matrix.transforms.clone(),
+                reference,
+            },
+            model,
+        })
+    }
+
+    /// Writes the file atomically (an existing one only with `overwrite`).
+    pub fn save(&self, path: &Path, overwrite: bool) -> Result<()> {
+        use std::io::Write as _;
+        let text = toml::to_string(self).map_err(|e| {
+            DataError::Invalid(format!(
+                "{}: the model cannot be written: {e}",
+                path.display()
+            ))
+        })?;
+        let mut f = crate::data::write::AtomicFile::create(path, overwrite)?;
+        f.file()
+            .write_all(text.as_bytes())
+            .map_err(|e| DataError::io(path, e))?;
+        f.commit()?;
+        Ok(())
+    }
+
+    /// Reads a model file; one of another format version, or not a model file, is refused.
+    pub fn load(path: &Path) -> Result<SavedModel> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let head: toml::Table = toml::from_str(&text).map_err(|e| {
+            DataError::Invalid(format!(
+                "{}: not a crmlens model file (it does not read as TOML: {})",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        if head.get("format").and_then(|v| v.as_str()) != Some(FORMAT) {
+            return Err(DataError::Invalid(format!(
+                "{}: not a crmlens model file (no `format = \"{FORMAT}\"`); give a file written by --save-model",
+                path.display()
+            ))
+            .into());
+        }
+        let version = head.get("format_version").and_then(|v| v.as_integer());
+        if version != Some(FORMAT_VERSION as i64) {
+            let by = head
+                .get("crmlens_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("an unknown version");
+            return Err(DataError::Invalid(format!(
+                "{}: model file format version {} (written by crmlens {by}); this crmlens {} reads version {FORMAT_VERSION} only: train the model again with this version",
+                path.display(),
+                version.map_or("missing".to_string(), |v| v.to_string()),
+                env!("CARGO_PKG_VERSION")
+            ))
+            .into());
+        }
+        toml::from_str(&text).map_err(|e| {
+            DataError::Invalid(format!(
+                "{}: the model file is damaged: {}",
+                path.display(),
+                e.message()
+            ))
+            .into()
+        })
+    }
+
+    /// The columns scoring reads from the input.
+    pub fn input_columns(&self) -> Vec<String> {
+        let mut v = self.features.numeric.clone();
+        v.extend(self.features.categorical.iter().cloned());
+        v
+    }
+}
+
+/// One segmentation's model, as a model file keeps it.
+pub fn segmentation(model: &SegmentModel, x: ndarray::ArrayView2<f64>) -> Segmentation {
+    match model {
+        SegmentModel::KMeans(KMeansResult {
+            centroids,
+            internal_scale,
+            ..
+        }) => Segmentation::Kmeans {
+            centroids: centroids.clone(),
+            internal_scale: *internal_scale,
+        },
+        SegmentModel::Gmm(GmmResult {
+            covariance,
+            weights,
+            means,
+            covariances,
+            ..
+        }) => Segmentation::Gmm {
+            covariance: *covariance,
+            weights: weights.clone(),
+            means: means.clone(),
+            covariances: covariances.clone(),
+        },
+        SegmentModel::Dbscan {
+            eps,
+            min_points,
+            result,
+            ..
+        } => {
+            let cores: Vec<usize> = (0..result.core.len()).filter(|&i| result.core[i]).collect();
+            Segmentation::Dbscan {
+                eps: *eps,
+                min_points: *min_points,
+                core_points: cores.iter().map(|&i| x.row(i).to_vec()).collect(),
+                core_labels: cores.iter().map(|&i| result.labels[i]).collect(),
+            }
+        }
+    }
+}
+
+/// How far a feature's values in the scored rows are from the training rows'.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drift {
+    pub feature: String,
+    /// Population stability index.
+    pub psi: f64,
+    /// "stable" (psi < 0.1), "moderate" (< 0.25) or "shifted".
+    pub status: &'static str,
+}
+
+/// Rows scored with a model.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The scored rows' matrix (its keys are the rows' ids).
+    pub matrix: FeatureMatrix,
+    /// Segment labels (-1: noise), for a segmentation.
+    pub labels: Option<Vec<i64>>,
+    /// Class probabilities and the called class, for a classifier.
+    pub probabilities: Option<Vec<Vec<f64>>>,
+    pub predicted: Option<Vec<usize>>,
+    pub drift: Vec<Drift>,
+    /// Rows left out (a missing feature, for a model trained with `--fill drop`).
+    pub dropped: usize,
+}
+
+/// Every column the model reads is in `table`, and each numeric feature is still numeric.
+fn check_columns(model: &SavedModel, table: &DataFrame) -> Result<()> {
+    let names: Vec<String> = table
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let input = model.input_columns();
+    let missing: Vec<&String> = input.iter().filter(|c| !names.contains(c)).collect();
+    if !missing.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "the input has no column {} that the model reads; the model was trained on {}",
+            missing
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            input.join(", ")
+        ))
+        .into());
+    }
+    for c in &model.features.numeric {
+        let s = table.column(c).map_err(|_| DataError::Invalid(c.clone()))?;
+        if !(s.dtype().is_primitive_numeric() || s.dtype() == &polars::prelude::DataType::Boolean) {
+            let was = model
+                .training
+                .columns
+                .iter()
+                .find(|t| &t.name == c)
+                .map_or("numeric".to_string(), |t| t.dtype.clone());
+            return Err(DataError::Invalid(format!(
+                "feature `{c}` is {} here but was {was} in training; convert it to numbers (the model cannot score text)",
+                s.dtype()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Scores the rows of `table` (keyed by `id_col`) with `model`.
+pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Scored> {
+    check_columns(model, &table)?;
+    let f = &model.features;
+    let mut table = crate::data::features::apply::fill_with(table, &f.fill)?;
+    let mut dropped = 0;
+    if f.drop_missing {
+        let before = table.height();
+        let cols: Vec<String> = f.numeric.clone();
+        table = table
+            .drop_nulls(Some(&cols))
+            .map_err(|e| DataError::polars("leaving out rows with a missing feature", e))?;
+        dropped = before - table.height();
+    }
+    let pooled: BTreeSet<String> = f.pooled.iter().cloned().collect();
+    let matrix = apply(&table, id_col, &f.columns, &pooled)?;
+    let x = matrix.values.view();
+    let (mut labels, mut probabilities, mut predicted) = (None, None, None);
+    match &model.model {
+        Model::Segment(Segmentation::Kmeans {
+            centroids,
+            internal_scale,
+        }) => {
+            let km = KMeansResult {
+                k: centroids.len(),
+                labels: Vec::new(),
+                centroids: centroids.clone(),
+                inertia: 0.0,
+                iterations: 0,
+                sizes: Vec::new(),
+                converged: true,
+                best_restart: 0,
+                restart_inertias: Vec::new(),
+                internal_scale: *internal_scale,
+            };
+            labels = Some(km.predict(x).into_iter().map(|l| l as i64).collect());
+        }
+        Model::Segment(Segmentation::Gmm {
+            covariance,
+            weights,
+            means,
+            covariances,
+        }) => {
+            let g = GmmResult {
+                k: weights.len(),
+                covariance: *covariance,
+                labels: Vec::new(),
+                sizes: Vec::new(),
+                weights: weights.clone(),
+                means: means.clone(),
+                covariances: covariances.clone(),
+                log_likelihood: 0.0,
+                mean_log_likelihood: 0.0,
+                bic: 0.0,
+                aic: 0.0,
+                n_parameters: 0,
+                iterations: 0,
+                converged: true,
+                best_restart: 0,
+                restart_scores: Vec::new(),
+            };
+            labels = Some(g.predict(x)?.into_iter().map(|l| l as i64).collect());
+        }
+        Model::Segment(Segmentation::Dbscan {
+            eps,
+            core_points,
+            core_labels,
+            ..
+        }) => {
+            let d = x.ncols();
+            let flat: Vec<f64> = core_points.iter().flatten().copied().collect();
+            let cores = ndarray::Array2::from_shape_vec((core_points.len(), d), flat)
+                .map_err(|e| DataError::Invalid(format!("the model's core points: {e}")))?;
+            labels = Some(crate::analytics::dbscan::assign(
+                cores.view(),
+                core_labels,
+                *eps,
+                x,
+            ));
+        }
+        Model::Predict(p) => {
+            let proba = p.fitted.predict_proba(x);
+            predicted = Some(proba.iter().map(|q| decide(q, p.threshold)).collect());
+            probabilities = Some(proba);
+        }
+    }
+    let drift = f
+        .reference
+        .iter()
+        .map(|r| {
+            let psi = r.psi(&table)?;
+            Ok(Drift {
+                feature: r.column.clone(),
+                psi,
+                status: if psi < 0.1 {
+                    "stable"
+                } else if psi < 0.25 {
+                    "moderate"
+                } else {
+                    "shifted"
+                },
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, DataError>>()?;
+    Ok(Scored {
+        matrix,
+        labels,
+        probabilities,
+        predicted,
+        drift,
+        dropped,
+    })
+}

@@ -1,0 +1,390 @@
+//! `--save-model` and `crmlens score`: a saved model scores its own training rows exactly as
+//! the training run wrote them (segments of every algorithm, every classifier), on real data
+//! (the `mlc_churn` extract, tests/data/real) and on the sample workspace; drift; and the
+//! inputs a model cannot score, each refused with one line.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::assert_user_error;
+use crate::{crmlens, sample_dir, stderr, stdout};
+
+fn mlc_churn() -> PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real/mlc_churn/mlc_churn.csv")
+}
+
+const FEATURES: &str = "total_day_minutes,total_eve_minutes,total_night_minutes,total_intl_minutes,number_customer_service_calls";
+
+fn run_ok(dir: &Path, args: &[&str]) -> String {
+    let o = crmlens(dir, args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+fn score_json(dir: &Path, model: &Path, input: &Path, out: &Path) -> serde_json::Value {
+    let s = run_ok(
+        dir,
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    serde_json::from_str(&s).unwrap()
+}
+
+#[test]
+fn every_segmentation_scores_its_training_rows_as_the_training_run_labelled_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn();
+    for (algo, extra) in [
+        ("kmeans", vec!["--k", "4"]),
+        ("gmm", vec!["--k", "3", "--covariance", "full"]),
+        ("gmm", vec!["--k", "3", "--covariance", "diag"]),
+        ("dbscan", vec!["--eps", "0.9", "--min-points", "4"]),
+    ] {
+        let trained = dir.path().join(format!("{algo}_train.csv"));
+        let model = dir.path().join(format!("{algo}.toml"));
+        let mut args = vec![
+            "segment",
+            "--input",
+            input.to_str().unwrap(),
+            "--features",
+            FEATURES,
+            "--categorical",
+            "international_plan",
+            "--algo",
+            algo,
+            "--out",
+            trained.to_str().unwrap(),
+            "--save-model",
+            model.to_str().unwrap(),
+            "--force",
+        ];
+        args.extend(extra.iter().copied());
+        run_ok(dir.path(), &args);
+        let scored = dir.path().join(format!("{algo}_scored.csv"));
+        let _ = fs::remove_file(&scored);
+        let v = score_json(dir.path(), &model, &input, &scored);
+        let (a, b) = (
+            fs::read_to_string(&trained).unwrap(),
+            fs::read_to_string(&scored).unwrap(),
+        );
+        assert_eq!(a.lines().count(), 201);
+        assert_eq!(
+            a, b,
+            "{algo} {extra:?}: the scored labels differ from the training run's"
+        );
+        if algo == "dbscan" {
+            // Some rows are noise and some clustered: the rule is exercised both ways.
+            assert!(a.lines().any(|l| l.ends_with(",-1")), "no noise");
+            assert!(a.lines().any(|l| l.ends_with(",0")), "no cluster");
+        }
+        assert_eq!(v["kind"], "segment");
+        assert_eq!(v["n_rows"], 200);
+        assert_eq!(v["training_rows"], 200);
+        assert_eq!(v["schema_matches"], true);
+        assert_eq!(v["retrain"], false);
+        // The same rows: no drift at all.
+        for d in v["drift"].as_array().unwrap() {
+            assert_eq!(d["psi"], 0.0, "{d}");
+            assert_eq!(d["status"], "stable");
+        }
+        assert_eq!(v["drift"].as_array().unwrap().len(), 6);
+        let counts: u64 = v["counts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(counts, 200);
+    }
+}
+
+#[test]
+fn a_segmentation_of_the_sample_workspace_scores_its_customers_as_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let trained = dir.path().join("train.parquet");
+    let model = dir.path().join("m.toml");
+    run_ok(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            ws.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--log1p",
+            "frequency,monetary",
+            "--scale",
+            "robust",
+            "--k",
+            "5",
+            "--out",
+            trained.to_str().unwrap(),
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    let scored = dir.path().join("scored.parquet");
+    let v = score_json(dir.path(), &model, &ws, &scored);
+    assert_eq!(v["n_rows"], 5000);
+    let read = |p: &Path| {
+        use polars::prelude::*;
+        ParquetReader::new(fs::File::open(p).unwrap())
+            .finish()
+            .unwrap()
+    };
+    let (a, b) = (read(&trained), read(&scored));
+    assert_eq!(a.get_column_names(), b.get_column_names());
+    assert!(a.equals(&b), "labels differ");
+    // The model file is plain TOML with what scoring needs and no customer ids.
+    let text = fs::read_to_string(&model).unwrap();
+    assert!(text.contains("format = \"crmlens-model\""));
+    assert!(text.contains("format_version = 1"));
+    assert!(text.contains("algorithm = \"kmeans\""));
+    assert!(!text.contains("C000001"), "a customer id in the model file");
+}
+
+/// The training run's --out without its `actual` column (the second).
+fn without_actual(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(1);
+            f.join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_classifier_scores_its_training_rows_with_the_training_run_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn();
+    for model_name in ["forest", "tree", "logistic"] {
+        let trained = dir.path().join(format!("{model_name}_train.csv"));
+        let model = dir.path().join(format!("{model_name}.toml"));
+        run_ok(
+            dir.path(),
+            &[
+                "predict",
+                "--input",
+                input.to_str().unwrap(),
+                "--features",
+                FEATURES,
+                "--categorical",
+                "international_plan,voice_mail_plan",
+                "--target",
+                "churn",
+                "--model",
+                model_name,
+                "--threshold",
+                "0.3",
+                "--out",
+                trained.to_str().unwrap(),
+                "--save-model",
+                model.to_str().unwrap(),
+            ],
+        );
+        let scored = dir.path().join(format!("{model_name}_scored.csv"));
+        let v = score_json(dir.path(), &model, &input, &scored);
+        let (a, b) = (
+            fs::read_to_string(&trained).unwrap(),
+            fs::read_to_string(&scored).unwrap(),
+        );
+        assert!(
+            a.lines()
+                .next()
+                .unwrap()
+                .contains(",actual,p_false,p_true,predicted"),
+            "{a}"
+        );
+        assert_eq!(
+            without_actual(&a),
+            b.trim_end(),
+            "{model_name}: the scored probabilities differ from the training run's"
+        );
+        assert_eq!(v["kind"], "predict");
+        let predicted_yes = b.lines().skip(1).filter(|l| l.ends_with(",true")).count() as u64;
+        assert!(predicted_yes > 0);
+        assert_eq!(v["counts"]["true"].as_u64().unwrap_or(0), predicted_yes);
+    }
+}
+
+#[test]
+fn a_shifted_feature_is_reported_as_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn();
+    let model = dir.path().join("m.toml");
+    run_ok(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            input.to_str().unwrap(),
+            "--features",
+            FEATURES,
+            "--k",
+            "3",
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    // The same customers with day minutes up by half.
+    let text = fs::read_to_string(&input).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let day = header
+        .split(',')
+        .position(|h| h == "\"total_day_minutes\"")
+        .unwrap();
+    let mut shifted = vec![header.to_string()];
+    for l in lines {
+        let mut f: Vec<String> = l.split(',').map(String::from).collect();
+        let v: f64 = f[day].parse().unwrap();
+        f[day] = format!("{}", v * 1.5);
+        shifted.push(f.join(","));
+    }
+    let new = dir.path().join("new.csv");
+    fs::write(&new, shifted.join("\n")).unwrap();
+    let out = dir.path().join("labels.csv");
+    let v = score_json(dir.path(), &model, &new, &out);
+    let drift = v["drift"].as_array().unwrap();
+    let psi = |f: &str| {
+        drift.iter().find(|d| d["feature"] == f).unwrap()["psi"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(psi("total_day_minutes") > 0.25, "{drift:?}");
+    assert_eq!(psi("total_eve_minutes"), 0.0);
+    assert_eq!(v["shifted"], serde_json::json!(["total_day_minutes"]));
+    assert_eq!(v["retrain"], true);
+}
+
+#[test]
+fn inputs_a_model_cannot_score_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn();
+    let model = dir.path().join("m.toml");
+    run_ok(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            input.to_str().unwrap(),
+            "--features",
+            "total_day_minutes,number_customer_service_calls",
+            "--categorical",
+            "area_code",
+            "--target",
+            "churn",
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    let text = fs::read_to_string(&input).unwrap();
+    let score = |name: &str, body: &str, needles: &[&str]| {
+        let p = dir.path().join(name);
+        fs::write(&p, body).unwrap();
+        let o = crmlens(
+            dir.path(),
+            &[
+                "score",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                p.to_str().unwrap(),
+            ],
+        );
+        assert_user_error(&o, needles);
+    };
+    // A column the model reads is gone.
+    let no_calls: String = text.replace("\"number_customer_service_calls\"", "\"calls\"");
+    score("renamed.csv", &no_calls, &["number_customer_service_calls"]);
+    // A category never seen in training.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[1] = lines[1].replacen("area_code_415", "area_code_999", 1);
+    score(
+        "unseen.csv",
+        &lines.join("\n"),
+        &["area_code", "`area_code_999`", "never saw"],
+    );
+    // "n/a" reads as a missing value, which the model cannot fill.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[1] = lines[1].replacen(",265.1,", ",n/a,", 1);
+    score(
+        "na.csv",
+        &lines.join("\n"),
+        &["total_day_minutes", "missing value", "--fill"],
+    );
+    // A numeric feature that became words.
+    let words: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut f: Vec<String> = l.split(',').map(String::from).collect();
+            if i > 0 {
+                f[6] = if i % 2 == 0 { "\"high\"" } else { "\"low\"" }.to_string();
+            }
+            f.join(",")
+        })
+        .collect();
+    score(
+        "text.csv",
+        &words.join("\n"),
+        &["total_day_minutes", "numbers"],
+    );
+    // A model file of another format version, and a file that is no model.
+    let other = dir.path().join("other.toml");
+    fs::write(
+        &other,
+        fs::read_to_string(&model)
+            .unwrap()
+            .replacen("format_version = 1", "format_version = 2", 1),
+    )
+    .unwrap();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            other.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["format version 2", "train the model again"]);
+    let o = crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            input.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["not a crmlens model file"]);
+    // An existing model file is not replaced without --force.
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            input.to_str().unwrap(),
+            "--features",
+            FEATURES,
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["m.toml", "--force"]);
+}
