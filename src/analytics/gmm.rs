@@ -140,13 +140,7 @@ impl GmmResult {
         } else {
             self.covariances.iter().map(flat_matrix).collect()
         };
-        let mut prec_chol = Vec::with_capacity(covs.len());
-        let mut log_det = Vec::with_capacity(covs.len());
-        for (c, cov) in covs.iter().enumerate() {
-            let (p, ld) = precision_cholesky(cov, d).ok_or_else(|| singular(c))?;
-            prec_chol.push(p);
-            log_det.push(ld);
-        }
+        let (prec_chol, log_det) = precisions(&covs, d)?;
         let mix = Mixture {
             k,
             d,
@@ -285,6 +279,19 @@ fn precision_cholesky(cov: &[f64], d: usize) -> Option<(Vec<f64>, f64)> {
         log_det += p[i * d + i].ln();
     }
     Some((p, log_det))
+}
+
+/// Each covariance's precision Cholesky factor and its log-determinant.
+#[allow(clippy::type_complexity)]
+fn precisions(covs: &[Vec<f64>], d: usize) -> Result<(Vec<Vec<f64>>, Vec<f64>), AnalyticsError> {
+    let mut prec_chol = Vec::with_capacity(covs.len());
+    let mut log_det = Vec::with_capacity(covs.len());
+    for (c, cov) in covs.iter().enumerate() {
+        let (p, ld) = precision_cholesky(cov, d).ok_or_else(|| singular(c))?;
+        prec_chol.push(p);
+        log_det.push(ld);
+    }
+    Ok((prec_chol, log_det))
 }
 
 fn singular(c: usize) -> AnalyticsError {
@@ -435,13 +442,7 @@ fn m_step(
             })
             .collect(),
     };
-    let mut prec_chol = Vec::with_capacity(covs.len());
-    let mut log_det = Vec::with_capacity(covs.len());
-    for (c, cov) in covs.iter().enumerate() {
-        let (p, ld) = precision_cholesky(cov, d).ok_or_else(|| singular(c))?;
-        prec_chol.push(p);
-        log_det.push(ld);
-    }
+    let (prec_chol, log_det) = precisions(&covs, d)?;
     let weights = nk.iter().map(|v| v / n as f64).collect();
     Ok(Mixture {
         k,

@@ -175,17 +175,7 @@ pub(super) fn feature_matrix(
             table = apply::fill_with(table, &fill_values)?;
         }
     }
-    let id_col = match id_col.or(key) {
-        Some(c) => c,
-        None => table
-            .get_column_names()
-            .first()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    };
-    if table.column(&id_col).is_err() {
-        bail!("--id-col {id_col}: no such column in {}", input.display());
-    }
+    let id_col = id_column(&table, id_col.or(key), input)?;
     let cfg = FeatureConfig {
         numeric: features.clone(),
         categorical: categorical.clone(),
@@ -213,6 +203,27 @@ pub(super) fn feature_matrix(
         fill: fill_values,
         drop_missing: fill == Some(Fill::Drop),
     })
+}
+
+/// The id column: the one given (`--id-col`, else the workspace's key), else the table's
+/// first; an error when `table` has no such column.
+pub(super) fn id_column(
+    table: &polars::prelude::DataFrame,
+    given: Option<String>,
+    input: &Path,
+) -> Result<String> {
+    let id_col = match given {
+        Some(c) => c,
+        None => table
+            .get_column_names()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
+    if table.column(&id_col).is_err() {
+        bail!("--id-col {id_col}: no such column in {}", input.display());
+    }
+    Ok(id_col)
 }
 
 /// The personal-data columns of `table`, read from `input` (a workspace's `[privacy]`

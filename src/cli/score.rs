@@ -45,17 +45,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         let _bar = super::bar::show(&progress);
         crate::pipeline::input::load_columns(&a.input, &wanted, a.id_col.is_none(), &progress)?
     };
-    let id_col = match a.id_col.clone().or(key) {
-        Some(c) => c,
-        None => table
-            .get_column_names()
-            .first()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    };
-    if table.column(&id_col).is_err() {
-        anyhow::bail!("--id-col {id_col}: no such column in {}", a.input.display());
-    }
+    let id_col = super::id_column(&table, a.id_col.clone().or(key), &a.input)?;
     let n_input = table.height();
     // Whether the columns the model reads have the training types.
     let schema_matches = model.training.columns.iter().all(|c| {

@@ -105,17 +105,7 @@ pub fn apply(
     }
     let mut texts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (&c, levels) in &one_hot {
-        let s = table.column(c).map_err(|_| unknown(table, c))?;
-        let s = s
-            .cast(&DataType::String)
-            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-        let ca = s
-            .str()
-            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-        let values: Vec<String> = ca
-            .iter()
-            .map(|v| v.unwrap_or(MISSING_LEVEL).to_string())
-            .collect();
+        let values = text_values(table, c)?;
         let known: BTreeSet<&str> = levels.iter().map(|(_, l)| *l).collect();
         if !pooled.contains(c) {
             let mut unseen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -217,7 +207,8 @@ pub struct Reference {
 /// Categorical values kept as bins of their own in a [`Reference`].
 const REFERENCE_LEVELS: usize = 50;
 
-fn text_values(table: &DataFrame, c: &str) -> Result<Vec<String>> {
+/// Column `c` as text, a missing value as [`MISSING_LEVEL`]: what one-hot encoding reads.
+pub(crate) fn text_values(table: &DataFrame, c: &str) -> Result<Vec<String>> {
     let s = table.column(c).map_err(|_| unknown(table, c))?;
     let s = s
         .cast(&DataType::String)

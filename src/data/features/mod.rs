@@ -263,17 +263,7 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
         transforms.push(t?);
     }
     for c in &cfg.categorical {
-        let s = table.column(c).map_err(|_| unknown(table, c))?;
-        let s = s
-            .cast(&DataType::String)
-            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-        let ca = s
-            .str()
-            .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
-        let values: Vec<String> = ca
-            .iter()
-            .map(|v| v.unwrap_or("(missing)").to_string())
-            .collect();
+        let values = apply::text_values(table, c)?;
         let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
         for v in &values {
             *counts.entry(v.as_str()).or_default() += 1;
