@@ -424,7 +424,7 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
         dropped = before - table.height();
     }
     let pooled: BTreeSet<String> = f.pooled.iter().cloned().collect();
-    let matrix = apply(&table, id_col, &f.columns, &pooled)?;
+    let matrix = apply(&table, id_col, &f.columns, f.scaling, &pooled)?;
     let x = matrix.values.view();
     let (mut labels, mut probabilities, mut predicted) = (None, None, None);
     match &model.model {

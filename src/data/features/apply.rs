@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +12,7 @@ use super::{
     ColumnTransform, FeatureMatrix, column_as_f64, quantile_sorted, scale_values, unknown,
 };
 use crate::data::error::{DataError, Result};
+use crate::data::sources::workspace::Scaling;
 
 /// The text a missing categorical value is one-hot encoded as.
 pub const MISSING_LEVEL: &str = "(missing)";
@@ -73,7 +73,7 @@ pub fn fill_with(table: DataFrame, values: &BTreeMap<String, f64>) -> Result<Dat
 }
 
 /// The feature matrix of `table` under a trained model's `transforms` (in the model's column
-/// order); `pooled` names the categorical columns whose rarer values the training pooled as
+/// order, scaled by `scaling`); `pooled` names the categorical columns whose rarer values the training pooled as
 /// `other`. A value a categorical column never held in training is an error naming it,
 /// unless the column was pooled (it is `other` then); so is a missing or non-numeric value in
 /// a numeric feature.
@@ -81,6 +81,7 @@ pub fn apply(
     table: &DataFrame,
     key: &str,
     transforms: &[ColumnTransform],
+    scaling: Scaling,
     pooled: &BTreeSet<String>,
 ) -> Result<FeatureMatrix> {
     let n = table.height();
@@ -174,16 +175,7 @@ pub fn apply(
             )));
         }
     }
-    let k = transforms.len();
-    let values = Array2::from_shape_vec((n, k).f(), flat)
-        .map_err(|e| DataError::Invalid(format!("feature matrix: {e}")))?;
-    Ok(FeatureMatrix {
-        keys,
-        names: transforms.iter().map(|t| t.name.clone()).collect(),
-        values,
-        transforms: transforms.to_vec(),
-        scaling: Default::default(),
-    })
+    FeatureMatrix::from_columns(keys, flat, transforms.to_vec(), scaling)
 }
 
 /// A column's distribution in the training rows, for drift.

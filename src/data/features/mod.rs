@@ -305,16 +305,28 @@ pub fn build_features(table: &DataFrame, key: &str, cfg: &FeatureConfig) -> Resu
             });
         }
     }
-    let k = transforms.len();
-    let values = Array2::from_shape_vec((n, k).f(), flat)
-        .map_err(|e| DataError::Invalid(format!("feature matrix: {e}")))?;
-    Ok(FeatureMatrix {
-        keys,
-        names: transforms.iter().map(|t| t.name.clone()).collect(),
-        values,
-        transforms,
-        scaling: cfg.scaling,
-    })
+    FeatureMatrix::from_columns(keys, flat, transforms, cfg.scaling)
+}
+
+impl FeatureMatrix {
+    /// The matrix of `flat` (column after column, one per transform, each as long as `keys`).
+    pub(crate) fn from_columns(
+        keys: Column,
+        flat: Vec<f64>,
+        transforms: Vec<ColumnTransform>,
+        scaling: Scaling,
+    ) -> Result<FeatureMatrix> {
+        let (n, k) = (keys.len(), transforms.len());
+        let values = Array2::from_shape_vec((n, k).f(), flat)
+            .map_err(|e| DataError::Invalid(format!("feature matrix: {e}")))?;
+        Ok(FeatureMatrix {
+            keys,
+            names: transforms.iter().map(|t| t.name.clone()).collect(),
+            values,
+            transforms,
+            scaling,
+        })
+    }
 }
 
 /// Pearson correlations between numeric columns (log1p applied to the `log1p` ones first, as
