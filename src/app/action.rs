@@ -65,6 +65,8 @@ pub enum Action {
     StartExport,
     /// `E` on the Segments screen: export the cluster profiles.
     ExportProfiles,
+    /// `M` on the Segments and Predict screens: save the model for `crmlens score`.
+    SaveModel,
     /// `y` in the overwrite prompt.
     ConfirmOverwrite,
     /// `/`: start typing a filter.

@@ -137,6 +137,15 @@ pub enum JobRequest {
         /// Replace the customer key by its keyed pseudonym.
         pseudonymise: bool,
     },
+    /// Save a model fitted on `features` of `table` for `crmlens score`; refuses to replace a
+    /// file unless `overwrite`.
+    SaveModel {
+        path: PathBuf,
+        table: Arc<DataFrame>,
+        features: crate::data::sources::workspace::FeatureConfig,
+        trained: Box<crate::pipeline::saved::Trained>,
+        overwrite: bool,
+    },
     /// BG/NBD and Gamma-Gamma on the transactions of `input` (a workspace's orders or a file).
     Clv {
         input: PathBuf,
@@ -205,6 +214,7 @@ impl JobRequest {
             JobRequest::Recommend { .. } => JobKind::Recommend,
             JobRequest::Link { .. } | JobRequest::Relabel { .. } => JobKind::Identity,
             JobRequest::ExportLabels { .. } => JobKind::Export(ExportTarget::Labels),
+            JobRequest::SaveModel { .. } => JobKind::Export(ExportTarget::Model),
             JobRequest::SaveWorkspace { .. } => JobKind::Export(ExportTarget::Workspace),
             JobRequest::ExportProfiles { .. } => JobKind::Export(ExportTarget::Profiles),
             JobRequest::ExportQuality { .. } => JobKind::Export(ExportTarget::Quality),
@@ -245,6 +255,9 @@ impl JobRequest {
             JobRequest::Sweep { k_max, .. } => format!("k sweep 2..{k_max}"),
             JobRequest::SaveWorkspace { path, .. } => {
                 format!("saving the workspace to {}", path.display())
+            }
+            JobRequest::SaveModel { path, .. } => {
+                format!("saving the model to {}", path.display())
             }
             JobRequest::ExportLabels { path, .. }
             | JobRequest::ExportProfiles { path, .. }
@@ -744,6 +757,21 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     .map(|(n, _)| n)
             },
         )),
+        JobRequest::SaveModel {
+            path,
+            table,
+            features,
+            trained,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                progress.start("saving the model", 1);
+                crate::pipeline::saved::save_trained(&table, &features, &trained, &path, overwrite)
+                    .map(|_| JobOutcome::Exported(path, 1, "model"))
+            }
+        }
         JobRequest::ExportProfiles {
             path,
             profiles,

@@ -369,6 +369,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::StartEdit
         | Action::StartExport
         | Action::ExportProfiles
+        | Action::SaveModel
         | Action::ConfirmOverwrite
         | Action::ToggleSweepView
         | Action::CycleProfile

@@ -344,6 +344,53 @@ pub fn segmentation(model: &SegmentModel, x: ndarray::ArrayView2<f64>) -> Segmen
     }
 }
 
+/// A model fitted in the workbench, to save.
+#[derive(Debug, Clone)]
+pub enum Trained {
+    Segment(SegmentModel),
+    Predict(Prediction),
+}
+
+/// Saves a model the workbench fitted on `features` of `table` (its first column the key,
+/// as the runs read it), building the matrix again as the run built it (a classifier's
+/// target left out of its features). Returns the training rows.
+pub fn save_trained(
+    table: &DataFrame,
+    features: &crate::data::sources::workspace::FeatureConfig,
+    trained: &Trained,
+    path: &Path,
+    overwrite: bool,
+) -> Result<usize> {
+    let mut features = features.clone();
+    if let Trained::Predict(p) = trained {
+        features.numeric.retain(|f| *f != p.target);
+        features.categorical.retain(|f| *f != p.target);
+    }
+    let m = super::input::model_matrix(table, &features)?;
+    let key = table
+        .get_column_names()
+        .first()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let on = TrainedOn {
+        table,
+        matrix: &m,
+        id_column: &key,
+        numeric: &features.numeric,
+        categorical: &features.categorical,
+        log1p: &features.log1p,
+        fill: BTreeMap::new(),
+        drop_missing: false,
+        max_categories: features.max_categories,
+    };
+    let model = match trained {
+        Trained::Segment(s) => Model::Segment(segmentation(s, m.values.view())),
+        Trained::Predict(p) => Model::Predict(p.clone()),
+    };
+    SavedModel::new(&on, model)?.save(path, overwrite)?;
+    Ok(m.values.nrows())
+}
+
 /// How far a feature's values in the scored rows are from the training rows'.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Drift {

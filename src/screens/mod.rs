@@ -314,6 +314,8 @@ pub enum ExportTarget {
     Recommendations,
     /// The session as a workspace file (Ctrl-S).
     Workspace,
+    /// The last model, for `crmlens score` (Segments and Predict `M`).
+    Model,
 }
 
 impl ExportTarget {
@@ -328,6 +330,7 @@ impl ExportTarget {
             ExportTarget::Clv => " export CLV to: ",
             ExportTarget::Recommendations => " export everyone's recommendations to: ",
             ExportTarget::Workspace => " save the workspace to: ",
+            ExportTarget::Model => " save the model to: ",
         }
     }
 }

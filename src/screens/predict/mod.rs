@@ -102,6 +102,10 @@ pub struct PredictView {
     pub scroll: usize,
     /// Show the precision-recall curve instead of the ROC curve.
     pub show_pr: bool,
+    /// The Features selection of the running prediction, and of the one shown (what `M`
+    /// saves the model with).
+    pub pending_features: Option<crate::data::sources::workspace::FeatureConfig>,
+    pub run_features: Option<crate::data::sources::workspace::FeatureConfig>,
 }
 
 impl Default for PredictView {
@@ -117,6 +121,8 @@ impl Default for PredictView {
             drill: None,
             scroll: 0,
             show_pr: false,
+            pending_features: None,
+            run_features: None,
         }
     }
 }
@@ -394,6 +400,11 @@ pub const BINDINGS: &[Binding] = &[
         "export scores (.csv/.parquet): the open cell, the at-risk list, or everyone",
     )
     .run("export scores", || Action::StartExport),
+    b(
+        "M",
+        "save the model (its trees or coefficients, the features' scaling, the threshold) for crmlens score",
+    )
+    .run("save the prediction model", || Action::SaveModel),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 pub const HINTS: &str =
@@ -406,6 +417,7 @@ pub fn job_done(
 ) -> Result<Vec<Command>, JobOutcome> {
     match outcome {
         JobOutcome::Predicted(p) => {
+            state.predict.run_features = state.predict.pending_features.clone();
             let r = &p.run;
             let auc = r
                 .test
@@ -480,6 +492,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
             'd' => Action::Drill,
             'v' => Action::ToggleSweepView,
             'e' => Action::StartExport,
+            'M' => Action::SaveModel,
             'c' => Action::ToggleCurve,
             _ => return None,
         },
@@ -490,6 +503,20 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
 
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    if let Action::SaveModel = action {
+        let ready = if state.predict.result.is_some() {
+            Ok("predict_model.toml")
+        } else {
+            Err("no model yet: run a prediction first (r)")
+        };
+        return super::export_keys(
+            state,
+            &Action::StartExport,
+            crate::app::state::ExportTarget::Model,
+            ready,
+            export,
+        );
+    }
     let v = &state.predict;
     let ready = if v.result.is_none() {
         Err("nothing to export yet: run a model first (r)")
@@ -601,6 +628,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
     }
     state.error = None;
     let params = state.predict.settings.params();
+    state.predict.pending_features = Some(features.clone());
     state.start_job(JobRequest::Predict {
         table,
         features,
@@ -614,10 +642,38 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
 /// the open confusion-matrix cell, else the at-risk list when it is shown, else everyone.
 fn export(
     state: &mut State,
-    _: crate::app::state::ExportTarget,
+    target: crate::app::state::ExportTarget,
     path: PathBuf,
     overwrite: bool,
 ) -> Vec<Command> {
+    if target == crate::app::state::ExportTarget::Model {
+        let view = &state.predict;
+        let (Some(table), Some(r), Some(features)) = (
+            state.table.clone(),
+            view.result.as_ref(),
+            view.run_features.clone(),
+        ) else {
+            return Vec::new();
+        };
+        let Some(fitted) = r.run.fitted.clone() else {
+            return Vec::new();
+        };
+        let trained = Box::new(crate::pipeline::saved::Trained::Predict(
+            crate::pipeline::saved::Prediction {
+                target: r.target.clone(),
+                classes: r.classes.clone(),
+                threshold: r.run.threshold,
+                fitted,
+            },
+        ));
+        return state.start_job(JobRequest::SaveModel {
+            path,
+            table,
+            features,
+            trained,
+            overwrite,
+        });
+    }
     let view = &state.predict;
     let (Some(table), Some(r)) = (state.table.clone(), view.result.as_ref()) else {
         return Vec::new();

@@ -67,6 +67,10 @@ pub struct SegmentsView {
     pub profile_first: usize,
     /// The k sweep's largest k.
     pub sweep_max_k: usize,
+    /// The Features selection of the running segmentation, and of the one shown (what `M`
+    /// saves the model with).
+    pub pending_features: Option<FeatureConfig>,
+    pub run_features: Option<FeatureConfig>,
 }
 
 impl Default for SegmentsView {
@@ -82,6 +86,8 @@ impl Default for SegmentsView {
             profile_view: 0,
             profile_first: 0,
             sweep_max_k: 10,
+            pending_features: None,
+            run_features: None,
         }
     }
 }
@@ -256,6 +262,11 @@ pub const BINDINGS: &[Binding] = &[
         "export the cluster profiles (size, share, means, medians, z)",
     )
     .run("export the cluster profiles", || Action::ExportProfiles),
+    b(
+        "M",
+        "save the model (centroids, mixture or core points, and the features' scaling) for crmlens score",
+    )
+    .run("save the segmentation model", || Action::SaveModel),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
 
@@ -277,6 +288,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
         KeyCode::Char(']') => Action::ScrollProfiles(true),
         KeyCode::Char('[') => Action::ScrollProfiles(false),
         KeyCode::Char('E') => Action::ExportProfiles,
+        KeyCode::Char('M') => Action::SaveModel,
         _ => return None,
     })
 }
@@ -291,6 +303,20 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             f.saturating_sub(n)
         };
         return Some(Vec::new());
+    }
+    if let Action::SaveModel = action {
+        let ready = if state.segments.run.is_some() {
+            Ok("segments_model.toml")
+        } else {
+            Err("no model yet: run a segmentation first (r)")
+        };
+        return export_keys(
+            state,
+            &Action::StartExport,
+            ExportTarget::Model,
+            ready,
+            export,
+        );
     }
     if let Action::ExportProfiles = action {
         let ready = if state.segments.run.is_some() {
@@ -377,6 +403,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         }
         Action::RunModel => {
             let params = state.segments.params.clone();
+            state.segments.pending_features = Some(state.features.config());
             model_job(state, |table, features| JobRequest::Segment {
                 table,
                 features,
@@ -403,6 +430,7 @@ pub fn job_done(
         }
         JobOutcome::Segmented(r) => {
             state.message = Some(format!("{}, {secs:.1}s", r.summary()));
+            state.segments.run_features = state.segments.pending_features.clone();
             if let SegmentModel::Dbscan {
                 min_points,
                 k_distance,
@@ -463,6 +491,23 @@ fn export(
     path: std::path::PathBuf,
     overwrite: bool,
 ) -> Vec<Command> {
+    if target == ExportTarget::Model {
+        let (Some(table), Some(run), Some(features)) = (
+            state.table.clone(),
+            state.segments.run.as_ref(),
+            state.segments.run_features.clone(),
+        ) else {
+            return Vec::new();
+        };
+        let trained = Box::new(crate::pipeline::saved::Trained::Segment(run.model.clone()));
+        return state.start_job(JobRequest::SaveModel {
+            path,
+            table,
+            features,
+            trained,
+            overwrite,
+        });
+    }
     if target == ExportTarget::Profiles {
         let Some(run) = &state.segments.run else {
             return Vec::new();

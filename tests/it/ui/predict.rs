@@ -246,3 +246,63 @@ fn predict_a_multi_class_target() {
     );
     assert!(draw(&s, 120, 40).contains("for two-class targets"));
 }
+
+/// `M` saves the shown prediction's model; it scores the screen's table with the run's
+/// probabilities, exactly, for a forest and a logistic regression.
+#[test]
+fn save_model_from_the_predict_screen_scores_the_table_as_the_run_did() {
+    use crmlens::analytics::predict::ModelKind;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('6'));
+    key(&mut s, KeyCode::Char('M'));
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("run a prediction first")
+    );
+    s.error = None;
+    for (n, model) in [ModelKind::Forest, ModelKind::Logistic]
+        .into_iter()
+        .enumerate()
+    {
+        s.predict.settings.model = model;
+        s.predict.settings.trees = 20;
+        key(&mut s, KeyCode::Char('r'));
+        assert!(s.error.is_none(), "{:?}", s.error);
+        let p = s.predict.result.clone().expect("a prediction");
+        let path = dir.path().join(format!("p{n}.toml"));
+        key(&mut s, KeyCode::Char('M'));
+        assert_eq!(
+            s.overlay,
+            Some(Overlay::Export {
+                target: crmlens::app::state::ExportTarget::Model,
+                name: "predict_model.toml".into()
+            })
+        );
+        for _ in 0.."predict_model.toml".len() {
+            key(&mut s, KeyCode::Backspace);
+        }
+        typed(&mut s, path.to_str().unwrap());
+        key(&mut s, KeyCode::Enter);
+        assert!(
+            s.message
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("wrote 1 model"),
+            "{:?} {:?}",
+            s.message,
+            s.error
+        );
+        let saved = crmlens::pipeline::saved::SavedModel::load(&path).unwrap();
+        let table = (*s.table.clone().unwrap()).clone();
+        let scored = crmlens::pipeline::saved::score(&saved, table, "customer_id").unwrap();
+        assert_eq!(
+            scored.probabilities.unwrap(),
+            p.run.probabilities,
+            "{model:?}"
+        );
+        assert_eq!(scored.predicted.unwrap(), p.run.predicted());
+    }
+}

@@ -271,3 +271,60 @@ fn gaussian_mixture_from_the_segments_screen() {
     assert!(draw(&s, 120, 40).contains("feature medians"));
     insta::assert_snapshot!("120x40_Segments_gmm_medians", draw(&s, 120, 40));
 }
+
+/// `M` saves the shown segmentation; the model file scores the screen's table with the run's
+/// labels, exactly; a second `M` to the same file asks first. Also after the Features
+/// selection changed (the model keeps the run's).
+#[test]
+fn save_model_from_the_segments_screen_scores_the_table_as_the_run_labelled_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.toml");
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('4'));
+    key(&mut s, KeyCode::Char('M'));
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("run a segmentation first")
+    );
+    s.error = None;
+    for algo in [Algorithm::KMeans, Algorithm::Gmm, Algorithm::Dbscan] {
+        s.segments.params.algorithm = algo;
+        s.segments.params.eps = 1.0;
+        key(&mut s, KeyCode::Char('r'));
+        let run = s.segments.run.clone().expect("a result");
+        // The selection changes after the run; the saved model is the run's.
+        if let Some(item) = s.features.items.iter_mut().find(|i| i.selected) {
+            item.selected = false;
+        }
+        key(&mut s, KeyCode::Char('M'));
+        assert_eq!(
+            s.overlay,
+            Some(Overlay::Export {
+                target: crmlens::app::state::ExportTarget::Model,
+                name: "segments_model.toml".into()
+            })
+        );
+        for _ in 0.."segments_model.toml".len() {
+            key(&mut s, KeyCode::Backspace);
+        }
+        typed(&mut s, path.to_str().unwrap());
+        key(&mut s, KeyCode::Enter);
+        if path.exists() && s.overlay.is_some() {
+            key(&mut s, KeyCode::Char('y'));
+        }
+        assert!(
+            s.message.as_deref().unwrap().starts_with("wrote 1 model"),
+            "{:?} {:?}",
+            s.message,
+            s.error
+        );
+        let model = crmlens::pipeline::saved::SavedModel::load(&path).unwrap();
+        let table = (*s.table.clone().unwrap()).clone();
+        let key_col = table.get_column_names()[0].to_string();
+        let scored = crmlens::pipeline::saved::score(&model, table, &key_col).unwrap();
+        assert_eq!(scored.labels.unwrap(), run.labels, "{algo:?}");
+        assert!(scored.drift.iter().all(|d| d.psi == 0.0));
+    }
+}
