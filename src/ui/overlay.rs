@@ -219,7 +219,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                     Span::raw(text.clone()),
                     Span::styled("█", theme.accent()),
                     Span::styled(
-                        "  (.csv, .parquet or .json; Enter writes, Esc cancels)",
+                        if *target == crate::app::state::ExportTarget::Model {
+                            "  (a .toml model file; Enter writes, Esc cancels)"
+                        } else {
+                            "  (.csv, .parquet or .json; Enter writes, Esc cancels)"
+                        },
                         theme.dim(),
                     ),
                 ])),
