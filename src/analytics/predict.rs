@@ -212,12 +212,13 @@ impl Fitted {
 
     fn proba(&self, x: ArrayView2<f64>, rows: &[usize]) -> Vec<Vec<f64>> {
         match self {
+            // A row at a time, in parallel (each row's probabilities are its own).
             Fitted::Tree(t) => rows
-                .iter()
+                .par_iter()
                 .map(|&r| t.predict_proba(&x.row(r).to_vec()))
                 .collect(),
             Fitted::Forest(f) => rows
-                .iter()
+                .par_iter()
                 .map(|&r| f.predict_proba(&x.row(r).to_vec()))
                 .collect(),
             Fitted::Logistic(m) => m
