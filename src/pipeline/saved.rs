@@ -196,11 +196,20 @@ impl SavedModel {
         let columns = column_types(on.table, &names);
         let mut reference = Vec::new();
         for c in on.numeric {
-            reference.push(Reference::of(on.table, c, false)?);
+            reference.push(Reference::of(on.table, c, None)?);
         }
         let mut pooled = Vec::new();
         for c in on.categorical {
-            let r = Reference::of(on.table, c, true)?;
+            // The model's own levels (`other` is the bin of every other value).
+            let prefix = format!("{c}=");
+            let levels: Vec<String> = on
+                .matrix
+                .transforms
+                .iter()
+                .filter(|t| t.one_hot && t.source == *c)
+                .filter_map(|t| t.name.strip_prefix(&prefix).map(String::from))
+                .collect();
+            let r = Reference::of(on.table, c, Some(levels))?;
             let distinct = on
                 .table
                 .column(c)

@@ -189,15 +189,13 @@ pub struct Reference {
     /// equal ones merged); a value <= `edges[i]` (and above the edge before) is in bin i.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edges: Vec<f64>,
-    /// Categorical: each of these values is a bin, and one more bin holds every other value.
+    /// Categorical: each of these values (sorted) is a bin, and one more bin holds every other
+    /// value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub levels: Vec<String>,
     /// The share of the training rows in each bin.
     pub shares: Vec<f64>,
 }
-
-/// Categorical values kept as bins of their own in a [`Reference`].
-const REFERENCE_LEVELS: usize = 50;
 
 /// Column `c` as text, a missing value as [`MISSING_LEVEL`]: what one-hot encoding reads.
 pub(crate) fn text_values(table: &DataFrame, c: &str) -> Result<Vec<String>> {
@@ -226,22 +224,13 @@ fn numeric_values(table: &DataFrame, c: &str) -> Result<Vec<f64>> {
 }
 
 impl Reference {
-    /// Column `c` of the training `table` (numeric values, or text when `categorical`).
-    pub fn of(table: &DataFrame, c: &str, categorical: bool) -> Result<Reference> {
-        if categorical {
-            let values = text_values(table, c)?;
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for v in &values {
-                *counts.entry(v.as_str()).or_default() += 1;
-            }
-            let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            let mut levels: Vec<String> = ranked
-                .iter()
-                .take(REFERENCE_LEVELS)
-                .map(|r| r.0.to_string())
-                .collect();
+    /// Column `c` of the training `table`: numeric values binned at their deciles, or, with
+    /// `levels`, text values binned by those levels (the model's one-hot levels: a model file
+    /// holds no other value of a column) and one more bin for any other value.
+    pub fn of(table: &DataFrame, c: &str, levels: Option<Vec<String>>) -> Result<Reference> {
+        if let Some(mut levels) = levels {
             levels.sort();
+            levels.dedup();
             let r = Reference {
                 column: c.to_string(),
                 categorical: true,
@@ -249,7 +238,7 @@ impl Reference {
                 shares: Vec::new(),
                 levels,
             };
-            let shares = r.shares_of_texts(&values);
+            let shares = r.shares_of_texts(&text_values(table, c)?);
             return Ok(Reference { shares, ..r });
         }
         let mut values = numeric_values(table, c)?;
@@ -345,7 +334,7 @@ mod tests {
         let shifted: Vec<f64> = (0..1000).map(|i| i as f64 + 500.0).collect();
         let t = DataFrame::new_infer_height(vec![Column::new("x".into(), x)]).unwrap();
         let s = DataFrame::new_infer_height(vec![Column::new("x".into(), shifted)]).unwrap();
-        let r = Reference::of(&t, "x", false).unwrap();
+        let r = Reference::of(&t, "x", None).unwrap();
         assert_eq!(r.edges.len(), 9);
         assert!(
             r.shares.iter().all(|s| (s - 0.1).abs() < 0.002),
@@ -360,7 +349,7 @@ mod tests {
             ["a", "b", "a", "a"].map(String::from).to_vec(),
         )])
         .unwrap();
-        let r = Reference::of(&c, "c", true).unwrap();
+        let r = Reference::of(&c, "c", Some(vec!["b".into(), "a".into()])).unwrap();
         assert_eq!(r.levels, ["a", "b"]);
         assert_eq!(r.shares, [0.75, 0.25, 0.0]);
         assert_eq!(r.psi(&c).unwrap(), 0.0);
