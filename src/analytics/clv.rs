@@ -62,7 +62,7 @@ impl Rfm {
 }
 
 /// Fitted BG/NBD parameters: purchase rates ~ Gamma(r, alpha), dropout ~ Beta(a, b).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct BgNbd {
     pub r: f64,
     pub alpha: f64,
@@ -73,7 +73,7 @@ pub struct BgNbd {
 }
 
 /// Fitted Gamma-Gamma parameters: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct GammaGamma {
     pub p: f64,
     pub q: f64,
@@ -527,12 +527,68 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
+/// Every customer's figures under fitted models: P(alive), expected purchases over the
+/// horizon, expected spend per purchase and the discounted CLV (what a fit and a saved
+/// model's scoring both compute, so they agree to the bit).
+pub fn score_rows(bg: &BgNbd, gg: &GammaGamma, d: &Rfm, p: &ClvParams) -> Vec<ClvRow> {
+    let per_month = units_per_month(p.unit_days);
+    let horizon = p.horizon_months as f64 * per_month;
+    (0..d.len())
+        .into_par_iter()
+        .map(|i| {
+            let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
+            let spend = gg.expected_spend(x, d.monetary[i]);
+            ClvRow {
+                p_alive: bg.p_alive(x, tx, t),
+                expected_purchases: bg.expected_purchases(horizon, x, tx, t),
+                expected_spend: spend,
+                clv: clv(
+                    bg,
+                    spend,
+                    (x, tx, t),
+                    p.horizon_months,
+                    p.discount_rate,
+                    per_month,
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Pearson correlation of frequency and mean amount among the repeat customers of `d`.
+pub fn frequency_monetary_correlation(d: &Rfm) -> f64 {
+    let (fx, fm) = d.repeat_customers();
+    correlation(&fx, &fm)
+}
+
 /// Fits both models and scores every customer; with `holdout` (actual purchases per customer
 /// after the calibration end, and the period's length in time units) also validates.
 pub fn run_clv(
     d: &Rfm,
     p: &ClvParams,
     holdout_data: Option<(&[f64], f64)>,
+    progress: &Progress,
+) -> Result<ClvRun, AnalyticsError> {
+    run(d, p, holdout_data, None, progress)
+}
+
+/// Scores every customer with models fitted before (a saved model): no fit, the same
+/// figures [`run_clv`] gives under those parameters; with `holdout` also validates.
+pub fn run_fixed(
+    d: &Rfm,
+    p: &ClvParams,
+    holdout_data: Option<(&[f64], f64)>,
+    models: (BgNbd, GammaGamma),
+    progress: &Progress,
+) -> Result<ClvRun, AnalyticsError> {
+    run(d, p, holdout_data, Some(models), progress)
+}
+
+fn run(
+    d: &Rfm,
+    p: &ClvParams,
+    holdout_data: Option<(&[f64], f64)>,
+    fixed: Option<(BgNbd, GammaGamma)>,
     progress: &Progress,
 ) -> Result<ClvRun, AnalyticsError> {
     if p.discount_rate < 0.0 || !p.discount_rate.is_finite() {
@@ -566,9 +622,14 @@ pub fn run_clv(
         )));
     }
     progress.start("fitting BG/NBD", 3);
-    let bg = fit_bgnbd(d, progress)?;
-    progress.next("fitting Gamma-Gamma");
-    let gg = fit_gamma_gamma(d, progress)?;
+    let (bg, gg) = match fixed {
+        Some(models) => models,
+        None => {
+            let bg = fit_bgnbd(d, progress)?;
+            progress.next("fitting Gamma-Gamma");
+            (bg, fit_gamma_gamma(d, progress)?)
+        }
+    };
     let fitted = [bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v];
     if !fitted.iter().all(|v| v.is_finite() && *v > 0.0) {
         return Err(AnalyticsError::Input(format!(
@@ -585,35 +646,13 @@ pub fn run_clv(
         )));
     }
     progress.next("scoring customers");
-    let (fx, fm) = d.repeat_customers();
-    let per_month = units_per_month(p.unit_days);
-    let horizon = p.horizon_months as f64 * per_month;
-    let rows: Vec<ClvRow> = (0..d.len())
-        .into_par_iter()
-        .map(|i| {
-            let (x, tx, t) = (d.x[i], d.t_x[i], d.t[i]);
-            let spend = gg.expected_spend(x, d.monetary[i]);
-            ClvRow {
-                p_alive: bg.p_alive(x, tx, t),
-                expected_purchases: bg.expected_purchases(horizon, x, tx, t),
-                expected_spend: spend,
-                clv: clv(
-                    &bg,
-                    spend,
-                    (x, tx, t),
-                    p.horizon_months,
-                    p.discount_rate,
-                    per_month,
-                ),
-            }
-        })
-        .collect();
+    let rows = score_rows(&bg, &gg, d, p);
     let holdout = holdout_data.map(|(actual, duration)| holdout(&bg, d, actual, duration, 7));
     progress.advance(1);
     Ok(ClvRun {
         bgnbd: bg,
         gamma_gamma: gg,
-        frequency_monetary_correlation: correlation(&fx, &fm),
+        frequency_monetary_correlation: frequency_monetary_correlation(d),
         rows,
         holdout,
     })

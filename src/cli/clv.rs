@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use polars::prelude::{Column, DataFrame};
 
 use crate::pipeline::clv::{ClvColumns, ClvSettings, fit};
 use crate::progress::Progress;
@@ -33,6 +32,10 @@ pub struct ClvArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub export: super::ExportFlags,
+    /// Save the fitted models here (TOML) for `crmlens score` (an existing file only with
+    /// --force).
+    #[arg(long = "save-model")]
+    pub save_model: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -41,6 +44,9 @@ use super::round;
 
 pub fn run(a: ClvArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
+    if let Some(p) = &a.save_model {
+        crate::data::write::refuse_existing(p, a.export.force)?;
+    }
     let settings = &a.settings;
     let Some(end) = settings.calibration_end else {
         bail!("--calibration-end is required: the last day (YYYY-MM-DD) of the fit");
@@ -67,26 +73,10 @@ pub fn run(a: ClvArgs) -> Result<()> {
     let [read_s, summary_s, models_s] = o.seconds;
     let seconds = read_s + summary_s + models_s;
     if let Some(out) = &a.out {
-        let col = |name: &str, v: Vec<f64>| Column::new(name.into(), v);
-        let mut df = DataFrame::new_infer_height(vec![
-            Column::new(cols.customer.as_str().into(), s.ids.clone()),
-            col("frequency", s.frequency.clone()),
-            col("recency", s.recency.clone()),
-            col("T", s.t.clone()),
-            col("monetary", s.monetary.clone()),
-            col("p_alive", r.rows.iter().map(|x| x.p_alive).collect()),
-            col(
-                "expected_purchases",
-                r.rows.iter().map(|x| x.expected_purchases).collect(),
-            ),
-            col(
-                "expected_spend",
-                r.rows.iter().map(|x| x.expected_spend).collect(),
-            ),
-            col("clv", r.rows.iter().map(|x| x.clv).collect()),
-        ])?;
-        let id = df.get_column_names()[0].to_string();
-        crate::data::write::write_table(&mut df, out, Some(&id), &opts)?;
+        write_figures(&o, out, &opts)?;
+    }
+    if let Some(path) = &a.save_model {
+        crate::pipeline::saved::SavedModel::lifetime(&o)?.save(path, a.export.force)?;
     }
     let order = &o.order;
     let (total, median) = (o.stats.total, o.stats.median);
@@ -194,5 +184,18 @@ pub fn run(a: ClvArgs) -> Result<()> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// Writes every customer's summary and figures (the columns of `clv --out`, which
+/// `score --out` with a lifetime-value model writes too).
+pub fn write_figures(
+    o: &crate::pipeline::clv::ClvOutcome,
+    out: &std::path::Path,
+    opts: &crate::data::write::ExportOptions,
+) -> Result<()> {
+    let mut df = o.table()?;
+    let id = o.columns.customer.clone();
+    crate::data::write::write_table(&mut df, out, Some(&id), opts)?;
     Ok(())
 }

@@ -45,7 +45,11 @@ pub struct LinkArgs {
     /// cluster_size.
     #[arg(long = "clusters-out")]
     pub clusters_out: Option<PathBuf>,
-    /// Replace --out / --clusters-out if they exist.
+    /// Save the comparison model, the threshold and the inputs (TOML) for `crmlens score`,
+    /// which joins new records to the people found here (local engine).
+    #[arg(long = "save-model")]
+    pub save_model: Option<PathBuf>,
+    /// Replace --out / --clusters-out / --save-model if they exist.
     #[arg(long)]
     pub force: bool,
     #[arg(long)]
@@ -75,6 +79,14 @@ pub fn run(a: LinkArgs) -> Result<()> {
     for out in [&a.out, &a.clusters_out].into_iter().flatten() {
         crate::data::write::table_format(out)?;
         crate::data::write::refuse_existing(out, a.force)?;
+    }
+    if let Some(p) = &a.save_model {
+        if a.engine == "spark" {
+            bail!(
+                "--save-model works with the local engine only: the Spark engine's term frequencies live on the cluster; link with --engine local to save a model"
+            );
+        }
+        crate::data::write::refuse_existing(p, a.force)?;
     }
     let settings = LinkSettings {
         fields: a.fields.clone(),
@@ -117,6 +129,9 @@ pub fn run(a: LinkArgs) -> Result<()> {
     }
     if let Some(out) = &a.clusters_out {
         write_table(&mut clusters_frame(&r)?, out, None, &opts)?;
+    }
+    if let Some(path) = &a.save_model {
+        crate::pipeline::saved::SavedModel::linkage(&r).save(path, a.force)?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let mut stdout = super::out::stdout();

@@ -121,8 +121,9 @@ pub enum Command {
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
     Recommend(recommend::RecommendArgs),
-    /// Apply a saved model (`segment` or `predict` with --save-model) to new rows: segment
-    /// labels or class probabilities, and each feature's drift from the training data.
+    /// Apply a saved model (--save-model of `segment`, `predict`, `clv` or `link`) to new
+    /// data: segment labels, class probabilities, lifetime values, or the person each new
+    /// record joins; and each feature's drift from the training data.
     Score(score::ScoreArgs),
     /// Identity resolution: which records are the same person when sources share no key
     /// (one input deduplicated, several linked), by Fellegi-Sunter match weights trained

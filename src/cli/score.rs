@@ -1,5 +1,5 @@
-//! `crmlens score`: a saved model (`--save-model` of `segment` or `predict`) applied to new
-//! rows, with how far each feature has drifted from the training data.
+//! `crmlens score`: a saved model (`--save-model` of `segment`, `predict`, `clv` or `link`)
+//! applied to new data, with how far each feature has drifted from the training data.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,24 +7,43 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::pipeline::saved::{Model, SavedModel, Segmentation, score};
+use crate::pipeline::saved::{
+    Drift, Joined, Lifetime, Linkage, Model, SavedModel, Segmentation, score, score_clv, score_link,
+};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// A model file written by `segment --save-model` or `predict --save-model`.
+    /// A model file written by --save-model of `segment`, `predict`, `clv` or `link`.
     #[arg(long)]
     pub model: PathBuf,
-    /// The rows to score: a data file, or a workspace (.toml) whose customer-360 table is
-    /// used.
+    /// What to score: for a segmentation or classifier, a data file or a workspace (.toml)
+    /// whose customer-360 table is used; for a lifetime-value model, transactions (a file,
+    /// or a workspace's orders); for a link model, the new records.
     #[arg(long)]
     pub input: PathBuf,
-    /// The id column (default: the workspace's key, else the first column).
+    /// The id column (default: the workspace's key, else the first column; for a link
+    /// model, found as `crmlens link` finds it).
     #[arg(long = "id-col")]
     pub id_col: Option<String>,
-    /// Write every row's id and result: `label` for a segmentation, `p_<class>` per class
+    /// Lifetime-value model: value the customers as of this day (YYYY-MM-DD; default: the
+    /// last purchase's day). The training run's calibration end gives its figures back.
+    #[arg(long = "as-of", value_parser = crate::pipeline::clv::date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Link model: the person ids of the existing records (the link run's --clusters-out
+    /// file: input, id, person_id).
+    #[arg(long)]
+    pub persons: Option<PathBuf>,
+    /// Link model: the existing records, one file per flag (default: the files the model
+    /// was linked on, as the model file names them). A file the model linked keeps its id
+    /// column; another's is found as `crmlens link` finds it.
+    #[arg(long)]
+    pub against: Vec<PathBuf>,
+    /// Write every row's id and result: `label` for a segmentation; `p_<class>` per class
     /// and `predicted` for a classifier (the columns of the training command's --out, without
-    /// `actual`) (.csv, .parquet or .json).
+    /// `actual`); the columns of `clv --out` for a lifetime-value model; for a link model the
+    /// columns of `link --clusters-out` (input, id, person_id, cluster_size), then
+    /// new_person, matched_id and probability (.csv, .parquet or .json).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -36,6 +55,24 @@ pub struct ScoreArgs {
 pub fn run(a: ScoreArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.input))?;
     let model = SavedModel::load(&a.model)?;
+    let fits = |flag: &str, given: bool, kind: &str| {
+        if given && model.model.kind() != kind {
+            anyhow::bail!(
+                "{flag} is for a {kind} model; {} is a {} model",
+                a.model.display(),
+                model.model.kind()
+            );
+        }
+        Ok(())
+    };
+    fits("--as-of", a.as_of.is_some(), "clv")?;
+    fits("--persons", a.persons.is_some(), "link")?;
+    fits("--against", !a.against.is_empty(), "link")?;
+    match &model.model {
+        Model::Clv(life) => return lifetime(&a, &model, life, &opts),
+        Model::Link(link) => return join(&a, &model, link, &opts),
+        Model::Segment(_) | Model::Predict(_) => {}
+    }
     let mut wanted = model.input_columns();
     if let Some(id) = &a.id_col {
         wanted.push(id.clone());
@@ -95,14 +132,9 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             };
             ("predict", format!("{name} for {}", p.target))
         }
+        Model::Clv(_) | Model::Link(_) => unreachable!("scored above"),
     };
-    let max_psi = scored.drift.iter().map(|d| d.psi).fold(0.0f64, f64::max);
-    let shifted: Vec<&str> = scored
-        .drift
-        .iter()
-        .filter(|d| d.status == "shifted")
-        .map(|d| d.feature.as_str())
-        .collect();
+    let (max_psi, shifted) = drift_summary(&scored.drift);
     let mut stdout = super::out::stdout();
     if a.json {
         let v = serde_json::json!({
@@ -147,16 +179,249 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             stdout,
             "drift (population stability index against the training rows):"
         )?;
-        for d in &scored.drift {
-            writeln!(stdout, "  {:<24} {:>8.4}  {}", d.feature, d.psi, d.status)?;
-        }
-        if !shifted.is_empty() {
+        print_drift(&mut stdout, &scored.drift)?;
+    }
+    Ok(())
+}
+
+/// The largest population stability index and the features that shifted.
+fn drift_summary(drift: &[Drift]) -> (f64, Vec<&str>) {
+    let max_psi = drift.iter().map(|d| d.psi).fold(0.0f64, f64::max);
+    let shifted = drift
+        .iter()
+        .filter(|d| d.status == "shifted")
+        .map(|d| d.feature.as_str())
+        .collect();
+    (max_psi, shifted)
+}
+
+fn print_drift(stdout: &mut super::out::Stdout, drift: &[Drift]) -> Result<()> {
+    for d in drift {
+        writeln!(stdout, "  {:<24} {:>8.4}  {}", d.feature, d.psi, d.status)?;
+    }
+    let (_, shifted) = drift_summary(drift);
+    if !shifted.is_empty() {
+        writeln!(
+            stdout,
+            "retrain: {} shifted (PSI >= 0.25)",
+            shifted.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// The JSON keys every model kind reports.
+fn common(a: &ScoreArgs, model: &SavedModel, detail: &str) -> serde_json::Value {
+    serde_json::json!({
+        "model": a.model.display().to_string(),
+        "kind": model.model.kind(),
+        "model_detail": detail,
+        "trained_at": model.trained_at,
+        "trained_by": model.crmlens_version,
+        "training_rows": model.training.rows,
+        "schema_fingerprint": model.training.schema_fingerprint,
+        "input": a.input.display().to_string(),
+    })
+}
+
+fn merge(mut base: serde_json::Value, more: serde_json::Value) -> serde_json::Value {
+    if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), more) {
+        b.extend(m);
+    }
+    base
+}
+
+/// A lifetime-value model: every customer's figures as of the day asked.
+fn lifetime(
+    a: &ScoreArgs,
+    model: &SavedModel,
+    life: &Lifetime,
+    opts: &crate::data::write::ExportOptions,
+) -> Result<()> {
+    let progress = Progress::new();
+    let scored = {
+        let _bar = super::bar::show(&progress);
+        score_clv(model, life, &a.input, a.as_of, &progress)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?
+    };
+    let o = &scored.outcome;
+    if let Some(out) = &a.out {
+        super::clv::write_figures(o, out, opts)?;
+    }
+    let (max_psi, shifted) = drift_summary(&scored.drift);
+    let n = o.ids.len();
+    let detail = format!(
+        "BG/NBD + Gamma-Gamma, {} months at {}/month",
+        life.horizon_months, life.discount_rate
+    );
+    let mut stdout = super::out::stdout();
+    if a.json {
+        let v = merge(
+            common(a, model, &detail),
+            serde_json::json!({
+                "schema_matches": true,
+                "as_of": o.calibration_end.to_string(),
+                "calibration_end": life.calibration_end.to_string(),
+                "n_rows": n,
+                "excluded_customers": o.excluded,
+                "dropped_lines": o.dropped_lines,
+                "clv": {"total": o.stats.total, "mean": o.stats.total / n.max(1) as f64, "median": o.stats.median},
+                "holdout": o.run.holdout,
+                "drift": scored.drift,
+                "max_psi": super::round(max_psi, 6),
+                "shifted": shifted,
+                "retrain": !shifted.is_empty(),
+            }),
+        );
+        stdout.json(&v)?;
+    } else {
+        writeln!(
+            stdout,
+            "{n} customers valued as of {} with the lifetime-value model ({detail}) fitted to {} on {} customers at {}",
+            o.calibration_end, life.calibration_end, model.training.rows, model.trained_at
+        )?;
+        writeln!(
+            stdout,
+            "CLV: total {:.0}, mean {:.2}, median {:.2}",
+            o.stats.total,
+            o.stats.total / n.max(1) as f64,
+            o.stats.median
+        )?;
+        if let Some(h) = &o.run.holdout {
             writeln!(
                 stdout,
-                "retrain: {} shifted (PSI >= 0.25)",
-                shifted.join(", ")
+                "after {}: predicted {:.1} purchases, actual {:.0}",
+                o.calibration_end, h.predicted_total, h.actual_total
+            )?;
+        }
+        writeln!(
+            stdout,
+            "drift of the customer summary (population stability index against the training customers):"
+        )?;
+        print_drift(&mut stdout, &scored.drift)?;
+    }
+    Ok(())
+}
+
+/// A link model: the person each new record joins.
+fn join(
+    a: &ScoreArgs,
+    model: &SavedModel,
+    link: &Linkage,
+    opts: &crate::data::write::ExportOptions,
+) -> Result<()> {
+    let Some(persons) = &a.persons else {
+        anyhow::bail!(
+            "a link model needs --persons FILE: the person ids of the records it joins new ones to (the link run's --clusters-out file)"
+        );
+    };
+    let progress = Progress::new();
+    let j = {
+        let _bar = super::bar::show(&progress);
+        score_link(
+            link,
+            &a.input,
+            a.id_col.as_deref(),
+            &a.against,
+            persons,
+            &progress,
+        )?
+    };
+    let at = &j.attachment;
+    let n = j.ids.len();
+    let joined = at.matched.iter().filter(|m| m.is_some()).count();
+    if let Some(out) = &a.out {
+        let mut df = joined_frame(a, &j)?;
+        crate::data::write::write_table(&mut df, out, None, opts)?;
+    }
+    let new_records = at.person.iter().filter(|p| **p > j.max_existing).count();
+    let detail = format!(
+        "{} fields, threshold {}",
+        link.comparison.fields.join(", "),
+        link.comparison.threshold
+    );
+    let mut stdout = super::out::stdout();
+    if a.json {
+        let v = merge(
+            common(a, model, &detail),
+            serde_json::json!({
+                "schema_matches": true,
+                "n_rows": n,
+                "existing_records": j.existing_ids.len(),
+                "existing_people": j.existing_people,
+                "joined": n - new_records,
+                "matched": joined,
+                "new_records": new_records,
+                "new_people": at.new_people,
+                "conflicts": at.conflicts,
+                "compared_pairs": at.compared,
+                "counts": {"existing person": n - new_records, "new person": new_records},
+            }),
+        );
+        stdout.json(&v)?;
+    } else {
+        writeln!(
+            stdout,
+            "{n} new records against {} existing records of {} people: {} join an existing person, {new_records} make {} new people ({} pairs compared)",
+            j.existing_ids.len(),
+            j.existing_people,
+            n - new_records,
+            at.new_people,
+            at.compared
+        )?;
+        if at.conflicts > 0 {
+            writeln!(
+                stdout,
+                "{} new records matched more than one existing person; each joined its most probable match",
+                at.conflicts
             )?;
         }
     }
     Ok(())
+}
+
+/// The new records with their person: the columns of `link --clusters-out`, then whether
+/// the person is new, the existing record matched and the match probability.
+fn joined_frame(a: &ScoreArgs, j: &Joined) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{Column, DataFrame};
+    let at = &j.attachment;
+    let n = j.ids.len();
+    let mut sizes: BTreeMap<u32, u32> = BTreeMap::new();
+    for p in j.existing_persons.iter().chain(&at.person) {
+        *sizes.entry(*p).or_default() += 1;
+    }
+    let input = a.input.display().to_string();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            Column::new("input".into(), vec![input; n]),
+            Column::new("id".into(), j.ids.clone()),
+            Column::new("person_id".into(), at.person.clone()),
+            Column::new(
+                "cluster_size".into(),
+                at.person.iter().map(|p| sizes[p]).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                "new_person".into(),
+                at.person
+                    .iter()
+                    .map(|p| *p > j.max_existing)
+                    .collect::<Vec<bool>>(),
+            ),
+            Column::new(
+                "matched_id".into(),
+                at.matched
+                    .iter()
+                    .map(|m| m.map(|(e, _)| j.existing_ids[e].1.clone()))
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            Column::new(
+                "probability".into(),
+                at.matched
+                    .iter()
+                    .map(|m| m.map(|(_, q)| q))
+                    .collect::<Vec<Option<f64>>>(),
+            ),
+        ],
+    )?)
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use crate::analytics::clv::{ClvParams, ClvRun, Rfm, run_clv};
+use crate::analytics::clv::{BgNbd, ClvParams, ClvRun, GammaGamma, Rfm, run_clv, run_fixed};
 use crate::data::features::transactions::{
     TransactionColumns, date_span, read_transactions, summarise, transaction_columns,
 };
@@ -192,7 +192,6 @@ pub fn fit(
     settings: &ClvSettings,
     progress: &Progress,
 ) -> Result<ClvOutcome> {
-    let started = Instant::now();
     progress.start("reading transactions", 1);
     let cols = transaction_columns(
         input,
@@ -201,15 +200,45 @@ pub fn fit(
         columns.amount.as_deref(),
         &columns.given,
     )?;
+    run(input, cols, settings, None, progress)
+}
+
+/// Scores the customers of `input` with models fitted before (a saved model's), reading the
+/// columns it was trained on: every customer's figures at `settings.calibration_end` (by
+/// default the last purchase's day), with the holdout check when later purchases exist. At
+/// the training run's calibration end on its data, the figures are the training run's.
+pub fn score(
+    input: &Path,
+    cols: TransactionColumns,
+    settings: &ClvSettings,
+    models: (BgNbd, GammaGamma),
+    progress: &Progress,
+) -> Result<ClvOutcome> {
+    progress.start("reading transactions", 1);
+    run(input, cols, settings, Some(models), progress)
+}
+
+fn run(
+    input: &Path,
+    cols: TransactionColumns,
+    settings: &ClvSettings,
+    fixed: Option<(BgNbd, GammaGamma)>,
+    progress: &Progress,
+) -> Result<ClvOutcome> {
+    let started = Instant::now();
     let (tx, dropped_lines) = read_transactions(input, &cols)?;
     progress.check()?;
     let (calibration_end, span_last) = match settings.calibration_end {
         Some(end) => (end, None),
         None => {
             let (_, last) = date_span(&tx)?;
-            let end = last
-                .checked_sub_months(chrono::Months::new(6))
-                .unwrap_or(last);
+            // A fit keeps six months to check against; scoring is as of the last day.
+            let end = if fixed.is_some() {
+                last
+            } else {
+                last.checked_sub_months(chrono::Months::new(6))
+                    .unwrap_or(last)
+            };
             (end, Some(last))
         }
     };
@@ -234,15 +263,20 @@ pub fn fit(
     let holdout =
         (s.holdout_duration > 0.0).then(|| (&s.holdout_purchases[..], s.holdout_duration));
     let models_started = Instant::now();
-    let run = run_clv(&rfm, &params, holdout, progress)?;
+    let run = match fixed {
+        Some(models) => run_fixed(&rfm, &params, holdout, models, progress)?,
+        None => run_clv(&rfm, &params, holdout, progress)?,
+    };
     let models_s = models_started.elapsed().as_secs_f64();
     let mut order: Vec<usize> = (0..s.ids.len()).collect();
     order.sort_by(|&i, &j| run.rows[j].clv.total_cmp(&run.rows[i].clv).then(i.cmp(&j)));
     let clv: Vec<f64> = run.rows.iter().map(|r| r.clv).collect();
     let stats = ClvStats::of(&clv);
+    let mut settings = settings.clone();
+    settings.calibration_end = Some(calibration_end);
     Ok(ClvOutcome {
         calibration_end,
-        settings: settings.clone(),
+        settings,
         ids: s.ids,
         frequency: s.frequency,
         run,
@@ -258,6 +292,34 @@ pub fn fit(
         first_date: s.first_date,
         seconds: [read_s, summary_s, models_s],
     })
+}
+
+impl ClvOutcome {
+    /// Every customer's summary and figures, the table `crmlens clv --out` writes (the
+    /// customer column first, as in the transactions).
+    pub fn table(&self) -> Result<polars::prelude::DataFrame> {
+        use polars::prelude::{Column, DataFrame};
+        let col = |name: &str, v: Vec<f64>| Column::new(name.into(), v);
+        let r = &self.run.rows;
+        DataFrame::new_infer_height(vec![
+            Column::new(self.columns.customer.as_str().into(), self.ids.clone()),
+            col("frequency", self.frequency.clone()),
+            col("recency", self.recency.clone()),
+            col("T", self.t.clone()),
+            col("monetary", self.monetary.clone()),
+            col("p_alive", r.iter().map(|x| x.p_alive).collect()),
+            col(
+                "expected_purchases",
+                r.iter().map(|x| x.expected_purchases).collect(),
+            ),
+            col(
+                "expected_spend",
+                r.iter().map(|x| x.expected_spend).collect(),
+            ),
+            col("clv", r.iter().map(|x| x.clv).collect()),
+        ])
+        .map_err(|e| crate::data::DataError::polars("the CLV table", e).into())
+    }
 }
 
 #[cfg(test)]

@@ -22,14 +22,19 @@ use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use super::error::Result;
+use crate::analytics::clv::{BgNbd, GammaGamma};
 use crate::analytics::gmm::{CovarianceType, GmmResult};
 use crate::analytics::kmeans::KMeansResult;
 use crate::analytics::predict::{Fitted, decide};
 use crate::analytics::segment::SegmentModel;
 use crate::data::DataError;
 use crate::data::features::apply::{Reference, apply};
+use crate::data::features::transactions::{Amount, TransactionColumns};
 use crate::data::features::{ColumnTransform, FeatureMatrix};
+use crate::data::identity::attach::LinkModel;
 use crate::data::sources::workspace::Scaling;
+use crate::pipeline::clv::{ClvOutcome, TimeUnit};
+use chrono::NaiveDate;
 
 /// What the file says it is.
 pub const FORMAT: &str = "crmlens-model";
@@ -47,6 +52,8 @@ pub struct SavedModel {
     /// When, in UTC (RFC 3339).
     pub trained_at: String,
     pub training: Training,
+    /// How rows become the model's matrix (segmentations and classifiers).
+    #[serde(default, skip_serializing_if = "Features::is_empty")]
     pub features: Features,
     pub model: Model,
 }
@@ -69,8 +76,11 @@ pub struct ColumnType {
     pub dtype: String,
 }
 
-/// The features: how new rows become the matrix the model was trained on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The features: how new rows become the matrix the model was trained on. A lifetime-value
+/// model keeps only the references of its per-customer summary (for drift); a link model
+/// none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Features {
     pub numeric: Vec<String>,
     pub categorical: Vec<String>,
@@ -94,12 +104,20 @@ pub struct Features {
     pub reference: Vec<Reference>,
 }
 
+impl Features {
+    pub fn is_empty(&self) -> bool {
+        *self == Features::default()
+    }
+}
+
 /// The model's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Model {
     Segment(Segmentation),
     Predict(Prediction),
+    Clv(Lifetime),
+    Link(Linkage),
 }
 
 impl Model {
@@ -107,8 +125,63 @@ impl Model {
         match self {
             Model::Segment(_) => "segment",
             Model::Predict(_) => "predict",
+            Model::Clv(_) => "clv",
+            Model::Link(_) => "link",
         }
     }
+}
+
+/// A lifetime-value model: BG/NBD for purchases and Gamma-Gamma for spend, fitted on
+/// transactions, with the columns it read and the horizon it values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lifetime {
+    pub customer: String,
+    pub date: String,
+    /// The amount: one column, or quantity and unit price (multiplied).
+    pub amount: Vec<String>,
+    /// The fit's calibration end (YYYY-MM-DD).
+    pub calibration_end: NaiveDate,
+    pub time_unit: TimeUnit,
+    pub horizon_months: usize,
+    pub discount_rate: f64,
+    pub bgnbd: BgNbd,
+    pub gamma_gamma: GammaGamma,
+}
+
+impl Lifetime {
+    /// The transaction columns it reads.
+    pub fn columns(&self) -> Result<TransactionColumns> {
+        let amount = match self.amount.as_slice() {
+            [c] => Amount::Column(c.clone()),
+            [q, p] => Amount::Product(q.clone(), p.clone()),
+            _ => {
+                return Err(DataError::Invalid(
+                    "the model's amount is neither one column nor quantity and unit price".into(),
+                )
+                .into());
+            }
+        };
+        Ok(TransactionColumns {
+            customer: self.customer.clone(),
+            date: self.date.clone(),
+            amount,
+        })
+    }
+}
+
+/// A link model: the comparison model and threshold, and the inputs it linked (the
+/// existing records new ones are joined to, unless scoring names others).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Linkage {
+    pub inputs: Vec<LinkedInput>,
+    pub comparison: LinkModel,
+}
+
+/// A linked input: its file as given to `crmlens link`, and its record id column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedInput {
+    pub path: String,
+    pub id: String,
 }
 
 /// A segmentation.
@@ -221,30 +294,121 @@ impl SavedModel {
             }
             reference.push(r);
         }
-        Ok(SavedModel {
+        let training = Training {
+            rows: on.matrix.values.nrows(),
+            schema_fingerprint: fingerprint(&columns),
+            columns,
+            id_column: on.id_column.to_string(),
+        };
+        let features = Features {
+            numeric: on.numeric.to_vec(),
+            categorical: on.categorical.to_vec(),
+            log1p: on.log1p.to_vec(),
+            scaling: on.matrix.scaling,
+            fill: on.fill.clone(),
+            drop_missing: on.drop_missing,
+            pooled,
+            columns: on.matrix.transforms.clone(),
+            reference,
+        };
+        Ok(SavedModel::with(training, features, model))
+    }
+
+    fn with(training: Training, features: Features, model: Model) -> SavedModel {
+        SavedModel {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             crmlens_version: env!("CARGO_PKG_VERSION").into(),
             trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            training: Training {
-                rows: on.matrix.values.nrows(),
-                schema_fingerprint: fingerprint(&columns),
-                columns,
-                id_column: on.id_column.to_string(),
-            },
-            features: Features {
-                numeric: on.numeric.to_vec(),
-                categorical: on.categorical.to_vec(),
-                log1p: on.log1p.to_vec(),
-                scaling: on.matrix.scaling,
-                fill: on.fill.clone(),
-                drop_missing: on.drop_missing,
-                pooled,
-                columns: on.matrix.transforms.clone(),
-                reference,
-            },
+            training,
+            features,
             model,
-        })
+        }
+    }
+
+    /// A lifetime-value model file for a CLV fit: the parameters, the columns read, the
+    /// horizon and discount rate, and the per-customer summary's distribution (for drift).
+    pub fn lifetime(o: &ClvOutcome) -> Result<SavedModel> {
+        let c = &o.columns;
+        let amount: Vec<String> = match &c.amount {
+            Amount::Column(a) => vec![a.clone()],
+            Amount::Product(q, p) => vec![q.clone(), p.clone()],
+        };
+        // The types as the transactions are read (every format gives these).
+        let mut columns = vec![
+            ColumnType {
+                name: c.customer.clone(),
+                dtype: "str".into(),
+            },
+            ColumnType {
+                name: c.date.clone(),
+                dtype: "date".into(),
+            },
+        ];
+        columns.extend(amount.iter().map(|a| ColumnType {
+            name: a.clone(),
+            dtype: "f64".into(),
+        }));
+        let table = o.table()?;
+        let reference = CLV_SUMMARY
+            .iter()
+            .map(|c| Reference::of(&table, c, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let training = Training {
+            rows: o.ids.len(),
+            schema_fingerprint: fingerprint(&columns),
+            columns,
+            id_column: c.customer.clone(),
+        };
+        let features = Features {
+            reference,
+            ..Features::default()
+        };
+        let model = Model::Clv(Lifetime {
+            customer: c.customer.clone(),
+            date: c.date.clone(),
+            amount,
+            calibration_end: o.calibration_end,
+            time_unit: o.settings.unit,
+            horizon_months: o.settings.horizon_months,
+            discount_rate: o.settings.discount_rate,
+            bgnbd: o.run.bgnbd,
+            gamma_gamma: o.run.gamma_gamma,
+        });
+        Ok(SavedModel::with(training, features, model))
+    }
+
+    /// A link model file for a link run: the comparison model and threshold, and the inputs
+    /// with their id columns.
+    pub fn linkage(r: &crate::pipeline::link::LinkRun) -> SavedModel {
+        let model = LinkModel::of(&r.linked);
+        let columns: Vec<ColumnType> = model
+            .fields
+            .iter()
+            .zip(&model.kinds)
+            .map(|(f, k)| ColumnType {
+                name: f.clone(),
+                dtype: k.clone(),
+            })
+            .collect();
+        let training = Training {
+            rows: r.linked.records().len(),
+            schema_fingerprint: fingerprint(&columns),
+            columns,
+            id_column: r.inputs.first().map(|i| i.1.clone()).unwrap_or_default(),
+        };
+        let model = Model::Link(Linkage {
+            inputs: r
+                .inputs
+                .iter()
+                .map(|(p, id)| LinkedInput {
+                    path: p.display().to_string(),
+                    id: id.clone(),
+                })
+                .collect(),
+            comparison: model,
+        });
+        SavedModel::with(training, Features::default(), model)
     }
 
     /// Writes the file atomically (an existing one only with `overwrite`).
@@ -312,6 +476,9 @@ impl SavedModel {
         v
     }
 }
+
+/// The per-customer summary columns whose drift a lifetime-value model reports.
+pub const CLV_SUMMARY: [&str; 4] = ["frequency", "recency", "T", "monetary"];
 
 /// One segmentation's model, as a model file keeps it.
 pub fn segmentation(model: &SegmentModel, x: ndarray::ArrayView2<f64>) -> Segmentation {
@@ -545,17 +712,36 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
                 x,
             ));
         }
+        Model::Clv(_) | Model::Link(_) => {
+            return Err(DataError::Invalid(format!(
+                "a {} model scores transactions or records, not feature rows",
+                model.model.kind()
+            ))
+            .into());
+        }
         Model::Predict(p) => {
             let proba = p.fitted.predict_proba(x);
             predicted = Some(proba.iter().map(|q| decide(q, p.threshold)).collect());
             probabilities = Some(proba);
         }
     }
-    let drift = f
-        .reference
+    let drift = drift(&f.reference, &table)?;
+    Ok(Scored {
+        matrix,
+        labels,
+        probabilities,
+        predicted,
+        drift,
+        dropped,
+    })
+}
+
+/// Each reference feature's population stability index in `table`.
+fn drift(reference: &[Reference], table: &DataFrame) -> Result<Vec<Drift>> {
+    reference
         .iter()
         .map(|r| {
-            let psi = r.psi(&table)?;
+            let psi = r.psi(table)?;
             Ok(Drift {
                 feature: r.column.clone(),
                 psi,
@@ -568,13 +754,244 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
                 },
             })
         })
-        .collect::<std::result::Result<Vec<_>, DataError>>()?;
-    Ok(Scored {
-        matrix,
-        labels,
-        probabilities,
-        predicted,
-        drift,
-        dropped,
+        .collect()
+}
+
+/// Customers scored with a lifetime-value model.
+#[derive(Debug, Clone)]
+pub struct LifetimeScored {
+    pub outcome: ClvOutcome,
+    /// The per-customer summary's drift from the training customers'.
+    pub drift: Vec<Drift>,
+}
+
+/// Scores the customers in the transactions of `input` (a data file, or a workspace's
+/// orders source) with a lifetime-value model, as of `as_of` (default: the last purchase's
+/// day), with the model's horizon and discount rate.
+pub fn score_clv(
+    model: &SavedModel,
+    life: &Lifetime,
+    input: &Path,
+    as_of: Option<NaiveDate>,
+    progress: &crate::progress::Progress,
+) -> Result<LifetimeScored> {
+    let settings = crate::pipeline::clv::ClvSettings {
+        calibration_end: as_of,
+        observation_end: None,
+        unit: life.time_unit,
+        horizon_months: life.horizon_months,
+        discount_rate: life.discount_rate,
+    };
+    let outcome = crate::pipeline::clv::score(
+        input,
+        life.columns()?,
+        &settings,
+        (life.bgnbd, life.gamma_gamma),
+        progress,
+    )?;
+    let drift = drift(&model.features.reference, &outcome.table()?)?;
+    Ok(LifetimeScored { outcome, drift })
+}
+
+/// New records joined to the people of a link model's inputs.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub attachment: crate::data::identity::attach::Attachment,
+    /// The new records' ids, in their file's order.
+    pub ids: Vec<String>,
+    /// The id column of the new records.
+    pub id_column: String,
+    /// The existing inputs (file, id column) and their records' ids.
+    pub existing: Vec<(std::path::PathBuf, String)>,
+    pub existing_ids: Vec<(usize, String)>,
+    /// Each existing record's person id, in the order of `existing_ids`.
+    pub existing_persons: Vec<u32>,
+    /// Existing people (distinct person ids of the existing records), and the largest id: a
+    /// person id above it is a new person.
+    pub existing_people: usize,
+    pub max_existing: u32,
+}
+
+/// Joins the records of `input` to the people of the link model's inputs (or `against`,
+/// when given), whose person ids `persons` holds (the `--clusters-out` file of the link
+/// run: input, id, person_id).
+pub fn score_link(
+    link: &Linkage,
+    input: &Path,
+    id_col: Option<&str>,
+    against: &[std::path::PathBuf],
+    persons: &Path,
+    progress: &crate::progress::Progress,
+) -> Result<Joined> {
+    use crate::data::identity::run::id_column;
+    use crate::data::sources::file::{ReadOptions, read_frame};
+    let existing: Vec<(std::path::PathBuf, Option<String>)> = if against.is_empty() {
+        link.inputs
+            .iter()
+            .map(|i| (std::path::PathBuf::from(&i.path), Some(i.id.clone())))
+            .collect()
+    } else {
+        // A file the model linked keeps its id column; another's is found.
+        against
+            .iter()
+            .map(|p| {
+                let id = link
+                    .inputs
+                    .iter()
+                    .find(|i| Path::new(&i.path).file_name() == p.file_name())
+                    .map(|i| i.id.clone());
+                (p.clone(), id)
+            })
+            .collect()
+    };
+    let mut frames = Vec::new();
+    let mut ids = Vec::new();
+    for (path, id) in &existing {
+        progress.label(&format!("reading {}", path.display()));
+        let df = read_frame(path, &ReadOptions::default()).map_err(|e| {
+            DataError::Invalid(format!(
+                "the existing records the link model joins to: {e} (give them with --against FILE)"
+            ))
+        })?;
+        let id = id_column(&df, path, id.as_deref())?;
+        frames.push(df);
+        ids.push(id);
+    }
+    let new = read_frame(input, &ReadOptions::default())?;
+    let new_id = id_column(&new, input, id_col)?;
+    let people = read_persons(persons)?;
+    // Each existing record's person id, by (input, id).
+    let mut existing_ids = Vec::new();
+    let mut person_of = Vec::new();
+    for (k, ((path, _), (df, id))) in existing.iter().zip(frames.iter().zip(&ids)).enumerate() {
+        let by_input = people.for_input(path, persons)?;
+        for rid in crate::data::identity::records::ids_of(df, id).map_err(DataError::Invalid)? {
+            let Some(&p) = by_input.get(rid.as_str()) else {
+                return Err(DataError::Invalid(format!(
+                    "{}: record `{rid}` of {} has no person id; give the --clusters-out file of the link run that linked these records",
+                    persons.display(),
+                    path.display()
+                ))
+                .into());
+            };
+            person_of.push(p);
+            existing_ids.push((k, rid));
+        }
+    }
+    let sources: Vec<(&DataFrame, &str)> = frames
+        .iter()
+        .zip(&ids)
+        .map(|(df, id)| (df, id.as_str()))
+        .collect();
+    let attachment = crate::data::identity::attach::attach(
+        &sources,
+        &person_of,
+        (&new, new_id.as_str()),
+        &link.comparison,
+        progress,
+    )
+    .map_err(|e| match e {
+        crate::data::identity::link::LinkError::Cancelled => DataError::Cancelled,
+        crate::data::identity::link::LinkError::Input(m) => DataError::Invalid(m),
+    })?;
+    let new_ids =
+        crate::data::identity::records::ids_of(&new, &new_id).map_err(DataError::Invalid)?;
+    let mut distinct = person_of.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let max_existing = distinct.last().copied().unwrap_or(0);
+    Ok(Joined {
+        attachment,
+        ids: new_ids,
+        id_column: new_id,
+        existing: existing
+            .iter()
+            .zip(ids)
+            .map(|((p, _), id)| (p.clone(), id))
+            .collect(),
+        existing_ids,
+        existing_persons: person_of,
+        existing_people: distinct.len(),
+        max_existing,
     })
+}
+
+/// A link run's person ids: input -> record id -> person id.
+struct Persons(BTreeMap<String, std::collections::HashMap<String, u32>>);
+
+fn read_persons(path: &Path) -> Result<Persons> {
+    use crate::data::sources::file::{ReadOptions, read_frame};
+    let mut opts = ReadOptions::default();
+    for c in ["input", "id"] {
+        opts.schema.insert(c.into(), "text".into());
+    }
+    let df = read_frame(path, &opts)?;
+    let column = |c: &str| {
+        df.column(c).map_err(|_| {
+            DataError::Invalid(format!(
+                "{}: no `{c}` column; give the --clusters-out file of the link run (input, id, person_id)",
+                path.display()
+            ))
+        })
+    };
+    let text = |c: &str| -> Result<Vec<String>> {
+        let col = column(c)?
+            .cast(&polars::prelude::DataType::String)
+            .map_err(|e| DataError::polars(format!("{}: `{c}`", path.display()), e))?;
+        Ok(col
+            .str()
+            .map_err(|e| DataError::polars(format!("{}: `{c}`", path.display()), e))?
+            .iter()
+            .map(|v| v.unwrap_or("").trim().to_string())
+            .collect())
+    };
+    let (inputs, ids) = (text("input")?, text("id")?);
+    let person = column("person_id")?
+        .cast(&polars::prelude::DataType::UInt32)
+        .map_err(|e| DataError::polars(format!("{}: `person_id`", path.display()), e))?;
+    let person = person
+        .u32()
+        .map_err(|e| DataError::polars(format!("{}: `person_id`", path.display()), e))?;
+    let mut out: BTreeMap<String, std::collections::HashMap<String, u32>> = BTreeMap::new();
+    for ((input, id), p) in inputs.into_iter().zip(ids).zip(person.iter()) {
+        let Some(p) = p else {
+            return Err(DataError::Invalid(format!(
+                "{}: record `{id}` of {input} has no person_id",
+                path.display()
+            ))
+            .into());
+        };
+        out.entry(input).or_default().insert(id, p);
+    }
+    Ok(Persons(out))
+}
+
+impl Persons {
+    /// The person ids of the records of `path`: listed under its path as given, else under
+    /// the one input of the same file name.
+    fn for_input(
+        &self,
+        path: &Path,
+        file: &Path,
+    ) -> Result<&std::collections::HashMap<String, u32>> {
+        if let Some(m) = self.0.get(&path.display().to_string()) {
+            return Ok(m);
+        }
+        let name = path.file_name();
+        let same: Vec<&String> = self
+            .0
+            .keys()
+            .filter(|k| Path::new(k.as_str()).file_name() == name)
+            .collect();
+        match same.as_slice() {
+            [one] => Ok(&self.0[*one]),
+            _ => Err(DataError::Invalid(format!(
+                "{}: no person ids for {} (its inputs are {}); give the --clusters-out file of the link run that linked it",
+                file.display(),
+                path.display(),
+                self.0.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+            .into()),
+        }
+    }
 }

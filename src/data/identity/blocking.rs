@@ -102,7 +102,7 @@ pub struct Candidates {
 
 /// Which pairs are wanted: across sources only (linking), within a source only when
 /// `within`, or both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scope {
     pub across: bool,
     pub within: bool,

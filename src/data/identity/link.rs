@@ -354,7 +354,7 @@ fn value_hash(records: &Records, f: usize, i: usize) -> Option<u64> {
     }
 }
 
-fn frequencies(records: &Records) -> Frequencies {
+pub fn frequencies(records: &Records) -> Frequencies {
     let nsrc = records.sources();
     let per_field: Vec<_> = (0..records.fields.len())
         .into_par_iter()
@@ -756,7 +756,6 @@ pub fn score(
 ) -> Linked {
     let t = Instant::now();
     let model = fit_model(&base, labels);
-    let nf = base.records.fields.len();
     progress.next("scoring candidate pairs");
     let (records, candidates, vectors, freq) = (
         &base.records,
@@ -765,53 +764,19 @@ pub fn score(
         &base.frequencies,
     );
     let tf_on: Vec<bool> = base.levels.iter().map(|l| l.1).collect();
-    let level_w: Vec<Vec<f64>> = (0..nf)
-        .map(|f| {
-            model.m[f]
-                .iter()
-                .zip(&model.u[f])
-                .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
-                .collect()
-        })
-        .collect();
-    // A dependent field's weights when the field it depends on agrees.
-    let dep_w: Option<(usize, usize, Vec<bool>, Vec<f64>)> = model.dependent.as_ref().map(|d| {
-        let w = model.m[d.field]
-            .iter()
-            .zip(&d.u)
-            .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
-            .collect();
-        (d.field, d.on, d.agree.clone(), w)
-    });
-    let prior_w = (model.lambda / (1.0 - model.lambda)).log2();
-    let weights: Vec<f64> = candidates
-        .pairs
-        .par_iter()
-        .enumerate()
-        .map(|(p, &(i, _))| {
-            let v = &vectors[p * nf..(p + 1) * nf];
-            let mut w = prior_w;
-            for f in 0..nf {
-                if v[f] == NULL {
-                    continue;
-                }
-                w += match &dep_w {
-                    Some((df, on, agree, dw))
-                        if *df == f
-                            && v[*on] != NULL
-                            && agree.get(v[*on] as usize).copied().unwrap_or(false) =>
-                    {
-                        dw[v[f] as usize]
-                    }
-                    _ => level_w[f][v[f] as usize],
-                };
-                if v[f] == 0 && tf_on[f] {
-                    w += tf_adjustment(records, freq, f, i as usize, base.u_exact[f], base.scope);
-                }
-            }
-            w
-        })
-        .collect();
+    let (level_w, dep_w) = level_weights(&model);
+    let weights = pair_weights(
+        &model,
+        &Scoring {
+            records,
+            pairs: &candidates.pairs,
+            vectors,
+            frequencies: freq,
+            term_frequency: &tf_on,
+            u_exact: &base.u_exact,
+            scope: base.scope,
+        },
+    );
     let probabilities: Vec<f64> = weights.iter().map(|w| 1.0 / (1.0 + (-w).exp2())).collect();
     let labelled: std::collections::HashMap<(u32, u32), bool> = labels
         .iter()
@@ -882,6 +847,102 @@ pub fn score(
         timings,
         labels: labels.to_vec(),
     }
+}
+
+/// Each field's level weights, log2(m / u), and a dependent field's weights when the field
+/// it depends on agrees (field, the field it depends on, its agreeing levels, weights).
+type DependentWeights = Option<(usize, usize, Vec<bool>, Vec<f64>)>;
+
+fn level_weights(model: &Model) -> (Vec<Vec<f64>>, DependentWeights) {
+    let level_w: Vec<Vec<f64>> = model
+        .m
+        .iter()
+        .zip(&model.u)
+        .map(|(m, u)| {
+            m.iter()
+                .zip(u)
+                .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
+                .collect()
+        })
+        .collect();
+    let dep_w = model.dependent.as_ref().map(|d| {
+        let w = model.m[d.field]
+            .iter()
+            .zip(&d.u)
+            .map(|(m, u)| (m.max(1e-9) / u.max(1e-9)).log2())
+            .collect();
+        (d.field, d.on, d.agree.clone(), w)
+    });
+    (level_w, dep_w)
+}
+
+/// What scoring pairs reads: the records, the pairs with their comparison vectors, the
+/// values' frequencies and, per field, whether exact agreement is adjusted by frequency and
+/// u of the exact level.
+pub struct Scoring<'a> {
+    pub records: &'a Records,
+    pub pairs: &'a [(u32, u32)],
+    pub vectors: &'a [u8],
+    pub frequencies: &'a Frequencies,
+    pub term_frequency: &'a [bool],
+    pub u_exact: &'a [f64],
+    pub scope: Scope,
+}
+
+/// Every pair's match weight under `model`: log2 prior odds, plus each non-null field's
+/// level weight (a dependent field's conditional one when the field it depends on agrees),
+/// plus the term-frequency adjustment of exact agreements.
+pub fn pair_weights(model: &Model, s: &Scoring<'_>) -> Vec<f64> {
+    let nf = s.records.fields.len();
+    let (level_w, dep_w) = level_weights(model);
+    let prior_w = (model.lambda / (1.0 - model.lambda)).log2();
+    s.pairs
+        .par_iter()
+        .enumerate()
+        .map(|(p, &(i, _))| {
+            let v = &s.vectors[p * nf..(p + 1) * nf];
+            let mut w = prior_w;
+            for f in 0..nf {
+                if v[f] == NULL {
+                    continue;
+                }
+                w += match &dep_w {
+                    Some((df, on, agree, dw))
+                        if *df == f
+                            && v[*on] != NULL
+                            && agree.get(v[*on] as usize).copied().unwrap_or(false) =>
+                    {
+                        dw[v[f] as usize]
+                    }
+                    _ => level_w[f][v[f] as usize],
+                };
+                if v[f] == 0 && s.term_frequency[f] {
+                    w += tf_adjustment(
+                        s.records,
+                        s.frequencies,
+                        f,
+                        i as usize,
+                        s.u_exact[f],
+                        s.scope,
+                    );
+                }
+            }
+            w
+        })
+        .collect()
+}
+
+/// The comparison vectors of `pairs` (one level per field, [`NULL`] when missing).
+pub fn vectors_of(records: &Records, pairs: &[(u32, u32)]) -> Vec<u8> {
+    let nf = records.fields.len();
+    let mut vectors = vec![0u8; pairs.len() * nf];
+    if nf > 0 {
+        vectors
+            .par_chunks_mut(nf)
+            .zip(pairs)
+            .for_each(|(out, &(i, j))| vector_of(records, i as usize, j as usize, out));
+    }
+    vectors
 }
 
 /// E-mail addresses are often made of the name (ann.lee12@...): among pairs with the same

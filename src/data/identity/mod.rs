@@ -15,6 +15,7 @@
 //! sound codes from `rphonetic` (Double Metaphone, as Apache Commons Codec), accents are
 //! removed with `unicode-normalization`'s NFKD.
 
+pub mod attach;
 pub mod blocking;
 pub mod compare;
 pub mod fields;

@@ -12,7 +12,7 @@ use super::compare::Outcome;
 pub type Vector = Vec<Outcome>;
 
 /// The model's parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Prior probability that a candidate pair is one person.
     pub lambda: f64,
@@ -27,7 +27,7 @@ pub struct Model {
 }
 
 /// See [`Model::dependent`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dependent {
     pub field: usize,
     pub on: usize,

@@ -115,14 +115,7 @@ impl Records {
         let mut ids = Vec::new();
         let mut starts = vec![0];
         for (df, id) in sources {
-            let c = df
-                .column(id)
-                .map_err(|_| format!("no id column `{id}`"))?
-                .cast(&DataType::String)
-                .map_err(|e| format!("id column `{id}`: {e}"))?;
-            let s = c.as_materialized_series();
-            let ca = s.str().map_err(|e| format!("id column `{id}`: {e}"))?;
-            ids.extend(ca.iter().map(|v| v.unwrap_or("").trim().to_string()));
+            ids.extend(ids_of(df, id)?);
             starts.push(ids.len());
         }
         let mut values = Vec::with_capacity(fields.len());
@@ -141,6 +134,21 @@ impl Records {
             values,
         })
     }
+}
+
+/// The record ids of `df`'s column `id`, as text (trimmed; a missing id is empty).
+pub fn ids_of(df: &DataFrame, id: &str) -> Result<Vec<String>, String> {
+    let c = df
+        .column(id)
+        .map_err(|_| format!("no id column `{id}`"))?
+        .cast(&DataType::String)
+        .map_err(|e| format!("id column `{id}`: {e}"))?;
+    let s = c.as_materialized_series();
+    let ca = s.str().map_err(|e| format!("id column `{id}`: {e}"))?;
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or("").trim().to_string())
+        .collect())
 }
 
 fn concat(parts: Vec<Values>) -> Values {

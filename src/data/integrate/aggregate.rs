@@ -17,7 +17,7 @@ use polars::prelude::*;
 use crate::data::dates::to_date_expr;
 use crate::data::error::{DataError, Result};
 use crate::data::integrate::dedup::row_fingerprints;
-use crate::data::integrate::reduce::{OtherNames, Reducer, prep};
+use crate::data::integrate::reduce::{Acc, OtherNames, Reducer, prep};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned, malformed_error};
 use crate::data::sources::workspace::{InvalidPolicy, SourceConfig, Workspace};
 use crate::progress::Progress;
@@ -77,6 +77,43 @@ pub struct ActivityInput {
     pub format: Format,
     pub delimiter: Option<u8>,
     pub duplicates: Duplicates,
+    /// The rows appended since an earlier run, read as `frame` reads the whole source (see
+    /// [`crate::data::sources::file::ReadOptions::tail_from`]): an incremental aggregator
+    /// folds only these into the earlier run's accumulators.
+    pub tail: Option<LazyFrame>,
+}
+
+impl ActivityInput {
+    /// The same source, every row of it (without its appended rows read apart).
+    pub(crate) fn reading_whole(&self) -> ActivityInput {
+        self.reading(self.frame.clone())
+    }
+
+    /// The same source read from `frame` instead.
+    fn reading(&self, frame: LazyFrame) -> ActivityInput {
+        ActivityInput {
+            role: self.role,
+            path: self.path.clone(),
+            frame,
+            schema: self.schema.clone(),
+            key: self.key.clone(),
+            columns: self.columns.clone(),
+            date_formats: self.date_formats.clone(),
+            estimated_rows: self.estimated_rows,
+            format: self.format,
+            delimiter: self.delimiter,
+            duplicates: self.duplicates,
+            tail: None,
+        }
+    }
+}
+
+/// What an incremental run carries on from: an earlier run's per-customer state of one
+/// source, split by shard when the reduction starts.
+pub struct Resume {
+    pub carried: crate::data::integrate::reduce::Carried,
+    pub rows: Arc<crate::data::integrate::reduce::Seen>,
+    pub orders: Arc<crate::data::integrate::reduce::Seen>,
 }
 
 /// What to aggregate and the cleaning policy that applies on the way.
@@ -397,7 +434,7 @@ fn simple_plan(
 fn run_reduction(
     input: &ActivityInput,
     lf: LazyFrame,
-    make: &dyn Fn() -> Reducer,
+    make: &dyn Fn(usize, usize) -> PolarsResult<Reducer>,
     customers: usize,
     progress: &Progress,
 ) -> Result<Vec<Reducer>> {
@@ -411,7 +448,7 @@ fn run_reduction(
 fn stream_reduce(
     input: &ActivityInput,
     lf: LazyFrame,
-    make: &dyn Fn() -> Reducer,
+    make: &dyn Fn(usize, usize) -> PolarsResult<Reducer>,
     customers: usize,
     progress: &Progress,
 ) -> Result<Vec<Reducer>> {
@@ -424,7 +461,8 @@ fn stream_reduce(
     let mut workers = Vec::with_capacity(shards);
     for shard in 0..shards {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-        let mut reducer = make();
+        let mut reducer = make(shard, shards)
+            .map_err(|e| DataError::polars(format!("aggregating {}", input.role.name()), e))?;
         if let Some(rows) = input.estimated_rows {
             reducer.reserve(rows / shards + 1);
         }
@@ -517,7 +555,7 @@ fn stream_reduce(
 }
 
 /// Finishes every shard and stacks their rows (each customer is in one shard only).
-fn finish_all(reducers: Vec<Reducer>, names: &OtherNames, what: &str) -> Result<DataFrame> {
+fn finish_all(reducers: &[Reducer], names: &OtherNames, what: &str) -> Result<DataFrame> {
     let mut out: Option<DataFrame> = None;
     for r in reducers {
         let df = r
@@ -556,62 +594,139 @@ impl CustomerAggregator for LocalAggregator {
         let mut out = Vec::new();
         for input in &plan.inputs {
             progress.check().map_err(|_| DataError::Cancelled)?;
-            let t0 = std::time::Instant::now();
-            let raw = used_columns(input);
-            let (frame, rules, features) = match input.role {
-                Role::Orders => {
-                    let (lf, rules) = orders_plan(input, plan);
-                    let has_category = role_col(input, "category").is_some();
-                    let make = || {
-                        Reducer::new(
-                            input.role,
-                            input.duplicates,
-                            plan.invalid_lines,
-                            raw.clone(),
-                            0,
-                            has_category,
-                        )
-                    };
-                    let reducers = run_reduction(input, lf, &make, plan.customers, progress)?;
-                    let frame = finish_all(reducers, &OtherNames::default(), "orders")?;
-                    (frame, rules, order_features(input))
-                }
-                Role::Tickets | Role::Sessions => {
-                    let (count, last, means) = other_outputs(input.role);
-                    let (lf, rules, produced) = simple_plan(input, plan, means);
-                    let make = || {
-                        Reducer::new(
-                            input.role,
-                            input.duplicates,
-                            plan.invalid_lines,
-                            raw.clone(),
-                            produced.len(),
-                            false,
-                        )
-                    };
-                    let reducers = run_reduction(input, lf, &make, plan.customers, progress)?;
-                    let names = OtherNames {
-                        count: count.to_string(),
-                        means: produced.clone(),
-                        last: last.to_string(),
-                    };
-                    let frame = finish_all(reducers, &names, input.role.name())?;
-                    let f = other_features(input, count, last, &produced);
-                    (frame, rules, f)
-                }
-            };
-            out.push(RoleAggregate {
-                millis: (t0.elapsed().as_secs_f64() * 1000.0).round(),
-                role: input.role,
-                path: input.path.clone(),
-                frame,
-                rules,
-                features,
-                duplicates: input.duplicates,
-            });
+            out.push(aggregate_source(input, plan, None, progress)?.0);
         }
         Ok(out)
     }
+}
+
+/// One shard's earlier customers: their keys, and their accumulators with category ids.
+type ShardPart = (Vec<String>, Vec<(Acc, Vec<u32>)>);
+
+/// The shard a customer key's fingerprint belongs to (as the reduction deals batches).
+pub(crate) fn shard_of(print: u128, shards: usize) -> usize {
+    ((print >> 64) as u64 % shards as u64) as usize
+}
+
+/// Aggregates one source. With `resume`, folds the source's appended rows
+/// ([`ActivityInput::tail`], else all its rows) into an earlier run's accumulators, and
+/// returns the reducers too, for the next run to carry on from.
+pub(crate) fn aggregate_source(
+    input: &ActivityInput,
+    plan: &AggregationPlan,
+    resume: Option<Resume>,
+    progress: &Progress,
+) -> Result<(RoleAggregate, Option<Vec<Reducer>>)> {
+    let t0 = std::time::Instant::now();
+    let raw = used_columns(input);
+    let keep = resume.is_some();
+    // An incremental run reads the appended rows only.
+    let read = match (&resume, &input.tail) {
+        (Some(_), Some(tail)) => input.reading(tail.clone()),
+        _ => input.reading(input.frame.clone()),
+    };
+    // Each shard's share of the earlier customers, by key fingerprint.
+    let parts: Mutex<Vec<Option<ShardPart>>> = Mutex::new(Vec::new());
+    let categories: Vec<String> = resume
+        .as_ref()
+        .map(|r| r.carried.categories.clone())
+        .unwrap_or_default();
+    let (rows_seen, orders_seen) = match &resume {
+        Some(r) => (r.rows.clone(), r.orders.clone()),
+        None => Default::default(),
+    };
+    let carried = resume.map(|r| r.carried);
+    let split = |shards: usize| -> PolarsResult<()> {
+        let mut p = parts
+            .lock()
+            .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
+        if !p.is_empty() {
+            return Ok(());
+        }
+        p.resize_with(shards, || Some((Vec::new(), Vec::new())));
+        if let Some(c) = &carried {
+            let prints = row_fingerprints(&[Column::new(KEY.into(), &c.keys)])?;
+            for (((k, a), ids), print) in c
+                .keys
+                .iter()
+                .zip(&c.accs)
+                .zip(&c.customer_categories)
+                .zip(prints)
+            {
+                if let Some((keys, accs)) = &mut p[shard_of(print, shards)] {
+                    keys.push(k.clone());
+                    accs.push((a.clone(), ids.clone()));
+                }
+            }
+        }
+        Ok(())
+    };
+    let has_category = input.role == Role::Orders && role_col(input, "category").is_some();
+    let (lf, rules, produced) = match input.role {
+        Role::Orders => {
+            let (lf, rules) = orders_plan(&read, plan);
+            (lf, rules, Vec::new())
+        }
+        Role::Tickets | Role::Sessions => {
+            let (_, _, means) = other_outputs(input.role);
+            simple_plan(&read, plan, means)
+        }
+    };
+    let make = |shard: usize, shards: usize| -> PolarsResult<Reducer> {
+        let mut r = Reducer::new(
+            input.role,
+            input.duplicates,
+            plan.invalid_lines,
+            raw.clone(),
+            produced.len(),
+            has_category,
+        );
+        if keep {
+            split(shards)?;
+            let part = parts
+                .lock()
+                .map_err(|_| polars_err!(ComputeError: "poisoned"))?[shard]
+                .take()
+                .unwrap_or_default();
+            r.resume(
+                part.0,
+                part.1,
+                &categories,
+                rows_seen.clone(),
+                orders_seen.clone(),
+            )?;
+        }
+        Ok(r)
+    };
+    let reducers = run_reduction(&read, lf, &make, plan.customers, progress)?;
+    let (frame, features) = match input.role {
+        Role::Orders => (
+            finish_all(&reducers, &OtherNames::default(), "orders")?,
+            order_features(input),
+        ),
+        Role::Tickets | Role::Sessions => {
+            let (count, last, _) = other_outputs(input.role);
+            let names = OtherNames {
+                count: count.to_string(),
+                means: produced.clone(),
+                last: last.to_string(),
+            };
+            let frame = finish_all(&reducers, &names, input.role.name())?;
+            (frame, other_features(input, count, last, &produced))
+        }
+    };
+    Ok((
+        RoleAggregate {
+            millis: (t0.elapsed().as_secs_f64() * 1000.0).round(),
+            role: input.role,
+            path: input.path.clone(),
+            frame,
+            rules,
+            features,
+            duplicates: input.duplicates,
+        },
+        keep.then_some(reducers),
+    ))
 }
 
 #[cfg(test)]
@@ -712,6 +827,7 @@ mod tests {
                 format: Format::Csv,
                 delimiter: None,
                 duplicates: Duplicates::Remove,
+                tail: None,
             }],
             key_map: None,
             invalid_lines: InvalidPolicy::Drop,

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod clean;
 pub mod dedup;
 pub mod explore;
+pub mod incremental;
 pub mod log;
 pub mod profile;
 pub mod quality;
@@ -646,6 +647,7 @@ pub fn integrate_with(
             format: scanned.format,
             delimiter: scanned.delimiter,
             duplicates,
+            tail: scanned.tail,
         });
     }
     let plan = AggregationPlan {

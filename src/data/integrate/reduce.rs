@@ -51,18 +51,19 @@ pub struct OtherNames {
     pub last: String,
 }
 
-#[derive(Debug, Default, Clone)]
-struct Acc {
-    read: u64,
-    distinct: u64,
-    kept: u64,
+/// One customer's running counts, sums and dates in one source.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Acc {
+    pub read: u64,
+    pub distinct: u64,
+    pub kept: u64,
     /// Rule violations: orders [date, quantity, price]; others [date, value 0, value 1].
-    bad: [u64; 3],
-    sum: [f64; 2],
-    count: [u64; 2],
-    min_date: Option<i32>,
-    max_date: Option<i32>,
-    orders: u64,
+    pub bad: [u64; 3],
+    pub sum: [f64; 2],
+    pub count: [u64; 2],
+    pub min_date: Option<i32>,
+    pub max_date: Option<i32>,
+    pub orders: u64,
     categories: u64,
     more_categories: Vec<u32>,
 }
@@ -83,6 +84,145 @@ impl Acc {
 
     fn distinct_categories(&self) -> u64 {
         self.categories.count_ones() as u64 + self.more_categories.len() as u64
+    }
+
+    /// The category ids this customer bought from.
+    fn category_ids(&self) -> Vec<u32> {
+        (0..64u32)
+            .filter(|i| self.categories & (1 << i) != 0)
+            .chain(self.more_categories.iter().copied())
+            .collect()
+    }
+
+    fn clear_categories(&mut self) {
+        self.categories = 0;
+        self.more_categories.clear();
+    }
+}
+
+/// Fingerprints an earlier run saw (rows, or a customer's orders), sorted: what an
+/// incremental run checks new rows against instead of reading the old ones again.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    /// Sorted segments (one per earlier run that added any).
+    pub segments: Vec<std::sync::Arc<Vec<u128>>>,
+}
+
+impl Seen {
+    pub fn contains(&self, p: u128) -> bool {
+        self.segments.iter().any(|s| find(s, p))
+    }
+
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(|s| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether sorted `s` holds `p`. Fingerprints are spread evenly over the 128-bit range, so
+/// the search starts where `p` would be in an even spread and widens from there: a few cache
+/// lines are touched instead of a binary search's twenty-odd across the whole array.
+fn find(s: &[u128], p: u128) -> bool {
+    let n = s.len();
+    if n == 0 {
+        return false;
+    }
+    let guess = ((((p >> 64) as u64 as u128) * n as u128) >> 64) as usize;
+    let guess = guess.min(n - 1);
+    let (mut lo, mut hi);
+    if s[guess] == p {
+        return true;
+    }
+    if s[guess] < p {
+        // Widen upwards until s[hi] >= p.
+        let mut step = 1;
+        lo = guess;
+        hi = guess + step;
+        while hi < n && s[hi] < p {
+            lo = hi;
+            step *= 2;
+            hi = guess + step;
+        }
+        hi = (hi + 1).min(n);
+    } else {
+        let mut step = 1;
+        hi = guess;
+        lo = guess.saturating_sub(step);
+        while lo > 0 && s[lo] > p {
+            hi = lo;
+            step *= 2;
+            lo = guess.saturating_sub(step);
+        }
+    }
+    s[lo..hi].binary_search(&p).is_ok()
+}
+
+/// What a source's reducers hold at the end of a run, merged over the shards: every
+/// customer's accumulator (categories as ids into `categories`) and the fingerprints first
+/// seen in this run.
+#[derive(Debug, Default, Clone)]
+pub struct Carried {
+    pub keys: Vec<String>,
+    pub accs: Vec<Acc>,
+    /// Per customer: the categories' ids.
+    pub customer_categories: Vec<Vec<u32>>,
+    pub categories: Vec<String>,
+    /// Row and order fingerprints this run added (not in the earlier runs'), sorted.
+    pub new_rows: Vec<u128>,
+    pub new_orders: Vec<u128>,
+}
+
+impl Carried {
+    /// Merges the shards' reducers of one run.
+    pub fn of(reducers: Vec<Reducer>, start: Carried) -> Carried {
+        let mut out = Carried {
+            categories: start.categories,
+            ..Carried::default()
+        };
+        let mut global: FastMap<String, u32> = out
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as u32))
+            .collect();
+        for r in reducers {
+            // This shard's ids -> the merged ids.
+            let mut by_id = vec![0u32; r.categories.len()];
+            let mut names: Vec<(&String, &u32)> = r.categories.iter().collect();
+            names.sort_by_key(|(_, id)| **id);
+            for (name, id) in names {
+                let g = match global.get(name) {
+                    Some(&g) => g,
+                    None => {
+                        let g = out.categories.len() as u32;
+                        out.categories.push(name.clone());
+                        global.insert(name.clone(), g);
+                        g
+                    }
+                };
+                by_id[*id as usize] = g;
+            }
+            for (k, mut acc) in r.keys.into_iter().zip(r.accs) {
+                let mut ids: Vec<u32> = acc
+                    .category_ids()
+                    .into_iter()
+                    .map(|i| by_id[i as usize])
+                    .collect();
+                ids.sort_unstable();
+                acc.clear_categories();
+                out.keys.push(k);
+                out.accs.push(acc);
+                out.customer_categories.push(ids);
+            }
+            out.new_rows.extend(r.seen_rows);
+            out.new_orders.extend(r.seen_orders);
+        }
+        out.new_rows.sort_unstable();
+        out.new_orders.sort_unstable();
+        out
     }
 }
 
@@ -113,6 +253,9 @@ pub struct Reducer {
     accs: Vec<Acc>,
     seen_rows: PrintSet,
     seen_orders: PrintSet,
+    /// What earlier runs saw, for an incremental run (empty otherwise).
+    earlier_rows: std::sync::Arc<Seen>,
+    earlier_orders: std::sync::Arc<Seen>,
     categories: FastMap<String, u32>,
     pub rows: u64,
     /// Rows this reducer expects (0: unknown), and whether the distinct-order set was sized
@@ -154,6 +297,8 @@ impl Reducer {
             accs: Vec::new(),
             seen_rows: PrintSet::default(),
             seen_orders: PrintSet::default(),
+            earlier_rows: Default::default(),
+            earlier_orders: Default::default(),
             expected_rows: 0,
             orders_sized: false,
             categories: FastMap::default(),
@@ -181,6 +326,34 @@ impl Reducer {
         };
         self.last = Some((print, i));
         i
+    }
+
+    /// Carries on from an earlier run: these customers' accumulators (`categories` names the
+    /// category ids they hold) and the fingerprints that run saw.
+    pub fn resume(
+        &mut self,
+        keys: Vec<String>,
+        accs: Vec<(Acc, Vec<u32>)>,
+        categories: &[String],
+        rows: std::sync::Arc<Seen>,
+        orders: std::sync::Arc<Seen>,
+    ) -> PolarsResult<()> {
+        for (i, c) in categories.iter().enumerate() {
+            self.categories.insert(c.clone(), i as u32);
+        }
+        let prints = row_fingerprints(&[Column::new(KEY.into(), &keys)])?;
+        self.reserve_customers(keys.len());
+        for ((key, (mut acc, ids)), print) in keys.into_iter().zip(accs).zip(prints) {
+            for id in ids {
+                acc.add_category(id);
+            }
+            self.index.insert(print, self.accs.len());
+            self.keys.push(key);
+            self.accs.push(acc);
+        }
+        self.earlier_rows = rows;
+        self.earlier_orders = orders;
+        Ok(())
     }
 
     /// Reserves room for about `rows` rows (an estimate from the file size), so the
@@ -266,7 +439,8 @@ impl Reducer {
     /// whether to keep it: a repeat is dropped only when duplicates are removed.
     fn first_copy(&mut self, slot: usize, print: Option<u128>) -> bool {
         self.accs[slot].read += 1;
-        let repeat = print.is_some_and(|p| !self.seen_rows.insert(p));
+        let repeat =
+            print.is_some_and(|p| self.earlier_rows.contains(p) || !self.seen_rows.insert(p));
         if !repeat {
             self.accs[slot].distinct += 1;
         }
@@ -316,6 +490,7 @@ impl Reducer {
             // Lines of one order are usually adjacent: skip the set for a repeat.
             if orders[i].is_some()
                 && self.last_order != Some(order_prints[i])
+                && !self.earlier_orders.contains(order_prints[i])
                 && self.seen_orders.insert(order_prints[i])
             {
                 self.accs[slot].orders += 1;
@@ -369,7 +544,7 @@ impl Reducer {
 
     /// The per-customer frame, customers in first-seen order. For tickets and sessions,
     /// `names` gives the count column, one mean column per value, and the last-date column.
-    pub fn finish(self, names: &OtherNames) -> PolarsResult<DataFrame> {
+    pub fn finish(&self, names: &OtherNames) -> PolarsResult<DataFrame> {
         let a = &self.accs;
         let u = |f: &dyn Fn(&Acc) -> u64| a.iter().map(f).collect::<Vec<u64>>();
         let date = |name: &str, f: &dyn Fn(&Acc) -> Option<i32>| -> PolarsResult<Column> {
@@ -419,5 +594,42 @@ impl Reducer {
             }
         }
         DataFrame::new_infer_height(cols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The widening search finds exactly what a binary search finds, on random fingerprints
+    /// and on skewed ones (all in a narrow range: the guess is far off).
+    #[test]
+    fn find_agrees_with_binary_search() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for n in [0usize, 1, 2, 3, 10, 1000, 20_000] {
+            for skewed in [false, true] {
+                let mut v: Vec<u128> = (0..n)
+                    .map(|_| {
+                        let x: u128 = rng.r#gen();
+                        if skewed { x >> 100 } else { x }
+                    })
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                let probes: Vec<u128> = v
+                    .iter()
+                    .copied()
+                    .chain((0..200).map(|_| {
+                        let x: u128 = rng.r#gen();
+                        if skewed { x >> 100 } else { x }
+                    }))
+                    .chain([0, u128::MAX])
+                    .collect();
+                for p in probes {
+                    assert_eq!(find(&v, p), v.binary_search(&p).is_ok(), "n {n} p {p}");
+                }
+            }
+        }
     }
 }

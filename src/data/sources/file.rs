@@ -66,6 +66,12 @@ pub struct ReadOptions {
     /// Read the file in ranges rather than memory-mapping it (big activity files streamed
     /// once: the mapped pages of a multi-GB file would count in the process's memory).
     pub unmapped: bool,
+    /// Also read the rows from this byte offset on (a line start after the header: where an
+    /// earlier run stopped) as [`Scanned::tail`], exactly as the whole file's rows are read:
+    /// the header, the columns' types and their readings are the whole file's (decided on
+    /// its first rows, which rows appended since do not change). Only the tail's field
+    /// counts are checked. CSV and NDJSON only.
+    pub tail_from: Option<u64>,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -82,6 +88,25 @@ pub struct Scanned {
     /// The text columns read as numbers, flags or text with placeholders (see
     /// [`super::reading`]); each is in `notes` too.
     pub readings: Vec<super::reading::Inferred>,
+    /// With [`ReadOptions::tail_from`]: the whole lines from that offset on, read as
+    /// `frame` reads the whole file, and the offset after them.
+    pub tail: Option<LazyFrame>,
+    pub tail_end: Option<u64>,
+}
+
+/// A step of reading a source after its reader: columns cast or read from text, or renamed.
+/// Kept so that rows appended to a file are read exactly as the whole file is.
+#[derive(Clone)]
+enum Stage {
+    Columns(Vec<Expr>),
+    Rename(Vec<String>, Vec<String>),
+}
+
+fn replay(frame: LazyFrame, stages: &[Stage]) -> LazyFrame {
+    stages.iter().fold(frame, |f, s| match s {
+        Stage::Columns(e) => f.with_columns(e.clone()),
+        Stage::Rename(old, new) => f.rename(old.clone(), new.clone(), true),
+    })
 }
 
 /// Column types the analyst gave for this run over those read (`--schema col=type` for every
@@ -138,10 +163,10 @@ pub fn session_types_not_found() -> Vec<String> {
 /// `schema` types are left as they are.
 fn read_text_columns(
     path: &Path,
-    frame: LazyFrame,
+    frame: &LazyFrame,
     schema: &Schema,
     opts: &ReadOptions,
-) -> Result<(LazyFrame, Vec<super::reading::Inferred>)> {
+) -> Result<(Vec<Stage>, Vec<super::reading::Inferred>)> {
     // The types the analyst gave this run (not those of the source's own `schema`).
     let session: BTreeMap<String, String> = session_types(path)
         .into_iter()
@@ -164,7 +189,8 @@ fn read_text_columns(
     );
     // Columns already of another type than text: cast (a number read as text, a float as a
     // whole number only when it is one).
-    let mut frame = frame;
+    let mut frame = frame.clone();
+    let mut stages = Vec::new();
     let mut casts = Vec::new();
     let mut cast_readings = Vec::new();
     for (c, ty) in &given {
@@ -229,7 +255,8 @@ fn read_text_columns(
         });
     }
     if !casts.is_empty() {
-        frame = frame.with_columns(casts);
+        frame = frame.with_columns(casts.clone());
+        stages.push(Stage::Columns(casts));
     }
     // Text columns, and whole-number columns named as dates (20240131 under `date`).
     let text: Vec<PlSmallStr> = schema
@@ -244,7 +271,7 @@ fn read_text_columns(
         .map(|(n, _)| n.clone())
         .collect();
     if text.is_empty() {
-        return Ok((frame, cast_readings));
+        return Ok((stages, cast_readings));
     }
     let head = frame
         .clone()
@@ -275,7 +302,7 @@ fn read_text_columns(
         }
     }
     if readings.is_empty() {
-        return Ok((frame, readings));
+        return Ok((stages, readings));
     }
     let exprs: Vec<Expr> = readings
         .iter()
@@ -294,7 +321,8 @@ fn read_text_columns(
             _ => super::reading::expr(&r.column, &r.reading),
         })
         .collect();
-    Ok((frame.with_columns(exprs), readings))
+    stages.push(Stage::Columns(exprs));
+    Ok((stages, readings))
 }
 
 /// The format a `format` setting or a file extension names (`.json` is JSON here; reading
@@ -468,13 +496,16 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         let schema = frame
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;
-        let (mut frame, readings) = read_text_columns(path, frame, &schema, opts)?;
+        let (stages, readings) = read_text_columns(path, &frame, &schema, opts)?;
+        let mut frame = replay(frame, &stages);
         let mut notes = notes;
         notes.extend(readings.iter().map(|r| r.describe()));
         let schema = frame
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;
         return Ok(Scanned {
+            tail: None,
+            tail_end: None,
             estimated_rows: None,
             path: crate::data::sources::postgres::display_path(url),
             format: Format::Postgres,
@@ -516,11 +547,21 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         .map(|(c, t)| Field::new(c.as_str().into(), polars_type(t)))
         .collect();
     let mut delimiter = None;
+    let mut tail = None;
+    let mut tail_end = None;
+    if opts.tail_from.is_some() && !matches!(format, Format::Csv | Format::Ndjson) {
+        return Err(DataError::Invalid(format!(
+            "{}: only the rows appended to a CSV or NDJSON file can be read on their own",
+            path.display()
+        )));
+    }
     let frame = match format {
         Format::Csv => {
             let csv = csv_frame(path, pl_path, opts, &overrides)?;
             delimiter = Some(csv.delimiter);
             notes.extend(csv.note);
+            tail = csv.tail;
+            tail_end = csv.tail_end;
             csv.frame
         }
         Format::Parquet => {
@@ -531,8 +572,10 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             LazyFrame::scan_parquet(pl_path, args).map_err(|e| malformed_error(path, &e))?
         }
         Format::Ndjson | Format::Json => {
-            let json = json_frame(path, pl_path, format)?;
+            let json = json_frame(path, pl_path, format, opts.tail_from)?;
             notes.extend(json.note);
+            tail = json.tail;
+            tail_end = json.tail_end;
             json.frame
         }
         Format::Sqlite => {
@@ -555,6 +598,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         }
     };
     let mut frame = frame;
+    let mut stages: Vec<Stage> = Vec::new();
     let mut schema = frame
         .collect_schema()
         .map_err(|e| malformed_error(path, &e))?;
@@ -572,12 +616,12 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         .map(|(n, _)| n.clone())
         .collect();
     if !decimals.is_empty() {
-        frame = frame.with_columns(
-            decimals
-                .iter()
-                .map(|n| col(n.clone()).cast(DataType::Float64))
-                .collect::<Vec<_>>(),
-        );
+        let casts: Vec<Expr> = decimals
+            .iter()
+            .map(|n| col(n.clone()).cast(DataType::Float64))
+            .collect();
+        frame = frame.with_columns(casts.clone());
+        stages.push(Stage::Columns(casts));
     }
     if !wide.is_empty() {
         let names = wide
@@ -593,11 +637,12 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         notes.push(format!(
             "{which} integers outside the 64-bit range; read as floats (about 16 significant digits)"
         ));
-        frame = frame.with_columns(
-            wide.iter()
-                .map(|n| col(n.clone()).cast(DataType::Float64))
-                .collect::<Vec<_>>(),
-        );
+        let casts: Vec<Expr> = wide
+            .iter()
+            .map(|n| col(n.clone()).cast(DataType::Float64))
+            .collect();
+        frame = frame.with_columns(casts.clone());
+        stages.push(Stage::Columns(casts));
     }
     if !wide.is_empty() || !decimals.is_empty() {
         schema = frame
@@ -611,6 +656,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             .filter(|f| schema.contains(f.name()))
             .map(|f| col(f.name().clone()).strict_cast(f.dtype().clone()))
             .collect();
+        stages.push(Stage::Columns(casts.clone()));
         frame.with_columns(casts)
     } else {
         frame
@@ -633,6 +679,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             padded[0].1
         ));
         let (old, new): (Vec<String>, Vec<String>) = padded.into_iter().unzip();
+        stages.push(Stage::Rename(old.clone(), new.clone()));
         let mut frame = frame.rename(old, new, true);
         let schema = frame
             .collect_schema()
@@ -642,7 +689,9 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     for c in opts.schema.keys() {
         require_column(path, &schema, c, "the workspace's `schema` table")?;
     }
-    let (mut frame, readings) = read_text_columns(path, frame, &schema, opts)?;
+    let (more, readings) = read_text_columns(path, &frame, &schema, opts)?;
+    let mut frame = replay(frame, &more);
+    stages.extend(more);
     let schema = if readings.is_empty() {
         schema
     } else {
@@ -651,8 +700,17 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?
     };
+    let estimated_rows = match opts.tail_from {
+        Some(from) => estimate_rows(path, format).map(|n| {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(1).max(1);
+            (n as f64 * size.saturating_sub(from) as f64 / size as f64) as usize + 1
+        }),
+        None => estimate_rows(path, format),
+    };
     Ok(Scanned {
-        estimated_rows: estimate_rows(path, format),
+        tail: tail.map(|t| replay(t, &stages)),
+        tail_end,
+        estimated_rows,
         path: path.to_path_buf(),
         format,
         delimiter,
@@ -668,6 +726,32 @@ struct TextFrame {
     frame: LazyFrame,
     delimiter: u8,
     note: Option<String>,
+    /// The rows from [`ReadOptions::tail_from`] on, before the stages after the reader, and
+    /// the offset after them.
+    tail: Option<LazyFrame>,
+    tail_end: Option<u64>,
+}
+
+/// The whole lines of `path` from `from` on (a line still being written is left for a
+/// later read), and the offset after them.
+fn bytes_from(path: &Path, from: u64) -> Result<(Vec<u8>, u64)> {
+    use std::io::{Read as _, Seek as _};
+    let mut f = File::open(path).map_err(|e| DataError::io(path, e))?;
+    f.seek(std::io::SeekFrom::Start(from))
+        .map_err(|e| DataError::io(path, e))?;
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)
+        .map_err(|e| DataError::io(path, e))?;
+    let whole = out.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    out.truncate(whole);
+    Ok((out, from + whole as u64))
+}
+
+fn no_tail(path: &Path, why: &str) -> DataError {
+    DataError::Invalid(format!(
+        "{}: the appended rows cannot be read on their own: {why}",
+        path.display()
+    ))
 }
 
 /// Rows polars looks at to infer the types of a text source.
@@ -785,6 +869,12 @@ fn csv_frame(
     } else {
         None
     };
+    if opts.tail_from.is_some() && (converted.is_some() || baskets_by.is_some()) {
+        return Err(no_tail(
+            path,
+            "the file is converted (UTF-16 or CR line ends) or read as baskets",
+        ));
+    }
     if let Some(d) = baskets_by {
         let bytes = match converted {
             Some(text) => text,
@@ -799,11 +889,30 @@ fn csv_frame(
             frame: frame.lazy(),
             delimiter: d,
             note: Some(note),
+            tail: None,
+            tail_end: None,
         });
     }
-    match &converted {
-        Some(text) => precheck::check_field_counts(path, &text[..], d)?,
-        None => {
+    // The header line, as the tail's reader is given it.
+    let header: Vec<u8> = match head.iter().position(|&b| b == b'\n') {
+        Some(end) => head[..=end].to_vec(),
+        None => [head, b"\n"].concat(),
+    };
+    let mut tail_end = None;
+    let tail_bytes = match opts.tail_from {
+        Some(from) => {
+            let (bytes, end) = bytes_from(path, from)?;
+            tail_end = Some(end);
+            let text = [&header[..], &bytes[..]].concat();
+            precheck::check_field_counts(path, &text[..], d)?;
+            Some(text)
+        }
+        None => None,
+    };
+    match (&converted, &tail_bytes) {
+        (_, Some(_)) => {}
+        (Some(text), None) => precheck::check_field_counts(path, &text[..], d)?,
+        (None, None) => {
             let file = File::open(path).map_err(|e| DataError::io(path, e))?;
             precheck::check_field_counts(path, file, d)?
         }
@@ -825,16 +934,40 @@ fn csv_frame(
         })
         .finish()
         .map_err(|e| malformed_error(path, &e))?;
+    let tail = match tail_bytes {
+        Some(bytes) => {
+            let mut full = frame.clone();
+            let schema = full
+                .collect_schema()
+                .map_err(|e| malformed_error(path, &e))?;
+            Some(
+                LazyCsvReader::new_with_sources(buffer_source(bytes))
+                    .with_separator(d)
+                    .with_has_header(true)
+                    .with_schema(Some(schema))
+                    .finish()
+                    .map_err(|e| malformed_error(path, &e))?,
+            )
+        }
+        None => None,
+    };
     Ok(TextFrame {
         frame,
         delimiter: d,
         note,
+        tail,
+        tail_end,
     })
 }
 
 /// A JSON array or NDJSON file as a lazy frame, after a pass that refuses nesting too deep
 /// for polars (whose nested types recurse per level). UTF-16 files are converted.
-fn json_frame(path: &Path, pl_path: PlRefPath, format: Format) -> Result<TextFrame> {
+fn json_frame(
+    path: &Path,
+    pl_path: PlRefPath,
+    format: Format,
+    tail_from: Option<u64>,
+) -> Result<TextFrame> {
     let head = read_head(path, 64 * 1024)?;
     let encoding = precheck::detect_encoding(&head);
     let converted = match encoding {
@@ -848,10 +981,24 @@ fn json_frame(path: &Path, pl_path: PlRefPath, format: Format) -> Result<TextFra
         });
     }
     let lines = format == Format::Ndjson;
+    if tail_from.is_some() && (converted.is_some() || !lines) {
+        return Err(no_tail(path, "only NDJSON in UTF-8 is read from an offset"));
+    }
+    let mut tail_end = None;
+    let tail_bytes = match tail_from {
+        Some(from) => {
+            let (bytes, end) = bytes_from(path, from)?;
+            tail_end = Some(end);
+            precheck::check_json_depth(path, &bytes[..], lines)?;
+            Some(bytes)
+        }
+        None => None,
+    };
     // The whole file: a deep line after the rows types are inferred from still overflows.
-    match &converted {
-        Some(text) => precheck::check_json_depth(path, &text[..], lines)?,
-        None => {
+    match (&converted, &tail_bytes) {
+        (_, Some(_)) => {}
+        (Some(text), None) => precheck::check_json_depth(path, &text[..], lines)?,
+        (None, None) => {
             let file = File::open(path).map_err(|e| DataError::io(path, e))?;
             precheck::check_json_depth(path, file, lines)?
         }
@@ -880,10 +1027,25 @@ fn json_frame(path: &Path, pl_path: PlRefPath, format: Format) -> Result<TextFra
             .map_err(malformed)?
             .lazy()
     };
+    let tail = match tail_bytes {
+        Some(bytes) => {
+            let mut full = frame.clone();
+            let schema = full.collect_schema().map_err(malformed)?;
+            Some(
+                LazyJsonLineReader::new_with_sources(buffer_source(bytes))
+                    .with_schema(Some(schema))
+                    .finish()
+                    .map_err(malformed)?,
+            )
+        }
+        None => None,
+    };
     Ok(TextFrame {
         frame,
         delimiter: 0,
         note,
+        tail,
+        tail_end,
     })
 }
 

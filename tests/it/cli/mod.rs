@@ -2,6 +2,7 @@
 //! each kind of bad input (never a panic or a backtrace).
 
 mod errors;
+mod incremental;
 mod integrate;
 pub(crate) mod link;
 mod predict;

@@ -388,3 +388,364 @@ fn inputs_a_model_cannot_score_are_refused_with_one_line() {
     );
     assert_user_error(&o, &["m.toml", "--force"]);
 }
+
+fn real(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real")
+        .join(path)
+}
+
+/// Rows of a CSV keyed by its first column.
+fn rows_by_id(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<String> = l.split(',').map(String::from).collect();
+            (f[0].clone(), f[1..].to_vec())
+        })
+        .collect()
+}
+
+/// A lifetime-value model saved by `clv` (on the CDNOW extract, tests/data/real) values the
+/// training customers at the training run's calibration end exactly as the run did, with the
+/// same holdout check; as of a later day each customer's age T grows by the days between.
+#[test]
+fn a_lifetime_value_model_scores_its_training_customers_as_the_fit_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = real("cdnow/cdnow_transactions.csv");
+    let (trained, model) = (dir.path().join("train.csv"), dir.path().join("clv.toml"));
+    let fit: serde_json::Value = serde_json::from_str(&run_ok(
+        dir.path(),
+        &[
+            "clv",
+            "--input",
+            input.to_str().unwrap(),
+            "--customer-col",
+            "id",
+            "--calibration-end",
+            "1997-09-30",
+            "--out",
+            trained.to_str().unwrap(),
+            "--save-model",
+            model.to_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let text = fs::read_to_string(&model).unwrap();
+    assert!(
+        text.contains("kind = \"clv\"") && text.contains("[model.bgnbd]"),
+        "{text}"
+    );
+    let scored = dir.path().join("scored.csv");
+    let s = run_ok(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--as-of",
+            "1997-09-30",
+            "--out",
+            scored.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    let (a, b) = (
+        fs::read_to_string(&trained).unwrap(),
+        fs::read_to_string(&scored).unwrap(),
+    );
+    assert!(a.lines().count() > 50, "{a}");
+    assert_eq!(a, b, "scored figures differ from the fit's");
+    assert_eq!(v["kind"], "clv");
+    assert_eq!(v["n_rows"], fit["n_customers"]);
+    assert_eq!(v["holdout"], fit["holdout"]);
+    assert_eq!(v["clv"], fit["clv"]);
+    // Scoring the customers it was fitted on: the summary has not drifted.
+    assert_eq!(v["retrain"], false, "{v}");
+    for d in v["drift"].as_array().unwrap() {
+        assert!(d["psi"].as_f64().unwrap() < 1e-9, "{d}");
+    }
+    // As of the data's last day (the default): T grows by the days since the calibration
+    // end for every customer of the fit.
+    let later = dir.path().join("later.csv");
+    let s = run_ok(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            later.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let w: serde_json::Value = serde_json::from_str(&s).unwrap();
+    let as_of =
+        chrono::NaiveDate::parse_from_str(w["as_of"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let days = (as_of - chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap()).num_days() as f64;
+    assert!(days > 0.0);
+    assert!(w["holdout"].is_null());
+    let (before, after) = (
+        rows_by_id(&a),
+        rows_by_id(&fs::read_to_string(&later).unwrap()),
+    );
+    assert!(after.len() >= before.len());
+    for (id, r) in &before {
+        // Columns after the id: frequency, recency, T, monetary, ...
+        let t0: f64 = r[2].parse().unwrap();
+        let t1: f64 = after[id][2].parse().unwrap();
+        assert!((t1 - t0 - days).abs() < 1e-9, "{id}: T {t0} -> {t1}");
+    }
+}
+
+/// A link model saved by `link` on FEBRL 4 (tests/data/real) joins records it has not seen
+/// to the people found: the originals and the first 900 duplicates are linked, then the last
+/// 100 duplicates are scored and each joins its original's person (the truth is in the ids).
+/// And scoring the second file against the first gives back the run's own people and match
+/// probabilities exactly.
+#[test]
+fn a_link_model_joins_new_records_to_the_people_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = real("febrl4/dataset4a_1000.csv");
+    let b_text = fs::read_to_string(real("febrl4/dataset4b_1000.csv")).unwrap();
+    let lines: Vec<&str> = b_text.lines().collect();
+    let (b1, b2) = (dir.path().join("b_first.csv"), dir.path().join("b_new.csv"));
+    fs::write(&b1, lines[..901].join("\n")).unwrap();
+    fs::write(&b2, [&lines[..1], &lines[901..]].concat().join("\n")).unwrap();
+    let (persons, model) = (dir.path().join("persons.csv"), dir.path().join("link.toml"));
+    run_ok(
+        dir.path(),
+        &[
+            "link",
+            "--input",
+            a.to_str().unwrap(),
+            "--input",
+            b1.to_str().unwrap(),
+            "--clusters-out",
+            persons.to_str().unwrap(),
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    let number = |id: &str| id.trim().split('-').nth(1).unwrap().to_string();
+    // The person of each original, from the run's clusters file.
+    let persons_text = fs::read_to_string(&persons).unwrap();
+    let mut person_of_original = std::collections::BTreeMap::new();
+    for l in persons_text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[1].contains("-org") {
+            person_of_original.insert(number(f[1]), f[2].to_string());
+        }
+    }
+    let joined = dir.path().join("joined.csv");
+    let s = run_ok(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            b2.to_str().unwrap(),
+            "--persons",
+            persons.to_str().unwrap(),
+            "--out",
+            joined.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(v["kind"], "link");
+    assert_eq!(v["n_rows"], 100);
+    assert_eq!(v["existing_records"], 1900);
+    let out = fs::read_to_string(&joined).unwrap();
+    let header: Vec<&str> = out.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "input",
+            "id",
+            "person_id",
+            "cluster_size",
+            "new_person",
+            "matched_id",
+            "probability"
+        ]
+    );
+    let mut right = 0;
+    for l in out.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if person_of_original.get(&number(f[1])).map(String::as_str) == Some(f[2]) {
+            right += 1;
+        }
+    }
+    assert!(right >= 98, "{right} of 100 joined their original's person");
+    assert_eq!(v["joined"], right, "{v}");
+
+    // The second file scored against the first: the run's pairs, probabilities and people.
+    let (pairs, persons2, model2) = (
+        dir.path().join("pairs.csv"),
+        dir.path().join("persons2.csv"),
+        dir.path().join("link2.toml"),
+    );
+    let b = real("febrl4/dataset4b_1000.csv");
+    run_ok(
+        dir.path(),
+        &[
+            "link",
+            "--input",
+            a.to_str().unwrap(),
+            "--input",
+            b.to_str().unwrap(),
+            "--out",
+            pairs.to_str().unwrap(),
+            "--clusters-out",
+            persons2.to_str().unwrap(),
+            "--save-model",
+            model2.to_str().unwrap(),
+        ],
+    );
+    let joined2 = dir.path().join("joined2.csv");
+    run_ok(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model2.to_str().unwrap(),
+            "--input",
+            b.to_str().unwrap(),
+            "--against",
+            a.to_str().unwrap(),
+            "--persons",
+            persons2.to_str().unwrap(),
+            "--out",
+            joined2.to_str().unwrap(),
+        ],
+    );
+    // The run's best pair of each record of the second file.
+    let pairs_text = fs::read_to_string(&pairs).unwrap();
+    let cols: Vec<&str> = pairs_text.lines().next().unwrap().split(',').collect();
+    let at = |c: &str| cols.iter().position(|x| *x == c).unwrap();
+    let (left, right_c, prob) = (at("left"), at("right"), at("probability"));
+    let mut best: std::collections::BTreeMap<String, (f64, String)> = Default::default();
+    for l in pairs_text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let p: f64 = f[prob].parse().unwrap();
+        let e = best
+            .entry(f[right_c].to_string())
+            .or_insert((p, f[left].to_string()));
+        if p > e.0 {
+            *e = (p, f[left].to_string());
+        }
+    }
+    let trained_person: std::collections::BTreeMap<String, String> = fs::read_to_string(&persons2)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("dataset4b"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    let out = fs::read_to_string(&joined2).unwrap();
+    let mut n = 0;
+    for l in out.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let (id, person, new, matched, p) = (f[1], f[2], f[4], f[5], f[6]);
+        match best.get(id) {
+            Some((q, left)) => {
+                assert_eq!(matched, left, "{id}");
+                assert_eq!(p.parse::<f64>().unwrap(), *q, "{id}");
+                assert_eq!(person, trained_person[id], "{id}");
+                assert_eq!(new, "false");
+                n += 1;
+            }
+            None => assert_eq!(new, "true", "{id} matched nothing in the run"),
+        }
+    }
+    assert!(n >= 990, "{n}");
+}
+
+/// Flags for another kind of model, and a link model without the people to join, are
+/// refused with one line.
+#[test]
+fn scoring_flags_for_another_kind_of_model_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mlc_churn();
+    let model = dir.path().join("seg.toml");
+    run_ok(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            input.to_str().unwrap(),
+            "--features",
+            FEATURES,
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    let o = crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--as-of",
+            "2020-01-01",
+        ],
+    );
+    assert_user_error(&o, &["--as-of", "clv model", "segment model"]);
+    let (a, b) = (
+        real("febrl4/dataset4a_1000.csv"),
+        real("febrl4/dataset4b_1000.csv"),
+    );
+    let link = dir.path().join("link.toml");
+    run_ok(
+        dir.path(),
+        &[
+            "link",
+            "--input",
+            a.to_str().unwrap(),
+            "--input",
+            b.to_str().unwrap(),
+            "--save-model",
+            link.to_str().unwrap(),
+        ],
+    );
+    let o = crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            link.to_str().unwrap(),
+            "--input",
+            b.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["--persons", "--clusters-out"]);
+    // A persons file of other records.
+    let persons = dir.path().join("persons.csv");
+    fs::write(&persons, "input,id,person_id\nx.csv,1,1\n").unwrap();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            link.to_str().unwrap(),
+            "--input",
+            b.to_str().unwrap(),
+            "--persons",
+            persons.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["persons.csv", "dataset4a_1000.csv", "--clusters-out"]);
+}

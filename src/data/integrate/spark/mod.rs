@@ -497,6 +497,8 @@ impl SparkAggregator {
             notes: vec![format!("aggregated by Spark at {}", self.remote)],
             // Spark reads the file with its own types (the reading of text columns is local).
             readings: Vec::new(),
+            tail: None,
+            tail_end: None,
         })
     }
 }
@@ -656,6 +658,7 @@ mod tests {
             format: Format::Csv,
             delimiter: Some(b','),
             duplicates: crate::data::integrate::aggregate::Duplicates::Remove,
+            tail: None,
         };
         let mut plan = AggregationPlan {
             inputs: Vec::new(),
@@ -679,6 +682,7 @@ mod tests {
         assert_eq!(q.rules.len(), 3);
         let input = ActivityInput {
             duplicates: crate::data::integrate::aggregate::Duplicates::Keep,
+            tail: None,
             ..input
         };
         plan.invalid_lines = InvalidPolicy::Null;

@@ -1,0 +1,791 @@
+//! Incremental integration: the 360 table refreshed from what arrived since the last run,
+//! equal row for row to a full rebuild.
+//!
+//! The per-customer accumulators of each activity source (what the streamed reduction of
+//! [`crate::data::integrate::reduce`] holds at the end of a file: counts, sums in file
+//! order, first and last dates, categories) are kept in a state folder with the
+//! fingerprints of the rows and orders already seen (so an exact duplicate of an old line is
+//! still recognised) and how far each file was read. A later run reads only the bytes
+//! appended since (CSV and NDJSON), folds them into the same accumulators in the same order,
+//! and finishes them as the full run would: the sums are the same to the bit because every
+//! customer's rows are added in file order either way. The customers source is small and
+//! read whole every time (changed and added customers are simply there); so are the steps
+//! after the aggregation (joins, derived columns, the quality report).
+//!
+//! A source is read whole again, with one line saying why, when: there is no state for it;
+//! its file is not CSV or NDJSON; it is shorter than what was read, or the part already read
+//! changed (its checksum: xxh3 over 8 MiB blocks, hashed in parallel, so the old part is
+//! read but not parsed); the last line read had no line end; it grew while it was read in full; or anything that decides its aggregates
+//! changed (its columns, types, date formats, the cleaning policy, the customers merged by
+//! the fuzzy key or identity resolution, the crmlens version).
+//!
+//! The state is a manifest (TOML) naming the files of one generation: each source's
+//! accumulators (Parquet) and its sorted fingerprint segments (raw little-endian u128; one
+//! more per run that saw new rows, merged into one when there are more than eight). The
+//! manifest is replaced atomically after every file it names is written, so an interrupted
+//! run leaves the previous state whole; files no manifest names are removed on the next run.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::error::{DataError, Result};
+use crate::data::integrate::aggregate::{
+    AggregationPlan, CustomerAggregator, LocalAggregator, Resume, Role, RoleAggregate,
+    aggregate_source,
+};
+use crate::data::integrate::dedup::row_fingerprints;
+use crate::data::integrate::reduce::{Acc, Carried, Reducer, Seen};
+use crate::data::integrate::{Customer360, integrate_with};
+use crate::data::sources::file::{self, Format, ReadOptions, Scanned};
+use crate::data::sources::workspace::{SourceConfig, Workspace};
+use crate::progress::Progress;
+
+const FORMAT: &str = "crmlens-integrate-state";
+/// The layout of the state folder this build reads and writes.
+const VERSION: u32 = 1;
+const MANIFEST: &str = "manifest.toml";
+/// Fingerprint segments kept before they are merged into one.
+const MAX_SEGMENTS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    crmlens_version: String,
+    generation: u64,
+    /// The tables written from this state (absolute paths): the next run may replace them.
+    #[serde(default)]
+    outputs: Vec<String>,
+    sources: Vec<SourceState>,
+}
+
+/// One activity source as the last run left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SourceState {
+    role: String,
+    path: String,
+    format: String,
+    /// Bytes read (every line up to here was folded in).
+    read_to: u64,
+    /// Checksum of the bytes read.
+    checksum: String,
+    /// Everything besides the rows that decides the aggregates.
+    settings: String,
+    /// Whether the file kept its size while it was read (else the next run reads it whole).
+    settled: bool,
+    accumulators: String,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    row_segments: Vec<String>,
+    #[serde(default)]
+    order_segments: Vec<String>,
+}
+
+/// How one activity source was brought up to date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceRefresh {
+    pub role: String,
+    pub path: String,
+    /// "appended" (only the new bytes were read), "unchanged" (nothing new) or "full".
+    pub mode: &'static str,
+    /// Why the source was read whole (None when it was not).
+    pub reason: Option<String>,
+    /// Bytes read in this run.
+    pub bytes: u64,
+    /// Lines read in this run.
+    pub rows: u64,
+}
+
+/// An incremental run's table and what it read.
+pub struct Refreshed {
+    pub customer360: Customer360,
+    pub sources: Vec<SourceRefresh>,
+    /// Whether any source was read whole.
+    pub full: bool,
+}
+
+/// What `open` decided for a source: read from an offset, or whole with a reason.
+#[derive(Debug, Clone)]
+enum Plan {
+    Tail { from: u64, end: u64 },
+    Full { reason: String },
+}
+
+struct Incremental<'a> {
+    dir: &'a Path,
+    manifest: Option<Manifest>,
+    /// Per role: the plan and the file's size when it was opened.
+    plans: Mutex<BTreeMap<String, (Plan, u64)>>,
+    /// Per source: what it read, its reducers and its state before they are saved.
+    results: Mutex<Vec<Done>>,
+}
+
+/// One source's part of a run, to save.
+struct Done {
+    refresh: SourceRefresh,
+    reducers: Vec<Reducer>,
+    state: SourceState,
+    /// The categories the run started from (their ids stay).
+    categories: Vec<String>,
+}
+
+fn hex(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+/// Checksum of `path`'s first `len` bytes: xxh3 of each 8 MiB block (hashed in parallel),
+/// then of those.
+fn checksum(path: &Path, len: u64) -> Result<String> {
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt as _;
+    const BLOCK: u64 = 8 << 20;
+    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let blocks = len.div_ceil(BLOCK);
+    let hashes: Vec<u64> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let at = b * BLOCK;
+            let n = BLOCK.min(len - at) as usize;
+            let mut buf = vec![0u8; n];
+            f.read_exact_at(&mut buf, at)
+                .map_err(|e| DataError::io(path, e))?;
+            Ok(xxhash_rust::xxh3::xxh3_64(&buf))
+        })
+        .collect::<Result<_>>()?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&len.to_le_bytes());
+    for x in hashes {
+        h.update(&x.to_le_bytes());
+    }
+    Ok(hex(h.digest()))
+}
+
+/// The byte before `at` (None at 0).
+fn byte_before(path: &Path, at: u64) -> Result<Option<u8>> {
+    if at == 0 {
+        return Ok(None);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    f.seek(std::io::SeekFrom::Start(at - 1))
+        .map_err(|e| DataError::io(path, e))?;
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).map_err(|e| DataError::io(path, e))?;
+    Ok(Some(b[0]))
+}
+
+fn file_size(path: &Path) -> Result<u64> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| DataError::io(path, e))
+}
+
+/// What decides a source's aggregates besides its rows.
+fn settings_of(
+    input: &crate::data::integrate::aggregate::ActivityInput,
+    plan: &AggregationPlan,
+) -> String {
+    let mut text = format!(
+        "{VERSION};{};{:?};{};{:?};{:?};{:?};{:?};",
+        env!("CARGO_PKG_VERSION"),
+        input.role,
+        input.key,
+        input.columns,
+        input.date_formats,
+        input.duplicates,
+        plan.invalid_lines,
+    );
+    for (n, t) in input.schema.iter() {
+        text.push_str(&format!("{n}:{t};"));
+    }
+    let mut h = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+    if let Some(map) = &plan.key_map {
+        let mut prints = row_fingerprints(map.columns()).unwrap_or_default();
+        prints.sort_unstable();
+        for p in prints {
+            h = xxhash_rust::xxh3::xxh3_64_with_seed(&p.to_le_bytes(), h);
+        }
+    }
+    hex(h)
+}
+
+impl Incremental<'_> {
+    fn previous(&self, role: Role) -> Option<&SourceState> {
+        self.manifest
+            .as_ref()?
+            .sources
+            .iter()
+            .find(|s| s.role == role.name())
+    }
+
+    /// Whether `path` can be read from where the last run stopped.
+    fn plan(&self, role: Role, path: &Path, format: Format) -> Result<Plan> {
+        let full = |reason: &str| {
+            Ok(Plan::Full {
+                reason: reason.to_string(),
+            })
+        };
+        let Some(prev) = self.previous(role) else {
+            return full(if self.manifest.is_some() {
+                "new source"
+            } else {
+                "first run (no state yet)"
+            });
+        };
+        if prev.path != absolute(path) {
+            return full("its file changed (another path)");
+        }
+        if !matches!(format, Format::Csv | Format::Ndjson) {
+            return full(&format!(
+                "{} files are read whole (only CSV and NDJSON are read from where the last run stopped)",
+                format.name()
+            ));
+        }
+        if !prev.settled {
+            return full("it grew while the last run read it");
+        }
+        let size = file_size(path)?;
+        if size < prev.read_to {
+            return full(&format!(
+                "it is shorter than what was read ({size} < {} bytes): rewritten",
+                prev.read_to
+            ));
+        }
+        if checksum(path, prev.read_to)? != prev.checksum {
+            return full("the part already read changed: rewritten");
+        }
+        if byte_before(path, prev.read_to)?.is_some_and(|b| b != b'\n') {
+            return full("the last line read had no line end");
+        }
+        Ok(Plan::Tail {
+            from: prev.read_to,
+            end: size,
+        })
+    }
+}
+
+impl CustomerAggregator for Incremental<'_> {
+    fn open(
+        &self,
+        ws: &Workspace,
+        role: Role,
+        cfg: &SourceConfig,
+        progress: &Progress,
+    ) -> Result<Scanned> {
+        let path = ws.resolve(cfg);
+        let size = file_size(&path).unwrap_or(0);
+        let format = file::detect_format(&path, cfg.format.as_deref())?;
+        let mut plan = self.plan(role, &path, format)?;
+        let mut scanned = None;
+        if let Plan::Tail { from, .. } = plan {
+            let opts = ReadOptions {
+                unmapped: true,
+                cancel: Some(progress.clone()),
+                tail_from: Some(from),
+                ..cfg.read_options()
+            };
+            match file::scan(&path, &opts) {
+                Ok(s) => scanned = Some(s),
+                Err(e) => {
+                    plan = Plan::Full {
+                        reason: format!("its new rows could not be read on their own ({e})"),
+                    }
+                }
+            }
+        }
+        if let Plan::Tail { end, .. } = &mut plan
+            && let Some(s) = &scanned
+        {
+            *end = s.tail_end.unwrap_or(*end);
+        }
+        let scanned = match scanned {
+            Some(s) => s,
+            None => LocalAggregator.open(ws, role, cfg, progress)?,
+        };
+        self.plans
+            .lock()
+            .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
+            .insert(role.name().to_string(), (plan, size));
+        Ok(scanned)
+    }
+
+    fn aggregate(&self, plan: &AggregationPlan, progress: &Progress) -> Result<Vec<RoleAggregate>> {
+        let mut out = Vec::new();
+        for input in &plan.inputs {
+            progress.check().map_err(|_| DataError::Cancelled)?;
+            let role = input.role.name().to_string();
+            let (mut how, size) = self
+                .plans
+                .lock()
+                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
+                .get(&role)
+                .cloned()
+                .unwrap_or((
+                    Plan::Full {
+                        reason: "not opened".into(),
+                    },
+                    0,
+                ));
+            let settings = settings_of(input, plan);
+            let prev = self.previous(input.role).cloned();
+            if let (Plan::Tail { .. }, Some(p)) = (&how, &prev)
+                && p.settings != settings
+            {
+                how = Plan::Full {
+                    reason: "its columns, types, date formats, the cleaning policy or the merged customer ids changed".into(),
+                };
+            }
+            let resume = match (&how, &prev) {
+                (Plan::Tail { .. }, Some(p)) => match load(self.dir, p) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        how = Plan::Full {
+                            reason: format!("its state could not be read ({e})"),
+                        };
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let tail = matches!(how, Plan::Tail { .. });
+            let full_input;
+            let input_used = if tail {
+                input
+            } else {
+                full_input = input.reading_whole();
+                &full_input
+            };
+            let resume = resume.unwrap_or_else(|| Resume {
+                carried: Carried::default(),
+                rows: Default::default(),
+                orders: Default::default(),
+            });
+            let (agg, reducers) = aggregate_source(input_used, plan, Some(resume), progress)?;
+            let rows: u64 = reducers
+                .as_ref()
+                .map_or(0, |r| r.iter().map(|x| x.rows).sum());
+            let (mode, reason, bytes) = match &how {
+                Plan::Tail { from, end } if end == from => ("unchanged", None, 0),
+                Plan::Tail { from, end } => ("appended", None, end - from),
+                Plan::Full { reason } => ("full", Some(reason.clone()), size),
+            };
+            let refresh = SourceRefresh {
+                role: role.clone(),
+                path: input.path.display().to_string(),
+                mode,
+                reason,
+                bytes,
+                rows,
+            };
+            // Read to: the tail's end, or the size before a whole read (if it is unchanged
+            // after, nothing was appended while it was read).
+            let read_to = match &how {
+                Plan::Tail { end, .. } => *end,
+                Plan::Full { .. } => size,
+            };
+            let settled = match &how {
+                Plan::Tail { .. } => true,
+                Plan::Full { .. } => file_size(&input.path).unwrap_or(u64::MAX) == size,
+            };
+            let format = input.format.name().to_string();
+            let base = SourceState {
+                role: role.clone(),
+                path: absolute(&input.path),
+                format,
+                read_to,
+                checksum: String::new(),
+                settings: settings.clone(),
+                settled,
+                accumulators: String::new(),
+                categories: Vec::new(),
+                row_segments: if tail {
+                    prev.as_ref()
+                        .map(|p| p.row_segments.clone())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                order_segments: if tail {
+                    prev.as_ref()
+                        .map(|p| p.order_segments.clone())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+            };
+            let categories = match (&how, prev) {
+                (Plan::Tail { .. }, Some(p)) => p.categories,
+                _ => Vec::new(),
+            };
+            self.results
+                .lock()
+                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
+                .push(Done {
+                    refresh,
+                    reducers: reducers.unwrap_or_default(),
+                    state: base,
+                    categories,
+                });
+            out.push(agg);
+        }
+        Ok(out)
+    }
+}
+
+/// An earlier run's state of one source.
+fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
+    let path = dir.join(&s.accumulators);
+    let df = ParquetReader::new(std::fs::File::open(&path).map_err(|e| DataError::io(&path, e))?)
+        .finish()
+        .map_err(|e| DataError::polars(path.display().to_string(), e))?;
+    let fail = |e: PolarsError| DataError::polars(path.display().to_string(), e);
+    let u = |c: &str| -> Result<Vec<u64>> {
+        Ok(df
+            .column(c)
+            .map_err(fail)?
+            .u64()
+            .map_err(fail)?
+            .into_no_null_iter()
+            .collect())
+    };
+    let f = |c: &str| -> Result<Vec<f64>> {
+        Ok(df
+            .column(c)
+            .map_err(fail)?
+            .f64()
+            .map_err(fail)?
+            .into_no_null_iter()
+            .collect())
+    };
+    let d = |c: &str| -> Result<Vec<Option<i32>>> {
+        Ok(df
+            .column(c)
+            .map_err(fail)?
+            .i32()
+            .map_err(fail)?
+            .iter()
+            .collect())
+    };
+    let keys: Vec<String> = df
+        .column("key")
+        .map_err(fail)?
+        .str()
+        .map_err(fail)?
+        .iter()
+        .map(|k| k.unwrap_or("").to_string())
+        .collect();
+    let (read, distinct, kept) = (u("read")?, u("distinct")?, u("kept")?);
+    let bad = [u("bad0")?, u("bad1")?, u("bad2")?];
+    let sum = [f("sum0")?, f("sum1")?];
+    let count = [u("count0")?, u("count1")?];
+    let (min_date, max_date, orders) = (d("min_date")?, d("max_date")?, u("orders")?);
+    let cats = df
+        .column("categories")
+        .map_err(fail)?
+        .list()
+        .map_err(fail)?;
+    let mut customer_categories = Vec::with_capacity(keys.len());
+    for v in cats.amortized_iter() {
+        let ids: Vec<u32> = match v {
+            Some(s) => s
+                .as_ref()
+                .u32()
+                .map_err(fail)?
+                .into_no_null_iter()
+                .collect(),
+            None => Vec::new(),
+        };
+        customer_categories.push(ids);
+    }
+    let accs = (0..keys.len())
+        .map(|i| {
+            let mut a = Acc::default();
+            a.read = read[i];
+            a.distinct = distinct[i];
+            a.kept = kept[i];
+            a.bad = [bad[0][i], bad[1][i], bad[2][i]];
+            a.sum = [sum[0][i], sum[1][i]];
+            a.count = [count[0][i], count[1][i]];
+            a.min_date = min_date[i];
+            a.max_date = max_date[i];
+            a.orders = orders[i];
+            a
+        })
+        .collect();
+    let segments = |names: &[String]| -> Result<Seen> {
+        let mut out = Seen::default();
+        for n in names {
+            out.segments.push(Arc::new(read_segment(&dir.join(n))?));
+        }
+        Ok(out)
+    };
+    Ok(Resume {
+        carried: Carried {
+            keys,
+            accs,
+            customer_categories,
+            categories: s.categories.clone(),
+            new_rows: Vec::new(),
+            new_orders: Vec::new(),
+        },
+        rows: Arc::new(segments(&s.row_segments)?),
+        orders: Arc::new(segments(&s.order_segments)?),
+    })
+}
+
+fn read_segment(path: &Path) -> Result<Vec<u128>> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    if bytes.len() % 16 != 0 {
+        return Err(DataError::Invalid(format!(
+            "{}: not a fingerprint segment (its size is not a multiple of 16)",
+            path.display()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(16)
+        .map(|c| u128::from_le_bytes(c.try_into().unwrap_or([0; 16])))
+        .collect())
+}
+
+fn write_segment(path: &Path, prints: &[u128]) -> Result<()> {
+    let mut bytes = Vec::with_capacity(prints.len() * 16);
+    for p in prints {
+        bytes.extend_from_slice(&p.to_le_bytes());
+    }
+    std::fs::write(path, bytes).map_err(|e| DataError::io(path, e))
+}
+
+/// Merges sorted segments into one sorted vector.
+fn merge_segments(dir: &Path, names: &[String], more: &[u128]) -> Result<Vec<u128>> {
+    let mut all: Vec<u128> = more.to_vec();
+    for n in names {
+        all.extend(read_segment(&dir.join(n))?);
+    }
+    all.sort_unstable();
+    Ok(all)
+}
+
+fn write_accumulators(path: &Path, c: &Carried) -> Result<()> {
+    let fail = |e: PolarsError| DataError::polars(path.display().to_string(), e);
+    let a = &c.accs;
+    let u = |name: &str, f: &dyn Fn(&Acc) -> u64| {
+        Column::new(name.into(), a.iter().map(f).collect::<Vec<u64>>())
+    };
+    let cats: Vec<Series> = c
+        .customer_categories
+        .iter()
+        .map(|ids| Series::new("".into(), ids.as_slice()))
+        .collect();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("key".into(), &c.keys),
+        u("read", &|x| x.read),
+        u("distinct", &|x| x.distinct),
+        u("kept", &|x| x.kept),
+        u("bad0", &|x| x.bad[0]),
+        u("bad1", &|x| x.bad[1]),
+        u("bad2", &|x| x.bad[2]),
+        Column::new(
+            "sum0".into(),
+            a.iter().map(|x| x.sum[0]).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "sum1".into(),
+            a.iter().map(|x| x.sum[1]).collect::<Vec<f64>>(),
+        ),
+        u("count0", &|x| x.count[0]),
+        u("count1", &|x| x.count[1]),
+        Column::new(
+            "min_date".into(),
+            a.iter().map(|x| x.min_date).collect::<Vec<Option<i32>>>(),
+        ),
+        Column::new(
+            "max_date".into(),
+            a.iter().map(|x| x.max_date).collect::<Vec<Option<i32>>>(),
+        ),
+        u("orders", &|x| x.orders),
+        Column::new("categories".into(), cats)
+            .cast(&DataType::List(Box::new(DataType::UInt32)))
+            .map_err(fail)?,
+    ])
+    .map_err(fail)?;
+    let f = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+    ParquetWriter::new(f).finish(&mut df).map_err(fail)?;
+    Ok(())
+}
+
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DataError::io(&path, e)),
+    };
+    let m: Manifest = toml::from_str(&text).map_err(|e| {
+        DataError::Invalid(format!(
+            "{}: not an integration state ({}); give an empty folder or the one an earlier `integrate --state` wrote",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    if m.format != FORMAT {
+        return Err(DataError::Invalid(format!(
+            "{}: not an integration state; give an empty folder or the one an earlier `integrate --state` wrote",
+            path.display()
+        )));
+    }
+    Ok(Some(m))
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Whether the state in `dir` wrote `out` (so refreshing it may replace it).
+pub fn wrote(dir: &Path, out: &Path) -> bool {
+    read_manifest(dir)
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.outputs.contains(&absolute(out)))
+}
+
+/// Integrates `ws` reading only what arrived since the run that wrote the state in `dir`
+/// (a full run when there is none), and writes the new state there, recording `out` as a
+/// table written from it.
+pub fn integrate_incremental(
+    ws: &Workspace,
+    dir: &Path,
+    out: Option<&Path>,
+    progress: &Progress,
+) -> Result<Refreshed> {
+    if ws.engine.kind != crate::data::sources::workspace::EngineKind::Local {
+        return Err(DataError::Invalid(
+            "--state works with the local engine only; integrate on Spark without it".into(),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut manifest = read_manifest(dir)?;
+    // A state of another layout (or crmlens version: the reduction may differ) is started
+    // over, as a full run.
+    if manifest
+        .as_ref()
+        .is_some_and(|m| m.version != VERSION || m.crmlens_version != env!("CARGO_PKG_VERSION"))
+    {
+        manifest = None;
+    }
+    let inc = Incremental {
+        dir,
+        manifest,
+        plans: Mutex::new(BTreeMap::new()),
+        results: Mutex::new(Vec::new()),
+    };
+    let table = integrate_with(ws, &inc, progress)?;
+    progress.label("saving the state");
+    let generation = inc.manifest.as_ref().map_or(0, |m| m.generation) + 1;
+    let results = inc
+        .results
+        .into_inner()
+        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?;
+    let mut sources = Vec::new();
+    let mut refreshes = Vec::new();
+    for done in results {
+        let Done {
+            refresh,
+            reducers,
+            mut state,
+            categories,
+        } = done;
+        let role = state.role.clone();
+        let start = Carried {
+            categories,
+            ..Carried::default()
+        };
+        let carried = Carried::of(reducers, start);
+        let accs = format!("{role}.{generation}.accumulators.parquet");
+        write_accumulators(&dir.join(&accs), &carried)?;
+        state.accumulators = accs;
+        state.categories = carried.categories.clone();
+        for (segments, new, what) in [
+            (&mut state.row_segments, &carried.new_rows, "rows"),
+            (&mut state.order_segments, &carried.new_orders, "orders"),
+        ] {
+            if new.is_empty() {
+                continue;
+            }
+            let name = format!("{role}.{generation}.{what}.u128");
+            if segments.len() + 1 > MAX_SEGMENTS {
+                let all = merge_segments(dir, segments, new)?;
+                write_segment(&dir.join(&name), &all)?;
+                segments.clear();
+            } else {
+                write_segment(&dir.join(&name), new)?;
+            }
+            segments.push(name);
+        }
+        state.checksum = checksum(Path::new(&state.path), state.read_to)?;
+        sources.push(state);
+        refreshes.push(refresh);
+    }
+    let mut outputs = inc
+        .manifest
+        .as_ref()
+        .map_or(Vec::new(), |m| m.outputs.clone());
+    if let Some(o) = out
+        && !outputs.contains(&absolute(o))
+    {
+        outputs.push(absolute(o));
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: VERSION,
+        crmlens_version: env!("CARGO_PKG_VERSION").into(),
+        generation,
+        outputs,
+        sources,
+    };
+    let text = toml::to_string(&manifest)
+        .map_err(|e| DataError::Invalid(format!("writing the integration state: {e}")))?;
+    {
+        use std::io::Write as _;
+        let path = dir.join(MANIFEST);
+        let mut f = crate::data::write::AtomicFile::create(&path, true)?;
+        f.file()
+            .write_all(text.as_bytes())
+            .map_err(|e| DataError::io(&path, e))?;
+        f.commit()?;
+    }
+    // Files the new manifest does not name: the previous generation's, or an interrupted
+    // run's.
+    let named: std::collections::BTreeSet<String> = manifest
+        .sources
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(s.accumulators.clone())
+                .chain(s.row_segments.iter().cloned())
+                .chain(s.order_segments.iter().cloned())
+        })
+        .chain([MANIFEST.to_string()])
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let ours = name.ends_with(".parquet") || name.ends_with(".u128");
+            if ours && !named.contains(&name) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let full = refreshes.iter().any(|r| r.mode == "full");
+    Ok(Refreshed {
+        customer360: table,
+        sources: refreshes,
+        full,
+    })
+}

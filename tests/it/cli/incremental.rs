@@ -1,0 +1,282 @@
+//! `crmlens integrate --state DIR`: a later run reads only what arrived (lines appended to
+//! CSV and NDJSON sources) and its table equals a full rebuild, row for row: on the sample
+//! workspace (CSV orders, NDJSON tickets, Parquet sessions read whole), with changed and
+//! added customers, on the real CDNOW log; a rewritten file and a damaged state fall back to
+//! a full read with the reason.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::assert_user_error;
+use crate::{crmlens, sample_dir, stderr, stdout};
+
+fn copy_sample(dir: &Path) -> PathBuf {
+    let ws = dir.join("ws");
+    fs::create_dir_all(&ws).unwrap();
+    for e in fs::read_dir(sample_dir()).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), ws.join(e.file_name())).unwrap();
+    }
+    ws
+}
+
+/// Splits a text file: keeps its first `keep` lines, returns the rest (each with its line
+/// end).
+fn hold_back(path: &Path, keep: usize) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    fs::write(path, lines[..keep].concat()).unwrap();
+    lines[keep..].concat()
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write as _;
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn integrate(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["integrate"];
+    all.extend(args);
+    all.push("--json");
+    let o = crmlens(dir, &all);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+/// The table a full rebuild writes now.
+fn full_table(dir: &Path, source: &[&str], name: &str) -> String {
+    let out = dir.join(name);
+    let _ = fs::remove_file(&out);
+    let mut args = source.to_vec();
+    args.extend(["--out", out.to_str().unwrap()]);
+    integrate(dir, &args);
+    fs::read_to_string(out).unwrap()
+}
+
+fn source<'a>(v: &'a serde_json::Value, role: &str) -> &'a serde_json::Value {
+    v["incremental"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == role)
+        .unwrap_or_else(|| panic!("no {role} in {v}"))
+}
+
+#[test]
+fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = copy_sample(dir.path());
+    let toml = ws.join("crmlens.toml");
+    let (orders, tickets, customers) = (
+        ws.join("orders.csv"),
+        ws.join("support_tickets.ndjson"),
+        ws.join("customers.csv"),
+    );
+    let new_orders = hold_back(&orders, 75_001);
+    let n_tickets = fs::read_to_string(&tickets).unwrap().lines().count();
+    let new_tickets = hold_back(&tickets, n_tickets * 9 / 10);
+    let (out, state) = (dir.path().join("c360.csv"), dir.path().join("state"));
+    let src = ["--workspace", toml.to_str().unwrap()];
+    let mut args = src.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    // First run: everything is read whole.
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "full");
+    assert!(
+        source(&v, "orders")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("first run")
+    );
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "a.csv")
+    );
+
+    // Lines arrive: only they are read.
+    append(&orders, &new_orders);
+    append(&tickets, &new_tickets);
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "appended", "{o}");
+    assert_eq!(o["rows"], new_orders.lines().count() as u64);
+    assert_eq!(o["bytes"], new_orders.len() as u64);
+    let t = source(&v, "tickets");
+    assert_eq!(t["mode"], "appended", "{t}");
+    assert_eq!(t["rows"], new_tickets.lines().count() as u64);
+    let s = source(&v, "sessions");
+    assert_eq!(s["mode"], "full");
+    assert!(s["reason"].as_str().unwrap().contains("parquet"), "{s}");
+    let refreshed = fs::read_to_string(&out).unwrap();
+    assert_eq!(refreshed, full_table(dir.path(), &src, "b.csv"));
+    assert!(refreshed.lines().count() > 4000);
+
+    // Nothing new: nothing read, the same table.
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "unchanged");
+    assert_eq!(source(&v, "orders")["rows"], 0);
+    assert_eq!(fs::read_to_string(&out).unwrap(), refreshed);
+
+    // A customer changes and one is added, with orders of their own.
+    let text = fs::read_to_string(&customers).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let first = text.lines().nth(1).unwrap().to_string();
+    let id = first.split(',').next().unwrap().to_string();
+    let added = first.replacen(&id, "C999999", 1);
+    fs::write(
+        &customers,
+        format!(
+            "{header}\n{}\n{added}\n",
+            text.lines().skip(1).collect::<Vec<_>>().join("\n")
+        ),
+    )
+    .unwrap();
+    append(
+        &orders,
+        "O9999999,C999999,2024-12-01,Hoodie,apparel,2,39.99\nO9999999,C999999,2024-12-01,Non-stick Pan,kitchen,1,39.99\n",
+    );
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "appended");
+    assert_eq!(source(&v, "orders")["rows"], 2);
+    let refreshed = fs::read_to_string(&out).unwrap();
+    assert!(refreshed.contains("C999999"));
+    assert_eq!(refreshed, full_table(dir.path(), &src, "c.csv"));
+}
+
+#[test]
+fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = copy_sample(dir.path());
+    let toml = ws.join("crmlens.toml");
+    let orders = ws.join("orders.csv");
+    let (out, state) = (dir.path().join("c360.csv"), dir.path().join("state"));
+    let src = ["--workspace", toml.to_str().unwrap()];
+    let mut args = src.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    integrate(dir.path(), &args);
+    // One value in the middle changes, the size does not.
+    let text = fs::read_to_string(&orders).unwrap();
+    let at = text.len() / 2;
+    let line_start = text[..at].rfind('\n').unwrap() + 1;
+    let line_end = line_start + text[line_start..].find('\n').unwrap();
+    let line = &text[line_start..line_end];
+    let changed = line.replacen(",1,", ",2,", 1);
+    assert_ne!(changed, line, "{line}");
+    fs::write(
+        &orders,
+        format!("{}{changed}{}", &text[..line_start], &text[line_end..]),
+    )
+    .unwrap();
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "full");
+    assert!(o["reason"].as_str().unwrap().contains("rewritten"), "{o}");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "a.csv")
+    );
+    // Shorter than what was read.
+    let text = fs::read_to_string(&orders).unwrap();
+    let keep: String = text.split_inclusive('\n').take(1000).collect();
+    fs::write(&orders, keep).unwrap();
+    let v = integrate(dir.path(), &args);
+    assert!(
+        source(&v, "orders")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shorter")
+    );
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "b.csv")
+    );
+    // The state's accumulators are gone (a disk cleaned by hand).
+    for e in fs::read_dir(&state).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().contains("orders.") && p.extension().is_some_and(|x| x == "parquet")
+        {
+            fs::remove_file(p).unwrap();
+        }
+    }
+    append(
+        &orders,
+        "O9999998,C000028,2024-12-01,Hoodie,apparel,1,39.99\n",
+    );
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "full");
+    assert!(
+        o["reason"]
+            .as_str()
+            .unwrap()
+            .contains("state could not be read"),
+        "{o}"
+    );
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "c.csv")
+    );
+    // A table this state did not write is not replaced without --force.
+    let other = dir.path().join("other.csv");
+    fs::write(&other, "keep me").unwrap();
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "--workspace",
+            toml.to_str().unwrap(),
+            "--out",
+            other.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_user_error(&o, &["other.csv", "--force"]);
+    assert_eq!(fs::read_to_string(&other).unwrap(), "keep me");
+}
+
+/// The CDNOW log (real, tests/data/real: yyyymmdd dates as numbers, the customers are the
+/// log's own ids) integrated without a workspace, then two more years of its lines arrive.
+#[test]
+fn the_real_cdnow_log_refreshed_equals_its_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cdnow.csv");
+    fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/real/cdnow/cdnow_transactions.csv"),
+        &log,
+    )
+    .unwrap();
+    let n = fs::read_to_string(&log).unwrap().lines().count();
+    let later = hold_back(&log, n / 2);
+    let (out, state) = (dir.path().join("c360.csv"), dir.path().join("state"));
+    let src = ["--input", log.to_str().unwrap()];
+    let mut args = src.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    integrate(dir.path(), &args);
+    append(&log, &later);
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "appended", "{o}");
+    assert_eq!(o["rows"], later.lines().count() as u64);
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "full.csv")
+    );
+}
