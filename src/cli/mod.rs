@@ -15,6 +15,7 @@ mod rules;
 mod sample;
 mod score;
 mod segment;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -125,6 +126,9 @@ pub enum Command {
     /// data: segment labels, class probabilities, lifetime values, or the person each new
     /// record joins; and each feature's drift from the training data.
     Score(score::ScoreArgs),
+    /// Keep a workspace's 360 table (and saved models' scores) up to date as its sources
+    /// grow: an incremental refresh on every change, one line per refresh, until stopped.
+    Watch(watch::WatchArgs),
     /// Identity resolution: which records are the same person when sources share no key
     /// (one input deduplicated, several linked), by Fellegi-Sunter match weights trained
     /// without labels.
@@ -220,6 +224,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::Recommend(a) => recommend::run(a),
         Command::Link(a) => link::run(a),
         Command::Score(a) => score::run(a),
+        Command::Watch(a) => watch::run(a),
         Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep_cmd(a),
         Command::Demo { script } => demo(script.as_deref()),

@@ -89,6 +89,13 @@ impl ActivityInput {
         self.reading(self.frame.clone())
     }
 
+    /// The same source with `tail` as its appended rows.
+    pub(crate) fn with_tail(&self, tail: LazyFrame) -> ActivityInput {
+        let mut i = self.reading(self.frame.clone());
+        i.tail = Some(tail);
+        i
+    }
+
     /// The same source read from `frame` instead.
     fn reading(&self, frame: LazyFrame) -> ActivityInput {
         ActivityInput {

@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use polars::prelude::SerReader as _;
+
 use super::assert_user_error;
 use crate::{crmlens, sample_dir, stderr, stdout};
 
@@ -110,9 +112,10 @@ fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
     let t = source(&v, "tickets");
     assert_eq!(t["mode"], "appended", "{t}");
     assert_eq!(t["rows"], new_tickets.lines().count() as u64);
+    // The Parquet sessions did not change: not read at all.
     let s = source(&v, "sessions");
-    assert_eq!(s["mode"], "full");
-    assert!(s["reason"].as_str().unwrap().contains("parquet"), "{s}");
+    assert_eq!(s["mode"], "unchanged", "{s}");
+    assert_eq!(s["rows"], 0);
     let refreshed = fs::read_to_string(&out).unwrap();
     assert_eq!(refreshed, full_table(dir.path(), &src, "b.csv"));
     assert!(refreshed.lines().count() > 4000);
@@ -122,6 +125,25 @@ fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
     assert_eq!(source(&v, "orders")["mode"], "unchanged");
     assert_eq!(source(&v, "orders")["rows"], 0);
     assert_eq!(fs::read_to_string(&out).unwrap(), refreshed);
+
+    // The Parquet file is written again with more sessions: read whole, with the reason.
+    let sessions = ws.join("web_sessions.parquet");
+    let mut df = polars::prelude::ParquetReader::new(fs::File::open(&sessions).unwrap())
+        .finish()
+        .unwrap();
+    let extra = df.slice(0, 5);
+    df.vstack_mut(&extra).unwrap();
+    polars::prelude::ParquetWriter::new(fs::File::create(&sessions).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let v = integrate(dir.path(), &args);
+    let s = source(&v, "sessions");
+    assert_eq!(s["mode"], "full");
+    assert!(s["reason"].as_str().unwrap().contains("parquet"), "{s}");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "p.csv")
+    );
 
     // A customer changes and one is added, with orders of their own.
     let text = fs::read_to_string(&customers).unwrap();
@@ -279,4 +301,138 @@ fn the_real_cdnow_log_refreshed_equals_its_full_rebuild() {
         fs::read_to_string(&out).unwrap(),
         full_table(dir.path(), &src, "full.csv")
     );
+}
+
+/// `crmlens watch` against files appended by the test: a first refresh, then one line per
+/// arrival with the lines read and the customers whose segment changed; the table equals a
+/// full rebuild after each refresh and the scores equal `crmlens score`'s; SIGTERM stops it
+/// with status 0, a last line, and no temporary file left.
+#[test]
+fn watch_refreshes_on_each_arrival_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = copy_sample(dir.path());
+    let toml = ws.join("crmlens.toml");
+    let orders = ws.join("orders.csv");
+    let new_orders = hold_back(&orders, 80_001);
+    let model = dir.path().join("seg.toml");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "segment",
+            "--input",
+            toml.to_str().unwrap(),
+            "--features",
+            "recency_days,frequency,monetary",
+            "--log1p",
+            "frequency,monetary",
+            "--k",
+            "4",
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("c360.csv");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crmlens"))
+        .current_dir(dir.path())
+        .args([
+            "watch",
+            "--workspace",
+            toml.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--score",
+            model.to_str().unwrap(),
+            "--interval",
+            "0.2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout_pipe = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        rx.recv_timeout(std::time::Duration::from_secs(120))
+            .expect("watch printed no line in 120 s")
+    };
+    let src = ["--workspace", toml.to_str().unwrap()];
+    let scored = dir.path().join("c360.seg.csv");
+    let check = |name: &str| {
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            full_table(dir.path(), &src, &format!("{name}.csv"))
+        );
+        let reference = dir.path().join(format!("{name}_scores.csv"));
+        let o = crmlens(
+            dir.path(),
+            &[
+                "score",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                toml.to_str().unwrap(),
+                "--out",
+                reference.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            fs::read_to_string(&scored).unwrap(),
+            fs::read_to_string(&reference).unwrap()
+        );
+    };
+    let first = next_line();
+    assert!(first.contains("first run"), "{first}");
+    assert!(
+        first.contains("5000 customers") && first.contains("seg.toml: scored"),
+        "{first}"
+    );
+    check("first");
+    // Lines arrive in two writes; the refresh after them reads exactly those lines.
+    let cut = new_orders.len() / 2;
+    let cut = cut + new_orders[cut..].find('\n').unwrap() + 1;
+    append(&orders, &new_orders[..cut]);
+    append(&orders, &new_orders[cut..]);
+    let mut read = 0;
+    let mut lines = Vec::new();
+    while read < new_orders.lines().count() {
+        let line = next_line();
+        assert!(!line.contains("failed"), "{line}");
+        let n: usize = line
+            .split("orders +")
+            .nth(1)
+            .map(|r| r.split(' ').next().unwrap().parse().unwrap())
+            .unwrap_or(0);
+        read += n;
+        lines.push(line);
+    }
+    assert_eq!(read, new_orders.lines().count(), "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(last.contains("changed segment"), "{last}");
+    check("second");
+    // SIGTERM: a last line, status 0, nothing half-written.
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(rest.iter().any(|l| l.ends_with("stopped")), "{rest:?}");
+    for e in fs::read_dir(dir.path()).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.ends_with(".crmlens-tmp"), "{name} left behind");
+    }
+    check("after");
 }
