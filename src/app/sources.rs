@@ -13,7 +13,9 @@ use super::state::{Command, Overlay, State};
 use crate::data::sources::file::ReadOptions;
 use crate::data::sources::workspace::{SourceConfig, Workspace};
 
-/// What an entry opens.
+/// What an entry opens. (A source's read options make it larger than a workspace's path;
+/// the sources list holds a few dozen entries, so they are not boxed.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Integrate a workspace into the 360 table.

@@ -12,7 +12,10 @@
 //! read whole every time (changed and added customers are simply there); so are the steps
 //! after the aggregation (joins, derived columns, the quality report).
 //!
-//! A Parquet, JSON or database file that is byte for byte the one read last time is not read
+//! A SQLite source with a `watermark` column (an increasing id, or when a row was added) is
+//! read in that column's order, and a later run reads only its rows past the largest value
+//! read (rows changed in place are not seen: the column must grow with every new row). A
+//! Parquet, JSON or database file that is byte for byte the one read last time is not read
 //! at all. A source is read whole again, with one line saying why, when: there is no state for
 //! it; it is a Parquet, JSON or database file that changed; it is shorter than what was read, or the part already read
 //! changed (its checksum: xxh3 over 8 MiB blocks, hashed in parallel, so the old part is
@@ -43,6 +46,7 @@ use crate::data::integrate::dedup::row_fingerprints;
 use crate::data::integrate::reduce::{Acc, Carried, Reducer, Seen};
 use crate::data::integrate::{Customer360, integrate_with};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned};
+use crate::data::sources::sqlite::Watermark;
 use crate::data::sources::workspace::{SourceConfig, Workspace};
 use crate::progress::Progress;
 
@@ -86,6 +90,9 @@ struct SourceState {
     row_segments: Vec<String>,
     #[serde(default)]
     order_segments: Vec<String>,
+    /// A database source's watermark column and the largest value read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watermark: Option<Watermark>,
 }
 
 /// How one activity source was brought up to date.
@@ -114,15 +121,33 @@ pub struct Refreshed {
 /// What `open` decided for a source: read from an offset, or whole with a reason.
 #[derive(Debug, Clone)]
 enum Plan {
-    Tail { from: u64, end: u64 },
-    Full { reason: String },
+    Tail {
+        from: u64,
+        end: u64,
+    },
+    /// A database source's rows past a watermark value.
+    Rows {
+        after: Watermark,
+    },
+    Full {
+        reason: String,
+    },
+}
+
+/// What `open` found for a source.
+#[derive(Debug, Clone)]
+struct Opened {
+    plan: Plan,
+    size: u64,
+    watermark: Option<Watermark>,
 }
 
 struct Incremental<'a> {
     dir: &'a Path,
     manifest: Option<Manifest>,
-    /// Per role: the plan and the file's size when it was opened.
-    plans: Mutex<BTreeMap<String, (Plan, u64)>>,
+    /// Per role: the plan, the file's size when it was opened, and the largest watermark
+    /// value among the rows it reads.
+    plans: Mutex<BTreeMap<String, Opened>>,
     /// Per source: what it read, its reducers and its state before they are saved.
     results: Mutex<Vec<Done>>,
 }
@@ -225,7 +250,7 @@ impl Incremental<'_> {
     }
 
     /// Whether `path` can be read from where the last run stopped.
-    fn plan(&self, role: Role, path: &Path, format: Format) -> Result<Plan> {
+    fn plan(&self, role: Role, path: &Path, format: Format, watermark: bool) -> Result<Plan> {
         let full = |reason: &str| {
             Ok(Plan::Full {
                 reason: reason.to_string(),
@@ -243,6 +268,14 @@ impl Incremental<'_> {
         }
         if format == Format::Postgres {
             return full("a PostgreSQL source is read whole");
+        }
+        if watermark {
+            return match &prev.watermark {
+                Some(after) => Ok(Plan::Rows {
+                    after: after.clone(),
+                }),
+                None => full("no watermark value yet (the table had no rows)"),
+            };
         }
         if !prev.settled {
             return full("it grew while the last run read it");
@@ -291,8 +324,17 @@ impl CustomerAggregator for Incremental<'_> {
         let path = ws.resolve(cfg);
         let size = file_size(&path).unwrap_or(0);
         let format = file::detect_format(&path, cfg.format.as_deref())?;
-        let mut plan = self.plan(role, &path, format)?;
+        let watermark = cfg.watermark.is_some() && format == Format::Sqlite;
+        let mut plan = self.plan(role, &path, format, watermark)?;
         let mut scanned = None;
+        if let Plan::Rows { after, .. } = &plan {
+            let opts = ReadOptions {
+                cancel: Some(progress.clone()),
+                watermark_after: Some(after.clone()),
+                ..cfg.read_options()
+            };
+            scanned = Some(file::scan(&path, &opts)?);
+        }
         let appendable = matches!(format, Format::Csv | Format::Ndjson);
         if let Plan::Tail { from, .. } = plan
             && appendable
@@ -321,10 +363,18 @@ impl CustomerAggregator for Incremental<'_> {
             Some(s) => s,
             None => LocalAggregator.open(ws, role, cfg, progress)?,
         };
+        let max = scanned.watermark_max.clone();
         self.plans
             .lock()
             .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-            .insert(role.name().to_string(), (plan, size));
+            .insert(
+                role.name().to_string(),
+                Opened {
+                    plan,
+                    size,
+                    watermark: max,
+                },
+            );
         Ok(scanned)
     }
 
@@ -333,21 +383,25 @@ impl CustomerAggregator for Incremental<'_> {
         for input in &plan.inputs {
             progress.check().map_err(|_| DataError::Cancelled)?;
             let role = input.role.name().to_string();
-            let (mut how, size) = self
+            let opened = self
                 .plans
                 .lock()
                 .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
                 .get(&role)
                 .cloned()
-                .unwrap_or((
-                    Plan::Full {
+                .unwrap_or(Opened {
+                    plan: Plan::Full {
                         reason: "not opened".into(),
                     },
-                    0,
-                ));
+                    size: 0,
+                    watermark: None,
+                });
+            let (mut how, size) = (opened.plan, opened.size);
             let settings = settings_of(input, plan);
             let prev = self.previous(input.role).cloned();
-            if let (Plan::Tail { .. }, Some(p)) = (&how, &prev)
+            let carries_on = |h: &Plan| matches!(h, Plan::Tail { .. } | Plan::Rows { .. });
+            if let Some(p) = &prev
+                && carries_on(&how)
                 && p.settings != settings
             {
                 how = Plan::Full {
@@ -355,7 +409,7 @@ impl CustomerAggregator for Incremental<'_> {
                 };
             }
             let resume = match (&how, &prev) {
-                (Plan::Tail { .. }, Some(p)) => match load(self.dir, p) {
+                (h, Some(p)) if carries_on(h) => match load(self.dir, p) {
                     Ok(r) => Some(r),
                     Err(e) => {
                         how = Plan::Full {
@@ -366,12 +420,12 @@ impl CustomerAggregator for Incremental<'_> {
                 },
                 _ => None,
             };
-            let tail = matches!(how, Plan::Tail { .. });
+            let tail = carries_on(&how);
             let full_input;
             let input_used = match (&how, &input.tail) {
-                (Plan::Tail { .. }, Some(_)) => input,
+                (Plan::Tail { .. } | Plan::Rows { .. }, Some(_)) => input,
                 // The same file as last time (one not read from an offset): nothing to read.
-                (Plan::Tail { .. }, None) => {
+                (Plan::Tail { .. } | Plan::Rows { .. }, None) => {
                     full_input = input.with_tail(input.frame.clone().limit(0));
                     &full_input
                 }
@@ -392,6 +446,8 @@ impl CustomerAggregator for Incremental<'_> {
             let (mode, reason, bytes) = match &how {
                 Plan::Tail { from, end } if end == from => ("unchanged", None, 0),
                 Plan::Tail { from, end } => ("appended", None, end - from),
+                Plan::Rows { .. } if rows == 0 => ("unchanged", None, 0),
+                Plan::Rows { .. } => ("appended", None, 0),
                 Plan::Full { reason } => ("full", Some(reason.clone()), size),
             };
             let refresh = SourceRefresh {
@@ -406,12 +462,18 @@ impl CustomerAggregator for Incremental<'_> {
             // after, nothing was appended while it was read).
             let read_to = match &how {
                 Plan::Tail { end, .. } => *end,
+                Plan::Rows { .. } => 0,
                 Plan::Full { .. } => size,
             };
             let settled = match &how {
-                Plan::Tail { .. } => true,
+                Plan::Tail { .. } | Plan::Rows { .. } => true,
                 Plan::Full { .. } => file_size(&input.path).unwrap_or(u64::MAX) == size,
             };
+            // The largest watermark value read (the last run's when no row was new).
+            let watermark = opened.watermark.clone().or(match &how {
+                Plan::Rows { after, .. } => Some(after.clone()),
+                _ => None,
+            });
             let format = input.format.name().to_string();
             let base = SourceState {
                 role: role.clone(),
@@ -437,9 +499,10 @@ impl CustomerAggregator for Incremental<'_> {
                 } else {
                     Vec::new()
                 },
+                watermark,
             };
-            let categories = match (&how, prev) {
-                (Plan::Tail { .. }, Some(p)) => p.categories,
+            let categories = match prev {
+                Some(p) if tail => p.categories,
                 _ => Vec::new(),
             };
             self.results
@@ -749,7 +812,9 @@ pub fn integrate_incremental(
             }
             segments.push(name);
         }
-        state.checksum = checksum(Path::new(&state.path), state.read_to)?;
+        if state.watermark.is_none() {
+            state.checksum = checksum(Path::new(&state.path), state.read_to)?;
+        }
         sources.push(state);
         refreshes.push(refresh);
     }

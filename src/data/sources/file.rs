@@ -72,6 +72,11 @@ pub struct ReadOptions {
     /// its first rows, which rows appended since do not change). Only the tail's field
     /// counts are checked. CSV and NDJSON only.
     pub tail_from: Option<u64>,
+    /// A database source's watermark column: its rows are read in its order, and with
+    /// `watermark_after` only those past that value are [`Scanned::tail`] (the frame then
+    /// holds the first rows only, for the decisions made on them). SQLite only.
+    pub watermark: Option<String>,
+    pub watermark_after: Option<crate::data::sources::sqlite::Watermark>,
 }
 
 /// A scanned source: the lazy frame and what was decided about the file.
@@ -92,6 +97,8 @@ pub struct Scanned {
     /// `frame` reads the whole file, and the offset after them.
     pub tail: Option<LazyFrame>,
     pub tail_end: Option<u64>,
+    /// With [`ReadOptions::watermark`]: the largest watermark value among the rows read.
+    pub watermark_max: Option<crate::data::sources::sqlite::Watermark>,
 }
 
 /// A step of reading a source after its reader: columns cast or read from text, or renamed.
@@ -506,6 +513,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         return Ok(Scanned {
             tail: None,
             tail_end: None,
+            watermark_max: None,
             estimated_rows: None,
             path: crate::data::sources::postgres::display_path(url),
             format: Format::Postgres,
@@ -549,6 +557,14 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     let mut delimiter = None;
     let mut tail = None;
     let mut tail_end = None;
+    let mut watermark_max = None;
+    if opts.watermark.is_some() && format != Format::Sqlite {
+        return Err(DataError::Invalid(format!(
+            "{}: `watermark` is for SQLite sources (a {} file is read whole)",
+            path.display(),
+            format.name()
+        )));
+    }
     if opts.tail_from.is_some() && !matches!(format, Format::Csv | Format::Ndjson) {
         return Err(DataError::Invalid(format!(
             "{}: only the rows appended to a CSV or NDJSON file can be read on their own",
@@ -579,8 +595,51 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             json.frame
         }
         Format::Sqlite => {
-            crate::data::sources::sqlite::read(path, opts.table.as_deref(), opts.query.as_deref())?
-                .lazy()
+            use crate::data::sources::sqlite::{Ordered, Watermark, read_rows};
+            let (table, query) = (opts.table.as_deref(), opts.query.as_deref());
+            match &opts.watermark {
+                None => read_rows(path, table, query, None)?.lazy(),
+                Some(column) => {
+                    let whole = |after, limit| {
+                        read_rows(
+                            path,
+                            table,
+                            query,
+                            Some(Ordered {
+                                column,
+                                after,
+                                limit,
+                            }),
+                        )
+                    };
+                    let head = match &opts.watermark_after {
+                        // The rows past the last run's largest value; the first rows for
+                        // the decisions made on a source's first rows.
+                        Some(after) => {
+                            let new = whole(Some(after), None)?;
+                            watermark_max = Watermark::max_of(&new, column);
+                            let head = whole(None, Some(INFER_ROWS))?;
+                            // Types as the first rows give them (a query's columns are typed
+                            // by their values).
+                            let casts: Vec<Expr> = head
+                                .columns()
+                                .iter()
+                                .filter(|c| new.schema().contains(c.name()))
+                                .map(|c| col(c.name().clone()).cast(c.dtype().clone()))
+                                .collect();
+                            tail = Some(new.lazy().with_columns(casts));
+                            head
+                        }
+                        None => {
+                            let all = whole(None, None)?;
+                            watermark_max = Watermark::max_of(&all, column);
+                            all
+                        }
+                    };
+                    require_column(path, head.schema(), column, "`watermark`")?;
+                    head.lazy()
+                }
+            }
         }
         Format::Postgres => {
             return Err(DataError::Malformed {
@@ -710,6 +769,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     Ok(Scanned {
         tail: tail.map(|t| replay(t, &stages)),
         tail_end,
+        watermark_max,
         estimated_rows,
         path: path.to_path_buf(),
         format,

@@ -212,6 +212,69 @@ fn open(path: &Path) -> Result<Connection> {
 /// Reads `table` or the result of `query` from the SQLite database at `path`. With neither,
 /// the database's only table, or its `customers` table.
 pub fn read(path: &Path, table: Option<&str>, query: Option<&str>) -> Result<DataFrame> {
+    read_rows(path, table, query, None)
+}
+
+/// A value of a watermark column: the largest an incremental run has read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Watermark {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Watermark {
+    /// The largest value of `column` in `df` (None when it has no value).
+    pub fn max_of(df: &DataFrame, column: &str) -> Option<Watermark> {
+        let c = df.column(column).ok()?;
+        match c.dtype() {
+            d if d.is_integer() => c
+                .cast(&DataType::Int64)
+                .ok()?
+                .i64()
+                .ok()?
+                .max()
+                .map(Watermark::Int),
+            d if d.is_float() => c.f64().ok()?.max().map(Watermark::Real),
+            _ => {
+                let s = c.cast(&DataType::String).ok()?;
+                s.str()
+                    .ok()?
+                    .iter()
+                    .flatten()
+                    .max()
+                    .map(|v| Watermark::Text(v.to_string()))
+            }
+        }
+    }
+
+    fn sql(&self) -> rusqlite::types::Value {
+        match self {
+            Watermark::Int(i) => rusqlite::types::Value::Integer(*i),
+            Watermark::Real(f) => rusqlite::types::Value::Real(*f),
+            Watermark::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        }
+    }
+}
+
+/// How rows are read in the order of a watermark column: all of them, the first `limit`,
+/// or those past a value.
+#[derive(Debug, Clone, Copy)]
+pub struct Ordered<'a> {
+    pub column: &'a str,
+    pub after: Option<&'a Watermark>,
+    pub limit: Option<usize>,
+}
+
+/// [`read`], in the order of a watermark column when `ordered` is given (and only its rows
+/// past a value, or its first rows).
+pub fn read_rows(
+    path: &Path,
+    table: Option<&str>,
+    query: Option<&str>,
+    ordered: Option<Ordered<'_>>,
+) -> Result<DataFrame> {
     let conn = open(path)?;
     let sql = match (table, query) {
         (Some(_), Some(_)) => {
@@ -251,6 +314,23 @@ pub fn read(path: &Path, table: Option<&str>, query: Option<&str>) -> Result<Dat
             format!("SELECT * FROM \"{}\"", chosen.replace('"', "\"\""))
         }
     };
+    let mut params: Vec<rusqlite::types::Value> = Vec::new();
+    let sql = match ordered {
+        None => sql,
+        Some(o) => {
+            let wm = format!("\"{}\"", o.column.replace('"', "\"\""));
+            let mut q = format!("SELECT * FROM ({sql}) AS crmlens_rows");
+            if let Some(after) = o.after {
+                q.push_str(&format!(" WHERE {wm} > ?1"));
+                params.push(after.sql());
+            }
+            q.push_str(&format!(" ORDER BY {wm}"));
+            if let Some(n) = o.limit {
+                q.push_str(&format!(" LIMIT {n}"));
+            }
+            q
+        }
+    };
     let mut stmt = conn
         .prepare(&sql)
         .map_err(|e| sql_error(path, "the query failed", e))?;
@@ -260,7 +340,7 @@ pub fn read(path: &Path, table: Option<&str>, query: Option<&str>) -> Result<Dat
         .map(|c| Builder::new(c.name().to_string(), c.decl_type()))
         .collect();
     let mut rows = stmt
-        .query([])
+        .query(rusqlite::params_from_iter(params.iter()))
         .map_err(|e| sql_error(path, "the query failed", e))?;
     let mut n = 0;
     while let Some(row) = rows

@@ -436,3 +436,74 @@ fn watch_refreshes_on_each_arrival_and_stops_cleanly_on_sigterm() {
     }
     check("after");
 }
+
+/// A SQLite orders table with an increasing line number as its `watermark`: a later run
+/// reads only the rows inserted since, and the table equals the full rebuild's.
+#[test]
+fn sqlite_rows_past_the_watermark_give_the_full_rebuilds_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = copy_sample(dir.path());
+    let toml = ws.join("crmlens.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    fs::write(
+        &toml,
+        text.replacen(
+            "path = \"orders.csv\"",
+            "path = \"orders.sqlite\"\ntable = \"orders\"\nwatermark = \"line_no\"",
+            1,
+        ),
+    )
+    .unwrap();
+    // Every order line with its number, in a database the test inserts from.
+    let mut df = crmlens::data::sources::file::read_frame(
+        &ws.join("orders.csv"),
+        &crmlens::data::sources::file::ReadOptions {
+            schema: [("order_date".to_string(), "text".to_string())].into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n = df.height();
+    df.with_column(polars::prelude::Column::new(
+        "line_no".into(),
+        (1..=n as i64).collect::<Vec<i64>>(),
+    ))
+    .unwrap();
+    let all = dir.path().join("all.sqlite");
+    crmlens::data::sources::sqlite::write_table(&all, "orders", &df).unwrap();
+    let db = ws.join("orders.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS src; CREATE TABLE orders AS SELECT * FROM src.orders WHERE line_no <= 70000;",
+        all.display()
+    ))
+    .unwrap();
+    let (out, state) = (dir.path().join("c360.csv"), dir.path().join("state"));
+    let src = ["--workspace", toml.to_str().unwrap()];
+    let mut args = src.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "full");
+    assert_eq!(source(&v, "orders")["rows"], 70000);
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "a.csv")
+    );
+    conn.execute_batch("INSERT INTO orders SELECT * FROM src.orders WHERE line_no > 70000;")
+        .unwrap();
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "appended", "{o}");
+    assert_eq!(o["rows"], (n - 70000) as u64);
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "b.csv")
+    );
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "unchanged");
+}

@@ -499,6 +499,7 @@ impl SparkAggregator {
             readings: Vec::new(),
             tail: None,
             tail_end: None,
+            watermark_max: None,
         })
     }
 }

@@ -210,6 +210,11 @@ pub struct SourceConfig {
     /// A database source: an SQL query to read instead of a table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// A SQLite activity source: a column whose value grows with every new row (an
+    /// increasing id, or when the row was added). Rows are read in its order, and
+    /// `integrate --state` reads only the rows past the last run's largest value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 /// The role columns each source may map, with their default names (those of the bundled sample).
@@ -257,6 +262,7 @@ impl SourceConfig {
             table: self.table.clone(),
             query: self.query.clone(),
             url: self.url.clone(),
+            watermark: self.watermark.clone(),
             ..Default::default()
         }
     }
