@@ -607,8 +607,34 @@ impl CustomerAggregator for LocalAggregator {
     }
 }
 
+/// A source's aggregate from its finished per-customer table (kept by an earlier run), with
+/// the rules and features a run over its rows would report.
+pub(crate) fn from_frame(
+    input: &ActivityInput,
+    plan: &AggregationPlan,
+    frame: DataFrame,
+) -> RoleAggregate {
+    let (rules, features) = match input.role {
+        Role::Orders => (orders_plan(input, plan).1, order_features(input)),
+        Role::Tickets | Role::Sessions => {
+            let (count, last, means) = other_outputs(input.role);
+            let (_, rules, produced) = simple_plan(input, plan, means);
+            (rules, other_features(input, count, last, &produced))
+        }
+    };
+    RoleAggregate {
+        millis: 0.0,
+        role: input.role,
+        path: input.path.clone(),
+        frame,
+        rules,
+        features,
+        duplicates: input.duplicates,
+    }
+}
+
 /// One shard's earlier customers: their keys, and their accumulators with category ids.
-type ShardPart = (Vec<String>, Vec<(Acc, Vec<u32>)>);
+type ShardPart = (Vec<String>, Vec<Acc>);
 
 /// The shard a customer key's fingerprint belongs to (as the reduction deals batches).
 pub(crate) fn shard_of(print: u128, shards: usize) -> usize {
@@ -653,16 +679,10 @@ pub(crate) fn aggregate_source(
         p.resize_with(shards, || Some((Vec::new(), Vec::new())));
         if let Some(c) = &carried {
             let prints = row_fingerprints(&[Column::new(KEY.into(), &c.keys)])?;
-            for (((k, a), ids), print) in c
-                .keys
-                .iter()
-                .zip(&c.accs)
-                .zip(&c.customer_categories)
-                .zip(prints)
-            {
+            for ((k, a), print) in c.keys.iter().zip(&c.accs).zip(prints) {
                 if let Some((keys, accs)) = &mut p[shard_of(print, shards)] {
                     keys.push(k.clone());
-                    accs.push((a.clone(), ids.clone()));
+                    accs.push(a.clone());
                 }
             }
         }

@@ -18,8 +18,8 @@
 //! Parquet, JSON or database file that is byte for byte the one read last time is not read
 //! at all. A source is read whole again, with one line saying why, when: there is no state for
 //! it; it is a Parquet, JSON or database file that changed; it is shorter than what was read, or the part already read
-//! changed (its checksum: xxh3 over 8 MiB blocks, hashed in parallel, so the old part is
-//! read but not parsed); the last line read had no line end; it grew while it was read in full; or anything that decides its aggregates
+//! changed (its checksum: xxh3 of each 8 MiB block, hashed in parallel, so the old part is
+//! read but not parsed; the hashes are kept, so saving hashes only the new blocks); the last line read had no line end; it grew while it was read in full; or anything that decides its aggregates
 //! changed (its columns, types, date formats, the cleaning policy, the customers merged by
 //! the fuzzy key or identity resolution, the crmlens version).
 //!
@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::error::{DataError, Result};
 use crate::data::integrate::aggregate::{
     AggregationPlan, CustomerAggregator, LocalAggregator, Resume, Role, RoleAggregate,
-    aggregate_source,
+    aggregate_source, from_frame,
 };
 use crate::data::integrate::dedup::row_fingerprints;
 use crate::data::integrate::reduce::{Acc, Carried, Reducer, Seen};
@@ -84,6 +84,9 @@ struct SourceState {
     /// Whether the file kept its size while it was read (else the next run reads it whole).
     settled: bool,
     accumulators: String,
+    /// The source's finished per-customer table (what a run with nothing new reads).
+    #[serde(default)]
+    aggregate: String,
     #[serde(default)]
     categories: Vec<String>,
     #[serde(default)]
@@ -156,6 +159,10 @@ struct Incremental<'a> {
 struct Done {
     refresh: SourceRefresh,
     reducers: Vec<Reducer>,
+    /// The finished per-customer table, to keep for a run with nothing new.
+    frame: DataFrame,
+    /// Nothing new: the state's files are kept as they are.
+    reused: bool,
     state: SourceState,
     /// The categories the run started from (their ids stay).
     categories: Vec<String>,
@@ -165,15 +172,19 @@ fn hex(h: u64) -> String {
     format!("{h:016x}")
 }
 
-/// Checksum of `path`'s first `len` bytes: xxh3 of each 8 MiB block (hashed in parallel),
-/// then of those.
-fn checksum(path: &Path, len: u64) -> Result<String> {
+/// Bytes per checksummed block.
+const BLOCK: u64 = 8 << 20;
+
+/// Checksum of `path`'s first `len` bytes: the xxh3 of each 8 MiB block (the last one
+/// partial), hashed in parallel, as comma-separated hex. `known` holds the hashes of the
+/// whole blocks before it that are known (verified this run) and are not read again.
+fn checksum_from(path: &Path, len: u64, known: &[String]) -> Result<String> {
     use rayon::prelude::*;
     use std::os::unix::fs::FileExt as _;
-    const BLOCK: u64 = 8 << 20;
     let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let blocks = len.div_ceil(BLOCK);
-    let hashes: Vec<u64> = (0..blocks)
+    let first = (known.len() as u64).min(len / BLOCK);
+    let hashes: Vec<String> = (first..blocks)
         .into_par_iter()
         .map(|b| {
             let at = b * BLOCK;
@@ -181,15 +192,29 @@ fn checksum(path: &Path, len: u64) -> Result<String> {
             let mut buf = vec![0u8; n];
             f.read_exact_at(&mut buf, at)
                 .map_err(|e| DataError::io(path, e))?;
-            Ok(xxhash_rust::xxh3::xxh3_64(&buf))
+            Ok(hex(xxhash_rust::xxh3::xxh3_64(&buf)))
         })
         .collect::<Result<_>>()?;
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&len.to_le_bytes());
-    for x in hashes {
-        h.update(&x.to_le_bytes());
-    }
-    Ok(hex(h.digest()))
+    let mut all: Vec<String> = known[..first as usize].to_vec();
+    all.extend(hashes);
+    Ok(format!("{len}:{}", all.join(",")))
+}
+
+fn checksum(path: &Path, len: u64) -> Result<String> {
+    checksum_from(path, len, &[])
+}
+
+/// The hashes of the whole blocks of a checksum.
+fn whole_blocks(sum: &str) -> Vec<String> {
+    let Some((len, hashes)) = sum.split_once(':') else {
+        return Vec::new();
+    };
+    let whole = len.parse::<u64>().unwrap_or(0) / BLOCK;
+    hashes
+        .split(',')
+        .take(whole as usize)
+        .map(String::from)
+        .collect()
 }
 
 /// The byte before `at` (None at 0).
@@ -408,6 +433,34 @@ impl CustomerAggregator for Incremental<'_> {
                     reason: "its columns, types, date formats, the cleaning policy or the merged customer ids changed".into(),
                 };
             }
+            // Nothing new since a run whose table is kept: that table, nothing read.
+            if let (Plan::Tail { from, end }, Some(p)) = (&how, &prev)
+                && from == end
+                && !p.aggregate.is_empty()
+                && let Ok(frame) = read_parquet(&self.dir.join(&p.aggregate))
+            {
+                let agg = from_frame(input, plan, frame);
+                self.results
+                    .lock()
+                    .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
+                    .push(Done {
+                        refresh: SourceRefresh {
+                            role: role.clone(),
+                            path: input.path.display().to_string(),
+                            mode: "unchanged",
+                            reason: None,
+                            bytes: 0,
+                            rows: 0,
+                        },
+                        reducers: Vec::new(),
+                        frame: agg.frame.clone(),
+                        reused: true,
+                        state: p.clone(),
+                        categories: Vec::new(),
+                    });
+                out.push(agg);
+                continue;
+            }
             let resume = match (&how, &prev) {
                 (h, Some(p)) if carries_on(h) => match load(self.dir, p) {
                     Ok(r) => Some(r),
@@ -480,10 +533,14 @@ impl CustomerAggregator for Incremental<'_> {
                 path: absolute(&input.path),
                 format,
                 read_to,
-                checksum: String::new(),
+                checksum: match (&how, &prev) {
+                    (Plan::Tail { .. }, Some(p)) => p.checksum.clone(),
+                    _ => String::new(),
+                },
                 settings: settings.clone(),
                 settled,
                 accumulators: String::new(),
+                aggregate: String::new(),
                 categories: Vec::new(),
                 row_segments: if tail {
                     prev.as_ref()
@@ -511,6 +568,8 @@ impl CustomerAggregator for Incremental<'_> {
                 .push(Done {
                     refresh,
                     reducers: reducers.unwrap_or_default(),
+                    frame: agg.frame.clone(),
+                    reused: false,
                     state: base,
                     categories,
                 });
@@ -567,36 +626,34 @@ fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
     let sum = [f("sum0")?, f("sum1")?];
     let count = [u("count0")?, u("count1")?];
     let (min_date, max_date, orders) = (d("min_date")?, d("max_date")?, u("orders")?);
-    let cats = df
-        .column("categories")
-        .map_err(fail)?
-        .list()
-        .map_err(fail)?;
-    let mut customer_categories = Vec::with_capacity(keys.len());
-    for v in cats.amortized_iter() {
-        let ids: Vec<u32> = match v {
-            Some(s) => s
+    let masks = u("cat_mask")?;
+    let more = df.column("cat_more").map_err(fail)?.list().map_err(fail)?;
+    let mut extra: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+    for (i, v) in more.amortized_iter().enumerate() {
+        if let Some(s) = v {
+            extra[i] = s
                 .as_ref()
                 .u32()
                 .map_err(fail)?
                 .into_no_null_iter()
-                .collect(),
-            None => Vec::new(),
-        };
-        customer_categories.push(ids);
+                .collect();
+        }
     }
     let accs = (0..keys.len())
         .map(|i| {
-            let mut a = Acc::default();
-            a.read = read[i];
-            a.distinct = distinct[i];
-            a.kept = kept[i];
-            a.bad = [bad[0][i], bad[1][i], bad[2][i]];
-            a.sum = [sum[0][i], sum[1][i]];
-            a.count = [count[0][i], count[1][i]];
-            a.min_date = min_date[i];
-            a.max_date = max_date[i];
-            a.orders = orders[i];
+            let mut a = Acc {
+                read: read[i],
+                distinct: distinct[i],
+                kept: kept[i],
+                bad: [bad[0][i], bad[1][i], bad[2][i]],
+                sum: [sum[0][i], sum[1][i]],
+                count: [count[0][i], count[1][i]],
+                min_date: min_date[i],
+                max_date: max_date[i],
+                orders: orders[i],
+                ..Acc::default()
+            };
+            a.set_categories(masks[i], std::mem::take(&mut extra[i]));
             a
         })
         .collect();
@@ -611,7 +668,6 @@ fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
         carried: Carried {
             keys,
             accs,
-            customer_categories,
             categories: s.categories.clone(),
             new_rows: Vec::new(),
             new_orders: Vec::new(),
@@ -619,6 +675,20 @@ fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
         rows: Arc::new(segments(&s.row_segments)?),
         orders: Arc::new(segments(&s.order_segments)?),
     })
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame> {
+    ParquetReader::new(std::fs::File::open(path).map_err(|e| DataError::io(path, e))?)
+        .finish()
+        .map_err(|e| DataError::polars(path.display().to_string(), e))
+}
+
+fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
+    let f = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+    ParquetWriter::new(f)
+        .finish(&mut df)
+        .map_err(|e| DataError::polars(path.display().to_string(), e))?;
+    Ok(())
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u128>> {
@@ -659,11 +729,21 @@ fn write_accumulators(path: &Path, c: &Carried) -> Result<()> {
     let u = |name: &str, f: &dyn Fn(&Acc) -> u64| {
         Column::new(name.into(), a.iter().map(f).collect::<Vec<u64>>())
     };
-    let cats: Vec<Series> = c
-        .customer_categories
-        .iter()
-        .map(|ids| Series::new("".into(), ids.as_slice()))
-        .collect();
+    // Categories: ids below 64 as a bit mask, the rest (rare) listed.
+    let mut more = ListPrimitiveChunkedBuilder::<UInt32Type>::new(
+        "cat_more".into(),
+        a.len(),
+        a.len(),
+        DataType::UInt32,
+    );
+    for x in a {
+        let (_, ids) = x.categories();
+        if ids.is_empty() {
+            more.append_null();
+        } else {
+            more.append_slice(ids);
+        }
+    }
     let mut df = DataFrame::new_infer_height(vec![
         Column::new("key".into(), &c.keys),
         u("read", &|x| x.read),
@@ -691,9 +771,8 @@ fn write_accumulators(path: &Path, c: &Carried) -> Result<()> {
             a.iter().map(|x| x.max_date).collect::<Vec<Option<i32>>>(),
         ),
         u("orders", &|x| x.orders),
-        Column::new("categories".into(), cats)
-            .cast(&DataType::List(Box::new(DataType::UInt32)))
-            .map_err(fail)?,
+        u("cat_mask", &|x| x.categories().0),
+        more.finish().into_column(),
     ])
     .map_err(fail)?;
     let f = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
@@ -782,10 +861,20 @@ pub fn integrate_incremental(
         let Done {
             refresh,
             reducers,
+            frame,
+            reused,
             mut state,
             categories,
         } = done;
         let role = state.role.clone();
+        if reused {
+            sources.push(state);
+            refreshes.push(refresh);
+            continue;
+        }
+        let aggregate = format!("{role}.{generation}.aggregate.parquet");
+        write_parquet(&dir.join(&aggregate), frame)?;
+        state.aggregate = aggregate;
         let start = Carried {
             categories,
             ..Carried::default()
@@ -813,7 +902,10 @@ pub fn integrate_incremental(
             segments.push(name);
         }
         if state.watermark.is_none() {
-            state.checksum = checksum(Path::new(&state.path), state.read_to)?;
+            // The whole blocks read before were verified this run (or the file was read
+            // whole): only the rest is hashed.
+            let known = whole_blocks(&state.checksum);
+            state.checksum = checksum_from(Path::new(&state.path), state.read_to, &known)?;
         }
         sources.push(state);
         refreshes.push(refresh);
@@ -852,7 +944,8 @@ pub fn integrate_incremental(
         .sources
         .iter()
         .flat_map(|s| {
-            std::iter::once(s.accumulators.clone())
+            [s.accumulators.clone(), s.aggregate.clone()]
+                .into_iter()
                 .chain(s.row_segments.iter().cloned())
                 .chain(s.order_segments.iter().cloned())
         })

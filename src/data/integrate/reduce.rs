@@ -64,8 +64,8 @@ pub struct Acc {
     pub min_date: Option<i32>,
     pub max_date: Option<i32>,
     pub orders: u64,
-    categories: u64,
-    more_categories: Vec<u32>,
+    pub categories: u64,
+    pub more_categories: Vec<u32>,
 }
 
 impl Acc {
@@ -86,17 +86,29 @@ impl Acc {
         self.categories.count_ones() as u64 + self.more_categories.len() as u64
     }
 
-    /// The category ids this customer bought from.
-    fn category_ids(&self) -> Vec<u32> {
-        (0..64u32)
-            .filter(|i| self.categories & (1 << i) != 0)
-            .chain(self.more_categories.iter().copied())
-            .collect()
+    /// The categories this customer bought from: ids below 64 as bits, the rest listed.
+    pub fn categories(&self) -> (u64, &[u32]) {
+        (self.categories, &self.more_categories)
     }
 
-    fn clear_categories(&mut self) {
+    pub fn set_categories(&mut self, mask: u64, more: Vec<u32>) {
+        self.categories = mask;
+        self.more_categories = more;
+    }
+
+    /// The category ids renamed by `by_id` (an id's new id).
+    fn remap_categories(&mut self, by_id: &[u32]) {
+        let (mask, more) = (self.categories, std::mem::take(&mut self.more_categories));
         self.categories = 0;
-        self.more_categories.clear();
+        let mut bits = mask;
+        while bits != 0 {
+            let i = bits.trailing_zeros();
+            bits &= bits - 1;
+            self.add_category(by_id[i as usize]);
+        }
+        for id in more {
+            self.add_category(by_id[id as usize]);
+        }
     }
 }
 
@@ -161,14 +173,12 @@ fn find(s: &[u128], p: u128) -> bool {
 }
 
 /// What a source's reducers hold at the end of a run, merged over the shards: every
-/// customer's accumulator (categories as ids into `categories`) and the fingerprints first
-/// seen in this run.
+/// customer's accumulator (its categories as ids into `categories`) and the fingerprints
+/// first seen in this run.
 #[derive(Debug, Default, Clone)]
 pub struct Carried {
     pub keys: Vec<String>,
     pub accs: Vec<Acc>,
-    /// Per customer: the categories' ids.
-    pub customer_categories: Vec<Vec<u32>>,
     pub categories: Vec<String>,
     /// Row and order fingerprints this run added (not in the earlier runs'), sorted.
     pub new_rows: Vec<u128>,
@@ -205,17 +215,16 @@ impl Carried {
                 };
                 by_id[*id as usize] = g;
             }
-            for (k, mut acc) in r.keys.into_iter().zip(r.accs) {
-                let mut ids: Vec<u32> = acc
-                    .category_ids()
-                    .into_iter()
-                    .map(|i| by_id[i as usize])
-                    .collect();
-                ids.sort_unstable();
-                acc.clear_categories();
-                out.keys.push(k);
-                out.accs.push(acc);
-                out.customer_categories.push(ids);
+            // A shard resumed from the merged list keeps its ids: nothing to rename.
+            let same = by_id.iter().enumerate().all(|(i, g)| *g == i as u32);
+            out.keys.extend(r.keys);
+            if same {
+                out.accs.extend(r.accs);
+            } else {
+                out.accs.extend(r.accs.into_iter().map(|mut acc| {
+                    acc.remap_categories(&by_id);
+                    acc
+                }));
             }
             out.new_rows.extend(r.seen_rows);
             out.new_orders.extend(r.seen_orders);
@@ -329,11 +338,11 @@ impl Reducer {
     }
 
     /// Carries on from an earlier run: these customers' accumulators (`categories` names the
-    /// category ids they hold) and the fingerprints that run saw.
+    /// category ids they hold, in order) and the fingerprints that run saw.
     pub fn resume(
         &mut self,
         keys: Vec<String>,
-        accs: Vec<(Acc, Vec<u32>)>,
+        accs: Vec<Acc>,
         categories: &[String],
         rows: std::sync::Arc<Seen>,
         orders: std::sync::Arc<Seen>,
@@ -343,10 +352,7 @@ impl Reducer {
         }
         let prints = row_fingerprints(&[Column::new(KEY.into(), &keys)])?;
         self.reserve_customers(keys.len());
-        for ((key, (mut acc, ids)), print) in keys.into_iter().zip(accs).zip(prints) {
-            for id in ids {
-                acc.add_category(id);
-            }
+        for ((key, acc), print) in keys.into_iter().zip(accs).zip(prints) {
             self.index.insert(print, self.accs.len());
             self.keys.push(key);
             self.accs.push(acc);
