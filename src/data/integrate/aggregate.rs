@@ -152,6 +152,16 @@ pub struct RoleAggregate {
 
 /// Computes per-customer aggregates of the activity sources.
 pub trait CustomerAggregator {
+    /// The customers source read and cleaned; an incremental engine may keep it between runs
+    /// while its files and settings do not change.
+    fn customers(
+        &self,
+        ws: &Workspace,
+        progress: &Progress,
+    ) -> Result<crate::data::integrate::PreparedCustomers> {
+        crate::data::integrate::prepare_customers(ws, progress)
+    }
+
     /// Opens one activity source for this engine: its schema, format and where it is read
     /// from. The local engine scans the file here; a cluster engine asks the cluster, which
     /// reads paths this machine may not see.

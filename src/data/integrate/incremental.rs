@@ -44,7 +44,7 @@ use crate::data::integrate::aggregate::{
 };
 use crate::data::integrate::dedup::row_fingerprints;
 use crate::data::integrate::reduce::{Acc, Carried, Reducer, Seen};
-use crate::data::integrate::{Customer360, integrate_with};
+use crate::data::integrate::{Customer360, PreparedCustomers, integrate_with};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned};
 use crate::data::sources::sqlite::Watermark;
 use crate::data::sources::workspace::{SourceConfig, Workspace};
@@ -66,7 +66,24 @@ struct Manifest {
     /// The tables written from this state (absolute paths): the next run may replace them.
     #[serde(default)]
     outputs: Vec<String>,
+    /// The customers read and cleaned, kept while their files and the workspace are the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customers: Option<CustomersState>,
     sources: Vec<SourceState>,
+}
+
+/// The cleaned customers of the last run and what they were made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CustomersState {
+    /// The files read (the customers source, the `[identity]` lists) with their checksums,
+    /// and the workspace's settings.
+    inputs: Vec<(String, String)>,
+    settings: String,
+    table: String,
+    #[serde(default)]
+    key_map: String,
+    /// The roles, path and report of the customers steps (JSON).
+    meta: String,
 }
 
 /// One activity source as the last run left it.
@@ -153,6 +170,43 @@ struct Incremental<'a> {
     plans: Mutex<BTreeMap<String, Opened>>,
     /// Per source: what it read, its reducers and its state before they are saved.
     results: Mutex<Vec<Done>>,
+    /// The customers as read (or kept) this run, with their files' signature, and whether
+    /// they were kept.
+    customers: Mutex<Option<(PreparedCustomers, Vec<(String, String)>, String, bool)>>,
+}
+
+/// The files the customers are made from: the customers source and, with `[identity]
+/// person_key`, the linked lists (None when one is not a local file).
+fn customer_inputs(ws: &Workspace) -> Option<Vec<std::path::PathBuf>> {
+    let c = &ws.sources.customers;
+    if c.url.is_some() {
+        return None;
+    }
+    let mut out = vec![ws.resolve(c)];
+    if let Some(ids) = ws.identity.get("sources").and_then(|v| v.as_array()) {
+        for s in ids {
+            let p = s.get("path").and_then(|p| p.as_str())?;
+            out.push(crate::data::identity::run::resolved(&ws.base_dir, Path::new(p)));
+        }
+    }
+    Some(out)
+}
+
+/// The workspace's settings, as decide the cleaned customers.
+fn workspace_settings(ws: &Workspace) -> String {
+    let text = format!(
+        "{VERSION};{};{}",
+        env!("CARGO_PKG_VERSION"),
+        serde_json::to_string(ws).unwrap_or_default()
+    );
+    hex(xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct CustomersMeta {
+    roles: BTreeMap<String, String>,
+    path: std::path::PathBuf,
+    report: crate::data::integrate::quality::QualityReport,
 }
 
 /// One source's part of a run, to save.
@@ -339,6 +393,41 @@ impl Incremental<'_> {
 }
 
 impl CustomerAggregator for Incremental<'_> {
+    fn customers(&self, ws: &Workspace, progress: &Progress) -> Result<PreparedCustomers> {
+        let settings = workspace_settings(ws);
+        let signature: Option<Vec<(String, String)>> = customer_inputs(ws).and_then(|files| {
+            files
+                .iter()
+                .map(|f| {
+                    let size = file_size(f).ok()?;
+                    Some((absolute(f), checksum(f, size).ok()?))
+                })
+                .collect()
+        });
+        let kept = self.manifest.as_ref().and_then(|m| m.customers.as_ref());
+        if let (Some(sig), Some(k)) = (&signature, kept)
+            && *sig == k.inputs
+            && settings == k.settings
+            && let Ok(p) = load_customers(self.dir, k)
+        {
+            *self
+                .customers
+                .lock()
+                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))? =
+                Some((p.clone(), sig.clone(), settings, true));
+            return Ok(p);
+        }
+        let p = crate::data::integrate::prepare_customers(ws, progress)?;
+        if let Some(sig) = signature {
+            *self
+                .customers
+                .lock()
+                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))? =
+                Some((p.clone(), sig, settings, false));
+        }
+        Ok(p)
+    }
+
     fn open(
         &self,
         ws: &Workspace,
@@ -677,6 +766,59 @@ fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
     })
 }
 
+fn load_customers(dir: &Path, k: &CustomersState) -> Result<PreparedCustomers> {
+    let meta_path = dir.join(&k.meta);
+    let meta: CustomersMeta = serde_json::from_str(
+        &std::fs::read_to_string(&meta_path).map_err(|e| DataError::io(&meta_path, e))?,
+    )
+    .map_err(|e| DataError::Invalid(format!("{}: {e}", meta_path.display())))?;
+    Ok(PreparedCustomers {
+        table: read_parquet(&dir.join(&k.table))?,
+        key_map: if k.key_map.is_empty() {
+            None
+        } else {
+            Some(read_parquet(&dir.join(&k.key_map))?)
+        },
+        roles: meta.roles,
+        path: meta.path,
+        report: meta.report,
+    })
+}
+
+fn save_customers(
+    dir: &Path,
+    generation: u64,
+    p: PreparedCustomers,
+    inputs: Vec<(String, String)>,
+    settings: String,
+) -> Result<CustomersState> {
+    let table = format!("customers.{generation}.table.parquet");
+    write_parquet(&dir.join(&table), p.table)?;
+    let key_map = match p.key_map {
+        Some(m) => {
+            let name = format!("customers.{generation}.key_map.parquet");
+            write_parquet(&dir.join(&name), m)?;
+            name
+        }
+        None => String::new(),
+    };
+    let meta = format!("{generation}.customers.json");
+    let text = serde_json::to_string(&CustomersMeta {
+        roles: p.roles,
+        path: p.path,
+        report: p.report,
+    })
+    .map_err(|e| DataError::Invalid(format!("writing the integration state: {e}")))?;
+    std::fs::write(dir.join(&meta), text).map_err(|e| DataError::io(&dir.join(&meta), e))?;
+    Ok(CustomersState {
+        inputs,
+        settings,
+        table,
+        key_map,
+        meta,
+    })
+}
+
 fn read_parquet(path: &Path) -> Result<DataFrame> {
     ParquetReader::new(std::fs::File::open(path).map_err(|e| DataError::io(path, e))?)
         .finish()
@@ -847,6 +989,7 @@ pub fn integrate_incremental(
         manifest,
         plans: Mutex::new(BTreeMap::new()),
         results: Mutex::new(Vec::new()),
+        customers: Mutex::new(None),
     };
     let table = integrate_with(ws, &inc, progress)?;
     progress.label("saving the state");
@@ -910,6 +1053,43 @@ pub fn integrate_incremental(
         sources.push(state);
         refreshes.push(refresh);
     }
+    // The cleaned customers: kept as they were, or written for the next run.
+    let kept = inc
+        .customers
+        .into_inner()
+        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?;
+    let path = ws.resolve(&ws.sources.customers).display().to_string();
+    let (mode, reason) = match &kept {
+        Some((_, _, _, true)) => ("unchanged", None),
+        _ if inc.manifest.as_ref().is_some_and(|m| m.customers.is_some()) => (
+            "full",
+            Some("its file, a linked list or the workspace changed".to_string()),
+        ),
+        Some(_) => ("full", Some("first run (no state yet)".to_string())),
+        None => ("full", Some("a database source is read whole".to_string())),
+    };
+    let rows = match &kept {
+        Some((p, _, _, _)) => p.report.sources.first().map_or(0, |s| s.rows),
+        None => 0,
+    };
+    refreshes.insert(
+        0,
+        SourceRefresh {
+            role: "customers".into(),
+            path,
+            mode,
+            reason,
+            bytes: 0,
+            rows: if mode == "unchanged" { 0 } else { rows },
+        },
+    );
+    let customers = match kept {
+        Some((_, _, _, true)) => inc.manifest.as_ref().and_then(|m| m.customers.clone()),
+        Some((p, inputs, settings, false)) => {
+            Some(save_customers(dir, generation, p, inputs, settings)?)
+        }
+        None => None,
+    };
     let mut outputs = inc
         .manifest
         .as_ref()
@@ -925,6 +1105,7 @@ pub fn integrate_incremental(
         crmlens_version: env!("CARGO_PKG_VERSION").into(),
         generation,
         outputs,
+        customers,
         sources,
     };
     let text = toml::to_string(&manifest)
@@ -950,11 +1131,19 @@ pub fn integrate_incremental(
                 .chain(s.order_segments.iter().cloned())
         })
         .chain([MANIFEST.to_string()])
+        .chain(
+            manifest
+                .customers
+                .iter()
+                .flat_map(|c| [c.table.clone(), c.key_map.clone(), c.meta.clone()]),
+        )
         .collect();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let ours = name.ends_with(".parquet") || name.ends_with(".u128");
+            let ours = name.ends_with(".parquet")
+                || name.ends_with(".u128")
+                || name.ends_with(".customers.json");
             if ours && !named.contains(&name) {
                 let _ = std::fs::remove_file(e.path());
             }

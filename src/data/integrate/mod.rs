@@ -169,6 +169,171 @@ impl StepClock {
     }
 }
 
+/// The customers source read and cleaned (the spine of the 360 table), with the ids merged
+/// into others and what the report says of it so far.
+#[derive(Debug, Clone)]
+pub struct PreparedCustomers {
+    pub table: DataFrame,
+    /// Customer ids merged into another (columns `old`, `new`): the fuzzy key's and identity
+    /// resolution's.
+    pub key_map: Option<DataFrame>,
+    /// The customers source's role columns.
+    pub roles: BTreeMap<String, String>,
+    pub path: std::path::PathBuf,
+    pub report: QualityReport,
+}
+
+/// Reads and cleans the customers source: its key, text, dates, exact and same-key
+/// duplicates, the fuzzy key and `[identity] person_key`.
+pub fn prepare_customers(ws: &Workspace, progress: &Progress) -> Result<PreparedCustomers> {
+    let cancelled = || DataError::Cancelled;
+    let mut report = QualityReport::default();
+    let key = ws.workspace.customer_key.clone();
+
+    // 1. Customers: read whole (they are the small side) and check every named column.
+    let cust_cfg = &ws.sources.customers;
+    let cust_path = ws.resolve(cust_cfg);
+    let scanned = file::scan(&cust_path, &read_options(cust_cfg, progress))?;
+    let cust_key = ws.key_of(cust_cfg);
+    file::require_column(
+        &scanned.path,
+        &scanned.schema,
+        &cust_key,
+        "[workspace] customer_key (or [sources.customers] key)",
+    )?;
+    require_all(
+        &scanned,
+        &cust_cfg.dates.keys().cloned().collect::<Vec<_>>(),
+        "[sources.customers] dates",
+    )?;
+    require_all(&scanned, &ws.cleaning.lowercase, "[cleaning] lowercase")?;
+    require_all(
+        &scanned,
+        &ws.cleaning.non_negative,
+        "[cleaning] non_negative",
+    )?;
+    require_all(&scanned, &ws.cleaning.not_future, "[cleaning] not_future")?;
+    if let Some(f) = &ws.cleaning.fuzzy_key {
+        file::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
+    }
+    // One file as both customers and orders is a transaction log on its own: its customers
+    // are its distinct keys (in order of first appearance), not its lines.
+    let log_alone = ws.sources.orders.as_ref().is_some_and(|o| {
+        ws.resolve(o) == cust_path && o.table == cust_cfg.table && o.query == cust_cfg.query
+    });
+    let cust_roles = if log_alone {
+        BTreeMap::new()
+    } else {
+        role_columns("customers", cust_cfg, &scanned, false)?
+    };
+    let cust_format = scanned.format.name();
+    let mut cust_notes = scanned.notes.clone();
+    let frame = if log_alone {
+        cust_notes.push(format!(
+            "the customers are the distinct `{cust_key}` of the transaction log"
+        ));
+        scanned
+            .frame
+            .select([col(cust_key.as_str())])
+            .unique_stable(None, UniqueKeepStrategy::First)
+    } else {
+        scanned.frame
+    };
+    let mut customers = file::collect_source(&cust_path, frame)?;
+    report.sources.push(SourceSummary {
+        role: "customers".into(),
+        path: cust_path.display().to_string(),
+        format: cust_format.into(),
+        rows: customers.height() as u64,
+        columns: customers.width(),
+        notes: cust_notes,
+    });
+    if cust_key != key {
+        customers
+            .rename(&cust_key, key.as_str().into())
+            .map_err(pl("renaming the key"))?;
+    }
+
+    // 2. Clean customers: key, text, dates, duplicates.
+    progress.check().map_err(|_| cancelled())?;
+    progress.next("cleaning customers");
+    let rows_in = customers.height() as u64;
+    customers = customers
+        .lazy()
+        .with_column(clean::normalised_text_key(&key))
+        .filter(col(&key).is_not_null())
+        .collect()
+        .map_err(pl("cleaning the customer key"))?;
+    report.step(
+        "customers",
+        "missing key",
+        rows_in,
+        customers.height() as u64,
+        format!("rows without `{key}` dropped"),
+    );
+    let (df, changed) =
+        clean::normalise_text(customers, ws.cleaning.trim_text, &ws.cleaning.lowercase)?;
+    report.text_normalised = changed;
+    let (df, unparsed) = clean::parse_dates(df, &cust_cfg.dates, "customers")?;
+    report.invalid.extend(unparsed);
+    let n = df.height() as u64;
+    let (df, exact) = clean::dedup_exact(df)?;
+    report.step("customers", "exact duplicates", n, n - exact, String::new());
+    report.duplicates.customers_exact = exact;
+    let updated_at = cust_roles.get("updated_at").map(String::as_str);
+    let n = df.height() as u64;
+    let (df, same_key) = clean::dedup_by_key(df, &key, ws.cleaning.dedup, updated_at)?;
+    report.step(
+        "customers",
+        "same key",
+        n,
+        n - same_key,
+        format!("kept by policy `{:?}`", ws.cleaning.dedup).to_lowercase(),
+    );
+    report.duplicates.customers_same_key = same_key;
+    let (df, key_map) = match &ws.cleaning.fuzzy_key {
+        Some(f) => {
+            let n = df.height() as u64;
+            let (df, merged, map) =
+                clean::dedup_by_fuzzy_key(df, &key, f, ws.cleaning.dedup, updated_at)?;
+            report.step(
+                "customers",
+                &format!("same {f} (fuzzy key)"),
+                n,
+                n - merged,
+                "activity moved to the kept id".into(),
+            );
+            report.duplicates.customers_fuzzy_key = merged;
+            (df, Some(map))
+        }
+        None => (df, None),
+    };
+    // [identity] person_key: customer rows that are one person are merged, and the ids of
+    // the linked customer lists map to their person's kept customer id.
+    let identity = identity_settings(ws)?;
+    let (df, key_map) = if identity.person_key {
+        progress.check().map_err(|_| cancelled())?;
+        let (df, map) = link_people(ws, &identity, df, &key, updated_at, &mut report, progress)?;
+        let key_map = match key_map {
+            Some(mut m) => {
+                m.vstack_mut(&map).map_err(pl("merging the key maps"))?;
+                Some(m)
+            }
+            None => Some(map),
+        };
+        (df, key_map)
+    } else {
+        (df, key_map)
+    };
+    Ok(PreparedCustomers {
+        table: df,
+        key_map,
+        roles: cust_roles,
+        path: cust_path,
+        report,
+    })
+}
+
 /// Integrates a workspace's sources into the customer-360 table on this machine.
 pub fn integrate(ws: &Workspace, progress: &Progress) -> Result<Customer360> {
     ws.engine.check().map_err(DataError::Invalid)?;
@@ -427,152 +592,22 @@ pub fn integrate_with(
     progress: &Progress,
 ) -> Result<Customer360> {
     let cancelled = || DataError::Cancelled;
-    let mut report = QualityReport::default();
     let key = ws.workspace.customer_key.clone();
     progress.start("reading customers", 6);
     let mut clock = StepClock::new();
-
-    // 1. Customers: read whole (they are the small side) and check every named column.
-    let cust_cfg = &ws.sources.customers;
-    let cust_path = ws.resolve(cust_cfg);
-    let scanned = file::scan(&cust_path, &read_options(cust_cfg, progress))?;
-    let cust_key = ws.key_of(cust_cfg);
-    file::require_column(
-        &scanned.path,
-        &scanned.schema,
-        &cust_key,
-        "[workspace] customer_key (or [sources.customers] key)",
-    )?;
-    require_all(
-        &scanned,
-        &cust_cfg.dates.keys().cloned().collect::<Vec<_>>(),
-        "[sources.customers] dates",
-    )?;
-    require_all(&scanned, &ws.cleaning.lowercase, "[cleaning] lowercase")?;
-    require_all(
-        &scanned,
-        &ws.cleaning.non_negative,
-        "[cleaning] non_negative",
-    )?;
-    require_all(&scanned, &ws.cleaning.not_future, "[cleaning] not_future")?;
-    if let Some(f) = &ws.cleaning.fuzzy_key {
-        file::require_column(&scanned.path, &scanned.schema, f, "[cleaning] fuzzy_key")?;
-    }
-    // One file as both customers and orders is a transaction log on its own: its customers
-    // are its distinct keys (in order of first appearance), not its lines.
-    let log_alone = ws.sources.orders.as_ref().is_some_and(|o| {
-        ws.resolve(o) == cust_path && o.table == cust_cfg.table && o.query == cust_cfg.query
-    });
-    let cust_roles = if log_alone {
-        BTreeMap::new()
-    } else {
-        role_columns("customers", cust_cfg, &scanned, false)?
-    };
-    let cust_format = scanned.format.name();
-    let mut cust_notes = scanned.notes.clone();
-    let frame = if log_alone {
-        cust_notes.push(format!(
-            "the customers are the distinct `{cust_key}` of the transaction log"
-        ));
-        scanned
-            .frame
-            .select([col(cust_key.as_str())])
-            .unique_stable(None, UniqueKeepStrategy::First)
-    } else {
-        scanned.frame
-    };
-    let mut customers = file::collect_source(&cust_path, frame)?;
-    report.sources.push(SourceSummary {
-        role: "customers".into(),
-        path: cust_path.display().to_string(),
-        format: cust_format.into(),
-        rows: customers.height() as u64,
-        columns: customers.width(),
-        notes: cust_notes,
-    });
-    if cust_key != key {
-        customers
-            .rename(&cust_key, key.as_str().into())
-            .map_err(pl("renaming the key"))?;
-    }
-
-    // 2. Clean customers: key, text, dates, duplicates.
-    progress.check().map_err(|_| cancelled())?;
-    clock.lap(&mut report, "read customers");
-    progress.next("cleaning customers");
-    let rows_in = customers.height() as u64;
-    customers = customers
-        .lazy()
-        .with_column(clean::normalised_text_key(&key))
-        .filter(col(&key).is_not_null())
-        .collect()
-        .map_err(pl("cleaning the customer key"))?;
-    report.step(
-        "customers",
-        "missing key",
-        rows_in,
-        customers.height() as u64,
-        format!("rows without `{key}` dropped"),
-    );
-    let (df, changed) =
-        clean::normalise_text(customers, ws.cleaning.trim_text, &ws.cleaning.lowercase)?;
-    report.text_normalised = changed;
-    let (df, unparsed) = clean::parse_dates(df, &cust_cfg.dates, "customers")?;
-    report.invalid.extend(unparsed);
-    let n = df.height() as u64;
-    let (df, exact) = clean::dedup_exact(df)?;
-    report.step("customers", "exact duplicates", n, n - exact, String::new());
-    report.duplicates.customers_exact = exact;
-    let updated_at = cust_roles.get("updated_at").map(String::as_str);
-    let n = df.height() as u64;
-    let (df, same_key) = clean::dedup_by_key(df, &key, ws.cleaning.dedup, updated_at)?;
-    report.step(
-        "customers",
-        "same key",
-        n,
-        n - same_key,
-        format!("kept by policy `{:?}`", ws.cleaning.dedup).to_lowercase(),
-    );
-    report.duplicates.customers_same_key = same_key;
-    let (df, key_map) = match &ws.cleaning.fuzzy_key {
-        Some(f) => {
-            let n = df.height() as u64;
-            let (df, merged, map) =
-                clean::dedup_by_fuzzy_key(df, &key, f, ws.cleaning.dedup, updated_at)?;
-            report.step(
-                "customers",
-                &format!("same {f} (fuzzy key)"),
-                n,
-                n - merged,
-                "activity moved to the kept id".into(),
-            );
-            report.duplicates.customers_fuzzy_key = merged;
-            (df, Some(map))
-        }
-        None => (df, None),
-    };
-    // [identity] person_key: customer rows that are one person are merged, and the ids of
-    // the linked customer lists map to their person's kept customer id.
-    let identity = identity_settings(ws)?;
-    let (df, key_map) = if identity.person_key {
-        progress.check().map_err(|_| cancelled())?;
-        let (df, map) = link_people(ws, &identity, df, &key, updated_at, &mut report, progress)?;
-        let key_map = match key_map {
-            Some(mut m) => {
-                m.vstack_mut(&map).map_err(pl("merging the key maps"))?;
-                Some(m)
-            }
-            None => Some(map),
-        };
-        (df, key_map)
-    } else {
-        (df, key_map)
-    };
+    let prepared = aggregator.customers(ws, progress)?;
+    let PreparedCustomers {
+        table: df,
+        key_map,
+        roles: cust_roles,
+        path: cust_path,
+        mut report,
+    } = prepared;
     let mut customers = df;
 
     // 3. Activity: per-customer aggregates, streamed.
     progress.check().map_err(|_| cancelled())?;
-    clock.lap(&mut report, "clean customers");
+    clock.lap(&mut report, "read and clean customers");
     progress.next("aggregating activity");
     let mut inputs = Vec::new();
     for (role, cfg) in [

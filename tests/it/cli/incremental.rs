@@ -109,6 +109,8 @@ fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
     assert_eq!(o["mode"], "appended", "{o}");
     assert_eq!(o["rows"], new_orders.lines().count() as u64);
     assert_eq!(o["bytes"], new_orders.len() as u64);
+    // The customers did not change: their cleaned table is kept, not read again.
+    assert_eq!(source(&v, "customers")["mode"], "unchanged");
     let t = source(&v, "tickets");
     assert_eq!(t["mode"], "appended", "{t}");
     assert_eq!(t["rows"], new_tickets.lines().count() as u64);
@@ -166,6 +168,9 @@ fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
     let v = integrate(dir.path(), &args);
     assert_eq!(source(&v, "orders")["mode"], "appended");
     assert_eq!(source(&v, "orders")["rows"], 2);
+    let c = source(&v, "customers");
+    assert_eq!(c["mode"], "full");
+    assert!(c["reason"].as_str().unwrap().contains("changed"), "{c}");
     let refreshed = fs::read_to_string(&out).unwrap();
     assert!(refreshed.contains("C999999"));
     assert_eq!(refreshed, full_table(dir.path(), &src, "c.csv"));
