@@ -186,7 +186,10 @@ fn customer_inputs(ws: &Workspace) -> Option<Vec<std::path::PathBuf>> {
     if let Some(ids) = ws.identity.get("sources").and_then(|v| v.as_array()) {
         for s in ids {
             let p = s.get("path").and_then(|p| p.as_str())?;
-            out.push(crate::data::identity::run::resolved(&ws.base_dir, Path::new(p)));
+            out.push(crate::data::identity::run::resolved(
+                &ws.base_dir,
+                Path::new(p),
+            ));
         }
     }
     Some(out)
