@@ -172,8 +172,12 @@ struct Incremental<'a> {
     results: Mutex<Vec<Done>>,
     /// The customers as read (or kept) this run, with their files' signature, and whether
     /// they were kept.
-    customers: Mutex<Option<(PreparedCustomers, Vec<(String, String)>, String, bool)>>,
+    customers: Mutex<Option<KeptCustomers>>,
 }
+
+/// The customers of this run, the checksums of their files, the workspace's settings, and
+/// whether they were kept from the last run.
+type KeptCustomers = (PreparedCustomers, Vec<(String, String)>, String, bool);
 
 /// The files the customers are made from: the customers source and, with `[identity]
 /// person_key`, the linked lists (None when one is not a local file).
@@ -812,7 +816,8 @@ fn save_customers(
         report: p.report,
     })
     .map_err(|e| DataError::Invalid(format!("writing the integration state: {e}")))?;
-    std::fs::write(dir.join(&meta), text).map_err(|e| DataError::io(&dir.join(&meta), e))?;
+    let meta_path = dir.join(&meta);
+    std::fs::write(&meta_path, text).map_err(|e| DataError::io(&meta_path, e))?;
     Ok(CustomersState {
         inputs,
         settings,
