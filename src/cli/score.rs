@@ -134,28 +134,21 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         }
         Model::Clv(_) | Model::Link(_) => unreachable!("scored above"),
     };
-    let (max_psi, shifted) = drift_summary(&scored.drift);
     let mut stdout = super::out::stdout();
     if a.json {
-        let v = serde_json::json!({
-            "model": a.model.display().to_string(),
-            "kind": what,
-            "model_detail": detail,
-            "trained_at": model.trained_at,
-            "trained_by": model.crmlens_version,
-            "training_rows": model.training.rows,
-            "schema_fingerprint": model.training.schema_fingerprint,
-            "schema_matches": schema_matches,
-            "input": a.input.display().to_string(),
-            "n_rows": scored.matrix.values.nrows(),
-            "n_input_rows": n_input,
-            "n_dropped": scored.dropped,
-            "counts": counts,
-            "drift": scored.drift,
-            "max_psi": super::round(max_psi, 6),
-            "shifted": shifted,
-            "retrain": !shifted.is_empty(),
-        });
+        let v = merge(
+            merge(
+                common(&a, &model, &detail),
+                serde_json::json!({
+                    "schema_matches": schema_matches,
+                    "n_rows": scored.matrix.values.nrows(),
+                    "n_input_rows": n_input,
+                    "n_dropped": scored.dropped,
+                    "counts": counts,
+                }),
+            ),
+            drift_json(&scored.drift),
+        );
         stdout.json(&v)?;
     } else {
         writeln!(
@@ -193,6 +186,17 @@ fn drift_summary(drift: &[Drift]) -> (f64, Vec<&str>) {
         .map(|d| d.feature.as_str())
         .collect();
     (max_psi, shifted)
+}
+
+/// The drift keys of the JSON: `drift`, `max_psi`, `shifted`, `retrain`.
+fn drift_json(drift: &[Drift]) -> serde_json::Value {
+    let (max_psi, shifted) = drift_summary(drift);
+    serde_json::json!({
+        "drift": drift,
+        "max_psi": super::round(max_psi, 6),
+        "shifted": shifted,
+        "retrain": !shifted.is_empty(),
+    })
 }
 
 fn print_drift(stdout: &mut super::out::Stdout, drift: &[Drift]) -> Result<()> {
@@ -248,7 +252,6 @@ fn lifetime(
     if let Some(out) = &a.out {
         super::clv::write_figures(o, out, opts)?;
     }
-    let (max_psi, shifted) = drift_summary(&scored.drift);
     let n = o.ids.len();
     let detail = format!(
         "BG/NBD + Gamma-Gamma, {} months at {}/month",
@@ -267,12 +270,9 @@ fn lifetime(
                 "dropped_lines": o.dropped_lines,
                 "clv": {"total": o.stats.total, "mean": o.stats.total / n.max(1) as f64, "median": o.stats.median},
                 "holdout": o.run.holdout,
-                "drift": scored.drift,
-                "max_psi": super::round(max_psi, 6),
-                "shifted": shifted,
-                "retrain": !shifted.is_empty(),
             }),
         );
+        let v = merge(v, drift_json(&scored.drift));
         stdout.json(&v)?;
     } else {
         writeln!(

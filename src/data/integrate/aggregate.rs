@@ -699,14 +699,12 @@ pub(crate) fn aggregate_source(
         Ok(())
     };
     let has_category = input.role == Role::Orders && role_col(input, "category").is_some();
-    let (lf, rules, produced) = match input.role {
-        Role::Orders => {
-            let (lf, rules) = orders_plan(&read, plan);
-            (lf, rules, Vec::new())
-        }
+    let (lf, produced) = match input.role {
+        Role::Orders => (orders_plan(&read, plan).0, Vec::new()),
         Role::Tickets | Role::Sessions => {
             let (_, _, means) = other_outputs(input.role);
-            simple_plan(&read, plan, means)
+            let (lf, _, produced) = simple_plan(&read, plan, means);
+            (lf, produced)
         }
     };
     let make = |shard: usize, shards: usize| -> PolarsResult<Reducer> {
@@ -736,11 +734,8 @@ pub(crate) fn aggregate_source(
         Ok(r)
     };
     let reducers = run_reduction(&read, lf, &make, plan.customers, progress)?;
-    let (frame, features) = match input.role {
-        Role::Orders => (
-            finish_all(&reducers, &OtherNames::default(), "orders")?,
-            order_features(input),
-        ),
+    let frame = match input.role {
+        Role::Orders => finish_all(&reducers, &OtherNames::default(), "orders")?,
         Role::Tickets | Role::Sessions => {
             let (count, last, _) = other_outputs(input.role);
             let names = OtherNames {
@@ -748,22 +743,12 @@ pub(crate) fn aggregate_source(
                 means: produced.clone(),
                 last: last.to_string(),
             };
-            let frame = finish_all(&reducers, &names, input.role.name())?;
-            (frame, other_features(input, count, last, &produced))
+            finish_all(&reducers, &names, input.role.name())?
         }
     };
-    Ok((
-        RoleAggregate {
-            millis: (t0.elapsed().as_secs_f64() * 1000.0).round(),
-            role: input.role,
-            path: input.path.clone(),
-            frame,
-            rules,
-            features,
-            duplicates: input.duplicates,
-        },
-        keep.then_some(reducers),
-    ))
+    let mut agg = from_frame(input, plan, frame);
+    agg.millis = (t0.elapsed().as_secs_f64() * 1000.0).round();
+    Ok((agg, keep.then_some(reducers)))
 }
 
 #[cfg(test)]
