@@ -116,6 +116,22 @@ pub struct SegmentRun {
 }
 
 impl SegmentRun {
+    /// The labels of another set of rows (new customers assigned with this model): the
+    /// sizes and noise count follow them; the profiles and the projection stay the fit's.
+    pub fn relabel(&mut self, labels: Vec<i64>) {
+        let mut sizes = vec![0; self.sizes.len()];
+        let mut noise = 0;
+        for &l in &labels {
+            match usize::try_from(l) {
+                Ok(l) if l < sizes.len() => sizes[l] += 1,
+                _ => noise += 1,
+            }
+        }
+        self.sizes = sizes;
+        self.noise = noise;
+        self.labels = labels;
+    }
+
     pub fn algorithm(&self) -> Algorithm {
         match self.model {
             SegmentModel::KMeans(_) => Algorithm::KMeans,

@@ -114,6 +114,12 @@ pub enum Action {
     CopySelected {
         row: bool,
     },
+    /// F5: read what arrived in the sources (`super::follow`).
+    Refresh,
+    /// F6: refresh as data arrives, or only on F5.
+    ToggleFollow,
+    /// The event loop saw the followed files change.
+    SourcesChanged(crate::data::integrate::follow::Signature),
 }
 
 /// One binding: the keys as shown to the user, what they do, and the command palette's
@@ -196,6 +202,17 @@ pub const GLOBAL: &[Binding] = &[
         ),
         n("Ctrl-r", "Redo the change undone last", || Action::Redo),
     ]),
+    b(
+        "F5",
+        "refresh: read the data that arrived (new rows +, changed *)",
+    )
+    .run("Refresh: read the data that arrived in the sources", || {
+        Action::Refresh
+    }),
+    b("F6", "follow: refresh as data arrives, on or off").run(
+        "Follow the sources: refresh as data arrives (on/off)",
+        || Action::ToggleFollow,
+    ),
     b("Ctrl-s", "save as a workspace .toml (keeps .bak)")
         .run("Save the session as a workspace", || Action::Save),
     b("q", "quit").run("Quit", || Action::Quit),
@@ -325,6 +342,8 @@ pub fn map_key(state: &State, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') if ctrl => Action::PageUp,
         KeyCode::Char('r') if ctrl => Action::Redo,
         KeyCode::Char('s') if ctrl => Action::Save,
+        KeyCode::F(5) => Action::Refresh,
+        KeyCode::F(6) => Action::ToggleFollow,
         KeyCode::Char('u') => Action::Undo,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,

@@ -25,6 +25,7 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
     }
     match outcome {
         JobOutcome::Loaded(l) => return super::sources::opened(state, *l, secs),
+        JobOutcome::Refreshed(r) => return super::follow::refreshed(state, *r, secs),
         JobOutcome::Saved(path, bak) => {
             state.message = Some(match bak {
                 Some(b) => format!(

@@ -188,6 +188,9 @@ pub enum JobRequest {
         labels: Vec<(u32, u32, bool)>,
         threshold: f64,
     },
+    /// Read what arrived in the shown data's sources and arrange it after the shown table
+    /// (the workbench following its sources, `super::follow`).
+    Refresh(Box<RefreshRequest>),
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -197,11 +200,24 @@ pub enum JobRequest {
     },
 }
 
+/// A refresh: what to read again, the table shown, the files followed, and the models on
+/// screen to assign the refreshed customers with.
+#[derive(Debug, Clone)]
+pub struct RefreshRequest {
+    pub reread: super::follow::Reread,
+    pub previous: Arc<DataFrame>,
+    pub files: Vec<crate::data::integrate::follow::Watched>,
+    pub segment: Option<super::follow::Assign>,
+    pub predict: Option<super::follow::Assign>,
+}
+
 impl JobRequest {
     /// Loads replace the table; other jobs work on it.
     pub fn kind(&self) -> JobKind {
         match self {
-            JobRequest::Workspace(_) | JobRequest::Open { .. } => JobKind::Load,
+            JobRequest::Workspace(_) | JobRequest::Open { .. } | JobRequest::Refresh(_) => {
+                JobKind::Load
+            }
             JobRequest::Tables { .. } | JobRequest::FindRoles { .. } => JobKind::Browse,
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
@@ -236,6 +252,14 @@ impl JobRequest {
                 None => format!("reading {}", path.display()),
             },
             JobRequest::Tables { path, .. } => format!("listing the tables of {}", path.display()),
+            JobRequest::Refresh(r) => match &r.reread {
+                super::follow::Reread::Workspace { .. } => {
+                    "refreshing: reading what arrived".into()
+                }
+                super::follow::Reread::File { path, .. } => {
+                    format!("refreshing: reading {} again", path.display())
+                }
+            },
             JobRequest::FindRoles { input } => {
                 format!("finding the column roles of {}", input.display())
             }
@@ -353,12 +377,18 @@ pub struct Loaded {
     pub workspace: Option<Box<Workspace>>,
     /// What the reader noted about a source read on its own (a database type read as text).
     pub notes: Vec<String>,
+    /// The files the data was read from, as they were when reading began (the workbench
+    /// follows them).
+    pub watched: Vec<crate::data::integrate::follow::Watched>,
+    pub seen: crate::data::integrate::follow::Signature,
 }
 
 /// A job's result.
 #[derive(Debug)]
 pub enum JobOutcome {
     Loaded(Box<Loaded>),
+    /// A refresh of the shown data (`super::follow`).
+    Refreshed(Box<super::follow::Refreshed>),
     /// A database's tables (for the source picker).
     Tables(Vec<String>),
     /// The roles found in the order lines of a file, and its columns (for the role editor).
@@ -457,6 +487,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
     let outcome: Result<JobOutcome, PipelineError> = match request {
         JobRequest::Workspace(path) => lift({
             Workspace::load_lenient(&path).and_then(|(ws, mut warnings)| {
+                let watched = crate::data::integrate::follow::source_files(&ws);
+                let seen = crate::data::integrate::follow::signature(&watched);
                 let (settings, problems) = crate::pipeline::settings::from_workspace(&ws);
                 let text = std::fs::read_to_string(&path).ok();
                 warnings.extend(problems.iter().map(|p| p.describe(&path, text.as_deref())));
@@ -502,11 +534,22 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     features: Some(ws.features.clone()),
                     workspace: Some(Box::new(ws)),
                     notes: Vec::new(),
+                    watched,
+                    seen,
                 })))
             })
         }),
         JobRequest::Open { path, mut options } => lift((|| -> crate::data::Result<JobOutcome> {
             progress.start("reading", 1);
+            let watched = if options.url.is_some() {
+                Vec::new()
+            } else {
+                vec![crate::data::integrate::follow::Watched {
+                    path: path.clone(),
+                    database: false,
+                }]
+            };
+            let seen = crate::data::integrate::follow::signature(&watched);
             // Esc stops a database read between chunks.
             options.cancel = Some(progress.clone());
             if let Some(names) = file::database_tables(&path, &options)? {
@@ -558,6 +601,8 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                         // Ctrl-S saves the log's workspace (its roles as the orders' columns).
                         workspace: Some(Box::new(ws)),
                         notes,
+                        watched,
+                        seen,
                     })));
                 }
             }
@@ -585,8 +630,13 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 features: Some(features),
                 workspace: None,
                 notes,
+                watched,
+                seen,
             })))
         })()),
+        JobRequest::Refresh(r) => {
+            super::follow::run(*r, progress).map(|r| JobOutcome::Refreshed(Box::new(r)))
+        }
         JobRequest::FindRoles { input } => lift({
             progress.start("finding column roles", 1);
             crate::data::sources::roles::of_input(&input).and_then(|found| {

@@ -5,6 +5,7 @@ pub mod action;
 pub mod clipboard;
 pub mod demo;
 pub mod done;
+pub mod follow;
 pub mod history;
 pub mod job;
 pub mod palette;

@@ -186,8 +186,20 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
     spawn_input(tx.clone())?;
     execute_commands(&mut state, first, &tx, &mut term)?;
 
+    // The followed files, looked at about once a second (a stat of each; `super::follow`).
+    let mut looked = Instant::now();
+    let mut last_seen: Option<crate::data::integrate::follow::Signature> = None;
     let result = (|| -> anyhow::Result<()> {
         while !state.quit {
+            if looked.elapsed() >= Duration::from_secs(1) && !state.follow.files.is_empty() {
+                looked = Instant::now();
+                let now = crate::data::integrate::follow::signature(&state.follow.files);
+                if last_seen.as_ref() != Some(&now) && state.follow.seen.as_ref() != Some(&now) {
+                    last_seen = Some(now.clone());
+                    let commands = update(&mut state, Action::SourcesChanged(now));
+                    execute_commands(&mut state, commands, &tx, &mut term)?;
+                }
+            }
             let size = term.size()?;
             let rows = ui::table_rows(size.height);
             if rows != state.viewport {
@@ -260,6 +272,9 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
         Ok(())
     })();
     terminal::restore();
+    for dir in state.follow.folders() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     // A hang-up makes drawing fail before its SIGHUP comes: then the signal says how it ended.
     let result = match result {
         Err(e) if !e.is::<Interrupted>() => match terminating_signal_soon(&rx) {

@@ -579,8 +579,13 @@ fn open(state: &mut State, target: Target) -> Vec<Command> {
 /// What a finished load does to the session: the new table, its quality report and
 /// personal-data columns, the screens reset for it (the Features selection and the
 /// workspace's analysis settings applied), the first summary and correlation asked for.
-pub fn opened(state: &mut State, l: Loaded, secs: f64) -> Vec<Command> {
+pub fn opened(state: &mut State, mut l: Loaded, secs: f64) -> Vec<Command> {
     let previous = state.source.clone();
+    super::follow::opened(
+        state,
+        std::mem::take(&mut l.watched),
+        std::mem::take(&mut l.seen),
+    );
     state.sources.loaded(&l);
     if let Some(e) = state.sources.shown_entry() {
         state.source = Some(e.target.path().to_path_buf());

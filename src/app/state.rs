@@ -130,6 +130,8 @@ pub struct State {
     /// or bool), read into every file of the session; Ctrl-S saves them as the data file's
     /// `schema`.
     pub types: std::collections::BTreeMap<String, String>,
+    /// The sources followed: what arrived, the auto mode, the rows the last refresh marked.
+    pub follow: super::follow::FollowView,
     pub quit: bool,
 }
 
@@ -337,6 +339,9 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::Suspend => return vec![Command::Suspend],
+        Action::Refresh => return super::follow::refresh(state),
+        Action::ToggleFollow => return super::follow::toggle_auto(state),
+        Action::SourcesChanged(now) => return super::follow::changed(state, now),
         Action::ForceQuit => {
             for j in &state.jobs {
                 j.progress.cancel();

@@ -20,6 +20,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use polars::prelude::DataFrame;
 
+use crate::data::integrate::follow::{Signature, signature, source_files};
 use crate::data::integrate::incremental::{SourceRefresh, integrate_incremental};
 use crate::data::sources::workspace::Workspace;
 use crate::pipeline::saved::{Model, SavedModel, score};
@@ -59,38 +60,6 @@ struct Scorer {
     model: SavedModel,
     out: PathBuf,
     last: BTreeMap<String, String>,
-}
-
-/// Size and modification time of every source file (None for a database).
-type Signature = Vec<(PathBuf, Option<(u64, std::time::SystemTime)>)>;
-
-fn sources(ws: &Workspace) -> Vec<(PathBuf, bool)> {
-    let s = &ws.sources;
-    let mut out: Vec<(PathBuf, bool)> = [Some(&s.customers)]
-        .into_iter()
-        .chain([s.orders.as_ref(), s.tickets.as_ref(), s.sessions.as_ref()])
-        .flatten()
-        .map(|c| (ws.resolve(c), c.url.is_some()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn signature(files: &[(PathBuf, bool)]) -> Signature {
-    files
-        .iter()
-        .map(|(p, db)| {
-            let meta = if *db {
-                None
-            } else {
-                std::fs::metadata(p)
-                    .ok()
-                    .and_then(|m| Some((m.len(), m.modified().ok()?)))
-            };
-            (p.clone(), meta)
-        })
-        .collect()
 }
 
 fn scored_path(out: &Path, model: &Path) -> PathBuf {
@@ -146,7 +115,7 @@ pub fn run(a: WatchArgs) -> Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let files = sources(&ws);
+    let files = source_files(&ws);
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     // File notifications where the system has them; polling covers the rest.
     let _watcher = {
@@ -159,8 +128,8 @@ pub fn run(a: WatchArgs) -> Result<()> {
         if let Some(w) = &mut w {
             let mut dirs: Vec<PathBuf> = files
                 .iter()
-                .filter(|(_, db)| !db)
-                .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+                .filter(|w| !w.database)
+                .filter_map(|w| w.path.parent().map(Path::to_path_buf))
                 .collect();
             dirs.sort();
             dirs.dedup();
@@ -175,7 +144,7 @@ pub fn run(a: WatchArgs) -> Result<()> {
         }
         w
     };
-    let has_db = files.iter().any(|(_, db)| *db);
+    let has_db = files.iter().any(|w| w.database);
     let mut last: Option<Signature> = None;
     let mut first = true;
     let mut stdout = super::out::stdout();

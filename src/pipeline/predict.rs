@@ -158,6 +158,22 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// Every row's probabilities and actual class for another set of rows (the model's
+    /// scores of a refreshed table): the at-risk list and the class counts follow them;
+    /// the test metrics and cross-validation stay the fit's.
+    pub fn rescore(&mut self, probabilities: Vec<Vec<f64>>, y: Vec<usize>) {
+        let mut counts = vec![0; self.classes.len()];
+        for &c in &y {
+            if let Some(n) = counts.get_mut(c) {
+                *n += 1;
+            }
+        }
+        self.run.class_counts = counts;
+        self.at_risk = at_risk(&probabilities, &y, self.positive(), AT_RISK);
+        self.run.probabilities = probabilities;
+        self.y = y;
+    }
+
     /// The class the probabilities, threshold and at-risk list are about.
     pub fn positive(&self) -> usize {
         self.classes.len() - 1

@@ -537,6 +537,18 @@ pub fn save_trained(
     path: &Path,
     overwrite: bool,
 ) -> Result<usize> {
+    let (model, rows) = trained_model(table, features, trained)?;
+    model.save(path, overwrite)?;
+    Ok(rows)
+}
+
+/// The model file a workbench model would be saved as (see [`save_trained`]), and its
+/// training rows: what scores new customers with it in memory.
+pub fn trained_model(
+    table: &DataFrame,
+    features: &crate::data::sources::workspace::FeatureConfig,
+    trained: &Trained,
+) -> Result<(SavedModel, usize)> {
     let mut features = features.clone();
     if let Trained::Predict(p) = trained {
         features.numeric.retain(|f| *f != p.target);
@@ -563,8 +575,7 @@ pub fn save_trained(
         Trained::Segment(s) => Model::Segment(segmentation(s, m.values.view())),
         Trained::Predict(p) => Model::Predict(p.clone()),
     };
-    SavedModel::new(&on, model)?.save(path, overwrite)?;
-    Ok(m.values.nrows())
+    Ok((SavedModel::new(&on, model)?, m.values.nrows()))
 }
 
 /// How far a feature's values in the scored rows are from the training rows'.

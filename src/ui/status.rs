@@ -61,6 +61,12 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
         if state.show_pii && !state.pii.is_empty() {
             spans.push(Span::styled(" PII VISIBLE ", theme.error()));
         }
+        // The sources grew since the shown data was read (F5 reads it), or are followed (F6).
+        match (state.follow.arrived.is_empty(), state.follow.auto) {
+            (false, _) => spans.push(Span::styled(" NEW DATA: F5 ", theme.selected())),
+            (true, true) => spans.push(Span::styled(" FOLLOWING ", theme.dim())),
+            _ => {}
+        }
         // A message longer than the line is cut with a pointer to the message log.
         let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
         let room = (status.width as usize).saturating_sub(used);

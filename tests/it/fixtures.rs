@@ -51,5 +51,7 @@ pub fn sample_loaded() -> JobOutcome {
         show_pii: l.show_pii,
         workspace: l.workspace.clone(),
         notes: l.notes.clone(),
+        watched: l.watched.clone(),
+        seen: l.seen.clone(),
     }))
 }

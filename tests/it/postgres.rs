@@ -767,3 +767,70 @@ fn the_workbench_lists_a_databases_tables_and_opens_one() {
     assert!(screen.contains("failed: "), "{screen}");
     assert!(!screen.contains("sekr1t"), "{screen}");
 }
+
+/// A PostgreSQL orders table with an increasing line number as its `watermark` (the CDNOW
+/// log, real): `integrate --state` reads only the rows inserted since the last run, and the
+/// table equals a full rebuild's; with nothing new, nothing is read.
+#[test]
+fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
+    use crmlens::data::integrate::incremental::integrate_incremental;
+    let Some(url) = server() else { return };
+    let schema = format!("twm_{}", std::process::id());
+    let log = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real/cdnow/cdnow_transactions.csv");
+    let mut df = crmlens::data::sources::file::read_frame(&log, &Default::default()).unwrap();
+    let n = df.height();
+    df.with_column(polars::prelude::Column::new(
+        "line_no".into(),
+        (1..=n as i64).collect::<Vec<i64>>(),
+    ))
+    .unwrap();
+    let mut client = connect(&url).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    write_table(&mut client, &format!("{schema}.all_lines"), &mut df).unwrap();
+    let half = n / 2;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {schema}.orders AS SELECT * FROM {schema}.all_lines WHERE line_no <= {half}"
+        ))
+        .unwrap();
+    // The log's own workspace, its lines read from the database.
+    let (mut ws, _) =
+        crmlens::data::integrate::log::workspace_for(std::slice::from_ref(&log)).unwrap();
+    let orders = ws.sources.orders.as_mut().unwrap();
+    orders.path = Default::default();
+    orders.url = Some(url.clone());
+    orders.table = Some(format!("{schema}.orders"));
+    orders.watermark = Some("line_no".into());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let p = Progress::new();
+    let mode = |r: &crmlens::data::integrate::incremental::Refreshed| {
+        let o = r.sources.iter().find(|s| s.role == "orders").unwrap();
+        (o.mode, o.rows)
+    };
+    let r = integrate_incremental(&ws, &state, None, &p).unwrap();
+    assert_eq!(mode(&r).0, "full");
+    assert_same_360(&r.customer360, &integrate(&ws, &p).unwrap());
+
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.orders SELECT * FROM {schema}.all_lines WHERE line_no > {half}"
+        ))
+        .unwrap();
+    let r = integrate_incremental(&ws, &state, None, &p).unwrap();
+    assert_eq!(mode(&r), ("appended", (n - half) as u64));
+    let full = integrate(&ws, &p).unwrap();
+    assert_eq!(full.table.height(), r.customer360.table.height());
+    assert_same_360(&r.customer360, &full);
+    let r = integrate_incremental(&ws, &state, None, &p).unwrap();
+    assert_eq!(mode(&r).0, "unchanged");
+    assert_same_360(&r.customer360, &full);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}

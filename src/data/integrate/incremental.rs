@@ -113,6 +113,19 @@ struct SourceState {
     /// A database source's watermark column and the largest value read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     watermark: Option<Watermark>,
+    /// A source named by a pattern (`orders/*.csv`): each file matched and how far it was
+    /// read (`read_to` and `checksum` above are then unused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileRead>,
+}
+
+/// One file of a source named by a pattern, as the last run left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FileRead {
+    path: String,
+    read_to: u64,
+    checksum: String,
+    settled: bool,
 }
 
 /// How one activity source was brought up to date.
@@ -149,9 +162,22 @@ enum Plan {
     Rows {
         after: Watermark,
     },
+    /// A source named by a pattern: each file matched read from where the last run stopped
+    /// (a new file from its start).
+    Files {
+        parts: Vec<Part>,
+    },
     Full {
         reason: String,
     },
+}
+
+/// One file of a pattern: read from `from` to `end`.
+#[derive(Debug, Clone)]
+struct Part {
+    path: std::path::PathBuf,
+    from: u64,
+    end: u64,
 }
 
 /// What `open` found for a source.
@@ -160,6 +186,8 @@ struct Opened {
     plan: Plan,
     size: u64,
     watermark: Option<Watermark>,
+    /// A pattern's files and their sizes when it was opened.
+    files: Vec<(std::path::PathBuf, u64)>,
 }
 
 struct Incremental<'a> {
@@ -186,7 +214,12 @@ fn customer_inputs(ws: &Workspace) -> Option<Vec<std::path::PathBuf>> {
     if c.url.is_some() {
         return None;
     }
-    let mut out = vec![ws.resolve(c)];
+    let path = ws.resolve(c);
+    let mut out = if file::is_pattern(&path) {
+        file::matching(&path).ok()?
+    } else {
+        vec![path]
+    };
     if let Some(ids) = ws.identity.get("sources").and_then(|v| v.as_array()) {
         for s in ids {
             let p = s.get("path").and_then(|p| p.as_str())?;
@@ -352,9 +385,6 @@ impl Incremental<'_> {
         if prev.path != absolute(path) {
             return full("its file changed (another path)");
         }
-        if format == Format::Postgres {
-            return full("a PostgreSQL source is read whole");
-        }
         if watermark {
             return match &prev.watermark {
                 Some(after) => Ok(Plan::Rows {
@@ -362,6 +392,9 @@ impl Incremental<'_> {
                 }),
                 None => full("no watermark value yet (the table had no rows)"),
             };
+        }
+        if format == Format::Postgres {
+            return full("a PostgreSQL source without a `watermark` is read whole");
         }
         if !prev.settled {
             return full("it grew while the last run read it");
@@ -396,6 +429,118 @@ impl Incremental<'_> {
             from: prev.read_to,
             end: size,
         })
+    }
+}
+
+impl Incremental<'_> {
+    /// Whether each file of a pattern can be read from where the last run stopped.
+    fn plan_files(
+        &self,
+        role: Role,
+        pattern: &Path,
+        files: &[(std::path::PathBuf, u64)],
+        format: Format,
+    ) -> Result<Plan> {
+        let full = |reason: String| Ok(Plan::Full { reason });
+        let Some(prev) = self.previous(role) else {
+            return full(
+                if self.manifest.is_some() {
+                    "new source"
+                } else {
+                    "first run (no state yet)"
+                }
+                .into(),
+            );
+        };
+        if prev.path != absolute(pattern) || prev.files.is_empty() {
+            return full("its file changed (another path)".into());
+        }
+        let name = |p: &Path| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+        };
+        for f in &prev.files {
+            if !files.iter().any(|(p, _)| absolute(p) == f.path) {
+                return full(format!("{} is no longer there", name(Path::new(&f.path))));
+            }
+        }
+        let appendable = matches!(format, Format::Csv | Format::Ndjson);
+        let mut parts = Vec::new();
+        for (path, size) in files {
+            let size = *size;
+            let Some(f) = prev.files.iter().find(|f| f.path == absolute(path)) else {
+                parts.push(Part {
+                    path: path.clone(),
+                    from: 0,
+                    end: size,
+                });
+                continue;
+            };
+            let n = name(path);
+            if !f.settled {
+                return full(format!("{n} grew while the last run read it"));
+            }
+            if size < f.read_to {
+                return full(format!(
+                    "{n} is shorter than what was read ({size} < {} bytes): rewritten",
+                    f.read_to
+                ));
+            }
+            if !appendable && size != f.read_to {
+                return full(format!(
+                    "{n}, a {} file, changed (only CSV and NDJSON are read from where the last run stopped)",
+                    format.name()
+                ));
+            }
+            if checksum(path, f.read_to)? != f.checksum {
+                return full(format!("the part of {n} already read changed: rewritten"));
+            }
+            if appendable && byte_before(path, f.read_to)?.is_some_and(|b| b != b'\n') {
+                return full(format!("the last line read of {n} had no line end"));
+            }
+            parts.push(Part {
+                path: path.clone(),
+                from: f.read_to,
+                end: size,
+            });
+        }
+        Ok(Plan::Files { parts })
+    }
+
+    /// A pattern's files opened under `plan`: each new file whole and each known one from
+    /// its offset, as the tail; the whole files as the frame.
+    fn open_files(
+        &self,
+        cfg: &SourceConfig,
+        pattern: &Path,
+        plan: &mut Plan,
+        progress: &Progress,
+    ) -> Result<Scanned> {
+        let Plan::Files { parts } = plan else {
+            let opts = ReadOptions {
+                unmapped: true,
+                cancel: Some(progress.clone()),
+                ..cfg.read_options()
+            };
+            return file::scan(pattern, &opts);
+        };
+        let mut scans = Vec::new();
+        for part in parts.iter_mut() {
+            let opts = ReadOptions {
+                unmapped: true,
+                cancel: Some(progress.clone()),
+                tail_from: (part.from > 0).then_some(part.from),
+                ..cfg.read_options()
+            };
+            let mut s = file::scan(&part.path, &opts)?;
+            if part.from == 0 {
+                s.tail = Some(s.frame.clone());
+            } else if let Some(end) = s.tail_end {
+                part.end = end;
+            }
+            scans.push(s);
+        }
+        file::combine(pattern, scans)
     }
 }
 
@@ -443,9 +588,48 @@ impl CustomerAggregator for Incremental<'_> {
         progress: &Progress,
     ) -> Result<Scanned> {
         let path = ws.resolve(cfg);
+        if file::is_pattern(&path) && cfg.url.is_none() {
+            let format = file::detect_format(&path, cfg.format.as_deref())?;
+            let files = file::matching(&path)?
+                .into_iter()
+                .map(|f| {
+                    let size = file_size(&f)?;
+                    Ok((f, size))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut plan = self.plan_files(role, &path, &files, format)?;
+            let scanned = match self.open_files(cfg, &path, &mut plan, progress) {
+                Ok(s) => s,
+                Err(e) if matches!(plan, Plan::Files { .. }) => {
+                    plan = Plan::Full {
+                        reason: format!("its new rows could not be read on their own ({e})"),
+                    };
+                    self.open_files(cfg, &path, &mut plan, progress)?
+                }
+                Err(e) => return Err(e),
+            };
+            self.plans
+                .lock()
+                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
+                .insert(
+                    role.name().to_string(),
+                    Opened {
+                        plan,
+                        size: files.iter().map(|(_, n)| n).sum(),
+                        watermark: None,
+                        files,
+                    },
+                );
+            return Ok(scanned);
+        }
         let size = file_size(&path).unwrap_or(0);
-        let format = file::detect_format(&path, cfg.format.as_deref())?;
-        let watermark = cfg.watermark.is_some() && format == Format::Sqlite;
+        let format = if cfg.url.is_some() {
+            Format::Postgres
+        } else {
+            file::detect_format(&path, cfg.format.as_deref())?
+        };
+        let watermark =
+            cfg.watermark.is_some() && matches!(format, Format::Sqlite | Format::Postgres);
         let mut plan = self.plan(role, &path, format, watermark)?;
         let mut scanned = None;
         if let Plan::Rows { after, .. } = &plan {
@@ -494,6 +678,7 @@ impl CustomerAggregator for Incremental<'_> {
                     plan,
                     size,
                     watermark: max,
+                    files: Vec::new(),
                 },
             );
         Ok(scanned)
@@ -516,11 +701,22 @@ impl CustomerAggregator for Incremental<'_> {
                     },
                     size: 0,
                     watermark: None,
+                    files: Vec::new(),
                 });
             let (mut how, size) = (opened.plan, opened.size);
             let settings = settings_of(input, plan);
             let prev = self.previous(input.role).cloned();
-            let carries_on = |h: &Plan| matches!(h, Plan::Tail { .. } | Plan::Rows { .. });
+            let carries_on = |h: &Plan| {
+                matches!(
+                    h,
+                    Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }
+                )
+            };
+            let nothing_new = |h: &Plan| match h {
+                Plan::Tail { from, end } => from == end,
+                Plan::Files { parts } => parts.iter().all(|p| p.from == p.end),
+                _ => false,
+            };
             if let Some(p) = &prev
                 && carries_on(&how)
                 && p.settings != settings
@@ -530,8 +726,8 @@ impl CustomerAggregator for Incremental<'_> {
                 };
             }
             // Nothing new since a run whose table is kept: that table, nothing read.
-            if let (Plan::Tail { from, end }, Some(p)) = (&how, &prev)
-                && from == end
+            if let Some(p) = &prev
+                && nothing_new(&how)
                 && !p.aggregate.is_empty()
                 && let Ok(frame) = read_parquet(&self.dir.join(&p.aggregate))
             {
@@ -572,9 +768,9 @@ impl CustomerAggregator for Incremental<'_> {
             let tail = carries_on(&how);
             let full_input;
             let input_used = match (&how, &input.tail) {
-                (Plan::Tail { .. } | Plan::Rows { .. }, Some(_)) => input,
+                (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, Some(_)) => input,
                 // The same file as last time (one not read from an offset): nothing to read.
-                (Plan::Tail { .. } | Plan::Rows { .. }, None) => {
+                (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, None) => {
                     full_input = input.with_tail(input.frame.clone().limit(0));
                     &full_input
                 }
@@ -597,6 +793,14 @@ impl CustomerAggregator for Incremental<'_> {
                 Plan::Tail { from, end } => ("appended", None, end - from),
                 Plan::Rows { .. } if rows == 0 => ("unchanged", None, 0),
                 Plan::Rows { .. } => ("appended", None, 0),
+                Plan::Files { parts } => {
+                    let bytes: u64 = parts.iter().map(|p| p.end - p.from).sum();
+                    (
+                        if bytes == 0 { "unchanged" } else { "appended" },
+                        None,
+                        bytes,
+                    )
+                }
                 Plan::Full { reason } => ("full", Some(reason.clone()), size),
             };
             let refresh = SourceRefresh {
@@ -611,12 +815,40 @@ impl CustomerAggregator for Incremental<'_> {
             // after, nothing was appended while it was read).
             let read_to = match &how {
                 Plan::Tail { end, .. } => *end,
-                Plan::Rows { .. } => 0,
+                Plan::Rows { .. } | Plan::Files { .. } => 0,
                 Plan::Full { .. } => size,
             };
             let settled = match &how {
-                Plan::Tail { .. } | Plan::Rows { .. } => true,
+                Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. } => true,
+                Plan::Full { .. } if !opened.files.is_empty() => true,
                 Plan::Full { .. } => file_size(&input.path).unwrap_or(u64::MAX) == size,
+            };
+            // A pattern's files: how far each was read (the checksums are made on saving).
+            let files: Vec<FileRead> = match &how {
+                Plan::Files { parts } => parts
+                    .iter()
+                    .map(|p| FileRead {
+                        path: absolute(&p.path),
+                        read_to: p.end,
+                        checksum: prev
+                            .as_ref()
+                            .and_then(|s| s.files.iter().find(|f| f.path == absolute(&p.path)))
+                            .map(|f| f.checksum.clone())
+                            .unwrap_or_default(),
+                        settled: true,
+                    })
+                    .collect(),
+                Plan::Full { .. } => opened
+                    .files
+                    .iter()
+                    .map(|(p, n)| FileRead {
+                        path: absolute(p),
+                        read_to: *n,
+                        checksum: String::new(),
+                        settled: file_size(p).is_ok_and(|now| now == *n),
+                    })
+                    .collect(),
+                _ => Vec::new(),
             };
             // The largest watermark value read (the last run's when no row was new).
             let watermark = opened.watermark.clone().or(match &how {
@@ -653,6 +885,7 @@ impl CustomerAggregator for Incremental<'_> {
                     Vec::new()
                 },
                 watermark,
+                files,
             };
             let categories = match prev {
                 Some(p) if tail => p.categories,
@@ -1052,7 +1285,12 @@ pub fn integrate_incremental(
             }
             segments.push(name);
         }
-        if state.watermark.is_none() {
+        if !state.files.is_empty() {
+            for f in &mut state.files {
+                let known = whole_blocks(&f.checksum);
+                f.checksum = checksum_from(Path::new(&f.path), f.read_to, &known)?;
+            }
+        } else if state.watermark.is_none() {
             // The whole blocks read before were verified this run (or the file was read
             // whole): only the rest is hashed.
             let known = whole_blocks(&state.checksum);

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod clean;
 pub mod dedup;
 pub mod explore;
+pub mod follow;
 pub mod incremental;
 pub mod log;
 pub mod profile;

@@ -480,16 +480,57 @@ fn delimiter_name(d: u8) -> String {
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     if let Some(url) = &opts.url {
-        let settings = crate::data::sources::postgres::ReadSettings {
-            cancel: opts.cancel.as_ref(),
-            ..Default::default()
+        use crate::data::sources::sqlite::{Ordered, Watermark};
+        let read = |ordered: Option<Ordered<'_>>| {
+            let settings = crate::data::sources::postgres::ReadSettings {
+                cancel: opts.cancel.as_ref(),
+                ordered,
+                ..Default::default()
+            };
+            crate::data::sources::postgres::read_with(
+                url,
+                opts.table.as_deref(),
+                opts.query.as_deref(),
+                &settings,
+            )
         };
-        let (frame, notes) = crate::data::sources::postgres::read_with(
-            url,
-            opts.table.as_deref(),
-            opts.query.as_deref(),
-            &settings,
-        )?;
+        let (mut tail, mut watermark_max) = (None, None);
+        let (frame, notes) = match &opts.watermark {
+            None => read(None)?,
+            // In the watermark's order: every row, or the rows past the last run's largest
+            // value as the tail (and the first rows, for the decisions made on them).
+            Some(column) => {
+                let ordered = |after, limit| {
+                    Some(Ordered {
+                        column,
+                        after,
+                        limit,
+                    })
+                };
+                let (head, notes) = match &opts.watermark_after {
+                    Some(after) => {
+                        let (new, _) = read(ordered(Some(after), None))?;
+                        watermark_max = Watermark::max_of(&new, column);
+                        let (head, notes) = read(ordered(None, Some(INFER_ROWS)))?;
+                        let casts: Vec<Expr> = head
+                            .columns()
+                            .iter()
+                            .filter(|c| new.schema().contains(c.name()))
+                            .map(|c| col(c.name().clone()).cast(c.dtype().clone()))
+                            .collect();
+                        tail = Some(new.lazy().with_columns(casts));
+                        (head, notes)
+                    }
+                    None => {
+                        let (all, notes) = read(ordered(None, None))?;
+                        watermark_max = Watermark::max_of(&all, column);
+                        (all, notes)
+                    }
+                };
+                require_column(path, head.schema(), column, "`watermark`")?;
+                (head, notes)
+            }
+        };
         let schema = frame.schema().clone();
         for c in opts.schema.keys() {
             require_column(path, &schema, c, "the workspace's `schema` table")?;
@@ -499,11 +540,13 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             .iter()
             .map(|(c, t)| col(c.as_str()).strict_cast(polars_type(t)))
             .collect();
+        let tail = tail.map(|t: LazyFrame| t.with_columns(casts.clone()));
         let mut frame = frame.lazy().with_columns(casts);
         let schema = frame
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;
         let (stages, readings) = read_text_columns(path, &frame, &schema, opts)?;
+        let tail = tail.map(|t| replay(t, &stages));
         let mut frame = replay(frame, &stages);
         let mut notes = notes;
         notes.extend(readings.iter().map(|r| r.describe()));
@@ -511,9 +554,9 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             .collect_schema()
             .map_err(|e| malformed_error(path, &e))?;
         return Ok(Scanned {
-            tail: None,
+            tail,
             tail_end: None,
-            watermark_max: None,
+            watermark_max,
             estimated_rows: None,
             path: crate::data::sources::postgres::display_path(url),
             format: Format::Postgres,
@@ -524,8 +567,164 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             readings,
         });
     }
+    if is_pattern(path) {
+        return scan_pattern(path, opts);
+    }
     precheck::regular_file(path)?;
     crate::data::sources::guard::guarded(path, || scan_file(path, opts))
+}
+
+/// Whether `path` names files by a pattern (`orders/*.csv`, `logs/2026-??.ndjson`): it
+/// holds `*`, `?` or `[` and no file has that very name.
+pub fn is_pattern(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '[']) && !path.exists()
+}
+
+/// The files a pattern matches, in name order (files only); an error naming the pattern
+/// when none does.
+pub fn matching(pattern: &Path) -> Result<Vec<PathBuf>> {
+    let text = pattern.to_str().ok_or_else(|| {
+        DataError::Invalid(format!(
+            "{}: the pattern is not valid UTF-8; rename the folder or list the files",
+            pattern.display()
+        ))
+    })?;
+    let found = glob::glob(text).map_err(|e| {
+        DataError::Invalid(format!(
+            "{}: not a file pattern ({e}); use * (any characters), ? (one) or [abc] (one of)",
+            pattern.display()
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = found
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(DataError::Invalid(format!(
+            "{}: no file matches the pattern; check the folder and the name (* any characters, ? one, [abc] one of)",
+            pattern.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// Whether the file, or some file of the pattern, is there.
+pub fn source_exists(path: &Path) -> bool {
+    path.exists() || (is_pattern(path) && matching(path).is_ok())
+}
+
+/// Every file a pattern matches, each read as [`scan`] reads one file, as one source.
+fn scan_pattern(pattern: &Path, opts: &ReadOptions) -> Result<Scanned> {
+    if opts.tail_from.is_some() || opts.watermark.is_some() {
+        return Err(DataError::Invalid(format!(
+            "{}: a pattern of files is read from an offset file by file, not as one",
+            pattern.display()
+        )));
+    }
+    let scans = matching(pattern)?
+        .iter()
+        .map(|f| {
+            precheck::regular_file(f)?;
+            crate::data::sources::guard::guarded(f, || scan_file(f, opts))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    combine(pattern, scans)
+}
+
+/// Several files read as one source (`pattern` names it): their rows one after the other,
+/// in the order given, the columns of all of them (a column a file lacks is missing in its
+/// rows; types widened to hold every file's values, as `concat` with supertypes does). The
+/// tails, when every file has one, are put together the same way and cast to the whole
+/// source's types, so that rows read from an offset are read as the whole source reads them.
+pub fn combine(pattern: &Path, scans: Vec<Scanned>) -> Result<Scanned> {
+    let fail = |e: PolarsError| malformed_error(pattern, &e);
+    let Some(first) = scans.first() else {
+        return Err(DataError::Invalid(format!(
+            "{}: no file to read",
+            pattern.display()
+        )));
+    };
+    let (format, delimiter) = (first.format, first.delimiter);
+    // The columns of all files, in the order they first appear, with a type for each.
+    let mut columns: Vec<(PlSmallStr, DataType)> = Vec::new();
+    for s in &scans {
+        for (name, dtype) in s.schema.iter() {
+            if !columns.iter().any(|(n, _)| n == name) {
+                columns.push((name.clone(), dtype.clone()));
+            }
+        }
+    }
+    let aligned = |frame: LazyFrame, schema: &Schema, to: Option<&Schema>| -> LazyFrame {
+        frame.select(
+            columns
+                .iter()
+                .map(|(name, dtype)| {
+                    let e = if schema.contains(name) {
+                        col(name.clone())
+                    } else {
+                        lit(NULL).cast(dtype.clone()).alias(name.clone())
+                    };
+                    match to.and_then(|t| t.get(name)) {
+                        Some(t) => e.cast(t.clone()),
+                        None => e,
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let union = UnionArgs {
+        to_supertypes: true,
+        rechunk: false,
+        ..Default::default()
+    };
+    let frames: Vec<LazyFrame> = scans
+        .iter()
+        .map(|s| aligned(s.frame.clone(), &s.schema, None))
+        .collect();
+    let mut frame = concat(frames, union).map_err(fail)?;
+    let schema = frame.collect_schema().map_err(fail)?;
+    let tail = if scans.iter().all(|s| s.tail.is_some()) {
+        let tails: Vec<LazyFrame> = scans
+            .iter()
+            .filter_map(|s| Some(aligned(s.tail.clone()?, &s.schema, Some(schema.as_ref()))))
+            .collect();
+        Some(concat(tails, union).map_err(fail)?)
+    } else {
+        None
+    };
+    let mut notes = Vec::new();
+    let mut readings = Vec::new();
+    let mut estimated = Some(0usize);
+    for s in &scans {
+        let name = s.path.file_name().map_or_else(
+            || s.path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        notes.extend(s.notes.iter().map(|n| format!("{name}: {n}")));
+        for r in &s.readings {
+            if !readings
+                .iter()
+                .any(|x: &super::reading::Inferred| x.column == r.column)
+            {
+                readings.push(r.clone());
+            }
+        }
+        estimated = estimated.zip(s.estimated_rows).map(|(a, b)| a + b);
+    }
+    Ok(Scanned {
+        path: pattern.to_path_buf(),
+        estimated_rows: estimated,
+        format,
+        delimiter,
+        frame,
+        schema,
+        notes,
+        readings,
+        tail,
+        tail_end: None,
+        watermark_max: None,
+    })
 }
 
 /// [`scan`] of a file on this machine (checked to be a regular file).

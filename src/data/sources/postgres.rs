@@ -400,6 +400,20 @@ pub struct ReadSettings<'a> {
     pub env: Option<Env<'a>>,
     /// Bytes of CSV text parsed at a time (default [`stream::BATCH_BYTES`]).
     pub batch_bytes: Option<usize>,
+    /// Rows in the order of a watermark column (all, the first few, or those past a value).
+    pub ordered: Option<crate::data::sources::sqlite::Ordered<'a>>,
+}
+
+/// A watermark value as a SQL literal (COPY takes no parameters): numbers as written, text
+/// quoted (the server casts it to the column's type: a date or timestamp compares as one).
+fn literal(w: &crate::data::sources::sqlite::Watermark) -> String {
+    use crate::data::sources::sqlite::Watermark;
+    match w {
+        Watermark::Int(i) => i.to_string(),
+        // Shortest text that reads back as the same double.
+        Watermark::Real(f) => format!("{f:?}"),
+        Watermark::Text(t) => format!("'{}'", t.replace('\'', "''")),
+    }
 }
 
 fn cancelled() -> DataError {
@@ -427,6 +441,21 @@ pub fn read_with(
                 path: display_path(url),
                 message: "name a `table` or a `query` to read (--table / --query)".into(),
             });
+        }
+    };
+    let sql = match settings.ordered {
+        None => sql,
+        Some(o) => {
+            let wm = quote_ident(o.column);
+            let mut q = format!("SELECT * FROM ({sql}) AS crmlens_rows");
+            if let Some(after) = o.after {
+                q.push_str(&format!(" WHERE {wm} > {}", literal(after)));
+            }
+            q.push_str(&format!(" ORDER BY {wm}"));
+            if let Some(n) = o.limit {
+                q.push_str(&format!(" LIMIT {n}"));
+            }
+            q
         }
     };
     let is_cancelled = || settings.cancel.is_some_and(Progress::is_cancelled);

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, Block, Borders, Cell, Paragraph, Row, Table};
 
 use crate::app::State;
+use crate::data::integrate::follow::Mark;
 use crate::ui::theme::Theme;
 
 const MAX_COL_WIDTH: usize = 24;
@@ -136,10 +137,18 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
         }
     };
     let mut imputed: Vec<Vec<bool>> = Vec::new();
+    // After a refresh (F5), the key cell says whether the row is new (+) or changed (*).
+    let marked = state.follow.marks.is_some();
+    let mark = |i: usize| match state.follow.mark(table_row(i) as usize) {
+        Mark::New => "+ ",
+        Mark::Changed => "* ",
+        Mark::Same => "  ",
+    };
     let cells: Vec<Vec<String>> = win
         .columns()
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(ci, c)| {
             let name = c.name().as_str();
             let filled = filled_rows(state, name);
             let marks: Vec<bool> = (0..win.height())
@@ -151,8 +160,13 @@ fn draw_table(f: &mut Frame, area: Rect, state: &State, table: &DataFrame, theme
                     // Control characters shown as escapes (`\e`), not dropped unseen.
                     let text = crate::text::escape_owned(state.shown(name, text));
                     // A value filled in (mean, median, ...) is marked, not taken for data.
-                    if marks[i] {
+                    let text = if marks[i] {
                         format!("{IMPUTED}{text}")
+                    } else {
+                        text
+                    };
+                    if marked && ci == 0 {
+                        format!("{}{text}", mark(i))
                     } else {
                         text
                     }

@@ -232,6 +232,16 @@ pub fn job_done(
             sort,
         } => {
             let total = state.table.as_ref().map_or(0, |t| t.height());
+            // Arranged again after a refresh (F5): the selected customer and the refresh's
+            // message stay.
+            if let Some(kept) = state.follow.keep_row.take() {
+                state.data.row = order.iter().position(|&r| r == kept).unwrap_or(0);
+                let unchanged = filter.is_none() && sort.is_none();
+                state.data.order = (!unchanged).then(|| Arc::new(order));
+                state.data.filter = filter;
+                state.data.sort = sort;
+                return Ok(Vec::new());
+            }
             state.message = Some(match &filter {
                 Some(f) => format!("{} of {total} rows match \"{f}\"", order.len()),
                 None => match &sort {

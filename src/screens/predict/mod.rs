@@ -102,10 +102,10 @@ pub struct PredictView {
     pub scroll: usize,
     /// Show the precision-recall curve instead of the ROC curve.
     pub show_pr: bool,
-    /// The Features selection of the running prediction, and of the one shown (what `M`
-    /// saves the model with).
-    pub pending_features: Option<crate::data::sources::workspace::FeatureConfig>,
-    pub run_features: Option<crate::data::sources::workspace::FeatureConfig>,
+    /// The Features selection and table of the running prediction, and of the one shown
+    /// (what `M` saves the model with, and a refresh scores new customers with).
+    pub pending_features: Option<crate::app::follow::FitOn>,
+    pub run_features: Option<crate::app::follow::FitOn>,
 }
 
 impl Default for PredictView {
@@ -628,7 +628,10 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
     }
     state.error = None;
     let params = state.predict.settings.params();
-    state.predict.pending_features = Some(features.clone());
+    state.predict.pending_features = Some(crate::app::follow::FitOn {
+        features: features.clone(),
+        table: table.clone(),
+    });
     state.start_job(JobRequest::Predict {
         table,
         features,
@@ -648,11 +651,9 @@ fn export(
 ) -> Vec<Command> {
     if target == crate::app::state::ExportTarget::Model {
         let view = &state.predict;
-        let (Some(table), Some(r), Some(features)) = (
-            state.table.clone(),
-            view.result.as_ref(),
-            view.run_features.clone(),
-        ) else {
+        let (Some(r), Some(crate::app::follow::FitOn { features, table })) =
+            (view.result.as_ref(), view.run_features.clone())
+        else {
             return Vec::new();
         };
         let Some(fitted) = r.run.fitted.clone() else {

@@ -67,10 +67,10 @@ pub struct SegmentsView {
     pub profile_first: usize,
     /// The k sweep's largest k.
     pub sweep_max_k: usize,
-    /// The Features selection of the running segmentation, and of the one shown (what `M`
-    /// saves the model with).
-    pub pending_features: Option<FeatureConfig>,
-    pub run_features: Option<FeatureConfig>,
+    /// The Features selection and table of the running segmentation, and of the one shown
+    /// (what `M` saves the model with, and a refresh assigns new customers with).
+    pub pending_features: Option<crate::app::follow::FitOn>,
+    pub run_features: Option<crate::app::follow::FitOn>,
 }
 
 impl Default for SegmentsView {
@@ -403,7 +403,7 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         }
         Action::RunModel => {
             let params = state.segments.params.clone();
-            state.segments.pending_features = Some(state.features.config());
+            state.segments.pending_features = crate::app::follow::FitOn::of(state);
             model_job(state, |table, features| JobRequest::Segment {
                 table,
                 features,
@@ -492,8 +492,7 @@ fn export(
     overwrite: bool,
 ) -> Vec<Command> {
     if target == ExportTarget::Model {
-        let (Some(table), Some(run), Some(features)) = (
-            state.table.clone(),
+        let (Some(run), Some(crate::app::follow::FitOn { features, table })) = (
             state.segments.run.as_ref(),
             state.segments.run_features.clone(),
         ) else {

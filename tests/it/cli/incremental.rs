@@ -512,3 +512,88 @@ fn sqlite_rows_past_the_watermark_give_the_full_rebuilds_table() {
     let v = integrate(dir.path(), &args);
     assert_eq!(source(&v, "orders")["mode"], "unchanged");
 }
+
+/// A source named by a pattern (`--input 'cdnow/part-*.csv'`): the CDNOW log (real) split
+/// into monthly-like parts. A later run reads the lines appended to a part and every new
+/// part whole, and its table equals a full rebuild; a part that disappears is a full read
+/// with its name in the reason.
+#[test]
+fn new_files_matching_a_pattern_are_read_and_equal_a_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("cdnow");
+    fs::create_dir_all(&parts).unwrap();
+    let text = fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/real/cdnow/cdnow_transactions.csv"),
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let header = lines.remove(0);
+    let third = lines.len() / 3;
+    let part = |name: &str, body: &[&str]| {
+        fs::write(parts.join(name), format!("{header}{}", body.concat())).unwrap();
+    };
+    // part-1 whole, part-2 without its last 20 lines; part-3 comes later.
+    part("part-1.csv", &lines[..third]);
+    part("part-2.csv", &lines[third..2 * third - 20]);
+    let pattern = parts.join("part-*.csv");
+    let (out, state) = (dir.path().join("c360.csv"), dir.path().join("state"));
+    let src = ["--input", pattern.to_str().unwrap()];
+    let mut args = src.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "full");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "full0.csv")
+    );
+
+    // Nothing new: nothing read.
+    let v = integrate(dir.path(), &args);
+    assert_eq!(source(&v, "orders")["mode"], "unchanged", "{v}");
+
+    // The rest of part-2 is appended and part-3 arrives.
+    append(
+        &parts.join("part-2.csv"),
+        &lines[2 * third - 20..2 * third].concat(),
+    );
+    part("part-3.csv", &lines[2 * third..]);
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "appended", "{o}");
+    assert_eq!(o["rows"], (lines.len() - (2 * third - 20)) as u64, "{o}");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "full1.csv")
+    );
+
+    // A part is removed: read whole, saying which.
+    fs::remove_file(parts.join("part-1.csv")).unwrap();
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "full", "{o}");
+    assert!(o["reason"].as_str().unwrap().contains("part-1.csv"), "{o}");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "full2.csv")
+    );
+
+    // A pattern nothing matches: one line naming it, exit 2.
+    let none = dir.path().join("nothing-*.csv");
+    let o = crmlens(
+        dir.path(),
+        &[
+            "integrate",
+            "--input",
+            none.to_str().unwrap(),
+            "--out",
+            "x.csv",
+        ],
+    );
+    assert_user_error(&o, &["nothing-*.csv", "no file matches"]);
+}

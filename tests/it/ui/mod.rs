@@ -4,6 +4,7 @@
 mod clv;
 mod data;
 mod features;
+mod follow;
 mod identity;
 mod overlays;
 mod palette;
@@ -174,6 +175,8 @@ pub(crate) fn small_state() -> State {
         features: Some(features),
         workspace: None,
         notes: Vec::new(),
+        watched: Vec::new(),
+        seen: Vec::new(),
         table,
     };
     let outcome = JobOutcome::Loaded(Box::new(loaded));

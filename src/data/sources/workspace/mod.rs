@@ -337,7 +337,10 @@ impl Workspace {
             .sources_by_role()
             .into_iter()
             .filter(|(role, src)| {
-                local && *role != "customers" && src.url.is_none() && !ws.resolve(src).exists()
+                local
+                    && *role != "customers"
+                    && src.url.is_none()
+                    && !crate::data::sources::file::source_exists(&ws.resolve(src))
             })
             .map(|(role, _)| role)
             .collect();
