@@ -74,6 +74,15 @@ impl FollowView {
     }
 }
 
+impl Drop for FollowView {
+    /// The session's state folders are temporary: gone when the session ends.
+    fn drop(&mut self) {
+        for dir in self.folders() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// What a refresh re-reads: the workspace incrementally, or one file again.
 #[derive(Debug, Clone)]
 pub enum Reread {

@@ -272,9 +272,6 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
         Ok(())
     })();
     terminal::restore();
-    for dir in state.follow.folders() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
     // A hang-up makes drawing fail before its SIGHUP comes: then the signal says how it ended.
     let result = match result {
         Err(e) if !e.is::<Interrupted>() => match terminating_signal_soon(&rx) {

@@ -488,6 +488,14 @@ fn draw_params(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             }
         }
         lines.push(Line::from(format!("rows       {}", run.n_rows)));
+        // After a refresh (F5) the model assigned the refreshed table's customers; the
+        // profiles below are still the fit's.
+        if run.labels.len() != run.n_rows {
+            lines.push(Line::from(Span::styled(
+                format!("assigned   {} (F5; r refits)", run.labels.len()),
+                theme.accent(),
+            )));
+        }
     }
     f.render_widget(Paragraph::new(lines), area);
 }

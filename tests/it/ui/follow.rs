@@ -254,6 +254,11 @@ fn a_growing_transaction_log_is_refreshed_with_marks_and_kept_selections() {
         scored.labels.unwrap(),
         s.segments.run.as_ref().unwrap().labels
     );
+    // The session's incremental state is temporary: gone with the session.
+    let state = s.follow.state_dir.clone().unwrap();
+    assert!(state.join("manifest.toml").exists());
+    drop(s);
+    assert!(!state.exists());
 }
 
 /// The `mlc_churn` extract (real; its first column, the US state, repeats, so rows follow by
