@@ -146,6 +146,18 @@ pub enum JobRequest {
         trained: Box<crate::pipeline::saved::Trained>,
         overwrite: bool,
     },
+    /// Save the CLV screen's fitted models (BG/NBD, Gamma-Gamma) for `crmlens score`.
+    SaveLifetime {
+        path: PathBuf,
+        outcome: Arc<crate::pipeline::clv::ClvOutcome>,
+        overwrite: bool,
+    },
+    /// Save the Identity screen's comparison model (weights, threshold) for `crmlens score`.
+    SaveLinkage {
+        path: PathBuf,
+        run: Arc<crate::pipeline::link::LinkRun>,
+        overwrite: bool,
+    },
     /// BG/NBD and Gamma-Gamma on the transactions of `input` (a workspace's orders or a file).
     Clv {
         input: PathBuf,
@@ -230,7 +242,9 @@ impl JobRequest {
             JobRequest::Recommend { .. } => JobKind::Recommend,
             JobRequest::Link { .. } | JobRequest::Relabel { .. } => JobKind::Identity,
             JobRequest::ExportLabels { .. } => JobKind::Export(ExportTarget::Labels),
-            JobRequest::SaveModel { .. } => JobKind::Export(ExportTarget::Model),
+            JobRequest::SaveModel { .. }
+            | JobRequest::SaveLifetime { .. }
+            | JobRequest::SaveLinkage { .. } => JobKind::Export(ExportTarget::Model),
             JobRequest::SaveWorkspace { .. } => JobKind::Export(ExportTarget::Workspace),
             JobRequest::ExportProfiles { .. } => JobKind::Export(ExportTarget::Profiles),
             JobRequest::ExportQuality { .. } => JobKind::Export(ExportTarget::Quality),
@@ -280,7 +294,9 @@ impl JobRequest {
             JobRequest::SaveWorkspace { path, .. } => {
                 format!("saving the workspace to {}", path.display())
             }
-            JobRequest::SaveModel { path, .. } => {
+            JobRequest::SaveModel { path, .. }
+            | JobRequest::SaveLifetime { path, .. }
+            | JobRequest::SaveLinkage { path, .. } => {
                 format!("saving the model to {}", path.display())
             }
             JobRequest::ExportLabels { path, .. }
@@ -819,6 +835,34 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             } else {
                 progress.start("saving the model", 1);
                 crate::pipeline::saved::save_trained(&table, &features, &trained, &path, overwrite)
+                    .map(|_| JobOutcome::Exported(path, 1, "model"))
+            }
+        }
+        JobRequest::SaveLifetime {
+            path,
+            outcome,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                progress.start("saving the model", 1);
+                crate::pipeline::saved::SavedModel::lifetime(&outcome)
+                    .and_then(|m| m.save(&path, overwrite))
+                    .map(|_| JobOutcome::Exported(path, 1, "model"))
+            }
+        }
+        JobRequest::SaveLinkage {
+            path,
+            run,
+            overwrite,
+        } => {
+            if path.exists() && !overwrite {
+                Ok(JobOutcome::ExistsAlready(path))
+            } else {
+                progress.start("saving the model", 1);
+                crate::pipeline::saved::SavedModel::linkage(&run)
+                    .save(&path, overwrite)
                     .map(|_| JobOutcome::Exported(path, 1, "model"))
             }
         }

@@ -44,7 +44,7 @@ impl CField {
 pub struct ClvView {
     pub settings: ClvSettings,
     pub field: usize,
-    pub result: Option<Box<ClvOutcome>>,
+    pub result: Option<std::sync::Arc<ClvOutcome>>,
     /// First row shown of the top-customer list.
     pub scroll: usize,
     /// Mean CLV per segment of the last segmentation (see [`per_segment`]), kept up to date
@@ -174,9 +174,14 @@ pub const BINDINGS: &[Binding] = &[
         "export every customer's p alive, purchases, spend and CLV",
     )
     .run("export every customer's CLV", || Action::StartExport),
+    b(
+        "M",
+        "save the fitted models (BG/NBD, Gamma-Gamma, the columns, unit, horizon, discount) for `crmlens score`",
+    )
+    .run("save the lifetime-value model", || Action::SaveModel),
     b("Esc", "cancel the fit (the previous result stays)"),
 ];
-pub const HINTS: &str = "j/k +/- Enter params · r fit · PgDn/PgUp top customers · e export";
+pub const HINTS: &str = "j/k +/- Enter params · r fit · PgDn/PgUp top · e export · M model";
 
 pub fn job_done(
     state: &mut State,
@@ -199,7 +204,7 @@ pub fn job_done(
         c.calibration_end
     ));
     state.clv.scroll = 0;
-    state.clv.result = Some(c);
+    state.clv.result = Some(std::sync::Arc::from(c));
     state.clv.segments = per_segment(state);
     Ok(Vec::new())
 }
@@ -213,6 +218,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
             '-' => Action::Adjust(-1),
             'r' => Action::RunModel,
             'e' => Action::StartExport,
+            'M' => Action::SaveModel,
             _ => return None,
         },
         KeyCode::Enter => Action::StartEdit,
@@ -222,6 +228,20 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
 
 /// The CLV screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    if let Action::SaveModel = action {
+        let ready = if state.clv.result.is_some() {
+            Ok("clv_model.toml")
+        } else {
+            Err("no model yet: fit the models first (r)")
+        };
+        return super::export_keys(
+            state,
+            &Action::StartExport,
+            crate::app::state::ExportTarget::Model,
+            ready,
+            export,
+        );
+    }
     let ready = if state.clv.result.is_some() {
         Ok("clv.csv")
     } else {
@@ -283,13 +303,21 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
 
 fn export(
     state: &mut State,
-    _: crate::app::state::ExportTarget,
+    target: crate::app::state::ExportTarget,
     path: PathBuf,
     overwrite: bool,
 ) -> Vec<Command> {
     let Some(r) = state.clv.result.as_ref() else {
         return Vec::new();
     };
+    if target == crate::app::state::ExportTarget::Model {
+        let outcome = r.clone();
+        return state.start_job(JobRequest::SaveLifetime {
+            path,
+            outcome,
+            overwrite,
+        });
+    }
     let request = JobRequest::ExportClv {
         path,
         ids: r.ids.clone(),

@@ -122,9 +122,15 @@ pub const BINDINGS: &[Binding] = &[
         n("+", "raise the match threshold", || Action::Adjust(1)),
         n("-", "lower the match threshold", || Action::Adjust(-1)),
     ]),
+    b(
+        "M",
+        "save the comparison model (levels, m and u weights, threshold) for `crmlens score --persons`",
+    )
+    .run("save the identity model", || Action::SaveModel),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
-pub const HINTS: &str = "r link · y same · n different · s skip · j/k pairs · +/- threshold";
+pub const HINTS: &str =
+    "r link · y same · n different · s skip · j/k pairs · +/- threshold · M model";
 
 /// What a key means on this screen (after the keys every screen shares).
 pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
@@ -136,7 +142,25 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::Label(None),
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Adjust(1),
         KeyCode::Char('-') => Action::Adjust(-1),
+        KeyCode::Char('M') => Action::SaveModel,
         _ => return None,
+    })
+}
+
+/// Saves the shown run's comparison model (on a worker thread).
+fn export(
+    state: &mut State,
+    _: crate::app::state::ExportTarget,
+    path: std::path::PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
+    let Some(run) = state.identity.result.clone() else {
+        return Vec::new();
+    };
+    state.start_job(JobRequest::SaveLinkage {
+        path,
+        run,
+        overwrite,
     })
 }
 
@@ -179,6 +203,18 @@ fn relabel(state: &mut State) -> Vec<Command> {
 
 /// The Identity screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
+    let ready = if state.identity.result.is_some() {
+        Ok("identity_model.toml")
+    } else {
+        Err("no model yet: run identity resolution first (r)")
+    };
+    let model = crate::app::state::ExportTarget::Model;
+    if let Action::SaveModel = action {
+        return super::export_keys(state, &Action::StartExport, model, ready, export);
+    }
+    if let Some(c) = super::export_keys(state, action, model, ready, export) {
+        return Some(c);
+    }
     let view = &mut state.identity;
     let last = view.review.len().saturating_sub(1);
     match action {

@@ -92,3 +92,87 @@ fn clv_screen_fits_ranks_and_exports() {
     assert!(text.starts_with("customer,p_alive,expected_purchases,expected_spend,clv"));
     assert_eq!(text.lines().count(), r.ids.len() + 1);
 }
+
+/// `M` on the CLV screen saves the fitted models; on the real CDNOW log, `crmlens score` with
+/// that file at the fit's calibration end writes what the screen's `e` export wrote, byte for
+/// byte (nothing refitted).
+#[test]
+fn save_model_from_the_clv_screen_scores_as_the_screen_fitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cdnow.csv");
+    std::fs::copy(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/real/cdnow/cdnow_transactions.csv"),
+        &log,
+    )
+    .unwrap();
+    let mut s = crmlens::app::State::new("clv".into());
+    let cmds = s.load(crmlens::app::job::JobRequest::Open {
+        path: log.clone(),
+        options: Default::default(),
+    });
+    super::run_commands(&mut s, cmds);
+    key(&mut s, KeyCode::Char('7'));
+    key(&mut s, KeyCode::Char('M'));
+    assert!(s.error.as_deref().unwrap().contains("fit the models first"));
+    s.error = None;
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let end = s.clv.result.as_ref().expect("a fit").calibration_end;
+    let export = |s: &mut crmlens::app::State, k: char, default: &str, path: &std::path::Path| {
+        key(s, KeyCode::Char(k));
+        for _ in 0..default.len() {
+            key(s, KeyCode::Backspace);
+        }
+        typed(s, path.to_str().unwrap());
+        key(s, KeyCode::Enter);
+        assert!(
+            s.message.as_deref().unwrap_or("").starts_with("wrote"),
+            "{:?} {:?}",
+            s.message,
+            s.error
+        );
+    };
+    let (model, figures) = (dir.path().join("m.toml"), dir.path().join("screen.csv"));
+    export(&mut s, 'M', "clv_model.toml", &model);
+    export(&mut s, 'e', "clv.csv", &figures);
+    let scored = dir.path().join("scored.csv");
+    let o = crate::crmlens(
+        dir.path(),
+        &[
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            log.to_str().unwrap(),
+            "--as-of",
+            &end.to_string(),
+            "--out",
+            scored.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    // The screen's export has the figures; `score --out` has the columns of `clv --out`
+    // (the summary besides): the ids and every figure are the same, to the bit.
+    let read = |p: &std::path::Path| {
+        crmlens::data::sources::file::read_frame(p, &Default::default()).unwrap()
+    };
+    let (a, b) = (read(&scored), read(&figures));
+    let text = |df: &polars::prelude::DataFrame, c: usize| -> Vec<String> {
+        df.columns()[c]
+            .cast(&polars::prelude::DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(text(&a, 0), text(&b, 0));
+    for c in ["p_alive", "expected_purchases", "expected_spend", "clv"] {
+        let ia = a.get_column_index(c).unwrap();
+        let ib = b.get_column_index(c).unwrap();
+        assert_eq!(text(&a, ia), text(&b, ib), "{c}");
+    }
+    assert_eq!(a.height(), s.clv.result.as_ref().unwrap().ids.len());
+}

@@ -153,3 +153,47 @@ fn the_quality_screen_reports_the_linkage() {
     );
     assert!(members.linked > members.records / 2 && members.single > 0);
 }
+
+/// `M` on the Identity screen saves the comparison model of the run shown, after labels
+/// retrained it and the threshold moved: the file's weights and threshold are that run's.
+#[test]
+fn save_model_from_the_identity_screen_keeps_the_retrained_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("id.toml");
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('9'));
+    key(&mut s, KeyCode::Char('M'));
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap()
+            .contains("run identity resolution first")
+    );
+    s.error = None;
+    key(&mut s, KeyCode::Char('r'));
+    key(&mut s, KeyCode::Char('y'));
+    key(&mut s, KeyCode::Char('n'));
+    key(&mut s, KeyCode::Char('+'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let run = s.identity.result.clone().unwrap();
+    key(&mut s, KeyCode::Char('M'));
+    for _ in 0.."identity_model.toml".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    super::typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    assert!(
+        s.message.as_deref().unwrap().starts_with("wrote 1 model"),
+        "{:?} {:?}",
+        s.message,
+        s.error
+    );
+    let saved = crmlens::pipeline::saved::SavedModel::load(&path).unwrap();
+    let crmlens::pipeline::saved::Model::Link(l) = &saved.model else {
+        panic!("not a link model")
+    };
+    let expected = crmlens::data::identity::attach::LinkModel::of(&run.linked);
+    assert_eq!(l.comparison, expected);
+    assert_eq!(l.comparison.threshold, s.identity.settings.threshold);
+    assert_eq!(l.inputs.len(), 2);
+}
