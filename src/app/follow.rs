@@ -425,6 +425,15 @@ pub fn run(
     } = request;
     let seen = crate::data::integrate::follow::signature(&files);
     let (table, report, pii, sources) = match reread {
+        // The Spark engine keeps no state here: the cluster integrates it all again.
+        Reread::Workspace { workspace, .. }
+            if workspace.engine.kind != crate::data::sources::workspace::EngineKind::Local =>
+        {
+            let c = crate::data::integrate::integrate(&workspace, progress)?;
+            let pii = crate::data::privacy::detect(&c.table, &workspace.privacy);
+            let sources = vec!["integrated again on Spark".to_string()];
+            (c.table, Some(c.report), pii, sources)
+        }
         Reread::Workspace {
             workspace,
             state_dir,

@@ -494,6 +494,22 @@ fn export_to<E: Into<PipelineError>>(
     Ok(JobOutcome::Exported(path, n, what))
 }
 
+/// A model file's job: `ExistsAlready` when `path` exists and may not be replaced, else
+/// `save` writes it.
+fn save_model(
+    path: PathBuf,
+    overwrite: bool,
+    progress: &Progress,
+    save: impl FnOnce(&std::path::Path) -> Result<(), PipelineError>,
+) -> Result<JobOutcome, PipelineError> {
+    if path.exists() && !overwrite {
+        return Ok(JobOutcome::ExistsAlready(path));
+    }
+    progress.start("saving the model", 1);
+    save(&path)?;
+    Ok(JobOutcome::Exported(path, 1, "model"))
+}
+
 /// A step's result, whichever layer's error it carries.
 fn lift<E: Into<PipelineError>>(r: Result<JobOutcome, E>) -> Result<JobOutcome, PipelineError> {
     r.map_err(Into::into)
@@ -829,43 +845,24 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             features,
             trained,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                progress.start("saving the model", 1);
-                crate::pipeline::saved::save_trained(&table, &features, &trained, &path, overwrite)
-                    .map(|_| JobOutcome::Exported(path, 1, "model"))
-            }
-        }
+        } => save_model(path, overwrite, progress, |p| {
+            crate::pipeline::saved::save_trained(&table, &features, &trained, p, overwrite)
+                .map(|_| ())
+        }),
         JobRequest::SaveLifetime {
             path,
             outcome,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                progress.start("saving the model", 1);
-                crate::pipeline::saved::SavedModel::lifetime(&outcome)
-                    .and_then(|m| m.save(&path, overwrite))
-                    .map(|_| JobOutcome::Exported(path, 1, "model"))
-            }
-        }
+        } => save_model(path, overwrite, progress, |p| {
+            crate::pipeline::saved::SavedModel::lifetime(&outcome)?.save(p, overwrite)
+        }),
         JobRequest::SaveLinkage {
             path,
             run,
             overwrite,
-        } => {
-            if path.exists() && !overwrite {
-                Ok(JobOutcome::ExistsAlready(path))
-            } else {
-                progress.start("saving the model", 1);
-                crate::pipeline::saved::SavedModel::linkage(&run)
-                    .save(&path, overwrite)
-                    .map(|_| JobOutcome::Exported(path, 1, "model"))
-            }
-        }
+        } => save_model(path, overwrite, progress, |p| {
+            crate::pipeline::saved::SavedModel::linkage(&run).save(p, overwrite)
+        }),
         JobRequest::ExportProfiles {
             path,
             profiles,

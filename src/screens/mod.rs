@@ -381,6 +381,26 @@ pub fn export_keys(
     }
 }
 
+/// `M` on a screen with a model: the file name prompt (`ready` holds its default name, or
+/// why there is no model yet); None for any other action.
+pub fn save_model_keys(
+    state: &mut State,
+    action: &Action,
+    ready: Result<&str, &str>,
+    export: Export,
+) -> Option<Vec<Command>> {
+    if !matches!(action, Action::SaveModel) {
+        return None;
+    }
+    export_keys(
+        state,
+        &Action::StartExport,
+        ExportTarget::Model,
+        ready,
+        export,
+    )
+}
+
 /// A typed whole number for parameter `name` in `lo..=hi`, or the one-line reason it is not.
 pub fn parse_whole(name: &str, text: &str, lo: u64, hi: u64) -> Result<u64, String> {
     match text.trim().parse::<u64>() {

@@ -262,6 +262,18 @@ struct Done {
     categories: Vec<String>,
 }
 
+/// A run's shared table, locked (a worker that panicked while holding it is an error).
+fn locked<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))
+}
+
+/// A run's shared table, taken at the end.
+fn inner<T>(m: Mutex<T>) -> Result<T> {
+    m.into_inner()
+        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))
+}
+
 fn hex(h: u64) -> String {
     format!("{h:016x}")
 }
@@ -562,20 +574,12 @@ impl CustomerAggregator for Incremental<'_> {
             && settings == k.settings
             && let Ok(p) = load_customers(self.dir, k)
         {
-            *self
-                .customers
-                .lock()
-                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))? =
-                Some((p.clone(), sig.clone(), settings, true));
+            *locked(&self.customers)? = Some((p.clone(), sig.clone(), settings, true));
             return Ok(p);
         }
         let p = crate::data::integrate::prepare_customers(ws, progress)?;
         if let Some(sig) = signature {
-            *self
-                .customers
-                .lock()
-                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))? =
-                Some((p.clone(), sig, settings, false));
+            *locked(&self.customers)? = Some((p.clone(), sig, settings, false));
         }
         Ok(p)
     }
@@ -608,18 +612,15 @@ impl CustomerAggregator for Incremental<'_> {
                 }
                 Err(e) => return Err(e),
             };
-            self.plans
-                .lock()
-                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-                .insert(
-                    role.name().to_string(),
-                    Opened {
-                        plan,
-                        size: files.iter().map(|(_, n)| n).sum(),
-                        watermark: None,
-                        files,
-                    },
-                );
+            locked(&self.plans)?.insert(
+                role.name().to_string(),
+                Opened {
+                    plan,
+                    size: files.iter().map(|(_, n)| n).sum(),
+                    watermark: None,
+                    files,
+                },
+            );
             return Ok(scanned);
         }
         let size = file_size(&path).unwrap_or(0);
@@ -669,18 +670,15 @@ impl CustomerAggregator for Incremental<'_> {
             None => LocalAggregator.open(ws, role, cfg, progress)?,
         };
         let max = scanned.watermark_max.clone();
-        self.plans
-            .lock()
-            .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-            .insert(
-                role.name().to_string(),
-                Opened {
-                    plan,
-                    size,
-                    watermark: max,
-                    files: Vec::new(),
-                },
-            );
+        locked(&self.plans)?.insert(
+            role.name().to_string(),
+            Opened {
+                plan,
+                size,
+                watermark: max,
+                files: Vec::new(),
+            },
+        );
         Ok(scanned)
     }
 
@@ -689,20 +687,14 @@ impl CustomerAggregator for Incremental<'_> {
         for input in &plan.inputs {
             progress.check().map_err(|_| DataError::Cancelled)?;
             let role = input.role.name().to_string();
-            let opened = self
-                .plans
-                .lock()
-                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-                .get(&role)
-                .cloned()
-                .unwrap_or(Opened {
-                    plan: Plan::Full {
-                        reason: "not opened".into(),
-                    },
-                    size: 0,
-                    watermark: None,
-                    files: Vec::new(),
-                });
+            let opened = locked(&self.plans)?.get(&role).cloned().unwrap_or(Opened {
+                plan: Plan::Full {
+                    reason: "not opened".into(),
+                },
+                size: 0,
+                watermark: None,
+                files: Vec::new(),
+            });
             let (mut how, size) = (opened.plan, opened.size);
             let settings = settings_of(input, plan);
             let prev = self.previous(input.role).cloned();
@@ -732,24 +724,21 @@ impl CustomerAggregator for Incremental<'_> {
                 && let Ok(frame) = read_parquet(&self.dir.join(&p.aggregate))
             {
                 let agg = from_frame(input, plan, frame);
-                self.results
-                    .lock()
-                    .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-                    .push(Done {
-                        refresh: SourceRefresh {
-                            role: role.clone(),
-                            path: input.path.display().to_string(),
-                            mode: "unchanged",
-                            reason: None,
-                            bytes: 0,
-                            rows: 0,
-                        },
-                        reducers: Vec::new(),
-                        frame: agg.frame.clone(),
-                        reused: true,
-                        state: p.clone(),
-                        categories: Vec::new(),
-                    });
+                locked(&self.results)?.push(Done {
+                    refresh: SourceRefresh {
+                        role: role.clone(),
+                        path: input.path.display().to_string(),
+                        mode: "unchanged",
+                        reason: None,
+                        bytes: 0,
+                        rows: 0,
+                    },
+                    reducers: Vec::new(),
+                    frame: agg.frame.clone(),
+                    reused: true,
+                    state: p.clone(),
+                    categories: Vec::new(),
+                });
                 out.push(agg);
                 continue;
             }
@@ -891,17 +880,14 @@ impl CustomerAggregator for Incremental<'_> {
                 Some(p) if tail => p.categories,
                 _ => Vec::new(),
             };
-            self.results
-                .lock()
-                .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?
-                .push(Done {
-                    refresh,
-                    reducers: reducers.unwrap_or_default(),
-                    frame: agg.frame.clone(),
-                    reused: false,
-                    state: base,
-                    categories,
-                });
+            locked(&self.results)?.push(Done {
+                refresh,
+                reducers: reducers.unwrap_or_default(),
+                frame: agg.frame.clone(),
+                reused: false,
+                state: base,
+                categories,
+            });
             out.push(agg);
         }
         Ok(out)
@@ -1235,10 +1221,7 @@ pub fn integrate_incremental(
     let table = integrate_with(ws, &inc, progress)?;
     progress.label("saving the state");
     let generation = inc.manifest.as_ref().map_or(0, |m| m.generation) + 1;
-    let results = inc
-        .results
-        .into_inner()
-        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?;
+    let results = inner(inc.results)?;
     let mut sources = Vec::new();
     let mut refreshes = Vec::new();
     for done in results {
@@ -1300,10 +1283,7 @@ pub fn integrate_incremental(
         refreshes.push(refresh);
     }
     // The cleaned customers: kept as they were, or written for the next run.
-    let kept = inc
-        .customers
-        .into_inner()
-        .map_err(|_| DataError::Invalid("incremental state poisoned".into()))?;
+    let kept = inner(inc.customers)?;
     let path = ws.resolve(&ws.sources.customers).display().to_string();
     let (mode, reason) = match &kept {
         Some((_, _, _, true)) => ("unchanged", None),

@@ -480,7 +480,7 @@ fn delimiter_name(d: u8) -> String {
 /// delimiter and a broken header early, with the file named).
 pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     if let Some(url) = &opts.url {
-        use crate::data::sources::sqlite::{Ordered, Watermark};
+        use crate::data::sources::sqlite::Ordered;
         let read = |ordered: Option<Ordered<'_>>| {
             let settings = crate::data::sources::postgres::ReadSettings {
                 cancel: opts.cancel.as_ref(),
@@ -497,38 +497,27 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         let (mut tail, mut watermark_max) = (None, None);
         let (frame, notes) = match &opts.watermark {
             None => read(None)?,
-            // In the watermark's order: every row, or the rows past the last run's largest
-            // value as the tail (and the first rows, for the decisions made on them).
             Some(column) => {
-                let ordered = |after, limit| {
-                    Some(Ordered {
-                        column,
-                        after,
-                        limit,
-                    })
-                };
-                let (head, notes) = match &opts.watermark_after {
-                    Some(after) => {
-                        let (new, _) = read(ordered(Some(after), None))?;
-                        watermark_max = Watermark::max_of(&new, column);
-                        let (head, notes) = read(ordered(None, Some(INFER_ROWS)))?;
-                        let casts: Vec<Expr> = head
-                            .columns()
-                            .iter()
-                            .filter(|c| new.schema().contains(c.name()))
-                            .map(|c| col(c.name().clone()).cast(c.dtype().clone()))
-                            .collect();
-                        tail = Some(new.lazy().with_columns(casts));
-                        (head, notes)
-                    }
-                    None => {
-                        let (all, notes) = read(ordered(None, None))?;
-                        watermark_max = Watermark::max_of(&all, column);
-                        (all, notes)
-                    }
-                };
-                require_column(path, head.schema(), column, "`watermark`")?;
-                (head, notes)
+                let notes = std::cell::RefCell::new(Vec::new());
+                let w = by_watermark(
+                    path,
+                    column,
+                    opts.watermark_after.as_ref(),
+                    |after, limit| {
+                        let (df, n) = read(Some(Ordered {
+                            column,
+                            after,
+                            limit,
+                        }))?;
+                        // Each read says the same of the columns: the first one's notes.
+                        if notes.borrow().is_empty() {
+                            *notes.borrow_mut() = n;
+                        }
+                        Ok(df)
+                    },
+                )?;
+                (tail, watermark_max) = (w.tail, w.max);
+                (w.head, notes.into_inner())
             }
         };
         let schema = frame.schema().clone();
@@ -572,6 +561,57 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     }
     precheck::regular_file(path)?;
     crate::data::sources::guard::guarded(path, || scan_file(path, opts))
+}
+
+/// A database source read in the order of its watermark column.
+struct Watermarked {
+    /// Every row, or (with a value to read past) the first rows, for the decisions made on
+    /// a source's first rows.
+    head: DataFrame,
+    /// The rows past the value, typed as the first rows are (a query's columns are typed by
+    /// their values).
+    tail: Option<LazyFrame>,
+    /// The largest value among the rows read.
+    max: Option<crate::data::sources::sqlite::Watermark>,
+}
+
+/// Reads a database source by its watermark `column`: `read(after, limit)` gives its rows in
+/// that column's order, past `after`, at most `limit` of them.
+fn by_watermark(
+    path: &Path,
+    column: &str,
+    after: Option<&crate::data::sources::sqlite::Watermark>,
+    read: impl Fn(Option<&crate::data::sources::sqlite::Watermark>, Option<usize>) -> Result<DataFrame>,
+) -> Result<Watermarked> {
+    use crate::data::sources::sqlite::Watermark;
+    let w = match after {
+        Some(after) => {
+            let new = read(Some(after), None)?;
+            let max = Watermark::max_of(&new, column);
+            let head = read(None, Some(INFER_ROWS))?;
+            let casts: Vec<Expr> = head
+                .columns()
+                .iter()
+                .filter(|c| new.schema().contains(c.name()))
+                .map(|c| col(c.name().clone()).cast(c.dtype().clone()))
+                .collect();
+            Watermarked {
+                head,
+                tail: Some(new.lazy().with_columns(casts)),
+                max,
+            }
+        }
+        None => {
+            let all = read(None, None)?;
+            Watermarked {
+                max: Watermark::max_of(&all, column),
+                head: all,
+                tail: None,
+            }
+        }
+    };
+    require_column(path, w.head.schema(), column, "`watermark`")?;
+    Ok(w)
 }
 
 /// Whether `path` names files by a pattern (`orders/*.csv`, `logs/2026-??.ndjson`): it
@@ -794,49 +834,30 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             json.frame
         }
         Format::Sqlite => {
-            use crate::data::sources::sqlite::{Ordered, Watermark, read_rows};
+            use crate::data::sources::sqlite::{Ordered, read_rows};
             let (table, query) = (opts.table.as_deref(), opts.query.as_deref());
             match &opts.watermark {
                 None => read_rows(path, table, query, None)?.lazy(),
                 Some(column) => {
-                    let whole = |after, limit| {
-                        read_rows(
-                            path,
-                            table,
-                            query,
-                            Some(Ordered {
-                                column,
-                                after,
-                                limit,
-                            }),
-                        )
-                    };
-                    let head = match &opts.watermark_after {
-                        // The rows past the last run's largest value; the first rows for
-                        // the decisions made on a source's first rows.
-                        Some(after) => {
-                            let new = whole(Some(after), None)?;
-                            watermark_max = Watermark::max_of(&new, column);
-                            let head = whole(None, Some(INFER_ROWS))?;
-                            // Types as the first rows give them (a query's columns are typed
-                            // by their values).
-                            let casts: Vec<Expr> = head
-                                .columns()
-                                .iter()
-                                .filter(|c| new.schema().contains(c.name()))
-                                .map(|c| col(c.name().clone()).cast(c.dtype().clone()))
-                                .collect();
-                            tail = Some(new.lazy().with_columns(casts));
-                            head
-                        }
-                        None => {
-                            let all = whole(None, None)?;
-                            watermark_max = Watermark::max_of(&all, column);
-                            all
-                        }
-                    };
-                    require_column(path, head.schema(), column, "`watermark`")?;
-                    head.lazy()
+                    let w = by_watermark(
+                        path,
+                        column,
+                        opts.watermark_after.as_ref(),
+                        |after, limit| {
+                            read_rows(
+                                path,
+                                table,
+                                query,
+                                Some(Ordered {
+                                    column,
+                                    after,
+                                    limit,
+                                }),
+                            )
+                        },
+                    )?;
+                    (tail, watermark_max) = (w.tail, w.max);
+                    w.head.lazy()
                 }
             }
         }

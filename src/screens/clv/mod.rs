@@ -228,19 +228,13 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
 
 /// The CLV screen's handling of `action`, or None for the common handler.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
-    if let Action::SaveModel = action {
-        let ready = if state.clv.result.is_some() {
-            Ok("clv_model.toml")
-        } else {
-            Err("no model yet: fit the models first (r)")
-        };
-        return super::export_keys(
-            state,
-            &Action::StartExport,
-            crate::app::state::ExportTarget::Model,
-            ready,
-            export,
-        );
+    let ready = if state.clv.result.is_some() {
+        Ok("clv_model.toml")
+    } else {
+        Err("no model yet: fit the models first (r)")
+    };
+    if let Some(c) = super::save_model_keys(state, action, ready, export) {
+        return Some(c);
     }
     let ready = if state.clv.result.is_some() {
         Ok("clv.csv")

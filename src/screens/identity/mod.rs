@@ -208,10 +208,10 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
     } else {
         Err("no model yet: run identity resolution first (r)")
     };
-    let model = crate::app::state::ExportTarget::Model;
-    if let Action::SaveModel = action {
-        return super::export_keys(state, &Action::StartExport, model, ready, export);
+    if let Some(c) = super::save_model_keys(state, action, ready, export) {
+        return Some(c);
     }
+    let model = crate::app::state::ExportTarget::Model;
     if let Some(c) = super::export_keys(state, action, model, ready, export) {
         return Some(c);
     }

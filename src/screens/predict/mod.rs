@@ -503,19 +503,13 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
 
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
-    if let Action::SaveModel = action {
-        let ready = if state.predict.result.is_some() {
-            Ok("predict_model.toml")
-        } else {
-            Err("no model yet: run a prediction first (r)")
-        };
-        return super::export_keys(
-            state,
-            &Action::StartExport,
-            crate::app::state::ExportTarget::Model,
-            ready,
-            export,
-        );
+    let ready = if state.predict.result.is_some() {
+        Ok("predict_model.toml")
+    } else {
+        Err("no model yet: run a prediction first (r)")
+    };
+    if let Some(c) = super::save_model_keys(state, action, ready, export) {
+        return Some(c);
     }
     let v = &state.predict;
     let ready = if v.result.is_none() {

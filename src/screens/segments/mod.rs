@@ -304,19 +304,13 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         };
         return Some(Vec::new());
     }
-    if let Action::SaveModel = action {
-        let ready = if state.segments.run.is_some() {
-            Ok("segments_model.toml")
-        } else {
-            Err("no model yet: run a segmentation first (r)")
-        };
-        return export_keys(
-            state,
-            &Action::StartExport,
-            ExportTarget::Model,
-            ready,
-            export,
-        );
+    let ready = if state.segments.run.is_some() {
+        Ok("segments_model.toml")
+    } else {
+        Err("no model yet: run a segmentation first (r)")
+    };
+    if let Some(c) = super::save_model_keys(state, action, ready, export) {
+        return Some(c);
     }
     if let Action::ExportProfiles = action {
         let ready = if state.segments.run.is_some() {
