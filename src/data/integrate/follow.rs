@@ -42,20 +42,28 @@ pub fn source_files(ws: &Workspace) -> Vec<Watched> {
 /// cannot be read now).
 pub type Signature = Vec<(PathBuf, Option<(u64, SystemTime)>)>;
 
+/// A pattern (`orders/*.csv`) stands for the files it matches now, so a new file shows as
+/// one that appeared.
 pub fn signature(files: &[Watched]) -> Signature {
-    files
-        .iter()
-        .map(|w| {
-            let meta = if w.database {
-                None
-            } else {
-                std::fs::metadata(&w.path)
-                    .ok()
-                    .and_then(|m| Some((m.len(), m.modified().ok()?)))
-            };
-            (w.path.clone(), meta)
-        })
-        .collect()
+    let meta = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .and_then(|m| Some((m.len(), m.modified().ok()?)))
+    };
+    let mut out = Vec::new();
+    for w in files {
+        if w.database {
+            out.push((w.path.clone(), None));
+        } else if crate::data::sources::file::is_pattern(&w.path) {
+            for f in crate::data::sources::file::matching(&w.path).unwrap_or_default() {
+                let m = meta(&f);
+                out.push((f, m));
+            }
+        } else {
+            out.push((w.path.clone(), meta(&w.path)));
+        }
+    }
+    out
 }
 
 /// What changed between two signatures of the same files, one phrase per file ("orders.csv
@@ -79,6 +87,18 @@ pub fn changes(before: &Signature, now: &Signature) -> Vec<String> {
             (None, Some(_)) => out.push(format!("{name} appeared")),
             (Some(_), None) => out.push(format!("{name} is gone")),
             (None, None) => {}
+        }
+    }
+    // A file a pattern matched before and no longer does.
+    let now_paths: std::collections::HashSet<&Path> =
+        now.iter().map(|(p, _)| p.as_path()).collect();
+    for (path, meta) in before {
+        if meta.is_some() && !now_paths.contains(path.as_path()) {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            out.push(format!("{name} is gone"));
         }
     }
     out
@@ -286,6 +306,25 @@ mod tests {
             [Mark::Same, Mark::Changed, Mark::Same, Mark::New, Mark::New]
         );
         assert_eq!((f.new, f.changed, f.removed), (2, 1, 0));
+    }
+
+    #[test]
+    fn a_pattern_stands_for_its_files_and_a_new_one_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("part-1.csv"), "a\n1\n").unwrap();
+        let files = [Watched {
+            path: dir.path().join("part-*.csv"),
+            database: false,
+        }];
+        let before = signature(&files);
+        assert_eq!(before.len(), 1);
+        assert!(before[0].1.is_some());
+        std::fs::write(dir.path().join("part-2.csv"), "a\n2\n").unwrap();
+        let now = signature(&files);
+        assert_eq!(changes(&before, &now), ["part-2.csv appeared"]);
+        std::fs::remove_file(dir.path().join("part-1.csv")).unwrap();
+        let later = signature(&files);
+        assert_eq!(changes(&now, &later), ["part-1.csv is gone"]);
     }
 
     #[test]
