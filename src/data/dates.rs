@@ -140,6 +140,7 @@ pub fn check_format(format: &str) -> Result<(), String> {
 /// The date formats a person would read a column's values in: which of the usual ways of
 /// writing a date (ISO, day-first or month-first with `/`, `-` or `.`, `yyyymmdd`, "Jan 31,
 /// 2024", "31 Jan 2024", each with or without a time) its values are written in.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DateReading {
     /// Formats to try in order (chrono strftime, as [`to_date_expr`] takes them).
     pub formats: Vec<String>,
@@ -180,6 +181,75 @@ const TIMES: &[&str] = &[
     " %H:%M:%S%.f",
 ];
 
+/// Every form [`infer_formats`] tries, parsed once per thread: base `b` (the plain ones, then
+/// the day-first and the month-first ones of [`ORDERED`]) with time `t` is form
+/// `b * TIMES.len() + t`.
+struct Forms {
+    names: Vec<String>,
+    items: Vec<Vec<chrono::format::Item<'static>>>,
+    timed: Vec<bool>,
+}
+
+const _: () = assert!((PLAIN.len() + 2 * ORDERED.len()) * TIMES.len() <= 128);
+
+/// The bits of one base's forms (one per time).
+const TIME_BITS: u128 = (1 << TIMES.len()) - 1;
+
+thread_local! {
+    static FORMS: Forms = Forms::new();
+}
+
+impl Forms {
+    fn new() -> Forms {
+        let bases = PLAIN
+            .iter()
+            .chain(ORDERED.iter().map(|(d, _)| d))
+            .chain(ORDERED.iter().map(|(_, m)| m));
+        let names: Vec<String> = bases
+            .flat_map(|b| TIMES.iter().map(move |t| format!("{b}{t}")))
+            .collect();
+        Forms {
+            items: names
+                .iter()
+                .map(|f| {
+                    chrono::format::StrftimeItems::new(f)
+                        .parse_to_owned()
+                        .unwrap_or_default()
+                })
+                .collect(),
+            timed: names.iter().map(|f| has_time(f)).collect(),
+            names,
+        }
+    }
+
+    /// The forms `value` reads in, as bits (what [`parses`] says of each).
+    fn fits(&self, value: &str) -> u128 {
+        if !value.bytes().any(|b| b.is_ascii_digit()) {
+            return 0;
+        }
+        let mut mask = 0u128;
+        for (i, items) in self.items.iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            let mut parsed = chrono::format::Parsed::new();
+            if chrono::format::parse(&mut parsed, value, items.iter()).is_err() {
+                continue;
+            }
+            let ok = if self.timed[i] {
+                parsed.to_naive_datetime_with_offset(0).is_ok()
+            } else {
+                parsed.to_naive_date().is_ok()
+            };
+            if ok {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+}
+
+#[cfg(test)]
 fn parses(value: &str, format: &str) -> bool {
     // Every form has digits: a value without any (a name, a town) is no date, and is told so
     // without parsing (this runs for every sampled value of every text column, in ~90 forms).
@@ -230,15 +300,26 @@ pub fn infer_formats(values: &[&str], min_share: f64) -> Option<DateReading> {
     if values.is_empty() {
         return None;
     }
-    let with_times =
-        |base: &str| -> Vec<String> { TIMES.iter().map(|t| format!("{base}{t}")).collect() };
-    // Which base forms each value fits.
-    let fits = |v: &str, base: &str| with_times(base).iter().any(|f| parses(v, f));
+    // Which of the forms each distinct value fits (columns repeat their values: a date
+    // column's thousands of rows hold a few hundred days).
+    let mut fits_of: std::collections::HashMap<&str, u128> = std::collections::HashMap::new();
+    let masks: Vec<u128> = values
+        .iter()
+        .map(|v| {
+            *fits_of
+                .entry(v)
+                .or_insert_with(|| FORMS.with(|f| f.fits(v)))
+        })
+        .collect();
+    let base_fits = |mask: u128, base: usize| mask >> (base * TIMES.len()) & TIME_BITS != 0;
     let mut day_first = 0usize;
     let mut month_first = 0usize;
-    for v in &values {
-        for (d, m) in ORDERED {
-            let (a, b) = (fits(v, d), fits(v, m));
+    for &mask in &masks {
+        for i in 0..ORDERED.len() {
+            let (a, b) = (
+                base_fits(mask, PLAIN.len() + i),
+                base_fits(mask, PLAIN.len() + ORDERED.len() + i),
+            );
             if a && !b {
                 day_first += 1;
             } else if b && !a {
@@ -254,22 +335,26 @@ pub fn infer_formats(values: &[&str], min_share: f64) -> Option<DateReading> {
             format!("day first: {day_first} values have a day above 12 in first place")
         }
     });
-    let mut bases: Vec<&str> = PLAIN.to_vec();
-    for (d, m) in ORDERED {
-        bases.push(if month_wins { m } else { d });
-    }
+    // The bases tried, in order: the plain ones, then the winning order's.
+    let bases: Vec<usize> = (0..PLAIN.len())
+        .chain(
+            (0..ORDERED.len())
+                .map(|i| PLAIN.len() + i + if month_wins { ORDERED.len() } else { 0 }),
+        )
+        .collect();
     // Keep the forms some value needs, most used first; each value counts for its first fit.
     let mut used: Vec<(usize, String)> = Vec::new();
     let mut parsed = 0usize;
     let mut examples = Vec::new();
-    for v in &values {
+    for (v, &mask) in values.iter().zip(&masks) {
         let hit = bases
             .iter()
-            .flat_map(|b| with_times(b))
-            .find(|f| parses(v, f));
+            .flat_map(|b| (0..TIMES.len()).map(move |t| b * TIMES.len() + t))
+            .find(|i| mask >> i & 1 == 1);
         match hit {
-            Some(f) => {
+            Some(i) => {
                 parsed += 1;
+                let f = FORMS.with(|forms| forms.names[i].clone());
                 match used.iter_mut().find(|(_, g)| *g == f) {
                     Some((n, _)) => *n += 1,
                     None => used.push((1, f)),
@@ -314,6 +399,138 @@ pub fn from_epoch_days(days: i32) -> chrono::NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`infer_formats`] as first written (each value tried form by form, in order): the
+    /// reference the memoised one must equal.
+    fn infer_formats_reference(values: &[&str], min_share: f64) -> Option<DateReading> {
+        let values: Vec<&str> = values
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        let with_times =
+            |base: &str| -> Vec<String> { TIMES.iter().map(|t| format!("{base}{t}")).collect() };
+        let fits = |v: &str, base: &str| with_times(base).iter().any(|f| parses(v, f));
+        let (mut day_first, mut month_first) = (0usize, 0usize);
+        for v in &values {
+            for (d, m) in ORDERED {
+                let (a, b) = (fits(v, d), fits(v, m));
+                if a && !b {
+                    day_first += 1;
+                } else if b && !a {
+                    month_first += 1;
+                }
+            }
+        }
+        let month_wins = month_first > day_first;
+        let order = (day_first + month_first > 0).then(|| {
+            if month_wins {
+                format!("month first: {month_first} values have a day above 12 in second place")
+            } else {
+                format!("day first: {day_first} values have a day above 12 in first place")
+            }
+        });
+        let mut bases: Vec<&str> = PLAIN.to_vec();
+        for (d, m) in ORDERED {
+            bases.push(if month_wins { m } else { d });
+        }
+        let mut used: Vec<(usize, String)> = Vec::new();
+        let mut parsed = 0usize;
+        let mut examples = Vec::new();
+        for v in &values {
+            let hit = bases
+                .iter()
+                .flat_map(|b| with_times(b))
+                .find(|f| parses(v, f));
+            match hit {
+                Some(f) => {
+                    parsed += 1;
+                    match used.iter_mut().find(|(_, g)| *g == f) {
+                        Some((n, _)) => *n += 1,
+                        None => used.push((1, f)),
+                    }
+                }
+                None => {
+                    if examples.len() < 3 && !examples.iter().any(|e: &String| e == v) {
+                        examples.push(v.to_string());
+                    }
+                }
+            }
+        }
+        if (parsed as f64) < min_share * values.len() as f64 || parsed == 0 {
+            return None;
+        }
+        if used.iter().any(|(_, f)| f.starts_with("%Y%m%d")) && parsed < values.len() {
+            return None;
+        }
+        used.sort_by_key(|u| std::cmp::Reverse(u.0));
+        Some(DateReading {
+            formats: used.into_iter().map(|(_, f)| f).collect(),
+            parsed,
+            unparsed: values.len() - parsed,
+            examples,
+            order,
+        })
+    }
+
+    /// The memoised inference equals the form-by-form one on columns of every kind: each
+    /// date form with and without times, day- and month-first mixes, 8-digit numbers and
+    /// codes, month names, amounts, names, blanks and junk.
+    #[test]
+    fn infer_formats_equals_trying_each_form_in_turn() {
+        let state = std::cell::Cell::new(11u64);
+        let next = |m: u64| {
+            state.set(
+                state
+                    .get()
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407),
+            );
+            (state.get() >> 33) % m
+        };
+        let months = ["Jan", "Feb", "Mar", "Sep", "December", "July"];
+        let value = |kind: u64| -> String {
+            let (y, m, d) = (1990 + next(40), 1 + next(12), 1 + next(28));
+            let (h, mi, s) = (next(24), next(60), next(60));
+            match kind {
+                0 => format!("{y}-{m:02}-{d:02}"),
+                1 => format!("{y}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+                2 => format!("{y}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{}", next(1000)),
+                3 => format!("{d:02}/{m:02}/{y}"),
+                4 => format!("{m}/{d}/{y}"),
+                5 => format!("{d}.{m}.{y} {h:02}:{mi:02}"),
+                6 => format!("{m:02}-{d:02}-{}", y % 100),
+                7 => format!("{y}{m:02}{d:02}"),
+                8 => format!("{}", 10_000_000 + next(90_000_000)),
+                9 => format!("{} {d}, {y}", months[next(6) as usize]),
+                10 => format!("{d} {} {y}", months[next(6) as usize]),
+                11 => format!("{}.{:02}", next(500), next(100)),
+                12 => ["Anna", "Zoë", "", "  ", "n/a", "31/31/2020", "2020-13-01"]
+                    [next(7) as usize]
+                    .to_string(),
+                _ => format!("C{:06}", next(1_000_000)),
+            }
+        };
+        for column in 0..300 {
+            // One to three kinds per column, a few hundred values.
+            let kinds: Vec<u64> = (0..1 + next(3)).map(|_| next(14)).collect();
+            let n = 1 + next(400) as usize;
+            let values: Vec<String> = (0..n)
+                .map(|_| value(kinds[next(kinds.len() as u64) as usize]))
+                .collect();
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            for share in [0.5, 0.9] {
+                assert_eq!(
+                    infer_formats(&refs, share),
+                    infer_formats_reference(&refs, share),
+                    "column {column} kinds {kinds:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn date_formats_are_checked() {

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use crate::data::dates::to_date_expr;
 use crate::data::error::{DataError, Result};
 use crate::data::integrate::dedup::row_fingerprints;
-use crate::data::integrate::reduce::{Acc, OtherNames, Reducer, prep};
+use crate::data::integrate::reduce::{OtherNames, Reducer, prep};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned, malformed_error};
 use crate::data::sources::workspace::{InvalidPolicy, SourceConfig, Workspace};
 use crate::progress::Progress;
@@ -116,9 +116,10 @@ impl ActivityInput {
 }
 
 /// What an incremental run carries on from: an earlier run's per-customer state of one
-/// source, split by shard when the reduction starts.
+/// source (each customer taken at their first new row) and its category names.
 pub struct Resume {
-    pub carried: crate::data::integrate::reduce::Carried,
+    pub earlier: Arc<crate::data::integrate::reduce::Earlier>,
+    pub categories: Vec<String>,
     pub rows: Arc<crate::data::integrate::reduce::Seen>,
     pub orders: Arc<crate::data::integrate::reduce::Seen>,
 }
@@ -643,17 +644,10 @@ pub(crate) fn from_frame(
     }
 }
 
-/// One shard's earlier customers: their keys, and their accumulators with category ids.
-type ShardPart = (Vec<String>, Vec<Acc>);
-
-/// The shard a customer key's fingerprint belongs to (as the reduction deals batches).
-pub(crate) fn shard_of(print: u128, shards: usize) -> usize {
-    ((print >> 64) as u64 % shards as u64) as usize
-}
-
 /// Aggregates one source. With `resume`, folds the source's appended rows
 /// ([`ActivityInput::tail`], else all its rows) into an earlier run's accumulators, and
-/// returns the reducers too, for the next run to carry on from.
+/// returns the reducers too, for the next run to carry on from: the table then has only the
+/// customers with new rows.
 pub(crate) fn aggregate_source(
     input: &ActivityInput,
     plan: &AggregationPlan,
@@ -668,36 +662,7 @@ pub(crate) fn aggregate_source(
         (Some(_), Some(tail)) => input.reading(tail.clone()),
         _ => input.reading(input.frame.clone()),
     };
-    // Each shard's share of the earlier customers, by key fingerprint.
-    let parts: Mutex<Vec<Option<ShardPart>>> = Mutex::new(Vec::new());
-    let categories: Vec<String> = resume
-        .as_ref()
-        .map(|r| r.carried.categories.clone())
-        .unwrap_or_default();
-    let (rows_seen, orders_seen) = match &resume {
-        Some(r) => (r.rows.clone(), r.orders.clone()),
-        None => Default::default(),
-    };
-    let carried = resume.map(|r| r.carried);
-    let split = |shards: usize| -> PolarsResult<()> {
-        let mut p = parts
-            .lock()
-            .map_err(|_| polars_err!(ComputeError: "poisoned"))?;
-        if !p.is_empty() {
-            return Ok(());
-        }
-        p.resize_with(shards, || Some((Vec::new(), Vec::new())));
-        if let Some(c) = &carried {
-            let prints = row_fingerprints(&[Column::new(KEY.into(), &c.keys)])?;
-            for ((k, a), print) in c.keys.iter().zip(&c.accs).zip(prints) {
-                if let Some((keys, accs)) = &mut p[shard_of(print, shards)] {
-                    keys.push(k.clone());
-                    accs.push(a.clone());
-                }
-            }
-        }
-        Ok(())
-    };
+    let resume = resume.map(|r| (r.earlier, r.categories, r.rows, r.orders));
     let has_category = input.role == Role::Orders && role_col(input, "category").is_some();
     let (lf, produced) = match input.role {
         Role::Orders => (orders_plan(&read, plan).0, Vec::new()),
@@ -707,7 +672,7 @@ pub(crate) fn aggregate_source(
             (lf, produced)
         }
     };
-    let make = |shard: usize, shards: usize| -> PolarsResult<Reducer> {
+    let make = |_shard: usize, _shards: usize| -> PolarsResult<Reducer> {
         let mut r = Reducer::new(
             input.role,
             input.duplicates,
@@ -716,20 +681,8 @@ pub(crate) fn aggregate_source(
             produced.len(),
             has_category,
         );
-        if keep {
-            split(shards)?;
-            let part = parts
-                .lock()
-                .map_err(|_| polars_err!(ComputeError: "poisoned"))?[shard]
-                .take()
-                .unwrap_or_default();
-            r.resume(
-                part.0,
-                part.1,
-                &categories,
-                rows_seen.clone(),
-                orders_seen.clone(),
-            )?;
+        if let Some((earlier, categories, rows, orders)) = &resume {
+            r.resume(earlier.clone(), categories, rows.clone(), orders.clone());
         }
         Ok(r)
     };

@@ -23,6 +23,9 @@ const NULL_TAG: &[u8] = &[0xFF, 0x00, 0xFF];
 #[derive(Default)]
 pub struct Fingerprint(u64);
 
+/// A set of fingerprints (hashed by their own bits).
+pub type PrintSet = std::collections::HashSet<u128, std::hash::BuildHasherDefault<Fingerprint>>;
+
 impl Hasher for Fingerprint {
     fn finish(&self) -> u64 {
         self.0

@@ -5,10 +5,13 @@
 //! [`crate::data::integrate::reduce`] holds at the end of a file: counts, sums in file
 //! order, first and last dates, categories) are kept in a state folder with the
 //! fingerprints of the rows and orders already seen (so an exact duplicate of an old line is
-//! still recognised) and how far each file was read. A later run reads only the bytes
-//! appended since (CSV and NDJSON), folds them into the same accumulators in the same order,
-//! and finishes them as the full run would: the sums are the same to the bit because every
-//! customer's rows are added in file order either way. The customers source is small and
+//! still recognised), the source's per-customer table, and how far each file was read. A
+//! later run reads only the bytes appended since (CSV and NDJSON), takes a customer's
+//! accumulator from the state when their first new row arrives, folds the rows into it in
+//! the same order, and finishes it as the full run would: the sums are the same to the bit
+//! because every customer's rows are added in file order either way. Only the customers with
+//! new rows are loaded, finished and saved; the others' rows of the per-customer table are
+//! kept as they were. The customers source is small and
 //! read whole every time (changed and added customers are simply there); so are the steps
 //! after the aggregation (joins, derived columns, the quality report).
 //!
@@ -24,8 +27,12 @@
 //! the fuzzy key or identity resolution, the crmlens version).
 //!
 //! The state is a manifest (TOML) naming the files of one generation: each source's
-//! accumulators (Parquet) and its sorted fingerprint segments (raw little-endian u128; one
-//! more per run that saw new rows, merged into one when there are more than eight). The
+//! per-customer table (Parquet), its accumulators (segments of fixed-width records sorted by
+//! the customer key's fingerprint, see [`crate::data::integrate::reduce::AccSegment`]: the
+//! first run's holds every customer, each later run adds one with the customers it changed,
+//! and the newest holding a customer is theirs) and its sorted fingerprint segments (raw
+//! little-endian u128; one more per run that saw new rows). Either kind is merged into one
+//! segment when there would be more than eight. The
 //! manifest is replaced atomically after every file it names is written, so an interrupted
 //! run leaves the previous state whole; files no manifest names are removed on the next run.
 
@@ -38,12 +45,13 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::error::{DataError, Result};
+use crate::data::integrate::aggregate::KEY;
 use crate::data::integrate::aggregate::{
     AggregationPlan, CustomerAggregator, LocalAggregator, Resume, Role, RoleAggregate,
     aggregate_source, from_frame,
 };
 use crate::data::integrate::dedup::row_fingerprints;
-use crate::data::integrate::reduce::{Acc, Carried, Reducer, Seen};
+use crate::data::integrate::reduce::{Acc, AccSegment, Carried, Earlier, Reducer, Seen};
 use crate::data::integrate::{Customer360, PreparedCustomers, integrate_with};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned};
 use crate::data::sources::sqlite::Watermark;
@@ -52,7 +60,7 @@ use crate::progress::Progress;
 
 const FORMAT: &str = "crmlens-integrate-state";
 /// The layout of the state folder this build reads and writes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const MANIFEST: &str = "manifest.toml";
 /// Fingerprint segments kept before they are merged into one.
 const MAX_SEGMENTS: usize = 8;
@@ -100,7 +108,10 @@ struct SourceState {
     settings: String,
     /// Whether the file kept its size while it was read (else the next run reads it whole).
     settled: bool,
-    accumulators: String,
+    /// The per-customer accumulators: segments, the oldest first (each later one holds the
+    /// customers a run changed).
+    #[serde(default)]
+    accumulators: Vec<String>,
     /// The source's finished per-customer table (what a run with nothing new reads).
     #[serde(default)]
     aggregate: String,
@@ -768,12 +779,26 @@ impl CustomerAggregator for Incremental<'_> {
                     &full_input
                 }
             };
-            let resume = resume.unwrap_or_else(|| Resume {
-                carried: Carried::default(),
-                rows: Default::default(),
-                orders: Default::default(),
-            });
-            let (agg, reducers) = aggregate_source(input_used, plan, Some(resume), progress)?;
+            let (resume, earlier_frame) = match resume {
+                Some((r, frame)) => (r, Some(frame)),
+                None => (
+                    Resume {
+                        earlier: Default::default(),
+                        categories: Vec::new(),
+                        rows: Default::default(),
+                        orders: Default::default(),
+                    },
+                    None,
+                ),
+            };
+            let (mut agg, reducers) = aggregate_source(input_used, plan, Some(resume), progress)?;
+            // The customers without new rows are as the last run left them.
+            if let (Some(earlier), Some(reducers)) = (earlier_frame, &reducers) {
+                let t0 = std::time::Instant::now();
+                let millis = agg.millis;
+                agg = from_frame(input, plan, with_changed(earlier, agg.frame, reducers)?);
+                agg.millis = millis + (t0.elapsed().as_secs_f64() * 1000.0).round();
+            }
             let rows: u64 = reducers
                 .as_ref()
                 .map_or(0, |r| r.iter().map(|x| x.rows).sum());
@@ -856,7 +881,10 @@ impl CustomerAggregator for Incremental<'_> {
                 },
                 settings: settings.clone(),
                 settled,
-                accumulators: String::new(),
+                accumulators: match (&how, &prev) {
+                    (h, Some(p)) if carries_on(h) => p.accumulators.clone(),
+                    _ => Vec::new(),
+                },
                 aggregate: String::new(),
                 categories: Vec::new(),
                 row_segments: if tail {
@@ -894,84 +922,22 @@ impl CustomerAggregator for Incremental<'_> {
     }
 }
 
-/// An earlier run's state of one source.
-fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
-    let path = dir.join(&s.accumulators);
-    let df = ParquetReader::new(std::fs::File::open(&path).map_err(|e| DataError::io(&path, e))?)
-        .finish()
-        .map_err(|e| DataError::polars(path.display().to_string(), e))?;
-    let fail = |e: PolarsError| DataError::polars(path.display().to_string(), e);
-    let u = |c: &str| -> Result<Vec<u64>> {
-        Ok(df
-            .column(c)
-            .map_err(fail)?
-            .u64()
-            .map_err(fail)?
-            .into_no_null_iter()
-            .collect())
-    };
-    let f = |c: &str| -> Result<Vec<f64>> {
-        Ok(df
-            .column(c)
-            .map_err(fail)?
-            .f64()
-            .map_err(fail)?
-            .into_no_null_iter()
-            .collect())
-    };
-    let d = |c: &str| -> Result<Vec<Option<i32>>> {
-        Ok(df
-            .column(c)
-            .map_err(fail)?
-            .i32()
-            .map_err(fail)?
-            .iter()
-            .collect())
-    };
-    let keys: Vec<String> = df
-        .column("key")
-        .map_err(fail)?
-        .str()
-        .map_err(fail)?
-        .iter()
-        .map(|k| k.unwrap_or("").to_string())
-        .collect();
-    let (read, distinct, kept) = (u("read")?, u("distinct")?, u("kept")?);
-    let bad = [u("bad0")?, u("bad1")?, u("bad2")?];
-    let sum = [f("sum0")?, f("sum1")?];
-    let count = [u("count0")?, u("count1")?];
-    let (min_date, max_date, orders) = (d("min_date")?, d("max_date")?, u("orders")?);
-    let masks = u("cat_mask")?;
-    let more = df.column("cat_more").map_err(fail)?.list().map_err(fail)?;
-    let mut extra: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
-    for (i, v) in more.amortized_iter().enumerate() {
-        if let Some(s) = v {
-            extra[i] = s
-                .as_ref()
-                .u32()
-                .map_err(fail)?
-                .into_no_null_iter()
-                .collect();
-        }
+/// An earlier run's state of one source, and its per-customer table.
+fn load(dir: &Path, s: &SourceState) -> Result<(Resume, DataFrame)> {
+    if s.accumulators.is_empty() || s.aggregate.is_empty() {
+        return Err(DataError::Invalid("no accumulators".into()));
     }
-    let accs = (0..keys.len())
-        .map(|i| {
-            let mut a = Acc {
-                read: read[i],
-                distinct: distinct[i],
-                kept: kept[i],
-                bad: [bad[0][i], bad[1][i], bad[2][i]],
-                sum: [sum[0][i], sum[1][i]],
-                count: [count[0][i], count[1][i]],
-                min_date: min_date[i],
-                max_date: max_date[i],
-                orders: orders[i],
-                ..Acc::default()
-            };
-            a.set_categories(masks[i], std::mem::take(&mut extra[i]));
-            a
-        })
-        .collect();
+    let mut earlier = Earlier::default();
+    // Newest first.
+    for name in s.accumulators.iter().rev() {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+        earlier.segments.push(
+            AccSegment::decode(bytes)
+                .map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))?,
+        );
+    }
+    let frame = read_parquet(&dir.join(&s.aggregate))?;
     let segments = |names: &[String]| -> Result<Seen> {
         let mut out = Seen::default();
         for n in names {
@@ -979,17 +945,30 @@ fn load(dir: &Path, s: &SourceState) -> Result<Resume> {
         }
         Ok(out)
     };
-    Ok(Resume {
-        carried: Carried {
-            keys,
-            accs,
+    Ok((
+        Resume {
+            earlier: Arc::new(earlier),
             categories: s.categories.clone(),
-            new_rows: Vec::new(),
-            new_orders: Vec::new(),
+            rows: Arc::new(segments(&s.row_segments)?),
+            orders: Arc::new(segments(&s.order_segments)?),
         },
-        rows: Arc::new(segments(&s.row_segments)?),
-        orders: Arc::new(segments(&s.order_segments)?),
-    })
+        frame,
+    ))
+}
+
+/// The per-customer table of the last run with the rows of the customers in `changed`
+/// (every customer the reducers met) replaced by theirs.
+fn with_changed(earlier: DataFrame, changed: DataFrame, reducers: &[Reducer]) -> Result<DataFrame> {
+    let fail = |e: PolarsError| DataError::polars("updating the per-customer table", e);
+    let met: std::collections::HashSet<u128> = reducers
+        .iter()
+        .flat_map(|r| r.customers().iter().copied())
+        .collect();
+    let prints = row_fingerprints(&[earlier.column(KEY).map_err(fail)?.clone()]).map_err(fail)?;
+    let keep: BooleanChunked = prints.iter().map(|p| !met.contains(p)).collect();
+    let mut out = earlier.filter(&keep).map_err(fail)?;
+    out.vstack_mut(&changed).map_err(fail)?;
+    Ok(out)
 }
 
 fn load_customers(dir: &Path, k: &CustomersState) -> Result<PreparedCustomers> {
@@ -1052,26 +1031,36 @@ fn read_parquet(path: &Path) -> Result<DataFrame> {
         .map_err(|e| DataError::polars(path.display().to_string(), e))
 }
 
+/// A table of the state: uncompressed (written and read again on every run; the disk it
+/// takes matters less than the time).
 fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
     let f = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
     ParquetWriter::new(f)
+        .with_compression(ParquetCompression::Uncompressed)
         .finish(&mut df)
         .map_err(|e| DataError::polars(path.display().to_string(), e))?;
     Ok(())
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u128>> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if bytes.len() % 16 != 0 {
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let len = f.metadata().map_err(|e| DataError::io(path, e))?.len() as usize;
+    if !len.is_multiple_of(16) {
         return Err(DataError::Invalid(format!(
             "{}: not a fingerprint segment (its size is not a multiple of 16)",
             path.display()
         )));
     }
-    Ok(bytes
-        .chunks_exact(16)
-        .map(|c| u128::from_le_bytes(c.try_into().unwrap_or([0; 16])))
-        .collect())
+    // Read straight into the vector (the file is little-endian, as is every target built).
+    let mut out = vec![0u128; len / 16];
+    f.read_exact(bytemuck::cast_slice_mut(&mut out))
+        .map_err(|e| DataError::io(path, e))?;
+    if cfg!(target_endian = "big") {
+        for p in &mut out {
+            *p = u128::from_le(*p);
+        }
+    }
+    Ok(out)
 }
 
 fn write_segment(path: &Path, prints: &[u128]) -> Result<()> {
@@ -1082,6 +1071,23 @@ fn write_segment(path: &Path, prints: &[u128]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| DataError::io(path, e))
 }
 
+/// Every customer's accumulator: `all` (sorted) with `changed` (sorted) in place of theirs.
+fn merge_accs(all: Vec<(u128, Acc)>, changed: &[(u128, &Acc)]) -> Vec<(u128, Acc)> {
+    let mut out = Vec::with_capacity(all.len() + changed.len());
+    let mut next = changed.iter().peekable();
+    for (p, a) in all {
+        while let Some((q, b)) = next.next_if(|(q, _)| *q < p) {
+            out.push((*q, (*b).clone()));
+        }
+        match next.next_if(|(q, _)| *q == p) {
+            Some((_, b)) => out.push((p, (*b).clone())),
+            None => out.push((p, a)),
+        }
+    }
+    out.extend(next.map(|(q, b)| (*q, (*b).clone())));
+    out
+}
+
 /// Merges sorted segments into one sorted vector.
 fn merge_segments(dir: &Path, names: &[String], more: &[u128]) -> Result<Vec<u128>> {
     let mut all: Vec<u128> = more.to_vec();
@@ -1090,63 +1096,6 @@ fn merge_segments(dir: &Path, names: &[String], more: &[u128]) -> Result<Vec<u12
     }
     all.sort_unstable();
     Ok(all)
-}
-
-fn write_accumulators(path: &Path, c: &Carried) -> Result<()> {
-    let fail = |e: PolarsError| DataError::polars(path.display().to_string(), e);
-    let a = &c.accs;
-    let u = |name: &str, f: &dyn Fn(&Acc) -> u64| {
-        Column::new(name.into(), a.iter().map(f).collect::<Vec<u64>>())
-    };
-    // Categories: ids below 64 as a bit mask, the rest (rare) listed.
-    let mut more = ListPrimitiveChunkedBuilder::<UInt32Type>::new(
-        "cat_more".into(),
-        a.len(),
-        a.len(),
-        DataType::UInt32,
-    );
-    for x in a {
-        let (_, ids) = x.categories();
-        if ids.is_empty() {
-            more.append_null();
-        } else {
-            more.append_slice(ids);
-        }
-    }
-    let mut df = DataFrame::new_infer_height(vec![
-        Column::new("key".into(), &c.keys),
-        u("read", &|x| x.read),
-        u("distinct", &|x| x.distinct),
-        u("kept", &|x| x.kept),
-        u("bad0", &|x| x.bad[0]),
-        u("bad1", &|x| x.bad[1]),
-        u("bad2", &|x| x.bad[2]),
-        Column::new(
-            "sum0".into(),
-            a.iter().map(|x| x.sum[0]).collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            "sum1".into(),
-            a.iter().map(|x| x.sum[1]).collect::<Vec<f64>>(),
-        ),
-        u("count0", &|x| x.count[0]),
-        u("count1", &|x| x.count[1]),
-        Column::new(
-            "min_date".into(),
-            a.iter().map(|x| x.min_date).collect::<Vec<Option<i32>>>(),
-        ),
-        Column::new(
-            "max_date".into(),
-            a.iter().map(|x| x.max_date).collect::<Vec<Option<i32>>>(),
-        ),
-        u("orders", &|x| x.orders),
-        u("cat_mask", &|x| x.categories().0),
-        more.finish().into_column(),
-    ])
-    .map_err(fail)?;
-    let f = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-    ParquetWriter::new(f).finish(&mut df).map_err(fail)?;
-    Ok(())
 }
 
 fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
@@ -1247,9 +1196,30 @@ pub fn integrate_incremental(
             ..Carried::default()
         };
         let carried = Carried::of(reducers, start);
-        let accs = format!("{role}.{generation}.accumulators.parquet");
-        write_accumulators(&dir.join(&accs), &carried)?;
-        state.accumulators = accs;
+        // The changed customers' accumulators as one more segment (all of them, merged into
+        // one, when there would be more than eight).
+        let name = format!("{role}.{generation}.acc");
+        let mut accs: Vec<(u128, &Acc)> =
+            carried.prints.iter().copied().zip(&carried.accs).collect();
+        accs.sort_unstable_by_key(|(p, _)| *p);
+        let merged;
+        if !state.accumulators.is_empty() && state.accumulators.len() + 1 > MAX_SEGMENTS {
+            let mut all = Earlier::default();
+            for n in state.accumulators.iter().rev() {
+                let path = dir.join(n);
+                let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+                all.segments.push(
+                    AccSegment::decode(bytes)
+                        .map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))?,
+                );
+            }
+            merged = merge_accs(all.latest(), &accs);
+            accs = merged.iter().map(|(p, a)| (*p, a)).collect();
+            state.accumulators.clear();
+        }
+        let path = dir.join(&name);
+        std::fs::write(&path, AccSegment::encode(&accs)).map_err(|e| DataError::io(&path, e))?;
+        state.accumulators.push(name);
         state.categories = carried.categories.clone();
         for (segments, new, what) in [
             (&mut state.row_segments, &carried.new_rows, "rows"),
@@ -1351,8 +1321,9 @@ pub fn integrate_incremental(
         .sources
         .iter()
         .flat_map(|s| {
-            [s.accumulators.clone(), s.aggregate.clone()]
+            [s.aggregate.clone()]
                 .into_iter()
+                .chain(s.accumulators.iter().cloned())
                 .chain(s.row_segments.iter().cloned())
                 .chain(s.order_segments.iter().cloned())
         })
@@ -1368,6 +1339,7 @@ pub fn integrate_incremental(
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             let ours = name.ends_with(".parquet")
+                || name.ends_with(".acc")
                 || name.ends_with(".u128")
                 || name.ends_with(".customers.json");
             if ours && !named.contains(&name) {
@@ -1381,4 +1353,29 @@ pub fn integrate_incremental(
         sources: refreshes,
         full,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Merging the changed accumulators into all of them equals a map updated one by one.
+    #[test]
+    fn merged_accumulators_take_the_changed_ones() {
+        let acc = |n: u64| Acc {
+            read: n,
+            ..Acc::default()
+        };
+        let all: Vec<(u128, Acc)> = (0..50u128).map(|p| (p * 3, acc(p as u64))).collect();
+        let changed_owned: Vec<(u128, Acc)> = (0..40u128)
+            .map(|p| (p * 4 + 1 - (p % 2), acc(1000 + p as u64)))
+            .collect();
+        let changed: Vec<(u128, &Acc)> = changed_owned.iter().map(|(p, a)| (*p, a)).collect();
+        let mut want: BTreeMap<u128, Acc> = all.iter().cloned().collect();
+        for (p, a) in &changed_owned {
+            want.insert(*p, a.clone());
+        }
+        let got = merge_accs(all, &changed);
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    }
 }

@@ -759,11 +759,14 @@ pub fn integrate_with(
     // 6. Activity report and join onto the spine.
     clock.lap(&mut report, "check values");
     progress.next("joining");
-    let known = customers
+    // The customers' keys as the aggregates hold them (text), for the unknown customers.
+    let known: dedup::PrintSet = dedup::row_fingerprints(&[customers
         .column(&key)
-        .map_err(pl("joining"))?
-        .as_materialized_series()
-        .clone();
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(pl("joining"))?])
+    .map_err(pl("joining"))?
+    .into_iter()
+    .collect();
     let mut table = customers.clone().lazy();
     let mut zero_fill = Vec::new();
     for agg in &aggregates {
@@ -890,23 +893,37 @@ fn sum_column(df: &DataFrame, c: &str) -> u64 {
 }
 
 /// Adds one activity source's rows and counts to the report.
-fn report_activity(report: &mut QualityReport, agg: &RoleAggregate, known: &Series) -> Result<()> {
+/// `known`: the fingerprints of the customers source's keys.
+fn report_activity(
+    report: &mut QualityReport,
+    agg: &RoleAggregate,
+    known: &dedup::PrintSet,
+) -> Result<()> {
     let role = agg.role.name();
     let read = sum_column(&agg.frame, READ);
     let distinct = sum_column(&agg.frame, DISTINCT);
     let kept = sum_column(&agg.frame, KEPT);
-    let orphan_frame = agg
+    // Rows kept for customers the customers source does not have.
+    let fail = pl("counting unknown customers");
+    let prints = dedup::row_fingerprints(&[agg
         .frame
-        .clone()
-        .lazy()
-        .filter(
-            col(KEY)
-                .is_in(lit(known.clone()).implode(false), false)
-                .not(),
-        )
-        .collect()
+        .column(KEY)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(fail)?])
+    .map_err(pl("counting unknown customers"))?;
+    let kept_of = agg
+        .frame
+        .column(KEPT)
+        .and_then(|c| c.cast(&DataType::UInt64))
         .map_err(pl("counting unknown customers"))?;
-    let orphans = sum_column(&orphan_frame, KEPT);
+    let orphans: u64 = kept_of
+        .u64()
+        .map_err(pl("counting unknown customers"))?
+        .iter()
+        .zip(&prints)
+        .filter(|(_, p)| !known.contains(p))
+        .map(|(k, _)| k.unwrap_or(0))
+        .sum();
     if let Some(s) = report.sources.iter_mut().find(|s| s.role == role) {
         s.rows = read;
     }

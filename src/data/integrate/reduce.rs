@@ -13,17 +13,16 @@
 //! width of the data, and one pass does every count. Rows arrive in file order, so sums are
 //! deterministic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use polars::prelude::*;
 
 use crate::data::integrate::aggregate::{DISTINCT, Duplicates, KEPT, KEY, READ, Role};
-use crate::data::integrate::dedup::{Fingerprint, row_fingerprints};
+use crate::data::integrate::dedup::{Fingerprint, PrintSet, row_fingerprints};
 use crate::data::sources::workspace::InvalidPolicy;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
-type PrintSet = HashSet<u128, BuildHasherDefault<Fingerprint>>;
 
 /// Prepared column names the reducer reads.
 pub mod prep {
@@ -134,19 +133,24 @@ impl Seen {
     }
 }
 
-/// Whether sorted `s` holds `p`. Fingerprints are spread evenly over the 128-bit range, so
+/// Whether sorted `s` holds `p`.
+fn find(s: &[u128], p: u128) -> bool {
+    position(s, p).is_some()
+}
+
+/// Where sorted `s` holds `p`. Fingerprints are spread evenly over the 128-bit range, so
 /// the search starts where `p` would be in an even spread and widens from there: a few cache
 /// lines are touched instead of a binary search's twenty-odd across the whole array.
-fn find(s: &[u128], p: u128) -> bool {
+fn position(s: &[u128], p: u128) -> Option<usize> {
     let n = s.len();
     if n == 0 {
-        return false;
+        return None;
     }
     let guess = ((((p >> 64) as u64 as u128) * n as u128) >> 64) as usize;
     let guess = guess.min(n - 1);
     let (mut lo, mut hi);
     if s[guess] == p {
-        return true;
+        return Some(guess);
     }
     if s[guess] < p {
         // Widen upwards until s[hi] >= p.
@@ -168,8 +172,158 @@ fn find(s: &[u128], p: u128) -> bool {
             step *= 2;
             lo = guess.saturating_sub(step);
         }
+        hi += 1;
     }
-    s[lo..hi].binary_search(&p).is_ok()
+    s[lo..hi].binary_search(&p).ok().map(|i| lo + i)
+}
+
+/// The accumulators an earlier run left, found by their customer key's fingerprint: what an
+/// incremental run resumes a customer from when the customer's first new row arrives, so
+/// that only the customers with new rows are loaded, carried and saved. Segments are sorted
+/// by fingerprint, the newest first (a customer in a newer one was updated there).
+#[derive(Debug, Default)]
+pub struct Earlier {
+    pub segments: Vec<AccSegment>,
+}
+
+impl Earlier {
+    /// The customer's latest accumulator.
+    pub fn get(&self, print: u128) -> Option<Acc> {
+        self.segments.iter().find_map(|s| s.get(print))
+    }
+
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(|s| s.prints.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every customer's latest accumulator, by fingerprint (for merging the segments).
+    pub fn latest(&self) -> Vec<(u128, Acc)> {
+        let mut out: std::collections::BTreeMap<u128, Acc> = Default::default();
+        for s in self.segments.iter().rev() {
+            for (i, p) in s.prints.iter().enumerate() {
+                out.insert(*p, s.record(i));
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// One segment of accumulators as stored: a header, the sorted key fingerprints, one
+/// fixed-width record per customer, and the category ids of 64 and up the records point
+/// into. Little-endian throughout.
+#[derive(Debug, Default)]
+pub struct AccSegment {
+    prints: Vec<u128>,
+    records: Vec<u8>,
+    more: Vec<u32>,
+}
+
+const ACC_MAGIC: &[u8; 8] = b"CRMLACC1";
+/// Bytes per record: read, distinct, kept, bad x3, sum x2, count x2, orders, category mask
+/// (8 each), first and last date (4 each; `i32::MIN` when none), where and how many of the
+/// rarer category ids (4 each).
+const ACC_RECORD: usize = 12 * 8 + 2 * 4 + 2 * 4;
+
+impl AccSegment {
+    /// The stored form of `accs` (sorted by fingerprint, each once).
+    pub fn encode(accs: &[(u128, &Acc)]) -> Vec<u8> {
+        let n = accs.len();
+        let more_len: usize = accs.iter().map(|(_, a)| a.more_categories.len()).sum();
+        let mut out = Vec::with_capacity(24 + n * (16 + ACC_RECORD) + more_len * 4);
+        out.extend_from_slice(ACC_MAGIC);
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+        out.extend_from_slice(&(more_len as u64).to_le_bytes());
+        for (p, _) in accs {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        let mut at = 0u32;
+        for (_, a) in accs {
+            for v in [a.read, a.distinct, a.kept, a.bad[0], a.bad[1], a.bad[2]] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in [a.sum[0], a.sum[1]] {
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+            for v in [a.count[0], a.count[1], a.orders, a.categories] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            for d in [a.min_date, a.max_date] {
+                out.extend_from_slice(&d.unwrap_or(i32::MIN).to_le_bytes());
+            }
+            let k = a.more_categories.len() as u32;
+            out.extend_from_slice(&at.to_le_bytes());
+            out.extend_from_slice(&k.to_le_bytes());
+            at += k;
+        }
+        for (_, a) in accs {
+            for id in &a.more_categories {
+                out.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// A stored segment read back; an error says what is wrong with it.
+    pub fn decode(bytes: Vec<u8>) -> std::result::Result<AccSegment, String> {
+        if bytes.len() < 24 || &bytes[..8] != ACC_MAGIC {
+            return Err("not an accumulator segment".into());
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+        let (n, more_len) = (word(8) as usize, word(16) as usize);
+        let records_at = 24 + n * 16;
+        let more_at = records_at + n * ACC_RECORD;
+        if bytes.len() != more_at + more_len * 4 {
+            return Err("an accumulator segment of the wrong size (cut short?)".into());
+        }
+        let prints: Vec<u128> = bytes[24..records_at]
+            .chunks_exact(16)
+            .map(|c| u128::from_le_bytes(c.try_into().unwrap_or([0; 16])))
+            .collect();
+        if !prints.is_sorted() {
+            return Err("an accumulator segment out of order".into());
+        }
+        let more = bytes[more_at..]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+            .collect();
+        let mut records = bytes;
+        records.truncate(more_at);
+        records.drain(..records_at);
+        Ok(AccSegment {
+            prints,
+            records,
+            more,
+        })
+    }
+
+    fn get(&self, print: u128) -> Option<Acc> {
+        position(&self.prints, print).map(|i| self.record(i))
+    }
+
+    fn record(&self, i: usize) -> Acc {
+        let r = &self.records[i * ACC_RECORD..(i + 1) * ACC_RECORD];
+        let u = |k: usize| u64::from_le_bytes(r[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+        let w = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap_or([0; 4]));
+        let date = |at: usize| Some(w(at) as i32).filter(|d| *d != i32::MIN);
+        let (at, k) = (w(104) as usize, w(108) as usize);
+        Acc {
+            read: u(0),
+            distinct: u(1),
+            kept: u(2),
+            bad: [u(3), u(4), u(5)],
+            sum: [f64::from_bits(u(6)), f64::from_bits(u(7))],
+            count: [u(8), u(9)],
+            orders: u(10),
+            categories: u(11),
+            min_date: date(96),
+            max_date: date(100),
+            more_categories: self.more.get(at..at + k).unwrap_or_default().to_vec(),
+        }
+    }
 }
 
 /// What a source's reducers hold at the end of a run, merged over the shards: every
@@ -177,7 +331,8 @@ fn find(s: &[u128], p: u128) -> bool {
 /// first seen in this run.
 #[derive(Debug, Default, Clone)]
 pub struct Carried {
-    pub keys: Vec<String>,
+    /// The customers' key fingerprints, with their accumulators.
+    pub prints: Vec<u128>,
     pub accs: Vec<Acc>,
     pub categories: Vec<String>,
     /// Row and order fingerprints this run added (not in the earlier runs'), sorted.
@@ -217,7 +372,7 @@ impl Carried {
             }
             // A shard resumed from the merged list keeps its ids: nothing to rename.
             let same = by_id.iter().enumerate().all(|(i, g)| *g == i as u32);
-            out.keys.extend(r.keys);
+            out.prints.extend(r.prints);
             if same {
                 out.accs.extend(r.accs);
             } else {
@@ -259,7 +414,11 @@ pub struct Reducer {
     last: Option<(u128, usize)>,
     last_order: Option<u128>,
     keys: Vec<String>,
+    /// The key fingerprint of each slot.
+    prints: Vec<u128>,
     accs: Vec<Acc>,
+    /// An incremental run's earlier accumulators: a customer starts from theirs.
+    earlier: std::sync::Arc<Earlier>,
     seen_rows: PrintSet,
     seen_orders: PrintSet,
     /// What earlier runs saw, for an incremental run (empty otherwise).
@@ -303,7 +462,9 @@ impl Reducer {
             last: None,
             last_order: None,
             keys: Vec::new(),
+            prints: Vec::new(),
             accs: Vec::new(),
+            earlier: Default::default(),
             seen_rows: PrintSet::default(),
             seen_orders: PrintSet::default(),
             earlier_rows: Default::default(),
@@ -329,7 +490,8 @@ impl Reducer {
                 let i = self.accs.len();
                 self.index.insert(print, i);
                 self.keys.push(key.to_string());
-                self.accs.push(Acc::default());
+                self.prints.push(print);
+                self.accs.push(self.earlier.get(print).unwrap_or_default());
                 i
             }
         };
@@ -337,29 +499,22 @@ impl Reducer {
         i
     }
 
-    /// Carries on from an earlier run: these customers' accumulators (`categories` names the
-    /// category ids they hold, in order) and the fingerprints that run saw.
+    /// Carries on from an earlier run: its accumulators (`categories` names the category
+    /// ids they hold, in order; a customer is taken from them at their first new row) and
+    /// the fingerprints it saw.
     pub fn resume(
         &mut self,
-        keys: Vec<String>,
-        accs: Vec<Acc>,
+        earlier: std::sync::Arc<Earlier>,
         categories: &[String],
         rows: std::sync::Arc<Seen>,
         orders: std::sync::Arc<Seen>,
-    ) -> PolarsResult<()> {
+    ) {
         for (i, c) in categories.iter().enumerate() {
             self.categories.insert(c.clone(), i as u32);
         }
-        let prints = row_fingerprints(&[Column::new(KEY.into(), &keys)])?;
-        self.reserve_customers(keys.len());
-        for ((key, acc), print) in keys.into_iter().zip(accs).zip(prints) {
-            self.index.insert(print, self.accs.len());
-            self.keys.push(key);
-            self.accs.push(acc);
-        }
+        self.earlier = earlier;
         self.earlier_rows = rows;
         self.earlier_orders = orders;
-        Ok(())
     }
 
     /// Reserves room for about `rows` rows (an estimate from the file size), so the
@@ -391,7 +546,14 @@ impl Reducer {
 
     /// Makes room for about `n` customers.
     pub fn reserve_customers(&mut self, n: usize) {
+        // An incremental run meets only the customers of its new rows.
+        let n = if self.earlier.is_empty() {
+            n
+        } else {
+            n.min(self.expected_rows)
+        };
         self.index.reserve(n);
+        self.prints.reserve(n);
         self.keys.reserve(n);
         self.accs.reserve(n);
     }
@@ -403,6 +565,11 @@ impl Reducer {
         let id = self.categories.len() as u32;
         self.categories.insert(c.to_string(), id);
         id
+    }
+
+    /// The key fingerprints of the customers met, in the order of [`Reducer::finish`]'s rows.
+    pub fn customers(&self) -> &[u128] {
+        &self.prints
     }
 
     /// Folds one batch.
@@ -607,6 +774,72 @@ impl Reducer {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    fn acc(seed: u64) -> Acc {
+        let mut a = Acc {
+            read: seed,
+            distinct: seed + 1,
+            kept: seed + 2,
+            bad: [seed + 3, seed + 4, seed + 5],
+            sum: [seed as f64 * 0.1, -0.0],
+            count: [seed + 6, seed + 7],
+            min_date: (!seed.is_multiple_of(3)).then_some(-(seed as i32)),
+            max_date: seed.is_multiple_of(2).then_some(seed as i32),
+            orders: seed + 8,
+            ..Acc::default()
+        };
+        a.set_categories(
+            seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            (0..seed % 4).map(|i| 64 + i as u32 * 3).collect(),
+        );
+        a
+    }
+
+    /// A stored segment reads back every field to the bit (no date, a negative zero, the
+    /// rarer categories), and lookups take a customer from the newest segment holding them.
+    #[test]
+    fn accumulator_segments_round_trip_and_the_newest_wins() {
+        let old: Vec<(u128, Acc)> = (0..500u64)
+            .map(|i| ((i as u128) << 100 | i as u128, acc(i)))
+            .collect();
+        let seg = AccSegment::decode(AccSegment::encode(
+            &old.iter().map(|(p, a)| (*p, a)).collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        for (p, a) in &old {
+            let got = seg.get(*p).unwrap();
+            assert_eq!(&got, a);
+            assert_eq!(got.sum[1].to_bits(), a.sum[1].to_bits());
+        }
+        assert_eq!(seg.get(7), None);
+        // A newer segment with some of them changed and one new customer.
+        let newer: Vec<(u128, Acc)> = old
+            .iter()
+            .step_by(7)
+            .map(|(p, _)| (*p, acc(1000)))
+            .chain([(u128::MAX, acc(5))])
+            .collect();
+        let seg2 = AccSegment::decode(AccSegment::encode(
+            &newer.iter().map(|(p, a)| (*p, a)).collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        let earlier = Earlier {
+            segments: vec![seg2, seg],
+        };
+        for (i, (p, a)) in old.iter().enumerate() {
+            let want = if i % 7 == 0 { acc(1000) } else { a.clone() };
+            assert_eq!(earlier.get(*p).unwrap(), want);
+        }
+        assert_eq!(earlier.get(u128::MAX).unwrap(), acc(5));
+        let latest = earlier.latest();
+        assert_eq!(latest.len(), 501);
+        assert!(latest.windows(2).all(|w| w[0].0 < w[1].0));
+        // A cut-short or foreign file is refused.
+        let mut bytes = AccSegment::encode(&[(1, &acc(1))]);
+        bytes.pop();
+        assert!(AccSegment::decode(bytes).is_err());
+        assert!(AccSegment::decode(b"PAR1....".repeat(4)).is_err());
+    }
 
     /// The widening search finds exactly what a binary search finds, on random fingerprints
     /// and on skewed ones (all in a narrow range: the guess is far off).

@@ -231,7 +231,8 @@ fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
     // The state's accumulators are gone (a disk cleaned by hand).
     for e in fs::read_dir(&state).unwrap() {
         let p = e.unwrap().path();
-        if p.to_string_lossy().contains("orders.") && p.extension().is_some_and(|x| x == "parquet")
+        if p.to_string_lossy().contains("orders.")
+            && p.extension().is_some_and(|x| x == "parquet" || x == "acc")
         {
             fs::remove_file(p).unwrap();
         }
@@ -274,7 +275,9 @@ fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
 }
 
 /// The CDNOW log (real, tests/data/real: yyyymmdd dates as numbers, the customers are the
-/// log's own ids) integrated without a workspace, then two more years of its lines arrive.
+/// log's own ids) integrated without a workspace, then two more years of its lines arrive in
+/// ten parts: each refresh equals a full rebuild, also after the state's accumulator segments
+/// (one more per refresh) are merged into one.
 #[test]
 fn the_real_cdnow_log_refreshed_equals_its_full_rebuild() {
     let dir = tempfile::tempdir().unwrap();
@@ -297,15 +300,40 @@ fn the_real_cdnow_log_refreshed_equals_its_full_rebuild() {
         state.to_str().unwrap(),
     ]);
     integrate(dir.path(), &args);
-    append(&log, &later);
-    let v = integrate(dir.path(), &args);
-    let o = source(&v, "orders");
-    assert_eq!(o["mode"], "appended", "{o}");
-    assert_eq!(o["rows"], later.lines().count() as u64);
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        full_table(dir.path(), &src, "full.csv")
-    );
+    let lines: Vec<&str> = later.split_inclusive('\n').collect();
+    let parts: Vec<String> = lines
+        .chunks(lines.len().div_ceil(10))
+        .map(|c| c.concat())
+        .collect();
+    assert_eq!(parts.len(), 10);
+    let segments = || {
+        fs::read_dir(&state)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "acc")
+            })
+            .count()
+    };
+    let mut most = 0;
+    for part in &parts {
+        append(&log, part);
+        let v = integrate(dir.path(), &args);
+        let o = source(&v, "orders");
+        assert_eq!(o["mode"], "appended", "{o}");
+        assert_eq!(o["rows"], part.lines().count() as u64);
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            full_table(dir.path(), &src, "full.csv")
+        );
+        most = most.max(segments());
+    }
+    // Eight segments at most, and they were merged on the way.
+    assert_eq!(most, 8);
+    assert!(segments() < 8, "{}", segments());
 }
 
 /// `crmlens watch` against files appended by the test: a first refresh, then one line per
