@@ -200,15 +200,23 @@ impl Earlier {
         self.len() == 0
     }
 
-    /// Every customer's latest accumulator, by fingerprint (for merging the segments).
+    /// Every customer's latest accumulator, by fingerprint (for merging the segments): the
+    /// segments' sorted fingerprints put together and sorted, the newest of equal ones kept.
     pub fn latest(&self) -> Vec<(u128, Acc)> {
-        let mut out: std::collections::BTreeMap<u128, Acc> = Default::default();
-        for s in self.segments.iter().rev() {
-            for (i, p) in s.prints.iter().enumerate() {
-                out.insert(*p, s.record(i));
-            }
+        let mut all: Vec<(u128, u32, u32)> = Vec::with_capacity(self.len());
+        for (rank, s) in self.segments.iter().enumerate() {
+            all.extend(
+                s.prints
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (*p, rank as u32, i as u32)),
+            );
         }
-        out.into_iter().collect()
+        all.sort_unstable();
+        all.dedup_by_key(|(p, _, _)| *p);
+        all.into_iter()
+            .map(|(p, rank, i)| (p, self.segments[rank as usize].record(i as usize)))
+            .collect()
     }
 }
 
@@ -834,6 +842,9 @@ mod tests {
         let latest = earlier.latest();
         assert_eq!(latest.len(), 501);
         assert!(latest.windows(2).all(|w| w[0].0 < w[1].0));
+        for (p, a) in &latest {
+            assert_eq!(Some(a), earlier.get(*p).as_ref());
+        }
         // A cut-short or foreign file is refused.
         let mut bytes = AccSegment::encode(&[(1, &acc(1))]);
         bytes.pop();
