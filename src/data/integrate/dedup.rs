@@ -91,6 +91,29 @@ pub fn row_fingerprints(columns: &[Column]) -> PolarsResult<Vec<u128>> {
         .collect())
 }
 
+/// [`row_fingerprints`] of one column, computed in parallel over parts of it (the same
+/// values: each row's print depends on that row only).
+pub fn column_fingerprints(column: &Column) -> PolarsResult<Vec<u128>> {
+    use rayon::prelude::*;
+    const PART: usize = 64 * 1024;
+    let n = column.len();
+    if n <= PART {
+        return row_fingerprints(std::slice::from_ref(column));
+    }
+    let parts: Vec<PolarsResult<Vec<u128>>> = (0..n.div_ceil(PART))
+        .into_par_iter()
+        .map(|i| {
+            let part = column.slice((i * PART) as i64, PART);
+            row_fingerprints(std::slice::from_ref(&part))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ use crate::data::integrate::aggregate::{
     aggregate_source, from_frame,
 };
 use crate::data::integrate::dedup::row_fingerprints;
-use crate::data::integrate::reduce::{Acc, AccSegment, Carried, Earlier, Reducer, Seen};
+use crate::data::integrate::reduce::{Acc, AccSegment, Carried, Earlier, Reducer, Seen, Store};
 use crate::data::integrate::{Customer360, PreparedCustomers, integrate_with};
 use crate::data::sources::file::{self, Format, ReadOptions, Scanned};
 use crate::data::sources::sqlite::Watermark;
@@ -60,7 +60,7 @@ use crate::progress::Progress;
 
 const FORMAT: &str = "crmlens-integrate-state";
 /// The layout of the state folder this build reads and writes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const MANIFEST: &str = "manifest.toml";
 /// Fingerprint segments kept before they are merged into one.
 const MAX_SEGMENTS: usize = 8;
@@ -260,14 +260,29 @@ struct CustomersMeta {
     report: crate::data::integrate::quality::QualityReport,
 }
 
-/// One source's part of a run, to save.
+/// One source's part of a run: what it read, and its state being saved.
 struct Done {
     refresh: SourceRefresh,
+    /// The source's files for the next run, written on a thread of their own while the
+    /// run goes on (joins, derived columns, the table written): nothing after the
+    /// aggregation needs them. Files of a run that fails are named by no manifest and
+    /// removed by the next run.
+    saving: Saving,
+}
+
+enum Saving {
+    /// Nothing new: the state's files are kept as they are.
+    Kept(Box<SourceState>),
+    Writing(std::thread::JoinHandle<Result<SourceState>>),
+}
+
+/// What one source's state is saved from.
+struct ToSave {
+    dir: std::path::PathBuf,
+    generation: u64,
     reducers: Vec<Reducer>,
     /// The finished per-customer table, to keep for a run with nothing new.
     frame: DataFrame,
-    /// Nothing new: the state's files are kept as they are.
-    reused: bool,
     state: SourceState,
     /// The categories the run started from (their ids stay).
     categories: Vec<String>,
@@ -303,13 +318,14 @@ fn checksum_from(path: &Path, len: u64, known: &[String]) -> Result<String> {
     let first = (known.len() as u64).min(len / BLOCK);
     let hashes: Vec<String> = (first..blocks)
         .into_par_iter()
-        .map(|b| {
+        // One buffer per thread, not a fresh 8 MiB (zeroed page by page) per block.
+        .map_init(Vec::new, |buf: &mut Vec<u8>, b| {
             let at = b * BLOCK;
             let n = BLOCK.min(len - at) as usize;
-            let mut buf = vec![0u8; n];
-            f.read_exact_at(&mut buf, at)
+            buf.resize(n, 0);
+            f.read_exact_at(&mut buf[..n], at)
                 .map_err(|e| DataError::io(path, e))?;
-            Ok(hex(xxhash_rust::xxh3::xxh3_64(&buf)))
+            Ok(hex(xxhash_rust::xxh3::xxh3_64(&buf[..n])))
         })
         .collect::<Result<_>>()?;
     let mut all: Vec<String> = known[..first as usize].to_vec();
@@ -383,6 +399,11 @@ fn settings_of(
 }
 
 impl Incremental<'_> {
+    /// The generation this run writes.
+    fn generation(&self) -> u64 {
+        self.manifest.as_ref().map_or(0, |m| m.generation) + 1
+    }
+
     fn previous(&self, role: Role) -> Option<&SourceState> {
         self.manifest
             .as_ref()?
@@ -744,11 +765,7 @@ impl CustomerAggregator for Incremental<'_> {
                         bytes: 0,
                         rows: 0,
                     },
-                    reducers: Vec::new(),
-                    frame: agg.frame.clone(),
-                    reused: true,
-                    state: p.clone(),
-                    categories: Vec::new(),
+                    saving: Saving::Kept(Box::new(p.clone())),
                 });
                 out.push(agg);
                 continue;
@@ -908,13 +925,17 @@ impl CustomerAggregator for Incremental<'_> {
                 Some(p) if tail => p.categories,
                 _ => Vec::new(),
             };
-            locked(&self.results)?.push(Done {
-                refresh,
+            let to_save = ToSave {
+                dir: self.dir.to_path_buf(),
+                generation: self.generation(),
                 reducers: reducers.unwrap_or_default(),
                 frame: agg.frame.clone(),
-                reused: false,
                 state: base,
                 categories,
+            };
+            locked(&self.results)?.push(Done {
+                refresh,
+                saving: Saving::Writing(std::thread::spawn(move || save_source(to_save))),
             });
             out.push(agg);
         }
@@ -922,21 +943,88 @@ impl CustomerAggregator for Incremental<'_> {
     }
 }
 
+/// One source's files for the next run (its per-customer table, the changed customers'
+/// accumulators, the new fingerprints, the checksum of what was read), and its state naming
+/// them.
+fn save_source(to_save: ToSave) -> Result<SourceState> {
+    let ToSave {
+        dir,
+        generation,
+        reducers,
+        frame,
+        mut state,
+        categories,
+    } = to_save;
+    let dir = dir.as_path();
+    let role = state.role.clone();
+    let aggregate = format!("{role}.{generation}.aggregate.parquet");
+    write_parquet(&dir.join(&aggregate), frame)?;
+    state.aggregate = aggregate;
+    let start = Carried {
+        categories,
+        ..Carried::default()
+    };
+    let carried = Carried::of(reducers, start);
+    // The changed customers' accumulators as one more segment (all of them, merged into
+    // one, when there would be more than eight).
+    let name = format!("{role}.{generation}.acc");
+    let mut accs: Vec<(u128, &Acc)> = carried.prints.iter().copied().zip(&carried.accs).collect();
+    accs.sort_unstable_by_key(|(p, _)| *p);
+    let merged;
+    if !state.accumulators.is_empty() && state.accumulators.len() + 1 > MAX_SEGMENTS {
+        let from = merge_from(dir, &state.accumulators);
+        let all = Earlier {
+            segments: read_accs(dir, state.accumulators[from..].iter().rev())?,
+        };
+        merged = merge_accs(all.latest(), &accs);
+        accs = merged.iter().map(|(p, a)| (*p, a)).collect();
+        state.accumulators.truncate(from);
+    }
+    let path = dir.join(&name);
+    std::fs::write(&path, AccSegment::encode(&accs)).map_err(|e| DataError::io(&path, e))?;
+    state.accumulators.push(name);
+    state.categories = carried.categories.clone();
+    for (segments, new, what) in [
+        (&mut state.row_segments, &carried.new_rows, "rows"),
+        (&mut state.order_segments, &carried.new_orders, "orders"),
+    ] {
+        if new.is_empty() {
+            continue;
+        }
+        let name = format!("{role}.{generation}.{what}.u128");
+        if segments.len() + 1 > MAX_SEGMENTS {
+            let from = merge_from(dir, segments);
+            let all = merge_segments(dir, &segments[from..], new)?;
+            write_segment(&dir.join(&name), &all)?;
+            segments.truncate(from);
+        } else {
+            write_segment(&dir.join(&name), new)?;
+        }
+        segments.push(name);
+    }
+    if !state.files.is_empty() {
+        for f in &mut state.files {
+            let known = whole_blocks(&f.checksum);
+            f.checksum = checksum_from(Path::new(&f.path), f.read_to, &known)?;
+        }
+    } else if state.watermark.is_none() {
+        // The whole blocks read before were verified this run (or the file was read
+        // whole): only the rest is hashed.
+        let known = whole_blocks(&state.checksum);
+        state.checksum = checksum_from(Path::new(&state.path), state.read_to, &known)?;
+    }
+    Ok(state)
+}
+
 /// An earlier run's state of one source, and its per-customer table.
 fn load(dir: &Path, s: &SourceState) -> Result<(Resume, DataFrame)> {
     if s.accumulators.is_empty() || s.aggregate.is_empty() {
         return Err(DataError::Invalid("no accumulators".into()));
     }
-    let mut earlier = Earlier::default();
     // Newest first.
-    for name in s.accumulators.iter().rev() {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-        earlier.segments.push(
-            AccSegment::decode(bytes)
-                .map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))?,
-        );
-    }
+    let earlier = Earlier {
+        segments: read_accs(dir, s.accumulators.iter().rev())?,
+    };
     let frame = read_parquet(&dir.join(&s.aggregate))?;
     let segments = |names: &[String]| -> Result<Seen> {
         let mut out = Seen::default();
@@ -964,7 +1052,9 @@ fn with_changed(earlier: DataFrame, changed: DataFrame, reducers: &[Reducer]) ->
         .iter()
         .flat_map(|r| r.customers().iter().copied())
         .collect();
-    let prints = row_fingerprints(&[earlier.column(KEY).map_err(fail)?.clone()]).map_err(fail)?;
+    let prints =
+        crate::data::integrate::dedup::column_fingerprints(earlier.column(KEY).map_err(fail)?)
+            .map_err(fail)?;
     let keep: BooleanChunked = prints.iter().map(|p| !met.contains(p)).collect();
     let mut out = earlier.filter(&keep).map_err(fail)?;
     out.vstack_mut(&changed).map_err(fail)?;
@@ -1042,25 +1132,28 @@ fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
     Ok(())
 }
 
-fn read_segment(path: &Path) -> Result<Vec<u128>> {
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let len = f.metadata().map_err(|e| DataError::io(path, e))?.len() as usize;
-    if !len.is_multiple_of(16) {
+/// The accumulator segments `names` of the state in `dir`, mapped, in the order given.
+fn read_accs<'a>(dir: &Path, names: impl Iterator<Item = &'a String>) -> Result<Vec<AccSegment>> {
+    names
+        .map(|name| {
+            let path = dir.join(name);
+            let store = Store::open(&path).map_err(|e| DataError::io(&path, e))?;
+            AccSegment::of(store)
+                .map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))
+        })
+        .collect()
+}
+
+/// A fingerprint segment (raw little-endian u128), mapped.
+fn read_segment(path: &Path) -> Result<Store> {
+    let store = Store::open(path).map_err(|e| DataError::io(path, e))?;
+    if !store.len().is_multiple_of(16) {
         return Err(DataError::Invalid(format!(
             "{}: not a fingerprint segment (its size is not a multiple of 16)",
             path.display()
         )));
     }
-    // Read straight into the vector (the file is little-endian, as is every target built).
-    let mut out = vec![0u128; len / 16];
-    f.read_exact(bytemuck::cast_slice_mut(&mut out))
-        .map_err(|e| DataError::io(path, e))?;
-    if cfg!(target_endian = "big") {
-        for p in &mut out {
-            *p = u128::from_le(*p);
-        }
-    }
-    Ok(out)
+    Ok(store)
 }
 
 fn write_segment(path: &Path, prints: &[u128]) -> Result<()> {
@@ -1104,7 +1197,8 @@ fn merge_accs(all: Vec<(u128, Acc)>, changed: &[(u128, &Acc)]) -> Vec<(u128, Acc
 fn merge_segments(dir: &Path, names: &[String], more: &[u128]) -> Result<Vec<u128>> {
     let mut all: Vec<u128> = more.to_vec();
     for n in names {
-        all.extend(read_segment(&dir.join(n))?);
+        let segment = read_segment(&dir.join(n))?;
+        all.extend_from_slice(segment.words(0, segment.len() / 16));
     }
     // Sorted runs put together: the stable sort merges runs instead of sorting from scratch
     // (seconds for the 20M fingerprints of a big source).
@@ -1183,90 +1277,18 @@ pub fn integrate_incremental(
     };
     let table = integrate_with(ws, &inc, progress)?;
     progress.label("saving the state");
-    let generation = inc.manifest.as_ref().map_or(0, |m| m.generation) + 1;
+    let generation = inc.generation();
     let results = inner(inc.results)?;
     let mut sources = Vec::new();
     let mut refreshes = Vec::new();
     for done in results {
-        let Done {
-            refresh,
-            reducers,
-            frame,
-            reused,
-            mut state,
-            categories,
-        } = done;
-        let role = state.role.clone();
-        if reused {
-            sources.push(state);
-            refreshes.push(refresh);
-            continue;
-        }
-        let aggregate = format!("{role}.{generation}.aggregate.parquet");
-        write_parquet(&dir.join(&aggregate), frame)?;
-        state.aggregate = aggregate;
-        let start = Carried {
-            categories,
-            ..Carried::default()
-        };
-        let carried = Carried::of(reducers, start);
-        // The changed customers' accumulators as one more segment (all of them, merged into
-        // one, when there would be more than eight).
-        let name = format!("{role}.{generation}.acc");
-        let mut accs: Vec<(u128, &Acc)> =
-            carried.prints.iter().copied().zip(&carried.accs).collect();
-        accs.sort_unstable_by_key(|(p, _)| *p);
-        let merged;
-        if !state.accumulators.is_empty() && state.accumulators.len() + 1 > MAX_SEGMENTS {
-            let from = merge_from(dir, &state.accumulators);
-            let mut all = Earlier::default();
-            for n in state.accumulators[from..].iter().rev() {
-                let path = dir.join(n);
-                let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-                all.segments.push(
-                    AccSegment::decode(bytes)
-                        .map_err(|e| DataError::Invalid(format!("{}: {e}", path.display())))?,
-                );
-            }
-            merged = merge_accs(all.latest(), &accs);
-            accs = merged.iter().map(|(p, a)| (*p, a)).collect();
-            state.accumulators.truncate(from);
-        }
-        let path = dir.join(&name);
-        std::fs::write(&path, AccSegment::encode(&accs)).map_err(|e| DataError::io(&path, e))?;
-        state.accumulators.push(name);
-        state.categories = carried.categories.clone();
-        for (segments, new, what) in [
-            (&mut state.row_segments, &carried.new_rows, "rows"),
-            (&mut state.order_segments, &carried.new_orders, "orders"),
-        ] {
-            if new.is_empty() {
-                continue;
-            }
-            let name = format!("{role}.{generation}.{what}.u128");
-            if segments.len() + 1 > MAX_SEGMENTS {
-                let from = merge_from(dir, segments);
-                let all = merge_segments(dir, &segments[from..], new)?;
-                write_segment(&dir.join(&name), &all)?;
-                segments.truncate(from);
-            } else {
-                write_segment(&dir.join(&name), new)?;
-            }
-            segments.push(name);
-        }
-        if !state.files.is_empty() {
-            for f in &mut state.files {
-                let known = whole_blocks(&f.checksum);
-                f.checksum = checksum_from(Path::new(&f.path), f.read_to, &known)?;
-            }
-        } else if state.watermark.is_none() {
-            // The whole blocks read before were verified this run (or the file was read
-            // whole): only the rest is hashed.
-            let known = whole_blocks(&state.checksum);
-            state.checksum = checksum_from(Path::new(&state.path), state.read_to, &known)?;
-        }
-        sources.push(state);
-        refreshes.push(refresh);
+        sources.push(match done.saving {
+            Saving::Kept(state) => *state,
+            Saving::Writing(thread) => thread
+                .join()
+                .map_err(|_| DataError::Invalid("saving the state failed".into()))??,
+        });
+        refreshes.push(done.refresh);
     }
     // The cleaned customers: kept as they were, or written for the next run.
     let kept = inner(inc.customers)?;

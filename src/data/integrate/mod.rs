@@ -759,36 +759,39 @@ pub fn integrate_with(
     // 6. Activity report and join onto the spine.
     clock.lap(&mut report, "check values");
     progress.next("joining");
-    // The customers' keys as the aggregates hold them (text), for the unknown customers.
-    let known: dedup::PrintSet = dedup::row_fingerprints(&[customers
-        .column(&key)
-        .and_then(|c| c.cast(&DataType::String))
-        .map_err(pl("joining"))?])
-    .map_err(pl("joining"))?
-    .into_iter()
-    .collect();
-    let mut table = customers.clone().lazy();
+    // The customers' keys as the aggregates hold them (text): each aggregate's rows are
+    // placed on their customer's row by the key's fingerprint (a left join on the key, one
+    // aggregate row per customer at most), and the rows of no customer are counted.
+    let rows_of = KeyRows::of(customers.column(&key).map_err(pl("joining"))?)?;
+    let mut columns: Vec<Column> = customers.columns().to_vec();
     let mut zero_fill = Vec::new();
     for agg in &aggregates {
-        report_activity(&mut report, agg, &known)?;
-        let mut select = vec![col(KEY).alias(key.as_str())];
-        for (f, zero) in &agg.features {
-            select.push(col(f.as_str()));
+        let (at, orphans) = rows_of.place(agg)?;
+        report_activity(&mut report, agg, orphans);
+        let taken = {
+            use rayon::prelude::*;
+            agg.features
+                .par_iter()
+                .map(|(f, _)| agg.frame.column(f).and_then(|c| c.take(&at)))
+                .collect::<PolarsResult<Vec<Column>>>()
+                .map_err(pl("joining"))?
+        };
+        for ((f, zero), c) in agg.features.iter().zip(taken) {
+            // A name the table has already gets the suffix a join gives it.
+            let name = if columns.iter().any(|c| c.name().as_str() == f) {
+                format!("{f}_right")
+            } else {
+                f.clone()
+            };
+            columns.push(c.with_name(name.into()));
             if *zero {
                 zero_fill.push(f.clone());
             }
         }
-        table = table.join(
-            agg.frame.clone().lazy().select(select),
-            [col(&key)],
-            [col(&key)],
-            JoinArgs {
-                maintain_order: MaintainOrderJoin::Left,
-                validation: JoinValidation::ManyToOne,
-                ..JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns)
-            },
-        );
     }
+    let mut table = DataFrame::new(customers.height(), columns)
+        .map_err(pl("joining the 360 table"))?
+        .lazy();
     let fills: Vec<Expr> = zero_fill
         .iter()
         .map(|c| col(c.as_str()).fill_null(lit(0)).alias(c.as_str()))
@@ -894,36 +897,13 @@ fn sum_column(df: &DataFrame, c: &str) -> u64 {
 
 /// Adds one activity source's rows and counts to the report.
 /// `known`: the fingerprints of the customers source's keys.
-fn report_activity(
-    report: &mut QualityReport,
-    agg: &RoleAggregate,
-    known: &dedup::PrintSet,
-) -> Result<()> {
+/// The activity steps of one source in the report; `orphans`: its rows kept for customers the
+/// customers source does not have.
+fn report_activity(report: &mut QualityReport, agg: &RoleAggregate, orphans: u64) {
     let role = agg.role.name();
     let read = sum_column(&agg.frame, READ);
     let distinct = sum_column(&agg.frame, DISTINCT);
     let kept = sum_column(&agg.frame, KEPT);
-    // Rows kept for customers the customers source does not have.
-    let fail = pl("counting unknown customers");
-    let prints = dedup::row_fingerprints(&[agg
-        .frame
-        .column(KEY)
-        .and_then(|c| c.cast(&DataType::String))
-        .map_err(fail)?])
-    .map_err(pl("counting unknown customers"))?;
-    let kept_of = agg
-        .frame
-        .column(KEPT)
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(pl("counting unknown customers"))?;
-    let orphans: u64 = kept_of
-        .u64()
-        .map_err(pl("counting unknown customers"))?
-        .iter()
-        .zip(&prints)
-        .filter(|(_, p)| !known.contains(p))
-        .map(|(k, _)| k.unwrap_or(0))
-        .sum();
     if let Some(s) = report.sources.iter_mut().find(|s| s.role == role) {
         s.rows = read;
     }
@@ -986,7 +966,76 @@ fn report_activity(
             });
         }
     }
-    Ok(())
+}
+
+/// The rows of the 360 table by the fingerprint of their key.
+struct KeyRows {
+    rows:
+        std::collections::HashMap<u128, IdxSize, std::hash::BuildHasherDefault<dedup::Fingerprint>>,
+    height: usize,
+}
+
+impl KeyRows {
+    fn of(keys: &Column) -> Result<KeyRows> {
+        let fail = pl("joining");
+        let keys = keys.cast(&DataType::String).map_err(&fail)?;
+        let prints = dedup::column_fingerprints(&keys).map_err(&fail)?;
+        let valid = keys.as_materialized_series().is_not_null();
+        let mut rows =
+            std::collections::HashMap::with_capacity_and_hasher(prints.len(), Default::default());
+        for (i, (p, v)) in prints.iter().zip(valid.iter()).enumerate() {
+            if v == Some(true) {
+                rows.insert(*p, i as IdxSize);
+            }
+        }
+        Ok(KeyRows {
+            rows,
+            height: keys.len(),
+        })
+    }
+
+    /// For each row of the table, the row of `agg` with the same key (null where there is
+    /// none), and the rows `agg` kept for keys the table does not have.
+    fn place(&self, agg: &RoleAggregate) -> Result<(IdxCa, u64)> {
+        use rayon::prelude::*;
+        let fail = pl("counting unknown customers");
+        let keys = agg
+            .frame
+            .column(KEY)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(&fail)?;
+        let prints = dedup::column_fingerprints(&keys).map_err(&fail)?;
+        let found: Vec<Option<IdxSize>> = prints
+            .par_iter()
+            .map(|p| self.rows.get(p).copied())
+            .collect();
+        let valid = keys.as_materialized_series().is_not_null();
+        let kept = agg
+            .frame
+            .column(KEPT)
+            .and_then(|c| c.cast(&DataType::UInt64))
+            .map_err(&fail)?;
+        let kept = kept.u64().map_err(&fail)?;
+        let mut at: Vec<Option<IdxSize>> = vec![None; self.height];
+        let mut orphans = 0;
+        for (j, ((row, v), k)) in found.iter().zip(valid.iter()).zip(kept.iter()).enumerate() {
+            match row {
+                Some(i) if v == Some(true) => {
+                    if at[*i as usize].replace(j as IdxSize).is_some() {
+                        return Err(DataError::Invalid(format!(
+                            "{}: a customer has two rows in its per-customer table",
+                            agg.role.name()
+                        )));
+                    }
+                }
+                _ => orphans += k.unwrap_or(0),
+            }
+        }
+        Ok((
+            IdxCa::from_iter_options(PlSmallStr::EMPTY, at.into_iter()),
+            orphans,
+        ))
+    }
 }
 
 fn days_between(later: Expr, earlier: Expr) -> Expr {
@@ -1090,4 +1139,108 @@ fn order_columns(table: DataFrame, n_customer_cols: usize) -> Result<DataFrame> 
         }
     }
     table.select(order).map_err(pl("ordering columns"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    /// Placing each aggregate row on its customer's row by the key's fingerprint is the left
+    /// join polars makes on the key: the customers' order kept, nulls for a customer without
+    /// activity; the rows of keys the customers do not have (and of a missing key) are left
+    /// out and counted.
+    #[test]
+    fn placing_by_fingerprint_equals_a_left_join() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for round in 0..30 {
+            let n: usize = rng.gen_range(0..400);
+            let mut ids: Vec<String> = (0..n).map(|i| format!("C{i:04}")).collect();
+            ids.shuffle(&mut rng);
+            let customers = df!("id" => &ids, "age" => (0..n as i64).collect::<Vec<_>>()).unwrap();
+            // Some customers' keys, some unknown ones, a missing one; in any order.
+            let mut keys: Vec<Option<String>> = ids
+                .iter()
+                .filter(|_| rng.gen_bool(0.6))
+                .map(|k| Some(k.clone()))
+                .collect();
+            keys.extend((0..rng.gen_range(0..20)).map(|i| Some(format!("X{i}"))));
+            if round % 3 == 0 {
+                keys.push(None);
+            }
+            keys.shuffle(&mut rng);
+            let m = keys.len();
+            let kept: Vec<u64> = (0..m).map(|_| rng.gen_range(1..9)).collect();
+            let f: Vec<Option<f64>> = (0..m)
+                .map(|_| rng.gen_bool(0.9).then(|| rng.gen_range(-5.0..5.0)))
+                .collect();
+            let frame = df!(KEY => &keys, KEPT => &kept, "spent" => &f).unwrap();
+            let agg = RoleAggregate {
+                role: Role::Orders,
+                millis: 0.0,
+                path: "orders.csv".into(),
+                frame: frame.clone(),
+                rules: Vec::new(),
+                features: vec![("spent".into(), false)],
+                duplicates: Duplicates::Keep,
+            };
+            let (at, orphans) = KeyRows::of(customers.column("id").unwrap())
+                .unwrap()
+                .place(&agg)
+                .unwrap();
+            let got = frame.column("spent").unwrap().take(&at).unwrap();
+            let want = customers
+                .clone()
+                .lazy()
+                .join(
+                    frame
+                        .clone()
+                        .lazy()
+                        .select([col(KEY).alias("id"), col("spent")]),
+                    [col("id")],
+                    [col("id")],
+                    JoinArgs {
+                        maintain_order: MaintainOrderJoin::Left,
+                        ..JoinArgs::new(JoinType::Left)
+                    },
+                )
+                .collect()
+                .unwrap();
+            assert_eq!(want.column("id").unwrap(), customers.column("id").unwrap());
+            assert!(
+                got.as_materialized_series()
+                    .equals_missing(want.column("spent").unwrap().as_materialized_series()),
+                "round {round}"
+            );
+            let unknown: u64 = keys
+                .iter()
+                .zip(&kept)
+                .filter(|(k, _)| k.as_ref().is_none_or(|k| !ids.contains(k)))
+                .map(|(_, n)| n)
+                .sum();
+            assert_eq!(orphans, unknown, "round {round}");
+        }
+    }
+
+    /// A customer with two rows in an aggregate is an error, not a silent pick of one.
+    #[test]
+    fn a_key_twice_in_an_aggregate_is_refused() {
+        let customers = df!("id" => ["a", "b"]).unwrap();
+        let agg = RoleAggregate {
+            role: Role::Tickets,
+            millis: 0.0,
+            path: "t.csv".into(),
+            frame: df!(KEY => ["b", "b"], KEPT => [1u64, 1]).unwrap(),
+            rules: Vec::new(),
+            features: Vec::new(),
+            duplicates: Duplicates::Keep,
+        };
+        let err = KeyRows::of(customers.column("id").unwrap())
+            .unwrap()
+            .place(&agg)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tickets") && err.contains("two rows"), "{err}");
+    }
 }
