@@ -35,10 +35,15 @@ timed first "$bin" integrate --workspace "$ws" --out "$work/inc.parquet" --state
 cat "$work/new_lines.csv" >> "$orders"
 cp -r "$work/state" "$work/state.saved"
 best_full=""; best_inc=""
+# Each timed run starts with nothing left to write back: the restored copy of the state (850
+# MB) would otherwise be flushed to disk during the run it is restored for, which a state
+# written by an earlier run long before does not do.
 for rep in 1 2; do
   rm -f "$work/full.parquet"
+  sync
   timed "full$rep" "$bin" integrate --workspace "$ws" --out "$work/full.parquet" --json
   rm -rf "$work/state" && cp -r "$work/state.saved" "$work/state"
+  sync
   timed "inc$rep" "$bin" integrate --workspace "$ws" --out "$work/inc.parquet" --state "$work/state" --json
 done
 pick() { # the faster of two runs: name

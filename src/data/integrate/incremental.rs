@@ -958,7 +958,7 @@ fn save_source(to_save: ToSave) -> Result<SourceState> {
     let dir = dir.as_path();
     let role = state.role.clone();
     let aggregate = format!("{role}.{generation}.aggregate.parquet");
-    write_parquet(&dir.join(&aggregate), frame)?;
+    write_parquet(&dir.join(&aggregate), by_key(frame)?)?;
     state.aggregate = aggregate;
     let start = Carried {
         categories,
@@ -1056,9 +1056,64 @@ fn with_changed(earlier: DataFrame, changed: DataFrame, reducers: &[Reducer]) ->
         crate::data::integrate::dedup::column_fingerprints(earlier.column(KEY).map_err(fail)?)
             .map_err(fail)?;
     let keep: BooleanChunked = prints.iter().map(|p| !met.contains(p)).collect();
-    let mut out = earlier.filter(&keep).map_err(fail)?;
-    out.vstack_mut(&changed).map_err(fail)?;
-    Ok(out)
+    let kept = earlier.filter(&keep).map_err(fail)?;
+    merged_by_key(kept, by_key(changed)?)
+}
+
+/// `frame` in ascending key order (the per-customer tables are kept so: the 360 table places
+/// them by a merge, see `KeyRows`).
+fn by_key(frame: DataFrame) -> Result<DataFrame> {
+    let fail = |e: PolarsError| DataError::polars("ordering the per-customer table", e);
+    // (A key not held as text is left in its order: it is placed by fingerprint.)
+    let Some(keys) = frame.column(KEY).ok().and_then(|c| c.str().ok()) else {
+        return Ok(frame);
+    };
+    if keys.null_count() == 0 && crate::data::integrate::ascending(keys) {
+        return Ok(frame);
+    }
+    frame
+        .sort([KEY], SortMultipleOptions::default())
+        .map_err(fail)
+}
+
+/// The rows of `a` and `b` (each in ascending key order, no key in both) in ascending key
+/// order: merged, not sorted again; put one after the other when either is not in order.
+fn merged_by_key(a: DataFrame, b: DataFrame) -> Result<DataFrame> {
+    let fail = |e: PolarsError| DataError::polars("updating the per-customer table", e);
+    let text = |f: &DataFrame| f.column(KEY).ok().and_then(|c| c.str().ok()).cloned();
+    let in_order = |k: &StringChunked| k.null_count() == 0 && crate::data::integrate::ascending(k);
+    let sorted = match (text(&a), text(&b)) {
+        (Some(ka), Some(kb)) if in_order(&ka) && in_order(&kb) => Some((ka, kb)),
+        _ => None,
+    };
+    let order = sorted.map(|(ka, kb)| {
+        let n = a.height();
+        let mut order: Vec<IdxSize> = Vec::with_capacity(n + b.height());
+        let mut left = ka.iter().flatten().enumerate().peekable();
+        let mut right = kb.iter().flatten().enumerate().peekable();
+        loop {
+            let from_left = match (left.peek(), right.peek()) {
+                (Some((_, x)), Some((_, y))) => x <= y,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if from_left {
+                order.extend(left.next().map(|(i, _)| i as IdxSize));
+            } else {
+                order.extend(right.next().map(|(j, _)| (n + j) as IdxSize));
+            }
+        }
+        order
+    });
+    let mut out = a;
+    out.vstack_mut(&b).map_err(fail)?;
+    match order {
+        Some(order) => out
+            .take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))
+            .map_err(fail),
+        None => Ok(out),
+    }
 }
 
 fn load_customers(dir: &Path, k: &CustomersState) -> Result<PreparedCustomers> {
@@ -1398,6 +1453,39 @@ mod tests {
     use super::*;
 
     /// Merging the changed accumulators into all of them equals a map updated one by one.
+    /// Two per-customer tables in key order merged are their rows sorted by key; tables out
+    /// of order are put one after the other.
+    #[test]
+    fn per_customer_tables_merge_in_key_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..40 {
+            let mut keys: Vec<String> = (0..rng.gen_range(0..300))
+                .map(|i| format!("K{}", i * 7 % 1000))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let (a, b): (Vec<_>, Vec<_>) = keys.iter().partition(|_| rng.gen_bool(0.8));
+            let frame = |k: &[&String]| {
+                let v: Vec<f64> = k.iter().map(|s| s.len() as f64).collect();
+                let k: Vec<&str> = k.iter().map(|s| s.as_str()).collect();
+                df!(KEY => k, "v" => v).unwrap()
+            };
+            let merged = merged_by_key(frame(&a), frame(&b)).unwrap();
+            let want = frame(&keys.iter().collect::<Vec<_>>());
+            assert!(merged.equals_missing(&want));
+            assert!(
+                by_key(frame(&b.iter().rev().copied().collect::<Vec<_>>()))
+                    .unwrap()
+                    .equals_missing(&frame(&b))
+            );
+        }
+        let out_of_order = df!(KEY => ["b", "a"], "v" => [1.0, 2.0]).unwrap();
+        let other = df!(KEY => ["c"], "v" => [3.0]).unwrap();
+        let stacked = merged_by_key(out_of_order.clone(), other.clone()).unwrap();
+        assert!(stacked.equals_missing(&out_of_order.vstack(&other).unwrap()));
+    }
+
     #[test]
     fn merged_accumulators_take_the_changed_ones() {
         let acc = |n: u64| Acc {

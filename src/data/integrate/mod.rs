@@ -968,30 +968,64 @@ fn report_activity(report: &mut QualityReport, agg: &RoleAggregate, orphans: u64
     }
 }
 
-/// The rows of the 360 table by the fingerprint of their key.
+/// The rows of the 360 table by their key, to place each aggregate's rows on (a left join on
+/// the key, one aggregate row per customer at most). Keys in ascending order on both sides
+/// (customers files usually are; the state keeps the per-customer tables sorted) are placed
+/// by one merge of the two; otherwise by the key's fingerprint in a hash table.
 struct KeyRows {
-    rows:
-        std::collections::HashMap<u128, IdxSize, std::hash::BuildHasherDefault<dedup::Fingerprint>>,
-    height: usize,
+    keys: StringChunked,
+    /// The keys ascending, none missing.
+    sorted: bool,
+    rows: std::sync::OnceLock<PrintRows>,
+}
+
+type PrintRows =
+    std::collections::HashMap<u128, IdxSize, std::hash::BuildHasherDefault<dedup::Fingerprint>>;
+
+/// Whether the present values of `keys` are in ascending order.
+pub(crate) fn ascending(keys: &StringChunked) -> bool {
+    let mut last: Option<&str> = None;
+    for k in keys.iter().flatten() {
+        if last.is_some_and(|l| l > k) {
+            return false;
+        }
+        last = Some(k);
+    }
+    true
 }
 
 impl KeyRows {
     fn of(keys: &Column) -> Result<KeyRows> {
         let fail = pl("joining");
-        let keys = keys.cast(&DataType::String).map_err(&fail)?;
-        let prints = dedup::column_fingerprints(&keys).map_err(&fail)?;
-        let valid = keys.as_materialized_series().is_not_null();
-        let mut rows =
-            std::collections::HashMap::with_capacity_and_hasher(prints.len(), Default::default());
-        for (i, (p, v)) in prints.iter().zip(valid.iter()).enumerate() {
-            if v == Some(true) {
+        let keys = keys
+            .cast(&DataType::String)
+            .map_err(&fail)?
+            .str()
+            .map_err(&fail)?
+            .rechunk()
+            .into_owned();
+        let sorted = keys.null_count() == 0 && ascending(&keys);
+        Ok(KeyRows {
+            keys,
+            sorted,
+            rows: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The rows by key fingerprint (built on first use).
+    fn by_print(&self) -> Result<&PrintRows> {
+        if let Some(rows) = self.rows.get() {
+            return Ok(rows);
+        }
+        let keys = self.keys.clone().into_column();
+        let prints = dedup::column_fingerprints(&keys).map_err(pl("joining"))?;
+        let mut rows = PrintRows::with_capacity_and_hasher(prints.len(), Default::default());
+        for (i, (p, k)) in prints.iter().zip(self.keys.iter()).enumerate() {
+            if k.is_some() {
                 rows.insert(*p, i as IdxSize);
             }
         }
-        Ok(KeyRows {
-            rows,
-            height: keys.len(),
-        })
+        Ok(self.rows.get_or_init(|| rows))
     }
 
     /// For each row of the table, the row of `agg` with the same key (null where there is
@@ -1004,31 +1038,58 @@ impl KeyRows {
             .column(KEY)
             .and_then(|c| c.cast(&DataType::String))
             .map_err(&fail)?;
-        let prints = dedup::column_fingerprints(&keys).map_err(&fail)?;
-        let found: Vec<Option<IdxSize>> = prints
-            .par_iter()
-            .map(|p| self.rows.get(p).copied())
-            .collect();
-        let valid = keys.as_materialized_series().is_not_null();
+        let keys = keys.str().map_err(&fail)?;
         let kept = agg
             .frame
             .column(KEPT)
             .and_then(|c| c.cast(&DataType::UInt64))
             .map_err(&fail)?;
         let kept = kept.u64().map_err(&fail)?;
-        let mut at: Vec<Option<IdxSize>> = vec![None; self.height];
+        let twice = || {
+            DataError::Invalid(format!(
+                "{}: a customer has two rows in its per-customer table",
+                agg.role.name()
+            ))
+        };
+        let mut at: Vec<Option<IdxSize>> = vec![None; self.keys.len()];
         let mut orphans = 0;
-        for (j, ((row, v), k)) in found.iter().zip(valid.iter()).zip(kept.iter()).enumerate() {
-            match row {
-                Some(i) if v == Some(true) => {
-                    if at[*i as usize].replace(j as IdxSize).is_some() {
-                        return Err(DataError::Invalid(format!(
-                            "{}: a customer has two rows in its per-customer table",
-                            agg.role.name()
-                        )));
-                    }
+        if self.sorted && ascending(keys) {
+            // One merge: both in ascending order.
+            let mut customers = self.keys.iter().flatten().enumerate().peekable();
+            let mut last: Option<&str> = None;
+            for (j, (k, n)) in keys.iter().zip(kept.iter()).enumerate() {
+                let Some(k) = k else {
+                    orphans += n.unwrap_or(0);
+                    continue;
+                };
+                if last == Some(k) {
+                    return Err(twice());
                 }
-                _ => orphans += k.unwrap_or(0),
+                last = Some(k);
+                while customers.next_if(|(_, c)| *c < k).is_some() {}
+                match customers.next_if(|(_, c)| *c == k) {
+                    Some((i, _)) => at[i] = Some(j as IdxSize),
+                    None => orphans += n.unwrap_or(0),
+                }
+            }
+        } else {
+            let rows = self.by_print()?;
+            let prints = dedup::column_fingerprints(&keys.clone().into_column()).map_err(&fail)?;
+            let present: Vec<bool> = keys.iter().map(|k| k.is_some()).collect();
+            let found: Vec<Option<IdxSize>> = prints
+                .par_iter()
+                .zip(present.par_iter())
+                .map(|(p, k)| if *k { rows.get(p).copied() } else { None })
+                .collect();
+            for (j, (row, n)) in found.iter().zip(kept.iter()).enumerate() {
+                match row {
+                    Some(i) => {
+                        if at[*i as usize].replace(j as IdxSize).is_some() {
+                            return Err(twice());
+                        }
+                    }
+                    None => orphans += n.unwrap_or(0),
+                }
             }
         }
         Ok((
@@ -1154,10 +1215,14 @@ mod tests {
     #[test]
     fn placing_by_fingerprint_equals_a_left_join() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        for round in 0..30 {
+        for round in 0..60 {
             let n: usize = rng.gen_range(0..400);
             let mut ids: Vec<String> = (0..n).map(|i| format!("C{i:04}")).collect();
-            ids.shuffle(&mut rng);
+            // Customers in key order (placed by a merge when the aggregate is too) or not
+            // (by fingerprint).
+            if round % 2 == 0 {
+                ids.shuffle(&mut rng);
+            }
             let customers = df!("id" => &ids, "age" => (0..n as i64).collect::<Vec<_>>()).unwrap();
             // Some customers' keys, some unknown ones, a missing one; in any order.
             let mut keys: Vec<Option<String>> = ids
@@ -1169,7 +1234,11 @@ mod tests {
             if round % 3 == 0 {
                 keys.push(None);
             }
-            keys.shuffle(&mut rng);
+            if round % 4 < 2 {
+                keys.shuffle(&mut rng);
+            } else {
+                keys.sort();
+            }
             let m = keys.len();
             let kept: Vec<u64> = (0..m).map(|_| rng.gen_range(1..9)).collect();
             let f: Vec<Option<f64>> = (0..m)
@@ -1223,24 +1292,27 @@ mod tests {
         }
     }
 
-    /// A customer with two rows in an aggregate is an error, not a silent pick of one.
+    /// A customer with two rows in an aggregate is an error, not a silent pick of one
+    /// (placed by a merge or by fingerprint).
     #[test]
     fn a_key_twice_in_an_aggregate_is_refused() {
-        let customers = df!("id" => ["a", "b"]).unwrap();
-        let agg = RoleAggregate {
-            role: Role::Tickets,
-            millis: 0.0,
-            path: "t.csv".into(),
-            frame: df!(KEY => ["b", "b"], KEPT => [1u64, 1]).unwrap(),
-            rules: Vec::new(),
-            features: Vec::new(),
-            duplicates: Duplicates::Keep,
-        };
-        let err = KeyRows::of(customers.column("id").unwrap())
-            .unwrap()
-            .place(&agg)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("tickets") && err.contains("two rows"), "{err}");
+        for ids in [["a", "b"], ["b", "a"]] {
+            let customers = df!("id" => ids).unwrap();
+            let agg = RoleAggregate {
+                role: Role::Tickets,
+                millis: 0.0,
+                path: "t.csv".into(),
+                frame: df!(KEY => ["b", "b"], KEPT => [1u64, 1]).unwrap(),
+                rules: Vec::new(),
+                features: Vec::new(),
+                duplicates: Duplicates::Keep,
+            };
+            let err = KeyRows::of(customers.column("id").unwrap())
+                .unwrap()
+                .place(&agg)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("tickets") && err.contains("two rows"), "{err}");
+        }
     }
 }
