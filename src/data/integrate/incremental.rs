@@ -11,9 +11,11 @@
 //! the same order, and finishes it as the full run would: the sums are the same to the bit
 //! because every customer's rows are added in file order either way. Only the customers with
 //! new rows are loaded, finished and saved; the others' rows of the per-customer table are
-//! kept as they were. The customers source is small and
-//! read whole every time (changed and added customers are simply there); so are the steps
-//! after the aggregation (joins, derived columns, the quality report).
+//! kept as they were (the table is kept in key order, the changed rows merged in, so that it
+//! is placed onto the customers by one merge). The customers source is read whole again when
+//! its files or the workspace changed (changed and added customers are simply there); the
+//! steps after the aggregation (placing the tables, derived columns, the quality report) are
+//! made every run. Each source's state is written on a thread of its own while they run.
 //!
 //! A SQLite source with a `watermark` column (an increasing id, or when a row was added) is
 //! read in that column's order, and a later run reads only its rows past the largest value
@@ -31,7 +33,8 @@
 //! the customer key's fingerprint, see [`crate::data::integrate::reduce::AccSegment`]: the
 //! first run's holds every customer, each later run adds one with the customers it changed,
 //! and the newest holding a customer is theirs) and its sorted fingerprint segments (raw
-//! little-endian u128; one more per run that saw new rows). When either kind would have more
+//! little-endian u128; one more per run that saw new rows). Segments are memory-mapped, not
+//! read: a run touches only the pages its lookups need. When either kind would have more
 //! than eight segments, the later ones are merged into one (see `merge_from`). The
 //! manifest is replaced atomically after every file it names is written, so an interrupted
 //! run leaves the previous state whole; files no manifest names are removed on the next run.
