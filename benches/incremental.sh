@@ -53,7 +53,7 @@ f=$(pick full); i=$(pick inc)
 cmp -s "$work/full.parquet" "$work/inc.parquet" && equal=true || equal=false
 mode=$(python3 -c "import json,sys; v=json.load(open('$work/$i.out')); print(','.join(s['role']+':'+s['mode'] for s in v['incremental']['sources']))")
 customers=$(python3 -c "import json; print(json.load(open('$work/$f.out'))['customers_out'])")
-ratio=$(echo "scale=4; $(field "$i" 1) / $(field "$f" 1)" | bc)
+ratio=$(awk -v a="$(field "$i" 1)" -v b="$(field "$f" 1)" 'BEGIN{printf "%.4f", a / b}')
 tmp="$out.tmp.$$"
 cat > "$tmp" <<JSON
 {

@@ -126,6 +126,40 @@ impl Seen {
             .any(|s| find(s.words(0, s.len() / 16), p))
     }
 
+    /// For each of `prints`, whether an earlier run saw it. The prints are looked up in
+    /// ascending order, each search going on from where the last one ended: one pass
+    /// forward through each segment, instead of a probe at a random place of hundreds of
+    /// megabytes for every print (which cost more than the rest of folding the lines).
+    pub fn contains_each(&self, prints: &[u128]) -> Vec<bool> {
+        let mut out = vec![false; prints.len()];
+        if self.segments.is_empty() || prints.is_empty() {
+            return out;
+        }
+        let mut order: Vec<u32> = (0..prints.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| prints[i as usize]);
+        for segment in &self.segments {
+            let s = segment.words(0, segment.len() / 16);
+            let n = s.len();
+            let mut lo = 0;
+            for &i in &order {
+                let p = prints[i as usize];
+                // Gallop from `lo` to a bound past `p`, then search between.
+                let mut bound = 1;
+                while lo + bound < n && s[lo + bound] < p {
+                    bound *= 2;
+                }
+                let start = lo + bound / 2;
+                let end = (lo + bound + 1).min(n);
+                let at = start + s[start.min(end)..end].partition_point(|x| *x < p);
+                if at < n && s[at] == p {
+                    out[i as usize] = true;
+                }
+                lo = at.min(n.saturating_sub(1));
+            }
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.segments.iter().map(|s| s.len() / 16).sum()
     }
@@ -501,6 +535,8 @@ struct Common<'a> {
     key_prints: Vec<u128>,
     /// Row fingerprints, when de-duplicating.
     prints: Option<Vec<u128>>,
+    /// Whether an earlier run saw each row (by `prints`).
+    seen_before: Vec<bool>,
     dates: Vec<Option<i32>>,
     bad_date: Vec<Option<bool>>,
 }
@@ -691,10 +727,15 @@ impl Reducer {
         } else {
             None
         };
+        let seen_before = match &prints {
+            Some(p) => self.earlier_rows.contains_each(p),
+            None => Vec::new(),
+        };
         let common = Common {
             keys: strs(df, KEY)?,
             key_prints: row_fingerprints(&[df.column(KEY)?.clone()])?,
             prints,
+            seen_before,
             dates: df.column(prep::DATE)?.date()?.physical().iter().collect(),
             bad_date: bools(df, prep::BAD_DATE)?,
         };
@@ -709,16 +750,17 @@ impl Reducer {
     fn take_row(&mut self, c: &Common, i: usize) -> Option<usize> {
         let key = c.keys[i]?;
         let slot = self.slot(key, c.key_prints[i]);
-        self.first_copy(slot, c.prints.as_ref().map(|p| p[i]))
+        let earlier = c.seen_before.get(i).copied().unwrap_or(false);
+        self.first_copy(slot, c.prints.as_ref().map(|p| p[i]), earlier)
             .then_some(slot)
     }
 
-    /// Counts the row as read (and as distinct unless it repeats an earlier row) and tells
-    /// whether to keep it: a repeat is dropped only when duplicates are removed.
-    fn first_copy(&mut self, slot: usize, print: Option<u128>) -> bool {
+    /// Counts the row as read (and as distinct unless it repeats a row of this run or, as
+    /// `earlier` says, of an earlier one) and tells whether to keep it: a repeat is dropped
+    /// only when duplicates are removed.
+    fn first_copy(&mut self, slot: usize, print: Option<u128>, earlier: bool) -> bool {
         self.accs[slot].read += 1;
-        let repeat =
-            print.is_some_and(|p| self.earlier_rows.contains(p) || !self.seen_rows.insert(p));
+        let repeat = print.is_some_and(|p| earlier || !self.seen_rows.insert(p));
         if !repeat {
             self.accs[slot].distinct += 1;
         }
@@ -733,6 +775,7 @@ impl Reducer {
         let order_col = df.column(prep::ORDER)?;
         let orders = strs(df, prep::ORDER)?;
         let order_prints = row_fingerprints(&[df.column(KEY)?.clone(), order_col.clone()])?;
+        let order_seen = self.earlier_orders.contains_each(&order_prints);
         let cats = if self.has_category {
             Some(strs(df, prep::CATEGORY)?)
         } else {
@@ -768,7 +811,7 @@ impl Reducer {
             // Lines of one order are usually adjacent: skip the set for a repeat.
             if orders[i].is_some()
                 && self.last_order != Some(order_prints[i])
-                && !self.earlier_orders.contains(order_prints[i])
+                && !order_seen.get(i).copied().unwrap_or(false)
                 && self.seen_orders.insert(order_prints[i])
             {
                 self.accs[slot].orders += 1;
@@ -947,6 +990,32 @@ mod tests {
         bytes.pop();
         assert!(AccSegment::decode(&bytes).is_err());
         assert!(AccSegment::decode(&b"PAR1....".repeat(4)).is_err());
+    }
+
+    /// The prints of a batch looked up together, in ascending order, are found exactly as
+    /// each looked up on its own (several segments, repeated and absent prints, the ends).
+    #[test]
+    fn looking_up_in_order_agrees_with_each_lookup() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for n in [0usize, 1, 2, 5, 100, 5000] {
+            let segments: Vec<std::sync::Arc<Store>> = (0..rng.gen_range(0..4))
+                .map(|_| {
+                    let mut v: Vec<u128> = (0..n).map(|_| rng.r#gen::<u128>() >> 110).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    std::sync::Arc::new(Store::of_prints(v))
+                })
+                .collect();
+            let seen = Seen { segments };
+            let probes: Vec<u128> = (0..rng.gen_range(0..3000))
+                .map(|_| rng.r#gen::<u128>() >> 110)
+                .chain([0, u128::MAX])
+                .collect();
+            let each = seen.contains_each(&probes);
+            for (p, got) in probes.iter().zip(each) {
+                assert_eq!(got, seen.contains(*p), "n {n} p {p}");
+            }
+        }
     }
 
     /// The widening search finds exactly what a binary search finds, on random fingerprints
