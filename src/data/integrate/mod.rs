@@ -759,9 +759,9 @@ pub fn integrate_with(
     // 6. Activity report and join onto the spine.
     clock.lap(&mut report, "check values");
     progress.next("joining");
-    // The customers' keys as the aggregates hold them (text): each aggregate's rows are
-    // placed on their customer's row by the key's fingerprint (a left join on the key, one
-    // aggregate row per customer at most), and the rows of no customer are counted.
+    // Each aggregate's rows placed on their customer's row by key (a left join on the key,
+    // one aggregate row per customer at most; see `KeyRows`), and the rows of no customer
+    // counted.
     let rows_of = KeyRows::of(customers.column(&key).map_err(pl("joining"))?)?;
     let mut columns: Vec<Column> = customers.columns().to_vec();
     let mut zero_fill = Vec::new();
@@ -895,8 +895,6 @@ fn sum_column(df: &DataFrame, c: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Adds one activity source's rows and counts to the report.
-/// `known`: the fingerprints of the customers source's keys.
 /// The activity steps of one source in the report; `orphans`: its rows kept for customers the
 /// customers source does not have.
 fn report_activity(report: &mut QualityReport, agg: &RoleAggregate, orphans: u64) {
