@@ -161,6 +161,9 @@ tmux send-keys -t "$SESSION" "$BIN demo; echo EXIT3=\$?" Enter
 wait_for "Demo step 1/" 120
 tmux send-keys -t "$SESSION" Space
 wait_for "Demo step 2/" 30
+# Step 2 sorts twice; a sort still running when Esc is pressed finishes afterwards and its
+# message replaces "demo over", so leave once the step is complete.
+wait_for "sorted by monetary descending" 60
 tmux send-keys -t "$SESSION" Escape
 wait_for "demo over" 10
 tmux send-keys -t "$SESSION" q
