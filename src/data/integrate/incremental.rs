@@ -89,6 +89,9 @@ struct CustomersState {
     /// The files read (the customers source, the `[identity]` lists) with their checksums,
     /// and the workspace's settings.
     inputs: Vec<(String, String)>,
+    /// Each input's identity when its checksum was made (see [`identity`]; empty: unknown).
+    #[serde(default)]
+    identities: Vec<String>,
     settings: String,
     table: String,
     #[serde(default)]
@@ -107,6 +110,10 @@ struct SourceState {
     read_to: u64,
     /// Checksum of the bytes read.
     checksum: String,
+    /// The file's identity when the checksum was made, if it was read to its end (see
+    /// [`identity`]; empty: unknown).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity: String,
     /// Everything besides the rows that decides the aggregates.
     settings: String,
     /// Whether the file kept its size while it was read (else the next run reads it whole).
@@ -139,6 +146,8 @@ struct FileRead {
     path: String,
     read_to: u64,
     checksum: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    identity: String,
     settled: bool,
 }
 
@@ -215,11 +224,23 @@ struct Incremental<'a> {
     /// The customers as read (or kept) this run, with their files' signature, and whether
     /// they were kept.
     customers: Mutex<Option<KeptCustomers>>,
+    /// Per role: the checksum of the part of its file already read, being made while the
+    /// new rows are read and folded (see [`Incremental::unchanged_before`]).
+    verifying: Mutex<BTreeMap<String, Verifying>>,
+}
+
+/// A checksum being made on a thread of its own, and the one it must equal.
+struct Verifying {
+    thread: std::thread::JoinHandle<Result<String>>,
+    want: String,
 }
 
 /// The customers of this run, the checksums of their files, the workspace's settings, and
 /// whether they were kept from the last run.
-type KeptCustomers = (PreparedCustomers, Vec<(String, String)>, String, bool);
+type KeptCustomers = (PreparedCustomers, Signature, String, bool);
+
+/// The customers' files with their checksums, and their identities.
+type Signature = (Vec<(String, String)>, Vec<String>);
 
 /// The files the customers are made from: the customers source and, with `[identity]
 /// person_key`, the linked lists (None when one is not a local file).
@@ -307,6 +328,9 @@ fn hex(h: u64) -> String {
     format!("{h:016x}")
 }
 
+/// Why a source whose part already read changed is read whole.
+const CHANGED: &str = "the part already read changed: rewritten";
+
 /// Bytes per checksummed block.
 const BLOCK: u64 = 8 << 20;
 
@@ -338,6 +362,69 @@ fn checksum_from(path: &Path, len: u64, known: &[String]) -> Result<String> {
 
 fn checksum(path: &Path, len: u64) -> Result<String> {
     checksum_from(path, len, &[])
+}
+
+/// How long after a file's last change its identity is trusted: a write within the same
+/// tick of the filesystem's clock would not move its times (git's "racily clean" entries).
+const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A file's identity as the filesystem keeps it, and when it last changed.
+struct Identity {
+    text: String,
+    len: u64,
+    changed: std::time::SystemTime,
+}
+
+/// `path`'s identity: device, inode, size, and the times of its last modification and of
+/// its inode's last change, to the nanosecond. Any write moves the change time, and no
+/// program can set it back (only the system clock can), so a file with the identity it had
+/// when it was checksummed still holds the bytes checksummed: as git trusts for its index.
+/// A file replaced by another (a new inode), truncated, touched or rewritten in place gets
+/// another identity, and is checksummed again.
+fn identity(path: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).ok()?;
+    let changed = std::time::UNIX_EPOCH
+        + std::time::Duration::new(m.ctime().max(0) as u64, m.ctime_nsec().max(0) as u32);
+    Some(Identity {
+        text: format!(
+            "{}:{}:{}:{}.{:09}:{}.{:09}",
+            m.dev(),
+            m.ino(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        ),
+        len: m.len(),
+        changed,
+    })
+}
+
+/// Whether `path` has the identity kept with a checksum (so that checksum holds without
+/// reading the file).
+fn same_file(path: &Path, kept: &str) -> bool {
+    !kept.is_empty() && identity(path).is_some_and(|i| i.text == kept)
+}
+
+/// [`checksum_from`], and `path`'s identity to keep with it: only when the checksum covers
+/// the whole file, the file did not change while it was read, and it last changed more than
+/// [`RACY`] before (else empty: the next run reads it again).
+fn checksum_and_identity(path: &Path, len: u64, known: &[String]) -> Result<(String, String)> {
+    let before = identity(path);
+    let sum = checksum_from(path, len, known)?;
+    let after = identity(path);
+    let settled = match (before, after) {
+        (Some(b), Some(a)) => {
+            let old = std::time::SystemTime::now()
+                .duration_since(b.changed)
+                .is_ok_and(|d| d >= RACY);
+            (b.text == a.text && b.len == len && old).then_some(b.text)
+        }
+        _ => None,
+    };
+    Ok((sum, settled.unwrap_or_default()))
 }
 
 /// The hashes of the whole blocks of a checksum.
@@ -415,6 +502,19 @@ impl Incremental<'_> {
             .find(|s| s.role == role.name())
     }
 
+    /// Whether the part of `role`'s file read by the last run is unchanged: the checksum
+    /// `plan` started, awaited (true when none was started).
+    fn unchanged_before(&self, role: &str) -> Result<bool> {
+        let Some(v) = locked(&self.verifying)?.remove(role) else {
+            return Ok(true);
+        };
+        let sum = v
+            .thread
+            .join()
+            .map_err(|_| DataError::Invalid("checksumming the file failed".into()))??;
+        Ok(sum == v.want)
+    }
+
     /// Whether `path` can be read from where the last run stopped.
     fn plan(&self, role: Role, path: &Path, format: Format, watermark: bool) -> Result<Plan> {
         let full = |reason: &str| {
@@ -449,7 +549,9 @@ impl Incremental<'_> {
         let size = file_size(path)?;
         if !matches!(format, Format::Csv | Format::Ndjson) {
             // Read whole unless it is the very file read last time.
-            if size == prev.read_to && checksum(path, size)? == prev.checksum {
+            if size == prev.read_to
+                && (same_file(path, &prev.identity) || checksum(path, size)? == prev.checksum)
+            {
                 return Ok(Plan::Tail {
                     from: size,
                     end: size,
@@ -466,12 +568,25 @@ impl Incremental<'_> {
                 prev.read_to
             ));
         }
-        if checksum(path, prev.read_to)? != prev.checksum {
-            return full("the part already read changed: rewritten");
+        if size == prev.read_to && same_file(path, &prev.identity) {
+            return Ok(Plan::Tail {
+                from: size,
+                end: size,
+            });
         }
         if byte_before(path, prev.read_to)?.is_some_and(|b| b != b'\n') {
             return full("the last line read had no line end");
         }
+        // The part already read is checksummed while the new rows are read and folded; the
+        // source is read whole if it changed (see `unchanged_before`).
+        let (owned, len) = (path.to_path_buf(), prev.read_to);
+        locked(&self.verifying)?.insert(
+            role.name().to_string(),
+            Verifying {
+                thread: std::thread::spawn(move || checksum(&owned, len)),
+                want: prev.checksum.clone(),
+            },
+        );
         Ok(Plan::Tail {
             from: prev.read_to,
             end: size,
@@ -539,6 +654,14 @@ impl Incremental<'_> {
                     format.name()
                 ));
             }
+            if size == f.read_to && same_file(path, &f.identity) {
+                parts.push(Part {
+                    path: path.clone(),
+                    from: size,
+                    end: size,
+                });
+                continue;
+            }
             if checksum(path, f.read_to)? != f.checksum {
                 return full(format!("the part of {n} already read changed: rewritten"));
             }
@@ -594,18 +717,31 @@ impl Incremental<'_> {
 impl CustomerAggregator for Incremental<'_> {
     fn customers(&self, ws: &Workspace, progress: &Progress) -> Result<PreparedCustomers> {
         let settings = workspace_settings(ws);
-        let signature: Option<Vec<(String, String)>> = customer_inputs(ws).and_then(|files| {
+        let kept = self.manifest.as_ref().and_then(|m| m.customers.as_ref());
+        // A file with the identity it had when it was checksummed is not read again.
+        let known = |path: &str| {
+            let k = kept?;
+            let i = k.inputs.iter().position(|(p, _)| p == path)?;
+            same_file(Path::new(path), k.identities.get(i)?).then(|| k.inputs[i].1.clone())
+        };
+        let signature: Option<Signature> = customer_inputs(ws).and_then(|files| {
             files
                 .iter()
                 .map(|f| {
+                    let path = absolute(f);
+                    if let Some(sum) = known(&path) {
+                        let id = identity(f)?.text;
+                        return Some(((path, sum), id));
+                    }
                     let size = file_size(f).ok()?;
-                    Some((absolute(f), checksum(f, size).ok()?))
+                    let (sum, id) = checksum_and_identity(f, size, &[]).ok()?;
+                    Some(((path, sum), id))
                 })
-                .collect()
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.into_iter().unzip())
         });
-        let kept = self.manifest.as_ref().and_then(|m| m.customers.as_ref());
         if let (Some(sig), Some(k)) = (&signature, kept)
-            && *sig == k.inputs
+            && sig.0 == k.inputs
             && settings == k.settings
             && let Ok(p) = load_customers(self.dir, k)
         {
@@ -690,7 +826,11 @@ impl CustomerAggregator for Incremental<'_> {
                 Ok(s) => scanned = Some(s),
                 Err(e) => {
                     plan = Plan::Full {
-                        reason: format!("its new rows could not be read on their own ({e})"),
+                        reason: if self.unchanged_before(role.name())? {
+                            format!("its new rows could not be read on their own ({e})")
+                        } else {
+                            CHANGED.into()
+                        },
                     }
                 }
             }
@@ -752,6 +892,12 @@ impl CustomerAggregator for Incremental<'_> {
                     reason: "its columns, types, date formats, the cleaning policy or the merged customer ids changed".into(),
                 };
             }
+            // A file of the size read whose checksum is being made: awaited first.
+            if nothing_new(&how) && !self.unchanged_before(&role)? {
+                how = Plan::Full {
+                    reason: CHANGED.into(),
+                };
+            }
             // Nothing new since a run whose table is kept: that table, nothing read.
             if let Some(p) = &prev
                 && nothing_new(&how)
@@ -785,39 +931,60 @@ impl CustomerAggregator for Incremental<'_> {
                 },
                 _ => None,
             };
+            // The rows read under `how` folded into the accumulators `resume` holds.
+            let run = |how: &Plan,
+                       resume: Option<(Resume, DataFrame)>|
+             -> Result<(RoleAggregate, Option<Vec<Reducer>>)> {
+                let full_input;
+                let input_used = match (how, &input.tail) {
+                    (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, Some(_)) => input,
+                    // The same file as last time (one not read from an offset): nothing to
+                    // read.
+                    (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, None) => {
+                        full_input = input.with_tail(input.frame.clone().limit(0));
+                        &full_input
+                    }
+                    (Plan::Full { .. }, _) => {
+                        full_input = input.reading_whole();
+                        &full_input
+                    }
+                };
+                let (resume, earlier_frame) = match resume {
+                    Some((r, frame)) => (r, Some(frame)),
+                    None => (
+                        Resume {
+                            earlier: Default::default(),
+                            categories: Vec::new(),
+                            rows: Default::default(),
+                            orders: Default::default(),
+                        },
+                        None,
+                    ),
+                };
+                let (mut agg, reducers) =
+                    aggregate_source(input_used, plan, Some(resume), progress)?;
+                // The customers without new rows are as the last run left them.
+                if let (Some(earlier), Some(reducers)) = (earlier_frame, &reducers) {
+                    let t0 = std::time::Instant::now();
+                    let millis = agg.millis;
+                    agg = from_frame(input, plan, with_changed(earlier, agg.frame, reducers)?);
+                    agg.millis = millis + (t0.elapsed().as_secs_f64() * 1000.0).round();
+                }
+                Ok((agg, reducers))
+            };
+            let (mut agg, mut reducers) = run(&how, resume)?;
+            // The part of the file read before, checksummed meanwhile, changed: the rows
+            // folded are not the new rows of the file read before, and it is read whole.
+            if carries_on(&how) && !self.unchanged_before(&role)? {
+                how = Plan::Full {
+                    reason: CHANGED.into(),
+                };
+                (agg, reducers) = run(&how, None)?;
+            }
             let tail = carries_on(&how);
-            let full_input;
-            let input_used = match (&how, &input.tail) {
-                (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, Some(_)) => input,
-                // The same file as last time (one not read from an offset): nothing to read.
-                (Plan::Tail { .. } | Plan::Rows { .. } | Plan::Files { .. }, None) => {
-                    full_input = input.with_tail(input.frame.clone().limit(0));
-                    &full_input
-                }
-                (Plan::Full { .. }, _) => {
-                    full_input = input.reading_whole();
-                    &full_input
-                }
-            };
-            let (resume, earlier_frame) = match resume {
-                Some((r, frame)) => (r, Some(frame)),
-                None => (
-                    Resume {
-                        earlier: Default::default(),
-                        categories: Vec::new(),
-                        rows: Default::default(),
-                        orders: Default::default(),
-                    },
-                    None,
-                ),
-            };
-            let (mut agg, reducers) = aggregate_source(input_used, plan, Some(resume), progress)?;
-            // The customers without new rows are as the last run left them.
-            if let (Some(earlier), Some(reducers)) = (earlier_frame, &reducers) {
-                let t0 = std::time::Instant::now();
-                let millis = agg.millis;
-                agg = from_frame(input, plan, with_changed(earlier, agg.frame, reducers)?);
-                agg.millis = millis + (t0.elapsed().as_secs_f64() * 1000.0).round();
+            if !tail {
+                // Read whole for another reason: a checksum still being made is not needed.
+                locked(&self.verifying)?.remove(&role);
             }
             let rows: u64 = reducers
                 .as_ref()
@@ -869,6 +1036,7 @@ impl CustomerAggregator for Incremental<'_> {
                             .and_then(|s| s.files.iter().find(|f| f.path == absolute(&p.path)))
                             .map(|f| f.checksum.clone())
                             .unwrap_or_default(),
+                        identity: String::new(),
                         settled: true,
                     })
                     .collect(),
@@ -879,6 +1047,7 @@ impl CustomerAggregator for Incremental<'_> {
                         path: absolute(p),
                         read_to: *n,
                         checksum: String::new(),
+                        identity: String::new(),
                         settled: file_size(p).is_ok_and(|now| now == *n),
                     })
                     .collect(),
@@ -899,6 +1068,7 @@ impl CustomerAggregator for Incremental<'_> {
                     (Plan::Tail { .. }, Some(p)) => p.checksum.clone(),
                     _ => String::new(),
                 },
+                identity: String::new(),
                 settings: settings.clone(),
                 settled,
                 accumulators: match (&how, &prev) {
@@ -1008,13 +1178,15 @@ fn save_source(to_save: ToSave) -> Result<SourceState> {
     if !state.files.is_empty() {
         for f in &mut state.files {
             let known = whole_blocks(&f.checksum);
-            f.checksum = checksum_from(Path::new(&f.path), f.read_to, &known)?;
+            (f.checksum, f.identity) =
+                checksum_and_identity(Path::new(&f.path), f.read_to, &known)?;
         }
     } else if state.watermark.is_none() {
         // The whole blocks read before were verified this run (or the file was read
         // whole): only the rest is hashed.
         let known = whole_blocks(&state.checksum);
-        state.checksum = checksum_from(Path::new(&state.path), state.read_to, &known)?;
+        (state.checksum, state.identity) =
+            checksum_and_identity(Path::new(&state.path), state.read_to, &known)?;
     }
     Ok(state)
 }
@@ -1055,12 +1227,78 @@ fn with_changed(earlier: DataFrame, changed: DataFrame, reducers: &[Reducer]) ->
         .iter()
         .flat_map(|r| r.customers().iter().copied())
         .collect();
+    let changed = by_key(changed)?;
+    // One row for each customer met (the usual case): the rows of `changed` take the place
+    // of the earlier rows with their keys, in one merge of the two key orders.
+    if changed.height() == met.len()
+        && let Some(frame) = replaced_by_key(&earlier, &changed)?
+    {
+        return Ok(frame);
+    }
     let prints =
         crate::data::integrate::dedup::column_fingerprints(earlier.column(KEY).map_err(fail)?)
             .map_err(fail)?;
     let keep: BooleanChunked = prints.iter().map(|p| !met.contains(p)).collect();
     let kept = earlier.filter(&keep).map_err(fail)?;
-    merged_by_key(kept, by_key(changed)?)
+    merged_by_key(kept, changed)
+}
+
+/// The rows of `earlier` and `changed` (each in ascending key order, keys unique) in key
+/// order, a row of `changed` replacing the row of `earlier` with its key; None when either
+/// is not in key order or a key repeats.
+fn replaced_by_key(earlier: &DataFrame, changed: &DataFrame) -> Result<Option<DataFrame>> {
+    let fail = |e: PolarsError| DataError::polars("updating the per-customer table", e);
+    let text = |f: &DataFrame| f.column(KEY).ok().and_then(|c| c.str().ok()).cloned();
+    let (Some(ka), Some(kb)) = (text(earlier), text(changed)) else {
+        return Ok(None);
+    };
+    if ka.null_count() > 0 || kb.null_count() > 0 {
+        return Ok(None);
+    }
+    let n = earlier.height();
+    let mut order: Vec<IdxSize> = Vec::with_capacity(n + changed.height());
+    let mut left = ka.iter().flatten().enumerate().peekable();
+    let mut right = kb.iter().flatten().enumerate().peekable();
+    let mut last: Option<&str> = None;
+    loop {
+        let (i, key) = match (left.peek().copied(), right.peek().copied()) {
+            (Some((i, x)), Some((j, y))) => match x.cmp(y) {
+                std::cmp::Ordering::Less => {
+                    left.next();
+                    (i as IdxSize, x)
+                }
+                std::cmp::Ordering::Equal => {
+                    left.next();
+                    right.next();
+                    ((n + j) as IdxSize, y)
+                }
+                std::cmp::Ordering::Greater => {
+                    right.next();
+                    ((n + j) as IdxSize, y)
+                }
+            },
+            (Some((i, x)), None) => {
+                left.next();
+                (i as IdxSize, x)
+            }
+            (None, Some((j, y))) => {
+                right.next();
+                ((n + j) as IdxSize, y)
+            }
+            (None, None) => break,
+        };
+        // Strictly ascending, or the sides were not in order (or a key repeats).
+        if last.is_some_and(|l| l >= key) {
+            return Ok(None);
+        }
+        last = Some(key);
+        order.push(i);
+    }
+    let mut out = earlier.clone();
+    out.vstack_mut(changed).map_err(fail)?;
+    out.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))
+        .map(Some)
+        .map_err(fail)
 }
 
 /// `frame` in ascending key order (the per-customer tables are kept so: the 360 table places
@@ -1143,6 +1381,7 @@ fn save_customers(
     generation: u64,
     p: PreparedCustomers,
     inputs: Vec<(String, String)>,
+    identities: Vec<String>,
     settings: String,
 ) -> Result<CustomersState> {
     let table = format!("customers.{generation}.table.parquet");
@@ -1166,6 +1405,7 @@ fn save_customers(
     std::fs::write(&meta_path, text).map_err(|e| DataError::io(&meta_path, e))?;
     Ok(CustomersState {
         inputs,
+        identities,
         settings,
         table,
         key_map,
@@ -1332,6 +1572,7 @@ pub fn integrate_incremental(
         plans: Mutex::new(BTreeMap::new()),
         results: Mutex::new(Vec::new()),
         customers: Mutex::new(None),
+        verifying: Mutex::new(BTreeMap::new()),
     };
     let table = integrate_with(ws, &inc, progress)?;
     progress.label("saving the state");
@@ -1377,9 +1618,9 @@ pub fn integrate_incremental(
     );
     let customers = match kept {
         Some((_, _, _, true)) => inc.manifest.as_ref().and_then(|m| m.customers.clone()),
-        Some((p, inputs, settings, false)) => {
-            Some(save_customers(dir, generation, p, inputs, settings)?)
-        }
+        Some((p, (inputs, identities), settings, false)) => Some(save_customers(
+            dir, generation, p, inputs, identities, settings,
+        )?),
         None => None,
     };
     let mut outputs = inc
@@ -1487,6 +1728,74 @@ mod tests {
         let other = df!(KEY => ["c"], "v" => [3.0]).unwrap();
         let stacked = merged_by_key(out_of_order.clone(), other.clone()).unwrap();
         assert!(stacked.equals_missing(&out_of_order.vstack(&other).unwrap()));
+    }
+
+    /// A file's identity is kept with its checksum once it has not changed for a while, and
+    /// any write gives it another one; a file changed just before it was checksummed has
+    /// none (it is read again next time).
+    #[test]
+    fn a_files_identity_stands_for_its_checksum_until_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.csv");
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        let (sum, id) = checksum_and_identity(&path, 8, &[]).unwrap();
+        assert_eq!(sum, checksum(&path, 8).unwrap());
+        assert!(id.is_empty(), "changed just now: {id}");
+        std::thread::sleep(RACY + std::time::Duration::from_millis(200));
+        let (_, id) = checksum_and_identity(&path, 8, &[]).unwrap();
+        assert!(!id.is_empty());
+        assert!(same_file(&path, &id));
+        // Only part of the file checksummed: no identity.
+        assert!(checksum_and_identity(&path, 4, &[]).unwrap().1.is_empty());
+        // Rewritten in place with the same size, then touched back to its old times: the
+        // change time still moved.
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, "a,b\n1,3\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+        assert!(!same_file(&path, &id));
+        assert!(!same_file(&path, ""));
+    }
+
+    /// Replacing rows by key equals a map of the earlier rows updated with the changed ones,
+    /// in key order; sides out of order are refused (the caller then filters and merges).
+    #[test]
+    fn changed_rows_replace_the_earlier_ones_with_their_keys() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let frame = |rows: &[(String, f64)]| {
+            let k: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+            let v: Vec<f64> = rows.iter().map(|(_, v)| *v).collect();
+            df!(KEY => k, "v" => v).unwrap()
+        };
+        for _ in 0..40 {
+            let mut side = |p: f64, v: f64| {
+                (0..rng.gen_range(0..200))
+                    .filter(|_| rng.gen_bool(p))
+                    .map(|i| (format!("K{:03}", i * 13 % 997), v))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            };
+            let earlier = side(0.9, 1.0);
+            let changed = side(0.2, 2.0);
+            let mut want = earlier.clone();
+            want.extend(changed.clone());
+            let rows = |m: &std::collections::BTreeMap<String, f64>| {
+                m.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>()
+            };
+            let got = replaced_by_key(&frame(&rows(&earlier)), &frame(&rows(&changed)))
+                .unwrap()
+                .expect("both in key order");
+            assert!(got.equals_missing(&frame(&rows(&want))));
+        }
+        let out_of_order = frame(&[("b".into(), 1.0), ("a".into(), 1.0)]);
+        let other = frame(&[("c".into(), 2.0)]);
+        assert!(replaced_by_key(&out_of_order, &other).unwrap().is_none());
+        let twice = frame(&[("a".into(), 1.0), ("a".into(), 1.0)]);
+        assert!(replaced_by_key(&other, &twice).unwrap().is_none());
     }
 
     #[test]

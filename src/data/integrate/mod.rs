@@ -92,7 +92,7 @@ fn role_columns(
     }
     if find && role == "orders" {
         use crate::data::sources::roles::{Role as ColumnRole, detect};
-        if let Ok(head) = scanned.frame.clone().limit(10_000).collect() {
+        if let Ok(head) = scanned.first_rows(10_000).collect() {
             let found = detect(&head);
             let key = src.key.as_deref();
             for a in &found.assigned {
@@ -122,10 +122,8 @@ fn role_columns(
 /// `yyyymmdd`...), then the usual ones for values further down.
 fn found_date_formats(scanned: &Scanned, column: &str) -> Vec<String> {
     let Ok(head) = scanned
-        .frame
-        .clone()
+        .first_rows(10_000)
         .select([col(column).cast(DataType::String)])
-        .limit(10_000)
         .collect()
     else {
         return Vec::new();

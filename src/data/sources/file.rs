@@ -99,6 +99,16 @@ pub struct Scanned {
     pub tail_end: Option<u64>,
     /// With [`ReadOptions::watermark`]: the largest watermark value among the rows read.
     pub watermark_max: Option<crate::data::sources::sqlite::Watermark>,
+    /// `frame`'s reading through a memory map, for its first rows, when `frame` reads the
+    /// file in ranges (see [`ReadOptions::unmapped`]); read them with [`Scanned::first_rows`].
+    pub head: Option<LazyFrame>,
+}
+
+impl Scanned {
+    /// The first `n` rows of `frame`, read as cheaply as the source allows.
+    pub fn first_rows(&self, n: IdxSize) -> LazyFrame {
+        self.head.as_ref().unwrap_or(&self.frame).clone().limit(n)
+    }
 }
 
 /// A step of reading a source after its reader: columns cast or read from text, or renamed.
@@ -554,6 +564,7 @@ pub fn scan(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
             schema,
             notes,
             readings,
+            head: None,
         });
     }
     if is_pattern(path) {
@@ -764,6 +775,7 @@ pub fn combine(pattern: &Path, scans: Vec<Scanned>) -> Result<Scanned> {
         tail,
         tail_end: None,
         watermark_max: None,
+        head: None,
     })
 }
 
@@ -973,9 +985,11 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
     }
     // The text columns are read from their first rows: those of the mapped reader, with the
     // stages so far.
-    let head = head.map_or_else(|| frame.clone(), |h| replay(h, &stages));
-    let (more, readings) = read_text_columns(path, &head, &schema, opts)?;
+    let mapped = head.map(|h| replay(h, &stages));
+    let (more, readings) =
+        read_text_columns(path, mapped.as_ref().unwrap_or(&frame), &schema, opts)?;
     let mut frame = replay(frame, &more);
+    let mapped = mapped.map(|h| replay(h, &more));
     stages.extend(more);
     let schema = if readings.is_empty() {
         schema
@@ -1004,6 +1018,7 @@ fn scan_file(path: &Path, opts: &ReadOptions) -> Result<Scanned> {
         schema,
         notes,
         readings,
+        head: mapped,
     })
 }
 

@@ -213,6 +213,32 @@ fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
         fs::read_to_string(&out).unwrap(),
         full_table(dir.path(), &src, "a.csv")
     );
+    // A value in the part already read changes and lines are appended: the new lines are
+    // read and folded while that part is checksummed, then the file is read whole.
+    let text = fs::read_to_string(&orders).unwrap();
+    let at = text.len() / 3;
+    let line_start = text[..at].rfind('\n').unwrap() + 1;
+    let line_end = line_start + text[line_start..].find('\n').unwrap();
+    let line = &text[line_start..line_end];
+    let changed = line.replacen(",1,", ",3,", 1).replacen(",2,", ",3,", 1);
+    assert_ne!(changed, line, "{line}");
+    fs::write(
+        &orders,
+        format!(
+            "{}{changed}{}O9999990,C000028,2024-12-02,Hoodie,apparel,1,39.99\n",
+            &text[..line_start],
+            &text[line_end..]
+        ),
+    )
+    .unwrap();
+    let v = integrate(dir.path(), &args);
+    let o = source(&v, "orders");
+    assert_eq!(o["mode"], "full");
+    assert!(o["reason"].as_str().unwrap().contains("rewritten"), "{o}");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full_table(dir.path(), &src, "a2.csv")
+    );
     // Shorter than what was read.
     let text = fs::read_to_string(&orders).unwrap();
     let keep: String = text.split_inclusive('\n').take(1000).collect();

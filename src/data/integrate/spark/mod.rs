@@ -497,6 +497,7 @@ impl SparkAggregator {
             notes: vec![format!("aggregated by Spark at {}", self.remote)],
             // Spark reads the file with its own types (the reading of text columns is local).
             readings: Vec::new(),
+            head: None,
             tail: None,
             tail_end: None,
             watermark_max: None,
