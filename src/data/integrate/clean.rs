@@ -563,7 +563,24 @@ pub fn fill_missing(
     let mut filled = Vec::new();
     let mut drops = Vec::new();
     let mut report = Vec::new();
-    for c in &names {
+    // The fill values (medians, modes...) of the columns with missing values, computed in
+    // parallel.
+    let values: Vec<Option<Expr>> = {
+        use rayon::prelude::*;
+        names
+            .par_iter()
+            .map(|c| {
+                let before = df.column(c).map_err(pl("filling"))?.null_count();
+                let policy = MissingPolicy::parse(policies.get(c).map_or("keep", String::as_str))
+                    .map_err(DataError::Invalid)?;
+                if before == 0 || policy == MissingPolicy::Drop {
+                    return Ok(None);
+                }
+                fill_value(&df, c, &policy)
+            })
+            .collect::<Result<_>>()?
+    };
+    for (c, value) in names.iter().zip(values) {
         let before = df.column(c).map_err(pl("filling"))?.null_count() as u64;
         let policy_text = policies.get(c).cloned().unwrap_or_else(|| "keep".into());
         let policy = MissingPolicy::parse(&policy_text).map_err(DataError::Invalid)?;
@@ -571,7 +588,7 @@ pub fn fill_missing(
         if before > 0 {
             if policy == MissingPolicy::Drop {
                 drops.push(col(c).is_not_null());
-            } else if let Some(v) = fill_value(&df, c, &policy)? {
+            } else if let Some(v) = value {
                 let shown = df
                     .clone()
                     .lazy()
