@@ -139,22 +139,14 @@ impl Seen {
         order.sort_unstable_by_key(|&i| prints[i as usize]);
         for segment in &self.segments {
             let s = segment.words(0, segment.len() / 16);
-            let n = s.len();
             let mut lo = 0;
             for &i in &order {
                 let p = prints[i as usize];
-                // Gallop from `lo` to a bound past `p`, then search between.
-                let mut bound = 1;
-                while lo + bound < n && s[lo + bound] < p {
-                    bound *= 2;
-                }
-                let start = lo + bound / 2;
-                let end = (lo + bound + 1).min(n);
-                let at = start + s[start.min(end)..end].partition_point(|x| *x < p);
-                if at < n && s[at] == p {
+                let at = seek(s, lo, p);
+                if at < s.len() && s[at] == p {
                     out[i as usize] = true;
                 }
-                lo = at.min(n.saturating_sub(1));
+                lo = at;
             }
         }
         out
@@ -252,6 +244,53 @@ impl Store {
 }
 
 /// Whether sorted `s` holds `p`.
+/// The first index at or after `from` whose value is not below `p`, in sorted `s` whose
+/// values at and after `from` are spread evenly (fingerprints): the search starts where `p`
+/// would be in an even spread of the values after `s[from]` and widens from there. For the
+/// next of a batch of ascending fingerprints this is a cache line or two past the last one
+/// (the error of the guess grows with the square root of the distance, not with the array).
+fn seek(s: &[u128], from: usize, p: u128) -> usize {
+    let n = s.len();
+    if from >= n || s[from] >= p {
+        return from.min(n);
+    }
+    if from + 1 == n {
+        return n;
+    }
+    // Values per entry over the rest of the array, and the entries from `from` to `p`.
+    let span = (u128::MAX - s[from]) as f64;
+    let ahead = ((p - s[from]) as f64 / span * (n - from) as f64) as usize;
+    let guess = (from + ahead).clamp(from + 1, n - 1);
+    let (lo, hi) = if s[guess] < p {
+        // Widen upwards until s[hi] >= p (or the end).
+        let (mut lo, mut step) = (guess, 1);
+        loop {
+            let hi = guess.saturating_add(step);
+            if hi >= n {
+                break (lo, n);
+            }
+            if s[hi] >= p {
+                break (lo, hi);
+            }
+            lo = hi;
+            step *= 2;
+        }
+    } else {
+        // Widen downwards until s[lo] < p (s[from] < p holds).
+        let (mut hi, mut step) = (guess, 1);
+        loop {
+            let lo = guess.saturating_sub(step).max(from);
+            if s[lo] < p {
+                break (lo, hi);
+            }
+            hi = lo;
+            step *= 2;
+        }
+    };
+    // s[lo] < p <= s[hi] (hi = n: past the end).
+    lo + 1 + s[lo + 1..hi].partition_point(|x| *x < p)
+}
+
 fn find(s: &[u128], p: u128) -> bool {
     position(s, p).is_some()
 }
@@ -1014,6 +1053,43 @@ mod tests {
             let each = seen.contains_each(&probes);
             for (p, got) in probes.iter().zip(each) {
                 assert_eq!(got, seen.contains(*p), "n {n} p {p}");
+            }
+        }
+    }
+
+    /// Seeking from any earlier index finds the first value not below the probe, as a
+    /// binary search does: evenly spread fingerprints, skewed ones (the guess far off),
+    /// probes present and absent, below the first value and above the last.
+    #[test]
+    fn seeking_from_an_index_agrees_with_partition_point() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        for n in [0usize, 1, 2, 3, 17, 1000, 30_000] {
+            for shift in [0u32, 64, 112] {
+                let mut v: Vec<u128> = (0..n).map(|_| rng.r#gen::<u128>() >> shift).collect();
+                v.sort_unstable();
+                v.dedup();
+                let mut probes: Vec<u128> = (0..300)
+                    .map(|_| {
+                        if !v.is_empty() && rng.gen_bool(0.5) {
+                            v[rng.gen_range(0..v.len())]
+                        } else {
+                            rng.r#gen::<u128>() >> shift
+                        }
+                    })
+                    .chain([0, 1, u128::MAX])
+                    .collect();
+                probes.sort_unstable();
+                let mut from = 0;
+                for p in probes {
+                    let want = v.partition_point(|x| *x < p);
+                    let start = if rng.gen_bool(0.3) {
+                        rng.gen_range(0..=want)
+                    } else {
+                        from
+                    };
+                    assert_eq!(seek(&v, start, p), want, "n {n} shift {shift} p {p}");
+                    from = want;
+                }
             }
         }
     }
