@@ -2,7 +2,8 @@
 # Incremental integration against a full rebuild, side by side in one run: a generated
 # workspace whose orders file gets 1% more lines; `integrate --state` reads only those and
 # its table must equal the full rebuild's. Times and peak memory from /usr/bin/time; each
-# timing is run twice (the state is restored before each incremental run), best kept.
+# timing is run three times, alternating (the state is restored before each incremental
+# run), best kept: this machine's speed swings by a third from one minute to the next.
 #
 #   bash benches/incremental.sh CRMLENS DATA_DIR [OUT_JSON]
 #
@@ -38,7 +39,7 @@ best_full=""; best_inc=""
 # Each timed run starts with nothing left to write back: the restored copy of the state (850
 # MB) would otherwise be flushed to disk during the run it is restored for, which a state
 # written by an earlier run long before does not do.
-for rep in 1 2; do
+for rep in 1 2 3; do
   rm -f "$work/full.parquet"
   sync
   timed "full$rep" "$bin" integrate --workspace "$ws" --out "$work/full.parquet" --json
@@ -46,8 +47,12 @@ for rep in 1 2; do
   sync
   timed "inc$rep" "$bin" integrate --workspace "$ws" --out "$work/inc.parquet" --state "$work/state" --json
 done
-pick() { # the faster of two runs: name
-  if awk "BEGIN{exit !($(field "${1}1" 1) <= $(field "${1}2" 1))}"; then echo "${1}1"; else echo "${1}2"; fi
+pick() { # the fastest of the three runs: name
+  local best="${1}1"
+  for r in 2 3; do
+    if awk "BEGIN{exit !($(field "${1}$r" 1) < $(field "$best" 1))}"; then best="${1}$r"; fi
+  done
+  echo "$best"
 }
 f=$(pick full); i=$(pick inc)
 cmp -s "$work/full.parquet" "$work/inc.parquet" && equal=true || equal=false
@@ -63,8 +68,8 @@ cat > "$tmp" <<JSON
   "order_lines_before": $((keep - 1)),
   "order_lines_new": $new,
   "first_run_seconds": $(field first 1),
-  "full_seconds": [$(field full1 1), $(field full2 1)],
-  "incremental_seconds": [$(field inc1 1), $(field inc2 1)],
+  "full_seconds": [$(field full1 1), $(field full2 1), $(field full3 1)],
+  "incremental_seconds": [$(field inc1 1), $(field inc2 1), $(field inc3 1)],
   "full_peak_mb": $(( $(field "$f" 2) / 1024 )),
   "incremental_peak_mb": $(( $(field "$i" 2) / 1024 )),
   "incremental_over_full": $ratio,

@@ -21,12 +21,21 @@
 //! read in that column's order, and a later run reads only its rows past the largest value
 //! read (rows changed in place are not seen: the column must grow with every new row). A
 //! Parquet, JSON or database file that is byte for byte the one read last time is not read
-//! at all. A source is read whole again, with one line saying why, when: there is no state for
-//! it; it is a Parquet, JSON or database file that changed; it is shorter than what was read, or the part already read
-//! changed (its checksum: xxh3 of each 8 MiB block, hashed in parallel, so the old part is
-//! read but not parsed; the hashes are kept, so saving hashes only the new blocks); the last line read had no line end; it grew while it was read in full; or anything that decides its aggregates
-//! changed (its columns, types, date formats, the cleaning policy, the customers merged by
-//! the fuzzy key or identity resolution, the crmlens version).
+//! at all. A source is read whole again, with one line saying why, when: there is no state
+//! for it; it is a Parquet, JSON or database file that changed; it is shorter than what was
+//! read, or the part already read changed; the last line read had no line end; it grew while
+//! it was read in full; or anything that decides its aggregates changed (its columns, types,
+//! date formats, the cleaning policy, the customers merged by the fuzzy key or identity
+//! resolution, the crmlens version).
+//!
+//! Whether a file (or the part of it already read) changed is decided by its checksum: xxh3 of
+//! each 8 MiB block, hashed in parallel, so the old part is read but not parsed; the hashes are
+//! kept, so saving hashes only the new blocks. A file that has the identity it had when it was
+//! checksummed (device, inode, size, modification and change times to the nanosecond; see
+//! [`identity`]) is not read again, as git trusts its index: every write moves the change
+//! time. The part already read of a file that grew is checksummed on a thread of its own while
+//! the new lines are read and folded; if it changed, what was folded is dropped and the file
+//! is read whole.
 //!
 //! The state is a manifest (TOML) naming the files of one generation: each source's
 //! per-customer table (Parquet), its accumulators (segments of fixed-width records sorted by

@@ -56,6 +56,19 @@ fn full_table(dir: &Path, source: &[&str], name: &str) -> String {
     fs::read_to_string(out).unwrap()
 }
 
+/// An incremental run that reads `role` whole, for a reason naming `why`, and writes to
+/// `out` the table a full rebuild writes.
+fn read_whole(dir: &Path, args: &[&str], src: &[&str], out: &Path, role: &str, why: &str) {
+    let v = integrate(dir, args);
+    let s = source(&v, role);
+    assert_eq!(s["mode"], "full", "{s}");
+    assert!(s["reason"].as_str().unwrap().contains(why), "{s}");
+    assert_eq!(
+        fs::read_to_string(out).unwrap(),
+        full_table(dir, src, "full.csv")
+    );
+}
+
 fn source<'a>(v: &'a serde_json::Value, role: &str) -> &'a serde_json::Value {
     v["incremental"]["sources"]
         .as_array()
@@ -138,14 +151,7 @@ fn appended_lines_give_the_full_rebuilds_table_for_every_source_format() {
     polars::prelude::ParquetWriter::new(fs::File::create(&sessions).unwrap())
         .finish(&mut df)
         .unwrap();
-    let v = integrate(dir.path(), &args);
-    let s = source(&v, "sessions");
-    assert_eq!(s["mode"], "full");
-    assert!(s["reason"].as_str().unwrap().contains("parquet"), "{s}");
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        full_table(dir.path(), &src, "p.csv")
-    );
+    read_whole(dir.path(), &args, &src, &out, "sessions", "parquet");
 
     // A customer changes and one is added, with orders of their own.
     let text = fs::read_to_string(&customers).unwrap();
@@ -205,14 +211,7 @@ fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
         format!("{}{changed}{}", &text[..line_start], &text[line_end..]),
     )
     .unwrap();
-    let v = integrate(dir.path(), &args);
-    let o = source(&v, "orders");
-    assert_eq!(o["mode"], "full");
-    assert!(o["reason"].as_str().unwrap().contains("rewritten"), "{o}");
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        full_table(dir.path(), &src, "a.csv")
-    );
+    read_whole(dir.path(), &args, &src, &out, "orders", "rewritten");
     // A value in the part already read changes and lines are appended: the new lines are
     // read and folded while that part is checksummed, then the file is read whole.
     let text = fs::read_to_string(&orders).unwrap();
@@ -231,14 +230,7 @@ fn a_rewritten_file_or_a_damaged_state_is_read_whole_with_the_reason() {
         ),
     )
     .unwrap();
-    let v = integrate(dir.path(), &args);
-    let o = source(&v, "orders");
-    assert_eq!(o["mode"], "full");
-    assert!(o["reason"].as_str().unwrap().contains("rewritten"), "{o}");
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        full_table(dir.path(), &src, "a2.csv")
-    );
+    read_whole(dir.path(), &args, &src, &out, "orders", "rewritten");
     // Shorter than what was read.
     let text = fs::read_to_string(&orders).unwrap();
     let keep: String = text.split_inclusive('\n').take(1000).collect();
