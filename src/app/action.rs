@@ -120,6 +120,8 @@ pub enum Action {
     ToggleFollow,
     /// The event loop saw the followed files change.
     SourcesChanged(crate::data::integrate::follow::Signature),
+    /// The event loop's timer for database sources (see `follow::poll`).
+    PollDatabases,
 }
 
 /// One binding: the keys as shown to the user, what they do, and the command palette's

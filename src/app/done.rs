@@ -25,7 +25,10 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
     }
     match outcome {
         JobOutcome::Loaded(l) => return super::sources::opened(state, *l, secs),
-        JobOutcome::Refreshed(r) => return super::follow::refreshed(state, *r, secs),
+        JobOutcome::Refreshed(r) => {
+            let quiet = state.follow.poll_job.take() == Some(job.id);
+            return super::follow::refreshed(state, *r, secs, quiet);
+        }
         JobOutcome::Saved(path, bak) => {
             state.message = Some(match bak {
                 Some(b) => format!(
@@ -61,6 +64,15 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
             // A database opened without a table: the picker offers its tables.
             state.sources.tables(&names, job.kind == JobKind::Load);
             state.overlay = Some(Overlay::Sources);
+        }
+        // A database read again on follow's timer that cannot be read now: one line, and
+        // the next poll tries again (no panel every few seconds).
+        JobOutcome::Failed(e) if state.follow.poll_job == Some(job.id) => {
+            state.follow.poll_job = None;
+            state.message = Some(format!(
+                "follow: the database could not be read again ({e}); tried again in {} s",
+                super::follow::DATABASE_POLL.as_secs()
+            ));
         }
         JobOutcome::Failed(e) => {
             // A load that fails is shown in a panel (the data loaded before stays).

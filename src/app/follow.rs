@@ -9,6 +9,9 @@
 //! A segmentation or prediction on screen assigns every customer of the refreshed table with
 //! the current model (the model file's scoring, `pipeline::saved::score`) instead of
 //! retraining: the customers it was fit on keep their labels and probabilities exactly.
+//! A database source (PostgreSQL) cannot be watched like a file: with F6 on, the event loop
+//! asks every [`DATABASE_POLL`] for a quiet refresh (`poll`), which reads only the rows past
+//! the source's `watermark` and leaves the view as it is when nothing arrived.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +50,8 @@ pub struct FollowView {
     /// The table row selected on the Data screen when a refresh arranged the rows again: the
     /// arranged view selects it again.
     pub keep_row: Option<polars::prelude::IdxSize>,
+    /// The refresh job started by [`poll`] (its outcome is quiet when nothing arrived).
+    pub poll_job: Option<u64>,
 }
 
 impl FollowView {
@@ -157,6 +162,32 @@ pub fn changed(state: &mut State, now: Signature) -> Vec<Command> {
     Vec::new()
 }
 
+/// How often a database source is read again while the view follows its sources as data
+/// arrives (F6). A database table has no size or time to look at, so the refresh itself is
+/// the look: it reads only the rows past the source's `watermark` (docs/databases.md).
+pub const DATABASE_POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether the shown data reads a database source that is read again on a timer with F6:
+/// a workspace whose database sources each have a `watermark` column (a later read takes
+/// only the rows past it; one without would be read whole every time) and whose customers
+/// come from a file (a customers table is read whole on every refresh).
+pub fn follows_database(state: &State) -> bool {
+    let Some(ws) = &state.workspace else {
+        return false;
+    };
+    let s = &ws.sources;
+    let activity = [s.orders.as_ref(), s.tickets.as_ref(), s.sessions.as_ref()];
+    let databases: Vec<_> = activity
+        .into_iter()
+        .flatten()
+        .filter(|c| c.url.is_some())
+        .collect();
+    state.follow.files.iter().any(|w| w.database)
+        && s.customers.url.is_none()
+        && !databases.is_empty()
+        && databases.iter().all(|c| c.watermark.is_some())
+}
+
 /// F6: refresh as data arrives, or only on F5.
 pub fn toggle_auto(state: &mut State) -> Vec<Command> {
     state.follow.auto = !state.follow.auto;
@@ -167,13 +198,39 @@ pub fn toggle_auto(state: &mut State) -> Vec<Command> {
     state.message = Some(if state.follow.files.is_empty() {
         "follow: on, but the shown data has no file to follow (a database is refreshed with F5)"
             .into()
+    } else if follows_database(state) {
+        format!(
+            "follow: the view refreshes as data arrives; the database is read again every {} s (F6 stops)",
+            DATABASE_POLL.as_secs()
+        )
+    } else if state.follow.files.iter().any(|w| w.database) {
+        "follow: the view refreshes as files change; F5 reads the database (only sources with a `watermark`, customers from a file, are read on a timer)".into()
     } else {
         "follow: the view refreshes as data arrives (F6 stops)".into()
     });
     if !state.follow.arrived.is_empty() && state.job(JobKind::Load).is_none() {
         return refresh(state);
     }
-    Vec::new()
+    poll(state)
+}
+
+/// The event loop's timer (every [`DATABASE_POLL`]): with F6 on and a database source, a
+/// refresh whose outcome is quiet when nothing arrived (the view, its marks and the message
+/// stay) and whose failure is a line in the status bar, tried again at the next poll.
+pub fn poll(state: &mut State) -> Vec<Command> {
+    if !state.follow.auto
+        || !follows_database(state)
+        || state.table.is_none()
+        || !state.jobs.is_empty()
+    {
+        return Vec::new();
+    }
+    let commands = refresh(state);
+    state.follow.poll_job = commands.iter().find_map(|c| match c {
+        Command::Spawn { id, .. } => Some(*id),
+        _ => None,
+    });
+    commands
 }
 
 /// F5: read what is new on a worker thread (the shown data stays until it is done).
@@ -192,8 +249,12 @@ pub fn refresh(state: &mut State) -> Vec<Command> {
         (Some(ws), _) => {
             let f = &mut state.follow;
             let dir = f.state_dir.get_or_insert_with(|| {
+                // One folder per data set of each session: two sessions of one process (the
+                // tests) must not share one.
+                static FOLDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = FOLDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 std::env::temp_dir().join(format!(
-                    "crmlens-follow-{}-{}",
+                    "crmlens-follow-{}-{}-{n}",
                     std::process::id(),
                     f.generation
                 ))
@@ -260,8 +321,17 @@ pub struct Refreshed {
     pub predict: Option<Result<Rescored, String>>,
 }
 
-/// The refreshed table replaces the shown one; what the analyst chose stays.
-pub fn refreshed(state: &mut State, r: Refreshed, secs: f64) -> Vec<Command> {
+/// The refreshed table replaces the shown one; what the analyst chose stays. A `quiet`
+/// refresh (a [`poll`]) that found nothing new leaves everything as it was.
+pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec<Command> {
+    if quiet
+        && r.followed.new == 0
+        && r.followed.changed == 0
+        && r.followed.removed == 0
+        && r.followed.keeps_rows()
+    {
+        return Vec::new();
+    }
     let Refreshed {
         followed,
         report,

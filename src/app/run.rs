@@ -189,8 +189,15 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
     // The followed files, looked at about once a second (a stat of each; `super::follow`).
     let mut looked = Instant::now();
     let mut last_seen: Option<crate::data::integrate::follow::Signature> = None;
+    // Database sources, read again on a timer with F6 on (`super::follow::poll`).
+    let mut polled = Instant::now();
     let result = (|| -> anyhow::Result<()> {
         while !state.quit {
+            if polled.elapsed() >= super::follow::DATABASE_POLL {
+                polled = Instant::now();
+                let commands = update(&mut state, Action::PollDatabases);
+                execute_commands(&mut state, commands, &tx, &mut term)?;
+            }
             if looked.elapsed() >= Duration::from_secs(1) && !state.follow.files.is_empty() {
                 looked = Instant::now();
                 let now = crate::data::integrate::follow::signature(&state.follow.files);

@@ -342,6 +342,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         Action::Refresh => return super::follow::refresh(state),
         Action::ToggleFollow => return super::follow::toggle_auto(state),
         Action::SourcesChanged(now) => return super::follow::changed(state, now),
+        Action::PollDatabases => return super::follow::poll(state),
         Action::ForceQuit => {
             for j in &state.jobs {
                 j.progress.cancel();

@@ -768,14 +768,18 @@ fn the_workbench_lists_a_databases_tables_and_opens_one() {
     assert!(!screen.contains("sekr1t"), "{screen}");
 }
 
-/// A PostgreSQL orders table with an increasing line number as its `watermark` (the CDNOW
-/// log, real): `integrate --state` reads only the rows inserted since the last run, and the
-/// table equals a full rebuild's; with nothing new, nothing is read.
-#[test]
-fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
-    use crmlens::data::integrate::incremental::integrate_incremental;
-    let Some(url) = server() else { return };
-    let schema = format!("twm_{}", std::process::id());
+/// The CDNOW log (real) in a fresh schema: `all_lines` with an increasing `line_no`, and
+/// `orders` holding its first half; the log's own workspace reading its orders from `orders`
+/// with `line_no` as the `watermark`. Returns the workspace, a client, and the line counts.
+fn cdnow_half_in_postgres(
+    url: &str,
+    schema: &str,
+) -> (
+    crmlens::data::sources::workspace::Workspace,
+    postgres::Client,
+    usize,
+    usize,
+) {
     let log = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/real/cdnow/cdnow_transactions.csv");
     let mut df = crmlens::data::sources::file::read_frame(&log, &Default::default()).unwrap();
@@ -785,7 +789,7 @@ fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
         (1..=n as i64).collect::<Vec<i64>>(),
     ))
     .unwrap();
-    let mut client = connect(&url).unwrap();
+    let mut client = connect(url).unwrap();
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -803,9 +807,21 @@ fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
         crmlens::data::integrate::log::workspace_for(std::slice::from_ref(&log)).unwrap();
     let orders = ws.sources.orders.as_mut().unwrap();
     orders.path = Default::default();
-    orders.url = Some(url.clone());
+    orders.url = Some(url.to_string());
     orders.table = Some(format!("{schema}.orders"));
     orders.watermark = Some("line_no".into());
+    (ws, client, n, half)
+}
+
+/// A PostgreSQL orders table with an increasing line number as its `watermark` (the CDNOW
+/// log, real): `integrate --state` reads only the rows inserted since the last run, and the
+/// table equals a full rebuild's; with nothing new, nothing is read.
+#[test]
+fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
+    use crmlens::data::integrate::incremental::integrate_incremental;
+    let Some(url) = server() else { return };
+    let schema = format!("twm_{}", std::process::id());
+    let (ws, mut client, n, half) = cdnow_half_in_postgres(&url, &schema);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let p = Progress::new();
@@ -830,6 +846,98 @@ fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
     let r = integrate_incremental(&ws, &state, None, &p).unwrap();
     assert_eq!(mode(&r).0, "unchanged");
     assert_same_360(&r.customer360, &full);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+/// The workbench following a workspace whose orders are a PostgreSQL table with a
+/// `watermark` (the CDNOW log, real): with F6 on, the event loop's timer reads the table
+/// again; a poll that finds nothing leaves the view, its marks and the message as they were;
+/// rows inserted since are read and the customers they name are marked changed (the log's
+/// customers all come from its file), the view equal to a fresh integration; a table that cannot be read is one status line, no panel, and
+/// the view stays.
+#[test]
+fn following_a_postgres_source_reads_the_rows_inserted_since() {
+    use crmlens::app::job::JobRequest;
+    use crmlens::app::{Action, State};
+    use crmlens::data::integrate::follow::Mark;
+    use crossterm::event::KeyCode;
+
+    use crate::ui::{drive, key, run_commands};
+
+    let Some(url) = server() else { return };
+    let schema = format!("tfollow_{}", std::process::id());
+    let (ws, mut client, n, half) = cdnow_half_in_postgres(&url, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("crmlens.toml");
+    ws.save(&toml).unwrap();
+    let mut s = State::new("pg-follow".into());
+    let cmds = s.load(JobRequest::Workspace(toml.clone()));
+    run_commands(&mut s, cmds);
+    let before = s.table.as_ref().unwrap().height();
+    assert!(
+        crmlens::app::follow::follows_database(&s),
+        "{:?}",
+        s.follow.files
+    );
+    // A poll only with F6 on.
+    drive(&mut s, Action::PollDatabases);
+    assert!(s.follow.marks.is_none());
+    // F6: the first poll at once; nothing arrived, so nothing changes and the message stays.
+    key(&mut s, KeyCode::F(6));
+    let said = s.message.clone().unwrap_or_default();
+    assert!(said.contains("read again every 10 s"), "{said}");
+    assert!(s.follow.marks.is_none(), "{:?}", s.error);
+    assert_eq!(s.table.as_ref().unwrap().height(), before);
+
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.orders SELECT * FROM {schema}.all_lines WHERE line_no > {half}"
+        ))
+        .unwrap();
+    drive(&mut s, Action::PollDatabases);
+    let table = s.table.clone().unwrap();
+    let full = integrate(
+        &crmlens::data::sources::workspace::Workspace::load(&toml).unwrap(),
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(table.height(), full.table.height(), "{:?}", s.error);
+    let marks = s.follow.marks.clone().unwrap();
+    let new = marks.iter().filter(|m| **m == Mark::New).count();
+    assert_eq!(new, table.height() - before);
+    assert!(marks.contains(&Mark::Changed));
+    let said = s.message.clone().unwrap_or_default();
+    assert!(said.contains("refreshed"), "{said}");
+    // Only the rows past the watermark were read.
+    assert!(
+        said.contains(&format!("orders +{} lines", n - half)),
+        "{said}"
+    );
+    let by_key = |t: &polars::prelude::DataFrame| {
+        t.sort([t.get_column_names()[0].as_str()], Default::default())
+            .unwrap()
+    };
+    assert!(by_key(&table).equals_missing(&by_key(&full.table)));
+
+    // Nothing new: the marks and the message stay.
+    drive(&mut s, Action::PollDatabases);
+    assert!(std::sync::Arc::ptr_eq(
+        &marks,
+        s.follow.marks.as_ref().unwrap()
+    ));
+    assert_eq!(s.message.clone().unwrap_or_default(), said);
+
+    // The table is gone: one line, no panel, the view stays.
+    client
+        .batch_execute(&format!("DROP TABLE {schema}.orders"))
+        .unwrap();
+    drive(&mut s, Action::PollDatabases);
+    let said = s.message.clone().unwrap_or_default();
+    assert!(said.contains("could not be read again"), "{said}");
+    assert!(s.overlay.is_none(), "{:?}", s.overlay);
+    assert_eq!(s.table.as_ref().unwrap().height(), table.height());
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();
