@@ -855,8 +855,8 @@ fn postgres_rows_past_the_watermark_give_the_full_rebuilds_table() {
 /// `watermark` (the CDNOW log, real): with F6 on, the event loop's timer reads the table
 /// again; a poll that finds nothing leaves the view, its marks and the message as they were;
 /// rows inserted since are read and the customers they name are marked changed (the log's
-/// customers all come from its file), the view equal to a fresh integration; a table that cannot be read is one status line, no panel, and
-/// the view stays.
+/// customers all come from its file), the view equal to a fresh integration; a table that
+/// cannot be read is one status line, no panel, and the view stays.
 #[test]
 fn following_a_postgres_source_reads_the_rows_inserted_since() {
     use crmlens::app::job::JobRequest;
