@@ -29,6 +29,10 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
             let quiet = state.follow.poll_job.take() == Some(job.id);
             return super::follow::refreshed(state, *r, secs, quiet);
         }
+        JobOutcome::Peeked(found) => {
+            state.follow.poll_job = None;
+            super::follow::looked(state, found);
+        }
         JobOutcome::Saved(path, bak) => {
             state.message = Some(match bak {
                 Some(b) => format!(
@@ -70,7 +74,7 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
         JobOutcome::Failed(e) if state.follow.poll_job == Some(job.id) => {
             state.follow.poll_job = None;
             state.message = Some(format!(
-                "follow: the database could not be read again ({e}); tried again in {} s",
+                "follow: the database could not be read ({e}); tried again in {} s",
                 super::follow::DATABASE_POLL.as_secs()
             ));
         }

@@ -9,10 +9,16 @@
 //! A segmentation or prediction on screen assigns every customer of the refreshed table with
 //! the current model (the model file's scoring, `pipeline::saved::score`) instead of
 //! retraining: the customers it was fit on keep their labels and probabilities exactly.
-//! A database source (PostgreSQL) cannot be watched like a file: with F6 on, the event loop
-//! asks every [`DATABASE_POLL`] for a quiet refresh (`poll`), which reads only the rows past
-//! the source's `watermark` and leaves the view as it is when nothing arrived.
+//! A database source (PostgreSQL) cannot be watched like a file. Every [`DATABASE_POLL`] the
+//! event loop calls [`poll`]: with F6 on, a quiet refresh, which reads only the rows past the
+//! source's `watermark` and leaves the view as it is when nothing arrived; with F6 off, a
+//! look (`peek`): one aggregate query per database source with a `watermark` counts the rows
+//! past the largest value seen at the previous look, and the status line says what arrived
+//! as it does for a file. The first look after a load or refresh only notes where the
+//! source stands (rows that came between the end of a refresh and that look are read by the
+//! next F5 but not announced).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,6 +28,7 @@ use super::job::{JobKind, JobRequest};
 use super::state::{Command, State};
 use crate::data::integrate::follow::{Mark, Signature, Watched, changes};
 use crate::data::sources::file::ReadOptions;
+use crate::data::sources::sqlite::Watermark;
 use crate::data::sources::workspace::{FeatureConfig, Workspace};
 use crate::pipeline::saved::Trained;
 
@@ -50,8 +57,13 @@ pub struct FollowView {
     /// The table row selected on the Data screen when a refresh arranged the rows again: the
     /// arranged view selects it again.
     pub keep_row: Option<polars::prelude::IdxSize>,
-    /// The refresh job started by [`poll`] (its outcome is quiet when nothing arrived).
+    /// The refresh or look started by [`poll`] (a refresh's outcome is quiet when nothing
+    /// arrived; a failure of either is a status line, tried again at the next poll).
     pub poll_job: Option<u64>,
+    /// Each database source's largest watermark value at the last look (by role).
+    pub db_seen: BTreeMap<String, Watermark>,
+    /// Rows each database source gained since the shown data was read (by role).
+    pub db_arrived: BTreeMap<String, u64>,
 }
 
 impl FollowView {
@@ -71,6 +83,30 @@ impl FollowView {
             .as_ref()
             .and_then(|m| m.get(row).copied())
             .unwrap_or(Mark::Same)
+    }
+
+    /// What arrived since the shown data was read: the files' phrases, then the databases'
+    /// ("orders +120 rows").
+    pub fn arrivals(&self) -> Vec<String> {
+        let mut out = self.arrived.clone();
+        out.extend(
+            self.db_arrived
+                .iter()
+                .map(|(role, n)| format!("{role} +{n} row{}", if *n == 1 { "" } else { "s" })),
+        );
+        out
+    }
+
+    /// Whether anything arrived since the shown data was read.
+    pub fn has_arrivals(&self) -> bool {
+        !self.arrived.is_empty() || !self.db_arrived.is_empty()
+    }
+
+    /// A load or refresh read the databases: what they gained is in the view, and the next
+    /// look notes where they stand again.
+    fn databases_read(&mut self) {
+        self.db_seen.clear();
+        self.db_arrived.clear();
     }
 
     /// The folders to remove when the session ends.
@@ -138,6 +174,7 @@ pub fn opened(state: &mut State, files: Vec<Watched>, seen: Signature) {
     f.seen = Some(seen);
     f.now = None;
     f.arrived.clear();
+    f.databases_read();
     f.marks = None;
 }
 
@@ -155,11 +192,16 @@ pub fn changed(state: &mut State, now: Signature) -> Vec<Command> {
     if state.follow.auto && state.job(JobKind::Load).is_none() {
         return refresh(state);
     }
+    announce(state);
+    Vec::new()
+}
+
+/// The status line says what arrived.
+fn announce(state: &mut State) {
     state.message = Some(format!(
         "new data: {} · F5 refreshes (F6: as it arrives)",
-        state.follow.arrived.join(", ")
+        state.follow.arrivals().join(", ")
     ));
-    Vec::new()
 }
 
 /// How often a database source is read again while the view follows its sources as data
@@ -208,29 +250,113 @@ pub fn toggle_auto(state: &mut State) -> Vec<Command> {
     } else {
         "follow: the view refreshes as data arrives (F6 stops)".into()
     });
-    if !state.follow.arrived.is_empty() && state.job(JobKind::Load).is_none() {
+    if state.follow.has_arrivals() && state.job(JobKind::Load).is_none() {
         return refresh(state);
     }
     poll(state)
 }
 
-/// The event loop's timer (every [`DATABASE_POLL`]): with F6 on and a database source, a
-/// refresh whose outcome is quiet when nothing arrived (the view, its marks and the message
-/// stay) and whose failure is a line in the status bar, tried again at the next poll.
+/// The event loop's timer (every [`DATABASE_POLL`]), while no job runs. With F6 on and a
+/// database source, a refresh whose outcome is quiet when nothing arrived (the view, its
+/// marks and the message stay). With F6 off, a look at each database source with a
+/// `watermark` (`peek`): what arrived is announced, nothing is read. A failure of either is
+/// a line in the status bar, tried again at the next poll.
 pub fn poll(state: &mut State) -> Vec<Command> {
-    if !state.follow.auto
-        || !follows_database(state)
-        || state.table.is_none()
-        || !state.jobs.is_empty()
-    {
+    if state.table.is_none() || !state.jobs.is_empty() {
         return Vec::new();
     }
-    let commands = refresh(state);
+    let commands = if state.follow.auto {
+        if !follows_database(state) {
+            return Vec::new();
+        }
+        refresh(state)
+    } else {
+        let peeks = peeks(state);
+        if peeks.is_empty() {
+            return Vec::new();
+        }
+        state.start_job(JobRequest::Peek(peeks))
+    };
     state.follow.poll_job = commands.iter().find_map(|c| match c {
         Command::Spawn { id, .. } => Some(*id),
         _ => None,
     });
     commands
+}
+
+/// A database source to look at: where it is, its watermark column and the largest value
+/// seen at the last look.
+#[derive(Debug, Clone)]
+pub struct Peek {
+    pub role: String,
+    pub url: String,
+    pub table: Option<String>,
+    pub query: Option<String>,
+    pub column: String,
+    pub after: Option<Watermark>,
+}
+
+/// The shown workspace's database sources with a `watermark` column.
+fn peeks(state: &State) -> Vec<Peek> {
+    let Some(ws) = &state.workspace else {
+        return Vec::new();
+    };
+    let s = &ws.sources;
+    [
+        ("customers", Some(&s.customers)),
+        ("orders", s.orders.as_ref()),
+        ("tickets", s.tickets.as_ref()),
+        ("sessions", s.sessions.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(role, c)| {
+        let c = c?;
+        Some(Peek {
+            role: role.to_string(),
+            url: c.url.clone()?,
+            table: c.table.clone(),
+            query: c.query.clone(),
+            column: c.watermark.clone()?,
+            after: state.follow.db_seen.get(role).cloned(),
+        })
+    })
+    .collect()
+}
+
+/// On the worker thread: each source's rows past its last look, and its largest value.
+pub fn look(peeks: &[Peek]) -> crate::data::error::Result<Vec<(String, u64, Option<Watermark>)>> {
+    peeks
+        .iter()
+        .map(|p| {
+            let (n, max) = crate::data::sources::postgres::rows_past(
+                &p.url,
+                p.table.as_deref(),
+                p.query.as_deref(),
+                &p.column,
+                p.after.as_ref(),
+            )?;
+            Ok((p.role.clone(), n, max))
+        })
+        .collect()
+}
+
+/// What a look found: the first look after a load or refresh notes where each source
+/// stands; a later one adds the rows past it to what arrived and says so.
+pub fn looked(state: &mut State, found: Vec<(String, u64, Option<Watermark>)>) {
+    let mut news = false;
+    for (role, n, max) in found {
+        let first = !state.follow.db_seen.contains_key(&role);
+        if let Some(max) = max {
+            state.follow.db_seen.insert(role.clone(), max);
+        }
+        if !first && n > 0 {
+            *state.follow.db_arrived.entry(role).or_default() += n;
+            news = true;
+        }
+    }
+    if news {
+        announce(state);
+    }
 }
 
 /// F5: read what is new on a worker thread (the shown data stays until it is done).
@@ -376,6 +502,7 @@ pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec
         state.follow.now = now;
     }
     state.follow.seen = Some(seen);
+    state.follow.databases_read();
     state.table = Some(table);
     state.report = report;
     state.pii = pii;
@@ -475,7 +602,7 @@ pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec
     }
     cmds.extend(crate::screens::data::summarise(state));
     cmds.extend(crate::screens::features::correlate(state));
-    if state.follow.auto && !state.follow.arrived.is_empty() {
+    if state.follow.auto && state.follow.has_arrivals() {
         cmds.extend(refresh(state));
     }
     cmds

@@ -203,6 +203,8 @@ pub enum JobRequest {
     /// Read what arrived in the shown data's sources and arrange it after the shown table
     /// (the workbench following its sources, `super::follow`).
     Refresh(Box<RefreshRequest>),
+    /// Follow's look at the database sources with F6 off: the rows past the last look.
+    Peek(Vec<super::follow::Peek>),
     /// K-Means for k = 2..=10 with the quality metrics.
     Sweep {
         table: Arc<DataFrame>,
@@ -230,7 +232,9 @@ impl JobRequest {
             JobRequest::Workspace(_) | JobRequest::Open { .. } | JobRequest::Refresh(_) => {
                 JobKind::Load
             }
-            JobRequest::Tables { .. } | JobRequest::FindRoles { .. } => JobKind::Browse,
+            JobRequest::Tables { .. } | JobRequest::FindRoles { .. } | JobRequest::Peek(_) => {
+                JobKind::Browse
+            }
             JobRequest::Arrange { .. } => JobKind::Arrange,
             JobRequest::Summarise { .. } => JobKind::Summarise,
             JobRequest::Correlate { .. } => JobKind::Correlate,
@@ -277,6 +281,7 @@ impl JobRequest {
             JobRequest::FindRoles { input } => {
                 format!("finding the column roles of {}", input.display())
             }
+            JobRequest::Peek(_) => "looking for new rows in the database".into(),
             JobRequest::Arrange { filter, sort, .. } => match (filter, sort) {
                 (Some(f), _) if !f.is_empty() => format!("filtering for \"{f}\""),
                 (_, Some((c, _))) => format!("sorting by {c}"),
@@ -405,6 +410,8 @@ pub enum JobOutcome {
     Loaded(Box<Loaded>),
     /// A refresh of the shown data (`super::follow`).
     Refreshed(Box<super::follow::Refreshed>),
+    /// Each database source looked at: its role, rows past the last look, largest value.
+    Peeked(Vec<(String, u64, Option<crate::data::sources::sqlite::Watermark>)>),
     /// A database's tables (for the source picker).
     Tables(Vec<String>),
     /// The roles found in the order lines of a file, and its columns (for the role editor).
@@ -669,6 +676,10 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
         JobRequest::Refresh(r) => {
             super::follow::run(*r, progress).map(|r| JobOutcome::Refreshed(Box::new(r)))
         }
+        JobRequest::Peek(peeks) => lift({
+            progress.start("looking for new rows", 1);
+            super::follow::look(&peeks).map(JobOutcome::Peeked)
+        }),
         JobRequest::FindRoles { input } => lift({
             progress.start("finding column roles", 1);
             crate::data::sources::roles::of_input(&input).and_then(|found| {

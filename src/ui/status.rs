@@ -62,7 +62,7 @@ pub fn draw(f: &mut Frame, status: Rect, keys: Rect, state: &State, theme: Theme
             spans.push(Span::styled(" PII VISIBLE ", theme.error()));
         }
         // The sources grew since the shown data was read (F5 reads it), or are followed (F6).
-        match (state.follow.arrived.is_empty(), state.follow.auto) {
+        match (!state.follow.has_arrivals(), state.follow.auto) {
             (false, _) => spans.push(Span::styled(" NEW DATA: F5 ", theme.selected())),
             (true, true) => spans.push(Span::styled(" FOLLOWING ", theme.dim())),
             _ => {}

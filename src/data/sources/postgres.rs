@@ -420,14 +420,9 @@ fn cancelled() -> DataError {
     DataError::Cancelled
 }
 
-/// [`read_noted`] with [`ReadSettings`].
-pub fn read_with(
-    url: &str,
-    table: Option<&str>,
-    query: Option<&str>,
-    settings: &ReadSettings<'_>,
-) -> Result<(DataFrame, Vec<String>)> {
-    let sql = match (table, query) {
+/// The query that reads a source: its `table` whole, or its `query`.
+fn source_sql(url: &str, table: Option<&str>, query: Option<&str>) -> Result<String> {
+    Ok(match (table, query) {
         (Some(_), Some(_)) => {
             return Err(DataError::Malformed {
                 path: display_path(url),
@@ -442,7 +437,48 @@ pub fn read_with(
                 message: "name a `table` or a `query` to read (--table / --query)".into(),
             });
         }
-    };
+    })
+}
+
+/// How many rows of a source lie past `after` in its watermark `column`, and the largest
+/// value there (as the server writes it), without reading the rows: one aggregate query,
+/// which an index on the column answers without a scan. `after` None counts every row.
+/// The workbench asks this on a timer to say that rows arrived (docs/databases.md).
+pub fn rows_past(
+    url: &str,
+    table: Option<&str>,
+    query: Option<&str>,
+    column: &str,
+    after: Option<&crate::data::sources::sqlite::Watermark>,
+) -> Result<(u64, Option<crate::data::sources::sqlite::Watermark>)> {
+    use crate::data::sources::sqlite::Watermark;
+    let sql = source_sql(url, table, query)?;
+    let wm = quote_ident(column);
+    let mut q = format!("SELECT count(*), max({wm})::text FROM ({sql}) AS crmlens_rows");
+    if let Some(after) = after {
+        q.push_str(&format!(" WHERE {wm} > {}", literal(after)));
+    }
+    let mut client = connect(url)?;
+    client
+        .batch_execute(
+            "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3",
+        )
+        .map_err(|e| error(url, "cannot set up the session", describe(&e)))?;
+    let row = client
+        .query_one(q.as_str(), &[])
+        .map_err(|e| error(url, "cannot look for new rows", describe(&e)))?;
+    let (count, max): (i64, Option<String>) = (row.get(0), row.get(1));
+    Ok((count.max(0) as u64, max.map(Watermark::Text)))
+}
+
+/// [`read_noted`] with [`ReadSettings`].
+pub fn read_with(
+    url: &str,
+    table: Option<&str>,
+    query: Option<&str>,
+    settings: &ReadSettings<'_>,
+) -> Result<(DataFrame, Vec<String>)> {
+    let sql = source_sql(url, table, query)?;
     let sql = match settings.ordered {
         None => sql,
         Some(o) => {
