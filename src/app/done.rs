@@ -15,11 +15,22 @@ pub fn finished(state: &mut State, done: JobDone) -> Vec<Command> {
         state.data.requested = None;
     }
     let secs = job.started.elapsed().as_secs_f64();
-    // The screens' own outcomes first (each gives back what is not its own).
+    // The screens' own outcomes first (each gives back what is not its own). A model run
+    // again after a refresh leaves the refresh's message up.
+    let rerun = state.follow.reruns.iter().position(|&id| id == job.id);
+    if let Some(at) = rerun {
+        state.follow.reruns.remove(at);
+    }
+    let message = state.message.clone();
     let mut outcome = done.outcome;
     for spec in &crate::screens::SCREENS {
         match (spec.job_done)(state, outcome, secs) {
-            Ok(commands) => return commands,
+            Ok(commands) => {
+                if rerun.is_some() {
+                    state.message = message;
+                }
+                return commands;
+            }
             Err(other) => outcome = other,
         }
     }

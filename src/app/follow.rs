@@ -9,6 +9,8 @@
 //! A segmentation or prediction on screen assigns every customer of the refreshed table with
 //! the current model (the model file's scoring, `pipeline::saved::score`) instead of
 //! retraining: the customers it was fit on keep their labels and probabilities exactly.
+//! Lifetime values and recommendations, which read the order lines rather than the table,
+//! are run again when a refresh brought anything (their results leave its message up).
 //! A database source (PostgreSQL) cannot be watched like a file. Every [`DATABASE_POLL`] the
 //! event loop calls [`poll`]: with F6 on, a quiet refresh, which reads only the rows past the
 //! source's `watermark` and leaves the view as it is when nothing arrived; with F6 off, a
@@ -64,6 +66,9 @@ pub struct FollowView {
     pub db_seen: BTreeMap<String, Watermark>,
     /// Rows each database source gained since the shown data was read (by role).
     pub db_arrived: BTreeMap<String, u64>,
+    /// Models run again by a refresh (lifetime values, recommendations): their results
+    /// leave the refresh's message up.
+    pub reruns: Vec<u64>,
 }
 
 impl FollowView {
@@ -575,6 +580,33 @@ pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec
         }
         (None, _) => {}
     }
+    // Lifetime values and recommendations read the order lines, not the table: run again
+    // on what the refresh read.
+    let mut again = Vec::new();
+    let mut cmds = Vec::new();
+    if new + changed + removed > 0 {
+        if state.clv.result.is_some() {
+            cmds.extend(crate::screens::clv::run(state));
+            again.push("lifetime values");
+        }
+        if state.recommend.result.is_some() {
+            cmds.extend(crate::screens::recommend::run(state));
+            again.push("recommendations");
+        }
+        state.follow.reruns = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::Spawn { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+    }
+    if !again.is_empty() {
+        lines.push(format!(
+            "{} run again on the new lines",
+            again.join(" and ")
+        ));
+    }
     state.message = Some(lines.join("; "));
     problems.extend(
         stale.iter().map(|l| {
@@ -589,7 +621,6 @@ pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec
     }
     state.data.row = state.data.row.min(rows.saturating_sub(1));
     state.data.summary = None;
-    let mut cmds = Vec::new();
     if state.data.filter.is_some() || state.data.sort.is_some() {
         let (filter, sort) = (state.data.filter.clone(), state.data.sort.clone());
         // The selected customer's table row (the shown customers kept theirs).

@@ -168,21 +168,27 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::RunModel => {
-            let Some(input) = state.order_lines_input() else {
-                return Some(Vec::new());
-            };
             state.error = None;
-            let settings = state.recommend.settings.clone();
-            let roles = state.roles.given_for(&input);
-            return Some(state.start_job(JobRequest::Recommend {
-                input,
-                settings,
-                roles,
-            }));
+            return Some(run(state));
         }
         _ => return None,
     }
     Some(Vec::new())
+}
+
+/// Runs the model on the order lines with the screen's settings (`r`, and again after a
+/// refresh brought new order lines). Nothing when the data has no order lines.
+pub fn run(state: &mut State) -> Vec<Command> {
+    let Some(input) = state.order_lines_input() else {
+        return Vec::new();
+    };
+    let settings = state.recommend.settings.clone();
+    let roles = state.roles.given_for(&input);
+    state.start_job(JobRequest::Recommend {
+        input,
+        settings,
+        roles,
+    })
 }
 
 fn export(

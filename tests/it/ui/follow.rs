@@ -109,7 +109,8 @@ fn files_changed(s: &mut State) {
 /// The CDNOW log (real) opened as a transaction log; half its lines arrive later, then the
 /// rest. After each refresh the table equals a fresh load of the whole file; the marks
 /// equal a row-by-row comparison with the table shown before; the segmentation assigns the
-/// new customers and keeps every unchanged customer's label; the Data sort stays.
+/// new customers and keeps every unchanged customer's label; the lifetime values are run
+/// again and equal a fresh session's; the Data sort stays.
 #[test]
 fn a_growing_transaction_log_is_refreshed_with_marks_and_kept_selections() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,7 +123,10 @@ fn a_growing_transaction_log_is_refreshed_with_marks_and_kept_selections() {
     assert_eq!(s.follow.files.len(), 1);
     assert_eq!(s.follow.files[0].path, log);
 
-    // A segmentation, and the Data table sorted by its second column.
+    // Lifetime values, a segmentation, and the Data table sorted by its second column.
+    key(&mut s, KeyCode::Char('7'));
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.clv.result.is_some(), "{:?}", s.error);
     key(&mut s, KeyCode::Char('4'));
     key(&mut s, KeyCode::Char('r'));
     assert!(s.segments.run.is_some(), "{:?}", s.error);
@@ -193,6 +197,28 @@ fn a_growing_transaction_log_is_refreshed_with_marks_and_kept_selections() {
                 .as_deref()
                 .unwrap()
                 .contains(&format!("{new} new (+)")),
+            "{:?}",
+            s.message
+        );
+        // The lifetime values were run again on the grown log: as a fresh session's.
+        let mut fresh = opened(&log);
+        key(&mut fresh, KeyCode::Char('7'));
+        key(&mut fresh, KeyCode::Char('r'));
+        let (a, b) = (
+            s.clv.result.as_ref().unwrap(),
+            fresh.clv.result.as_ref().unwrap(),
+        );
+        assert_eq!(a.ids, b.ids, "round {round}");
+        assert_eq!(a.run.rows, b.run.rows, "round {round}");
+        assert!(
+            a.ids.len() > before.height(),
+            "round {round}: new customers valued"
+        );
+        assert!(
+            s.message
+                .as_deref()
+                .unwrap()
+                .contains("lifetime values run again"),
             "{:?}",
             s.message
         );
