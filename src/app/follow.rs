@@ -62,8 +62,9 @@ pub struct FollowView {
     /// The refresh or look started by [`poll`] (a refresh's outcome is quiet when nothing
     /// arrived; a failure of either is a status line, tried again at the next poll).
     pub poll_job: Option<u64>,
-    /// Each database source's largest watermark value at the last look (by role).
-    pub db_seen: BTreeMap<String, Watermark>,
+    /// Each database source looked at since the shown data was read (by role), with the
+    /// largest watermark value seen (None while its table was empty).
+    pub db_seen: BTreeMap<String, Option<Watermark>>,
     /// Rows each database source gained since the shown data was read (by role).
     pub db_arrived: BTreeMap<String, u64>,
     /// Models run again by a refresh (lifetime values, recommendations): their results
@@ -322,7 +323,7 @@ fn peeks(state: &State) -> Vec<Peek> {
             table: c.table.clone(),
             query: c.query.clone(),
             column: c.watermark.clone()?,
-            after: state.follow.db_seen.get(role).cloned(),
+            after: state.follow.db_seen.get(role).cloned().flatten(),
         })
     })
     .collect()
@@ -350,10 +351,11 @@ pub fn look(peeks: &[Peek]) -> crate::data::error::Result<Vec<(String, u64, Opti
 pub fn looked(state: &mut State, found: Vec<(String, u64, Option<Watermark>)>) {
     let mut news = false;
     for (role, n, max) in found {
+        // No row past the last value: the last value stays (an empty table: none yet, and
+        // the next look counts every row).
         let first = !state.follow.db_seen.contains_key(&role);
-        if let Some(max) = max {
-            state.follow.db_seen.insert(role.clone(), max);
-        }
+        let before = state.follow.db_seen.get(&role).cloned().flatten();
+        state.follow.db_seen.insert(role.clone(), max.or(before));
         if !first && n > 0 {
             *state.follow.db_arrived.entry(role).or_default() += n;
             news = true;
@@ -768,4 +770,46 @@ fn actual(table: &DataFrame, target: &str, classes: &[String]) -> Result<Vec<usi
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looks at a database source: the first one is silent, even on an empty table; rows
+    /// past the last value seen are announced and add up; a look that finds nothing past it
+    /// keeps the last value.
+    #[test]
+    fn looks_announce_the_rows_past_the_last_value_seen() {
+        let mut s = State::new("looks".into());
+        let text = |t: &str| Some(Watermark::Text(t.into()));
+        let said = |s: &State| s.message.clone().unwrap_or_default();
+        // An empty table: nothing seen yet, and nothing to say.
+        looked(&mut s, vec![("orders".into(), 0, None)]);
+        assert_eq!(s.message, None);
+        assert_eq!(s.follow.db_seen.get("orders"), Some(&None));
+        // Its first rows are announced (a later look counts every row while none was seen).
+        looked(&mut s, vec![("orders".into(), 5, text("5"))]);
+        assert!(
+            said(&s).starts_with("new data: orders +5 rows"),
+            "{}",
+            said(&s)
+        );
+        assert!(s.follow.has_arrivals());
+        // Nothing past the last value: it stays, and so does the announcement.
+        looked(&mut s, vec![("orders".into(), 0, None)]);
+        assert_eq!(s.follow.db_seen.get("orders"), Some(&text("5")));
+        looked(&mut s, vec![("orders".into(), 1, text("6"))]);
+        assert!(
+            said(&s).starts_with("new data: orders +6 rows"),
+            "{}",
+            said(&s)
+        );
+        // A load reads them: what arrived is gone and the next look is a first one again.
+        opened(&mut s, Vec::new(), Vec::new());
+        assert!(!s.follow.has_arrivals() && s.follow.db_seen.is_empty());
+        let before = said(&s);
+        looked(&mut s, vec![("orders".into(), 9, text("9"))]);
+        assert_eq!(said(&s), before);
+    }
 }
