@@ -233,6 +233,19 @@ impl State {
         self.source.clone()
     }
 
+    /// Asks for a job on the session's order lines with the analyst's column roles (Rules,
+    /// CLV, Recommend); nothing, with the reason in the status line, when there are none.
+    pub fn start_on_order_lines(
+        &mut self,
+        request: impl FnOnce(std::path::PathBuf, crate::data::sources::roles::Given) -> JobRequest,
+    ) -> Vec<Command> {
+        let Some(input) = self.order_lines_input() else {
+            return Vec::new();
+        };
+        let roles = self.roles.given_for(&input);
+        self.start_job(request(input, roles))
+    }
+
     /// Asks for a job (a running job of the same kind is cancelled).
     pub fn start_job(&mut self, request: JobRequest) -> Vec<Command> {
         vec![self.start(request)]

@@ -289,12 +289,8 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
 /// Runs the model on the order lines with the screen's settings (`r`, and again after a
 /// refresh brought new order lines). Nothing when the data has no order lines.
 pub fn run(state: &mut State) -> Vec<Command> {
-    let Some(input) = state.order_lines_input() else {
-        return Vec::new();
-    };
     let settings = state.clv.settings.clone();
-    let roles = state.roles.given_for(&input);
-    state.start_job(JobRequest::Clv {
+    state.start_on_order_lines(|input, roles| JobRequest::Clv {
         input,
         settings,
         roles,

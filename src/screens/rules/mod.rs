@@ -376,13 +376,9 @@ fn move_row(view: &mut RulesView, to: usize) {
 }
 
 fn run(state: &mut State) -> Vec<Command> {
-    let Some(input) = state.order_lines_input() else {
-        return Vec::new();
-    };
     state.error = None;
     let params = state.rules.params.clone();
-    let roles = state.roles.given_for(&input);
-    state.start_job(JobRequest::Rules {
+    state.start_on_order_lines(|input, roles| JobRequest::Rules {
         input,
         params,
         roles,
