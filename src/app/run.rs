@@ -189,7 +189,8 @@ pub fn run_with(request: JobRequest, options: Options, demo: Option<Demo>) -> an
     // The followed files, looked at about once a second (a stat of each; `super::follow`).
     let mut looked = Instant::now();
     let mut last_seen: Option<crate::data::integrate::follow::Signature> = None;
-    // Database sources, read again on a timer with F6 on (`super::follow::poll`).
+    // Database sources, looked at (F6 off) or read again (F6 on) on a timer
+    // (`super::follow::poll`).
     let mut polled = Instant::now();
     let result = (|| -> anyhow::Result<()> {
         while !state.quit {

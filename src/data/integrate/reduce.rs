@@ -243,7 +243,6 @@ impl Store {
     }
 }
 
-/// Whether sorted `s` holds `p`.
 /// The first index at or after `from` whose value is not below `p`, in sorted `s` whose
 /// values at and after `from` are spread evenly (fingerprints): the search starts where `p`
 /// would be in an even spread of the values after `s[from]` and widens from there. For the
@@ -291,6 +290,7 @@ fn seek(s: &[u128], from: usize, p: u128) -> usize {
     lo + 1 + s[lo + 1..hi].partition_point(|x| *x < p)
 }
 
+/// Whether sorted `s` holds `p`.
 fn find(s: &[u128], p: u128) -> bool {
     position(s, p).is_some()
 }

@@ -420,6 +420,10 @@ fn cancelled() -> DataError {
     DataError::Cancelled
 }
 
+/// What every read sets first: dates and times as ISO text in UTC, floats to the last digit.
+const SESSION_SETUP: &str =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3";
+
 /// The query that reads a source: its `table` whole, or its `query`.
 fn source_sql(url: &str, table: Option<&str>, query: Option<&str>) -> Result<String> {
     Ok(match (table, query) {
@@ -460,9 +464,7 @@ pub fn rows_past(
     }
     let mut client = connect(url)?;
     client
-        .batch_execute(
-            "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3",
-        )
+        .batch_execute(SESSION_SETUP)
         .map_err(|e| error(url, "cannot set up the session", describe(&e)))?;
     let row = client
         .query_one(q.as_str(), &[])
@@ -508,9 +510,7 @@ pub fn read_with(
     }
     let client = &mut conn.client;
     client
-        .batch_execute(
-            "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3",
-        )
+        .batch_execute(SESSION_SETUP)
         .map_err(|e| error(url, "cannot set up the session", describe(&e)))?;
     let stmt = client.prepare(&sql).map_err(|e| {
         error(
