@@ -110,6 +110,21 @@ pub const FOLDS: Whole = Whole { lo: 2, hi: 50 };
 /// Share of rows held out for testing.
 pub const TEST_SIZE: Real = Real { lo: 0.05, hi: 0.9 };
 
+/// Gradient boosting: the learning rate (shrinkage of each tree).
+pub const LEARNING_RATE: Real = Real { lo: 1e-4, hi: 1.0 };
+/// Gradient boosting: rounds at most.
+pub const ROUNDS: Whole = Whole { lo: 1, hi: 10_000 };
+/// Gradient boosting: leaves per tree.
+pub const MAX_LEAVES: Whole = Whole { lo: 2, hi: 4096 };
+/// Gradient boosting: L2 penalty on leaf values.
+pub const L2: Real = Real { lo: 0.0, hi: 1e6 };
+/// Gradient boosting: share of the rows or features each tree sees.
+pub const SAMPLE_SHARE: Real = Real { lo: 0.01, hi: 1.0 };
+/// Share of the training rows held out for early stopping.
+pub const VALIDATION_FRACTION: Real = Real { lo: 0.01, hi: 0.5 };
+/// Rounds (or epochs) without improvement before early stopping.
+pub const PATIENCE: Whole = Whole { lo: 1, hi: 1000 };
+
 /// CLV horizon in months (ten years; each month is a sum over every customer).
 pub const HORIZON_MONTHS: Whole = Whole { lo: 1, hi: 120 };
 /// Monthly discount rate.

@@ -8,6 +8,7 @@ pub mod dbscan;
 pub mod error;
 pub mod evaluation;
 pub mod forest;
+pub mod gbdt;
 pub mod gmm;
 pub mod itemsets;
 pub mod kernel;

@@ -13,6 +13,7 @@ use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
@@ -89,42 +90,61 @@ impl Binned {
     pub fn new(x: ArrayView2<f64>, max_bins: usize) -> Binned {
         let (n, d) = x.dim();
         let max_bins = max_bins.clamp(2, 256);
-        let mut bins = vec![0u8; n * d];
-        let mut edges = Vec::with_capacity(d);
-        for t in 0..d {
-            let col: Vec<f64> = x.column(t).to_vec();
-            let mut sorted = col.clone();
-            sorted.sort_by(f64::total_cmp);
-            sorted.dedup();
-            // Bin upper bounds: every distinct value, or quantiles of the distinct values
-            // weighted by rows.
-            let uppers: Vec<f64> = if sorted.len() <= max_bins {
-                sorted.clone()
-            } else {
+        // One feature at a time on its own thread (each feature's bins are its own, so the
+        // result does not depend on the number of threads).
+        let per: Vec<(Vec<u8>, Vec<f64>)> = (0..d)
+            .into_par_iter()
+            .map(|t| {
+                let col: Vec<f64> = x.column(t).to_vec();
                 let mut all = col.clone();
-                all.sort_by(f64::total_cmp);
-                let mut u: Vec<f64> = (1..=max_bins)
-                    .map(|q| all[(q * n / max_bins).min(n) - 1])
+                all.sort_unstable_by(f64::total_cmp);
+                let mut sorted = all.clone();
+                sorted.dedup();
+                // Bin upper bounds: every distinct value, or quantiles of the values
+                // weighted by rows.
+                let uppers: Vec<f64> = if sorted.len() <= max_bins {
+                    sorted.clone()
+                } else {
+                    let mut u: Vec<f64> = (1..=max_bins)
+                        .map(|q| all[(q * n / max_bins).min(n) - 1])
+                        .collect();
+                    u.dedup();
+                    u
+                };
+                // Edge between bin b and b + 1: midway between uppers[b] and the next
+                // distinct value above it.
+                let e: Vec<f64> = uppers
+                    .iter()
+                    .take(uppers.len().saturating_sub(1))
+                    .map(|&u| {
+                        let next = sorted[sorted.partition_point(|&v| v <= u)];
+                        u + (next - u) / 2.0
+                    })
                     .collect();
-                u.dedup();
-                u
-            };
-            // Edge between bin b and b + 1: midway between uppers[b] and the next distinct
-            // value above it.
-            let e: Vec<f64> = uppers
-                .iter()
-                .take(uppers.len().saturating_sub(1))
-                .map(|&u| {
-                    let next = sorted[sorted.partition_point(|&v| v <= u)];
-                    u + (next - u) / 2.0
-                })
-                .collect();
-            for (i, &v) in col.iter().enumerate() {
-                bins[t * n + i] = e.partition_point(|&edge| edge < v) as u8;
-            }
+                let b: Vec<u8> = col
+                    .iter()
+                    .map(|&v| e.partition_point(|&edge| edge < v) as u8)
+                    .collect();
+                (b, e)
+            })
+            .collect();
+        let mut bins = Vec::with_capacity(n * d);
+        let mut edges = Vec::with_capacity(d);
+        for (b, e) in per {
+            bins.extend_from_slice(&b);
             edges.push(e);
         }
         Binned { n, d, bins, edges }
+    }
+
+    /// Every row's bin of feature `t`.
+    pub fn column(&self, t: usize) -> &[u8] {
+        &self.bins[t * self.n..(t + 1) * self.n]
+    }
+
+    /// Feature `t`'s bin edges: rows with a value <= `edges(t)[b]` are in bins 0..=b.
+    pub fn edges(&self, t: usize) -> &[f64] {
+        &self.edges[t]
     }
 
     fn bin(&self, row: usize, t: usize) -> usize {
