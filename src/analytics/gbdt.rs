@@ -483,29 +483,49 @@ impl Grow<'_> {
     /// Histograms of the rows `idx` (positions among the training rows, ascending).
     fn histograms(&self, idx: &[u32]) -> Vec<HBin> {
         let mut hist = vec![HBin::default(); self.d * 256];
-        // Gradients in the node's row order, gathered once for every feature.
-        let gh: Vec<(f32, f32)> = idx
-            .iter()
-            .map(|&i| (self.grad[i as usize], self.hess[i as usize]))
-            .collect();
+        let parallel = idx.len() * self.features.len() >= PARALLEL_WORK;
+        // All the rows in order (a root without row subsampling): read in place. Else the
+        // gradients in the node's row order, gathered once for every feature.
+        let whole = idx.len() == self.m;
+        let gh: Vec<(f32, f32)> = if whole {
+            Vec::new()
+        } else if parallel {
+            idx.par_iter()
+                .map(|&i| (self.grad[i as usize], self.hess[i as usize]))
+                .collect()
+        } else {
+            idx.iter()
+                .map(|&i| (self.grad[i as usize], self.hess[i as usize]))
+                .collect()
+        };
         let one = |t: usize, out: &mut [HBin]| {
             if !self.features.contains(&t) {
                 return;
             }
+            let out: &mut [HBin; 256] = out.try_into().expect("256 bins a feature");
             let col = &self.bins[t * self.m..(t + 1) * self.m];
-            for (&i, &(g, h)) in idx.iter().zip(&gh) {
-                let b = &mut out[col[i as usize] as usize];
-                b.g += g as f64;
-                b.h += h as f64;
-                b.n += 1;
+            if whole {
+                for ((&b, &g), &h) in col.iter().zip(self.grad).zip(self.hess) {
+                    let b = &mut out[b as usize];
+                    b.g += g as f64;
+                    b.h += h as f64;
+                    b.n += 1;
+                }
+            } else {
+                for (&i, &(g, h)) in idx.iter().zip(&gh) {
+                    let b = &mut out[col[i as usize] as usize];
+                    b.g += g as f64;
+                    b.h += h as f64;
+                    b.n += 1;
+                }
             }
         };
-        if idx.len() * self.features.len() < PARALLEL_WORK {
-            hist.chunks_mut(256)
+        if parallel {
+            hist.par_chunks_mut(256)
                 .enumerate()
                 .for_each(|(t, o)| one(t, o));
         } else {
-            hist.par_chunks_mut(256)
+            hist.chunks_mut(256)
                 .enumerate()
                 .for_each(|(t, o)| one(t, o));
         }
@@ -610,21 +630,10 @@ impl Grow<'_> {
             };
             let mut leaf = open.swap_remove(pick);
             let b = leaf.best.expect("picked a leaf with a split");
-            // Stable partition: the node's rows stay ascending on both sides.
             let col = &self.bins[b.feature * self.m..(b.feature + 1) * self.m];
-            let rows = &mut idx[leaf.start..leaf.end];
-            scratch.clear();
-            let mut w = 0;
-            for i in 0..rows.len() {
-                let r = rows[i];
-                if col[r as usize] as usize <= b.bin {
-                    rows[w] = r;
-                    w += 1;
-                } else {
-                    scratch.push(r);
-                }
-            }
-            rows[w..].copy_from_slice(&scratch);
+            let w = partition(&mut idx[leaf.start..leaf.end], &mut scratch, |r| {
+                col[r as usize] as usize <= b.bin
+            });
             debug_assert_eq!(w, b.n_left);
             let mid = leaf.start + w;
             // Left child's sums from the histogram of the split feature.
@@ -703,6 +712,61 @@ impl Grow<'_> {
         ranges.sort_unstable();
         (tree, ranges, gains)
     }
+}
+
+/// Rows per task of a parallel partition (fixed, so the result does not depend on the
+/// number of threads; it does not anyway: each side keeps the rows' order).
+const PARTITION_CHUNK: usize = 65_536;
+
+/// Stable partition of `rows`: those where `left` holds first, in their order, then the
+/// others in theirs. Returns how many went left.
+fn partition(rows: &mut [u32], scratch: &mut Vec<u32>, left: impl Fn(u32) -> bool + Sync) -> usize {
+    if rows.len() < 2 * PARTITION_CHUNK {
+        scratch.clear();
+        let mut w = 0;
+        for i in 0..rows.len() {
+            let r = rows[i];
+            if left(r) {
+                rows[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        rows[w..].copy_from_slice(scratch);
+        return w;
+    }
+    // Each chunk split on its own thread, then the lefts and the rights laid out in chunk
+    // order.
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+        .par_chunks(PARTITION_CHUNK)
+        .map(|c| {
+            // Without branches: each row written to both sides, kept on one.
+            let (mut l, mut r) = (vec![0u32; c.len()], vec![0u32; c.len()]);
+            let (mut nl, mut nr) = (0, 0);
+            for &x in c {
+                let go = left(x);
+                l[nl] = x;
+                r[nr] = x;
+                nl += go as usize;
+                nr += !go as usize;
+            }
+            l.truncate(nl);
+            r.truncate(nr);
+            (l, r)
+        })
+        .collect();
+    let mut w = 0;
+    for (l, _) in &parts {
+        rows[w..w + l.len()].copy_from_slice(l);
+        w += l.len();
+    }
+    let lefts = w;
+    for (_, r) in &parts {
+        rows[w..w + r.len()].copy_from_slice(r);
+        w += r.len();
+    }
+    lefts
 }
 
 /// The leaf a row of training bins (position `i`, column-major `bins` of `m` rows) reaches.
@@ -867,6 +931,7 @@ fn boost(
                     r[c] += tree.value[leaf_binned(&tree, &bins, m, i)];
                 });
             } else {
+                // Every row is in one leaf's range of `idx` (each range ascending).
                 for &(node, s, e) in &ranges {
                     let v = tree.value[node];
                     for &i in &idx[s..e] {

@@ -22,6 +22,7 @@ use super::evaluation::{
     stratified_kfold, stratified_split, thin,
 };
 use super::forest::{Forest, ForestParams, fit_forest};
+use super::gbdt::{Gbdt, GbdtParams, fit_gbdt_classifier};
 use super::logistic::{Logistic, LogisticParams, fit_logistic};
 use super::tree::{Binned, Tree, TreeParams, fit_tree};
 use crate::progress::Progress;
@@ -39,9 +40,10 @@ pub enum ModelKind {
     Forest,
     Tree,
     Logistic,
+    Gbdt,
 }
 
-crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic" });
+crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt" });
 
 impl ModelKind {
     pub fn title(self) -> &'static str {
@@ -49,7 +51,13 @@ impl ModelKind {
             ModelKind::Forest => "random forest",
             ModelKind::Tree => "decision tree",
             ModelKind::Logistic => "logistic regression",
+            ModelKind::Gbdt => "gradient boosting",
         }
+    }
+
+    /// Whether the model splits binned features (trees, forests, boosting).
+    pub fn binned(self) -> bool {
+        matches!(self, ModelKind::Tree | ModelKind::Forest | ModelKind::Gbdt)
     }
 }
 
@@ -59,6 +67,8 @@ pub struct PredictParams {
     pub tree: TreeParams,
     pub n_trees: usize,
     pub logistic: LogisticParams,
+    /// Boosting; its depth, min leaf and seed are `tree`'s and `seed`.
+    pub gbdt: GbdtParams,
     pub folds: usize,
     pub test_size: f64,
     pub seed: u64,
@@ -74,6 +84,7 @@ impl Default for PredictParams {
             tree: TreeParams::default(),
             n_trees: 100,
             logistic: LogisticParams::default(),
+            gbdt: GbdtParams::default(),
             folds: 5,
             test_size: 0.25,
             seed: 42,
@@ -93,6 +104,17 @@ impl PredictParams {
             limits::TREES.named("trees", self.n_trees)?;
         }
         limits::ALPHA.named("alpha", self.logistic.alpha)?;
+        if self.model == ModelKind::Gbdt {
+            let g = &self.gbdt;
+            limits::LEARNING_RATE.named("learning_rate", g.learning_rate)?;
+            limits::ROUNDS.named("rounds", g.rounds)?;
+            limits::MAX_LEAVES.named("max_leaves", g.max_leaves)?;
+            limits::L2.named("l2", g.l2)?;
+            limits::SAMPLE_SHARE.named("subsample", g.subsample)?;
+            limits::SAMPLE_SHARE.named("colsample", g.colsample)?;
+            limits::VALIDATION_FRACTION.named("validation_fraction", g.validation_fraction)?;
+            limits::PATIENCE.named("patience", g.patience)?;
+        }
         limits::FOLDS.named("folds", self.folds)?;
         limits::TEST_SIZE.named("test_size", self.test_size)?;
         limits::THRESHOLD.named("threshold", self.threshold)?;
@@ -115,6 +137,29 @@ impl PredictParams {
             ModelKind::Logistic => {
                 format!("logistic regression (alpha {})", self.logistic.alpha)
             }
+            ModelKind::Gbdt => format!(
+                "gradient boosting ({} rounds at most{}, learning rate {}, {} leaves, depth {}, min leaf {})",
+                self.gbdt.rounds,
+                if self.gbdt.early_stopping {
+                    ", early stopping"
+                } else {
+                    ""
+                },
+                self.gbdt.learning_rate,
+                self.gbdt.max_leaves,
+                self.tree.max_depth,
+                self.tree.min_samples_leaf
+            ),
+        }
+    }
+
+    /// The boosting parameters with the shared depth, min leaf and seed.
+    pub fn boosting(&self) -> GbdtParams {
+        GbdtParams {
+            max_depth: self.tree.max_depth,
+            min_leaf: self.tree.min_samples_leaf,
+            seed: self.seed,
+            ..self.gbdt.clone()
         }
     }
 }
@@ -178,6 +223,8 @@ pub struct PredictRun {
     pub probabilities: Vec<Vec<f64>>,
     /// The fitted decision tree (tree model only), for showing it as text.
     pub tree: Option<Tree>,
+    /// Boosting: the rounds kept (early stopping's choice) of how many allowed.
+    pub boosting: Option<Boosting>,
     /// The model fitted on the training rows (what `probabilities` come from).
     #[serde(skip)]
     pub fitted: Option<Fitted>,
@@ -194,6 +241,17 @@ impl PredictRun {
     }
 }
 
+/// What boosting chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Boosting {
+    /// Rounds kept: the best validation round with early stopping, else all.
+    pub rounds: usize,
+    pub max_rounds: usize,
+    pub early_stopping: bool,
+    /// The validation loss at the rounds kept (early stopping only).
+    pub validation_loss: Option<f64>,
+}
+
 /// A fitted model: what a saved model keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
@@ -201,6 +259,7 @@ pub enum Fitted {
     Tree(Tree),
     Forest(Forest),
     Logistic(Logistic),
+    Gbdt(Gbdt),
 }
 
 impl Fitted {
@@ -226,6 +285,10 @@ impl Fitted {
                 .outer_iter()
                 .map(|r| r.to_vec())
                 .collect(),
+            Fitted::Gbdt(g) => rows
+                .par_iter()
+                .map(|&r| g.predict_proba(&x.row(r).to_vec()))
+                .collect(),
         }
     }
 
@@ -234,6 +297,7 @@ impl Fitted {
             Fitted::Tree(t) => t.importance.clone(),
             Fitted::Forest(f) => f.importance.clone(),
             Fitted::Logistic(m) => m.importance.clone(),
+            Fitted::Gbdt(g) => g.importance.clone(),
         }
     }
 }
@@ -269,20 +333,28 @@ fn fit(
             progress,
         )?),
         ModelKind::Logistic => Fitted::Logistic(fit_logistic(x, y, classes, rows, &p.logistic)?),
+        ModelKind::Gbdt => Fitted::Gbdt(fit_gbdt_classifier(
+            binned.expect("binned"),
+            y,
+            classes,
+            rows,
+            &p.boosting(),
+            progress,
+        )?),
     };
-    // A forest advanced once per tree.
-    if p.model != ModelKind::Forest {
+    // A forest advanced once per tree, boosting once per round.
+    if !matches!(p.model, ModelKind::Forest | ModelKind::Gbdt) {
         progress.advance(1);
     }
     Ok(fitted)
 }
 
-/// Progress units of one fit: a forest's trees, else 1.
+/// Progress units of one fit: a forest's trees, boosting's rounds, else 1.
 fn fit_units(p: &PredictParams) -> u64 {
-    if p.model == ModelKind::Forest {
-        p.n_trees.max(1) as u64
-    } else {
-        1
+    match p.model {
+        ModelKind::Forest => p.n_trees.max(1) as u64,
+        ModelKind::Gbdt => Gbdt::units(&p.gbdt),
+        _ => 1,
     }
 }
 
@@ -347,7 +419,7 @@ fn check_target(y: &[usize], classes: usize) -> Result<(), AnalyticsError> {
 }
 
 fn binned_for(x: ArrayView2<f64>, model: ModelKind) -> Option<Binned> {
-    matches!(model, ModelKind::Tree | ModelKind::Forest).then(|| Binned::new(x, 256))
+    model.binned().then(|| Binned::new(x, 256))
 }
 
 fn mean_std(v: &[f64]) -> MeanStd {
@@ -521,6 +593,15 @@ pub fn run_prediction(
         Fitted::Tree(t) => Some(t.clone()),
         _ => None,
     };
+    let boosting = match &model {
+        Fitted::Gbdt(g) => Some(Boosting {
+            rounds: g.rounds(),
+            max_rounds: p.gbdt.rounds,
+            early_stopping: !g.validation_loss.is_empty(),
+            validation_loss: g.validation_loss.get(g.rounds().saturating_sub(1)).copied(),
+        }),
+        _ => None,
+    };
     progress.advance(1);
     Ok(PredictRun {
         model: p.model,
@@ -536,6 +617,7 @@ pub fn run_prediction(
         curves,
         probabilities,
         tree,
+        boosting,
         fitted: Some(model),
         test_rows: test,
     })
@@ -566,7 +648,8 @@ fn top_of(mut idx: Vec<usize>, probabilities: &[Vec<f64>], class: usize, n: usiz
     idx
 }
 
-/// The parameter values a grid search tries: depth x min leaf for trees and forests, alpha
+/// The parameter values a grid search tries: depth x min leaf for trees, forests and
+/// boosting, alpha
 /// for logistic regression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
@@ -598,7 +681,7 @@ impl Grid {
                     p
                 })
                 .collect(),
-            ModelKind::Tree | ModelKind::Forest => self
+            ModelKind::Tree | ModelKind::Forest | ModelKind::Gbdt => self
                 .max_depth
                 .iter()
                 .flat_map(|&d| self.min_leaf.iter().map(move |&l| (d, l)))

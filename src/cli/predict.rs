@@ -103,7 +103,15 @@ pub fn run(a: PredictArgs) -> Result<()> {
     // The ranges a workspace's [predict] is held to (`analytics::limits`).
     limits::THRESHOLD.named("--threshold", a.settings.threshold)?;
     limits::MAX_DEPTH.named("--max-depth", a.settings.max_depth)?;
-    limits::MIN_LEAF.named("--min-leaf", a.settings.min_leaf)?;
+    limits::MIN_LEAF.named("--min-leaf", a.settings.min_leaf())?;
+    limits::ROUNDS.named("--rounds", a.settings.rounds)?;
+    limits::LEARNING_RATE.named("--learning-rate", a.settings.learning_rate)?;
+    limits::MAX_LEAVES.named("--max-leaves", a.settings.max_leaves)?;
+    limits::L2.named("--l2", a.settings.l2)?;
+    limits::SAMPLE_SHARE.named("--subsample", a.settings.subsample)?;
+    limits::SAMPLE_SHARE.named("--colsample", a.settings.colsample)?;
+    limits::VALIDATION_FRACTION.named("--validation-fraction", a.settings.validation_fraction)?;
+    limits::PATIENCE.named("--patience", a.settings.patience)?;
     limits::TREES.named("--n-trees", a.settings.trees)?;
     limits::ALPHA.named("--alpha", a.settings.alpha)?;
     limits::FOLDS.named("--folds", a.settings.folds)?;
@@ -257,6 +265,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "grid": grid,
             // The decision tree as indented text, thresholds in the features' own units.
             "tree": tree_text(&names, classes),
+            // Boosting: the rounds kept (early stopping's best) of the most allowed.
+            "gbdt": r.boosting,
             "seed": a.settings.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });

@@ -129,6 +129,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 crate::analytics::predict::Fitted::Tree(_) => "tree",
                 crate::analytics::predict::Fitted::Forest(_) => "forest",
                 crate::analytics::predict::Fitted::Logistic(_) => "logistic",
+                crate::analytics::predict::Fitted::Gbdt(_) => "gbdt",
             };
             ("predict", format!("{name} for {}", p.target))
         }

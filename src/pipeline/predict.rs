@@ -17,6 +17,7 @@ use crate::progress::Progress;
 
 use super::error::Result;
 use super::settings::{Section, check_real, check_whole};
+use crate::analytics::gbdt::GbdtParams;
 use crate::analytics::limits;
 use crate::analytics::logistic::LogisticParams;
 use crate::analytics::predict::ModelKind;
@@ -35,7 +36,7 @@ pub struct PredictSettings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// tree, forest (default) or logistic.
+    /// tree, forest (default), logistic or gbdt (gradient-boosted trees).
     #[arg(long, value_enum, ignore_case = true, default_value_t = ModelKind::Forest)]
     pub model: ModelKind,
     /// Forest: number of trees (1 to 10000).
@@ -44,15 +45,45 @@ pub struct PredictSettings {
     /// Trees: the deepest split (1 to 64, default 8).
     #[arg(long = "max-depth", default_value_t = 8, value_parser = whole::<usize>)]
     pub max_depth: usize,
-    /// Trees: fewest training rows in a leaf (1 or more).
-    #[arg(long = "min-leaf", default_value_t = 1, value_parser = whole::<usize>)]
-    pub min_leaf: usize,
+    /// Trees and boosting: fewest training rows in a leaf (1 or more; default 1 for trees
+    /// and forests, 20 for gbdt).
+    #[arg(long = "min-leaf", value_parser = whole::<usize>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_leaf: Option<usize>,
     /// Trees: split quality, gini or entropy.
     #[arg(long, value_enum, ignore_case = true, default_value_t = Criterion::Gini)]
     pub criterion: Criterion,
     /// Logistic: L2 regularisation strength (scikit-learn's 1/C).
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// Gbdt: rounds at most (1 to 10000).
+    #[arg(long, default_value_t = 100, value_parser = whole::<usize>)]
+    pub rounds: usize,
+    /// Gbdt: shrinkage of each tree (0.0001 to 1).
+    #[arg(long = "learning-rate", default_value_t = 0.1)]
+    pub learning_rate: f64,
+    /// Gbdt: leaves per tree (2 to 4096).
+    #[arg(long = "max-leaves", default_value_t = 31, value_parser = whole::<usize>)]
+    pub max_leaves: usize,
+    /// Gbdt: L2 penalty on leaf values.
+    #[arg(long, default_value_t = 0.0)]
+    pub l2: f64,
+    /// Gbdt: share of the training rows each tree sees (0.01 to 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub subsample: f64,
+    /// Gbdt: share of the features each tree may split on (0.01 to 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub colsample: f64,
+    /// Gbdt: stop when the loss on a validation split of the training rows has not improved
+    /// for --patience rounds, keeping the best round (true or false).
+    #[arg(long = "early-stopping", default_value_t = true, action = clap::ArgAction::Set)]
+    pub early_stopping: bool,
+    /// Gbdt: share of the training rows held out for early stopping (0.01 to 0.5).
+    #[arg(long = "validation-fraction", default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// Gbdt: rounds without improvement before stopping (1 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = whole::<usize>)]
+    pub patience: usize,
     /// Two classes: call a row positive when its probability is at least this.
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
@@ -74,6 +105,13 @@ impl Default for PredictSettings {
 }
 
 impl PredictSettings {
+    /// The fewest rows in a leaf: the setting, else the model's default (scikit-learn's and
+    /// LightGBM's 20 for boosting, 1 for a tree or a forest).
+    pub fn min_leaf(&self) -> usize {
+        self.min_leaf
+            .unwrap_or(if self.model == ModelKind::Gbdt { 20 } else { 1 })
+    }
+
     /// The models' parameters.
     pub fn params(&self) -> PredictParams {
         let d = PredictParams::default();
@@ -82,7 +120,7 @@ impl PredictSettings {
             tree: TreeParams {
                 criterion: self.criterion,
                 max_depth: self.max_depth,
-                min_samples_leaf: self.min_leaf,
+                min_samples_leaf: self.min_leaf(),
                 seed: self.seed,
                 ..d.tree
             },
@@ -91,6 +129,18 @@ impl PredictSettings {
                 alpha: self.alpha,
                 ..d.logistic
             },
+            gbdt: GbdtParams {
+                learning_rate: self.learning_rate,
+                rounds: self.rounds,
+                max_leaves: self.max_leaves,
+                l2: self.l2,
+                subsample: self.subsample,
+                colsample: self.colsample,
+                early_stopping: self.early_stopping,
+                validation_fraction: self.validation_fraction,
+                patience: self.patience,
+                ..d.gbdt
+            },
             folds: self.folds,
             test_size: self.test_size,
             seed: self.seed,
@@ -98,16 +148,25 @@ impl PredictSettings {
         }
     }
 
-    /// The settings of `p` for `target`.
+    /// The settings of `p` for `target`; the min leaf is left to the model's default.
     pub fn of(p: &PredictParams, target: Option<String>) -> PredictSettings {
         PredictSettings {
             target,
             model: p.model,
             trees: p.n_trees,
             max_depth: p.tree.max_depth,
-            min_leaf: p.tree.min_samples_leaf,
+            min_leaf: None,
             criterion: p.tree.criterion,
             alpha: p.logistic.alpha,
+            rounds: p.gbdt.rounds,
+            learning_rate: p.gbdt.learning_rate,
+            max_leaves: p.gbdt.max_leaves,
+            l2: p.gbdt.l2,
+            subsample: p.gbdt.subsample,
+            colsample: p.gbdt.colsample,
+            early_stopping: p.gbdt.early_stopping,
+            validation_fraction: p.gbdt.validation_fraction,
+            patience: p.gbdt.patience,
             threshold: p.threshold,
             folds: p.folds,
             test_size: p.test_size,
@@ -123,8 +182,20 @@ impl Section for PredictSettings {
         [
             check_whole("trees", self.trees, limits::TREES),
             check_whole("max_depth", self.max_depth, limits::MAX_DEPTH),
-            check_whole("min_leaf", self.min_leaf, limits::MIN_LEAF),
+            check_whole("min_leaf", self.min_leaf(), limits::MIN_LEAF),
             check_real("alpha", self.alpha, limits::ALPHA),
+            check_whole("rounds", self.rounds, limits::ROUNDS),
+            check_real("learning_rate", self.learning_rate, limits::LEARNING_RATE),
+            check_whole("max_leaves", self.max_leaves, limits::MAX_LEAVES),
+            check_real("l2", self.l2, limits::L2),
+            check_real("subsample", self.subsample, limits::SAMPLE_SHARE),
+            check_real("colsample", self.colsample, limits::SAMPLE_SHARE),
+            check_real(
+                "validation_fraction",
+                self.validation_fraction,
+                limits::VALIDATION_FRACTION,
+            ),
+            check_whole("patience", self.patience, limits::PATIENCE),
             check_real("threshold", self.threshold, limits::THRESHOLD),
             check_whole("folds", self.folds, limits::FOLDS),
             check_real("test_size", self.test_size, limits::TEST_SIZE),

@@ -668,11 +668,28 @@ fn used(s: &Settings, section: &str, key: &str) -> bool {
             Algorithm::Gmm => !matches!(k, "eps" | "min_points"),
             Algorithm::Dbscan => matches!(k, "algorithm" | "eps" | "min_points"),
         },
-        ("predict", k) => match s.predict.model {
-            ModelKind::Forest => k != "alpha",
-            ModelKind::Tree => !matches!(k, "alpha" | "trees"),
-            ModelKind::Logistic => !matches!(k, "trees" | "max_depth" | "min_leaf" | "criterion"),
-        },
+        ("predict", k) => {
+            let boosting = matches!(
+                k,
+                "rounds"
+                    | "learning_rate"
+                    | "max_leaves"
+                    | "l2"
+                    | "subsample"
+                    | "colsample"
+                    | "early_stopping"
+                    | "validation_fraction"
+                    | "patience"
+            );
+            match s.predict.model {
+                ModelKind::Forest => k != "alpha" && !boosting,
+                ModelKind::Tree => !matches!(k, "alpha" | "trees") && !boosting,
+                ModelKind::Logistic => {
+                    !matches!(k, "trees" | "max_depth" | "min_leaf" | "criterion") && !boosting
+                }
+                ModelKind::Gbdt => !matches!(k, "alpha" | "trees" | "criterion"),
+            }
+        }
         _ => true,
     }
 }

@@ -549,6 +549,7 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
         .collect();
     let own = match p.params.model {
         ModelKind::Logistic => "|coefficient|",
+        ModelKind::Gbdt => "split gain",
         _ => "impurity decrease",
     };
     let metric = if r.permutation_metric == "roc_auc" {

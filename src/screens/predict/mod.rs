@@ -26,6 +26,10 @@ pub enum PField {
     MinLeaf,
     Criterion,
     Alpha,
+    Rounds,
+    LearningRate,
+    MaxLeaves,
+    EarlyStopping,
     Threshold,
     Folds,
     Seed,
@@ -41,6 +45,10 @@ impl PField {
             PField::MinLeaf => "min leaf",
             PField::Criterion => "criterion",
             PField::Alpha => "alpha (L2)",
+            PField::Rounds => "rounds",
+            PField::LearningRate => "learn rate",
+            PField::MaxLeaves => "max leaves",
+            PField::EarlyStopping => "early stop",
             PField::Threshold => "threshold",
             PField::Folds => "cv folds",
             PField::Seed => "seed",
@@ -49,7 +57,10 @@ impl PField {
 
     /// Chosen from a list with +/- (nothing to type).
     pub fn is_choice(self) -> bool {
-        matches!(self, PField::Target | PField::Model | PField::Criterion)
+        matches!(
+            self,
+            PField::Target | PField::Model | PField::Criterion | PField::EarlyStopping
+        )
     }
 }
 
@@ -131,6 +142,9 @@ impl Default for PredictView {
 const MIN_LEAF: [usize; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 const ALPHA: [f64; 9] = [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0];
 const TREES: [usize; 9] = [10, 20, 50, 100, 200, 300, 500, 750, 1000];
+const ROUNDS: [usize; 9] = [10, 20, 50, 100, 200, 300, 500, 1000, 2000];
+const LEARNING_RATE: [f64; 8] = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0];
+const LEAVES: [usize; 9] = [2, 4, 8, 15, 31, 63, 127, 255, 511];
 
 /// The next value of `steps` (ascending) from `v` in direction `delta` (+1 or -1); a value
 /// between two steps moves to the nearer one in that direction.
@@ -189,6 +203,19 @@ impl PredictView {
                 Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
             ],
             ModelKind::Logistic => &[Target, Model, Alpha, Threshold, Folds, Seed],
+            ModelKind::Gbdt => &[
+                Target,
+                Model,
+                Rounds,
+                LearningRate,
+                MaxLeaves,
+                MaxDepth,
+                MinLeaf,
+                EarlyStopping,
+                Threshold,
+                Folds,
+                Seed,
+            ],
         }
     }
 
@@ -210,7 +237,11 @@ impl PredictView {
             PField::Model => p.model.name().to_string(),
             PField::Trees => p.trees.to_string(),
             PField::MaxDepth => p.max_depth.to_string(),
-            PField::MinLeaf => p.min_leaf.to_string(),
+            PField::MinLeaf => p.min_leaf().to_string(),
+            PField::Rounds => p.rounds.to_string(),
+            PField::LearningRate => format!("{}", p.learning_rate),
+            PField::MaxLeaves => p.max_leaves.to_string(),
+            PField::EarlyStopping => if p.early_stopping { "on" } else { "off" }.to_string(),
             PField::Criterion => p.criterion.name().to_string(),
             PField::Alpha => format!("{}", p.alpha),
             PField::Threshold => format!("{:.2}", p.threshold),
@@ -245,7 +276,13 @@ impl PredictView {
             }
             PField::Trees => p.trees = step_in(&TREES, p.trees, delta),
             PField::MaxDepth => p.max_depth = (p.max_depth as i64 + delta).clamp(1, 32) as usize,
-            PField::MinLeaf => p.min_leaf = step_in(&MIN_LEAF, p.min_leaf, delta),
+            PField::MinLeaf => p.min_leaf = Some(step_in(&MIN_LEAF, p.min_leaf(), delta)),
+            PField::Rounds => p.rounds = step_in(&ROUNDS, p.rounds, delta),
+            PField::LearningRate => {
+                p.learning_rate = step_in(&LEARNING_RATE, p.learning_rate, delta)
+            }
+            PField::MaxLeaves => p.max_leaves = step_in(&LEAVES, p.max_leaves, delta),
+            PField::EarlyStopping => p.early_stopping = !p.early_stopping,
             PField::Criterion => {
                 p.criterion = match p.criterion {
                     Criterion::Gini => Criterion::Entropy,
@@ -287,7 +324,19 @@ impl PredictView {
         match field {
             PField::Trees => p.trees = whole(1, 5000)? as usize,
             PField::MaxDepth => p.max_depth = whole(1, 64)? as usize,
-            PField::MinLeaf => p.min_leaf = whole(1, 1_000_000)? as usize,
+            PField::MinLeaf => p.min_leaf = Some(whole(1, 1_000_000)? as usize),
+            PField::Rounds => p.rounds = whole(1, 10_000)? as usize,
+            PField::MaxLeaves => p.max_leaves = whole(2, 4096)? as usize,
+            PField::LearningRate => match text.parse::<f64>() {
+                Ok(v) if crate::analytics::limits::LEARNING_RATE.check(v).is_ok() => {
+                    p.learning_rate = v
+                }
+                _ => {
+                    return Err(format!(
+                        "learning rate: {text:?} is not a number from 0.0001 to 1"
+                    ));
+                }
+            },
             PField::Folds => p.folds = whole(2, 50)? as usize,
             PField::Seed => {
                 p.seed = whole(0, u64::MAX)?;
@@ -307,7 +356,9 @@ impl PredictView {
                     ));
                 }
             },
-            PField::Target | PField::Model | PField::Criterion => self.adjust(field, 1),
+            PField::Target | PField::Model | PField::Criterion | PField::EarlyStopping => {
+                self.adjust(field, 1)
+            }
         }
         Ok(())
     }
@@ -347,13 +398,14 @@ impl PredictView {
         }
         if let (Some(d), Some(l)) = (best.max_depth, best.min_leaf) {
             self.settings.max_depth = d;
-            self.settings.min_leaf = l;
+            self.settings.min_leaf = Some(l);
         }
         Some(match best.alpha {
             Some(a) => format!("alpha {a}"),
             None => format!(
                 "max depth {}, min leaf {}",
-                self.settings.max_depth, self.settings.min_leaf
+                self.settings.max_depth,
+                self.settings.min_leaf()
             ),
         })
     }
