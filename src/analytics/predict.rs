@@ -285,10 +285,7 @@ impl Fitted {
                 .outer_iter()
                 .map(|r| r.to_vec())
                 .collect(),
-            Fitted::Gbdt(g) => rows
-                .par_iter()
-                .map(|&r| g.predict_proba(&x.row(r).to_vec()))
-                .collect(),
+            Fitted::Gbdt(g) => g.proba_rows(x, rows),
         }
     }
 
@@ -792,10 +789,14 @@ mod tests {
     fn every_model_beats_the_baseline_and_reports_cv() {
         let (x, y) = data(1200);
         let names: Vec<String> = ["a", "b", "noise"].iter().map(|s| s.to_string()).collect();
-        for model in [ModelKind::Tree, ModelKind::Forest, ModelKind::Logistic] {
+        for model in ModelKind::ALL {
             let p = PredictParams {
                 model,
                 n_trees: 20,
+                gbdt: GbdtParams {
+                    rounds: 40,
+                    ..GbdtParams::default()
+                },
                 tree: TreeParams {
                     max_depth: 5,
                     ..TreeParams::default()

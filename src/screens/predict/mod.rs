@@ -482,6 +482,12 @@ pub fn job_done(
                 r.test.accuracy,
                 r.baseline_accuracy
             );
+            if let Some(b) = &r.boosting {
+                msg.push_str(&format!("; {} of {} rounds kept", b.rounds, b.max_rounds));
+                if b.early_stopping {
+                    msg.push_str(" (early stopping)");
+                }
+            }
             if p.dropped_target {
                 msg.push_str(&format!(
                     "; {} left out of the features (it is the target)",

@@ -197,7 +197,7 @@ fn predict_bad_inputs() {
             "--model",
             "svm",
         ]),
-        &["'svm' for '--model", "forest, tree, logistic"],
+        &["'svm' for '--model", "forest, tree, logistic, gbdt"],
     );
     assert_user_error(
         &run(&[
@@ -266,4 +266,75 @@ fn predict_bad_inputs() {
     );
     // A yes/no column is read as a flag: its one class is `true`.
     assert_user_error(&o, &["single class (true)"]);
+}
+
+/// `predict --model gbdt` on the sample's churn: early stopping keeps at most the rounds
+/// allowed and says how many; without it every round is kept; the boosted model ranks about
+/// as well as the logistic regression that matches how the generator made churn.
+#[test]
+fn predict_gbdt_reports_the_rounds_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,avg_order_value,tenure_days,tickets,sessions",
+            "--fill",
+            "median",
+            "--folds",
+            "3",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        let o = crmlens(dir.path(), &a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()
+    };
+    let g = run(&["--model", "gbdt", "--rounds", "300"]);
+    assert_eq!(g["model"], "gbdt");
+    let kept = g["gbdt"]["rounds"].as_u64().unwrap();
+    assert_eq!(g["gbdt"]["max_rounds"], 300);
+    assert_eq!(g["gbdt"]["early_stopping"], true);
+    assert!((1..300).contains(&kept), "{kept}");
+    assert!(g["gbdt"]["validation_loss"].as_f64().unwrap() > 0.0);
+    let fixed = run(&[
+        "--model",
+        "gbdt",
+        "--rounds",
+        "25",
+        "--early-stopping",
+        "false",
+    ]);
+    assert_eq!(fixed["gbdt"]["rounds"], 25);
+    assert!(fixed["gbdt"]["validation_loss"].is_null());
+    let logistic = run(&["--model", "logistic"]);
+    let (a, b) = (
+        g["test"]["roc_auc"].as_f64().unwrap(),
+        logistic["test"]["roc_auc"].as_f64().unwrap(),
+    );
+    assert!(a > 0.75 && (a - b).abs() < 0.05, "gbdt {a}, logistic {b}");
+    assert!(logistic["gbdt"].is_null());
+    // Out-of-range boosting flags are refused with the flag named.
+    let o = crmlens(
+        dir.path(),
+        &[
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days",
+            "--model",
+            "gbdt",
+            "--learning-rate",
+            "0",
+        ],
+    );
+    super::assert_user_error(&o, &["--learning-rate 0 is out of range"]);
 }
