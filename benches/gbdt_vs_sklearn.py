@@ -20,6 +20,9 @@ crmlens / competitor, test and cv ROC-AUC on each side, the rounds kept, crmlens
 """
 import json, os, subprocess, sys, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from predict_data import FEATURES, ensure_csv  # noqa: E402
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -31,19 +34,8 @@ binary = sys.argv[1]
 rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 work = sys.argv[3] if len(sys.argv) > 3 else "/tmp/crmlens-predict-bench"
 out_json = sys.argv[4] if len(sys.argv) > 4 else None
-os.makedirs(work, exist_ok=True)
-path = os.path.join(work, f"predict_{rows}.csv")
-features = [f"f{i}" for i in range(10)]
-if not os.path.exists(path):
-    rng = np.random.default_rng(11)
-    x = rng.normal(0, 1, size=(rows, 10))
-    score = 1.2 * x[:, 0] - 0.8 * x[:, 1] + 0.6 * x[:, 2] * x[:, 3] + 0.5 * np.abs(x[:, 4])
-    score += rng.normal(0, 1.0, size=rows)
-    y = (score > np.quantile(score, 0.7)).astype(int)
-    df = pd.DataFrame(x, columns=features)
-    df.insert(0, "id", np.arange(rows))
-    df["target"] = y
-    df.to_csv(path, index=False, float_format="%.5f")
+path = ensure_csv(rows, work)
+features = FEATURES
 
 ROUNDS, LR, LEAVES, DEPTH, MIN_LEAF = 100, 0.1, 31, 8, 20
 

@@ -22,6 +22,7 @@ pub mod profile;
 pub mod recommend;
 pub mod rules;
 pub mod segment;
+pub mod svm;
 pub mod sweep;
 pub mod tree;
 

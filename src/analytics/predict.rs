@@ -24,6 +24,7 @@ use super::evaluation::{
 use super::forest::{Forest, ForestParams, fit_forest};
 use super::gbdt::{Gbdt, GbdtParams, fit_gbdt_classifier};
 use super::logistic::{Logistic, LogisticParams, fit_logistic};
+use super::svm::{LinearSvm, SvmParams, fit_svm};
 use super::tree::{Binned, Tree, TreeParams, fit_tree};
 use crate::progress::Progress;
 
@@ -41,9 +42,10 @@ pub enum ModelKind {
     Tree,
     Logistic,
     Gbdt,
+    Svm,
 }
 
-crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt" });
+crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt", Svm => "svm" });
 
 impl ModelKind {
     pub fn title(self) -> &'static str {
@@ -52,7 +54,13 @@ impl ModelKind {
             ModelKind::Tree => "decision tree",
             ModelKind::Logistic => "logistic regression",
             ModelKind::Gbdt => "gradient boosting",
+            ModelKind::Svm => "linear SVM",
         }
+    }
+
+    /// Whether the model is linear in the features, regularised by `alpha`.
+    pub fn linear(self) -> bool {
+        matches!(self, ModelKind::Logistic | ModelKind::Svm)
     }
 
     /// Whether the model splits binned features (trees, forests, boosting).
@@ -104,6 +112,11 @@ impl PredictParams {
             limits::TREES.named("trees", self.n_trees)?;
         }
         limits::ALPHA.named("alpha", self.logistic.alpha)?;
+        if self.model == ModelKind::Svm && self.logistic.alpha <= 0.0 {
+            return Err(AnalyticsError::Input(
+                "alpha 0: a linear SVM needs alpha above 0 (its C is 1 / alpha)".into(),
+            ));
+        }
         if self.model == ModelKind::Gbdt {
             let g = &self.gbdt;
             limits::LEARNING_RATE.named("learning_rate", g.learning_rate)?;
@@ -137,6 +150,11 @@ impl PredictParams {
             ModelKind::Logistic => {
                 format!("logistic regression (alpha {})", self.logistic.alpha)
             }
+            ModelKind::Svm => format!(
+                "linear SVM (alpha {}, C {})",
+                self.logistic.alpha,
+                1.0 / self.logistic.alpha
+            ),
             ModelKind::Gbdt => format!(
                 "gradient boosting ({} rounds at most{}, learning rate {}, {} leaves, depth {}, min leaf {})",
                 self.gbdt.rounds,
@@ -260,6 +278,7 @@ pub enum Fitted {
     Forest(Forest),
     Logistic(Logistic),
     Gbdt(Gbdt),
+    Svm(LinearSvm),
 }
 
 impl Fitted {
@@ -286,6 +305,10 @@ impl Fitted {
                 .map(|r| r.to_vec())
                 .collect(),
             Fitted::Gbdt(g) => g.proba_rows(x, rows),
+            Fitted::Svm(m) => rows
+                .par_iter()
+                .map(|&r| m.predict_proba(x.row(r).as_slice().unwrap_or(&x.row(r).to_vec())))
+                .collect(),
         }
     }
 
@@ -295,6 +318,7 @@ impl Fitted {
             Fitted::Forest(f) => f.importance.clone(),
             Fitted::Logistic(m) => m.importance.clone(),
             Fitted::Gbdt(g) => g.importance.clone(),
+            Fitted::Svm(m) => m.importance.clone(),
         }
     }
 }
@@ -330,6 +354,18 @@ fn fit(
             progress,
         )?),
         ModelKind::Logistic => Fitted::Logistic(fit_logistic(x, y, classes, rows, &p.logistic)?),
+        ModelKind::Svm => Fitted::Svm(fit_svm(
+            x,
+            y,
+            classes,
+            rows,
+            &SvmParams {
+                c: 1.0 / p.logistic.alpha,
+                seed: p.seed,
+                ..SvmParams::default()
+            },
+            progress,
+        )?),
         ModelKind::Gbdt => Fitted::Gbdt(fit_gbdt_classifier(
             binned.expect("binned"),
             y,
@@ -669,7 +705,7 @@ impl Grid {
     /// The parameter sets for `base`'s model, in table order.
     pub fn cells(&self, base: &PredictParams) -> Vec<PredictParams> {
         match base.model {
-            ModelKind::Logistic => self
+            ModelKind::Logistic | ModelKind::Svm => self
                 .alpha
                 .iter()
                 .map(|&alpha| {
@@ -744,7 +780,7 @@ pub fn grid_search(
     let mut rows = Vec::with_capacity(cells.len());
     for p in &cells {
         let cv = cross_validate(x, binned.as_ref(), y, classes, &folds, p, progress)?;
-        let logistic = p.model == ModelKind::Logistic;
+        let logistic = p.model.linear();
         rows.push(GridRow {
             max_depth: (!logistic).then_some(p.tree.max_depth),
             min_leaf: (!logistic).then_some(p.tree.min_samples_leaf),

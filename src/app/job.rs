@@ -948,6 +948,7 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     actual: Some(&actual),
                     probabilities: &probabilities,
                     predicted: &predicted,
+                    test: None,
                 };
                 crate::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
                     .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))

@@ -186,11 +186,16 @@ pub fn run(a: PredictArgs) -> Result<()> {
     }
     if let Some(out) = &a.out {
         let predicted = r.predicted();
+        let mut test = vec![false; r.probabilities.len()];
+        for &t in &r.test_rows {
+            test[t] = true;
+        }
         let scores = crate::export::Scores {
             classes,
             actual: Some(y_all),
             probabilities: &r.probabilities,
             predicted: &predicted,
+            test: Some(&test),
         };
         crate::export::write_scores(out, id_col, &m.keys, &scores, None, &opts)?;
     }

@@ -122,6 +122,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                     actual: None,
                     probabilities: proba,
                     predicted,
+                    test: None,
                 };
                 crate::export::write_scores(out, &id_col, keys, &s, None, &opts)?;
             }
@@ -130,6 +131,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 crate::analytics::predict::Fitted::Forest(_) => "forest",
                 crate::analytics::predict::Fitted::Logistic(_) => "logistic",
                 crate::analytics::predict::Fitted::Gbdt(_) => "gbdt",
+                crate::analytics::predict::Fitted::Svm(_) => "svm",
             };
             ("predict", format!("{name} for {}", p.target))
         }

@@ -309,6 +309,7 @@ fn score_table(
                 actual: None,
                 probabilities: proba,
                 predicted,
+                test: None,
             };
             crate::export::write_scores(&s.out, key, keys, &scores, None, &write_opts)?;
             let what = if p.classes.len() == 2 {

@@ -39,10 +39,14 @@ pub struct Scores<'a> {
     pub actual: Option<&'a [usize]>,
     pub probabilities: &'a [Vec<f64>],
     pub predicted: &'a [usize],
+    /// Per row, whether it was a test row of the run (a `set` column of `train`/`test`), when
+    /// the rows are a training run's.
+    pub test: Option<&'a [bool]>,
 }
 
-/// Writes a model's scores: id, actual class (when known), one `p_<class>` column per class, and the
-/// predicted class; for `rows` only, in that order, when given (else every row).
+/// Writes a model's scores: id, actual class (when known), one `p_<class>` column per class, the
+/// predicted class and, for a training run, `set` (train or test); for `rows` only, in that
+/// order, when given (else every row).
 pub fn write_scores(
     out: &Path,
     id_col: &str,
@@ -72,6 +76,13 @@ pub fn write_scores(
         cols.push(Column::new(format!("p_{class}").into(), p));
     }
     cols.push(Column::new("predicted".into(), name(s.predicted)));
+    if let Some(test) = s.test {
+        let set: Vec<&str> = rows
+            .iter()
+            .map(|&r| if test[r] { "test" } else { "train" })
+            .collect();
+        cols.push(Column::new("set".into(), set));
+    }
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| DataError::polars("scores", e))?;
     write_table(&mut df, out, Some(id_col), opts)
 }

@@ -36,7 +36,7 @@ pub struct PredictSettings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// tree, forest (default), logistic or gbdt (gradient-boosted trees).
+    /// tree, forest (default), logistic, gbdt (gradient-boosted trees) or svm (linear).
     #[arg(long, value_enum, ignore_case = true, default_value_t = ModelKind::Forest)]
     pub model: ModelKind,
     /// Forest: number of trees (1 to 10000).
@@ -53,7 +53,8 @@ pub struct PredictSettings {
     /// Trees: split quality, gini or entropy.
     #[arg(long, value_enum, ignore_case = true, default_value_t = Criterion::Gini)]
     pub criterion: Criterion,
-    /// Logistic: L2 regularisation strength (scikit-learn's 1/C).
+    /// Logistic and svm: L2 regularisation strength (scikit-learn's 1/C; svm needs it above
+    /// 0).
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
     /// Gbdt: rounds at most (1 to 10000).

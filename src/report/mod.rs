@@ -684,7 +684,7 @@ fn used(s: &Settings, section: &str, key: &str) -> bool {
             match s.predict.model {
                 ModelKind::Forest => k != "alpha" && !boosting,
                 ModelKind::Tree => !matches!(k, "alpha" | "trees") && !boosting,
-                ModelKind::Logistic => {
+                ModelKind::Logistic | ModelKind::Svm => {
                     !matches!(k, "trees" | "max_depth" | "min_leaf" | "criterion") && !boosting
                 }
                 ModelKind::Gbdt => !matches!(k, "alpha" | "trees" | "criterion"),

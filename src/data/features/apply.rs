@@ -17,8 +17,10 @@ use crate::data::sources::workspace::Scaling;
 /// The text a missing categorical value is one-hot encoded as.
 pub const MISSING_LEVEL: &str = "(missing)";
 
-/// The mean or median of each of `columns` (numeric), as `--fill mean|median` fills them;
-/// a column with no value at all gets none.
+/// The mean or median of each of `columns` (numeric), as `--fill mean|median` fills them; a
+/// yes/no column gets its more frequent value (1 for true on a tie); a column with no value
+/// at all gets none. A column of another type is an error only when it has a missing value
+/// (with none there is nothing to fill).
 pub fn fill_values(
     table: &DataFrame,
     columns: &[String],
@@ -27,6 +29,19 @@ pub fn fill_values(
     let mut out = BTreeMap::new();
     for c in columns {
         let s = table.column(c).map_err(|_| unknown(table, c))?;
+        if s.dtype() == &DataType::Boolean {
+            let b = s
+                .bool()
+                .map_err(|e| DataError::polars(format!("feature `{c}`"), e))?;
+            let (yes, known) = (b.sum().unwrap_or(0) as usize, b.len() - b.null_count());
+            if known > 0 {
+                out.insert(c.clone(), if 2 * yes >= known { 1.0 } else { 0.0 });
+            }
+            continue;
+        }
+        if !s.dtype().is_primitive_numeric() && s.null_count() == 0 {
+            continue;
+        }
         if !s.dtype().is_primitive_numeric() {
             return Err(DataError::Invalid(format!(
                 "feature `{c}` is {}, so it has no {}; fill it in the data or drop the feature",
@@ -314,6 +329,44 @@ pub fn psi(before: &[f64], now: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Telco churn file's case: yes/no columns read as booleans, complete or with gaps,
+    /// beside a numeric column with gaps: the numbers get their median, a yes/no column its
+    /// more frequent value (filled as that value), a complete text column nothing; a text
+    /// column with a gap is refused naming it.
+    #[test]
+    fn fill_values_of_yes_no_and_text_columns() {
+        let table = df!(
+            "partner" => [Some(true), Some(false), Some(true), Some(true)],
+            "dependents" => [Some(false), None, Some(false), Some(true)],
+            "total" => [Some(10.0), None, Some(30.0), Some(20.0)],
+            "contract" => ["a", "b", "a", "c"],
+            "gap" => [Some("x"), None, Some("y"), Some("x")]
+        )
+        .unwrap();
+        let cols = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let v = fill_values(
+            &table,
+            &cols(&["partner", "dependents", "total", "contract"]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(v.get("partner"), Some(&1.0));
+        assert_eq!(v.get("dependents"), Some(&0.0));
+        assert_eq!(v.get("total"), Some(&20.0));
+        assert_eq!(v.get("contract"), None);
+        let filled = fill_with(table.clone(), &v).unwrap();
+        let d = filled.column("dependents").unwrap().bool().unwrap().clone();
+        assert_eq!(d.get(1), Some(false));
+        assert_eq!(
+            filled.column("total").unwrap().f64().unwrap().get(1),
+            Some(20.0)
+        );
+        let e = fill_values(&table, &cols(&["gap"]), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("feature `gap`") && e.contains("no mean"), "{e}");
+    }
 
     #[test]
     fn psi_by_hand() {

@@ -548,7 +548,7 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
         })
         .collect();
     let own = match p.params.model {
-        ModelKind::Logistic => "|coefficient|",
+        ModelKind::Logistic | ModelKind::Svm => "|coefficient|",
         ModelKind::Gbdt => "split gain",
         _ => "impurity decrease",
     };

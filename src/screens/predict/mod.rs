@@ -202,7 +202,7 @@ impl PredictView {
             ModelKind::Tree => &[
                 Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
             ],
-            ModelKind::Logistic => &[Target, Model, Alpha, Threshold, Folds, Seed],
+            ModelKind::Logistic | ModelKind::Svm => &[Target, Model, Alpha, Threshold, Folds, Seed],
             ModelKind::Gbdt => &[
                 Target,
                 Model,

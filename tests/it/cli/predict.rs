@@ -124,10 +124,16 @@ fn predict_at_risk_threshold_positive_and_grid() {
     // at_risk: the 5 highest p_0 in the scores file among rows not already 0.
     let scores = fs::read_to_string(&out).unwrap();
     let mut lines = scores.lines();
-    assert_eq!(lines.next(), Some("customer_id,actual,p_1,p_0,predicted"));
+    assert_eq!(
+        lines.next(),
+        Some("customer_id,actual,p_1,p_0,predicted,set")
+    );
+    let mut test_rows = 0;
     let rows: Vec<(String, String, f64, String)> = lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
+            assert!(f[5] == "train" || f[5] == "test", "{l}");
+            test_rows += usize::from(f[5] == "test");
             (
                 f[0].to_string(),
                 f[1].to_string(),
@@ -136,6 +142,8 @@ fn predict_at_risk_threshold_positive_and_grid() {
             )
         })
         .collect();
+    // `set` marks the held-out rows the test metrics are computed on.
+    assert_eq!(test_rows as u64, v["test_rows"].as_u64().unwrap());
     // The threshold decides the predicted class.
     for (id, _, p0, predicted) in &rows {
         assert_eq!(predicted == "0", *p0 >= 0.7, "{id} {p0} {predicted}");
@@ -195,9 +203,9 @@ fn predict_bad_inputs() {
             "--features",
             "recency_days",
             "--model",
-            "svm",
+            "knn",
         ]),
-        &["'svm' for '--model", "forest, tree, logistic, gbdt"],
+        &["'knn' for '--model", "forest, tree, logistic, gbdt, svm"],
     );
     assert_user_error(
         &run(&[
