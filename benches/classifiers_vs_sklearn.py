@@ -21,6 +21,10 @@ both are scored by ROC-AUC on the same test rows:
   gbdt      HistGradientBoostingClassifier(100 rounds, lr 0.1, 31 leaves, depth 8, min leaf 20,
             early stopping on 10%, patience 10)
   svm       CalibratedClassifierCV(LinearSVC(loss="hinge", C=1), method="sigmoid", cv=3)
+  mlp       MLPClassifier(hidden 64, 32, ReLU, Adam 0.001, batch 256, 100 epochs, early
+            stopping on 10% with patience 10; alpha = crmlens's weight decay x batch size,
+            scikit-learn's penalty being divided by the batch size); crmlens runs with
+            --dropout 0 here, scikit-learn having no dropout
 """
 import glob, json, os, subprocess, sys, zipfile
 
@@ -29,6 +33,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -59,13 +64,18 @@ SKLEARN = {
         early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, random_state=42),
     "svm": lambda: CalibratedClassifierCV(LinearSVC(loss="hinge", C=1.0, max_iter=100_000,
                                                     random_state=42), method="sigmoid", cv=3),
+    "mlp": lambda: MLPClassifier(hidden_layer_sizes=(64, 32), learning_rate_init=1e-3,
+                                 alpha=1e-4 * 256, batch_size=256, max_iter=100,
+                                 early_stopping=True, validation_fraction=0.1,
+                                 n_iter_no_change=10, random_state=42),
 }
+EXTRA = {"mlp": ["--dropout", "0"]}
 
 result = {"file": path, "models": {}}
 for model, make in SKLEARN.items():
     scores = os.path.join(work, f"scores_{model}.csv")
     o = subprocess.run([binary, "predict", "--input", path, "--fill", "median", "--model", model,
-                        "--out", scores, "--force", "--json"],
+                        "--out", scores, "--force", "--json"] + EXTRA.get(model, []),
                        capture_output=True, text=True, check=True)
     v = json.loads(o.stdout)
     key = "customerID"

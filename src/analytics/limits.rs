@@ -125,6 +125,20 @@ pub const VALIDATION_FRACTION: Real = Real { lo: 0.01, hi: 0.5 };
 /// Rounds (or epochs) without improvement before early stopping.
 pub const PATIENCE: Whole = Whole { lo: 1, hi: 1000 };
 
+/// Neural network: units of a hidden layer.
+pub const HIDDEN_UNITS: Whole = Whole { lo: 1, hi: 4096 };
+/// Neural network: Adam's step size.
+pub const ADAM_LEARNING_RATE: Real = Real { lo: 1e-6, hi: 1.0 };
+/// Neural network: share of a hidden layer's units dropped while training.
+pub const DROPOUT: Real = Real { lo: 0.0, hi: 0.9 };
+/// Neural network: passes over the training rows at most.
+pub const EPOCHS: Whole = Whole { lo: 1, hi: 10_000 };
+/// Neural network: rows per mini-batch.
+pub const BATCH_SIZE: Whole = Whole {
+    lo: 1,
+    hi: 1_000_000,
+};
+
 /// CLV horizon in months (ten years; each month is a sum over every customer).
 pub const HORIZON_MONTHS: Whole = Whole { lo: 1, hi: 120 };
 /// Monthly discount rate.

@@ -16,6 +16,7 @@ pub mod kmeans;
 pub mod limits;
 pub mod logistic;
 pub mod metrics;
+pub mod mlp;
 pub mod pca;
 pub mod predict;
 pub mod profile;

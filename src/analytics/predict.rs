@@ -24,6 +24,7 @@ use super::evaluation::{
 use super::forest::{Forest, ForestParams, fit_forest};
 use super::gbdt::{Gbdt, GbdtParams, fit_gbdt_classifier};
 use super::logistic::{Logistic, LogisticParams, fit_logistic};
+use super::mlp::{Mlp, MlpParams, fit_mlp};
 use super::svm::{LinearSvm, SvmParams, fit_svm};
 use super::tree::{Binned, Tree, TreeParams, fit_tree};
 use crate::progress::Progress;
@@ -43,9 +44,10 @@ pub enum ModelKind {
     Logistic,
     Gbdt,
     Svm,
+    Mlp,
 }
 
-crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt", Svm => "svm" });
+crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt", Svm => "svm", Mlp => "mlp" });
 
 impl ModelKind {
     pub fn title(self) -> &'static str {
@@ -55,6 +57,7 @@ impl ModelKind {
             ModelKind::Logistic => "logistic regression",
             ModelKind::Gbdt => "gradient boosting",
             ModelKind::Svm => "linear SVM",
+            ModelKind::Mlp => "neural network",
         }
     }
 
@@ -77,6 +80,8 @@ pub struct PredictParams {
     pub logistic: LogisticParams,
     /// Boosting; its depth, min leaf and seed are `tree`'s and `seed`.
     pub gbdt: GbdtParams,
+    /// The neural network; its early stopping is `gbdt`'s and its seed `seed`.
+    pub mlp: MlpParams,
     pub folds: usize,
     pub test_size: f64,
     pub seed: u64,
@@ -93,6 +98,7 @@ impl Default for PredictParams {
             n_trees: 100,
             logistic: LogisticParams::default(),
             gbdt: GbdtParams::default(),
+            mlp: MlpParams::default(),
             folds: 5,
             test_size: 0.25,
             seed: 42,
@@ -128,6 +134,26 @@ impl PredictParams {
             limits::VALIDATION_FRACTION.named("validation_fraction", g.validation_fraction)?;
             limits::PATIENCE.named("patience", g.patience)?;
         }
+        if self.model == ModelKind::Mlp {
+            let m = &self.mlp;
+            if m.hidden.is_empty() || m.hidden.len() > 3 {
+                return Err(AnalyticsError::Input(format!(
+                    "hidden: {} layers; use 1 to 3 (e.g. 64,32)",
+                    m.hidden.len()
+                )));
+            }
+            for &h in &m.hidden {
+                limits::HIDDEN_UNITS.named("hidden", h)?;
+            }
+            limits::ADAM_LEARNING_RATE.named("learning_rate_init", m.learning_rate)?;
+            limits::L2.named("weight_decay", m.l2)?;
+            limits::DROPOUT.named("dropout", m.dropout)?;
+            limits::EPOCHS.named("epochs", m.epochs)?;
+            limits::BATCH_SIZE.named("batch_size", m.batch_size)?;
+            limits::VALIDATION_FRACTION
+                .named("validation_fraction", self.gbdt.validation_fraction)?;
+            limits::PATIENCE.named("patience", self.gbdt.patience)?;
+        }
         limits::FOLDS.named("folds", self.folds)?;
         limits::TEST_SIZE.named("test_size", self.test_size)?;
         limits::THRESHOLD.named("threshold", self.threshold)?;
@@ -150,6 +176,18 @@ impl PredictParams {
             ModelKind::Logistic => {
                 format!("logistic regression (alpha {})", self.logistic.alpha)
             }
+            ModelKind::Mlp => format!(
+                "neural network (hidden {:?}, {} epochs at most{}, dropout {}, weight decay {})",
+                self.mlp.hidden,
+                self.mlp.epochs,
+                if self.gbdt.early_stopping {
+                    ", early stopping"
+                } else {
+                    ""
+                },
+                self.mlp.dropout,
+                self.mlp.l2
+            ),
             ModelKind::Svm => format!(
                 "linear SVM (alpha {}, C {})",
                 self.logistic.alpha,
@@ -168,6 +206,17 @@ impl PredictParams {
                 self.tree.max_depth,
                 self.tree.min_samples_leaf
             ),
+        }
+    }
+
+    /// The network's parameters with the shared early stopping and seed.
+    pub fn network(&self) -> MlpParams {
+        MlpParams {
+            early_stopping: self.gbdt.early_stopping,
+            validation_fraction: self.gbdt.validation_fraction,
+            patience: self.gbdt.patience,
+            seed: self.seed,
+            ..self.mlp.clone()
         }
     }
 
@@ -243,6 +292,8 @@ pub struct PredictRun {
     pub tree: Option<Tree>,
     /// Boosting: the rounds kept (early stopping's choice) of how many allowed.
     pub boosting: Option<Boosting>,
+    /// The neural network: the epochs kept of how many allowed.
+    pub network: Option<Network>,
     /// The model fitted on the training rows (what `probabilities` come from).
     #[serde(skip)]
     pub fitted: Option<Fitted>,
@@ -270,6 +321,17 @@ pub struct Boosting {
     pub validation_loss: Option<f64>,
 }
 
+/// What the neural network's training chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    /// Epochs kept: the best validation epoch with early stopping, else all.
+    pub epochs: usize,
+    pub max_epochs: usize,
+    pub early_stopping: bool,
+    /// The validation log loss at the epoch kept (early stopping only).
+    pub validation_loss: Option<f64>,
+}
+
 /// A fitted model: what a saved model keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
@@ -279,6 +341,7 @@ pub enum Fitted {
     Logistic(Logistic),
     Gbdt(Gbdt),
     Svm(LinearSvm),
+    Mlp(Mlp),
 }
 
 impl Fitted {
@@ -305,6 +368,7 @@ impl Fitted {
                 .map(|r| r.to_vec())
                 .collect(),
             Fitted::Gbdt(g) => g.proba_rows(x, rows),
+            Fitted::Mlp(m) => m.predict_proba(x.select(Axis(0), rows).view()),
             Fitted::Svm(m) => rows
                 .par_iter()
                 .map(|&r| m.predict_proba(x.row(r).as_slice().unwrap_or(&x.row(r).to_vec())))
@@ -319,6 +383,7 @@ impl Fitted {
             Fitted::Logistic(m) => m.importance.clone(),
             Fitted::Gbdt(g) => g.importance.clone(),
             Fitted::Svm(m) => m.importance.clone(),
+            Fitted::Mlp(m) => m.importance.clone(),
         }
     }
 }
@@ -354,6 +419,7 @@ fn fit(
             progress,
         )?),
         ModelKind::Logistic => Fitted::Logistic(fit_logistic(x, y, classes, rows, &p.logistic)?),
+        ModelKind::Mlp => Fitted::Mlp(fit_mlp(x, y, classes, rows, &p.network(), progress)?),
         ModelKind::Svm => Fitted::Svm(fit_svm(
             x,
             y,
@@ -375,8 +441,11 @@ fn fit(
             progress,
         )?),
     };
-    // A forest advanced once per tree, boosting once per round.
-    if !matches!(p.model, ModelKind::Forest | ModelKind::Gbdt) {
+    // A forest advanced once per tree, boosting once per round, a network once per epoch.
+    if !matches!(
+        p.model,
+        ModelKind::Forest | ModelKind::Gbdt | ModelKind::Mlp
+    ) {
         progress.advance(1);
     }
     Ok(fitted)
@@ -387,6 +456,7 @@ fn fit_units(p: &PredictParams) -> u64 {
     match p.model {
         ModelKind::Forest => p.n_trees.max(1) as u64,
         ModelKind::Gbdt => Gbdt::units(&p.gbdt),
+        ModelKind::Mlp => p.mlp.epochs.max(1) as u64,
         _ => 1,
     }
 }
@@ -635,6 +705,15 @@ pub fn run_prediction(
         }),
         _ => None,
     };
+    let network = match &model {
+        Fitted::Mlp(m) => Some(Network {
+            epochs: m.epochs,
+            max_epochs: p.mlp.epochs,
+            early_stopping: !m.validation_loss.is_empty(),
+            validation_loss: m.validation_loss.get(m.epochs.saturating_sub(1)).copied(),
+        }),
+        _ => None,
+    };
     progress.advance(1);
     Ok(PredictRun {
         model: p.model,
@@ -651,6 +730,7 @@ pub fn run_prediction(
         probabilities,
         tree,
         boosting,
+        network,
         fitted: Some(model),
         test_rows: test,
     })
@@ -714,6 +794,7 @@ impl Grid {
                     p
                 })
                 .collect(),
+            ModelKind::Mlp => Vec::new(),
             ModelKind::Tree | ModelKind::Forest | ModelKind::Gbdt => self
                 .max_depth
                 .iter()
@@ -759,6 +840,11 @@ pub fn grid_search(
     progress: &Progress,
 ) -> Result<GridResult, AnalyticsError> {
     check_target(y, classes)?;
+    if base.model == ModelKind::Mlp {
+        return Err(AnalyticsError::Input(
+            "no grid search for the neural network yet (grids cover tree, forest, gbdt, logistic and svm); try its hidden layers, dropout and weight decay by hand".into(),
+        ));
+    }
     let cells = grid.cells(base);
     if cells.is_empty() {
         return Err(AnalyticsError::Input("the grid is empty".into()));
@@ -832,6 +918,10 @@ mod tests {
                 gbdt: GbdtParams {
                     rounds: 40,
                     ..GbdtParams::default()
+                },
+                mlp: MlpParams {
+                    epochs: 30,
+                    ..MlpParams::default()
                 },
                 tree: TreeParams {
                     max_depth: 5,

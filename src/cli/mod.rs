@@ -116,8 +116,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Frequent itemsets and association rules from order lines ("who buys X also buys Y").
     Rules(rules::RulesArgs),
-    /// Predict a class column (e.g. churned) with a tree, forest or logistic regression.
-    Predict(predict::PredictArgs),
+    /// Predict a class column (e.g. churned) with a tree, forest, logistic regression,
+    /// gradient-boosted trees, a linear SVM or a neural network.
+    Predict(Box<predict::PredictArgs>),
     /// Customer lifetime value: BG/NBD purchases and Gamma-Gamma spend from transactions.
     Clv(clv::ClvArgs),
     /// Item-based collaborative-filtering recommendations, evaluated against popularity.
@@ -219,7 +220,7 @@ pub fn run_command(cmd: Command) -> Result<()> {
         Command::GenSample(a) => gen_sample(a),
         Command::Segment(a) => segment(a),
         Command::Rules(a) => rules::run(a),
-        Command::Predict(a) => predict::run(a),
+        Command::Predict(a) => predict::run(*a),
         Command::Clv(a) => clv::run(a),
         Command::Recommend(a) => recommend::run(a),
         Command::Link(a) => link::run(a),

@@ -112,6 +112,20 @@ pub fn run(a: PredictArgs) -> Result<()> {
     limits::SAMPLE_SHARE.named("--colsample", a.settings.colsample)?;
     limits::VALIDATION_FRACTION.named("--validation-fraction", a.settings.validation_fraction)?;
     limits::PATIENCE.named("--patience", a.settings.patience)?;
+    if a.settings.hidden.is_empty() || a.settings.hidden.len() > 3 {
+        bail!(
+            "--hidden: {} layers given; use 1 to 3, e.g. --hidden 64,32",
+            a.settings.hidden.len()
+        );
+    }
+    for &h in &a.settings.hidden {
+        limits::HIDDEN_UNITS.named("--hidden", h)?;
+    }
+    limits::EPOCHS.named("--epochs", a.settings.epochs)?;
+    limits::BATCH_SIZE.named("--batch-size", a.settings.batch_size)?;
+    limits::DROPOUT.named("--dropout", a.settings.dropout)?;
+    limits::L2.named("--weight-decay", a.settings.weight_decay)?;
+    limits::ADAM_LEARNING_RATE.named("--learning-rate-init", a.settings.learning_rate_init)?;
     limits::TREES.named("--n-trees", a.settings.trees)?;
     limits::ALPHA.named("--alpha", a.settings.alpha)?;
     limits::FOLDS.named("--folds", a.settings.folds)?;
@@ -272,6 +286,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "tree": tree_text(&names, classes),
             // Boosting: the rounds kept (early stopping's best) of the most allowed.
             "gbdt": r.boosting,
+            // The neural network: the epochs kept (early stopping's best) of the most allowed.
+            "mlp": r.network,
             "seed": a.settings.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });

@@ -132,6 +132,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 crate::analytics::predict::Fitted::Logistic(_) => "logistic",
                 crate::analytics::predict::Fitted::Gbdt(_) => "gbdt",
                 crate::analytics::predict::Fitted::Svm(_) => "svm",
+                crate::analytics::predict::Fitted::Mlp(_) => "mlp",
             };
             ("predict", format!("{name} for {}", p.target))
         }

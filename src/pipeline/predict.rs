@@ -20,6 +20,7 @@ use super::settings::{Section, check_real, check_whole};
 use crate::analytics::gbdt::GbdtParams;
 use crate::analytics::limits;
 use crate::analytics::logistic::LogisticParams;
+use crate::analytics::mlp::MlpParams;
 use crate::analytics::predict::ModelKind;
 use crate::analytics::tree::{Criterion, TreeParams};
 use crate::choice::whole;
@@ -36,7 +37,8 @@ pub struct PredictSettings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// tree, forest (default), logistic, gbdt (gradient-boosted trees) or svm (linear).
+    /// tree, forest (default), logistic, gbdt (gradient-boosted trees), svm (linear) or mlp
+    /// (a neural network).
     #[arg(long, value_enum, ignore_case = true, default_value_t = ModelKind::Forest)]
     pub model: ModelKind,
     /// Forest: number of trees (1 to 10000).
@@ -75,16 +77,34 @@ pub struct PredictSettings {
     /// Gbdt: share of the features each tree may split on (0.01 to 1).
     #[arg(long, default_value_t = 1.0)]
     pub colsample: f64,
-    /// Gbdt: stop when the loss on a validation split of the training rows has not improved
-    /// for --patience rounds, keeping the best round (true or false).
+    /// Gbdt and mlp: stop when the loss on a validation split of the training rows has not
+    /// improved for --patience rounds or epochs, keeping the best (true or false).
     #[arg(long = "early-stopping", default_value_t = true, action = clap::ArgAction::Set)]
     pub early_stopping: bool,
-    /// Gbdt: share of the training rows held out for early stopping (0.01 to 0.5).
+    /// Gbdt and mlp: share of the training rows held out for early stopping (0.01 to 0.5).
     #[arg(long = "validation-fraction", default_value_t = 0.1)]
     pub validation_fraction: f64,
-    /// Gbdt: rounds without improvement before stopping (1 to 1000).
+    /// Gbdt and mlp: rounds or epochs without improvement before stopping (1 to 1000).
     #[arg(long, default_value_t = 10, value_parser = whole::<usize>)]
     pub patience: usize,
+    /// Mlp: units per hidden layer, 1 to 3 layers (default 64,32).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![64, 32], value_parser = whole::<usize>)]
+    pub hidden: Vec<usize>,
+    /// Mlp: passes over the training rows at most (1 to 10000).
+    #[arg(long, default_value_t = 100, value_parser = whole::<usize>)]
+    pub epochs: usize,
+    /// Mlp: rows per mini-batch.
+    #[arg(long = "batch-size", default_value_t = 256, value_parser = whole::<usize>)]
+    pub batch_size: usize,
+    /// Mlp: share of each hidden layer's units dropped while training (0 to 0.9).
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+    /// Mlp: L2 penalty on the weights.
+    #[arg(long = "weight-decay", default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Mlp: Adam's step size (scikit-learn's learning_rate_init).
+    #[arg(long = "learning-rate-init", default_value_t = 1e-3)]
+    pub learning_rate_init: f64,
     /// Two classes: call a row positive when its probability is at least this.
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
@@ -142,6 +162,15 @@ impl PredictSettings {
                 patience: self.patience,
                 ..d.gbdt
             },
+            mlp: MlpParams {
+                hidden: self.hidden.clone(),
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                dropout: self.dropout,
+                l2: self.weight_decay,
+                learning_rate: self.learning_rate_init,
+                ..d.mlp
+            },
             folds: self.folds,
             test_size: self.test_size,
             seed: self.seed,
@@ -168,6 +197,12 @@ impl PredictSettings {
             early_stopping: p.gbdt.early_stopping,
             validation_fraction: p.gbdt.validation_fraction,
             patience: p.gbdt.patience,
+            hidden: p.mlp.hidden.clone(),
+            epochs: p.mlp.epochs,
+            batch_size: p.mlp.batch_size,
+            dropout: p.mlp.dropout,
+            weight_decay: p.mlp.l2,
+            learning_rate_init: p.mlp.learning_rate,
             threshold: p.threshold,
             folds: p.folds,
             test_size: p.test_size,
@@ -197,6 +232,15 @@ impl Section for PredictSettings {
                 limits::VALIDATION_FRACTION,
             ),
             check_whole("patience", self.patience, limits::PATIENCE),
+            check_whole("epochs", self.epochs, limits::EPOCHS),
+            check_whole("batch_size", self.batch_size, limits::BATCH_SIZE),
+            check_real("dropout", self.dropout, limits::DROPOUT),
+            check_real("weight_decay", self.weight_decay, limits::L2),
+            check_real(
+                "learning_rate_init",
+                self.learning_rate_init,
+                limits::ADAM_LEARNING_RATE,
+            ),
             check_real("threshold", self.threshold, limits::THRESHOLD),
             check_whole("folds", self.folds, limits::FOLDS),
             check_real("test_size", self.test_size, limits::TEST_SIZE),

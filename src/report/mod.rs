@@ -671,23 +671,29 @@ fn used(s: &Settings, section: &str, key: &str) -> bool {
         ("predict", k) => {
             let boosting = matches!(
                 k,
-                "rounds"
-                    | "learning_rate"
-                    | "max_leaves"
-                    | "l2"
-                    | "subsample"
-                    | "colsample"
-                    | "early_stopping"
-                    | "validation_fraction"
-                    | "patience"
+                "rounds" | "learning_rate" | "max_leaves" | "l2" | "subsample" | "colsample"
             );
+            let stopping = matches!(k, "early_stopping" | "validation_fraction" | "patience");
+            let network = matches!(
+                k,
+                "hidden"
+                    | "epochs"
+                    | "batch_size"
+                    | "dropout"
+                    | "weight_decay"
+                    | "learning_rate_init"
+            );
+            let trees = matches!(k, "trees" | "max_depth" | "min_leaf" | "criterion");
             match s.predict.model {
-                ModelKind::Forest => k != "alpha" && !boosting,
-                ModelKind::Tree => !matches!(k, "alpha" | "trees") && !boosting,
-                ModelKind::Logistic | ModelKind::Svm => {
-                    !matches!(k, "trees" | "max_depth" | "min_leaf" | "criterion") && !boosting
+                ModelKind::Forest => !matches!(k, "alpha") && !boosting && !stopping && !network,
+                ModelKind::Tree => {
+                    !matches!(k, "alpha" | "trees") && !boosting && !stopping && !network
                 }
-                ModelKind::Gbdt => !matches!(k, "alpha" | "trees" | "criterion"),
+                ModelKind::Logistic | ModelKind::Svm => {
+                    !trees && !boosting && !stopping && !network
+                }
+                ModelKind::Gbdt => !matches!(k, "alpha" | "trees" | "criterion") && !network,
+                ModelKind::Mlp => !trees && k != "alpha" && !boosting,
             }
         }
         _ => true,

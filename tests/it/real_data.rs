@@ -909,7 +909,7 @@ fn every_classifier_predicts_churn_on_the_telco_set() {
     let text = std::fs::read_to_string(&input).unwrap();
     let churners = text.lines().skip(1).filter(|l| l.ends_with(",Yes")).count();
     let mut aucs = BTreeMap::new();
-    for model in ["tree", "forest", "logistic", "gbdt", "svm"] {
+    for model in ["tree", "forest", "logistic", "gbdt", "svm", "mlp"] {
         let o = crmlens(
             dir.path(),
             &[
@@ -936,7 +936,7 @@ fn every_classifier_predicts_churn_on_the_telco_set() {
         aucs.insert(model, v["test"]["roc_auc"].as_f64().unwrap());
     }
     assert!(aucs["tree"] > 0.7, "{aucs:?}");
-    for m in ["forest", "logistic", "gbdt", "svm"] {
+    for m in ["forest", "logistic", "gbdt", "svm", "mlp"] {
         assert!(aucs[m] > 0.82, "{aucs:?}");
         assert!((aucs[m] - aucs["logistic"]).abs() < 0.04, "{aucs:?}");
     }

@@ -550,6 +550,7 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
     let own = match p.params.model {
         ModelKind::Logistic | ModelKind::Svm => "|coefficient|",
         ModelKind::Gbdt => "split gain",
+        ModelKind::Mlp => "mean |first-layer weight|",
         _ => "impurity decrease",
     };
     let metric = if r.permutation_metric == "roc_auc" {

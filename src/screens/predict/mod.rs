@@ -30,6 +30,9 @@ pub enum PField {
     LearningRate,
     MaxLeaves,
     EarlyStopping,
+    Hidden,
+    Epochs,
+    Dropout,
     Threshold,
     Folds,
     Seed,
@@ -49,6 +52,9 @@ impl PField {
             PField::LearningRate => "learn rate",
             PField::MaxLeaves => "max leaves",
             PField::EarlyStopping => "early stop",
+            PField::Hidden => "hidden",
+            PField::Epochs => "epochs",
+            PField::Dropout => "dropout",
             PField::Threshold => "threshold",
             PField::Folds => "cv folds",
             PField::Seed => "seed",
@@ -145,6 +151,17 @@ const TREES: [usize; 9] = [10, 20, 50, 100, 200, 300, 500, 750, 1000];
 const ROUNDS: [usize; 9] = [10, 20, 50, 100, 200, 300, 500, 1000, 2000];
 const LEARNING_RATE: [f64; 8] = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0];
 const LEAVES: [usize; 9] = [2, 4, 8, 15, 31, 63, 127, 255, 511];
+const EPOCHS: [usize; 8] = [5, 10, 20, 50, 100, 200, 500, 1000];
+/// The hidden layers +/- cycles through (any other is typed with Enter).
+const HIDDEN: [&[usize]; 7] = [
+    &[16],
+    &[32],
+    &[64],
+    &[32, 16],
+    &[64, 32],
+    &[128, 64],
+    &[64, 32, 16],
+];
 
 /// The next value of `steps` (ascending) from `v` in direction `delta` (+1 or -1); a value
 /// between two steps moves to the nearer one in that direction.
@@ -203,6 +220,17 @@ impl PredictView {
                 Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
             ],
             ModelKind::Logistic | ModelKind::Svm => &[Target, Model, Alpha, Threshold, Folds, Seed],
+            ModelKind::Mlp => &[
+                Target,
+                Model,
+                Hidden,
+                Epochs,
+                Dropout,
+                EarlyStopping,
+                Threshold,
+                Folds,
+                Seed,
+            ],
             ModelKind::Gbdt => &[
                 Target,
                 Model,
@@ -242,6 +270,14 @@ impl PredictView {
             PField::LearningRate => format!("{}", p.learning_rate),
             PField::MaxLeaves => p.max_leaves.to_string(),
             PField::EarlyStopping => if p.early_stopping { "on" } else { "off" }.to_string(),
+            PField::Hidden => p
+                .hidden
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            PField::Epochs => p.epochs.to_string(),
+            PField::Dropout => format!("{}", p.dropout),
             PField::Criterion => p.criterion.name().to_string(),
             PField::Alpha => format!("{}", p.alpha),
             PField::Threshold => format!("{:.2}", p.threshold),
@@ -283,6 +319,21 @@ impl PredictView {
             }
             PField::MaxLeaves => p.max_leaves = step_in(&LEAVES, p.max_leaves, delta),
             PField::EarlyStopping => p.early_stopping = !p.early_stopping,
+            PField::Hidden => {
+                let i = HIDDEN.iter().position(|h| *h == p.hidden.as_slice());
+                let next = match i {
+                    Some(i) => cycle(i, HIDDEN.len()),
+                    None => 0,
+                };
+                p.hidden = HIDDEN[next].to_vec();
+            }
+            PField::Epochs => p.epochs = step_in(&EPOCHS, p.epochs, delta),
+            PField::Dropout => {
+                p.dropout = ((p.dropout + 0.05 * delta as f64) * 100.0)
+                    .round()
+                    .clamp(0.0, 90.0)
+                    / 100.0
+            }
             PField::Criterion => {
                 p.criterion = match p.criterion {
                     Criterion::Gini => Criterion::Entropy,
@@ -326,6 +377,11 @@ impl PredictView {
             PField::MaxDepth => p.max_depth = whole(1, 64)? as usize,
             PField::MinLeaf => p.min_leaf = Some(whole(1, 1_000_000)? as usize),
             PField::Rounds => p.rounds = whole(1, 10_000)? as usize,
+            PField::Epochs => p.epochs = whole(1, 10_000)? as usize,
+            PField::Dropout => match text.parse::<f64>() {
+                Ok(v) if (0.0..=0.9).contains(&v) => p.dropout = v,
+                _ => return Err(format!("dropout: {text:?} is not a share from 0 to 0.9")),
+            },
             PField::MaxLeaves => p.max_leaves = whole(2, 4096)? as usize,
             PField::LearningRate => match text.parse::<f64>() {
                 Ok(v) if crate::analytics::limits::LEARNING_RATE.check(v).is_ok() => {
@@ -356,6 +412,23 @@ impl PredictView {
                     ));
                 }
             },
+            PField::Hidden => {
+                let layers: Result<Vec<usize>, _> =
+                    text.split(',').map(|v| v.trim().parse::<usize>()).collect();
+                match layers {
+                    Ok(l)
+                        if (1..=3).contains(&l.len())
+                            && l.iter().all(|&h| (1..=4096).contains(&h)) =>
+                    {
+                        p.hidden = l
+                    }
+                    _ => {
+                        return Err(format!(
+                            "hidden: {text:?} is not 1 to 3 layer sizes from 1 to 4096, e.g. 64,32"
+                        ));
+                    }
+                }
+            }
             PField::Target | PField::Model | PField::Criterion | PField::EarlyStopping => {
                 self.adjust(field, 1)
             }
@@ -482,6 +555,12 @@ pub fn job_done(
                 r.test.accuracy,
                 r.baseline_accuracy
             );
+            if let Some(n) = &r.network {
+                msg.push_str(&format!("; {} of {} epochs kept", n.epochs, n.max_epochs));
+                if n.early_stopping {
+                    msg.push_str(" (early stopping)");
+                }
+            }
             if let Some(b) = &r.boosting {
                 msg.push_str(&format!("; {} of {} rounds kept", b.rounds, b.max_rounds));
                 if b.early_stopping {

@@ -205,7 +205,10 @@ fn predict_bad_inputs() {
             "--model",
             "knn",
         ]),
-        &["'knn' for '--model", "forest, tree, logistic, gbdt, svm"],
+        &[
+            "'knn' for '--model",
+            "forest, tree, logistic, gbdt, svm, mlp",
+        ],
     );
     assert_user_error(
         &run(&[
@@ -345,4 +348,47 @@ fn predict_gbdt_reports_the_rounds_kept() {
         ],
     );
     super::assert_user_error(&o, &["--learning-rate 0 is out of range"]);
+}
+
+/// `predict --model mlp` on the sample's churn: the epochs kept and why, the network ranks
+/// churners about as well as the logistic regression, and bad layer sizes are refused with
+/// the flag named.
+#[test]
+fn predict_mlp_reports_the_epochs_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,avg_order_value,tenure_days,tickets,sessions",
+            "--fill",
+            "median",
+            "--folds",
+            "2",
+            "--model",
+            "mlp",
+        ];
+        a.extend_from_slice(extra);
+        crmlens(dir.path(), &a)
+    };
+    let o = run(&["--json", "--epochs", "60"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["model"], "mlp");
+    assert_eq!(v["mlp"]["max_epochs"], 60);
+    assert_eq!(v["mlp"]["early_stopping"], true);
+    let kept = v["mlp"]["epochs"].as_u64().unwrap();
+    assert!((1..=60).contains(&kept), "{kept}");
+    let auc = v["test"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.75, "{auc}");
+    super::assert_user_error(&run(&["--hidden", "8,8,8,8"]), &["--hidden: 4 layers"]);
+    super::assert_user_error(
+        &run(&["--dropout", "0.95"]),
+        &["--dropout 0.95 is out of range"],
+    );
 }

@@ -186,12 +186,13 @@ fn every_classifier_scores_its_training_rows_with_the_training_run_probabilities
     // finds too), so it is saved and scored on the Telco extract, with its own features
     // (the numbers, yes/no and text columns it picks, blanks filled with the median).
     let on_telco = ["--fill", "median"];
-    let cases: [(&str, &Path, &[&str]); 5] = [
+    let cases: [(&str, &Path, &[&str]); 6] = [
         ("forest", &churn, &on_churn),
         ("tree", &churn, &on_churn),
         ("logistic", &churn, &on_churn),
         ("gbdt", &churn, &on_churn),
         ("svm", &telco, &on_telco),
+        ("mlp", &telco, &on_telco),
     ];
     for (model_name, input, args) in cases {
         let input = input.to_path_buf();
