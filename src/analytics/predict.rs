@@ -889,6 +889,92 @@ pub fn grid_search(
     })
 }
 
+/// One model of a comparison: its cross-validated metrics and the mean seconds of one fit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompareRow {
+    pub model: ModelKind,
+    /// The model and its parameters in words.
+    pub setting: String,
+    pub cv: BTreeMap<String, MeanStd>,
+    /// Mean wall seconds to fit one fold's model (not part of the result's equality in
+    /// tests: it is a measurement).
+    pub fit_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub rows: Vec<CompareRow>,
+    /// The metric `best` is chosen by: "roc_auc" (two classes) or "accuracy".
+    pub metric: &'static str,
+    /// Index into `rows` of the highest mean `metric` (the first of equals).
+    pub best: usize,
+    pub folds: usize,
+}
+
+/// Cross-validates every model of `cells` (each with its own parameters; the folds and seed
+/// are the first's) on the same stratified folds, the folds a run of each uses; one table.
+/// Progress advances one fit's units per fold of each model.
+pub fn compare_models(
+    x: ArrayView2<f64>,
+    y: &[usize],
+    classes: usize,
+    cells: &[PredictParams],
+    progress: &Progress,
+) -> Result<Comparison, AnalyticsError> {
+    check_target(y, classes)?;
+    let Some(base) = cells.first() else {
+        return Err(AnalyticsError::Input("no model to compare".into()));
+    };
+    let cells: Vec<PredictParams> = cells
+        .iter()
+        .map(|p| PredictParams {
+            folds: base.folds,
+            seed: base.seed,
+            ..p.clone()
+        })
+        .collect();
+    let models: Vec<ModelKind> = cells.iter().map(|p| p.model).collect();
+    for p in &cells {
+        p.check()?;
+    }
+    let folds = stratified_kfold(y, base.folds, base.seed)?;
+    let total: u64 = cells.iter().map(fit_units).sum::<u64>() * base.folds as u64;
+    progress.start(
+        &format!("comparing {} models on {} folds", cells.len(), base.folds),
+        total,
+    );
+    let binned = models
+        .iter()
+        .any(|m| m.binned())
+        .then(|| Binned::new(x, 256));
+    let metric = if classes == 2 { "roc_auc" } else { "accuracy" };
+    let mut rows = Vec::with_capacity(cells.len());
+    for p in &cells {
+        progress.label(&format!("cross-validating the {}", p.model.title()));
+        let started = std::time::Instant::now();
+        let cv = cross_validate(x, binned.as_ref(), y, classes, &folds, p, progress)?;
+        rows.push(CompareRow {
+            model: p.model,
+            setting: p.describe(),
+            cv,
+            fit_seconds: started.elapsed().as_secs_f64() / folds.len() as f64,
+        });
+    }
+    let value = |r: &CompareRow| r.cv.get(metric).map_or(f64::NEG_INFINITY, |m| m.mean);
+    let mut best = 0;
+    for (i, r) in rows.iter().enumerate() {
+        if value(r) > value(&rows[best]) {
+            best = i;
+        }
+    }
+    Ok(Comparison {
+        rows,
+        metric,
+        best,
+        folds: base.folds,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1114,6 +1200,51 @@ mod tests {
                 .iter()
                 .all(|r| r.alpha.is_some() && r.max_depth.is_none())
         );
+    }
+
+    /// Each row of a comparison is exactly the cross-validation a run of that model reports
+    /// (same folds), the best is the highest mean ROC-AUC, and the gauge ends full.
+    #[test]
+    fn a_comparison_cross_validates_every_model_on_the_same_folds() {
+        let (x, y) = data(600);
+        let base = PredictParams {
+            folds: 3,
+            n_trees: 10,
+            gbdt: GbdtParams {
+                rounds: 20,
+                ..GbdtParams::default()
+            },
+            mlp: MlpParams {
+                epochs: 10,
+                ..MlpParams::default()
+            },
+            ..PredictParams::default()
+        };
+        let progress = Progress::new();
+        let cells: Vec<PredictParams> = ModelKind::ALL
+            .iter()
+            .map(|&model| PredictParams {
+                model,
+                ..base.clone()
+            })
+            .collect();
+        let c = compare_models(x.view(), &y, 2, &cells, &progress).unwrap();
+        let (done, total, _) = progress.snapshot();
+        assert_eq!(done, total);
+        assert_eq!(c.rows.len(), ModelKind::ALL.len());
+        for row in &c.rows {
+            let p = PredictParams {
+                model: row.model,
+                ..base.clone()
+            };
+            let run = run_prediction(x.view(), &[], &y, 2, &p, &Progress::new()).unwrap();
+            assert_eq!(run.cv, row.cv, "{:?}", row.model);
+            assert!(row.fit_seconds >= 0.0);
+        }
+        let best = c.rows[c.best].cv["roc_auc"].mean;
+        assert!(c.rows.iter().all(|r| r.cv["roc_auc"].mean <= best));
+        assert_eq!(c.metric, "roc_auc");
+        assert!(compare_models(x.view(), &y, 2, &[], &Progress::new()).is_err());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct PredictArgs {
     /// Grid minimum leaf sizes (default 1,10,50).
     #[arg(long = "grid-min-leaf", value_delimiter = ',', value_parser = super::whole::<usize>)]
     pub grid_min_leaf: Vec<usize>,
+    /// Also cross-validate models side by side on the same folds, with the other settings
+    /// as given: all six (`--compare`) or those named (`--compare gbdt,forest,logistic`).
+    #[arg(long, value_delimiter = ',', num_args = 0.., value_enum, ignore_case = true)]
+    pub compare: Option<Vec<crate::analytics::predict::ModelKind>>,
     /// Grid alphas (default 0.01,0.1,1,10,100).
     #[arg(long = "grid-alpha", value_delimiter = ',')]
     pub grid_alpha: Vec<f64>,
@@ -178,6 +182,23 @@ pub fn run(a: PredictArgs) -> Result<()> {
     } else {
         None
     };
+    let comparison = match &a.compare {
+        Some(models) => {
+            let mut models = models.clone();
+            if models.is_empty() {
+                models = crate::analytics::predict::ModelKind::ALL.to_vec();
+            }
+            models.dedup();
+            Some(pipeline::predict::compare(
+                m,
+                &target,
+                &a.settings,
+                &models,
+                &Progress::new(),
+            )?)
+        }
+        None => None,
+    };
     // The features as they may be printed: a personal-data column's one-hot levels masked.
     let names = super::printable_features(m, &super::pii_columns(&a.matrix.input, table));
     let started = Instant::now();
@@ -282,6 +303,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
             "average_precision": r.curves.as_ref().map(|c| c.average_precision),
             "at_risk": at_risk,
             "grid": grid,
+            // --compare: every model's cross-validation on the same folds, the best marked.
+            "compare": comparison,
             // The decision tree as indented text, thresholds in the features' own units.
             "tree": tree_text(&names, classes),
             // Boosting: the rounds kept (early stopping's best) of the most allowed.
@@ -360,6 +383,25 @@ pub fn run(a: PredictArgs) -> Result<()> {
                     stdout,
                     "    {setting:<24} {:.3} ± {:.3}{best}",
                     v.mean, v.std
+                )?;
+            }
+        }
+        if let Some(c) = &comparison {
+            writeln!(
+                stdout,
+                "  models compared ({}-fold cv {}, same folds; seconds per fit):",
+                c.folds, c.metric
+            )?;
+            for (i, row) in c.rows.iter().enumerate() {
+                let v = &row.cv[c.metric];
+                let best = if i == c.best { "  best" } else { "" };
+                writeln!(
+                    stdout,
+                    "    {:<10} {:.3} ± {:.3}  {:>7.2} s{best}",
+                    row.model.name(),
+                    v.mean,
+                    v.std,
+                    row.fit_seconds
                 )?;
             }
         }

@@ -8,7 +8,7 @@ use polars::prelude::DataFrame;
 use super::input::model_matrix;
 use crate::analytics::evaluation::ConfusionMatrix;
 use crate::analytics::predict::{
-    Grid, GridResult, PredictParams, PredictRun, at_risk, run_prediction,
+    Comparison, Grid, GridResult, PredictParams, PredictRun, at_risk, run_prediction,
 };
 use crate::data::features::FeatureMatrix;
 use crate::data::features::target::Target;
@@ -454,6 +454,34 @@ pub fn run(
         at_risk,
         dropped_target: false,
     })
+}
+
+/// Every model of `models` cross-validated on the same folds, each with `settings` as a run
+/// of it would have them (its own defaults where the settings leave them, e.g. the min leaf).
+pub fn compare(
+    m: &FeatureMatrix,
+    t: &Target,
+    settings: &PredictSettings,
+    models: &[ModelKind],
+    progress: &Progress,
+) -> Result<Comparison> {
+    let cells: Vec<PredictParams> = models
+        .iter()
+        .map(|&model| {
+            PredictSettings {
+                model,
+                ..settings.clone()
+            }
+            .params()
+        })
+        .collect();
+    Ok(crate::analytics::predict::compare_models(
+        m.values.view(),
+        &t.y,
+        t.classes.len(),
+        &cells,
+        progress,
+    )?)
 }
 
 /// The grid search (cross-validated) over `grid` around `params`.

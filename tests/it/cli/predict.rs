@@ -392,3 +392,51 @@ fn predict_mlp_reports_the_epochs_kept() {
         &["--dropout 0.95 is out of range"],
     );
 }
+
+/// `predict --compare`: the models named (or all six) cross-validated on the same folds, one
+/// row each with its metric and fit time, the best marked; each row equals the
+/// cross-validation of a run of that model alone.
+#[test]
+fn predict_compare_lines_up_models_on_the_same_folds() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = sample_dir().join("crmlens.toml");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--input",
+            ws.to_str().unwrap(),
+            "--target",
+            "churned",
+            "--features",
+            "recency_days,frequency,monetary,tickets,sessions",
+            "--fill",
+            "median",
+            "--folds",
+            "3",
+            "--n-trees",
+            "20",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        let o = crmlens(dir.path(), &a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()
+    };
+    let v = run(&["--compare", "logistic,gbdt,forest"]);
+    let c = &v["compare"];
+    assert_eq!(c["metric"], "roc_auc");
+    assert_eq!(c["folds"], 3);
+    let rows = c["rows"].as_array().unwrap();
+    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, vec!["logistic", "gbdt", "forest"]);
+    let auc = |r: &serde_json::Value| r["cv"]["roc_auc"]["mean"].as_f64().unwrap();
+    let best = c["best"].as_u64().unwrap() as usize;
+    assert!(rows.iter().all(|r| auc(r) <= auc(&rows[best])));
+    for r in rows {
+        assert!(r["fit_seconds"].as_f64().unwrap() >= 0.0);
+        // The same cross-validation as a run of that model alone.
+        let alone = run(&["--model", r["model"].as_str().unwrap()]);
+        assert_eq!(alone["cv"], r["cv"], "{}", r["model"]);
+    }
+    assert!(run(&[]).get("compare").is_none_or(|c| c.is_null()));
+}
