@@ -328,7 +328,8 @@ impl Gbdt {
     }
 }
 
-fn sigmoid(z: f64) -> f64 {
+/// The logistic function, without overflow either way.
+pub(crate) fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -337,7 +338,8 @@ fn sigmoid(z: f64) -> f64 {
     }
 }
 
-fn softmax(z: &[f64]) -> Vec<f64> {
+/// Probabilities of scores `z` (the maximum subtracted first).
+pub(crate) fn softmax(z: &[f64]) -> Vec<f64> {
     let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
     let s: f64 = e.iter().sum();
@@ -405,7 +407,8 @@ pub fn fit_gbdt_regressor(
     boost(x, Target::Values(y, p.loss), rows, p, progress)
 }
 
-fn check(p: &GbdtParams) -> Result<(), AnalyticsError> {
+/// Every boosting parameter within its range (`super::limits`), or an error naming it.
+pub(crate) fn check(p: &GbdtParams) -> Result<(), AnalyticsError> {
     use super::limits;
     limits::LEARNING_RATE.named("learning_rate", p.learning_rate)?;
     limits::ROUNDS.named("rounds", p.rounds)?;

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::error::AnalyticsError;
+use super::gbdt::{sigmoid, softmax};
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,24 +179,15 @@ fn probabilities(logits: &Array2<f64>, classes: usize) -> Array2<f64> {
             p[[i, 0]] = 1.0 - q;
             p[[i, 1]] = q;
         } else {
-            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
-            let sum: f64 = e.iter().sum();
-            for (c, v) in e.into_iter().enumerate() {
-                p[[i, c]] = v / sum;
+            for (c, v) in softmax(z.as_slice().expect("a row of logits"))
+                .into_iter()
+                .enumerate()
+            {
+                p[[i, c]] = v;
             }
         }
     }
     p
-}
-
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// Mean cross-entropy of probabilities `p` for classes `y`.
@@ -269,7 +261,8 @@ fn loss_and_gradients(
     (loss, grads)
 }
 
-fn check(p: &MlpParams) -> Result<(), AnalyticsError> {
+/// Every network parameter within its range (`super::limits`), or an error naming it.
+pub(crate) fn check(p: &MlpParams) -> Result<(), AnalyticsError> {
     use super::limits;
     if p.hidden.is_empty() || p.hidden.len() > 3 {
         return Err(AnalyticsError::Input(format!(

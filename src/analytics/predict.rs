@@ -123,36 +123,10 @@ impl PredictParams {
                 "alpha 0: a linear SVM needs alpha above 0 (its C is 1 / alpha)".into(),
             ));
         }
-        if self.model == ModelKind::Gbdt {
-            let g = &self.gbdt;
-            limits::LEARNING_RATE.named("learning_rate", g.learning_rate)?;
-            limits::ROUNDS.named("rounds", g.rounds)?;
-            limits::MAX_LEAVES.named("max_leaves", g.max_leaves)?;
-            limits::L2.named("l2", g.l2)?;
-            limits::SAMPLE_SHARE.named("subsample", g.subsample)?;
-            limits::SAMPLE_SHARE.named("colsample", g.colsample)?;
-            limits::VALIDATION_FRACTION.named("validation_fraction", g.validation_fraction)?;
-            limits::PATIENCE.named("patience", g.patience)?;
-        }
-        if self.model == ModelKind::Mlp {
-            let m = &self.mlp;
-            if m.hidden.is_empty() || m.hidden.len() > 3 {
-                return Err(AnalyticsError::Input(format!(
-                    "hidden: {} layers; use 1 to 3 (e.g. 64,32)",
-                    m.hidden.len()
-                )));
-            }
-            for &h in &m.hidden {
-                limits::HIDDEN_UNITS.named("hidden", h)?;
-            }
-            limits::ADAM_LEARNING_RATE.named("learning_rate_init", m.learning_rate)?;
-            limits::L2.named("weight_decay", m.l2)?;
-            limits::DROPOUT.named("dropout", m.dropout)?;
-            limits::EPOCHS.named("epochs", m.epochs)?;
-            limits::BATCH_SIZE.named("batch_size", m.batch_size)?;
-            limits::VALIDATION_FRACTION
-                .named("validation_fraction", self.gbdt.validation_fraction)?;
-            limits::PATIENCE.named("patience", self.gbdt.patience)?;
+        match self.model {
+            ModelKind::Gbdt => super::gbdt::check(&self.boosting())?,
+            ModelKind::Mlp => super::mlp::check(&self.network())?,
+            _ => {}
         }
         limits::FOLDS.named("folds", self.folds)?;
         limits::TEST_SIZE.named("test_size", self.test_size)?;
