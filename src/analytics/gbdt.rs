@@ -1030,6 +1030,15 @@ fn boost(
                             .sum::<f64>();
                         med + clipped / r.len().max(1) as f64
                     }
+                    // The Newton step sum(y - raw) / (n + l2) in f64 (the histograms sum
+                    // the gradients as f32).
+                    Target::Values(y, RegressionLoss::Squared) => {
+                        let r: f64 = idx[s..e]
+                            .iter()
+                            .map(|&i| y[train[i as usize]] - raw[i as usize])
+                            .sum();
+                        r / ((e - s) as f64 + p.l2)
+                    }
                     _ => tree.value[node],
                 };
                 tree.value[node] = v * p.learning_rate;

@@ -21,6 +21,7 @@ pub mod pca;
 pub mod predict;
 pub mod profile;
 pub mod recommend;
+pub mod regress;
 pub mod rules;
 pub mod segment;
 pub mod svm;

@@ -45,9 +45,11 @@ pub enum ModelKind {
     Gbdt,
     Svm,
     Mlp,
+    /// Values only: ordinary least squares, or ridge with alpha above 0.
+    Linear,
 }
 
-crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt", Svm => "svm", Mlp => "mlp" });
+crate::choice!(ModelKind { Forest => "forest", Tree => "tree", Logistic => "logistic", Gbdt => "gbdt", Svm => "svm", Mlp => "mlp", Linear => "linear" | "ols" | "ridge" });
 
 impl ModelKind {
     pub fn title(self) -> &'static str {
@@ -58,12 +60,47 @@ impl ModelKind {
             ModelKind::Gbdt => "gradient boosting",
             ModelKind::Svm => "linear SVM",
             ModelKind::Mlp => "neural network",
+            ModelKind::Linear => "linear regression",
         }
+    }
+
+    /// The models that predict classes, in menu order.
+    pub const CLASSIFIERS: [ModelKind; 6] = [
+        ModelKind::Forest,
+        ModelKind::Tree,
+        ModelKind::Logistic,
+        ModelKind::Gbdt,
+        ModelKind::Svm,
+        ModelKind::Mlp,
+    ];
+
+    /// The models that predict values, in menu order.
+    pub const REGRESSORS: [ModelKind; 4] = [
+        ModelKind::Linear,
+        ModelKind::Tree,
+        ModelKind::Forest,
+        ModelKind::Gbdt,
+    ];
+
+    /// The models for `task`, in menu order.
+    pub fn for_task(task: Task) -> &'static [ModelKind] {
+        match task {
+            Task::Classification => &Self::CLASSIFIERS,
+            Task::Regression => &Self::REGRESSORS,
+        }
+    }
+
+    /// Whether the model can do `task`.
+    pub fn does(self, task: Task) -> bool {
+        Self::for_task(task).contains(&self)
     }
 
     /// Whether the model is linear in the features, regularised by `alpha`.
     pub fn linear(self) -> bool {
-        matches!(self, ModelKind::Logistic | ModelKind::Svm)
+        matches!(
+            self,
+            ModelKind::Logistic | ModelKind::Svm | ModelKind::Linear
+        )
     }
 
     /// Whether the model splits binned features (trees, forests, boosting).
@@ -71,6 +108,16 @@ impl ModelKind {
         matches!(self, ModelKind::Tree | ModelKind::Forest | ModelKind::Gbdt)
     }
 }
+
+/// What is predicted: a class (churned or not) or a value (next quarter's spend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Task {
+    #[default]
+    Classification,
+    Regression,
+}
+
+crate::choice!(Task { Classification => "classification" | "classify", Regression => "regression" | "regress" });
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictParams {
@@ -162,6 +209,8 @@ impl PredictParams {
                 self.mlp.dropout,
                 self.mlp.l2
             ),
+            ModelKind::Linear if self.logistic.alpha == 0.0 => "least squares".to_string(),
+            ModelKind::Linear => format!("ridge regression (alpha {})", self.logistic.alpha),
             ModelKind::Svm => format!(
                 "linear SVM (alpha {}, C {})",
                 self.logistic.alpha,
@@ -414,6 +463,11 @@ fn fit(
             &p.boosting(),
             progress,
         )?),
+        ModelKind::Linear => {
+            return Err(AnalyticsError::Input(
+                "linear regression predicts values, not classes; for classes use logistic".into(),
+            ));
+        }
     };
     // A forest advanced once per tree, boosting once per round, a network once per epoch.
     if !matches!(
@@ -499,7 +553,7 @@ fn binned_for(x: ArrayView2<f64>, model: ModelKind) -> Option<Binned> {
     model.binned().then(|| Binned::new(x, 256))
 }
 
-fn mean_std(v: &[f64]) -> MeanStd {
+pub(crate) fn mean_std(v: &[f64]) -> MeanStd {
     let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
     MeanStd {
@@ -556,12 +610,7 @@ fn permutation_importance(
     seed: u64,
     threshold: f64,
 ) -> Vec<Permutation> {
-    let mut rows = test.to_vec();
-    if rows.len() > PERMUTATION_ROWS {
-        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        rows.truncate(PERMUTATION_ROWS);
-        rows.sort_unstable();
-    }
+    let rows = permutation_rows(test, seed);
     let sub: Array2<f64> = x.select(Axis(0), &rows);
     let actual: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
     let all: Vec<usize> = (0..rows.len()).collect();
@@ -574,7 +623,30 @@ fn permutation_importance(
         }
         metrics(&actual, &proba, classes, threshold).accuracy
     };
-    let base = score(&sub);
+    permutation_drops(&sub, names, seed, score)
+}
+
+/// The test rows permutation importance scores: all, or a seeded sample of
+/// [`PERMUTATION_ROWS`] of them, ascending.
+pub(crate) fn permutation_rows(test: &[usize], seed: u64) -> Vec<usize> {
+    let mut rows = test.to_vec();
+    if rows.len() > PERMUTATION_ROWS {
+        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        rows.truncate(PERMUTATION_ROWS);
+        rows.sort_unstable();
+    }
+    rows
+}
+
+/// Per feature of `sub` (named `names`), the mean and std over [`PERMUTATION_REPEATS`]
+/// seeded shuffles of that column of how much `score` drops; highest first.
+pub(crate) fn permutation_drops(
+    sub: &Array2<f64>,
+    names: &[String],
+    seed: u64,
+    score: impl Fn(&Array2<f64>) -> f64 + Sync,
+) -> Vec<Permutation> {
+    let base = score(sub);
     let mut out: Vec<Permutation> = (0..sub.ncols())
         .into_par_iter()
         .map(|j| {
@@ -759,7 +831,7 @@ impl Grid {
     /// The parameter sets for `base`'s model, in table order.
     pub fn cells(&self, base: &PredictParams) -> Vec<PredictParams> {
         match base.model {
-            ModelKind::Logistic | ModelKind::Svm => self
+            ModelKind::Logistic | ModelKind::Svm | ModelKind::Linear => self
                 .alpha
                 .iter()
                 .map(|&alpha| {

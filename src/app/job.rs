@@ -119,6 +119,8 @@ pub enum JobRequest {
         table: Arc<DataFrame>,
         features: FeatureConfig,
         target: String,
+        /// None: regression for a number with many values, else classification.
+        task: Option<crate::analytics::predict::Task>,
         params: crate::analytics::predict::PredictParams,
         grid: bool,
     },
@@ -432,6 +434,8 @@ pub enum JobOutcome {
     KDistance(Box<crate::pipeline::segment::KDistance>),
     Swept(Box<SweepResult>),
     Predicted(Box<crate::pipeline::predict::Prediction>),
+    /// A regression run (a value target).
+    Valued(Box<crate::pipeline::predict::ValuePrediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
     Clv(Box<crate::pipeline::clv::ClvOutcome>),
     Recommended(Box<crate::pipeline::recommend::RecModel>),
@@ -777,14 +781,15 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             table,
             features,
             target,
+            task,
             params,
             grid,
-        } => pipeline::predict::predict(&table, features, &target, &params, grid, progress).map(
-            |o| match o {
+        } => pipeline::predict::predict(&table, features, &target, task, &params, grid, progress)
+            .map(|o| match o {
                 pipeline::predict::Predicted::Run(p) => JobOutcome::Predicted(p),
+                pipeline::predict::Predicted::Values(p) => JobOutcome::Valued(p),
                 pipeline::predict::Predicted::Grid(g) => JobOutcome::Gridded(g),
-            },
-        ),
+            }),
         JobRequest::Clv {
             input,
             settings,

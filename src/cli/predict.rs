@@ -131,7 +131,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     limits::L2.named("--weight-decay", a.settings.weight_decay)?;
     limits::ADAM_LEARNING_RATE.named("--learning-rate-init", a.settings.learning_rate_init)?;
     limits::TREES.named("--n-trees", a.settings.trees)?;
-    limits::ALPHA.named("--alpha", a.settings.alpha)?;
+    limits::ALPHA.named("--alpha", a.settings.alpha())?;
     limits::FOLDS.named("--folds", a.settings.folds)?;
     limits::TEST_SIZE.named("--test-size", a.settings.test_size)?;
     for &d in &a.grid_depth {

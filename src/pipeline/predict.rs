@@ -21,7 +21,9 @@ use crate::analytics::gbdt::GbdtParams;
 use crate::analytics::limits;
 use crate::analytics::logistic::LogisticParams;
 use crate::analytics::mlp::MlpParams;
-use crate::analytics::predict::ModelKind;
+use crate::analytics::gbdt::RegressionLoss;
+use crate::analytics::predict::{ModelKind, Task};
+use crate::analytics::regress::{RegressionRun, run_regression, top_predicted};
 use crate::analytics::tree::{Criterion, TreeParams};
 use crate::choice::whole;
 use serde::{Deserialize, Serialize};
@@ -32,13 +34,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct PredictSettings {
-    /// The column to predict (two or more classes), e.g. churned. Default: a two-class
-    /// column named like churn, churned, attrition, exited, target, label or y.
+    /// The column to predict: classes (e.g. churned) or a number (e.g. spend). Default: a
+    /// two-class column named like churn, churned, attrition, exited, target, label or y.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// tree, forest (default), logistic, gbdt (gradient-boosted trees), svm (linear) or mlp
-    /// (a neural network).
+    /// classification or regression. Default: regression when the target is a number with
+    /// more than 50 distinct values or with fractions (an amount), else classification.
+    #[arg(long, value_enum, ignore_case = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// Classes: tree, forest (default), logistic, gbdt (gradient-boosted trees), svm
+    /// (linear) or mlp (a neural network). Values: linear (least squares or ridge), tree,
+    /// forest (default) or gbdt.
     #[arg(long, value_enum, ignore_case = true, default_value_t = ModelKind::Forest)]
     pub model: ModelKind,
     /// Forest: number of trees (1 to 10000).
@@ -55,10 +63,12 @@ pub struct PredictSettings {
     /// Trees: split quality, gini or entropy.
     #[arg(long, value_enum, ignore_case = true, default_value_t = Criterion::Gini)]
     pub criterion: Criterion,
-    /// Logistic and svm: L2 regularisation strength (scikit-learn's 1/C; svm needs it above
-    /// 0).
-    #[arg(long, default_value_t = 1.0)]
-    pub alpha: f64,
+    /// Logistic, svm and linear: L2 regularisation strength (scikit-learn's 1/C for logistic
+    /// and svm, which need it above 0; ridge's alpha for linear). Default 1; 0 (least
+    /// squares) for linear.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
     /// Gbdt: rounds at most (1 to 10000).
     #[arg(long, default_value_t = 100, value_parser = whole::<usize>)]
     pub rounds: usize,
@@ -71,6 +81,9 @@ pub struct PredictSettings {
     /// Gbdt: L2 penalty on leaf values.
     #[arg(long, default_value_t = 0.0)]
     pub l2: f64,
+    /// Gbdt on values: the loss, squared (default), absolute or huber.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = RegressionLoss::Squared)]
+    pub loss: RegressionLoss,
     /// Gbdt: share of the training rows each tree sees (0.01 to 1).
     #[arg(long, default_value_t = 1.0)]
     pub subsample: f64,
@@ -133,6 +146,12 @@ impl PredictSettings {
             .unwrap_or(if self.model == ModelKind::Gbdt { 20 } else { 1 })
     }
 
+    /// The L2 strength: the setting, else the model's default (1; 0, least squares, for
+    /// linear regression).
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(default_alpha(self.model))
+    }
+
     /// The models' parameters.
     pub fn params(&self) -> PredictParams {
         let d = PredictParams::default();
@@ -147,7 +166,7 @@ impl PredictSettings {
             },
             n_trees: self.trees,
             logistic: LogisticParams {
-                alpha: self.alpha,
+                alpha: self.alpha(),
                 ..d.logistic
             },
             gbdt: GbdtParams {
@@ -160,6 +179,7 @@ impl PredictSettings {
                 early_stopping: self.early_stopping,
                 validation_fraction: self.validation_fraction,
                 patience: self.patience,
+                loss: self.loss,
                 ..d.gbdt
             },
             mlp: MlpParams {
@@ -182,12 +202,14 @@ impl PredictSettings {
     pub fn of(p: &PredictParams, target: Option<String>) -> PredictSettings {
         PredictSettings {
             target,
+            task: None,
             model: p.model,
             trees: p.n_trees,
             max_depth: p.tree.max_depth,
             min_leaf: None,
             criterion: p.tree.criterion,
-            alpha: p.logistic.alpha,
+            alpha: (p.logistic.alpha != default_alpha(p.model)).then_some(p.logistic.alpha),
+            loss: p.gbdt.loss,
             rounds: p.gbdt.rounds,
             learning_rate: p.gbdt.learning_rate,
             max_leaves: p.gbdt.max_leaves,
@@ -211,6 +233,12 @@ impl PredictSettings {
     }
 }
 
+/// The L2 strength a model gets when none is set: 0 (least squares) for linear regression,
+/// else 1 (scikit-learn's C = 1).
+pub fn default_alpha(model: ModelKind) -> f64 {
+    if model == ModelKind::Linear { 0.0 } else { 1.0 }
+}
+
 impl Section for PredictSettings {
     const NAME: &'static str = "predict";
 
@@ -219,7 +247,7 @@ impl Section for PredictSettings {
             check_whole("trees", self.trees, limits::TREES),
             check_whole("max_depth", self.max_depth, limits::MAX_DEPTH),
             check_whole("min_leaf", self.min_leaf(), limits::MIN_LEAF),
-            check_real("alpha", self.alpha, limits::ALPHA),
+            check_real("alpha", self.alpha(), limits::ALPHA),
             check_whole("rounds", self.rounds, limits::ROUNDS),
             check_real("learning_rate", self.learning_rate, limits::LEARNING_RATE),
             check_whole("max_leaves", self.max_leaves, limits::MAX_LEAVES),
@@ -379,20 +407,64 @@ pub fn default_target(candidates: &[String]) -> Option<String> {
     None
 }
 
-/// What a prediction job gives: a run, or a grid search.
+/// Customers kept in the list of the highest predicted values.
+pub const TOP_VALUES: usize = 200;
+
+/// A finished regression run with what its users need to explain it.
+#[derive(Debug, Clone)]
+pub struct ValuePrediction {
+    pub target: String,
+    /// Feature names (one-hot columns as `column=value`).
+    pub names: Vec<String>,
+    pub params: PredictParams,
+    pub run: RegressionRun,
+    /// Every row's actual value.
+    pub y: Vec<f64>,
+    /// The rows with the highest predicted values, highest first.
+    pub top: Vec<usize>,
+    /// The target was among the Features selection and was left out of the features.
+    pub dropped_target: bool,
+}
+
+/// What a prediction job gives: a run (classes or values), or a grid search.
 #[derive(Debug)]
 pub enum Predicted {
     Run(Box<Prediction>),
+    Values(Box<ValuePrediction>),
     Grid(Box<GridResult>),
 }
 
+/// The task for column `target` of `table`: the one asked, else regression for a number
+/// with many values or with fractions ([`crate::data::features::target::is_value`]).
+pub fn task(table: &DataFrame, target: &str, asked: Option<Task>) -> Task {
+    asked.unwrap_or(if crate::data::features::target::is_value(table, target) {
+        Task::Regression
+    } else {
+        Task::Classification
+    })
+}
+
+/// Refuses a model that cannot do `task`, naming those that can.
+pub fn check_model(model: ModelKind, task: Task) -> Result<()> {
+    if model.does(task) {
+        return Ok(());
+    }
+    let can: Vec<&str> = ModelKind::for_task(task).iter().map(|m| m.name()).collect();
+    Err(crate::analytics::error::AnalyticsError::Input(format!(
+        "--model {model} cannot do {task}; use one of {}",
+        can.join(", ")
+    ))
+    .into())
+}
+
 /// The prediction of `target` from a loaded table (its first column the key) on the
-/// `features` selection, the target left out of it (and `dropped_target` says so); with
-/// `grid`, the grid search around `params` instead.
+/// `features` selection, the target left out of it (and `dropped_target` says so), as
+/// `task` (None: see [`task`]); with `grid`, the grid search around `params` instead.
 pub fn predict(
     table: &DataFrame,
     features: FeatureConfig,
     target: &str,
+    task: Option<Task>,
     params: &PredictParams,
     grid: bool,
     progress: &Progress,
@@ -403,6 +475,27 @@ pub fn predict(
     features.categorical.retain(|f| f != target);
     let dropped_target = features.numeric.len() + features.categorical.len() < before;
     progress.start("preparing features", 1);
+    let task = self::task(table, target, task);
+    check_model(params.model, task)?;
+    if task == Task::Regression {
+        let y = crate::data::features::target::values(table, target)?;
+        let m = model_matrix(table, &features)?;
+        if grid {
+            return Ok(Predicted::Grid(Box::new(
+                crate::analytics::regress::grid_search_values(
+                    m.values.view(),
+                    &y,
+                    params,
+                    &Grid::default(),
+                    progress,
+                )?,
+            )));
+        }
+        let names = m.names.clone();
+        let mut p = run_values(&m, &names, target, y, params, progress)?;
+        p.dropped_target = dropped_target;
+        return Ok(Predicted::Values(Box::new(p)));
+    }
     let t = crate::data::features::target::target(table, target, None)?;
     let m = model_matrix(table, &features)?;
     if grid {
@@ -454,6 +547,61 @@ pub fn run(
         at_risk,
         dropped_target: false,
     })
+}
+
+/// Fits and validates a regressor for values `y` on `m`, the features called `names`.
+pub fn run_values(
+    m: &FeatureMatrix,
+    names: &[String],
+    target: &str,
+    y: Vec<f64>,
+    params: &PredictParams,
+    progress: &Progress,
+) -> Result<ValuePrediction> {
+    if m.values.nrows() != y.len() {
+        return Err(crate::analytics::error::AnalyticsError::Input(
+            "the feature rows and the target rows differ; use --fill instead of drop here".into(),
+        )
+        .into());
+    }
+    let run = run_regression(m.values.view(), names, &y, params, progress)?;
+    let top = top_predicted(&run.predictions, TOP_VALUES);
+    Ok(ValuePrediction {
+        target: target.to_string(),
+        names: names.to_vec(),
+        params: params.clone(),
+        run,
+        y,
+        top,
+        dropped_target: false,
+    })
+}
+
+/// Every regressor of `models` cross-validated on the same folds, as [`compare`] does for
+/// classifiers.
+pub fn compare_values(
+    m: &FeatureMatrix,
+    y: &[f64],
+    settings: &PredictSettings,
+    models: &[ModelKind],
+    progress: &Progress,
+) -> Result<Comparison> {
+    let cells: Vec<PredictParams> = models
+        .iter()
+        .map(|&model| {
+            PredictSettings {
+                model,
+                ..settings.clone()
+            }
+            .params()
+        })
+        .collect();
+    Ok(crate::analytics::regress::compare_regressors(
+        m.values.view(),
+        y,
+        &cells,
+        progress,
+    )?)
 }
 
 /// Every model of `models` cross-validated on the same folds, each with `settings` as a run

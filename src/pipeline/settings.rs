@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(s.rules.min_support, 0.02);
         assert_eq!(s.rules.sort, SortBy::Confidence);
         assert_eq!(s.predict.model, ModelKind::Logistic);
-        assert_eq!((s.predict.alpha, s.predict.folds), (0.5, 3));
+        assert_eq!((s.predict.alpha, s.predict.folds), (Some(0.5), 3));
         assert_eq!(s.clv.unit, TimeUnit::Weeks);
         assert_eq!((s.clv.horizon_months, s.recommend.top), (6, 5));
     }

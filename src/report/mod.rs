@@ -493,6 +493,7 @@ fn prediction(
             table,
             ws.features.clone(),
             &target,
+            settings.predict.task,
             &params,
             false,
             &Progress::new(),
@@ -501,6 +502,14 @@ fn prediction(
     });
     let p = match outcome.and_then(|r| r) {
         Ok(pipeline::predict::Predicted::Run(p)) => p,
+        Ok(pipeline::predict::Predicted::Values(_)) => {
+            return (
+                Part::Skipped(format!(
+                    "No prediction section: `{target}` is a value (regression), which the report does not cover yet; run `crmlens predict --target {target}` for its metrics."
+                )),
+                Some(target),
+            );
+        }
         Ok(pipeline::predict::Predicted::Grid(_)) => unreachable!("no grid search was asked"),
         Err(e) => {
             return (
@@ -689,7 +698,7 @@ fn used(s: &Settings, section: &str, key: &str) -> bool {
                 ModelKind::Tree => {
                     !matches!(k, "alpha" | "trees") && !boosting && !stopping && !network
                 }
-                ModelKind::Logistic | ModelKind::Svm => {
+                ModelKind::Logistic | ModelKind::Svm | ModelKind::Linear => {
                     !trees && !boosting && !stopping && !network
                 }
                 ModelKind::Gbdt => !matches!(k, "alpha" | "trees" | "criterion") && !network,

@@ -115,6 +115,71 @@ pub fn target(table: &DataFrame, name: &str, positive: Option<&str>) -> Result<T
     })
 }
 
+fn column<'a>(table: &'a DataFrame, name: &str) -> Result<&'a polars::prelude::Column> {
+    table.column(name).map_err(|_| {
+        let have: Vec<String> = table
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        DataError::Invalid(format!(
+            "no target column `{name}`; the table has: {}",
+            have.join(", ")
+        ))
+    })
+}
+
+/// Whether column `name` holds values to regress on rather than classes: numbers with more
+/// than [`MAX_CLASSES`] distinct values, or with a fraction (an amount, a rate). A missing
+/// column is not (the classification target's error names it).
+pub fn is_value(table: &DataFrame, name: &str) -> bool {
+    let Ok(c) = table.column(name) else {
+        return false;
+    };
+    if !c.dtype().is_primitive_numeric() {
+        return false;
+    }
+    let many = c.n_unique().is_ok_and(|n| n > MAX_CLASSES + 1);
+    let fractional = c.dtype().is_float()
+        && c.cast(&DataType::Float64).ok().is_some_and(|f| {
+            f.f64()
+                .is_ok_and(|f| f.iter().flatten().any(|v| v.fract() != 0.0))
+        });
+    many || fractional
+}
+
+/// The values of numeric column `name` of `table`, to predict. Refuses a missing column, a
+/// column that is not numeric, missing values and values that are not finite.
+pub fn values(table: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let c = column(table, name)?;
+    if !c.dtype().is_primitive_numeric() {
+        return Err(DataError::Invalid(format!(
+            "target `{name}` holds {} values, not numbers; a regression predicts a number (e.g. spend); for classes use --task classification",
+            c.dtype()
+        )));
+    }
+    let nulls = c.null_count();
+    if nulls > 0 {
+        return Err(DataError::Invalid(format!(
+            "target `{name}` has {nulls} missing values; drop those rows or fill them first"
+        )));
+    }
+    let f = c
+        .cast(&DataType::Float64)
+        .map_err(|e| DataError::polars(format!("target `{name}`"), e))?;
+    let f = f
+        .f64()
+        .map_err(|e| DataError::polars(format!("target `{name}`"), e))?;
+    let v: Vec<f64> = f.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(DataError::Invalid(format!(
+            "target `{name}` is {x} in row {}; a value to predict must be a finite number",
+            i + 1
+        )));
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +237,39 @@ mod tests {
             DataFrame::new_infer_height(vec![Column::new("t".into(), [Some(1i64), None, Some(0)])])
                 .unwrap();
         assert!(e(target(&nulls, "t", None)).contains("1 missing values"));
+    }
+
+    #[test]
+    fn values_are_numbers_with_many_values_or_fractions() {
+        let t = DataFrame::new_infer_height(vec![
+            Column::new("spend".into(), [1.5, 2.0, 0.0, 7.25]),
+            Column::new("visits".into(), [1i64, 2, 3, 1]),
+            Column::new("whole".into(), [1.0, 2.0, 1.0, 2.0]),
+            Column::new("tier".into(), ["x", "y", "z", "x"]),
+            Column::new("many".into(), [0i64, 1, 2, 3]),
+        ])
+        .unwrap();
+        assert!(is_value(&t, "spend"));
+        assert!(!is_value(&t, "visits"));
+        assert!(!is_value(&t, "whole"));
+        assert!(!is_value(&t, "tier"));
+        assert!(!is_value(&t, "nope"));
+        assert_eq!(values(&t, "spend").unwrap(), vec![1.5, 2.0, 0.0, 7.25]);
+        assert_eq!(values(&t, "visits").unwrap(), vec![1.0, 2.0, 3.0, 1.0]);
+        let e = |r: Result<Vec<f64>>| r.unwrap_err().to_string();
+        assert!(e(values(&t, "tier")).contains("not numbers"));
+        assert!(e(values(&t, "x")).contains("no target column `x`"));
+        let many = DataFrame::new_infer_height(vec![Column::new(
+            "n".into(),
+            (0..60i64).collect::<Vec<_>>(),
+        )])
+        .unwrap();
+        assert!(is_value(&many, "n"));
+        let gaps = DataFrame::new_infer_height(vec![Column::new(
+            "t".into(),
+            [Some(1.5), None, Some(0.5)],
+        )])
+        .unwrap();
+        assert!(e(values(&gaps, "t")).contains("1 missing values"));
     }
 }

@@ -220,6 +220,7 @@ impl PredictView {
                 Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
             ],
             ModelKind::Logistic | ModelKind::Svm => &[Target, Model, Alpha, Threshold, Folds, Seed],
+            ModelKind::Linear => &[Target, Model, Alpha, Folds, Seed],
             ModelKind::Mlp => &[
                 Target,
                 Model,
@@ -279,7 +280,7 @@ impl PredictView {
             PField::Epochs => p.epochs.to_string(),
             PField::Dropout => format!("{}", p.dropout),
             PField::Criterion => p.criterion.name().to_string(),
-            PField::Alpha => format!("{}", p.alpha),
+            PField::Alpha => format!("{}", p.alpha()),
             PField::Threshold => format!("{:.2}", p.threshold),
             PField::Folds => p.folds.to_string(),
             PField::Seed => p.seed.to_string(),
@@ -340,7 +341,7 @@ impl PredictView {
                     Criterion::Entropy => Criterion::Gini,
                 }
             }
-            PField::Alpha => p.alpha = step_in(&ALPHA, p.alpha, delta),
+            PField::Alpha => p.alpha = Some(step_in(&ALPHA, p.alpha(), delta)),
             PField::Threshold => {
                 let t = ((p.threshold + 0.05 * delta as f64) * 100.0).round() / 100.0;
                 p.threshold = t.clamp(0.05, 0.95);
@@ -398,7 +399,7 @@ impl PredictView {
                 p.seed = whole(0, u64::MAX)?;
             }
             PField::Alpha => match text.parse::<f64>() {
-                Ok(v) if v > 0.0 && v.is_finite() => p.alpha = v,
+                Ok(v) if v > 0.0 && v.is_finite() => p.alpha = Some(v),
                 _ => return Err(format!("alpha: {text:?} is not a positive number")),
             },
             PField::Threshold => match text.parse::<f64>() {
@@ -467,7 +468,7 @@ impl PredictView {
             return None;
         }
         if let Some(a) = best.alpha {
-            self.settings.alpha = a;
+            self.settings.alpha = Some(a);
         }
         if let (Some(d), Some(l)) = (best.max_depth, best.min_leaf) {
             self.settings.max_depth = d;
@@ -767,6 +768,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         table,
         features,
         target,
+        task: state.predict.settings.task,
         params,
         grid,
     })
