@@ -325,6 +325,35 @@ fn fit_forest(
     })
 }
 
+/// One line naming the regressor and its parameters.
+pub fn describe(p: &PredictParams) -> String {
+    match p.model {
+        ModelKind::Tree => format!(
+            "regression tree (depth {}, min leaf {})",
+            p.tree.max_depth, p.tree.min_samples_leaf
+        ),
+        ModelKind::Forest => format!(
+            "random forest of regression trees ({} trees, depth {}, min leaf {})",
+            p.n_trees, p.tree.max_depth, p.tree.min_samples_leaf
+        ),
+        ModelKind::Gbdt => format!(
+            "gradient boosting ({} loss, {} rounds at most{}, learning rate {}, {} leaves, depth {}, min leaf {})",
+            p.gbdt.loss,
+            p.gbdt.rounds,
+            if p.gbdt.early_stopping {
+                ", early stopping"
+            } else {
+                ""
+            },
+            p.gbdt.learning_rate,
+            p.gbdt.max_leaves,
+            p.tree.max_depth,
+            p.tree.min_samples_leaf
+        ),
+        _ => p.describe(),
+    }
+}
+
 /// Fits `p.model` on `rows` for values `y`; `binned` is needed by the tree models.
 pub fn fit_regressor(
     x: ArrayView2<f64>,
@@ -338,13 +367,21 @@ pub fn fit_regressor(
     let binned = || binned.ok_or_else(|| AnalyticsError::Input("no binned features".into()));
     let fitted = match p.model {
         ModelKind::Linear => Regressor::Linear(fit_linear(x, y, rows, p.logistic.alpha)?),
-        ModelKind::Tree => {
-            Regressor::Tree(fit_gbdt_regressor(binned()?, y, rows, &tree_params(p), progress)?)
-        }
+        ModelKind::Tree => Regressor::Tree(fit_gbdt_regressor(
+            binned()?,
+            y,
+            rows,
+            &tree_params(p),
+            progress,
+        )?),
         ModelKind::Forest => Regressor::Forest(fit_forest(binned()?, y, rows, p, progress)?),
-        ModelKind::Gbdt => {
-            Regressor::Gbdt(fit_gbdt_regressor(binned()?, y, rows, &p.boosting(), progress)?)
-        }
+        ModelKind::Gbdt => Regressor::Gbdt(fit_gbdt_regressor(
+            binned()?,
+            y,
+            rows,
+            &p.boosting(),
+            progress,
+        )?),
         other => {
             return Err(AnalyticsError::Input(format!(
                 "{other} predicts classes, not values; for values use linear, tree, forest or gbdt"
@@ -388,7 +425,11 @@ pub fn regression_metrics(actual: &[f64], predicted: &[f64]) -> RegressionMetric
         .map(|(a, p)| (a - p).abs())
         .sum::<f64>()
         / n;
-    let ss_res: f64 = actual.iter().zip(predicted).map(|(a, p)| (a - p).powi(2)).sum();
+    let ss_res: f64 = actual
+        .iter()
+        .zip(predicted)
+        .map(|(a, p)| (a - p).powi(2))
+        .sum();
     let mean = actual.iter().sum::<f64>() / n;
     let ss_tot: f64 = actual.iter().map(|a| (a - mean).powi(2)).sum();
     let r2 = if ss_tot > 0.0 {
@@ -739,7 +780,7 @@ pub fn compare_regressors(
         let cv = cross_validate(x, binned.as_ref(), y, &folds, p, progress)?;
         rows.push(CompareRow {
             model: p.model,
-            setting: p.describe(),
+            setting: describe(p),
             cv,
             fit_seconds: started.elapsed().as_secs_f64() / folds.len() as f64,
         });
@@ -782,8 +823,9 @@ mod tests {
             b.swap(c, p);
             for r in c + 1..n {
                 let f = a[r][c] / a[c][c];
-                for k in c..n {
-                    a[r][k] -= f * a[c][k];
+                let pivot = a[c].clone();
+                for (v, p) in a[r].iter_mut().zip(&pivot).skip(c) {
+                    *v -= f * p;
                 }
                 b[r] -= f * b[c];
             }
@@ -805,13 +847,22 @@ mod tests {
         let d = 4;
         let design = |i: usize, j: usize| if j == 0 { 1.0 } else { x[[i, j - 1]] };
         let a: Vec<Vec<f64>> = (0..d)
-            .map(|j| (0..d).map(|k| rows.iter().map(|&i| design(i, j) * design(i, k)).sum()).collect())
+            .map(|j| {
+                (0..d)
+                    .map(|k| rows.iter().map(|&i| design(i, j) * design(i, k)).sum())
+                    .collect()
+            })
             .collect();
         let b: Vec<f64> = (0..d)
             .map(|j| rows.iter().map(|&i| design(i, j) * y[i]).sum())
             .collect();
         let beta = gauss(a, b);
-        assert!((l.intercept - beta[0]).abs() < 1e-9, "{} {}", l.intercept, beta[0]);
+        assert!(
+            (l.intercept - beta[0]).abs() < 1e-9,
+            "{} {}",
+            l.intercept,
+            beta[0]
+        );
         for j in 0..3 {
             assert!((l.coef[j] - beta[j + 1]).abs() < 1e-9, "{j}");
         }
@@ -860,18 +911,33 @@ mod tests {
             .chain([(0.0, &want["ols"])]);
         for (alpha, f) in fits {
             let l = fit_linear(x4.view(), &y, &rows, alpha).unwrap();
-            assert!(close(l.intercept, num(&f["intercept"]), 1e-9), "alpha {alpha}");
+            assert!(
+                close(l.intercept, num(&f["intercept"]), 1e-9),
+                "alpha {alpha}"
+            );
             for (j, c) in f["coef"].as_array().unwrap().iter().enumerate() {
-                assert!(close(l.coef[j], num(c), 1e-9), "alpha {alpha} coef {j}: {} vs {c}", l.coef[j]);
+                assert!(
+                    close(l.coef[j], num(c), 1e-9),
+                    "alpha {alpha} coef {j}: {} vs {c}",
+                    l.coef[j]
+                );
             }
         }
         let r7 = fit_linear(x.view(), &y, &rows, 1.0).unwrap();
-        for (j, c) in want["ridge_onehot"]["coef"].as_array().unwrap().iter().enumerate() {
+        for (j, c) in want["ridge_onehot"]["coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             assert!(close(r7.coef[j], num(c), 1e-9), "one-hot ridge coef {j}");
         }
         let ols = Regressor::Linear(fit_linear(x.view(), &y, &rows, 0.0).unwrap());
         let got = ols.predict(x.view());
-        for (g, w) in got.iter().zip(want["ols_onehot_predictions"].as_array().unwrap()) {
+        for (g, w) in got
+            .iter()
+            .zip(want["ols_onehot_predictions"].as_array().unwrap())
+        {
             assert!(close(*g, num(w), 1e-9), "{g} vs {w}");
         }
     }
@@ -916,7 +982,12 @@ mod tests {
         let s = fit_regressor(x.view(), Some(&binned), &y, &rows, &stump, &Progress::new())
             .unwrap()
             .predict(x.view());
-        let sse = |pred: &[f64]| y.iter().zip(pred).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+        let sse = |pred: &[f64]| {
+            y.iter()
+                .zip(pred)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+        };
         let mut best = f64::INFINITY;
         for j in 0..3 {
             for &t in x.column(j).iter() {
@@ -926,11 +997,17 @@ mod tests {
                 }
                 let m = |g: &[usize]| g.iter().map(|&i| y[i]).sum::<f64>() / g.len() as f64;
                 let (ml, mr) = (m(&l), m(&r));
-                let pred: Vec<f64> = (0..300).map(|i| if x[[i, j]] <= t { ml } else { mr }).collect();
+                let pred: Vec<f64> = (0..300)
+                    .map(|i| if x[[i, j]] <= t { ml } else { mr })
+                    .collect();
                 best = best.min(sse(&pred));
             }
         }
-        assert!((sse(&s) - best).abs() < 1e-6 * best, "{} vs {best}", sse(&s));
+        assert!(
+            (sse(&s) - best).abs() < 1e-6 * best,
+            "{} vs {best}",
+            sse(&s)
+        );
     }
 
     #[test]
@@ -978,7 +1055,12 @@ mod tests {
         let names: Vec<String> = ["step", "curve", "noise"].map(String::from).to_vec();
         for model in ModelKind::REGRESSORS {
             let r = run_regression(x.view(), &names, &y, &params(model), &Progress::new()).unwrap();
-            assert!(r.test.rmse < r.baseline.rmse, "{model}: {} vs {}", r.test.rmse, r.baseline.rmse);
+            assert!(
+                r.test.rmse < r.baseline.rmse,
+                "{model}: {} vs {}",
+                r.test.rmse,
+                r.baseline.rmse
+            );
             assert!(r.test.mae < r.baseline.mae, "{model}");
             assert!(r.test.r2 > 0.3, "{model}: r2 {}", r.test.r2);
             assert!(r.baseline.r2 <= 0.0 + 1e-3);
@@ -1027,7 +1109,12 @@ mod tests {
         forest.tree.max_depth = 12;
         let t = run_regression(x.view(), &names, &y, &deep, &Progress::new()).unwrap();
         let f = run_regression(x.view(), &names, &y, &forest, &Progress::new()).unwrap();
-        assert!(f.test.rmse < t.test.rmse, "{} vs {}", f.test.rmse, t.test.rmse);
+        assert!(
+            f.test.rmse < t.test.rmse,
+            "{} vs {}",
+            f.test.rmse,
+            t.test.rmse
+        );
     }
 
     /// A comparison's rows equal a run of each model alone on the same folds; the best is
@@ -1053,10 +1140,22 @@ mod tests {
     fn bad_targets_are_refused() {
         let (x, mut y) = noisy(50, 1);
         y[7] = f64::NAN;
-        let e = run_regression(x.view(), &[], &y, &params(ModelKind::Linear), &Progress::new());
+        let e = run_regression(
+            x.view(),
+            &[],
+            &y,
+            &params(ModelKind::Linear),
+            &Progress::new(),
+        );
         assert!(e.unwrap_err().to_string().contains("row 8"));
         let (x, y) = noisy(3, 1);
-        let e = run_regression(x.view(), &[], &y, &params(ModelKind::Linear), &Progress::new());
+        let e = run_regression(
+            x.view(),
+            &[],
+            &y,
+            &params(ModelKind::Linear),
+            &Progress::new(),
+        );
         assert!(e.unwrap_err().to_string().contains("3 rows"));
     }
 }

@@ -46,7 +46,7 @@ pub struct MatrixArgs {
 /// The feature matrix of `--input`, with the id column it is keyed by, the feature names,
 /// and the table it was built from (with `extra` columns, e.g. a target, read alongside, so
 /// their rows line up with the matrix even after `--fill drop`).
-pub(super) struct Matrix {
+pub(crate) struct Matrix {
     pub(super) m: crate::data::features::FeatureMatrix,
     pub(super) id_col: String,
     pub(super) features: Vec<String>,

@@ -9,7 +9,7 @@ use polars::prelude::DataType;
 
 use super::MatrixArgs;
 use crate::analytics::limits;
-use crate::analytics::predict::{Grid, at_risk};
+use crate::analytics::predict::{Grid, ModelKind, Task, at_risk};
 use crate::pipeline;
 use crate::pipeline::predict::PredictSettings;
 use crate::progress::Progress;
@@ -69,6 +69,9 @@ pub fn run(a: PredictArgs) -> Result<()> {
     }
     let target_col = match a.settings.target.clone() {
         Some(t) => t,
+        None if a.settings.task == Some(Task::Regression) => bail!(
+            "--task regression needs --target: name the column of values to predict (e.g. --target spend)"
+        ),
         // The column an analyst would pick: two classes, named like churn/target/label/y.
         None => {
             let (table, _) = crate::pipeline::input::load_table(&a.matrix.input, &Progress::new())?;
@@ -148,13 +151,22 @@ pub fn run(a: PredictArgs) -> Result<()> {
         std::slice::from_ref(&target_col),
     )?;
     let (m, id_col, features, table) = (&mx.m, &mx.id_col, mx.features.clone(), &mx.table);
-    let target = crate::data::features::target::target(table, &target_col, a.positive.as_deref())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
-    if m.values.nrows() != target.y.len() {
-        bail!("the feature rows and the target rows differ; use --fill instead of drop here");
+    let task = pipeline::predict::task(table, &target_col, a.settings.task);
+    pipeline::predict::check_model(a.settings.model, task)?;
+    for &m in a.compare.iter().flatten() {
+        pipeline::predict::check_model(m, task).map_err(|_| {
+            anyhow::anyhow!(
+                "--compare {m}: it cannot do {task}; compare {}",
+                ModelKind::for_task(task)
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
     }
     let params = a.settings.params();
-    let grid = if a.grid {
+    let grid_spec = if a.grid {
         let d = Grid::default();
         let pick = |v: &Vec<usize>, dflt: Vec<usize>| if v.is_empty() { dflt } else { v.clone() };
         let g = Grid {
@@ -172,21 +184,38 @@ pub fn run(a: PredictArgs) -> Result<()> {
         if let Some(bad) = g.max_depth.iter().find(|v| **v == 0) {
             bail!("--grid-depth {bad}: depths must be 1 or more");
         }
-        Some(pipeline::predict::grid_search(
+        Some(g)
+    } else {
+        None
+    };
+    if task == Task::Regression {
+        if a.positive.is_some() {
+            bail!(
+                "--positive is for classes; `{target_col}` is a value (regression), use --task classification to treat it as classes"
+            );
+        }
+        return values(&a, &mx, &target_col, grid_spec.as_ref(), &opts);
+    }
+    let target = crate::data::features::target::target(table, &target_col, a.positive.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
+    if m.values.nrows() != target.y.len() {
+        bail!("the feature rows and the target rows differ; use --fill instead of drop here");
+    }
+    let grid = match &grid_spec {
+        Some(g) => Some(pipeline::predict::grid_search(
             m,
             &target,
             &params,
-            &g,
+            g,
             &Progress::new(),
-        )?)
-    } else {
-        None
+        )?),
+        None => None,
     };
     let comparison = match &a.compare {
         Some(models) => {
             let mut models = models.clone();
             if models.is_empty() {
-                models = crate::analytics::predict::ModelKind::ALL.to_vec();
+                models = ModelKind::CLASSIFIERS.to_vec();
             }
             models.dedup();
             Some(pipeline::predict::compare(
@@ -280,6 +309,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let mut stdout = super::out::stdout();
     if a.json {
         let v = serde_json::json!({
+            "task": "classification",
             "model": r.model,
             "input": a.matrix.input.display().to_string(),
             "target": target_col,
@@ -423,6 +453,235 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
         if let Some(t) = tree_text(&esc_all(&names), &esc_all(classes)) {
             write!(stdout, "{t}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `crmlens predict` on a value target: a regressor, its test metrics beside the mean and
+/// median baseline, cross-validation, importances, the customers predicted highest.
+fn values(
+    a: &PredictArgs,
+    mx: &super::matrix::Matrix,
+    target_col: &str,
+    grid_spec: Option<&Grid>,
+    opts: &crate::data::write::ExportOptions,
+) -> Result<()> {
+    let (m, id_col, table) = (&mx.m, &mx.id_col, &mx.table);
+    let y = crate::data::features::target::values(table, target_col)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
+    if m.values.nrows() != y.len() {
+        bail!("the feature rows and the target rows differ; use --fill instead of drop here");
+    }
+    let params = a.settings.params();
+    let grid = match grid_spec {
+        Some(g) => Some(crate::analytics::regress::grid_search_values(
+            m.values.view(),
+            &y,
+            &params,
+            g,
+            &Progress::new(),
+        )?),
+        None => None,
+    };
+    let comparison = match &a.compare {
+        Some(models) => {
+            let mut models = models.clone();
+            if models.is_empty() {
+                models = ModelKind::REGRESSORS.to_vec();
+            }
+            models.dedup();
+            Some(pipeline::predict::compare_values(
+                m,
+                &y,
+                &a.settings,
+                &models,
+                &Progress::new(),
+            )?)
+        }
+        None => None,
+    };
+    let names = super::printable_features(m, &super::pii_columns(&a.matrix.input, table));
+    let started = Instant::now();
+    let p = pipeline::predict::run_values(m, &names, target_col, y, &params, &Progress::new())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let r = &p.run;
+    if let (Some(path), Some(fitted)) = (&a.save_model, &r.fitted) {
+        use crate::pipeline::saved::{Model, SavedModel, ValueModel};
+        let saved = SavedModel::new(
+            &mx.trained_on(),
+            Model::Regress(ValueModel {
+                target: target_col.to_string(),
+                fitted: fitted.clone(),
+            }),
+        )?;
+        saved.save(path, a.export.force)?;
+    }
+    if let Some(out) = &a.out {
+        let mut test = vec![false; r.predictions.len()];
+        for &t in &r.test_rows {
+            test[t] = true;
+        }
+        crate::export::write_values(
+            out,
+            id_col,
+            &m.keys,
+            &crate::export::Values {
+                actual: Some(&p.y),
+                predicted: &r.predictions,
+                test: Some(&test),
+            },
+            None,
+            opts,
+        )?;
+    }
+    let ids = m.keys.cast(&DataType::String)?;
+    let ids = ids.str()?;
+    let shown_id = |i: usize| super::shown_id(ids.get(i).unwrap_or(""), opts);
+    let top: Vec<serde_json::Value> = p
+        .top
+        .iter()
+        .take(a.top)
+        .map(|&i| {
+            serde_json::json!({
+                "id": shown_id(i),
+                "predicted": r.predictions[i],
+                "actual": p.y[i],
+            })
+        })
+        .collect();
+    let importance: Vec<serde_json::Value> = r
+        .feature_importance
+        .iter()
+        .map(|(f, v)| serde_json::json!({"feature": f, "importance": v}))
+        .collect();
+    let permutation: Vec<serde_json::Value> = r
+        .permutation_importance
+        .iter()
+        .map(|p| serde_json::json!({"feature": p.feature, "mean": p.mean, "std": p.std}))
+        .collect();
+    let mut stdout = super::out::stdout();
+    if a.json {
+        let v = serde_json::json!({
+            "task": "regression",
+            "model": r.model,
+            "input": a.matrix.input.display().to_string(),
+            "target": target_col,
+            "features": mx.features,
+            "n_rows": r.n_rows,
+            "test_rows": r.test_rows.len(),
+            "test": r.test,
+            "cv": r.cv,
+            "folds": a.settings.folds,
+            // Always predicting the training mean (RMSE, R²) or median (MAE) on the test rows.
+            "baseline": r.baseline,
+            // The model's own: split gain (trees), |coefficient| x spread (linear).
+            "importance": importance,
+            // Drop in test R² when a feature's test values are shuffled.
+            "permutation_importance": permutation,
+            "permutation_metric": "r2",
+            "coefficients": r.coefficients.as_ref().map(|(b, w)| serde_json::json!({
+                "intercept": b,
+                "features": w.iter().map(|(f, c)| serde_json::json!({"feature": f, "coefficient": c})).collect::<Vec<_>>(),
+            })),
+            "top_predicted": top,
+            "grid": grid,
+            "compare": comparison,
+            "gbdt": r.boosting,
+            "seed": a.settings.seed,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+        });
+        stdout.json(&v)?;
+        return Ok(());
+    }
+    let t = &r.test;
+    let b = &r.baseline;
+    writeln!(
+        stdout,
+        "{} for {} on {} rows ({} test): MAE {:.3} (median baseline {:.3}), RMSE {:.3} (mean baseline {:.3}), R² {:.3}",
+        crate::analytics::regress::describe(&params),
+        crate::text::escape(target_col),
+        r.n_rows,
+        r.test_rows.len(),
+        t.mae,
+        b.mae,
+        t.rmse,
+        b.rmse,
+        t.r2
+    )?;
+    if let Some(s) = t.top_decile_share {
+        writeln!(
+            stdout,
+            "  the tenth predicted highest hold {:.1}% of the test rows' total {}",
+            100.0 * s,
+            crate::text::escape(target_col)
+        )?;
+    }
+    for (k, v) in &r.cv {
+        writeln!(stdout, "  cv {k}: {:.3} ± {:.3}", v.mean, v.std)?;
+    }
+    writeln!(
+        stdout,
+        "  importance (model's own; permutation, drop in r2):"
+    )?;
+    for (f, v) in r.feature_importance.iter().take(10) {
+        let perm = r
+            .permutation_importance
+            .iter()
+            .find(|p| &p.feature == f)
+            .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
+        let f = crate::text::escape(f);
+        writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
+    }
+    if let Some(g) = &grid {
+        writeln!(stdout, "  grid search (cv {}, lower is better):", g.metric)?;
+        for (i, row) in g.rows.iter().enumerate() {
+            let setting = match row.alpha {
+                Some(al) => format!("alpha {al}"),
+                None => format!(
+                    "depth {:>2}, min leaf {:>3}",
+                    row.max_depth.unwrap_or(0),
+                    row.min_leaf.unwrap_or(0)
+                ),
+            };
+            let v = &row.cv[g.metric];
+            let best = if i == g.best { "  best" } else { "" };
+            writeln!(
+                stdout,
+                "    {setting:<24} {:.3} ± {:.3}{best}",
+                v.mean, v.std
+            )?;
+        }
+    }
+    if let Some(c) = &comparison {
+        writeln!(
+            stdout,
+            "  models compared ({}-fold cv {}, lower is better, same folds; seconds per fit):",
+            c.folds, c.metric
+        )?;
+        for (i, row) in c.rows.iter().enumerate() {
+            let v = &row.cv[c.metric];
+            let best = if i == c.best { "  best" } else { "" };
+            writeln!(
+                stdout,
+                "    {:<10} {:.3} ± {:.3}  {:>7.2} s{best}",
+                row.model.name(),
+                v.mean,
+                v.std,
+                row.fit_seconds
+            )?;
+        }
+    }
+    if !top.is_empty() {
+        writeln!(stdout, "  highest predicted (predicted, actual):")?;
+        for v in &top {
+            writeln!(
+                stdout,
+                "    {:<16} {:>12.2} {:>12.2}",
+                crate::text::escape(v["id"].as_str().unwrap_or("")),
+                v["predicted"].as_f64().unwrap_or(0.0),
+                v["actual"].as_f64().unwrap_or(0.0)
+            )?;
         }
     }
     Ok(())

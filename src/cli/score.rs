@@ -71,7 +71,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
     match &model.model {
         Model::Clv(life) => return lifetime(&a, &model, life, &opts),
         Model::Link(link) => return join(&a, &model, link, &opts),
-        Model::Segment(_) | Model::Predict(_) => {}
+        Model::Segment(_) | Model::Predict(_) | Model::Regress(_) => {}
     }
     let mut wanted = model.input_columns();
     if let Some(id) = &a.id_col {
@@ -94,6 +94,8 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         score(&model, table, &id_col).map_err(|e| anyhow::anyhow!("{}: {e}", a.input.display()))?;
     let keys = &scored.matrix.keys;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    // A regressor's predicted values in brief.
+    let mut summary: Option<BTreeMap<&str, f64>> = None;
     let (what, detail) = match &model.model {
         Model::Segment(s) => {
             let labels = scored.labels.clone().unwrap_or_default();
@@ -136,6 +138,25 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             };
             ("predict", format!("{name} for {}", p.target))
         }
+        Model::Regress(p) => {
+            let values = scored.values.as_deref().unwrap_or_default();
+            if let Some(out) = &a.out {
+                crate::export::write_values(
+                    out,
+                    &id_col,
+                    keys,
+                    &crate::export::Values {
+                        actual: None,
+                        predicted: values,
+                        test: None,
+                    },
+                    None,
+                    &opts,
+                )?;
+            }
+            summary = Some(value_summary(values));
+            ("regress", format!("{} for {}", p.fitted.kind(), p.target))
+        }
         Model::Clv(_) | Model::Link(_) => unreachable!("scored above"),
     };
     let mut stdout = super::out::stdout();
@@ -149,6 +170,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                     "n_input_rows": n_input,
                     "n_dropped": scored.dropped,
                     "counts": counts,
+                    "values": summary,
                 }),
             ),
             drift_json(&scored.drift),
@@ -172,6 +194,9 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         for (k, n) in &counts {
             writeln!(stdout, "  {k:<16} {n:>10}")?;
         }
+        for (k, v) in summary.iter().flatten() {
+            writeln!(stdout, "  predicted {k:<8} {v:>14.2}")?;
+        }
         writeln!(
             stdout,
             "drift (population stability index against the training rows):"
@@ -179,6 +204,19 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         print_drift(&mut stdout, &scored.drift)?;
     }
     Ok(())
+}
+
+/// Mean, median, min, max and total of predicted values.
+fn value_summary(v: &[f64]) -> BTreeMap<&'static str, f64> {
+    let n = v.len().max(1) as f64;
+    let total: f64 = v.iter().sum();
+    BTreeMap::from([
+        ("mean", total / n),
+        ("median", crate::analytics::regress::median(v.to_vec())),
+        ("min", v.iter().copied().fold(f64::INFINITY, f64::min)),
+        ("max", v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        ("total", total),
+    ])
 }
 
 /// The largest population stability index and the features that shifted.

@@ -322,6 +322,25 @@ fn score_table(
                 what,
             )
         }
+        Model::Regress(_) => {
+            let values = scored.values.as_deref().unwrap_or_default();
+            crate::export::write_values(
+                &s.out,
+                key,
+                keys,
+                &crate::export::Values {
+                    actual: None,
+                    predicted: values,
+                    test: None,
+                },
+                None,
+                &write_opts,
+            )?;
+            (
+                values.iter().map(|v| format!("{v:.2}")).collect(),
+                "changed predicted value (to the cent)".into(),
+            )
+        }
         Model::Clv(_) | Model::Link(_) => unreachable!("refused when loaded"),
     };
     let first = s.last.is_empty();

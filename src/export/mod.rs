@@ -87,6 +87,52 @@ pub fn write_scores(
     write_table(&mut df, out, Some(id_col), opts)
 }
 
+/// A regressor's values for [`write_values`].
+#[derive(Debug, Clone, Copy)]
+pub struct Values<'a> {
+    /// The actual values (None for new rows: no `actual` column).
+    pub actual: Option<&'a [f64]>,
+    pub predicted: &'a [f64],
+    /// Per row, whether it was a test row of the run (a `set` column), for a training run.
+    pub test: Option<&'a [bool]>,
+}
+
+/// Writes a regressor's values: id, actual (when known), predicted and, for a training run,
+/// `set` (train or test); for `rows` only, in that order, when given (else every row).
+pub fn write_values(
+    out: &Path,
+    id_col: &str,
+    ids: &Column,
+    v: &Values,
+    rows: Option<&[usize]>,
+    opts: &ExportOptions,
+) -> Result<()> {
+    let Values {
+        actual,
+        predicted,
+        test,
+    } = *v;
+    let all: Vec<usize> = (0..predicted.len()).collect();
+    let rows = rows.unwrap_or(&all);
+    let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as IdxSize).collect());
+    let ids = ids.take(&idx).map_err(|e| DataError::polars("values", e))?;
+    let pick = |v: &[f64]| -> Vec<f64> { rows.iter().map(|&r| v[r]).collect() };
+    let mut cols = vec![ids.with_name(id_col.into())];
+    if let Some(a) = actual {
+        cols.push(Column::new("actual".into(), pick(a)));
+    }
+    cols.push(Column::new("predicted".into(), pick(predicted)));
+    if let Some(test) = test {
+        let set: Vec<&str> = rows
+            .iter()
+            .map(|&r| if test[r] { "test" } else { "train" })
+            .collect();
+        cols.push(Column::new("set".into(), set));
+    }
+    let mut df = DataFrame::new_infer_height(cols).map_err(|e| DataError::polars("values", e))?;
+    write_table(&mut df, out, Some(id_col), opts)
+}
+
 /// Writes everyone's top N (id, rank, item, score, because: the contributing bought items
 /// joined by " | ") to .csv, .parquet or .json, `CHUNK` customers at a time: `recs_for(range)`
 /// gives those customers' recommendations, which are written and dropped before the next

@@ -116,6 +116,7 @@ impl Features {
 pub enum Model {
     Segment(Segmentation),
     Predict(Prediction),
+    Regress(ValueModel),
     Clv(Lifetime),
     Link(Linkage),
 }
@@ -125,6 +126,7 @@ impl Model {
         match self {
             Model::Segment(_) => "segment",
             Model::Predict(_) => "predict",
+            Model::Regress(_) => "regress",
             Model::Clv(_) => "clv",
             Model::Link(_) => "link",
         }
@@ -223,6 +225,13 @@ pub struct Prediction {
     /// positive (two classes only).
     pub threshold: f64,
     pub fitted: Fitted,
+}
+
+/// A regressor: predicts `target`'s value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueModel {
+    pub target: String,
+    pub fitted: crate::analytics::regress::Regressor,
 }
 
 /// What training hands over to make a model file.
@@ -525,6 +534,7 @@ pub fn segmentation(model: &SegmentModel, x: ndarray::ArrayView2<f64>) -> Segmen
 pub enum Trained {
     Segment(SegmentModel),
     Predict(Prediction),
+    Regress(ValueModel),
 }
 
 /// Saves a model the workbench fitted on `features` of `table` (its first column the key,
@@ -550,9 +560,14 @@ pub fn trained_model(
     trained: &Trained,
 ) -> Result<(SavedModel, usize)> {
     let mut features = features.clone();
-    if let Trained::Predict(p) = trained {
-        features.numeric.retain(|f| *f != p.target);
-        features.categorical.retain(|f| *f != p.target);
+    let target = match trained {
+        Trained::Predict(p) => Some(&p.target),
+        Trained::Regress(p) => Some(&p.target),
+        Trained::Segment(_) => None,
+    };
+    if let Some(t) = target {
+        features.numeric.retain(|f| f != t);
+        features.categorical.retain(|f| f != t);
     }
     let m = super::input::model_matrix(table, &features)?;
     let key = table
@@ -574,6 +589,7 @@ pub fn trained_model(
     let model = match trained {
         Trained::Segment(s) => Model::Segment(segmentation(s, m.values.view())),
         Trained::Predict(p) => Model::Predict(p.clone()),
+        Trained::Regress(p) => Model::Regress(p.clone()),
     };
     Ok((SavedModel::new(&on, model)?, m.values.nrows()))
 }
@@ -598,6 +614,8 @@ pub struct Scored {
     /// Class probabilities and the called class, for a classifier.
     pub probabilities: Option<Vec<Vec<f64>>>,
     pub predicted: Option<Vec<usize>>,
+    /// Predicted values, for a regressor.
+    pub values: Option<Vec<f64>>,
     pub drift: Vec<Drift>,
     /// Rows left out (a missing feature, for a model trained with `--fill drop`).
     pub dropped: usize,
@@ -660,7 +678,7 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
     let pooled: BTreeSet<String> = f.pooled.iter().cloned().collect();
     let matrix = apply(&table, id_col, &f.columns, f.scaling, &pooled)?;
     let x = matrix.values.view();
-    let (mut labels, mut probabilities, mut predicted) = (None, None, None);
+    let (mut labels, mut probabilities, mut predicted, mut values) = (None, None, None, None);
     match &model.model {
         Model::Segment(Segmentation::Kmeans {
             centroids,
@@ -735,6 +753,7 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
             predicted = Some(proba.iter().map(|q| decide(q, p.threshold)).collect());
             probabilities = Some(proba);
         }
+        Model::Regress(p) => values = Some(p.fitted.predict(x)),
     }
     let drift = drift(&f.reference, &table)?;
     Ok(Scored {
@@ -742,6 +761,7 @@ pub fn score(model: &SavedModel, table: DataFrame, id_col: &str) -> Result<Score
         labels,
         probabilities,
         predicted,
+        values,
         drift,
         dropped,
     })

@@ -440,3 +440,178 @@ fn predict_compare_lines_up_models_on_the_same_folds() {
     }
     assert!(run(&[]).get("compare").is_none_or(|c| c.is_null()));
 }
+
+fn telco() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real/telco_churn/telco_churn.csv")
+}
+
+/// A value target on real data (IBM's Telco extract, `MonthlyCharges`: the price of the
+/// services a customer has): `predict` sees a number with many values and fractions and
+/// regresses; each model beats the mean and median baselines, the JSON contract holds, and
+/// the test metrics recomputed from `--out` equal the JSON's.
+#[test]
+fn predict_values_on_the_telco_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = telco();
+    for model in ["linear", "tree", "forest", "gbdt"] {
+        let out = dir.path().join(format!("{model}.csv"));
+        let o = crmlens(
+            dir.path(),
+            &[
+                "predict",
+                "--input",
+                input.to_str().unwrap(),
+                "--target",
+                "MonthlyCharges",
+                "--fill",
+                "median",
+                "--model",
+                model,
+                "--n-trees",
+                "30",
+                "--folds",
+                "3",
+                "--top",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{model}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["task"], "regression");
+        assert_eq!(v["model"], model);
+        assert_eq!(v["n_rows"], 2000);
+        let num = |p: &serde_json::Value| p.as_f64().unwrap();
+        let (t, b) = (&v["test"], &v["baseline"]);
+        assert!(num(&t["rmse"]) < num(&b["rmse"]), "{model}");
+        assert!(num(&t["mae"]) < num(&b["mae"]), "{model}");
+        assert!(num(&t["r2"]) > 0.95, "{model}: {}", t["r2"]);
+        for k in ["mae", "rmse", "r2"] {
+            assert!(v["cv"][k]["mean"].is_number() && v["cv"][k]["std"].is_number());
+        }
+        let imp = v["importance"].as_array().unwrap();
+        assert!(!imp.is_empty());
+        assert_eq!(v["coefficients"].is_null(), model != "linear");
+        // The test rows' metrics from the file.
+        let text = fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("customerID,actual,predicted,set"));
+        let rows: Vec<(String, f64, f64, bool)> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                    f[3] == "test",
+                )
+            })
+            .collect();
+        assert_eq!(rows.len(), 2000);
+        let test: Vec<&(String, f64, f64, bool)> = rows.iter().filter(|r| r.3).collect();
+        assert_eq!(test.len() as u64, v["test_rows"].as_u64().unwrap());
+        let n = test.len() as f64;
+        let mae = test.iter().map(|r| (r.1 - r.2).abs()).sum::<f64>() / n;
+        let rmse = (test.iter().map(|r| (r.1 - r.2).powi(2)).sum::<f64>() / n).sqrt();
+        assert!((mae - num(&t["mae"])).abs() < 1e-6 * (1.0 + mae), "{model}");
+        assert!(
+            (rmse - num(&t["rmse"])).abs() < 1e-6 * (1.0 + rmse),
+            "{model}"
+        );
+        // The highest predicted customers are the file's highest predictions.
+        let top = v["top_predicted"].as_array().unwrap();
+        assert_eq!(top.len(), 5);
+        let best = rows.iter().map(|r| r.2).fold(f64::NEG_INFINITY, f64::max);
+        assert!((num(&top[0]["predicted"]) - best).abs() < 1e-6 * (1.0 + best));
+        assert!(
+            top.windows(2)
+                .all(|w| num(&w[0]["predicted"]) >= num(&w[1]["predicted"]))
+        );
+    }
+}
+
+/// `predict --compare` on a value target: the four regressors on the same folds, RMSE
+/// (lower is better) picks the best, each row equals a run of that model alone.
+#[test]
+fn predict_compare_regressors_on_the_same_folds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = telco();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--input",
+            input.to_str().unwrap(),
+            "--target",
+            "MonthlyCharges",
+            "--fill",
+            "median",
+            "--n-trees",
+            "20",
+            "--folds",
+            "3",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        let o = crmlens(dir.path(), &a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()
+    };
+    let v = run(&["--compare"]);
+    let c = &v["compare"];
+    assert_eq!(c["metric"], "rmse");
+    let rows = c["rows"].as_array().unwrap();
+    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, vec!["linear", "tree", "forest", "gbdt"]);
+    let rmse = |r: &serde_json::Value| r["cv"]["rmse"]["mean"].as_f64().unwrap();
+    let best = c["best"].as_u64().unwrap() as usize;
+    assert!(rows.iter().all(|r| rmse(r) >= rmse(&rows[best])));
+    // Monthly charges are a price list: a sum over the services, which a line fits best.
+    assert_eq!(models[best], "linear");
+    for r in rows {
+        let alone = run(&["--model", r["model"].as_str().unwrap()]);
+        assert_eq!(alone["cv"], r["cv"], "{}", r["model"]);
+    }
+}
+
+/// Value targets and models that cannot go together say so in one line.
+#[test]
+fn predict_values_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = telco();
+    let input = input.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut a = vec!["predict", "--input", input, "--fill", "median"];
+        a.extend_from_slice(extra);
+        crmlens(dir.path(), &a)
+    };
+    assert_user_error(
+        &run(&["--target", "MonthlyCharges", "--model", "svm"]),
+        &[
+            "--model svm cannot do regression",
+            "linear, tree, forest, gbdt",
+        ],
+    );
+    assert_user_error(
+        &run(&["--target", "Churn", "--model", "linear"]),
+        &["--model linear cannot do classification", "logistic"],
+    );
+    assert_user_error(
+        &run(&["--target", "Contract", "--task", "regression"]),
+        &["target `Contract`", "not numbers"],
+    );
+    assert_user_error(
+        &run(&["--task", "regression"]),
+        &["--task regression needs --target"],
+    );
+    assert_user_error(
+        &run(&["--target", "MonthlyCharges", "--compare", "linear,mlp"]),
+        &["--compare mlp", "cannot do regression"],
+    );
+    assert_user_error(
+        &run(&["--target", "MonthlyCharges", "--positive", "1"]),
+        &["--positive is for classes"],
+    );
+}

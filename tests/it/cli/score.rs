@@ -771,3 +771,55 @@ fn scoring_flags_for_another_kind_of_model_are_refused_with_one_line() {
     );
     assert_user_error(&o, &["persons.csv", "dataset4a_1000.csv", "--clusters-out"]);
 }
+
+/// Each regressor saved by `predict --save-model` scores its training rows with exactly the
+/// training run's predicted values (real data: the Telco extract's monthly charges).
+#[test]
+fn every_regressor_scores_its_training_rows_with_the_training_run_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let telco = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/real/telco_churn/telco_churn.csv");
+    for model_name in ["linear", "tree", "forest", "gbdt"] {
+        let trained = dir.path().join(format!("{model_name}_train.csv"));
+        let model = dir.path().join(format!("{model_name}.toml"));
+        run_ok(
+            dir.path(),
+            &[
+                "predict",
+                "--input",
+                telco.to_str().unwrap(),
+                "--target",
+                "MonthlyCharges",
+                "--fill",
+                "median",
+                "--model",
+                model_name,
+                "--n-trees",
+                "10",
+                "--out",
+                trained.to_str().unwrap(),
+                "--save-model",
+                model.to_str().unwrap(),
+            ],
+        );
+        let scored = dir.path().join(format!("{model_name}_scored.csv"));
+        let v = score_json(dir.path(), &model, &telco, &scored);
+        assert_eq!(v["kind"], "regress");
+        let (a, b) = (
+            fs::read_to_string(&trained).unwrap(),
+            fs::read_to_string(&scored).unwrap(),
+        );
+        assert_eq!(
+            without_actual(&a),
+            b.trim_end(),
+            "{model_name}: the scored values differ from the training run's"
+        );
+        let values: Vec<f64> = b
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        assert!((v["values"]["mean"].as_f64().unwrap() - mean).abs() < 1e-6);
+    }
+}

@@ -128,7 +128,7 @@ fn predict_screen_runs_explains_and_exports() {
     assert_eq!(s.predict.pane, Pane::Grid);
     assert_eq!(g.rows.len(), 5);
     key(&mut s, KeyCode::Char('a'));
-    assert_eq!(Some(s.predict.settings.alpha), g.rows[g.best].alpha);
+    assert_eq!(s.predict.settings.alpha, g.rows[g.best].alpha);
     assert!(draw(&s, 120, 40).contains("★"));
 
     // A decision tree: the tree pane shows its splits.
