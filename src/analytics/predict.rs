@@ -1043,7 +1043,7 @@ mod tests {
     fn every_model_beats_the_baseline_and_reports_cv() {
         let (x, y) = data(1200);
         let names: Vec<String> = ["a", "b", "noise"].iter().map(|s| s.to_string()).collect();
-        for model in ModelKind::ALL {
+        for model in ModelKind::CLASSIFIERS {
             let p = PredictParams {
                 model,
                 n_trees: 20,
@@ -1267,7 +1267,7 @@ mod tests {
             ..PredictParams::default()
         };
         let progress = Progress::new();
-        let cells: Vec<PredictParams> = ModelKind::ALL
+        let cells: Vec<PredictParams> = ModelKind::CLASSIFIERS
             .iter()
             .map(|&model| PredictParams {
                 model,
@@ -1277,7 +1277,7 @@ mod tests {
         let c = compare_models(x.view(), &y, 2, &cells, &progress).unwrap();
         let (done, total, _) = progress.snapshot();
         assert_eq!(done, total);
-        assert_eq!(c.rows.len(), ModelKind::ALL.len());
+        assert_eq!(c.rows.len(), ModelKind::CLASSIFIERS.len());
         for row in &c.rows {
             let p = PredictParams {
                 model: row.model,

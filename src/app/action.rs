@@ -43,8 +43,10 @@ pub enum Action {
     /// `y` / `n` / `s` on the Identity screen: the pair is the same person, different
     /// people, or skipped.
     Label(Option<bool>),
-    /// `w`: k-means for k = 2..10 with the quality metrics.
+    /// `w`: k-means for k = 2..10 with the quality metrics; `W` on Predict: the grid search.
     RunSweep,
+    /// `w` on Predict: every model of the task cross-validated on the same folds.
+    RunCompare,
     /// `v`: sweep charts or scatter.
     ToggleSweepView,
     /// `p` on the Segments screen: the profile table's next view.

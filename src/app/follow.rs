@@ -513,6 +513,11 @@ pub fn refreshed(state: &mut State, r: Refreshed, secs: f64, quiet: bool) -> Vec
     state.table = Some(table);
     state.report = report;
     state.pii = pii;
+    state.predict.value_targets = state
+        .table
+        .as_deref()
+        .map(crate::data::features::target::value_candidates)
+        .unwrap_or_default();
     state.predict.targets = targets;
     let mut lines = vec![format!(
         "refreshed in {secs:.1}s: {new} new (+), {changed} changed (*){}",

@@ -119,10 +119,10 @@ pub enum JobRequest {
         table: Arc<DataFrame>,
         features: FeatureConfig,
         target: String,
-        /// None: regression for a number with many values, else classification.
-        task: Option<crate::analytics::predict::Task>,
-        params: crate::analytics::predict::PredictParams,
-        grid: bool,
+        /// The model, its parameters and the task (None: regression for a number with
+        /// many values, else classification).
+        settings: crate::pipeline::predict::PredictSettings,
+        mode: crate::pipeline::predict::Mode,
     },
     /// Write customers' scores (`rows` only, in that order, or all); refuses to replace a
     /// file unless `overwrite`.
@@ -134,6 +134,20 @@ pub enum JobRequest {
         actual: Vec<usize>,
         probabilities: Arc<Vec<Vec<f64>>>,
         predicted: Vec<usize>,
+        rows: Option<Vec<usize>>,
+        overwrite: bool,
+        /// Replace the customer key by its keyed pseudonym.
+        pseudonymise: bool,
+    },
+    /// Write a regressor's values (id, actual, predicted, set: `rows` only, in that order,
+    /// or all); refuses to replace a file unless `overwrite`.
+    ExportValues {
+        path: PathBuf,
+        id_col: String,
+        ids: polars::prelude::Column,
+        actual: Arc<Vec<f64>>,
+        predicted: Arc<Vec<f64>>,
+        test: Vec<bool>,
         rows: Option<Vec<usize>>,
         overwrite: bool,
         /// Replace the customer key by its keyed pseudonym.
@@ -255,7 +269,9 @@ impl JobRequest {
             JobRequest::ExportProfiles { .. } => JobKind::Export(ExportTarget::Profiles),
             JobRequest::ExportQuality { .. } => JobKind::Export(ExportTarget::Quality),
             JobRequest::ExportRules { .. } => JobKind::Export(ExportTarget::Rules),
-            JobRequest::ExportScores { .. } => JobKind::Export(ExportTarget::Scores),
+            JobRequest::ExportScores { .. } | JobRequest::ExportValues { .. } => {
+                JobKind::Export(ExportTarget::Scores)
+            }
             JobRequest::ExportClv { .. } => JobKind::Export(ExportTarget::Clv),
             JobRequest::ExportRecommendations { .. } => {
                 JobKind::Export(ExportTarget::Recommendations)
@@ -311,6 +327,7 @@ impl JobRequest {
             | JobRequest::ExportQuality { path, .. }
             | JobRequest::ExportRules { path, .. }
             | JobRequest::ExportScores { path, .. }
+            | JobRequest::ExportValues { path, .. }
             | JobRequest::ExportClv { path, .. }
             | JobRequest::ExportRecommendations { path, .. } => {
                 format!("exporting to {}", path.display())
@@ -338,13 +355,20 @@ impl JobRequest {
             }
             JobRequest::Predict {
                 target,
-                params,
-                grid: false,
+                settings,
+                mode,
                 ..
-            } => format!("predicting {target}: {}", params.describe()),
-            JobRequest::Predict { target, params, .. } => {
-                format!("grid search for {target}: {}", params.model.title())
-            }
+            } => match mode {
+                crate::pipeline::predict::Mode::Run => {
+                    format!("predicting {target}: {}", settings.params().describe())
+                }
+                crate::pipeline::predict::Mode::Grid => {
+                    format!("grid search for {target}: {}", settings.model.title())
+                }
+                crate::pipeline::predict::Mode::Compare => {
+                    format!("comparing the models for {target}")
+                }
+            },
             JobRequest::Rules { params, .. } => params.describe(),
         }
     }
@@ -437,6 +461,8 @@ pub enum JobOutcome {
     /// A regression run (a value target).
     Valued(Box<crate::pipeline::predict::ValuePrediction>),
     Gridded(Box<crate::analytics::predict::GridResult>),
+    /// Every model of the task on the same folds.
+    Compared(Box<crate::analytics::predict::Comparison>),
     Clv(Box<crate::pipeline::clv::ClvOutcome>),
     Recommended(Box<crate::pipeline::recommend::RecModel>),
     /// A run, with what the Identity screen shows of it (computed on the worker).
@@ -781,15 +807,16 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
             table,
             features,
             target,
-            task,
-            params,
-            grid,
-        } => pipeline::predict::predict(&table, features, &target, task, &params, grid, progress)
-            .map(|o| match o {
+            settings,
+            mode,
+        } => pipeline::predict::predict(&table, features, &target, &settings, mode, progress).map(
+            |o| match o {
                 pipeline::predict::Predicted::Run(p) => JobOutcome::Predicted(p),
                 pipeline::predict::Predicted::Values(p) => JobOutcome::Valued(p),
                 pipeline::predict::Predicted::Grid(g) => JobOutcome::Gridded(g),
-            }),
+                pipeline::predict::Predicted::Compared(c) => JobOutcome::Compared(c),
+            },
+        ),
         JobRequest::Clv {
             input,
             settings,
@@ -956,6 +983,31 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                     test: None,
                 };
                 crate::export::write_scores(p, &id_col, &ids, &scores, rows.as_deref(), o)
+                    .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
+            },
+        )),
+        JobRequest::ExportValues {
+            path,
+            id_col,
+            ids,
+            actual,
+            predicted,
+            test,
+            rows,
+            overwrite,
+            pseudonymise,
+        } => lift(export_to(
+            path,
+            overwrite,
+            pseudonymise,
+            "values",
+            |p, o| {
+                let values = crate::export::Values {
+                    actual: Some(&actual),
+                    predicted: &predicted,
+                    test: Some(&test),
+                };
+                crate::export::write_values(p, &id_col, &ids, &values, rows.as_deref(), o)
                     .map(|_| rows.as_ref().map_or(actual.len(), |r| r.len()))
             },
         )),

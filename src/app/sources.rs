@@ -605,6 +605,7 @@ pub fn opened(state: &mut State, mut l: Loaded, secs: f64) -> Vec<Command> {
     // The model's parameters stay; the target is the new table's.
     let kept = state.predict.settings.clone();
     state.predict = crate::screens::predict::PredictView::with_targets(l.targets);
+    state.predict.value_targets = crate::data::features::target::value_candidates(&l.table);
     state.predict.settings = crate::pipeline::predict::PredictSettings {
         target: state.predict.settings.target.take(),
         ..kept

@@ -394,6 +394,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::CycleProfile
         | Action::ScrollProfiles(_)
         | Action::RunSweep
+        | Action::RunCompare
         | Action::Label(_)
         | Action::RunModel => {}
         // Every typed prompt: the filter, export and save names, the path or URL to open.

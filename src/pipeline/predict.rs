@@ -426,12 +426,14 @@ pub struct ValuePrediction {
     pub dropped_target: bool,
 }
 
-/// What a prediction job gives: a run (classes or values), or a grid search.
+/// What a prediction job gives: a run (classes or values), a grid search or a comparison.
 #[derive(Debug)]
 pub enum Predicted {
     Run(Box<Prediction>),
     Values(Box<ValuePrediction>),
     Grid(Box<GridResult>),
+    /// Every model of the task cross-validated on the same folds.
+    Compared(Box<Comparison>),
 }
 
 /// The task for column `target` of `table`: the one asked, else regression for a number
@@ -457,60 +459,78 @@ pub fn check_model(model: ModelKind, task: Task) -> Result<()> {
     .into())
 }
 
+/// What a prediction job does: one run, the grid search around the settings, or every model
+/// of the task side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Grid,
+    Compare,
+}
+
 /// The prediction of `target` from a loaded table (its first column the key) on the
 /// `features` selection, the target left out of it (and `dropped_target` says so), as
-/// `task` (None: see [`task`]); with `grid`, the grid search around `params` instead.
+/// `settings.task` (None: see [`task`]) with `settings`' model: one run, the grid search
+/// around it, or every model of the task compared on the same folds (`mode`).
 pub fn predict(
     table: &DataFrame,
     features: FeatureConfig,
     target: &str,
-    task: Option<Task>,
-    params: &PredictParams,
-    grid: bool,
+    settings: &PredictSettings,
+    mode: Mode,
     progress: &Progress,
 ) -> Result<Predicted> {
     let mut features = features;
-    let before = features.numeric.len() + features.categorical.len();
-    features.numeric.retain(|f| f != target);
-    features.categorical.retain(|f| f != target);
-    let dropped_target = features.numeric.len() + features.categorical.len() < before;
+    let dropped_target = features.without(target);
     progress.start("preparing features", 1);
-    let task = self::task(table, target, task);
-    check_model(params.model, task)?;
+    let task = self::task(table, target, settings.task);
+    let params = settings.params();
+    if mode != Mode::Compare {
+        check_model(params.model, task)?;
+    }
+    let models = ModelKind::for_task(task);
     if task == Task::Regression {
         let y = crate::data::features::target::values(table, target)?;
         let m = model_matrix(table, &features)?;
-        if grid {
-            return Ok(Predicted::Grid(Box::new(
-                crate::analytics::regress::grid_search_values(
-                    m.values.view(),
-                    &y,
-                    params,
-                    &Grid::default(),
-                    progress,
-                )?,
-            )));
-        }
-        let names = m.names.clone();
-        let mut p = run_values(&m, &names, target, y, params, progress)?;
-        p.dropped_target = dropped_target;
-        return Ok(Predicted::Values(Box::new(p)));
+        return Ok(match mode {
+            Mode::Grid => Predicted::Grid(Box::new(crate::analytics::regress::grid_search_values(
+                m.values.view(),
+                &y,
+                &params,
+                &Grid::default(),
+                progress,
+            )?)),
+            Mode::Compare => Predicted::Compared(Box::new(compare_values(
+                &m, &y, settings, models, progress,
+            )?)),
+            Mode::Run => {
+                let names = m.names.clone();
+                let mut p = run_values(&m, &names, target, y, &params, progress)?;
+                p.dropped_target = dropped_target;
+                Predicted::Values(Box::new(p))
+            }
+        });
     }
     let t = crate::data::features::target::target(table, target, None)?;
     let m = model_matrix(table, &features)?;
-    if grid {
-        return Ok(Predicted::Grid(Box::new(grid_search(
+    Ok(match mode {
+        Mode::Grid => Predicted::Grid(Box::new(grid_search(
             &m,
             &t,
-            params,
+            &params,
             &Grid::default(),
             progress,
-        )?)));
-    }
-    let names = m.names.clone();
-    let mut p = run(&m, &names, target, t, params, progress)?;
-    p.dropped_target = dropped_target;
-    Ok(Predicted::Run(Box::new(p)))
+        )?)),
+        Mode::Compare => {
+            Predicted::Compared(Box::new(compare(&m, &t, settings, models, progress)?))
+        }
+        Mode::Run => {
+            let names = m.names.clone();
+            let mut p = run(&m, &names, target, t, &params, progress)?;
+            p.dropped_target = dropped_target;
+            Predicted::Run(Box::new(p))
+        }
+    })
 }
 
 /// Fits and validates a classifier for `t` on `m`, the features called `names` (the caller

@@ -566,8 +566,7 @@ pub fn trained_model(
         Trained::Segment(_) => None,
     };
     if let Some(t) = target {
-        features.numeric.retain(|f| f != t);
-        features.categorical.retain(|f| f != t);
+        features.without(t);
     }
     let m = super::input::model_matrix(table, &features)?;
     let key = table

@@ -493,9 +493,8 @@ fn prediction(
             table,
             ws.features.clone(),
             &target,
-            settings.predict.task,
-            &params,
-            false,
+            &settings.predict,
+            pipeline::predict::Mode::Run,
             &Progress::new(),
         )
         .map_err(|e| one_line(&e))
@@ -510,7 +509,9 @@ fn prediction(
                 Some(target),
             );
         }
-        Ok(pipeline::predict::Predicted::Grid(_)) => unreachable!("no grid search was asked"),
+        Ok(pipeline::predict::Predicted::Grid(_) | pipeline::predict::Predicted::Compared(_)) => {
+            unreachable!("one run was asked")
+        }
         Err(e) => {
             return (
                 Part::Skipped(format!("No prediction of `{target}`: {e}.")),

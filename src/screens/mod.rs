@@ -441,7 +441,11 @@ impl State {
         let threshold_changed = self.predict.settings.threshold != s.predict.threshold;
         // A target the table does not have keeps the screen's choice.
         let target = match s.predict.target.clone() {
-            Some(t) if self.predict.targets.contains(&t) => Some(t),
+            Some(t)
+                if self.predict.targets.contains(&t) || self.predict.value_targets.contains(&t) =>
+            {
+                Some(t)
+            }
             _ => self.predict.settings.target.clone(),
         };
         self.predict.settings = crate::pipeline::predict::PredictSettings {

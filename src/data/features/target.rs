@@ -129,6 +129,18 @@ fn column<'a>(table: &'a DataFrame, name: &str) -> Result<&'a polars::prelude::C
     })
 }
 
+/// The columns of `table` (not the first, the key) that hold values to regress on (see
+/// [`is_value`]), in table order.
+pub fn value_candidates(table: &DataFrame) -> Vec<String> {
+    table
+        .get_column_names()
+        .iter()
+        .skip(1)
+        .map(|c| c.to_string())
+        .filter(|c| is_value(table, c))
+        .collect()
+}
+
 /// Whether column `name` holds values to regress on rather than classes: numbers with more
 /// than [`MAX_CLASSES`] distinct values, or with a fraction (an amount, a rate). A missing
 /// column is not (the classification target's error names it).

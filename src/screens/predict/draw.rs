@@ -13,7 +13,7 @@ use ratatui::widgets::{
     Axis, Block, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap,
 };
 
-use crate::analytics::predict::ModelKind;
+use crate::analytics::predict::{ModelKind, Task};
 use crate::app::State;
 use crate::app::job::JobKind;
 use crate::pipeline::predict::Prediction;
@@ -32,15 +32,27 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let [curve, pane] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     let view = &state.predict;
+    if let Some(v) = &view.values {
+        super::draw_values::draw(f, [metrics, confusion, curve, pane], state, v, theme);
+        return;
+    }
     let Some(p) = &view.result else {
         let msg = if state.job(JobKind::Predict).is_some() {
             "running...".to_string()
         } else {
             match &view.settings.target {
+                Some(t) if view.task() == Task::Regression => format!(
+                    "no model yet: press r to fit a {} for the value `{t}` on the Features \
+                     selection (a 75/25 split stratified on its deciles for MAE, RMSE and R², \
+                     {}-fold cross-validation, the training mean as the baseline), w to compare \
+                     linear, tree, forest and gbdt, or W for a grid search",
+                    crate::analytics::regress::describe(&view.settings.params()),
+                    view.settings.folds
+                ),
                 Some(t) => format!(
                     "no model yet: press r to train a {} for `{t}` on the Features selection \
                      (a stratified 75/25 split for the test metrics, {}-fold cross-validation), \
-                     or w for a grid search",
+                     w to compare every model, or W for a grid search",
                     view.settings.model.title(),
                     view.settings.folds
                 ),
@@ -56,7 +68,7 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
                 ..metrics
             },
         );
-        if view.grid.is_some() {
+        if view.grid.is_some() || view.comparison.is_some() {
             draw_pane(f, bottom, state, theme);
         }
         return;
@@ -73,7 +85,12 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
 
 fn draw_params(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
     let mut lines = Vec::new();
-    for (i, field) in view.fields().iter().enumerate() {
+    // Rows for fields (the title and the hint line take two): more fields than rows scroll
+    // so the selected one stays in sight.
+    let fields = view.fields();
+    let rows = (area.height as usize).saturating_sub(2).max(1);
+    let first = (view.field + 1).saturating_sub(rows);
+    for (i, field) in fields.iter().enumerate().skip(first).take(rows) {
         let style = if i == view.field {
             theme.selected()
         } else if field.is_choice() {
@@ -91,7 +108,10 @@ fn draw_params(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
             Span::styled(value, style),
         ]));
     }
-    lines.push(Line::from(Span::styled("r run · w grid", theme.dim())));
+    lines.push(Line::from(Span::styled(
+        "r run, w cmp, W grid",
+        theme.dim(),
+    )));
     f.render_widget(
         Paragraph::new(lines).block(Block::default().title(" model ").borders(Borders::RIGHT)),
         area,
@@ -430,13 +450,13 @@ pub fn bar(v: f64, max: f64, width: usize) -> String {
     s
 }
 
-fn block(title: String) -> Block<'static> {
+pub(super) fn block(title: String) -> Block<'static> {
     Block::default()
         .borders(Borders::TOP | Borders::LEFT)
         .title(title)
 }
 
-fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
+pub(super) fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let view = &state.predict;
     let Some(table) = state.table.as_deref() else {
         return;
@@ -453,7 +473,8 @@ fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
         draw_customers(f, area, table, view, p, &d.rows, title, theme);
         return;
     }
-    let tabs: Vec<Span> = Pane::ALL
+    let task = view.task();
+    let tabs: Vec<Span> = Pane::cycle(task)
         .iter()
         .map(|pane| {
             let style = if *pane == view.pane {
@@ -461,7 +482,7 @@ fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
             } else {
                 theme.dim()
             };
-            Span::styled(format!(" {} ", pane.title()), style)
+            Span::styled(format!(" {} ", pane.title(task)), style)
         })
         .collect();
     let [bar_area, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)])
@@ -472,8 +493,34 @@ fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     let result = view.result.as_deref();
     match (view.pane, result) {
         (Pane::Grid, _) => draw_grid(f, body, view, theme),
-        (_, None) => {}
-        (Pane::Importance, Some(p)) => draw_importance(f, body, p, theme),
+        (Pane::Compare, _) => draw_compare(f, body, view, theme),
+        (_, None) => {
+            if let Some(v) = &view.values {
+                super::draw_values::draw_pane(f, body, table, view, v, theme);
+            }
+        }
+        (Pane::Importance, Some(p)) => {
+            let own = match p.params.model {
+                ModelKind::Logistic | ModelKind::Svm => "|coefficient|",
+                ModelKind::Gbdt => "split gain",
+                ModelKind::Mlp => "mean |first-layer weight|",
+                _ => "impurity decrease",
+            };
+            let metric = if p.run.permutation_metric == "roc_auc" {
+                "ROC-AUC"
+            } else {
+                "accuracy"
+            };
+            draw_importance(
+                f,
+                body,
+                &p.run.feature_importance,
+                &p.run.permutation_importance,
+                own,
+                metric,
+                theme,
+            );
+        }
         (Pane::AtRisk, Some(p)) => {
             let title = format!(
                 " at risk: not (yet) {} = {}, likeliest first ({} listed) ",
@@ -513,15 +560,19 @@ fn draw_pane(f: &mut Frame, area: Rect, state: &State, theme: Theme) {
     }
 }
 
-fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
-    let r = &p.run;
-    let max = r
-        .feature_importance
-        .iter()
-        .map(|(_, v)| *v)
-        .fold(0.0, f64::max);
-    let name_w = r
-        .feature_importance
+/// The model's own importance as bars beside the permutation importance (`metric` its
+/// drop).
+pub(super) fn draw_importance(
+    f: &mut Frame,
+    area: Rect,
+    importance: &[(String, f64)],
+    permutation: &[crate::analytics::predict::Permutation],
+    own: &str,
+    metric: &str,
+    theme: Theme,
+) {
+    let max = importance.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    let name_w = importance
         .iter()
         .map(|(n, _)| n.chars().count())
         .max()
@@ -530,12 +581,10 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
     let bar_w = (area.width as usize)
         .saturating_sub(name_w + 6 + 16 + 5)
         .max(4);
-    let rows: Vec<Row> = r
-        .feature_importance
+    let rows: Vec<Row> = importance
         .iter()
         .map(|(name, v)| {
-            let perm = r
-                .permutation_importance
+            let perm = permutation
                 .iter()
                 .find(|q| &q.feature == name)
                 .map_or(String::new(), |q| format!("{:+.3} ± {:.3}", q.mean, q.std));
@@ -547,17 +596,6 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
             ])
         })
         .collect();
-    let own = match p.params.model {
-        ModelKind::Logistic | ModelKind::Svm => "|coefficient|",
-        ModelKind::Gbdt => "split gain",
-        ModelKind::Mlp => "mean |first-layer weight|",
-        _ => "impurity decrease",
-    };
-    let metric = if r.permutation_metric == "roc_auc" {
-        "ROC-AUC"
-    } else {
-        "accuracy"
-    };
     f.render_widget(
         Table::new(
             rows,
@@ -587,7 +625,7 @@ fn draw_importance(f: &mut Frame, area: Rect, p: &Prediction, theme: Theme) {
 fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
     let Some(g) = &view.grid else {
         f.render_widget(
-            Paragraph::new("no grid search yet: w cross-validates depth x min leaf (trees, forest) or alpha (logistic)")
+            Paragraph::new("no grid search yet: W cross-validates depth x min leaf (trees, forest, gbdt) or alpha (logistic, svm, linear)")
                 .style(theme.dim())
                 .wrap(Wrap { trim: true })
                 .block(block(" grid search ".into())),
@@ -599,6 +637,7 @@ fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
         r.cv.get(k)
             .map_or("-".to_string(), |m| format!("{:.3} ± {:.3}", m.mean, m.std))
     };
+    let (keys, heads) = metric_columns(g.metric);
     let rows: Vec<Row> = g
         .rows
         .iter()
@@ -613,13 +652,12 @@ fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
                     r.min_leaf.unwrap_or(0)
                 ),
             };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(if i == g.best { "★" } else { " " }),
                 Cell::from(setting),
-                Cell::from(cv(r, "roc_auc")),
-                Cell::from(cv(r, "accuracy")),
-                Cell::from(cv(r, "f1")),
-            ]);
+            ];
+            cells.extend(keys.iter().map(|k| Cell::from(cv(r, k))));
+            let row = Row::new(cells);
             if i == g.best {
                 row.style(theme.accent())
             } else {
@@ -638,11 +676,87 @@ fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
                 Constraint::Length(14),
             ],
         )
-        .header(Row::new(vec!["", "setting", "ROC-AUC", "accuracy", "F1"]).style(theme.header()))
+        .header(Row::new([&["", "setting"][..], &heads[..]].concat()).style(theme.header()))
         .block(block(format!(
             " grid search, {}: cv mean ± std, best by {} (★; a applies it) ",
             g.model.title(),
             g.metric
+        ))),
+        area,
+    );
+}
+
+/// The cross-validated metrics a table shows for a best-by `metric` (the task's): their keys
+/// and headings.
+fn metric_columns(metric: &str) -> ([&'static str; 3], [&'static str; 3]) {
+    if metric == "rmse" {
+        (["rmse", "mae", "r2"], ["RMSE", "MAE", "R²"])
+    } else {
+        (["roc_auc", "accuracy", "f1"], ["ROC-AUC", "accuracy", "F1"])
+    }
+}
+
+/// Every model of the task cross-validated on the same folds (`w`), the best starred.
+fn draw_compare(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
+    let Some(c) = &view.comparison else {
+        f.render_widget(
+            Paragraph::new(
+                "no comparison yet: w cross-validates every model of the task on the same folds, each with the parameters it has here",
+            )
+            .style(theme.dim())
+            .wrap(Wrap { trim: true })
+            .block(block(" models compared ".into())),
+            area,
+        );
+        return;
+    };
+    let (keys, heads) = metric_columns(c.metric);
+    let cv = |r: &crate::analytics::predict::CompareRow, k: &str| {
+        r.cv.get(k)
+            .map_or("-".to_string(), |m| format!("{:.3} ± {:.3}", m.mean, m.std))
+    };
+    let rows: Vec<Row> = c
+        .rows
+        .iter()
+        .enumerate()
+        .skip(view.scroll.min(c.rows.len().saturating_sub(1)))
+        .map(|(i, r)| {
+            let mut cells = vec![
+                Cell::from(if i == c.best { "★" } else { " " }),
+                Cell::from(r.model.name()),
+            ];
+            cells.extend(keys.iter().map(|k| Cell::from(cv(r, k))));
+            cells.push(Cell::from(format!("{:.2}s", r.fit_seconds)));
+            cells.push(Cell::from(r.setting.clone()));
+            let row = Row::new(cells);
+            if i == c.best {
+                row.style(theme.accent())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let lower = if c.metric == "rmse" { ", lowest" } else { "" };
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(1),
+                Constraint::Length(9),
+                Constraint::Length(15),
+                Constraint::Length(15),
+                Constraint::Length(15),
+                Constraint::Length(8),
+                Constraint::Min(10),
+            ],
+        )
+        .header(
+            Row::new([&["", "model"][..], &heads[..], &["fit", "setting"][..]].concat())
+                .style(theme.header()),
+        )
+        .block(block(format!(
+            " models compared: {}-fold cv mean ± std on the same folds, best by {}{lower} (★) · fit: seconds per fold ",
+            c.folds, c.metric
         ))),
         area,
     );

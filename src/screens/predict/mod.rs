@@ -4,13 +4,15 @@
 //! confusion-matrix cell to its customers.
 
 pub mod draw;
+mod draw_values;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::analytics::predict::{GridResult, ModelKind};
+use crate::analytics::gbdt::RegressionLoss;
+use crate::analytics::predict::{Comparison, GridResult, ModelKind, Task};
 use crate::analytics::tree::Criterion;
-use crate::pipeline::predict::{PredictSettings, Prediction};
+use crate::pipeline::predict::{Mode, PredictSettings, Prediction, ValuePrediction};
 
 use crate::app::action::{Action, Binding, b, n};
 use crate::app::job::{JobOutcome, JobRequest};
@@ -20,7 +22,9 @@ use crate::app::state::{Command, Overlay, State};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PField {
     Target,
+    Task,
     Model,
+    Loss,
     Trees,
     MaxDepth,
     MinLeaf,
@@ -42,7 +46,9 @@ impl PField {
     pub fn name(self) -> &'static str {
         match self {
             PField::Target => "target",
+            PField::Task => "task",
             PField::Model => "model",
+            PField::Loss => "loss",
             PField::Trees => "trees",
             PField::MaxDepth => "max depth",
             PField::MinLeaf => "min leaf",
@@ -65,7 +71,12 @@ impl PField {
     pub fn is_choice(self) -> bool {
         matches!(
             self,
-            PField::Target | PField::Model | PField::Criterion | PField::EarlyStopping
+            PField::Target
+                | PField::Task
+                | PField::Model
+                | PField::Loss
+                | PField::Criterion
+                | PField::EarlyStopping
         )
     }
 }
@@ -75,20 +86,41 @@ impl PField {
 pub enum Pane {
     #[default]
     Importance,
+    /// Classes: the at-risk list; values: the customers predicted highest.
     AtRisk,
     Tree,
     Grid,
+    /// Every model of the task side by side (`w`).
+    Compare,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Importance, Pane::AtRisk, Pane::Tree, Pane::Grid];
+    pub const ALL: [Pane; 5] = [
+        Pane::Importance,
+        Pane::AtRisk,
+        Pane::Tree,
+        Pane::Grid,
+        Pane::Compare,
+    ];
+    /// A value target's panes (no decision-tree text).
+    pub const VALUES: [Pane; 4] = [Pane::Importance, Pane::AtRisk, Pane::Grid, Pane::Compare];
 
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Importance => "importance",
-            Pane::AtRisk => "at risk",
-            Pane::Tree => "tree",
-            Pane::Grid => "grid search",
+    /// The panes `v` cycles through for `task`.
+    pub fn cycle(task: Task) -> &'static [Pane] {
+        match task {
+            Task::Classification => &Self::ALL,
+            Task::Regression => &Self::VALUES,
+        }
+    }
+
+    pub fn title(self, task: Task) -> &'static str {
+        match (self, task) {
+            (Pane::Importance, _) => "importance",
+            (Pane::AtRisk, Task::Classification) => "at risk",
+            (Pane::AtRisk, Task::Regression) => "highest predicted",
+            (Pane::Tree, _) => "tree",
+            (Pane::Grid, _) => "grid search",
+            (Pane::Compare, _) => "models compared",
         }
     }
 }
@@ -103,14 +135,21 @@ pub struct CellDrill {
 
 #[derive(Debug, Clone)]
 pub struct PredictView {
-    /// Columns that can be a target (boolean, integer or text; not the key).
+    /// Columns that can be a target of classes (boolean, integer or text; not the key).
     pub targets: Vec<String>,
+    /// Columns of values that can be a regression target (numbers with many values or
+    /// fractions), after `targets` in the Target line's choices.
+    pub value_targets: Vec<String>,
     /// The target and the model's parameters.
     pub settings: PredictSettings,
     /// The parameter the +/- keys change, an index into [`PredictView::fields`].
     pub field: usize,
     pub result: Option<Box<Prediction>>,
+    /// The last regression run (a value target); `result` and `values` are never both set.
+    pub values: Option<Box<ValuePrediction>>,
     pub grid: Option<GridResult>,
+    /// The last comparison of every model of the task (`w`).
+    pub comparison: Option<Comparison>,
     pub pane: Pane,
     /// The selected confusion-matrix cell (actual, predicted).
     pub cell: (usize, usize),
@@ -129,10 +168,13 @@ impl Default for PredictView {
     fn default() -> Self {
         PredictView {
             targets: Vec::new(),
+            value_targets: Vec::new(),
             settings: PredictSettings::default(),
             field: 0,
             result: None,
+            values: None,
             grid: None,
+            comparison: None,
             pane: Pane::Importance,
             cell: (1, 0),
             drill: None,
@@ -209,20 +251,67 @@ impl PredictView {
         }
     }
 
+    /// What the target asks for: the Task line's choice, else regression for a column of
+    /// values (see [`PredictView::value_targets`]).
+    pub fn task(&self) -> Task {
+        self.settings.task.unwrap_or(match &self.settings.target {
+            Some(t) if self.value_targets.contains(t) => Task::Regression,
+            _ => Task::Classification,
+        })
+    }
+
+    /// Every column the Target line offers: classes, then values.
+    fn all_targets(&self) -> Vec<String> {
+        let mut all = self.targets.clone();
+        all.extend(self.value_targets.iter().cloned());
+        all
+    }
+
+    /// A model the task cannot use gives way to the forest (which does both).
+    fn fit_model_to_task(&mut self) {
+        if !self.settings.model.does(self.task()) {
+            self.settings.model = ModelKind::Forest;
+        }
+    }
+
     /// The parameters of the chosen model, in screen order.
     pub fn fields(&self) -> &'static [PField] {
         use PField::*;
+        if self.task() == crate::analytics::predict::Task::Regression {
+            return match self.settings.model {
+                ModelKind::Linear => &[Target, Task, Model, Alpha, Folds, Seed],
+                ModelKind::Tree => &[Target, Task, Model, MaxDepth, MinLeaf, Folds, Seed],
+                ModelKind::Gbdt => &[
+                    Target,
+                    Task,
+                    Model,
+                    Loss,
+                    Rounds,
+                    LearningRate,
+                    MaxLeaves,
+                    MaxDepth,
+                    MinLeaf,
+                    EarlyStopping,
+                    Folds,
+                    Seed,
+                ],
+                _ => &[Target, Task, Model, Trees, MaxDepth, MinLeaf, Folds, Seed],
+            };
+        }
         match self.settings.model {
             ModelKind::Forest => &[
-                Target, Model, Trees, MaxDepth, MinLeaf, Threshold, Folds, Seed,
+                Target, Task, Model, Trees, MaxDepth, MinLeaf, Threshold, Folds, Seed,
             ],
             ModelKind::Tree => &[
-                Target, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
+                Target, Task, Model, MaxDepth, MinLeaf, Criterion, Threshold, Folds, Seed,
             ],
-            ModelKind::Logistic | ModelKind::Svm => &[Target, Model, Alpha, Threshold, Folds, Seed],
-            ModelKind::Linear => &[Target, Model, Alpha, Folds, Seed],
+            ModelKind::Logistic | ModelKind::Svm => {
+                &[Target, Task, Model, Alpha, Threshold, Folds, Seed]
+            }
+            ModelKind::Linear => &[Target, Task, Model, Alpha, Folds, Seed],
             ModelKind::Mlp => &[
                 Target,
+                Task,
                 Model,
                 Hidden,
                 Epochs,
@@ -234,6 +323,7 @@ impl PredictView {
             ],
             ModelKind::Gbdt => &[
                 Target,
+                Task,
                 Model,
                 Rounds,
                 LearningRate,
@@ -263,7 +353,19 @@ impl PredictView {
                 .target
                 .clone()
                 .unwrap_or_else(|| "(none)".into()),
+            // Auto: what the target's column is (values or classes), marked as chosen for it.
+            PField::Task => {
+                let words = |t: Task| match t {
+                    Task::Classification => "classes",
+                    Task::Regression => "values",
+                };
+                match p.task {
+                    Some(t) => words(t).to_string(),
+                    None => format!("auto·{}", &words(self.task())[..3]),
+                }
+            }
             PField::Model => p.model.name().to_string(),
+            PField::Loss => p.loss.name().to_string(),
             PField::Trees => p.trees.to_string(),
             PField::MaxDepth => p.max_depth.to_string(),
             PField::MinLeaf => p.min_leaf().to_string(),
@@ -293,23 +395,38 @@ impl PredictView {
         let p = &mut self.settings;
         match field {
             PField::Target => {
-                if !self.targets.is_empty() {
+                let all = self.all_targets();
+                if !all.is_empty() {
                     let i = self
                         .settings
                         .target
                         .as_ref()
-                        .and_then(|t| self.targets.iter().position(|x| x == t))
+                        .and_then(|t| all.iter().position(|x| x == t))
                         .unwrap_or(0);
-                    self.settings.target = Some(self.targets[cycle(i, self.targets.len())].clone());
+                    self.settings.target = Some(all[cycle(i, all.len())].clone());
+                    self.fit_model_to_task();
                 }
             }
+            PField::Task => {
+                const CHOICES: [Option<Task>; 3] =
+                    [None, Some(Task::Classification), Some(Task::Regression)];
+                let i = CHOICES.iter().position(|t| *t == p.task).unwrap_or(0);
+                p.task = CHOICES[cycle(i, CHOICES.len())];
+                self.fit_model_to_task();
+            }
             PField::Model => {
-                let i = ModelKind::ALL
+                let models = ModelKind::for_task(self.task());
+                let p = &mut self.settings;
+                let i = models.iter().position(|m| *m == p.model).unwrap_or(0);
+                p.model = models[cycle(i, models.len())];
+                self.field = 2;
+            }
+            PField::Loss => {
+                let i = RegressionLoss::ALL
                     .iter()
-                    .position(|m| *m == p.model)
+                    .position(|l| *l == p.loss)
                     .unwrap_or(0);
-                p.model = ModelKind::ALL[cycle(i, ModelKind::ALL.len())];
-                self.field = 1;
+                p.loss = RegressionLoss::ALL[cycle(i, RegressionLoss::ALL.len())];
             }
             PField::Trees => p.trees = step_in(&TREES, p.trees, delta),
             PField::MaxDepth => p.max_depth = (p.max_depth as i64 + delta).clamp(1, 32) as usize,
@@ -400,6 +517,8 @@ impl PredictView {
             }
             PField::Alpha => match text.parse::<f64>() {
                 Ok(v) if v > 0.0 && v.is_finite() => p.alpha = Some(v),
+                // Linear regression: 0 is least squares.
+                Ok(v) if v == 0.0 && p.model == ModelKind::Linear => p.alpha = Some(v),
                 _ => return Err(format!("alpha: {text:?} is not a positive number")),
             },
             PField::Threshold => match text.parse::<f64>() {
@@ -430,9 +549,12 @@ impl PredictView {
                     }
                 }
             }
-            PField::Target | PField::Model | PField::Criterion | PField::EarlyStopping => {
-                self.adjust(field, 1)
-            }
+            PField::Target
+            | PField::Task
+            | PField::Model
+            | PField::Loss
+            | PField::Criterion
+            | PField::EarlyStopping => self.adjust(field, 1),
         }
         Ok(())
     }
@@ -503,10 +625,19 @@ pub const BINDINGS: &[Binding] = &[
     )
     .run("train and validate the model", || Action::RunModel),
     b(
-        "w",
-        "grid search: depth x min leaf (trees, forest) or alpha (logistic), 5-fold cv",
+        "w / W",
+        "compare every model on the same folds / grid search (depth x min leaf, or alpha)",
     )
-    .run("grid search", || Action::RunSweep),
+    .each(&[
+        n("w", "compare every model of the task on the same folds", || {
+            Action::RunCompare
+        }),
+        n(
+            "W",
+            "grid search: depth x min leaf (trees, forest, gbdt) or alpha (logistic, svm, linear)",
+            || Action::RunSweep,
+        ),
+    ]),
     b("a", "apply the grid's best setting")
         .run("apply the grid's best setting", || Action::ApplyBest),
     b(
@@ -518,7 +649,10 @@ pub const BINDINGS: &[Binding] = &[
         .run("the customers in the selected cell", || Action::Drill),
     b("c", "ROC or precision-recall curve")
         .run("ROC or precision-recall curve", || Action::ToggleCurve),
-    b("v", "lower pane: importance, at-risk list, tree, grid")
+    b(
+        "v",
+        "lower pane: importance, at-risk list (values: highest predicted), tree, grid, models compared",
+    )
         .run("next lower pane", || Action::ToggleSweepView),
     b("PgDn/PgUp", "scroll the lower pane"),
     b(
@@ -533,8 +667,7 @@ pub const BINDINGS: &[Binding] = &[
     .run("save the prediction model", || Action::SaveModel),
     b("Esc", "cancel the run (the previous result stays)"),
 ];
-pub const HINTS: &str =
-    "j/k +/- Enter params · r run · w grid · a best · h/l d cell · c curve · v pane · e export";
+pub const HINTS: &str = "j/k +/- Enter params · r run · w compare · W grid · a best · h/l d cell · c curve · v pane · e export";
 
 pub fn job_done(
     state: &mut State,
@@ -585,12 +718,65 @@ pub fn job_done(
             if p.tree_text.is_none() && view.pane == Pane::Tree {
                 view.pane = Pane::Importance;
             }
+            view.values = None;
             let mut p = p;
             // The threshold may have moved while it ran.
             if p.classes.len() == 2 && p.run.threshold != view.settings.threshold {
                 p.rethreshold(view.settings.threshold);
             }
             view.result = Some(p);
+        }
+        JobOutcome::Valued(p) => {
+            state.predict.run_features = state.predict.pending_features.clone();
+            let r = &p.run;
+            let mut msg = format!(
+                "{} for {}: test R² {:.3}, RMSE {:.3} (mean baseline {:.3}), MAE {:.3} (median baseline {:.3}), {secs:.1}s",
+                crate::analytics::regress::describe(&p.params),
+                p.target,
+                r.test.r2,
+                r.test.rmse,
+                r.baseline.rmse,
+                r.test.mae,
+                r.baseline.mae
+            );
+            if let Some(b) = &r.boosting {
+                msg.push_str(&format!("; {} of {} rounds kept", b.rounds, b.max_rounds));
+                if b.early_stopping {
+                    msg.push_str(" (early stopping)");
+                }
+            }
+            if p.dropped_target {
+                msg.push_str(&format!(
+                    "; {} left out of the features (it is the target)",
+                    p.target
+                ));
+            }
+            state.message = Some(msg);
+            let view = &mut state.predict;
+            view.drill = None;
+            view.scroll = 0;
+            if !Pane::VALUES.contains(&view.pane) {
+                view.pane = Pane::Importance;
+            }
+            view.result = None;
+            view.values = Some(p);
+        }
+        JobOutcome::Compared(c) => {
+            let best = &c.rows[c.best];
+            let v = &best.cv[c.metric];
+            state.message = Some(format!(
+                "{} models compared on the same {} folds in {secs:.1}s; best cv {}: {} ({:.3} ± {:.3})",
+                c.rows.len(),
+                c.folds,
+                c.metric,
+                best.model,
+                v.mean,
+                v.std
+            ));
+            state.predict.comparison = Some(*c);
+            state.predict.pane = Pane::Compare;
+            state.predict.drill = None;
+            state.predict.scroll = 0;
         }
         JobOutcome::Gridded(g) => {
             let best = &g.rows[g.best];
@@ -625,7 +811,8 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
             '+' | '=' => Action::Adjust(1),
             '-' => Action::Adjust(-1),
             'r' => Action::RunModel,
-            'w' => Action::RunSweep,
+            'w' => Action::RunCompare,
+            'W' => Action::RunSweep,
             'a' => Action::ApplyBest,
             'd' => Action::Drill,
             'v' => Action::ToggleSweepView,
@@ -641,7 +828,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
 
 /// The Predict screen's handling of `action`, or None to let the common handler have it.
 pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
-    let ready = if state.predict.result.is_some() {
+    let ready = if state.predict.result.is_some() || state.predict.values.is_some() {
         Ok("predict_model.toml")
     } else {
         Err("no model yet: run a prediction first (r)")
@@ -650,8 +837,14 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         return Some(c);
     }
     let v = &state.predict;
-    let ready = if v.result.is_none() {
+    let ready = if v.result.is_none() && v.values.is_none() {
         Err("nothing to export yet: run a model first (r)")
+    } else if v.values.is_some() {
+        Ok(if v.pane == Pane::AtRisk {
+            "highest_predicted.csv"
+        } else {
+            "values.csv"
+        })
     } else if v.drill.is_some() {
         Ok("cell.csv")
     } else if v.pane == Pane::AtRisk {
@@ -701,8 +894,9 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         }
         Action::ToggleSweepView => {
-            let at = Pane::ALL.iter().position(|p| *p == view.pane).unwrap_or(0);
-            view.pane = Pane::ALL[(at + 1) % Pane::ALL.len()];
+            let panes = Pane::cycle(view.task());
+            let at = panes.iter().position(|p| *p == view.pane).unwrap_or(0);
+            view.pane = panes[(at + 1) % panes.len()];
             view.drill = None;
             view.scroll = 0;
         }
@@ -728,15 +922,17 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
             }
         },
         Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,
-        Action::RunModel => return Some(run(state, false)),
-        Action::RunSweep => return Some(run(state, true)),
+        Action::RunModel => return Some(run(state, Mode::Run)),
+        Action::RunCompare => return Some(run(state, Mode::Compare)),
+        Action::RunSweep => return Some(run(state, Mode::Grid)),
         _ => return None,
     }
     Some(Vec::new())
 }
 
-/// Starts a prediction run, or the grid search, on the table and the Features selection.
-fn run(state: &mut State, grid: bool) -> Vec<Command> {
+/// Starts a prediction run, the grid search or the comparison of every model of the task, on
+/// the table and the Features selection.
+fn run(state: &mut State, mode: Mode) -> Vec<Command> {
     let Some(table) = state.table.clone() else {
         state.error = Some("no data loaded: o opens a source".into());
         return Vec::new();
@@ -759,7 +955,7 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         return Vec::new();
     }
     state.error = None;
-    let params = state.predict.settings.params();
+    let settings = state.predict.settings.clone();
     state.predict.pending_features = Some(crate::app::follow::FitOn {
         features: features.clone(),
         table: table.clone(),
@@ -768,9 +964,8 @@ fn run(state: &mut State, grid: bool) -> Vec<Command> {
         table,
         features,
         target,
-        task: state.predict.settings.task,
-        params,
-        grid,
+        settings,
+        mode,
     })
 }
 
@@ -782,6 +977,9 @@ fn export(
     path: PathBuf,
     overwrite: bool,
 ) -> Vec<Command> {
+    if let Some(v) = &state.predict.values {
+        return export_values(state, v.clone(), target, path, overwrite);
+    }
     if target == crate::app::state::ExportTarget::Model {
         let view = &state.predict;
         let (Some(r), Some(crate::app::follow::FitOn { features, table })) =
@@ -831,6 +1029,63 @@ fn export(
         actual: r.y.clone(),
         probabilities: Arc::new(r.run.probabilities.clone()),
         predicted: r.run.predicted(),
+        rows,
+        overwrite,
+        pseudonymise: state.pseudonymise,
+    };
+    state.start_job(request)
+}
+
+/// The regression run's export: the model file, or the values (id, actual, predicted, set)
+/// of the customers predicted highest when that list is shown, else of everyone.
+fn export_values(
+    state: &mut State,
+    v: Box<ValuePrediction>,
+    target: crate::app::state::ExportTarget,
+    path: PathBuf,
+    overwrite: bool,
+) -> Vec<Command> {
+    if target == crate::app::state::ExportTarget::Model {
+        let (Some(fitted), Some(crate::app::follow::FitOn { features, table })) =
+            (v.run.fitted.clone(), state.predict.run_features.clone())
+        else {
+            return Vec::new();
+        };
+        let trained = Box::new(crate::pipeline::saved::Trained::Regress(
+            crate::pipeline::saved::ValueModel {
+                target: v.target.clone(),
+                fitted,
+            },
+        ));
+        return state.start_job(JobRequest::SaveModel {
+            path,
+            table,
+            features,
+            trained,
+            overwrite,
+        });
+    }
+    let Some(table) = state.table.clone() else {
+        return Vec::new();
+    };
+    let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
+        return Vec::new();
+    };
+    let Ok(ids) = table.column(&key).cloned() else {
+        return Vec::new();
+    };
+    let mut test = vec![false; v.y.len()];
+    for &t in &v.run.test_rows {
+        test[t] = true;
+    }
+    let rows = (state.predict.pane == Pane::AtRisk).then(|| v.top.clone());
+    let request = JobRequest::ExportValues {
+        path,
+        id_col: key,
+        ids,
+        actual: Arc::new(v.y.clone()),
+        predicted: Arc::new(v.run.predictions.clone()),
+        test,
         rows,
         overwrite,
         pseudonymise: state.pseudonymise,
@@ -903,7 +1158,7 @@ mod tests {
     #[test]
     fn parameters_follow_the_model() {
         let mut v = PredictView::default();
-        assert_eq!(v.fields().len(), 8);
+        assert_eq!(v.fields().len(), 9);
         v.adjust(PField::Model, 1);
         assert_eq!(v.settings.model, ModelKind::Tree);
         assert!(v.fields().contains(&PField::Criterion));
@@ -912,6 +1167,7 @@ mod tests {
             v.fields(),
             &[
                 PField::Target,
+                PField::Task,
                 PField::Model,
                 PField::Alpha,
                 PField::Threshold,
@@ -927,6 +1183,36 @@ mod tests {
         assert!(v.set_text(PField::Threshold, "0.3").is_ok());
         assert_eq!(v.settings.threshold, 0.3);
         assert!(v.set_text(PField::Alpha, "-1").is_err());
+        assert!(v.set_text(PField::Alpha, "0").is_err());
         assert!(v.set_text(PField::Folds, "1").is_err());
+        // Task values: the regressors only; logistic gives way to the forest, linear takes
+        // alpha 0 (least squares), and the threshold is gone.
+        v.adjust(PField::Task, 1);
+        assert_eq!(v.task(), Task::Classification);
+        v.adjust(PField::Task, 1);
+        assert_eq!(v.task(), Task::Regression);
+        assert_eq!(v.settings.model, ModelKind::Forest);
+        assert!(!v.fields().contains(&PField::Threshold));
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            v.adjust(PField::Model, 1);
+            seen.push(v.settings.model);
+        }
+        seen.sort_by_key(|m| m.name());
+        assert_eq!(
+            seen,
+            [
+                ModelKind::Forest,
+                ModelKind::Gbdt,
+                ModelKind::Linear,
+                ModelKind::Tree
+            ]
+        );
+        while v.settings.model != ModelKind::Linear {
+            v.adjust(PField::Model, 1);
+        }
+        assert_eq!(v.settings.alpha(), 0.0);
+        assert!(v.set_text(PField::Alpha, "0").is_ok());
+        assert_eq!(v.display(PField::Task), "values");
     }
 }

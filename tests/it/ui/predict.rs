@@ -23,6 +23,8 @@ fn predict_screen_runs_explains_and_exports() {
     assert!(draw(&s, 120, 40).contains("no model yet"));
     // Logistic regression: down to the model row, + twice (forest -> tree -> logistic).
     key(&mut s, KeyCode::Char('j'));
+    key(&mut s, KeyCode::Char('j'));
+    assert_eq!(s.predict.current(), PField::Model);
     key(&mut s, KeyCode::Char('+'));
     key(&mut s, KeyCode::Char('+'));
     assert_eq!(s.predict.settings.model, ModelKind::Logistic);
@@ -122,8 +124,8 @@ fn predict_screen_runs_explains_and_exports() {
         .to_string();
     assert!(draw(&s, 120, 40).contains(&first_id));
 
-    // w: grid search over alpha, then a applies the best.
-    key(&mut s, KeyCode::Char('w'));
+    // W: grid search over alpha, then a applies the best.
+    key(&mut s, KeyCode::Char('W'));
     let g = s.predict.grid.clone().expect("grid");
     assert_eq!(s.predict.pane, Pane::Grid);
     assert_eq!(g.rows.len(), 5);
@@ -305,4 +307,143 @@ fn save_model_from_the_predict_screen_scores_the_table_as_the_run_did() {
         );
         assert_eq!(scored.predicted.unwrap(), p.run.predicted());
     }
+}
+
+/// A value target on the Predict screen: the Target line offers the sample's amounts after
+/// its classes; picking `monetary` makes the task regression, the model line offers the
+/// regressors, r fits one (the engine's own result on the same matrix), the screen shows
+/// the metrics against the baseline, the scatter and the residuals, the customers predicted
+/// highest, w compares the four regressors, W grid-searches, e exports the values and M saves
+/// a model that scores the table as the run did.
+#[test]
+fn predict_screen_regresses_a_value_target() {
+    use crmlens::analytics::predict::{ModelKind, Task};
+    use crmlens::screens::predict::{PField, Pane};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('6'));
+    assert!(s.predict.value_targets.contains(&"monetary".to_string()));
+    assert!(!s.predict.value_targets.contains(&"churned".to_string()));
+    assert_eq!(s.predict.task(), Task::Classification);
+    for _ in 0..60 {
+        if s.predict.settings.target.as_deref() == Some("monetary") {
+            break;
+        }
+        key(&mut s, KeyCode::Char('+'));
+    }
+    assert_eq!(s.predict.settings.target.as_deref(), Some("monetary"));
+    assert_eq!(s.predict.task(), Task::Regression);
+    assert!(!s.predict.fields().contains(&PField::Threshold));
+    // The model line offers the regressors: forest -> gbdt -> linear.
+    while s.predict.current() != PField::Model {
+        key(&mut s, KeyCode::Char('j'));
+    }
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.predict.settings.model, ModelKind::Gbdt);
+    assert!(s.predict.fields().contains(&PField::Loss));
+    key(&mut s, KeyCode::Char('+'));
+    assert_eq!(s.predict.settings.model, ModelKind::Linear);
+    // Fewer trees for the comparison below.
+    s.predict.settings.trees = 20;
+    key(&mut s, KeyCode::Char('r'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert!(s.predict.result.is_none());
+    let v = s.predict.values.clone().expect("a regression run");
+    // The same run straight from the engine, on the same matrix (the target left out).
+    let table = s.table.clone().unwrap();
+    let mut config = s.features.config();
+    assert!(config.without("monetary"));
+    let m = crmlens::data::features::build_features(&table, "customer_id", &config).unwrap();
+    let y = crmlens::data::features::target::values(&table, "monetary").unwrap();
+    let direct = crmlens::analytics::regress::run_regression(
+        m.values.view(),
+        &m.names,
+        &y,
+        &s.predict.settings.params(),
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(v.run, direct);
+    assert!(v.run.test.rmse < v.run.baseline.rmse);
+    let screen = draw(&s, 120, 40);
+    for want in [
+        "monetary (values)",
+        "RMSE",
+        "base RMSE",
+        "predicted ↑ vs actual",
+        "residuals (actual − predicted) · median",
+        "importance",
+    ] {
+        assert!(screen.contains(want), "{want}: {screen}");
+    }
+    s.message = Some("done".into());
+    insta::assert_snapshot!("120x40_Predict_linear_values", draw(&s, 120, 40));
+    // v: the customers predicted highest, highest first.
+    key(&mut s, KeyCode::Char('v'));
+    assert_eq!(s.predict.pane, Pane::AtRisk);
+    let top = v.top.clone();
+    assert!(
+        top.windows(2)
+            .all(|w| v.run.predictions[w[0]] >= v.run.predictions[w[1]])
+    );
+    let ids = table.column("customer_id").unwrap().str().unwrap().clone();
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("highest predicted monetary"), "{screen}");
+    assert!(screen.contains(ids.get(top[0]).unwrap()));
+    // e: their values, in list order.
+    let path = dir.path().join("top.csv");
+    key(&mut s, KeyCode::Char('e'));
+    for _ in 0.."highest_predicted.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("customer_id,actual,predicted,set"),
+        "{text}"
+    );
+    let written: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let want: Vec<&str> = top.iter().map(|&r| ids.get(r).unwrap()).collect();
+    assert_eq!(written, want);
+    // w: the four regressors on the same folds; each equals its own cross-validation.
+    key(&mut s, KeyCode::Char('w'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let c = s.predict.comparison.clone().expect("a comparison");
+    assert_eq!(s.predict.pane, Pane::Compare);
+    assert_eq!(c.metric, "rmse");
+    let models: Vec<ModelKind> = c.rows.iter().map(|r| r.model).collect();
+    assert_eq!(models, ModelKind::REGRESSORS.to_vec());
+    assert_eq!(c.rows[0].cv, v.run.cv);
+    let screen = draw(&s, 120, 40);
+    assert!(
+        screen.contains("models compared") && screen.contains("★"),
+        "{screen}"
+    );
+    // W: the grid over alpha for the linear model.
+    key(&mut s, KeyCode::Char('W'));
+    let g = s.predict.grid.clone().expect("a grid");
+    assert_eq!(g.metric, "rmse");
+    assert_eq!(g.rows.len(), 5);
+    assert!(
+        g.rows
+            .iter()
+            .all(|r| r.cv["rmse"].mean >= g.rows[g.best].cv["rmse"].mean)
+    );
+    // M: the model scores the table with the run's values.
+    let model = dir.path().join("values_model.toml");
+    key(&mut s, KeyCode::Char('M'));
+    for _ in 0.."predict_model.toml".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, model.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    assert!(s.error.is_none(), "{:?}", s.error);
+    let saved = crmlens::pipeline::saved::SavedModel::load(&model).unwrap();
+    let scored = crmlens::pipeline::saved::score(&saved, (*table).clone(), "customer_id").unwrap();
+    assert_eq!(scored.values.unwrap(), v.run.predictions);
 }

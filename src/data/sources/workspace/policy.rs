@@ -149,6 +149,18 @@ fn default_max_categories() -> usize {
     20
 }
 
+impl FeatureConfig {
+    /// Leaves `column` out of the features (numeric, categorical and log1p: a target is not
+    /// a feature); whether it was among them.
+    pub fn without(&mut self, column: &str) -> bool {
+        let before = self.numeric.len() + self.categorical.len();
+        self.numeric.retain(|f| f != column);
+        self.categorical.retain(|f| f != column);
+        self.log1p.retain(|f| f != column);
+        self.numeric.len() + self.categorical.len() < before
+    }
+}
+
 impl Default for FeatureConfig {
     fn default() -> Self {
         FeatureConfig {
