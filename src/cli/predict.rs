@@ -58,6 +58,23 @@ pub struct PredictArgs {
     /// existing file only with --force).
     #[arg(long = "save-model")]
     pub save_model: Option<std::path::PathBuf>,
+    /// Predict each customer's next-period value from the input's transactions instead of a
+    /// column: spend or purchases (purchase days) after the calibration end, from features of
+    /// the purchases up to it; BG/NBD (+ Gamma-Gamma) is scored on the same customers.
+    #[arg(long = "next-period", value_enum, ignore_case = true)]
+    pub next_period: Option<crate::pipeline::next_period::NextTarget>,
+    /// --next-period: the last day of the features' window (YYYY-MM-DD; default: six months
+    /// before the last purchase).
+    #[arg(long = "calibration-end", value_parser = crate::pipeline::clv::date)]
+    pub calibration_end: Option<chrono::NaiveDate>,
+    /// --next-period: the last day of the target's window (default: the last purchase's).
+    #[arg(long = "observation-end", value_parser = crate::pipeline::clv::date)]
+    pub observation_end: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub cols: super::CustomerDateCols,
+    /// --next-period: the amount column (default: found by its role).
+    #[arg(long = "amount-col")]
+    pub amount_col: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -66,40 +83,6 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let opts = a.export.options(a.out.as_deref(), Some(&a.matrix.input))?;
     if let Some(p) = &a.save_model {
         crate::data::write::refuse_existing(p, a.export.force)?;
-    }
-    let target_col = match a.settings.target.clone() {
-        Some(t) => t,
-        None if a.settings.task == Some(Task::Regression) => bail!(
-            "--task regression needs --target: name the column of values to predict (e.g. --target spend)"
-        ),
-        // The column an analyst would pick: two classes, named like churn/target/label/y.
-        None => {
-            let (table, _) = crate::pipeline::input::load_table(&a.matrix.input, &Progress::new())?;
-            let candidates = crate::data::features::target::candidates(&table);
-            match pipeline::predict::default_target(&candidates) {
-                Some(t) => t,
-                None => bail!(
-                    "{}: no target column named like churn, churned, attrition, exited, target, label or y; name the column to predict with --target (two-class columns here: {})",
-                    a.matrix.input.display(),
-                    if candidates.is_empty() {
-                        "none".to_string()
-                    } else {
-                        candidates.join(", ")
-                    }
-                ),
-            }
-        }
-    };
-    if a.matrix
-        .features
-        .iter()
-        .chain(&a.matrix.categorical)
-        .any(|f| f.trim() == target_col)
-    {
-        bail!(
-            "--target {} is also among --features; remove it from the features",
-            target_col
-        );
     }
     if !(a.settings.threshold > 0.0 && a.settings.threshold < 1.0) {
         bail!(
@@ -143,6 +126,65 @@ pub fn run(a: PredictArgs) -> Result<()> {
     for &l in &a.grid_min_leaf {
         limits::MIN_LEAF.named("--grid-min-leaf", l)?;
     }
+    let grid_spec = if a.grid {
+        let d = Grid::default();
+        let pick = |v: &Vec<usize>, dflt: Vec<usize>| if v.is_empty() { dflt } else { v.clone() };
+        let g = Grid {
+            max_depth: pick(&a.grid_depth, d.max_depth),
+            min_leaf: pick(&a.grid_min_leaf, d.min_leaf),
+            alpha: if a.grid_alpha.is_empty() {
+                d.alpha
+            } else {
+                a.grid_alpha.clone()
+            },
+        };
+        if let Some(bad) = g.alpha.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+            bail!("--grid-alpha {bad}: alphas must be positive numbers");
+        }
+        if let Some(bad) = g.max_depth.iter().find(|v| **v == 0) {
+            bail!("--grid-depth {bad}: depths must be 1 or more");
+        }
+        Some(g)
+    } else {
+        None
+    };
+    if let Some(t) = a.next_period {
+        return next_period(&a, t, grid_spec.as_ref(), &opts);
+    }
+    let target_col = match a.settings.target.clone() {
+        Some(t) => t,
+        None if a.settings.task == Some(Task::Regression) => bail!(
+            "--task regression needs --target: name the column of values to predict (e.g. --target spend)"
+        ),
+        // The column an analyst would pick: two classes, named like churn/target/label/y.
+        None => {
+            let (table, _) = crate::pipeline::input::load_table(&a.matrix.input, &Progress::new())?;
+            let candidates = crate::data::features::target::candidates(&table);
+            match pipeline::predict::default_target(&candidates) {
+                Some(t) => t,
+                None => bail!(
+                    "{}: no target column named like churn, churned, attrition, exited, target, label or y; name the column to predict with --target (two-class columns here: {})",
+                    a.matrix.input.display(),
+                    if candidates.is_empty() {
+                        "none".to_string()
+                    } else {
+                        candidates.join(", ")
+                    }
+                ),
+            }
+        }
+    };
+    if a.matrix
+        .features
+        .iter()
+        .chain(&a.matrix.categorical)
+        .any(|f| f.trim() == target_col)
+    {
+        bail!(
+            "--target {} is also among --features; remove it from the features",
+            target_col
+        );
+    }
     // The target is read with the features, from the same table, so rows line up.
     let mx = super::feature_matrix(
         &a.matrix,
@@ -166,35 +208,19 @@ pub fn run(a: PredictArgs) -> Result<()> {
         })?;
     }
     let params = a.settings.params();
-    let grid_spec = if a.grid {
-        let d = Grid::default();
-        let pick = |v: &Vec<usize>, dflt: Vec<usize>| if v.is_empty() { dflt } else { v.clone() };
-        let g = Grid {
-            max_depth: pick(&a.grid_depth, d.max_depth),
-            min_leaf: pick(&a.grid_min_leaf, d.min_leaf),
-            alpha: if a.grid_alpha.is_empty() {
-                d.alpha
-            } else {
-                a.grid_alpha.clone()
-            },
-        };
-        if let Some(bad) = g.alpha.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
-            bail!("--grid-alpha {bad}: alphas must be positive numbers");
-        }
-        if let Some(bad) = g.max_depth.iter().find(|v| **v == 0) {
-            bail!("--grid-depth {bad}: depths must be 1 or more");
-        }
-        Some(g)
-    } else {
-        None
-    };
     if task == Task::Regression {
         if a.positive.is_some() {
             bail!(
                 "--positive is for classes; `{target_col}` is a value (regression), use --task classification to treat it as classes"
             );
         }
-        return values(&a, &mx, &target_col, grid_spec.as_ref(), &opts);
+        return values(
+            &a,
+            ValueSource::Column(&mx),
+            &target_col,
+            grid_spec.as_ref(),
+            &opts,
+        );
     }
     let target = crate::data::features::target::target(table, &target_col, a.positive.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
@@ -460,14 +486,35 @@ pub fn run(a: PredictArgs) -> Result<()> {
 
 /// `crmlens predict` on a value target: a regressor, its test metrics beside the mean and
 /// median baseline, cross-validation, importances, the customers predicted highest.
+/// Where a regression's rows come from: a column of the input's table, or the next period
+/// of its transactions.
+enum ValueSource<'a> {
+    Column(&'a super::matrix::Matrix),
+    Next(
+        &'a crate::pipeline::next_period::NextPeriod,
+        &'a crate::data::features::FeatureMatrix,
+    ),
+}
+
 fn values(
     a: &PredictArgs,
-    mx: &super::matrix::Matrix,
+    source: ValueSource,
     target_col: &str,
     grid_spec: Option<&Grid>,
     opts: &crate::data::write::ExportOptions,
 ) -> Result<()> {
-    let (m, id_col, table) = (&mx.m, &mx.id_col, &mx.table);
+    let (m, id_col, table, features) = match &source {
+        ValueSource::Column(mx) => (&mx.m, mx.id_col.as_str(), &mx.table, mx.features.clone()),
+        ValueSource::Next(np, m) => (
+            *m,
+            np.customer.as_str(),
+            &np.table,
+            crate::pipeline::next_period::FEATURES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+    };
     let y = crate::data::features::target::values(table, target_col)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.matrix.input.display()))?;
     if m.values.nrows() != y.len() {
@@ -503,10 +550,12 @@ fn values(
     };
     let names = super::printable_features(m, &super::pii_columns(&a.matrix.input, table));
     let started = Instant::now();
+    let y_len = y.len();
     let p = pipeline::predict::run_values(m, &names, target_col, y, &params, &Progress::new())?;
     let seconds = started.elapsed().as_secs_f64();
     let r = &p.run;
-    if let (Some(path), Some(fitted)) = (&a.save_model, &r.fitted) {
+    if let (Some(path), Some(fitted), ValueSource::Column(mx)) = (&a.save_model, &r.fitted, &source)
+    {
         use crate::pipeline::saved::{Model, SavedModel, ValueModel};
         let saved = SavedModel::new(
             &mx.trained_on(),
@@ -567,7 +616,7 @@ fn values(
             "model": r.model,
             "input": a.matrix.input.display().to_string(),
             "target": target_col,
-            "features": mx.features,
+            "features": features,
             "n_rows": r.n_rows,
             "test_rows": r.test_rows.len(),
             "test": r.test,
@@ -591,6 +640,17 @@ fn values(
             "seed": a.settings.seed,
             "seconds": (seconds * 1000.0).round() / 1000.0,
         });
+        let mut v = v;
+        if let (ValueSource::Next(np, _), Some(o)) = (&source, v.as_object_mut()) {
+            o.insert("next_period".into(), next_json(np, y_len));
+            o.insert(
+                "lifetime_model".into(),
+                serde_json::json!({
+                    "model": lifetime_name(np),
+                    "test": np.clv_metrics(&r.test_rows),
+                }),
+            );
+        }
         stdout.json(&v)?;
         return Ok(());
     }
@@ -609,6 +669,22 @@ fn values(
         b.rmse,
         t.r2
     )?;
+    if let ValueSource::Next(np, _) = &source {
+        let c = np.clv_metrics(&r.test_rows);
+        writeln!(
+            stdout,
+            "  next period: {} from {} to {} ({} days) of {} customers; {} on the same test customers: MAE {:.3}, RMSE {:.3}, R² {:.3}",
+            np.target,
+            np.calibration_end,
+            np.observation_end,
+            np.days,
+            y_len,
+            lifetime_name(np),
+            c.mae,
+            c.rmse,
+            c.r2
+        )?;
+    }
     if let Some(s) = t.top_decile_share {
         writeln!(
             stdout,
@@ -685,4 +761,86 @@ fn values(
         }
     }
     Ok(())
+}
+
+/// The lifetime model asked for the next period: BG/NBD, times Gamma-Gamma for spend.
+fn lifetime_name(np: &crate::pipeline::next_period::NextPeriod) -> &'static str {
+    match np.target {
+        crate::pipeline::next_period::NextTarget::Spend => "bgnbd+gamma_gamma",
+        crate::pipeline::next_period::NextTarget::Purchases => "bgnbd",
+    }
+}
+
+fn next_json(np: &crate::pipeline::next_period::NextPeriod, customers: usize) -> serde_json::Value {
+    serde_json::json!({
+        "target": np.target,
+        "column": np.target.column(),
+        "calibration_end": np.calibration_end.to_string(),
+        "observation_end": np.observation_end.to_string(),
+        "days": np.days,
+        "customers": customers,
+        // First purchase after the calibration end: no history to predict from.
+        "excluded": np.excluded,
+        "features": crate::pipeline::next_period::FEATURES,
+    })
+}
+
+/// `predict --next-period`: the features from the transactions up to the calibration end,
+/// the target from those after it, a regressor, and BG/NBD on the same customers.
+fn next_period(
+    a: &PredictArgs,
+    target: crate::pipeline::next_period::NextTarget,
+    grid_spec: Option<&Grid>,
+    opts: &crate::data::write::ExportOptions,
+) -> Result<()> {
+    if a.settings.target.is_some() {
+        bail!(
+            "--next-period builds its own target ({}); leave out --target",
+            target.column()
+        );
+    }
+    if !a.matrix.features.is_empty() || !a.matrix.categorical.is_empty() {
+        bail!(
+            "--next-period builds its features from the calibration window ({}); leave out --features and --categorical",
+            crate::pipeline::next_period::FEATURES.join(", ")
+        );
+    }
+    if a.settings.task == Some(Task::Classification) || a.positive.is_some() {
+        bail!(
+            "--next-period predicts a value (regression); leave out --task classification and --positive"
+        );
+    }
+    if a.save_model.is_some() {
+        bail!(
+            "--save-model is not available with --next-period yet (its features come from transactions, which crmlens score does not build); save a model of a 360 column instead"
+        );
+    }
+    pipeline::predict::check_model(a.settings.model, Task::Regression)?;
+    for &m in a.compare.iter().flatten() {
+        pipeline::predict::check_model(m, Task::Regression)?;
+    }
+    let columns = crate::pipeline::clv::ClvColumns {
+        customer: a.cols.customer_col.clone(),
+        date: a.cols.date_col.clone(),
+        amount: a.amount_col.clone(),
+        ..Default::default()
+    };
+    let window = crate::pipeline::clv::ClvSettings {
+        calibration_end: a.calibration_end,
+        observation_end: a.observation_end,
+        ..Default::default()
+    };
+    let progress = Progress::new();
+    let np = {
+        let _bar = super::bar::show(&progress);
+        crate::pipeline::next_period::build(&a.matrix.input, &columns, &window, target, &progress)?
+    };
+    let m = crate::pipeline::input::model_matrix(&np.table, &np.features)?;
+    values(
+        a,
+        ValueSource::Next(&np, &m),
+        target.column(),
+        grid_spec,
+        opts,
+    )
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod guard;
 pub mod input;
 pub mod link;
+pub mod next_period;
 pub mod predict;
 pub mod recommend;
 pub mod rules;

@@ -14,6 +14,17 @@ use crate::data::sources::workspace::Workspace;
 /// The order-lines table of `input` with `columns`: a data file as it is, or for a `.toml`
 /// workspace its `[sources.orders]` file. Errors name the file and the columns it has.
 pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
+    order_lines_of(input, Some(columns))
+}
+
+/// Every column of the order lines of `input` (see [`order_lines`]): what telling two lines
+/// apart needs (a dedup over some columns would merge different lines of one order that
+/// agree on them).
+pub fn all_order_lines(input: &Path) -> Result<DataFrame> {
+    order_lines_of(input, None)
+}
+
+fn order_lines_of(input: &Path, columns: Option<&[&str]>) -> Result<DataFrame> {
     let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let (path, opts) = if is_workspace {
         let ws = Workspace::load(input)?;
@@ -32,6 +43,9 @@ pub fn order_lines(input: &Path, columns: &[&str]) -> Result<DataFrame> {
         (input.to_path_buf(), ReadOptions::default())
     };
     let s = scan(&path, &opts)?;
+    let Some(columns) = columns else {
+        return collect_source(&s.path, s.frame);
+    };
     for c in columns {
         if !s.schema.contains(c) {
             let have: Vec<String> = s.schema.iter_names().map(|n| n.to_string()).collect();

@@ -108,8 +108,54 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
     let is_workspace = crate::data::sources::workspace::is_workspace(input);
     let mut wanted = vec![cols.customer.as_str(), cols.date.as_str()];
     wanted.extend(cols.amount.columns());
-    let raw = crate::data::features::baskets::order_lines(input, &wanted)?;
+    let found = roles::of_input(input)?;
+    let identity = found.get(Role::Order).is_some() || found.get(Role::Line).is_some();
+    let dedup = if is_workspace {
+        Workspace::load(input)?.cleaning.dedup_lines(identity)
+    } else {
+        identity
+    };
     let name = input.display().to_string();
+    // Exact duplicate lines are told apart on every column (the order, the product...), not
+    // only on the ones read here: two lines of one order with the same quantity and price
+    // are two purchases.
+    if let Some(c) = wanted
+        .iter()
+        .enumerate()
+        .find(|(i, c)| wanted[..*i].contains(c))
+        .map(|(_, c)| *c)
+    {
+        return Err(DataError::Invalid(format!(
+            "{name}: column `{c}` is given for two roles; each role (customer, date, amount) needs a column of its own"
+        )));
+    }
+    let (raw, lines) = if dedup {
+        let all = crate::data::features::baskets::all_order_lines(input)?;
+        let lines = all.height();
+        let unique = all
+            .unique_stable(None, UniqueKeepStrategy::First, None)
+            .map_err(|e| DataError::polars(&name, e))?;
+        let names: Vec<String> = unique
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if let Some(c) = wanted.iter().find(|c| !names.iter().any(|n| n == *c)) {
+            return Err(DataError::Invalid(format!(
+                "{name}: no column `{c}`; the order lines have: {}",
+                names.join(", ")
+            )));
+        }
+        let picked = unique
+            .select(wanted.iter().copied())
+            .map_err(|e| DataError::polars(&name, e))?;
+        (picked, lines)
+    } else {
+        let raw = crate::data::features::baskets::order_lines(input, &wanted)?;
+        let lines = raw.height();
+        (raw, lines)
+    };
+    let mut raw = raw;
     let date_dtype = raw
         .column(&cols.date)
         .map_err(|e| DataError::polars(&name, e))?
@@ -120,20 +166,6 @@ pub fn read_transactions(input: &Path, cols: &TransactionColumns) -> Result<(Dat
         Amount::Product(q, p) => {
             col(q.as_str()).cast(DataType::Float64) * col(p.as_str()).cast(DataType::Float64)
         }
-    };
-    let lines = raw.height();
-    let found = roles::of_input(input)?;
-    let identity = found.get(Role::Order).is_some() || found.get(Role::Line).is_some();
-    let dedup = if is_workspace {
-        Workspace::load(input)?.cleaning.dedup_lines(identity)
-    } else {
-        identity
-    };
-    let mut raw = if dedup {
-        raw.unique_stable(None, UniqueKeepStrategy::First, None)
-            .map_err(|e| DataError::polars(&name, e))?
-    } else {
-        raw
     };
     if let Amount::Product(q, _) = &cols.amount {
         raw = raw
@@ -226,6 +258,16 @@ pub struct Summary {
     pub monetary: Vec<f64>,
     /// Purchase days after the calibration end (the holdout), per customer.
     pub holdout_purchases: Vec<f64>,
+    /// Spend after the calibration end (the holdout), per customer.
+    pub holdout_spend: Vec<f64>,
+    /// Purchase days up to the calibration end (frequency + 1), per customer.
+    pub purchases: Vec<f64>,
+    /// Spend up to the calibration end, per customer.
+    pub total_spend: Vec<f64>,
+    /// Spend in the [`RECENT_DAYS`] days up to the calibration end, per customer.
+    pub recent_spend: Vec<f64>,
+    /// Days from the last purchase to the calibration end, per customer.
+    pub days_since_last: Vec<f64>,
     /// Length of the holdout period (calibration end to observation end) in time units; 0
     /// when the data ends at the calibration end.
     pub holdout_duration: f64,
@@ -234,6 +276,9 @@ pub struct Summary {
     pub first_date: NaiveDate,
     pub last_date: NaiveDate,
 }
+
+/// The window of [`Summary::recent_spend`], in days.
+pub const RECENT_DAYS: i32 = 90;
 
 /// The first and last day of `tx` (from [`read_transactions`]).
 pub fn date_span(tx: &DataFrame) -> Result<(NaiveDate, NaiveDate)> {
@@ -317,6 +362,8 @@ pub fn summarise(
         total: f64,
         first_amount: f64,
         holdout: f64,
+        holdout_spend: f64,
+        recent: f64,
     }
     let mut out = Summary {
         ids: Vec::new(),
@@ -325,6 +372,11 @@ pub fn summarise(
         t: Vec::new(),
         monetary: Vec::new(),
         holdout_purchases: Vec::new(),
+        holdout_spend: Vec::new(),
+        purchases: Vec::new(),
+        total_spend: Vec::new(),
+        recent_spend: Vec::new(),
+        days_since_last: Vec::new(),
         holdout_duration: if observation_end > calibration_end {
             (observation_end - calibration_end).num_days() as f64 / unit_days
         } else {
@@ -350,6 +402,11 @@ pub fn summarise(
             0.0
         });
         out.holdout_purchases.push(a.holdout);
+        out.holdout_spend.push(a.holdout_spend);
+        out.purchases.push(a.n);
+        out.total_spend.push(a.total);
+        out.recent_spend.push(a.recent);
+        out.days_since_last.push((cal - a.last) as f64);
     };
     let mut acc = Acc::default();
     let mut current: Option<&str> = None;
@@ -365,8 +422,12 @@ pub fn summarise(
             acc.n += 1.0;
             acc.total += amount;
             acc.last = d;
+            if cal - d < RECENT_DAYS {
+                acc.recent += amount;
+            }
         } else if d <= obs {
             acc.holdout += 1.0;
+            acc.holdout_spend += amount;
         }
     };
     for i in 0..sorted.height() {
