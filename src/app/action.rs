@@ -47,6 +47,8 @@ pub enum Action {
     RunSweep,
     /// `w` on Predict: every model of the task cross-validated on the same folds.
     RunCompare,
+    /// `n` on Predict: the next-period value target (spend, purchases, off).
+    RunNextPeriod,
     /// `v`: sweep charts or scatter.
     ToggleSweepView,
     /// `p` on the Segments screen: the profile table's next view.

@@ -139,6 +139,16 @@ pub enum JobRequest {
         /// Replace the customer key by its keyed pseudonym.
         pseudonymise: bool,
     },
+    /// A regressor for each customer's next-period value from the order lines of `input`,
+    /// in the CLV screen's window (`window`: its calibration and observation ends).
+    NextPeriod {
+        input: PathBuf,
+        roles: crate::data::sources::roles::Given,
+        window: crate::pipeline::clv::ClvSettings,
+        target: crate::pipeline::next_period::NextTarget,
+        settings: crate::pipeline::predict::PredictSettings,
+        mode: crate::pipeline::predict::Mode,
+    },
     /// Write a regressor's values (id, actual, predicted, set: `rows` only, in that order,
     /// or all); refuses to replace a file unless `overwrite`.
     ExportValues {
@@ -257,7 +267,7 @@ impl JobRequest {
             JobRequest::Segment { .. }
             | JobRequest::Sweep { .. }
             | JobRequest::KDistance { .. } => JobKind::Model,
-            JobRequest::Predict { .. } => JobKind::Predict,
+            JobRequest::Predict { .. } | JobRequest::NextPeriod { .. } => JobKind::Predict,
             JobRequest::Clv { .. } => JobKind::Clv,
             JobRequest::Recommend { .. } => JobKind::Recommend,
             JobRequest::Link { .. } | JobRequest::Relabel { .. } => JobKind::Identity,
@@ -353,6 +363,17 @@ impl JobRequest {
             JobRequest::Relabel { labels, .. } => {
                 format!("retraining on {} labels", labels.len())
             }
+            JobRequest::NextPeriod { target, mode, .. } => match mode {
+                crate::pipeline::predict::Mode::Run => {
+                    format!("predicting next-period {target} from the order lines")
+                }
+                crate::pipeline::predict::Mode::Grid => {
+                    format!("grid search for next-period {target}")
+                }
+                crate::pipeline::predict::Mode::Compare => {
+                    format!("comparing the regressors for next-period {target}")
+                }
+            },
             JobRequest::Predict {
                 target,
                 settings,
@@ -817,6 +838,31 @@ fn run(request: JobRequest, progress: &Progress) -> JobOutcome {
                 pipeline::predict::Predicted::Compared(c) => JobOutcome::Compared(c),
             },
         ),
+        JobRequest::NextPeriod {
+            input,
+            roles,
+            window,
+            target,
+            settings,
+            mode,
+        } => crate::pipeline::next_period::predict(
+            &input,
+            &crate::pipeline::clv::ClvColumns {
+                given: roles,
+                ..Default::default()
+            },
+            &window,
+            target,
+            &settings,
+            mode,
+            progress,
+        )
+        .map(|o| match o {
+            pipeline::predict::Predicted::Run(p) => JobOutcome::Predicted(p),
+            pipeline::predict::Predicted::Values(p) => JobOutcome::Valued(p),
+            pipeline::predict::Predicted::Grid(g) => JobOutcome::Gridded(g),
+            pipeline::predict::Predicted::Compared(c) => JobOutcome::Compared(c),
+        }),
         JobRequest::Clv {
             input,
             settings,

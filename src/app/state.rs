@@ -395,6 +395,7 @@ fn apply(state: &mut State, action: Action) -> Vec<Command> {
         | Action::ScrollProfiles(_)
         | Action::RunSweep
         | Action::RunCompare
+        | Action::RunNextPeriod
         | Action::Label(_)
         | Action::RunModel => {}
         // Every typed prompt: the filter, export and save names, the path or URL to open.

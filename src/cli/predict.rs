@@ -646,7 +646,7 @@ fn values(
             o.insert(
                 "lifetime_model".into(),
                 serde_json::json!({
-                    "model": lifetime_name(np),
+                    "model": np.target.lifetime_model(),
                     "test": np.clv_metrics(&r.test_rows),
                 }),
             );
@@ -679,7 +679,7 @@ fn values(
             np.observation_end,
             np.days,
             y_len,
-            lifetime_name(np),
+            np.target.lifetime_model(),
             c.mae,
             c.rmse,
             c.r2
@@ -761,14 +761,6 @@ fn values(
         }
     }
     Ok(())
-}
-
-/// The lifetime model asked for the next period: BG/NBD, times Gamma-Gamma for spend.
-fn lifetime_name(np: &crate::pipeline::next_period::NextPeriod) -> &'static str {
-    match np.target {
-        crate::pipeline::next_period::NextTarget::Spend => "bgnbd+gamma_gamma",
-        crate::pipeline::next_period::NextTarget::Purchases => "bgnbd",
-    }
 }
 
 fn next_json(np: &crate::pipeline::next_period::NextPeriod, customers: usize) -> serde_json::Value {

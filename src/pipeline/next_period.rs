@@ -88,6 +88,16 @@ pub struct NextPeriod {
     pub excluded: usize,
 }
 
+impl NextTarget {
+    /// The lifetime model that predicts it: BG/NBD, times Gamma-Gamma for spend.
+    pub fn lifetime_model(self) -> &'static str {
+        match self {
+            NextTarget::Spend => "bgnbd+gamma_gamma",
+            NextTarget::Purchases => "bgnbd",
+        }
+    }
+}
+
 impl NextPeriod {
     /// The target's values, per customer.
     pub fn y(&self) -> Vec<f64> {
@@ -218,5 +228,65 @@ pub fn build(
         },
         clv_expected,
         excluded: s.excluded,
+    })
+}
+
+/// A next-period job on `input`'s transactions with the Predict settings' regressor: one run
+/// (its rows keyed by the built table's customer ids, with the lifetime model beside it), the
+/// grid search, or the comparison of every regressor.
+pub fn predict(
+    input: &Path,
+    columns: &ClvColumns,
+    window: &ClvSettings,
+    target: NextTarget,
+    settings: &super::predict::PredictSettings,
+    mode: super::predict::Mode,
+    progress: &Progress,
+) -> Result<super::predict::Predicted> {
+    use super::predict::{Mode, Predicted};
+    use crate::analytics::predict::{ModelKind, Task};
+    let np = build(input, columns, window, target, progress)?;
+    let m = super::input::model_matrix(&np.table, &np.features)?;
+    let y = np.y();
+    let params = settings.params();
+    Ok(match mode {
+        Mode::Grid => {
+            super::predict::check_model(params.model, Task::Regression)?;
+            Predicted::Grid(Box::new(crate::analytics::regress::grid_search_values(
+                m.values.view(),
+                &y,
+                &params,
+                &crate::analytics::predict::Grid::default(),
+                progress,
+            )?))
+        }
+        Mode::Compare => Predicted::Compared(Box::new(super::predict::compare_values(
+            &m,
+            &y,
+            settings,
+            &ModelKind::REGRESSORS,
+            progress,
+        )?)),
+        Mode::Run => {
+            super::predict::check_model(params.model, Task::Regression)?;
+            let names = m.names.clone();
+            let mut p =
+                super::predict::run_values(&m, &names, target.column(), y, &params, progress)?;
+            p.next = Some(super::predict::NextSummary {
+                target,
+                calibration_end: np.calibration_end,
+                observation_end: np.observation_end,
+                days: np.days,
+                customer: np.customer.clone(),
+                lifetime_model: target.lifetime_model(),
+                lifetime_test: np.clv_metrics(&p.run.test_rows),
+            });
+            p.ids = np.table.column(&np.customer).ok().and_then(|c| {
+                c.str()
+                    .ok()
+                    .map(|s| s.iter().map(|v| v.unwrap_or("").to_string()).collect())
+            });
+            Predicted::Values(Box::new(p))
+        }
     })
 }

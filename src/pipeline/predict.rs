@@ -424,6 +424,25 @@ pub struct ValuePrediction {
     pub top: Vec<usize>,
     /// The target was among the Features selection and was left out of the features.
     pub dropped_target: bool,
+    /// The rows' customer ids when they are not the shown table's rows (a next-period run
+    /// builds its own table from the transactions).
+    pub ids: Option<Vec<String>>,
+    /// A next-period run: its window and the lifetime model on the same test customers.
+    pub next: Option<NextSummary>,
+}
+
+/// A next-period run's window and the lifetime model (BG/NBD, + Gamma-Gamma for spend)
+/// scored on the same test customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextSummary {
+    pub target: crate::pipeline::next_period::NextTarget,
+    pub calibration_end: chrono::NaiveDate,
+    pub observation_end: chrono::NaiveDate,
+    pub days: i64,
+    /// The customer id column's name in the transactions.
+    pub customer: String,
+    pub lifetime_model: &'static str,
+    pub lifetime_test: crate::analytics::regress::RegressionMetrics,
 }
 
 /// What a prediction job gives: a run (classes or values), a grid search or a comparison.
@@ -594,6 +613,8 @@ pub fn run_values(
         y,
         top,
         dropped_target: false,
+        ids: None,
+        next: None,
     })
 }
 

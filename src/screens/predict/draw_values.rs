@@ -70,6 +70,22 @@ fn draw_metrics(f: &mut Frame, area: Rect, v: &ValuePrediction, theme: Theme) {
         ])
         .style(theme.warn()),
     ];
+    if let Some(n) = &v.next {
+        let l = &n.lifetime_test;
+        let name = if n.lifetime_model == "bgnbd" {
+            "BG/NBD"
+        } else {
+            "BG/NBD·GG"
+        };
+        rows.push(
+            Row::new(vec![
+                Cell::from(name),
+                Cell::from(num(l.rmse)),
+                Cell::from(format!("RMSE · R² {:.3}", l.r2)),
+            ])
+            .style(theme.accent()),
+        );
+    }
     if let Some(s) = t.top_decile_share {
         rows.push(Row::new(vec![
             Cell::from("top 10%"),
@@ -109,11 +125,20 @@ fn draw_metrics(f: &mut Frame, area: Rect, v: &ValuePrediction, theme: Theme) {
             Block::default()
                 .title(format!(" {} (values) ", v.target))
                 .title_bottom(Line::from(Span::styled(
-                    format!(
-                        " {} test rows, {}-fold cv ",
-                        r.test_rows.len(),
-                        v.params.folds
-                    ),
+                    match &v.next {
+                        Some(n) => format!(
+                            " {} → {} ({} days), {} test ",
+                            n.calibration_end,
+                            n.observation_end,
+                            n.days,
+                            r.test_rows.len()
+                        ),
+                        None => format!(
+                            " {} test rows, {}-fold cv ",
+                            r.test_rows.len(),
+                            v.params.folds
+                        ),
+                    },
                     theme.dim(),
                 )))
                 .borders(Borders::RIGHT),
@@ -305,31 +330,35 @@ fn draw_top(
     v: &ValuePrediction,
     theme: Theme,
 ) {
-    let key = table
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let feats: Vec<&str> = v
-        .run
-        .feature_importance
-        .iter()
-        .map(|(f, _)| f.as_str())
-        .filter(|f| table.column(f).is_ok())
-        .take(((area.width as usize).saturating_sub(48) / 13).min(4))
-        .collect();
+    // A next-period run's rows are its own customers (ids kept with it), not the table's.
+    let key = match &v.next {
+        Some(n) => n.customer.clone(),
+        None => table
+            .get_column_names()
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    };
+    let feats: Vec<&str> = if v.ids.is_some() {
+        Vec::new()
+    } else {
+        v.run
+            .feature_importance
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| table.column(f).is_ok())
+            .take(((area.width as usize).saturating_sub(48) / 13).min(4))
+            .collect()
+    };
+    let id = |r: usize| match &v.ids {
+        Some(ids) => ids.get(r).cloned().unwrap_or_default(),
+        None => text_of(table, &key, r),
+    };
     let mut test = vec![false; v.y.len()];
     for &t in &v.run.test_rows {
         test[t] = true;
     }
-    let text = |col: &str, r: usize| {
-        table
-            .column(col)
-            .ok()
-            .and_then(|c| c.get(r).ok())
-            .map(|v| crate::text::format_cell(&v))
-            .unwrap_or_default()
-    };
+    let text = |col: &str, r: usize| text_of(table, col, r);
     let height = area.height.saturating_sub(2) as usize;
     let start = view.scroll.min(v.top.len().saturating_sub(1));
     let body: Vec<Row> = v
@@ -341,7 +370,7 @@ fn draw_top(
         .map(|(i, &r)| {
             let mut cells = vec![
                 Cell::from(format!("{}", i + 1)),
-                Cell::from(text(&key, r)),
+                Cell::from(id(r)),
                 Cell::from(num(v.run.predictions[r])),
                 Cell::from(num(v.y[r])),
                 Cell::from(if test[r] { "test" } else { "train" }),
@@ -377,6 +406,16 @@ fn draw_top(
             .style(Style::default()),
         area,
     );
+}
+
+/// Row `r` of column `col` of `table` as text (empty when there is none).
+fn text_of(table: &DataFrame, col: &str, r: usize) -> String {
+    table
+        .column(col)
+        .ok()
+        .and_then(|c| c.get(r).ok())
+        .map(|v| crate::text::format_cell(&v))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -150,6 +150,9 @@ pub struct PredictView {
     pub grid: Option<GridResult>,
     /// The last comparison of every model of the task (`w`).
     pub comparison: Option<Comparison>,
+    /// `n`: the target is each customer's next-period value (spend or purchases) from the
+    /// order lines, in the CLV screen's window, instead of a column.
+    pub next: Option<crate::pipeline::next_period::NextTarget>,
     pub pane: Pane,
     /// The selected confusion-matrix cell (actual, predicted).
     pub cell: (usize, usize),
@@ -175,6 +178,7 @@ impl Default for PredictView {
             values: None,
             grid: None,
             comparison: None,
+            next: None,
             pane: Pane::Importance,
             cell: (1, 0),
             drill: None,
@@ -254,6 +258,9 @@ impl PredictView {
     /// What the target asks for: the Task line's choice, else regression for a column of
     /// values (see [`PredictView::value_targets`]).
     pub fn task(&self) -> Task {
+        if self.next.is_some() {
+            return Task::Regression;
+        }
         self.settings.task.unwrap_or(match &self.settings.target {
             Some(t) if self.value_targets.contains(t) => Task::Regression,
             _ => Task::Classification,
@@ -348,11 +355,14 @@ impl PredictView {
     pub fn display(&self, field: PField) -> String {
         let p = &self.settings;
         match field {
-            PField::Target => self
-                .settings
-                .target
-                .clone()
-                .unwrap_or_else(|| "(none)".into()),
+            PField::Target => match self.next {
+                Some(t) => format!("next {t}"),
+                None => self
+                    .settings
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| "(none)".into()),
+            },
             // Auto: what the target's column is (values or classes), marked as chosen for it.
             PField::Task => {
                 let words = |t: Task| match t {
@@ -394,6 +404,11 @@ impl PredictView {
         let cycle = |i: usize, n: usize| (i as i64 + delta).rem_euclid(n.max(1) as i64) as usize;
         let p = &mut self.settings;
         match field {
+            PField::Target if self.next.is_some() => {
+                // Back to the table's columns.
+                self.next = None;
+                self.fit_model_to_task();
+            }
             PField::Target => {
                 let all = self.all_targets();
                 if !all.is_empty() {
@@ -625,8 +640,8 @@ pub const BINDINGS: &[Binding] = &[
     )
     .run("train and validate the model", || Action::RunModel),
     b(
-        "w / W",
-        "compare every model on the same folds / grid search (depth x min leaf, or alpha)",
+        "w / W / a",
+        "compare all models / grid search / apply its best",
     )
     .each(&[
         n("w", "compare every model of the task on the same folds", || {
@@ -637,9 +652,15 @@ pub const BINDINGS: &[Binding] = &[
             "grid search: depth x min leaf (trees, forest, gbdt) or alpha (logistic, svm, linear)",
             || Action::RunSweep,
         ),
+        n("a", "apply the grid's best setting", || Action::ApplyBest),
     ]),
-    b("a", "apply the grid's best setting")
-        .run("apply the grid's best setting", || Action::ApplyBest),
+    b(
+        "n",
+        "target: next-period spend, purchases, columns again",
+    )
+    .run("predict next-period spend from the order lines", || {
+        Action::RunNextPeriod
+    }),
     b(
         "+/- on threshold",
         "moves the test metrics and confusion matrix at once",
@@ -751,6 +772,16 @@ pub fn job_done(
                     p.target
                 ));
             }
+            if let Some(n) = &p.next {
+                msg.push_str(&format!(
+                    "; {} on the same customers: RMSE {:.3}, R² {:.3} ({} to {})",
+                    n.lifetime_model,
+                    n.lifetime_test.rmse,
+                    n.lifetime_test.r2,
+                    n.calibration_end,
+                    n.observation_end
+                ));
+            }
             state.message = Some(msg);
             let view = &mut state.predict;
             view.drill = None;
@@ -812,6 +843,7 @@ pub fn keys(key: crossterm::event::KeyEvent) -> Option<Action> {
             '-' => Action::Adjust(-1),
             'r' => Action::RunModel,
             'w' => Action::RunCompare,
+            'n' => Action::RunNextPeriod,
             'W' => Action::RunSweep,
             'a' => Action::ApplyBest,
             'd' => Action::Drill,
@@ -923,6 +955,21 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
         },
         Action::Escape if state.overlay.is_none() && view.drill.is_some() => view.drill = None,
         Action::RunModel => return Some(run(state, Mode::Run)),
+        Action::RunNextPeriod => {
+            use crate::pipeline::next_period::NextTarget;
+            view.next = match view.next {
+                None => Some(NextTarget::Spend),
+                Some(NextTarget::Spend) => Some(NextTarget::Purchases),
+                Some(NextTarget::Purchases) => None,
+            };
+            view.fit_model_to_task();
+            if view.next.is_none() {
+                state.message =
+                    Some("target: the table's columns again (n: next-period spend)".into());
+                return Some(Vec::new());
+            }
+            return Some(run(state, Mode::Run));
+        }
         Action::RunCompare => return Some(run(state, Mode::Compare)),
         Action::RunSweep => return Some(run(state, Mode::Grid)),
         _ => return None,
@@ -933,6 +980,20 @@ pub fn update(state: &mut State, action: &Action) -> Option<Vec<Command>> {
 /// Starts a prediction run, the grid search or the comparison of every model of the task, on
 /// the table and the Features selection.
 fn run(state: &mut State, mode: Mode) -> Vec<Command> {
+    if let Some(target) = state.predict.next {
+        state.error = None;
+        state.predict.pending_features = None;
+        let settings = state.predict.settings.clone();
+        let window = state.clv.settings.clone();
+        return state.start_on_order_lines(|input, roles| JobRequest::NextPeriod {
+            input,
+            roles,
+            window,
+            target,
+            settings,
+            mode,
+        });
+    }
     let Some(table) = state.table.clone() else {
         state.error = Some("no data loaded: o opens a source".into());
         return Vec::new();
@@ -1046,6 +1107,12 @@ fn export_values(
     overwrite: bool,
 ) -> Vec<Command> {
     if target == crate::app::state::ExportTarget::Model {
+        if v.next.is_some() {
+            state.error = Some(
+                "a next-period model is not saved yet: its features come from the order lines, which crmlens score does not build; save a model of a table column instead".into(),
+            );
+            return Vec::new();
+        }
         let (Some(fitted), Some(crate::app::follow::FitOn { features, table })) =
             (v.run.fitted.clone(), state.predict.run_features.clone())
         else {
@@ -1065,14 +1132,23 @@ fn export_values(
             overwrite,
         });
     }
-    let Some(table) = state.table.clone() else {
-        return Vec::new();
-    };
-    let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
-        return Vec::new();
-    };
-    let Ok(ids) = table.column(&key).cloned() else {
-        return Vec::new();
+    let (key, ids) = match (&v.ids, &v.next) {
+        (Some(ids), Some(n)) => (
+            n.customer.clone(),
+            polars::prelude::Column::new(n.customer.as_str().into(), ids.clone()),
+        ),
+        _ => {
+            let Some(table) = state.table.clone() else {
+                return Vec::new();
+            };
+            let Some(key) = table.get_column_names().first().map(|s| s.to_string()) else {
+                return Vec::new();
+            };
+            let Ok(ids) = table.column(&key).cloned() else {
+                return Vec::new();
+            };
+            (key, ids)
+        }
     };
     let mut test = vec![false; v.y.len()];
     for &t in &v.run.test_rows {

@@ -447,3 +447,81 @@ fn predict_screen_regresses_a_value_target() {
     let scored = crmlens::pipeline::saved::score(&saved, (*table).clone(), "customer_id").unwrap();
     assert_eq!(scored.values.unwrap(), v.run.predictions);
 }
+
+/// `n` on the Predict screen: the target becomes each customer's next-period spend from the
+/// sample's order lines in the CLV screen's window; the run is the pipeline's own, shows
+/// BG/NBD + Gamma-Gamma on the same customers beside the regressor, beats the mean, lists
+/// the order lines' customers (not the table's rows) and exports their values; `n` again
+/// asks for purchases, and once more goes back to the table's columns.
+#[test]
+fn next_period_spend_is_one_key_away() {
+    use crmlens::pipeline::next_period::NextTarget;
+    use crmlens::screens::predict::{PField, Pane};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sample_state();
+    key(&mut s, KeyCode::Char('6'));
+    s.predict.settings.trees = 20;
+    key(&mut s, KeyCode::Char('n'));
+    assert!(s.error.is_none(), "{:?}", s.error);
+    assert_eq!(s.predict.next, Some(NextTarget::Spend));
+    assert_eq!(s.predict.display(PField::Target), "next spend");
+    let v = s.predict.values.clone().expect("a next-period run");
+    let n = v.next.clone().expect("the window");
+    let direct = crmlens::pipeline::next_period::predict(
+        &super::sample_workspace(),
+        &Default::default(),
+        &s.clv.settings,
+        NextTarget::Spend,
+        &s.predict.settings,
+        crmlens::pipeline::predict::Mode::Run,
+        &Progress::new(),
+    )
+    .unwrap();
+    let crmlens::pipeline::predict::Predicted::Values(direct) = direct else {
+        panic!("values")
+    };
+    assert_eq!(direct.run, v.run);
+    assert_eq!(direct.next, v.next);
+    assert!(v.run.test.rmse < v.run.baseline.rmse);
+    assert!(n.observation_end > n.calibration_end);
+    let screen = draw(&s, 120, 40);
+    assert!(screen.contains("BG/NBD·GG"), "{screen}");
+    assert!(screen.contains("next_spend (values)"), "{screen}");
+    // The customers predicted highest are the order lines' customers.
+    key(&mut s, KeyCode::Char('v'));
+    assert_eq!(s.predict.pane, Pane::AtRisk);
+    let ids = v.ids.clone().unwrap();
+    assert!(draw(&s, 120, 40).contains(&ids[v.top[0]]));
+    let path = dir.path().join("next.csv");
+    key(&mut s, KeyCode::Char('e'));
+    for _ in 0.."highest_predicted.csv".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, path.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first = text.lines().nth(1).unwrap();
+    assert!(first.starts_with(&format!("{},", ids[v.top[0]])), "{text}");
+    // M refuses, saying why.
+    key(&mut s, KeyCode::Char('M'));
+    let m = dir.path().join("next_model.toml");
+    for _ in 0.."predict_model.toml".len() {
+        key(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, m.to_str().unwrap());
+    key(&mut s, KeyCode::Enter);
+    assert!(
+        s.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("next-period model is not saved")
+    );
+    assert!(!m.exists());
+    // n: purchases; n: the table's columns again.
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(s.predict.next, Some(NextTarget::Purchases));
+    assert_eq!(s.predict.values.as_ref().unwrap().target, "next_purchases");
+    key(&mut s, KeyCode::Char('n'));
+    assert_eq!(s.predict.next, None);
+    assert_eq!(s.predict.display(PField::Target), "churned");
+}
