@@ -633,10 +633,7 @@ fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
         );
         return;
     };
-    let cv = |r: &crate::analytics::predict::GridRow, k: &str| {
-        r.cv.get(k)
-            .map_or("-".to_string(), |m| format!("{:.3} ± {:.3}", m.mean, m.std))
-    };
+    let cv = |r: &crate::analytics::predict::GridRow, k: &str| r.cv.get(k).map_or("-".into(), pm);
     let (keys, heads) = metric_columns(g.metric);
     let rows: Vec<Row> = g
         .rows
@@ -686,6 +683,18 @@ fn draw_grid(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
     );
 }
 
+/// A mean ± std in at most 15 characters: 3 decimals below 100, 1 below 10,000, else none.
+fn pm(m: &crate::analytics::predict::MeanStd) -> String {
+    let a = m.mean.abs().max(m.std.abs());
+    if a >= 10_000.0 {
+        format!("{:.0} ± {:.0}", m.mean, m.std)
+    } else if a >= 100.0 {
+        format!("{:.1} ± {:.1}", m.mean, m.std)
+    } else {
+        format!("{:.3} ± {:.3}", m.mean, m.std)
+    }
+}
+
 /// The cross-validated metrics a table shows for a best-by `metric` (the task's): their keys
 /// and headings.
 fn metric_columns(metric: &str) -> ([&'static str; 3], [&'static str; 3]) {
@@ -711,10 +720,8 @@ fn draw_compare(f: &mut Frame, area: Rect, view: &PredictView, theme: Theme) {
         return;
     };
     let (keys, heads) = metric_columns(c.metric);
-    let cv = |r: &crate::analytics::predict::CompareRow, k: &str| {
-        r.cv.get(k)
-            .map_or("-".to_string(), |m| format!("{:.3} ± {:.3}", m.mean, m.std))
-    };
+    let cv =
+        |r: &crate::analytics::predict::CompareRow, k: &str| r.cv.get(k).map_or("-".into(), pm);
     let rows: Vec<Row> = c
         .rows
         .iter()

@@ -81,7 +81,7 @@ fn draw_metrics(f: &mut Frame, area: Rect, v: &ValuePrediction, theme: Theme) {
             Row::new(vec![
                 Cell::from(name),
                 Cell::from(num(l.rmse)),
-                Cell::from(format!("RMSE · R² {:.3}", l.r2)),
+                Cell::from(format!("R² {:.3}", l.r2)),
             ])
             .style(theme.accent()),
         );
@@ -123,16 +123,13 @@ fn draw_metrics(f: &mut Frame, area: Rect, v: &ValuePrediction, theme: Theme) {
         .header(Row::new(vec!["metric", "test", "cv mean ± std"]).style(theme.header()))
         .block(
             Block::default()
-                .title(format!(" {} (values) ", v.target))
+                .title(match &v.next {
+                    Some(n) => format!(" {} after {} ", v.target, n.calibration_end),
+                    None => format!(" {} (values) ", v.target),
+                })
                 .title_bottom(Line::from(Span::styled(
                     match &v.next {
-                        Some(n) => format!(
-                            " {} → {} ({} days), {} test ",
-                            n.calibration_end,
-                            n.observation_end,
-                            n.days,
-                            r.test_rows.len()
-                        ),
+                        Some(n) => format!(" to {} ({} days) ", n.observation_end, n.days),
                         None => format!(
                             " {} test rows, {}-fold cv ",
                             r.test_rows.len(),

@@ -486,7 +486,10 @@ fn next_period_spend_is_one_key_away() {
     assert!(n.observation_end > n.calibration_end);
     let screen = draw(&s, 120, 40);
     assert!(screen.contains("BG/NBD·GG"), "{screen}");
-    assert!(screen.contains("next_spend (values)"), "{screen}");
+    assert!(
+        screen.contains(&format!("next_spend after {}", n.calibration_end)),
+        "{screen}"
+    );
     // The customers predicted highest are the order lines' customers.
     key(&mut s, KeyCode::Char('v'));
     assert_eq!(s.predict.pane, Pane::AtRisk);
