@@ -405,62 +405,15 @@ pub fn run(a: PredictArgs) -> Result<()> {
             balance.join(", "),
             r.threshold
         )?;
-        for (k, v) in &r.cv {
-            writeln!(stdout, "  cv {k}: {:.3} ± {:.3}", v.mean, v.std)?;
-        }
-        writeln!(
-            stdout,
-            "  importance (model's own; permutation, drop in {}):",
-            r.permutation_metric
+        print_runs(
+            &mut stdout,
+            &r.cv,
+            &r.feature_importance,
+            &r.permutation_importance,
+            r.permutation_metric,
+            grid.as_ref(),
+            comparison.as_ref(),
         )?;
-        for (f, v) in r.feature_importance.iter().take(10) {
-            let perm = r
-                .permutation_importance
-                .iter()
-                .find(|p| &p.feature == f)
-                .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
-            let f = crate::text::escape(f);
-            writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
-        }
-        if let Some(g) = &grid {
-            writeln!(stdout, "  grid search (cv {}):", g.metric)?;
-            for (i, row) in g.rows.iter().enumerate() {
-                let setting = match row.alpha {
-                    Some(al) => format!("alpha {al}"),
-                    None => format!(
-                        "depth {:>2}, min leaf {:>3}",
-                        row.max_depth.unwrap_or(0),
-                        row.min_leaf.unwrap_or(0)
-                    ),
-                };
-                let v = &row.cv[g.metric];
-                let best = if i == g.best { "  best" } else { "" };
-                writeln!(
-                    stdout,
-                    "    {setting:<24} {:.3} ± {:.3}{best}",
-                    v.mean, v.std
-                )?;
-            }
-        }
-        if let Some(c) = &comparison {
-            writeln!(
-                stdout,
-                "  models compared ({}-fold cv {}, same folds; seconds per fit):",
-                c.folds, c.metric
-            )?;
-            for (i, row) in c.rows.iter().enumerate() {
-                let v = &row.cv[c.metric];
-                let best = if i == c.best { "  best" } else { "" };
-                writeln!(
-                    stdout,
-                    "    {:<10} {:.3} ± {:.3}  {:>7.2} s{best}",
-                    row.model.name(),
-                    v.mean,
-                    v.std,
-                    row.fit_seconds
-                )?;
-            }
-        }
         if !at_risk.is_empty() {
             let pos = &shown_classes[classes.len() - 1];
             writeln!(
@@ -693,61 +646,15 @@ fn values(
             crate::text::escape(target_col)
         )?;
     }
-    for (k, v) in &r.cv {
-        writeln!(stdout, "  cv {k}: {:.3} ± {:.3}", v.mean, v.std)?;
-    }
-    writeln!(
-        stdout,
-        "  importance (model's own; permutation, drop in r2):"
+    print_runs(
+        &mut stdout,
+        &r.cv,
+        &r.feature_importance,
+        &r.permutation_importance,
+        "r2",
+        grid.as_ref(),
+        comparison.as_ref(),
     )?;
-    for (f, v) in r.feature_importance.iter().take(10) {
-        let perm = r
-            .permutation_importance
-            .iter()
-            .find(|p| &p.feature == f)
-            .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
-        let f = crate::text::escape(f);
-        writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
-    }
-    if let Some(g) = &grid {
-        writeln!(stdout, "  grid search (cv {}, lower is better):", g.metric)?;
-        for (i, row) in g.rows.iter().enumerate() {
-            let setting = match row.alpha {
-                Some(al) => format!("alpha {al}"),
-                None => format!(
-                    "depth {:>2}, min leaf {:>3}",
-                    row.max_depth.unwrap_or(0),
-                    row.min_leaf.unwrap_or(0)
-                ),
-            };
-            let v = &row.cv[g.metric];
-            let best = if i == g.best { "  best" } else { "" };
-            writeln!(
-                stdout,
-                "    {setting:<24} {:.3} ± {:.3}{best}",
-                v.mean, v.std
-            )?;
-        }
-    }
-    if let Some(c) = &comparison {
-        writeln!(
-            stdout,
-            "  models compared ({}-fold cv {}, lower is better, same folds; seconds per fit):",
-            c.folds, c.metric
-        )?;
-        for (i, row) in c.rows.iter().enumerate() {
-            let v = &row.cv[c.metric];
-            let best = if i == c.best { "  best" } else { "" };
-            writeln!(
-                stdout,
-                "    {:<10} {:.3} ± {:.3}  {:>7.2} s{best}",
-                row.model.name(),
-                v.mean,
-                v.std,
-                row.fit_seconds
-            )?;
-        }
-    }
     if !top.is_empty() {
         writeln!(stdout, "  highest predicted (predicted, actual):")?;
         for v in &top {
@@ -835,4 +742,87 @@ fn next_period(
         grid_spec,
         opts,
     )
+}
+
+/// The text lines every run prints after its test metrics: cross-validation, importance
+/// (the model's own beside permutation, a drop in `drop_in`), the grid and the comparison (the
+/// best lowest for RMSE, else highest).
+fn print_runs(
+    stdout: &mut super::out::Stdout,
+    cv: &std::collections::BTreeMap<String, crate::analytics::predict::MeanStd>,
+    importance: &[(String, f64)],
+    permutation: &[crate::analytics::predict::Permutation],
+    drop_in: &str,
+    grid: Option<&crate::analytics::predict::GridResult>,
+    comparison: Option<&crate::analytics::predict::Comparison>,
+) -> Result<()> {
+    for (k, v) in cv {
+        writeln!(stdout, "  cv {k}: {:.3} ± {:.3}", v.mean, v.std)?;
+    }
+    writeln!(
+        stdout,
+        "  importance (model's own; permutation, drop in {drop_in}):"
+    )?;
+    for (f, v) in importance.iter().take(10) {
+        let perm = permutation
+            .iter()
+            .find(|p| &p.feature == f)
+            .map_or(String::new(), |p| format!("{:.3} ± {:.3}", p.mean, p.std));
+        let f = crate::text::escape(f);
+        writeln!(stdout, "  {f:<24} {v:.3}   {perm}")?;
+    }
+    let lower = |metric: &str| {
+        if metric == "rmse" {
+            ", lower is better"
+        } else {
+            ""
+        }
+    };
+    if let Some(g) = grid {
+        writeln!(
+            stdout,
+            "  grid search (cv {}{}):",
+            g.metric,
+            lower(g.metric)
+        )?;
+        for (i, row) in g.rows.iter().enumerate() {
+            let setting = match row.alpha {
+                Some(al) => format!("alpha {al}"),
+                None => format!(
+                    "depth {:>2}, min leaf {:>3}",
+                    row.max_depth.unwrap_or(0),
+                    row.min_leaf.unwrap_or(0)
+                ),
+            };
+            let v = &row.cv[g.metric];
+            let best = if i == g.best { "  best" } else { "" };
+            writeln!(
+                stdout,
+                "    {setting:<24} {:.3} ± {:.3}{best}",
+                v.mean, v.std
+            )?;
+        }
+    }
+    if let Some(c) = comparison {
+        writeln!(
+            stdout,
+            "  models compared ({}-fold cv {}{}, same folds; seconds per fit):",
+            c.folds,
+            c.metric,
+            lower(c.metric)
+        )?;
+        for (i, row) in c.rows.iter().enumerate() {
+            let v = &row.cv[c.metric];
+            let best = if i == c.best { "  best" } else { "" };
+            writeln!(
+                stdout,
+                "    {:<10} {:.3} ± {:.3}  {:>7.2} s{best}",
+                row.model.name(),
+                v.mean,
+                v.std,
+                row.fit_seconds
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -618,6 +618,21 @@ pub fn run_values(
     })
 }
 
+/// The parameters of each of `models` with `settings` as a run of it would have them (its
+/// own defaults where the settings leave them, e.g. the min leaf and alpha).
+fn cells(settings: &PredictSettings, models: &[ModelKind]) -> Vec<PredictParams> {
+    models
+        .iter()
+        .map(|&model| {
+            PredictSettings {
+                model,
+                ..settings.clone()
+            }
+            .params()
+        })
+        .collect()
+}
+
 /// Every regressor of `models` cross-validated on the same folds, as [`compare`] does for
 /// classifiers.
 pub fn compare_values(
@@ -627,16 +642,7 @@ pub fn compare_values(
     models: &[ModelKind],
     progress: &Progress,
 ) -> Result<Comparison> {
-    let cells: Vec<PredictParams> = models
-        .iter()
-        .map(|&model| {
-            PredictSettings {
-                model,
-                ..settings.clone()
-            }
-            .params()
-        })
-        .collect();
+    let cells = cells(settings, models);
     Ok(crate::analytics::regress::compare_regressors(
         m.values.view(),
         y,
@@ -654,16 +660,7 @@ pub fn compare(
     models: &[ModelKind],
     progress: &Progress,
 ) -> Result<Comparison> {
-    let cells: Vec<PredictParams> = models
-        .iter()
-        .map(|&model| {
-            PredictSettings {
-                model,
-                ..settings.clone()
-            }
-            .params()
-        })
-        .collect();
+    let cells = cells(settings, models);
     Ok(crate::analytics::predict::compare_models(
         m.values.view(),
         &t.y,
