@@ -957,6 +957,22 @@ pub struct Comparison {
     pub folds: usize,
 }
 
+/// `cells` with the first one's folds and seed, so every model is cross-validated on the
+/// same folds; an error when there is none.
+pub(crate) fn same_folds(cells: &[PredictParams]) -> Result<Vec<PredictParams>, AnalyticsError> {
+    let Some(base) = cells.first() else {
+        return Err(AnalyticsError::Input("no model to compare".into()));
+    };
+    Ok(cells
+        .iter()
+        .map(|p| PredictParams {
+            folds: base.folds,
+            seed: base.seed,
+            ..p.clone()
+        })
+        .collect())
+}
+
 /// Cross-validates every model of `cells` (each with its own parameters; the folds and seed
 /// are the first's) on the same stratified folds, the folds a run of each uses; one table.
 /// Progress advances one fit's units per fold of each model.
@@ -968,17 +984,8 @@ pub fn compare_models(
     progress: &Progress,
 ) -> Result<Comparison, AnalyticsError> {
     check_target(y, classes)?;
-    let Some(base) = cells.first() else {
-        return Err(AnalyticsError::Input("no model to compare".into()));
-    };
-    let cells: Vec<PredictParams> = cells
-        .iter()
-        .map(|p| PredictParams {
-            folds: base.folds,
-            seed: base.seed,
-            ..p.clone()
-        })
-        .collect();
+    let cells = same_folds(cells)?;
+    let base = &cells[0];
     let models: Vec<ModelKind> = cells.iter().map(|p| p.model).collect();
     for p in &cells {
         p.check()?;

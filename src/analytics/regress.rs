@@ -743,17 +743,8 @@ pub fn compare_regressors(
     progress: &Progress,
 ) -> Result<Comparison, AnalyticsError> {
     check_values(y, &(0..y.len()).collect::<Vec<_>>())?;
-    let Some(base) = cells.first() else {
-        return Err(AnalyticsError::Input("no model to compare".into()));
-    };
-    let cells: Vec<PredictParams> = cells
-        .iter()
-        .map(|p| PredictParams {
-            folds: base.folds,
-            seed: base.seed,
-            ..p.clone()
-        })
-        .collect();
+    let cells = super::predict::same_folds(cells)?;
+    let base = &cells[0];
     for p in &cells {
         if !p.model.does(super::predict::Task::Regression) {
             return Err(AnalyticsError::Input(format!(

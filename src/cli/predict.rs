@@ -237,21 +237,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
         )?),
         None => None,
     };
-    let comparison = match &a.compare {
-        Some(models) => {
-            let mut models = models.clone();
-            if models.is_empty() {
-                models = ModelKind::CLASSIFIERS.to_vec();
-            }
-            models.dedup();
-            Some(pipeline::predict::compare(
-                m,
-                &target,
-                &a.settings,
-                &models,
-                &Progress::new(),
-            )?)
-        }
+    let comparison = match compared(&a, &ModelKind::CLASSIFIERS) {
+        Some(models) => Some(pipeline::predict::compare(
+            m,
+            &target,
+            &a.settings,
+            &models,
+            &Progress::new(),
+        )?),
         None => None,
     };
     // The features as they may be printed: a personal-data column's one-hot levels masked.
@@ -484,21 +477,14 @@ fn values(
         )?),
         None => None,
     };
-    let comparison = match &a.compare {
-        Some(models) => {
-            let mut models = models.clone();
-            if models.is_empty() {
-                models = ModelKind::REGRESSORS.to_vec();
-            }
-            models.dedup();
-            Some(pipeline::predict::compare_values(
-                m,
-                &y,
-                &a.settings,
-                &models,
-                &Progress::new(),
-            )?)
-        }
+    let comparison = match compared(a, &ModelKind::REGRESSORS) {
+        Some(models) => Some(pipeline::predict::compare_values(
+            m,
+            &y,
+            &a.settings,
+            &models,
+            &Progress::new(),
+        )?),
         None => None,
     };
     let names = super::printable_features(m, &super::pii_columns(&a.matrix.input, table));
@@ -825,4 +811,18 @@ fn print_runs(
         }
     }
     Ok(())
+}
+
+/// The models `--compare` names (in order, each once), or every one of `all` when it names
+/// none; None without `--compare`.
+fn compared(a: &PredictArgs, all: &[ModelKind]) -> Option<Vec<ModelKind>> {
+    a.compare.as_ref().map(|models| {
+        let mut out: Vec<ModelKind> = Vec::new();
+        for &m in if models.is_empty() { all } else { models } {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        out
+    })
 }

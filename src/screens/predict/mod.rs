@@ -1154,13 +1154,14 @@ fn export_values(
     for &t in &v.run.test_rows {
         test[t] = true;
     }
-    let rows = (state.predict.pane == Pane::AtRisk).then(|| v.top.clone());
+    let v = *v;
+    let rows = (state.predict.pane == Pane::AtRisk).then_some(v.top);
     let request = JobRequest::ExportValues {
         path,
         id_col: key,
         ids,
-        actual: Arc::new(v.y.clone()),
-        predicted: Arc::new(v.run.predictions.clone()),
+        actual: Arc::new(v.y),
+        predicted: Arc::new(v.run.predictions),
         test,
         rows,
         overwrite,
